@@ -1,0 +1,239 @@
+/* Parsing of one write to an action file: empty, the action's name, a JSON object or
+ * key=value lines. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "payload.h"
+#include "util/cleanup.h"
+
+/* Longest piece of a user's payload quoted back in an error message. */
+#define QUOTE_MAX 40
+
+static int fail(char **ret_err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(char **ret_err, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *s;
+	int r = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (r < 0) {
+		return -ENOMEM;
+	}
+	if (ret_err) {
+		*ret_err = s;
+	} else {
+		free(s);
+	}
+	return -EINVAL;
+}
+
+static bool is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+static bool key_valid(const char *s, size_t n)
+{
+	if (n == 0 || (s[0] >= '0' && s[0] <= '9')) {
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_')) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Strict UTF-8 (no overlongs, surrogates or code points above U+10FFFF), so that a NULL
+ * from json_stringn can only mean out of memory. */
+static bool utf8_valid(const unsigned char *s, size_t n)
+{
+	size_t i = 0;
+	while (i < n) {
+		unsigned char c = s[i];
+		size_t more;
+		unsigned cp;
+		if (c < 0x80) {
+			i++;
+			continue;
+		} else if (c >= 0xC2 && c <= 0xDF) {
+			more = 1, cp = c & 0x1F;
+		} else if (c >= 0xE0 && c <= 0xEF) {
+			more = 2, cp = c & 0x0F;
+		} else if (c >= 0xF0 && c <= 0xF4) {
+			more = 3, cp = c & 0x07;
+		} else {
+			return false;
+		}
+		if (n - i <= more) {
+			return false;
+		}
+		for (size_t k = 1; k <= more; k++) {
+			if ((s[i + k] & 0xC0) != 0x80) {
+				return false;
+			}
+			cp = cp << 6 | (s[i + k] & 0x3F);
+		}
+		if ((more == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+		    (more == 3 && (cp < 0x10000 || cp > 0x10FFFF))) {
+			return false;
+		}
+		i += more + 1;
+	}
+	return true;
+}
+
+static const char *json_kind(const json_t *j)
+{
+	switch (json_typeof(j)) {
+	case JSON_OBJECT:
+		return "an object";
+	case JSON_ARRAY:
+		return "an array";
+	case JSON_STRING:
+		return "a string";
+	case JSON_INTEGER:
+	case JSON_REAL:
+		return "a number";
+	case JSON_TRUE:
+	case JSON_FALSE:
+		return "a boolean";
+	case JSON_NULL:
+		return "null";
+	}
+	return "something else";
+}
+
+static int parse_json(const char *p, size_t n, json_t **ret, char **ret_err)
+{
+	json_error_t e;
+	json_t *j = json_loadb(p, n, JSON_REJECT_DUPLICATES, &e);
+	if (!j) {
+		return fail(ret_err, "invalid JSON: %s (line %d, column %d)", e.text, e.line,
+			    e.column);
+	}
+	if (!json_is_object(j)) {
+		/* Cannot happen for text starting with '{', but costs nothing to check. */
+		json_decref(j);
+		return fail(ret_err, "expected a JSON object");
+	}
+	*ret = j;
+	return 0;
+}
+
+/* key=value lines of p[0..n), whose first line is line number line0 of the write. */
+static int parse_lines(const char *p, size_t n, unsigned line0, json_t **ret, char **ret_err)
+{
+	if (!memchr(p, '=', n)) {
+		return fail(ret_err, "unexpected '%.*s%s': expected the action's name, a JSON object "
+				     "or key=value lines", (int)(n < QUOTE_MAX ? n : QUOTE_MAX), p,
+			    n > QUOTE_MAX ? "..." : "");
+	}
+	_cleanup_json_ json_t *args = json_object();
+	if (!args) {
+		return -ENOMEM;
+	}
+	const char *end = p + n;
+	for (unsigned line = line0; p < end; line++) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *eol = nl ? nl : end;
+		const char *next = nl ? nl + 1 : end;
+		/* CRLF line ends (a payload written from Windows or a web form). */
+		if (eol > p && eol[-1] == '\r') {
+			eol--;
+		}
+		while (p < eol && is_space(*p)) {
+			p++;
+		}
+		if (p == eol) {
+			p = next;
+			continue;
+		}
+		const char *eq = memchr(p, '=', (size_t)(eol - p));
+		size_t len = (size_t)(eol - p);
+		if (!eq) {
+			return fail(ret_err, "line %u: expected key=value, got '%.*s%s'", line,
+				    (int)(len < QUOTE_MAX ? len : QUOTE_MAX), p,
+				    len > QUOTE_MAX ? "..." : "");
+		}
+		size_t klen = (size_t)(eq - p);
+		if (!key_valid(p, klen)) {
+			return fail(ret_err,
+				    "line %u: bad key '%.*s%s' (must match [A-Za-z_][A-Za-z0-9_]*)", line,
+				    (int)(klen < QUOTE_MAX ? klen : QUOTE_MAX), p,
+				    klen > QUOTE_MAX ? "..." : "");
+		}
+		_cleanup_free_ char *key = strndup(p, klen);
+		if (!key) {
+			return -ENOMEM;
+		}
+		if (json_object_get(args, key)) {
+			return fail(ret_err, "line %u: duplicate key '%s'", line, key);
+		}
+		const char *val = eq + 1;
+		size_t vlen = (size_t)(eol - val);
+		if (!utf8_valid((const unsigned char *)val, vlen)) {
+			return fail(ret_err, "line %u: value of '%s' is not valid UTF-8", line, key);
+		}
+		json_t *v = json_stringn(val, vlen);
+		if (!v || json_object_set_new(args, key, v) < 0) {
+			return -ENOMEM;
+		}
+		p = next;
+	}
+	*ret = TAKE_PTR(args);
+	return 0;
+}
+
+int zr_payload_parse(const char *buf, size_t len, const char *action, json_t **ret,
+		     char **ret_err)
+{
+	if (len == 0) {
+		buf = ""; /* a zero-length write may come without a buffer */
+	}
+	/* Checked first: everything below may treat the payload as C text. */
+	if (memchr(buf, '\0', len)) {
+		return fail(ret_err, "payload contains a NUL byte");
+	}
+	size_t b = 0, e = len;
+	while (b < e && is_space(buf[b])) {
+		b++;
+	}
+	while (e > b && is_space(buf[e - 1])) {
+		e--;
+	}
+	const char *p = buf + b;
+	size_t n = e - b;
+	if (n == 0 || (action && strlen(action) == n && memcmp(p, action, n) == 0)) {
+		json_t *j = json_object();
+		if (!j) {
+			return -ENOMEM;
+		}
+		*ret = j;
+		return 0;
+	}
+	if (p[0] == '{') {
+		/* The whole write, so that jansson's line numbers are those of the write. */
+		return parse_json(buf, len, ret, ret_err);
+	}
+	/* Other JSON values get a precise message; key=value text never parses as JSON. */
+	json_t *other = json_loadb(p, n, JSON_DECODE_ANY, NULL);
+	if (other) {
+		const char *kind = json_kind(other);
+		json_decref(other);
+		return fail(ret_err, "expected a JSON object, got %s", kind);
+	}
+	unsigned line0 = 1;
+	for (size_t i = 0; i < b; i++) {
+		line0 += buf[i] == '\n';
+	}
+	return parse_lines(p, n, line0, ret, ret_err);
+}

@@ -1,0 +1,14 @@
+/* The payload of one write to an action file, parsed into an arguments object. */
+#pragma once
+#include <jansson.h>
+#include <stddef.h>
+
+/* Accepted forms (leading/trailing whitespace ignored):
+ *  - empty, or exactly the action's name            → {}
+ *  - a JSON object                                   → that object
+ *  - "key=value" lines (blank lines ignored; key matches [A-Za-z_][A-Za-z0-9_]*; the value is
+ *    the rest of the line, kept as a string; a repeated key is an error) → {"key": "value"}
+ * Anything else (other JSON, bare words, a line without '=', NUL bytes) is -EINVAL with
+ * *ret_err (malloc'd) saying why. Returns 0 with *ret a new reference, -EINVAL or -ENOMEM. */
+int zr_payload_parse(const char *buf, size_t len, const char *action, json_t **ret,
+		     char **ret_err);

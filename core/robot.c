@@ -1,0 +1,362 @@
+/* The robot: templates, services, job slots, events and the robot's own log. */
+#include "robot.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "service.h"
+#include "task.h"
+#include "template.h"
+#include "util/cleanup.h"
+#include "util/log.h"
+#include "util/name.h"
+
+#define ROBOT_EVENTS_MAX (1024 * 1024)
+#define ROBOT_LOG_MAX (1024 * 1024)
+
+static void on_log_line(const char *line, size_t len, void *data)
+{
+	struct zr_robot *r = data;
+	(void)zr_journal_append(&r->log, line, len);
+}
+
+int zr_robot_create(uv_loop_t *loop, const struct zr_robot_config *cfg, struct zr_robot **ret)
+{
+	struct zr_robot *r = calloc(1, sizeof(*r));
+	if (!r) {
+		return -ENOMEM;
+	}
+	r->loop = loop;
+	r->cfg = *cfg;
+	r->cfg.mount = strdup(cfg->mount);
+	r->cfg.data_dir = strdup(cfg->data_dir);
+	if (!r->cfg.mount || !r->cfg.data_dir) {
+		free((char *)r->cfg.mount);
+		free((char *)r->cfg.data_dir);
+		free(r);
+		return -ENOMEM;
+	}
+	zr_list_init(&r->deleting);
+	zr_list_init(&r->ready);
+	zr_journal_init(&r->events, ROBOT_EVENTS_MAX);
+	zr_journal_init(&r->log, ROBOT_LOG_MAX);
+	r->started_ns = r->mtime_ns = zr_now_ns();
+	uv_timer_init(loop, &r->stop_timer);
+	r->stop_timer.data = r;
+	zr_log_set_sink(on_log_line, r);
+	*ret = r;
+	return 0;
+}
+
+static int load_one(struct zr_robot *r, const char *dir)
+{
+	struct zr_template *t = NULL;
+	_cleanup_free_ char *why = NULL;
+	int err = zr_template_load(dir, "local", &t, &why);
+	if (err < 0) {
+		log_error("Skipping template %s: %s", dir, why ? why : strerror(-err));
+		return err;
+	}
+	if (zr_map_get(&r->templates, t->name)) {
+		log_warn("Skipping template %s: a template named '%s' is loaded already", dir, t->name);
+		zr_template_free(t);
+		return -EEXIST;
+	}
+	struct zr_robot_template *rt = calloc(1, sizeof(*rt));
+	if (!rt || zr_map_put(&r->templates, t->name, rt) < 0) {
+		free(rt);
+		zr_template_free(t);
+		return -ENOMEM;
+	}
+	rt->t = t;
+	rt->mtime_ns = r->mtime_ns = zr_now_ns();
+	log_info("Loaded template %s from %s", t->uid, dir);
+	(void)zr_robot__event(r, "template.loaded", json_pack("{ss ss}", "template", t->name, "uid", t->uid));
+	return 0;
+}
+
+int zr_robot_load_templates(struct zr_robot *r, const char *dir)
+{
+	_cleanup_free_ char *manifest = NULL;
+	struct stat st;
+	if (asprintf(&manifest, "%s/template.json", dir) < 0) {
+		return -ENOMEM;
+	}
+	if (stat(manifest, &st) == 0) {
+		return load_one(r, dir) == 0 ? 1 : 0;
+	}
+	struct dirent **list = NULL;
+	int n = scandir(dir, &list, NULL, alphasort);
+	if (n < 0) {
+		int err = -errno;
+		log_error("Failed to read template folder %s: %s", dir, strerror(errno));
+		return err;
+	}
+	int loaded = 0;
+	for (int i = 0; i < n; i++) {
+		_cleanup_free_ char *sub = NULL;
+		_cleanup_free_ char *m = NULL;
+		if (list[i]->d_name[0] != '.' && asprintf(&sub, "%s/%s", dir, list[i]->d_name) >= 0 &&
+		    asprintf(&m, "%s/template.json", sub) >= 0 && stat(m, &st) == 0) {
+			loaded += load_one(r, sub) == 0;
+		}
+		free(list[i]);
+	}
+	free(list);
+	return loaded;
+}
+
+struct zr_robot_template *zr_robot_template(const struct zr_robot *r, const char *name)
+{
+	return zr_map_get(&r->templates, name);
+}
+
+struct zr_service *zr_robot_service(const struct zr_robot *r, const char *tmpl, const char *name)
+{
+	struct zr_robot_template *rt = zr_robot_template(r, tmpl);
+	return rt ? zr_map_get(&rt->services, name) : NULL;
+}
+
+int zr_robot_create_service(struct zr_robot *r, const char *tmpl, const char *name,
+			    const json_t *data, struct zr_service **ret, char **ret_err)
+{
+	struct zr_robot_template *rt = zr_robot_template(r, tmpl);
+	struct zr_service *s = NULL;
+	if (!rt) {
+		return -ENOENT;
+	}
+	if (!zr_name_valid(name)) {
+		(void)asprintf(ret_err, "invalid service name '%s': want [a-z0-9][a-z0-9_.-]{0,62}", name);
+		return -EINVAL;
+	}
+	if (zr_map_get(&rt->services, name)) {
+		return -EEXIST;
+	}
+	int err = zr_service_create(r, rt->t, name, data, &s, ret_err);
+	if (err < 0) {
+		return err;
+	}
+	if (zr_map_put(&rt->services, name, s) < 0) {
+		zr_service__close(s);
+		return -ENOMEM;
+	}
+	rt->mtime_ns = zr_now_ns();
+	log_info("Created service %s (%s)", s->path, rt->t->uid);
+	zr_service__event(s, "service.created", json_pack("{ss}", "uid", rt->t->uid));
+	*ret = s;
+	return 0;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if (flag == FTW_DP) {
+		return rmdir(path) < 0 ? -1 : 0;
+	}
+	return unlink(path) < 0 ? -1 : 0;
+}
+
+struct rm_work {
+	uv_work_t req;
+	char *path;
+	int err;
+};
+
+/* Off the loop: a work folder may hold anything an action left there. */
+static void rm_tree_work(uv_work_t *req)
+{
+	struct rm_work *w = req->data;
+	if (nftw(w->path, rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT) {
+		w->err = errno;
+	}
+}
+
+static void rm_tree_done(uv_work_t *req, int status)
+{
+	struct rm_work *w = req->data;
+	if (w->err) {
+		log_warn("Failed to remove %s: %s, ignoring", w->path, strerror(w->err));
+	}
+	free(w->path);
+	free(w);
+	(void)status;
+}
+
+void zr_robot__service_idle(struct zr_robot *r, struct zr_service *s)
+{
+	zr_list_remove(&s->delete_link);
+	log_info("Deleted service %s", s->path);
+	struct rm_work *w = calloc(1, sizeof(*w));
+	if (w && (w->path = strdup(s->workdir))) {
+		w->req.data = w;
+		if (uv_queue_work(r->loop, &w->req, rm_tree_work, rm_tree_done) == 0) {
+			w = NULL;
+		} else {
+			free(w->path);
+		}
+	}
+	free(w);
+	zr_service__close(s);
+}
+
+int zr_robot_delete_service(struct zr_robot *r, struct zr_service *s)
+{
+	struct zr_robot_template *rt = zr_robot_template(r, s->template->name);
+	if (rt) {
+		(void)zr_map_del(&rt->services, s->name);
+		rt->mtime_ns = zr_now_ns();
+	}
+	zr_service__event(s, "service.deleted", NULL);
+	if (r->hooks.service_removed) {
+		r->hooks.service_removed(s, r->hooks.data);
+	}
+	zr_list_push_back(&r->deleting, &s->delete_link);
+	zr_service__begin_delete(s);
+	if (zr_service__idle(s)) {
+		zr_robot__service_idle(r, s);
+	}
+	return 0;
+}
+
+const char *zr_robot__event(struct zr_robot *r, const char *type, json_t *ev)
+{
+	char ts[40];
+	json_t *o = json_pack("{sI ss ss}", "seq", (json_int_t)++r->event_seq, "time",
+			      zr_time_format(zr_now_ns(), ts), "event", type);
+	if (o && ev) {
+		(void)json_object_update(o, ev);
+	}
+	json_decref(ev);
+	free(r->last_event);
+	r->last_event = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	if (r->last_event) {
+		(void)zr_journal_append(&r->events, r->last_event, strlen(r->last_event));
+	}
+	return r->last_event;
+}
+
+static void kick(struct zr_robot *r)
+{
+	while (!r->stopping && r->running < r->cfg.jobs && !zr_list_empty(&r->ready)) {
+		struct zr_service *s = container_of(r->ready.next, struct zr_service, ready_link);
+		zr_list_remove(&s->ready_link);
+		r->running++;
+		zr_service__run_next(s);
+	}
+}
+
+void zr_robot__want_slot(struct zr_robot *r, struct zr_service *s)
+{
+	if (s->has_slot || s->closing) {
+		return;
+	}
+	if (zr_list_empty(&s->ready_link)) {
+		zr_list_push_back(&r->ready, &s->ready_link);
+	}
+	kick(r);
+}
+
+void zr_robot__release_slot(struct zr_robot *r)
+{
+	r->running--;
+	kick(r);
+}
+
+static void on_stopped(uv_timer_t *t)
+{
+	struct zr_robot *r = t->data;
+	void (*cb)(struct zr_robot *) = r->stopped_cb;
+	r->stopped_cb = NULL;
+	if (cb) {
+		cb(r);
+	}
+}
+
+void zr_robot__process_ended(struct zr_robot *r)
+{
+	if (r->stopping && r->running_processes == 0 && r->stopped_cb) {
+		/* From a timer, not from inside the runner's callback that got us here. */
+		(void)uv_timer_start(&r->stop_timer, on_stopped, 0, 0);
+	}
+}
+
+static void for_each_service(struct zr_robot *r, void (*fn)(struct zr_service *s))
+{
+	size_t i = 0, j;
+	void *v;
+	while (zr_map_next(&r->templates, &i, NULL, NULL, &v)) {
+		struct zr_robot_template *rt = v;
+		j = 0;
+		void *sv;
+		while (zr_map_next(&rt->services, &j, NULL, NULL, &sv)) {
+			fn(sv);
+		}
+	}
+	struct zr_service *s, *tmp;
+	zr_list_for_each_safe(s, tmp, &r->deleting, delete_link) {
+		fn(s);
+	}
+}
+
+void zr_robot_stop(struct zr_robot *r, void (*cb)(struct zr_robot *r))
+{
+	if (r->stopping) {
+		return;
+	}
+	r->stopping = true;
+	r->stopped_cb = cb;
+	log_info("Stopping: %d action processes to end", r->running_processes);
+	for_each_service(r, zr_service__kill);
+	zr_robot__process_ended(r);
+}
+
+static void on_robot_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+void zr_robot_destroy(struct zr_robot *r)
+{
+	if (!r) {
+		return;
+	}
+	zr_log_set_sink(NULL, NULL);
+	size_t i = 0;
+	void *v;
+	while (zr_map_next(&r->templates, &i, NULL, NULL, &v)) {
+		struct zr_robot_template *rt = v;
+		size_t j = 0;
+		void *sv;
+		while (zr_map_next(&rt->services, &j, NULL, NULL, &sv)) {
+			zr_service__close(sv);
+		}
+		zr_map_done(&rt->services);
+	}
+	struct zr_service *s, *tmp;
+	zr_list_for_each_safe(s, tmp, &r->deleting, delete_link) {
+		zr_list_remove(&s->delete_link);
+		zr_service__close(s);
+	}
+	/* Templates outlive the services' close callbacks only by what those callbacks touch:
+	 * tasks and journals, never the template. */
+	i = 0;
+	while (zr_map_next(&r->templates, &i, NULL, NULL, &v)) {
+		struct zr_robot_template *rt = v;
+		zr_template_free(rt->t);
+		free(rt);
+	}
+	zr_map_done(&r->templates);
+	zr_journal_done(&r->events);
+	zr_journal_done(&r->log);
+	free(r->last_event);
+	free((char *)r->cfg.mount);
+	free((char *)r->cfg.data_dir);
+	uv_close((uv_handle_t *)&r->stop_timer, on_robot_closed);
+}

@@ -1,0 +1,90 @@
+/* The robot: owns the loop's model — templates, services, the job limit, events and log. */
+#pragma once
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+#include "journal.h"
+#include "util/list.h"
+#include "util/map.h"
+
+struct zr_template;
+struct zr_service;
+struct zr_task;
+
+struct zr_robot_config {
+	const char *mount;    /* absolute mount point, for ZR_ROOT */
+	const char *data_dir; /* absolute */
+	int jobs;             /* tasks running at once across services */
+	int queue_max;        /* user-lane bound per service */
+	int history;          /* finished tasks kept per service */
+	size_t result_max;    /* stdout cap per task */
+	double kill_grace;    /* seconds between SIGTERM and SIGKILL */
+};
+
+/* One template name in the tree, with its services. */
+struct zr_robot_template {
+	struct zr_template *t; /* owned */
+	struct zr_map services; /* name → struct zr_service */
+	long long mtime_ns;
+};
+
+/* What the tree wants to hear about: entries that disappear without a kernel request. */
+struct zr_robot_hooks {
+	void (*task_removed)(struct zr_task *t, void *data);
+	void (*service_removed)(struct zr_service *s, void *data);
+	void *data;
+};
+
+struct zr_robot {
+	uv_loop_t *loop;
+	struct zr_robot_config cfg; /* strings owned */
+	struct zr_map templates;    /* name → struct zr_robot_template */
+	struct zr_list deleting;    /* detached services finishing their on_delete actions */
+	struct zr_list ready;       /* services waiting for a job slot, FIFO */
+	int running;                /* tasks holding a job slot */
+	int running_processes;      /* action processes alive */
+	uint64_t next_task_id, next_serial, event_seq;
+	struct zr_journal events, log;
+	long long started_ns, mtime_ns;
+	struct zr_robot_hooks hooks;
+	bool stopping;
+	void (*stopped_cb)(struct zr_robot *r);
+	uv_timer_t stop_timer;
+	char *last_event; /* the last event line, for services' journals */
+};
+
+/* Creates a robot; cfg strings are copied. */
+int zr_robot_create(uv_loop_t *loop, const struct zr_robot_config *cfg, struct zr_robot **ret);
+/* Frees the model; call after zr_robot_stop's callback, then run the loop until it ends. */
+void zr_robot_destroy(struct zr_robot *r);
+
+/* Loads every template folder under dir (a folder with template.json, or each subfolder that
+ * has one). Broken templates are skipped with a log line; a name loaded already is skipped
+ * with a warning. Returns the number loaded, or a negative errno when dir is unreadable. */
+int zr_robot_load_templates(struct zr_robot *r, const char *dir);
+
+struct zr_robot_template *zr_robot_template(const struct zr_robot *r, const char *name);
+struct zr_service *zr_robot_service(const struct zr_robot *r, const char *tmpl, const char *name);
+
+/* Creates a service (mkdir). -EEXIST, -EINVAL (bad name or data, *ret_err), -ENOENT. */
+int zr_robot_create_service(struct zr_robot *r, const char *tmpl, const char *name,
+			    const json_t *data, struct zr_service **ret, char **ret_err);
+/* Removes a service from the tree at once; it finishes its task and on_delete actions
+ * detached, then is freed. */
+int zr_robot_delete_service(struct zr_robot *r, struct zr_service *s);
+
+/* Stops: no new tasks, running ones get SIGTERM (SIGKILL after the grace); cb fires when no
+ * process is left. */
+void zr_robot_stop(struct zr_robot *r, void (*cb)(struct zr_robot *r));
+
+/* Appends a robot event {"seq","time","event":type,...ev}; takes ownership of ev (may be
+ * NULL). Returns the JSON line appended (borrowed until the next event) for services. */
+const char *zr_robot__event(struct zr_robot *r, const char *type, json_t *ev);
+/* Job slots: a service asks for one; the robot calls zr_service__run_next when it has one. */
+void zr_robot__want_slot(struct zr_robot *r, struct zr_service *s);
+void zr_robot__release_slot(struct zr_robot *r);
+/* An action process ended: finish a stop when it was the last. */
+void zr_robot__process_ended(struct zr_robot *r);
+/* A detached service became idle: free it. */
+void zr_robot__service_idle(struct zr_robot *r, struct zr_service *s);

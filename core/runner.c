@@ -1,0 +1,341 @@
+/* One attempt of a task as a child process: pipes, fd 3, timeout and process-group kill. */
+#include "runner.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util/buf.h"
+#include "util/list.h"
+
+enum { PIPE_OUT, PIPE_ERR, PIPE_CTL, N_PIPES };
+
+/* A line longer than this is cut: a runaway action must not grow the robot without bound. */
+#define LINE_MAX_BYTES (64 * 1024)
+
+struct runner_pipe {
+	uv_pipe_t handle;
+	struct zr_runner *r;
+	int kind;
+	struct zr_buf line; /* partial line (stderr, fd 3) */
+	bool open;
+};
+
+struct zr_runner {
+	uv_process_t proc;
+	uv_pipe_t in;
+	uv_write_t in_req;
+	char *input;
+	struct runner_pipe pipes[N_PIPES];
+	uv_timer_t timeout_timer;
+	uv_timer_t kill_timer;
+	double grace;
+	int pending_closes;
+	bool exited, killing, timed_out;
+	int64_t exit_status;
+	int term_signal;
+	struct zr_runner_events ev;
+	void *data;
+};
+
+static void emit_line(struct zr_runner *r, int kind, const char *p, size_t n)
+{
+	if (n > 0 && p[n - 1] == '\r') {
+		n--;
+	}
+	if (kind == PIPE_ERR) {
+		r->ev.stderr_line(p, n, r->data);
+	} else {
+		r->ev.ctl_line(p, n, r->data);
+	}
+}
+
+/* Splits stderr and fd 3 data into lines; stdout goes through as it is. */
+static void pipe_data(struct runner_pipe *p, const char *d, size_t n)
+{
+	struct zr_runner *r = p->r;
+	if (p->kind == PIPE_OUT) {
+		r->ev.stdout_data(d, n, r->data);
+		return;
+	}
+	while (n > 0) {
+		const char *nl = memchr(d, '\n', n);
+		size_t take = nl ? (size_t)(nl - d) : n;
+		if (p->line.len + take > LINE_MAX_BYTES) {
+			take = LINE_MAX_BYTES > p->line.len ? LINE_MAX_BYTES - p->line.len : 0;
+			(void)zr_buf_append(&p->line, d, take);
+			emit_line(r, p->kind, p->line.data, p->line.len);
+			zr_buf_reset(&p->line);
+			/* Skip the rest of the overlong line. */
+			size_t skip = nl ? (size_t)(nl - d) + 1 : n;
+			d += skip;
+			n -= skip;
+			continue;
+		}
+		if (!nl) {
+			(void)zr_buf_append(&p->line, d, n);
+			return;
+		}
+		if (p->line.len > 0) {
+			(void)zr_buf_append(&p->line, d, take);
+			emit_line(r, p->kind, p->line.data, p->line.len);
+			zr_buf_reset(&p->line);
+		} else {
+			emit_line(r, p->kind, d, take);
+		}
+		d += take + 1;
+		n -= take + 1;
+	}
+}
+
+static void pipe_flush_line(struct runner_pipe *p)
+{
+	if (p->kind != PIPE_OUT && p->line.len > 0) {
+		emit_line(p->r, p->kind, p->line.data, p->line.len);
+		zr_buf_reset(&p->line);
+	}
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	(void)h;
+	buf->base = malloc(suggested);
+	buf->len = buf->base ? suggested : 0;
+}
+
+static void on_close(uv_handle_t *h)
+{
+	struct zr_runner *r = h->data;
+	if (--r->pending_closes > 0) {
+		return;
+	}
+	for (int i = 0; i < N_PIPES; i++) {
+		zr_buf_done(&r->pipes[i].line);
+	}
+	free(r->input);
+	free(r);
+}
+
+static void on_pipe_close(uv_handle_t *h)
+{
+	struct runner_pipe *p = h->data;
+	h->data = p->r;
+	on_close(h);
+}
+
+static void pipe_close(struct runner_pipe *p)
+{
+	if (!p->open) {
+		return;
+	}
+	p->open = false;
+	uv_close((uv_handle_t *)&p->handle, on_pipe_close);
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+	struct runner_pipe *p = s->data;
+	if (n > 0) {
+		pipe_data(p, buf->base, (size_t)n);
+	} else if (n < 0) {
+		/* EOF or error: whatever is left of a line is a line. The handle stays open until
+		 * the process exits, so closing is done in one place. */
+		pipe_flush_line(p);
+		(void)uv_read_stop(s);
+	}
+	free(buf->base);
+}
+
+/* The process exited, but a daemon it started may keep the pipes open forever (DESIGN §4):
+ * take what is already buffered in them without waiting for EOF, then close our ends. */
+static void pipe_drain(struct runner_pipe *p)
+{
+	if (!p->open) {
+		return;
+	}
+	uv_os_fd_t fd;
+	if (uv_fileno((uv_handle_t *)&p->handle, &fd) == 0 && uv_is_active((uv_handle_t *)&p->handle)) {
+		char tmp[16384];
+		/* Bounded: a daemon could write as fast as we read. */
+		for (int i = 0; i < 256; i++) {
+			ssize_t n = read(fd, tmp, sizeof(tmp));
+			if (n <= 0) {
+				break;
+			}
+			pipe_data(p, tmp, (size_t)n);
+		}
+	}
+	pipe_flush_line(p);
+}
+
+static void on_exit_cb(uv_process_t *proc, int64_t exit_status, int term_signal)
+{
+	struct zr_runner *r = proc->data;
+	r->exited = true;
+	r->exit_status = exit_status;
+	r->term_signal = term_signal;
+	for (int i = 0; i < N_PIPES; i++) {
+		pipe_drain(&r->pipes[i]);
+	}
+	/* The group may still hold children of a killed action: finish them off so a timeout or
+	 * cancel leaves nothing behind. A daemon that called setsid() is in its own group and
+	 * lives on, which is what an action that starts a daemon wants. */
+	if (r->killing) {
+		(void)kill(-proc->pid, SIGKILL);
+	}
+	r->ev.exited(exit_status, term_signal, r->timed_out, r->data);
+	for (int i = 0; i < N_PIPES; i++) {
+		pipe_close(&r->pipes[i]);
+	}
+	if (!uv_is_closing((uv_handle_t *)&r->in)) {
+		uv_close((uv_handle_t *)&r->in, on_close);
+	}
+	uv_close((uv_handle_t *)&r->timeout_timer, on_close);
+	uv_close((uv_handle_t *)&r->kill_timer, on_close);
+	uv_close((uv_handle_t *)&r->proc, on_close);
+}
+
+static void on_kill_timer(uv_timer_t *t)
+{
+	struct zr_runner *r = t->data;
+	if (!r->exited) {
+		(void)kill(-r->proc.pid, SIGKILL);
+	}
+}
+
+void zr_runner_kill(struct zr_runner *r)
+{
+	if (r->exited || r->killing) {
+		return;
+	}
+	r->killing = true;
+	(void)kill(-r->proc.pid, SIGTERM);
+	(void)uv_timer_start(&r->kill_timer, on_kill_timer, (uint64_t)(r->grace * 1000), 0);
+}
+
+static void on_timeout(uv_timer_t *t)
+{
+	struct zr_runner *r = t->data;
+	r->timed_out = true;
+	zr_runner_kill(r);
+}
+
+static void on_input_written(uv_write_t *req, int status)
+{
+	struct zr_runner *r = req->data;
+	(void)status; /* EPIPE when the action does not read its stdin: that is its right. */
+	if (!uv_is_closing((uv_handle_t *)&r->in)) {
+		uv_close((uv_handle_t *)&r->in, on_close);
+	}
+}
+
+int zr_runner_pid(const struct zr_runner *r) { return r->proc.pid; }
+
+int zr_runner_start(uv_loop_t *loop, const struct zr_runner_config *cfg,
+		    const struct zr_runner_events *ev, void *data, struct zr_runner **ret)
+{
+	/* Real pipes, not the socketpairs libuv would make: scripts write to /dev/stderr, which
+	 * cannot be opened on a socket. The child's ends are inherited and closed here after
+	 * spawning; ours are CLOEXEC so other actions never inherit them. */
+	int fds[4][2] = {{-1, -1}, {-1, -1}, {-1, -1}, {-1, -1}};
+	struct zr_runner *r = calloc(1, sizeof(*r));
+	int err = -ENOMEM;
+	if (!r) {
+		return -ENOMEM;
+	}
+	r->ev = *ev;
+	r->data = data;
+	r->grace = cfg->grace;
+	r->input = strdup(cfg->input ? cfg->input : "");
+	if (!r->input) {
+		goto fail;
+	}
+	for (int i = 0; i < 4; i++) {
+		if (pipe2(fds[i], O_CLOEXEC) < 0) {
+			err = -errno;
+			goto fail;
+		}
+	}
+	/* fds[0]: stdin (child reads [0]); fds[1..3]: stdout, stderr, fd 3 (child writes [1]). */
+	uv_stdio_container_t stdio[4] = {
+		{.flags = UV_INHERIT_FD, .data.fd = fds[0][0]},
+		{.flags = UV_INHERIT_FD, .data.fd = fds[1][1]},
+		{.flags = UV_INHERIT_FD, .data.fd = fds[2][1]},
+		{.flags = UV_INHERIT_FD, .data.fd = fds[3][1]},
+	};
+	char *args[] = {(char *)cfg->path, NULL};
+	uv_process_options_t opt = {
+		.exit_cb = on_exit_cb,
+		.file = cfg->path,
+		.args = args,
+		.env = cfg->env,
+		.cwd = cfg->cwd,
+		/* DETACHED = setsid(): the action leads its own process group, so a timeout or a
+		 * cancel can signal the whole group. */
+		.flags = UV_PROCESS_DETACHED,
+		.stdio_count = 4,
+		.stdio = stdio,
+	};
+	r->proc.data = r;
+	err = uv_spawn(loop, &r->proc, &opt);
+	if (err < 0) {
+		/* A failed uv_spawn leaves the handle in the loop: it must be closed, and r is
+		 * freed in its close callback. */
+		for (int i = 0; i < 4; i++) {
+			(void)close(fds[i][0]);
+			(void)close(fds[i][1]);
+		}
+		r->pending_closes = 1;
+		r->proc.data = r;
+		uv_close((uv_handle_t *)&r->proc, on_close);
+		return err;
+	}
+	/* From here on the process exists: every failure below still ends in on_exit_cb. */
+	r->pending_closes = 1 + 1 + 2 + N_PIPES;
+	(void)close(fds[0][0]);
+	(void)close(fds[1][1]);
+	(void)close(fds[2][1]);
+	(void)close(fds[3][1]);
+	uv_timer_init(loop, &r->timeout_timer);
+	uv_timer_init(loop, &r->kill_timer);
+	r->timeout_timer.data = r->kill_timer.data = r;
+	uv_pipe_init(loop, &r->in, 0);
+	r->in.data = r;
+	(void)uv_pipe_open(&r->in, fds[0][1]);
+	for (int i = 0; i < N_PIPES; i++) {
+		struct runner_pipe *p = &r->pipes[i];
+		p->r = r;
+		p->kind = i;
+		uv_pipe_init(loop, &p->handle, 0);
+		p->handle.data = p;
+		p->open = true;
+		if (uv_pipe_open(&p->handle, fds[i + 1][0]) == 0) {
+			(void)uv_read_start((uv_stream_t *)&p->handle, on_alloc, on_read);
+		}
+	}
+	uv_buf_t b = uv_buf_init(r->input, (unsigned)strlen(r->input));
+	r->in_req.data = r;
+	if (uv_write(&r->in_req, (uv_stream_t *)&r->in, &b, 1, on_input_written) < 0) {
+		uv_close((uv_handle_t *)&r->in, on_close);
+	}
+	if (cfg->timeout > 0) {
+		(void)uv_timer_start(&r->timeout_timer, on_timeout, (uint64_t)(cfg->timeout * 1000), 0);
+	}
+	*ret = r;
+	return 0;
+
+fail:
+	for (int i = 0; i < 4; i++) {
+		for (int j = 0; j < 2; j++) {
+			if (fds[i][j] >= 0) {
+				(void)close(fds[i][j]);
+			}
+		}
+	}
+	free(r->input);
+	free(r);
+	return err;
+}

@@ -1,0 +1,531 @@
+/* Field schemas: parsing the field definitions of template.json and validating objects
+ * (service data, action arguments) against them. */
+#include <errno.h>
+#include <regex.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "schema.h"
+#include "util/buf.h"
+#include "util/cleanup.h"
+
+enum type { TYPE_STRING, TYPE_INTEGER, TYPE_NUMBER, TYPE_BOOLEAN, TYPE_OBJECT, TYPE_ARRAY };
+
+static const char *const type_names[] = {
+	[TYPE_STRING] = "string", [TYPE_INTEGER] = "integer", [TYPE_NUMBER] = "number",
+	[TYPE_BOOLEAN] = "boolean", [TYPE_OBJECT] = "object", [TYPE_ARRAY] = "array",
+};
+
+static const char *const type_errors[] = {
+	[TYPE_STRING] = "must be a string", [TYPE_INTEGER] = "must be an integer",
+	[TYPE_NUMBER] = "must be a number", [TYPE_BOOLEAN] = "must be a boolean",
+	[TYPE_OBJECT] = "must be an object", [TYPE_ARRAY] = "must be an array",
+};
+
+struct field {
+	char *name;
+	enum type type;
+	bool secret;
+	bool required;
+	json_t *def;       /* NULL when the field has no default */
+	json_t *minimum;   /* numbers or NULL */
+	json_t *maximum;
+	json_t *allowed;   /* the "enum" array or NULL */
+	json_int_t min_length; /* -1 when unset */
+	json_int_t max_length;
+	char *pattern;     /* NULL when unset; re is compiled from it */
+	regex_t re;
+};
+
+struct zr_schema {
+	struct field *fields;
+	size_t n;
+};
+
+/* Sets *ret_err to a formatted message and returns -EINVAL, or -ENOMEM when even the message
+ * cannot be allocated. */
+static int fail(char **ret_err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(char **ret_err, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *s;
+	int r = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (r < 0) {
+		return -ENOMEM;
+	}
+	if (ret_err) {
+		*ret_err = s;
+	} else {
+		free(s);
+	}
+	return -EINVAL;
+}
+
+static bool field_name_valid(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 63 || (s[0] >= '0' && s[0] <= '9')) {
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_')) {
+			return false;
+		}
+	}
+	return true;
+}
+
+static const struct field *find(const struct zr_schema *s, const char *name)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		if (strcmp(s->fields[i].name, name) == 0) {
+			return &s->fields[i];
+		}
+	}
+	return NULL;
+}
+
+static bool has_type(enum type t, const json_t *v)
+{
+	switch (t) {
+	case TYPE_STRING:
+		return json_is_string(v);
+	case TYPE_INTEGER:
+		return json_is_integer(v);
+	case TYPE_NUMBER:
+		return json_is_number(v);
+	case TYPE_BOOLEAN:
+		return json_is_boolean(v);
+	case TYPE_OBJECT:
+		return json_is_object(v);
+	case TYPE_ARRAY:
+		return json_is_array(v);
+	}
+	return false;
+}
+
+/* Compares two JSON numbers: exactly when both are integers, as doubles otherwise. */
+static int num_cmp(const json_t *a, const json_t *b)
+{
+	if (json_is_integer(a) && json_is_integer(b)) {
+		json_int_t x = json_integer_value(a), y = json_integer_value(b);
+		return (x > y) - (x < y);
+	}
+	double x = json_number_value(a), y = json_number_value(b);
+	return (x > y) - (x < y);
+}
+
+/* Like json_equal, but 1 and 1.0 are the same number. */
+static bool value_equal(const json_t *a, const json_t *b)
+{
+	if (json_is_number(a) && json_is_number(b)) {
+		return num_cmp(a, b) == 0;
+	}
+	return json_equal(a, b);
+}
+
+static json_int_t utf8_length(const char *s, size_t n)
+{
+	json_int_t len = 0;
+	for (size_t i = 0; i < n; i++) {
+		len += ((unsigned char)s[i] & 0xC0) != 0x80;
+	}
+	return len;
+}
+
+/* Formats a JSON value compactly for an error message; "?" when out of memory. */
+static char *dump(const json_t *v)
+{
+	char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+	return s ? s : strdup("?");
+}
+
+/* Checks v against field f (type and constraints). With coerce, a string is first read as
+ * JSON text when the field is not a string. On success *ret is a new reference to the value
+ * to store. On -EINVAL *ret_msg is the reason without the field name. */
+static int check_value(const struct field *f, const json_t *v, bool coerce, json_t **ret,
+		       char **ret_msg)
+{
+	_cleanup_json_ json_t *coerced = NULL;
+	if (coerce && f->type != TYPE_STRING && json_is_string(v)) {
+		/* "6379" → 6379, "true" → true, "[1,2]" → [1,2]; anything unparsable stays a
+		 * string and fails the type check below. */
+		coerced = json_loadb(json_string_value(v), json_string_length(v),
+				     JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, NULL);
+		if (coerced) {
+			v = coerced;
+		}
+	}
+	if (!has_type(f->type, v)) {
+		return fail(ret_msg, "%s", type_errors[f->type]);
+	}
+	if (f->minimum && num_cmp(v, f->minimum) < 0) {
+		_cleanup_free_ char *b = dump(f->minimum);
+		return fail(ret_msg, "must be >= %s", b);
+	}
+	if (f->maximum && num_cmp(v, f->maximum) > 0) {
+		_cleanup_free_ char *b = dump(f->maximum);
+		return fail(ret_msg, "must be <= %s", b);
+	}
+	if (f->type == TYPE_STRING) {
+		const char *s = json_string_value(v);
+		size_t n = json_string_length(v);
+		json_int_t len = utf8_length(s, n);
+		if (f->min_length >= 0 && len < f->min_length) {
+			return fail(ret_msg, "must be at least %lld characters long",
+				    (long long)f->min_length);
+		}
+		if (f->max_length >= 0 && len > f->max_length) {
+			return fail(ret_msg, "must be at most %lld characters long",
+				    (long long)f->max_length);
+		}
+		/* regexec stops at a NUL byte, so a string holding one could smuggle anything
+		 * past an anchored pattern: such a string never matches. */
+		if (f->pattern && (strlen(s) != n || regexec(&f->re, s, 0, NULL, 0) != 0)) {
+			return fail(ret_msg, "must match pattern '%s'", f->pattern);
+		}
+	}
+	if (f->allowed) {
+		size_t i;
+		json_t *a;
+		bool ok = false;
+		json_array_foreach(f->allowed, i, a) {
+			ok = ok || value_equal(v, a);
+		}
+		if (!ok) {
+			_cleanup_free_ char *b = dump(f->allowed);
+			return fail(ret_msg, "must be one of %s", b);
+		}
+	}
+	json_t *copy = json_deep_copy(v);
+	if (!copy) {
+		return -ENOMEM;
+	}
+	*ret = copy;
+	return 0;
+}
+
+static void field_done(struct field *f)
+{
+	free(f->name);
+	json_decref(f->def);
+	json_decref(f->minimum);
+	json_decref(f->maximum);
+	json_decref(f->allowed);
+	if (f->pattern) {
+		regfree(&f->re);
+		free(f->pattern);
+	}
+}
+
+static int parse_length(const char *name, const char *key, const json_t *v, json_int_t *ret,
+			char **ret_err)
+{
+	if (!json_is_integer(v) || json_integer_value(v) < 0) {
+		return fail(ret_err, "field '%s.%s': must be a non-negative integer", name, key);
+	}
+	*ret = json_integer_value(v);
+	return 0;
+}
+
+/* Fills f (zeroed by the caller, name already set) from the definition def. On failure f
+ * holds whatever was parsed so far and the caller cleans it up with field_done. */
+static int parse_field(struct field *f, json_t *def, char **ret_err)
+{
+	const char *name = f->name;
+	f->min_length = f->max_length = -1;
+	if (!json_is_object(def)) {
+		return fail(ret_err, "field '%s': must be an object", name);
+	}
+
+	const json_t *type = json_object_get(def, "type");
+	if (!type) {
+		return fail(ret_err, "field '%s.type': required", name);
+	}
+	if (!json_is_string(type)) {
+		return fail(ret_err, "field '%s.type': must be a string", name);
+	}
+	size_t t = 0;
+	while (t < sizeof(type_names) / sizeof(type_names[0]) &&
+	       strcmp(type_names[t], json_string_value(type)) != 0) {
+		t++;
+	}
+	if (t == sizeof(type_names) / sizeof(type_names[0])) {
+		return fail(ret_err, "field '%s': unknown type '%s'", name, json_string_value(type));
+	}
+	f->type = (enum type)t;
+	bool numeric = f->type == TYPE_INTEGER || f->type == TYPE_NUMBER;
+	bool string = f->type == TYPE_STRING;
+
+	const char *key;
+	json_t *v;
+	int r;
+	json_object_foreach(def, key, v) {
+		if (strcmp(key, "type") == 0) {
+			continue;
+		} else if (strcmp(key, "default") == 0) {
+			continue; /* checked last, against the complete field */
+		} else if (strcmp(key, "description") == 0) {
+			if (!json_is_string(v)) {
+				return fail(ret_err, "field '%s.%s': must be a string", name, key);
+			}
+		} else if (strcmp(key, "secret") == 0) {
+			if (!json_is_boolean(v)) {
+				return fail(ret_err, "field '%s.%s': must be a boolean", name, key);
+			}
+			f->secret = json_is_true(v);
+		} else if (strcmp(key, "minimum") == 0 || strcmp(key, "maximum") == 0) {
+			if (!numeric) {
+				return fail(ret_err,
+					    "field '%s.%s': only integer and number fields have it",
+					    name, key);
+			}
+			if (!json_is_number(v)) {
+				return fail(ret_err, "field '%s.%s': must be a number", name, key);
+			}
+			*(strcmp(key, "minimum") == 0 ? &f->minimum : &f->maximum) = json_incref(v);
+		} else if (strcmp(key, "min_length") == 0 || strcmp(key, "max_length") == 0) {
+			if (!string) {
+				return fail(ret_err, "field '%s.%s': only string fields have it", name,
+					    key);
+			}
+			bool min = strcmp(key, "min_length") == 0;
+			r = parse_length(name, key, v, min ? &f->min_length : &f->max_length,
+					 ret_err);
+			if (r < 0) {
+				return r;
+			}
+		} else if (strcmp(key, "pattern") == 0) {
+			if (!string) {
+				return fail(ret_err, "field '%s.%s': only string fields have it", name,
+					    key);
+			}
+			if (!json_is_string(v) ||
+			    strlen(json_string_value(v)) != json_string_length(v)) {
+				return fail(ret_err, "field '%s.%s': must be a string", name, key);
+			}
+			int rc = regcomp(&f->re, json_string_value(v), REG_EXTENDED | REG_NOSUB);
+			if (rc == REG_ESPACE) {
+				return -ENOMEM;
+			}
+			if (rc != 0) {
+				char msg[128]; /* regerror truncates to fit */
+				(void)regerror(rc, &f->re, msg, sizeof(msg));
+				return fail(ret_err, "field '%s.%s': bad regular expression: %s", name,
+					    key, msg);
+			}
+			f->pattern = strdup(json_string_value(v));
+			if (!f->pattern) {
+				regfree(&f->re);
+				return -ENOMEM;
+			}
+		} else if (strcmp(key, "enum") == 0) {
+			if (!json_is_array(v) || json_array_size(v) == 0) {
+				return fail(ret_err, "field '%s.%s': must be a non-empty array", name,
+					    key);
+			}
+			size_t i;
+			json_t *a;
+			json_array_foreach(v, i, a) {
+				if (!has_type(f->type, a)) {
+					return fail(ret_err, "field '%s.%s': value %zu %s", name, key, i,
+						    type_errors[f->type]);
+				}
+			}
+			f->allowed = json_incref(v);
+		} else {
+			return fail(ret_err, "field '%s.%s': unknown key", name, key);
+		}
+	}
+	if (f->minimum && f->maximum && num_cmp(f->minimum, f->maximum) > 0) {
+		return fail(ret_err, "field '%s': minimum is greater than maximum", name);
+	}
+	if (f->min_length >= 0 && f->max_length >= 0 && f->min_length > f->max_length) {
+		return fail(ret_err, "field '%s': min_length is greater than max_length", name);
+	}
+
+	const json_t *d = json_object_get(def, "default");
+	if (d) {
+		_cleanup_free_ char *msg = NULL;
+		r = check_value(f, d, false, &f->def, &msg);
+		if (r == -EINVAL) {
+			return fail(ret_err, "field '%s.default': %s", name, msg);
+		}
+		if (r < 0) {
+			return r;
+		}
+	}
+	return 0;
+}
+
+int zr_schema_parse(const json_t *fields, const json_t *required, struct zr_schema **ret,
+		    char **ret_err)
+{
+	if (fields && !json_is_object(fields)) {
+		return fail(ret_err, "fields: must be an object");
+	}
+	if (required && !json_is_array(required)) {
+		return fail(ret_err, "required: must be an array of field names");
+	}
+	struct zr_schema *s = calloc(1, sizeof(*s));
+	if (!s) {
+		return -ENOMEM;
+	}
+	int r = 0;
+	size_t n = fields ? json_object_size(fields) : 0;
+	if (n > 0) {
+		s->fields = calloc(n, sizeof(*s->fields));
+		if (!s->fields) {
+			r = -ENOMEM;
+			goto fail;
+		}
+		const char *key;
+		json_t *def;
+		/* jansson's iteration API takes non-const objects; nothing here modifies them. */
+		json_object_foreach((json_t *)fields, key, def) {
+			if (!field_name_valid(key)) {
+				r = fail(ret_err, "field '%s': bad field name (must match "
+						  "[A-Za-z_][A-Za-z0-9_]{0,62})", key);
+				goto fail;
+			}
+			struct field *f = &s->fields[s->n];
+			f->name = strdup(key);
+			if (!f->name) {
+				r = -ENOMEM;
+				goto fail;
+			}
+			/* Counted before parsing so that field_done cleans up a half-parsed field. */
+			s->n++;
+			r = parse_field(f, def, ret_err);
+			if (r < 0) {
+				goto fail;
+			}
+		}
+	}
+
+	size_t i;
+	json_t *name;
+	json_array_foreach(required, i, name) {
+		if (!json_is_string(name)) {
+			r = fail(ret_err, "required: must be an array of field names");
+			goto fail;
+		}
+		struct field *f = (struct field *)find(s, json_string_value(name));
+		if (!f) {
+			r = fail(ret_err, "required: '%s' is not a field", json_string_value(name));
+			goto fail;
+		}
+		f->required = true;
+	}
+	*ret = s;
+	return 0;
+
+fail:
+	zr_schema_free(s);
+	return r;
+}
+
+struct zr_schema *zr_schema_free(struct zr_schema *s)
+{
+	if (!s) {
+		return NULL;
+	}
+	for (size_t i = 0; i < s->n; i++) {
+		field_done(&s->fields[i]);
+	}
+	free(s->fields);
+	free(s);
+	return NULL;
+}
+
+int zr_schema_apply(const struct zr_schema *s, const json_t *obj, unsigned flags, json_t **ret,
+		    char **ret_err)
+{
+	if (!json_is_object(obj)) {
+		return fail(ret_err, "must be a JSON object");
+	}
+	const char *key;
+	json_t *v;
+	/* Unknown fields are reported first, in the order the caller wrote them. */
+	json_object_foreach((json_t *)obj, key, v) {
+		if (!find(s, key)) {
+			return fail(ret_err, "field '%s': unknown field", key);
+		}
+	}
+
+	_cleanup_json_ json_t *out = json_object();
+	if (!out) {
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < s->n; i++) {
+		const struct field *f = &s->fields[i];
+		json_t *nv = NULL;
+		v = json_object_get(obj, f->name);
+		if (v) {
+			_cleanup_free_ char *msg = NULL;
+			int r = check_value(f, v, flags & ZR_SCHEMA_COERCE, &nv, &msg);
+			if (r == -EINVAL) {
+				return fail(ret_err, "field '%s': %s", f->name, msg);
+			}
+			if (r < 0) {
+				return r;
+			}
+		} else if (f->def) {
+			nv = json_deep_copy(f->def);
+			if (!nv) {
+				return -ENOMEM;
+			}
+		} else if (f->required && !(flags & ZR_SCHEMA_PARTIAL)) {
+			return fail(ret_err, "field '%s': required", f->name);
+		} else {
+			continue;
+		}
+		if (json_object_set_new(out, f->name, nv) < 0) {
+			return -ENOMEM;
+		}
+	}
+	*ret = TAKE_PTR(out);
+	return 0;
+}
+
+char *zr_schema_missing(const struct zr_schema *s, const json_t *obj)
+{
+	struct zr_buf b = {0};
+	for (size_t i = 0; i < s->n; i++) {
+		const struct field *f = &s->fields[i];
+		if (!f->required || json_object_get(obj, f->name)) {
+			continue;
+		}
+		if ((b.len > 0 && zr_buf_puts(&b, ", ") < 0) || zr_buf_puts(&b, f->name) < 0) {
+			zr_buf_done(&b);
+			return NULL;
+		}
+	}
+	if (b.len == 0) {
+		zr_buf_done(&b);
+		return NULL;
+	}
+	return zr_buf_steal(&b);
+}
+
+size_t zr_schema_count(const struct zr_schema *s)
+{
+	return s->n;
+}
+
+const char *zr_schema_field(const struct zr_schema *s, size_t i)
+{
+	return i < s->n ? s->fields[i].name : NULL;
+}
+
+bool zr_schema_secret(const struct zr_schema *s, const char *field)
+{
+	const struct field *f = find(s, field);
+	return f && f->secret;
+}

@@ -1,0 +1,866 @@
+/* Services: queue, scheduling of their tasks, the action protocol's effects on the model. */
+#include "service.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+
+#include "robot.h"
+#include "runner.h"
+#include "task.h"
+#include "template.h"
+#include "util/buf.h"
+#include "util/cleanup.h"
+#include "util/log.h"
+
+#define SERVICE_LOG_MAX (1024 * 1024)
+#define SERVICE_EVENTS_MAX (256 * 1024)
+/* Error texts quote this many of the last stderr lines. */
+#define ERROR_TAIL_LINES 5
+
+extern char **environ;
+
+static void service_finish(struct zr_service *s, struct zr_task *t, enum zr_task_state state,
+			   char *error, int err);
+
+static int make_guid(char ret[static 37])
+{
+	unsigned char b[16];
+	if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
+		return -EIO;
+	}
+	b[6] = (b[6] & 0x0f) | 0x40; /* version 4 */
+	b[8] = (b[8] & 0x3f) | 0x80; /* RFC 4122 variant */
+	snprintf(ret, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+		 b[13], b[14], b[15]);
+	return 0;
+}
+
+static int mkdir_p(const char *path)
+{
+	_cleanup_free_ char *p = strdup(path);
+	if (!p) {
+		return -ENOMEM;
+	}
+	for (char *c = p + 1; *c; c++) {
+		if (*c == '/') {
+			*c = '\0';
+			if (mkdir(p, 0700) < 0 && errno != EEXIST) {
+				return -errno;
+			}
+			*c = '/';
+		}
+	}
+	if (mkdir(p, 0700) < 0 && errno != EEXIST) {
+		return -errno;
+	}
+	return 0;
+}
+
+static void on_recur(uv_timer_t *timer);
+static void on_retry(uv_timer_t *timer);
+
+static void recur_arm(struct zr_recur *rc)
+{
+	struct zr_service *s = rc->svc;
+	if (s->deleting || s->robot->stopping) {
+		return;
+	}
+	long long period = (long long)(rc->action->every * 1e9);
+	long long due = rc->last_start_ns ? rc->last_start_ns + period : s->created_ns + period;
+	long long wait = due - zr_now_ns();
+	if (wait < 0) {
+		wait = 0;
+	}
+	(void)uv_timer_start(&rc->timer, on_recur, (uint64_t)(wait / 1000000), 0);
+}
+
+int zr_service_create(struct zr_robot *r, const struct zr_template *t, const char *name,
+		      const json_t *data, struct zr_service **ret, char **ret_err)
+{
+	_cleanup_json_ json_t *empty = json_object();
+	json_t *filled = NULL;
+	int err = zr_schema_apply(t->data, data ? data : empty, ZR_SCHEMA_PARTIAL, &filled, ret_err);
+	if (err < 0) {
+		return err;
+	}
+	struct zr_service *s = calloc(1, sizeof(*s));
+	if (!s) {
+		json_decref(filled);
+		return -ENOMEM;
+	}
+	char guid[37];
+	s->robot = r;
+	s->template = t;
+	s->data = filled;
+	s->state = json_object();
+	s->name = strdup(name);
+	if (asprintf(&s->path, "%s/%s", t->name, name) < 0) {
+		s->path = NULL;
+	}
+	err = make_guid(guid);
+	if (err < 0) {
+		goto fail;
+	}
+	s->guid = strdup(guid);
+	if (asprintf(&s->workdir, "%s/work/%s", r->cfg.data_dir, guid) < 0) {
+		s->workdir = NULL;
+	}
+	if (!s->state || !s->name || !s->path || !s->guid || !s->workdir) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	err = mkdir_p(s->workdir);
+	if (err < 0) {
+		if (ret_err) {
+			(void)asprintf(ret_err, "cannot create work folder %s: %s", s->workdir,
+				       strerror(-err));
+		}
+		goto fail;
+	}
+	s->serial = ++r->next_serial;
+	s->created_ns = s->mtime_ns = s->data_mtime_ns = s->state_mtime_ns = s->tasks_mtime_ns =
+		s->lasterror_mtime_ns = zr_now_ns();
+	zr_queue_init(&s->queue, (size_t)r->cfg.queue_max);
+	zr_list_init(&s->tasks);
+	zr_list_init(&s->ready_link);
+	zr_list_init(&s->delete_link);
+	zr_journal_init(&s->log, SERVICE_LOG_MAX);
+	zr_journal_init(&s->events, SERVICE_EVENTS_MAX);
+	uv_timer_init(r->loop, &s->retry_timer);
+	s->retry_timer.data = s;
+	s->closing_handles = 1;
+	size_t n = 0;
+	for (size_t i = 0; i < t->n_actions; i++) {
+		n += t->actions[i].every > 0;
+	}
+	s->recur = calloc(n ? n : 1, sizeof(*s->recur));
+	if (!s->recur) {
+		/* The retry timer is initialised: from here on only zr_service__close frees. */
+		zr_service__close(s);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < t->n_actions; i++) {
+		if (t->actions[i].every > 0) {
+			struct zr_recur *rc = &s->recur[s->n_recur++];
+			rc->svc = s;
+			rc->action = &t->actions[i];
+			uv_timer_init(r->loop, &rc->timer);
+			rc->timer.data = rc;
+			s->closing_handles++;
+			recur_arm(rc);
+		}
+	}
+	*ret = s;
+	return 0;
+
+fail:
+	json_decref(s->data);
+	json_decref(s->state);
+	free(s->name);
+	free(s->path);
+	free(s->guid);
+	free(s->workdir);
+	free(s);
+	return err;
+}
+
+static void on_service_closed(uv_handle_t *h)
+{
+	struct zr_service *s = h->data;
+	if (h != (uv_handle_t *)&s->retry_timer) {
+		s = ((struct zr_recur *)h->data)->svc;
+	}
+	if (--s->closing_handles > 0) {
+		return;
+	}
+	while (!zr_list_empty(&s->tasks)) {
+		struct zr_task *t = container_of(s->tasks.next, struct zr_task, link);
+		zr_queue_remove(&s->queue, &t->qitem);
+		zr_task_free(t);
+	}
+	zr_map_done(&s->task_ids);
+	zr_journal_done(&s->log);
+	zr_journal_done(&s->events);
+	json_decref(s->data);
+	json_decref(s->state);
+	free(s->lasterror);
+	free(s->recur);
+	free(s->name);
+	free(s->path);
+	free(s->guid);
+	free(s->workdir);
+	free(s);
+}
+
+void zr_service__close(struct zr_service *s)
+{
+	if (s->closing) {
+		return;
+	}
+	s->closing = true;
+	zr_list_remove(&s->ready_link);
+	uv_close((uv_handle_t *)&s->retry_timer, on_service_closed);
+	for (size_t i = 0; i < s->n_recur; i++) {
+		uv_close((uv_handle_t *)&s->recur[i].timer, on_service_closed);
+	}
+}
+
+void zr_service__event(struct zr_service *s, const char *type, json_t *ev)
+{
+	if (!ev) {
+		ev = json_object();
+	}
+	(void)json_object_set_new(ev, "service", json_string(s->path));
+	const char *line = zr_robot__event(s->robot, type, ev);
+	if (line) {
+		(void)zr_journal_append(&s->events, line, strlen(line));
+	}
+}
+
+struct zr_task *zr_service_task(const struct zr_service *s, uint64_t id)
+{
+	return zr_imap_get(&s->task_ids, id);
+}
+
+struct zr_task *zr_service_newest(const struct zr_service *s, const char *action)
+{
+	for (struct zr_list *e = s->tasks.prev; e != &s->tasks; e = e->prev) {
+		struct zr_task *t = container_of(e, struct zr_task, link);
+		if (strcmp(t->action->name, action) == 0) {
+			return t;
+		}
+	}
+	return NULL;
+}
+
+static void svc_log(struct zr_service *s, const struct zr_task *t, const char *text, size_t n)
+{
+	char ts[40];
+	(void)zr_journal_appendf(&s->log, "%s task %llu %s: %.*s", zr_time_format(zr_now_ns(), ts),
+				 (unsigned long long)t->id, t->action->name, (int)n, text);
+}
+
+int zr_service_enqueue(struct zr_service *s, const struct zr_action_def *action, json_t *args,
+		       enum zr_lane lane, struct zr_task **ret_task, char **ret_err)
+{
+	struct zr_robot *r = s->robot;
+	json_t *valid = NULL;
+	int err;
+	if (r->stopping) {
+		json_decref(args);
+		(void)asprintf(ret_err, "the robot is stopping");
+		return -EAGAIN;
+	}
+	if (lane == ZR_LANE_USER) {
+		if (s->deleting) {
+			json_decref(args);
+			return -ENOENT;
+		}
+		_cleanup_free_ char *missing = zr_schema_missing(s->template->data, s->data);
+		if (missing) {
+			json_decref(args);
+			(void)asprintf(ret_err, "missing required data: %s", missing);
+			return -EINVAL;
+		}
+		if (zr_queue_len(&s->queue) >= s->queue.cap) {
+			json_decref(args);
+			(void)asprintf(ret_err, "queue full (%zu tasks)", s->queue.cap);
+			return -EAGAIN;
+		}
+	}
+	err = zr_schema_apply(action->args, args ? args : json_object(), ZR_SCHEMA_COERCE, &valid,
+			      ret_err);
+	json_decref(args);
+	if (err < 0) {
+		return err;
+	}
+	struct zr_task *t = zr_task_create(s, r->next_task_id + 1, action, valid);
+	if (!t) {
+		return -ENOMEM;
+	}
+	if (zr_imap_put(&s->task_ids, t->id, t) < 0) {
+		zr_task_free(t);
+		return -ENOMEM;
+	}
+	err = zr_queue_push(&s->queue, &t->qitem, lane);
+	if (err < 0) {
+		(void)zr_imap_del(&s->task_ids, t->id);
+		zr_task_free(t);
+		return err;
+	}
+	r->next_task_id++;
+	zr_list_push_back(&s->tasks, &t->link);
+	s->tasks_mtime_ns = t->created_ns;
+	zr_service__event(s, "task.queued",
+			  json_pack("{sI ss}", "task", (json_int_t)t->id, "action", action->name));
+	if (!s->current) {
+		zr_robot__want_slot(r, s);
+	}
+	*ret_task = t;
+	return 0;
+}
+
+/* Keeps only the last ERROR_TAIL_LINES lines of stderr for the error text. */
+static void keep_tail(struct zr_buf *b, const char *line, size_t n)
+{
+	(void)zr_buf_append(b, line, n);
+	(void)zr_buf_append(b, "\n", 1);
+	size_t lines = 0;
+	for (size_t i = b->len; i > 0; i--) {
+		if (b->data[i - 1] == '\n' && ++lines > ERROR_TAIL_LINES) {
+			zr_buf_consume(b, i);
+			break;
+		}
+	}
+}
+
+/* Per-attempt state the runner callbacks need. */
+struct attempt {
+	struct zr_task *t;
+	struct zr_buf tail;
+	bool truncated;
+};
+
+static void on_stderr_line(const char *line, size_t n, void *data)
+{
+	struct attempt *a = data;
+	(void)zr_journal_append(&a->t->log, line, n);
+	svc_log(a->t->svc, a->t, line, n);
+	keep_tail(&a->tail, line, n);
+}
+
+static void on_stdout(const char *p, size_t n, void *data)
+{
+	struct attempt *a = data;
+	struct zr_task *t = a->t;
+	size_t max = t->svc->robot->cfg.result_max;
+	if (t->result.len + n > max) {
+		if (!a->truncated) {
+			a->truncated = true;
+			log_warn("Task %llu (%s %s): result cut at %zu bytes", (unsigned long long)t->id,
+				 t->svc->path, t->action->name, max);
+		}
+		n = max > t->result.len ? max - t->result.len : 0;
+	}
+	(void)zr_buf_append(&t->result, p, n);
+}
+
+static bool word_valid(const char *w)
+{
+	if (!*w) {
+		return false;
+	}
+	for (; *w; w++) {
+		if (!isalnum((unsigned char)*w) && !strchr("_.:-/@", *w)) {
+			return false;
+		}
+	}
+	return true;
+}
+
+int zr_service_set_state(struct zr_service *s, const char *category, const char *tag,
+			 const char *value)
+{
+	static const char *const values[] = {"ok", "error", "warning", "skipped"};
+	bool ok = false;
+	for (size_t i = 0; i < 4; i++) {
+		ok |= strcmp(value, values[i]) == 0;
+	}
+	if (!ok || !word_valid(category) || !word_valid(tag)) {
+		return -EINVAL;
+	}
+	_cleanup_free_ char *key = NULL;
+	if (asprintf(&key, "%s %s", category, tag) < 0) {
+		return -ENOMEM;
+	}
+	json_t *old = json_object_get(s->state, key);
+	if (old && strcmp(json_string_value(old), value) == 0) {
+		return 0;
+	}
+	if (json_object_set_new(s->state, key, json_string(value)) < 0) {
+		return -ENOMEM;
+	}
+	s->state_mtime_ns = zr_now_ns();
+	zr_service__event(s, "state.changed", json_pack("{ss ss ss}", "category", category, "tag",
+							  tag, "value", value));
+	return 0;
+}
+
+int zr_service_set_data(struct zr_service *s, const json_t *data, char **ret_err)
+{
+	json_t *valid = NULL;
+	int err = zr_schema_apply(s->template->data, data, ZR_SCHEMA_PARTIAL, &valid, ret_err);
+	if (err < 0) {
+		return err;
+	}
+	json_decref(s->data);
+	s->data = valid;
+	s->data_mtime_ns = zr_now_ns();
+	zr_service__event(s, "data.changed", NULL);
+	return 0;
+}
+
+/* A line on fd 3: "state CAT TAG VALUE", "data {json}" or "progress DONE TOTAL". */
+static void on_ctl_line(const char *line, size_t n, void *data)
+{
+	struct attempt *a = data;
+	struct zr_task *t = a->t;
+	struct zr_service *s = t->svc;
+	_cleanup_free_ char *l = strndup(line, n);
+	_cleanup_free_ char *why = NULL;
+	if (!l) {
+		return;
+	}
+	char cat[128], tag[128], val[32];
+	long long done, total;
+	char extra;
+	if (strncmp(l, "state ", 6) == 0) {
+		if (sscanf(l + 6, "%127s %127s %31s %c", cat, tag, val, &extra) == 3 &&
+		    zr_service_set_state(s, cat, tag, val) == 0) {
+			return;
+		}
+		why = strdup("want 'state CATEGORY TAG ok|error|warning|skipped'");
+	} else if (strncmp(l, "data ", 5) == 0) {
+		json_error_t jerr;
+		_cleanup_json_ json_t *patch = json_loads(l + 5, 0, &jerr);
+		_cleanup_json_ json_t *merged = json_deep_copy(s->data);
+		if (!patch || !json_is_object(patch)) {
+			why = strdup("want 'data {JSON object}'");
+		} else if (merged && json_object_update(merged, patch) == 0 &&
+			   zr_service_set_data(s, merged, &why) == 0) {
+			return;
+		}
+	} else if (strncmp(l, "progress ", 9) == 0) {
+		if (sscanf(l + 9, "%lld %lld %c", &done, &total, &extra) == 2 && done >= 0 &&
+		    total >= 0) {
+			t->progress_done = done;
+			t->progress_total = total;
+			return;
+		}
+		why = strdup("want 'progress DONE TOTAL'");
+	} else {
+		why = strdup("unknown command");
+	}
+	log_warn("Task %llu (%s %s): ignoring fd 3 line '%s': %s", (unsigned long long)t->id, s->path,
+		 t->action->name, l, why ? why : "out of memory");
+	(void)zr_journal_appendf(&t->log, "zrobot: ignored fd 3 line '%s': %s", l, why ? why : "");
+}
+
+static char *signal_text(int sig)
+{
+	char *s = NULL;
+	const char *abbrev = sigabbrev_np(sig);
+	if (asprintf(&s, "killed by signal %d%s%s\n", sig, abbrev ? " SIG" : "", abbrev ? abbrev : "") < 0) {
+		return NULL;
+	}
+	return s;
+}
+
+static void start_attempt(struct zr_service *s, struct zr_task *t);
+
+static void on_exited(int64_t status, int sig, bool timed_out, void *data)
+{
+	struct attempt *a = data;
+	struct zr_task *t = a->t;
+	struct zr_service *s = t->svc;
+	struct zr_robot *r = s->robot;
+	char *error = NULL;
+	enum zr_task_state state = ZR_TASK_OK;
+	int err = 0;
+
+	t->runner = NULL;
+	r->running_processes--;
+	if (t->cancel_requested) {
+		state = ZR_TASK_CANCELLED;
+		error = strdup("cancelled\n");
+		err = ECANCELED;
+	} else if (r->stopping) {
+		state = ZR_TASK_INTERRUPTED;
+		error = strdup("interrupted\n");
+		err = EIO;
+	} else if (timed_out) {
+		state = ZR_TASK_TIMEOUT;
+		(void)asprintf(&error, "timeout after %gs\n", t->action->timeout);
+		err = ETIMEDOUT;
+	} else if (sig != 0) {
+		state = ZR_TASK_ERROR;
+		error = signal_text(sig);
+		err = EIO;
+	} else if (status != 0) {
+		state = ZR_TASK_ERROR;
+		(void)asprintf(&error, "exit status %lld\n%s", (long long)status,
+			       a->tail.data ? a->tail.data : "");
+		err = EIO;
+	}
+	zr_buf_done(&a->tail);
+	free(a);
+	if (state != ZR_TASK_OK && !error) {
+		error = strdup("failed\n");
+	}
+
+	bool retryable = state == ZR_TASK_ERROR || state == ZR_TASK_TIMEOUT;
+	if (retryable && t->attempt < t->action->retry.tries) {
+		double delay = t->action->retry.delay * pow(t->action->retry.backoff, t->attempt - 1);
+		size_t el = strcspn(error, "\n");
+		(void)zr_journal_appendf(&t->log, "zrobot: attempt %d of %d failed (%.*s), retrying in %gs",
+					 t->attempt, t->action->retry.tries, (int)el, error, delay);
+		svc_log(s, t, "retrying", 8);
+		free(error);
+		zr_buf_reset(&t->result);
+		t->attempt++;
+		t->timed_out = false;
+		/* The slot goes back while we wait: a backoff must not starve other services. */
+		zr_robot__release_slot(r);
+		s->has_slot = false;
+		(void)uv_timer_start(&s->retry_timer, on_retry, (uint64_t)(delay * 1000), 0);
+		zr_robot__process_ended(r);
+		return;
+	}
+	service_finish(s, t, state, error, err);
+	zr_robot__process_ended(r);
+}
+
+static void on_retry(uv_timer_t *timer)
+{
+	struct zr_service *s = timer->data;
+	zr_robot__want_slot(s->robot, s);
+}
+
+static char *env_name(const char *prefix, const char *key)
+{
+	char *e = NULL;
+	if (asprintf(&e, "%s%s", prefix, key) < 0) {
+		return NULL;
+	}
+	for (char *c = e + strlen(prefix); *c; c++) {
+		*c = isalnum((unsigned char)*c) ? (char)toupper((unsigned char)*c) : '_';
+	}
+	return e;
+}
+
+static int env_add_json(char ***env, size_t *n, const char *prefix, const json_t *obj)
+{
+	const char *key;
+	json_t *v;
+	json_object_foreach((json_t *)obj, key, v) {
+		_cleanup_free_ char *name = env_name(prefix, key);
+		_cleanup_free_ char *text = json_is_string(v) ? strdup(json_string_value(v))
+							      : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+		char *kv = NULL;
+		if (!name || !text || asprintf(&kv, "%s=%s", name, text) < 0) {
+			return -ENOMEM;
+		}
+		(*env)[(*n)++] = kv;
+	}
+	return 0;
+}
+
+/* The robot's environment plus the action protocol's variables (DESIGN §4). */
+static char **build_env(const struct zr_service *s, const struct zr_task *t)
+{
+	size_t base = 0;
+	while (environ[base]) {
+		base++;
+	}
+	size_t cap = base + 6 + json_object_size(s->data) + json_object_size(t->args) + 1;
+	char **env = calloc(cap, sizeof(*env));
+	size_t n = 0;
+	if (!env) {
+		return NULL;
+	}
+	for (size_t i = 0; i < base; i++) {
+		/* Our own variables must not leak in from a robot started by an action. */
+		if (strncmp(environ[i], "ZR_", 3) == 0 || strncmp(environ[i], "DATA_", 5) == 0 ||
+		    strncmp(environ[i], "ARG_", 4) == 0) {
+			continue;
+		}
+		if (!(env[n++] = strdup(environ[i]))) {
+			goto fail;
+		}
+	}
+	const struct zr_robot *r = s->robot;
+	if (asprintf(&env[n++], "ZR_ROOT=%s", r->cfg.mount) < 0 ||
+	    asprintf(&env[n++], "ZR_SERVICE=%s", s->path) < 0 ||
+	    asprintf(&env[n++], "ZR_SERVICE_DIR=%s/%s", r->cfg.mount, s->path) < 0 ||
+	    asprintf(&env[n++], "ZR_TASK=%llu", (unsigned long long)t->id) < 0 ||
+	    asprintf(&env[n++], "ZR_ACTION=%s", t->action->name) < 0) {
+		env[--n] = NULL;
+		goto fail;
+	}
+	if (env_add_json(&env, &n, "DATA_", s->data) < 0 || env_add_json(&env, &n, "ARG_", t->args) < 0) {
+		goto fail;
+	}
+	return env;
+fail:
+	for (size_t i = 0; i < cap; i++) {
+		free(env[i]);
+	}
+	free(env);
+	return NULL;
+}
+
+static void free_env(char **env)
+{
+	for (char **e = env; e && *e; e++) {
+		free(*e);
+	}
+	free(env);
+}
+
+static void start_attempt(struct zr_service *s, struct zr_task *t)
+{
+	struct zr_robot *r = s->robot;
+	static const struct zr_runner_events ev = {
+		.stderr_line = on_stderr_line,
+		.ctl_line = on_ctl_line,
+		.stdout_data = on_stdout,
+		.exited = on_exited,
+	};
+	struct attempt *a = calloc(1, sizeof(*a));
+	_cleanup_json_ json_t *in = json_pack("{ss ss ss sI sO sO}", "service", s->path, "template",
+					      s->template->name, "action", t->action->name, "task",
+					      (json_int_t)t->id, "data", s->data, "args", t->args);
+	_cleanup_free_ char *input = in ? json_dumps(in, JSON_COMPACT) : NULL;
+	char **env = build_env(s, t);
+	int err = -ENOMEM;
+	if (a && input && env) {
+		a->t = t;
+		struct zr_runner_config cfg = {
+			.path = t->action->path,
+			.cwd = s->workdir,
+			.env = env,
+			.input = input,
+			.timeout = t->action->timeout,
+			.grace = r->cfg.kill_grace,
+		};
+		err = zr_runner_start(r->loop, &cfg, &ev, a, &t->runner);
+	}
+	free_env(env);
+	if (err == 0) {
+		r->running_processes++;
+		(void)zr_journal_appendf(&t->log, "zrobot: attempt %d started, pid %d", t->attempt,
+					 zr_runner_pid(t->runner));
+		return;
+	}
+	free(a);
+	char *error = NULL;
+	(void)asprintf(&error, "cannot start %s: %s\n", t->action->path, strerror(-err));
+	log_error("Task %llu (%s %s): %s", (unsigned long long)t->id, s->path, t->action->name,
+		  error ? error : "cannot start");
+	service_finish(s, t, ZR_TASK_ERROR, error, EIO);
+}
+
+void zr_service__run_next(struct zr_service *s)
+{
+	s->has_slot = true;
+	struct zr_task *t = s->current;
+	if (!t) {
+		struct zr_queue_item *it = zr_queue_pop(&s->queue);
+		if (!it) {
+			s->has_slot = false;
+			zr_robot__release_slot(s->robot);
+			return;
+		}
+		t = container_of(it, struct zr_task, qitem);
+		s->current = t;
+		t->state = ZR_TASK_RUNNING;
+		t->started_ns = zr_now_ns();
+		t->attempt = 1;
+		s->tasks_mtime_ns = t->started_ns;
+		for (size_t i = 0; i < s->n_recur; i++) {
+			if (s->recur[i].action == t->action) {
+				s->recur[i].last_start_ns = t->started_ns;
+			}
+		}
+		zr_service__event(s, "task.started", json_pack("{sI ss}", "task", (json_int_t)t->id,
+								 "action", t->action->name));
+	}
+	start_attempt(s, t);
+}
+
+/* Drops the oldest finished tasks beyond the history bound. */
+static void trim_history(struct zr_service *s)
+{
+	struct zr_task *t, *tmp;
+	zr_list_for_each_safe(t, tmp, &s->tasks, link) {
+		if (s->n_finished <= (size_t)s->robot->cfg.history) {
+			break;
+		}
+		if (!zr_task_ended(t)) {
+			continue;
+		}
+		s->n_finished--;
+		(void)zr_imap_del(&s->task_ids, t->id);
+		if (s->robot->hooks.task_removed) {
+			s->robot->hooks.task_removed(t, s->robot->hooks.data);
+		}
+		zr_task_free(t);
+	}
+}
+
+/* Ends a task: takes ownership of error. The task is current (running or waiting to retry)
+ * or queued. */
+static void service_finish(struct zr_service *s, struct zr_task *t, enum zr_task_state state,
+			   char *error, int err)
+{
+	struct zr_robot *r = s->robot;
+	t->state = state;
+	t->error = error;
+	t->err = err;
+	t->finished_ns = zr_now_ns();
+	s->tasks_mtime_ns = t->finished_ns;
+	zr_queue_remove(&s->queue, &t->qitem);
+	if (s->current == t) {
+		s->current = NULL;
+		(void)uv_timer_stop(&s->retry_timer);
+		if (s->has_slot) {
+			s->has_slot = false;
+			zr_robot__release_slot(r);
+		}
+	}
+	const char *value = state == ZR_TASK_OK ? "ok" : state == ZR_TASK_CANCELLED ? "skipped" : "error";
+	(void)zr_service_set_state(s, "actions", t->action->name, value);
+	if (state == ZR_TASK_OK) {
+		svc_log(s, t, "ok", 2);
+	} else {
+		_cleanup_free_ char *msg = NULL;
+		size_t el = error ? strcspn(error, "\n") : 0;
+		if (asprintf(&msg, "%s: %.*s", zr_task_state_name(state), (int)el, error ? error : "") >= 0) {
+			svc_log(s, t, msg, strlen(msg));
+		}
+	}
+	zr_service__event(s, "task.finished", json_pack("{sI ss ss}", "task", (json_int_t)t->id, "action",
+							  t->action->name, "state", zr_task_state_name(state)));
+	zr_waitq_wake_all(&t->done);
+	zr_waitq_wake_all(&t->log.waitq);
+	s->n_finished++;
+	for (size_t i = 0; i < s->n_recur; i++) {
+		if (s->recur[i].action == t->action) {
+			recur_arm(&s->recur[i]);
+		}
+	}
+	trim_history(s);
+	if (!s->current && zr_queue_peek(&s->queue)) {
+		zr_robot__want_slot(r, s);
+	} else if (s->deleting && zr_service__idle(s)) {
+		zr_robot__service_idle(r, s);
+	}
+}
+
+int zr_service_cancel(struct zr_service *s, struct zr_task *t)
+{
+	if (zr_task_ended(t)) {
+		return -EINVAL;
+	}
+	if (t->runner) {
+		t->cancel_requested = true;
+		zr_runner_kill(t->runner);
+		return 0;
+	}
+	service_finish(s, t, ZR_TASK_CANCELLED, strdup("cancelled\n"), ECANCELED);
+	return 0;
+}
+
+static bool recur_active(const struct zr_service *s, const struct zr_action_def *a)
+{
+	if (s->current && s->current->action == a) {
+		return true;
+	}
+	for (struct zr_queue_item *it = zr_queue_next(&s->queue, NULL); it;
+	     it = zr_queue_next(&s->queue, it)) {
+		if (container_of(it, struct zr_task, qitem)->action == a) {
+			return true;
+		}
+	}
+	return false;
+}
+
+static void on_recur(uv_timer_t *timer)
+{
+	struct zr_recur *rc = timer->data;
+	struct zr_service *s = rc->svc;
+	/* Never queued twice: the end of the running one re-arms the timer. */
+	if (recur_active(s, rc->action)) {
+		return;
+	}
+	long long period = (long long)(rc->action->every * 1e9);
+	if (rc->last_start_ns && zr_now_ns() - rc->last_start_ns < period) {
+		recur_arm(rc);
+		return;
+	}
+	struct zr_task *t;
+	_cleanup_free_ char *why = NULL;
+	int err = zr_service_enqueue(s, rc->action, NULL, ZR_LANE_USER, &t, &why);
+	if (err < 0) {
+		log_warn("Recurring action %s of %s not queued: %s, retrying in %gs", rc->action->name,
+			 s->path, why ? why : strerror(-err), rc->action->every);
+		/* Try again a period from now. */
+		rc->last_start_ns = zr_now_ns();
+		recur_arm(rc);
+	}
+}
+
+bool zr_service__idle(const struct zr_service *s)
+{
+	return !s->current && !zr_queue_peek(&s->queue);
+}
+
+void zr_service__begin_delete(struct zr_service *s)
+{
+	s->deleting = true;
+	for (size_t i = 0; i < s->n_recur; i++) {
+		(void)uv_timer_stop(&s->recur[i].timer);
+	}
+	/* Queued user tasks will never run: their readers learn it now. */
+	struct zr_queue_item *it;
+	while ((it = zr_queue_peek(&s->queue))) {
+		service_finish(s, container_of(it, struct zr_task, qitem), ZR_TASK_CANCELLED,
+			       strdup("cancelled: service deleted\n"), ECANCELED);
+	}
+	for (size_t i = 0; i < s->template->n_on_delete; i++) {
+		const struct zr_action_def *a = zr_template_action(s->template, s->template->on_delete[i]);
+		struct zr_task *t;
+		_cleanup_free_ char *why = NULL;
+		if (!a || zr_service_enqueue(s, a, NULL, ZR_LANE_SYSTEM, &t, &why) < 0) {
+			log_error("Service %s: on_delete action %s not queued: %s, ignoring", s->path,
+				  s->template->on_delete[i], why ? why : "unknown action");
+		}
+	}
+}
+
+void zr_service__kill(struct zr_service *s)
+{
+	for (size_t i = 0; i < s->n_recur; i++) {
+		(void)uv_timer_stop(&s->recur[i].timer);
+	}
+	if (!s->current) {
+		return;
+	}
+	if (s->current->runner) {
+		zr_runner_kill(s->current->runner);
+	} else {
+		service_finish(s, s->current, ZR_TASK_INTERRUPTED, strdup("interrupted\n"), EIO);
+	}
+}
+
+void zr_service_refuse(struct zr_service *s, const char *path, int err, const char *reason)
+{
+	char ts[40];
+	char *line = NULL;
+	const char *name = strerrorname_np(err);
+	if (asprintf(&line, "%s /%s %s %s", zr_time_format(zr_now_ns(), ts), path,
+		     name ? name : "EIO", reason ? reason : strerror(err)) < 0) {
+		return;
+	}
+	free(s->lasterror);
+	s->lasterror = line;
+	s->lasterror_mtime_ns = zr_now_ns();
+	log_warn("Refused write to /%s: %s: %s", path, name ? name : "EIO", reason ? reason : strerror(err));
+}

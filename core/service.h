@@ -1,0 +1,96 @@
+/* Services: an instance of a template with its data, state, queue, tasks and logs. */
+#pragma once
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+#include "journal.h"
+#include "queue.h"
+#include "util/list.h"
+#include "util/map.h"
+
+struct zr_robot;
+struct zr_template;
+struct zr_action_def;
+struct zr_task;
+
+/* A recurring action's timer. */
+struct zr_recur {
+	uv_timer_t timer;
+	struct zr_service *svc;
+	const struct zr_action_def *action;
+	long long last_start_ns;
+};
+
+struct zr_service {
+	struct zr_robot *robot;
+	const struct zr_template *template; /* pinned version; borrowed from the robot */
+	char *name;
+	char *path;          /* "<template>/<name>" */
+	char *guid;
+	char *workdir;       /* <data>/work/<guid> */
+	uint64_t serial;     /* unique in this robot run: tells a new service from an old namesake */
+	json_t *data;        /* owned */
+	json_t *state;       /* {"CATEGORY TAG": "VALUE"}, owned */
+	char *lasterror;     /* one line, or NULL */
+	long long created_ns, mtime_ns, data_mtime_ns, state_mtime_ns, tasks_mtime_ns,
+		lasterror_mtime_ns;
+	struct zr_queue queue;
+	struct zr_task *current; /* running or waiting to retry, or NULL */
+	uv_timer_t retry_timer;
+	struct zr_list tasks;  /* every task kept, by id */
+	struct zr_map task_ids; /* id → task */
+	size_t n_finished;
+	struct zr_journal log, events;
+	struct zr_recur *recur;
+	size_t n_recur;
+	struct zr_list ready_link; /* in robot->ready while waiting for a job slot */
+	bool has_slot; /* holds one of the robot's job slots */
+	bool deleting;
+	bool closing;
+	int closing_handles;
+	struct zr_list delete_link; /* in robot->deleting */
+};
+
+/* Creates a service of template t with data (borrowed; validated here, defaults filled).
+ * Returns 0, -EINVAL with *ret_err, or -ENOMEM / -errno (work folder). */
+int zr_service_create(struct zr_robot *r, const struct zr_template *t, const char *name,
+		      const json_t *data, struct zr_service **ret, char **ret_err);
+
+/* Enqueues a task of action with args (takes ownership). User-lane tasks need the required
+ * data (-EINVAL, *ret_err says which is missing) and room in the queue (-EAGAIN).
+ * On success *ret_task is borrowed (owned by the service). */
+int zr_service_enqueue(struct zr_service *s, const struct zr_action_def *action, json_t *args,
+		       enum zr_lane lane, struct zr_task **ret_task, char **ret_err);
+
+/* Cancels a queued or running task; -EINVAL if it already ended. */
+int zr_service_cancel(struct zr_service *s, struct zr_task *t);
+
+/* Validates and replaces the data (borrowed). -EINVAL with *ret_err when invalid. */
+int zr_service_set_data(struct zr_service *s, const json_t *data, char **ret_err);
+
+/* Sets a state line; -EINVAL for a bad category, tag or value. */
+int zr_service_set_state(struct zr_service *s, const char *category, const char *tag,
+			 const char *value);
+
+/* Records a refused write: sets lasterror and logs it. path is relative to the mount. */
+void zr_service_refuse(struct zr_service *s, const char *path, int err, const char *reason);
+
+struct zr_task *zr_service_task(const struct zr_service *s, uint64_t id);
+/* The newest task of an action, or NULL. */
+struct zr_task *zr_service_newest(const struct zr_service *s, const char *action);
+
+/* Starts the service's next step (called by the robot when it got a job slot). */
+void zr_service__run_next(struct zr_service *s);
+/* Begins deletion: cancel queued user tasks, stop timers, queue on_delete actions; the robot
+ * frees the service when it is idle. */
+void zr_service__begin_delete(struct zr_service *s);
+/* True when nothing runs or waits. */
+bool zr_service__idle(const struct zr_service *s);
+/* Closes the service's handles and frees it in the last close callback; tasks must have no
+ * runner. */
+void zr_service__close(struct zr_service *s);
+/* Kills the running task's process (shutdown). */
+void zr_service__kill(struct zr_service *s);
+/* Appends an event to the service's and the robot's journals; takes ownership of ev. */
+void zr_service__event(struct zr_service *s, const char *type, json_t *ev);

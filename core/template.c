@@ -1,0 +1,838 @@
+/* Templates: loading and validating a template folder (template.json and actions/), and
+ * semantic versions. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "template.h"
+#include "util/cleanup.h"
+#include "util/name.h"
+
+/* template.json comes from folders and git repositories; anything bigger is a mistake. */
+#define MANIFEST_MAX (1024 * 1024)
+/* Upper bound of timeouts, delays and periods, in seconds (about 31 years): keeps the
+ * millisecond arithmetic of timers far from overflow. */
+#define SECONDS_MAX 1e9
+#define TRIES_MAX 1000
+
+#define NAME_RULE "[a-z0-9][a-z0-9_.-]{0,62}"
+
+/* What a load needs to report errors: "<file>: field '<path>': <reason>". */
+struct loader {
+	const char *file; /* absolute path of template.json */
+	char **ret_err;
+};
+
+static int vfail(char **ret_err, int r, const char *fmt, va_list ap)
+{
+	char *s;
+	if (vasprintf(&s, fmt, ap) < 0) {
+		return -ENOMEM;
+	}
+	if (ret_err) {
+		*ret_err = s;
+	} else {
+		free(s);
+	}
+	return r;
+}
+
+/* Any error about something other than a field of template.json. */
+static int fail(char **ret_err, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char **ret_err, int r, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	r = vfail(ret_err, r, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+/* An invalid field of template.json: -EINVAL. */
+static int field_fail(const struct loader *l, const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int field_fail(const struct loader *l, const char *path, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	_cleanup_free_ char *msg = NULL;
+	int r = vasprintf(&msg, fmt, ap);
+	va_end(ap);
+	if (r < 0) {
+		return -ENOMEM;
+	}
+	return fail(l->ret_err, -EINVAL, "%s: field '%s': %s", l->file, path, msg);
+}
+
+/* Seconds: a positive finite number up to SECONDS_MAX. */
+static int parse_seconds(const struct loader *l, const char *path, const json_t *v, double *ret)
+{
+	if (!json_is_number(v) || json_number_value(v) <= 0) {
+		return field_fail(l, path, "must be a positive number");
+	}
+	if (json_number_value(v) > SECONDS_MAX) {
+		return field_fail(l, path, "must be at most %.0f seconds", SECONDS_MAX);
+	}
+	*ret = json_number_value(v);
+	return 0;
+}
+
+/* Parses a schema and rewrites its error ("field 'port': ...", "required: ...") into one
+ * naming the manifest and the full path ("<file>: field 'data.port': ..."). */
+static int parse_schema(const struct loader *l, const json_t *fields, const char *fields_path,
+			const json_t *required, const char *required_path, struct zr_schema **ret)
+{
+	_cleanup_free_ char *err = NULL;
+	int r = zr_schema_parse(fields, required, ret, &err);
+	if (r != -EINVAL) {
+		return r;
+	}
+	if (strncmp(err, "field '", 7) == 0) {
+		return fail(l->ret_err, r, "%s: field '%s.%s", l->file, fields_path, err + 7);
+	}
+	if (strncmp(err, "required: ", 10) == 0) {
+		return field_fail(l, required_path, "%s", err + 10);
+	}
+	return field_fail(l, fields_path, "%s", err);
+}
+
+static int parse_retry(const struct loader *l, const char *path, const json_t *v,
+		       struct zr_retry *retry)
+{
+	if (!json_is_object(v)) {
+		return field_fail(l, path, "must be an object");
+	}
+	const char *key;
+	json_t *x;
+	json_object_foreach((json_t *)v, key, x) {
+		if (strcmp(key, "tries") == 0) {
+			if (!json_is_integer(x) || json_integer_value(x) < 1 ||
+			    json_integer_value(x) > TRIES_MAX) {
+				return field_fail(l, path, "tries must be an integer from 1 to %d",
+						  TRIES_MAX);
+			}
+			retry->tries = (int)json_integer_value(x);
+		} else if (strcmp(key, "delay") == 0) {
+			if (!json_is_number(x) || json_number_value(x) < 0 ||
+			    json_number_value(x) > SECONDS_MAX) {
+				return field_fail(l, path, "delay must be a number of seconds from 0 "
+							   "to %.0f", SECONDS_MAX);
+			}
+			retry->delay = json_number_value(x);
+		} else if (strcmp(key, "backoff") == 0) {
+			/* The cap keeps delay * backoff^n finite for any realistic n. */
+			if (!json_is_number(x) || json_number_value(x) < 1 ||
+			    json_number_value(x) > 100) {
+				return field_fail(l, path, "backoff must be a number from 1 to 100");
+			}
+			retry->backoff = json_number_value(x);
+		} else {
+			_cleanup_free_ char *p = NULL;
+			if (asprintf(&p, "%s.%s", path, key) < 0) {
+				return -ENOMEM;
+			}
+			return field_fail(l, p, "unknown key");
+		}
+	}
+	return 0;
+}
+
+/* Fills the manifest part of an action (everything but path) from its entry in "actions". */
+static int parse_action(const struct loader *l, const char *name, const json_t *def,
+			struct zr_action_def *a)
+{
+	_cleanup_free_ char *path = NULL;
+	if (asprintf(&path, "actions.%s", name) < 0) {
+		return -ENOMEM;
+	}
+	if (!json_is_object(def)) {
+		return field_fail(l, path, "must be an object");
+	}
+	const char *key;
+	json_t *v;
+	int r = 0;
+	json_object_foreach((json_t *)def, key, v) {
+		_cleanup_free_ char *sub = NULL;
+		if (asprintf(&sub, "%s.%s", path, key) < 0) {
+			return -ENOMEM;
+		}
+		if (strcmp(key, "timeout") == 0) {
+			r = parse_seconds(l, sub, v, &a->timeout);
+		} else if (strcmp(key, "every") == 0) {
+			r = parse_seconds(l, sub, v, &a->every);
+		} else if (strcmp(key, "retry") == 0) {
+			r = parse_retry(l, sub, v, &a->retry);
+		} else if (strcmp(key, "description") == 0) {
+			if (!json_is_string(v)) {
+				return field_fail(l, sub, "must be a string");
+			}
+			a->description = strdup(json_string_value(v));
+			r = a->description ? 0 : -ENOMEM;
+		} else if (strcmp(key, "args") == 0) {
+			if (!json_is_object(v)) {
+				return field_fail(l, sub, "must be an object");
+			}
+		} else if (strcmp(key, "required") == 0) {
+			if (!json_is_array(v)) {
+				return field_fail(l, sub, "must be an array of argument names");
+			}
+		} else {
+			return field_fail(l, sub, "unknown key");
+		}
+		if (r < 0) {
+			return r;
+		}
+	}
+	_cleanup_free_ char *args_path = NULL, *req_path = NULL;
+	if (asprintf(&args_path, "%s.args", path) < 0 ||
+	    asprintf(&req_path, "%s.required", path) < 0) {
+		return -ENOMEM;
+	}
+	struct zr_schema *args = NULL;
+	r = parse_schema(l, json_object_get(def, "args"), args_path, json_object_get(def, "required"),
+			 req_path, &args);
+	if (r < 0) {
+		return r;
+	}
+	zr_schema_free(a->args);
+	a->args = args;
+	return 0;
+}
+
+static void action_init(struct zr_action_def *a)
+{
+	*a = (struct zr_action_def){
+		.retry = {.tries = 1, .delay = 1, .backoff = 2},
+	};
+}
+
+static void action_done(struct zr_action_def *a)
+{
+	free(a->name);
+	free(a->path);
+	zr_schema_free(a->args);
+	free(a->description);
+}
+
+static int action_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct zr_action_def *)a)->name,
+		      ((const struct zr_action_def *)b)->name);
+}
+
+/* Adds an action for each regular file in <dir>/actions (none when the folder is missing),
+ * with default settings. Files starting with '.' (.gitkeep, editor swap files) are not
+ * actions, nor are directories and other non-regular files. */
+static int scan_actions(struct zr_template *t, char **ret_err)
+{
+	_cleanup_free_ char *adir = NULL;
+	if (asprintf(&adir, "%s/actions", t->dir) < 0) {
+		return -ENOMEM;
+	}
+	DIR *d = opendir(adir);
+	if (!d) {
+		if (errno == ENOENT) {
+			return 0;
+		}
+		int r = -errno;
+		return fail(ret_err, r, "%s: %s", adir, strerror(-r));
+	}
+	int r = 0;
+	size_t cap = 0;
+	for (;;) {
+		errno = 0;
+		struct dirent *de = readdir(d);
+		if (!de) {
+			if (errno != 0) {
+				r = -errno;
+				r = fail(ret_err, r, "%s: %s", adir, strerror(-r));
+			}
+			break;
+		}
+		const char *name = de->d_name;
+		if (name[0] == '.') {
+			continue;
+		}
+		_cleanup_free_ char *path = NULL;
+		if (asprintf(&path, "%s/%s", adir, name) < 0) {
+			r = -ENOMEM;
+			break;
+		}
+		/* stat follows symlinks: a link to an executable file is an action. */
+		struct stat st;
+		if (stat(path, &st) < 0) {
+			r = -errno;
+			struct stat lst;
+			if (r == -ENOENT && lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode)) {
+				r = fail(ret_err, -EINVAL, "%s: broken symbolic link", path);
+			} else {
+				r = fail(ret_err, r, "%s: %s", path, strerror(-r));
+			}
+			break;
+		}
+		if (!S_ISREG(st.st_mode)) {
+			continue;
+		}
+		if (!zr_name_valid(name)) {
+			r = fail(ret_err, -EINVAL, "%s: bad action name '%s' (must match " NAME_RULE ")",
+				 path, name);
+			break;
+		}
+		/* access() alone is not enough: for root it ignores the mode bits of a file
+		 * that has no execute bit at all. */
+		if (!(st.st_mode & 0111) || access(path, X_OK) < 0) {
+			r = fail(ret_err, -EINVAL, "%s: action is not executable (mode %04o)", path,
+				 (unsigned)(st.st_mode & 07777));
+			break;
+		}
+		if (t->n_actions == cap) {
+			size_t ncap = cap ? 2 * cap : 8;
+			struct zr_action_def *n = reallocarray(t->actions, ncap, sizeof(*n));
+			if (!n) {
+				r = -ENOMEM;
+				break;
+			}
+			t->actions = n;
+			cap = ncap;
+		}
+		struct zr_action_def *a = &t->actions[t->n_actions];
+		action_init(a);
+		t->n_actions++;
+		a->name = strdup(name);
+		a->path = TAKE_PTR(path);
+		if (!a->name) {
+			r = -ENOMEM;
+			break;
+		}
+	}
+	(void)closedir(d);
+	if (r < 0) {
+		return r;
+	}
+	if (t->n_actions > 0) {
+		qsort(t->actions, t->n_actions, sizeof(*t->actions), action_cmp);
+	}
+	return 0;
+}
+
+/* Checks that v is an array of names of actions of t; with ret, copies them out. */
+static int parse_action_list(const struct loader *l, const struct zr_template *t,
+			     const char *path, const json_t *v, char ***ret, size_t *ret_n)
+{
+	if (!json_is_array(v)) {
+		return field_fail(l, path, "must be an array of action names");
+	}
+	size_t i;
+	json_t *x;
+	json_array_foreach(v, i, x) {
+		if (!json_is_string(x)) {
+			return field_fail(l, path, "must be an array of action names");
+		}
+		if (!zr_template_action(t, json_string_value(x))) {
+			return field_fail(l, path, "unknown action '%s'", json_string_value(x));
+		}
+	}
+	if (!ret) {
+		return 0;
+	}
+	size_t n = json_array_size(v);
+	char **names = calloc(n ? n : 1, sizeof(*names));
+	if (!names) {
+		return -ENOMEM;
+	}
+	json_array_foreach(v, i, x) {
+		names[i] = strdup(json_string_value(x));
+		if (!names[i]) {
+			while (i > 0) {
+				free(names[--i]);
+			}
+			free(names);
+			return -ENOMEM;
+		}
+	}
+	*ret = names;
+	*ret_n = n;
+	return 0;
+}
+
+static int read_manifest(const char *file, json_t **ret, char **ret_err)
+{
+	_cleanup_close_ int fd = open(file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		int r = -errno;
+		return fail(ret_err, r, "%s: %s", file, strerror(-r));
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		int r = -errno;
+		return fail(ret_err, r, "%s: %s", file, strerror(-r));
+	}
+	if (!S_ISREG(st.st_mode)) {
+		return fail(ret_err, -EINVAL, "%s: not a regular file", file);
+	}
+	if (st.st_size > MANIFEST_MAX) {
+		return fail(ret_err, -EFBIG, "%s: larger than %d bytes", file, MANIFEST_MAX);
+	}
+	_cleanup_free_ char *data = malloc((size_t)st.st_size + 1);
+	if (!data) {
+		return -ENOMEM;
+	}
+	/* The file may change under us: read at most one byte more than its size, so that
+	 * growth past the limit is noticed rather than read without bound. */
+	size_t len = 0;
+	for (;;) {
+		ssize_t n = read(fd, data + len, (size_t)st.st_size + 1 - len);
+		if (n < 0 && errno == EINTR) {
+			continue;
+		}
+		if (n < 0) {
+			int r = -errno;
+			return fail(ret_err, r, "%s: %s", file, strerror(-r));
+		}
+		if (n == 0) {
+			break;
+		}
+		len += (size_t)n;
+		if (len > (size_t)st.st_size) {
+			return fail(ret_err, -EIO, "%s: changed while being read", file);
+		}
+	}
+	json_error_t e;
+	json_t *j = json_loadb(data, len, JSON_REJECT_DUPLICATES, &e);
+	if (!j) {
+		return fail(ret_err, -EINVAL, "%s: invalid JSON: %s (line %d, column %d)", file,
+			    e.text, e.line, e.column);
+	}
+	if (!json_is_object(j)) {
+		json_decref(j);
+		return fail(ret_err, -EINVAL, "%s: must hold a JSON object", file);
+	}
+	*ret = j;
+	return 0;
+}
+
+/* The absolute form of dir without trailing slashes; symlinks are kept, so the folder's
+ * name is the one it was found under. */
+static char *absolute_dir(const char *dir)
+{
+	char *abs;
+	if (dir[0] == '/') {
+		abs = strdup(dir);
+	} else {
+		_cleanup_free_ char *cwd = getcwd(NULL, 0);
+		if (!cwd || asprintf(&abs, "%s/%s", cwd, dir) < 0) {
+			return NULL;
+		}
+	}
+	if (!abs) {
+		return NULL;
+	}
+	size_t n = strlen(abs);
+	while (n > 1 && abs[n - 1] == '/') {
+		abs[--n] = '\0';
+	}
+	return abs;
+}
+
+static int dup_string(const json_t *v, char **ret)
+{
+	char *s = strdup(json_string_value(v));
+	if (!s) {
+		return -ENOMEM;
+	}
+	*ret = s;
+	return 0;
+}
+
+int zr_template_load(const char *dir, const char *source, struct zr_template **ret,
+		     char **ret_err)
+{
+	struct zr_template *t = calloc(1, sizeof(*t));
+	_cleanup_free_ char *file = NULL;
+	if (!t) {
+		return -ENOMEM;
+	}
+	int r = -ENOMEM;
+	t->dir = absolute_dir(dir);
+	if (!t->dir || asprintf(&file, "%s/template.json", t->dir) < 0) {
+		goto fail;
+	}
+	struct loader l = {.file = file, .ret_err = ret_err};
+	r = read_manifest(file, &t->manifest, ret_err);
+	if (r < 0) {
+		goto fail;
+	}
+	json_t *m = t->manifest;
+
+	/* Every top-level key first, so a typo is reported before its consequences. */
+	static const char *const keys[] = {"name", "version", "description", "data", "required",
+					   "actions", "process", "consumes", "on_delete", "on"};
+	const char *key;
+	json_t *v;
+	json_object_foreach(m, key, v) {
+		size_t i = 0;
+		while (i < sizeof(keys) / sizeof(keys[0]) && strcmp(keys[i], key) != 0) {
+			i++;
+		}
+		if (i == sizeof(keys) / sizeof(keys[0])) {
+			r = field_fail(&l, key, "unknown key");
+			goto fail;
+		}
+	}
+
+	v = json_object_get(m, "name");
+	if (!v) {
+		r = field_fail(&l, "name", "required");
+		goto fail;
+	}
+	if (!json_is_string(v) || !zr_name_valid(json_string_value(v))) {
+		r = field_fail(&l, "name", "must be a name matching " NAME_RULE);
+		goto fail;
+	}
+	const char *base = strrchr(t->dir, '/') + 1;
+	if (strcmp(base, json_string_value(v)) != 0) {
+		r = field_fail(&l, "name", "'%s' differs from the folder's name '%s'",
+			       json_string_value(v), base);
+		goto fail;
+	}
+	r = dup_string(v, &t->name);
+	if (r < 0) {
+		goto fail;
+	}
+
+	v = json_object_get(m, "version");
+	if (!v) {
+		r = field_fail(&l, "version", "required");
+		goto fail;
+	}
+	if (!json_is_string(v) || !zr_semver_valid(json_string_value(v))) {
+		r = field_fail(&l, "version", "must be a semantic version like \"1.2.0\"");
+		goto fail;
+	}
+	r = dup_string(v, &t->version);
+	if (r < 0) {
+		goto fail;
+	}
+	r = -ENOMEM;
+	if (asprintf(&t->uid, "%s/%s/%s", source, t->name, t->version) < 0) {
+		t->uid = NULL;
+		goto fail;
+	}
+
+	v = json_object_get(m, "description");
+	if (v) {
+		if (!json_is_string(v)) {
+			r = field_fail(&l, "description", "must be a string");
+			goto fail;
+		}
+		r = dup_string(v, &t->description);
+		if (r < 0) {
+			goto fail;
+		}
+	}
+
+	v = json_object_get(m, "data");
+	if (v && !json_is_object(v)) {
+		r = field_fail(&l, "data", "must be an object");
+		goto fail;
+	}
+	r = parse_schema(&l, v, "data", json_object_get(m, "required"), "required", &t->data);
+	if (r < 0) {
+		goto fail;
+	}
+
+	r = scan_actions(t, ret_err);
+	if (r < 0) {
+		goto fail;
+	}
+	v = json_object_get(m, "actions");
+	if (v && !json_is_object(v)) {
+		r = field_fail(&l, "actions", "must be an object");
+		goto fail;
+	}
+	json_t *def;
+	/* Iterating a NULL object (no "actions" key) yields nothing. */
+	json_object_foreach(v, key, def) {
+		_cleanup_free_ char *path = NULL;
+		if (asprintf(&path, "actions.%s", key) < 0) {
+			r = -ENOMEM;
+			goto fail;
+		}
+		if (!zr_name_valid(key)) {
+			r = field_fail(&l, path, "bad action name (must match " NAME_RULE ")");
+			goto fail;
+		}
+		/* The array is ours; zr_template_action only hands it out as const. */
+		struct zr_action_def *a = (struct zr_action_def *)zr_template_action(t, key);
+		if (!a) {
+			r = field_fail(&l, path, "no executable file %s/actions/%s", t->dir, key);
+			goto fail;
+		}
+		r = parse_action(&l, key, def, a);
+		if (r < 0) {
+			goto fail;
+		}
+	}
+	/* Actions that only exist as files take every default, including an empty schema. */
+	for (size_t i = 0; i < t->n_actions; i++) {
+		if (!t->actions[i].args) {
+			r = zr_schema_parse(NULL, NULL, &t->actions[i].args, ret_err);
+			if (r < 0) {
+				goto fail;
+			}
+		}
+	}
+
+	v = json_object_get(m, "on_delete");
+	if (v) {
+		r = parse_action_list(&l, t, "on_delete", v, &t->on_delete, &t->n_on_delete);
+		if (r < 0) {
+			goto fail;
+		}
+	}
+
+	v = json_object_get(m, "on");
+	if (v) {
+		if (!json_is_object(v)) {
+			r = field_fail(&l, "on", "must be an object");
+			goto fail;
+		}
+		json_t *list;
+		json_object_foreach(v, key, list) {
+			_cleanup_free_ char *path = NULL;
+			if (asprintf(&path, "on.%s", key) < 0) {
+				r = -ENOMEM;
+				goto fail;
+			}
+			r = parse_action_list(&l, t, path, list, NULL, NULL);
+			if (r < 0) {
+				goto fail;
+			}
+		}
+		t->on = v;
+	}
+
+	/* process and consumes belong to the supervisor and the producer links, which check
+	 * their contents; here only their shape. */
+	v = json_object_get(m, "process");
+	if (v) {
+		if (!json_is_object(v)) {
+			r = field_fail(&l, "process", "must be an object");
+			goto fail;
+		}
+		t->process = v;
+	}
+	v = json_object_get(m, "consumes");
+	if (v) {
+		if (!json_is_object(v)) {
+			r = field_fail(&l, "consumes", "must be an object");
+			goto fail;
+		}
+		json_t *c;
+		json_object_foreach(v, key, c) {
+			_cleanup_free_ char *path = NULL;
+			if (asprintf(&path, "consumes.%s", key) < 0) {
+				r = -ENOMEM;
+				goto fail;
+			}
+			if (!zr_name_valid(key)) {
+				r = field_fail(&l, path, "bad role name (must match " NAME_RULE ")");
+				goto fail;
+			}
+			if (!json_is_object(c)) {
+				r = field_fail(&l, path, "must be an object");
+				goto fail;
+			}
+		}
+		t->consumes = v;
+	}
+
+	*ret = t;
+	return 0;
+
+fail:
+	zr_template_free(t);
+	return r;
+}
+
+struct zr_template *zr_template_free(struct zr_template *t)
+{
+	if (!t) {
+		return NULL;
+	}
+	free(t->name);
+	free(t->version);
+	free(t->uid);
+	free(t->dir);
+	free(t->description);
+	json_decref(t->manifest);
+	zr_schema_free(t->data);
+	for (size_t i = 0; i < t->n_actions; i++) {
+		action_done(&t->actions[i]);
+	}
+	free(t->actions);
+	for (size_t i = 0; i < t->n_on_delete; i++) {
+		free(t->on_delete[i]);
+	}
+	free(t->on_delete);
+	free(t);
+	return NULL;
+}
+
+const struct zr_action_def *zr_template_action(const struct zr_template *t, const char *name)
+{
+	if (t->n_actions == 0) {
+		return NULL;
+	}
+	struct zr_action_def key = {.name = (char *)name};
+	return bsearch(&key, t->actions, t->n_actions, sizeof(*t->actions), action_cmp);
+}
+
+/* Semantic versions, https://semver.org/ 2.0.0. */
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static bool is_ident_char(char c)
+{
+	return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-';
+}
+
+static bool all_digits(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!is_digit(s[i])) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* A numeric identifier: "0" or digits without a leading zero. Returns the end or NULL. */
+static const char *parse_number(const char *s)
+{
+	size_t n = 0;
+	while (is_digit(s[n])) {
+		n++;
+	}
+	if (n == 0 || (n > 1 && s[0] == '0')) {
+		return NULL;
+	}
+	return s + n;
+}
+
+/* Dot-separated non-empty identifiers; in a prerelease, numeric ones have no leading zero. */
+static const char *parse_identifiers(const char *s, bool prerelease)
+{
+	for (;;) {
+		size_t n = 0;
+		while (is_ident_char(s[n])) {
+			n++;
+		}
+		if (n == 0 || (prerelease && n > 1 && s[0] == '0' && all_digits(s, n))) {
+			return NULL;
+		}
+		s += n;
+		if (*s != '.') {
+			return s;
+		}
+		s++;
+	}
+}
+
+bool zr_semver_valid(const char *s)
+{
+	if (!s) {
+		return false;
+	}
+	for (int i = 0; i < 3; i++) {
+		s = parse_number(s);
+		if (!s) {
+			return false;
+		}
+		if (i < 2) {
+			if (*s != '.') {
+				return false;
+			}
+			s++;
+		}
+	}
+	if (*s == '-') {
+		s = parse_identifiers(s + 1, true);
+		if (!s) {
+			return false;
+		}
+	}
+	if (*s == '+') {
+		s = parse_identifiers(s + 1, false);
+		if (!s) {
+			return false;
+		}
+	}
+	return *s == '\0';
+}
+
+/* Numbers without leading zeros compare by length, then digit by digit: no overflow. */
+static int cmp_numeric(const char *a, size_t an, const char *b, size_t bn)
+{
+	if (an != bn) {
+		return an < bn ? -1 : 1;
+	}
+	int c = memcmp(a, b, an);
+	return (c > 0) - (c < 0);
+}
+
+int zr_semver_compare(const char *a, const char *b)
+{
+	for (int i = 0; i < 3; i++) {
+		size_t an = strspn(a, "0123456789"), bn = strspn(b, "0123456789");
+		int c = cmp_numeric(a, an, b, bn);
+		if (c != 0) {
+			return c;
+		}
+		a += an + (i < 2);
+		b += bn + (i < 2);
+	}
+	/* A version without a prerelease ranks above any with one; build metadata is
+	 * ignored. */
+	bool apre = *a == '-', bpre = *b == '-';
+	if (!apre || !bpre) {
+		return apre == bpre ? 0 : apre ? -1 : 1;
+	}
+	a++;
+	b++;
+	for (;;) {
+		size_t an = strcspn(a, ".+"), bn = strcspn(b, ".+");
+		bool anum = all_digits(a, an), bnum = all_digits(b, bn);
+		int c;
+		if (anum && bnum) {
+			c = cmp_numeric(a, an, b, bn);
+		} else if (anum != bnum) {
+			c = anum ? -1 : 1; /* numeric identifiers rank below alphanumeric ones */
+		} else {
+			c = memcmp(a, b, an < bn ? an : bn);
+			c = c != 0 ? c : (an > bn) - (an < bn);
+			c = (c > 0) - (c < 0);
+		}
+		if (c != 0) {
+			return c;
+		}
+		a += an;
+		b += bn;
+		bool amore = *a == '.', bmore = *b == '.';
+		if (!amore || !bmore) {
+			/* A larger set of identifiers ranks higher when all before are equal. */
+			return amore == bmore ? 0 : amore ? 1 : -1;
+		}
+		a++;
+		b++;
+	}
+}

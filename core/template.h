@@ -1,0 +1,61 @@
+/* Templates: a folder with template.json and actions/<name> executables, parsed and validated
+ * at load time. */
+#pragma once
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include "schema.h"
+
+struct zr_retry {
+	int tries;      /* total attempts, >= 1 (1 = no retry) */
+	double delay;   /* seconds before the 2nd attempt */
+	double backoff; /* factor applied to the delay for each further attempt, >= 1 */
+};
+
+struct zr_action_def {
+	char *name;
+	char *path;       /* absolute path of the executable */
+	double timeout;   /* seconds; 0 = none */
+	struct zr_retry retry;
+	double every;     /* seconds between runs of a recurring action; 0 = not recurring */
+	struct zr_schema *args; /* never NULL (may have no fields) */
+	char *description; /* may be NULL */
+};
+
+struct zr_template {
+	char *name;
+	char *version;     /* semantic version, e.g. "1.2.0" */
+	char *uid;         /* "<source>/<name>/<version>", e.g. "local/redis/1.2.0" */
+	char *dir;         /* absolute path of the template folder */
+	char *description; /* may be NULL */
+	json_t *manifest;  /* the parsed template.json, owned */
+	struct zr_schema *data; /* never NULL */
+	struct zr_action_def *actions; /* sorted by name */
+	size_t n_actions;
+	char **on_delete; /* action names run before a service is deleted */
+	size_t n_on_delete;
+	json_t *on;       /* "on" object or NULL; borrowed from manifest */
+	json_t *process;  /* "process" object or NULL; borrowed from manifest */
+	json_t *consumes; /* "consumes" object or NULL; borrowed from manifest */
+};
+
+/* Loads the template in folder dir. source is the uid prefix ("local").
+ * Manifest keys: name (valid name, equal to the folder's name), version (semver), description,
+ * data (schema fields), required, actions ({name: {timeout, retry: {tries, delay, backoff},
+ * every, args, required, description}}), process, consumes, on_delete (array of action
+ * names), on (object of arrays of action names). Every regular file in actions/ is an action
+ * (its name must be valid and it must be executable); an action named in the manifest, in
+ * on_delete or in on must have its file. Unknown keys are errors.
+ * Returns 0, or a negative errno with *ret_err (malloc'd) naming the file and the field, e.g.
+ * "/t/redis/template.json: field 'actions.start.timeout': must be a positive number". */
+int zr_template_load(const char *dir, const char *source, struct zr_template **ret,
+		     char **ret_err);
+struct zr_template *zr_template_free(struct zr_template *t);
+
+/* The action named name, or NULL. */
+const struct zr_action_def *zr_template_action(const struct zr_template *t, const char *name);
+
+/* True when s is a semantic version MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD]. */
+bool zr_semver_valid(const char *s);
+/* <0, 0, >0 like strcmp, by semver precedence (both must be valid). */
+int zr_semver_compare(const char *a, const char *b);

@@ -1,0 +1,1552 @@
+/* The tree: inode numbers for the robot's objects, their attributes and contents, and the
+ * reads that wait for tasks. Nodes are resolved from the model by name on every operation, so
+ * a node whose object is gone answers ENOENT instead of pointing at freed memory. */
+#include "tree.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "payload.h"
+#include "robot.h"
+#include "service.h"
+#include "task.h"
+#include "template.h"
+#include "util/buf.h"
+#include "util/cleanup.h"
+#include "util/log.h"
+#include "util/map.h"
+
+enum ntype {
+	N_ROOT,
+	N_ROBOT,
+	N_ROBOT_INFO,
+	N_ROBOT_LOG,
+	N_ROBOT_EVENTS,
+	N_RTEMPLATES,
+	N_RTEMPLATE,
+	N_RTFILE,
+	N_TEMPLATE,
+	N_SERVICE,
+	N_ACTIONS,
+	N_ACTION,
+	N_RESULTS,
+	N_RESULT,
+	N_TASKS,
+	N_QUEUE,
+	N_TASK,
+	N_TASKFILE,
+	N_SVCFILE,
+};
+
+enum { RT_MANIFEST, RT_UID, RT_VERSIONS, RT_SOURCE };
+enum { SF_STATE, SF_DATA, SF_INFO, SF_LOG, SF_EVENTS, SF_LASTERROR };
+enum {
+	TF_ACTION, TF_ARGS, TF_STATE, TF_CREATED, TF_STARTED, TF_FINISHED,
+	TF_RESULT, TF_ERROR, TF_LOG, TF_PROGRESS, TF_CANCEL,
+};
+
+/* The fixed entries of fixed directories. */
+struct fixed {
+	const char *name;
+	enum ntype type;
+	int field;
+	mode_t mode;
+};
+
+static const struct fixed robot_entries[] = {
+	{"events", N_ROBOT_EVENTS, 0, S_IFREG | 0444},
+	{"info", N_ROBOT_INFO, 0, S_IFREG | 0444},
+	{"log", N_ROBOT_LOG, 0, S_IFREG | 0444},
+	{"templates", N_RTEMPLATES, 0, S_IFDIR | 0555},
+	{NULL, 0, 0, 0},
+};
+static const struct fixed rtemplate_entries[] = {
+	{"manifest", N_RTFILE, RT_MANIFEST, S_IFREG | 0444},
+	{"source", N_RTFILE, RT_SOURCE, S_IFREG | 0444},
+	{"uid", N_RTFILE, RT_UID, S_IFREG | 0444},
+	{"versions", N_RTFILE, RT_VERSIONS, S_IFREG | 0444},
+	{NULL, 0, 0, 0},
+};
+static const struct fixed service_entries[] = {
+	{"actions", N_ACTIONS, 0, S_IFDIR | 0555},
+	{"data", N_SVCFILE, SF_DATA, S_IFREG | 0600},
+	{"events", N_SVCFILE, SF_EVENTS, S_IFREG | 0444},
+	{"info", N_SVCFILE, SF_INFO, S_IFREG | 0444},
+	{"lasterror", N_SVCFILE, SF_LASTERROR, S_IFREG | 0444},
+	{"log", N_SVCFILE, SF_LOG, S_IFREG | 0444},
+	{"results", N_RESULTS, 0, S_IFDIR | 0555},
+	{"state", N_SVCFILE, SF_STATE, S_IFREG | 0444},
+	{"tasks", N_TASKS, 0, S_IFDIR | 0555},
+	{NULL, 0, 0, 0},
+};
+static const struct fixed task_entries[] = {
+	{"action", N_TASKFILE, TF_ACTION, S_IFREG | 0444},
+	{"args", N_TASKFILE, TF_ARGS, S_IFREG | 0444},
+	{"cancel", N_TASKFILE, TF_CANCEL, S_IFREG | 0200},
+	{"created", N_TASKFILE, TF_CREATED, S_IFREG | 0444},
+	{"error", N_TASKFILE, TF_ERROR, S_IFREG | 0444},
+	{"finished", N_TASKFILE, TF_FINISHED, S_IFREG | 0444},
+	{"log", N_TASKFILE, TF_LOG, S_IFREG | 0444},
+	{"progress", N_TASKFILE, TF_PROGRESS, S_IFREG | 0444},
+	{"result", N_TASKFILE, TF_RESULT, S_IFREG | 0444},
+	{"started", N_TASKFILE, TF_STARTED, S_IFREG | 0444},
+	{"state", N_TASKFILE, TF_STATE, S_IFREG | 0444},
+	{NULL, 0, 0, 0},
+};
+
+struct node {
+	uint64_t ino;
+	struct node *parent;
+	char *name;
+	char *key; /* "<parent ino>/<name>" in tree->by_name, NULL once detached */
+	enum ntype type;
+	int field;
+	uint64_t serial; /* service serial or task id: tells a new object from an old namesake */
+	uint64_t nlookup;
+	unsigned nopen;
+	unsigned nchildren;
+};
+
+/* What a node resolves to; each field is borrowed from the model for one operation. */
+struct ctx {
+	struct zr_robot_template *rt;
+	struct zr_service *svc;
+	struct zr_task *task;
+	const struct zr_action_def *action;
+};
+
+struct zr_handle {
+	struct zr_tree *tree;
+	struct node *node;
+	struct zr_list link; /* in tree->handles */
+	struct zr_buf content; /* snapshot of a small file, made at open and at a read of 0 */
+	char **names;          /* directory snapshot */
+	size_t n_names;
+	uint64_t task_id;      /* the task a result read waits for, 0 = none */
+	struct zr_journal_cursor cursor;
+	uint64_t pos;          /* where the last read ended, for poll */
+	struct zr_buf wbuf;    /* data body written so far */
+	bool wpending;         /* wbuf not applied yet */
+	void *ph;
+	struct zr_waiter poll_waiter;
+};
+
+struct zr_tree_req {
+	struct zr_waiter w;
+	struct zr_tree *tree;
+	struct zr_handle *h;
+	uint64_t off;
+	size_t size;
+	zr_tree_read_cb cb;
+	void *data;
+	struct zr_list link; /* in tree->parked */
+};
+
+struct zr_tree {
+	struct zr_robot *robot;
+	struct zr_tree_ops ops;
+	void *data;
+	struct zr_map by_ino;  /* ino → node */
+	struct zr_map by_name; /* key → node */
+	uint64_t next_ino;
+	struct node *root;
+	struct zr_list handles;
+	struct zr_list parked;
+	size_t n_parked;
+	struct zr_buf scratch; /* sizes of small files */
+	char *read_mem;        /* journal reads are copied here for the reply */
+	size_t read_cap;
+};
+
+/* ---- nodes ---- */
+
+static struct node *node_get(struct zr_tree *t, uint64_t ino)
+{
+	return zr_imap_get(&t->by_ino, ino);
+}
+
+static void node_detach(struct zr_tree *t, struct node *n)
+{
+	if (n->key) {
+		(void)zr_map_del(&t->by_name, n->key);
+		free(n->key);
+		n->key = NULL;
+	}
+}
+
+static void node_maybe_free(struct zr_tree *t, struct node *n)
+{
+	while (n && n != t->root && n->nlookup == 0 && n->nopen == 0 && n->nchildren == 0) {
+		struct node *parent = n->parent;
+		node_detach(t, n);
+		(void)zr_imap_del(&t->by_ino, n->ino);
+		free(n->name);
+		free(n);
+		parent->nchildren--;
+		n = parent;
+	}
+}
+
+/* The node for (parent, name) of this identity: the existing one, or a new one when there is
+ * none or the existing one stands for an object that is gone (it lives on, detached, until
+ * the kernel forgets it). */
+static struct node *node_child(struct zr_tree *t, struct node *parent, const char *name,
+			       enum ntype type, int field, uint64_t serial)
+{
+	char *key = NULL;
+	if (asprintf(&key, "%" PRIu64 "/%s", parent->ino, name) < 0) {
+		return NULL;
+	}
+	struct node *n = zr_map_get(&t->by_name, key);
+	if (n && n->type == type && n->field == field && n->serial == serial) {
+		free(key);
+		return n;
+	}
+	if (n) {
+		node_detach(t, n);
+	}
+	n = calloc(1, sizeof(*n));
+	if (!n || !(n->name = strdup(name))) {
+		free(n);
+		free(key);
+		return NULL;
+	}
+	n->ino = ++t->next_ino;
+	n->parent = parent;
+	n->type = type;
+	n->field = field;
+	n->serial = serial;
+	n->key = key;
+	if (zr_map_put(&t->by_name, key, n) < 0 || zr_imap_put(&t->by_ino, n->ino, n) < 0) {
+		(void)zr_map_del(&t->by_name, key);
+		free(n->name);
+		free(key);
+		free(n);
+		return NULL;
+	}
+	parent->nchildren++;
+	return n;
+}
+
+static const struct fixed *fixed_find(const struct fixed *f, const char *name)
+{
+	for (; f->name; f++) {
+		if (strcmp(f->name, name) == 0) {
+			return f;
+		}
+	}
+	return NULL;
+}
+
+static bool parse_id(const char *s, uint64_t *ret)
+{
+	if (!*s || *s == '0' || strlen(s) > 19) {
+		return false;
+	}
+	uint64_t v = 0;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9') {
+			return false;
+		}
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	*ret = v;
+	return true;
+}
+
+/* Finds child name of a directory of type ptype resolved to c; fills c further.
+ * Returns 0 with its type, field and serial, or -ENOENT. */
+static int child_of(struct zr_tree *t, enum ntype ptype, struct ctx *c, const char *name,
+		    enum ntype *type, int *field, uint64_t *serial)
+{
+	const struct fixed *f = NULL;
+	uint64_t id;
+	*field = 0;
+	*serial = 0;
+	switch (ptype) {
+	case N_ROOT:
+		if (strcmp(name, "@robot") == 0) {
+			*type = N_ROBOT;
+			return 0;
+		}
+		c->rt = zr_robot_template(t->robot, name);
+		*type = N_TEMPLATE;
+		return c->rt ? 0 : -ENOENT;
+	case N_ROBOT:
+		f = fixed_find(robot_entries, name);
+		break;
+	case N_RTEMPLATES:
+		c->rt = zr_robot_template(t->robot, name);
+		*type = N_RTEMPLATE;
+		return c->rt ? 0 : -ENOENT;
+	case N_RTEMPLATE:
+		f = fixed_find(rtemplate_entries, name);
+		break;
+	case N_TEMPLATE:
+		c->svc = zr_map_get(&c->rt->services, name);
+		if (!c->svc) {
+			return -ENOENT;
+		}
+		*type = N_SERVICE;
+		*serial = c->svc->serial;
+		return 0;
+	case N_SERVICE:
+		f = fixed_find(service_entries, name);
+		break;
+	case N_ACTIONS:
+	case N_RESULTS:
+		c->action = zr_template_action(c->svc->template, name);
+		*type = ptype == N_ACTIONS ? N_ACTION : N_RESULT;
+		return c->action ? 0 : -ENOENT;
+	case N_TASKS:
+		if (strcmp(name, "queue") == 0) {
+			*type = N_QUEUE;
+			return 0;
+		}
+		if (!parse_id(name, &id) || !(c->task = zr_service_task(c->svc, id))) {
+			return -ENOENT;
+		}
+		*type = N_TASK;
+		*serial = id;
+		return 0;
+	case N_TASK:
+		f = fixed_find(task_entries, name);
+		break;
+	default:
+		return -ENOTDIR;
+	}
+	if (!f) {
+		return -ENOENT;
+	}
+	*type = f->type;
+	*field = f->field;
+	return 0;
+}
+
+/* Resolves a node to its objects, or -ENOENT when any of them is gone. */
+static int resolve(struct zr_tree *t, struct node *n, struct ctx *c)
+{
+	if (n == t->root) {
+		*c = (struct ctx){0};
+		return 0;
+	}
+	if (!n->key) {
+		return -ENOENT;
+	}
+	int err = resolve(t, n->parent, c);
+	if (err < 0) {
+		return err;
+	}
+	enum ntype type;
+	int field;
+	uint64_t serial;
+	err = child_of(t, n->parent->type, c, n->name, &type, &field, &serial);
+	if (err < 0 || type != n->type || field != n->field || serial != n->serial) {
+		return -ENOENT;
+	}
+	return 0;
+}
+
+/* The path of a node from the mount point, without the leading '/'. */
+static void node_path(const struct node *n, struct zr_buf *b)
+{
+	if (!n->parent) {
+		return;
+	}
+	node_path(n->parent, b);
+	if (b->len > 0) {
+		(void)zr_buf_puts(b, "/");
+	}
+	(void)zr_buf_puts(b, n->name);
+}
+
+/* ---- attributes and contents ---- */
+
+static bool is_dir(enum ntype type)
+{
+	switch (type) {
+	case N_ROOT: case N_ROBOT: case N_RTEMPLATES: case N_RTEMPLATE: case N_TEMPLATE:
+	case N_SERVICE: case N_ACTIONS: case N_RESULTS: case N_TASKS: case N_TASK:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static mode_t fixed_mode(const struct fixed *f, enum ntype type, int field)
+{
+	for (; f->name; f++) {
+		if (f->type == type && f->field == field) {
+			return f->mode;
+		}
+	}
+	return S_IFREG | 0444;
+}
+
+static mode_t node_mode(const struct node *n)
+{
+	switch (n->type) {
+	case N_ROOT: case N_ROBOT: case N_RTEMPLATES: case N_RTEMPLATE: case N_ACTIONS:
+	case N_RESULTS: case N_TASKS: case N_TASK:
+		return S_IFDIR | 0555;
+	case N_TEMPLATE:
+	case N_SERVICE:
+		return S_IFDIR | 0755; /* mkdir and rmdir of services */
+	case N_ACTION:
+		return S_IFREG | 0620;
+	case N_SVCFILE:
+		return fixed_mode(service_entries, n->type, n->field);
+	case N_TASKFILE:
+		return fixed_mode(task_entries, n->type, n->field);
+	default:
+		return S_IFREG | 0444;
+	}
+}
+
+static struct zr_journal *node_journal(struct zr_tree *t, const struct node *n, const struct ctx *c)
+{
+	switch (n->type) {
+	case N_ROBOT_LOG:
+		return &t->robot->log;
+	case N_ROBOT_EVENTS:
+		return &t->robot->events;
+	case N_SVCFILE:
+		return n->field == SF_LOG ? &c->svc->log : n->field == SF_EVENTS ? &c->svc->events : NULL;
+	case N_TASKFILE:
+		return n->field == TF_LOG ? &c->task->log : NULL;
+	default:
+		return NULL;
+	}
+}
+
+/* The task a result-like node shows by default: its own, or the newest of the action. */
+static struct zr_task *node_task(const struct node *n, const struct ctx *c)
+{
+	if (n->type == N_RESULT) {
+		return zr_service_newest(c->svc, c->action->name);
+	}
+	if (n->type == N_TASKFILE && n->field == TF_RESULT) {
+		return c->task;
+	}
+	return NULL;
+}
+
+static void put_time(struct zr_buf *b, long long ns)
+{
+	char ts[40];
+	if (ns) {
+		(void)zr_buf_printf(b, "%s\n", zr_time_format(ns, ts));
+	}
+}
+
+static void put_json(struct zr_buf *b, const json_t *j, size_t flags)
+{
+	char *s = json_dumps(j, flags | JSON_ENCODE_ANY);
+	if (s) {
+		(void)zr_buf_printf(b, "%s\n", s);
+		free(s);
+	}
+}
+
+static int cmp_strp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void gen_state(const struct zr_service *s, struct zr_buf *b)
+{
+	size_t n = json_object_size(s->state), i = 0;
+	const char **keys = calloc(n ? n : 1, sizeof(*keys));
+	const char *k;
+	json_t *v;
+	if (!keys) {
+		return;
+	}
+	json_object_foreach(s->state, k, v) {
+		keys[i++] = k;
+	}
+	qsort(keys, n, sizeof(*keys), cmp_strp);
+	for (i = 0; i < n; i++) {
+		(void)zr_buf_printf(b, "%s %s\n", keys[i], json_string_value(json_object_get(s->state, keys[i])));
+	}
+	free(keys);
+}
+
+static void gen_robot_info(struct zr_tree *t, struct zr_buf *b)
+{
+	struct zr_robot *r = t->robot;
+	char host[256] = "";
+	size_t i = 0, n_svc = 0, queued = 0;
+	void *v;
+	(void)gethostname(host, sizeof(host) - 1);
+	while (zr_map_next(&r->templates, &i, NULL, NULL, &v)) {
+		struct zr_robot_template *rt = v;
+		size_t j = 0;
+		void *sv;
+		while (zr_map_next(&rt->services, &j, NULL, NULL, &sv)) {
+			n_svc++;
+			queued += zr_queue_len(&((struct zr_service *)sv)->queue);
+		}
+	}
+	_cleanup_json_ json_t *o = json_pack(
+		"{ss ss sI sf ss ss sI sI s{sI sI} sI}", "name", host, "version", ZR_VERSION, "pid",
+		(json_int_t)getpid(), "uptime", (double)(zr_now_ns() - r->started_ns) / 1e9, "mount",
+		r->cfg.mount, "data_dir", r->cfg.data_dir, "templates", (json_int_t)r->templates.len,
+		"services", (json_int_t)n_svc, "tasks", "queued", (json_int_t)queued, "running",
+		(json_int_t)r->running_processes, "jobs", (json_int_t)r->cfg.jobs);
+	put_json(b, o, JSON_INDENT(2));
+}
+
+/* Fills b with the content of a small file. */
+static void gen_content(struct zr_tree *t, const struct node *n, const struct ctx *c, struct zr_buf *b)
+{
+	zr_buf_reset(b);
+	const struct zr_task *task = c->task;
+	const struct zr_service *s = c->svc;
+	switch (n->type) {
+	case N_ROBOT_INFO:
+		gen_robot_info(t, b);
+		return;
+	case N_RTFILE:
+		switch (n->field) {
+		case RT_MANIFEST:
+			put_json(b, c->rt->t->manifest, JSON_INDENT(2));
+			return;
+		case RT_UID:
+			(void)zr_buf_printf(b, "%s\n", c->rt->t->uid);
+			return;
+		case RT_VERSIONS:
+			(void)zr_buf_printf(b, "%s\n", c->rt->t->version);
+			return;
+		case RT_SOURCE:
+			(void)zr_buf_printf(b, "%s\n", c->rt->t->dir);
+			return;
+		}
+		return;
+	case N_QUEUE:
+		for (struct zr_queue_item *it = zr_queue_next(&s->queue, NULL); it; it = zr_queue_next(&s->queue, it)) {
+			(void)zr_buf_printf(b, "%llu\n", (unsigned long long)container_of(it, struct zr_task, qitem)->id);
+		}
+		return;
+	case N_SVCFILE:
+		switch (n->field) {
+		case SF_STATE:
+			gen_state(s, b);
+			return;
+		case SF_DATA:
+			put_json(b, s->data, JSON_INDENT(2));
+			return;
+		case SF_INFO: {
+			char ts[40];
+			_cleanup_json_ json_t *o = json_pack(
+				"{ss ss ss ss ss ss s{} sn}", "name", s->name, "template", s->template->name,
+				"uid", s->template->uid, "version", s->template->version, "guid", s->guid,
+				"created", zr_time_format(s->created_ns, ts), "producers", "process");
+			put_json(b, o, JSON_INDENT(2));
+			return;
+		}
+		case SF_LASTERROR:
+			if (s->lasterror) {
+				(void)zr_buf_printf(b, "%s\n", s->lasterror);
+			}
+			return;
+		}
+		return;
+	case N_TASKFILE:
+		switch (n->field) {
+		case TF_ACTION:
+			(void)zr_buf_printf(b, "%s\n", task->action->name);
+			return;
+		case TF_ARGS:
+			put_json(b, task->args, JSON_COMPACT);
+			return;
+		case TF_STATE:
+			(void)zr_buf_printf(b, "%s\n", zr_task_state_name(task->state));
+			return;
+		case TF_CREATED:
+			put_time(b, task->created_ns);
+			return;
+		case TF_STARTED:
+			put_time(b, task->started_ns);
+			return;
+		case TF_FINISHED:
+			put_time(b, task->finished_ns);
+			return;
+		case TF_ERROR:
+			(void)zr_buf_puts(b, task->error ? task->error : "");
+			return;
+		case TF_PROGRESS:
+			if (task->progress_total >= 0) {
+				(void)zr_buf_printf(b, "%lld %lld\n", task->progress_done, task->progress_total);
+			}
+			return;
+		}
+		return;
+	default:
+		return;
+	}
+}
+
+static bool is_snapshot(const struct node *n)
+{
+	switch (n->type) {
+	case N_ROBOT_INFO: case N_RTFILE: case N_QUEUE:
+		return true;
+	case N_SVCFILE:
+		return n->field != SF_LOG && n->field != SF_EVENTS;
+	case N_TASKFILE:
+		return n->field != TF_LOG && n->field != TF_RESULT && n->field != TF_CANCEL;
+	default:
+		return false;
+	}
+}
+
+static long long node_mtime(struct zr_tree *t, const struct node *n, const struct ctx *c)
+{
+	struct zr_robot *r = t->robot;
+	struct zr_journal *j = node_journal(t, n, c);
+	if (j) {
+		return j->mtime_ns;
+	}
+	switch (n->type) {
+	case N_ROOT:
+	case N_RTEMPLATES:
+		return r->mtime_ns;
+	case N_ROBOT:
+	case N_ROBOT_INFO:
+		return zr_now_ns();
+	case N_RTEMPLATE:
+	case N_RTFILE:
+	case N_TEMPLATE:
+		return c->rt->mtime_ns;
+	case N_SERVICE:
+	case N_ACTIONS:
+	case N_RESULTS:
+	case N_SVCFILE:
+		if (n->type == N_SVCFILE) {
+			switch (n->field) {
+			case SF_STATE:
+				return c->svc->state_mtime_ns;
+			case SF_DATA:
+				return c->svc->data_mtime_ns;
+			case SF_LASTERROR:
+				return c->svc->lasterror_mtime_ns;
+			}
+		}
+		return c->svc->created_ns;
+	case N_TASKS:
+	case N_QUEUE:
+		return c->svc->tasks_mtime_ns;
+	case N_ACTION:
+	case N_RESULT: {
+		struct zr_task *tk = zr_service_newest(c->svc, c->action->name);
+		if (!tk) {
+			return c->svc->created_ns;
+		}
+		return n->type == N_RESULT && tk->finished_ns ? tk->finished_ns : tk->created_ns;
+	}
+	case N_TASK:
+	case N_TASKFILE: {
+		const struct zr_task *tk = c->task;
+		return tk->finished_ns ? tk->finished_ns : tk->started_ns ? tk->started_ns : tk->created_ns;
+	}
+	default:
+		return r->started_ns;
+	}
+}
+
+static int node_attr(struct zr_tree *t, struct node *n, const struct ctx *c, struct zr_tree_attr *a)
+{
+	*a = (struct zr_tree_attr){.ino = n->ino, .mode = node_mode(n), .nlink = 1};
+	a->mtime_ns = node_mtime(t, n, c);
+	if (is_dir(n->type)) {
+		a->nlink = 2;
+		return 0;
+	}
+	a->flags = ZR_ATTR_DIRECT_IO;
+	struct zr_journal *j = node_journal(t, n, c);
+	struct zr_task *task = node_task(n, c);
+	if (j) {
+		a->size = j->end;
+		if (n->type == N_TASKFILE) {
+			a->flags |= ZR_ATTR_BLOCKING;
+		}
+	} else if (n->type == N_RESULT || (n->type == N_TASKFILE && n->field == TF_RESULT)) {
+		a->flags |= ZR_ATTR_BLOCKING;
+		if (task && zr_task_ended(task)) {
+			size_t len;
+			(void)zr_task_output(task, &len);
+			a->size = len;
+		}
+	} else if (n->type == N_ACTION) {
+		a->flags |= ZR_ATTR_BLOCKING;
+	} else if (is_snapshot(n)) {
+		gen_content(t, n, c, &t->scratch);
+		a->size = t->scratch.len;
+	}
+	if (!(a->mode & 0222)) {
+		a->flags |= ZR_ATTR_READONLY;
+	}
+	return 0;
+}
+
+/* ---- lifecycle ---- */
+
+static struct node *find_child(struct zr_tree *t, const struct node *p, const char *name)
+{
+	char key[512];
+	if (!p || snprintf(key, sizeof(key), "%" PRIu64 "/%s", p->ino, name) >= (int)sizeof(key)) {
+		return NULL;
+	}
+	return zr_map_get(&t->by_name, key);
+}
+
+/* The service's node, if the kernel knows it. */
+static struct node *service_node(struct zr_tree *t, const struct zr_service *s)
+{
+	struct node *n = find_child(t, find_child(t, t->root, s->template->name), s->name);
+	return n && n->serial == s->serial ? n : NULL;
+}
+
+/* A task dropped from the history: the kernel may still have its directory cached. */
+static void on_task_removed(struct zr_task *task, void *data)
+{
+	struct zr_tree *t = data;
+	char id[32];
+	struct node *tasks = find_child(t, service_node(t, task->svc), "tasks");
+	snprintf(id, sizeof(id), "%llu", (unsigned long long)task->id);
+	struct node *n = find_child(t, tasks, id);
+	if (n) {
+		node_detach(t, n);
+		if (n->nlookup > 0) {
+			t->ops.inval_entry(tasks->ino, id, t->data);
+		}
+		node_maybe_free(t, n);
+	}
+}
+
+static void on_service_removed(struct zr_service *s, void *data)
+{
+	struct zr_tree *t = data;
+	struct node *n = service_node(t, s);
+	if (n) {
+		uint64_t parent = n->parent->ino;
+		node_detach(t, n);
+		if (n->nlookup > 0) {
+			t->ops.inval_entry(parent, s->name, t->data);
+		}
+		node_maybe_free(t, n);
+	}
+}
+
+int zr_tree_create(struct zr_robot *r, const struct zr_tree_ops *ops, void *data, struct zr_tree **ret)
+{
+	struct zr_tree *t = calloc(1, sizeof(*t));
+	if (!t) {
+		return -ENOMEM;
+	}
+	t->robot = r;
+	t->ops = *ops;
+	t->data = data;
+	t->next_ino = ZR_TREE_ROOT_INO;
+	zr_list_init(&t->handles);
+	zr_list_init(&t->parked);
+	t->root = calloc(1, sizeof(*t->root));
+	if (!t->root || zr_imap_put(&t->by_ino, ZR_TREE_ROOT_INO, t->root) < 0) {
+		free(t->root);
+		free(t);
+		return -ENOMEM;
+	}
+	t->root->ino = ZR_TREE_ROOT_INO;
+	t->root->type = N_ROOT;
+	t->root->name = NULL;
+	r->hooks = (struct zr_robot_hooks){
+		.task_removed = on_task_removed,
+		.service_removed = on_service_removed,
+		.data = t,
+	};
+	*ret = t;
+	return 0;
+}
+
+static void req_finish(struct zr_tree_req *q, int err, const char *buf, size_t len)
+{
+	struct zr_tree *t = q->tree;
+	zr_waiter_remove(&q->w);
+	zr_list_remove(&q->link);
+	t->n_parked--;
+	zr_tree_read_cb cb = q->cb;
+	void *data = q->data;
+	free(q);
+	cb(err, buf, len, data);
+}
+
+void zr_tree_cancel_all(struct zr_tree *t, int err)
+{
+	while (!zr_list_empty(&t->parked)) {
+		req_finish(container_of(t->parked.next, struct zr_tree_req, link), -err, NULL, 0);
+	}
+}
+
+static void handle_free(struct zr_tree *t, struct zr_handle *h);
+
+void zr_tree_destroy(struct zr_tree *t, int err)
+{
+	if (!t) {
+		return;
+	}
+	zr_tree_cancel_all(t, err);
+	while (!zr_list_empty(&t->handles)) {
+		handle_free(t, container_of(t->handles.next, struct zr_handle, link));
+	}
+	size_t i = 0;
+	void *v;
+	while (zr_map_next(&t->by_ino, &i, NULL, NULL, &v)) {
+		struct node *n = v;
+		free(n->name);
+		free(n->key);
+		free(n);
+	}
+	zr_map_done(&t->by_ino);
+	zr_map_done(&t->by_name);
+	zr_buf_done(&t->scratch);
+	free(t->read_mem);
+	free(t);
+}
+
+size_t zr_tree_parked(const struct zr_tree *t) { return t->n_parked; }
+
+/* ---- entries ---- */
+
+static int lookup_node(struct zr_tree *t, struct node *p, const char *name, struct node **ret,
+		       struct ctx *c)
+{
+	int err = resolve(t, p, c);
+	if (err < 0) {
+		return err;
+	}
+	if (!is_dir(p->type)) {
+		return -ENOTDIR;
+	}
+	enum ntype type;
+	int field;
+	uint64_t serial;
+	err = child_of(t, p->type, c, name, &type, &field, &serial);
+	if (err < 0) {
+		return err;
+	}
+	struct node *n = node_child(t, p, name, type, field, serial);
+	if (!n) {
+		return -ENOMEM;
+	}
+	*ret = n;
+	return 0;
+}
+
+int zr_tree_lookup(struct zr_tree *t, uint64_t parent, const char *name, struct zr_tree_attr *ret)
+{
+	struct node *p = node_get(t, parent), *n;
+	struct ctx c;
+	if (!p) {
+		return -ENOENT;
+	}
+	int err = lookup_node(t, p, name, &n, &c);
+	if (err < 0) {
+		return err;
+	}
+	n->nlookup++;
+	return node_attr(t, n, &c, ret);
+}
+
+void zr_tree_forget(struct zr_tree *t, uint64_t ino, uint64_t n)
+{
+	struct node *node = node_get(t, ino);
+	if (!node || node == t->root) {
+		return;
+	}
+	node->nlookup = node->nlookup > n ? node->nlookup - n : 0;
+	node_maybe_free(t, node);
+}
+
+int zr_tree_getattr(struct zr_tree *t, uint64_t ino, struct zr_tree_attr *ret)
+{
+	struct node *n = node_get(t, ino);
+	struct ctx c;
+	if (!n) {
+		return -ENOENT;
+	}
+	int err = resolve(t, n, &c);
+	return err < 0 ? err : node_attr(t, n, &c, ret);
+}
+
+static bool truncatable(const struct node *n)
+{
+	return n->type == N_ACTION || (n->type == N_SVCFILE && n->field == SF_DATA) ||
+	       (n->type == N_TASKFILE && n->field == TF_CANCEL);
+}
+
+int zr_tree_truncate(struct zr_tree *t, uint64_t ino, uint64_t size, struct zr_tree_attr *ret)
+{
+	struct node *n = node_get(t, ino);
+	struct ctx c;
+	if (!n) {
+		return -ENOENT;
+	}
+	int err = resolve(t, n, &c);
+	if (err < 0) {
+		return err;
+	}
+	if (is_dir(n->type)) {
+		return -EISDIR;
+	}
+	if (!truncatable(n) || size != 0) {
+		return -EPERM;
+	}
+	return node_attr(t, n, &c, ret);
+}
+
+/* ---- directories ---- */
+
+static int add_name(struct zr_handle *h, const char *name, size_t *cap)
+{
+	if (h->n_names == *cap) {
+		size_t nc = *cap ? *cap * 2 : 16;
+		char **p = realloc(h->names, nc * sizeof(*p));
+		if (!p) {
+			return -ENOMEM;
+		}
+		h->names = p;
+		*cap = nc;
+	}
+	if (!(h->names[h->n_names] = strdup(name))) {
+		return -ENOMEM;
+	}
+	h->n_names++;
+	return 0;
+}
+
+static int add_fixed(struct zr_handle *h, const struct fixed *f, size_t *cap)
+{
+	for (; f->name; f++) {
+		if (add_name(h, f->name, cap) < 0) {
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+static int add_map_names(struct zr_handle *h, const struct zr_map *m, size_t *cap)
+{
+	size_t i = 0, first = h->n_names;
+	const char *k;
+	while (zr_map_next(m, &i, &k, NULL, NULL)) {
+		if (add_name(h, k, cap) < 0) {
+			return -ENOMEM;
+		}
+	}
+	qsort(h->names + first, h->n_names - first, sizeof(char *), cmp_strp);
+	return 0;
+}
+
+static void free_names(struct zr_handle *h)
+{
+	for (size_t i = 0; i < h->n_names; i++) {
+		free(h->names[i]);
+	}
+	free(h->names);
+	h->names = NULL;
+	h->n_names = 0;
+}
+
+/* Snapshots the names in a directory, so offsets stay stable across readdir calls. */
+static int list_dir(struct zr_tree *t, struct zr_handle *h)
+{
+	struct ctx c;
+	struct node *n = h->node;
+	size_t cap = 0;
+	int err = resolve(t, n, &c);
+	char num[32];
+	free_names(h);
+	if (err < 0) {
+		return err;
+	}
+	switch (n->type) {
+	case N_ROOT:
+		err = add_name(h, "@robot", &cap);
+		return err < 0 ? err : add_map_names(h, &t->robot->templates, &cap);
+	case N_ROBOT:
+		return add_fixed(h, robot_entries, &cap);
+	case N_RTEMPLATES:
+		return add_map_names(h, &t->robot->templates, &cap);
+	case N_RTEMPLATE:
+		return add_fixed(h, rtemplate_entries, &cap);
+	case N_TEMPLATE:
+		return add_map_names(h, &c.rt->services, &cap);
+	case N_SERVICE:
+		return add_fixed(h, service_entries, &cap);
+	case N_ACTIONS:
+	case N_RESULTS:
+		for (size_t i = 0; i < c.svc->template->n_actions; i++) {
+			if (add_name(h, c.svc->template->actions[i].name, &cap) < 0) {
+				return -ENOMEM;
+			}
+		}
+		return 0;
+	case N_TASKS: {
+		if (add_name(h, "queue", &cap) < 0) {
+			return -ENOMEM;
+		}
+		struct zr_task *tk;
+		zr_list_for_each(tk, &c.svc->tasks, link) {
+			snprintf(num, sizeof(num), "%llu", (unsigned long long)tk->id);
+			if (add_name(h, num, &cap) < 0) {
+				return -ENOMEM;
+			}
+		}
+		return 0;
+	}
+	case N_TASK:
+		return add_fixed(h, task_entries, &cap);
+	default:
+		return -ENOTDIR;
+	}
+}
+
+static struct zr_handle *handle_new(struct zr_tree *t, struct node *n)
+{
+	struct zr_handle *h = calloc(1, sizeof(*h));
+	if (!h) {
+		return NULL;
+	}
+	h->tree = t;
+	h->node = n;
+	n->nopen++;
+	zr_waiter_init(&h->poll_waiter, NULL);
+	zr_list_push_back(&t->handles, &h->link);
+	return h;
+}
+
+int zr_tree_opendir(struct zr_tree *t, uint64_t ino, struct zr_handle **ret)
+{
+	struct node *n = node_get(t, ino);
+	if (!n) {
+		return -ENOENT;
+	}
+	if (!is_dir(n->type)) {
+		return -ENOTDIR;
+	}
+	struct zr_handle *h = handle_new(t, n);
+	if (!h) {
+		return -ENOMEM;
+	}
+	int err = list_dir(t, h);
+	if (err < 0) {
+		handle_free(t, h);
+		return err;
+	}
+	*ret = h;
+	return 0;
+}
+
+int zr_tree_readdir(struct zr_tree *t, struct zr_handle *h, uint64_t off, bool plus,
+		    zr_tree_fill_fn fill, void *data)
+{
+	if (off == 0) {
+		/* rewinddir() or a new listing: show the tree as it is now. */
+		int err = list_dir(t, h);
+		if (err < 0) {
+			return err;
+		}
+	}
+	for (uint64_t i = off; i < h->n_names; i++) {
+		struct node *n;
+		struct ctx c;
+		struct zr_tree_attr a;
+		/* An entry removed since the snapshot is skipped, not shown stale. */
+		if (lookup_node(t, h->node, h->names[i], &n, &c) < 0) {
+			continue;
+		}
+		(void)node_attr(t, n, &c, &a);
+		if (!fill(h->names[i], &a, i + 1, data)) {
+			node_maybe_free(t, n);
+			break;
+		}
+		if (plus) {
+			n->nlookup++;
+		} else {
+			node_maybe_free(t, n);
+		}
+	}
+	return 0;
+}
+
+int zr_tree_mkdir(struct zr_tree *t, uint64_t parent, const char *name, struct zr_tree_attr *ret)
+{
+	struct node *p = node_get(t, parent), *n;
+	struct ctx c;
+	_cleanup_free_ char *why = NULL;
+	struct zr_service *s;
+	if (!p) {
+		return -ENOENT;
+	}
+	int err = resolve(t, p, &c);
+	if (err < 0) {
+		return err;
+	}
+	if (p->type != N_TEMPLATE) {
+		log_warn("Refused mkdir %s: services are made in a template's folder", name);
+		return -EPERM;
+	}
+	err = zr_robot_create_service(t->robot, c.rt->t->name, name, NULL, &s, &why);
+	if (err < 0) {
+		if (err != -EEXIST) {
+			log_warn("Refused mkdir %s/%s: %s", c.rt->t->name, name, why ? why : strerror(-err));
+		}
+		return err;
+	}
+	err = lookup_node(t, p, name, &n, &c);
+	if (err < 0) {
+		return err;
+	}
+	n->nlookup++;
+	return node_attr(t, n, &c, ret);
+}
+
+int zr_tree_rmdir(struct zr_tree *t, uint64_t parent, const char *name)
+{
+	struct node *p = node_get(t, parent);
+	struct ctx c;
+	if (!p) {
+		return -ENOENT;
+	}
+	int err = resolve(t, p, &c);
+	if (err < 0) {
+		return err;
+	}
+	if (p->type != N_TEMPLATE) {
+		enum ntype type;
+		int field;
+		uint64_t serial;
+		return child_of(t, p->type, &c, name, &type, &field, &serial) < 0 ? -ENOENT : -EPERM;
+	}
+	struct zr_service *s = zr_map_get(&c.rt->services, name);
+	if (!s) {
+		return -ENOENT;
+	}
+	return zr_robot_delete_service(t->robot, s);
+}
+
+/* ---- files ---- */
+
+int zr_tree_open(struct zr_tree *t, uint64_t ino, int flags, struct zr_handle **ret,
+		 struct zr_tree_attr *ret_attr)
+{
+	struct node *n = node_get(t, ino);
+	struct ctx c;
+	if (!n) {
+		return -ENOENT;
+	}
+	int err = resolve(t, n, &c);
+	if (err < 0) {
+		return err;
+	}
+	if (is_dir(n->type)) {
+		return -EISDIR;
+	}
+	bool writing = (flags & O_ACCMODE) != O_RDONLY;
+	if (writing && !(node_mode(n) & 0222)) {
+		/* Root passes the kernel's permission check: say no here too. */
+		return -EACCES;
+	}
+	struct zr_handle *h = handle_new(t, n);
+	if (!h) {
+		return -ENOMEM;
+	}
+	struct zr_task *task = node_task(n, &c);
+	if (n->type == N_RESULT && task) {
+		h->task_id = task->id;
+	}
+	if (is_snapshot(n)) {
+		gen_content(t, n, &c, &h->content);
+	}
+	(void)node_attr(t, n, &c, ret_attr);
+	*ret = h;
+	return 0;
+}
+
+static void handle_free(struct zr_tree *t, struct zr_handle *h)
+{
+	zr_waiter_remove(&h->poll_waiter);
+	if (h->ph) {
+		t->ops.poll_destroy(h->ph, t->data);
+	}
+	zr_list_remove(&h->link);
+	zr_buf_done(&h->content);
+	zr_buf_done(&h->wbuf);
+	free_names(h);
+	struct node *n = h->node;
+	n->nopen--;
+	free(h);
+	node_maybe_free(t, n);
+}
+
+/* Where a read that cannot be answered yet waits, or NULL when it can be answered. */
+struct outcome {
+	int err;            /* negative errno, or 0 */
+	const char *buf;
+	size_t len;
+	struct zr_waitq *wait;
+};
+
+static void answer_slice(const char *p, size_t plen, uint64_t off, size_t size, struct outcome *o)
+{
+	if (off >= plen) {
+		o->len = 0;
+		return;
+	}
+	o->buf = p + off;
+	o->len = plen - off < size ? plen - off : size;
+}
+
+/* The result of a task for a reader: output, then the task's errno for a failed task. */
+static void answer_task(struct zr_task *task, uint64_t off, size_t size, struct outcome *o)
+{
+	if (!zr_task_ended(task)) {
+		o->wait = &task->done;
+		return;
+	}
+	size_t len;
+	const char *p = zr_task_output(task, &len);
+	if (off >= len && task->error) {
+		o->err = -task->err;
+		return;
+	}
+	answer_slice(p, len, off, size, o);
+}
+
+static void try_read(struct zr_tree *t, struct zr_handle *h, uint64_t off, size_t size, struct outcome *o)
+{
+	struct node *n = h->node;
+	struct ctx c;
+	*o = (struct outcome){0};
+	int err = resolve(t, n, &c);
+	if (err < 0) {
+		o->err = err;
+		return;
+	}
+	struct zr_journal *j = node_journal(t, n, &c);
+	if (j) {
+		if (size > t->read_cap) {
+			char *p = realloc(t->read_mem, size);
+			if (!p) {
+				o->err = -ENOMEM;
+				return;
+			}
+			t->read_mem = p;
+			t->read_cap = size;
+		}
+		o->len = zr_journal_read(j, &h->cursor, off, t->read_mem, size);
+		o->buf = t->read_mem;
+		if (o->len == 0 && n->type == N_TASKFILE && !zr_task_ended(c.task)) {
+			o->wait = &j->waitq;
+		}
+		return;
+	}
+	switch (n->type) {
+	case N_RESULT:
+	case N_ACTION: {
+		if (!h->task_id) {
+			return; /* nothing ran: EOF */
+		}
+		struct zr_task *task = zr_service_task(c.svc, h->task_id);
+		if (!task) {
+			o->err = -ENOENT;
+			return;
+		}
+		answer_task(task, off, size, o);
+		return;
+	}
+	case N_TASKFILE:
+		if (n->field == TF_RESULT) {
+			answer_task(c.task, off, size, o);
+		}
+		return;
+	default:
+		if (is_snapshot(n)) {
+			if (off == 0) {
+				/* A read from the start sees the file as it is now (like sysfs). */
+				gen_content(t, n, &c, &h->content);
+			}
+			answer_slice(h->content.data, h->content.len, off, size, o);
+		}
+		return;
+	}
+}
+
+static void on_req_wake(struct zr_waiter *w)
+{
+	struct zr_tree_req *q = container_of(w, struct zr_tree_req, w);
+	struct outcome o;
+	try_read(q->tree, q->h, q->off, q->size, &o);
+	if (o.wait) {
+		zr_waitq_add(o.wait, &q->w);
+		return;
+	}
+	if (o.err == 0) {
+		q->h->pos = q->off + o.len;
+	}
+	req_finish(q, o.err, o.buf, o.len);
+}
+
+void zr_tree_read(struct zr_tree *t, struct zr_handle *h, uint64_t off, size_t size,
+		  zr_tree_read_cb cb, void *data, struct zr_tree_req **ret_req)
+{
+	struct outcome o;
+	*ret_req = NULL;
+	try_read(t, h, off, size, &o);
+	if (!o.wait) {
+		if (o.err == 0) {
+			h->pos = off + o.len;
+		}
+		cb(o.err, o.buf, o.len, data);
+		return;
+	}
+	struct zr_tree_req *q = calloc(1, sizeof(*q));
+	if (!q) {
+		cb(-ENOMEM, NULL, 0, data);
+		return;
+	}
+	q->tree = t;
+	q->h = h;
+	q->off = off;
+	q->size = size;
+	q->cb = cb;
+	q->data = data;
+	zr_waiter_init(&q->w, on_req_wake);
+	zr_waitq_add(o.wait, &q->w);
+	zr_list_push_back(&t->parked, &q->link);
+	t->n_parked++;
+	*ret_req = q;
+}
+
+void zr_tree_read_cancel(struct zr_tree *t, struct zr_tree_req *req)
+{
+	(void)t;
+	req_finish(req, -EINTR, NULL, 0);
+}
+
+/* A refused write: the reason goes to the service's lasterror (or the log) and the errno
+ * back to the writer. */
+static ssize_t refuse(struct zr_tree *t, struct zr_handle *h, const struct ctx *c, int err,
+		      const char *why)
+{
+	struct zr_buf path = {0};
+	node_path(h->node, &path);
+	if (c->svc) {
+		zr_service_refuse(c->svc, path.data ? path.data : "", -err, why);
+	} else {
+		log_warn("Refused write to /%s: %s", path.data ? path.data : "", why ? why : strerror(-err));
+	}
+	zr_buf_done(&path);
+	return err;
+}
+
+/* jansson's message for a text that stopped early, as an editor's first write does. */
+static bool json_incomplete(const char *buf, size_t len, const json_error_t *e)
+{
+	size_t i = 0;
+	while (i < len && strchr(" \t\r\n", buf[i])) {
+		i++;
+	}
+	if (i == len || buf[i] != '{') {
+		return false;
+	}
+	size_t tl = strlen(e->text);
+	return strncmp(e->text, "premature end of input", 22) == 0 ||
+	       (tl >= 16 && strcmp(e->text + tl - 16, "near end of file") == 0 &&
+		strncmp(e->text, "end of file expected", 20) != 0);
+}
+
+static ssize_t apply_data(struct zr_tree *t, struct zr_handle *h, const struct ctx *c,
+			  const char *buf, size_t len)
+{
+	json_error_t e;
+	_cleanup_json_ json_t *j = json_loadb(buf, len, 0, &e);
+	_cleanup_free_ char *why = NULL;
+	if (!j) {
+		if (asprintf(&why, "data is not valid JSON: %s", e.text) < 0) {
+			why = NULL;
+		}
+		return refuse(t, h, c, -EINVAL, why);
+	}
+	if (!json_is_object(j)) {
+		return refuse(t, h, c, -EINVAL, "data must be a JSON object");
+	}
+	int err = zr_service_set_data(c->svc, j, &why);
+	if (err < 0) {
+		return refuse(t, h, c, err, why);
+	}
+	return (ssize_t)len;
+}
+
+static ssize_t write_data(struct zr_tree *t, struct zr_handle *h, const struct ctx *c,
+			  const char *buf, size_t len, uint64_t off)
+{
+	if (zr_buf_write_at(&h->wbuf, off, buf, len) < 0) {
+		return -ENOMEM;
+	}
+	if (off == 0 && h->wbuf.len == len) {
+		json_error_t e;
+		json_t *j = json_loadb(buf, len, 0, &e);
+		json_decref(j);
+		if (!j && json_incomplete(buf, len, &e)) {
+			/* The first part of a body written in pieces: applied at close. */
+			h->wpending = true;
+			return (ssize_t)len;
+		}
+		h->wpending = false;
+		return apply_data(t, h, c, buf, len);
+	}
+	h->wpending = true;
+	return (ssize_t)len;
+}
+
+static ssize_t write_action(struct zr_tree *t, struct zr_handle *h, const struct ctx *c,
+			    const char *buf, size_t len)
+{
+	json_t *args = NULL;
+	_cleanup_free_ char *why = NULL;
+	struct zr_task *task;
+	int err = zr_payload_parse(buf, len, c->action->name, &args, &why);
+	if (err < 0) {
+		return refuse(t, h, c, err, why);
+	}
+	err = zr_service_enqueue(c->svc, c->action, args, ZR_LANE_USER, &task, &why);
+	if (err < 0) {
+		return refuse(t, h, c, err, why);
+	}
+	h->task_id = task->id;
+	return (ssize_t)len;
+}
+
+ssize_t zr_tree_write(struct zr_tree *t, struct zr_handle *h, const char *buf, size_t len, uint64_t off)
+{
+	struct node *n = h->node;
+	struct ctx c;
+	int err = resolve(t, n, &c);
+	if (err < 0) {
+		return err;
+	}
+	switch (n->type) {
+	case N_ACTION:
+		return write_action(t, h, &c, buf, len);
+	case N_SVCFILE:
+		if (n->field == SF_DATA) {
+			return write_data(t, h, &c, buf, len, off);
+		}
+		break;
+	case N_TASKFILE:
+		if (n->field == TF_CANCEL) {
+			err = zr_service_cancel(c.svc, c.task);
+			return err < 0 ? refuse(t, h, &c, err, "task already ended") : (ssize_t)len;
+		}
+		break;
+	default:
+		break;
+	}
+	return -EACCES;
+}
+
+int zr_tree_flush(struct zr_tree *t, struct zr_handle *h)
+{
+	if (!h->wpending) {
+		return 0;
+	}
+	h->wpending = false;
+	struct ctx c;
+	int err = resolve(t, h->node, &c);
+	if (err < 0) {
+		return err;
+	}
+	ssize_t r = apply_data(t, h, &c, h->wbuf.data ? h->wbuf.data : "", h->wbuf.len);
+	return r < 0 ? (int)r : 0;
+}
+
+void zr_tree_release(struct zr_tree *t, struct zr_handle *h)
+{
+	struct zr_tree_req *q, *tmp;
+	/* The kernel releases only idle files, but a parked read must never outlive its handle. */
+	zr_list_for_each_safe(q, tmp, &t->parked, link) {
+		if (q->h == h) {
+			req_finish(q, -EINTR, NULL, 0);
+		}
+	}
+	handle_free(t, h);
+}
+
+static void on_poll_wake(struct zr_waiter *w)
+{
+	struct zr_handle *h = container_of(w, struct zr_handle, poll_waiter);
+	struct zr_tree *t = h->tree;
+	if (h->ph) {
+		void *ph = h->ph;
+		h->ph = NULL;
+		t->ops.poll_notify(ph, t->data);
+	}
+}
+
+unsigned zr_tree_poll(struct zr_tree *t, struct zr_handle *h, void *ph)
+{
+	struct node *n = h->node;
+	struct ctx c;
+	unsigned ev = POLLIN;
+	struct zr_waitq *wait = NULL;
+	if (ph) {
+		if (h->ph) {
+			t->ops.poll_destroy(h->ph, t->data);
+		}
+		h->ph = ph;
+	}
+	if (resolve(t, n, &c) < 0) {
+		ev = POLLERR;
+	} else {
+		struct zr_journal *j = node_journal(t, n, &c);
+		struct zr_task *task = NULL;
+		if (j) {
+			if (!zr_journal_readable(j, &h->cursor, h->pos) &&
+			    !(n->type == N_TASKFILE && zr_task_ended(c.task))) {
+				wait = &j->waitq;
+			}
+		} else if (n->type == N_RESULT || n->type == N_ACTION) {
+			task = h->task_id ? zr_service_task(c.svc, h->task_id) : NULL;
+		} else if (n->type == N_TASKFILE && n->field == TF_RESULT) {
+			task = c.task;
+		}
+		if (task && !zr_task_ended(task)) {
+			wait = &task->done;
+		}
+		if (truncatable(n)) {
+			ev |= POLLOUT;
+		}
+	}
+	if (wait) {
+		ev &= ~(unsigned)POLLIN;
+		if (h->ph) {
+			zr_waiter_init(&h->poll_waiter, on_poll_wake);
+			zr_waitq_add(wait, &h->poll_waiter);
+		}
+	} else if (h->ph) {
+		zr_waiter_remove(&h->poll_waiter);
+		t->ops.poll_destroy(h->ph, t->data);
+		h->ph = NULL;
+	}
+	return ev;
+}

@@ -1,0 +1,93 @@
+/* The tree: the robot as nodes (dirs and files) with inode numbers and async operations — the
+ * one model the FUSE front end (and later HTTP) shows. Every operation runs on the loop. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct zr_robot;
+struct zr_tree;
+struct zr_handle;
+struct zr_tree_req;
+
+#define ZR_TREE_ROOT_INO 1
+
+enum {
+	ZR_ATTR_DIRECT_IO = 1 << 0, /* content changes or reads may block: bypass the page cache */
+	ZR_ATTR_BLOCKING = 1 << 1,  /* reads may wait for a task */
+	ZR_ATTR_READONLY = 1 << 2,  /* never written: no flush needed */
+};
+
+struct zr_tree_attr {
+	uint64_t ino;
+	mode_t mode; /* S_IFDIR / S_IFREG with permission bits */
+	uint64_t size;
+	long long mtime_ns;
+	unsigned nlink;
+	unsigned flags;
+};
+
+/* What the tree asks of its front end. Called on the loop. */
+struct zr_tree_ops {
+	/* A child entry the kernel may have cached disappeared. */
+	void (*inval_entry)(uint64_t parent, const char *name, void *data);
+	/* A poll handle (given to zr_tree_poll) is ready: notify and destroy it. */
+	void (*poll_notify)(void *ph, void *data);
+	/* A poll handle is no longer needed: destroy it without notifying. */
+	void (*poll_destroy)(void *ph, void *data);
+};
+
+/* Creates the tree of robot r (borrowed; must outlive the tree). */
+int zr_tree_create(struct zr_robot *r, const struct zr_tree_ops *ops, void *data,
+		   struct zr_tree **ret);
+/* Answers every parked read with -err and frees the tree (handles included). */
+void zr_tree_destroy(struct zr_tree *t, int err);
+/* Answers every parked read with -err (shutdown). */
+void zr_tree_cancel_all(struct zr_tree *t, int err);
+
+/* Looks up name in dir parent and counts one kernel reference on the child. */
+int zr_tree_lookup(struct zr_tree *t, uint64_t parent, const char *name, struct zr_tree_attr *ret);
+/* Drops n kernel references. */
+void zr_tree_forget(struct zr_tree *t, uint64_t ino, uint64_t n);
+int zr_tree_getattr(struct zr_tree *t, uint64_t ino, struct zr_tree_attr *ret);
+/* Truncation to 0 of a writable file (echo's O_TRUNC): accepted, changes nothing. */
+int zr_tree_truncate(struct zr_tree *t, uint64_t ino, uint64_t size, struct zr_tree_attr *ret);
+
+/* Directory listing. plus: each entry counts a kernel reference (readdirplus).
+ * fill returns false when the reply buffer is full; the entry is then not counted. */
+typedef bool (*zr_tree_fill_fn)(const char *name, const struct zr_tree_attr *attr, uint64_t next_off,
+				void *data);
+int zr_tree_opendir(struct zr_tree *t, uint64_t ino, struct zr_handle **ret);
+int zr_tree_readdir(struct zr_tree *t, struct zr_handle *h, uint64_t off, bool plus,
+		    zr_tree_fill_fn fill, void *data);
+
+int zr_tree_mkdir(struct zr_tree *t, uint64_t parent, const char *name, struct zr_tree_attr *ret);
+int zr_tree_rmdir(struct zr_tree *t, uint64_t parent, const char *name);
+
+/* Opens a file; flags are open(2)'s. *ret_attr tells how to open it (direct_io...). */
+int zr_tree_open(struct zr_tree *t, uint64_t ino, int flags, struct zr_handle **ret,
+		 struct zr_tree_attr *ret_attr);
+
+/* Called exactly once with data (borrowed during the call) or a negative errno. */
+typedef void (*zr_tree_read_cb)(int err, const char *buf, size_t len, void *data);
+/* Reads; the callback may run before this returns. When the read waits, *ret_req is set
+ * (else NULL) and zr_tree_read_cancel answers it with -EINTR. */
+void zr_tree_read(struct zr_tree *t, struct zr_handle *h, uint64_t off, size_t size,
+		  zr_tree_read_cb cb, void *data, struct zr_tree_req **ret_req);
+void zr_tree_read_cancel(struct zr_tree *t, struct zr_tree_req *req);
+
+/* One write(2) = one request. Returns the bytes taken or a negative errno. */
+ssize_t zr_tree_write(struct zr_tree *t, struct zr_handle *h, const char *buf, size_t len,
+		      uint64_t off);
+/* close(2) of one descriptor: applies a data body that came in several writes. */
+int zr_tree_flush(struct zr_tree *t, struct zr_handle *h);
+/* Last close of an open file or dir; frees h. */
+void zr_tree_release(struct zr_tree *t, struct zr_handle *h);
+
+/* poll(2): returns the events ready now (POLLIN...). ph (may be NULL) is kept and given to
+ * ops->poll_notify when the handle becomes readable; a new ph replaces the old. */
+unsigned zr_tree_poll(struct zr_tree *t, struct zr_handle *h, void *ph);
+
+/* Parked reads now (for tests and metrics). */
+size_t zr_tree_parked(const struct zr_tree *t);

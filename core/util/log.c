@@ -1,0 +1,108 @@
+/* Logging: formats "<time> <level>: <text>" lines for stderr and the optional sink. */
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "buf.h"
+
+int zr_log_level = ZR_LOG_INFO;
+
+static zr_log_sink_fn sink_fn;
+static void *sink_data;
+/* A sink that logs (directly or through a helper) must not recurse into itself. */
+static bool in_sink;
+
+static const char *const level_names[] = {
+	[ZR_LOG_ERR] = "error",
+	[ZR_LOG_WARN] = "warn",
+	[ZR_LOG_INFO] = "info",
+	[ZR_LOG_DEBUG] = "debug",
+};
+
+void zr_log_set_sink(zr_log_sink_fn fn, void *data)
+{
+	sink_fn = fn;
+	sink_data = fn ? data : NULL;
+}
+
+long long zr_now_ns(void)
+{
+	struct timespec ts;
+	(void)clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+char *zr_time_format(long long ns, char *dst)
+{
+	/* Floor division, so times before the epoch still get a 0..999 millisecond field. */
+	long long sec = ns / 1000000000LL;
+	long long rem = ns % 1000000000LL;
+	if (rem < 0) {
+		rem += 1000000000LL;
+		sec--;
+	}
+	time_t t = (time_t)sec;
+	struct tm tm;
+	if (gmtime_r(&t, &tm) == NULL) {
+		(void)snprintf(dst, 32, "?");
+		return dst;
+	}
+	size_t n = strftime(dst, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+	(void)snprintf(dst + n, 32 - n, ".%03dZ", (int)(rem / 1000000));
+	return dst;
+}
+
+void zr_log(int level, const char *fmt, ...)
+{
+	if (level > zr_log_level) {
+		return;
+	}
+	if (level < ZR_LOG_ERR) {
+		level = ZR_LOG_ERR;
+	}
+	if (level > ZR_LOG_DEBUG) {
+		level = ZR_LOG_DEBUG;
+	}
+
+	char when[32];
+	(void)zr_time_format(zr_now_ns(), when);
+
+	struct zr_buf line = {0};
+	va_list ap;
+	va_start(ap, fmt);
+	int r = zr_buf_printf(&line, "%s %s: ", when, level_names[level]);
+	if (r == 0) {
+		r = zr_buf_vprintf(&line, fmt, ap);
+	}
+	va_end(ap);
+	if (r < 0) {
+		/* Out of memory: still say something, straight to stderr. */
+		va_start(ap, fmt);
+		fprintf(stderr, "%s %s: ", when, level_names[level]);
+		vfprintf(stderr, fmt, ap);
+		fputc('\n', stderr);
+		va_end(ap);
+		zr_buf_done(&line);
+		return;
+	}
+
+	/* One fwrite per line keeps lines whole when several processes share stderr. */
+	if (zr_buf_append(&line, "\n", 1) == 0) {
+		(void)fwrite(line.data, 1, line.len, stderr);
+		line.len--;
+		line.data[line.len] = '\0';
+	} else {
+		fprintf(stderr, "%s\n", line.data);
+	}
+
+	if (sink_fn && !in_sink) {
+		in_sink = true;
+		sink_fn(line.data, line.len, sink_data);
+		in_sink = false;
+	}
+	zr_buf_done(&line);
+}

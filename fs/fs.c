@@ -1,0 +1,564 @@
+/* The FUSE low-level front end on the libuv loop: requests in, tree operations, replies out. */
+#define FUSE_USE_VERSION 314
+#include "fs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fuse_lowlevel.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "notify.h"
+#include "tree.h"
+#include "util/list.h"
+#include "util/log.h"
+
+/* Requests handled per wake-up: enough to batch, few enough to let timers and children in. */
+#define BATCH 16
+/* How long the kernel may trust a name: changes are pushed with invalidations anyway. */
+#define ENTRY_TIMEOUT 1.0
+
+struct zr_fs {
+	uv_loop_t *loop;
+	struct zr_fs_config cfg;
+	char *mount;
+	struct fuse_session *se;
+	struct zr_tree *tree;
+	struct zr_notifier *notifier;
+	uv_poll_t poll;
+	bool polling;
+	bool mounted;
+	bool gone;
+	struct fuse_buf buf;
+	struct zr_list interrupted; /* parked reads whose EINTR is due after this batch */
+	void (*on_gone)(void *data);
+	void *data;
+};
+
+/* A read in flight: what the tree's callback needs to answer the kernel. */
+struct read_ctx {
+	fuse_req_t req;
+	struct zr_fs *fs;
+	struct zr_tree_req *treq;
+	struct zr_list link; /* in fs->interrupted once interrupted */
+};
+
+static void to_stat(const struct zr_tree_attr *a, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = a->ino;
+	st->st_mode = a->mode;
+	st->st_nlink = a->nlink;
+	st->st_uid = getuid();
+	st->st_gid = getgid();
+	st->st_size = (off_t)a->size;
+	st->st_blksize = 4096;
+	st->st_blocks = (blkcnt_t)((a->size + 511) / 512);
+	st->st_mtim.tv_sec = a->mtime_ns / 1000000000;
+	st->st_mtim.tv_nsec = a->mtime_ns % 1000000000;
+	st->st_atim = st->st_ctim = st->st_mtim;
+}
+
+static void to_entry(const struct zr_tree_attr *a, struct fuse_entry_param *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->ino = a->ino;
+	e->generation = 1;
+	to_stat(a, &e->attr);
+	e->entry_timeout = ENTRY_TIMEOUT;
+	/* Attributes change with every task: never cached (tail -f polls st_size). */
+	e->attr_timeout = 0;
+}
+
+static struct zr_fs *req_fs(fuse_req_t req) { return fuse_req_userdata(req); }
+
+static void op_init(void *data, struct fuse_conn_info *conn)
+{
+	(void)data;
+	/* No splice: requests are small, and write_buf is not implemented (DESIGN FUSE rules). */
+	conn->want &= ~(unsigned)(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
+	/* O_TRUNC comes with open instead of a separate setattr. */
+	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC) {
+		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+	}
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct zr_tree_attr a;
+	struct fuse_entry_param e;
+	int err = zr_tree_lookup(req_fs(req)->tree, parent, name, &a);
+	if (err < 0) {
+		fuse_reply_err(req, -err);
+		return;
+	}
+	to_entry(&a, &e);
+	fuse_reply_entry(req, &e);
+}
+
+static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	zr_tree_forget(req_fs(req)->tree, ino, nlookup);
+	fuse_reply_none(req);
+}
+
+static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	for (size_t i = 0; i < count; i++) {
+		zr_tree_forget(req_fs(req)->tree, forgets[i].ino, forgets[i].nlookup);
+	}
+	fuse_reply_none(req);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct zr_tree_attr a;
+	struct stat st;
+	(void)fi;
+	int err = zr_tree_getattr(req_fs(req)->tree, ino, &a);
+	if (err < 0) {
+		fuse_reply_err(req, -err);
+		return;
+	}
+	to_stat(&a, &st);
+	fuse_reply_attr(req, &st, 0);
+}
+
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		       struct fuse_file_info *fi)
+{
+	struct zr_tree_attr a;
+	struct stat st;
+	int err;
+	(void)fi;
+	/* Only truncation (echo's O_TRUNC, truncate -s 0) is meaningful here; the times that
+	 * come with it are the robot's to keep. */
+	if (!(to_set & FUSE_SET_ATTR_SIZE) ||
+	    (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	err = zr_tree_truncate(req_fs(req)->tree, ino, (uint64_t)attr->st_size, &a);
+	if (err < 0) {
+		fuse_reply_err(req, -err);
+		return;
+	}
+	to_stat(&a, &st);
+	fuse_reply_attr(req, &st, 0);
+}
+
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	struct zr_tree_attr a;
+	struct fuse_entry_param e;
+	(void)mode;
+	int err = zr_tree_mkdir(req_fs(req)->tree, parent, name, &a);
+	if (err < 0) {
+		fuse_reply_err(req, -err);
+		return;
+	}
+	to_entry(&a, &e);
+	fuse_reply_entry(req, &e);
+}
+
+static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	fuse_reply_err(req, -zr_tree_rmdir(req_fs(req)->tree, parent, name));
+}
+
+/* Files are made by the robot only. */
+static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
+{
+	(void)parent, (void)name, (void)mode, (void)rdev;
+	fuse_reply_err(req, EPERM);
+}
+
+static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	(void)parent, (void)name;
+	fuse_reply_err(req, EPERM);
+}
+
+static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+		      const char *newname, unsigned int flags)
+{
+	(void)parent, (void)name, (void)newparent, (void)newname, (void)flags;
+	fuse_reply_err(req, EPERM);
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct zr_handle *h;
+	struct zr_tree_attr a;
+	int err = zr_tree_open(req_fs(req)->tree, ino, fi->flags, &h, &a);
+	if (err < 0) {
+		fuse_reply_err(req, -err);
+		return;
+	}
+	fi->fh = (uint64_t)(uintptr_t)h;
+	/* Every file changes or may block: reads go to the robot, not the page cache. */
+	fi->direct_io = 1;
+	fi->keep_cache = 0;
+	fi->noflush = (a.flags & ZR_ATTR_READONLY) != 0;
+	if (fuse_reply_open(req, fi) == -ENOENT) {
+		/* The open was interrupted and the kernel will never release this handle. */
+		zr_tree_release(req_fs(req)->tree, h);
+	}
+}
+
+static void on_read_done(int err, const char *buf, size_t len, void *data)
+{
+	struct read_ctx *rc = data;
+	zr_list_remove(&rc->link);
+	if (err < 0) {
+		fuse_reply_err(rc->req, -err);
+	} else {
+		fuse_reply_buf(rc->req, buf, len);
+	}
+	free(rc);
+}
+
+/* Called by libfuse, possibly from inside fuse_req_interrupt_func with the request's lock
+ * held: answering there would free the request under libfuse's feet, so the answer waits
+ * until the current batch is processed. */
+static void on_interrupt(fuse_req_t req, void *data)
+{
+	struct read_ctx *rc = data;
+	(void)req;
+	if (zr_list_empty(&rc->link)) {
+		zr_list_push_back(&rc->fs->interrupted, &rc->link);
+	}
+}
+
+static void answer_interrupted(struct zr_fs *fs)
+{
+	while (!zr_list_empty(&fs->interrupted)) {
+		struct read_ctx *rc = container_of(fs->interrupted.next, struct read_ctx, link);
+		/* EINTR via the tree's cancel, which calls on_read_done. */
+		zr_tree_read_cancel(fs->tree, rc->treq);
+	}
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct zr_fs *fs = req_fs(req);
+	struct read_ctx *rc = calloc(1, sizeof(*rc));
+	struct zr_tree_req *treq;
+	(void)ino;
+	if (!rc) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	rc->req = req;
+	rc->fs = fs;
+	zr_list_init(&rc->link);
+	zr_tree_read(fs->tree, (struct zr_handle *)(uintptr_t)fi->fh, (uint64_t)off, size, on_read_done,
+		     rc, &treq);
+	if (treq) {
+		/* Parked: rc lives until the tree answers. Without this, a blocked reader would
+		 * ignore Ctrl-C and even kill -9. */
+		rc->treq = treq;
+		fuse_req_interrupt_func(req, on_interrupt, rc);
+	}
+}
+
+static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		     struct fuse_file_info *fi)
+{
+	(void)ino;
+	ssize_t n = zr_tree_write(req_fs(req)->tree, (struct zr_handle *)(uintptr_t)fi->fh, buf, size,
+				  (uint64_t)off);
+	if (n < 0) {
+		fuse_reply_err(req, (int)-n);
+	} else {
+		fuse_reply_write(req, (size_t)n);
+	}
+}
+
+static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	fuse_reply_err(req, -zr_tree_flush(req_fs(req)->tree, (struct zr_handle *)(uintptr_t)fi->fh));
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	zr_tree_release(req_fs(req)->tree, (struct zr_handle *)(uintptr_t)fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct zr_handle *h;
+	int err = zr_tree_opendir(req_fs(req)->tree, ino, &h);
+	if (err < 0) {
+		fuse_reply_err(req, -err);
+		return;
+	}
+	fi->fh = (uint64_t)(uintptr_t)h;
+	if (fuse_reply_open(req, fi) == -ENOENT) {
+		zr_tree_release(req_fs(req)->tree, h);
+	}
+}
+
+struct dir_fill {
+	fuse_req_t req;
+	char *buf;
+	size_t size, pos;
+	bool plus;
+};
+
+static bool dir_fill(const char *name, const struct zr_tree_attr *a, uint64_t next_off, void *data)
+{
+	struct dir_fill *d = data;
+	size_t n;
+	if (d->plus) {
+		struct fuse_entry_param e;
+		to_entry(a, &e);
+		n = fuse_add_direntry_plus(d->req, d->buf + d->pos, d->size - d->pos, name, &e, (off_t)next_off);
+	} else {
+		struct stat st;
+		to_stat(a, &st);
+		n = fuse_add_direntry(d->req, d->buf + d->pos, d->size - d->pos, name, &st, (off_t)next_off);
+	}
+	if (n > d->size - d->pos) {
+		return false;
+	}
+	d->pos += n;
+	return true;
+}
+
+static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi, bool plus)
+{
+	struct dir_fill d = {.req = req, .size = size, .plus = plus};
+	d.buf = malloc(size ? size : 1);
+	if (!d.buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	int err = zr_tree_readdir(req_fs(req)->tree, (struct zr_handle *)(uintptr_t)fi->fh, (uint64_t)off,
+				  plus, dir_fill, &d);
+	if (err < 0) {
+		fuse_reply_err(req, -err);
+	} else {
+		fuse_reply_buf(req, d.buf, d.pos);
+	}
+	free(d.buf);
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	(void)ino;
+	do_readdir(req, size, off, fi, false);
+}
+
+static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			   struct fuse_file_info *fi)
+{
+	(void)ino;
+	do_readdir(req, size, off, fi, true);
+}
+
+static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	zr_tree_release(req_fs(req)->tree, (struct zr_handle *)(uintptr_t)fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+static void op_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct fuse_pollhandle *ph)
+{
+	(void)ino;
+	unsigned ev = zr_tree_poll(req_fs(req)->tree, (struct zr_handle *)(uintptr_t)fi->fh, ph);
+	fuse_reply_poll(req, ev);
+}
+
+static const struct fuse_lowlevel_ops ops = {
+	.init = op_init,
+	.lookup = op_lookup,
+	.forget = op_forget,
+	.forget_multi = op_forget_multi,
+	.getattr = op_getattr,
+	.setattr = op_setattr,
+	.mknod = op_mknod,
+	.mkdir = op_mkdir,
+	.unlink = op_unlink,
+	.rmdir = op_rmdir,
+	.rename = op_rename,
+	.open = op_open,
+	.read = op_read,
+	.write = op_write,
+	.flush = op_flush,
+	.release = op_release,
+	.opendir = op_opendir,
+	.readdir = op_readdir,
+	.readdirplus = op_readdirplus,
+	.releasedir = op_releasedir,
+	.poll = op_poll,
+};
+
+/* ---- the tree's requests to us ---- */
+
+static void tree_inval_entry(uint64_t parent, const char *name, void *data)
+{
+	struct zr_fs *fs = data;
+	if (fs->notifier) {
+		zr_notifier_inval_entry(fs->notifier, parent, name);
+	}
+}
+
+static void tree_poll_notify(void *ph, void *data)
+{
+	(void)data;
+	/* Safe from the loop: it only writes a notification, it takes no kernel lock we hold. */
+	(void)fuse_lowlevel_notify_poll(ph);
+	fuse_pollhandle_destroy(ph);
+}
+
+static void tree_poll_destroy(void *ph, void *data)
+{
+	(void)data;
+	fuse_pollhandle_destroy(ph);
+}
+
+const struct zr_tree_ops zr_fs_tree_ops = {
+	.inval_entry = tree_inval_entry,
+	.poll_notify = tree_poll_notify,
+	.poll_destroy = tree_poll_destroy,
+};
+
+/* ---- session on the loop ---- */
+
+static void fs_gone(struct zr_fs *fs)
+{
+	if (fs->gone) {
+		return;
+	}
+	fs->gone = true;
+	if (fs->polling) {
+		(void)uv_poll_stop(&fs->poll);
+	}
+	if (fs->on_gone) {
+		fs->on_gone(fs->data);
+	}
+}
+
+static void on_readable(uv_poll_t *p, int status, int events)
+{
+	struct zr_fs *fs = p->data;
+	(void)events;
+	if (status < 0) {
+		log_error("FUSE device poll failed: %s", uv_strerror(status));
+		fs_gone(fs);
+		return;
+	}
+	for (int i = 0; i < BATCH; i++) {
+		int res = fuse_session_receive_buf(fs->se, &fs->buf);
+		if (res == -EAGAIN || res == -EINTR) {
+			break;
+		}
+		if (res <= 0) {
+			if (res < 0) {
+				log_error("Failed to read from the FUSE device: %s", strerror(-res));
+			} else {
+				log_info("%s was unmounted", fs->mount);
+			}
+			fs_gone(fs);
+			return;
+		}
+		fuse_session_process_buf(fs->se, &fs->buf);
+		answer_interrupted(fs);
+		if (fuse_session_exited(fs->se)) {
+			fs_gone(fs);
+			return;
+		}
+	}
+}
+
+int zr_fs_create(uv_loop_t *loop, const struct zr_fs_config *cfg, struct zr_fs **ret)
+{
+	struct zr_fs *fs = calloc(1, sizeof(*fs));
+	if (!fs || !(fs->mount = strdup(cfg->mount))) {
+		free(fs);
+		return -ENOMEM;
+	}
+	fs->loop = loop;
+	fs->cfg = *cfg;
+	fs->cfg.mount = fs->mount;
+	zr_list_init(&fs->interrupted);
+	*ret = fs;
+	return 0;
+}
+
+int zr_fs_start(struct zr_fs *fs, struct zr_tree *tree, void (*on_gone)(void *data), void *data)
+{
+	char opts[256];
+	snprintf(opts, sizeof(opts), "-ofsname=zrobot,subtype=zrobot,default_permissions%s%s",
+		 fs->cfg.allow_other ? ",allow_other" : "", fs->cfg.auto_unmount ? ",auto_unmount" : "");
+	char *argv[] = {"zrobot", opts, NULL};
+	struct fuse_args args = FUSE_ARGS_INIT(2, argv);
+	int err;
+	fs->tree = tree;
+	fs->on_gone = on_gone;
+	fs->data = data;
+	fs->se = fuse_session_new(&args, &ops, sizeof(ops), fs);
+	if (!fs->se) {
+		return -EIO;
+	}
+	if (fuse_session_mount(fs->se, fs->mount) != 0) {
+		return -EIO;
+	}
+	fs->mounted = true;
+	int fd = fuse_session_fd(fs->se);
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+		return -errno;
+	}
+	err = zr_notifier_start(fs->se, &fs->notifier);
+	if (err < 0) {
+		return err;
+	}
+	err = uv_poll_init(fs->loop, &fs->poll, fd);
+	if (err < 0) {
+		return err;
+	}
+	fs->polling = true;
+	fs->poll.data = fs;
+	return uv_poll_start(&fs->poll, UV_READABLE, on_readable);
+}
+
+static void on_poll_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+void zr_fs_destroy(struct zr_fs *fs)
+{
+	if (!fs) {
+		return;
+	}
+	if (fs->polling) {
+		(void)uv_poll_stop(&fs->poll);
+	}
+	/* Unmounting closes the device, which aborts whatever the kernel still waits for, so a
+	 * notification stuck on a kernel lock returns and the notifier can be joined. */
+	if (fs->se && fs->mounted) {
+		fuse_session_unmount(fs->se);
+	}
+	zr_notifier_stop(fs->notifier);
+	fs->notifier = NULL;
+	if (fs->se) {
+		fuse_session_destroy(fs->se);
+	}
+	free(fs->buf.mem);
+	free(fs->mount);
+	if (fs->polling) {
+		fs->poll.data = fs;
+		uv_close((uv_handle_t *)&fs->poll, on_poll_closed);
+	} else {
+		free(fs);
+	}
+}

@@ -1,0 +1,380 @@
+/* zrobot: the daemon's entry point — wires the robot, its tree and the FUSE mount to one loop. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "config.h"
+#include "fs.h"
+#include "mount.h"
+#include "robot.h"
+#include "tree.h"
+#include "util/log.h"
+
+static char *arg_mount;
+static char *arg_data;
+static char **arg_templates;
+static size_t arg_n_templates;
+static int arg_jobs;
+static int arg_queue_max = 1000;
+static int arg_history = 100;
+static bool arg_allow_other;
+static bool arg_auto_unmount = true;
+
+struct daemon {
+	uv_loop_t loop;
+	uv_signal_t sigint, sigterm;
+	struct zr_robot *robot;
+	struct zr_tree *tree;
+	struct zr_fs *fs;
+	bool stopping;
+	int status;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: zrobot run [OPTIONS]\n"
+		"       zrobot --version | --help\n\n"
+		"Runs the robot in the foreground and shows it as a filesystem.\n\n"
+		"  --mount DIR        mount point (default /zr as root, else $HOME/zr)\n"
+		"  --data DIR         data folder (default /var/lib/zrobot as root,\n"
+		"                     else $HOME/.local/share/zrobot)\n"
+		"  --templates DIR    also load the templates in DIR (repeatable)\n"
+		"  --jobs N           tasks running at once across services (default 4 x cores)\n"
+		"  --queue-max N      tasks waiting per service (default 1000)\n"
+		"  --history N        finished tasks kept per service (default 100)\n"
+		"  --log-level LEVEL  error, warn, info (default) or debug\n"
+		"  --allow-other      let other users use the mount\n"
+		"  --no-auto-unmount  leave the mount behind if the robot is killed (for tests)\n");
+}
+
+static int parse_int(const char *s, int min, int *ret)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || *end || v < min || v > INT_MAX) {
+		return -EINVAL;
+	}
+	*ret = (int)v;
+	return 0;
+}
+
+static int parse_args(int argc, char **argv)
+{
+	enum { O_MOUNT = 256, O_DATA, O_TEMPLATES, O_JOBS, O_QUEUE, O_HISTORY, O_LEVEL, O_ALLOW, O_NOAUTO };
+	static const struct option opts[] = {
+		{"mount", required_argument, NULL, O_MOUNT},
+		{"data", required_argument, NULL, O_DATA},
+		{"templates", required_argument, NULL, O_TEMPLATES},
+		{"jobs", required_argument, NULL, O_JOBS},
+		{"queue-max", required_argument, NULL, O_QUEUE},
+		{"history", required_argument, NULL, O_HISTORY},
+		{"log-level", required_argument, NULL, O_LEVEL},
+		{"allow-other", no_argument, NULL, O_ALLOW},
+		{"no-auto-unmount", no_argument, NULL, O_NOAUTO},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	static const char *const levels[] = {"error", "warn", "info", "debug"};
+	int c;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		char **p;
+		switch (c) {
+		case O_MOUNT:
+			arg_mount = optarg;
+			break;
+		case O_DATA:
+			arg_data = optarg;
+			break;
+		case O_TEMPLATES:
+			p = realloc(arg_templates, (arg_n_templates + 1) * sizeof(*p));
+			if (!p) {
+				return -ENOMEM;
+			}
+			arg_templates = p;
+			arg_templates[arg_n_templates++] = optarg;
+			break;
+		case O_JOBS:
+			if (parse_int(optarg, 1, &arg_jobs) < 0) {
+				fprintf(stderr, "zrobot: --jobs wants a positive number, got '%s'\n", optarg);
+				return -EINVAL;
+			}
+			break;
+		case O_QUEUE:
+			if (parse_int(optarg, 1, &arg_queue_max) < 0) {
+				fprintf(stderr, "zrobot: --queue-max wants a positive number, got '%s'\n", optarg);
+				return -EINVAL;
+			}
+			break;
+		case O_HISTORY:
+			if (parse_int(optarg, 1, &arg_history) < 0) {
+				fprintf(stderr, "zrobot: --history wants a positive number, got '%s'\n", optarg);
+				return -EINVAL;
+			}
+			break;
+		case O_LEVEL:
+			zr_log_level = -1;
+			for (int i = 0; i < 4; i++) {
+				if (strcmp(optarg, levels[i]) == 0) {
+					zr_log_level = i;
+				}
+			}
+			if (zr_log_level < 0) {
+				fprintf(stderr, "zrobot: --log-level wants error, warn, info or debug\n");
+				return -EINVAL;
+			}
+			break;
+		case O_ALLOW:
+			arg_allow_other = true;
+			break;
+		case O_NOAUTO:
+			arg_auto_unmount = false;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "zrobot: unexpected argument '%s'\n", argv[optind]);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Defaults by who runs us: root gets system paths, a user gets paths in $HOME. */
+static char *default_path(const char *as_root, const char *in_home)
+{
+	char *p = NULL;
+	const char *home = getenv("HOME");
+	if (geteuid() == 0) {
+		return strdup(as_root);
+	}
+	if (asprintf(&p, "%s/%s", home ? home : ".", in_home) < 0) {
+		return NULL;
+	}
+	return p;
+}
+
+static int mkdir_parents(const char *path)
+{
+	char *p = strdup(path);
+	if (!p) {
+		return -ENOMEM;
+	}
+	for (char *c = p + 1; *c; c++) {
+		if (*c == '/') {
+			*c = '\0';
+			(void)mkdir(p, 0755);
+			*c = '/';
+		}
+	}
+	int err = mkdir(p, 0700) < 0 && errno != EEXIST ? -errno : 0;
+	free(p);
+	return err;
+}
+
+/* One robot per data folder: a second one would share its work folders. */
+static int lock_data_dir(const char *dir)
+{
+	char *path = NULL;
+	if (asprintf(&path, "%s/lock", dir) < 0) {
+		return -ENOMEM;
+	}
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	free(path);
+	if (fd < 0) {
+		return -errno;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd; /* held until exit */
+}
+
+static void on_handle_closed(uv_handle_t *h) { (void)h; }
+
+static void finish(struct daemon *d)
+{
+	/* Readers still parked wait for tasks that will not run now: the robot went away. */
+	zr_tree_cancel_all(d->tree, ENOTCONN);
+	zr_fs_destroy(d->fs);
+	d->fs = NULL;
+	zr_tree_destroy(d->tree, ENOTCONN);
+	d->tree = NULL;
+	zr_robot_destroy(d->robot);
+	d->robot = NULL;
+	uv_close((uv_handle_t *)&d->sigint, on_handle_closed);
+	uv_close((uv_handle_t *)&d->sigterm, on_handle_closed);
+	log_info("Stopped");
+}
+
+static void on_robot_stopped(struct zr_robot *r)
+{
+	struct daemon *d = r->loop->data;
+	finish(d);
+}
+
+static void stop(struct daemon *d, const char *why)
+{
+	if (d->stopping) {
+		return;
+	}
+	d->stopping = true;
+	log_info("Stopping (%s)", why);
+	zr_robot_stop(d->robot, on_robot_stopped);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+	struct daemon *d = s->loop->data;
+	stop(d, signum == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+static void on_fs_gone(void *data)
+{
+	struct daemon *d = data;
+	stop(d, "unmounted");
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	struct daemon d = {0};
+	char mount[PATH_MAX], data[PATH_MAX];
+	int err;
+
+	if (parse_args(argc, argv) < 0) {
+		return 2;
+	}
+	char *m = arg_mount ? strdup(arg_mount) : default_path("/zr", "zr");
+	char *dd = arg_data ? strdup(arg_data) : default_path("/var/lib/zrobot", ".local/share/zrobot");
+	if (!m || !dd) {
+		fprintf(stderr, "zrobot: out of memory\n");
+		return 1;
+	}
+	err = mkdir_parents(dd);
+	if (err < 0 || !realpath(dd, data)) {
+		log_error("Failed to create data folder %s: %s", dd, strerror(err < 0 ? -err : errno));
+		return 1;
+	}
+	err = lock_data_dir(data);
+	if (err < 0) {
+		log_error("The data dir %s is in use by another robot (%s)", data, strerror(-err));
+		return 1;
+	}
+	if (m[0] != '/') {
+		char cwd[PATH_MAX];
+		if (!getcwd(cwd, sizeof(cwd)) || snprintf(mount, sizeof(mount), "%s/%s", cwd, m) >= (int)sizeof(mount)) {
+			log_error("Mount point path too long");
+			return 1;
+		}
+	} else {
+		snprintf(mount, sizeof(mount), "%s", m);
+	}
+	free(m);
+	free(dd);
+	/* Resolve symlinks and dots when the folder exists, so the mountinfo check compares
+	 * like with like; a stale mount cannot be resolved and keeps its given path. */
+	char resolved[PATH_MAX];
+	if (realpath(mount, resolved)) {
+		snprintf(mount, sizeof(mount), "%s", resolved);
+	}
+	err = zr_mount_prepare(mount);
+	if (err == -EBUSY) {
+		log_error("%s is already mounted (another robot serves it?): refusing to mount over it", mount);
+		return 1;
+	}
+	if (err < 0) {
+		log_error("Failed to prepare the mount point %s: %s", mount, strerror(-err));
+		return 1;
+	}
+
+	signal(SIGPIPE, SIG_IGN);
+	uv_loop_init(&d.loop);
+	d.loop.data = &d;
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	struct zr_robot_config cfg = {
+		.mount = mount,
+		.data_dir = data,
+		.jobs = arg_jobs > 0 ? arg_jobs : 4 * (int)(cores > 0 ? cores : 1),
+		.queue_max = arg_queue_max,
+		.history = arg_history,
+		.result_max = 1024 * 1024,
+		.kill_grace = 5,
+	};
+	err = zr_robot_create(&d.loop, &cfg, &d.robot);
+	if (err < 0) {
+		log_error("Failed to create the robot: %s", strerror(-err));
+		return 1;
+	}
+	(void)zr_robot_load_templates(d.robot, ZR_BUILTIN_TEMPLATES);
+	for (size_t i = 0; i < arg_n_templates; i++) {
+		char dir[PATH_MAX];
+		if (!realpath(arg_templates[i], dir)) {
+			log_error("Skipping template folder %s: %s", arg_templates[i], strerror(errno));
+			continue;
+		}
+		(void)zr_robot_load_templates(d.robot, dir);
+	}
+	free(arg_templates);
+
+	struct zr_fs_config fcfg = {.mount = mount, .allow_other = arg_allow_other, .auto_unmount = arg_auto_unmount};
+	if (zr_fs_create(&d.loop, &fcfg, &d.fs) < 0 ||
+	    zr_tree_create(d.robot, &zr_fs_tree_ops, d.fs, &d.tree) < 0) {
+		log_error("Out of memory");
+		return 1;
+	}
+	uv_signal_init(&d.loop, &d.sigint);
+	uv_signal_init(&d.loop, &d.sigterm);
+	uv_signal_start(&d.sigint, on_signal, SIGINT);
+	uv_signal_start(&d.sigterm, on_signal, SIGTERM);
+	err = zr_fs_start(d.fs, d.tree, on_fs_gone, &d);
+	if (err < 0) {
+		log_error("Failed to mount %s: %s", mount, strerror(-err));
+		d.stopping = true;
+		d.status = 1;
+		zr_robot_stop(d.robot, on_robot_stopped);
+	} else {
+		log_info("zrobot %s mounted at %s (data %s, %d jobs)", ZR_VERSION, mount, data, cfg.jobs);
+	}
+	uv_run(&d.loop, UV_RUN_DEFAULT);
+	err = uv_loop_close(&d.loop);
+	if (err < 0) {
+		log_error("Loop closed with handles open: %s", uv_strerror(err));
+		return 1;
+	}
+	return d.status;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
+		printf("zrobot %s\n", ZR_VERSION);
+		return 0;
+	}
+	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		usage(stdout);
+		return 0;
+	}
+	if (argc >= 2 && strcmp(argv[1], "run") == 0) {
+		return cmd_run(argc - 1, argv + 1);
+	}
+	usage(stderr);
+	return 2;
+}
