@@ -171,15 +171,8 @@ fail:
 	return err;
 }
 
-static void on_service_closed(uv_handle_t *h)
+static void service_free(struct zr_service *s)
 {
-	struct zr_service *s = h->data;
-	if (h != (uv_handle_t *)&s->retry_timer) {
-		s = ((struct zr_recur *)h->data)->svc;
-	}
-	if (--s->closing_handles > 0) {
-		return;
-	}
 	while (!zr_list_empty(&s->tasks)) {
 		struct zr_task *t = container_of(s->tasks.next, struct zr_task, link);
 		zr_queue_remove(&s->queue, &t->qitem);
@@ -197,6 +190,29 @@ static void on_service_closed(uv_handle_t *h)
 	free(s->guid);
 	free(s->workdir);
 	free(s);
+}
+
+static void on_service_closed(uv_handle_t *h)
+{
+	struct zr_service *s = h->data;
+	if (h != (uv_handle_t *)&s->retry_timer) {
+		s = ((struct zr_recur *)h->data)->svc;
+	}
+	if (--s->closing_handles == 0 && s->refs == 0) {
+		service_free(s);
+	}
+}
+
+void zr_service_ref(struct zr_service *s)
+{
+	s->refs++;
+}
+
+void zr_service_unref(struct zr_service *s)
+{
+	if (--s->refs == 0 && s->closing && s->closing_handles == 0) {
+		service_free(s);
+	}
 }
 
 void zr_service__close(struct zr_service *s)
@@ -734,6 +750,13 @@ static void service_finish(struct zr_service *s, struct zr_task *t, enum zr_task
 		size_t el = error ? strcspn(error, "\n") : 0;
 		if (asprintf(&msg, "%s: %.*s", zr_task_state_name(state), (int)el, error ? error : "") >= 0) {
 			svc_log(s, t, msg, strlen(msg));
+		}
+		if (s->deleting && t->qitem.lane == ZR_LANE_SYSTEM) {
+			log_warn("Service %s: on_delete action %s (task %llu) ended %.*s, deleting anyway",
+				 s->path, t->action->name, (unsigned long long)t->id, (int)el, error ? error : "");
+		} else {
+			log_info("Task %llu (%s %s) ended %s: %.*s", (unsigned long long)t->id, s->path,
+				 t->action->name, zr_task_state_name(state), (int)el, error ? error : "");
 		}
 	}
 	zr_service__event(s, "task.finished", json_pack("{sI ss ss}", "task", (json_int_t)t->id, "action",

@@ -45,6 +45,7 @@ struct zr_service {
 	struct zr_recur *recur;
 	size_t n_recur;
 	struct zr_list ready_link; /* in robot->ready while waiting for a job slot */
+	unsigned refs;  /* open files that show this service; it is freed once closed and 0 */
 	bool has_slot; /* holds one of the robot's job slots */
 	bool deleting;
 	bool closing;
@@ -79,6 +80,10 @@ void zr_service_refuse(struct zr_service *s, const char *path, int err, const ch
 struct zr_task *zr_service_task(const struct zr_service *s, uint64_t id);
 /* The newest task of an action, or NULL. */
 struct zr_task *zr_service_newest(const struct zr_service *s, const char *action);
+
+/* Open files keep a deleted service readable: its tasks' readers still get their results. */
+void zr_service_ref(struct zr_service *s);
+void zr_service_unref(struct zr_service *s);
 
 /* Starts the service's next step (called by the robot when it got a job slot). */
 void zr_service__run_next(struct zr_service *s);

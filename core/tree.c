@@ -126,11 +126,16 @@ struct ctx {
 struct zr_handle {
 	struct zr_tree *tree;
 	struct node *node;
+	struct zr_service *svc; /* ref'd: the service of a file under one, even once deleted */
 	struct zr_list link; /* in tree->handles */
 	struct zr_buf content; /* snapshot of a small file, made at open and at a read of 0 */
 	char **names;          /* directory snapshot */
 	size_t n_names;
 	uint64_t task_id;      /* the task a result read waits for, 0 = none */
+	/* The file offset where reading the result of the last write began: after write(2) the
+	 * position is past the payload, and the result starts there, not at 0. */
+	uint64_t result_base;
+	bool result_base_set;
 	struct zr_journal_cursor cursor;
 	uint64_t pos;          /* where the last read ended, for poll */
 	struct zr_buf wbuf;    /* data body written so far */
@@ -1170,6 +1175,10 @@ int zr_tree_open(struct zr_tree *t, uint64_t ino, int flags, struct zr_handle **
 	if (!h) {
 		return -ENOMEM;
 	}
+	if (c.svc) {
+		h->svc = c.svc;
+		zr_service_ref(c.svc);
+	}
 	struct zr_task *task = node_task(n, &c);
 	if (n->type == N_RESULT && task) {
 		h->task_id = task->id;
@@ -1182,8 +1191,31 @@ int zr_tree_open(struct zr_tree *t, uint64_t ino, int flags, struct zr_handle **
 	return 0;
 }
 
+/* Resolves an open file: through its service when it has one, so files opened before an
+ * rmdir keep working (a blocked reader still gets its task's result). */
+static int handle_ctx(struct zr_tree *t, struct zr_handle *h, struct ctx *c)
+{
+	struct node *n = h->node;
+	if (!h->svc) {
+		return resolve(t, n, c);
+	}
+	*c = (struct ctx){.svc = h->svc};
+	if (n->type == N_TASKFILE) {
+		c->task = zr_service_task(h->svc, n->parent->serial);
+		if (!c->task) {
+			return -ENOENT;
+		}
+	} else if (n->type == N_ACTION || n->type == N_RESULT) {
+		c->action = zr_template_action(h->svc->template, n->name);
+	}
+	return 0;
+}
+
 static void handle_free(struct zr_tree *t, struct zr_handle *h)
 {
+	if (h->svc) {
+		zr_service_unref(h->svc);
+	}
 	zr_waiter_remove(&h->poll_waiter);
 	if (h->ph) {
 		t->ops.poll_destroy(h->ph, t->data);
@@ -1237,7 +1269,7 @@ static void try_read(struct zr_tree *t, struct zr_handle *h, uint64_t off, size_
 	struct node *n = h->node;
 	struct ctx c;
 	*o = (struct outcome){0};
-	int err = resolve(t, n, &c);
+	int err = handle_ctx(t, h, &c);
 	if (err < 0) {
 		o->err = err;
 		return;
@@ -1266,6 +1298,13 @@ static void try_read(struct zr_tree *t, struct zr_handle *h, uint64_t off, size_
 		if (!h->task_id) {
 			return; /* nothing ran: EOF */
 		}
+		if (n->type == N_ACTION) {
+			if (!h->result_base_set) {
+				h->result_base = off;
+				h->result_base_set = true;
+			}
+			off = off >= h->result_base ? off - h->result_base : 0;
+		}
 		struct zr_task *task = zr_service_task(c.svc, h->task_id);
 		if (!task) {
 			o->err = -ENOENT;
@@ -1277,8 +1316,10 @@ static void try_read(struct zr_tree *t, struct zr_handle *h, uint64_t off, size_
 	case N_TASKFILE:
 		if (n->field == TF_RESULT) {
 			answer_task(c.task, off, size, o);
+			return;
 		}
-		return;
+		/* The other task files are small snapshots. */
+		__attribute__((fallthrough));
 	default:
 		if (is_snapshot(n)) {
 			if (off == 0) {
@@ -1434,6 +1475,7 @@ static ssize_t write_action(struct zr_tree *t, struct zr_handle *h, const struct
 		return refuse(t, h, c, err, why);
 	}
 	h->task_id = task->id;
+	h->result_base_set = false;
 	return (ssize_t)len;
 }
 
@@ -1441,7 +1483,7 @@ ssize_t zr_tree_write(struct zr_tree *t, struct zr_handle *h, const char *buf, s
 {
 	struct node *n = h->node;
 	struct ctx c;
-	int err = resolve(t, n, &c);
+	int err = handle_ctx(t, h, &c);
 	if (err < 0) {
 		return err;
 	}
@@ -1472,7 +1514,7 @@ int zr_tree_flush(struct zr_tree *t, struct zr_handle *h)
 	}
 	h->wpending = false;
 	struct ctx c;
-	int err = resolve(t, h->node, &c);
+	int err = handle_ctx(t, h, &c);
 	if (err < 0) {
 		return err;
 	}
@@ -1515,7 +1557,7 @@ unsigned zr_tree_poll(struct zr_tree *t, struct zr_handle *h, void *ph)
 		}
 		h->ph = ph;
 	}
-	if (resolve(t, n, &c) < 0) {
+	if (handle_ctx(t, h, &c) < 0) {
 		ev = POLLERR;
 	} else {
 		struct zr_journal *j = node_journal(t, n, &c);

@@ -1,0 +1,376 @@
+/* Unit tests for core/schema.c. */
+#include "schema.h"
+
+#include "test.h"
+
+static json_t *parse_json(const char *text)
+{
+	json_error_t e;
+	json_t *j = json_loads(text, JSON_DECODE_ANY, &e);
+	if (!j) {
+		FAIL("bad test JSON %s: %s", text, e.text);
+	}
+	return j;
+}
+
+/* Parses fields (and required, NULL for none) that must be valid. */
+static struct zr_schema *schema(const char *fields, const char *required)
+{
+	json_t *f = parse_json(fields);
+	json_t *r = required ? parse_json(required) : NULL;
+	struct zr_schema *s = NULL;
+	char *err = NULL;
+	int rc = zr_schema_parse(f, r, &s, &err);
+	if (rc != 0) {
+		FAIL("zr_schema_parse(%s): %d %s", fields, rc, err ? err : "");
+	}
+	json_decref(f);
+	json_decref(r);
+	return s;
+}
+
+/* Asserts that parsing fails with exactly the error text want. */
+static void parse_fails(const char *fields, const char *required, const char *want)
+{
+	json_t *f = parse_json(fields);
+	json_t *r = required ? parse_json(required) : NULL;
+	struct zr_schema *s = NULL;
+	char *err = NULL;
+	ASSERT_EQ_INT(zr_schema_parse(f, r, &s, &err), -EINVAL);
+	ASSERT_NULL(s);
+	ASSERT_EQ_STR(err, want);
+	free(err);
+	json_decref(f);
+	json_decref(r);
+}
+
+/* Applies obj and asserts the result equals want (compared as JSON). */
+static void applies(const struct zr_schema *s, const char *obj, unsigned flags, const char *want)
+{
+	json_t *o = parse_json(obj);
+	json_t *w = parse_json(want);
+	json_t *out = NULL;
+	char *err = NULL;
+	int rc = zr_schema_apply(s, o, flags, &out, &err);
+	if (rc != 0) {
+		FAIL("zr_schema_apply(%s): %d %s", obj, rc, err ? err : "");
+	}
+	if (!json_equal(out, w)) {
+		char *got = json_dumps(out, JSON_COMPACT);
+		FAIL("zr_schema_apply(%s) = %s, want %s", obj, got, want);
+	}
+	json_decref(out);
+	json_decref(w);
+	json_decref(o);
+}
+
+static void apply_fails(const struct zr_schema *s, const char *obj, unsigned flags,
+			const char *want)
+{
+	json_t *o = parse_json(obj);
+	json_t *out = NULL;
+	char *err = NULL;
+	ASSERT_EQ_INT(zr_schema_apply(s, o, flags, &out, &err), -EINVAL);
+	ASSERT_NULL(out);
+	ASSERT_EQ_STR(err, want);
+	free(err);
+	json_decref(o);
+}
+
+TEST(types)
+{
+	struct zr_schema *s = schema("{\"s\": {\"type\": \"string\"}, \"i\": {\"type\": \"integer\"},"
+				     " \"n\": {\"type\": \"number\"}, \"b\": {\"type\": \"boolean\"},"
+				     " \"o\": {\"type\": \"object\"}, \"a\": {\"type\": \"array\"}}",
+				     NULL);
+	applies(s, "{\"s\": \"x\", \"i\": -3, \"n\": 1.5, \"b\": false, \"o\": {\"k\": 1}, \"a\": [1]}",
+		0, "{\"s\": \"x\", \"i\": -3, \"n\": 1.5, \"b\": false, \"o\": {\"k\": 1}, \"a\": [1]}");
+	applies(s, "{}", 0, "{}");
+	/* number accepts integers too */
+	applies(s, "{\"n\": 7}", 0, "{\"n\": 7}");
+
+	apply_fails(s, "{\"s\": 1}", 0, "field 's': must be a string");
+	apply_fails(s, "{\"i\": 1.5}", 0, "field 'i': must be an integer");
+	apply_fails(s, "{\"i\": 2.0}", 0, "field 'i': must be an integer");
+	apply_fails(s, "{\"i\": \"3\"}", 0, "field 'i': must be an integer");
+	apply_fails(s, "{\"n\": \"1\"}", 0, "field 'n': must be a number");
+	apply_fails(s, "{\"b\": 1}", 0, "field 'b': must be a boolean");
+	apply_fails(s, "{\"o\": []}", 0, "field 'o': must be an object");
+	apply_fails(s, "{\"a\": {}}", 0, "field 'a': must be an array");
+	apply_fails(s, "{\"s\": null}", 0, "field 's': must be a string");
+	apply_fails(s, "[]", 0, "must be a JSON object");
+
+	ASSERT_EQ_SIZE(zr_schema_count(s), 6);
+	ASSERT_EQ_STR(zr_schema_field(s, 0), "s");
+	ASSERT_EQ_STR(zr_schema_field(s, 5), "a");
+	ASSERT_NULL(zr_schema_field(s, 6));
+	zr_schema_free(s);
+}
+
+TEST(defaults)
+{
+	struct zr_schema *s = schema("{\"port\": {\"type\": \"integer\", \"default\": 6379},"
+				     " \"host\": {\"type\": \"string\", \"default\": \"localhost\"},"
+				     " \"tags\": {\"type\": \"array\", \"default\": [\"a\"]},"
+				     " \"user\": {\"type\": \"string\"}}",
+				     NULL);
+	applies(s, "{}", 0, "{\"port\": 6379, \"host\": \"localhost\", \"tags\": [\"a\"]}");
+	applies(s, "{\"port\": 1, \"user\": \"u\"}", 0,
+		"{\"port\": 1, \"host\": \"localhost\", \"tags\": [\"a\"], \"user\": \"u\"}");
+
+	/* The result owns its values: changing it leaves the schema's default alone. */
+	json_t *o = json_object(), *out = NULL;
+	char *err = NULL;
+	ASSERT_OK(zr_schema_apply(s, o, 0, &out, &err));
+	ASSERT_OK(json_array_append_new(json_object_get(out, "tags"), json_string("b")));
+	json_decref(out);
+	applies(s, "{}", 0, "{\"port\": 6379, \"host\": \"localhost\", \"tags\": [\"a\"]}");
+	json_decref(o);
+	zr_schema_free(s);
+}
+
+TEST(minimum_maximum)
+{
+	struct zr_schema *s = schema("{\"port\": {\"type\": \"integer\", \"minimum\": 1, "
+				     "\"maximum\": 65535}, \"ratio\": {\"type\": \"number\", "
+				     "\"minimum\": 0.5, \"maximum\": 2}}",
+				     NULL);
+	applies(s, "{\"port\": 1}", 0, "{\"port\": 1}");
+	applies(s, "{\"port\": 65535}", 0, "{\"port\": 65535}");
+	apply_fails(s, "{\"port\": 0}", 0, "field 'port': must be >= 1");
+	apply_fails(s, "{\"port\": 65536}", 0, "field 'port': must be <= 65535");
+	applies(s, "{\"ratio\": 0.5}", 0, "{\"ratio\": 0.5}");
+	applies(s, "{\"ratio\": 2}", 0, "{\"ratio\": 2}");
+	apply_fails(s, "{\"ratio\": 0.25}", 0, "field 'ratio': must be >= 0.5");
+	apply_fails(s, "{\"ratio\": 2.5}", 0, "field 'ratio': must be <= 2");
+	zr_schema_free(s);
+}
+
+TEST(enum_values)
+{
+	struct zr_schema *s = schema("{\"mode\": {\"type\": \"string\", \"enum\": [\"a\", \"b\"]},"
+				     " \"level\": {\"type\": \"number\", \"enum\": [1, 2.5]}}",
+				     NULL);
+	applies(s, "{\"mode\": \"b\"}", 0, "{\"mode\": \"b\"}");
+	apply_fails(s, "{\"mode\": \"c\"}", 0, "field 'mode': must be one of [\"a\",\"b\"]");
+	applies(s, "{\"level\": 1.0}", 0, "{\"level\": 1.0}");
+	applies(s, "{\"level\": 2.5}", 0, "{\"level\": 2.5}");
+	apply_fails(s, "{\"level\": 2}", 0, "field 'level': must be one of [1,2.5]");
+	zr_schema_free(s);
+}
+
+TEST(pattern)
+{
+	struct zr_schema *s = schema("{\"id\": {\"type\": \"string\", \"pattern\": \"^[a-z]+[0-9]*$\"}}",
+				     NULL);
+	applies(s, "{\"id\": \"abc12\"}", 0, "{\"id\": \"abc12\"}");
+	apply_fails(s, "{\"id\": \"12abc\"}", 0, "field 'id': must match pattern '^[a-z]+[0-9]*$'");
+	apply_fails(s, "{\"id\": \"\"}", 0, "field 'id': must match pattern '^[a-z]+[0-9]*$'");
+
+	/* A NUL byte must not hide the rest of the string from the pattern. */
+	json_t *o = json_object(), *out = NULL;
+	char *err = NULL;
+	ASSERT_OK(json_object_set_new(o, "id", json_stringn("abc\0;x", 6)));
+	ASSERT_EQ_INT(zr_schema_apply(s, o, 0, &out, &err), -EINVAL);
+	ASSERT_EQ_STR(err, "field 'id': must match pattern '^[a-z]+[0-9]*$'");
+	free(err);
+	json_decref(o);
+	zr_schema_free(s);
+}
+
+/* The regerror text varies by libc: only its prefix is checked. */
+TEST(bad_pattern)
+{
+	json_t *f = parse_json("{\"id\": {\"type\": \"string\", \"pattern\": \"([a-z\"}}");
+	struct zr_schema *s = NULL;
+	char *err = NULL;
+	ASSERT_EQ_INT(zr_schema_parse(f, NULL, &s, &err), -EINVAL);
+	const char *want = "field 'id.pattern': bad regular expression: ";
+	ASSERT_EQ_INT(strncmp(err, want, strlen(want)), 0);
+	free(err);
+	json_decref(f);
+}
+
+TEST(lengths)
+{
+	struct zr_schema *s = schema("{\"pw\": {\"type\": \"string\", \"min_length\": 2, "
+				     "\"max_length\": 3}}",
+				     NULL);
+	applies(s, "{\"pw\": \"ab\"}", 0, "{\"pw\": \"ab\"}");
+	applies(s, "{\"pw\": \"abc\"}", 0, "{\"pw\": \"abc\"}");
+	/* Lengths count characters, not bytes: "éé" is 2 characters in 4 bytes. */
+	applies(s, "{\"pw\": \"\\u00e9\\u00e9\"}", 0, "{\"pw\": \"\\u00e9\\u00e9\"}");
+	apply_fails(s, "{\"pw\": \"a\"}", 0, "field 'pw': must be at least 2 characters long");
+	apply_fails(s, "{\"pw\": \"abcd\"}", 0, "field 'pw': must be at most 3 characters long");
+	zr_schema_free(s);
+}
+
+TEST(unknown_field)
+{
+	struct zr_schema *s = schema("{\"a\": {\"type\": \"string\"}}", NULL);
+	apply_fails(s, "{\"a\": \"x\", \"b\": 1}", 0, "field 'b': unknown field");
+	apply_fails(s, "{\"b\": 1}", ZR_SCHEMA_PARTIAL | ZR_SCHEMA_COERCE, "field 'b': unknown field");
+	zr_schema_free(s);
+}
+
+TEST(required)
+{
+	struct zr_schema *s = schema("{\"user\": {\"type\": \"string\"}, \"password\": {\"type\": "
+				     "\"string\", \"secret\": true}, \"port\": {\"type\": "
+				     "\"integer\", \"default\": 1}}",
+				     "[\"password\", \"user\", \"port\"]");
+	apply_fails(s, "{}", 0, "field 'user': required");
+	apply_fails(s, "{\"user\": \"u\"}", 0, "field 'password': required");
+	applies(s, "{\"user\": \"u\", \"password\": \"p\"}", 0,
+		"{\"user\": \"u\", \"password\": \"p\", \"port\": 1}");
+	/* PARTIAL lets required fields be missing but still checks the others. */
+	applies(s, "{}", ZR_SCHEMA_PARTIAL, "{\"port\": 1}");
+	apply_fails(s, "{\"user\": 5}", ZR_SCHEMA_PARTIAL, "field 'user': must be a string");
+
+	json_t *o = parse_json("{\"port\": 2}");
+	char *missing = zr_schema_missing(s, o);
+	ASSERT_EQ_STR(missing, "user, password");
+	free(missing);
+	json_decref(o);
+	o = parse_json("{\"user\": \"u\", \"password\": \"p\", \"port\": 2}");
+	ASSERT_NULL(zr_schema_missing(s, o));
+	json_decref(o);
+
+	ASSERT_TRUE(zr_schema_secret(s, "password"));
+	ASSERT_FALSE(zr_schema_secret(s, "user"));
+	ASSERT_FALSE(zr_schema_secret(s, "nope"));
+	zr_schema_free(s);
+}
+
+TEST(coercion)
+{
+	struct zr_schema *s = schema("{\"port\": {\"type\": \"integer\", \"maximum\": 65535},"
+				     " \"ratio\": {\"type\": \"number\"}, \"on\": {\"type\": \"boolean\"},"
+				     " \"o\": {\"type\": \"object\"}, \"a\": {\"type\": \"array\"},"
+				     " \"s\": {\"type\": \"string\"}}",
+				     NULL);
+	unsigned c = ZR_SCHEMA_COERCE;
+	applies(s, "{\"port\": \"6379\"}", c, "{\"port\": 6379}");
+	applies(s, "{\"port\": 6379}", c, "{\"port\": 6379}");
+	applies(s, "{\"ratio\": \"1.5\", \"on\": \"true\"}", c, "{\"ratio\": 1.5, \"on\": true}");
+	applies(s, "{\"ratio\": \"2\", \"on\": \"false\"}", c, "{\"ratio\": 2, \"on\": false}");
+	applies(s, "{\"o\": \"{\\\"k\\\": 1}\", \"a\": \"[1, 2]\"}", c,
+		"{\"o\": {\"k\": 1}, \"a\": [1, 2]}");
+	/* Strings stay strings, even when they look like numbers. */
+	applies(s, "{\"s\": \"6379\"}", c, "{\"s\": \"6379\"}");
+
+	apply_fails(s, "{\"port\": \"abc\"}", c, "field 'port': must be an integer");
+	apply_fails(s, "{\"port\": \"1.5\"}", c, "field 'port': must be an integer");
+	apply_fails(s, "{\"port\": \"99999999999999999999\"}", c, "field 'port': must be an integer");
+	apply_fails(s, "{\"port\": \"70000\"}", c, "field 'port': must be <= 65535");
+	apply_fails(s, "{\"on\": \"yes\"}", c, "field 'on': must be a boolean");
+	apply_fails(s, "{\"o\": \"[1]\"}", c, "field 'o': must be an object");
+	apply_fails(s, "{\"ratio\": \"nan\"}", c, "field 'ratio': must be a number");
+	/* Without the flag a string is just a string. */
+	apply_fails(s, "{\"port\": \"6379\"}", 0, "field 'port': must be an integer");
+	zr_schema_free(s);
+}
+
+TEST(parse_errors)
+{
+	parse_fails("{\"port\": {\"type\": \"integr\"}}", NULL, "field 'port': unknown type 'integr'");
+	parse_fails("{\"port\": {}}", NULL, "field 'port.type': required");
+	parse_fails("{\"port\": {\"type\": 1}}", NULL, "field 'port.type': must be a string");
+	parse_fails("{\"port\": 1}", NULL, "field 'port': must be an object");
+	parse_fails("{\"port\": {\"type\": \"integer\", \"maximun\": 1}}", NULL,
+		    "field 'port.maximun': unknown key");
+	parse_fails("{\"port\": {\"type\": \"integer\", \"default\": 70000, \"maximum\": 65535}}", NULL,
+		    "field 'port.default': must be <= 65535");
+	parse_fails("{\"port\": {\"type\": \"integer\", \"default\": \"1\"}}", NULL,
+		    "field 'port.default': must be an integer");
+	parse_fails("{\"m\": {\"type\": \"string\", \"enum\": [\"a\"], \"default\": \"b\"}}", NULL,
+		    "field 'm.default': must be one of [\"a\"]");
+	parse_fails("{\"m\": {\"type\": \"string\", \"pattern\": \"^a$\", \"default\": \"b\"}}", NULL,
+		    "field 'm.default': must match pattern '^a$'");
+	parse_fails("{\"m\": {\"type\": \"string\", \"minimum\": 1}}", NULL,
+		    "field 'm.minimum': only integer and number fields have it");
+	parse_fails("{\"m\": {\"type\": \"integer\", \"min_length\": 1}}", NULL,
+		    "field 'm.min_length': only string fields have it");
+	parse_fails("{\"m\": {\"type\": \"integer\", \"minimum\": \"1\"}}", NULL,
+		    "field 'm.minimum': must be a number");
+	parse_fails("{\"m\": {\"type\": \"integer\", \"minimum\": 2, \"maximum\": 1}}", NULL,
+		    "field 'm': minimum is greater than maximum");
+	parse_fails("{\"m\": {\"type\": \"string\", \"max_length\": -1}}", NULL,
+		    "field 'm.max_length': must be a non-negative integer");
+	parse_fails("{\"m\": {\"type\": \"string\", \"min_length\": 3, \"max_length\": 2}}", NULL,
+		    "field 'm': min_length is greater than max_length");
+	parse_fails("{\"m\": {\"type\": \"string\", \"enum\": []}}", NULL,
+		    "field 'm.enum': must be a non-empty array");
+	parse_fails("{\"m\": {\"type\": \"string\", \"enum\": [\"a\", 1]}}", NULL,
+		    "field 'm.enum': value 1 must be a string");
+	parse_fails("{\"m\": {\"type\": \"string\", \"secret\": 1}}", NULL,
+		    "field 'm.secret': must be a boolean");
+	parse_fails("{\"m\": {\"type\": \"string\", \"description\": 1}}", NULL,
+		    "field 'm.description': must be a string");
+	parse_fails("{\"1m\": {\"type\": \"string\"}}", NULL,
+		    "field '1m': bad field name (must match [A-Za-z_][A-Za-z0-9_]{0,62})");
+	parse_fails("{\"a-b\": {\"type\": \"string\"}}", NULL,
+		    "field 'a-b': bad field name (must match [A-Za-z_][A-Za-z0-9_]{0,62})");
+	parse_fails("{\"a\": {\"type\": \"string\"}}", "[\"b\"]", "required: 'b' is not a field");
+	parse_fails("{\"a\": {\"type\": \"string\"}}", "[1]",
+		    "required: must be an array of field names");
+	parse_fails("{\"a\": {\"type\": \"string\"}}", "\"a\"",
+		    "required: must be an array of field names");
+	parse_fails("[]", NULL, "fields: must be an object");
+}
+
+TEST(empty)
+{
+	struct zr_schema *s = NULL;
+	char *err = NULL;
+	ASSERT_OK(zr_schema_parse(NULL, NULL, &s, &err));
+	ASSERT_EQ_SIZE(zr_schema_count(s), 0);
+	applies(s, "{}", 0, "{}");
+	apply_fails(s, "{\"x\": 1}", 0, "field 'x': unknown field");
+	ASSERT_NULL(zr_schema_missing(s, NULL));
+	ASSERT_NULL(zr_schema_free(s));
+	ASSERT_NULL(zr_schema_free(NULL));
+}
+
+TEST(field_names)
+{
+	struct zr_schema *s = schema("{\"_x\": {\"type\": \"string\"}, \"Ab_9\": {\"type\": "
+				     "\"string\", \"description\": \"d\"}}",
+				     NULL);
+	ASSERT_EQ_STR(zr_schema_field(s, 0), "_x");
+	ASSERT_EQ_STR(zr_schema_field(s, 1), "Ab_9");
+	zr_schema_free(s);
+	/* 63 characters is the longest name, 64 is too long. */
+	char name[65];
+	memset(name, 'a', 63);
+	name[63] = '\0';
+	json_t *f = json_pack("{s:{s:s}}", name, "type", "string");
+	char *err = NULL;
+	ASSERT_OK(zr_schema_parse(f, NULL, &s, &err));
+	ASSERT_EQ_STR(zr_schema_field(s, 0), name);
+	zr_schema_free(s);
+	json_decref(f);
+	strcpy(name + 63, "a");
+	f = json_pack("{s:{s:s}}", name, "type", "string");
+	ASSERT_EQ_INT(zr_schema_parse(f, NULL, &s, &err), -EINVAL);
+	free(err);
+	json_decref(f);
+}
+
+int main(void)
+{
+	RUN_TEST(types);
+	RUN_TEST(defaults);
+	RUN_TEST(minimum_maximum);
+	RUN_TEST(enum_values);
+	RUN_TEST(pattern);
+	RUN_TEST(bad_pattern);
+	RUN_TEST(lengths);
+	RUN_TEST(unknown_field);
+	RUN_TEST(required);
+	RUN_TEST(coercion);
+	RUN_TEST(parse_errors);
+	RUN_TEST(empty);
+	RUN_TEST(field_names);
+	return 0;
+}
