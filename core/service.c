@@ -269,6 +269,9 @@ int zr_service_enqueue(struct zr_service *s, const struct zr_action_def *action,
 	struct zr_robot *r = s->robot;
 	json_t *valid = NULL;
 	int err;
+	if (!args && !(args = json_object())) {
+		return -ENOMEM;
+	}
 	if (r->stopping) {
 		json_decref(args);
 		(void)asprintf(ret_err, "the robot is stopping");
@@ -291,7 +294,7 @@ int zr_service_enqueue(struct zr_service *s, const struct zr_action_def *action,
 			return -EAGAIN;
 		}
 	}
-	err = zr_schema_apply(action->args, args ? args : json_object(), ZR_SCHEMA_COERCE, &valid,
+	err = zr_schema_apply(action->args, args, 0, &valid,
 			      ret_err);
 	json_decref(args);
 	if (err < 0) {

@@ -957,7 +957,9 @@ static int add_map_names(struct zr_handle *h, const struct zr_map *m, size_t *ca
 			return -ENOMEM;
 		}
 	}
-	qsort(h->names + first, h->n_names - first, sizeof(char *), cmp_strp);
+	if (h->n_names > first) {
+		qsort(h->names + first, h->n_names - first, sizeof(char *), cmp_strp);
+	}
 	return 0;
 }
 
@@ -1025,6 +1027,8 @@ static int list_dir(struct zr_tree *t, struct zr_handle *h)
 	}
 }
 
+static void on_poll_wake(struct zr_waiter *w);
+
 static struct zr_handle *handle_new(struct zr_tree *t, struct node *n)
 {
 	struct zr_handle *h = calloc(1, sizeof(*h));
@@ -1034,7 +1038,7 @@ static struct zr_handle *handle_new(struct zr_tree *t, struct node *n)
 	h->tree = t;
 	h->node = n;
 	n->nopen++;
-	zr_waiter_init(&h->poll_waiter, NULL);
+	zr_waiter_init(&h->poll_waiter, on_poll_wake);
 	zr_list_push_back(&t->handles, &h->link);
 	return h;
 }
@@ -1470,6 +1474,21 @@ static ssize_t write_action(struct zr_tree *t, struct zr_handle *h, const struct
 	if (err < 0) {
 		return refuse(t, h, c, err, why);
 	}
+	size_t i = 0;
+	while (i < len && strchr(" \t\r\n", buf[i])) {
+		i++;
+	}
+	if (i < len && buf[i] != '{' && json_object_size(args) > 0) {
+		/* key=value lines carry text: convert it to the fields' types. A JSON object
+		 * already says what its values are. */
+		json_t *typed = NULL;
+		err = zr_schema_apply(c->action->args, args, ZR_SCHEMA_COERCE, &typed, &why);
+		json_decref(args);
+		if (err < 0) {
+			return refuse(t, h, c, err, why);
+		}
+		args = typed;
+	}
 	err = zr_service_enqueue(c->svc, c->action, args, ZR_LANE_USER, &task, &why);
 	if (err < 0) {
 		return refuse(t, h, c, err, why);
@@ -1582,7 +1601,6 @@ unsigned zr_tree_poll(struct zr_tree *t, struct zr_handle *h, void *ph)
 	if (wait) {
 		ev &= ~(unsigned)POLLIN;
 		if (h->ph) {
-			zr_waiter_init(&h->poll_waiter, on_poll_wake);
 			zr_waitq_add(wait, &h->poll_waiter);
 		}
 	} else if (h->ph) {

@@ -505,6 +505,7 @@ int zr_fs_start(struct zr_fs *fs, struct zr_tree *tree, void (*on_gone)(void *da
 	fs->on_gone = on_gone;
 	fs->data = data;
 	fs->se = fuse_session_new(&args, &ops, sizeof(ops), fs);
+	fuse_opt_free_args(&args);
 	if (!fs->se) {
 		return -EIO;
 	}

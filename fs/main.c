@@ -18,6 +18,7 @@
 #include "mount.h"
 #include "robot.h"
 #include "tree.h"
+#include "util/cleanup.h"
 #include "util/log.h"
 
 static char *arg_mount;
@@ -262,8 +263,8 @@ static int cmd_run(int argc, char **argv)
 	if (parse_args(argc, argv) < 0) {
 		return 2;
 	}
-	char *m = arg_mount ? strdup(arg_mount) : default_path("/zr", "zr");
-	char *dd = arg_data ? strdup(arg_data) : default_path("/var/lib/zrobot", ".local/share/zrobot");
+	_cleanup_free_ char *m = arg_mount ? strdup(arg_mount) : default_path("/zr", "zr");
+	_cleanup_free_ char *dd = arg_data ? strdup(arg_data) : default_path("/var/lib/zrobot", ".local/share/zrobot");
 	if (!m || !dd) {
 		fprintf(stderr, "zrobot: out of memory\n");
 		return 1;
@@ -287,8 +288,6 @@ static int cmd_run(int argc, char **argv)
 	} else {
 		snprintf(mount, sizeof(mount), "%s", m);
 	}
-	free(m);
-	free(dd);
 	/* Resolve symlinks and dots when the folder exists, so the mountinfo check compares
 	 * like with like; a stale mount cannot be resolved and keeps its given path. */
 	char resolved[PATH_MAX];
@@ -332,7 +331,6 @@ static int cmd_run(int argc, char **argv)
 		}
 		(void)zr_robot_load_templates(d.robot, dir);
 	}
-	free(arg_templates);
 
 	struct zr_fs_config fcfg = {.mount = mount, .allow_other = arg_allow_other, .auto_unmount = arg_auto_unmount};
 	if (zr_fs_create(&d.loop, &fcfg, &d.fs) < 0 ||
@@ -373,7 +371,9 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (argc >= 2 && strcmp(argv[1], "run") == 0) {
-		return cmd_run(argc - 1, argv + 1);
+		int status = cmd_run(argc - 1, argv + 1);
+		free(arg_templates);
+		return status;
 	}
 	usage(stderr);
 	return 2;

@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Measures what the robot adds on top of the work itself, as two ratios:
+#   - an action round trip (echo > actions/noop; cat results/noop) against running the same
+#     tiny script with fork+exec (sh script </dev/null);
+#   - cat of a service's state file against cat of the same bytes on tmpfs (/dev/shm).
+# It starts its own robot on a temporary mount point and data dir and removes both at the end.
+#
+#     ZROBOT=build/fs/zrobot bash tests/bench/bench-action.sh
+#
+# N (default 200) round trips and M (default 2000) state reads can be set in the environment.
+set -euo pipefail
+
+zrobot=${ZROBOT:-build/fs/zrobot}
+n=${N:-200}
+m=${M:-2000}
+
+if [[ ! -x $zrobot ]]; then
+	echo "bench: no robot binary at '$zrobot' (set ZROBOT)" >&2
+	exit 1
+fi
+zrobot=$(realpath "$zrobot")
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/zr-bench.XXXXXX")
+mnt=$tmp/mnt
+shm=$(mktemp -d /dev/shm/zr-bench.XXXXXX 2>/dev/null || mktemp -d "$tmp/shm.XXXXXX")
+robot_pid=
+
+cleanup() {
+	# Unmount first so the robot sees its session end; lazily if a reader still holds it.
+	if mountpoint -q "$mnt" 2>/dev/null; then
+		fusermount3 -u "$mnt" 2>/dev/null || fusermount3 -uz "$mnt" 2>/dev/null || true
+	fi
+	if [[ -n $robot_pid ]] && kill -0 "$robot_pid" 2>/dev/null; then
+		kill -TERM "$robot_pid" 2>/dev/null || true
+		for _ in $(seq 50); do
+			kill -0 "$robot_pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$robot_pid" 2>/dev/null || true
+	fi
+	if [[ -n $robot_pid ]]; then
+		wait "$robot_pid" 2>/dev/null || true
+	fi
+	# Never recurse into a mount that is still there: rm -r over the tree would delete services.
+	if ! mountpoint -q "$mnt" 2>/dev/null; then
+		rm -rf --one-file-system "$tmp"
+	fi
+	rm -rf "$shm"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# The template: one action, as small as an action can be.
+mkdir -p "$tmp/templates/bench/actions" "$mnt" "$tmp/data"
+cat >"$tmp/templates/bench/template.json" <<'JSON'
+{"name": "bench", "version": "1.0.0", "description": "benchmark", "actions": {"noop": {}}}
+JSON
+script=$tmp/templates/bench/actions/noop
+printf '#!/bin/sh\necho ok\n' >"$script"
+chmod +x "$script"
+
+"$zrobot" run --mount "$mnt" --data "$tmp/data" --templates "$tmp/templates" \
+	--log-level warn 2>"$tmp/robot.log" &
+robot_pid=$!
+
+for _ in $(seq 100); do
+	if [[ -d $mnt/bench ]]; then
+		break
+	fi
+	if ! kill -0 "$robot_pid" 2>/dev/null; then
+		break
+	fi
+	sleep 0.1
+done
+if [[ ! -d $mnt/bench ]]; then
+	echo "bench: the robot did not come up; its log:" >&2
+	cat "$tmp/robot.log" >&2
+	exit 1
+fi
+
+svc=$mnt/bench/b
+mkdir "$svc"
+
+now_ns() {
+	date +%s%N
+}
+
+# Prints "<ms per item> <ratio>" for two totals in ns over the same count.
+ratio() {
+	awk -v a="$1" -v b="$2" -v k="$3" \
+		'BEGIN { printf "%.3f %.3f %.2f\n", a / k / 1e6, b / k / 1e6, a / b }'
+}
+
+# Warm up both paths (page cache, first spawn) so the first iteration does not skew a run.
+echo >"$svc/actions/noop"
+cat "$svc/results/noop" >/dev/null
+sh "$script" </dev/null >/dev/null
+
+t0=$(now_ns)
+for ((i = 0; i < n; i++)); do
+	echo >"$svc/actions/noop"
+	cat "$svc/results/noop" >/dev/null
+done
+t1=$(now_ns)
+for ((i = 0; i < n; i++)); do
+	sh "$script" </dev/null >/dev/null
+done
+t2=$(now_ns)
+read -r task_ms fork_ms r < <(ratio $((t1 - t0)) $((t2 - t1)) "$n")
+echo "action round trip: $task_ms ms/task, fork+exec: $fork_ms ms, ratio $r"
+
+cat "$svc/state" >"$shm/state"
+t0=$(now_ns)
+for ((i = 0; i < m; i++)); do
+	cat "$svc/state" >/dev/null
+done
+t1=$(now_ns)
+for ((i = 0; i < m; i++)); do
+	cat "$shm/state" >/dev/null
+done
+t2=$(now_ns)
+read -r fuse_ms shm_ms r < <(ratio $((t1 - t0)) $((t2 - t1)) "$m")
+echo "cat state: $fuse_ms ms/read, tmpfs: $shm_ms ms, ratio $r"
+
+rmdir "$svc"
