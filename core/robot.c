@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 
 #include "service.h"
+#include "store.h"
+#include "util/map.h"
 #include "task.h"
 #include "template.h"
 #include "util/cleanup.h"
@@ -122,13 +124,67 @@ struct zr_service *zr_robot_service(const struct zr_robot *r, const char *tmpl, 
 	return rt ? zr_map_get(&rt->services, name) : NULL;
 }
 
+struct create {
+	struct zr_service *s;
+	zr_service_cb cb;
+	void *data;
+};
+
+static void on_created(int err, void *data)
+{
+	struct create *c = data;
+	struct zr_service *s = c->s;
+	struct zr_robot *r = s->robot;
+	struct zr_robot_template *rt = zr_robot_template(r, s->template->name);
+	if (err < 0) {
+		log_error("Failed to create service %s: %s", s->path, strerror(-err));
+		if (rt) {
+			(void)zr_map_del(&rt->services, s->name);
+		}
+		zr_service__close(s);
+		s = NULL;
+	} else {
+		s->pending = false;
+		if (rt) {
+			rt->mtime_ns = zr_now_ns();
+		}
+		log_info("Created service %s (%s)", s->path, s->template->uid);
+		zr_service__event(s, "service.created", json_pack("{ss}", "uid", s->template->uid));
+		zr_service__activate(s);
+	}
+	c->cb(err, s, c->data);
+	free(c);
+}
+
+static void store_service_row(const struct zr_service *s)
+{
+	_cleanup_free_ char *data = json_dumps(s->data, JSON_COMPACT);
+	_cleanup_free_ char *state = json_dumps(s->state, JSON_COMPACT);
+	struct zr_store_service row = {
+		.template = s->template->name,
+		.name = s->name,
+		.guid = s->guid,
+		.uid = s->template->uid,
+		.data = data ? data : "{}",
+		.state = state ? state : "{}",
+		.secret = s->secret,
+		.created_ns = s->created_ns,
+		.deleting = s->deleting,
+	};
+	zr_store_service_insert(s->robot->cfg.store, &row);
+}
+
 int zr_robot_create_service(struct zr_robot *r, const char *tmpl, const char *name,
-			    const json_t *data, struct zr_service **ret, char **ret_err)
+			    const json_t *data, char **ret_err, zr_service_cb cb, void *cbdata)
 {
 	struct zr_robot_template *rt = zr_robot_template(r, tmpl);
 	struct zr_service *s = NULL;
 	if (!rt) {
 		return -ENOENT;
+	}
+	if (rt->t->missing) {
+		(void)asprintf(ret_err, "template %s is missing", rt->t->uid);
+		return -EINVAL;
 	}
 	if (!zr_name_valid(name)) {
 		(void)asprintf(ret_err, "invalid service name '%s': want [a-z0-9][a-z0-9_.-]{0,62}", name);
@@ -137,18 +193,28 @@ int zr_robot_create_service(struct zr_robot *r, const char *tmpl, const char *na
 	if (zr_map_get(&rt->services, name)) {
 		return -EEXIST;
 	}
-	int err = zr_service_create(r, rt->t, name, data, &s, ret_err);
-	if (err < 0) {
-		return err;
+	if (r->stopping) {
+		(void)asprintf(ret_err, "the robot is stopping");
+		return -EAGAIN;
 	}
-	if (zr_map_put(&rt->services, name, s) < 0) {
-		zr_service__close(s);
+	struct create *c = calloc(1, sizeof(*c));
+	if (!c) {
 		return -ENOMEM;
 	}
-	rt->mtime_ns = zr_now_ns();
-	log_info("Created service %s (%s)", s->path, rt->t->uid);
-	zr_service__event(s, "service.created", json_pack("{ss}", "uid", rt->t->uid));
-	*ret = s;
+	int err = zr_service_create(r, rt->t, name, data, &s, ret_err);
+	if (err == 0 && zr_map_put(&rt->services, name, s) < 0) {
+		zr_service__close(s);
+		err = -ENOMEM;
+	}
+	if (err < 0) {
+		free(c);
+		return err;
+	}
+	/* In the map at once so the name is taken, but not in the tree before its commit. */
+	s->pending = true;
+	*c = (struct create){.s = s, .cb = cb, .data = cbdata};
+	store_service_row(s);
+	zr_store_sync(r->cfg.store, on_created, c);
 	return 0;
 }
 
@@ -192,6 +258,7 @@ void zr_robot__service_idle(struct zr_robot *r, struct zr_service *s)
 {
 	zr_list_remove(&s->delete_link);
 	log_info("Deleted service %s", s->path);
+	zr_store_service_delete(r->cfg.store, s->guid);
 	struct rm_work *w = calloc(1, sizeof(*w));
 	if (w && (w->path = strdup(s->workdir))) {
 		w->req.data = w;
@@ -205,23 +272,198 @@ void zr_robot__service_idle(struct zr_robot *r, struct zr_service *s)
 	zr_service__close(s);
 }
 
-int zr_robot_delete_service(struct zr_robot *r, struct zr_service *s)
+/* Detaches a service whose deletion is durable and starts its on_delete actions. */
+static void service_detach(struct zr_robot *r, struct zr_service *s)
 {
 	struct zr_robot_template *rt = zr_robot_template(r, s->template->name);
-	if (rt) {
+	if (rt && zr_map_get(&rt->services, s->name) == s) {
 		(void)zr_map_del(&rt->services, s->name);
 		rt->mtime_ns = zr_now_ns();
-	}
-	zr_service__event(s, "service.deleted", NULL);
-	if (r->hooks.service_removed) {
-		r->hooks.service_removed(s, r->hooks.data);
 	}
 	zr_list_push_back(&r->deleting, &s->delete_link);
 	zr_service__begin_delete(s);
 	if (zr_service__idle(s)) {
 		zr_robot__service_idle(r, s);
 	}
+}
+
+struct delete {
+	struct zr_service *s;
+	void (*cb)(int err, void *data);
+	void *data;
+};
+
+static void on_deleted(int err, void *data)
+{
+	struct delete *d = data;
+	struct zr_service *s = d->s;
+	struct zr_robot *r = s->robot;
+	if (err < 0) {
+		log_error("Failed to delete service %s: %s", s->path, strerror(-err));
+		s->delete_requested = false;
+	} else {
+		zr_service__event(s, "service.deleted", NULL);
+		if (r->hooks.service_removed) {
+			r->hooks.service_removed(s, r->hooks.data);
+		}
+		service_detach(r, s);
+	}
+	d->cb(err, d->data);
+	zr_service_unref(s);
+	free(d);
+}
+
+void zr_robot_delete_service(struct zr_robot *r, struct zr_service *s, void (*cb)(int err, void *data),
+			     void *cbdata)
+{
+	struct delete *d = calloc(1, sizeof(*d));
+	if (s->delete_requested || s->pending) {
+		free(d);
+		cb(s->pending ? -EBUSY : -ENOENT, cbdata);
+		return;
+	}
+	if (!d) {
+		cb(-ENOMEM, cbdata);
+		return;
+	}
+	s->delete_requested = true;
+	*d = (struct delete){.s = s, .cb = cb, .data = cbdata};
+	zr_service_ref(s);
+	zr_store_service_deleting(r->cfg.store, s->guid);
+	zr_store_sync(r->cfg.store, on_deleted, d);
+}
+
+/* ---- loading the store ---- */
+
+/* A stand-in for a template a stored service was made from but that is not loaded now. */
+static struct zr_robot_template *missing_template(struct zr_robot *r, const char *name, const char *uid)
+{
+	struct zr_robot_template *rt = zr_robot_template(r, name);
+	if (rt) {
+		return rt;
+	}
+	struct zr_template *t = calloc(1, sizeof(*t));
+	rt = calloc(1, sizeof(*rt));
+	if (!t || !rt || !(t->name = strdup(name)) || !(t->uid = strdup(uid)) ||
+	    !(t->version = strdup("0.0.0")) || !(t->dir = strdup("")) ||
+	    zr_schema_parse(NULL, NULL, &t->data, NULL) < 0 || zr_map_put(&r->templates, name, rt) < 0) {
+		zr_template_free(t);
+		free(rt);
+		return NULL;
+	}
+	t->missing = true;
+	rt->t = t;
+	rt->mtime_ns = zr_now_ns();
+	log_error("Template %s of stored services is not loaded: they stay, refusing actions", uid);
+	return rt;
+}
+
+struct load {
+	struct zr_robot *r;
+	struct zr_map by_guid;
+	size_t services, tasks, skipped;
+};
+
+static int load_service(const struct zr_store_service *row, void *data)
+{
+	struct load *l = data;
+	struct zr_robot *r = l->r;
+	struct zr_robot_template *rt = zr_robot_template(r, row->template);
+	_cleanup_free_ char *why = NULL;
+	struct zr_service *s;
+	if (!rt || rt->t->missing) {
+		rt = missing_template(r, row->template, row->uid);
+		if (!rt) {
+			return -ENOMEM;
+		}
+	}
+	int err = zr_service_restore(r, rt->t, row, &s, &why);
+	if (err < 0) {
+		log_error("Failed to restore service %s/%s: %s", row->template, row->name,
+			  why ? why : strerror(-err));
+		l->skipped++;
+		return err == -ENOMEM ? err : 0;
+	}
+	if (rt->t->missing) {
+		(void)zr_service_set_state(s, "template", "missing", "error");
+	}
+	s->deleting = row->deleting;
+	if (zr_map_put(&l->by_guid, s->guid, s) < 0) {
+		zr_service__close(s);
+		return -ENOMEM;
+	}
+	if (row->deleting) {
+		zr_list_push_back(&r->deleting, &s->delete_link);
+	} else if (zr_map_put(&rt->services, s->name, s) < 0) {
+		log_error("Duplicate service %s in the store, ignoring the second", s->path);
+		(void)zr_map_del(&l->by_guid, s->guid);
+		zr_service__close(s);
+		return 0;
+	}
+	l->services++;
 	return 0;
+}
+
+static int load_task(const struct zr_store_task *row, void *data)
+{
+	struct load *l = data;
+	struct zr_service *s = zr_map_get(&l->by_guid, row->service_guid);
+	_cleanup_free_ char *why = NULL;
+	if ((uint64_t)row->id > l->r->next_task_id) {
+		l->r->next_task_id = (uint64_t)row->id;
+	}
+	if (!s) {
+		l->skipped++;
+		return 0;
+	}
+	int err = zr_service__restore_task(s, row, &why);
+	if (err == -ENOMEM) {
+		return err;
+	}
+	if (err < 0) {
+		log_warn("Skipping a stored task: %s", why ? why : strerror(-err));
+		l->skipped++;
+		return 0;
+	}
+	l->tasks++;
+	return 0;
+}
+
+int zr_robot_load_store(struct zr_robot *r)
+{
+	struct load l = {.r = r};
+	long long t0 = zr_now_ns();
+	int err = zr_store_load(r->cfg.store, load_service, load_task, &l);
+	zr_map_done(&l.by_guid);
+	if (err < 0) {
+		return err;
+	}
+	log_info("Loaded %zu services and %zu tasks from the store in %.1f ms%s", l.services, l.tasks,
+		 (double)(zr_now_ns() - t0) / 1e6, l.skipped ? " (some skipped, see above)" : "");
+	return 0;
+}
+
+static void start_service(struct zr_service *s)
+{
+	struct zr_robot *r = s->robot;
+	zr_service__trim(s);
+	if (s->deleting) {
+		if (zr_service__idle(s)) {
+			zr_robot__service_idle(r, s);
+		}
+		return;
+	}
+	zr_service__activate(s);
+	if (zr_queue_peek(&s->queue)) {
+		zr_robot__want_slot(r, s);
+	}
+}
+
+static void for_each_service(struct zr_robot *r, void (*fn)(struct zr_service *s));
+
+void zr_robot_start(struct zr_robot *r)
+{
+	for_each_service(r, start_service);
 }
 
 const char *zr_robot__event(struct zr_robot *r, const char *type, json_t *ev)

@@ -12,7 +12,10 @@ struct zr_template;
 struct zr_service;
 struct zr_task;
 
+struct zr_store;
+
 struct zr_robot_config {
+	struct zr_store *store; /* borrowed: outlives the robot */
 	const char *mount;    /* absolute mount point, for ZR_ROOT */
 	const char *data_dir; /* absolute */
 	int jobs;             /* tasks running at once across services */
@@ -64,15 +67,29 @@ void zr_robot_destroy(struct zr_robot *r);
  * with a warning. Returns the number loaded, or a negative errno when dir is unreadable. */
 int zr_robot_load_templates(struct zr_robot *r, const char *dir);
 
+/* Loads the services and tasks of the store (after the templates). Services whose template
+ * is gone keep their place with a stand-in template and the state `template missing error`.
+ * Returns 0 or a negative errno. */
+int zr_robot_load_store(struct zr_robot *r);
+/* Starts work: queued tasks and recurring actions (once the tree is mounted). */
+void zr_robot_start(struct zr_robot *r);
+
 struct zr_robot_template *zr_robot_template(const struct zr_robot *r, const char *name);
 struct zr_service *zr_robot_service(const struct zr_robot *r, const char *tmpl, const char *name);
 
-/* Creates a service (mkdir). -EEXIST, -EINVAL (bad name or data, *ret_err), -ENOENT. */
+typedef void (*zr_service_cb)(int err, struct zr_service *s, void *data);
+
+/* Creates a service (mkdir; HTTP POST) with data (borrowed; NULL = defaults). Refusals come
+ * back at once: -EEXIST, -EINVAL (bad name or data, *ret_err), -ENOENT (no such template).
+ * Otherwise returns 0 and cb fires once the service is durable — with the service (borrowed),
+ * now visible in the tree — or with -ENOSPC / -EIO and NULL (it never existed). */
 int zr_robot_create_service(struct zr_robot *r, const char *tmpl, const char *name,
-			    const json_t *data, struct zr_service **ret, char **ret_err);
-/* Removes a service from the tree at once; it finishes its task and on_delete actions
- * detached, then is freed. */
-int zr_robot_delete_service(struct zr_robot *r, struct zr_service *s);
+			    const json_t *data, char **ret_err, zr_service_cb cb, void *cbdata);
+/* Deletes a service (rmdir; HTTP DELETE): once the deletion is durable it leaves the tree and
+ * cb gets 0; it then finishes its task and on_delete actions detached and is freed. On a
+ * commit failure cb gets -ENOSPC / -EIO and the service stays. */
+void zr_robot_delete_service(struct zr_robot *r, struct zr_service *s, void (*cb)(int err, void *data),
+			     void *cbdata);
 
 /* Stops: no new tasks, running ones get SIGTERM (SIGKILL after the grace); cb fires when no
  * process is left. */

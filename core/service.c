@@ -12,6 +12,7 @@
 
 #include "robot.h"
 #include "runner.h"
+#include "store.h"
 #include "task.h"
 #include "template.h"
 #include "util/buf.h"
@@ -81,49 +82,37 @@ static void recur_arm(struct zr_recur *rc)
 	(void)uv_timer_start(&rc->timer, on_recur, (uint64_t)(wait / 1000000), 0);
 }
 
-int zr_service_create(struct zr_robot *r, const struct zr_template *t, const char *name,
-		      const json_t *data, struct zr_service **ret, char **ret_err)
+static int random_hex(char *ret, size_t bytes)
 {
-	_cleanup_json_ json_t *empty = json_object();
-	json_t *filled = NULL;
-	int err = zr_schema_apply(t->data, data ? data : empty, ZR_SCHEMA_PARTIAL, &filled, ret_err);
-	if (err < 0) {
-		return err;
+	unsigned char b[64];
+	if (bytes > sizeof(b) || getrandom(b, bytes, 0) != (ssize_t)bytes) {
+		return -EIO;
 	}
+	for (size_t i = 0; i < bytes; i++) {
+		snprintf(ret + 2 * i, 3, "%02x", b[i]);
+	}
+	return 0;
+}
+
+/* Allocates a service with its handles; identity and data are the caller's to set. Once it
+ * returns, only zr_service__close frees the service. */
+static struct zr_service *service_new(struct zr_robot *r, const struct zr_template *t,
+				      const char *name)
+{
 	struct zr_service *s = calloc(1, sizeof(*s));
-	if (!s) {
-		json_decref(filled);
-		return -ENOMEM;
+	size_t n = 0;
+	for (size_t i = 0; i < t->n_actions; i++) {
+		n += t->actions[i].every > 0;
 	}
-	char guid[37];
+	struct zr_recur *recur = calloc(n ? n : 1, sizeof(*recur));
+	if (!s || !recur) {
+		free(s);
+		free(recur);
+		return NULL;
+	}
 	s->robot = r;
 	s->template = t;
-	s->data = filled;
-	s->state = json_object();
-	s->name = strdup(name);
-	if (asprintf(&s->path, "%s/%s", t->name, name) < 0) {
-		s->path = NULL;
-	}
-	err = make_guid(guid);
-	if (err < 0) {
-		goto fail;
-	}
-	s->guid = strdup(guid);
-	if (asprintf(&s->workdir, "%s/work/%s", r->cfg.data_dir, guid) < 0) {
-		s->workdir = NULL;
-	}
-	if (!s->state || !s->name || !s->path || !s->guid || !s->workdir) {
-		err = -ENOMEM;
-		goto fail;
-	}
-	err = mkdir_p(s->workdir);
-	if (err < 0) {
-		if (ret_err) {
-			(void)asprintf(ret_err, "cannot create work folder %s: %s", s->workdir,
-				       strerror(-err));
-		}
-		goto fail;
-	}
+	s->recur = recur;
 	s->serial = ++r->next_serial;
 	s->created_ns = s->mtime_ns = s->data_mtime_ns = s->state_mtime_ns = s->tasks_mtime_ns =
 		s->lasterror_mtime_ns = zr_now_ns();
@@ -136,16 +125,6 @@ int zr_service_create(struct zr_robot *r, const struct zr_template *t, const cha
 	uv_timer_init(r->loop, &s->retry_timer);
 	s->retry_timer.data = s;
 	s->closing_handles = 1;
-	size_t n = 0;
-	for (size_t i = 0; i < t->n_actions; i++) {
-		n += t->actions[i].every > 0;
-	}
-	s->recur = calloc(n ? n : 1, sizeof(*s->recur));
-	if (!s->recur) {
-		/* The retry timer is initialised: from here on only zr_service__close frees. */
-		zr_service__close(s);
-		return -ENOMEM;
-	}
 	for (size_t i = 0; i < t->n_actions; i++) {
 		if (t->actions[i].every > 0) {
 			struct zr_recur *rc = &s->recur[s->n_recur++];
@@ -154,21 +133,98 @@ int zr_service_create(struct zr_robot *r, const struct zr_template *t, const cha
 			uv_timer_init(r->loop, &rc->timer);
 			rc->timer.data = rc;
 			s->closing_handles++;
-			recur_arm(rc);
 		}
+	}
+	s->name = strdup(name);
+	if (!s->name || asprintf(&s->path, "%s/%s", t->name, name) < 0) {
+		s->path = NULL;
+		zr_service__close(s);
+		return NULL;
+	}
+	return s;
+}
+
+/* Sets the work folder from the guid and makes sure it exists. */
+static int service_workdir(struct zr_service *s, char **ret_err)
+{
+	if (asprintf(&s->workdir, "%s/work/%s", s->robot->cfg.data_dir, s->guid) < 0) {
+		s->workdir = NULL;
+		return -ENOMEM;
+	}
+	int err = mkdir_p(s->workdir);
+	if (err < 0 && ret_err) {
+		(void)asprintf(ret_err, "cannot create work folder %s: %s", s->workdir, strerror(-err));
+	}
+	return err;
+}
+
+int zr_service_create(struct zr_robot *r, const struct zr_template *t, const char *name,
+		      const json_t *data, struct zr_service **ret, char **ret_err)
+{
+	_cleanup_json_ json_t *empty = json_object();
+	json_t *filled = NULL;
+	char guid[37], secret[65];
+	int err = zr_schema_apply(t->data, data ? data : empty, ZR_SCHEMA_PARTIAL, &filled, ret_err);
+	if (err < 0) {
+		return err;
+	}
+	struct zr_service *s = service_new(r, t, name);
+	if (!s) {
+		json_decref(filled);
+		return -ENOMEM;
+	}
+	s->data = filled;
+	s->state = json_object();
+	err = make_guid(guid);
+	if (err == 0) {
+		err = random_hex(secret, 32);
+	}
+	if (err == 0) {
+		s->guid = strdup(guid);
+		s->secret = strdup(secret);
+		err = s->state && s->guid && s->secret ? service_workdir(s, ret_err) : -ENOMEM;
+	}
+	if (err < 0) {
+		zr_service__close(s);
+		return err;
 	}
 	*ret = s;
 	return 0;
+}
 
-fail:
-	json_decref(s->data);
-	json_decref(s->state);
-	free(s->name);
-	free(s->path);
-	free(s->guid);
-	free(s->workdir);
-	free(s);
-	return err;
+int zr_service_restore(struct zr_robot *r, const struct zr_template *t,
+		       const struct zr_store_service *row, struct zr_service **ret, char **ret_err)
+{
+	json_error_t jerr;
+	struct zr_service *s = service_new(r, t, row->name);
+	if (!s) {
+		return -ENOMEM;
+	}
+	s->guid = strdup(row->guid);
+	s->secret = strdup(row->secret);
+	s->data = json_loads(row->data, 0, &jerr);
+	s->state = json_loads(row->state, 0, &jerr);
+	s->created_ns = s->mtime_ns = s->data_mtime_ns = s->state_mtime_ns = row->created_ns;
+	int err = -ENOMEM;
+	if (s->guid && s->secret && json_is_object(s->data) && json_is_object(s->state)) {
+		err = service_workdir(s, ret_err);
+	} else if (ret_err) {
+		(void)asprintf(ret_err, "bad data or state of %s in the store", s->path);
+		err = -EIO;
+	}
+	if (err < 0) {
+		zr_service__close(s);
+		return err;
+	}
+	*ret = s;
+	return 0;
+}
+
+void zr_service__activate(struct zr_service *s)
+{
+	for (size_t i = 0; i < s->n_recur; i++) {
+		recur_arm(&s->recur[i]);
+	}
 }
 
 static void service_free(struct zr_service *s)
@@ -188,6 +244,7 @@ static void service_free(struct zr_service *s)
 	free(s->name);
 	free(s->path);
 	free(s->guid);
+	free(s->secret);
 	free(s->workdir);
 	free(s);
 }
@@ -263,8 +320,84 @@ static void svc_log(struct zr_service *s, const struct zr_task *t, const char *t
 				 (unsigned long long)t->id, t->action->name, (int)n, text);
 }
 
+/* The task as a store row; strings borrowed from the task. */
+static void task_row(const struct zr_task *t, struct zr_store_task *row, char *args)
+{
+	*row = (struct zr_store_task){
+		.id = (int64_t)t->id,
+		.service_guid = t->svc->guid,
+		.action = t->action->name,
+		.args = args,
+		.state = zr_task_state_name(t->state),
+		.error = t->error,
+		.result = t->result.data,
+		.result_len = t->result.len,
+		.lane = t->qitem.lane,
+		.err = t->err,
+		.attempt = t->attempt,
+		.created_ns = t->created_ns,
+		.started_ns = t->started_ns,
+		.finished_ns = t->finished_ns,
+		.progress_done = t->progress_done,
+		.progress_total = t->progress_total,
+	};
+}
+
+static void store_task(const struct zr_task *t, bool internal)
+{
+	_cleanup_free_ char *args = json_dumps(t->args, JSON_COMPACT);
+	struct zr_store_task row;
+	task_row(t, &row, args ? args : "{}");
+	zr_store_task_put(t->svc->robot->cfg.store, &row, internal);
+}
+
+/* An enqueue waiting for its commit. */
+struct enqueue {
+	struct zr_task *t;
+	zr_task_cb cb;
+	void *data;
+};
+
+/* Makes a committed task part of the service: queued and scheduled. */
+static void task_queued(struct zr_service *s, struct zr_task *t)
+{
+	zr_list_push_back(&s->tasks, &t->link);
+	s->tasks_mtime_ns = t->created_ns;
+	zr_service__event(s, "task.queued",
+			  json_pack("{sI ss}", "task", (json_int_t)t->id, "action", t->action->name));
+	if (!s->current) {
+		zr_robot__want_slot(s->robot, s);
+	}
+}
+
+static void on_enqueued(int err, void *data)
+{
+	struct enqueue *q = data;
+	struct zr_task *t = q->t;
+	struct zr_service *s = t->svc;
+	s->pending_tasks--;
+	if (err < 0) {
+		zr_queue_remove(&s->queue, &t->qitem);
+		(void)zr_imap_del(&s->task_ids, t->id);
+		zr_task_free(t);
+		t = NULL;
+	} else {
+		t->pending = false;
+		task_queued(s, t);
+		if (s->deleting && t->qitem.lane == ZR_LANE_USER) {
+			service_finish(s, t, ZR_TASK_CANCELLED, strdup("cancelled: service deleted\n"),
+				       ECANCELED);
+		}
+	}
+	if (q->cb) {
+		q->cb(err, t, q->data);
+	}
+	free(q);
+	zr_service_unref(s);
+}
+
 int zr_service_enqueue(struct zr_service *s, const struct zr_action_def *action, json_t *args,
-		       enum zr_lane lane, struct zr_task **ret_task, char **ret_err)
+		       enum zr_lane lane, char **ret_err, zr_task_cb cb, void *data)
 {
 	struct zr_robot *r = s->robot;
 	json_t *valid = NULL;
@@ -277,6 +410,11 @@ int zr_service_enqueue(struct zr_service *s, const struct zr_action_def *action,
 		(void)asprintf(ret_err, "the robot is stopping");
 		return -EAGAIN;
 	}
+	if (s->template->missing) {
+		json_decref(args);
+		(void)asprintf(ret_err, "template %s is missing", s->template->uid);
+		return -EINVAL;
+	}
 	if (lane == ZR_LANE_USER) {
 		if (s->deleting) {
 			json_decref(args);
@@ -288,41 +426,98 @@ int zr_service_enqueue(struct zr_service *s, const struct zr_action_def *action,
 			(void)asprintf(ret_err, "missing required data: %s", missing);
 			return -EINVAL;
 		}
-		if (zr_queue_len(&s->queue) >= s->queue.cap) {
-			json_decref(args);
-			(void)asprintf(ret_err, "queue full (%zu tasks)", s->queue.cap);
-			return -EAGAIN;
-		}
 	}
-	err = zr_schema_apply(action->args, args, 0, &valid,
-			      ret_err);
+	err = zr_schema_apply(action->args, args, 0, &valid, ret_err);
 	json_decref(args);
 	if (err < 0) {
 		return err;
 	}
+	struct enqueue *q = calloc(1, sizeof(*q));
 	struct zr_task *t = zr_task_create(s, r->next_task_id + 1, action, valid);
-	if (!t) {
-		return -ENOMEM;
-	}
-	if (zr_imap_put(&s->task_ids, t->id, t) < 0) {
+	if (!q || !t || zr_imap_put(&s->task_ids, t->id, t) < 0) {
+		free(q);
 		zr_task_free(t);
 		return -ENOMEM;
 	}
+	/* In the queue at once, so the bound counts tasks waiting for their commit, but not
+	 * visible (not in s->tasks) and not runnable before it. */
 	err = zr_queue_push(&s->queue, &t->qitem, lane);
 	if (err < 0) {
 		(void)zr_imap_del(&s->task_ids, t->id);
 		zr_task_free(t);
+		free(q);
+		(void)asprintf(ret_err, "queue full (%zu tasks)", s->queue.cap);
 		return err;
 	}
+	t->pending = true;
 	r->next_task_id++;
-	zr_list_push_back(&s->tasks, &t->link);
-	s->tasks_mtime_ns = t->created_ns;
-	zr_service__event(s, "task.queued",
-			  json_pack("{sI ss}", "task", (json_int_t)t->id, "action", action->name));
-	if (!s->current) {
-		zr_robot__want_slot(r, s);
+	s->pending_tasks++;
+	q->t = t;
+	q->cb = cb;
+	q->data = data;
+	zr_service_ref(s);
+	store_task(t, false);
+	zr_store_sync(r->cfg.store, on_enqueued, q);
+	return 0;
+}
+
+int zr_service__restore_task(struct zr_service *s, const struct zr_store_task *row, char **ret_err)
+{
+	const struct zr_action_def *a = zr_template_action(s->template, row->action);
+	json_error_t jerr;
+	json_t *args = json_loads(row->args, 0, &jerr);
+	if (!args) {
+		args = json_object();
 	}
-	*ret_task = t;
+	if (!a) {
+		/* The template lost the action: keep the record, it can no longer run. */
+		(void)asprintf(ret_err, "task %lld: action %s is gone from %s", (long long)row->id,
+			       row->action, s->template->uid);
+		json_decref(args);
+		return -ENOENT;
+	}
+	struct zr_task *t = zr_task_create(s, (uint64_t)row->id, a, args);
+	if (!t || zr_imap_put(&s->task_ids, t->id, t) < 0) {
+		zr_task_free(t);
+		return -ENOMEM;
+	}
+	t->created_ns = row->created_ns;
+	t->started_ns = row->started_ns;
+	t->finished_ns = row->finished_ns;
+	t->attempt = row->attempt;
+	t->progress_done = row->progress_done;
+	t->progress_total = row->progress_total;
+	t->err = row->err;
+	t->error = row->error ? strdup(row->error) : NULL;
+	if (row->result_len) {
+		(void)zr_buf_append(&t->result, row->result, row->result_len);
+	}
+	zr_list_push_back(&s->tasks, &t->link);
+	t->qitem.lane = row->lane;
+	if (strcmp(row->state, "queued") == 0) {
+		t->state = ZR_TASK_QUEUED;
+		/* Restored queues may exceed a smaller --queue-max: nothing acknowledged is dropped. */
+		zr_list_push_back(&s->queue.lanes[row->lane == ZR_LANE_SYSTEM ? 0 : 1], &t->qitem.link);
+		s->queue.len[row->lane == ZR_LANE_SYSTEM ? 0 : 1]++;
+		return 0;
+	}
+	t->settled = true;
+	s->n_finished++;
+	for (int i = ZR_TASK_OK; i <= ZR_TASK_INTERRUPTED; i++) {
+		if (strcmp(row->state, zr_task_state_name(i)) == 0) {
+			t->state = i;
+		}
+	}
+	if (strcmp(row->state, "running") == 0) {
+		/* It was running when the robot died: its outcome is unknown. */
+		t->state = ZR_TASK_INTERRUPTED;
+		t->finished_ns = zr_now_ns();
+		free(t->error);
+		t->error = strdup("interrupted\n");
+		t->err = EIO;
+		store_task(t, true);
+		(void)zr_service_set_state(s, "actions", a->name, "error");
+	}
 	return 0;
 }
 
@@ -407,23 +602,85 @@ int zr_service_set_state(struct zr_service *s, const char *category, const char 
 		return -ENOMEM;
 	}
 	s->state_mtime_ns = zr_now_ns();
+	if (!s->pending) {
+		_cleanup_free_ char *text = json_dumps(s->state, JSON_COMPACT);
+		if (text) {
+			zr_store_service_state(s->robot->cfg.store, s->guid, text);
+		}
+	}
 	zr_service__event(s, "state.changed", json_pack("{ss ss ss}", "category", category, "tag",
 							  tag, "value", value));
 	return 0;
 }
 
-int zr_service_set_data(struct zr_service *s, const json_t *data, char **ret_err)
+static void data_apply(struct zr_service *s, json_t *valid)
 {
-	json_t *valid = NULL;
-	int err = zr_schema_apply(s->template->data, data, ZR_SCHEMA_PARTIAL, &valid, ret_err);
-	if (err < 0) {
-		return err;
-	}
 	json_decref(s->data);
 	s->data = valid;
 	s->data_mtime_ns = zr_now_ns();
 	zr_service__event(s, "data.changed", NULL);
+}
+
+struct data_write {
+	struct zr_service *s;
+	json_t *valid;
+	zr_done_cb cb;
+	void *data;
+};
+
+static void on_data_committed(int err, void *data)
+{
+	struct data_write *w = data;
+	if (err == 0) {
+		data_apply(w->s, w->valid);
+	} else {
+		json_decref(w->valid);
+	}
+	if (w->cb) {
+		w->cb(err, w->data);
+	}
+	zr_service_unref(w->s);
+	free(w);
+}
+
+/* Validates data; internal changes (from an action) apply at once, requests on commit. */
+static int set_data(struct zr_service *s, const json_t *data, bool internal, char **ret_err,
+		    zr_done_cb cb, void *cbdata)
+{
+	json_t *valid = NULL;
+	if (s->template->missing) {
+		(void)asprintf(ret_err, "template %s is missing", s->template->uid);
+		return -EINVAL;
+	}
+	int err = zr_schema_apply(s->template->data, data, ZR_SCHEMA_PARTIAL, &valid, ret_err);
+	if (err < 0) {
+		return err;
+	}
+	_cleanup_free_ char *text = json_dumps(valid, JSON_COMPACT);
+	if (!text) {
+		json_decref(valid);
+		return -ENOMEM;
+	}
+	zr_store_service_data(s->robot->cfg.store, s->guid, text, internal);
+	if (internal) {
+		data_apply(s, valid);
+		return 0;
+	}
+	struct data_write *w = calloc(1, sizeof(*w));
+	if (!w) {
+		json_decref(valid);
+		return -ENOMEM;
+	}
+	*w = (struct data_write){.s = s, .valid = valid, .cb = cb, .data = cbdata};
+	zr_service_ref(s);
+	zr_store_sync(s->robot->cfg.store, on_data_committed, w);
 	return 0;
+}
+
+int zr_service_set_data(struct zr_service *s, const json_t *data, char **ret_err, zr_done_cb cb,
+			void *cbdata)
+{
+	return set_data(s, data, false, ret_err, cb, cbdata);
 }
 
 /* A line on fd 3: "state CAT TAG VALUE", "data {json}" or "progress DONE TOTAL". */
@@ -453,7 +710,7 @@ static void on_ctl_line(const char *line, size_t n, void *data)
 		if (!patch || !json_is_object(patch)) {
 			why = strdup("want 'data {JSON object}'");
 		} else if (merged && json_object_update(merged, patch) == 0 &&
-			   zr_service_set_data(s, merged, &why) == 0) {
+			   set_data(s, merged, true, &why, NULL, NULL) == 0) {
 			return;
 		}
 	} else if (strncmp(l, "progress ", 9) == 0) {
@@ -681,12 +938,14 @@ void zr_service__run_next(struct zr_service *s)
 	s->has_slot = true;
 	struct zr_task *t = s->current;
 	if (!t) {
-		struct zr_queue_item *it = zr_queue_pop(&s->queue);
-		if (!it) {
+		/* A task waiting for its commit is not runnable yet; its commit asks again. */
+		struct zr_queue_item *it = zr_queue_peek(&s->queue);
+		if (!it || container_of(it, struct zr_task, qitem)->pending) {
 			s->has_slot = false;
 			zr_robot__release_slot(s->robot);
 			return;
 		}
+		(void)zr_queue_pop(&s->queue);
 		t = container_of(it, struct zr_task, qitem);
 		s->current = t;
 		t->state = ZR_TASK_RUNNING;
@@ -698,6 +957,7 @@ void zr_service__run_next(struct zr_service *s)
 				s->recur[i].last_start_ns = t->started_ns;
 			}
 		}
+		store_task(t, true);
 		zr_service__event(s, "task.started", json_pack("{sI ss}", "task", (json_int_t)t->id,
 								 "action", t->action->name));
 	}
@@ -717,11 +977,40 @@ static void trim_history(struct zr_service *s)
 		}
 		s->n_finished--;
 		(void)zr_imap_del(&s->task_ids, t->id);
+		zr_store_task_delete(s->robot->cfg.store, (int64_t)t->id);
 		if (s->robot->hooks.task_removed) {
 			s->robot->hooks.task_removed(t, s->robot->hooks.data);
 		}
 		zr_task_free(t);
 	}
+}
+
+struct settle {
+	struct zr_service *s;
+	uint64_t id;
+};
+
+static void on_settled(int err, void *data)
+{
+	struct settle *st = data;
+	struct zr_task *t = zr_service_task(st->s, st->id);
+	if (err < 0) {
+		/* The store retries the change in the background; the reader is not held hostage
+		 * to a full disk. */
+		log_warn("Task %llu of %s: its end is not on disk yet (%s)", (unsigned long long)st->id,
+			 st->s->path, strerror(-err));
+	}
+	if (t) {
+		t->settled = true;
+		zr_waitq_wake_all(&t->done);
+	}
+	zr_service_unref(st->s);
+	free(st);
+}
+
+void zr_service__trim(struct zr_service *s)
+{
+	trim_history(s);
 }
 
 /* Ends a task: takes ownership of error. The task is current (running or waiting to retry)
@@ -764,8 +1053,18 @@ static void service_finish(struct zr_service *s, struct zr_task *t, enum zr_task
 	}
 	zr_service__event(s, "task.finished", json_pack("{sI ss ss}", "task", (json_int_t)t->id, "action",
 							  t->action->name, "state", zr_task_state_name(state)));
-	zr_waitq_wake_all(&t->done);
+	/* The task log ends now; result readers are answered once the end is on disk. */
 	zr_waitq_wake_all(&t->log.waitq);
+	store_task(t, true);
+	struct settle *st = malloc(sizeof(*st));
+	if (st) {
+		*st = (struct settle){.s = s, .id = t->id};
+		zr_service_ref(s);
+		zr_store_sync(r->cfg.store, on_settled, st);
+	} else {
+		t->settled = true;
+		zr_waitq_wake_all(&t->done);
+	}
 	s->n_finished++;
 	for (size_t i = 0; i < s->n_recur; i++) {
 		if (s->recur[i].action == t->action) {
@@ -821,9 +1120,8 @@ static void on_recur(uv_timer_t *timer)
 		recur_arm(rc);
 		return;
 	}
-	struct zr_task *t;
 	_cleanup_free_ char *why = NULL;
-	int err = zr_service_enqueue(s, rc->action, NULL, ZR_LANE_USER, &t, &why);
+	int err = zr_service_enqueue(s, rc->action, NULL, ZR_LANE_USER, &why, NULL, NULL);
 	if (err < 0) {
 		log_warn("Recurring action %s of %s not queued: %s, retrying in %gs", rc->action->name,
 			 s->path, why ? why : strerror(-err), rc->action->every);
@@ -844,17 +1142,21 @@ void zr_service__begin_delete(struct zr_service *s)
 	for (size_t i = 0; i < s->n_recur; i++) {
 		(void)uv_timer_stop(&s->recur[i].timer);
 	}
-	/* Queued user tasks will never run: their readers learn it now. */
-	struct zr_queue_item *it;
-	while ((it = zr_queue_peek(&s->queue))) {
-		service_finish(s, container_of(it, struct zr_task, qitem), ZR_TASK_CANCELLED,
-			       strdup("cancelled: service deleted\n"), ECANCELED);
+	/* Queued user tasks will never run: their readers learn it now. Tasks still waiting for
+	 * their commit are cancelled when it comes. */
+	struct zr_queue_item *it = zr_queue_next(&s->queue, NULL);
+	while (it) {
+		struct zr_task *t = container_of(it, struct zr_task, qitem);
+		it = zr_queue_next(&s->queue, it);
+		if (!t->pending && t->qitem.lane == ZR_LANE_USER) {
+			service_finish(s, t, ZR_TASK_CANCELLED, strdup("cancelled: service deleted\n"),
+				       ECANCELED);
+		}
 	}
 	for (size_t i = 0; i < s->template->n_on_delete; i++) {
 		const struct zr_action_def *a = zr_template_action(s->template, s->template->on_delete[i]);
-		struct zr_task *t;
 		_cleanup_free_ char *why = NULL;
-		if (!a || zr_service_enqueue(s, a, NULL, ZR_LANE_SYSTEM, &t, &why) < 0) {
+		if (!a || zr_service_enqueue(s, a, NULL, ZR_LANE_SYSTEM, &why, NULL, NULL) < 0) {
 			log_error("Service %s: on_delete action %s not queued: %s, ignoring", s->path,
 				  s->template->on_delete[i], why ? why : "unknown action");
 		}

@@ -13,6 +13,8 @@ struct zr_robot;
 struct zr_template;
 struct zr_action_def;
 struct zr_task;
+struct zr_store_service;
+struct zr_store_task;
 
 /* A recurring action's timer. */
 struct zr_recur {
@@ -28,6 +30,7 @@ struct zr_service {
 	char *name;
 	char *path;          /* "<template>/<name>" */
 	char *guid;
+	char *secret;        /* 64 hex digits: the HTTP token that acts on this service only */
 	char *workdir;       /* <data>/work/<guid> */
 	uint64_t serial;     /* unique in this robot run: tells a new service from an old namesake */
 	json_t *data;        /* owned */
@@ -47,28 +50,52 @@ struct zr_service {
 	struct zr_list ready_link; /* in robot->ready while waiting for a job slot */
 	unsigned refs;  /* open files that show this service; it is freed once closed and 0 */
 	bool has_slot; /* holds one of the robot's job slots */
+	bool pending;  /* created, its commit not done yet: not in the tree */
+	bool delete_requested;
+	size_t pending_tasks; /* enqueues waiting for their commit */
 	bool deleting;
 	bool closing;
 	int closing_handles;
 	struct zr_list delete_link; /* in robot->deleting */
 };
 
+typedef void (*zr_done_cb)(int err, void *data);
+typedef void (*zr_task_cb)(int err, struct zr_task *t, void *data);
+
 /* Creates a service of template t with data (borrowed; validated here, defaults filled).
  * Returns 0, -EINVAL with *ret_err, or -ENOMEM / -errno (work folder). */
 int zr_service_create(struct zr_robot *r, const struct zr_template *t, const char *name,
 		      const json_t *data, struct zr_service **ret, char **ret_err);
 
-/* Enqueues a task of action with args (takes ownership). User-lane tasks need the required
- * data (-EINVAL, *ret_err says which is missing) and room in the queue (-EAGAIN).
- * On success *ret_task is borrowed (owned by the service). */
+
+/* Makes a service from its store row (the robot's start). */
+int zr_service_restore(struct zr_robot *r, const struct zr_template *t,
+		       const struct zr_store_service *row, struct zr_service **ret, char **ret_err);
+/* Adds a task from its store row: queued ones join the queue in id order, one that was
+ * running becomes interrupted. -ENOENT (with *ret_err) when its action is gone. */
+int zr_service__restore_task(struct zr_service *s, const struct zr_store_task *row, char **ret_err);
+/* Drops finished tasks beyond the history bound. */
+void zr_service__trim(struct zr_service *s);
+/* Starts the service's timers (recurring actions) once it is durable. */
+void zr_service__activate(struct zr_service *s);
+
+/* Enqueues a task of action with args (takes ownership; NULL = none). Refusals come back at
+ * once as a negative errno (nothing queued, cb not called): -EINVAL with *ret_err for bad
+ * args or missing required data (user lane), -EAGAIN for a full queue, -ENOENT when the
+ * service is being deleted. Otherwise returns 0 and cb (may be NULL) fires once the task is
+ * durably queued, with the task (borrowed; owned by the service), or with -ENOSPC / -EIO
+ * and NULL when it could not be stored (then it never existed). */
 int zr_service_enqueue(struct zr_service *s, const struct zr_action_def *action, json_t *args,
-		       enum zr_lane lane, struct zr_task **ret_task, char **ret_err);
+		       enum zr_lane lane, char **ret_err, zr_task_cb cb, void *data);
 
 /* Cancels a queued or running task; -EINVAL if it already ended. */
 int zr_service_cancel(struct zr_service *s, struct zr_task *t);
 
-/* Validates and replaces the data (borrowed). -EINVAL with *ret_err when invalid. */
-int zr_service_set_data(struct zr_service *s, const json_t *data, char **ret_err);
+/* Validates and replaces the data (borrowed). -EINVAL with *ret_err when invalid (cb not
+ * called); else 0, and cb (may be NULL) fires with 0 once the new data is durable (it is
+ * shown from then on) or a negative errno (the old data stays). */
+int zr_service_set_data(struct zr_service *s, const json_t *data, char **ret_err, zr_done_cb cb,
+			void *cbdata);
 
 /* Sets a state line; -EINVAL for a bad category, tag or value. */
 int zr_service_set_state(struct zr_service *s, const char *category, const char *tag,

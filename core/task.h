@@ -35,6 +35,8 @@ struct zr_task {
 	struct zr_journal log;             /* this task's stderr */
 	long long progress_done, progress_total; /* progress_total < 0: none reported */
 	int attempt;                       /* 1-based attempt number */
+	bool pending;  /* enqueued, its commit not done yet: not visible, not runnable */
+	bool settled;  /* ended and its end is on disk: result readers are answered */
 	bool cancel_requested;
 	bool timed_out;
 	struct zr_runner *runner;          /* the process of the current attempt, or NULL */

@@ -37,6 +37,7 @@ struct zr_template {
 	json_t *on;       /* "on" object or NULL; borrowed from manifest */
 	json_t *process;  /* "process" object or NULL; borrowed from manifest */
 	json_t *consumes; /* "consumes" object or NULL; borrowed from manifest */
+	bool missing;     /* a stand-in for a template that is gone: services keep their place */
 };
 
 /* Loads the template in folder dir. source is the uid prefix ("local").

@@ -142,6 +142,8 @@ struct zr_handle {
 	bool wpending;         /* wbuf not applied yet */
 	void *ph;
 	struct zr_waiter poll_waiter;
+	unsigned inflight; /* requests waiting for a commit */
+	bool released;
 };
 
 struct zr_tree_req {
@@ -297,7 +299,7 @@ static int child_of(struct zr_tree *t, enum ntype ptype, struct ctx *c, const ch
 		break;
 	case N_TEMPLATE:
 		c->svc = zr_map_get(&c->rt->services, name);
-		if (!c->svc) {
+		if (!c->svc || c->svc->pending) {
 			return -ENOENT;
 		}
 		*type = N_SERVICE;
@@ -316,7 +318,7 @@ static int child_of(struct zr_tree *t, enum ntype ptype, struct ctx *c, const ch
 			*type = N_QUEUE;
 			return 0;
 		}
-		if (!parse_id(name, &id) || !(c->task = zr_service_task(c->svc, id))) {
+		if (!parse_id(name, &id) || !(c->task = zr_service_task(c->svc, id)) || c->task->pending) {
 			return -ENOENT;
 		}
 		*type = N_TASK;
@@ -686,7 +688,7 @@ static int node_attr(struct zr_tree *t, struct node *n, const struct ctx *c, str
 		}
 	} else if (n->type == N_RESULT || (n->type == N_TASKFILE && n->field == TF_RESULT)) {
 		a->flags |= ZR_ATTR_BLOCKING;
-		if (task && zr_task_ended(task)) {
+		if (task && task->settled) {
 			size_t len;
 			(void)zr_task_output(task, &len);
 			a->size = len;
@@ -995,8 +997,20 @@ static int list_dir(struct zr_tree *t, struct zr_handle *h)
 		return add_map_names(h, &t->robot->templates, &cap);
 	case N_RTEMPLATE:
 		return add_fixed(h, rtemplate_entries, &cap);
-	case N_TEMPLATE:
-		return add_map_names(h, &c.rt->services, &cap);
+	case N_TEMPLATE: {
+		size_t i = 0, first = h->n_names;
+		const char *k;
+		void *v;
+		while (zr_map_next(&c.rt->services, &i, &k, NULL, &v)) {
+			if (!((struct zr_service *)v)->pending && add_name(h, k, &cap) < 0) {
+				return -ENOMEM;
+			}
+		}
+		if (h->n_names > first) {
+			qsort(h->names + first, h->n_names - first, sizeof(char *), cmp_strp);
+		}
+		return 0;
+	}
 	case N_SERVICE:
 		return add_fixed(h, service_entries, &cap);
 	case N_ACTIONS:
@@ -1097,60 +1111,167 @@ int zr_tree_readdir(struct zr_tree *t, struct zr_handle *h, uint64_t off, bool p
 	return 0;
 }
 
-int zr_tree_mkdir(struct zr_tree *t, uint64_t parent, const char *name, struct zr_tree_attr *ret)
+/* A request waiting for its commit. */
+struct tree_op {
+	struct zr_tree *tree;
+	struct zr_handle *h;
+	uint64_t parent;
+	char *name;
+	ssize_t len;
+	zr_tree_done_cb cb;
+	void *data;
+};
+
+static struct tree_op *op_new(struct zr_tree *t, struct zr_handle *h, zr_tree_done_cb cb, void *data)
 {
-	struct node *p = node_get(t, parent), *n;
+	struct tree_op *op = calloc(1, sizeof(*op));
+	if (op) {
+		*op = (struct tree_op){.tree = t, .h = h, .cb = cb, .data = data};
+		if (h) {
+			h->inflight++;
+		}
+	}
+	return op;
+}
+
+static void handle_free(struct zr_tree *t, struct zr_handle *h);
+
+/* Answers and frees op; a handle released meanwhile goes with its last request. */
+static void op_done(struct tree_op *op, ssize_t result, const struct zr_tree_attr *attr)
+{
+	struct zr_handle *h = op->h;
+	op->cb(result, attr, op->data);
+	if (h && --h->inflight == 0 && h->released) {
+		handle_free(op->tree, h);
+	}
+	free(op->name);
+	free(op);
+}
+
+static void on_mkdir_done(int err, struct zr_service *s, void *data)
+{
+	struct tree_op *op = data;
+	struct zr_tree *t = op->tree;
+	struct node *p = node_get(t, op->parent), *n;
+	struct zr_tree_attr a;
+	struct ctx c;
+	(void)s;
+	if (err == 0) {
+		err = p ? lookup_node(t, p, op->name, &n, &c) : -ENOENT;
+	}
+	if (err < 0) {
+		op_done(op, err, NULL);
+		return;
+	}
+	n->nlookup++;
+	(void)node_attr(t, n, &c, &a);
+	op_done(op, 0, &a);
+}
+
+void zr_tree_mkdir(struct zr_tree *t, uint64_t parent, const char *name, zr_tree_done_cb cb, void *data)
+{
+	struct node *p = node_get(t, parent);
 	struct ctx c;
 	_cleanup_free_ char *why = NULL;
-	struct zr_service *s;
-	if (!p) {
-		return -ENOENT;
-	}
-	int err = resolve(t, p, &c);
+	int err = p ? resolve(t, p, &c) : -ENOENT;
 	if (err < 0) {
-		return err;
+		cb(err, NULL, data);
+		return;
 	}
 	if (p->type != N_TEMPLATE) {
 		log_warn("Refused mkdir %s: services are made in a template's folder", name);
-		return -EPERM;
+		cb(-EPERM, NULL, data);
+		return;
 	}
-	err = zr_robot_create_service(t->robot, c.rt->t->name, name, NULL, &s, &why);
+	struct tree_op *op = op_new(t, NULL, cb, data);
+	if (!op || !(op->name = strdup(name))) {
+		free(op);
+		cb(-ENOMEM, NULL, data);
+		return;
+	}
+	op->parent = parent;
+	err = zr_robot_create_service(t->robot, c.rt->t->name, name, NULL, &why, on_mkdir_done, op);
 	if (err < 0) {
 		if (err != -EEXIST) {
 			log_warn("Refused mkdir %s/%s: %s", c.rt->t->name, name, why ? why : strerror(-err));
 		}
-		return err;
+		op_done(op, err, NULL);
 	}
-	err = lookup_node(t, p, name, &n, &c);
-	if (err < 0) {
-		return err;
-	}
-	n->nlookup++;
-	return node_attr(t, n, &c, ret);
 }
 
-int zr_tree_rmdir(struct zr_tree *t, uint64_t parent, const char *name)
+static void on_rmdir_done(int err, void *data)
+{
+	op_done(data, err, NULL);
+}
+
+void zr_tree_rmdir(struct zr_tree *t, uint64_t parent, const char *name, zr_tree_done_cb cb, void *data)
 {
 	struct node *p = node_get(t, parent);
 	struct ctx c;
-	if (!p) {
-		return -ENOENT;
-	}
-	int err = resolve(t, p, &c);
-	if (err < 0) {
-		return err;
-	}
-	if (p->type != N_TEMPLATE) {
+	int err = p ? resolve(t, p, &c) : -ENOENT;
+	if (err == 0 && p->type != N_TEMPLATE) {
 		enum ntype type;
 		int field;
 		uint64_t serial;
-		return child_of(t, p->type, &c, name, &type, &field, &serial) < 0 ? -ENOENT : -EPERM;
+		err = child_of(t, p->type, &c, name, &type, &field, &serial) < 0 ? -ENOENT : -EPERM;
 	}
-	struct zr_service *s = zr_map_get(&c.rt->services, name);
-	if (!s) {
-		return -ENOENT;
+	struct zr_service *s = err == 0 ? zr_map_get(&c.rt->services, name) : NULL;
+	if (err == 0 && (!s || s->pending)) {
+		err = -ENOENT;
 	}
-	return zr_robot_delete_service(t->robot, s);
+	struct tree_op *op = err == 0 ? op_new(t, NULL, cb, data) : NULL;
+	if (err == 0 && !op) {
+		err = -ENOMEM;
+	}
+	if (err < 0) {
+		cb(err, NULL, data);
+		return;
+	}
+	zr_robot_delete_service(t->robot, s, on_rmdir_done, op);
+}
+
+int zr_tree_walk(struct zr_tree *t, const char *path, struct zr_tree_attr *ret)
+{
+	uint64_t ino = ZR_TREE_ROOT_INO;
+	struct zr_tree_attr a;
+	const char *p = path;
+	int err = zr_tree_getattr(t, ino, &a);
+	bool counted = false;
+	while (err == 0 && *p) {
+		const char *e = strchr(p, '/');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+		if (n == 0) {
+			p++;
+			continue;
+		}
+		char *name = strndup(p, n);
+		if (!name) {
+			err = -ENOMEM;
+			break;
+		}
+		uint64_t parent = ino;
+		err = zr_tree_lookup(t, parent, name, &a);
+		free(name);
+		/* The child keeps its parent alive: the parent's reference can go now. */
+		if (counted) {
+			zr_tree_forget(t, parent, 1);
+		}
+		if (err < 0) {
+			counted = false;
+			break;
+		}
+		ino = a.ino;
+		counted = true;
+		p += n;
+	}
+	if (err < 0) {
+		return err;
+	}
+	if (!counted) {
+		t->root->nlookup++; /* the root is never freed; count it for symmetry */
+	}
+	*ret = a;
+	return 0;
 }
 
 /* ---- files ---- */
@@ -1255,7 +1376,7 @@ static void answer_slice(const char *p, size_t plen, uint64_t off, size_t size, 
 /* The result of a task for a reader: output, then the task's errno for a failed task. */
 static void answer_task(struct zr_task *task, uint64_t off, size_t size, struct outcome *o)
 {
-	if (!zr_task_ended(task)) {
+	if (!task->settled) {
 		o->wait = &task->done;
 		return;
 	}
@@ -1420,33 +1541,55 @@ static bool json_incomplete(const char *buf, size_t len, const json_error_t *e)
 		strncmp(e->text, "end of file expected", 20) != 0);
 }
 
-static ssize_t apply_data(struct zr_tree *t, struct zr_handle *h, const struct ctx *c,
-			  const char *buf, size_t len)
+/* A request that failed at commit: refused like any other, with the store's errno. */
+static void op_refused(struct tree_op *op, int err, const char *why)
+{
+	struct ctx c;
+	if (handle_ctx(op->tree, op->h, &c) == 0) {
+		(void)refuse(op->tree, op->h, &c, err, why);
+	}
+	op_done(op, err, NULL);
+}
+
+static void on_data_done(int err, void *data)
+{
+	struct tree_op *op = data;
+	if (err < 0) {
+		op_refused(op, err, strerror(-err));
+		return;
+	}
+	op_done(op, op->len, NULL);
+}
+
+static void apply_data(struct tree_op *op, const struct ctx *c, const char *buf, size_t len)
 {
 	json_error_t e;
 	_cleanup_json_ json_t *j = json_loadb(buf, len, 0, &e);
 	_cleanup_free_ char *why = NULL;
+	int err;
+	op->len = (ssize_t)len;
 	if (!j) {
 		if (asprintf(&why, "data is not valid JSON: %s", e.text) < 0) {
 			why = NULL;
 		}
-		return refuse(t, h, c, -EINVAL, why);
+		err = -EINVAL;
+	} else if (!json_is_object(j)) {
+		why = strdup("data must be a JSON object");
+		err = -EINVAL;
+	} else {
+		err = zr_service_set_data(c->svc, j, &why, on_data_done, op);
 	}
-	if (!json_is_object(j)) {
-		return refuse(t, h, c, -EINVAL, "data must be a JSON object");
-	}
-	int err = zr_service_set_data(c->svc, j, &why);
 	if (err < 0) {
-		return refuse(t, h, c, err, why);
+		op_done(op, refuse(op->tree, op->h, c, err, why), NULL);
 	}
-	return (ssize_t)len;
 }
 
-static ssize_t write_data(struct zr_tree *t, struct zr_handle *h, const struct ctx *c,
-			  const char *buf, size_t len, uint64_t off)
+static void write_data(struct tree_op *op, const struct ctx *c, const char *buf, size_t len, uint64_t off)
 {
+	struct zr_handle *h = op->h;
 	if (zr_buf_write_at(&h->wbuf, off, buf, len) < 0) {
-		return -ENOMEM;
+		op_done(op, -ENOMEM, NULL);
+		return;
 	}
 	if (off == 0 && h->wbuf.len == len) {
 		json_error_t e;
@@ -1455,90 +1598,96 @@ static ssize_t write_data(struct zr_tree *t, struct zr_handle *h, const struct c
 		if (!j && json_incomplete(buf, len, &e)) {
 			/* The first part of a body written in pieces: applied at close. */
 			h->wpending = true;
-			return (ssize_t)len;
+			op_done(op, (ssize_t)len, NULL);
+			return;
 		}
 		h->wpending = false;
-		return apply_data(t, h, c, buf, len);
+		apply_data(op, c, buf, len);
+		return;
 	}
 	h->wpending = true;
-	return (ssize_t)len;
+	op_done(op, (ssize_t)len, NULL);
 }
 
-static ssize_t write_action(struct zr_tree *t, struct zr_handle *h, const struct ctx *c,
-			    const char *buf, size_t len)
+static void on_enqueue_done(int err, struct zr_task *task, void *data)
+{
+	struct tree_op *op = data;
+	if (err < 0) {
+		op_refused(op, err, strerror(-err));
+		return;
+	}
+	op->h->task_id = task->id;
+	op->h->result_base_set = false;
+	op_done(op, op->len, NULL);
+}
+
+static void write_action(struct tree_op *op, const struct ctx *c, const char *buf, size_t len)
 {
 	json_t *args = NULL;
 	_cleanup_free_ char *why = NULL;
-	struct zr_task *task;
+	op->len = (ssize_t)len;
 	int err = zr_payload_parse(buf, len, c->action->name, &args, &why);
-	if (err < 0) {
-		return refuse(t, h, c, err, why);
-	}
 	size_t i = 0;
 	while (i < len && strchr(" \t\r\n", buf[i])) {
 		i++;
 	}
-	if (i < len && buf[i] != '{' && json_object_size(args) > 0) {
+	if (err == 0 && i < len && buf[i] != '{' && json_object_size(args) > 0) {
 		/* key=value lines carry text: convert it to the fields' types. A JSON object
 		 * already says what its values are. */
 		json_t *typed = NULL;
 		err = zr_schema_apply(c->action->args, args, ZR_SCHEMA_COERCE, &typed, &why);
 		json_decref(args);
-		if (err < 0) {
-			return refuse(t, h, c, err, why);
-		}
-		args = typed;
+		args = err == 0 ? typed : NULL;
 	}
-	err = zr_service_enqueue(c->svc, c->action, args, ZR_LANE_USER, &task, &why);
+	if (err == 0) {
+		err = zr_service_enqueue(c->svc, c->action, args, ZR_LANE_USER, &why, on_enqueue_done, op);
+	}
 	if (err < 0) {
-		return refuse(t, h, c, err, why);
+		op_done(op, refuse(op->tree, op->h, c, err, why), NULL);
 	}
-	h->task_id = task->id;
-	h->result_base_set = false;
-	return (ssize_t)len;
 }
 
-ssize_t zr_tree_write(struct zr_tree *t, struct zr_handle *h, const char *buf, size_t len, uint64_t off)
+void zr_tree_write(struct zr_tree *t, struct zr_handle *h, const char *buf, size_t len, uint64_t off,
+		   zr_tree_done_cb cb, void *data)
 {
 	struct node *n = h->node;
 	struct ctx c;
 	int err = handle_ctx(t, h, &c);
+	struct tree_op *op = err == 0 ? op_new(t, h, cb, data) : NULL;
+	if (err == 0 && !op) {
+		err = -ENOMEM;
+	}
 	if (err < 0) {
-		return err;
+		cb(err, NULL, data);
+		return;
 	}
-	switch (n->type) {
-	case N_ACTION:
-		return write_action(t, h, &c, buf, len);
-	case N_SVCFILE:
-		if (n->field == SF_DATA) {
-			return write_data(t, h, &c, buf, len, off);
-		}
-		break;
-	case N_TASKFILE:
-		if (n->field == TF_CANCEL) {
-			err = zr_service_cancel(c.svc, c.task);
-			return err < 0 ? refuse(t, h, &c, err, "task already ended") : (ssize_t)len;
-		}
-		break;
-	default:
-		break;
+	if (n->type == N_ACTION) {
+		write_action(op, &c, buf, len);
+	} else if (n->type == N_SVCFILE && n->field == SF_DATA) {
+		write_data(op, &c, buf, len, off);
+	} else if (n->type == N_TASKFILE && n->field == TF_CANCEL) {
+		err = zr_service_cancel(c.svc, c.task);
+		op_done(op, err < 0 ? refuse(t, h, &c, err, "task already ended") : (ssize_t)len, NULL);
+	} else {
+		op_done(op, -EACCES, NULL);
 	}
-	return -EACCES;
 }
 
-int zr_tree_flush(struct zr_tree *t, struct zr_handle *h)
+void zr_tree_flush(struct zr_tree *t, struct zr_handle *h, zr_tree_done_cb cb, void *data)
 {
+	struct ctx c;
 	if (!h->wpending) {
-		return 0;
+		cb(0, NULL, data);
+		return;
 	}
 	h->wpending = false;
-	struct ctx c;
 	int err = handle_ctx(t, h, &c);
-	if (err < 0) {
-		return err;
+	struct tree_op *op = err == 0 ? op_new(t, h, cb, data) : NULL;
+	if (err < 0 || !op) {
+		cb(err < 0 ? err : -ENOMEM, NULL, data);
+		return;
 	}
-	ssize_t r = apply_data(t, h, &c, h->wbuf.data ? h->wbuf.data : "", h->wbuf.len);
-	return r < 0 ? (int)r : 0;
+	apply_data(op, &c, h->wbuf.data ? h->wbuf.data : "", h->wbuf.len);
 }
 
 void zr_tree_release(struct zr_tree *t, struct zr_handle *h)
@@ -1549,6 +1698,10 @@ void zr_tree_release(struct zr_tree *t, struct zr_handle *h)
 		if (q->h == h) {
 			req_finish(q, -EINTR, NULL, 0);
 		}
+	}
+	if (h->inflight > 0) {
+		h->released = true; /* freed by its last request's answer */
+		return;
 	}
 	handle_free(t, h);
 }
@@ -1591,7 +1744,7 @@ unsigned zr_tree_poll(struct zr_tree *t, struct zr_handle *h, void *ph)
 		} else if (n->type == N_TASKFILE && n->field == TF_RESULT) {
 			task = c.task;
 		}
-		if (task && !zr_task_ended(task)) {
+		if (task && !task->settled) {
 			wait = &task->done;
 		}
 		if (truncatable(n)) {

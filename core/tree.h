@@ -62,8 +62,22 @@ int zr_tree_opendir(struct zr_tree *t, uint64_t ino, struct zr_handle **ret);
 int zr_tree_readdir(struct zr_tree *t, struct zr_handle *h, uint64_t off, bool plus,
 		    zr_tree_fill_fn fill, void *data);
 
-int zr_tree_mkdir(struct zr_tree *t, uint64_t parent, const char *name, struct zr_tree_attr *ret);
-int zr_tree_rmdir(struct zr_tree *t, uint64_t parent, const char *name);
+/* Completion of a request that changes the robot (it returns once the change is durable):
+ * result is >= 0 on success (bytes taken for a write, 0 otherwise) or a negative errno; attr
+ * is the new entry for mkdir, else NULL. Called exactly once, possibly before the call that
+ * started the request returns. */
+typedef void (*zr_tree_done_cb)(ssize_t result, const struct zr_tree_attr *attr, void *data);
+
+/* mkdir: counts one kernel reference on the new entry. */
+void zr_tree_mkdir(struct zr_tree *t, uint64_t parent, const char *name, zr_tree_done_cb cb,
+		   void *data);
+void zr_tree_rmdir(struct zr_tree *t, uint64_t parent, const char *name, zr_tree_done_cb cb,
+		   void *data);
+
+/* Looks up a path relative to the root ("node/local/state"; "" is the root), counting one
+ * reference on the result like zr_tree_lookup (drop it with zr_tree_forget(ino, 1)). For
+ * front ends that address by path (HTTP). */
+int zr_tree_walk(struct zr_tree *t, const char *path, struct zr_tree_attr *ret);
 
 /* Opens a file; flags are open(2)'s. *ret_attr tells how to open it (direct_io...). */
 int zr_tree_open(struct zr_tree *t, uint64_t ino, int flags, struct zr_handle **ret,
@@ -77,11 +91,12 @@ void zr_tree_read(struct zr_tree *t, struct zr_handle *h, uint64_t off, size_t s
 		  zr_tree_read_cb cb, void *data, struct zr_tree_req **ret_req);
 void zr_tree_read_cancel(struct zr_tree *t, struct zr_tree_req *req);
 
-/* One write(2) = one request. Returns the bytes taken or a negative errno. */
-ssize_t zr_tree_write(struct zr_tree *t, struct zr_handle *h, const char *buf, size_t len,
-		      uint64_t off);
-/* close(2) of one descriptor: applies a data body that came in several writes. */
-int zr_tree_flush(struct zr_tree *t, struct zr_handle *h);
+/* One write(2) = one request: cb gets the bytes taken or a negative errno. */
+void zr_tree_write(struct zr_tree *t, struct zr_handle *h, const char *buf, size_t len,
+		   uint64_t off, zr_tree_done_cb cb, void *data);
+/* close(2) of one descriptor: applies a data body that came in several writes; cb gets 0 or
+ * a negative errno. */
+void zr_tree_flush(struct zr_tree *t, struct zr_handle *h, zr_tree_done_cb cb, void *data);
 /* Last close of an open file or dir; frees h. */
 void zr_tree_release(struct zr_tree *t, struct zr_handle *h);
 

@@ -149,23 +149,35 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	fuse_reply_attr(req, &st, 0);
 }
 
-static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+static void on_entry_done(ssize_t result, const struct zr_tree_attr *a, void *data)
 {
-	struct zr_tree_attr a;
+	fuse_req_t req = data;
 	struct fuse_entry_param e;
-	(void)mode;
-	int err = zr_tree_mkdir(req_fs(req)->tree, parent, name, &a);
-	if (err < 0) {
-		fuse_reply_err(req, -err);
+	if (result < 0) {
+		fuse_reply_err(req, (int)-result);
 		return;
 	}
-	to_entry(&a, &e);
+	to_entry(a, &e);
 	fuse_reply_entry(req, &e);
+}
+
+/* For requests whose only answer is an errno (0 = success). */
+static void on_status_done(ssize_t result, const struct zr_tree_attr *a, void *data)
+{
+	(void)a;
+	fuse_reply_err(data, result < 0 ? (int)-result : 0);
+}
+
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	(void)mode;
+	/* Answered once the new service is on disk (DESIGN §5). */
+	zr_tree_mkdir(req_fs(req)->tree, parent, name, on_entry_done, req);
 }
 
 static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	fuse_reply_err(req, -zr_tree_rmdir(req_fs(req)->tree, parent, name));
+	zr_tree_rmdir(req_fs(req)->tree, parent, name, on_status_done, req);
 }
 
 /* Files are made by the robot only. */
@@ -264,23 +276,29 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 	}
 }
 
+static void on_write_done(ssize_t result, const struct zr_tree_attr *a, void *data)
+{
+	(void)a;
+	if (result < 0) {
+		fuse_reply_err(data, (int)-result);
+	} else {
+		fuse_reply_write(data, (size_t)result);
+	}
+}
+
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
 	(void)ino;
-	ssize_t n = zr_tree_write(req_fs(req)->tree, (struct zr_handle *)(uintptr_t)fi->fh, buf, size,
-				  (uint64_t)off);
-	if (n < 0) {
-		fuse_reply_err(req, (int)-n);
-	} else {
-		fuse_reply_write(req, (size_t)n);
-	}
+	/* Answered once the task (or data) is durable: within a group commit, milliseconds. */
+	zr_tree_write(req_fs(req)->tree, (struct zr_handle *)(uintptr_t)fi->fh, buf, size, (uint64_t)off,
+		      on_write_done, req);
 }
 
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
-	fuse_reply_err(req, -zr_tree_flush(req_fs(req)->tree, (struct zr_handle *)(uintptr_t)fi->fh));
+	zr_tree_flush(req_fs(req)->tree, (struct zr_handle *)(uintptr_t)fi->fh, on_status_done, req);
 }
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)

@@ -17,6 +17,7 @@
 #include "fs.h"
 #include "mount.h"
 #include "robot.h"
+#include "store.h"
 #include "tree.h"
 #include "util/cleanup.h"
 #include "util/log.h"
@@ -35,6 +36,7 @@ struct daemon {
 	uv_loop_t loop;
 	uv_signal_t sigint, sigterm;
 	struct zr_robot *robot;
+	struct zr_store *store;
 	struct zr_tree *tree;
 	struct zr_fs *fs;
 	bool stopping;
@@ -213,6 +215,10 @@ static void on_handle_closed(uv_handle_t *h) { (void)h; }
 
 static void finish(struct daemon *d)
 {
+	/* Commits still in flight are answered while the mount can still carry the answers. */
+	zr_store_close(d->store);
+	d->store = NULL;
+	d->robot->cfg.store = NULL;
 	/* Readers still parked wait for tasks that will not run now: the robot went away. */
 	zr_tree_cancel_all(d->tree, ENOTCONN);
 	zr_fs_destroy(d->fs);
@@ -307,8 +313,16 @@ static int cmd_run(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	uv_loop_init(&d.loop);
 	d.loop.data = &d;
+	char *why = NULL;
+	err = zr_store_open(&d.loop, data, &d.store, &why);
+	if (err < 0) {
+		log_error("Failed to open the store: %s", why ? why : strerror(-err));
+		free(why);
+		return 1;
+	}
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	struct zr_robot_config cfg = {
+		.store = d.store,
 		.mount = mount,
 		.data_dir = data,
 		.jobs = arg_jobs > 0 ? arg_jobs : 4 * (int)(cores > 0 ? cores : 1),
@@ -331,6 +345,11 @@ static int cmd_run(int argc, char **argv)
 		}
 		(void)zr_robot_load_templates(d.robot, dir);
 	}
+	err = zr_robot_load_store(d.robot);
+	if (err < 0) {
+		log_error("Failed to load the store: %s", strerror(-err));
+		return 1;
+	}
 
 	struct zr_fs_config fcfg = {.mount = mount, .allow_other = arg_allow_other, .auto_unmount = arg_auto_unmount};
 	if (zr_fs_create(&d.loop, &fcfg, &d.fs) < 0 ||
@@ -350,6 +369,7 @@ static int cmd_run(int argc, char **argv)
 		zr_robot_stop(d.robot, on_robot_stopped);
 	} else {
 		log_info("zrobot %s mounted at %s (data %s, %d jobs)", ZR_VERSION, mount, data, cfg.jobs);
+		zr_robot_start(d.robot);
 	}
 	uv_run(&d.loop, UV_RUN_DEFAULT);
 	err = uv_loop_close(&d.loop);

@@ -1,0 +1,758 @@
+/* The store: SQLite behind one writer thread, with group commit and retried internal changes. */
+#include "store.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/list.h"
+#include "util/log.h"
+
+/* A group that failed is not retried sooner: a full disk must not spin the writer. */
+#define RETRY_DELAY_MS 1000
+/* An internal change that failed this often is dropped with a log line. */
+#define MAX_TRIES 20
+
+enum op_kind {
+	OP_SERVICE_INSERT,
+	OP_SERVICE_DATA,
+	OP_SERVICE_STATE,
+	OP_SERVICE_DELETING,
+	OP_SERVICE_DELETE,
+	OP_TASK_PUT,
+	OP_TASK_DELETE,
+	OP_TASKS_DELETE_SERVICE,
+	N_OPS,
+};
+
+/* How many of a statement's parameters are texts; they come first, integers follow. */
+static const int op_texts[N_OPS] = {
+	[OP_SERVICE_INSERT] = 7, [OP_SERVICE_DATA] = 2, [OP_SERVICE_STATE] = 2,
+	[OP_SERVICE_DELETING] = 1, [OP_SERVICE_DELETE] = 1, [OP_TASK_PUT] = 6,
+	[OP_TASK_DELETE] = 0, [OP_TASKS_DELETE_SERVICE] = 1,
+};
+
+#define OP_TEXTS 8
+#define OP_INTS 10
+
+struct op {
+	struct zr_list link;
+	enum op_kind kind;
+	bool internal;
+	int tries;
+	char *text[OP_TEXTS]; /* NULL binds SQL NULL */
+	size_t blob_len;      /* text[5] of OP_TASK_PUT is the result, a blob of this length */
+	int64_t num[OP_INTS];
+};
+
+struct sync {
+	struct zr_list link;
+	void (*cb)(int err, void *data);
+	void *data;
+};
+
+struct group {
+	struct zr_list ops;
+	struct zr_list syncs;
+	int err;
+};
+
+struct zr_store {
+	uv_loop_t *loop;
+	sqlite3 *db;
+	sqlite3_stmt *stmt[N_OPS];
+	sqlite3_stmt *begin, *commit, *rollback;
+	char *path;
+
+	/* Loop side. */
+	struct group *pending; /* collecting */
+	uv_idle_t flush_idle;
+	uv_async_t done_async;
+	uv_timer_t retry_timer;
+	bool busy;             /* a group is with the writer */
+	bool backoff;
+	uint64_t commits, changes;
+
+	/* Shared with the writer, under lock. */
+	pthread_t thread;
+	bool thread_started;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct group *todo;
+	struct group *done;
+	bool stop;
+};
+
+static const char *const schema_sql =
+	"CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS services ("
+	" guid TEXT PRIMARY KEY, template TEXT NOT NULL, name TEXT NOT NULL, uid TEXT NOT NULL,"
+	" data TEXT NOT NULL, state TEXT NOT NULL, secret TEXT NOT NULL, created INTEGER NOT NULL,"
+	" deleting INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE IF NOT EXISTS tasks ("
+	" id INTEGER PRIMARY KEY, service TEXT NOT NULL, action TEXT NOT NULL, args TEXT NOT NULL,"
+	" lane INTEGER NOT NULL, state TEXT NOT NULL, created INTEGER NOT NULL, started INTEGER,"
+	" finished INTEGER, result BLOB, error TEXT, err INTEGER, attempt INTEGER,"
+	" progress_done INTEGER, progress_total INTEGER);"
+	"CREATE INDEX IF NOT EXISTS tasks_service ON tasks (service, id);";
+
+static const char *const op_sql[N_OPS] = {
+	[OP_SERVICE_INSERT] = "INSERT OR REPLACE INTO services (template, name, guid, uid, data, state,"
+			      " secret, created, deleting) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[OP_SERVICE_DATA] = "UPDATE services SET data = ?2 WHERE guid = ?1",
+	[OP_SERVICE_STATE] = "UPDATE services SET state = ?2 WHERE guid = ?1",
+	[OP_SERVICE_DELETING] = "UPDATE services SET deleting = 1 WHERE guid = ?1",
+	[OP_SERVICE_DELETE] = "DELETE FROM services WHERE guid = ?1",
+	[OP_TASK_PUT] = "INSERT OR REPLACE INTO tasks (service, action, args, state, error, result, id,"
+			" lane, created, started, finished, err, attempt, progress_done, progress_total)"
+			" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+	[OP_TASK_DELETE] = "DELETE FROM tasks WHERE id = ?1",
+	[OP_TASKS_DELETE_SERVICE] = "DELETE FROM tasks WHERE service = ?1",
+};
+
+static int sqlite_errno(int rc)
+{
+	switch (rc & 0xff) {
+	case SQLITE_OK:
+	case SQLITE_DONE:
+	case SQLITE_ROW:
+		return 0;
+	case SQLITE_FULL:
+		return -ENOSPC;
+	case SQLITE_NOMEM:
+		return -ENOMEM;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return -EBUSY;
+	case SQLITE_READONLY:
+	case SQLITE_PERM:
+	case SQLITE_AUTH:
+		return -EACCES;
+	default:
+		return -EIO;
+	}
+}
+
+/* ---- the writer thread ---- */
+
+static int exec_op(struct zr_store *st, struct op *o)
+{
+	sqlite3_stmt *s = st->stmt[o->kind];
+	int n = sqlite3_bind_parameter_count(s);
+	int texts = 0;
+	for (int i = 1; i <= n; i++) {
+		int rc;
+		if (i <= op_texts[o->kind]) {
+			const char *t = o->text[texts];
+			if (!t) {
+				rc = sqlite3_bind_null(s, i);
+			} else if (o->kind == OP_TASK_PUT && texts == 5) {
+				rc = sqlite3_bind_blob(s, i, t, (int)o->blob_len, SQLITE_STATIC);
+			} else {
+				rc = sqlite3_bind_text(s, i, t, -1, SQLITE_STATIC);
+			}
+			texts++;
+		} else {
+			rc = sqlite3_bind_int64(s, i, o->num[i - 1 - texts]);
+		}
+		if (rc != SQLITE_OK) {
+			sqlite3_reset(s);
+			return sqlite_errno(rc);
+		}
+	}
+	int rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc == SQLITE_DONE ? 0 : sqlite_errno(rc);
+}
+
+static int run_group(struct zr_store *st, struct group *g)
+{
+	int rc = sqlite3_step(st->begin);
+	sqlite3_reset(st->begin);
+	if (rc != SQLITE_DONE) {
+		return sqlite_errno(rc);
+	}
+	int err = 0;
+	struct op *o;
+	zr_list_for_each(o, &g->ops, link) {
+		err = exec_op(st, o);
+		if (err < 0) {
+			break;
+		}
+	}
+	if (err == 0) {
+		rc = sqlite3_step(st->commit);
+		sqlite3_reset(st->commit);
+		if (rc == SQLITE_DONE) {
+			return 0;
+		}
+		err = sqlite_errno(rc);
+	}
+	(void)sqlite3_step(st->rollback);
+	sqlite3_reset(st->rollback);
+	return err ? err : -EIO;
+}
+
+static void *writer_main(void *arg)
+{
+	struct zr_store *st = arg;
+	pthread_mutex_lock(&st->lock);
+	for (;;) {
+		while (!st->todo && !st->stop) {
+			pthread_cond_wait(&st->cond, &st->lock);
+		}
+		if (!st->todo) {
+			break;
+		}
+		struct group *g = st->todo;
+		st->todo = NULL;
+		pthread_mutex_unlock(&st->lock);
+		g->err = run_group(st, g);
+		pthread_mutex_lock(&st->lock);
+		st->done = g;
+		pthread_cond_broadcast(&st->cond);
+		if (!st->stop) {
+			(void)uv_async_send(&st->done_async);
+		}
+	}
+	pthread_mutex_unlock(&st->lock);
+	return NULL;
+}
+
+/* ---- the loop side ---- */
+
+static struct group *group_new(void)
+{
+	struct group *g = calloc(1, sizeof(*g));
+	if (g) {
+		zr_list_init(&g->ops);
+		zr_list_init(&g->syncs);
+	}
+	return g;
+}
+
+static void op_free(struct op *o)
+{
+	for (int i = 0; i < OP_TEXTS; i++) {
+		free(o->text[i]);
+	}
+	free(o);
+}
+
+static void handoff(struct zr_store *st);
+
+static void on_flush(uv_idle_t *h)
+{
+	struct zr_store *st = h->data;
+	(void)uv_idle_stop(h);
+	handoff(st);
+}
+
+static void on_retry(uv_timer_t *t)
+{
+	struct zr_store *st = t->data;
+	st->backoff = false;
+	handoff(st);
+}
+
+/* Gives the collected group to the writer when it is free. */
+static void handoff(struct zr_store *st)
+{
+	struct group *g = st->pending;
+	if (st->busy || !g || (zr_list_empty(&g->ops) && zr_list_empty(&g->syncs))) {
+		return;
+	}
+	/* After a failure, wait unless someone waits for an answer. */
+	if (st->backoff && zr_list_empty(&g->syncs)) {
+		return;
+	}
+	st->pending = NULL;
+	st->busy = true;
+	pthread_mutex_lock(&st->lock);
+	st->todo = g;
+	pthread_cond_signal(&st->cond);
+	pthread_mutex_unlock(&st->lock);
+}
+
+/* Something was added: commit it with this loop turn's group. */
+static void kick(struct zr_store *st)
+{
+	if (!st->busy && !uv_is_active((uv_handle_t *)&st->flush_idle)) {
+		(void)uv_idle_start(&st->flush_idle, on_flush);
+	}
+}
+
+static struct group *pending(struct zr_store *st)
+{
+	if (!st->pending) {
+		st->pending = group_new();
+	}
+	return st->pending;
+}
+
+/* Finishes a group the writer is done with: retries internal changes of a failed group, then
+ * answers the waiters. */
+static void group_done(struct zr_store *st, struct group *g)
+{
+	size_t n = 0;
+	struct op *o, *tmp;
+	struct zr_list *at = NULL; /* where the next retried change goes: ahead of newer ones */
+	if (g->err < 0) {
+		log_error("Failed to commit %zu changes to %s: %s", zr_list_length(&g->ops), st->path,
+			  strerror(-g->err));
+	}
+	zr_list_for_each_safe(o, tmp, &g->ops, link) {
+		zr_list_remove(&o->link);
+		n++;
+		if (g->err < 0 && o->internal && ++o->tries < MAX_TRIES) {
+			struct group *p = pending(st);
+			if (p) {
+				zr_list_insert(at ? at : &p->ops, &o->link);
+				at = &o->link;
+				continue;
+			}
+		}
+		if (g->err < 0 && o->internal) {
+			log_error("Giving up on a change to %s after %d tries", st->path, o->tries);
+		}
+		op_free(o);
+	}
+	if (g->err == 0) {
+		st->commits++;
+		st->changes += n;
+	}
+	while (!zr_list_empty(&g->syncs)) {
+		struct sync *s = container_of(g->syncs.next, struct sync, link);
+		zr_list_remove(&s->link);
+		s->cb(g->err, s->data);
+		free(s);
+	}
+	free(g);
+}
+
+static void on_done(uv_async_t *a)
+{
+	struct zr_store *st = a->data;
+	pthread_mutex_lock(&st->lock);
+	struct group *g = st->done;
+	st->done = NULL;
+	pthread_mutex_unlock(&st->lock);
+	if (!g) {
+		return;
+	}
+	st->busy = false;
+	int err = g->err;
+	group_done(st, g);
+	if (err < 0) {
+		st->backoff = true;
+		(void)uv_timer_start(&st->retry_timer, on_retry, RETRY_DELAY_MS, 0);
+	}
+	handoff(st);
+}
+
+static void submit(struct zr_store *st, struct op *o)
+{
+	struct group *g = pending(st);
+	if (!g) {
+		log_error("Out of memory: a change to %s is lost", st->path);
+		op_free(o);
+		return;
+	}
+	zr_list_push_back(&g->ops, &o->link);
+	kick(st);
+}
+
+static struct op *op_new(enum op_kind kind, bool internal)
+{
+	struct op *o = calloc(1, sizeof(*o));
+	if (o) {
+		o->kind = kind;
+		o->internal = internal;
+		zr_list_init(&o->link);
+	}
+	return o;
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+void zr_store_service_insert(struct zr_store *st, const struct zr_store_service *s)
+{
+	struct op *o = op_new(OP_SERVICE_INSERT, false);
+	if (!o) {
+		return;
+	}
+	const char *t[] = {s->template, s->name, s->guid, s->uid, s->data, s->state, s->secret};
+	for (int i = 0; i < 7; i++) {
+		o->text[i] = dup_or_null(t[i]);
+	}
+	o->num[0] = s->created_ns;
+	o->num[1] = s->deleting;
+	submit(st, o);
+}
+
+static void service_op(struct zr_store *st, enum op_kind kind, const char *guid, const char *text,
+		       bool internal)
+{
+	struct op *o = op_new(kind, internal);
+	if (!o) {
+		return;
+	}
+	o->text[0] = strdup(guid);
+	o->text[1] = dup_or_null(text);
+	submit(st, o);
+}
+
+void zr_store_service_data(struct zr_store *st, const char *guid, const char *data, bool internal)
+{
+	service_op(st, OP_SERVICE_DATA, guid, data, internal);
+}
+
+void zr_store_service_state(struct zr_store *st, const char *guid, const char *state)
+{
+	service_op(st, OP_SERVICE_STATE, guid, state, true);
+}
+
+void zr_store_service_deleting(struct zr_store *st, const char *guid)
+{
+	service_op(st, OP_SERVICE_DELETING, guid, NULL, false);
+}
+
+void zr_store_service_delete(struct zr_store *st, const char *guid)
+{
+	service_op(st, OP_SERVICE_DELETE, guid, NULL, true);
+	/* Its tasks go with it: a service's history has no meaning without it. */
+	service_op(st, OP_TASKS_DELETE_SERVICE, guid, NULL, true);
+}
+
+void zr_store_task_put(struct zr_store *st, const struct zr_store_task *t, bool internal)
+{
+	struct op *o = op_new(OP_TASK_PUT, internal);
+	if (!o) {
+		return;
+	}
+	const char *txt[] = {t->service_guid, t->action, t->args, t->state, t->error};
+	for (int i = 0; i < 5; i++) {
+		o->text[i] = dup_or_null(txt[i]);
+	}
+	if (t->result && t->result_len > 0) {
+		o->text[5] = malloc(t->result_len);
+		if (o->text[5]) {
+			memcpy(o->text[5], t->result, t->result_len);
+			o->blob_len = t->result_len;
+		}
+	}
+	int64_t nums[] = {t->id, t->lane, t->created_ns, t->started_ns, t->finished_ns, t->err,
+			  t->attempt, t->progress_done, t->progress_total};
+	memcpy(o->num, nums, sizeof(nums));
+	submit(st, o);
+}
+
+void zr_store_task_delete(struct zr_store *st, int64_t id)
+{
+	struct op *o = op_new(OP_TASK_DELETE, true);
+	if (o) {
+		o->num[0] = id;
+		submit(st, o);
+	}
+}
+
+void zr_store_sync(struct zr_store *st, void (*cb)(int err, void *data), void *data)
+{
+	struct group *g = pending(st);
+	struct sync *s = calloc(1, sizeof(*s));
+	if (!g || !s) {
+		free(s);
+		cb(-ENOMEM, data);
+		return;
+	}
+	s->cb = cb;
+	s->data = data;
+	zr_list_push_back(&g->syncs, &s->link);
+	kick(st);
+}
+
+void zr_store_stats(const struct zr_store *st, uint64_t *ret_commits, uint64_t *ret_changes)
+{
+	*ret_commits = st->commits;
+	*ret_changes = st->changes;
+}
+
+/* ---- open, load, close ---- */
+
+static int exec_sql(sqlite3 *db, const char *sql, char **ret_err)
+{
+	char *msg = NULL;
+	int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+	if (rc != SQLITE_OK) {
+		if (ret_err) {
+			*ret_err = strdup(msg ? msg : sqlite3_errstr(rc));
+		}
+		sqlite3_free(msg);
+		return sqlite_errno(rc) ? sqlite_errno(rc) : -EIO;
+	}
+	return 0;
+}
+
+static int schema_version(sqlite3 *db)
+{
+	sqlite3_stmt *s;
+	int v = 0;
+	if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'schema'", -1, &s, NULL) != SQLITE_OK) {
+		return 0; /* no meta table: a new database */
+	}
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		v = atoi((const char *)sqlite3_column_text(s, 0));
+	}
+	sqlite3_finalize(s);
+	return v;
+}
+
+/* Migrations from version i to i + 1, each run in the transaction that sets the new version.
+ * Version 0 is an empty database. */
+static const char *const migrations[ZR_STORE_SCHEMA] = {
+	[0] = NULL, /* 0 → 1: the tables of schema_sql */
+};
+
+static int migrate(sqlite3 *db, const char *path, char **ret_err)
+{
+	int v = schema_version(db);
+	if (v > ZR_STORE_SCHEMA) {
+		if (asprintf(ret_err, "%s has schema version %d, newer than this zrobot's %d: refusing to "
+			     "touch it (run a newer zrobot)", path, v, ZR_STORE_SCHEMA) < 0) {
+			*ret_err = NULL;
+		}
+		return -EPROTO;
+	}
+	if (v == ZR_STORE_SCHEMA) {
+		return exec_sql(db, schema_sql, ret_err);
+	}
+	char *sql = NULL;
+	int err = exec_sql(db, "BEGIN IMMEDIATE", ret_err);
+	if (err < 0) {
+		return err;
+	}
+	err = exec_sql(db, schema_sql, ret_err);
+	for (int i = v; err == 0 && i < ZR_STORE_SCHEMA; i++) {
+		if (migrations[i]) {
+			err = exec_sql(db, migrations[i], ret_err);
+		}
+	}
+	if (err == 0 && asprintf(&sql, "INSERT OR REPLACE INTO meta VALUES ('schema', '%d')", ZR_STORE_SCHEMA) >= 0) {
+		err = exec_sql(db, sql, ret_err);
+		free(sql);
+	}
+	if (err == 0) {
+		err = exec_sql(db, "COMMIT", ret_err);
+	}
+	if (err < 0) {
+		(void)exec_sql(db, "ROLLBACK", NULL);
+		return err;
+	}
+	if (v > 0) {
+		log_info("Migrated %s from schema %d to %d", path, v, ZR_STORE_SCHEMA);
+	}
+	return 0;
+}
+
+int zr_store_open(uv_loop_t *loop, const char *data_dir, struct zr_store **ret, char **ret_err)
+{
+	struct zr_store *st = calloc(1, sizeof(*st));
+	int err = -ENOMEM;
+	*ret_err = NULL;
+	if (!st || asprintf(&st->path, "%s/zrobot.db", data_dir) < 0) {
+		free(st);
+		return -ENOMEM;
+	}
+	st->loop = loop;
+	int rc = sqlite3_open_v2(st->path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+				 SQLITE_OPEN_FULLMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		(void)asprintf(ret_err, "cannot open %s: %s", st->path, sqlite3_errstr(rc));
+		err = sqlite_errno(rc);
+		goto fail;
+	}
+	/* WAL: readers never wait for the writer; FULL: a commit is on disk when it returns. */
+	err = exec_sql(st->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;", ret_err);
+	if (err == 0) {
+		err = migrate(st->db, st->path, ret_err);
+	}
+	if (err < 0) {
+		goto fail;
+	}
+	for (int i = 0; i < N_OPS; i++) {
+		rc = sqlite3_prepare_v2(st->db, op_sql[i], -1, &st->stmt[i], NULL);
+		if (rc != SQLITE_OK) {
+			goto prep_fail;
+		}
+	}
+	if (sqlite3_prepare_v2(st->db, "BEGIN IMMEDIATE", -1, &st->begin, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(st->db, "COMMIT", -1, &st->commit, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(st->db, "ROLLBACK", -1, &st->rollback, NULL) != SQLITE_OK) {
+		goto prep_fail;
+	}
+	pthread_mutex_init(&st->lock, NULL);
+	pthread_cond_init(&st->cond, NULL);
+	uv_idle_init(loop, &st->flush_idle);
+	uv_async_init(loop, &st->done_async, on_done);
+	uv_timer_init(loop, &st->retry_timer);
+	st->flush_idle.data = st->done_async.data = st->retry_timer.data = st;
+	if (pthread_create(&st->thread, NULL, writer_main, st) != 0) {
+		(void)asprintf(ret_err, "cannot start the store's writer thread");
+		err = -EAGAIN;
+		goto fail;
+	}
+	st->thread_started = true;
+	*ret = st;
+	return 0;
+
+prep_fail:
+	(void)asprintf(ret_err, "cannot prepare a statement on %s: %s", st->path, sqlite3_errmsg(st->db));
+	err = -EIO;
+fail:
+	for (int i = 0; i < N_OPS; i++) {
+		sqlite3_finalize(st->stmt[i]);
+	}
+	sqlite3_finalize(st->begin);
+	sqlite3_finalize(st->commit);
+	sqlite3_finalize(st->rollback);
+	sqlite3_close(st->db);
+	free(st->path);
+	free(st);
+	return err;
+}
+
+int zr_store_load(struct zr_store *st, int (*service_fn)(const struct zr_store_service *s, void *data),
+		  int (*task_fn)(const struct zr_store_task *t, void *data), void *data)
+{
+	sqlite3_stmt *s;
+	int err = 0, rc;
+	rc = sqlite3_prepare_v2(st->db, "SELECT rowid, template, name, guid, uid, data, state, secret,"
+				" created, deleting FROM services ORDER BY rowid", -1, &s, NULL);
+	if (rc != SQLITE_OK) {
+		return sqlite_errno(rc);
+	}
+	while (err == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct zr_store_service r = {
+			.rowid = sqlite3_column_int64(s, 0),
+			.template = (const char *)sqlite3_column_text(s, 1),
+			.name = (const char *)sqlite3_column_text(s, 2),
+			.guid = (const char *)sqlite3_column_text(s, 3),
+			.uid = (const char *)sqlite3_column_text(s, 4),
+			.data = (const char *)sqlite3_column_text(s, 5),
+			.state = (const char *)sqlite3_column_text(s, 6),
+			.secret = (const char *)sqlite3_column_text(s, 7),
+			.created_ns = sqlite3_column_int64(s, 8),
+			.deleting = sqlite3_column_int(s, 9) != 0,
+		};
+		err = service_fn(&r, data);
+	}
+	if (err == 0 && rc != SQLITE_DONE) {
+		err = sqlite_errno(rc);
+	}
+	sqlite3_finalize(s);
+	if (err < 0) {
+		return err;
+	}
+	rc = sqlite3_prepare_v2(st->db, "SELECT id, service, action, args, state, error, result, lane,"
+				" err, attempt, created, started, finished, progress_done,"
+				" progress_total FROM tasks ORDER BY id", -1, &s, NULL);
+	if (rc != SQLITE_OK) {
+		return sqlite_errno(rc);
+	}
+	while (err == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		struct zr_store_task t = {
+			.id = sqlite3_column_int64(s, 0),
+			.service_guid = (const char *)sqlite3_column_text(s, 1),
+			.action = (const char *)sqlite3_column_text(s, 2),
+			.args = (const char *)sqlite3_column_text(s, 3),
+			.state = (const char *)sqlite3_column_text(s, 4),
+			.error = (const char *)sqlite3_column_text(s, 5),
+			.result = sqlite3_column_blob(s, 6),
+			.result_len = (size_t)sqlite3_column_bytes(s, 6),
+			.lane = sqlite3_column_int(s, 7),
+			.err = sqlite3_column_int(s, 8),
+			.attempt = sqlite3_column_int(s, 9),
+			.created_ns = sqlite3_column_int64(s, 10),
+			.started_ns = sqlite3_column_int64(s, 11),
+			.finished_ns = sqlite3_column_int64(s, 12),
+			.progress_done = sqlite3_column_int64(s, 13),
+			.progress_total = sqlite3_column_int64(s, 14),
+		};
+		err = task_fn(&t, data);
+	}
+	if (err == 0 && rc != SQLITE_DONE) {
+		err = sqlite_errno(rc);
+	}
+	sqlite3_finalize(s);
+	return err;
+}
+
+static void on_closed(uv_handle_t *h)
+{
+	struct zr_store *st = h->data;
+	if (h == (uv_handle_t *)&st->retry_timer) {
+		free(st);
+	}
+}
+
+void zr_store_close(struct zr_store *st)
+{
+	if (!st) {
+		return;
+	}
+	/* Drain: the group with the writer, then what is pending, each answered. A group that
+	 * fails here ends the drain: its retried changes would come back forever. */
+	(void)uv_idle_stop(&st->flush_idle);
+	(void)uv_timer_stop(&st->retry_timer);
+	for (;;) {
+		pthread_mutex_lock(&st->lock);
+		while (st->busy && !st->done) {
+			pthread_cond_wait(&st->cond, &st->lock);
+		}
+		struct group *g = st->done;
+		st->done = NULL;
+		pthread_mutex_unlock(&st->lock);
+		int err = 0;
+		if (g) {
+			err = g->err;
+			st->busy = false;
+			group_done(st, g);
+		}
+		if (err < 0 || !st->pending ||
+		    (zr_list_empty(&st->pending->ops) && zr_list_empty(&st->pending->syncs))) {
+			break;
+		}
+		st->backoff = false;
+		handoff(st);
+	}
+	pthread_mutex_lock(&st->lock);
+	st->stop = true;
+	pthread_cond_signal(&st->cond);
+	pthread_mutex_unlock(&st->lock);
+	pthread_join(st->thread, NULL);
+	if (st->pending) {
+		st->pending->err = -EIO;
+		group_done(st, st->pending);
+		st->pending = NULL;
+	}
+	for (int i = 0; i < N_OPS; i++) {
+		sqlite3_finalize(st->stmt[i]);
+	}
+	sqlite3_finalize(st->begin);
+	sqlite3_finalize(st->commit);
+	sqlite3_finalize(st->rollback);
+	sqlite3_close(st->db);
+	pthread_mutex_destroy(&st->lock);
+	pthread_cond_destroy(&st->cond);
+	free(st->path);
+	uv_close((uv_handle_t *)&st->flush_idle, on_closed);
+	uv_close((uv_handle_t *)&st->done_async, on_closed);
+	uv_close((uv_handle_t *)&st->retry_timer, on_closed);
+}

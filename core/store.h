@@ -1,0 +1,64 @@
+/* The store: services and tasks in SQLite (WAL, synchronous=FULL), written by one thread.
+ * Changes submitted during one loop turn are committed in one transaction (group commit);
+ * the loop never waits on disk. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+struct zr_store;
+
+/* The schema this build writes; a database with a newer one is refused. */
+#define ZR_STORE_SCHEMA 1
+
+/* Opens (creating or migrating) <data_dir>/zrobot.db. Runs on the caller's thread: call it
+ * before the loop runs. Returns 0, or a negative errno with *ret_err (malloc'd). */
+int zr_store_open(uv_loop_t *loop, const char *data_dir, struct zr_store **ret, char **ret_err);
+/* Commits what is pending, stops the writer thread and closes the database. Every pending
+ * zr_store_sync callback fires before this returns (with the commit's result). */
+void zr_store_close(struct zr_store *st);
+
+/* ---- loading (before the writer starts: call only between open and the first submit) ---- */
+
+struct zr_store_service {
+	int64_t rowid;
+	const char *template, *name, *guid, *uid, *data, *state, *secret;
+	long long created_ns;
+	bool deleting;
+};
+
+struct zr_store_task {
+	int64_t id;
+	const char *service_guid, *action, *args, *state, *error;
+	const void *result;
+	size_t result_len;
+	int lane, err, attempt;
+	long long created_ns, started_ns, finished_ns, progress_done, progress_total;
+};
+
+/* Calls fn for every service, then every task in id order. Strings are borrowed for the
+ * call. A callback returning < 0 stops the walk with that error. */
+int zr_store_load(struct zr_store *st,
+		  int (*service_fn)(const struct zr_store_service *s, void *data),
+		  int (*task_fn)(const struct zr_store_task *t, void *data), void *data);
+
+/* ---- changes: copied at once, committed with the current group ----
+ * internal: a change the robot made itself (not a reply to a request). If its group fails,
+ * it is tried again with the next group; a request's change is dropped with its group. */
+
+void zr_store_service_insert(struct zr_store *st, const struct zr_store_service *s);
+void zr_store_service_data(struct zr_store *st, const char *guid, const char *data, bool internal);
+void zr_store_service_state(struct zr_store *st, const char *guid, const char *state);
+void zr_store_service_deleting(struct zr_store *st, const char *guid);
+/* Deletes the service and its tasks. */
+void zr_store_service_delete(struct zr_store *st, const char *guid);
+void zr_store_task_put(struct zr_store *st, const struct zr_store_task *t, bool internal);
+void zr_store_task_delete(struct zr_store *st, int64_t id);
+
+/* Closes the current group: cb fires on the loop once everything submitted before this call
+ * is committed (0) or its group failed (-ENOSPC, -EIO). */
+void zr_store_sync(struct zr_store *st, void (*cb)(int err, void *data), void *data);
+
+/* Groups committed and their total changes, for the benchmark and metrics. */
+void zr_store_stats(const struct zr_store *st, uint64_t *ret_commits, uint64_t *ret_changes);
