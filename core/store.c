@@ -84,6 +84,7 @@ struct zr_store {
 	struct group *todo;
 	struct group *done;
 	bool stop;
+	int closing; /* handles still closing */
 };
 
 static const char *const schema_sql =
@@ -697,7 +698,8 @@ int zr_store_load(struct zr_store *st, int (*service_fn)(const struct zr_store_s
 static void on_closed(uv_handle_t *h)
 {
 	struct zr_store *st = h->data;
-	if (h == (uv_handle_t *)&st->retry_timer) {
+	/* libuv runs close callbacks in no promised order: the last one frees. */
+	if (--st->closing == 0) {
 		free(st);
 	}
 }
@@ -752,6 +754,7 @@ void zr_store_close(struct zr_store *st)
 	pthread_mutex_destroy(&st->lock);
 	pthread_cond_destroy(&st->cond);
 	free(st->path);
+	st->closing = 3;
 	uv_close((uv_handle_t *)&st->flush_idle, on_closed);
 	uv_close((uv_handle_t *)&st->done_async, on_closed);
 	uv_close((uv_handle_t *)&st->retry_timer, on_closed);
