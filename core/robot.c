@@ -55,6 +55,62 @@ int zr_robot_create(uv_loop_t *loop, const struct zr_robot_config *cfg, struct z
 	return 0;
 }
 
+static int cmp_version(const void *a, const void *b)
+{
+	const struct zr_template *x = *(struct zr_template *const *)a, *y = *(struct zr_template *const *)b;
+	if (x->missing != y->missing) {
+		return x->missing ? -1 : 1; /* stand-ins sort first: never the latest */
+	}
+	int c = x->missing ? 0 : zr_semver_compare(x->version, y->version);
+	return c ? c : strcmp(x->uid, y->uid);
+}
+
+struct zr_template *zr_robot_template_find(const struct zr_robot_template *rt, const char *which)
+{
+	if (strcmp(which, "latest") == 0) {
+		return rt->t && !rt->t->missing ? rt->t : NULL;
+	}
+	/* The highest match wins: one version may come from two sources. */
+	for (size_t i = rt->n_versions; i > 0; i--) {
+		struct zr_template *t = rt->versions[i - 1];
+		if (strcmp(t->uid, which) == 0 || (!t->missing && strcmp(t->version, which) == 0)) {
+			return t;
+		}
+	}
+	return NULL;
+}
+
+int zr_robot_add_template(struct zr_robot *r, struct zr_template *t)
+{
+	struct zr_robot_template *rt = zr_robot_template(r, t->name);
+	if (rt) {
+		for (size_t i = 0; i < rt->n_versions; i++) {
+			if (strcmp(rt->versions[i]->uid, t->uid) == 0) {
+				return -EEXIST;
+			}
+		}
+	} else {
+		rt = calloc(1, sizeof(*rt));
+		if (!rt || zr_map_put(&r->templates, t->name, rt) < 0) {
+			free(rt);
+			return -ENOMEM;
+		}
+	}
+	struct zr_template **v = realloc(rt->versions, (rt->n_versions + 1) * sizeof(*v));
+	if (!v) {
+		return -ENOMEM;
+	}
+	rt->versions = v;
+	rt->versions[rt->n_versions++] = t;
+	qsort(rt->versions, rt->n_versions, sizeof(*v), cmp_version);
+	rt->t = rt->versions[rt->n_versions - 1];
+	rt->mtime_ns = r->mtime_ns = zr_now_ns();
+	if (!t->missing) {
+		(void)zr_robot__event(r, "template.loaded", json_pack("{ss ss}", "template", t->name, "uid", t->uid));
+	}
+	return 0;
+}
+
 static int load_one(struct zr_robot *r, const char *dir)
 {
 	struct zr_template *t = NULL;
@@ -64,21 +120,14 @@ static int load_one(struct zr_robot *r, const char *dir)
 		log_error("Skipping template %s: %s", dir, why ? why : strerror(-err));
 		return err;
 	}
-	if (zr_map_get(&r->templates, t->name)) {
-		log_warn("Skipping template %s: a template named '%s' is loaded already", dir, t->name);
+	err = zr_robot_add_template(r, t);
+	if (err < 0) {
+		log_warn("Skipping template %s: %s", dir,
+			 err == -EEXIST ? "that version of it is loaded already" : strerror(-err));
 		zr_template_free(t);
-		return -EEXIST;
+		return err;
 	}
-	struct zr_robot_template *rt = calloc(1, sizeof(*rt));
-	if (!rt || zr_map_put(&r->templates, t->name, rt) < 0) {
-		free(rt);
-		zr_template_free(t);
-		return -ENOMEM;
-	}
-	rt->t = t;
-	rt->mtime_ns = r->mtime_ns = zr_now_ns();
 	log_info("Loaded template %s from %s", t->uid, dir);
-	(void)zr_robot__event(r, "template.loaded", json_pack("{ss ss}", "template", t->name, "uid", t->uid));
 	return 0;
 }
 
@@ -335,27 +384,30 @@ void zr_robot_delete_service(struct zr_robot *r, struct zr_service *s, void (*cb
 
 /* ---- loading the store ---- */
 
-/* A stand-in for a template a stored service was made from but that is not loaded now. */
-static struct zr_robot_template *missing_template(struct zr_robot *r, const char *name, const char *uid)
+/* The version a stored service was made from, or a stand-in when it is not loaded now. */
+static struct zr_template *stored_template(struct zr_robot *r, const char *name, const char *uid)
 {
 	struct zr_robot_template *rt = zr_robot_template(r, name);
-	if (rt) {
-		return rt;
+	struct zr_template *t = rt ? zr_robot_template_find(rt, uid) : NULL;
+	if (t) {
+		return t;
 	}
-	struct zr_template *t = calloc(1, sizeof(*t));
-	rt = calloc(1, sizeof(*rt));
-	if (!t || !rt || !(t->name = strdup(name)) || !(t->uid = strdup(uid)) ||
-	    !(t->version = strdup("0.0.0")) || !(t->dir = strdup("")) ||
-	    zr_schema_parse(NULL, NULL, &t->data, NULL) < 0 || zr_map_put(&r->templates, name, rt) < 0) {
+	const char *v = strrchr(uid, '/');
+	t = calloc(1, sizeof(*t));
+	if (!t || !(t->name = strdup(name)) || !(t->uid = strdup(uid)) ||
+	    !(t->version = strdup(v && zr_semver_valid(v + 1) ? v + 1 : "0.0.0")) ||
+	    !(t->dir = strdup("")) || zr_schema_parse(NULL, NULL, &t->data, NULL) < 0) {
 		zr_template_free(t);
-		free(rt);
 		return NULL;
 	}
 	t->missing = true;
-	rt->t = t;
-	rt->mtime_ns = zr_now_ns();
-	log_error("Template %s of stored services is not loaded: they stay, refusing actions", uid);
-	return rt;
+	if (zr_robot_add_template(r, t) < 0) {
+		zr_template_free(t);
+		return NULL;
+	}
+	log_error("Template %s of stored services is not loaded: they stay, refusing actions until "
+		  "upgraded", uid);
+	return t;
 }
 
 struct load {
@@ -368,23 +420,21 @@ static int load_service(const struct zr_store_service *row, void *data)
 {
 	struct load *l = data;
 	struct zr_robot *r = l->r;
-	struct zr_robot_template *rt = zr_robot_template(r, row->template);
 	_cleanup_free_ char *why = NULL;
 	struct zr_service *s;
-	if (!rt || rt->t->missing) {
-		rt = missing_template(r, row->template, row->uid);
-		if (!rt) {
-			return -ENOMEM;
-		}
+	struct zr_template *t = stored_template(r, row->template, row->uid);
+	struct zr_robot_template *rt = zr_robot_template(r, row->template);
+	if (!t || !rt) {
+		return -ENOMEM;
 	}
-	int err = zr_service_restore(r, rt->t, row, &s, &why);
+	int err = zr_service_restore(r, t, row, &s, &why);
 	if (err < 0) {
 		log_error("Failed to restore service %s/%s: %s", row->template, row->name,
 			  why ? why : strerror(-err));
 		l->skipped++;
 		return err == -ENOMEM ? err : 0;
 	}
-	if (rt->t->missing) {
+	if (t->missing) {
 		(void)zr_service_set_state(s, "template", "missing", "error");
 	}
 	s->deleting = row->deleting;
@@ -591,7 +641,10 @@ void zr_robot_destroy(struct zr_robot *r)
 	i = 0;
 	while (zr_map_next(&r->templates, &i, NULL, NULL, &v)) {
 		struct zr_robot_template *rt = v;
-		zr_template_free(rt->t);
+		for (size_t k = 0; k < rt->n_versions; k++) {
+			zr_template_free(rt->versions[k]);
+		}
+		free(rt->versions);
 		free(rt);
 	}
 	zr_map_done(&r->templates);

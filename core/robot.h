@@ -25,10 +25,14 @@ struct zr_robot_config {
 	double kill_grace;    /* seconds between SIGTERM and SIGKILL */
 };
 
-/* One template name in the tree, with its services. */
+/* One template name in the tree, with its versions and its services. */
 struct zr_robot_template {
-	struct zr_template *t; /* owned */
-	struct zr_map services; /* name → struct zr_service */
+	struct zr_template *t;   /* the highest version (a stand-in only when nothing else is
+				    loaded): what mkdir uses; borrowed from versions */
+	struct zr_template **versions; /* owned, ascending by semver; kept while the robot runs,
+					  since services and tasks point into them */
+	size_t n_versions;
+	struct zr_map services;  /* name → struct zr_service */
 	long long mtime_ns;
 };
 
@@ -75,6 +79,12 @@ int zr_robot_load_store(struct zr_robot *r);
 void zr_robot_start(struct zr_robot *r);
 
 struct zr_robot_template *zr_robot_template(const struct zr_robot *r, const char *name);
+/* Adds a loaded template (takes ownership on success): a new name, or another version of a
+ * known one. -EEXIST when that uid is loaded already (t is not taken). */
+int zr_robot_add_template(struct zr_robot *r, struct zr_template *t);
+/* The version of rt named by a version ("1.2.0"), a uid, or "latest"; NULL if none. Stand-ins
+ * for missing templates are found by uid only. */
+struct zr_template *zr_robot_template_find(const struct zr_robot_template *rt, const char *which);
 struct zr_service *zr_robot_service(const struct zr_robot *r, const char *tmpl, const char *name);
 
 typedef void (*zr_service_cb)(int err, struct zr_service *s, void *data);

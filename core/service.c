@@ -28,6 +28,9 @@ extern char **environ;
 
 static void service_finish(struct zr_service *s, struct zr_task *t, enum zr_task_state state,
 			   char *error, int err);
+static void service_switch(struct zr_service *s);
+static int set_data(struct zr_service *s, const json_t *data, bool internal, char **ret_err,
+		    zr_done_cb cb, void *cbdata);
 
 static int make_guid(char ret[static 37])
 {
@@ -94,17 +97,39 @@ static int random_hex(char *ret, size_t bytes)
 	return 0;
 }
 
+static struct zr_recur *recur_alloc(const struct zr_template *t)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < t->n_actions; i++) {
+		n += t->actions[i].every > 0;
+	}
+	return calloc(n ? n : 1, sizeof(struct zr_recur));
+}
+
+/* One timer per recurring action of t, in recur (from recur_alloc). */
+static void recur_init(struct zr_service *s, const struct zr_template *t, struct zr_recur *recur)
+{
+	s->recur = recur;
+	s->n_recur = 0;
+	for (size_t i = 0; i < t->n_actions; i++) {
+		if (t->actions[i].every > 0) {
+			struct zr_recur *rc = &s->recur[s->n_recur++];
+			rc->svc = s;
+			rc->action = &t->actions[i];
+			uv_timer_init(s->robot->loop, &rc->timer);
+			rc->timer.data = rc;
+			s->closing_handles++;
+		}
+	}
+}
+
 /* Allocates a service with its handles; identity and data are the caller's to set. Once it
  * returns, only zr_service__close frees the service. */
 static struct zr_service *service_new(struct zr_robot *r, const struct zr_template *t,
 				      const char *name)
 {
 	struct zr_service *s = calloc(1, sizeof(*s));
-	size_t n = 0;
-	for (size_t i = 0; i < t->n_actions; i++) {
-		n += t->actions[i].every > 0;
-	}
-	struct zr_recur *recur = calloc(n ? n : 1, sizeof(*recur));
+	struct zr_recur *recur = recur_alloc(t);
 	if (!s || !recur) {
 		free(s);
 		free(recur);
@@ -125,16 +150,7 @@ static struct zr_service *service_new(struct zr_robot *r, const struct zr_templa
 	uv_timer_init(r->loop, &s->retry_timer);
 	s->retry_timer.data = s;
 	s->closing_handles = 1;
-	for (size_t i = 0; i < t->n_actions; i++) {
-		if (t->actions[i].every > 0) {
-			struct zr_recur *rc = &s->recur[s->n_recur++];
-			rc->svc = s;
-			rc->action = &t->actions[i];
-			uv_timer_init(r->loop, &rc->timer);
-			rc->timer.data = rc;
-			s->closing_handles++;
-		}
-	}
+	recur_init(s, t, recur);
 	s->name = strdup(name);
 	if (!s->name || asprintf(&s->path, "%s/%s", t->name, name) < 0) {
 		s->path = NULL;
@@ -241,6 +257,12 @@ static void service_free(struct zr_service *s)
 	json_decref(s->state);
 	free(s->lasterror);
 	free(s->recur);
+	while (s->retired) {
+		struct zr_retired_recur *rr = s->retired;
+		s->retired = rr->next;
+		free(rr->recur);
+		free(rr);
+	}
 	free(s->name);
 	free(s->path);
 	free(s->guid);
@@ -282,6 +304,11 @@ void zr_service__close(struct zr_service *s)
 	uv_close((uv_handle_t *)&s->retry_timer, on_service_closed);
 	for (size_t i = 0; i < s->n_recur; i++) {
 		uv_close((uv_handle_t *)&s->recur[i].timer, on_service_closed);
+	}
+	for (struct zr_retired_recur *rr = s->retired; rr; rr = rr->next) {
+		for (size_t i = 0; i < rr->n; i++) {
+			uv_close((uv_handle_t *)&rr->recur[i].timer, on_service_closed);
+		}
 	}
 }
 
@@ -1008,6 +1035,89 @@ static void on_settled(int err, void *data)
 	free(st);
 }
 
+/* Moves an idle service to s->upgrade_to. */
+static void service_switch(struct zr_service *s)
+{
+	const struct zr_template *t = s->upgrade_to, *old = s->template;
+	struct zr_recur *recur = recur_alloc(t);
+	struct zr_retired_recur *rr = calloc(1, sizeof(*rr));
+	s->upgrade_to = NULL;
+	if (!recur || !rr) {
+		free(recur);
+		free(rr);
+		log_error("Failed to upgrade %s to %s: out of memory", s->path, t->uid);
+		return;
+	}
+	for (size_t i = 0; i < s->n_recur; i++) {
+		(void)uv_timer_stop(&s->recur[i].timer);
+	}
+	*rr = (struct zr_retired_recur){.recur = s->recur, .n = s->n_recur, .next = s->retired};
+	s->retired = rr;
+	s->template = t;
+	recur_init(s, t, recur);
+	/* Queued tasks run the new version's action of the same name. */
+	struct zr_queue_item *it = zr_queue_next(&s->queue, NULL);
+	while (it) {
+		struct zr_task *task = container_of(it, struct zr_task, qitem);
+		it = zr_queue_next(&s->queue, it);
+		const struct zr_action_def *a = zr_template_action(t, task->action->name);
+		if (a) {
+			task->action = a;
+		} else if (!task->pending) {
+			service_finish(s, task, ZR_TASK_CANCELLED,
+				       strdup("cancelled: the action is gone from the new version\n"), ECANCELED);
+		}
+	}
+	json_t *data = NULL;
+	_cleanup_free_ char *why = NULL;
+	if (zr_schema_apply(t->data, s->data, ZR_SCHEMA_PARTIAL, &data, &why) == 0) {
+		(void)set_data(s, data, true, NULL, NULL, NULL);
+		json_decref(data);
+	} else {
+		log_warn("Service %s: its data does not fit %s (%s), keeping it as it is", s->path, t->uid, why);
+	}
+	if (json_object_get(s->state, "template missing")) {
+		(void)json_object_del(s->state, "template missing");
+		(void)zr_service_set_state(s, "template", "version", "ok");
+	}
+	zr_store_service_uid(s->robot->cfg.store, s->guid, t->uid);
+	log_info("Upgraded service %s from %s to %s", s->path, old->uid, t->uid);
+	zr_service__event(s, "service.upgraded", json_pack("{ss ss}", "from", old->uid, "to", t->uid));
+	const struct zr_action_def *up = zr_template_action(t, "upgrade");
+	if (up) {
+		_cleanup_free_ char *e = NULL;
+		if (zr_service_enqueue(s, up, NULL, ZR_LANE_SYSTEM, &e, NULL, NULL) < 0) {
+			log_error("Service %s: upgrade action not queued: %s", s->path, e ? e : "");
+		}
+	}
+	if (!s->deleting && !s->pending) {
+		zr_service__activate(s);
+	}
+}
+
+int zr_service_upgrade(struct zr_service *s, const struct zr_template *t, char **ret_err)
+{
+	if (t->missing) {
+		(void)asprintf(ret_err, "version %s is not loaded", t->uid);
+		return -EINVAL;
+	}
+	if (s->deleting) {
+		return -ENOENT;
+	}
+	if (t == s->template) {
+		s->upgrade_to = NULL;
+		return 0;
+	}
+	s->upgrade_to = t;
+	if (!s->current) {
+		service_switch(s);
+		if (zr_queue_peek(&s->queue)) {
+			zr_robot__want_slot(s->robot, s);
+		}
+	}
+	return 0;
+}
+
 void zr_service__trim(struct zr_service *s)
 {
 	trim_history(s);
@@ -1072,6 +1182,9 @@ static void service_finish(struct zr_service *s, struct zr_task *t, enum zr_task
 		}
 	}
 	trim_history(s);
+	if (!s->current && s->upgrade_to) {
+		service_switch(s);
+	}
 	if (!s->current && zr_queue_peek(&s->queue)) {
 		zr_robot__want_slot(r, s);
 	} else if (s->deleting && zr_service__idle(s)) {

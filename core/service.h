@@ -24,6 +24,12 @@ struct zr_recur {
 	long long last_start_ns;
 };
 
+struct zr_retired_recur {
+	struct zr_recur *recur;
+	size_t n;
+	struct zr_retired_recur *next;
+};
+
 struct zr_service {
 	struct zr_robot *robot;
 	const struct zr_template *template; /* pinned version; borrowed from the robot */
@@ -47,6 +53,8 @@ struct zr_service {
 	struct zr_journal log, events;
 	struct zr_recur *recur;
 	size_t n_recur;
+	struct zr_retired_recur *retired; /* timers of versions the service left, closed with it */
+	const struct zr_template *upgrade_to; /* switch to it once the running task ends */
 	struct zr_list ready_link; /* in robot->ready while waiting for a job slot */
 	unsigned refs;  /* open files that show this service; it is freed once closed and 0 */
 	bool has_slot; /* holds one of the robot's job slots */
@@ -100,6 +108,12 @@ int zr_service_set_data(struct zr_service *s, const json_t *data, char **ret_err
 /* Sets a state line; -EINVAL for a bad category, tag or value. */
 int zr_service_set_state(struct zr_service *s, const char *category, const char *tag,
 			 const char *value);
+
+/* Moves the service to version t of its template (-EINVAL with *ret_err if t is a stand-in):
+ * at once when idle, else when the running task ends. Queued tasks run the new version's
+ * actions (one it lacks is cancelled), the data gets the new defaults, and the new version's
+ * `upgrade` action, if any, runs first. */
+int zr_service_upgrade(struct zr_service *s, const struct zr_template *t, char **ret_err);
 
 /* Records a refused write: sets lasterror and logs it. path is relative to the mount. */
 void zr_service_refuse(struct zr_service *s, const char *path, int err, const char *reason);

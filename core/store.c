@@ -20,6 +20,7 @@ enum op_kind {
 	OP_SERVICE_INSERT,
 	OP_SERVICE_DATA,
 	OP_SERVICE_STATE,
+	OP_SERVICE_UID,
 	OP_SERVICE_DELETING,
 	OP_SERVICE_DELETE,
 	OP_TASK_PUT,
@@ -30,7 +31,7 @@ enum op_kind {
 
 /* How many of a statement's parameters are texts; they come first, integers follow. */
 static const int op_texts[N_OPS] = {
-	[OP_SERVICE_INSERT] = 7, [OP_SERVICE_DATA] = 2, [OP_SERVICE_STATE] = 2,
+	[OP_SERVICE_INSERT] = 7, [OP_SERVICE_DATA] = 2, [OP_SERVICE_STATE] = 2, [OP_SERVICE_UID] = 2,
 	[OP_SERVICE_DELETING] = 1, [OP_SERVICE_DELETE] = 1, [OP_TASK_PUT] = 6,
 	[OP_TASK_DELETE] = 0, [OP_TASKS_DELETE_SERVICE] = 1,
 };
@@ -105,6 +106,7 @@ static const char *const op_sql[N_OPS] = {
 			      " secret, created, deleting) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
 	[OP_SERVICE_DATA] = "UPDATE services SET data = ?2 WHERE guid = ?1",
 	[OP_SERVICE_STATE] = "UPDATE services SET state = ?2 WHERE guid = ?1",
+	[OP_SERVICE_UID] = "UPDATE services SET uid = ?2 WHERE guid = ?1",
 	[OP_SERVICE_DELETING] = "UPDATE services SET deleting = 1 WHERE guid = ?1",
 	[OP_SERVICE_DELETE] = "DELETE FROM services WHERE guid = ?1",
 	[OP_TASK_PUT] = "INSERT OR REPLACE INTO tasks (service, action, args, state, error, result, id,"
@@ -418,6 +420,11 @@ void zr_store_service_data(struct zr_store *st, const char *guid, const char *da
 void zr_store_service_state(struct zr_store *st, const char *guid, const char *state)
 {
 	service_op(st, OP_SERVICE_STATE, guid, state, true);
+}
+
+void zr_store_service_uid(struct zr_store *st, const char *guid, const char *uid)
+{
+	service_op(st, OP_SERVICE_UID, guid, uid, true);
 }
 
 void zr_store_service_deleting(struct zr_store *st, const char *guid)

@@ -49,6 +49,7 @@ int zr_store_load(struct zr_store *st,
 
 void zr_store_service_insert(struct zr_store *st, const struct zr_store_service *s);
 void zr_store_service_data(struct zr_store *st, const char *guid, const char *data, bool internal);
+void zr_store_service_uid(struct zr_store *st, const char *guid, const char *uid);
 void zr_store_service_state(struct zr_store *st, const char *guid, const char *state);
 void zr_store_service_deleting(struct zr_store *st, const char *guid);
 /* Deletes the service and its tasks. */

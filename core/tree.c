@@ -47,7 +47,7 @@ enum ntype {
 };
 
 enum { RT_MANIFEST, RT_UID, RT_VERSIONS, RT_SOURCE };
-enum { SF_STATE, SF_DATA, SF_INFO, SF_LOG, SF_EVENTS, SF_LASTERROR };
+enum { SF_STATE, SF_DATA, SF_INFO, SF_LOG, SF_EVENTS, SF_LASTERROR, SF_UPGRADE };
 enum {
 	TF_ACTION, TF_ARGS, TF_STATE, TF_CREATED, TF_STARTED, TF_FINISHED,
 	TF_RESULT, TF_ERROR, TF_LOG, TF_PROGRESS, TF_CANCEL,
@@ -85,6 +85,7 @@ static const struct fixed service_entries[] = {
 	{"results", N_RESULTS, 0, S_IFDIR | 0555},
 	{"state", N_SVCFILE, SF_STATE, S_IFREG | 0444},
 	{"tasks", N_TASKS, 0, S_IFDIR | 0555},
+	{"upgrade", N_SVCFILE, SF_UPGRADE, S_IFREG | 0600},
 	{NULL, 0, 0, 0},
 };
 static const struct fixed task_entries[] = {
@@ -531,7 +532,11 @@ static void gen_content(struct zr_tree *t, const struct node *n, const struct ct
 			(void)zr_buf_printf(b, "%s\n", c->rt->t->uid);
 			return;
 		case RT_VERSIONS:
-			(void)zr_buf_printf(b, "%s\n", c->rt->t->version);
+			for (size_t i = 0; i < c->rt->n_versions; i++) {
+				const struct zr_template *v = c->rt->versions[i];
+				(void)zr_buf_printf(b, "%s%s\n", v->missing ? v->uid : v->version,
+						    v->missing ? " missing" : "");
+			}
 			return;
 		case RT_SOURCE:
 			(void)zr_buf_printf(b, "%s\n", c->rt->t->dir);
@@ -560,6 +565,11 @@ static void gen_content(struct zr_tree *t, const struct node *n, const struct ct
 			put_json(b, o, JSON_INDENT(2));
 			return;
 		}
+		case SF_UPGRADE:
+			/* The version in use, and the one it moves to once its task ends. */
+			(void)zr_buf_printf(b, "%s%s%s\n", s->template->missing ? s->template->uid : s->template->version,
+					    s->upgrade_to ? " -> " : "", s->upgrade_to ? s->upgrade_to->version : "");
+			return;
 		case SF_LASTERROR:
 			if (s->lasterror) {
 				(void)zr_buf_printf(b, "%s\n", s->lasterror);
@@ -896,7 +906,8 @@ int zr_tree_getattr(struct zr_tree *t, uint64_t ino, struct zr_tree_attr *ret)
 
 static bool truncatable(const struct node *n)
 {
-	return n->type == N_ACTION || (n->type == N_SVCFILE && n->field == SF_DATA) ||
+	return n->type == N_ACTION ||
+	       (n->type == N_SVCFILE && (n->field == SF_DATA || n->field == SF_UPGRADE)) ||
 	       (n->type == N_TASKFILE && n->field == TF_CANCEL);
 }
 
@@ -1647,6 +1658,29 @@ static void write_action(struct tree_op *op, const struct ctx *c, const char *bu
 	}
 }
 
+/* "1.2.0", a uid or "latest": move the service to that version of its template. */
+static ssize_t write_upgrade(struct zr_tree *t, struct zr_handle *h, const struct ctx *c,
+			     const char *buf, size_t len)
+{
+	_cleanup_free_ char *why = NULL;
+	_cleanup_free_ char *want = strndup(buf, len);
+	if (!want) {
+		return -ENOMEM;
+	}
+	char *w = want + strspn(want, " \t\r\n");
+	w[strcspn(w, " \t\r\n")] = '\0';
+	struct zr_robot_template *rt = zr_robot_template(t->robot, c->svc->template->name);
+	const struct zr_template *to = rt && *w ? zr_robot_template_find(rt, w) : NULL;
+	if (!to) {
+		if (asprintf(&why, "no version '%s' of template %s is loaded", w, c->svc->template->name) < 0) {
+			why = NULL;
+		}
+		return refuse(t, h, c, -EINVAL, why);
+	}
+	int err = zr_service_upgrade(c->svc, to, &why);
+	return err < 0 ? refuse(t, h, c, err, why) : (ssize_t)len;
+}
+
 void zr_tree_write(struct zr_tree *t, struct zr_handle *h, const char *buf, size_t len, uint64_t off,
 		   zr_tree_done_cb cb, void *data)
 {
@@ -1665,6 +1699,8 @@ void zr_tree_write(struct zr_tree *t, struct zr_handle *h, const char *buf, size
 		write_action(op, &c, buf, len);
 	} else if (n->type == N_SVCFILE && n->field == SF_DATA) {
 		write_data(op, &c, buf, len, off);
+	} else if (n->type == N_SVCFILE && n->field == SF_UPGRADE) {
+		op_done(op, write_upgrade(t, h, &c, buf, len), NULL);
 	} else if (n->type == N_TASKFILE && n->field == TF_CANCEL) {
 		err = zr_service_cancel(c.svc, c.task);
 		op_done(op, err < 0 ? refuse(t, h, &c, err, "task already ended") : (ssize_t)len, NULL);
