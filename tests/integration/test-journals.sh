@@ -5,6 +5,14 @@
 . "$(dirname "$0")/lib.sh"
 
 mk_t
+mk_action "$TPL/t" flood 'pad=0123456789012345678901234567890123456789012345678901234567890123456789012345678
+i=0
+while [ $i -lt 5000 ]; do
+	printf "line %05d %s\n" $i "$pad" >&2
+	echo "state flood s$i ok" >&3
+	i=$((i + 1))
+done
+echo flooded'
 mk_action "$TPL/t" chatty 'for i in 1 2 3; do echo "chat $i" >&2; sleep 0.7; done; echo chatted'
 zr_start
 S=$(svc t a)
@@ -102,6 +110,23 @@ t0=$(now)
 expect_eq "$(task_stderr "$S/tasks/$id/log")" "$(printf 'chat 1\nchat 2\nchat 3')" "log of an ended task"
 fgt 1 "$(since "$t0")" || fail "log of an ended task blocked"
 ok "the log of an ended task ends at once"
+
+# A journal whose retained window dropped lines starts with "lost N" for a reader that had not
+# seen them (5000 lines of ~100 bytes of stderr; 5000 state.changed events).
+F=$(svc t flood)
+fid=$(submit "$F" flood flood)
+expect_eq "$(timeout 20 cat "$F/tasks/$fid/result")" flooded "result of flood"
+tlog=$(rcat "$F/tasks/$fid/log")
+expect_match "$(printf '%s\n' "$tlog" | head -n 1)" '^lost [1-9][0-9]*$' "first line of a task log that dropped lines"
+expect_match "$(printf '%s\n' "$tlog" | grep -v '^zrobot: ' | tail -n 1)" '^line 04999 ' "last line of the flooded task log"
+printf '%s\n' "$tlog" | sed 1d | grep '^line ' | awk '{ n = $2 + 0; if (NR > 1 && n != prev + 1) { print "gap after " prev; exit 1 } prev = n }' ||
+	fail "the retained lines of the task log are not contiguous"
+ok "task log over its window: '$(printf '%s\n' "$tlog" | head -n 1)', then contiguous lines up to the last"
+fev=$(timeout 10 cat "$F/events") || fail "cat events of flood"
+expect_match "$(printf '%s\n' "$fev" | head -n 1)" '^lost [1-9][0-9]*$' "first line of service events that dropped lines"
+check_events "$(printf '%s\n' "$fev" | sed 1d)" >/dev/null
+ok "service events over their window start with '$(printf '%s\n' "$fev" | head -n 1)', then JSON lines"
+timeout 10 rmdir "$F" || fail "rmdir t/flood"
 
 # @robot/log: the robot's log; cat ends, tail -f follows.
 rl=$(timeout 5 cat "$MNT/@robot/log") || fail "cat @robot/log"

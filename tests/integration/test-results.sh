@@ -120,6 +120,7 @@ expect_eq "$(rcat "$S/tasks/queue" | tr '\n' ' ')" "$q1 $q2 $q3 " "tasks/queue"
 expect_eq "$(task_state "$S" "$q1")" queued "state of a queued task"
 expect_eq "$(rcat "$S/tasks/$q1/started")" "" "started of a queued task"
 expect_eq "$(rcat "$S/tasks/$idslow/finished")" "" "finished of a running task"
+expect_eq "$(jsonstr "$(rcat "$MNT/@robot/info")" 'j["tasks"]')" '{"queued": 3, "running": 1}' "info.tasks"
 ok "tasks/queue lists the waiting ids in order while a slow task runs"
 expect_eq "$(timeout 10 cat "$S/tasks/$q3/result")" "n=3 msg=" "result of the last queued task"
 for q in $q1 $q2 $q3; do expect_eq "$(task_state "$S" "$q")" ok "state of $q"; done
@@ -129,6 +130,19 @@ fge "$(iso2s "$(rcat "$S/tasks/$q2/started")")" "$(iso2s "$(rcat "$S/tasks/$q1/f
 	fail "tasks overlapped"
 expect_eq "$(rcat "$S/tasks/queue")" "" "tasks/queue at the end"
 ok "queued tasks ran one at a time in FIFO order after the slow one; the queue is empty"
+
+# Finished tasks are kept up to 100 per service, the oldest dropped.
+first=$(task_ids "$S" | head -n 1)
+for i in $(seq 105); do
+	echo '{"n": 1}' >"$S/actions/echo" || fail "write $i of 105"
+done
+id=$(last_task "$S")
+expect_eq "$(timeout 20 cat "$S/tasks/$id/result")" "n=1 msg=" "result of the 105th quick task"
+n=$(task_ids "$S" | wc -l)
+expect_eq "$n" 100 "tasks kept after 105 more"
+[ -e "$S/tasks/$first" ] && fail "the oldest task $first is still there"
+expect_eq "$(jsonstr "$(rcat "$MNT/@robot/info")" 'j["tasks"]')" '{"queued": 0, "running": 0}' "info.tasks when idle"
+ok "finished tasks are kept up to 100 per service (oldest dropped); info.tasks counts queued/running"
 
 # 100 concurrent blocked readers of one result file.
 id=$(submit "$S" slow '{"secs": 3, "n": 100}')
