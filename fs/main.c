@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
@@ -211,6 +212,28 @@ static int lock_data_dir(const char *dir)
 	return fd; /* held until exit */
 }
 
+/* Actions must inherit only their pipes: not descriptors our own parent left open, and not
+ * libfuse's auto_unmount socket, which would keep a dead robot's mount alive for as long as
+ * an action holds it. */
+static void cloexec_all(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	if (!d) {
+		return;
+	}
+	while ((e = readdir(d))) {
+		int fd = atoi(e->d_name);
+		if (fd > 2 && fd != dirfd(d)) {
+			int fl = fcntl(fd, F_GETFD);
+			if (fl >= 0) {
+				(void)fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
+			}
+		}
+	}
+	closedir(d);
+}
+
 static void on_handle_closed(uv_handle_t *h) { (void)h; }
 
 static void finish(struct daemon *d)
@@ -369,6 +392,7 @@ static int cmd_run(int argc, char **argv)
 		zr_robot_stop(d.robot, on_robot_stopped);
 	} else {
 		log_info("zrobot %s mounted at %s (data %s, %d jobs)", ZR_VERSION, mount, data, cfg.jobs);
+		cloexec_all();
 		zr_robot_start(d.robot);
 	}
 	uv_run(&d.loop, UV_RUN_DEFAULT);

@@ -43,4 +43,10 @@ expect_in "$out" "$(nproc --all)" "info mentions the core count"
 ok "node info: JSON with hostname $(hostname), kernel, cores, memory"
 expect_eq "$(rcat "$N/results/info")" "$out" "results/info"
 
+# An action inherits its pipes and nothing else: not the robot's own descriptors, not libfuse's
+# auto_unmount socket (held by an action, it would keep a killed robot's mount alive).
+fds=$(zrtool write-read "$N/actions/exec" 'cmd=ls /proc/self/fd | sort -n | tr "\n" " "')
+expect_eq "$fds" "0 1 2 3 4 " "descriptors of an action (4 is ls's own)"
+ok "an action gets fds 0-3 only"
+
 zr_stop
