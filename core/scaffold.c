@@ -34,9 +34,9 @@ static const char manifest[] =
 	"\t\"on_delete\": [\"stop\"]\n"
 	"}\n";
 
-/* Shared by every action: run by hand (no fd 3), the reports go nowhere. */
+/* Shared by every action, after its first lines: run by hand (no fd 3), the reports go
+ * nowhere. */
 #define PREAMBLE                                                                          \
-	"#!/bin/sh\n"                                                                     \
 	"set -eu\n"                                                                       \
 	"# fd 3 is the robot's channel: \"state CATEGORY TAG VALUE\", \"progress DONE TOTAL\",\n" \
 	"# \"data JSON\". Run by hand, without it, the reports go nowhere.\n"               \
@@ -44,8 +44,9 @@ static const char manifest[] =
 	"port=${DATA_PORT:-8080}\n"
 
 /* The placeholder process is a shell that sleeps; replace it with your program. */
-static const char install[] = PREAMBLE
-	"# Runs in the service's own work folder (cwd). Fetch, build or configure here.\n"
+static const char install[] = "#!/bin/sh\n"
+	"# %1$s/install: prepares the service's files. It runs in the service's own work folder\n"
+	"# (cwd): fetch, build or configure here.\n" PREAMBLE
 	"echo \"progress 0 2\" >&3\n"
 	"printf 'port=%%s\\n' \"$port\" >config\n"
 	"echo \"progress 1 2\" >&3\n"
@@ -54,12 +55,15 @@ static const char install[] = PREAMBLE
 	"echo \"state service installed ok\" >&3\n"
 	"echo \"installed %1$s, port $port\"\n";
 
-static const char start[] = PREAMBLE
+static const char start[] = "#!/bin/sh\n"
+	"# %1$s/start: starts the service's process in the background and records its pid.\n"
+	PREAMBLE
 	"if [ -f pid ] && kill -0 \"$(cat pid)\" 2>/dev/null; then\n"
 	"\techo \"already running, pid $(cat pid)\"\n"
 	"\techo \"state service running ok\" >&3\n"
 	"\texit 0\n"
 	"fi\n"
+	"mkdir -p log\n"
 	"# Replace this placeholder with the real program, e.g. my-server --port \"$port\".\n"
 	"# setsid and closed std fds: the process outlives this action and holds none of its pipes.\n"
 	"setsid sh -c 'trap \"exit 0\" TERM; while :; do sleep 1; done' \\\n"
@@ -68,7 +72,8 @@ static const char start[] = PREAMBLE
 	"echo \"state service running ok\" >&3\n"
 	"echo \"started %1$s, pid $!, port $port\"\n";
 
-static const char stop[] = PREAMBLE
+static const char stop[] = "#!/bin/sh\n"
+	"# %1$s/stop: stops the process that start recorded; also run before a delete.\n" PREAMBLE
 	"if [ -f pid ]; then\n"
 	"\tkill \"$(cat pid)\" 2>/dev/null || true\n"
 	"\trm -f pid\n"
@@ -77,7 +82,8 @@ static const char stop[] = PREAMBLE
 	"echo \"stopped %1$s\"\n";
 
 /* Not started (no pid file) is not an error; a pid file whose process is gone is one. */
-static const char monitor[] = PREAMBLE
+static const char monitor[] = "#!/bin/sh\n"
+	"# %1$s/monitor: checks, every 30 seconds, that the process runs.\n" PREAMBLE
 	"if [ ! -f pid ]; then\n"
 	"\techo \"state service running skipped\" >&3\n"
 	"\techo \"not started\"\n"
