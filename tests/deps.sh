@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
 	meson ninja-build pkg-config gcc
 	libfuse3-dev fuse3 libuv1-dev libjansson-dev
-	libgit2-dev libcurl4-openssl-dev libmicrohttpd-dev libsqlite3-dev libyaml-dev
+	libgit2-dev git libcurl4-openssl-dev libmicrohttpd-dev libsqlite3-dev libyaml-dev
 	python3 procps util-linux
 )
 
