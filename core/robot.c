@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "repos.h"
 #include "service.h"
 #include "store.h"
 #include "util/map.h"
@@ -51,6 +52,10 @@ int zr_robot_create(uv_loop_t *loop, const struct zr_robot_config *cfg, struct z
 	uv_timer_init(loop, &r->stop_timer);
 	r->stop_timer.data = r;
 	zr_log_set_sink(on_log_line, r);
+	if (zr_repos_create(r, &r->repos) < 0) {
+		zr_robot_destroy(r);
+		return -ENOMEM;
+	}
 	*ret = r;
 	return 0;
 }
@@ -384,6 +389,37 @@ void zr_robot_delete_service(struct zr_robot *r, struct zr_service *s, void (*cb
 
 /* ---- loading the store ---- */
 
+static int cmp_action(const void *a, const void *b)
+{
+	return strcmp(((const struct zr_action_def *)a)->name, ((const struct zr_action_def *)b)->name);
+}
+
+/* Gives a stand-in the action its stored tasks name, so they stay listed (they never run: a
+ * stand-in's services refuse and hold their queues until upgraded). Called before any task
+ * points into the array. */
+static int stub_add_action(struct zr_template *t, const char *name)
+{
+	if (zr_template_action(t, name)) {
+		return 0;
+	}
+	struct zr_action_def *a = realloc(t->actions, (t->n_actions + 1) * sizeof(*a));
+	if (!a) {
+		return -ENOMEM;
+	}
+	t->actions = a;
+	a = &t->actions[t->n_actions];
+	*a = (struct zr_action_def){.retry = {.tries = 1, .delay = 1, .backoff = 2}};
+	if (!(a->name = strdup(name)) || !(a->path = strdup("")) ||
+	    zr_schema_parse(NULL, NULL, &a->args, NULL) < 0) {
+		free(a->name);
+		free(a->path);
+		return -ENOMEM;
+	}
+	t->n_actions++;
+	qsort(t->actions, t->n_actions, sizeof(*t->actions), cmp_action);
+	return 0;
+}
+
 /* The version a stored service was made from, or a stand-in when it is not loaded now. */
 static struct zr_template *stored_template(struct zr_robot *r, const char *name, const char *uid)
 {
@@ -408,6 +444,15 @@ static struct zr_template *stored_template(struct zr_robot *r, const char *name,
 	log_error("Template %s of stored services is not loaded: they stay, refusing actions until "
 		  "upgraded", uid);
 	return t;
+}
+
+static int stub_action(const char *tmpl, const char *uid, const char *action, void *data)
+{
+	struct zr_template *t = stored_template(data, tmpl, uid);
+	if (!t) {
+		return -ENOMEM;
+	}
+	return t->missing ? stub_add_action(t, action) : 0;
 }
 
 struct load {
@@ -436,6 +481,10 @@ static int load_service(const struct zr_store_service *row, void *data)
 	}
 	if (t->missing) {
 		(void)zr_service_set_state(s, "template", "missing", "error");
+	} else if (json_object_get(s->state, "template missing")) {
+		/* The template came back. */
+		(void)json_object_del(s->state, "template missing");
+		(void)zr_service_set_state(s, "template", "version", "ok");
 	}
 	s->deleting = row->deleting;
 	if (zr_map_put(&l->by_guid, s->guid, s) < 0) {
@@ -483,7 +532,14 @@ int zr_robot_load_store(struct zr_robot *r)
 {
 	struct load l = {.r = r};
 	long long t0 = zr_now_ns();
-	int err = zr_store_load(r->cfg.store, load_service, load_task, &l);
+	int64_t last = zr_store_last_task_id(r->cfg.store);
+	if ((uint64_t)last > r->next_task_id) {
+		r->next_task_id = (uint64_t)last;
+	}
+	int err = zr_store_actions(r->cfg.store, stub_action, r);
+	if (err == 0) {
+		err = zr_store_load(r->cfg.store, load_service, load_task, &l);
+	}
 	zr_map_done(&l.by_guid);
 	if (err < 0) {
 		return err;
@@ -620,6 +676,8 @@ void zr_robot_destroy(struct zr_robot *r)
 		return;
 	}
 	zr_log_set_sink(NULL, NULL);
+	zr_repos_destroy(r->repos);
+	r->repos = NULL;
 	size_t i = 0;
 	void *v;
 	while (zr_map_next(&r->templates, &i, NULL, NULL, &v)) {

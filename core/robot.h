@@ -55,6 +55,7 @@ struct zr_robot {
 	struct zr_journal events, log;
 	long long started_ns, mtime_ns;
 	struct zr_robot_hooks hooks;
+	struct zr_repos *repos;     /* template repositories; owned */
 	bool stopping;
 	void (*stopped_cb)(struct zr_robot *r);
 	uv_timer_t stop_timer;

@@ -484,6 +484,7 @@ int zr_service_enqueue(struct zr_service *s, const struct zr_action_def *action,
 	q->data = data;
 	zr_service_ref(s);
 	store_task(t, false);
+	zr_store_task_id(r->cfg.store, (int64_t)t->id);
 	zr_store_sync(r->cfg.store, on_enqueued, q);
 	return 0;
 }
@@ -965,9 +966,10 @@ void zr_service__run_next(struct zr_service *s)
 	s->has_slot = true;
 	struct zr_task *t = s->current;
 	if (!t) {
-		/* A task waiting for its commit is not runnable yet; its commit asks again. */
+		/* A task waiting for its commit is not runnable yet; its commit asks again. Tasks
+		 * of a missing template wait for an upgrade. */
 		struct zr_queue_item *it = zr_queue_peek(&s->queue);
-		if (!it || container_of(it, struct zr_task, qitem)->pending) {
+		if (!it || container_of(it, struct zr_task, qitem)->pending || s->template->missing) {
 			s->has_slot = false;
 			zr_robot__release_slot(s->robot);
 			return;

@@ -13,8 +13,6 @@
 
 /* A group that failed is not retried sooner: a full disk must not spin the writer. */
 #define RETRY_DELAY_MS 1000
-/* An internal change that failed this often is dropped with a log line. */
-#define MAX_TRIES 20
 
 enum op_kind {
 	OP_SERVICE_INSERT,
@@ -26,6 +24,7 @@ enum op_kind {
 	OP_TASK_PUT,
 	OP_TASK_DELETE,
 	OP_TASKS_DELETE_SERVICE,
+	OP_TASK_ID,
 	N_OPS,
 };
 
@@ -33,7 +32,7 @@ enum op_kind {
 static const int op_texts[N_OPS] = {
 	[OP_SERVICE_INSERT] = 7, [OP_SERVICE_DATA] = 2, [OP_SERVICE_STATE] = 2, [OP_SERVICE_UID] = 2,
 	[OP_SERVICE_DELETING] = 1, [OP_SERVICE_DELETE] = 1, [OP_TASK_PUT] = 6,
-	[OP_TASK_DELETE] = 0, [OP_TASKS_DELETE_SERVICE] = 1,
+	[OP_TASK_DELETE] = 0, [OP_TASKS_DELETE_SERVICE] = 1, [OP_TASK_ID] = 0,
 };
 
 #define OP_TEXTS 8
@@ -43,7 +42,6 @@ struct op {
 	struct zr_list link;
 	enum op_kind kind;
 	bool internal;
-	int tries;
 	char *text[OP_TEXTS]; /* NULL binds SQL NULL */
 	size_t blob_len;      /* text[5] of OP_TASK_PUT is the result, a blob of this length */
 	int64_t num[OP_INTS];
@@ -114,6 +112,9 @@ static const char *const op_sql[N_OPS] = {
 			" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
 	[OP_TASK_DELETE] = "DELETE FROM tasks WHERE id = ?1",
 	[OP_TASKS_DELETE_SERVICE] = "DELETE FROM tasks WHERE service = ?1",
+	/* Ids are never reused, even once their tasks are gone with their service. */
+	[OP_TASK_ID] = "INSERT INTO meta VALUES ('task_id', ?1) ON CONFLICT (key) DO UPDATE"
+		       " SET value = MAX(CAST(value AS INTEGER), ?1)",
 };
 
 static int sqlite_errno(int rc)
@@ -311,16 +312,18 @@ static void group_done(struct zr_store *st, struct group *g)
 	zr_list_for_each_safe(o, tmp, &g->ops, link) {
 		zr_list_remove(&o->link);
 		n++;
-		if (g->err < 0 && o->internal && ++o->tries < MAX_TRIES) {
+		/* The robot's own changes (a task's end, a state line) are kept until they are on
+		 * disk, however long the disk is full: dropping one would bring a finished task
+		 * back as interrupted, or run it twice. Our statements cannot violate a
+		 * constraint, so only the disk can make them fail. */
+		if (g->err < 0 && o->internal) {
 			struct group *p = pending(st);
 			if (p) {
 				zr_list_insert(at ? at : &p->ops, &o->link);
 				at = &o->link;
 				continue;
 			}
-		}
-		if (g->err < 0 && o->internal) {
-			log_error("Giving up on a change to %s after %d tries", st->path, o->tries);
+			log_error("Out of memory: a change to %s is lost", st->path);
 		}
 		op_free(o);
 	}
@@ -460,6 +463,51 @@ void zr_store_task_put(struct zr_store *st, const struct zr_store_task *t, bool 
 			  t->attempt, t->progress_done, t->progress_total};
 	memcpy(o->num, nums, sizeof(nums));
 	submit(st, o);
+}
+
+void zr_store_task_id(struct zr_store *st, int64_t id)
+{
+	struct op *o = op_new(OP_TASK_ID, false);
+	if (o) {
+		o->num[0] = id;
+		submit(st, o);
+	}
+}
+
+int64_t zr_store_last_task_id(struct zr_store *st)
+{
+	sqlite3_stmt *s;
+	int64_t id = 0;
+	if (sqlite3_prepare_v2(st->db, "SELECT MAX((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'task_id'),"
+			       " (SELECT MAX(id) FROM tasks))", -1, &s, NULL) != SQLITE_OK) {
+		return 0;
+	}
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		id = sqlite3_column_int64(s, 0);
+	}
+	sqlite3_finalize(s);
+	return id;
+}
+
+int zr_store_actions(struct zr_store *st, int (*fn)(const char *tmpl, const char *uid, const char *action, void *data),
+		     void *data)
+{
+	sqlite3_stmt *s;
+	int rc = sqlite3_prepare_v2(st->db, "SELECT DISTINCT s.template, s.uid, t.action FROM tasks t"
+				    " JOIN services s ON s.guid = t.service", -1, &s, NULL);
+	int err = 0;
+	if (rc != SQLITE_OK) {
+		return sqlite_errno(rc);
+	}
+	while (err == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		err = fn((const char *)sqlite3_column_text(s, 0), (const char *)sqlite3_column_text(s, 1),
+			 (const char *)sqlite3_column_text(s, 2), data);
+	}
+	if (err == 0 && rc != SQLITE_DONE) {
+		err = sqlite_errno(rc);
+	}
+	sqlite3_finalize(s);
+	return err;
 }
 
 void zr_store_task_delete(struct zr_store *st, int64_t id)

@@ -43,6 +43,13 @@ int zr_store_load(struct zr_store *st,
 		  int (*service_fn)(const struct zr_store_service *s, void *data),
 		  int (*task_fn)(const struct zr_store_task *t, void *data), void *data);
 
+/* The highest task id ever given (0 for none). */
+int64_t zr_store_last_task_id(struct zr_store *st);
+/* Calls fn with each (template, uid, action) that stored tasks use. */
+int zr_store_actions(struct zr_store *st,
+		     int (*fn)(const char *tmpl, const char *uid, const char *action, void *data),
+		     void *data);
+
 /* ---- changes: copied at once, committed with the current group ----
  * internal: a change the robot made itself (not a reply to a request). If its group fails,
  * it is tried again with the next group; a request's change is dropped with its group. */
@@ -56,6 +63,8 @@ void zr_store_service_deleting(struct zr_store *st, const char *guid);
 void zr_store_service_delete(struct zr_store *st, const char *guid);
 void zr_store_task_put(struct zr_store *st, const struct zr_store_task *t, bool internal);
 void zr_store_task_delete(struct zr_store *st, int64_t id);
+/* Records that ids up to id are taken (with the request that took it). */
+void zr_store_task_id(struct zr_store *st, int64_t id);
 
 /* Closes the current group: cb fires on the loop once everything submitted before this call
  * is committed (0) or its group failed (-ENOSPC, -EIO). */

@@ -15,6 +15,8 @@
 
 #include "config.h"
 #include "payload.h"
+#include "repo.h"
+#include "repos.h"
 #include "robot.h"
 #include "service.h"
 #include "task.h"
@@ -44,9 +46,14 @@ enum ntype {
 	N_TASK,
 	N_TASKFILE,
 	N_SVCFILE,
+	N_REPOS,
+	N_REPOS_ADD,
+	N_REPO,
+	N_REPOFILE,
 };
 
 enum { RT_MANIFEST, RT_UID, RT_VERSIONS, RT_SOURCE };
+enum { RP_URL, RP_REF, RP_COMMIT, RP_STATUS, RP_CTL };
 enum { SF_STATE, SF_DATA, SF_INFO, SF_LOG, SF_EVENTS, SF_LASTERROR, SF_UPGRADE };
 enum {
 	TF_ACTION, TF_ARGS, TF_STATE, TF_CREATED, TF_STARTED, TF_FINISHED,
@@ -65,7 +72,16 @@ static const struct fixed robot_entries[] = {
 	{"events", N_ROBOT_EVENTS, 0, S_IFREG | 0444},
 	{"info", N_ROBOT_INFO, 0, S_IFREG | 0444},
 	{"log", N_ROBOT_LOG, 0, S_IFREG | 0444},
+	{"repos", N_REPOS, 0, S_IFDIR | 0555},
 	{"templates", N_RTEMPLATES, 0, S_IFDIR | 0555},
+	{NULL, 0, 0, 0},
+};
+static const struct fixed repo_entries[] = {
+	{"commit", N_REPOFILE, RP_COMMIT, S_IFREG | 0444},
+	{"ctl", N_REPOFILE, RP_CTL, S_IFREG | 0200},
+	{"ref", N_REPOFILE, RP_REF, S_IFREG | 0444},
+	{"status", N_REPOFILE, RP_STATUS, S_IFREG | 0444},
+	{"url", N_REPOFILE, RP_URL, S_IFREG | 0444},
 	{NULL, 0, 0, 0},
 };
 static const struct fixed rtemplate_entries[] = {
@@ -122,6 +138,7 @@ struct ctx {
 	struct zr_service *svc;
 	struct zr_task *task;
 	const struct zr_action_def *action;
+	struct zr_repo *repo;
 };
 
 struct zr_handle {
@@ -298,6 +315,17 @@ static int child_of(struct zr_tree *t, enum ntype ptype, struct ctx *c, const ch
 	case N_RTEMPLATE:
 		f = fixed_find(rtemplate_entries, name);
 		break;
+	case N_REPOS:
+		if (strcmp(name, "add") == 0) {
+			*type = N_REPOS_ADD;
+			return 0;
+		}
+		c->repo = zr_repos_find(t->robot->repos, name);
+		*type = N_REPO;
+		return c->repo ? 0 : -ENOENT;
+	case N_REPO:
+		f = fixed_find(repo_entries, name);
+		break;
 	case N_TEMPLATE:
 		c->svc = zr_map_get(&c->rt->services, name);
 		if (!c->svc || c->svc->pending) {
@@ -383,6 +411,7 @@ static bool is_dir(enum ntype type)
 	switch (type) {
 	case N_ROOT: case N_ROBOT: case N_RTEMPLATES: case N_RTEMPLATE: case N_TEMPLATE:
 	case N_SERVICE: case N_ACTIONS: case N_RESULTS: case N_TASKS: case N_TASK:
+	case N_REPOS: case N_REPO:
 		return true;
 	default:
 		return false;
@@ -403,8 +432,12 @@ static mode_t node_mode(const struct node *n)
 {
 	switch (n->type) {
 	case N_ROOT: case N_ROBOT: case N_RTEMPLATES: case N_RTEMPLATE: case N_ACTIONS:
-	case N_RESULTS: case N_TASKS: case N_TASK:
+	case N_RESULTS: case N_TASKS: case N_TASK: case N_REPOS: case N_REPO:
 		return S_IFDIR | 0555;
+	case N_REPOS_ADD:
+		return S_IFREG | 0200;
+	case N_REPOFILE:
+		return fixed_mode(repo_entries, n->type, n->field);
 	case N_TEMPLATE:
 	case N_SERVICE:
 		return S_IFDIR | 0755; /* mkdir and rmdir of services */
@@ -543,6 +576,19 @@ static void gen_content(struct zr_tree *t, const struct node *n, const struct ct
 			return;
 		}
 		return;
+	case N_REPOFILE: {
+		const struct zr_repo *rp = c->repo;
+		if (n->field == RP_STATUS) {
+			_cleanup_free_ char *st = zr_repo_status(rp);
+			(void)zr_buf_puts(b, st ? st : "");
+		} else if (n->field != RP_CTL) {
+			const char *v = n->field == RP_URL ? rp->url : n->field == RP_REF ? rp->ref : rp->commit;
+			if (v || n->field == RP_REF) {
+				(void)zr_buf_printf(b, "%s\n", v ? v : "HEAD");
+			}
+		}
+		return;
+	}
 	case N_QUEUE:
 		for (struct zr_queue_item *it = zr_queue_next(&s->queue, NULL); it; it = zr_queue_next(&s->queue, it)) {
 			(void)zr_buf_printf(b, "%llu\n", (unsigned long long)container_of(it, struct zr_task, qitem)->id);
@@ -617,6 +663,8 @@ static bool is_snapshot(const struct node *n)
 	switch (n->type) {
 	case N_ROBOT_INFO: case N_RTFILE: case N_QUEUE:
 		return true;
+	case N_REPOFILE:
+		return n->field != RP_CTL;
 	case N_SVCFILE:
 		return n->field != SF_LOG && n->field != SF_EVENTS;
 	case N_TASKFILE:
@@ -906,7 +954,7 @@ int zr_tree_getattr(struct zr_tree *t, uint64_t ino, struct zr_tree_attr *ret)
 
 static bool truncatable(const struct node *n)
 {
-	return n->type == N_ACTION ||
+	return n->type == N_ACTION || n->type == N_REPOS_ADD || (n->type == N_REPOFILE && n->field == RP_CTL) ||
 	       (n->type == N_SVCFILE && (n->field == SF_DATA || n->field == SF_UPGRADE)) ||
 	       (n->type == N_TASKFILE && n->field == TF_CANCEL);
 }
@@ -1004,6 +1052,18 @@ static int list_dir(struct zr_tree *t, struct zr_handle *h)
 		return err < 0 ? err : add_map_names(h, &t->robot->templates, &cap);
 	case N_ROBOT:
 		return add_fixed(h, robot_entries, &cap);
+	case N_REPOS:
+		if (add_name(h, "add", &cap) < 0) {
+			return -ENOMEM;
+		}
+		for (size_t i = 0; i < zr_repos_count(t->robot->repos); i++) {
+			if (add_name(h, zr_repos_get(t->robot->repos, i)->id, &cap) < 0) {
+				return -ENOMEM;
+			}
+		}
+		return 0;
+	case N_REPO:
+		return add_fixed(h, repo_entries, &cap);
 	case N_RTEMPLATES:
 		return add_map_names(h, &t->robot->templates, &cap);
 	case N_RTEMPLATE:
@@ -1658,6 +1718,29 @@ static void write_action(struct tree_op *op, const struct ctx *c, const char *bu
 	}
 }
 
+/* @robot/repos/add takes "URL[#REF]"; a repository's ctl takes "fetch" or "checkout REF".
+ * The write returns once the work started: its status file tells how it goes. */
+static ssize_t write_repos(struct zr_tree *t, struct zr_handle *h, const struct ctx *c,
+			   const char *buf, size_t len)
+{
+	_cleanup_free_ char *why = NULL;
+	_cleanup_free_ char *text = strndup(buf, len);
+	if (!text || memchr(buf, '\0', len)) {
+		return text ? refuse(t, h, c, -EINVAL, "NUL byte in the request") : -ENOMEM;
+	}
+	char *w = text + strspn(text, " \t\r\n");
+	size_t n = strlen(w);
+	while (n > 0 && strchr(" \t\r\n", w[n - 1])) {
+		w[--n] = '\0';
+	}
+	int err = h->node->type == N_REPOS_ADD ? zr_repos_add(t->robot->repos, w, &why)
+					       : zr_repos_ctl(t->robot->repos, c->repo, w, &why);
+	if (err == -EBUSY && !why) {
+		why = strdup("another operation on this repository is running");
+	}
+	return err < 0 ? refuse(t, h, c, err, why) : (ssize_t)len;
+}
+
 /* "1.2.0", a uid or "latest": move the service to that version of its template. */
 static ssize_t write_upgrade(struct zr_tree *t, struct zr_handle *h, const struct ctx *c,
 			     const char *buf, size_t len)
@@ -1699,6 +1782,8 @@ void zr_tree_write(struct zr_tree *t, struct zr_handle *h, const char *buf, size
 		write_action(op, &c, buf, len);
 	} else if (n->type == N_SVCFILE && n->field == SF_DATA) {
 		write_data(op, &c, buf, len, off);
+	} else if (n->type == N_REPOS_ADD || (n->type == N_REPOFILE && n->field == RP_CTL)) {
+		op_done(op, write_repos(t, h, &c, buf, len), NULL);
 	} else if (n->type == N_SVCFILE && n->field == SF_UPGRADE) {
 		op_done(op, write_upgrade(t, h, &c, buf, len), NULL);
 	} else if (n->type == N_TASKFILE && n->field == TF_CANCEL) {

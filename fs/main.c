@@ -17,7 +17,11 @@
 #include "config.h"
 #include "fs.h"
 #include "mount.h"
+#include "git.h"
+#include "giturl.h"
+#include "repos.h"
 #include "robot.h"
+#include "scaffold.h"
 #include "store.h"
 #include "tree.h"
 #include "util/cleanup.h"
@@ -27,6 +31,8 @@ static char *arg_mount;
 static char *arg_data;
 static char **arg_templates;
 static size_t arg_n_templates;
+static char **arg_repos;
+static size_t arg_n_repos;
 static int arg_jobs;
 static int arg_queue_max = 1000;
 static int arg_history = 100;
@@ -48,12 +54,16 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: zrobot run [OPTIONS]\n"
+		"       zrobot repo add URL[#REF] [--mount DIR]\n"
+		"       zrobot template new NAME [DIR]\n"
 		"       zrobot --version | --help\n\n"
 		"Runs the robot in the foreground and shows it as a filesystem.\n\n"
 		"  --mount DIR        mount point (default /zr as root, else $HOME/zr)\n"
 		"  --data DIR         data folder (default /var/lib/zrobot as root,\n"
 		"                     else $HOME/.local/share/zrobot)\n"
 		"  --templates DIR    also load the templates in DIR (repeatable)\n"
+		"  --repo URL[#REF]   also load the templates of a git repository (repeatable;\n"
+		"                     cloned once, kept in the data folder)\n"
 		"  --jobs N           tasks running at once across services (default 4 x cores)\n"
 		"  --queue-max N      tasks waiting per service (default 1000)\n"
 		"  --history N        finished tasks kept per service (default 100)\n"
@@ -76,11 +86,12 @@ static int parse_int(const char *s, int min, int *ret)
 
 static int parse_args(int argc, char **argv)
 {
-	enum { O_MOUNT = 256, O_DATA, O_TEMPLATES, O_JOBS, O_QUEUE, O_HISTORY, O_LEVEL, O_ALLOW, O_NOAUTO };
+	enum { O_MOUNT = 256, O_DATA, O_TEMPLATES, O_REPO, O_JOBS, O_QUEUE, O_HISTORY, O_LEVEL, O_ALLOW, O_NOAUTO };
 	static const struct option opts[] = {
 		{"mount", required_argument, NULL, O_MOUNT},
 		{"data", required_argument, NULL, O_DATA},
 		{"templates", required_argument, NULL, O_TEMPLATES},
+		{"repo", required_argument, NULL, O_REPO},
 		{"jobs", required_argument, NULL, O_JOBS},
 		{"queue-max", required_argument, NULL, O_QUEUE},
 		{"history", required_argument, NULL, O_HISTORY},
@@ -108,6 +119,14 @@ static int parse_args(int argc, char **argv)
 			}
 			arg_templates = p;
 			arg_templates[arg_n_templates++] = optarg;
+			break;
+		case O_REPO:
+			p = realloc(arg_repos, (arg_n_repos + 1) * sizeof(*p));
+			if (!p) {
+				return -ENOMEM;
+			}
+			arg_repos = p;
+			arg_repos[arg_n_repos++] = optarg;
 			break;
 		case O_JOBS:
 			if (parse_int(optarg, 1, &arg_jobs) < 0) {
@@ -368,6 +387,8 @@ static int cmd_run(int argc, char **argv)
 		}
 		(void)zr_robot_load_templates(d.robot, dir);
 	}
+	/* Repositories before the store: stored services find the versions they are pinned to. */
+	zr_repos_open(d.robot->repos);
 	err = zr_robot_load_store(d.robot);
 	if (err < 0) {
 		log_error("Failed to load the store: %s", strerror(-err));
@@ -394,6 +415,14 @@ static int cmd_run(int argc, char **argv)
 		log_info("zrobot %s mounted at %s (data %s, %d jobs)", ZR_VERSION, mount, data, cfg.jobs);
 		cloexec_all();
 		zr_robot_start(d.robot);
+		for (size_t i = 0; i < arg_n_repos; i++) {
+			char *rwhy = NULL;
+			int e = zr_repos_add(d.robot->repos, arg_repos[i], &rwhy);
+			if (e < 0 && e != -EEXIST) {
+				log_error("Failed to add repository %s: %s", arg_repos[i], rwhy ? rwhy : strerror(-e));
+			}
+			free(rwhy);
+		}
 	}
 	uv_run(&d.loop, UV_RUN_DEFAULT);
 	err = uv_loop_close(&d.loop);
@@ -402,6 +431,112 @@ static int cmd_run(int argc, char **argv)
 		return 1;
 	}
 	return d.status;
+}
+
+/* The mount point the CLI talks to: --mount DIR, else the robot's default. */
+static char *cli_mount(int argc, char **argv)
+{
+	for (int i = 0; i + 1 < argc; i++) {
+		if (strcmp(argv[i], "--mount") == 0) {
+			return strdup(argv[i + 1]);
+		}
+	}
+	return default_path("/zr", "zr");
+}
+
+static int read_small(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		return -errno;
+	}
+	ssize_t n = read(fd, buf, size - 1);
+	int err = n < 0 ? -errno : 0;
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	return err;
+}
+
+/* zrobot repo add URL[#REF]: asks the running robot to clone, then shows its progress. */
+static int cmd_repo_add(int argc, char **argv)
+{
+	if (argc < 1 || argv[0][0] == '-') {
+		fprintf(stderr, "Usage: zrobot repo add URL[#REF] [--mount DIR]\n");
+		return 2;
+	}
+	_cleanup_free_ char *mount = cli_mount(argc, argv);
+	_cleanup_free_ char *url = NULL, *ref = NULL, *spec = NULL, *id = NULL;
+	char abs[PATH_MAX];
+	if (!mount || zr_giturl_split(argv[0], &url, &ref) < 0) {
+		fprintf(stderr, "zrobot: bad repository '%s': want URL[#REF]\n", argv[0]);
+		return 2;
+	}
+	/* The robot runs elsewhere: a local path must not depend on our working directory. */
+	if (zr_giturl_is_path(url) && url[0] != '/' && realpath(url, abs)) {
+		free(url);
+		url = strdup(abs);
+	}
+	if (!url || asprintf(&spec, "%s%s%s", url, ref ? "#" : "", ref ? ref : "") < 0 ||
+	    zr_giturl_id(url, ref, &id) < 0) {
+		fprintf(stderr, "zrobot: out of memory\n");
+		return 1;
+	}
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/@robot/repos/add", mount);
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, spec, strlen(spec)) < 0) {
+		int e = errno;
+		fprintf(stderr, "zrobot: cannot add %s through %s: %s\n", spec, path, strerror(e));
+		if (fd >= 0) {
+			close(fd);
+		}
+		return 1;
+	}
+	close(fd);
+	snprintf(path, sizeof(path), "%s/@robot/repos/%s/status", mount, id);
+	bool tty = isatty(STDERR_FILENO);
+	char st[4096];
+	for (;;) {
+		if (read_small(path, st, sizeof(st)) < 0) {
+			fprintf(stderr, "zrobot: cannot read %s: %s\n", path, strerror(errno));
+			return 1;
+		}
+		const char *p = strstr(st, "progress ");
+		if (tty && p) {
+			unsigned got = 0, total = 0;
+			int pct = 0;
+			(void)sscanf(p, "progress %u/%u objects %d%%", &got, &total, &pct);
+			int w = pct / 4;
+			fprintf(stderr, "\r[%-25.*s] %3d%% %u/%u objects", w, "#########################", pct, got, total);
+		}
+		if (strncmp(st, "state ready", 11) == 0 || strncmp(st, "state failed", 12) == 0) {
+			break;
+		}
+		usleep(100 * 1000);
+	}
+	if (tty) {
+		fputc('\n', stderr);
+	}
+	fputs(st, stdout);
+	return strncmp(st, "state ready", 11) == 0 ? 0 : 1;
+}
+
+static int cmd_template_new(int argc, char **argv)
+{
+	if (argc < 1 || argc > 2) {
+		fprintf(stderr, "Usage: zrobot template new NAME [DIR]\n");
+		return 2;
+	}
+	char *why = NULL;
+	const char *dir = argc == 2 ? argv[1] : ".";
+	int err = zr_scaffold_template(argv[0], dir, &why);
+	if (err < 0) {
+		fprintf(stderr, "zrobot: %s\n", why ? why : strerror(-err));
+		free(why);
+		return 1;
+	}
+	printf("%s/%s: template %s, load it with: zrobot run --templates %s\n", dir, argv[0], argv[0], dir);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -415,9 +550,18 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (argc >= 2 && strcmp(argv[1], "run") == 0) {
+		zr_git_init();
 		int status = cmd_run(argc - 1, argv + 1);
+		zr_git_shutdown();
 		free(arg_templates);
+		free(arg_repos);
 		return status;
+	}
+	if (argc >= 3 && strcmp(argv[1], "repo") == 0 && strcmp(argv[2], "add") == 0) {
+		return cmd_repo_add(argc - 3, argv + 3);
+	}
+	if (argc >= 3 && strcmp(argv[1], "template") == 0 && strcmp(argv[2], "new") == 0) {
+		return cmd_template_new(argc - 3, argv + 3);
 	}
 	usage(stderr);
 	return 2;

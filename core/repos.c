@@ -1,0 +1,276 @@
+/* The robot's template repositories: glue between repo.c (git, off the loop) and the robot. */
+#include "repos.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "catalog.h"
+#include "repo.h"
+#include "repolist.h"
+#include "robot.h"
+#include "template.h"
+#include "util/cleanup.h"
+#include "util/log.h"
+
+struct zr_repos {
+	struct zr_robot *robot;
+	struct zr_repo **list;
+	size_t n;
+	bool saving;    /* a save of repos.json runs */
+	bool save_again; /* and the list changed since it started */
+	bool destroyed;  /* freed when the running save ends */
+};
+
+int zr_repos_create(struct zr_robot *r, struct zr_repos **ret)
+{
+	struct zr_repos *rs = calloc(1, sizeof(*rs));
+	if (!rs) {
+		return -ENOMEM;
+	}
+	rs->robot = r;
+	*ret = rs;
+	return 0;
+}
+
+static int push(struct zr_repos *rs, struct zr_repo *repo)
+{
+	struct zr_repo **l = realloc(rs->list, (rs->n + 1) * sizeof(*l));
+	if (!l) {
+		return -ENOMEM;
+	}
+	rs->list = l;
+	rs->list[rs->n++] = repo;
+	return 0;
+}
+
+/* Adds the templates of the repository's current commit as versions. Versions loaded before
+ * stay: services pinned to them keep running on their own exported tree. */
+static void adopt_templates(struct zr_repos *rs, struct zr_repo *repo)
+{
+	struct zr_catalog cat = {0};
+	zr_repo_take_templates(repo, &cat);
+	for (size_t i = 0; i < cat.n; i++) {
+		struct zr_template *t = cat.templates[i];
+		int err = zr_robot_add_template(rs->robot, t);
+		if (err == 0) {
+			log_info("Loaded template %s from %s", t->uid, repo->tree);
+			cat.templates[i] = NULL;
+		} else if (err != -EEXIST) {
+			log_error("Failed to add template %s: %s", t->uid, strerror(-err));
+		}
+	}
+	/* What was not taken (a uid known already) is freed with the catalog. */
+	size_t k = 0;
+	for (size_t i = 0; i < cat.n; i++) {
+		if (cat.templates[i]) {
+			cat.templates[k++] = cat.templates[i];
+		}
+	}
+	cat.n = k;
+	zr_catalog_done(&cat);
+}
+
+static void save(struct zr_repos *rs);
+
+static void on_saved(int status, void *data)
+{
+	struct zr_repos *rs = data;
+	(void)status; /* logged by repolist */
+	rs->saving = false;
+	if (rs->destroyed) {
+		free(rs);
+		return;
+	}
+	if (rs->save_again) {
+		save(rs);
+	}
+}
+
+/* repos.json follows the list; saves run one at a time so the last one wins. */
+static void save(struct zr_repos *rs)
+{
+	if (rs->saving) {
+		rs->save_again = true;
+		return;
+	}
+	rs->save_again = false;
+	if (zr_repolist_save(rs->robot->loop, rs->robot->cfg.data_dir, rs->list, rs->n, on_saved, rs) == 0) {
+		rs->saving = true;
+	}
+}
+
+static void on_repo_done(struct zr_repo *repo, int status, const char *error, void *data)
+{
+	struct zr_repos *rs = data;
+	if (status == -ECANCELED) {
+		return;
+	}
+	if (status < 0) {
+		/* repo.c logged it. */
+		(void)zr_robot__event(rs->robot, "repo.failed",
+				      json_pack("{ss ss}", "repo", repo->id, "error", error ? error : strerror(-status)));
+		return;
+	}
+	log_info("Repository %s (%s) at %s: %s", repo->id, repo->url, repo->commit,
+		 repo->summary ? repo->summary : "");
+	adopt_templates(rs, repo);
+	(void)zr_robot__event(rs->robot, "repo.ready",
+			      json_pack("{ss ss}", "repo", repo->id, "commit", repo->commit));
+	save(rs);
+}
+
+/* Services may be pinned to versions of commits the repository has left: their exports stay
+ * on disk, and are loaded again (after the current commit's, which wins for a shared uid). */
+static void adopt_old_exports(struct zr_repos *rs, struct zr_repo *repo)
+{
+	DIR *d = opendir(repo->dir);
+	struct dirent *e;
+	if (!d) {
+		return;
+	}
+	while ((e = readdir(d))) {
+		if (strlen(e->d_name) != 40 || strspn(e->d_name, "0123456789abcdef") != 40 ||
+		    (repo->commit && strcmp(e->d_name, repo->commit) == 0)) {
+			continue;
+		}
+		_cleanup_free_ char *path = NULL;
+		_cleanup_free_ char *why = NULL;
+		struct zr_catalog cat = {0};
+		if (asprintf(&path, "%s/%s", repo->dir, e->d_name) < 0) {
+			break;
+		}
+		if (zr_catalog_load(path, repo->source, &cat, &why) < 0) {
+			log_warn("Skipping old export %s: %s", path, why ? why : "cannot load");
+			continue;
+		}
+		for (size_t i = 0; i < cat.n; i++) {
+			if (zr_robot_add_template(rs->robot, cat.templates[i]) == 0) {
+				cat.templates[i] = NULL;
+			}
+		}
+		size_t k = 0;
+		for (size_t i = 0; i < cat.n; i++) {
+			if (cat.templates[i]) {
+				cat.templates[k++] = cat.templates[i];
+			}
+		}
+		cat.n = k;
+		zr_catalog_done(&cat);
+	}
+	closedir(d);
+}
+
+void zr_repos_open(struct zr_repos *rs)
+{
+	struct zr_repolist l = {0};
+	_cleanup_free_ char *why = NULL;
+	int err = zr_repolist_read(rs->robot->cfg.data_dir, &l, &why);
+	if (err < 0) {
+		log_error("Failed to read the repository list: %s, ignoring", why ? why : strerror(-err));
+		return;
+	}
+	for (size_t i = 0; i < l.n; i++) {
+		struct zr_repo *repo = NULL;
+		_cleanup_free_ char *e = NULL;
+		err = zr_repo_open_existing(rs->robot->loop, rs->robot->cfg.data_dir, &l.entries[i], &repo, &e);
+		if (err == 0) {
+			err = zr_repo_load_templates(repo);
+		}
+		if (err == 0) {
+			err = push(rs, repo);
+		}
+		if (err < 0) {
+			log_error("Failed to reopen repository %s: %s, ignoring", l.entries[i].url,
+				  e ? e : repo && repo->error ? repo->error : strerror(-err));
+			zr_repo_close(repo);
+			continue;
+		}
+		adopt_templates(rs, repo);
+		adopt_old_exports(rs, repo);
+		log_info("Reopened repository %s (%s) at %s", repo->id, repo->url, repo->commit);
+	}
+	zr_repolist_done(&l);
+}
+
+struct zr_repo *zr_repos_find(const struct zr_repos *rs, const char *id)
+{
+	for (size_t i = 0; i < rs->n; i++) {
+		if (strcmp(rs->list[i]->id, id) == 0) {
+			return rs->list[i];
+		}
+	}
+	return NULL;
+}
+
+size_t zr_repos_count(const struct zr_repos *rs) { return rs->n; }
+struct zr_repo *zr_repos_get(const struct zr_repos *rs, size_t i) { return rs->list[i]; }
+
+int zr_repos_add(struct zr_repos *rs, const char *spec, char **ret_err)
+{
+	struct zr_repo *repo = NULL;
+	int err = zr_repo_create(rs->robot->loop, rs->robot->cfg.data_dir, spec, &repo, ret_err);
+	if (err < 0) {
+		return err;
+	}
+	if (zr_repos_find(rs, repo->id)) {
+		(void)asprintf(ret_err, "repository %s is there already (%s)", repo->id, spec);
+		zr_repo_close(repo);
+		return -EEXIST;
+	}
+	err = push(rs, repo);
+	if (err == 0) {
+		err = zr_repo_fetch(repo, on_repo_done, rs); /* a first fetch clones */
+		if (err < 0) {
+			rs->n--;
+		}
+	}
+	if (err < 0) {
+		zr_repo_close(repo);
+		return err;
+	}
+	log_info("Cloning %s into repository %s", spec, repo->id);
+	return 0;
+}
+
+int zr_repos_ctl(struct zr_repos *rs, struct zr_repo *repo, const char *cmd, char **ret_err)
+{
+	_cleanup_free_ char *c = strdup(cmd);
+	if (!c) {
+		return -ENOMEM;
+	}
+	char *w = c + strspn(c, " \t\r\n");
+	size_t n = strlen(w);
+	while (n > 0 && strchr(" \t\r\n", w[n - 1])) {
+		w[--n] = '\0';
+	}
+	if (strcmp(w, "fetch") == 0) {
+		return zr_repo_fetch(repo, on_repo_done, rs);
+	}
+	if (strncmp(w, "checkout ", 9) == 0) {
+		const char *ref = w + 9 + strspn(w + 9, " \t");
+		return zr_repo_checkout(repo, ref, on_repo_done, rs);
+	}
+	(void)asprintf(ret_err, "unknown command '%s': want 'fetch' or 'checkout REF'", w);
+	return -EINVAL;
+}
+
+void zr_repos_destroy(struct zr_repos *rs)
+{
+	if (!rs) {
+		return;
+	}
+	for (size_t i = 0; i < rs->n; i++) {
+		zr_repo_close(rs->list[i]);
+	}
+	free(rs->list);
+	rs->list = NULL;
+	rs->n = 0;
+	if (rs->saving) {
+		rs->destroyed = true;
+		return;
+	}
+	free(rs);
+}
