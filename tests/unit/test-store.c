@@ -9,16 +9,18 @@
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "test.h"
 
-/* ---- scratch folders, removed at exit even when an assertion fails ---- */
+/* ---- scratch folders ----
+ * All under one base folder that main() makes before it forks: the tests run in the child, and
+ * the parent unmounts and removes the base however the child ends (an assertion, an abort, a
+ * sanitizer report), so a failing run leaves no tmpfs mounted and no files behind. */
 
-#define MAX_DIRS 16
-static char *dirs[MAX_DIRS];
-static bool dir_mounted[MAX_DIRS];
-static size_t n_dirs;
+static char *base_dir;
+static unsigned n_dirs;
 
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 {
@@ -27,29 +29,36 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
 	return flag == FTW_DP ? rmdir(path) : unlink(path);
 }
 
-static void cleanup_dirs(void)
+/* Unmounts whatever is mounted under base_dir (lazily), then removes it. */
+static void cleanup_base(void)
 {
-	for (size_t i = 0; i < n_dirs; i++) {
-		if (dir_mounted[i]) {
-			(void)umount2(dirs[i], MNT_DETACH);
+	FILE *f = fopen("/proc/self/mounts", "re");
+	char line[8192];
+	size_t n = strlen(base_dir);
+	while (f && fgets(line, sizeof(line), f)) {
+		char dev[4096], mp[4096];
+		if (sscanf(line, "%4095s %4095s", dev, mp) == 2 && strncmp(mp, base_dir, n) == 0 &&
+		    mp[n] == '/') {
+			if (umount2(mp, MNT_DETACH) < 0) {
+				fprintf(stderr, "cleanup: cannot unmount %s: %s\n", mp, strerror(errno));
+			}
 		}
-		(void)nftw(dirs[i], rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-		free(dirs[i]);
 	}
-	n_dirs = 0;
+	if (f) {
+		fclose(f);
+	}
+	(void)nftw(base_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 }
 
-/* A new empty folder; *index (if asked) names it for mark_mounted. */
-static const char *scratch_dir(size_t *index)
+/* A new empty folder under the base. */
+static const char *scratch_dir(void)
 {
-	char *d = NULL;
-	ASSERT_LT_SIZE(n_dirs, (size_t)MAX_DIRS);
-	ASSERT_TRUE(asprintf(&d, "%s/zr-store.XXXXXX", test_tmp_dir()) > 0);
-	ASSERT_NOT_NULL(mkdtemp(d));
-	if (index) {
-		*index = n_dirs;
-	}
-	dirs[n_dirs++] = d;
+	static char dirs[8][4096];
+	ASSERT_LT_INT(n_dirs, 8);
+	char *d = dirs[n_dirs];
+	snprintf(d, sizeof(dirs[0]), "%s/%u", base_dir, n_dirs);
+	n_dirs++;
+	ASSERT_OK(mkdir(d, 0700));
 	return d;
 }
 
@@ -251,7 +260,7 @@ static char *meta_schema(const char *dir)
  * deletions; and a second session's changes on top of a loaded store. */
 TEST(roundtrip)
 {
-	const char *dir = scratch_dir(NULL);
+	const char *dir = scratch_dir();
 	struct zr_store *st = open_store(dir);
 	struct loaded l;
 	load(st, &l);
@@ -421,7 +430,7 @@ static void on_turn(uv_idle_t *h)
 
 TEST(group_commit)
 {
-	const char *dir = scratch_dir(NULL);
+	const char *dir = scratch_dir();
 	struct zr_store *st = open_store(dir);
 	uint64_t commits0, changes0, commits, changes;
 	zr_store_stats(st, &commits0, &changes0);
@@ -491,7 +500,7 @@ TEST(group_commit)
  * left untouched. */
 TEST(newer_schema_refused)
 {
-	const char *dir = scratch_dir(NULL);
+	const char *dir = scratch_dir();
 	char *path = NULL;
 	sqlite3 *db = NULL;
 	ASSERT_TRUE(asprintf(&path, "%s/zrobot.db", dir) > 0);
@@ -660,13 +669,12 @@ TEST(commit_failure_file_size_limit)
 	/* Past the limit the kernel sends SIGXFSZ: ignored, the write fails instead. */
 	signal(SIGXFSZ, SIG_IGN);
 	struct failure f = {.what = "RLIMIT_FSIZE", .fill_fn = fsize_fill, .free_fn = fsize_free};
-	commit_failure(scratch_dir(NULL), &f);
+	commit_failure(scratch_dir(), &f);
 }
 
 TEST(commit_failure_full_tmpfs)
 {
-	size_t i;
-	const char *dir = scratch_dir(&i);
+	const char *dir = scratch_dir();
 	if (geteuid() != 0) {
 		fprintf(stderr, "skip commit_failure_full_tmpfs: not root, cannot mount a tmpfs "
 			"(the RLIMIT_FSIZE case covered the failure path)\n");
@@ -677,15 +685,13 @@ TEST(commit_failure_full_tmpfs)
 			"(the RLIMIT_FSIZE case covered the failure path)\n", strerror(errno));
 		return;
 	}
-	dir_mounted[i] = true;
 	struct failure f = {.what = "full tmpfs", .fill_fn = tmpfs_fill, .free_fn = tmpfs_free,
 			    .want_enospc = true};
 	commit_failure(dir, &f);
 }
 
-int main(void)
+static int run_tests(void)
 {
-	atexit(cleanup_dirs);
 	ASSERT_OK(uv_loop_init(&loop));
 	RUN_TEST(roundtrip);
 	RUN_TEST(group_commit);
@@ -695,4 +701,28 @@ int main(void)
 	(void)uv_run(&loop, UV_RUN_DEFAULT);
 	ASSERT_OK(uv_loop_close(&loop));
 	return 0;
+}
+
+int main(void)
+{
+	ASSERT_TRUE(asprintf(&base_dir, "%s/zr-store.XXXXXX", test_tmp_dir()) > 0);
+	ASSERT_NOT_NULL(mkdtemp(base_dir));
+	fflush(NULL);
+	pid_t pid = fork();
+	ASSERT_TRUE(pid >= 0);
+	if (pid == 0) {
+		exit(run_tests());
+	}
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0) {
+		ASSERT_EQ_INT(errno, EINTR);
+	}
+	cleanup_base();
+	free(base_dir);
+	if (WIFSIGNALED(status)) {
+		fprintf(stderr, "FAIL: the tests died of signal %d (%s)\n", WTERMSIG(status),
+			strsignal(WTERMSIG(status)));
+		return 1;
+	}
+	return WEXITSTATUS(status);
 }
