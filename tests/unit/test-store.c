@@ -1,0 +1,728 @@
+/* Unit tests for core/store.c: what is synced survives a close and a reopen, in order; one
+ * loop turn's changes share one commit; a newer schema is refused; a failed commit reaches the
+ * sync callback as a negative errno, drops a request's change and retries an internal one. */
+#include "store.h"
+
+#include <ftw.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "test.h"
+
+/* ---- scratch folders ----
+ * All under one base folder that main() makes before it forks: the tests run in the child, and
+ * the parent unmounts and removes the base however the child ends (an assertion, an abort, a
+ * sanitizer report), so a failing run leaves no tmpfs mounted and no files behind. */
+
+static char *base_dir;
+static unsigned n_dirs;
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)ftw;
+	return flag == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+/* Unmounts whatever is mounted under base_dir (lazily), then removes it. */
+static void cleanup_base(void)
+{
+	FILE *f = fopen("/proc/self/mounts", "re");
+	char line[8192];
+	size_t n = strlen(base_dir);
+	while (f && fgets(line, sizeof(line), f)) {
+		char dev[4096], mp[4096];
+		if (sscanf(line, "%4095s %4095s", dev, mp) == 2 && strncmp(mp, base_dir, n) == 0 &&
+		    mp[n] == '/') {
+			if (umount2(mp, MNT_DETACH) < 0) {
+				fprintf(stderr, "cleanup: cannot unmount %s: %s\n", mp, strerror(errno));
+			}
+		}
+	}
+	if (f) {
+		fclose(f);
+	}
+	(void)nftw(base_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+}
+
+/* A new empty folder under the base. */
+static const char *scratch_dir(void)
+{
+	static char dirs[8][4096];
+	ASSERT_LT_INT(n_dirs, 8);
+	char *d = dirs[n_dirs];
+	snprintf(d, sizeof(dirs[0]), "%s/%u", base_dir, n_dirs);
+	n_dirs++;
+	ASSERT_OK(mkdir(d, 0700));
+	return d;
+}
+
+/* ---- the loop ---- */
+
+static uv_loop_t loop;
+
+struct waiter {
+	int fired;
+	int err;
+};
+
+static void on_sync(int err, void *data)
+{
+	struct waiter *w = data;
+	w->fired++;
+	w->err = err;
+}
+
+/* Runs the loop until w has fired (a 20 s bound: a commit takes milliseconds). */
+static void run_until(struct waiter *w)
+{
+	uint64_t deadline = uv_hrtime() + 20ull * 1000 * 1000 * 1000;
+	while (!w->fired) {
+		if (uv_hrtime() > deadline) {
+			FAIL("sync callback did not fire within 20 s");
+		}
+		(void)uv_run(&loop, UV_RUN_ONCE);
+	}
+	ASSERT_EQ_INT(w->fired, 1);
+}
+
+/* zr_store_sync and wait: the commit's result. */
+static int sync_wait(struct zr_store *st)
+{
+	struct waiter w = {0};
+	zr_store_sync(st, on_sync, &w);
+	run_until(&w);
+	return w.err;
+}
+
+static struct zr_store *open_store(const char *dir)
+{
+	struct zr_store *st = NULL;
+	char *why = NULL;
+	int err = zr_store_open(&loop, dir, &st, &why);
+	if (err < 0) {
+		FAIL("zr_store_open(%s): %s (%s)", dir, strerror(-err), why ? why : "no message");
+	}
+	ASSERT_NULL(why);
+	ASSERT_NOT_NULL(st);
+	return st;
+}
+
+/* Closes and lets the loop finish the store's handles (they free it). */
+static void close_store(struct zr_store *st)
+{
+	zr_store_close(st);
+	(void)uv_run(&loop, UV_RUN_DEFAULT);
+}
+
+/* ---- loading into copies ---- */
+
+struct svc_copy {
+	char *template, *name, *guid, *uid, *data, *state, *secret;
+	long long created_ns;
+	bool deleting;
+};
+
+struct task_copy {
+	int64_t id;
+	char *service_guid, *action, *args, *state, *error;
+	char *result;
+	size_t result_len;
+	int lane, err, attempt;
+	long long created_ns, started_ns, finished_ns, progress_done, progress_total;
+};
+
+struct loaded {
+	struct svc_copy *svcs;
+	size_t n_svcs;
+	struct task_copy *tasks;
+	size_t n_tasks;
+	int stop_after; /* > 0: service_fn returns -ECANCELED at that call */
+};
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+static int load_svc(const struct zr_store_service *s, void *data)
+{
+	struct loaded *l = data;
+	if (l->stop_after > 0 && (int)l->n_svcs + 1 == l->stop_after) {
+		return -ECANCELED;
+	}
+	l->svcs = realloc(l->svcs, (l->n_svcs + 1) * sizeof(*l->svcs));
+	ASSERT_NOT_NULL(l->svcs);
+	l->svcs[l->n_svcs++] = (struct svc_copy){
+		.template = dup_or_null(s->template), .name = dup_or_null(s->name),
+		.guid = dup_or_null(s->guid), .uid = dup_or_null(s->uid),
+		.data = dup_or_null(s->data), .state = dup_or_null(s->state),
+		.secret = dup_or_null(s->secret), .created_ns = s->created_ns,
+		.deleting = s->deleting,
+	};
+	return 0;
+}
+
+static int load_task(const struct zr_store_task *t, void *data)
+{
+	struct loaded *l = data;
+	l->tasks = realloc(l->tasks, (l->n_tasks + 1) * sizeof(*l->tasks));
+	ASSERT_NOT_NULL(l->tasks);
+	char *result = NULL;
+	if (t->result_len) {
+		ASSERT_NOT_NULL(t->result);
+		result = malloc(t->result_len);
+		ASSERT_NOT_NULL(result);
+		memcpy(result, t->result, t->result_len);
+	}
+	l->tasks[l->n_tasks++] = (struct task_copy){
+		.id = t->id, .service_guid = dup_or_null(t->service_guid),
+		.action = dup_or_null(t->action), .args = dup_or_null(t->args),
+		.state = dup_or_null(t->state), .error = dup_or_null(t->error),
+		.result = result, .result_len = t->result_len, .lane = t->lane, .err = t->err,
+		.attempt = t->attempt, .created_ns = t->created_ns, .started_ns = t->started_ns,
+		.finished_ns = t->finished_ns, .progress_done = t->progress_done,
+		.progress_total = t->progress_total,
+	};
+	return 0;
+}
+
+static void loaded_free(struct loaded *l)
+{
+	for (size_t i = 0; i < l->n_svcs; i++) {
+		struct svc_copy *s = &l->svcs[i];
+		free(s->template), free(s->name), free(s->guid), free(s->uid);
+		free(s->data), free(s->state), free(s->secret);
+	}
+	for (size_t i = 0; i < l->n_tasks; i++) {
+		struct task_copy *t = &l->tasks[i];
+		free(t->service_guid), free(t->action), free(t->args), free(t->state);
+		free(t->error), free(t->result);
+	}
+	free(l->svcs);
+	free(l->tasks);
+	*l = (struct loaded){0};
+}
+
+static void load(struct zr_store *st, struct loaded *l)
+{
+	*l = (struct loaded){0};
+	ASSERT_OK(zr_store_load(st, load_svc, load_task, l));
+}
+
+/* ---- records ---- */
+
+static struct zr_store_service svc(const char *name, const char *guid, const char *data,
+				   long long created)
+{
+	return (struct zr_store_service){
+		.template = "t", .name = name, .guid = guid, .uid = "local/t/1.0.0", .data = data,
+		.state = "{}", .secret = "s3cret", .created_ns = created,
+	};
+}
+
+static struct zr_store_task queued_task(int64_t id, const char *guid, const char *action)
+{
+	return (struct zr_store_task){
+		.id = id, .service_guid = guid, .action = action, .args = "{\"n\":1}",
+		.state = "queued", .lane = 1, .created_ns = 1000 + id,
+	};
+}
+
+/* A value the store and SQLite read back from the meta table, via the C API. */
+static char *meta_schema(const char *dir)
+{
+	char *path = NULL, *v = NULL;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *s = NULL;
+	ASSERT_TRUE(asprintf(&path, "%s/zrobot.db", dir) > 0);
+	ASSERT_EQ_INT(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	ASSERT_EQ_INT(sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'schema'", -1, &s, NULL),
+		      SQLITE_OK);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		v = strdup((const char *)sqlite3_column_text(s, 0));
+	}
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	free(path);
+	return v;
+}
+
+/* ---- tests ---- */
+
+/* Everything synced comes back after close and reopen: services in insertion order, tasks in
+ * id order (whatever order they were written in), every field, binary results, updates,
+ * deletions; and a second session's changes on top of a loaded store. */
+TEST(roundtrip)
+{
+	const char *dir = scratch_dir();
+	struct zr_store *st = open_store(dir);
+	struct loaded l;
+	load(st, &l);
+	ASSERT_EQ_SIZE(l.n_svcs, 0);
+	ASSERT_EQ_SIZE(l.n_tasks, 0);
+	loaded_free(&l);
+
+	struct zr_store_service a = svc("alpha", "g-a", "{\"greeting\":\"hi\"}", 111);
+	struct zr_store_service b = svc("beta", "g-b", "{}", 222);
+	struct zr_store_service c = svc("gamma", "g-c", "{\"count\":3}", 333);
+	struct zr_store_service d = svc("delta", "g-d", "{}", 444);
+	b.template = "other";
+	b.uid = "local/other/2.1.0";
+	b.secret = "";
+	zr_store_service_insert(st, &a);
+	zr_store_service_insert(st, &b);
+	zr_store_service_insert(st, &c);
+	zr_store_service_insert(st, &d);
+	/* Tasks written out of id order. */
+	int64_t ids[] = {7, 2, 9, 4, 1};
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		struct zr_store_task t = queued_task(ids[i], ids[i] == 9 ? "g-b" : "g-a", "echo");
+		zr_store_task_put(st, &t, false);
+	}
+	struct zr_store_task td = queued_task(20, "g-d", "slow");
+	zr_store_task_put(st, &td, false);
+	ASSERT_OK(sync_wait(st));
+
+	/* Later changes: data, state, deleting, a task that finished (replaces the queued row),
+	 * a task deleted (history trim), a service deleted with its tasks. */
+	zr_store_service_data(st, "g-a", "{\"greeting\":\"bonjour\"}", false);
+	zr_store_service_data(st, "g-b", "{\"x\":1}", true);
+	zr_store_service_state(st, "g-a", "{\"actions echo ok\":\"ok\"}");
+	zr_store_service_deleting(st, "g-c");
+	static const char result[] = "line 1\n\0binary\xff\n";
+	struct zr_store_task done = {
+		.id = 2, .service_guid = "g-a", .action = "echo", .args = "{\"n\":2}", .state = "error",
+		.error = "exit status 3\nboom\n", .result = result, .result_len = sizeof(result) - 1,
+		.lane = 0, .err = 5, .attempt = 3, .created_ns = 1002, .started_ns = 5000,
+		.finished_ns = 6000, .progress_done = 7, .progress_total = 10,
+	};
+	zr_store_task_put(st, &done, true);
+	zr_store_task_delete(st, 4);
+	zr_store_service_delete(st, "g-d");
+	ASSERT_OK(sync_wait(st));
+	close_store(st);
+
+	st = open_store(dir);
+	load(st, &l);
+	ASSERT_EQ_SIZE(l.n_svcs, 3);
+	ASSERT_EQ_STR(l.svcs[0].name, "alpha");
+	ASSERT_EQ_STR(l.svcs[1].name, "beta");
+	ASSERT_EQ_STR(l.svcs[2].name, "gamma");
+	ASSERT_EQ_STR(l.svcs[0].template, "t");
+	ASSERT_EQ_STR(l.svcs[0].guid, "g-a");
+	ASSERT_EQ_STR(l.svcs[0].uid, "local/t/1.0.0");
+	ASSERT_EQ_STR(l.svcs[0].data, "{\"greeting\":\"bonjour\"}");
+	ASSERT_EQ_STR(l.svcs[0].state, "{\"actions echo ok\":\"ok\"}");
+	ASSERT_EQ_STR(l.svcs[0].secret, "s3cret");
+	ASSERT_EQ_INT(l.svcs[0].created_ns, 111);
+	ASSERT_FALSE(l.svcs[0].deleting);
+	ASSERT_EQ_STR(l.svcs[1].template, "other");
+	ASSERT_EQ_STR(l.svcs[1].uid, "local/other/2.1.0");
+	ASSERT_EQ_STR(l.svcs[1].data, "{\"x\":1}");
+	ASSERT_EQ_STR(l.svcs[1].secret, "");
+	ASSERT_EQ_INT(l.svcs[1].created_ns, 222);
+	ASSERT_EQ_STR(l.svcs[2].data, "{\"count\":3}");
+	ASSERT_TRUE(l.svcs[2].deleting);
+
+	/* 1 2 7 9 remain (4 deleted, 20 went with its service), ascending. */
+	ASSERT_EQ_SIZE(l.n_tasks, 4);
+	int64_t want[] = {1, 2, 7, 9};
+	for (size_t i = 0; i < 4; i++) {
+		ASSERT_EQ_INT(l.tasks[i].id, want[i]);
+	}
+	struct task_copy *t1 = &l.tasks[0], *t2 = &l.tasks[1];
+	ASSERT_EQ_STR(t1->service_guid, "g-a");
+	ASSERT_EQ_STR(t1->action, "echo");
+	ASSERT_EQ_STR(t1->args, "{\"n\":1}");
+	ASSERT_EQ_STR(t1->state, "queued");
+	ASSERT_NULL(t1->error);
+	ASSERT_EQ_SIZE(t1->result_len, 0);
+	ASSERT_EQ_INT(t1->lane, 1);
+	ASSERT_EQ_INT(t1->created_ns, 1001);
+	ASSERT_EQ_INT(t1->started_ns, 0);
+	ASSERT_EQ_STR(t2->state, "error");
+	ASSERT_EQ_STR(t2->args, "{\"n\":2}");
+	ASSERT_EQ_STR(t2->error, "exit status 3\nboom\n");
+	ASSERT_EQ_MEM(t2->result, t2->result_len, result, sizeof(result) - 1);
+	ASSERT_EQ_INT(t2->lane, 0);
+	ASSERT_EQ_INT(t2->err, 5);
+	ASSERT_EQ_INT(t2->attempt, 3);
+	ASSERT_EQ_INT(t2->created_ns, 1002);
+	ASSERT_EQ_INT(t2->started_ns, 5000);
+	ASSERT_EQ_INT(t2->finished_ns, 6000);
+	ASSERT_EQ_INT(t2->progress_done, 7);
+	ASSERT_EQ_INT(t2->progress_total, 10);
+	ASSERT_EQ_STR(l.tasks[3].service_guid, "g-b");
+	loaded_free(&l);
+
+	/* A load whose callback fails stops with that error. */
+	l = (struct loaded){.stop_after = 2};
+	ASSERT_EQ_INT(zr_store_load(st, load_svc, load_task, &l), -ECANCELED);
+	ASSERT_EQ_SIZE(l.n_svcs, 1);
+	ASSERT_EQ_SIZE(l.n_tasks, 0);
+	loaded_free(&l);
+
+	/* Second session: more changes after a load, then reopen once more. */
+	struct zr_store_service e = svc("epsilon", "g-e", "{}", 555);
+	zr_store_service_insert(st, &e);
+	struct zr_store_task t3 = queued_task(3, "g-e", "echo");
+	zr_store_task_put(st, &t3, false);
+	zr_store_service_delete(st, "g-c");
+	ASSERT_OK(sync_wait(st));
+	close_store(st);
+
+	st = open_store(dir);
+	load(st, &l);
+	ASSERT_EQ_SIZE(l.n_svcs, 3);
+	ASSERT_EQ_STR(l.svcs[0].name, "alpha");
+	ASSERT_EQ_STR(l.svcs[1].name, "beta");
+	ASSERT_EQ_STR(l.svcs[2].name, "epsilon");
+	ASSERT_EQ_SIZE(l.n_tasks, 5);
+	ASSERT_EQ_INT(l.tasks[2].id, 3);
+	ASSERT_EQ_STR(l.tasks[2].service_guid, "g-e");
+	loaded_free(&l);
+	close_store(st);
+
+	/* The store wrote its schema version. */
+	char *v = meta_schema(dir);
+	char want_v[16];
+	snprintf(want_v, sizeof(want_v), "%d", ZR_STORE_SCHEMA);
+	ASSERT_EQ_STR(v, want_v);
+	free(v);
+}
+
+/* Changes submitted in one loop turn share one commit; over many turns there are at most as
+ * many commits as turns, however many changes and syncs each turn brings. */
+struct turns {
+	struct zr_store *st;
+	uv_idle_t idle;
+	int turn, turns, per_turn, fired, failed;
+	int64_t next_id;
+};
+
+static void on_turn_sync(int err, void *data)
+{
+	struct turns *t = data;
+	t->fired++;
+	if (err < 0) {
+		t->failed++;
+	}
+}
+
+static void on_turn(uv_idle_t *h)
+{
+	struct turns *t = h->data;
+	for (int i = 0; i < t->per_turn; i++) {
+		struct zr_store_task task = queued_task(t->next_id++, "g-a", "echo");
+		zr_store_task_put(t->st, &task, false);
+		zr_store_sync(t->st, on_turn_sync, t);
+	}
+	if (++t->turn == t->turns) {
+		(void)uv_idle_stop(h);
+	}
+}
+
+TEST(group_commit)
+{
+	const char *dir = scratch_dir();
+	struct zr_store *st = open_store(dir);
+	uint64_t commits0, changes0, commits, changes;
+	zr_store_stats(st, &commits0, &changes0);
+	ASSERT_EQ_U64(commits0, 0);
+	ASSERT_EQ_U64(changes0, 0);
+
+	struct zr_store_service a = svc("alpha", "g-a", "{}", 1);
+	zr_store_service_insert(st, &a);
+	/* 1000 changes and 50 syncs in one turn: one transaction, every sync answered. */
+	struct waiter w[50] = {0};
+	for (int i = 0; i < 1000; i++) {
+		struct zr_store_task t = queued_task(i + 1, "g-a", "echo");
+		zr_store_task_put(st, &t, false);
+		if (i % 20 == 19) {
+			zr_store_sync(st, on_sync, &w[i / 20]);
+		}
+	}
+	run_until(&w[49]);
+	for (int i = 0; i < 50; i++) {
+		ASSERT_EQ_INT(w[i].fired, 1);
+		ASSERT_EQ_INT(w[i].err, 0);
+	}
+	zr_store_stats(st, &commits, &changes);
+	ASSERT_EQ_U64(commits, 1);
+	ASSERT_EQ_U64(changes, 1001);
+
+	/* 200 turns of 10 changes, each with its own sync: the writer takes whatever piled up
+	 * while it was busy, so commits <= turns, far fewer than changes. */
+	struct turns t = {.st = st, .turns = 200, .per_turn = 10, .next_id = 5000};
+	t.idle.data = &t;
+	ASSERT_OK(uv_idle_init(&loop, &t.idle));
+	ASSERT_OK(uv_idle_start(&t.idle, on_turn));
+	uint64_t deadline = uv_hrtime() + 30ull * 1000 * 1000 * 1000;
+	while (t.fired < t.turns * t.per_turn) {
+		if (uv_hrtime() > deadline) {
+			FAIL("only %d of %d syncs answered after 30 s", t.fired, t.turns * t.per_turn);
+		}
+		(void)uv_run(&loop, UV_RUN_ONCE);
+	}
+	ASSERT_EQ_INT(t.failed, 0);
+	uv_close((uv_handle_t *)&t.idle, NULL);
+	uint64_t c2, ch2;
+	zr_store_stats(st, &c2, &ch2);
+	uint64_t dc = c2 - commits, dch = ch2 - changes;
+	fprintf(stderr, "group commit: %d turns, %" PRIu64 " changes in %" PRIu64 " commits\n",
+		t.turns, dch, dc);
+	ASSERT_EQ_U64(dch, 2000);
+	ASSERT_GE_INT((long long)dc, 1);
+	ASSERT_LE_INT((long long)dc, t.turns);
+	/* "Much smaller": at least ten changes per commit on average. */
+	ASSERT_LE_INT((long long)dc * 10, (long long)dch);
+	close_store(st);
+
+	/* All of it is there. */
+	st = open_store(dir);
+	struct loaded l;
+	load(st, &l);
+	ASSERT_EQ_SIZE(l.n_tasks, 3000);
+	for (size_t i = 1; i < l.n_tasks; i++) {
+		ASSERT_LT_INT(l.tasks[i - 1].id, l.tasks[i].id);
+	}
+	loaded_free(&l);
+	close_store(st);
+}
+
+/* A database written by a newer zrobot is refused, with a message naming both versions, and
+ * left untouched. */
+TEST(newer_schema_refused)
+{
+	const char *dir = scratch_dir();
+	char *path = NULL;
+	sqlite3 *db = NULL;
+	ASSERT_TRUE(asprintf(&path, "%s/zrobot.db", dir) > 0);
+	ASSERT_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
+	ASSERT_EQ_INT(sqlite3_exec(db, "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+				   "INSERT INTO meta VALUES ('schema', '99');"
+				   "CREATE TABLE future (x);", NULL, NULL, NULL), SQLITE_OK);
+	ASSERT_EQ_INT(sqlite3_close(db), SQLITE_OK);
+	free(path);
+
+	struct zr_store *st = NULL;
+	char *why = NULL;
+	int err = zr_store_open(&loop, dir, &st, &why);
+	ASSERT_LT_INT(err, 0);
+	ASSERT_NULL(st);
+	ASSERT_NOT_NULL(why);
+	fprintf(stderr, "refused: %s (%s)\n", why, strerror(-err));
+	if (!strstr(why, "99") || !strstr(why, "newer")) {
+		FAIL("message does not say the version is newer: %s", why);
+	}
+	char ours[32];
+	snprintf(ours, sizeof(ours), "%d", ZR_STORE_SCHEMA);
+	ASSERT_NOT_NULL(strstr(why, ours));
+	free(why);
+	char *v = meta_schema(dir);
+	ASSERT_EQ_STR(v, "99");
+	free(v);
+	/* Refused twice in a row: the first refusal changed nothing. */
+	why = NULL;
+	ASSERT_LT_INT(zr_store_open(&loop, dir, &st, &why), 0);
+	free(why);
+}
+
+/* A failing commit: while it fails, fill_fn keeps the disk full; free_fn frees it. */
+struct failure {
+	const char *what;
+	int (*fill_fn)(const char *dir);
+	void (*free_fn)(const char *dir);
+	bool want_enospc; /* exactly -ENOSPC (else any negative errno) */
+};
+
+static void commit_failure(const char *dir, const struct failure *f)
+{
+	struct zr_store *st = open_store(dir);
+	struct zr_store_service a = svc("alpha", "g-a", "{\"v\":\"before\"}", 1);
+	zr_store_service_insert(st, &a);
+	ASSERT_OK(sync_wait(st));
+
+	ASSERT_OK(f->fill_fn(dir));
+	/* A request's change too big for what is left: its sync gets the error. */
+	size_t big = 1024 * 1024;
+	char *blob = malloc(big + 16);
+	ASSERT_NOT_NULL(blob);
+	strcpy(blob, "{\"v\":\"");
+	memset(blob + 6, 'x', big);
+	strcpy(blob + 6 + big, "\"}");
+	zr_store_service_data(st, "g-a", blob, false);
+	int err = sync_wait(st);
+	fprintf(stderr, "%s: sync got %d (%s)\n", f->what, err, err < 0 ? strerror(-err) : "ok");
+	ASSERT_LT_INT(err, 0);
+	if (f->want_enospc) {
+		ASSERT_EQ_INT(err, -ENOSPC);
+	} else if (err != -ENOSPC && err != -EIO) {
+		FAIL("want ENOSPC or EIO, got %s", strerror(-err));
+	}
+	/* An internal change (the robot's own, e.g. a task's end) fails too but is kept. */
+	zr_store_service_data(st, "g-a", blob, true);
+	err = sync_wait(st);
+	ASSERT_LT_INT(err, 0);
+
+	/* Room again: the next group commits and carries the retried internal change. */
+	f->free_fn(dir);
+	struct zr_store_task t = queued_task(1, "g-a", "echo");
+	zr_store_task_put(st, &t, false);
+	ASSERT_OK(sync_wait(st));
+	close_store(st);
+
+	st = open_store(dir);
+	struct loaded l;
+	load(st, &l);
+	ASSERT_EQ_SIZE(l.n_svcs, 1);
+	ASSERT_EQ_SIZE(l.n_tasks, 1);
+	/* The retried internal change is the data now, whole. */
+	ASSERT_EQ_STR(l.svcs[0].data, blob);
+	loaded_free(&l);
+
+	/* Failing again: the request's change is dropped, never half-applied, and a close while
+	 * the disk is full answers every waiter. */
+	zr_store_service_data(st, "g-a", "{\"v\":\"small\"}", false);
+	ASSERT_OK(sync_wait(st));
+	ASSERT_OK(f->fill_fn(dir));
+	zr_store_service_data(st, "g-a", blob, false);
+	ASSERT_LT_INT(sync_wait(st), 0);
+	struct waiter w = {0};
+	zr_store_service_data(st, "g-a", blob, false);
+	zr_store_sync(st, on_sync, &w);
+	close_store(st);
+	ASSERT_EQ_INT(w.fired, 1);
+	ASSERT_LT_INT(w.err, 0);
+	f->free_fn(dir);
+
+	st = open_store(dir);
+	load(st, &l);
+	ASSERT_EQ_SIZE(l.n_svcs, 1);
+	ASSERT_EQ_STR(l.svcs[0].data, "{\"v\":\"small\"}");
+	loaded_free(&l);
+	close_store(st);
+	free(blob);
+}
+
+/* Full filesystem: an 8 MiB tmpfs filled with a file, as root only. */
+static char filler[4096];
+
+static int tmpfs_fill(const char *dir)
+{
+	snprintf(filler, sizeof(filler), "%s/filler", dir);
+	FILE *f = fopen(filler, "w");
+	ASSERT_NOT_NULL(f);
+	static char buf[4096];
+	while (fwrite(buf, 1, sizeof(buf), f) == sizeof(buf)) {
+	}
+	(void)fclose(f);
+	struct stat sb;
+	ASSERT_OK(stat(filler, &sb));
+	ASSERT_GT_INT(sb.st_size, 0);
+	return 0;
+}
+
+static void tmpfs_free(const char *dir)
+{
+	(void)dir;
+	ASSERT_OK(unlink(filler));
+}
+
+/* A file size limit: writes past it fail (EFBIG, or short writes), no privilege needed. */
+static struct rlimit old_fsize;
+
+static off_t file_size(const char *dir, const char *name)
+{
+	char path[4096];
+	struct stat sb;
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return stat(path, &sb) == 0 ? sb.st_size : 0;
+}
+
+static int fsize_fill(const char *dir)
+{
+	/* In WAL mode a commit appends to the WAL; the database file grows only at checkpoints,
+	 * which a 1 MiB change does not trigger. */
+	off_t wal = file_size(dir, "zrobot.db-wal");
+	ASSERT_OK(getrlimit(RLIMIT_FSIZE, &old_fsize));
+	struct rlimit r = old_fsize;
+	r.rlim_cur = (rlim_t)wal + 64 * 1024;
+	ASSERT_OK(setrlimit(RLIMIT_FSIZE, &r));
+	return 0;
+}
+
+static void fsize_free(const char *dir)
+{
+	(void)dir;
+	ASSERT_OK(setrlimit(RLIMIT_FSIZE, &old_fsize));
+}
+
+TEST(commit_failure_file_size_limit)
+{
+	/* Past the limit the kernel sends SIGXFSZ: ignored, the write fails instead. */
+	signal(SIGXFSZ, SIG_IGN);
+	struct failure f = {.what = "RLIMIT_FSIZE", .fill_fn = fsize_fill, .free_fn = fsize_free};
+	commit_failure(scratch_dir(), &f);
+}
+
+TEST(commit_failure_full_tmpfs)
+{
+	const char *dir = scratch_dir();
+	if (geteuid() != 0) {
+		fprintf(stderr, "skip commit_failure_full_tmpfs: not root, cannot mount a tmpfs "
+			"(the RLIMIT_FSIZE case covered the failure path)\n");
+		return;
+	}
+	if (mount("tmpfs", dir, "tmpfs", 0, "size=8m,mode=0700") < 0) {
+		fprintf(stderr, "skip commit_failure_full_tmpfs: mount tmpfs: %s "
+			"(the RLIMIT_FSIZE case covered the failure path)\n", strerror(errno));
+		return;
+	}
+	struct failure f = {.what = "full tmpfs", .fill_fn = tmpfs_fill, .free_fn = tmpfs_free,
+			    .want_enospc = true};
+	commit_failure(dir, &f);
+}
+
+static int run_tests(void)
+{
+	ASSERT_OK(uv_loop_init(&loop));
+	RUN_TEST(roundtrip);
+	RUN_TEST(group_commit);
+	RUN_TEST(newer_schema_refused);
+	RUN_TEST(commit_failure_file_size_limit);
+	RUN_TEST(commit_failure_full_tmpfs);
+	(void)uv_run(&loop, UV_RUN_DEFAULT);
+	ASSERT_OK(uv_loop_close(&loop));
+	return 0;
+}
+
+int main(void)
+{
+	ASSERT_TRUE(asprintf(&base_dir, "%s/zr-store.XXXXXX", test_tmp_dir()) > 0);
+	ASSERT_NOT_NULL(mkdtemp(base_dir));
+	fflush(NULL);
+	pid_t pid = fork();
+	ASSERT_TRUE(pid >= 0);
+	if (pid == 0) {
+		exit(run_tests());
+	}
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0) {
+		ASSERT_EQ_INT(errno, EINTR);
+	}
+	cleanup_base();
+	free(base_dir);
+	if (WIFSIGNALED(status)) {
+		fprintf(stderr, "FAIL: the tests died of signal %d (%s)\n", WTERMSIG(status),
+			strsignal(WTERMSIG(status)));
+		return 1;
+	}
+	return WEXITSTATUS(status);
+}
