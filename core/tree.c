@@ -567,8 +567,7 @@ static void gen_content(struct zr_tree *t, const struct node *n, const struct ct
 		case RT_VERSIONS:
 			for (size_t i = 0; i < c->rt->n_versions; i++) {
 				const struct zr_template *v = c->rt->versions[i];
-				(void)zr_buf_printf(b, "%s%s\n", v->missing ? v->uid : v->version,
-						    v->missing ? " missing" : "");
+				(void)zr_buf_printf(b, "%s %s%s\n", v->version, v->uid, v->missing ? " missing" : "");
 			}
 			return;
 		case RT_SOURCE:

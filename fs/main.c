@@ -255,6 +255,18 @@ static void cloexec_all(void)
 
 static void on_handle_closed(uv_handle_t *h) { (void)h; }
 
+/* Start-up failed after the loop was made: free what exists, let the handles close. */
+static int fail_start(struct daemon *d)
+{
+	zr_robot_destroy(d->robot);
+	d->robot = NULL;
+	zr_store_close(d->store);
+	d->store = NULL;
+	uv_run(&d->loop, UV_RUN_DEFAULT);
+	(void)uv_loop_close(&d->loop);
+	return 1;
+}
+
 static void finish(struct daemon *d)
 {
 	/* Commits still in flight are answered while the mount can still carry the answers. */
@@ -360,7 +372,7 @@ static int cmd_run(int argc, char **argv)
 	if (err < 0) {
 		log_error("Failed to open the store: %s", why ? why : strerror(-err));
 		free(why);
-		return 1;
+		return fail_start(&d);
 	}
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	struct zr_robot_config cfg = {
@@ -376,7 +388,7 @@ static int cmd_run(int argc, char **argv)
 	err = zr_robot_create(&d.loop, &cfg, &d.robot);
 	if (err < 0) {
 		log_error("Failed to create the robot: %s", strerror(-err));
-		return 1;
+		return fail_start(&d);
 	}
 	(void)zr_robot_load_templates(d.robot, ZR_BUILTIN_TEMPLATES);
 	for (size_t i = 0; i < arg_n_templates; i++) {
@@ -392,7 +404,7 @@ static int cmd_run(int argc, char **argv)
 	err = zr_robot_load_store(d.robot);
 	if (err < 0) {
 		log_error("Failed to load the store: %s", strerror(-err));
-		return 1;
+		return fail_start(&d);
 	}
 
 	struct zr_fs_config fcfg = {.mount = mount, .allow_other = arg_allow_other, .auto_unmount = arg_auto_unmount};
