@@ -10,21 +10,8 @@
 #include "catalog.h"
 #include "template.h"
 #include "util/cleanup.h"
+#include "util/log.h"
 
-static int fail(char **ret_err, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char **ret_err, int r, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char *s;
-	int n = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	if (n < 0) {
-		return -ENOMEM;
-	}
-	*ret_err = s;
-	return r;
-}
 
 /* path, once every symbolic link in it is resolved, must be root or under it (root is
  * canonical). A missing path is fine here: zr_template_load reports what it needs, broken
@@ -34,11 +21,11 @@ static int check_inside(const char *root, const char *path, char **ret_err)
 	_cleanup_free_ char *real = realpath(path, NULL);
 	if (!real) {
 		int r = -errno;
-		return r == -ENOENT ? 0 : fail(ret_err, r, "%s: %s", path, strerror(-r));
+		return r == -ENOENT ? 0 : zr_fail(ret_err, r, "%s: %s", path, strerror(-r));
 	}
 	size_t n = strlen(root);
 	if (strncmp(real, root, n) != 0 || (real[n] != '/' && real[n] != '\0')) {
-		return fail(ret_err, -EPERM, "%s: symbolic link to '%s' leaves the repository",
+		return zr_fail(ret_err, -EPERM, "%s: symbolic link to '%s' leaves the repository",
 			    path, real);
 	}
 	return 0;
@@ -72,7 +59,7 @@ static int check_template(const char *root, const char *dir, char **ret_err)
 		struct dirent *de = readdir(d);
 		if (!de) {
 			r = errno ? -errno : 0;
-			r = r < 0 ? fail(ret_err, r, "%s: %s", actions, strerror(-r)) : 0;
+			r = r < 0 ? zr_fail(ret_err, r, "%s: %s", actions, strerror(-r)) : 0;
 			break;
 		}
 		if (de->d_name[0] == '.') {
@@ -173,7 +160,7 @@ static int load(const char *real, const char *source, struct zr_catalog *ret, ch
 	int n = scandir(base, &list, NULL, alphasort);
 	if (n < 0) {
 		int r = -errno;
-		return fail(ret_err, r, "%s: %s", base, strerror(-r));
+		return zr_fail(ret_err, r, "%s: %s", base, strerror(-r));
 	}
 	struct zr_catalog c = {0};
 	size_t cap = 0;
@@ -186,7 +173,7 @@ static int load(const char *real, const char *source, struct zr_catalog *ret, ch
 	}
 	free(list);
 	if (r == 0 && c.n == 0) {
-		r = fail(ret_err, -ENOENT, "%s: no templates (no folder with a template.json)", base);
+		r = zr_fail(ret_err, -ENOENT, "%s: no templates (no folder with a template.json)", base);
 	}
 	if (r < 0) {
 		zr_catalog_done(&c);
@@ -203,7 +190,7 @@ int zr_catalog_load(const char *root, const char *source, struct zr_catalog *ret
 	_cleanup_free_ char *real = realpath(root, NULL);
 	if (!real) {
 		int r = -errno;
-		return fail(ret_err, r, "%s: %s", root, strerror(-r));
+		return zr_fail(ret_err, r, "%s: %s", root, strerror(-r));
 	}
 	char *err = NULL;
 	int r = load(real, source, ret, &err);

@@ -12,6 +12,7 @@
 #include "git.h"
 #include "giturl.h"
 #include "util/cleanup.h"
+#include "util/log.h"
 #include "util/fs.h"
 
 #define REMOTE_HEAD "refs/zr/head"
@@ -28,20 +29,6 @@ void zr_git_shutdown(void)
 	(void)git_libgit2_shutdown();
 }
 
-static int fail(char **ret_err, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char **ret_err, int r, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char *s;
-	int n = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	if (n < 0) {
-		return -ENOMEM;
-	}
-	*ret_err = s;
-	return r;
-}
 
 /* A libgit2 failure (gerr < 0) as a negative errno, with "<what>: " (when not NULL) and
  * git_error_last()'s text (which may be NULL, and belongs to this thread) in *ret_err. */
@@ -71,7 +58,7 @@ static int git_fail(char **ret_err, int gerr, const char *what)
 	const char *msg = r == -ECANCELED              ? "canceled"
 			  : e && e->message && *e->message ? e->message
 							   : "unknown libgit2 error";
-	return what ? fail(ret_err, r, "%s: %s", what, msg) : fail(ret_err, r, "%s", msg);
+	return what ? zr_fail(ret_err, r, "%s: %s", what, msg) : zr_fail(ret_err, r, "%s", msg);
 }
 
 struct transfer {
@@ -136,7 +123,7 @@ static int open_or_init(const char *gitdir, git_repository **ret, char **ret_tmp
 	/* A leftover of a clone that crashed half-way. */
 	int r = zr_rm_rf(tmp);
 	if (r < 0) {
-		return fail(ret_err, r, "%s: %s", tmp, strerror(-r));
+		return zr_fail(ret_err, r, "%s: %s", tmp, strerror(-r));
 	}
 	git_repository_init_options o = GIT_REPOSITORY_INIT_OPTIONS_INIT;
 	o.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH;
@@ -200,7 +187,7 @@ int zr_git_fetch(const char *gitdir, const char *url, struct zr_git_progress *p,
 	struct stat st;
 	if (zr_giturl_is_path(url) && stat(url, &st) < 0) {
 		int r = -errno;
-		return fail(ret_err, r, "%s", strerror(-r));
+		return zr_fail(ret_err, r, "%s", strerror(-r));
 	}
 	git_repository *repo = NULL;
 	_cleanup_free_ char *tmp = NULL;
@@ -216,14 +203,14 @@ int zr_git_fetch(const char *gitdir, const char *url, struct zr_git_progress *p,
 	}
 	if (r == 0 && rename(tmp, gitdir) < 0) {
 		r = -errno;
-		r = fail(ret_err, r, "Failed to rename %s: %s", tmp, strerror(-r));
+		r = zr_fail(ret_err, r, "Failed to rename %s: %s", tmp, strerror(-r));
 	}
 	if (r < 0) {
 		(void)zr_rm_rf(tmp);
 		return r;
 	}
 	r = zr_fsync_parent(gitdir);
-	return r < 0 ? fail(ret_err, r, "Failed to sync %s: %s", gitdir, strerror(-r)) : 0;
+	return r < 0 ? zr_fail(ret_err, r, "Failed to sync %s: %s", gitdir, strerror(-r)) : 0;
 }
 
 /* The commit that refname (a full ref name) names, peeling tags; GIT_ENOTFOUND when there is
@@ -254,7 +241,7 @@ static int resolve(git_repository *repo, const char *ref, git_object **ret, char
 	if (!ref) {
 		int g = peel_ref(repo, REMOTE_HEAD, ret);
 		if (g == GIT_ENOTFOUND) {
-			return fail(ret_err, -ENOENT, "the remote has no HEAD: give a branch or tag");
+			return zr_fail(ret_err, -ENOENT, "the remote has no HEAD: give a branch or tag");
 		}
 		return g < 0 ? git_fail(ret_err, g, "HEAD") : 0;
 	}
@@ -292,7 +279,7 @@ static int resolve(git_repository *repo, const char *ref, git_object **ret, char
 			return git_fail(ret_err, g, ref);
 		}
 	}
-	return fail(ret_err, -ENOENT, "unknown ref '%s': no such branch, tag or commit", ref);
+	return zr_fail(ret_err, -ENOENT, "unknown ref '%s': no such branch, tag or commit", ref);
 }
 
 int zr_git_resolve(const char *gitdir, const char *ref, char **ret, char **ret_err)
@@ -356,12 +343,12 @@ int zr_git_export(const char *gitdir, const char *commit, const char *dir, char 
 	}
 	int r = zr_rm_rf(tmp);
 	if (r < 0) {
-		return fail(ret_err, r, "%s: %s", tmp, strerror(-r));
+		return zr_fail(ret_err, r, "%s: %s", tmp, strerror(-r));
 	}
 	/* Made here, so that a commit without files still exports to a folder. */
 	if (mkdir(tmp, 0755) < 0) {
 		r = -errno;
-		return fail(ret_err, r, "%s: %s", tmp, strerror(-r));
+		return zr_fail(ret_err, r, "%s: %s", tmp, strerror(-r));
 	}
 	git_repository *repo = NULL;
 	int g = git_repository_open_bare(&repo, gitdir);
@@ -373,16 +360,16 @@ int zr_git_export(const char *gitdir, const char *commit, const char *dir, char 
 	git_repository_free(repo);
 	if (r == 0) {
 		r = sync_tree(tmp);
-		r = r < 0 ? fail(ret_err, r, "Failed to sync %s: %s", tmp, strerror(-r)) : 0;
+		r = r < 0 ? zr_fail(ret_err, r, "Failed to sync %s: %s", tmp, strerror(-r)) : 0;
 	}
 	if (r == 0 && rename(tmp, dir) < 0) {
 		r = -errno;
-		r = fail(ret_err, r, "Failed to rename %s: %s", tmp, strerror(-r));
+		r = zr_fail(ret_err, r, "Failed to rename %s: %s", tmp, strerror(-r));
 	}
 	if (r < 0) {
 		(void)zr_rm_rf(tmp);
 		return r;
 	}
 	r = zr_fsync_parent(dir);
-	return r < 0 ? fail(ret_err, r, "Failed to sync %s: %s", dir, strerror(-r)) : 0;
+	return r < 0 ? zr_fail(ret_err, r, "Failed to sync %s: %s", dir, strerror(-r)) : 0;
 }

@@ -1,6 +1,7 @@
 /* Logging: formats "<time> <level>: <text>" lines for stderr and the optional sink. */
 #include "log.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -105,4 +106,18 @@ void zr_log(int level, const char *fmt, ...)
 		in_sink = false;
 	}
 	zr_buf_done(&line);
+}
+
+int zr_fail(char **ret_err, int err, const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	va_start(ap, fmt);
+	int n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		return -ENOMEM;
+	}
+	*ret_err = s;
+	return err;
 }

@@ -27,3 +27,8 @@ char *zr_time_format(long long ns, char *dst);
 
 /* Wall-clock time in ns since the epoch. */
 long long zr_now_ns(void);
+
+/* Sets *ret_err to the formatted reason (malloc'd) and returns err: for "return
+ * zr_fail(ret_err, -EINVAL, ...)" in functions that report why they refused. -ENOMEM when
+ * the text cannot be made. */
+int zr_fail(char **ret_err, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
