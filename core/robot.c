@@ -15,6 +15,7 @@
 #include "util/map.h"
 #include "task.h"
 #include "template.h"
+#include "util/buf.h"
 #include "util/cleanup.h"
 #include "util/log.h"
 #include "util/name.h"
@@ -367,9 +368,48 @@ static void on_deleted(int err, void *data)
 	free(d);
 }
 
+void zr_robot_consumers(struct zr_robot *r, const struct zr_service *s,
+			void (*fn)(struct zr_service *consumer, const char *role, void *data), void *data)
+{
+	size_t i = 0;
+	void *v;
+	while (zr_map_next(&r->templates, &i, NULL, NULL, &v)) {
+		struct zr_robot_template *rt = v;
+		size_t j = 0;
+		void *sv;
+		while (zr_map_next(&rt->services, &j, NULL, NULL, &sv)) {
+			struct zr_service *c = sv;
+			const char *role;
+			json_t *spec;
+			json_object_foreach(c->template->consumes, role, spec) {
+				const char *p = zr_service_producer(c, role);
+				if (p && strcmp(p, s->path) == 0) {
+					fn(c, role, data);
+				}
+			}
+		}
+	}
+}
+
+static void count_consumer(struct zr_service *c, const char *role, void *data)
+{
+	struct zr_buf *b = data;
+	(void)zr_buf_printf(b, "%s%s (%s)", b->len ? ", " : "", c->path, role);
+}
+
 void zr_robot_delete_service(struct zr_robot *r, struct zr_service *s, void (*cb)(int err, void *data),
 			     void *cbdata)
 {
+	struct zr_buf consumers = {0};
+	zr_robot_consumers(r, s, count_consumer, &consumers);
+	if (consumers.len > 0 && !s->force_delete) {
+		log_warn("Refused to delete %s: it has consumers: %s (write 'force' to its ctl to delete "
+			 "it anyway)", s->path, consumers.data);
+		zr_buf_done(&consumers);
+		cb(-EBUSY, cbdata);
+		return;
+	}
+	zr_buf_done(&consumers);
 	struct delete *d = calloc(1, sizeof(*d));
 	if (s->delete_requested || s->pending) {
 		free(d);

@@ -102,6 +102,10 @@ int zr_robot_create_service(struct zr_robot *r, const char *tmpl, const char *na
 void zr_robot_delete_service(struct zr_robot *r, struct zr_service *s, void (*cb)(int err, void *data),
 			     void *cbdata);
 
+/* Calls fn for each service whose data names s as a producer (local paths). */
+void zr_robot_consumers(struct zr_robot *r, const struct zr_service *s,
+			void (*fn)(struct zr_service *consumer, const char *role, void *data), void *data);
+
 /* Stops: no new tasks, running ones get SIGTERM (SIGKILL after the grace); cb fires when no
  * process is left. */
 void zr_robot_stop(struct zr_robot *r, void (*cb)(struct zr_robot *r));

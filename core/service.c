@@ -181,7 +181,11 @@ int zr_service_create(struct zr_robot *r, const struct zr_template *t, const cha
 	json_t *filled = NULL;
 	char guid[37], secret[65];
 	int err = zr_schema_apply(t->data, data ? data : empty, ZR_SCHEMA_PARTIAL, &filled, ret_err);
+	if (err == 0) {
+		err = zr_service__check_producers(r, t, NULL, filled, ret_err);
+	}
 	if (err < 0) {
+		json_decref(filled);
 		return err;
 	}
 	struct zr_service *s = service_new(r, t, name);
@@ -671,6 +675,47 @@ static void on_data_committed(int err, void *data)
 	free(w);
 }
 
+const char *zr_service_producer(const struct zr_service *s, const char *role)
+{
+	const char *p = json_string_value(json_object_get(s->data, role));
+	return p && *p && json_object_get(s->template->consumes, role) ? p : NULL;
+}
+
+int zr_service__check_producers(struct zr_robot *r, const struct zr_template *t, const char *self,
+				const json_t *data, char **ret_err)
+{
+	const char *role;
+	json_t *spec;
+	json_object_foreach(t->consumes, role, spec) {
+		const char *path = json_string_value(json_object_get(data, role));
+		if (!path || !*path || strncmp(path, "@remote/", 8) == 0) {
+			continue; /* unset, or another robot's: checked when it is reached */
+		}
+		_cleanup_free_ char *tmpl = strdup(path);
+		char *name = tmpl ? strchr(tmpl, '/') : NULL;
+		if (!tmpl) {
+			return -ENOMEM;
+		}
+		if (name) {
+			*name++ = '\0';
+		}
+		struct zr_service *p = name && !strchr(name, '/') ? zr_robot_service(r, tmpl, name) : NULL;
+		const char *want = json_string_value(json_object_get(spec, "template"));
+		if (!p || p->pending || p->deleting) {
+			return zr_fail(ret_err, -EINVAL, "producer of role '%s': no service '%s' (want TEMPLATE/NAME or @remote/ROBOT/TEMPLATE/NAME)",
+				       role, path);
+		}
+		if (want && strcmp(want, p->template->name) != 0) {
+			return zr_fail(ret_err, -EINVAL, "producer of role '%s': %s is a '%s', not a '%s'", role, path,
+				       p->template->name, want);
+		}
+		if (self && strcmp(self, p->path) == 0) {
+			return zr_fail(ret_err, -EINVAL, "producer of role '%s': a service cannot produce for itself", role);
+		}
+	}
+	return 0;
+}
+
 /* Validates data; internal changes (from an action) apply at once, requests on commit. */
 static int set_data(struct zr_service *s, const json_t *data, bool internal, char **ret_err,
 		    zr_done_cb cb, void *cbdata)
@@ -681,6 +726,12 @@ static int set_data(struct zr_service *s, const json_t *data, bool internal, cha
 		return -EINVAL;
 	}
 	int err = zr_schema_apply(s->template->data, data, ZR_SCHEMA_PARTIAL, &valid, ret_err);
+	if (err == 0) {
+		err = zr_service__check_producers(s->robot, s->template, s->path, valid, ret_err);
+		if (err < 0) {
+			json_decref(valid);
+		}
+	}
 	if (err < 0) {
 		return err;
 	}

@@ -60,6 +60,7 @@ struct zr_service {
 	bool has_slot; /* holds one of the robot's job slots */
 	bool pending;  /* created, its commit not done yet: not in the tree */
 	bool delete_requested;
+	bool force_delete; /* "force" was written to ctl: rmdir goes on despite consumers */
 	size_t pending_tasks; /* enqueues waiting for their commit */
 	bool deleting;
 	bool closing;
@@ -114,6 +115,14 @@ int zr_service_set_state(struct zr_service *s, const char *category, const char 
  * actions (one it lacks is cancelled), the data gets the new defaults, and the new version's
  * `upgrade` action, if any, runs first. */
 int zr_service_upgrade(struct zr_service *s, const struct zr_template *t, char **ret_err);
+
+/* The tree path of the producer of role (from the data), or NULL when unset. Borrowed. */
+const char *zr_service_producer(const struct zr_service *s, const char *role);
+/* Checks the producers that data names for the roles template t consumes: a local one must
+ * be a service of the template the role asks for. self = the service's own path or NULL.
+ * -EINVAL with *ret_err. */
+int zr_service__check_producers(struct zr_robot *r, const struct zr_template *t, const char *self,
+				const json_t *data, char **ret_err);
 
 /* Records a refused write: sets lasterror and logs it. path is relative to the mount. */
 void zr_service_refuse(struct zr_service *s, const char *path, int err, const char *reason);

@@ -542,7 +542,27 @@ int zr_template_load(const char *dir, const char *source, struct zr_template **r
 		r = field_fail(&l, "data", "must be an object");
 		goto fail;
 	}
-	r = parse_schema(&l, v, "data", json_object_get(m, "required"), "required", &t->data);
+	/* Each role the template consumes is also a data field: the tree path of its producer
+	 * ("node/local", "@remote/dc1/node/n1"). */
+	_cleanup_json_ json_t *fields = v ? json_deep_copy(v) : json_object();
+	json_t *roles = json_object_get(m, "consumes");
+	if (!fields) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	if (json_is_object(roles)) {
+		const char *role;
+		json_t *rv;
+		json_object_foreach(roles, role, rv) {
+			if (!json_object_get(fields, role) &&
+			    json_object_set_new(fields, role, json_pack("{ss ss}", "type", "string", "description",
+									"producer: a tree path")) < 0) {
+				r = -ENOMEM;
+				goto fail;
+			}
+		}
+	}
+	r = parse_schema(&l, fields, "data", json_object_get(m, "required"), "required", &t->data);
 	if (r < 0) {
 		goto fail;
 	}

@@ -50,11 +50,15 @@ enum ntype {
 	N_REPOS_ADD,
 	N_REPO,
 	N_REPOFILE,
+	N_PRODUCERS,
+	N_PRODUCER,
+	N_CONSUMERS,
+	N_CONSUMER,
 };
 
 enum { RT_MANIFEST, RT_UID, RT_VERSIONS, RT_SOURCE };
 enum { RP_URL, RP_REF, RP_COMMIT, RP_STATUS, RP_CTL };
-enum { SF_STATE, SF_DATA, SF_INFO, SF_LOG, SF_EVENTS, SF_LASTERROR, SF_UPGRADE };
+enum { SF_STATE, SF_DATA, SF_INFO, SF_LOG, SF_EVENTS, SF_LASTERROR, SF_UPGRADE, SF_CTL };
 enum {
 	TF_ACTION, TF_ARGS, TF_STATE, TF_CREATED, TF_STARTED, TF_FINISHED,
 	TF_RESULT, TF_ERROR, TF_LOG, TF_PROGRESS, TF_CANCEL,
@@ -93,11 +97,14 @@ static const struct fixed rtemplate_entries[] = {
 };
 static const struct fixed service_entries[] = {
 	{"actions", N_ACTIONS, 0, S_IFDIR | 0555},
+	{"consumers", N_CONSUMERS, 0, S_IFDIR | 0555},
+	{"ctl", N_SVCFILE, SF_CTL, S_IFREG | 0200},
 	{"data", N_SVCFILE, SF_DATA, S_IFREG | 0600},
 	{"events", N_SVCFILE, SF_EVENTS, S_IFREG | 0444},
 	{"info", N_SVCFILE, SF_INFO, S_IFREG | 0444},
 	{"lasterror", N_SVCFILE, SF_LASTERROR, S_IFREG | 0444},
 	{"log", N_SVCFILE, SF_LOG, S_IFREG | 0444},
+	{"producers", N_PRODUCERS, 0, S_IFDIR | 0555},
 	{"results", N_RESULTS, 0, S_IFDIR | 0555},
 	{"state", N_SVCFILE, SF_STATE, S_IFREG | 0444},
 	{"tasks", N_TASKS, 0, S_IFDIR | 0555},
@@ -287,6 +294,37 @@ static bool parse_id(const char *s, uint64_t *ret)
 	return true;
 }
 
+struct consumer_walk {
+	const char *want; /* "<template>.<service>" to find, or NULL to list */
+	struct zr_service *found;
+	struct zr_handle *h;
+	size_t *cap;
+	int err;
+};
+
+static int add_name(struct zr_handle *h, const char *name, size_t *cap);
+
+static void on_consumer(struct zr_service *c, const char *role, void *data)
+{
+	struct consumer_walk *w = data;
+	char name[256];
+	(void)role;
+	snprintf(name, sizeof(name), "%s.%s", c->template->name, c->name);
+	if (w->want && strcmp(w->want, name) == 0) {
+		w->found = c;
+	} else if (!w->want && w->err == 0 && !(w->h->n_names > 0 && strcmp(w->h->names[w->h->n_names - 1], name) == 0)) {
+		w->err = add_name(w->h, name, w->cap);
+	}
+}
+
+/* The consumer "<template>.<service>" of producer p, or NULL. */
+static struct zr_service *consumer_find(struct zr_tree *t, const struct zr_service *p, const char *name)
+{
+	struct consumer_walk w = {.want = name};
+	zr_robot_consumers(t->robot, p, on_consumer, &w);
+	return w.found;
+}
+
 /* Finds child name of a directory of type ptype resolved to c; fills c further.
  * Returns 0 with its type, field and serial, or -ENOENT. */
 static int child_of(struct zr_tree *t, enum ntype ptype, struct ctx *c, const char *name,
@@ -326,6 +364,12 @@ static int child_of(struct zr_tree *t, enum ntype ptype, struct ctx *c, const ch
 	case N_REPO:
 		f = fixed_find(repo_entries, name);
 		break;
+	case N_PRODUCERS:
+		*type = N_PRODUCER;
+		return zr_service_producer(c->svc, name) ? 0 : -ENOENT;
+	case N_CONSUMERS:
+		*type = N_CONSUMER;
+		return consumer_find(t, c->svc, name) ? 0 : -ENOENT;
 	case N_TEMPLATE:
 		c->svc = zr_map_get(&c->rt->services, name);
 		if (!c->svc || c->svc->pending) {
@@ -411,7 +455,7 @@ static bool is_dir(enum ntype type)
 	switch (type) {
 	case N_ROOT: case N_ROBOT: case N_RTEMPLATES: case N_RTEMPLATE: case N_TEMPLATE:
 	case N_SERVICE: case N_ACTIONS: case N_RESULTS: case N_TASKS: case N_TASK:
-	case N_REPOS: case N_REPO:
+	case N_REPOS: case N_REPO: case N_PRODUCERS: case N_CONSUMERS:
 		return true;
 	default:
 		return false;
@@ -433,7 +477,10 @@ static mode_t node_mode(const struct node *n)
 	switch (n->type) {
 	case N_ROOT: case N_ROBOT: case N_RTEMPLATES: case N_RTEMPLATE: case N_ACTIONS:
 	case N_RESULTS: case N_TASKS: case N_TASK: case N_REPOS: case N_REPO:
+	case N_PRODUCERS: case N_CONSUMERS:
 		return S_IFDIR | 0555;
+	case N_PRODUCER: case N_CONSUMER:
+		return S_IFLNK | 0777;
 	case N_REPOS_ADD:
 		return S_IFREG | 0200;
 	case N_REPOFILE:
@@ -607,6 +654,14 @@ static void gen_content(struct zr_tree *t, const struct node *n, const struct ct
 				"{ss ss ss ss ss ss s{} sn}", "name", s->name, "template", s->template->name,
 				"uid", s->template->uid, "version", s->template->version, "guid", s->guid,
 				"created", zr_time_format(s->created_ns, ts), "producers", "process");
+			const char *role;
+			json_t *spec;
+			json_object_foreach(s->template->consumes, role, spec) {
+				const char *p = zr_service_producer(s, role);
+				if (o && p) {
+					(void)json_object_set_new(json_object_get(o, "producers"), role, json_string(p));
+				}
+			}
 			put_json(b, o, JSON_INDENT(2));
 			return;
 		}
@@ -940,6 +995,30 @@ void zr_tree_forget(struct zr_tree *t, uint64_t ino, uint64_t n)
 	node_maybe_free(t, node);
 }
 
+int zr_tree_readlink(struct zr_tree *t, uint64_t ino, char **ret)
+{
+	struct node *n = node_get(t, ino);
+	struct ctx c;
+	if (!n) {
+		return -ENOENT;
+	}
+	int err = resolve(t, n, &c);
+	if (err < 0) {
+		return err;
+	}
+	if (n->type != N_PRODUCER && n->type != N_CONSUMER) {
+		return -EINVAL;
+	}
+	/* Relative to the link's folder (<template>/<service>/producers), so the link works
+	 * whatever the mount point. */
+	const char *target = n->type == N_PRODUCER ? zr_service_producer(c.svc, n->name) : NULL;
+	struct zr_service *cons = n->type == N_CONSUMER ? consumer_find(t, c.svc, n->name) : NULL;
+	if (asprintf(ret, "../../../%s", target ? target : cons->path) < 0) {
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 int zr_tree_getattr(struct zr_tree *t, uint64_t ino, struct zr_tree_attr *ret)
 {
 	struct node *n = node_get(t, ino);
@@ -954,7 +1033,7 @@ int zr_tree_getattr(struct zr_tree *t, uint64_t ino, struct zr_tree_attr *ret)
 static bool truncatable(const struct node *n)
 {
 	return n->type == N_ACTION || n->type == N_REPOS_ADD || (n->type == N_REPOFILE && n->field == RP_CTL) ||
-	       (n->type == N_SVCFILE && (n->field == SF_DATA || n->field == SF_UPGRADE)) ||
+	       (n->type == N_SVCFILE && (n->field == SF_DATA || n->field == SF_UPGRADE || n->field == SF_CTL)) ||
 	       (n->type == N_TASKFILE && n->field == TF_CANCEL);
 }
 
@@ -1063,6 +1142,21 @@ static int list_dir(struct zr_tree *t, struct zr_handle *h)
 		return 0;
 	case N_REPO:
 		return add_fixed(h, repo_entries, &cap);
+	case N_PRODUCERS: {
+		const char *role;
+		json_t *spec;
+		json_object_foreach(c.svc->template->consumes, role, spec) {
+			if (zr_service_producer(c.svc, role) && add_name(h, role, &cap) < 0) {
+				return -ENOMEM;
+			}
+		}
+		return 0;
+	}
+	case N_CONSUMERS: {
+		struct consumer_walk w = {.h = h, .cap = &cap};
+		zr_robot_consumers(t->robot, c.svc, on_consumer, &w);
+		return w.err;
+	}
 	case N_RTEMPLATES:
 		return add_map_names(h, &t->robot->templates, &cap);
 	case N_RTEMPLATE:
@@ -1740,6 +1834,24 @@ static ssize_t write_repos(struct zr_tree *t, struct zr_handle *h, const struct 
 	return err < 0 ? refuse(t, h, c, err, why) : (ssize_t)len;
 }
 
+/* Service commands: "force" lets the next rmdir delete a service that has consumers. */
+static ssize_t write_ctl(struct zr_tree *t, struct zr_handle *h, const struct ctx *c,
+			 const char *buf, size_t len)
+{
+	size_t i = 0, n = len;
+	while (i < n && strchr(" \t\r\n", buf[i])) {
+		i++;
+	}
+	while (n > i && strchr(" \t\r\n", buf[n - 1])) {
+		n--;
+	}
+	if (n - i == 5 && memcmp(buf + i, "force", 5) == 0) {
+		c->svc->force_delete = true;
+		return (ssize_t)len;
+	}
+	return refuse(t, h, c, -EINVAL, "unknown command: want 'force'");
+}
+
 /* "1.2.0", a uid or "latest": move the service to that version of its template. */
 static ssize_t write_upgrade(struct zr_tree *t, struct zr_handle *h, const struct ctx *c,
 			     const char *buf, size_t len)
@@ -1783,6 +1895,8 @@ void zr_tree_write(struct zr_tree *t, struct zr_handle *h, const char *buf, size
 		write_data(op, &c, buf, len, off);
 	} else if (n->type == N_REPOS_ADD || (n->type == N_REPOFILE && n->field == RP_CTL)) {
 		op_done(op, write_repos(t, h, &c, buf, len), NULL);
+	} else if (n->type == N_SVCFILE && n->field == SF_CTL) {
+		op_done(op, write_ctl(t, h, &c, buf, len), NULL);
 	} else if (n->type == N_SVCFILE && n->field == SF_UPGRADE) {
 		op_done(op, write_upgrade(t, h, &c, buf, len), NULL);
 	} else if (n->type == N_TASKFILE && n->field == TF_CANCEL) {

@@ -51,6 +51,8 @@ int zr_tree_lookup(struct zr_tree *t, uint64_t parent, const char *name, struct 
 /* Drops n kernel references. */
 void zr_tree_forget(struct zr_tree *t, uint64_t ino, uint64_t n);
 int zr_tree_getattr(struct zr_tree *t, uint64_t ino, struct zr_tree_attr *ret);
+/* The target of a symbolic link (producers/<role>, consumers/<t>.<s>), malloc'd. */
+int zr_tree_readlink(struct zr_tree *t, uint64_t ino, char **ret);
 /* Truncation to 0 of a writable file (echo's O_TRUNC): accepted, changes nothing. */
 int zr_tree_truncate(struct zr_tree *t, uint64_t ino, uint64_t size, struct zr_tree_attr *ret);
 
