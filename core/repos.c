@@ -46,31 +46,32 @@ static int push(struct zr_repos *rs, struct zr_repo *repo)
 	return 0;
 }
 
-/* Adds the templates of the repository's current commit as versions. Versions loaded before
- * stay: services pinned to them keep running on their own exported tree. */
+/* Adds a catalog's templates as versions and frees the rest (a uid known already). Versions
+ * loaded before stay: services pinned to them keep running on their own exported tree. */
+static void adopt_catalog(struct zr_repos *rs, struct zr_catalog *cat, const char *from)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < cat->n; i++) {
+		struct zr_template *t = cat->templates[i];
+		int err = zr_robot_add_template(rs->robot, t);
+		if (err == 0) {
+			log_info("Loaded template %s from %s", t->uid, from);
+			continue;
+		}
+		if (err != -EEXIST) {
+			log_error("Failed to add template %s: %s", t->uid, strerror(-err));
+		}
+		cat->templates[k++] = t;
+	}
+	cat->n = k;
+	zr_catalog_done(cat);
+}
+
 static void adopt_templates(struct zr_repos *rs, struct zr_repo *repo)
 {
 	struct zr_catalog cat = {0};
 	zr_repo_take_templates(repo, &cat);
-	for (size_t i = 0; i < cat.n; i++) {
-		struct zr_template *t = cat.templates[i];
-		int err = zr_robot_add_template(rs->robot, t);
-		if (err == 0) {
-			log_info("Loaded template %s from %s", t->uid, repo->tree);
-			cat.templates[i] = NULL;
-		} else if (err != -EEXIST) {
-			log_error("Failed to add template %s: %s", t->uid, strerror(-err));
-		}
-	}
-	/* What was not taken (a uid known already) is freed with the catalog. */
-	size_t k = 0;
-	for (size_t i = 0; i < cat.n; i++) {
-		if (cat.templates[i]) {
-			cat.templates[k++] = cat.templates[i];
-		}
-	}
-	cat.n = k;
-	zr_catalog_done(&cat);
+	adopt_catalog(rs, &cat, repo->tree);
 }
 
 static void save(struct zr_repos *rs);
@@ -146,19 +147,7 @@ static void adopt_old_exports(struct zr_repos *rs, struct zr_repo *repo)
 			log_warn("Skipping old export %s: %s", path, why ? why : "cannot load");
 			continue;
 		}
-		for (size_t i = 0; i < cat.n; i++) {
-			if (zr_robot_add_template(rs->robot, cat.templates[i]) == 0) {
-				cat.templates[i] = NULL;
-			}
-		}
-		size_t k = 0;
-		for (size_t i = 0; i < cat.n; i++) {
-			if (cat.templates[i]) {
-				cat.templates[k++] = cat.templates[i];
-			}
-		}
-		cat.n = k;
-		zr_catalog_done(&cat);
+		adopt_catalog(rs, &cat, path);
 	}
 	closedir(d);
 }

@@ -3,7 +3,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +16,7 @@
 #include "template.h"
 #include "util/buf.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
 #include "util/log.h"
 #include "util/name.h"
 
@@ -273,16 +273,6 @@ int zr_robot_create_service(struct zr_robot *r, const char *tmpl, const char *na
 	return 0;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	if (flag == FTW_DP) {
-		return rmdir(path) < 0 ? -1 : 0;
-	}
-	return unlink(path) < 0 ? -1 : 0;
-}
-
 struct rm_work {
 	uv_work_t req;
 	char *path;
@@ -293,9 +283,7 @@ struct rm_work {
 static void rm_tree_work(uv_work_t *req)
 {
 	struct rm_work *w = req->data;
-	if (nftw(w->path, rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT) {
-		w->err = errno;
-	}
+	w->err = -zr_rm_rf(w->path);
 }
 
 static void rm_tree_done(uv_work_t *req, int status)
