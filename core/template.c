@@ -83,6 +83,32 @@ static int parse_seconds(const struct loader *l, const char *path, const json_t 
 	return 0;
 }
 
+static int parse_schema(const struct loader *l, const json_t *fields, const char *fields_path,
+			const json_t *required, const char *required_path, struct zr_schema **ret);
+
+/* The data schema: the "data" fields plus one string field per role the template consumes,
+ * holding the tree path of its producer ("node/local", "@remote/dc1/node/n1"). A function of
+ * its own, so no goto of the loader jumps over the copy's cleanup. */
+static int parse_data_schema(const struct loader *l, const json_t *m, const json_t *data,
+			     struct zr_schema **ret)
+{
+	_cleanup_json_ json_t *fields = data ? json_deep_copy(data) : json_object();
+	json_t *roles = json_object_get(m, "consumes");
+	const char *role;
+	json_t *rv;
+	if (!fields) {
+		return -ENOMEM;
+	}
+	json_object_foreach(roles, role, rv) {
+		if (!json_object_get(fields, role) &&
+		    json_object_set_new(fields, role, json_pack("{ss ss}", "type", "string", "description",
+								"producer: a tree path")) < 0) {
+			return -ENOMEM;
+		}
+	}
+	return parse_schema(l, fields, "data", json_object_get(m, "required"), "required", ret);
+}
+
 /* Parses a schema and rewrites its error ("field 'port': ...", "required: ...") into one
  * naming the manifest and the full path ("<file>: field 'data.port': ..."). */
 static int parse_schema(const struct loader *l, const json_t *fields, const char *fields_path,
@@ -544,25 +570,7 @@ int zr_template_load(const char *dir, const char *source, struct zr_template **r
 	}
 	/* Each role the template consumes is also a data field: the tree path of its producer
 	 * ("node/local", "@remote/dc1/node/n1"). */
-	_cleanup_json_ json_t *fields = v ? json_deep_copy(v) : json_object();
-	json_t *roles = json_object_get(m, "consumes");
-	if (!fields) {
-		r = -ENOMEM;
-		goto fail;
-	}
-	if (json_is_object(roles)) {
-		const char *role;
-		json_t *rv;
-		json_object_foreach(roles, role, rv) {
-			if (!json_object_get(fields, role) &&
-			    json_object_set_new(fields, role, json_pack("{ss ss}", "type", "string", "description",
-									"producer: a tree path")) < 0) {
-				r = -ENOMEM;
-				goto fail;
-			}
-		}
-	}
-	r = parse_schema(&l, fields, "data", json_object_get(m, "required"), "required", &t->data);
+	r = parse_data_schema(&l, m, v, &t->data);
 	if (r < 0) {
 		goto fail;
 	}

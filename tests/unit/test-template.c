@@ -136,8 +136,10 @@ TEST(good)
 	ASSERT_TRUE(json_is_object(t->manifest));
 	ASSERT_EQ_STR(json_string_value(json_object_get(t->manifest, "name")), "redis");
 
-	ASSERT_EQ_SIZE(zr_schema_count(t->data), 2);
+	/* port, password, and the consumed role "host" (its producer's tree path). */
+	ASSERT_EQ_SIZE(zr_schema_count(t->data), 3);
 	ASSERT_EQ_STR(zr_schema_field(t->data, 0), "port");
+	ASSERT_EQ_STR(zr_schema_field(t->data, 2), "host");
 	ASSERT_TRUE(zr_schema_secret(t->data, "password"));
 	json_t *data = json_object();
 	char *missing = zr_schema_missing(t->data, data);
