@@ -49,6 +49,7 @@ int zr_robot_create(uv_loop_t *loop, const struct zr_robot_config *cfg, struct z
 	zr_list_init(&r->ready);
 	zr_journal_init(&r->events, ROBOT_EVENTS_MAX);
 	zr_journal_init(&r->log, ROBOT_LOG_MAX);
+	zr_metrics_init(&r->metrics);
 	r->started_ns = r->mtime_ns = zr_now_ns();
 	uv_timer_init(loop, &r->stop_timer);
 	r->stop_timer.data = r;
@@ -736,6 +737,7 @@ void zr_robot_destroy(struct zr_robot *r)
 	zr_map_done(&r->templates);
 	zr_journal_done(&r->events);
 	zr_journal_done(&r->log);
+	zr_metrics_done(&r->metrics);
 	free(r->last_event);
 	free((char *)r->cfg.mount);
 	free((char *)r->cfg.data_dir);

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <uv.h>
 #include "journal.h"
+#include "metrics.h"
 #include "util/list.h"
 #include "util/map.h"
 
@@ -60,6 +61,8 @@ struct zr_robot {
 	void (*stopped_cb)(struct zr_robot *r);
 	uv_timer_t stop_timer;
 	char *last_event; /* the last event line, for services' journals */
+	struct zr_metrics metrics;
+	const char *http_url; /* the HTTP API's address while it serves, else NULL; borrowed */
 };
 
 /* Creates a robot; cfg strings are copied. */

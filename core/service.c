@@ -1187,6 +1187,7 @@ static void service_finish(struct zr_service *s, struct zr_task *t, enum zr_task
 	t->err = err;
 	t->finished_ns = zr_now_ns();
 	s->tasks_mtime_ns = t->finished_ns;
+	zr_metrics_task_ended(&r->metrics, t);
 	zr_queue_remove(&s->queue, &t->qitem);
 	if (s->current == t) {
 		s->current = NULL;

@@ -32,6 +32,7 @@ enum ntype {
 	N_ROBOT_INFO,
 	N_ROBOT_LOG,
 	N_ROBOT_EVENTS,
+	N_ROBOT_METRICS,
 	N_RTEMPLATES,
 	N_RTEMPLATE,
 	N_RTFILE,
@@ -76,6 +77,7 @@ static const struct fixed robot_entries[] = {
 	{"events", N_ROBOT_EVENTS, 0, S_IFREG | 0444},
 	{"info", N_ROBOT_INFO, 0, S_IFREG | 0444},
 	{"log", N_ROBOT_LOG, 0, S_IFREG | 0444},
+	{"metrics", N_ROBOT_METRICS, 0, S_IFREG | 0444},
 	{"repos", N_REPOS, 0, S_IFDIR | 0555},
 	{"templates", N_RTEMPLATES, 0, S_IFDIR | 0555},
 	{NULL, 0, 0, 0},
@@ -585,11 +587,11 @@ static void gen_robot_info(struct zr_tree *t, struct zr_buf *b)
 		}
 	}
 	_cleanup_json_ json_t *o = json_pack(
-		"{ss ss sI sf ss ss sI sI s{sI sI} sI}", "name", host, "version", ZR_VERSION, "pid",
+		"{ss ss sI sf ss ss sI sI s{sI sI} sI ss?}", "name", host, "version", ZR_VERSION, "pid",
 		(json_int_t)getpid(), "uptime", (double)(zr_now_ns() - r->started_ns) / 1e9, "mount",
 		r->cfg.mount, "data_dir", r->cfg.data_dir, "templates", (json_int_t)r->templates.len,
 		"services", (json_int_t)n_svc, "tasks", "queued", (json_int_t)queued, "running",
-		(json_int_t)r->running_processes, "jobs", (json_int_t)r->cfg.jobs);
+		(json_int_t)r->running_processes, "jobs", (json_int_t)r->cfg.jobs, "listen", r->http_url);
 	put_json(b, o, JSON_INDENT(2));
 }
 
@@ -602,6 +604,9 @@ static void gen_content(struct zr_tree *t, const struct node *n, const struct ct
 	switch (n->type) {
 	case N_ROBOT_INFO:
 		gen_robot_info(t, b);
+		return;
+	case N_ROBOT_METRICS:
+		(void)zr_metrics_render(t->robot, t->n_parked, b);
 		return;
 	case N_RTFILE:
 		switch (n->field) {
@@ -715,7 +720,7 @@ static void gen_content(struct zr_tree *t, const struct node *n, const struct ct
 static bool is_snapshot(const struct node *n)
 {
 	switch (n->type) {
-	case N_ROBOT_INFO: case N_RTFILE: case N_QUEUE:
+	case N_ROBOT_INFO: case N_ROBOT_METRICS: case N_RTFILE: case N_QUEUE:
 		return true;
 	case N_REPOFILE:
 		return n->field != RP_CTL;
@@ -741,6 +746,7 @@ static long long node_mtime(struct zr_tree *t, const struct node *n, const struc
 		return r->mtime_ns;
 	case N_ROBOT:
 	case N_ROBOT_INFO:
+	case N_ROBOT_METRICS:
 		return zr_now_ns();
 	case N_RTEMPLATE:
 	case N_RTFILE:
@@ -942,6 +948,16 @@ void zr_tree_destroy(struct zr_tree *t, int err)
 }
 
 size_t zr_tree_parked(const struct zr_tree *t) { return t->n_parked; }
+
+uint64_t zr_tree_handle_task(const struct zr_handle *h) { return h->task_id; }
+
+static int handle_ctx(struct zr_tree *t, struct zr_handle *h, struct ctx *c);
+
+struct zr_journal *zr_tree_handle_journal(struct zr_tree *t, struct zr_handle *h)
+{
+	struct ctx c;
+	return handle_ctx(t, h, &c) < 0 ? NULL : node_journal(t, h->node, &c);
+}
 
 /* ---- entries ---- */
 

@@ -10,6 +10,7 @@ struct zr_robot;
 struct zr_tree;
 struct zr_handle;
 struct zr_tree_req;
+struct zr_journal;
 
 #define ZR_TREE_ROOT_INO 1
 
@@ -108,3 +109,9 @@ unsigned zr_tree_poll(struct zr_tree *t, struct zr_handle *h, void *ph);
 
 /* Parked reads now (for tests and metrics). */
 size_t zr_tree_parked(const struct zr_tree *t);
+
+/* For front ends that read the model behind an open file (HTTP): the task an action file's
+ * last write queued or a results file waits for (0 = none), and the journal a log or events
+ * file shows (NULL for other files; borrowed, valid while h is open). */
+uint64_t zr_tree_handle_task(const struct zr_handle *h);
+struct zr_journal *zr_tree_handle_journal(struct zr_tree *t, struct zr_handle *h);

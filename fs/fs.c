@@ -501,6 +501,9 @@ static void on_readable(uv_poll_t *p, int status, int events)
 			return;
 		}
 		fuse_session_process_buf(fs->se, &fs->buf);
+		if (fs->cfg.requests) {
+			(*fs->cfg.requests)++;
+		}
 		answer_interrupted(fs);
 		if (fuse_session_exited(fs->se)) {
 			fs_gone(fs);

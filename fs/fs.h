@@ -1,6 +1,7 @@
 /* The FUSE front end: serves a zr_tree at a mount point from the libuv loop. */
 #pragma once
 #include <stdbool.h>
+#include <stdint.h>
 #include <uv.h>
 
 struct zr_tree;
@@ -11,6 +12,7 @@ struct zr_fs_config {
 	const char *mount;
 	bool allow_other;
 	bool auto_unmount;
+	uint64_t *requests; /* bumped once per FUSE request (metrics); may be NULL */
 };
 
 /* The tree operations this front end implements; give them to zr_tree_create with the fs as
