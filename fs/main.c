@@ -10,10 +10,12 @@
 #include <string.h>
 #include <sys/file.h>
 #include <dirent.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
 
+#include "api/api.h"
 #include "config.h"
 #include "fs.h"
 #include "mount.h"
@@ -38,6 +40,13 @@ static int arg_queue_max = 1000;
 static int arg_history = 100;
 static bool arg_allow_other;
 static bool arg_auto_unmount = true;
+static char *arg_listen;
+static char *arg_token_file;
+static char *arg_tls_cert;
+static char *arg_tls_key;
+static int arg_http_timeout = 30;
+static int arg_http_body_max = 1024 * 1024;
+static int arg_http_connections = 4096;
 
 struct daemon {
 	uv_loop_t loop;
@@ -46,6 +55,7 @@ struct daemon {
 	struct zr_store *store;
 	struct zr_tree *tree;
 	struct zr_fs *fs;
+	struct zr_api *api;
 	bool stopping;
 	int status;
 };
@@ -69,7 +79,15 @@ static void usage(FILE *f)
 		"  --history N        finished tasks kept per service (default 100)\n"
 		"  --log-level LEVEL  error, warn, info (default) or debug\n"
 		"  --allow-other      let other users use the mount\n"
-		"  --no-auto-unmount  leave the mount behind if the robot is killed (for tests)\n");
+		"  --no-auto-unmount  leave the mount behind if the robot is killed (for tests)\n"
+		"  --listen ADDR:PORT serve the tree over HTTP there (default 127.0.0.1:6600;\n"
+		"                     none = no HTTP)\n"
+		"  --token-file FILE  HTTP user tokens, one a line\n"
+		"  --tls-cert FILE    serve HTTPS with this PEM certificate (chain)...\n"
+		"  --tls-key FILE     ...and this PEM private key\n"
+		"  --http-timeout S   seconds a request may take to arrive (default 30)\n"
+		"  --http-max-body N  request body bound in bytes (default 1048576)\n"
+		"  --http-max-connections N  open HTTP connections at most (default 4096)\n");
 }
 
 static int parse_int(const char *s, int min, int *ret)
@@ -86,7 +104,10 @@ static int parse_int(const char *s, int min, int *ret)
 
 static int parse_args(int argc, char **argv)
 {
-	enum { O_MOUNT = 256, O_DATA, O_TEMPLATES, O_REPO, O_JOBS, O_QUEUE, O_HISTORY, O_LEVEL, O_ALLOW, O_NOAUTO };
+	enum {
+		O_MOUNT = 256, O_DATA, O_TEMPLATES, O_REPO, O_JOBS, O_QUEUE, O_HISTORY, O_LEVEL, O_ALLOW,
+		O_NOAUTO, O_LISTEN, O_TOKENS, O_CERT, O_KEY, O_HTIMEOUT, O_HBODY, O_HCONN,
+	};
 	static const struct option opts[] = {
 		{"mount", required_argument, NULL, O_MOUNT},
 		{"data", required_argument, NULL, O_DATA},
@@ -98,6 +119,13 @@ static int parse_args(int argc, char **argv)
 		{"log-level", required_argument, NULL, O_LEVEL},
 		{"allow-other", no_argument, NULL, O_ALLOW},
 		{"no-auto-unmount", no_argument, NULL, O_NOAUTO},
+		{"listen", required_argument, NULL, O_LISTEN},
+		{"token-file", required_argument, NULL, O_TOKENS},
+		{"tls-cert", required_argument, NULL, O_CERT},
+		{"tls-key", required_argument, NULL, O_KEY},
+		{"http-timeout", required_argument, NULL, O_HTIMEOUT},
+		{"http-max-body", required_argument, NULL, O_HBODY},
+		{"http-max-connections", required_argument, NULL, O_HCONN},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -164,6 +192,30 @@ static int parse_args(int argc, char **argv)
 		case O_NOAUTO:
 			arg_auto_unmount = false;
 			break;
+		case O_LISTEN:
+			arg_listen = optarg;
+			break;
+		case O_TOKENS:
+			arg_token_file = optarg;
+			break;
+		case O_CERT:
+			arg_tls_cert = optarg;
+			break;
+		case O_KEY:
+			arg_tls_key = optarg;
+			break;
+		case O_HTIMEOUT:
+		case O_HBODY:
+		case O_HCONN: {
+			int *v = c == O_HTIMEOUT ? &arg_http_timeout : c == O_HBODY ? &arg_http_body_max : &arg_http_connections;
+			if (parse_int(optarg, 1, v) < 0) {
+				fprintf(stderr, "zrobot: --%s wants a positive number, got '%s'\n",
+					c == O_HTIMEOUT ? "http-timeout" : c == O_HBODY ? "http-max-body" : "http-max-connections",
+					optarg);
+				return -EINVAL;
+			}
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -275,6 +327,8 @@ static void finish(struct daemon *d)
 	d->robot->cfg.store = NULL;
 	/* Readers still parked wait for tasks that will not run now: the robot went away. */
 	zr_tree_cancel_all(d->tree, ENOTCONN);
+	zr_api_destroy(d->api);
+	d->api = NULL;
 	zr_fs_destroy(d->fs);
 	d->fs = NULL;
 	zr_tree_destroy(d->tree, ENOTCONN);
@@ -312,6 +366,50 @@ static void on_fs_gone(void *data)
 {
 	struct daemon *d = data;
 	stop(d, "unmounted");
+}
+
+/* Serves the tree over HTTP. When the default address is taken (another robot, a test run
+ * next door) the robot goes on without HTTP; an address that was asked for must work. */
+static int start_http(struct daemon *d, const char *data)
+{
+	if (arg_listen && strcmp(arg_listen, "none") == 0) {
+		return 0;
+	}
+	struct zr_api_config acfg = {
+		.listen = arg_listen ? arg_listen : "127.0.0.1:6600",
+		.data_dir = data,
+		.token_file = arg_token_file,
+		.tls_cert = arg_tls_cert,
+		.tls_key = arg_tls_key,
+		.body_max = (size_t)arg_http_body_max,
+		.timeout = (unsigned)arg_http_timeout,
+		.connections_max = (unsigned)arg_http_connections,
+		.wait_max = 3600,
+	};
+	char *why = NULL;
+	int err = zr_api_create(&d->loop, d->robot, d->tree, &acfg, &d->api, &why);
+	if (err < 0) {
+		bool fatal = arg_listen || (err != -EADDRINUSE && err != -EADDRNOTAVAIL);
+		if (fatal) {
+			log_error("HTTP: %s", why ? why : strerror(-err));
+		} else {
+			log_warn("HTTP: %s, going on without HTTP", why ? why : strerror(-err));
+		}
+		free(why);
+		return fatal ? err : 0;
+	}
+	log_info("HTTP API listening on %s", zr_api_url(d->api));
+	return 0;
+}
+
+/* Long polls hold a socket each: let the server have as many as the hard limit allows. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
 }
 
 static int cmd_run(int argc, char **argv)
@@ -365,6 +463,7 @@ static int cmd_run(int argc, char **argv)
 	}
 
 	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit();
 	uv_loop_init(&d.loop);
 	d.loop.data = &d;
 	char *why = NULL;
@@ -407,7 +506,8 @@ static int cmd_run(int argc, char **argv)
 		return fail_start(&d);
 	}
 
-	struct zr_fs_config fcfg = {.mount = mount, .allow_other = arg_allow_other, .auto_unmount = arg_auto_unmount};
+	struct zr_fs_config fcfg = {.mount = mount, .allow_other = arg_allow_other, .auto_unmount = arg_auto_unmount,
+				    .requests = &d.robot->metrics.fuse_requests};
 	if (zr_fs_create(&d.loop, &fcfg, &d.fs) < 0 ||
 	    zr_tree_create(d.robot, &zr_fs_tree_ops, d.fs, &d.tree) < 0) {
 		log_error("Out of memory");
@@ -420,6 +520,10 @@ static int cmd_run(int argc, char **argv)
 	err = zr_fs_start(d.fs, d.tree, on_fs_gone, &d);
 	if (err < 0) {
 		log_error("Failed to mount %s: %s", mount, strerror(-err));
+		d.stopping = true;
+		d.status = 1;
+		zr_robot_stop(d.robot, on_robot_stopped);
+	} else if (start_http(&d, data) < 0) {
 		d.stopping = true;
 		d.status = 1;
 		zr_robot_stop(d.robot, on_robot_stopped);
