@@ -459,7 +459,41 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 			*socket_ctx = NULL;
 			api->robot->metrics.http_connections--;
 		}
+		/* At the connection limit libmicrohttpd takes the listening socket out of its epoll
+		 * set, and puts it back only at its next run: without one, clients waiting in the
+		 * backlog would wait for some other event. */
+		kick(api);
 	}
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9') {
+		return c - '0';
+	}
+	if (c >= 'a' && c <= 'f') {
+		return c - 'a' + 10;
+	}
+	return c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* %HH decoding of paths and query values, except %00: libmicrohttpd would cut the path there
+ * and "/v1/t%00/x" would silently name /v1/t. Kept as text, it names nothing (404). */
+static size_t on_unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+	char *w = s;
+	(void)cls, (void)conn;
+	for (const char *r = s; *r; r++) {
+		int hi, lo;
+		if (r[0] == '%' && (hi = hexval(r[1])) >= 0 && (lo = hexval(r[2])) >= 0 && (hi || lo)) {
+			*w++ = (char)(hi * 16 + lo);
+			r += 2;
+		} else {
+			*w++ = *r;
+		}
+	}
+	*w = '\0';
+	return (size_t)(w - s);
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -654,6 +688,7 @@ int zr_api_create(uv_loop_t *loop, struct zr_robot *r, struct zr_tree *tree,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, api,
 		MHD_OPTION_NOTIFY_CONNECTION, on_connection, api,
+		MHD_OPTION_UNESCAPE_CALLBACK, on_unescape, api,
 		api->cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, api->cert,
 		MHD_OPTION_HTTPS_MEM_KEY, api->key,
 		MHD_OPTION_END);
