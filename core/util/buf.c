@@ -59,9 +59,24 @@ int zr_buf_puts(struct zr_buf *b, const char *s)
 int zr_buf_vprintf(struct zr_buf *b, const char *fmt, va_list ap)
 {
 	va_list aq;
-	va_copy(aq, ap);
-	int n = vsnprintf(NULL, 0, fmt, aq);
-	va_end(aq);
+	int n;
+	/* One pass when the text fits the room left (the common case: small lines into a
+	 * reused buffer); else measure, grow and format again. */
+	if (b->data && b->cap > b->len) {
+		size_t room = b->cap - b->len;
+		va_copy(aq, ap);
+		n = vsnprintf(b->data + b->len, room, fmt, aq);
+		va_end(aq);
+		if (n >= 0 && (size_t)n < room) {
+			b->len += (size_t)n;
+			return 0;
+		}
+		b->data[b->len] = '\0'; /* unchanged on failure */
+	} else {
+		va_copy(aq, ap);
+		n = vsnprintf(NULL, 0, fmt, aq);
+		va_end(aq);
+	}
 	if (n < 0) {
 		return -EINVAL;
 	}
