@@ -147,7 +147,10 @@ static int split_path(struct zr_api_req *q, const char *p)
 			return -ENOMEM;
 		}
 		q->n_comps++;
-		(void)zr_buf_printf(&path, "%s%.*s", path.len ? "/" : "", (int)n, p);
+		if ((path.len > 0 && zr_buf_append(&path, "/", 1) < 0) || zr_buf_append(&path, p, n) < 0) {
+			zr_buf_done(&path);
+			return -ENOMEM;
+		}
 		p = *e ? e + 1 : e; /* one trailing '/' names the same directory */
 	}
 	q->path = zr_buf_steal(&path);
