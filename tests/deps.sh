@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages zrobot needs to build and test. A machine that already has
+# Installs the Debian packages zrobot needs to build and test (curl and openssl for the HTTP
+# tests, wrk and nginx for tests/bench/bench-http.sh). A machine that already has
 # them is left alone (no apt-get update, no network), so tests/run.sh can call this every time.
 set -euo pipefail
 
@@ -8,6 +9,8 @@ packages=(
 	libfuse3-dev fuse3 libuv1-dev libjansson-dev
 	libgit2-dev git libcurl4-openssl-dev libmicrohttpd-dev libsqlite3-dev libyaml-dev
 	python3 procps util-linux
+	curl openssl
+	wrk nginx-light
 )
 
 missing=()

@@ -295,5 +295,21 @@ expect_eq "$(hdr Content-Type)" "text/plain; version=0.0.4; charset=utf-8" "@rob
 expect_http 405 "$ADMIN" POST /metrics -d x
 ok "metrics: GET /metrics and @robot/metrics"
 
+# Stopping with requests waiting: each gets an answer (or its connection closes) at once.
+json_post "$ADMIN" /v1/t/a/actions/slow '{"secs": 30}'
+sid=$(jbody 'j["id"]')
+curl -sS -m 20 -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $ADMIN" \
+	"$URL/v1/t/a/tasks/$sid/result?wait=60" >"$TMP/stop1" 2>/dev/null &
+w1=$!
+curl -sS -m 20 -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $ADMIN" \
+	"$URL/v1/@robot/events?wait=60&after=end" >"$TMP/stop2" 2>/dev/null &
+w2=$!
+httptool sse "$URL/v1/@robot/events?after=end" "$ADMIN" 1000 20 >/dev/null 2>&1 &
+w3=$!
+wait_for "[ \"\$(metric zr_http_waiting)\" = 3 ]" 5 || fail "requests not waiting: $(metric zr_http_waiting)"
+t0=$(now)
 zr_stop
-ok "the robot stops cleanly"
+wait "$w1" "$w2" "$w3" 2>/dev/null
+fgt 8 "$(since "$t0")" || fail "waiting clients were answered $(since "$t0") s after SIGTERM"
+expect_match "$(cat "$TMP/stop1") $(cat "$TMP/stop2")" '^(200|503|000) (200|503|000)$' "answers at shutdown"
+ok "SIGTERM with a long poll, an events wait and an event stream: answered ($(cat "$TMP/stop1"), $(cat "$TMP/stop2")), exit 0"
