@@ -207,11 +207,14 @@ static int parse_args(int argc, char **argv)
 		case O_HTIMEOUT:
 		case O_HBODY:
 		case O_HCONN: {
-			int *v = c == O_HTIMEOUT ? &arg_http_timeout : c == O_HBODY ? &arg_http_body_max : &arg_http_connections;
+			const struct option *o = opts;
+			while (o->val != c) {
+				o++;
+			}
+			int *v = c == O_HTIMEOUT ? &arg_http_timeout : c == O_HBODY ? &arg_http_body_max
+										: &arg_http_connections;
 			if (parse_int(optarg, 1, v) < 0) {
-				fprintf(stderr, "zrobot: --%s wants a positive number, got '%s'\n",
-					c == O_HTIMEOUT ? "http-timeout" : c == O_HBODY ? "http-max-body" : "http-max-connections",
-					optarg);
+				fprintf(stderr, "zrobot: --%s wants a positive number, got '%s'\n", o->name, optarg);
 				return -EINVAL;
 			}
 			break;
@@ -402,12 +405,14 @@ static int start_http(struct daemon *d, const char *data)
 	return 0;
 }
 
-/* Long polls hold a socket each: let the server have as many as the hard limit allows. */
+/* Long polls hold a socket each: let the server have as many as the hard limit allows, up to
+ * a bound that programs the actions run (which inherit it) still cope with. */
 static void raise_fd_limit(void)
 {
 	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
+	rlim_t want = 65536;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < want) {
+		rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
 		(void)setrlimit(RLIMIT_NOFILE, &rl);
 	}
 }
@@ -506,8 +511,8 @@ static int cmd_run(int argc, char **argv)
 		return fail_start(&d);
 	}
 
-	struct zr_fs_config fcfg = {.mount = mount, .allow_other = arg_allow_other, .auto_unmount = arg_auto_unmount,
-				    .requests = &d.robot->metrics.fuse_requests};
+	struct zr_fs_config fcfg = {.mount = mount, .allow_other = arg_allow_other, .auto_unmount = arg_auto_unmount};
+	fcfg.requests = &d.robot->metrics.fuse_requests;
 	if (zr_fs_create(&d.loop, &fcfg, &d.fs) < 0 ||
 	    zr_tree_create(d.robot, &zr_fs_tree_ops, d.fs, &d.tree) < 0) {
 		log_error("Out of memory");
