@@ -226,15 +226,25 @@ static char *mode_text(mode_t m, char buf[8])
 	return buf;
 }
 
+struct listing {
+	struct zr_tree *tree;
+	json_t *entries;
+};
+
 static bool fill_entry(const char *name, const struct zr_tree_attr *a, uint64_t next_off, void *data)
 {
-	json_t *entries = data;
+	struct listing *l = data;
 	char ts[40], mode[8];
+	_cleanup_free_ char *target = NULL;
 	(void)next_off;
-	(void)json_array_append_new(entries, json_pack("{ss ss ss sI ss}", "name", name, "kind",
-						       S_ISDIR(a->mode) ? "dir" : "file", "mode",
-						       mode_text(a->mode, mode), "size", (json_int_t)a->size,
-						       "mtime", zr_time_format(a->mtime_ns, ts)));
+	if (S_ISLNK(a->mode) && zr_tree_readlink(l->tree, a->ino, &target) < 0) {
+		target = NULL;
+	}
+	(void)json_array_append_new(l->entries, json_pack("{ss ss ss sI ss ss*}", "name", name, "kind",
+							  S_ISDIR(a->mode) ? "dir" : S_ISLNK(a->mode) ? "symlink" : "file",
+							  "mode", mode_text(a->mode, mode), "size",
+							  (json_int_t)a->size, "mtime",
+							  zr_time_format(a->mtime_ns, ts), "target", target));
 	return true;
 }
 
@@ -248,7 +258,8 @@ static void list_dir(struct zr_api_req *q)
 		return;
 	}
 	_cleanup_json_ json_t *entries = json_array();
-	err = entries ? zr_tree_readdir(t, h, 0, false, fill_entry, entries) : -ENOMEM;
+	struct listing l = {.tree = t, .entries = entries};
+	err = entries ? zr_tree_readdir(t, h, 0, false, fill_entry, &l) : -ENOMEM;
 	zr_tree_release(t, h);
 	if (err < 0) {
 		zr_api__fail_errno(q, -err, NULL);
@@ -709,6 +720,67 @@ static void delete_service(struct zr_api_req *q)
 	zr_tree_forget(t, pa.ino, 1);
 }
 
+/* ---- symbolic links ---- */
+
+/* A path through a symbolic link (producers/<role>, consumers/<t>.<s>) is answered with a
+ * redirect to where the link points, never followed here: the client asks again for the real
+ * path, and its token is checked against that path. Returns true when it answered. */
+static bool redirect_link(struct zr_api_req *q)
+{
+	struct zr_tree *t = q->api->tree;
+	struct zr_buf prefix = {0};
+	bool done = false;
+	for (size_t i = 0; i < q->n_comps && !done; i++) {
+		struct zr_tree_attr a;
+		(void)zr_buf_printf(&prefix, "%s%s", i ? "/" : "", q->comps[i]);
+		if (zr_tree_walk(t, prefix.data, &a) < 0) {
+			break;
+		}
+		_cleanup_free_ char *target = NULL;
+		int err = S_ISLNK(a.mode) ? zr_tree_readlink(t, a.ino, &target) : 0;
+		zr_tree_forget(t, a.ino, 1);
+		if (!target || err < 0) {
+			continue;
+		}
+		/* The target is relative to the link's folder: comps[0..i). */
+		char **stack = calloc(i + strlen(target) + 1, sizeof(*stack));
+		size_t n = 0;
+		char *save = NULL;
+		bool bad = !stack;
+		for (size_t k = 0; k < i && stack; k++) {
+			stack[n++] = q->comps[k];
+		}
+		for (char *seg = stack ? strtok_r(target, "/", &save) : NULL; seg; seg = strtok_r(NULL, "/", &save)) {
+			if (is(seg, "..")) {
+				bad |= n == 0;
+				n -= n > 0;
+			} else if (!is(seg, ".")) {
+				stack[n++] = seg;
+			}
+		}
+		struct zr_buf loc = {0};
+		(void)zr_buf_puts(&loc, "/v1");
+		for (size_t k = 0; k < n; k++) {
+			(void)zr_buf_printf(&loc, "/%s", stack[k]);
+		}
+		for (size_t k = i + 1; k < q->n_comps; k++) {
+			(void)zr_buf_printf(&loc, "/%s", q->comps[k]);
+		}
+		free(stack);
+		if (bad || !loc.data) {
+			zr_api__fail(q, 404, ENOENT, "/%s points outside the tree", prefix.data);
+		} else {
+			zr_api__add_header(q, MHD_HTTP_HEADER_LOCATION, loc.data);
+			_cleanup_json_ json_t *o = json_pack("{ss ss}", "link", prefix.data, "location", loc.data);
+			answer_json(q, 307, o);
+		}
+		zr_buf_done(&loc);
+		done = true;
+	}
+	zr_buf_done(&prefix);
+	return done;
+}
+
 /* ---- dispatch ---- */
 
 static void dispatch(struct zr_api_req *q)
@@ -719,12 +791,18 @@ static void dispatch(struct zr_api_req *q)
 		return;
 	}
 	int err = zr_tree_walk(api->tree, q->path, &q->attr);
+	if (err == -ENOTDIR && redirect_link(q)) {
+		return;
+	}
 	if (err < 0) {
 		zr_api__fail(q, zr_api__status(-err), -err, "/%s: %s", q->path, strerror(-err));
 		return;
 	}
 	q->ino = q->attr.ino;
 	q->counted = true;
+	if (S_ISLNK(q->attr.mode) && redirect_link(q)) {
+		return;
+	}
 	bool dir = S_ISDIR(q->attr.mode);
 	bool writable = !dir && (q->attr.mode & 0222);
 	bool tmpl = dir && q->n_comps == 1 && q->comps[0][0] != '@';

@@ -6,12 +6,15 @@
 . "$(dirname "$0")/lib-http.sh"
 
 mk_t
+mk_template "$TPL" app '{"name": "app", "version": "1.0.0", "consumes": {"host": {"template": "t"}},
+  "actions": {"noop": {}}}'
+mk_action "$TPL/app" noop 'true'
 zr_start_http --queue-max 3
 
 # ---- the root and @robot ----
 expect_http 200 "$ADMIN" GET /v1/
 expect_eq "$(hdr Content-Type)" application/json "listing content type"
-expect_eq "$(jbody '[e["name"] for e in j["entries"]]')" '["@robot", "node", "t"]' "root listing"
+expect_eq "$(jbody '[e["name"] for e in j["entries"]]')" '["@robot", "app", "node", "t"]' "root listing"
 expect_eq "$(jbody '[(e["kind"], e["mode"]) for e in j["entries"] if e["name"] == "t"]')" '[["dir", "0755"]]' "t entry"
 expect_http 200 "$ADMIN" GET /v1
 expect_http 200 "$ADMIN" GET /v1/@robot/info
@@ -65,6 +68,26 @@ expect_http 405 "$ADMIN" DELETE /v1/@robot
 expect_eq "$(hdr Allow)" "GET, HEAD" "Allow of @robot"
 expect_http 405 "$ADMIN" DELETE /v1/t/a/actions
 ok "mkdir shows over HTTP, DELETE of a service (204, 404), DELETE elsewhere 405"
+
+# ---- symbolic links: producers/<role> and consumers/<t>.<s> answer with a redirect ----
+json_post "$ADMIN" /v1/app '{"name": "c", "data": {"host": "t/a"}}'
+expect_eq "$HS" 201 "a consumer of t/a"
+SC=$(jbody 'j["secret"]')
+expect_http 200 "$ADMIN" GET /v1/app/c/producers
+expect_eq "$(jbody '[(e["name"], e["kind"], e["target"]) for e in j["entries"]]')" \
+	'[["host", "symlink", "../../../t/a"]]' "producers listing"
+expect_http 307 "$ADMIN" GET /v1/app/c/producers/host
+expect_eq "$(hdr Location)" /v1/t/a "Location of producers/host"
+expect_http 307 "$ADMIN" GET /v1/t/a/consumers/app.c/info
+expect_eq "$(hdr Location)" /v1/app/c/info "Location through consumers/app.c"
+expect_http 200 "$ADMIN" GET /v1/app/c/producers/host/state -L
+expect_eq "$HB" "$(rcat "$MNT/t/a/state")" "state through a followed link"
+expect_http 307 "$SC" GET /v1/app/c/producers/host/state
+expect_http 403 "$SC" GET /v1/app/c/producers/host/state -L
+expect_http 409 "$ADMIN" DELETE /v1/t/a
+expect_eq "$(jbody 'j["error"]')" EBUSY "DELETE of a producer with consumers"
+expect_http 204 "$ADMIN" DELETE /v1/app/c
+ok "links: listed with their target, answered 307 (followed: 200; a secret is checked on the target: 403)"
 
 # ---- service files ----
 S=$MNT/t/a
