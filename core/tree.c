@@ -437,6 +437,20 @@ static int resolve(struct zr_tree *t, struct node *n, struct ctx *c)
 	return 0;
 }
 
+/* The node of an inode number, resolved; -ENOENT when either is gone. */
+static int node_resolve(struct zr_tree *t, uint64_t ino, struct node **ret, struct ctx *c)
+{
+	struct node *n = node_get(t, ino);
+	if (!n) {
+		return -ENOENT;
+	}
+	int err = resolve(t, n, c);
+	if (err == 0) {
+		*ret = n;
+	}
+	return err;
+}
+
 /* The path of a node from the mount point, without the leading '/'. */
 static void node_path(const struct node *n, struct zr_buf *b)
 {
@@ -1013,12 +1027,9 @@ void zr_tree_forget(struct zr_tree *t, uint64_t ino, uint64_t n)
 
 int zr_tree_readlink(struct zr_tree *t, uint64_t ino, char **ret)
 {
-	struct node *n = node_get(t, ino);
+	struct node *n = NULL;
 	struct ctx c;
-	if (!n) {
-		return -ENOENT;
-	}
-	int err = resolve(t, n, &c);
+	int err = node_resolve(t, ino, &n, &c);
 	if (err < 0) {
 		return err;
 	}
@@ -1055,12 +1066,9 @@ static bool truncatable(const struct node *n)
 
 int zr_tree_truncate(struct zr_tree *t, uint64_t ino, uint64_t size, struct zr_tree_attr *ret)
 {
-	struct node *n = node_get(t, ino);
+	struct node *n = NULL;
 	struct ctx c;
-	if (!n) {
-		return -ENOENT;
-	}
-	int err = resolve(t, n, &c);
+	int err = node_resolve(t, ino, &n, &c);
 	if (err < 0) {
 		return err;
 	}
@@ -1459,12 +1467,9 @@ int zr_tree_walk(struct zr_tree *t, const char *path, struct zr_tree_attr *ret)
 int zr_tree_open(struct zr_tree *t, uint64_t ino, int flags, struct zr_handle **ret,
 		 struct zr_tree_attr *ret_attr)
 {
-	struct node *n = node_get(t, ino);
+	struct node *n = NULL;
 	struct ctx c;
-	if (!n) {
-		return -ENOENT;
-	}
-	int err = resolve(t, n, &c);
+	int err = node_resolve(t, ino, &n, &c);
 	if (err < 0) {
 		return err;
 	}

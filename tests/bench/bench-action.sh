@@ -10,15 +10,11 @@
 # N (default 200) round trips and M (default 2000) state reads can be set in the environment.
 set -euo pipefail
 
-zrobot=${ZROBOT:-build/fs/zrobot}
 n=${N:-200}
 m=${M:-2000}
 
-if [[ ! -x $zrobot ]]; then
-	echo "bench: no robot binary at '$zrobot' (set ZROBOT)" >&2
-	exit 1
-fi
-zrobot=$(realpath "$zrobot")
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+zrobot=$(bench_zrobot)
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/zr-bench.XXXXXX")
 mnt=$tmp/mnt
@@ -26,25 +22,8 @@ shm=$(mktemp -d /dev/shm/zr-bench.XXXXXX 2>/dev/null || mktemp -d "$tmp/shm.XXXX
 robot_pid=
 
 cleanup() {
-	# Unmount first so the robot sees its session end; lazily if a reader still holds it.
-	if mountpoint -q "$mnt" 2>/dev/null; then
-		fusermount3 -u "$mnt" 2>/dev/null || fusermount3 -uz "$mnt" 2>/dev/null || true
-	fi
-	if [[ -n $robot_pid ]] && kill -0 "$robot_pid" 2>/dev/null; then
-		kill -TERM "$robot_pid" 2>/dev/null || true
-		for _ in $(seq 50); do
-			kill -0 "$robot_pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$robot_pid" 2>/dev/null || true
-	fi
-	if [[ -n $robot_pid ]]; then
-		wait "$robot_pid" 2>/dev/null || true
-	fi
-	# Never recurse into a mount that is still there: rm -r over the tree would delete services.
-	if ! mountpoint -q "$mnt" 2>/dev/null; then
-		rm -rf --one-file-system "$tmp"
-	fi
+	stop_robot
+	remove_tmp
 	rm -rf "$shm"
 }
 trap cleanup EXIT

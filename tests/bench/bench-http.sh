@@ -11,7 +11,6 @@
 # at the end. Needs wrk and nginx (tests/deps.sh installs them).
 set -euo pipefail
 
-zrobot=${ZROBOT:-build/fs/zrobot}
 dur=${D:-10}
 conns=${C:-32}
 threads=${T:-1}
@@ -23,11 +22,8 @@ for tool in wrk nginx curl python3; do
 		exit 1
 	fi
 done
-if [[ ! -x $zrobot ]]; then
-	echo "bench: no robot binary at '$zrobot' (set ZROBOT)" >&2
-	exit 1
-fi
-zrobot=$(realpath "$zrobot")
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+zrobot=$(bench_zrobot)
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/zr-bench-http.XXXXXX")
 chmod 755 "$tmp"
@@ -44,21 +40,9 @@ cleanup() {
 		done
 		kill -KILL "$nginx_pid" 2>/dev/null || true
 	fi
-	if mountpoint -q "$mnt" 2>/dev/null; then
-		fusermount3 -u "$mnt" 2>/dev/null || fusermount3 -uz "$mnt" 2>/dev/null || true
-	fi
-	if [[ -n $robot_pid ]] && kill -0 "$robot_pid" 2>/dev/null; then
-		kill -TERM "$robot_pid" 2>/dev/null || true
-		for _ in $(seq 50); do
-			kill -0 "$robot_pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$robot_pid" 2>/dev/null || true
-	fi
+	stop_robot
 	wait 2>/dev/null || true
-	if ! mountpoint -q "$mnt" 2>/dev/null; then
-		rm -rf --one-file-system "$tmp"
-	fi
+	remove_tmp
 }
 trap cleanup EXIT
 

@@ -18,7 +18,6 @@
 # Environment: W, N, S, T as above; FSYNCS (default 2000) write+fsync rounds.
 set -euo pipefail
 
-zrobot=${ZROBOT:-build/fs/zrobot}
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 writers=${W:-4}
 per_writer=${N:-500}
@@ -26,11 +25,8 @@ n_services=${S:-10000}
 n_tasks=${T:-100000}
 fsyncs=${FSYNCS:-2000}
 
-if [[ ! -x $zrobot ]]; then
-	echo "bench: no robot binary at '$zrobot' (set ZROBOT)" >&2
-	exit 1
-fi
-zrobot=$(realpath "$zrobot")
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+zrobot=$(bench_zrobot)
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/zr-bench-store.XXXXXX")
 mnt=$tmp/mnt
@@ -38,35 +34,13 @@ robot_pid=
 perf_pid=
 writer_pids=()
 
-stop_robot() {
-	if [[ -n $robot_pid ]] && kill -0 "$robot_pid" 2>/dev/null; then
-		kill -TERM "$robot_pid" 2>/dev/null || true
-		for _ in $(seq 100); do
-			kill -0 "$robot_pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$robot_pid" 2>/dev/null || true
-	fi
-	if [[ -n $robot_pid ]]; then
-		wait "$robot_pid" 2>/dev/null || true
-	fi
-	robot_pid=
-}
-
 cleanup() {
 	local p
 	for p in "${writer_pids[@]}" $perf_pid; do
 		kill -KILL "$p" 2>/dev/null || true
 	done
-	# Unmount first so the robot sees its session end; lazily if a reader still holds it.
-	if mountpoint -q "$mnt" 2>/dev/null; then
-		fusermount3 -u "$mnt" 2>/dev/null || fusermount3 -uz "$mnt" 2>/dev/null || true
-	fi
 	stop_robot
-	# Never recurse into a mount that is still there.
-	if ! mountpoint -q "$mnt" 2>/dev/null; then
-		rm -rf --one-file-system "$tmp"
-	fi
+	remove_tmp
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
