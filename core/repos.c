@@ -11,6 +11,7 @@
 #include "repo.h"
 #include "repolist.h"
 #include "robot.h"
+#include "store.h"
 #include "template.h"
 #include "util/cleanup.h"
 #include "util/log.h"
@@ -19,9 +20,7 @@ struct zr_repos {
 	struct zr_robot *robot;
 	struct zr_repo **list;
 	size_t n;
-	bool saving;    /* a save of repos.json runs */
-	bool save_again; /* and the list changed since it started */
-	bool destroyed;  /* freed when the running save ends */
+	bool import; /* the list came from repos.json: store it */
 };
 
 int zr_repos_create(struct zr_robot *r, struct zr_repos **ret)
@@ -74,32 +73,15 @@ static void adopt_templates(struct zr_repos *rs, struct zr_repo *repo)
 	adopt_catalog(rs, &cat, repo->tree);
 }
 
-static void save(struct zr_repos *rs);
-
-static void on_saved(int status, void *data)
-{
-	struct zr_repos *rs = data;
-	(void)status; /* logged by repolist */
-	rs->saving = false;
-	if (rs->destroyed) {
-		free(rs);
-		return;
-	}
-	if (rs->save_again) {
-		save(rs);
-	}
-}
-
-/* repos.json follows the list; saves run one at a time so the last one wins. */
+/* The list follows the repositories into the store (with the commit each is at). */
 static void save(struct zr_repos *rs)
 {
-	if (rs->saving) {
-		rs->save_again = true;
-		return;
-	}
-	rs->save_again = false;
-	if (zr_repolist_save(rs->robot->loop, rs->robot->cfg.data_dir, rs->list, rs->n, on_saved, rs) == 0) {
-		rs->saving = true;
+	struct zr_store *st = rs->robot->cfg.store;
+	for (size_t i = 0; st && i < rs->n; i++) {
+		const struct zr_repo *rp = rs->list[i];
+		if (rp->commit) {
+			zr_store_repo_put(st, rp->id, rp->url, rp->ref, rp->commit, (int64_t)i);
+		}
 	}
 }
 
@@ -152,13 +134,40 @@ static void adopt_old_exports(struct zr_repos *rs, struct zr_repo *repo)
 	closedir(d);
 }
 
+static int stored_repo(const char *id, const char *url, const char *ref, const char *commit, void *data)
+{
+	struct zr_repolist *l = data;
+	struct zr_repolist_entry *e = realloc(l->entries, (l->n + 1) * sizeof(*e));
+	if (!e) {
+		return -ENOMEM;
+	}
+	l->entries = e;
+	e = &l->entries[l->n];
+	*e = (struct zr_repolist_entry){.id = strdup(id), .url = strdup(url),
+					.ref = ref ? strdup(ref) : NULL, .commit = strdup(commit)};
+	l->n++;
+	if (!e->id || !e->url || !e->commit || (ref && !e->ref)) {
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 void zr_repos_open(struct zr_repos *rs)
 {
 	struct zr_repolist l = {0};
 	_cleanup_free_ char *why = NULL;
-	int err = zr_repolist_read(rs->robot->cfg.data_dir, &l, &why);
+	int err = zr_store_repos(rs->robot->cfg.store, stored_repo, &l);
+	if (err == 0 && l.n == 0) {
+		/* An older robot kept the list in repos.json. */
+		err = zr_repolist_read(rs->robot->cfg.data_dir, &l, &why);
+		if (err == 0 && l.n > 0) {
+			log_info("Moving %zu repositories from repos.json into the store", l.n);
+			rs->import = true;
+		}
+	}
 	if (err < 0) {
 		log_error("Failed to read the repository list: %s, ignoring", why ? why : strerror(-err));
+		zr_repolist_done(&l);
 		return;
 	}
 	for (size_t i = 0; i < l.n; i++) {
@@ -182,6 +191,9 @@ void zr_repos_open(struct zr_repos *rs)
 		log_info("Reopened repository %s (%s) at %s", repo->id, repo->url, repo->commit);
 	}
 	zr_repolist_done(&l);
+	if (rs->import) {
+		save(rs);
+	}
 }
 
 struct zr_repo *zr_repos_find(const struct zr_repos *rs, const char *id)
@@ -255,11 +267,5 @@ void zr_repos_destroy(struct zr_repos *rs)
 		zr_repo_close(rs->list[i]);
 	}
 	free(rs->list);
-	rs->list = NULL;
-	rs->n = 0;
-	if (rs->saving) {
-		rs->destroyed = true;
-		return;
-	}
 	free(rs);
 }

@@ -25,6 +25,7 @@ enum op_kind {
 	OP_TASK_DELETE,
 	OP_TASKS_DELETE_SERVICE,
 	OP_TASK_ID,
+	OP_REPO_PUT,
 	N_OPS,
 };
 
@@ -32,7 +33,7 @@ enum op_kind {
 static const int op_texts[N_OPS] = {
 	[OP_SERVICE_INSERT] = 7, [OP_SERVICE_DATA] = 2, [OP_SERVICE_STATE] = 2, [OP_SERVICE_UID] = 2,
 	[OP_SERVICE_DELETING] = 1, [OP_SERVICE_DELETE] = 1, [OP_TASK_PUT] = 6,
-	[OP_TASK_DELETE] = 0, [OP_TASKS_DELETE_SERVICE] = 1, [OP_TASK_ID] = 0,
+	[OP_TASK_DELETE] = 0, [OP_TASKS_DELETE_SERVICE] = 1, [OP_TASK_ID] = 0, [OP_REPO_PUT] = 4,
 };
 
 #define OP_TEXTS 8
@@ -97,7 +98,9 @@ static const char *const schema_sql =
 	" lane INTEGER NOT NULL, state TEXT NOT NULL, created INTEGER NOT NULL, started INTEGER,"
 	" finished INTEGER, result BLOB, error TEXT, err INTEGER, attempt INTEGER,"
 	" progress_done INTEGER, progress_total INTEGER);"
-	"CREATE INDEX IF NOT EXISTS tasks_service ON tasks (service, id);";
+	"CREATE INDEX IF NOT EXISTS tasks_service ON tasks (service, id);"
+	"CREATE TABLE IF NOT EXISTS repos ("
+	" id TEXT PRIMARY KEY, url TEXT NOT NULL, ref TEXT, commit_id TEXT NOT NULL, pos INTEGER NOT NULL);";
 
 static const char *const op_sql[N_OPS] = {
 	[OP_SERVICE_INSERT] = "INSERT OR REPLACE INTO services (template, name, guid, uid, data, state,"
@@ -115,6 +118,7 @@ static const char *const op_sql[N_OPS] = {
 	/* Ids are never reused, even once their tasks are gone with their service. */
 	[OP_TASK_ID] = "INSERT INTO meta VALUES ('task_id', ?1) ON CONFLICT (key) DO UPDATE"
 		       " SET value = MAX(CAST(value AS INTEGER), ?1)",
+	[OP_REPO_PUT] = "INSERT OR REPLACE INTO repos (id, url, ref, commit_id, pos) VALUES (?1, ?2, ?3, ?4, ?5)",
 };
 
 static int sqlite_errno(int rc)
@@ -465,6 +469,42 @@ void zr_store_task_put(struct zr_store *st, const struct zr_store_task *t, bool 
 	submit(st, o);
 }
 
+void zr_store_repo_put(struct zr_store *st, const char *id, const char *url, const char *ref,
+		       const char *commit, int64_t pos)
+{
+	struct op *o = op_new(OP_REPO_PUT, true);
+	if (!o) {
+		return;
+	}
+	o->text[0] = strdup(id);
+	o->text[1] = strdup(url);
+	o->text[2] = dup_or_null(ref);
+	o->text[3] = strdup(commit);
+	o->num[0] = pos;
+	submit(st, o);
+}
+
+int zr_store_repos(struct zr_store *st,
+		   int (*fn)(const char *id, const char *url, const char *ref, const char *commit, void *data),
+		   void *data)
+{
+	sqlite3_stmt *s;
+	int err = 0;
+	int rc = sqlite3_prepare_v2(st->db, "SELECT id, url, ref, commit_id FROM repos ORDER BY pos, id", -1, &s, NULL);
+	if (rc != SQLITE_OK) {
+		return sqlite_errno(rc);
+	}
+	while (err == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		err = fn((const char *)sqlite3_column_text(s, 0), (const char *)sqlite3_column_text(s, 1),
+			 (const char *)sqlite3_column_text(s, 2), (const char *)sqlite3_column_text(s, 3), data);
+	}
+	if (err == 0 && rc != SQLITE_DONE) {
+		err = sqlite_errno(rc);
+	}
+	sqlite3_finalize(s);
+	return err;
+}
+
 void zr_store_task_id(struct zr_store *st, int64_t id)
 {
 	struct op *o = op_new(OP_TASK_ID, false);
@@ -574,6 +614,7 @@ static int schema_version(sqlite3 *db)
  * Version 0 is an empty database. */
 static const char *const migrations[ZR_STORE_SCHEMA] = {
 	[0] = NULL, /* 0 → 1: the tables of schema_sql */
+	[1] = NULL, /* 1 → 2: the repos table, made by schema_sql */
 };
 
 static int migrate(sqlite3 *db, const char *path, char **ret_err)

@@ -155,6 +155,7 @@ expect_in "$(rcat "$MNT/@robot/repos/$ID/status")" "state ready" "repository aft
 expect_eq "$(rcat "$S/upgrade")" "1.1.0" "pinned version after restart"
 expect_eq "$(zrtool write-read "$S/actions/say" say)" "hello v2" "the service runs after restart"
 expect_eq "$(rcat "$MNT/@robot/templates/hello/versions" | grep local/one/)" "$(printf '1.0.0 local/one/hello/1.0.0\n1.1.0 local/one/hello/1.1.0')" "versions after restart"
+expect_eq "$($ZR_PY -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM repos WHERE commit_id != \"\"").fetchone()[0])' "$DATA/zrobot.db")" 2 "repositories in the store"
 ok "restart: repositories and pins come back without cloning (sources removed)"
 
 # --repo at start, and the scaffold: zrobot template new writes a template that loads and runs.
@@ -171,4 +172,38 @@ id=$(ls "$MNT/@robot/repos" | grep -v '^add$' | while read -r i; do
 [ -n "$id" ] || fail "--repo did not add the repository"
 expect_in "$(repo_wait "$id")" "state ready" "--repo clone"
 ok "zrobot template new: loads, install runs; --repo clones at start"
+zr_stop
+
+# A store made by a robot of schema 1 (no repos table) is migrated in a transaction, and a
+# repos.json of that time moves into the store.
+D1=$TMP/old
+mkdir -p "$D1"
+$ZR_PY - "$D1/zrobot.db" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.executescript("""
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE services (guid TEXT PRIMARY KEY, template TEXT NOT NULL, name TEXT NOT NULL,
+  uid TEXT NOT NULL, data TEXT NOT NULL, state TEXT NOT NULL, secret TEXT NOT NULL,
+  created INTEGER NOT NULL, deleting INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE tasks (id INTEGER PRIMARY KEY, service TEXT NOT NULL, action TEXT NOT NULL,
+  args TEXT NOT NULL, lane INTEGER NOT NULL, state TEXT NOT NULL, created INTEGER NOT NULL,
+  started INTEGER, finished INTEGER, result BLOB, error TEXT, err INTEGER, attempt INTEGER,
+  progress_done INTEGER, progress_total INTEGER);
+INSERT INTO meta VALUES ('schema', '1');
+""")
+db.commit()
+PY
+cp "$DATA/repos/$ID/../../repos.json" "$D1/repos.json" 2>/dev/null ||
+	printf '[]\n' >"$D1/repos.json"
+mkdir -p "$D1/repos" && cp -a "$DATA/repos/$ID" "$D1/repos/"
+$ZR_PY - "$D1/repos.json" "$ID" "$SRC/one" "$("${G[@]}" -C "$SRC/one" rev-parse v1.1.0^{commit})" <<'PY'
+import json, sys
+json.dump([{"id": sys.argv[2], "url": sys.argv[3], "ref": "v1.1.0", "commit": sys.argv[4]}], open(sys.argv[1], "w"))
+PY
+DATA=$D1 zr_start
+grep -q "Migrated .* from schema 1 to 2" "$TMP/robot.log" || fail "no migration log line"
+grep -q "Moving 1 repositories from repos.json into the store" "$TMP/robot.log" || fail "repos.json not moved"
+expect_in "$(rcat "$MNT/@robot/repos/$ID/status")" "state ready" "a repository of repos.json after the migration"
+ok "a schema 1 store is migrated; repos.json moves into the store"
 zr_stop
