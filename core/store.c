@@ -144,6 +144,40 @@ static int sqlite_errno(int rc)
 	}
 }
 
+/* Runs a query and calls row for each row until it returns < 0; the loading functions below
+ * each turn a row into their record. */
+static int each_row(struct zr_store *st, const char *sql, int (*row)(sqlite3_stmt *s, void *ctx), void *ctx)
+{
+	sqlite3_stmt *s;
+	int err = 0;
+	int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+	if (rc != SQLITE_OK) {
+		return sqlite_errno(rc);
+	}
+	while (err == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
+		err = row(s, ctx);
+	}
+	if (err == 0 && rc != SQLITE_DONE) {
+		err = sqlite_errno(rc);
+	}
+	sqlite3_finalize(s);
+	return err;
+}
+
+/* The caller's callback (one of these) and data, for the row functions. */
+struct walk {
+	int (*service_fn)(const struct zr_store_service *s, void *data);
+	int (*task_fn)(const struct zr_store_task *t, void *data);
+	int (*repo_fn)(const char *id, const char *url, const char *ref, const char *commit, void *data);
+	int (*action_fn)(const char *tmpl, const char *uid, const char *action, void *data);
+	void *data;
+};
+
+static const char *col_text(sqlite3_stmt *s, int i)
+{
+	return (const char *)sqlite3_column_text(s, i);
+}
+
 /* ---- the writer thread ---- */
 
 static int exec_op(struct zr_store *st, struct op *o)
@@ -484,25 +518,18 @@ void zr_store_repo_put(struct zr_store *st, const char *id, const char *url, con
 	submit(st, o);
 }
 
+static int repo_row(sqlite3_stmt *s, void *ctx)
+{
+	struct walk *w = ctx;
+	return w->repo_fn(col_text(s, 0), col_text(s, 1), col_text(s, 2), col_text(s, 3), w->data);
+}
+
 int zr_store_repos(struct zr_store *st,
 		   int (*fn)(const char *id, const char *url, const char *ref, const char *commit, void *data),
 		   void *data)
 {
-	sqlite3_stmt *s;
-	int err = 0;
-	int rc = sqlite3_prepare_v2(st->db, "SELECT id, url, ref, commit_id FROM repos ORDER BY pos, id", -1, &s, NULL);
-	if (rc != SQLITE_OK) {
-		return sqlite_errno(rc);
-	}
-	while (err == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-		err = fn((const char *)sqlite3_column_text(s, 0), (const char *)sqlite3_column_text(s, 1),
-			 (const char *)sqlite3_column_text(s, 2), (const char *)sqlite3_column_text(s, 3), data);
-	}
-	if (err == 0 && rc != SQLITE_DONE) {
-		err = sqlite_errno(rc);
-	}
-	sqlite3_finalize(s);
-	return err;
+	struct walk w = {.repo_fn = fn, .data = data};
+	return each_row(st, "SELECT id, url, ref, commit_id FROM repos ORDER BY pos, id", repo_row, &w);
 }
 
 void zr_store_task_id(struct zr_store *st, int64_t id)
@@ -529,25 +556,18 @@ int64_t zr_store_last_task_id(struct zr_store *st)
 	return id;
 }
 
+static int action_row(sqlite3_stmt *s, void *ctx)
+{
+	struct walk *w = ctx;
+	return w->action_fn(col_text(s, 0), col_text(s, 1), col_text(s, 2), w->data);
+}
+
 int zr_store_actions(struct zr_store *st, int (*fn)(const char *tmpl, const char *uid, const char *action, void *data),
 		     void *data)
 {
-	sqlite3_stmt *s;
-	int rc = sqlite3_prepare_v2(st->db, "SELECT DISTINCT s.template, s.uid, t.action FROM tasks t"
-				    " JOIN services s ON s.guid = t.service", -1, &s, NULL);
-	int err = 0;
-	if (rc != SQLITE_OK) {
-		return sqlite_errno(rc);
-	}
-	while (err == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-		err = fn((const char *)sqlite3_column_text(s, 0), (const char *)sqlite3_column_text(s, 1),
-			 (const char *)sqlite3_column_text(s, 2), data);
-	}
-	if (err == 0 && rc != SQLITE_DONE) {
-		err = sqlite_errno(rc);
-	}
-	sqlite3_finalize(s);
-	return err;
+	struct walk w = {.action_fn = fn, .data = data};
+	return each_row(st, "SELECT DISTINCT s.template, s.uid, t.action FROM tasks t"
+			" JOIN services s ON s.guid = t.service", action_row, &w);
 }
 
 void zr_store_task_delete(struct zr_store *st, int64_t id)
@@ -725,70 +745,61 @@ fail:
 	return err;
 }
 
+static int service_row(sqlite3_stmt *s, void *ctx)
+{
+	struct walk *w = ctx;
+	struct zr_store_service r = {
+		.rowid = sqlite3_column_int64(s, 0),
+		.template = col_text(s, 1),
+		.name = col_text(s, 2),
+		.guid = col_text(s, 3),
+		.uid = col_text(s, 4),
+		.data = col_text(s, 5),
+		.state = col_text(s, 6),
+		.secret = col_text(s, 7),
+		.created_ns = sqlite3_column_int64(s, 8),
+		.deleting = sqlite3_column_int(s, 9) != 0,
+	};
+	return w->service_fn(&r, w->data);
+}
+
+static int task_row(sqlite3_stmt *s, void *ctx)
+{
+	struct walk *w = ctx;
+	struct zr_store_task t = {
+		.id = sqlite3_column_int64(s, 0),
+		.service_guid = col_text(s, 1),
+		.action = col_text(s, 2),
+		.args = col_text(s, 3),
+		.state = col_text(s, 4),
+		.error = col_text(s, 5),
+		.result = sqlite3_column_blob(s, 6),
+		.result_len = (size_t)sqlite3_column_bytes(s, 6),
+		.lane = sqlite3_column_int(s, 7),
+		.err = sqlite3_column_int(s, 8),
+		.attempt = sqlite3_column_int(s, 9),
+		.created_ns = sqlite3_column_int64(s, 10),
+		.started_ns = sqlite3_column_int64(s, 11),
+		.finished_ns = sqlite3_column_int64(s, 12),
+		.progress_done = sqlite3_column_int64(s, 13),
+		.progress_total = sqlite3_column_int64(s, 14),
+	};
+	return w->task_fn(&t, w->data);
+}
+
 int zr_store_load(struct zr_store *st, int (*service_fn)(const struct zr_store_service *s, void *data),
 		  int (*task_fn)(const struct zr_store_task *t, void *data), void *data)
 {
-	sqlite3_stmt *s;
-	int err = 0, rc;
-	rc = sqlite3_prepare_v2(st->db, "SELECT rowid, template, name, guid, uid, data, state, secret,"
-				" created, deleting FROM services ORDER BY rowid", -1, &s, NULL);
-	if (rc != SQLITE_OK) {
-		return sqlite_errno(rc);
-	}
-	while (err == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-		struct zr_store_service r = {
-			.rowid = sqlite3_column_int64(s, 0),
-			.template = (const char *)sqlite3_column_text(s, 1),
-			.name = (const char *)sqlite3_column_text(s, 2),
-			.guid = (const char *)sqlite3_column_text(s, 3),
-			.uid = (const char *)sqlite3_column_text(s, 4),
-			.data = (const char *)sqlite3_column_text(s, 5),
-			.state = (const char *)sqlite3_column_text(s, 6),
-			.secret = (const char *)sqlite3_column_text(s, 7),
-			.created_ns = sqlite3_column_int64(s, 8),
-			.deleting = sqlite3_column_int(s, 9) != 0,
-		};
-		err = service_fn(&r, data);
-	}
-	if (err == 0 && rc != SQLITE_DONE) {
-		err = sqlite_errno(rc);
-	}
-	sqlite3_finalize(s);
+	struct walk ws = {.service_fn = service_fn, .data = data};
+	struct walk wt = {.task_fn = task_fn, .data = data};
+	int err = each_row(st, "SELECT rowid, template, name, guid, uid, data, state, secret, created,"
+			   " deleting FROM services ORDER BY rowid", service_row, &ws);
 	if (err < 0) {
 		return err;
 	}
-	rc = sqlite3_prepare_v2(st->db, "SELECT id, service, action, args, state, error, result, lane,"
-				" err, attempt, created, started, finished, progress_done,"
-				" progress_total FROM tasks ORDER BY id", -1, &s, NULL);
-	if (rc != SQLITE_OK) {
-		return sqlite_errno(rc);
-	}
-	while (err == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
-		struct zr_store_task t = {
-			.id = sqlite3_column_int64(s, 0),
-			.service_guid = (const char *)sqlite3_column_text(s, 1),
-			.action = (const char *)sqlite3_column_text(s, 2),
-			.args = (const char *)sqlite3_column_text(s, 3),
-			.state = (const char *)sqlite3_column_text(s, 4),
-			.error = (const char *)sqlite3_column_text(s, 5),
-			.result = sqlite3_column_blob(s, 6),
-			.result_len = (size_t)sqlite3_column_bytes(s, 6),
-			.lane = sqlite3_column_int(s, 7),
-			.err = sqlite3_column_int(s, 8),
-			.attempt = sqlite3_column_int(s, 9),
-			.created_ns = sqlite3_column_int64(s, 10),
-			.started_ns = sqlite3_column_int64(s, 11),
-			.finished_ns = sqlite3_column_int64(s, 12),
-			.progress_done = sqlite3_column_int64(s, 13),
-			.progress_total = sqlite3_column_int64(s, 14),
-		};
-		err = task_fn(&t, data);
-	}
-	if (err == 0 && rc != SQLITE_DONE) {
-		err = sqlite_errno(rc);
-	}
-	sqlite3_finalize(s);
-	return err;
+	return each_row(st, "SELECT id, service, action, args, state, error, result, lane, err, attempt,"
+			" created, started, finished, progress_done, progress_total FROM tasks ORDER BY id",
+			task_row, &wt);
 }
 
 static void on_closed(uv_handle_t *h)
