@@ -26,6 +26,8 @@ enum op_kind {
 	OP_TASKS_DELETE_SERVICE,
 	OP_TASK_ID,
 	OP_REPO_PUT,
+	OP_REMOTE_PUT,
+	OP_REMOTE_DELETE,
 	N_OPS,
 };
 
@@ -34,6 +36,7 @@ static const int op_texts[N_OPS] = {
 	[OP_SERVICE_INSERT] = 7, [OP_SERVICE_DATA] = 2, [OP_SERVICE_STATE] = 2, [OP_SERVICE_UID] = 2,
 	[OP_SERVICE_DELETING] = 1, [OP_SERVICE_DELETE] = 1, [OP_TASK_PUT] = 6,
 	[OP_TASK_DELETE] = 0, [OP_TASKS_DELETE_SERVICE] = 1, [OP_TASK_ID] = 0, [OP_REPO_PUT] = 4,
+	[OP_REMOTE_PUT] = 3, [OP_REMOTE_DELETE] = 1,
 };
 
 #define OP_TEXTS 8
@@ -100,7 +103,9 @@ static const char *const schema_sql =
 	" progress_done INTEGER, progress_total INTEGER);"
 	"CREATE INDEX IF NOT EXISTS tasks_service ON tasks (service, id);"
 	"CREATE TABLE IF NOT EXISTS repos ("
-	" id TEXT PRIMARY KEY, url TEXT NOT NULL, ref TEXT, commit_id TEXT NOT NULL, pos INTEGER NOT NULL);";
+	" id TEXT PRIMARY KEY, url TEXT NOT NULL, ref TEXT, commit_id TEXT NOT NULL, pos INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS remotes ("
+	" name TEXT PRIMARY KEY, url TEXT NOT NULL, token_file TEXT, pos INTEGER NOT NULL);";
 
 static const char *const op_sql[N_OPS] = {
 	[OP_SERVICE_INSERT] = "INSERT OR REPLACE INTO services (template, name, guid, uid, data, state,"
@@ -119,6 +124,8 @@ static const char *const op_sql[N_OPS] = {
 	[OP_TASK_ID] = "INSERT INTO meta VALUES ('task_id', ?1) ON CONFLICT (key) DO UPDATE"
 		       " SET value = MAX(CAST(value AS INTEGER), ?1)",
 	[OP_REPO_PUT] = "INSERT OR REPLACE INTO repos (id, url, ref, commit_id, pos) VALUES (?1, ?2, ?3, ?4, ?5)",
+	[OP_REMOTE_PUT] = "INSERT OR REPLACE INTO remotes (name, url, token_file, pos) VALUES (?1, ?2, ?3, ?4)",
+	[OP_REMOTE_DELETE] = "DELETE FROM remotes WHERE name = ?1",
 };
 
 static int sqlite_errno(int rc)
@@ -170,6 +177,7 @@ struct walk {
 	int (*task_fn)(const struct zr_store_task *t, void *data);
 	int (*repo_fn)(const char *id, const char *url, const char *ref, const char *commit, void *data);
 	int (*action_fn)(const char *tmpl, const char *uid, const char *action, void *data);
+	int (*remote_fn)(const char *name, const char *url, const char *token_file, void *data);
 	void *data;
 };
 
@@ -532,6 +540,43 @@ int zr_store_repos(struct zr_store *st,
 	return each_row(st, "SELECT id, url, ref, commit_id FROM repos ORDER BY pos, id", repo_row, &w);
 }
 
+void zr_store_remote_put(struct zr_store *st, const char *name, const char *url,
+			 const char *token_file, int64_t pos)
+{
+	struct op *o = op_new(OP_REMOTE_PUT, false);
+	if (!o) {
+		return;
+	}
+	o->text[0] = strdup(name);
+	o->text[1] = strdup(url);
+	o->text[2] = dup_or_null(token_file);
+	o->num[0] = pos;
+	submit(st, o);
+}
+
+void zr_store_remote_delete(struct zr_store *st, const char *name)
+{
+	struct op *o = op_new(OP_REMOTE_DELETE, false);
+	if (o) {
+		o->text[0] = strdup(name);
+		submit(st, o);
+	}
+}
+
+static int remote_row(sqlite3_stmt *s, void *ctx)
+{
+	struct walk *w = ctx;
+	return w->remote_fn(col_text(s, 0), col_text(s, 1), col_text(s, 2), w->data);
+}
+
+int zr_store_remotes(struct zr_store *st,
+		     int (*fn)(const char *name, const char *url, const char *token_file, void *data),
+		     void *data)
+{
+	struct walk w = {.remote_fn = fn, .data = data};
+	return each_row(st, "SELECT name, url, token_file FROM remotes ORDER BY pos, name", remote_row, &w);
+}
+
 void zr_store_task_id(struct zr_store *st, int64_t id)
 {
 	struct op *o = op_new(OP_TASK_ID, false);
@@ -635,6 +680,7 @@ static int schema_version(sqlite3 *db)
 static const char *const migrations[ZR_STORE_SCHEMA] = {
 	[0] = NULL, /* 0 → 1: the tables of schema_sql */
 	[1] = NULL, /* 1 → 2: the repos table, made by schema_sql */
+	[2] = NULL, /* 2 → 3: the remotes table, made by schema_sql */
 };
 
 static int migrate(sqlite3 *db, const char *path, char **ret_err)

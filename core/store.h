@@ -10,7 +10,7 @@
 struct zr_store;
 
 /* The schema this build writes; a database with a newer one is refused. */
-#define ZR_STORE_SCHEMA 2
+#define ZR_STORE_SCHEMA 3
 
 /* Opens (creating or migrating) <data_dir>/zrobot.db. Runs on the caller's thread: call it
  * before the loop runs. Returns 0, or a negative errno with *ret_err (malloc'd). */
@@ -48,6 +48,11 @@ int zr_store_repos(struct zr_store *st,
 		   int (*fn)(const char *id, const char *url, const char *ref, const char *commit, void *data),
 		   void *data);
 
+/* Calls fn with each remote robot added at run time, in the order they were added. */
+int zr_store_remotes(struct zr_store *st,
+		     int (*fn)(const char *name, const char *url, const char *token_file, void *data),
+		     void *data);
+
 /* The highest task id ever given (0 for none). */
 int64_t zr_store_last_task_id(struct zr_store *st);
 /* Calls fn with each (template, uid, action) that stored tasks use. */
@@ -71,6 +76,10 @@ void zr_store_task_delete(struct zr_store *st, int64_t id);
 /* Records a template repository at its commit (pos: its place in the list). */
 void zr_store_repo_put(struct zr_store *st, const char *id, const char *url, const char *ref,
 		       const char *commit, int64_t pos);
+/* Records a remote robot (pos: its place in the list) or forgets one. */
+void zr_store_remote_put(struct zr_store *st, const char *name, const char *url,
+			 const char *token_file, int64_t pos);
+void zr_store_remote_delete(struct zr_store *st, const char *name);
 /* Records that ids up to id are taken (with the request that took it). */
 void zr_store_task_id(struct zr_store *st, int64_t id);
 

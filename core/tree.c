@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "payload.h"
+#include "remote/remote.h"
 #include "repo.h"
 #include "repos.h"
 #include "robot.h"
@@ -55,10 +56,17 @@ enum ntype {
 	N_PRODUCER,
 	N_CONSUMERS,
 	N_CONSUMER,
+	N_REMOTES,      /* @remote: its entries are remote robots' roots (remote/remote.h) */
+	N_RREMOTES,     /* @robot/remotes */
+	N_RREMOTES_ADD,
+	N_RREMOTES_CTL,
+	N_RREMOTE,
+	N_RREMOTEFILE,
 };
 
 enum { RT_MANIFEST, RT_UID, RT_VERSIONS, RT_SOURCE };
 enum { RP_URL, RP_REF, RP_COMMIT, RP_STATUS, RP_CTL };
+enum { RM_URL, RM_STATUS };
 enum { SF_STATE, SF_DATA, SF_INFO, SF_LOG, SF_EVENTS, SF_LASTERROR, SF_UPGRADE, SF_CTL };
 enum {
 	TF_ACTION, TF_ARGS, TF_STATE, TF_CREATED, TF_STARTED, TF_FINISHED,
@@ -78,6 +86,7 @@ static const struct fixed robot_entries[] = {
 	{"info", N_ROBOT_INFO, 0, S_IFREG | 0444},
 	{"log", N_ROBOT_LOG, 0, S_IFREG | 0444},
 	{"metrics", N_ROBOT_METRICS, 0, S_IFREG | 0444},
+	{"remotes", N_RREMOTES, 0, S_IFDIR | 0555},
 	{"repos", N_REPOS, 0, S_IFDIR | 0555},
 	{"templates", N_RTEMPLATES, 0, S_IFDIR | 0555},
 	{NULL, 0, 0, 0},
@@ -88,6 +97,11 @@ static const struct fixed repo_entries[] = {
 	{"ref", N_REPOFILE, RP_REF, S_IFREG | 0444},
 	{"status", N_REPOFILE, RP_STATUS, S_IFREG | 0444},
 	{"url", N_REPOFILE, RP_URL, S_IFREG | 0444},
+	{NULL, 0, 0, 0},
+};
+static const struct fixed rremote_entries[] = {
+	{"status", N_RREMOTEFILE, RM_STATUS, S_IFREG | 0444},
+	{"url", N_RREMOTEFILE, RM_URL, S_IFREG | 0444},
 	{NULL, 0, 0, 0},
 };
 static const struct fixed rtemplate_entries[] = {
@@ -186,6 +200,7 @@ struct zr_tree_req {
 
 struct zr_tree {
 	struct zr_robot *robot;
+	struct zr_remotes *remotes; /* NULL: no @remote entries */
 	struct zr_tree_ops ops;
 	void *data;
 	struct zr_map by_ino;  /* ino → node */
@@ -342,6 +357,10 @@ static int child_of(struct zr_tree *t, enum ntype ptype, struct ctx *c, const ch
 			*type = N_ROBOT;
 			return 0;
 		}
+		if (strcmp(name, "@remote") == 0) {
+			*type = N_REMOTES;
+			return 0;
+		}
 		c->rt = zr_robot_template(t->robot, name);
 		*type = N_TEMPLATE;
 		return c->rt ? 0 : -ENOENT;
@@ -366,6 +385,15 @@ static int child_of(struct zr_tree *t, enum ntype ptype, struct ctx *c, const ch
 	case N_REPO:
 		f = fixed_find(repo_entries, name);
 		break;
+	case N_RREMOTES:
+		*type = strcmp(name, "add") == 0 ? N_RREMOTES_ADD : strcmp(name, "ctl") == 0 ? N_RREMOTES_CTL : N_RREMOTE;
+		return *type != N_RREMOTE || (t->remotes && zr_remotes_has(t->remotes, name)) ? 0 : -ENOENT;
+	case N_RREMOTE:
+		f = fixed_find(rremote_entries, name);
+		break;
+	case N_REMOTES:
+		/* Remote roots are the remote layer's nodes, not ours (see zr_tree_lookup). */
+		return -ENOENT;
 	case N_PRODUCERS:
 		*type = N_PRODUCER;
 		return zr_service_producer(c->svc, name) ? 0 : -ENOENT;
@@ -472,6 +500,7 @@ static bool is_dir(enum ntype type)
 	case N_ROOT: case N_ROBOT: case N_RTEMPLATES: case N_RTEMPLATE: case N_TEMPLATE:
 	case N_SERVICE: case N_ACTIONS: case N_RESULTS: case N_TASKS: case N_TASK:
 	case N_REPOS: case N_REPO: case N_PRODUCERS: case N_CONSUMERS:
+	case N_REMOTES: case N_RREMOTES: case N_RREMOTE:
 		return true;
 	default:
 		return false;
@@ -493,8 +522,12 @@ static mode_t node_mode(const struct node *n)
 	switch (n->type) {
 	case N_ROOT: case N_ROBOT: case N_RTEMPLATES: case N_RTEMPLATE: case N_ACTIONS:
 	case N_RESULTS: case N_TASKS: case N_TASK: case N_REPOS: case N_REPO:
-	case N_PRODUCERS: case N_CONSUMERS:
+	case N_PRODUCERS: case N_CONSUMERS: case N_REMOTES: case N_RREMOTES: case N_RREMOTE:
 		return S_IFDIR | 0555;
+	case N_RREMOTES_ADD: case N_RREMOTES_CTL:
+		return S_IFREG | 0200;
+	case N_RREMOTEFILE:
+		return S_IFREG | 0444;
 	case N_PRODUCER: case N_CONSUMER:
 		return S_IFLNK | 0777;
 	case N_REPOS_ADD:
@@ -641,6 +674,15 @@ static void gen_content(struct zr_tree *t, const struct node *n, const struct ct
 			return;
 		}
 		return;
+	case N_RREMOTEFILE: {
+		_cleanup_free_ char *text = NULL;
+		int err = n->field == RM_URL ? zr_remotes_url(t->remotes, n->parent->name, &text)
+					     : zr_remotes_status(t->remotes, n->parent->name, &text);
+		if (err == 0) {
+			(void)zr_buf_puts(b, text);
+		}
+		return;
+	}
 	case N_REPOFILE: {
 		const struct zr_repo *rp = c->repo;
 		if (n->field == RP_STATUS) {
@@ -734,7 +776,7 @@ static void gen_content(struct zr_tree *t, const struct node *n, const struct ct
 static bool is_snapshot(const struct node *n)
 {
 	switch (n->type) {
-	case N_ROBOT_INFO: case N_ROBOT_METRICS: case N_RTFILE: case N_QUEUE:
+	case N_ROBOT_INFO: case N_ROBOT_METRICS: case N_RTFILE: case N_QUEUE: case N_RREMOTEFILE:
 		return true;
 	case N_REPOFILE:
 		return n->field != RP_CTL;
@@ -1000,12 +1042,41 @@ static int lookup_node(struct zr_tree *t, struct node *p, const char *name, stru
 	return 0;
 }
 
+void zr_tree_set_remotes(struct zr_tree *t, struct zr_remotes *rs)
+{
+	t->remotes = rs;
+}
+
+void zr_tree_remote_changed(struct zr_tree *t, const char *name)
+{
+	static const char *const dirs[] = {"1/@remote", NULL};
+	for (size_t i = 0; dirs[i]; i++) {
+		struct node *n = zr_map_get(&t->by_name, dirs[i]);
+		if (n) {
+			t->ops.inval_entry(n->ino, name, t->data);
+		}
+	}
+	struct node *robot = zr_map_get(&t->by_name, "1/@robot");
+	char key[64];
+	if (robot) {
+		snprintf(key, sizeof(key), "%" PRIu64 "/remotes", robot->ino);
+		struct node *n = zr_map_get(&t->by_name, key);
+		if (n) {
+			t->ops.inval_entry(n->ino, name, t->data);
+		}
+	}
+}
+
 int zr_tree_lookup(struct zr_tree *t, uint64_t parent, const char *name, struct zr_tree_attr *ret)
 {
 	struct node *p = node_get(t, parent), *n;
 	struct ctx c;
 	if (!p) {
 		return -ENOENT;
+	}
+	if (p->type == N_REMOTES) {
+		int err = resolve(t, p, &c);
+		return err < 0 ? err : t->remotes ? zr_remotes_root(t->remotes, name, true, ret) : -ENOENT;
 	}
 	int err = lookup_node(t, p, name, &n, &c);
 	if (err < 0) {
@@ -1060,6 +1131,7 @@ int zr_tree_getattr(struct zr_tree *t, uint64_t ino, struct zr_tree_attr *ret)
 static bool truncatable(const struct node *n)
 {
 	return n->type == N_ACTION || n->type == N_REPOS_ADD || (n->type == N_REPOFILE && n->field == RP_CTL) ||
+	       n->type == N_RREMOTES_ADD || n->type == N_RREMOTES_CTL ||
 	       (n->type == N_SVCFILE && (n->field == SF_DATA || n->field == SF_UPGRADE || n->field == SF_CTL)) ||
 	       (n->type == N_TASKFILE && n->field == TF_CANCEL);
 }
@@ -1150,8 +1222,23 @@ static int list_dir(struct zr_tree *t, struct zr_handle *h)
 	}
 	switch (n->type) {
 	case N_ROOT:
-		err = add_name(h, "@robot", &cap);
-		return err < 0 ? err : add_map_names(h, &t->robot->templates, &cap);
+		if (add_name(h, "@remote", &cap) < 0 || add_name(h, "@robot", &cap) < 0) {
+			return -ENOMEM;
+		}
+		return add_map_names(h, &t->robot->templates, &cap);
+	case N_REMOTES:
+	case N_RREMOTES:
+		if (n->type == N_RREMOTES && (add_name(h, "add", &cap) < 0 || add_name(h, "ctl", &cap) < 0)) {
+			return -ENOMEM;
+		}
+		for (size_t i = 0; t->remotes && zr_remotes_name(t->remotes, i); i++) {
+			if (add_name(h, zr_remotes_name(t->remotes, i), &cap) < 0) {
+				return -ENOMEM;
+			}
+		}
+		return 0;
+	case N_RREMOTE:
+		return add_fixed(h, rremote_entries, &cap);
 	case N_ROBOT:
 		return add_fixed(h, robot_entries, &cap);
 	case N_REPOS:
@@ -1281,6 +1368,17 @@ int zr_tree_readdir(struct zr_tree *t, struct zr_handle *h, uint64_t off, bool p
 		struct node *n;
 		struct ctx c;
 		struct zr_tree_attr a;
+		if (h->node->type == N_REMOTES) {
+			/* A remote robot's root: an inode of the remote layer, counted there. */
+			if (zr_remotes_root(t->remotes, h->names[i], false, &a) < 0) {
+				continue;
+			}
+			if (!fill(h->names[i], &a, i + 1, data)) {
+				break;
+			}
+			(void)zr_remotes_root(t->remotes, h->names[i], plus, &a);
+			continue;
+		}
 		/* An entry removed since the snapshot is skipped, not shown stale. */
 		if (lookup_node(t, h->node, h->names[i], &n, &c) < 0) {
 			continue;
@@ -1440,6 +1538,11 @@ int zr_tree_walk(struct zr_tree *t, const char *path, struct zr_tree_attr *ret)
 		uint64_t parent = ino;
 		err = zr_tree_lookup(t, parent, name, &a);
 		free(name);
+		if (err == 0 && zr_remotes_owns(t->remotes, a.ino)) {
+			/* Remote robots are reached through a mount, not proxied over HTTP. */
+			zr_remotes_forget(t->remotes, a.ino, 1);
+			err = -EOPNOTSUPP;
+		}
 		/* The child keeps its parent alive: the parent's reference can go now. */
 		if (counted) {
 			zr_tree_forget(t, parent, 1);
@@ -1855,6 +1958,52 @@ static ssize_t write_repos(struct zr_tree *t, struct zr_handle *h, const struct 
 	return err < 0 ? refuse(t, h, c, err, why) : (ssize_t)len;
 }
 
+static void on_remotes_done(int err, void *data)
+{
+	struct tree_op *op = data;
+	op_done(op, err < 0 ? err : (ssize_t)op->len, NULL);
+}
+
+/* @robot/remotes/add takes "NAME URL [TOKEN-FILE]", @robot/remotes/ctl "remove NAME"; the
+ * write returns once the store has the change. */
+static void write_remotes(struct tree_op *op, const char *buf, size_t len)
+{
+	struct zr_tree *t = op->tree;
+	struct ctx c = {0};
+	_cleanup_free_ char *why = NULL;
+	_cleanup_free_ char *text = strndup(buf, len);
+	char *w[4] = {0}, *save = NULL;
+	size_t n = 0;
+	if (!text || !t->remotes) {
+		op_done(op, text ? refuse(t, op->h, &c, -EINVAL, "this robot has no remote support") : -ENOMEM, NULL);
+		return;
+	}
+	for (char *tok = strtok_r(text, " \t\r\n", &save); tok; tok = strtok_r(NULL, " \t\r\n", &save)) {
+		if (n < 4) {
+			w[n] = tok;
+		}
+		n++;
+	}
+	op->len = len;
+	if (op->h->node->type == N_RREMOTES_ADD) {
+		if (n < 2 || n > 3) {
+			op_done(op, refuse(t, op->h, &c, -EINVAL, "want 'NAME URL [TOKEN-FILE]'"), NULL);
+			return;
+		}
+		zr_remotes_add_persist(t->remotes, w[0], w[1], w[2], on_remotes_done, op, &why);
+		return;
+	}
+	if (n != 2 || strcmp(w[0], "remove") != 0) {
+		op_done(op, refuse(t, op->h, &c, -EINVAL, "want 'remove NAME'"), NULL);
+		return;
+	}
+	if (!zr_remotes_has(t->remotes, w[1])) {
+		op_done(op, refuse(t, op->h, &c, -ENOENT, "no such remote"), NULL);
+		return;
+	}
+	zr_remotes_remove(t->remotes, w[1], on_remotes_done, op);
+}
+
 /* Service commands: "force" lets the next rmdir delete a service that has consumers. */
 static ssize_t write_ctl(struct zr_tree *t, struct zr_handle *h, const struct ctx *c,
 			 const char *buf, size_t len)
@@ -1916,6 +2065,8 @@ void zr_tree_write(struct zr_tree *t, struct zr_handle *h, const char *buf, size
 		write_data(op, &c, buf, len, off);
 	} else if (n->type == N_REPOS_ADD || (n->type == N_REPOFILE && n->field == RP_CTL)) {
 		op_done(op, write_repos(t, h, &c, buf, len), NULL);
+	} else if (n->type == N_RREMOTES_ADD || n->type == N_RREMOTES_CTL) {
+		write_remotes(op, buf, len);
 	} else if (n->type == N_SVCFILE && n->field == SF_CTL) {
 		op_done(op, write_ctl(t, h, &c, buf, len), NULL);
 	} else if (n->type == N_SVCFILE && n->field == SF_UPGRADE) {

@@ -47,6 +47,12 @@ void zr_tree_destroy(struct zr_tree *t, int err);
 /* Answers every parked read with -err (shutdown). */
 void zr_tree_cancel_all(struct zr_tree *t, int err);
 
+/* Shows the remote robots of rs under @remote/ and @robot/remotes/ (borrowed). */
+struct zr_remotes;
+void zr_tree_set_remotes(struct zr_tree *t, struct zr_remotes *rs);
+/* Remote name appeared or went: drops what the kernel may have cached of it. */
+void zr_tree_remote_changed(struct zr_tree *t, const char *name);
+
 /* Looks up name in dir parent and counts one kernel reference on the child. */
 int zr_tree_lookup(struct zr_tree *t, uint64_t parent, const char *name, struct zr_tree_attr *ret);
 /* Drops n kernel references. */

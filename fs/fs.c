@@ -5,12 +5,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "notify.h"
+#include "remote/remote.h"
 #include "tree.h"
 #include "util/list.h"
 #include "util/log.h"
@@ -26,6 +28,7 @@ struct zr_fs {
 	char *mount;
 	struct fuse_session *se;
 	struct zr_tree *tree;
+	struct zr_remotes *remotes; /* remote robots' nodes: their operations go there */
 	struct zr_notifier *notifier;
 	uv_poll_t poll;
 	bool polling;
@@ -42,8 +45,20 @@ struct read_ctx {
 	fuse_req_t req;
 	struct zr_fs *fs;
 	struct zr_tree_req *treq;
+	struct zr_rreq *rreq;
 	struct zr_list link; /* in fs->interrupted once interrupted */
 };
+
+/* An operation on a remote node waiting for its answer. */
+struct op_ctx {
+	fuse_req_t req;
+	struct fuse_file_info fi;
+};
+
+static bool is_remote(const struct zr_fs *fs, uint64_t ino)
+{
+	return zr_remotes_owns(fs->remotes, ino);
+}
 
 static void to_stat(const struct zr_tree_attr *a, struct stat *st)
 {
@@ -85,11 +100,42 @@ static void op_init(void *data, struct fuse_conn_info *conn)
 	}
 }
 
+static void on_remote_entry(int err, const struct zr_tree_attr *a, void *data)
+{
+	struct fuse_entry_param e;
+	if (err < 0) {
+		fuse_reply_err(data, -err);
+		return;
+	}
+	to_entry(a, &e);
+	if (fuse_reply_entry(data, &e) == -ENOENT) {
+		/* Interrupted: the kernel never counts this reference. */
+		zr_remotes_forget(req_fs(data)->remotes, a->ino, 1);
+	}
+}
+
+static void on_remote_attr(int err, const struct zr_tree_attr *a, void *data)
+{
+	struct stat st;
+	if (err < 0) {
+		fuse_reply_err(data, -err);
+		return;
+	}
+	to_stat(a, &st);
+	fuse_reply_attr(data, &st, 0);
+}
+
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct zr_tree_attr a;
 	struct fuse_entry_param e;
-	int err = zr_tree_lookup(req_fs(req)->tree, parent, name, &a);
+	struct zr_fs *fs = req_fs(req);
+	if (is_remote(fs, parent)) {
+		/* Answered when the remote's listing is here (HTTP, or its cache). */
+		zr_remotes_lookup(fs->remotes, parent, name, on_remote_entry, req);
+		return;
+	}
+	int err = zr_tree_lookup(fs->tree, parent, name, &a);
 	if (err < 0) {
 		fuse_reply_err(req, -err);
 		return;
@@ -98,16 +144,25 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	fuse_reply_entry(req, &e);
 }
 
+static void forget(struct zr_fs *fs, uint64_t ino, uint64_t n)
+{
+	if (is_remote(fs, ino)) {
+		zr_remotes_forget(fs->remotes, ino, n);
+	} else {
+		zr_tree_forget(fs->tree, ino, n);
+	}
+}
+
 static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
-	zr_tree_forget(req_fs(req)->tree, ino, nlookup);
+	forget(req_fs(req), ino, nlookup);
 	fuse_reply_none(req);
 }
 
 static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
 {
 	for (size_t i = 0; i < count; i++) {
-		zr_tree_forget(req_fs(req)->tree, forgets[i].ino, forgets[i].nlookup);
+		forget(req_fs(req), forgets[i].ino, forgets[i].nlookup);
 	}
 	fuse_reply_none(req);
 }
@@ -117,6 +172,10 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct zr_tree_attr a;
 	struct stat st;
 	(void)fi;
+	if (is_remote(req_fs(req), ino)) {
+		zr_remotes_getattr(req_fs(req)->remotes, ino, on_remote_attr, req);
+		return;
+	}
 	int err = zr_tree_getattr(req_fs(req)->tree, ino, &a);
 	if (err < 0) {
 		fuse_reply_err(req, -err);
@@ -126,9 +185,22 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	fuse_reply_attr(req, &st, 0);
 }
 
+static void on_remote_link(int err, const char *target, void *data)
+{
+	if (err < 0) {
+		fuse_reply_err(data, -err);
+	} else {
+		fuse_reply_readlink(data, target);
+	}
+}
+
 static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 {
 	char *target = NULL;
+	if (is_remote(req_fs(req), ino)) {
+		zr_remotes_readlink(req_fs(req)->remotes, ino, on_remote_link, req);
+		return;
+	}
 	int err = zr_tree_readlink(req_fs(req)->tree, ino, &target);
 	if (err < 0) {
 		fuse_reply_err(req, -err);
@@ -152,7 +224,8 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		fuse_reply_err(req, EPERM);
 		return;
 	}
-	err = zr_tree_truncate(req_fs(req)->tree, ino, (uint64_t)attr->st_size, &a);
+	err = is_remote(req_fs(req), ino) ? zr_remotes_truncate(req_fs(req)->remotes, ino, &a)
+					   : zr_tree_truncate(req_fs(req)->tree, ino, (uint64_t)attr->st_size, &a);
 	if (err < 0) {
 		fuse_reply_err(req, -err);
 		return;
@@ -184,11 +257,19 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 {
 	(void)mode;
 	/* Answered once the new service is on disk (DESIGN §5). */
+	if (is_remote(req_fs(req), parent)) {
+		zr_remotes_mkdir(req_fs(req)->remotes, parent, name, on_entry_done, req);
+		return;
+	}
 	zr_tree_mkdir(req_fs(req)->tree, parent, name, on_entry_done, req);
 }
 
 static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
+	if (is_remote(req_fs(req), parent)) {
+		zr_remotes_rmdir(req_fs(req)->remotes, parent, name, on_status_done, req);
+		return;
+	}
 	zr_tree_rmdir(req_fs(req)->tree, parent, name, on_status_done, req);
 }
 
@@ -216,7 +297,24 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct zr_handle *h;
 	struct zr_tree_attr a;
-	int err = zr_tree_open(req_fs(req)->tree, ino, fi->flags, &h, &a);
+	struct zr_fs *fs = req_fs(req);
+	if (is_remote(fs, ino)) {
+		struct zr_rhandle *rh;
+		int err = zr_remotes_open(fs->remotes, ino, fi->flags, &rh);
+		if (err < 0) {
+			fuse_reply_err(req, -err);
+			return;
+		}
+		fi->fh = (uint64_t)(uintptr_t)rh;
+		/* Fetched at every open, never from the page cache: never stale. */
+		fi->direct_io = 1;
+		fi->keep_cache = 0;
+		if (fuse_reply_open(req, fi) == -ENOENT) {
+			zr_remotes_release(fs->remotes, rh);
+		}
+		return;
+	}
+	int err = zr_tree_open(fs->tree, ino, fi->flags, &h, &a);
 	if (err < 0) {
 		fuse_reply_err(req, -err);
 		return;
@@ -261,7 +359,11 @@ static void answer_interrupted(struct zr_fs *fs)
 	while (!zr_list_empty(&fs->interrupted)) {
 		struct read_ctx *rc = container_of(fs->interrupted.next, struct read_ctx, link);
 		/* EINTR via the tree's cancel, which calls on_read_done. */
-		zr_tree_read_cancel(fs->tree, rc->treq);
+		if (rc->rreq) {
+			zr_remotes_read_cancel(fs->remotes, rc->rreq);
+		} else {
+			zr_tree_read_cancel(fs->tree, rc->treq);
+		}
 	}
 }
 
@@ -270,7 +372,6 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 	struct zr_fs *fs = req_fs(req);
 	struct read_ctx *rc = calloc(1, sizeof(*rc));
 	struct zr_tree_req *treq;
-	(void)ino;
 	if (!rc) {
 		fuse_reply_err(req, ENOMEM);
 		return;
@@ -278,6 +379,17 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 	rc->req = req;
 	rc->fs = fs;
 	zr_list_init(&rc->link);
+	if (is_remote(fs, ino)) {
+		struct zr_rreq *rreq;
+		zr_remotes_read(fs->remotes, (struct zr_rhandle *)(uintptr_t)fi->fh, (uint64_t)off, size,
+				on_read_done, rc, &rreq);
+		if (rreq) {
+			/* An HTTP request (a long poll for a result): Ctrl-C ends it. */
+			rc->rreq = rreq;
+			fuse_req_interrupt_func(req, on_interrupt, rc);
+		}
+		return;
+	}
 	zr_tree_read(fs->tree, (struct zr_handle *)(uintptr_t)fi->fh, (uint64_t)off, size, on_read_done,
 		     rc, &treq);
 	if (treq) {
@@ -301,28 +413,70 @@ static void on_write_done(ssize_t result, const struct zr_tree_attr *a, void *da
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
-	(void)ino;
 	/* Answered once the task (or data) is durable: within a group commit, milliseconds. */
+	if (is_remote(req_fs(req), ino)) {
+		zr_remotes_write(req_fs(req)->remotes, (struct zr_rhandle *)(uintptr_t)fi->fh, buf, size,
+				 (uint64_t)off, on_write_done, req);
+		return;
+	}
 	zr_tree_write(req_fs(req)->tree, (struct zr_handle *)(uintptr_t)fi->fh, buf, size, (uint64_t)off,
 		      on_write_done, req);
 }
 
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	(void)ino;
+	if (is_remote(req_fs(req), ino)) {
+		zr_remotes_flush(req_fs(req)->remotes, (struct zr_rhandle *)(uintptr_t)fi->fh, on_status_done, req);
+		return;
+	}
 	zr_tree_flush(req_fs(req)->tree, (struct zr_handle *)(uintptr_t)fi->fh, on_status_done, req);
+}
+
+static void release(struct zr_fs *fs, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	if (is_remote(fs, ino)) {
+		zr_remotes_release(fs->remotes, (struct zr_rhandle *)(uintptr_t)fi->fh);
+	} else {
+		zr_tree_release(fs->tree, (struct zr_handle *)(uintptr_t)fi->fh);
+	}
 }
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	(void)ino;
-	zr_tree_release(req_fs(req)->tree, (struct zr_handle *)(uintptr_t)fi->fh);
+	release(req_fs(req), ino, fi);
 	fuse_reply_err(req, 0);
+}
+
+static void on_remote_opendir(int err, struct zr_rhandle *h, const struct zr_tree_attr *a, void *data)
+{
+	struct op_ctx *c = data;
+	(void)a;
+	if (err < 0) {
+		fuse_reply_err(c->req, -err);
+	} else {
+		c->fi.fh = (uint64_t)(uintptr_t)h;
+		if (fuse_reply_open(c->req, &c->fi) == -ENOENT) {
+			zr_remotes_release(req_fs(c->req)->remotes, h);
+		}
+	}
+	free(c);
 }
 
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct zr_handle *h;
+	if (is_remote(req_fs(req), ino)) {
+		struct op_ctx *c = malloc(sizeof(*c));
+		if (!c) {
+			fuse_reply_err(req, ENOMEM);
+			return;
+		}
+		/* fi lives for this call only: the answer needs a copy. */
+		c->req = req;
+		c->fi = *fi;
+		zr_remotes_opendir(req_fs(req)->remotes, ino, on_remote_opendir, c);
+		return;
+	}
 	int err = zr_tree_opendir(req_fs(req)->tree, ino, &h);
 	if (err < 0) {
 		fuse_reply_err(req, -err);
@@ -361,16 +515,21 @@ static bool dir_fill(const char *name, const struct zr_tree_attr *a, uint64_t ne
 	return true;
 }
 
-static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi, bool plus)
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi,
+		       bool plus)
 {
+	struct zr_fs *fs = req_fs(req);
 	struct dir_fill d = {.req = req, .size = size, .plus = plus};
 	d.buf = malloc(size ? size : 1);
 	if (!d.buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	int err = zr_tree_readdir(req_fs(req)->tree, (struct zr_handle *)(uintptr_t)fi->fh, (uint64_t)off,
-				  plus, dir_fill, &d);
+	int err = is_remote(fs, ino)
+			  ? zr_remotes_readdir(fs->remotes, (struct zr_rhandle *)(uintptr_t)fi->fh, (uint64_t)off,
+					       plus, dir_fill, &d)
+			  : zr_tree_readdir(fs->tree, (struct zr_handle *)(uintptr_t)fi->fh, (uint64_t)off, plus,
+					    dir_fill, &d);
 	if (err < 0) {
 		fuse_reply_err(req, -err);
 	} else {
@@ -381,27 +540,31 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 
 static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
-	(void)ino;
-	do_readdir(req, size, off, fi, false);
+	do_readdir(req, ino, size, off, fi, false);
 }
 
 static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			   struct fuse_file_info *fi)
 {
-	(void)ino;
-	do_readdir(req, size, off, fi, true);
+	do_readdir(req, ino, size, off, fi, true);
 }
 
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	(void)ino;
-	zr_tree_release(req_fs(req)->tree, (struct zr_handle *)(uintptr_t)fi->fh);
+	release(req_fs(req), ino, fi);
 	fuse_reply_err(req, 0);
 }
 
 static void op_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct fuse_pollhandle *ph)
 {
-	(void)ino;
+	if (is_remote(req_fs(req), ino)) {
+		/* No change notification crosses HTTP: a remote file is always worth reading. */
+		if (ph) {
+			fuse_pollhandle_destroy(ph);
+		}
+		fuse_reply_poll(req, POLLIN | POLLRDNORM);
+		return;
+	}
 	unsigned ev = zr_tree_poll(req_fs(req)->tree, (struct zr_handle *)(uintptr_t)fi->fh, ph);
 	fuse_reply_poll(req, ev);
 }
@@ -525,6 +688,11 @@ int zr_fs_create(uv_loop_t *loop, const struct zr_fs_config *cfg, struct zr_fs *
 	zr_list_init(&fs->interrupted);
 	*ret = fs;
 	return 0;
+}
+
+void zr_fs_set_remotes(struct zr_fs *fs, struct zr_remotes *remotes)
+{
+	fs->remotes = remotes;
 }
 
 int zr_fs_start(struct zr_fs *fs, struct zr_tree *tree, void (*on_gone)(void *data), void *data)

@@ -19,6 +19,7 @@
 #include "config.h"
 #include "fs.h"
 #include "mount.h"
+#include "remote/remote.h"
 #include "git.h"
 #include "giturl.h"
 #include "repos.h"
@@ -47,6 +48,9 @@ static char *arg_tls_key;
 static int arg_http_timeout = 30;
 static int arg_http_body_max = 1024 * 1024;
 static int arg_http_connections = 4096;
+static char **arg_remotes;
+static size_t arg_n_remotes;
+static double arg_remote_timeout = 10;
 
 struct daemon {
 	uv_loop_t loop;
@@ -56,6 +60,7 @@ struct daemon {
 	struct zr_tree *tree;
 	struct zr_fs *fs;
 	struct zr_api *api;
+	struct zr_remotes *remotes;
 	bool stopping;
 	int status;
 };
@@ -64,6 +69,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: zrobot run [OPTIONS]\n"
+		"       zrobot mount URL DIR [--token-file FILE] [--remote-timeout S]\n"
 		"       zrobot repo add URL[#REF] [--mount DIR]\n"
 		"       zrobot template new NAME [DIR]\n"
 		"       zrobot --version | --help\n\n"
@@ -87,7 +93,11 @@ static void usage(FILE *f)
 		"  --tls-key FILE     ...and this PEM private key\n"
 		"  --http-timeout S   seconds a request may take to arrive (default 30)\n"
 		"  --http-max-body N  request body bound in bytes (default 1048576)\n"
-		"  --http-max-connections N  open HTTP connections at most (default 4096)\n");
+		"  --http-max-connections N  open HTTP connections at most (default 4096)\n"
+		"  --remote NAME=URL[,token-file=FILE]  show that robot at @remote/NAME\n"
+		"                     (repeatable)\n"
+		"  --remote-timeout S seconds a remote robot may take to answer (default 10)\n\n"
+		"zrobot mount shows one remote robot at DIR, without a robot of its own.\n");
 }
 
 static int parse_int(const char *s, int min, int *ret)
@@ -106,7 +116,8 @@ static int parse_args(int argc, char **argv)
 {
 	enum {
 		O_MOUNT = 256, O_DATA, O_TEMPLATES, O_REPO, O_JOBS, O_QUEUE, O_HISTORY, O_LEVEL, O_ALLOW,
-		O_NOAUTO, O_LISTEN, O_TOKENS, O_CERT, O_KEY, O_HTIMEOUT, O_HBODY, O_HCONN,
+		O_NOAUTO, O_LISTEN, O_TOKENS, O_CERT, O_KEY, O_HTIMEOUT, O_HBODY, O_HCONN, O_REMOTE,
+		O_RTIMEOUT,
 	};
 	static const struct option opts[] = {
 		{"mount", required_argument, NULL, O_MOUNT},
@@ -126,6 +137,8 @@ static int parse_args(int argc, char **argv)
 		{"http-timeout", required_argument, NULL, O_HTIMEOUT},
 		{"http-max-body", required_argument, NULL, O_HBODY},
 		{"http-max-connections", required_argument, NULL, O_HCONN},
+		{"remote", required_argument, NULL, O_REMOTE},
+		{"remote-timeout", required_argument, NULL, O_RTIMEOUT},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -156,6 +169,23 @@ static int parse_args(int argc, char **argv)
 			arg_repos = p;
 			arg_repos[arg_n_repos++] = optarg;
 			break;
+		case O_REMOTE:
+			p = realloc(arg_remotes, (arg_n_remotes + 1) * sizeof(*p));
+			if (!p) {
+				return -ENOMEM;
+			}
+			arg_remotes = p;
+			arg_remotes[arg_n_remotes++] = optarg;
+			break;
+		case O_RTIMEOUT: {
+			char *end;
+			arg_remote_timeout = strtod(optarg, &end);
+			if (*end || !(arg_remote_timeout >= 0.1 && arg_remote_timeout <= 3600)) {
+				fprintf(stderr, "zrobot: --remote-timeout wants seconds (0.1 to 3600), got '%s'\n", optarg);
+				return -EINVAL;
+			}
+			break;
+		}
 		case O_JOBS:
 			if (parse_int(optarg, 1, &arg_jobs) < 0) {
 				fprintf(stderr, "zrobot: --jobs wants a positive number, got '%s'\n", optarg);
@@ -313,6 +343,8 @@ static void on_handle_closed(uv_handle_t *h) { (void)h; }
 /* Start-up failed after the loop was made: free what exists, let the handles close. */
 static int fail_start(struct daemon *d)
 {
+	zr_remotes_destroy(d->remotes, ESHUTDOWN);
+	d->remotes = NULL;
 	zr_robot_destroy(d->robot);
 	d->robot = NULL;
 	zr_store_close(d->store);
@@ -330,6 +362,8 @@ static void finish(struct daemon *d)
 	d->robot->cfg.store = NULL;
 	/* Readers still parked wait for tasks that will not run now: the robot went away. */
 	zr_tree_cancel_all(d->tree, ENOTCONN);
+	zr_remotes_destroy(d->remotes, ENOTCONN);
+	d->remotes = NULL;
 	zr_api_destroy(d->api);
 	d->api = NULL;
 	zr_fs_destroy(d->fs);
@@ -403,6 +437,37 @@ static int start_http(struct daemon *d, const char *data)
 	}
 	log_info("HTTP API listening on %s", zr_api_url(d->api));
 	return 0;
+}
+
+static void on_remote_changed(const char *name, void *data)
+{
+	struct daemon *d = data;
+	if (d->tree) {
+		zr_tree_remote_changed(d->tree, name);
+	}
+}
+
+/* --remote NAME=URL[,token-file=FILE] */
+static int add_arg_remote(struct zr_remotes *rs, const char *spec)
+{
+	_cleanup_free_ char *s = strdup(spec);
+	char *why = NULL, *eq = s ? strchr(s, '=') : NULL;
+	if (!eq) {
+		log_error("--remote %s: want NAME=URL[,token-file=FILE]", spec);
+		return -EINVAL;
+	}
+	*eq = '\0';
+	char *url = eq + 1, *tok = strstr(url, ",token-file=");
+	if (tok) {
+		*tok = '\0';
+		tok += strlen(",token-file=");
+	}
+	int err = zr_remotes_add(rs, s, url, tok, &why);
+	if (err < 0) {
+		log_error("--remote %s: %s", spec, why ? why : strerror(-err));
+	}
+	free(why);
+	return err;
 }
 
 /* Long polls hold a socket each: let the server have as many as the hard limit allows, up to
@@ -505,6 +570,22 @@ static int cmd_run(int argc, char **argv)
 	}
 	/* Repositories before the store: stored services find the versions they are pinned to. */
 	zr_repos_open(d.robot->repos);
+	struct zr_remotes_config rcfg = {
+		.timeout_ms = (long)(arg_remote_timeout * 1000),
+		.store = d.store,
+		.changed = on_remote_changed,
+		.data = &d,
+	};
+	err = zr_remotes_create(&d.loop, &rcfg, &d.remotes);
+	for (size_t i = 0; err == 0 && i < arg_n_remotes; i++) {
+		err = add_arg_remote(d.remotes, arg_remotes[i]);
+	}
+	if (err == 0) {
+		err = zr_remotes_load(d.remotes);
+	}
+	if (err < 0) {
+		return fail_start(&d);
+	}
 	err = zr_robot_load_store(d.robot);
 	if (err < 0) {
 		log_error("Failed to load the store: %s", strerror(-err));
@@ -518,6 +599,8 @@ static int cmd_run(int argc, char **argv)
 		log_error("Out of memory");
 		return 1;
 	}
+	zr_fs_set_remotes(d.fs, d.remotes);
+	zr_tree_set_remotes(d.tree, d.remotes);
 	uv_signal_init(&d.loop, &d.sigint);
 	uv_signal_init(&d.loop, &d.sigterm);
 	uv_signal_start(&d.sigint, on_signal, SIGINT);
@@ -660,6 +743,141 @@ static int cmd_template_new(int argc, char **argv)
 	return 0;
 }
 
+/* zrobot mount: one remote robot at a mount point, nothing else. */
+struct mounter {
+	uv_loop_t loop;
+	uv_signal_t sigint, sigterm;
+	struct zr_remotes *remotes;
+	struct zr_fs *fs;
+	bool stopping;
+};
+
+static void mount_stop(struct mounter *m, const char *why)
+{
+	if (m->stopping) {
+		return;
+	}
+	m->stopping = true;
+	log_info("Stopping (%s)", why);
+	/* Readers still waiting are answered while the mount can carry the answers. */
+	zr_remotes_destroy(m->remotes, ENOTCONN);
+	m->remotes = NULL;
+	zr_fs_destroy(m->fs);
+	m->fs = NULL;
+	uv_close((uv_handle_t *)&m->sigint, on_handle_closed);
+	uv_close((uv_handle_t *)&m->sigterm, on_handle_closed);
+}
+
+static void on_mount_signal(uv_signal_t *s, int signum)
+{
+	mount_stop(s->loop->data, signum == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+static void on_mount_gone(void *data)
+{
+	mount_stop(data, "unmounted");
+}
+
+static int cmd_mount(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"token-file", required_argument, NULL, 't'},
+		{"remote-timeout", required_argument, NULL, 'T'},
+		{"log-level", required_argument, NULL, 'l'},
+		{"allow-other", no_argument, NULL, 'a'},
+		{NULL, 0, NULL, 0},
+	};
+	static const char *const levels[] = {"error", "warn", "info", "debug"};
+	const char *token_file = NULL;
+	double timeout = 10;
+	bool allow_other = false;
+	int c;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		char *end;
+		switch (c) {
+		case 't':
+			token_file = optarg;
+			break;
+		case 'T':
+			timeout = strtod(optarg, &end);
+			if (*end || !(timeout >= 0.1 && timeout <= 3600)) {
+				fprintf(stderr, "zrobot: --remote-timeout wants seconds (0.1 to 3600)\n");
+				return 2;
+			}
+			break;
+		case 'l':
+			zr_log_level = -1;
+			for (int i = 0; i < 4; i++) {
+				zr_log_level = strcmp(optarg, levels[i]) == 0 ? i : zr_log_level;
+			}
+			if (zr_log_level < 0) {
+				fprintf(stderr, "zrobot: --log-level wants error, warn, info or debug\n");
+				return 2;
+			}
+			break;
+		case 'a':
+			allow_other = true;
+			break;
+		default:
+			fprintf(stderr, "Usage: zrobot mount URL DIR [--token-file FILE] [--remote-timeout S]\n");
+			return 2;
+		}
+	}
+	if (argc - optind != 2) {
+		fprintf(stderr, "Usage: zrobot mount URL DIR [--token-file FILE] [--remote-timeout S]\n");
+		return 2;
+	}
+	const char *url = argv[optind];
+	char dir[PATH_MAX];
+	if (!realpath(argv[optind + 1], dir)) {
+		log_error("Mount point %s: %s", argv[optind + 1], strerror(errno));
+		return 1;
+	}
+	int err = zr_mount_prepare(dir);
+	if (err < 0) {
+		log_error("%s: %s", dir, err == -EBUSY ? "already mounted: refusing to mount over it" : strerror(-err));
+		return 1;
+	}
+	struct mounter m = {0};
+	char *why = NULL;
+	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit();
+	uv_loop_init(&m.loop);
+	m.loop.data = &m;
+	struct zr_remotes_config rcfg = {.timeout_ms = (long)(timeout * 1000), .standalone = true};
+	struct zr_fs_config fcfg = {.mount = dir, .allow_other = allow_other, .auto_unmount = true};
+	if ((err = zr_remotes_create(&m.loop, &rcfg, &m.remotes)) < 0 ||
+	    (err = zr_remotes_add(m.remotes, "mount", url, token_file, &why)) < 0 ||
+	    (err = zr_fs_create(&m.loop, &fcfg, &m.fs)) < 0) {
+		log_error("Cannot mount %s: %s", url, why ? why : strerror(-err));
+		free(why);
+		zr_remotes_destroy(m.remotes, ESHUTDOWN);
+		uv_run(&m.loop, UV_RUN_DEFAULT);
+		(void)uv_loop_close(&m.loop);
+		return 1;
+	}
+	zr_fs_set_remotes(m.fs, m.remotes);
+	uv_signal_init(&m.loop, &m.sigint);
+	uv_signal_init(&m.loop, &m.sigterm);
+	uv_signal_start(&m.sigint, on_mount_signal, SIGINT);
+	uv_signal_start(&m.sigterm, on_mount_signal, SIGTERM);
+	err = zr_fs_start(m.fs, NULL, on_mount_gone, &m);
+	int status = 0;
+	if (err < 0) {
+		log_error("Failed to mount %s: %s", dir, strerror(-err));
+		status = 1;
+		mount_stop(&m, "mount failed");
+	} else {
+		log_info("zrobot %s: %s mounted at %s", ZR_VERSION, url, dir);
+	}
+	uv_run(&m.loop, UV_RUN_DEFAULT);
+	if (uv_loop_close(&m.loop) < 0) {
+		log_error("Loop closed with handles open");
+		return 1;
+	}
+	return status;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
@@ -676,7 +894,11 @@ int main(int argc, char **argv)
 		zr_git_shutdown();
 		free(arg_templates);
 		free(arg_repos);
+		free(arg_remotes);
 		return status;
+	}
+	if (argc >= 2 && strcmp(argv[1], "mount") == 0) {
+		return cmd_mount(argc - 1, argv + 1);
 	}
 	if (argc >= 3 && strcmp(argv[1], "repo") == 0 && strcmp(argv[2], "add") == 0) {
 		return cmd_repo_add(argc - 3, argv + 3);

@@ -1,0 +1,1015 @@
+/* Remote nodes: inode numbers for paths of remote robots, their listings (cached for at most
+ * ZR_REMOTE_TTL_MS, dropped at every change) and the file operations as HTTP requests. */
+#include "remote-internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "util/log.h"
+
+/* A long poll for a result is renewed this often. */
+#define WAIT_SECS 30
+
+/* ---- nodes ---- */
+
+struct rnode *zr_rnode_get(struct zr_remotes *rs, struct zr_remote *rm, const char *path)
+{
+	char *key = NULL;
+	if (asprintf(&key, "%" PRIu64 "/%s", rm->id, path) < 0) {
+		return NULL;
+	}
+	struct rnode *n = zr_map_get(&rs->by_key, key);
+	if (n) {
+		free(key);
+		return n;
+	}
+	n = calloc(1, sizeof(*n));
+	if (!n || !(n->path = strdup(path))) {
+		free(n);
+		free(key);
+		return NULL;
+	}
+	/* zrobot mount: the remote's root is the mount's root. */
+	n->ino = rs->cfg.standalone && !*path ? ZR_TREE_ROOT_INO : ++rs->next_ino;
+	n->rm = rm;
+	n->key = key;
+	if (zr_map_put(&rs->by_key, key, n) < 0 || zr_imap_put(&rs->by_ino, n->ino, n) < 0) {
+		(void)zr_map_del(&rs->by_key, key);
+		free(n->path);
+		free(key);
+		free(n);
+		return NULL;
+	}
+	zr_remote__ref(rm);
+	return n;
+}
+
+void zr_rnode_maybe_free(struct zr_remotes *rs, struct rnode *n)
+{
+	if (!n || n == n->rm->root || n->nlookup > 0 || n->nopen > 0) {
+		return;
+	}
+	(void)zr_map_del(&rs->by_key, n->key);
+	(void)zr_imap_del(&rs->by_ino, n->ino);
+	struct zr_remote *rm = n->rm;
+	free(n->key);
+	free(n->path);
+	free(n);
+	zr_remote__unref(rm);
+}
+
+static struct rnode *node_of(struct zr_remotes *rs, uint64_t ino)
+{
+	struct rnode *n = zr_imap_get(&rs->by_ino, ino);
+	/* A removed remote's nodes name nothing any more. */
+	return n && !n->rm->removed ? n : NULL;
+}
+
+static char *path_join(const char *dir, const char *name)
+{
+	char *p = NULL;
+	if (asprintf(&p, "%s%s%s", dir, *dir ? "/" : "", name) < 0) {
+		return NULL;
+	}
+	return p;
+}
+
+/* ---- attributes ---- */
+
+static long long parse_time(const char *s)
+{
+	struct tm tm = {0};
+	const char *rest = s ? strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
+	if (!rest) {
+		return 0;
+	}
+	long long ns = (long long)timegm(&tm) * 1000000000LL;
+	if (*rest == '.') {
+		long long scale = 100000000LL;
+		for (rest++; *rest >= '0' && *rest <= '9' && scale > 0; rest++, scale /= 10) {
+			ns += (*rest - '0') * scale;
+		}
+	}
+	return ns;
+}
+
+static void entry_attr(const struct rentry *e, uint64_t ino, struct zr_tree_attr *a)
+{
+	*a = (struct zr_tree_attr){
+		.ino = ino,
+		.mode = e->mode,
+		.size = e->size,
+		.mtime_ns = e->mtime_ns,
+		.nlink = S_ISDIR(e->mode) ? 2 : 1,
+		/* Never from the page cache: the remote's files change without telling us. */
+		.flags = ZR_ATTR_DIRECT_IO,
+	};
+}
+
+static void root_attr(const struct rnode *n, struct zr_tree_attr *a)
+{
+	*a = (struct zr_tree_attr){.ino = n->ino, .mode = S_IFDIR | 0755, .nlink = 2,
+				   .mtime_ns = n->rm->checked_ns};
+}
+
+static const struct rentry *listing_find(const struct listing *l, const char *name)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		if (strcmp(l->e[i].name, name) == 0) {
+			return &l->e[i];
+		}
+	}
+	return NULL;
+}
+
+static int listing_parse(const struct zr_http_resp *r, struct listing **ret)
+{
+	json_t *j = json_loadb(r->body, r->len, 0, NULL);
+	json_t *entries = json_object_get(j, "entries"), *e;
+	size_t i;
+	struct listing *l = calloc(1, sizeof(*l));
+	if (!json_is_array(entries) || !l || !(l->e = calloc(json_array_size(entries) + 1, sizeof(*l->e)))) {
+		json_decref(j);
+		free(l);
+		return -EIO;
+	}
+	json_array_foreach(entries, i, e) {
+		const char *name = json_string_value(json_object_get(e, "name"));
+		const char *kind = json_string_value(json_object_get(e, "kind"));
+		const char *mode = json_string_value(json_object_get(e, "mode"));
+		const char *target = json_string_value(json_object_get(e, "target"));
+		if (!name || !kind || !mode || strchr(name, '/') || !*name) {
+			continue;
+		}
+		struct rentry *re = &l->e[l->n];
+		mode_t perm = (mode_t)strtoul(mode, NULL, 8) & 07777;
+		re->mode = perm | (strcmp(kind, "dir") == 0 ? S_IFDIR : strcmp(kind, "symlink") == 0 ? S_IFLNK : S_IFREG);
+		re->size = (uint64_t)json_integer_value(json_object_get(e, "size"));
+		re->mtime_ns = parse_time(json_string_value(json_object_get(e, "mtime")));
+		if (!(re->name = strdup(name)) || (target && !(re->target = strdup(target)))) {
+			free(re->name);
+			zr_listing_free(l);
+			json_decref(j);
+			return -ENOMEM;
+		}
+		l->n++;
+	}
+	json_decref(j);
+	*ret = l;
+	return 0;
+}
+
+/* ---- listings, fetched once for everyone who asks meanwhile ---- */
+
+typedef void (*listing_cb)(int err, const struct listing *l, void *data);
+
+struct fwaiter {
+	struct zr_list link;
+	listing_cb cb;
+	void *data;
+};
+
+struct fetch {
+	struct zr_remote *rm;
+	char *path;
+	struct zr_list waiters;
+	bool stale; /* something changed while it was on its way */
+};
+
+static void on_listing(int err, const struct zr_http_resp *r, void *data)
+{
+	struct fetch *f = data;
+	struct zr_remote *rm = f->rm;
+	struct listing *l = NULL;
+	(void)zr_map_del(&rm->fetches, f->path);
+	if (err == 0) {
+		err = listing_parse(r, &l);
+	}
+	if (l) {
+		l->at = uv_now(rm->rs->loop);
+	}
+	while (!zr_list_empty(&f->waiters)) {
+		struct fwaiter *w = container_of(f->waiters.next, struct fwaiter, link);
+		zr_list_remove(&w->link);
+		w->cb(err, l, w->data);
+		free(w);
+	}
+	struct listing *old = zr_map_get(&rm->listings, f->path);
+	if (l && !f->stale && !rm->removed && (old || zr_map_put(&rm->listings, f->path, l) == 0)) {
+		if (old) {
+			zr_listing_free(old);
+			(void)zr_map_del(&rm->listings, f->path);
+			if (zr_map_put(&rm->listings, f->path, l) < 0) {
+				zr_listing_free(l);
+			}
+		}
+	} else {
+		zr_listing_free(l);
+	}
+	free(f->path);
+	free(f);
+	zr_remote__unref(rm);
+}
+
+void zr_remote__stale_fetches(struct zr_remote *rm)
+{
+	size_t i = 0;
+	void *v;
+	while (zr_map_next(&rm->fetches, &i, NULL, NULL, &v)) {
+		((struct fetch *)v)->stale = true;
+	}
+}
+
+static void get_listing(struct zr_remote *rm, const char *path, listing_cb cb, void *data)
+{
+	struct listing *l = zr_map_get(&rm->listings, path);
+	if (l && uv_now(rm->rs->loop) - l->at < ZR_REMOTE_TTL_MS) {
+		cb(0, l, data);
+		return;
+	}
+	struct fetch *f = zr_map_get(&rm->fetches, path);
+	struct fwaiter *w = calloc(1, sizeof(*w));
+	if (!w) {
+		cb(-ENOMEM, NULL, data);
+		return;
+	}
+	w->cb = cb;
+	w->data = data;
+	if (!f) {
+		f = calloc(1, sizeof(*f));
+		if (!f || !(f->path = strdup(path)) || zr_map_put(&rm->fetches, path, f) < 0) {
+			if (f) {
+				free(f->path);
+			}
+			free(f);
+			free(w);
+			cb(-ENOMEM, NULL, data);
+			return;
+		}
+		f->rm = rm;
+		zr_list_init(&f->waiters);
+		zr_remote__ref(rm);
+		struct rcall_opts o = {.method = "GET", .path = path};
+		if (!zr_remote__call(rm, &o, on_listing, f)) {
+			(void)zr_map_del(&rm->fetches, path);
+			free(f->path);
+			free(f);
+			free(w);
+			zr_remote__unref(rm);
+			cb(-ENOMEM, NULL, data);
+			return;
+		}
+	}
+	zr_list_push_back(&f->waiters, &w->link);
+}
+
+/* ---- lookup, getattr, readlink ---- */
+
+struct attr_op {
+	struct zr_remotes *rs;
+	struct zr_remote *rm;
+	uint64_t ino;    /* getattr, readlink */
+	char *path;      /* of the child */
+	const char *name; /* its last component, inside path */
+	zr_remote_attr_cb cb;
+	zr_remote_link_cb link_cb;
+	void *data;
+};
+
+static void attr_op_free(struct attr_op *op)
+{
+	zr_remote__unref(op->rm);
+	free(op->path);
+	free(op);
+}
+
+static void on_lookup_listing(int err, const struct listing *l, void *data)
+{
+	struct attr_op *op = data;
+	const struct rentry *e = err ? NULL : listing_find(l, op->name);
+	struct zr_tree_attr a;
+	struct rnode *n;
+	if (!err && !e) {
+		err = -ENOENT;
+	}
+	if (!err) {
+		if (op->ino) {
+			/* getattr or readlink: the node exists already */
+			if (op->link_cb) {
+				op->link_cb(e->target ? 0 : -EINVAL, e->target, op->data);
+			} else {
+				entry_attr(e, op->ino, &a);
+				op->cb(0, &a, op->data);
+			}
+			attr_op_free(op);
+			return;
+		}
+		if (!(n = zr_rnode_get(op->rs, op->rm, op->path))) {
+			err = -ENOMEM;
+		} else {
+			n->nlookup++;
+			entry_attr(e, n->ino, &a);
+			op->cb(0, &a, op->data);
+			attr_op_free(op);
+			return;
+		}
+	}
+	if (op->link_cb) {
+		op->link_cb(err, NULL, op->data);
+	} else {
+		op->cb(err, NULL, op->data);
+	}
+	attr_op_free(op);
+}
+
+/* Looks name up in the listing of dir (of node dir_node): for lookup (ino 0) or the getattr
+ * and readlink of node ino. */
+static void attr_start(struct zr_remotes *rs, struct zr_remote *rm, const char *dir, const char *name,
+		       uint64_t ino, zr_remote_attr_cb cb, zr_remote_link_cb link_cb, void *data)
+{
+	struct attr_op *op = calloc(1, sizeof(*op));
+	if (!op || !(op->path = path_join(dir, name))) {
+		free(op);
+		if (link_cb) {
+			link_cb(-ENOMEM, NULL, data);
+		} else {
+			cb(-ENOMEM, NULL, data);
+		}
+		return;
+	}
+	op->rs = rs;
+	op->rm = rm;
+	op->ino = ino;
+	op->name = op->path + strlen(op->path) - strlen(name);
+	op->cb = cb;
+	op->link_cb = link_cb;
+	op->data = data;
+	zr_remote__ref(rm);
+	get_listing(rm, dir, on_lookup_listing, op);
+}
+
+void zr_remotes_lookup(struct zr_remotes *rs, uint64_t parent, const char *name,
+		       zr_remote_attr_cb cb, void *data)
+{
+	struct rnode *p = node_of(rs, parent);
+	if (!p) {
+		cb(-ENOENT, NULL, data);
+		return;
+	}
+	attr_start(rs, p->rm, p->path, name, 0, cb, NULL, data);
+}
+
+/* Splits a node's path into its directory and name (a copy) for a listing lookup. */
+static void node_attr_start(struct zr_remotes *rs, struct rnode *n, zr_remote_attr_cb cb,
+			    zr_remote_link_cb link_cb, void *data)
+{
+	char *dir = strdup(n->path);
+	if (!dir) {
+		if (link_cb) {
+			link_cb(-ENOMEM, NULL, data);
+		} else {
+			cb(-ENOMEM, NULL, data);
+		}
+		return;
+	}
+	char *slash = strrchr(dir, '/');
+	const char *name = slash ? slash + 1 : dir;
+	if (slash) {
+		*slash = '\0';
+	}
+	char *name_copy = strdup(name);
+	if (!slash) {
+		dir[0] = '\0';
+	}
+	if (!name_copy) {
+		free(dir);
+		if (link_cb) {
+			link_cb(-ENOMEM, NULL, data);
+		} else {
+			cb(-ENOMEM, NULL, data);
+		}
+		return;
+	}
+	attr_start(rs, n->rm, dir, name_copy, n->ino, cb, link_cb, data);
+	free(name_copy);
+	free(dir);
+}
+
+void zr_remotes_getattr(struct zr_remotes *rs, uint64_t ino, zr_remote_attr_cb cb, void *data)
+{
+	struct rnode *n = node_of(rs, ino);
+	struct zr_tree_attr a;
+	if (!n) {
+		cb(-ENOENT, NULL, data);
+		return;
+	}
+	if (!*n->path) {
+		root_attr(n, &a);
+		cb(0, &a, data);
+		return;
+	}
+	node_attr_start(rs, n, cb, NULL, data);
+}
+
+void zr_remotes_readlink(struct zr_remotes *rs, uint64_t ino, zr_remote_link_cb cb, void *data)
+{
+	struct rnode *n = node_of(rs, ino);
+	if (!n || !*n->path) {
+		cb(n ? -EINVAL : -ENOENT, NULL, data);
+		return;
+	}
+	node_attr_start(rs, n, NULL, cb, data);
+}
+
+void zr_remotes_forget(struct zr_remotes *rs, uint64_t ino, uint64_t count)
+{
+	struct rnode *n = zr_imap_get(&rs->by_ino, ino);
+	if (!n) {
+		return;
+	}
+	n->nlookup -= count < n->nlookup ? count : n->nlookup;
+	zr_rnode_maybe_free(rs, n);
+}
+
+int zr_remotes_root(struct zr_remotes *rs, const char *name, bool count, struct zr_tree_attr *ret)
+{
+	for (size_t i = 0; rs && i < rs->n; i++) {
+		struct zr_remote *rm = rs->list[i];
+		if (strcmp(rm->name, name) == 0) {
+			root_attr(rm->root, ret);
+			rm->root->nlookup += count;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+/* ---- handles ---- */
+
+enum fkind { F_PLAIN, F_RESULT, F_ACTION, F_DATA, F_JOURNAL };
+
+struct zr_rhandle {
+	struct zr_remotes *rs;
+	struct rnode *n;
+	struct zr_list link; /* in rs->handles */
+	enum fkind kind;
+	struct listing *dir; /* directories: the listing at opendir */
+	struct zr_buf content;
+	uint64_t base;   /* file offset of content[0] */
+	bool fetched;
+	uint64_t task;   /* the task the last write to an action file queued */
+	bool base_next;  /* the next fetch starts where the reader is (after a write) */
+	struct zr_buf wbuf;
+	bool wpending;
+	unsigned inflight; /* requests holding h */
+	bool released;
+};
+
+struct zr_rreq {
+	struct zr_rhandle *h;
+	struct rcall *call;
+	char *path;
+	bool waits;
+	uint64_t off;
+	size_t size;
+	zr_tree_read_cb cb;
+	void *data;
+};
+
+/* What a path shows, whatever remote robots it goes through (@remote/x/@remote/y/...). */
+static enum fkind classify(const char *path)
+{
+	const char *c[8];
+	size_t n = 0, len[8];
+	const char *p = path;
+	while (*p && n < 8) {
+		const char *e = strchr(p, '/');
+		len[n] = e ? (size_t)(e - p) : strlen(p);
+		c[n++] = p;
+		p += len[n - 1] + (e ? 1 : 0);
+	}
+	size_t s = 0;
+	while (s + 2 <= n && len[s] == 7 && strncmp(c[s], "@remote", 7) == 0) {
+		s += 2;
+	}
+	n -= s;
+	const char **k = c + s;
+	size_t *kl = len + s;
+#define IS(i, str) (kl[i] == strlen(str) && strncmp(k[i], str, kl[i]) == 0)
+	if (n == 0) {
+		return F_PLAIN;
+	}
+	if (IS(n - 1, "log") || IS(n - 1, "events")) {
+		return F_JOURNAL;
+	}
+	if (k[0][0] == '@') {
+		return F_PLAIN;
+	}
+	if (n == 4 && IS(2, "actions")) {
+		return F_ACTION;
+	}
+	if ((n == 4 && IS(2, "results")) || (n == 5 && IS(2, "tasks") && IS(4, "result"))) {
+		return F_RESULT;
+	}
+	if (n == 3 && IS(2, "data")) {
+		return F_DATA;
+	}
+#undef IS
+	return F_PLAIN;
+}
+
+static struct zr_rhandle *handle_new(struct zr_remotes *rs, struct rnode *n)
+{
+	struct zr_rhandle *h = calloc(1, sizeof(*h));
+	if (!h) {
+		return NULL;
+	}
+	h->rs = rs;
+	h->n = n;
+	h->kind = classify(n->path);
+	n->nopen++;
+	zr_list_push_back(&rs->handles, &h->link);
+	return h;
+}
+
+static void handle_free(struct zr_rhandle *h)
+{
+	zr_list_remove(&h->link);
+	h->n->nopen--;
+	zr_rnode_maybe_free(h->rs, h->n);
+	zr_listing_free(h->dir);
+	zr_buf_done(&h->content);
+	zr_buf_done(&h->wbuf);
+	free(h);
+}
+
+static void handle_put(struct zr_rhandle *h)
+{
+	if (--h->inflight == 0 && h->released) {
+		handle_free(h);
+	}
+}
+
+void zr_rhandles_free_all(struct zr_remotes *rs)
+{
+	while (!zr_list_empty(&rs->handles)) {
+		handle_free(container_of(rs->handles.next, struct zr_rhandle, link));
+	}
+}
+
+void zr_remotes_release(struct zr_remotes *rs, struct zr_rhandle *h)
+{
+	(void)rs;
+	h->released = true;
+	if (h->inflight == 0) {
+		handle_free(h);
+	}
+}
+
+/* ---- directories ---- */
+
+struct dir_op {
+	struct zr_remotes *rs;
+	struct rnode *n;
+	zr_remote_open_cb cb;
+	void *data;
+};
+
+static struct listing *listing_copy(const struct listing *l)
+{
+	struct listing *c = calloc(1, sizeof(*c));
+	if (!c || !(c->e = calloc(l->n + 1, sizeof(*c->e)))) {
+		free(c);
+		return NULL;
+	}
+	for (size_t i = 0; i < l->n; i++, c->n++) {
+		c->e[i] = l->e[i];
+		c->e[i].name = strdup(l->e[i].name);
+		c->e[i].target = l->e[i].target ? strdup(l->e[i].target) : NULL;
+		if (!c->e[i].name || (l->e[i].target && !c->e[i].target)) {
+			c->n++;
+			zr_listing_free(c);
+			return NULL;
+		}
+	}
+	return c;
+}
+
+static void on_dir_listing(int err, const struct listing *l, void *data)
+{
+	struct dir_op *op = data;
+	struct zr_rhandle *h = NULL;
+	struct zr_tree_attr a;
+	if (!err && !(h = handle_new(op->rs, op->n))) {
+		err = -ENOMEM;
+	}
+	if (h && !(h->dir = listing_copy(l))) {
+		handle_free(h);
+		h = NULL;
+		err = -ENOMEM;
+	}
+	op->n->nopen--; /* held during the fetch */
+	if (err) {
+		op->cb(err, NULL, NULL, op->data);
+	} else {
+		root_attr(op->n, &a);
+		op->cb(0, h, &a, op->data);
+	}
+	zr_rnode_maybe_free(op->rs, op->n);
+	free(op);
+}
+
+void zr_remotes_opendir(struct zr_remotes *rs, uint64_t ino, zr_remote_open_cb cb, void *data)
+{
+	struct rnode *n = node_of(rs, ino);
+	struct dir_op *op;
+	if (!n) {
+		cb(-ENOENT, NULL, NULL, data);
+		return;
+	}
+	if (!(op = calloc(1, sizeof(*op)))) {
+		cb(-ENOMEM, NULL, NULL, data);
+		return;
+	}
+	op->rs = rs;
+	op->n = n;
+	op->cb = cb;
+	op->data = data;
+	n->nopen++;
+	get_listing(n->rm, n->path, on_dir_listing, op);
+}
+
+int zr_remotes_readdir(struct zr_remotes *rs, struct zr_rhandle *h, uint64_t off, bool plus,
+		       zr_tree_fill_fn fill, void *data)
+{
+	if (!h->dir) {
+		return -ENOTDIR;
+	}
+	for (uint64_t i = off; i < h->dir->n; i++) {
+		const struct rentry *e = &h->dir->e[i];
+		char *path = path_join(h->n->path, e->name);
+		struct rnode *n = path ? zr_rnode_get(rs, h->n->rm, path) : NULL;
+		struct zr_tree_attr a;
+		free(path);
+		if (!n) {
+			return -ENOMEM;
+		}
+		entry_attr(e, n->ino, &a);
+		if (!fill(e->name, &a, i + 1, data)) {
+			zr_rnode_maybe_free(rs, n);
+			break;
+		}
+		if (plus) {
+			n->nlookup++;
+		} else {
+			zr_rnode_maybe_free(rs, n);
+		}
+	}
+	return 0;
+}
+
+/* ---- files ---- */
+
+int zr_remotes_open(struct zr_remotes *rs, uint64_t ino, int flags, struct zr_rhandle **ret)
+{
+	struct rnode *n = node_of(rs, ino);
+	(void)flags;
+	if (!n) {
+		return -ENOENT;
+	}
+	*ret = handle_new(rs, n);
+	return *ret ? 0 : -ENOMEM;
+}
+
+int zr_remotes_truncate(struct zr_remotes *rs, uint64_t ino, struct zr_tree_attr *ret)
+{
+	struct rnode *n = node_of(rs, ino);
+	if (!n) {
+		return -ENOENT;
+	}
+	*ret = (struct zr_tree_attr){.ino = ino, .mode = S_IFREG | 0600, .nlink = 1, .flags = ZR_ATTR_DIRECT_IO};
+	return 0;
+}
+
+static void serve(struct zr_rhandle *h, uint64_t off, size_t size, zr_tree_read_cb cb, void *data)
+{
+	const char *b = h->content.data ? h->content.data : "";
+	size_t len = h->content.len;
+	uint64_t rel = off >= h->base ? off - h->base : len;
+	if (rel >= len) {
+		cb(0, b, 0, data);
+		return;
+	}
+	cb(0, b + rel, len - rel < size ? len - rel : size, data);
+}
+
+static void rreq_free(struct zr_rreq *q)
+{
+	struct zr_rhandle *h = q->h;
+	free(q->path);
+	free(q);
+	handle_put(h);
+}
+
+static int read_start(struct zr_rreq *q);
+
+static void on_read(int err, const struct zr_http_resp *r, void *data)
+{
+	struct zr_rreq *q = data;
+	struct zr_rhandle *h = q->h;
+	q->call = NULL;
+	if (err == 0 && q->waits && r->status == 204) {
+		/* The task has not ended: ask again (a long poll renewed until it does). */
+		err = read_start(q);
+		if (err == 0) {
+			return;
+		}
+	}
+	if (err == 0) {
+		zr_buf_reset(&h->content);
+		if (zr_buf_append(&h->content, r->body, r->len) < 0) {
+			err = -ENOMEM;
+		}
+	}
+	if (err < 0) {
+		q->cb(err, NULL, 0, q->data);
+	} else {
+		h->fetched = true;
+		h->base = h->base_next ? q->off : 0;
+		h->base_next = false;
+		serve(h, q->off, q->size, q->cb, q->data);
+	}
+	rreq_free(q);
+}
+
+static int read_start(struct zr_rreq *q)
+{
+	char query[32];
+	snprintf(query, sizeof(query), "wait=%d", WAIT_SECS);
+	struct rcall_opts o = {
+		.method = "GET",
+		.path = q->path,
+		.query = q->waits ? query : NULL,
+		.wait_ms = q->waits ? WAIT_SECS * 1000L : 0,
+	};
+	q->call = zr_remote__call(q->h->n->rm, &o, on_read, q);
+	return q->call ? 0 : -ENOMEM;
+}
+
+/* The path of the result of task id of the action file at path ("t/s/actions/a"). */
+static char *task_result_path(const char *path, uint64_t id)
+{
+	const char *end = path + strlen(path);
+	int slashes = 0;
+	while (end > path && slashes < 2) {
+		if (*--end == '/') {
+			slashes++;
+		}
+	}
+	char *p = NULL;
+	if (asprintf(&p, "%.*s/tasks/%" PRIu64 "/result", (int)(end - path), path, id) < 0) {
+		return NULL;
+	}
+	return p;
+}
+
+void zr_remotes_read(struct zr_remotes *rs, struct zr_rhandle *h, uint64_t off, size_t size,
+		     zr_tree_read_cb cb, void *data, struct zr_rreq **ret_req)
+{
+	(void)rs;
+	*ret_req = NULL;
+	/* A read from 0 shows the file as it is now (cat); a journal read past what we have
+	 * looks for more (tail -f); otherwise the copy fetched at the first read serves. */
+	bool fetch = !h->fetched || off == 0 ||
+		     (h->kind == F_JOURNAL && off >= h->base + h->content.len);
+	if (!fetch) {
+		serve(h, off, size, cb, data);
+		return;
+	}
+	struct zr_rreq *q = calloc(1, sizeof(*q));
+	if (!q) {
+		cb(-ENOMEM, NULL, 0, data);
+		return;
+	}
+	q->h = h;
+	q->off = off;
+	q->size = size;
+	q->cb = cb;
+	q->data = data;
+	q->waits = h->kind == F_RESULT || h->kind == F_ACTION;
+	q->path = h->kind == F_ACTION && h->task ? task_result_path(h->n->path, h->task) : strdup(h->n->path);
+	h->inflight++;
+	if (!q->path || read_start(q) < 0) {
+		cb(-ENOMEM, NULL, 0, data);
+		rreq_free(q);
+		return;
+	}
+	*ret_req = q;
+}
+
+void zr_remotes_read_cancel(struct zr_remotes *rs, struct zr_rreq *q)
+{
+	(void)rs;
+	if (q->call) {
+		zr_remote__cancel(q->call);
+		q->call = NULL;
+	}
+	q->cb(-EINTR, NULL, 0, q->data);
+	rreq_free(q);
+}
+
+struct write_op {
+	struct zr_rhandle *h;
+	size_t len;
+	zr_tree_done_cb cb;
+	void *data;
+	bool action;
+};
+
+static void on_written(int err, const struct zr_http_resp *r, void *data)
+{
+	struct write_op *op = data;
+	struct zr_rhandle *h = op->h;
+	if (err == 0) {
+		zr_remote__invalidate(h->n->rm);
+	}
+	if (err == 0 && op->action) {
+		json_t *j = json_loadb(r->body, r->len, 0, NULL);
+		json_int_t id = json_integer_value(json_object_get(j, "id"));
+		json_decref(j);
+		if (id > 0) {
+			h->task = (uint64_t)id;
+			h->fetched = false;
+			h->base_next = true;
+		}
+	}
+	op->cb(err < 0 ? err : (ssize_t)op->len, NULL, op->data);
+	free(op);
+	handle_put(h);
+}
+
+static void send_body(struct zr_rhandle *h, const char *method, const char *ctype, const char *buf,
+		      size_t len, size_t answer, bool action, zr_tree_done_cb cb, void *data)
+{
+	struct write_op *op = calloc(1, sizeof(*op));
+	if (!op) {
+		cb(-ENOMEM, NULL, data);
+		return;
+	}
+	op->h = h;
+	op->len = answer;
+	op->cb = cb;
+	op->data = data;
+	op->action = action;
+	struct rcall_opts o = {.method = method, .path = h->n->path, .ctype = ctype, .body = buf, .len = len};
+	h->inflight++;
+	if (!zr_remote__call(h->n->rm, &o, on_written, op)) {
+		free(op);
+		h->inflight--;
+		cb(-ENOMEM, NULL, data);
+	}
+}
+
+void zr_remotes_write(struct zr_remotes *rs, struct zr_rhandle *h, const char *buf, size_t len,
+		      uint64_t off, zr_tree_done_cb cb, void *data)
+{
+	(void)rs;
+	if (h->kind == F_DATA) {
+		/* As on a local robot: a body that is whole JSON (or plainly wrong) is sent at once
+		 * and the write answers for it; one that stopped early (an editor writing in
+		 * chunks) waits for more, or for close. */
+		json_error_t e;
+		if (zr_buf_write_at(&h->wbuf, off, buf, len) < 0) {
+			cb(-ENOMEM, NULL, data);
+			return;
+		}
+		json_t *j = json_loadb(h->wbuf.data, h->wbuf.len, 0, &e);
+		json_decref(j);
+		if (!j && strncmp(e.text, "premature end of input", 22) == 0) {
+			h->wpending = true;
+			cb((ssize_t)len, NULL, data);
+			return;
+		}
+		h->wpending = false;
+		char *body = zr_buf_steal(&h->wbuf);
+		send_body(h, "PUT", "application/json", body, strlen(body), len, false, cb, data);
+		free(body);
+		return;
+	}
+	if (h->kind == F_ACTION) {
+		size_t i = 0;
+		while (i < len && (buf[i] == ' ' || buf[i] == '\n' || buf[i] == '\t' || buf[i] == '\r')) {
+			i++;
+		}
+		const char *ctype = i < len && buf[i] == '{' ? "application/json" : "text/plain";
+		send_body(h, "POST", ctype, buf, len, len, true, cb, data);
+		return;
+	}
+	send_body(h, "PUT", "text/plain", buf, len, len, false, cb, data);
+}
+
+void zr_remotes_flush(struct zr_remotes *rs, struct zr_rhandle *h, zr_tree_done_cb cb, void *data)
+{
+	(void)rs;
+	if (!h->wpending) {
+		cb(0, NULL, data);
+		return;
+	}
+	h->wpending = false;
+	char *body = zr_buf_steal(&h->wbuf);
+	send_body(h, "PUT", "application/json", body, strlen(body), 0, false, cb, data);
+	free(body);
+}
+
+/* ---- services ---- */
+
+struct dir_change {
+	struct zr_remotes *rs;
+	struct zr_remote *rm;
+	char *path;
+	zr_tree_done_cb cb;
+	void *data;
+	bool mkdir;
+};
+
+static void on_dir_changed(int err, const struct zr_http_resp *r, void *data)
+{
+	struct dir_change *op = data;
+	struct zr_tree_attr a;
+	(void)r;
+	if (err == 0) {
+		zr_remote__invalidate(op->rm);
+	}
+	if (err == 0 && op->mkdir) {
+		struct rnode *n = zr_rnode_get(op->rs, op->rm, op->path);
+		if (!n) {
+			err = -ENOMEM;
+		} else {
+			n->nlookup++;
+			a = (struct zr_tree_attr){.ino = n->ino, .mode = S_IFDIR | 0755, .nlink = 2,
+						  .mtime_ns = zr_now_ns()};
+		}
+	}
+	op->cb(err, err == 0 && op->mkdir ? &a : NULL, op->data);
+	zr_remote__unref(op->rm);
+	free(op->path);
+	free(op);
+}
+
+static void dir_change(struct zr_remotes *rs, uint64_t parent, const char *name, bool mkdir,
+		       zr_tree_done_cb cb, void *data)
+{
+	struct rnode *p = node_of(rs, parent);
+	struct dir_change *op;
+	char *body = NULL;
+	if (!p) {
+		cb(-ENOENT, NULL, data);
+		return;
+	}
+	if (!(op = calloc(1, sizeof(*op))) || !(op->path = path_join(p->path, name))) {
+		free(op);
+		cb(-ENOMEM, NULL, data);
+		return;
+	}
+	op->rs = rs;
+	op->rm = p->rm;
+	op->cb = cb;
+	op->data = data;
+	op->mkdir = mkdir;
+	json_t *j = mkdir ? json_pack("{ss}", "name", name) : NULL;
+	body = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	struct rcall_opts o = {
+		.method = mkdir ? "POST" : "DELETE",
+		.path = mkdir ? p->path : op->path,
+		.ctype = mkdir ? "application/json" : NULL,
+		.body = body,
+		.len = body ? strlen(body) : 0,
+	};
+	zr_remote__ref(op->rm);
+	if ((mkdir && !body) || !zr_remote__call(op->rm, &o, on_dir_changed, op)) {
+		zr_remote__unref(op->rm);
+		free(op->path);
+		free(op);
+		cb(-ENOMEM, NULL, data);
+	}
+	free(body);
+}
+
+void zr_remotes_mkdir(struct zr_remotes *rs, uint64_t parent, const char *name, zr_tree_done_cb cb,
+		      void *data)
+{
+	dir_change(rs, parent, name, true, cb, data);
+}
+
+void zr_remotes_rmdir(struct zr_remotes *rs, uint64_t parent, const char *name, zr_tree_done_cb cb,
+		      void *data)
+{
+	dir_change(rs, parent, name, false, cb, data);
+}

@@ -1,0 +1,101 @@
+/* Shared by remote.c (the registry, requests, status, event stream) and proxy.c (inodes,
+ * listings and the file operations). */
+#pragma once
+#include <jansson.h>
+
+#include "client.h"
+#include "remote.h"
+#include "util/buf.h"
+#include "util/list.h"
+#include "util/map.h"
+
+/* How long a listing may be trusted when no event said otherwise. */
+#define ZR_REMOTE_TTL_MS 1000
+
+/* One entry of a remote directory listing. */
+struct rentry {
+	char *name;
+	char *target; /* symlinks */
+	mode_t mode;
+	uint64_t size;
+	long long mtime_ns;
+};
+
+struct listing {
+	struct rentry *e;
+	size_t n;
+	uint64_t at; /* uv_now when fetched */
+};
+
+struct rnode {
+	uint64_t ino;
+	struct zr_remote *rm;
+	char *path; /* from the remote's root: "" is the root, "node/n1/state" */
+	char *key;  /* "<remote id>/<path>" in rs->by_key */
+	uint64_t nlookup;
+	unsigned nopen;
+};
+
+struct zr_remote {
+	struct zr_remotes *rs;
+	uint64_t id;
+	char *name, *url, *token_file;
+	struct curl_slist *headers; /* Authorization */
+	unsigned refs;              /* the registry, each node, each request in flight */
+	bool removed;
+	struct rnode *root;
+	struct zr_map listings; /* path → struct listing, dropped at every change */
+	struct zr_map fetches;  /* path → struct fetch in flight */
+	/* status */
+	bool up;
+	double latency_ms;
+	char *last_error;
+	long long checked_ns;
+	/* the event stream */
+	struct zr_client_req *sse;
+	uv_timer_t *retry;
+	struct zr_buf sse_line;
+};
+
+struct zr_remotes {
+	uv_loop_t *loop;
+	struct zr_remotes_config cfg;
+	struct zr_client *client;
+	struct zr_remote **list;
+	size_t n;
+	struct zr_map by_ino; /* ino → rnode */
+	struct zr_map by_key; /* key → rnode */
+	uint64_t next_ino, next_id;
+	struct zr_list handles;
+	bool stopping;
+};
+
+/* A request of a remote: cb gets 0 and the answer (2xx), or a negative errno (transport, or
+ * the errno of an error answer) with r possibly set. The remote is held meanwhile. */
+struct rcall;
+typedef void (*rcall_cb)(int err, const struct zr_http_resp *r, void *data);
+struct rcall_opts {
+	const char *method;
+	const char *path;  /* tree path from the remote's root */
+	const char *query; /* "wait=30", or NULL */
+	const char *ctype;
+	const char *body;
+	size_t len;
+	long wait_ms; /* added to the timeout for a long poll */
+};
+struct rcall *zr_remote__call(struct zr_remote *rm, const struct rcall_opts *o, rcall_cb cb, void *data);
+void zr_remote__cancel(struct rcall *c);
+
+void zr_remote__ref(struct zr_remote *rm);
+void zr_remote__unref(struct zr_remote *rm);
+/* Something changed on the remote (an event, or our own write): forget cached listings. */
+void zr_remote__invalidate(struct zr_remote *rm);
+void zr_listing_free(struct listing *l);
+/* Marks listings on their way stale: they were asked for before the change. */
+void zr_remote__stale_fetches(struct zr_remote *rm);
+/* Frees every handle (shutdown). */
+void zr_rhandles_free_all(struct zr_remotes *rs);
+
+/* proxy.c */
+struct rnode *zr_rnode_get(struct zr_remotes *rs, struct zr_remote *rm, const char *path);
+void zr_rnode_maybe_free(struct zr_remotes *rs, struct rnode *n);

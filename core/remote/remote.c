@@ -1,0 +1,674 @@
+/* The remote robots: their registry (added from the command line, @robot/remotes/add or the
+ * store), the requests made to them with what those tell of their health, and the event stream
+ * that invalidates cached listings. */
+#include "remote-internal.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store.h"
+#include "util/log.h"
+#include "util/name.h"
+
+/* Renewed event streams and long polls: how long to wait before reconnecting. */
+#define SSE_RETRY_MS 500
+
+static const struct {
+	const char *name;
+	int err;
+} errnos[] = {
+	{"ENOENT", ENOENT}, {"ENOTDIR", ENOTDIR}, {"EINVAL", EINVAL}, {"EEXIST", EEXIST},
+	{"EBUSY", EBUSY}, {"ECANCELED", ECANCELED}, {"ENOTEMPTY", ENOTEMPTY}, {"EACCES", EACCES},
+	{"EPERM", EPERM}, {"EROFS", EROFS}, {"EISDIR", EISDIR}, {"EFBIG", EFBIG}, {"E2BIG", E2BIG},
+	{"EAGAIN", EAGAIN}, {"ENOSPC", ENOSPC}, {"EDQUOT", EDQUOT}, {"ETIMEDOUT", ETIMEDOUT},
+	{"ENOTCONN", ENOTCONN}, {"ECONNREFUSED", ENOTCONN}, {"EHOSTUNREACH", ENOTCONN},
+	{"ENOMEM", ENOMEM}, {"ESHUTDOWN", ESHUTDOWN}, {"EINTR", EINTR}, {"EIO", EIO},
+	{"ENAMETOOLONG", ENAMETOOLONG}, {"ENOSYS", ENOSYS}, {"EOPNOTSUPP", EOPNOTSUPP},
+	{"ESRCH", ESRCH}, {"ECHILD", ECHILD},
+};
+
+static const char *errno_name(int err)
+{
+	for (size_t i = 0; i < sizeof(errnos) / sizeof(errnos[0]); i++) {
+		if (errnos[i].err == err) {
+			return errnos[i].name;
+		}
+	}
+	return "EIO";
+}
+
+/* The errno of an error answer: the name the remote robot put in its JSON body, else one
+ * from the status (the table of README's HTTP API, read backwards). */
+static int answer_errno(const struct zr_http_resp *r)
+{
+	if (r->status >= 200 && r->status < 300) {
+		return 0;
+	}
+	if (r->status == 401) {
+		return -EACCES;
+	}
+	json_t *j = json_loadb(r->body, r->len, 0, NULL);
+	const char *name = json_string_value(json_object_get(j, "error"));
+	int err = 0;
+	for (size_t i = 0; name && i < sizeof(errnos) / sizeof(errnos[0]); i++) {
+		if (strcmp(errnos[i].name, name) == 0) {
+			err = -errnos[i].err;
+		}
+	}
+	json_decref(j);
+	if (err) {
+		return err;
+	}
+	switch (r->status) {
+	case 400: return -EINVAL;
+	case 403: case 405: return -EACCES;
+	case 404: return -ENOENT;
+	case 409: return -EEXIST;
+	case 413: return -EFBIG;
+	case 414: return -ENAMETOOLONG;
+	case 429: case 503: return -EAGAIN;
+	case 502: return -ENOTCONN;
+	case 504: return -ETIMEDOUT;
+	case 507: return -ENOSPC;
+	default: return -EIO;
+	}
+}
+
+/* ---- the remote's life ---- */
+
+void zr_remote__ref(struct zr_remote *rm)
+{
+	rm->refs++;
+}
+
+void zr_listing_free(struct listing *l)
+{
+	if (!l) {
+		return;
+	}
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->e[i].name);
+		free(l->e[i].target);
+	}
+	free(l->e);
+	free(l);
+}
+
+static void listings_clear(struct zr_map *m)
+{
+	size_t i = 0;
+	void *v;
+	while (zr_map_next(m, &i, NULL, NULL, &v)) {
+		zr_listing_free(v);
+	}
+	zr_map_done(m);
+}
+
+void zr_remote__invalidate(struct zr_remote *rm)
+{
+	listings_clear(&rm->listings);
+	zr_remote__stale_fetches(rm);
+}
+
+static void on_retry_closed(uv_handle_t *h)
+{
+	free(h);
+}
+
+void zr_remote__unref(struct zr_remote *rm)
+{
+	if (--rm->refs > 0) {
+		return;
+	}
+	listings_clear(&rm->listings);
+	zr_map_done(&rm->fetches);
+	if (rm->retry) {
+		uv_close((uv_handle_t *)rm->retry, on_retry_closed);
+	}
+	curl_slist_free_all(rm->headers);
+	zr_buf_done(&rm->sse_line);
+	free(rm->last_error);
+	free(rm->name);
+	free(rm->url);
+	free(rm->token_file);
+	free(rm);
+}
+
+static void set_error(struct zr_remote *rm, int err, const char *why)
+{
+	char *s = NULL;
+	if (asprintf(&s, "%s: %s", errno_name(-err), why) >= 0) {
+		if (!rm->last_error || strcmp(rm->last_error, s) != 0) {
+			log_warn("Remote %s (%s): %s", rm->name, rm->url, s);
+		}
+		free(rm->last_error);
+		rm->last_error = s;
+	}
+}
+
+static void set_up(struct zr_remote *rm, bool up)
+{
+	if (up != rm->up) {
+		log_info("Remote %s (%s) is %s", rm->name, rm->url, up ? "up" : "down");
+		rm->up = up;
+		/* What was cached may be gone or changed meanwhile. */
+		zr_remote__invalidate(rm);
+	}
+	rm->checked_ns = zr_now_ns();
+}
+
+/* ---- requests ---- */
+
+struct rcall {
+	struct zr_remote *rm;
+	struct zr_client_req *q;
+	bool waits;
+	rcall_cb cb;
+	void *data;
+};
+
+static void on_call_done(int err, const struct zr_http_resp *r, const char *why, void *data)
+{
+	struct rcall *c = data;
+	struct zr_remote *rm = c->rm;
+	if (err < 0) {
+		if (err == -ENOTCONN || err == -ETIMEDOUT) {
+			set_up(rm, false);
+		}
+		set_error(rm, err, why);
+	} else {
+		set_up(rm, true);
+		if (!c->waits) {
+			double ms = r->secs * 1000.0;
+			rm->latency_ms = rm->latency_ms > 0 ? 0.8 * rm->latency_ms + 0.2 * ms : ms;
+		}
+		err = answer_errno(r);
+		if (r->status == 401 || r->status == 403) {
+			char why2[96];
+			snprintf(why2, sizeof(why2), "the remote refused our token (HTTP %ld)", r->status);
+			set_error(rm, -EACCES, why2);
+		}
+	}
+	c->cb(err, r, c->data);
+	zr_remote__unref(rm);
+	free(c);
+}
+
+static char *call_url(struct zr_remote *rm, const char *path, const char *query)
+{
+	char *url = NULL;
+	if (asprintf(&url, "%s/v1/%s%s%s", rm->url, path, query ? "?" : "", query ? query : "") < 0) {
+		return NULL;
+	}
+	return url;
+}
+
+struct rcall *zr_remote__call(struct zr_remote *rm, const struct rcall_opts *o, rcall_cb cb, void *data)
+{
+	struct zr_remotes *rs = rm->rs;
+	struct rcall *c = calloc(1, sizeof(*c));
+	char *url = call_url(rm, o->path, o->query);
+	if (!c || !url || rs->stopping) {
+		free(c);
+		free(url);
+		return NULL;
+	}
+	struct zr_client_opts co = {
+		.method = o->method,
+		.url = url,
+		.headers = rm->headers,
+		.ctype = o->ctype,
+		.body = o->body,
+		.len = o->len,
+		.timeout_ms = rs->cfg.timeout_ms + o->wait_ms,
+		.connect_timeout_ms = rs->cfg.timeout_ms,
+	};
+	c->rm = rm;
+	c->cb = cb;
+	c->data = data;
+	c->waits = o->wait_ms > 0;
+	log_debug("Remote %s: %s /v1/%s%s%s", rm->name, o->method, o->path, o->query ? "?" : "", o->query ? o->query : "");
+	c->q = zr_client_start(rs->client, &co, on_call_done, c);
+	free(url);
+	if (!c->q) {
+		free(c);
+		return NULL;
+	}
+	zr_remote__ref(rm);
+	return c;
+}
+
+void zr_remote__cancel(struct rcall *c)
+{
+	struct zr_remote *rm = c->rm;
+	zr_client_cancel(c->q);
+	free(c);
+	zr_remote__unref(rm);
+}
+
+/* ---- the event stream: any event may change a listing ---- */
+
+static void sse_start(struct zr_remote *rm);
+
+static void on_retry(uv_timer_t *t)
+{
+	struct zr_remote *rm = t->data;
+	if (!rm->removed && !rm->rs->stopping) {
+		sse_start(rm);
+	}
+}
+
+static int on_sse_chunk(const char *buf, size_t len, void *data)
+{
+	struct zr_remote *rm = data;
+	bool changed = false;
+	if (!rm->up) {
+		set_up(rm, true);
+	}
+	for (size_t i = 0; i < len; i++) {
+		if (buf[i] != '\n') {
+			if (rm->sse_line.len < 64) { /* only the field name matters */
+				(void)zr_buf_append(&rm->sse_line, &buf[i], 1);
+			}
+			continue;
+		}
+		if (rm->sse_line.len >= 5 && memcmp(rm->sse_line.data, "data:", 5) == 0) {
+			changed = true;
+		}
+		zr_buf_reset(&rm->sse_line);
+	}
+	if (changed) {
+		zr_remote__invalidate(rm);
+	}
+	rm->checked_ns = zr_now_ns();
+	return 0;
+}
+
+static void on_sse_end(int err, const struct zr_http_resp *r, const char *why, void *data)
+{
+	struct zr_remote *rm = data;
+	rm->sse = NULL;
+	if (err == -ESHUTDOWN || rm->rs->stopping) {
+		zr_remote__unref(rm);
+		return;
+	}
+	if (err < 0) {
+		set_up(rm, false);
+		set_error(rm, err, why);
+	} else {
+		int aerr = answer_errno(r);
+		char why2[96];
+		snprintf(why2, sizeof(why2), "event stream answered HTTP %ld", r->status);
+		if (aerr < 0) {
+			set_error(rm, aerr, why2);
+		}
+	}
+	zr_remote__invalidate(rm);
+	if (!rm->removed) {
+		(void)uv_timer_start(rm->retry, on_retry, SSE_RETRY_MS, 0);
+	}
+	zr_remote__unref(rm);
+}
+
+static void sse_start(struct zr_remote *rm)
+{
+	struct zr_remotes *rs = rm->rs;
+	char *url = call_url(rm, "@robot/events", "after=end");
+	struct curl_slist *h = NULL, *n;
+	for (struct curl_slist *s = rm->headers; s; s = s->next) {
+		if ((n = curl_slist_append(h, s->data))) {
+			h = n;
+		}
+	}
+	if ((n = curl_slist_append(h, "Accept: text/event-stream"))) {
+		h = n;
+	}
+	struct zr_client_opts co = {
+		.url = url,
+		.headers = h,
+		.connect_timeout_ms = rs->cfg.timeout_ms,
+		.on_chunk = on_sse_chunk,
+	};
+	zr_buf_reset(&rm->sse_line);
+	rm->sse = url ? zr_client_start(rs->client, &co, on_sse_end, rm) : NULL;
+	/* The client copied the headers. */
+	curl_slist_free_all(h);
+	free(url);
+	if (rm->sse) {
+		zr_remote__ref(rm);
+	} else {
+		(void)uv_timer_start(rm->retry, on_retry, SSE_RETRY_MS, 0);
+	}
+}
+
+/* ---- the registry ---- */
+
+static struct zr_remote *find(const struct zr_remotes *rs, const char *name)
+{
+	for (size_t i = 0; i < rs->n; i++) {
+		if (strcmp(rs->list[i]->name, name) == 0) {
+			return rs->list[i];
+		}
+	}
+	return NULL;
+}
+
+bool zr_remotes_has(const struct zr_remotes *rs, const char *name)
+{
+	return find(rs, name) != NULL;
+}
+
+const char *zr_remotes_name(const struct zr_remotes *rs, size_t i)
+{
+	return i < rs->n ? rs->list[i]->name : NULL;
+}
+
+/* The first token line of path: no blank, no comment, at least 16 characters. */
+static int read_token(const char *path, char **ret, char **why)
+{
+	FILE *f = fopen(path, "re");
+	char line[1024];
+	if (!f) {
+		return zr_fail(why, -EINVAL, "cannot read token file %s: %s", path, strerror(errno));
+	}
+	*ret = NULL;
+	while (!*ret && fgets(line, sizeof(line), f)) {
+		char *s = line, *e;
+		while (*s == ' ' || *s == '\t') {
+			s++;
+		}
+		e = s + strlen(s);
+		while (e > s && (e[-1] == '\n' || e[-1] == '\r' || e[-1] == ' ' || e[-1] == '\t')) {
+			*--e = '\0';
+		}
+		if (*s && *s != '#') {
+			*ret = strdup(s);
+		}
+	}
+	fclose(f);
+	if (!*ret) {
+		return zr_fail(why, -EINVAL, "no token in %s", path);
+	}
+	return 0;
+}
+
+static bool url_valid(const char *url)
+{
+	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
+		return false;
+	}
+	const char *host = strstr(url, "://") + 3;
+	if (!*host || *host == '/') {
+		return false;
+	}
+	for (const char *p = url; *p; p++) {
+		if (*p <= ' ' || *p == 0x7f || *p == '?' || *p == '#') {
+			return false;
+		}
+	}
+	return true;
+}
+
+int zr_remotes_add(struct zr_remotes *rs, const char *name, const char *url, const char *token_file,
+		   char **why)
+{
+	char *token = NULL, *auth = NULL;
+	int err;
+	if (!zr_name_valid(name)) {
+		return zr_fail(why, -EINVAL, "bad remote name '%s' (want [a-z0-9][a-z0-9_.-]{0,62})", name);
+	}
+	if (!url_valid(url)) {
+		return zr_fail(why, -EINVAL, "bad remote URL '%s' (want http://HOST[:PORT] or https://...)", url);
+	}
+	if (find(rs, name)) {
+		return zr_fail(why, -EEXIST, "remote '%s' exists", name);
+	}
+	if (rs->cfg.standalone && rs->n > 0) {
+		return zr_fail(why, -EINVAL, "a mount shows one remote robot");
+	}
+	if (token_file && (err = read_token(token_file, &token, why)) < 0) {
+		return err;
+	}
+	struct zr_remote *rm = calloc(1, sizeof(*rm));
+	struct zr_remote **list = realloc(rs->list, (rs->n + 1) * sizeof(*list));
+	if (list) {
+		rs->list = list;
+	}
+	if (!rm || !list || !(rm->name = strdup(name)) || !(rm->url = strdup(url)) ||
+	    (token_file && !(rm->token_file = strdup(token_file))) ||
+	    (token && (asprintf(&auth, "Authorization: Bearer %s", token) < 0 ||
+		       !(rm->headers = curl_slist_append(NULL, auth)))) ||
+	    !(rm->retry = calloc(1, sizeof(*rm->retry)))) {
+		if (token) {
+			explicit_bzero(token, strlen(token));
+		}
+		free(token);
+		free(auth);
+		if (rm) {
+			curl_slist_free_all(rm->headers);
+			free(rm->name);
+			free(rm->url);
+			free(rm->token_file);
+		}
+		free(rm);
+		return zr_fail(why, -ENOMEM, "out of memory");
+	}
+	if (token) {
+		explicit_bzero(token, strlen(token));
+		explicit_bzero(auth, strlen(auth));
+	}
+	free(token);
+	free(auth);
+	/* No trailing slash: paths are joined with "/v1/". */
+	for (size_t l = strlen(rm->url); l > 0 && rm->url[l - 1] == '/'; l--) {
+		rm->url[l - 1] = '\0';
+	}
+	rm->rs = rs;
+	rm->id = ++rs->next_id;
+	rm->refs = 1;
+	(void)uv_timer_init(rs->loop, rm->retry);
+	rm->retry->data = rm;
+	rm->root = zr_rnode_get(rs, rm, "");
+	if (!rm->root) {
+		zr_remote__unref(rm);
+		return zr_fail(why, -ENOMEM, "out of memory");
+	}
+	rs->list[rs->n++] = rm;
+	log_info("Remote %s: %s%s", name, rm->url, token_file ? "" : " (no token)");
+	sse_start(rm);
+	if (rs->cfg.changed) {
+		rs->cfg.changed(name, rs->cfg.data);
+	}
+	return 0;
+}
+
+static void drop(struct zr_remotes *rs, struct zr_remote *rm)
+{
+	for (size_t i = 0; i < rs->n; i++) {
+		if (rs->list[i] == rm) {
+			memmove(&rs->list[i], &rs->list[i + 1], (rs->n - i - 1) * sizeof(rm));
+			rs->n--;
+			break;
+		}
+	}
+	rm->removed = true;
+	(void)uv_timer_stop(rm->retry);
+	if (rm->sse) {
+		zr_client_cancel(rm->sse);
+		rm->sse = NULL;
+		zr_remote__unref(rm);
+	}
+	if (rs->cfg.changed && !rs->stopping) {
+		rs->cfg.changed(rm->name, rs->cfg.data);
+	}
+	/* Its nodes live on, answering ENOENT, until the kernel forgets them. */
+	struct rnode *root = rm->root;
+	rm->root = NULL;
+	zr_rnode_maybe_free(rs, root);
+	zr_remote__unref(rm);
+}
+
+struct persist {
+	struct zr_remotes *rs;
+	char *name; /* added: dropped again when the store refuses it */
+	zr_remotes_done_cb cb;
+	void *data;
+};
+
+static void on_persisted(int err, void *data)
+{
+	struct persist *p = data;
+	struct zr_remote *rm = p->name ? find(p->rs, p->name) : NULL;
+	if (err < 0 && rm) {
+		log_error("Remote %s not kept: the store failed: %s", p->name, strerror(-err));
+		drop(p->rs, rm);
+	}
+	p->cb(err, p->data);
+	free(p->name);
+	free(p);
+}
+
+void zr_remotes_add_persist(struct zr_remotes *rs, const char *name, const char *url,
+			    const char *token_file, zr_remotes_done_cb cb, void *data, char **why)
+{
+	struct persist *p = calloc(1, sizeof(*p));
+	int err = p ? zr_remotes_add(rs, name, url, token_file, why) : -ENOMEM;
+	if (err < 0) {
+		log_warn("Refused write to /@robot/remotes/add: %s", *why ? *why : strerror(-err));
+	}
+	if (err < 0 || !rs->cfg.store || !(p->name = strdup(name))) {
+		free(p);
+		cb(err, data);
+		return;
+	}
+	p->rs = rs;
+	p->cb = cb;
+	p->data = data;
+	zr_store_remote_put(rs->cfg.store, name, url, token_file, (int64_t)zr_now_ns());
+	zr_store_sync(rs->cfg.store, on_persisted, p);
+}
+
+void zr_remotes_remove(struct zr_remotes *rs, const char *name, zr_remotes_done_cb cb, void *data)
+{
+	struct zr_remote *rm = find(rs, name);
+	struct persist *p;
+	if (!rm) {
+		cb(-ENOENT, data);
+		return;
+	}
+	log_info("Remote %s removed", name);
+	drop(rs, rm);
+	if (!rs->cfg.store || !(p = calloc(1, sizeof(*p)))) {
+		cb(0, data);
+		return;
+	}
+	p->rs = rs;
+	p->cb = cb;
+	p->data = data;
+	zr_store_remote_delete(rs->cfg.store, name);
+	zr_store_sync(rs->cfg.store, on_persisted, p);
+}
+
+static int load_one(const char *name, const char *url, const char *token_file, void *data)
+{
+	struct zr_remotes *rs = data;
+	char *why = NULL;
+	if (find(rs, name)) {
+		log_info("Remote %s: the one given with --remote replaces the stored one", name);
+		return 0;
+	}
+	if (zr_remotes_add(rs, name, url, token_file, &why) < 0) {
+		/* A token file that went away should not stop the robot: the remote is skipped. */
+		log_error("Remote %s (%s) not loaded: %s", name, url, why);
+	}
+	free(why);
+	return 0;
+}
+
+int zr_remotes_load(struct zr_remotes *rs)
+{
+	return rs->cfg.store ? zr_store_remotes(rs->cfg.store, load_one, rs) : 0;
+}
+
+int zr_remotes_url(const struct zr_remotes *rs, const char *name, char **ret)
+{
+	struct zr_remote *rm = find(rs, name);
+	if (!rm) {
+		return -ENOENT;
+	}
+	return asprintf(ret, "%s\n", rm->url) < 0 ? -ENOMEM : 0;
+}
+
+int zr_remotes_status(const struct zr_remotes *rs, const char *name, char **ret)
+{
+	struct zr_remote *rm = find(rs, name);
+	char when[32] = "-";
+	if (!rm) {
+		return -ENOENT;
+	}
+	if (rm->checked_ns) {
+		zr_time_format(rm->checked_ns, when);
+	}
+	return asprintf(ret, "state %s\nlatency_ms %.3f\nlast_error %s\nchecked %s\nevents %s\n",
+			rm->up ? "up" : "down", rm->latency_ms, rm->last_error ? rm->last_error : "-", when,
+			rm->sse && rm->up ? "connected" : "disconnected") < 0 ? -ENOMEM : 0;
+}
+
+int zr_remotes_create(uv_loop_t *loop, const struct zr_remotes_config *cfg, struct zr_remotes **ret)
+{
+	struct zr_remotes *rs = calloc(1, sizeof(*rs));
+	int err;
+	if (!rs) {
+		return -ENOMEM;
+	}
+	rs->loop = loop;
+	rs->cfg = *cfg;
+	if (rs->cfg.timeout_ms <= 0) {
+		rs->cfg.timeout_ms = 10000;
+	}
+	rs->next_ino = ZR_REMOTE_INO_BASE;
+	zr_list_init(&rs->handles);
+	if ((err = zr_client_create(loop, &rs->client)) < 0) {
+		free(rs);
+		return err;
+	}
+	*ret = rs;
+	return 0;
+}
+
+bool zr_remotes_owns(const struct zr_remotes *rs, uint64_t ino)
+{
+	return rs && (rs->cfg.standalone || ino >= ZR_REMOTE_INO_BASE);
+}
+
+void zr_remotes_destroy(struct zr_remotes *rs, int err)
+{
+	(void)err;
+	if (!rs) {
+		return;
+	}
+	rs->stopping = true;
+	while (rs->n > 0) {
+		drop(rs, rs->list[rs->n - 1]);
+	}
+	/* Parked reads and requests in flight end now (-ESHUTDOWN); no new ones start. */
+	zr_client_destroy(rs->client);
+	zr_rhandles_free_all(rs);
+	size_t i = 0;
+	void *v;
+	while (zr_map_next(&rs->by_ino, &i, NULL, NULL, &v)) {
+		struct rnode *n = v;
+		struct zr_remote *rm = n->rm;
+		free(n->path);
+		free(n->key);
+		free(n);
+		zr_remote__unref(rm);
+	}
+	zr_map_done(&rs->by_ino);
+	zr_map_done(&rs->by_key);
+	free(rs->list);
+	free(rs);
+}
