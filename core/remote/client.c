@@ -112,8 +112,8 @@ static void finish(struct zr_client_req *q)
 	r.task_state = q->task_state.data;
 	r.secs = (double)(uv_hrtime() - q->started) / 1e9;
 	const char *why = q->err[0] ? q->err : curl_easy_strerror(q->result);
-	if (q->stop_err == -ESHUTDOWN) {
-		why = "the robot is stopping";
+	if (q->stop_err) {
+		why = strerror(-q->stop_err);
 	}
 	q->cb(err, err ? NULL : &r, why, q->data);
 }
@@ -283,6 +283,15 @@ static size_t on_header(char *line, size_t size, size_t n, void *data)
 	struct zr_client_req *q = data;
 	size_t len = size * n;
 	struct zr_buf v = {0};
+	if (len <= 2 && q->on_chunk && !q->cancelled) {
+		/* The end of the headers: a stream that answered 200 is connected. */
+		long status = 0;
+		(void)curl_easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &status);
+		if (status == 200 && q->on_chunk(NULL, 0, q->data) < 0) {
+			return 0;
+		}
+		return len;
+	}
 	if (header_value(line, len, "Content-Type", &q->ctype)) {
 		return len;
 	}
@@ -425,7 +434,7 @@ static void on_timer_closed(uv_handle_t *h)
 	free(c);
 }
 
-void zr_client_destroy(struct zr_client *c)
+void zr_client_destroy(struct zr_client *c, int err)
 {
 	if (!c) {
 		return;
@@ -433,7 +442,7 @@ void zr_client_destroy(struct zr_client *c)
 	while (!zr_list_empty(&c->reqs)) {
 		struct zr_client_req *q = container_of(c->reqs.next, struct zr_client_req, link);
 		req_remove(q);
-		q->stop_err = -ESHUTDOWN;
+		q->stop_err = -err;
 		finish(q);
 		req_free(q);
 	}

@@ -23,7 +23,8 @@ struct zr_http_resp {
  * a transport failure (-ENOTCONN: no connection; -ETIMEDOUT: past the timeout) with r NULL.
  * why says what failed (borrowed during the call). */
 typedef void (*zr_client_cb)(int err, const struct zr_http_resp *r, const char *why, void *data);
-/* A streamed body's bytes as they come; return 0 to go on, a negative errno to stop (the
+/* A streamed body's bytes as they come (buf NULL once, when a 200 answer's headers are in);
+ * return 0 to go on, a negative errno to stop (the
  * request then ends with that error). */
 typedef int (*zr_client_chunk_cb)(const char *buf, size_t len, void *data);
 
@@ -40,9 +41,9 @@ struct zr_client_opts {
 };
 
 int zr_client_create(uv_loop_t *loop, struct zr_client **ret);
-/* Ends every request with -ESHUTDOWN (callbacks run) and frees the client once its handles
- * are closed. */
-void zr_client_destroy(struct zr_client *c);
+/* Ends every request with -err (callbacks run) and frees the client once its handles are
+ * closed. */
+void zr_client_destroy(struct zr_client *c, int err);
 
 /* Starts a request; the callback never runs before this returns. NULL when out of memory. */
 struct zr_client_req *zr_client_start(struct zr_client *c, const struct zr_client_opts *o,

@@ -217,12 +217,15 @@ static void on_listing(int err, const struct zr_http_resp *r, void *data)
 	zr_remote__unref(rm);
 }
 
-void zr_remote__stale_fetches(struct zr_remote *rm)
+void zr_remote__stale_fetches(struct zr_remote *rm, const char *svc)
 {
 	size_t i = 0;
+	const char *path;
 	void *v;
-	while (zr_map_next(&rm->fetches, &i, NULL, NULL, &v)) {
-		((struct fetch *)v)->stale = true;
+	while (zr_map_next(&rm->fetches, &i, &path, NULL, &v)) {
+		if (zr_remote__affected(path, svc)) {
+			((struct fetch *)v)->stale = true;
+		}
 	}
 }
 
@@ -463,6 +466,7 @@ struct zr_rhandle {
 	struct zr_buf content;
 	uint64_t base;   /* file offset of content[0] */
 	bool fetched;
+	int fail; /* errno of a failed task's result, for the read after its text */
 	uint64_t task;   /* the task the last write to an action file queued */
 	bool base_next;  /* the next fetch starts where the reader is (after a write) */
 	struct zr_buf wbuf;
@@ -703,7 +707,8 @@ static void serve(struct zr_rhandle *h, uint64_t off, size_t size, zr_tree_read_
 	size_t len = h->content.len;
 	uint64_t rel = off >= h->base ? off - h->base : len;
 	if (rel >= len) {
-		cb(0, b, 0, data);
+		/* As on a local robot: a failed task's text, then its errno, so cat exits non-zero. */
+		cb(h->fail ? -h->fail : 0, b, 0, data);
 		return;
 	}
 	cb(0, b + rel, len - rel < size ? len - rel : size, data);
@@ -736,6 +741,9 @@ static void on_read(int err, const struct zr_http_resp *r, void *data)
 		if (zr_buf_append(&h->content, r->body, r->len) < 0) {
 			err = -ENOMEM;
 		}
+		const char *st = q->waits ? r->task_state : NULL;
+		h->fail = !st || strcmp(st, "ok") == 0 ? 0 : strcmp(st, "timeout") == 0 ? ETIMEDOUT
+			: strcmp(st, "cancelled") == 0 ? ECANCELED : EIO;
 	}
 	if (err < 0) {
 		q->cb(err, NULL, 0, q->data);
@@ -837,7 +845,17 @@ static void on_written(int err, const struct zr_http_resp *r, void *data)
 	struct write_op *op = data;
 	struct zr_rhandle *h = op->h;
 	if (err == 0) {
-		zr_remote__invalidate(h->n->rm);
+		/* Read your own writes: a new task shows in tasks/ at once, a data change in every
+		 * consumers/ (anywhere), a command in its service. */
+		char *svc = zr_remote__prefix(h->n->path, 2), *prefix = NULL;
+		if (op->action && svc) {
+			(void)asprintf(&prefix, "%s/tasks", svc);
+		} else if (h->kind != F_DATA) {
+			prefix = svc ? strdup(svc) : NULL;
+		}
+		zr_remote__invalidate(h->n->rm, prefix);
+		free(prefix);
+		free(svc);
 	}
 	if (err == 0 && op->action) {
 		json_t *j = json_loadb(r->body, r->len, 0, NULL);
@@ -944,7 +962,9 @@ static void on_dir_changed(int err, const struct zr_http_resp *r, void *data)
 	struct zr_tree_attr a;
 	(void)r;
 	if (err == 0) {
-		zr_remote__invalidate(op->rm);
+		char *tmpl = zr_remote__prefix(op->path, 1);
+		zr_remote__invalidate(op->rm, tmpl);
+		free(tmpl);
 	}
 	if (err == 0 && op->mkdir) {
 		struct rnode *n = zr_rnode_get(op->rs, op->rm, op->path);

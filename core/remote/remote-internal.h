@@ -88,11 +88,15 @@ void zr_remote__cancel(struct rcall *c);
 
 void zr_remote__ref(struct zr_remote *rm);
 void zr_remote__unref(struct zr_remote *rm);
-/* Something changed on the remote (an event, or our own write): forget cached listings. */
-void zr_remote__invalidate(struct zr_remote *rm);
+/* Something changed on the remote (an event, or our own write) at or under path prefix
+ * (NULL: anywhere): forget the cached listings of it, and of @robot (which counts events). */
+void zr_remote__invalidate(struct zr_remote *rm, const char *prefix);
+bool zr_remote__affected(const char *path, const char *prefix);
+/* The first n components of path (malloc'd), or NULL when it has fewer or is under @. */
+char *zr_remote__prefix(const char *path, int n);
 void zr_listing_free(struct listing *l);
 /* Marks listings on their way stale: they were asked for before the change. */
-void zr_remote__stale_fetches(struct zr_remote *rm);
+void zr_remote__stale_fetches(struct zr_remote *rm, const char *svc);
 /* Frees every handle (shutdown). */
 void zr_rhandles_free_all(struct zr_remotes *rs);
 

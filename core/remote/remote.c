@@ -15,6 +15,8 @@
 
 /* Renewed event streams and long polls: how long to wait before reconnecting. */
 #define SSE_RETRY_MS 500
+/* An event line longer than this is not parsed. */
+#define SSE_LINE_MAX (16 * 1024)
 
 static const struct {
 	const char *name;
@@ -107,10 +109,75 @@ static void listings_clear(struct zr_map *m)
 	zr_map_done(m);
 }
 
-void zr_remote__invalidate(struct zr_remote *rm)
+bool zr_remote__affected(const char *path, const char *prefix)
 {
-	listings_clear(&rm->listings);
-	zr_remote__stale_fetches(rm);
+	size_t pl = prefix ? strlen(prefix) : 0;
+	return !prefix || strncmp(path, "@robot", 6) == 0 ||
+	       (strncmp(path, prefix, pl) == 0 && (path[pl] == '\0' || path[pl] == '/'));
+}
+
+char *zr_remote__prefix(const char *path, int n)
+{
+	const char *p = path;
+	if (path[0] == '@') {
+		return NULL;
+	}
+	for (int i = 0; i < n; i++) {
+		if (!*p) {
+			return NULL;
+		}
+		p += strcspn(p, "/");
+		if (i + 1 < n) {
+			p += *p == '/';
+		}
+	}
+	return strndup(path, (size_t)(p - path));
+}
+
+/* What listings an event of the remote may change: a service appearing or going changes its
+ * template's folder; a task its service's tasks/; a state change no listing (sizes are not
+ * trusted: files are read with direct I/O); anything else, everything. */
+static void event_invalidate(struct zr_remote *rm, const char *line)
+{
+	json_t *ev = json_loads(line, 0, NULL);
+	const char *type = json_string_value(json_object_get(ev, "event"));
+	const char *svc = json_string_value(json_object_get(ev, "service"));
+	char *prefix = NULL;
+	if (type && svc && strncmp(type, "service.", 8) == 0) {
+		prefix = zr_remote__prefix(svc, 1);
+	} else if (type && svc && strncmp(type, "task.", 5) == 0) {
+		(void)asprintf(&prefix, "%s/tasks", svc);
+	} else if (type && strcmp(type, "state.changed") == 0) {
+		json_decref(ev);
+		return;
+	}
+	zr_remote__invalidate(rm, prefix);
+	free(prefix);
+	json_decref(ev);
+}
+
+void zr_remote__invalidate(struct zr_remote *rm, const char *svc)
+{
+	if (!svc) {
+		listings_clear(&rm->listings);
+	} else {
+		/* Collected first: the map cannot change while it is walked. */
+		struct zr_buf gone = {0};
+		size_t i = 0, n = 0;
+		const char *path;
+		void *v;
+		while (zr_map_next(&rm->listings, &i, &path, NULL, &v)) {
+			if (zr_remote__affected(path, svc)) {
+				(void)zr_buf_append(&gone, path, strlen(path) + 1);
+				n++;
+			}
+		}
+		for (const char *p = gone.data; n > 0; n--, p += strlen(p) + 1) {
+			zr_listing_free(zr_map_del(&rm->listings, p));
+		}
+		zr_buf_done(&gone);
+	}
+	zr_remote__stale_fetches(rm, svc);
 }
 
 static void on_retry_closed(uv_handle_t *h)
@@ -155,7 +222,7 @@ static void set_up(struct zr_remote *rm, bool up)
 		log_info("Remote %s (%s) is %s", rm->name, rm->url, up ? "up" : "down");
 		rm->up = up;
 		/* What was cached may be gone or changed meanwhile. */
-		zr_remote__invalidate(rm);
+		zr_remote__invalidate(rm, NULL);
 	}
 	rm->checked_ns = zr_now_ns();
 }
@@ -268,20 +335,27 @@ static int on_sse_chunk(const char *buf, size_t len, void *data)
 	if (!rm->up) {
 		set_up(rm, true);
 	}
+	if (!buf) {
+		/* (Re)connected: events may have been missed meanwhile. */
+		zr_remote__invalidate(rm, NULL);
+	}
 	for (size_t i = 0; i < len; i++) {
 		if (buf[i] != '\n') {
-			if (rm->sse_line.len < 64) { /* only the field name matters */
+			/* A line too long to keep is an event of unknown scope: everything goes. */
+			if (rm->sse_line.len < SSE_LINE_MAX) {
 				(void)zr_buf_append(&rm->sse_line, &buf[i], 1);
+			} else {
+				changed = true;
 			}
 			continue;
 		}
 		if (rm->sse_line.len >= 5 && memcmp(rm->sse_line.data, "data:", 5) == 0) {
-			changed = true;
+			event_invalidate(rm, rm->sse_line.data + 5);
 		}
 		zr_buf_reset(&rm->sse_line);
 	}
 	if (changed) {
-		zr_remote__invalidate(rm);
+		zr_remote__invalidate(rm, NULL);
 	}
 	rm->checked_ns = zr_now_ns();
 	return 0;
@@ -291,7 +365,7 @@ static void on_sse_end(int err, const struct zr_http_resp *r, const char *why, v
 {
 	struct zr_remote *rm = data;
 	rm->sse = NULL;
-	if (err == -ESHUTDOWN || rm->rs->stopping) {
+	if (rm->rs->stopping) {
 		zr_remote__unref(rm);
 		return;
 	}
@@ -306,7 +380,7 @@ static void on_sse_end(int err, const struct zr_http_resp *r, const char *why, v
 			set_error(rm, aerr, why2);
 		}
 	}
-	zr_remote__invalidate(rm);
+	zr_remote__invalidate(rm, NULL);
 	if (!rm->removed) {
 		(void)uv_timer_start(rm->retry, on_retry, SSE_RETRY_MS, 0);
 	}
@@ -646,7 +720,6 @@ bool zr_remotes_owns(const struct zr_remotes *rs, uint64_t ino)
 
 void zr_remotes_destroy(struct zr_remotes *rs, int err)
 {
-	(void)err;
 	if (!rs) {
 		return;
 	}
@@ -655,7 +728,7 @@ void zr_remotes_destroy(struct zr_remotes *rs, int err)
 		drop(rs, rs->list[rs->n - 1]);
 	}
 	/* Parked reads and requests in flight end now (-ESHUTDOWN); no new ones start. */
-	zr_client_destroy(rs->client);
+	zr_client_destroy(rs->client, err);
 	zr_rhandles_free_all(rs);
 	size_t i = 0;
 	void *v;
