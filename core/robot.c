@@ -1,12 +1,14 @@
 /* The robot: templates, services, job slots, events and the robot's own log. */
 #include "robot.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "repos.h"
 #include "service.h"
@@ -29,6 +31,25 @@ static void on_log_line(const char *line, size_t len, void *data)
 	(void)zr_journal_append(&r->log, line, len);
 }
 
+/* The robot's name for other robots: the one given, else the hostname made a valid name
+ * ("Web-01.example" becomes "web-01.example"), else "robot". */
+static char *default_name(const char *given)
+{
+	char host[256] = "";
+	if (given) {
+		return strdup(given);
+	}
+	(void)gethostname(host, sizeof(host) - 1);
+	for (char *p = host; *p; p++) {
+		*p = (char)tolower((unsigned char)*p);
+		if (!strchr("abcdefghijklmnopqrstuvwxyz0123456789_.-", *p)) {
+			*p = '-';
+		}
+	}
+	host[63] = '\0';
+	return strdup(zr_name_valid(host) ? host : "robot");
+}
+
 int zr_robot_create(uv_loop_t *loop, const struct zr_robot_config *cfg, struct zr_robot **ret)
 {
 	struct zr_robot *r = calloc(1, sizeof(*r));
@@ -39,9 +60,11 @@ int zr_robot_create(uv_loop_t *loop, const struct zr_robot_config *cfg, struct z
 	r->cfg = *cfg;
 	r->cfg.mount = strdup(cfg->mount);
 	r->cfg.data_dir = strdup(cfg->data_dir);
-	if (!r->cfg.mount || !r->cfg.data_dir) {
+	r->cfg.name = default_name(cfg->name);
+	if (!r->cfg.mount || !r->cfg.data_dir || !r->cfg.name) {
 		free((char *)r->cfg.mount);
 		free((char *)r->cfg.data_dir);
+		free((char *)r->cfg.name);
 		free(r);
 		return -ENOMEM;
 	}
@@ -347,6 +370,7 @@ static void on_deleted(int err, void *data)
 		s->delete_requested = false;
 	} else {
 		zr_service__event(s, "service.deleted", NULL);
+		zr_service__links(s, s->data, NULL);
 		if (r->hooks.service_removed) {
 			r->hooks.service_removed(s, r->hooks.data);
 		}
@@ -386,11 +410,21 @@ static void count_consumer(struct zr_service *c, const char *role, void *data)
 	(void)zr_buf_printf(b, "%s%s (%s)", b->len ? ", " : "", c->path, role);
 }
 
+static void count_rconsumers(const struct zr_service *s, struct zr_buf *b)
+{
+	const char *key;
+	json_t *v;
+	json_object_foreach(s->rconsumers, key, v) {
+		(void)zr_buf_printf(b, "%s%s", b->len ? ", " : "", key);
+	}
+}
+
 void zr_robot_delete_service(struct zr_robot *r, struct zr_service *s, void (*cb)(int err, void *data),
 			     void *cbdata)
 {
 	struct zr_buf consumers = {0};
 	zr_robot_consumers(r, s, count_consumer, &consumers);
+	count_rconsumers(s, &consumers);
 	if (consumers.len > 0 && !s->force_delete) {
 		log_warn("Refused to delete %s: it has consumers: %s (write 'force' to its ctl to delete "
 			 "it anyway)", s->path, consumers.data);
@@ -529,7 +563,32 @@ static int load_service(const struct zr_store_service *row, void *data)
 		return 0;
 	}
 	l->services++;
+	/* The producers on other robots hear from us again: they may have missed a change. */
+	zr_service__links(s, NULL, s->data);
 	return 0;
+}
+
+static int load_rconsumer(const char *producer, const char *robot, const char *consumer, void *data)
+{
+	struct load *l = data;
+	struct zr_service *s = zr_map_get(&l->by_guid, producer);
+	char *key = NULL, *path = NULL;
+	if (!s) {
+		return 0;
+	}
+	if (!s->rconsumers && !(s->rconsumers = json_object())) {
+		return -ENOMEM;
+	}
+	const char *slash = strchr(consumer, '/');
+	if (!slash || asprintf(&key, "%.*s.%s@%s", (int)(slash - consumer), consumer, slash + 1, robot) < 0 ||
+	    asprintf(&path, "@remote/%s/%s", robot, consumer) < 0) {
+		free(key);
+		return slash ? -ENOMEM : 0;
+	}
+	int err = json_object_set_new(s->rconsumers, key, json_string(path));
+	free(key);
+	free(path);
+	return err < 0 ? -ENOMEM : 0;
 }
 
 static int load_task(const struct zr_store_task *row, void *data)
@@ -568,6 +627,9 @@ int zr_robot_load_store(struct zr_robot *r)
 	int err = zr_store_actions(r->cfg.store, stub_action, r);
 	if (err == 0) {
 		err = zr_store_load(r->cfg.store, load_service, load_task, &l);
+	}
+	if (err == 0) {
+		err = zr_store_rconsumers(r->cfg.store, load_rconsumer, &l);
 	}
 	zr_map_done(&l.by_guid);
 	if (err < 0) {
@@ -741,5 +803,6 @@ void zr_robot_destroy(struct zr_robot *r)
 	free(r->last_event);
 	free((char *)r->cfg.mount);
 	free((char *)r->cfg.data_dir);
+	free((char *)r->cfg.name);
 	uv_close((uv_handle_t *)&r->stop_timer, on_robot_closed);
 }

@@ -19,6 +19,7 @@ struct zr_robot_config {
 	struct zr_store *store; /* borrowed: outlives the robot */
 	const char *mount;    /* absolute mount point, for ZR_ROOT */
 	const char *data_dir; /* absolute */
+	const char *name;     /* how other robots know this one (--name); NULL = the hostname */
 	int jobs;             /* tasks running at once across services */
 	int queue_max;        /* user-lane bound per service */
 	int history;          /* finished tasks kept per service */
@@ -63,6 +64,12 @@ struct zr_robot {
 	char *last_event; /* the last event line, for services' journals */
 	struct zr_metrics metrics;
 	const char *http_url; /* the HTTP API's address while it serves, else NULL; borrowed */
+	/* Told when a service starts (add) or stops naming a producer on another robot
+	 * ("@remote/ROBOT/T/S"), so that robot can list it among that producer's consumers. */
+	struct {
+		void (*fn)(const char *producer, const char *consumer, bool add, void *data);
+		void *data;
+	} links;
 };
 
 /* Creates a robot; cfg strings are copied. */

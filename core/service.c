@@ -18,6 +18,7 @@
 #include "util/buf.h"
 #include "util/cleanup.h"
 #include "util/log.h"
+#include "util/name.h"
 
 #define SERVICE_LOG_MAX (1024 * 1024)
 #define SERVICE_EVENTS_MAX (256 * 1024)
@@ -259,6 +260,7 @@ static void service_free(struct zr_service *s)
 	zr_journal_done(&s->events);
 	json_decref(s->data);
 	json_decref(s->state);
+	json_decref(s->rconsumers);
 	free(s->lasterror);
 	free(s->recur);
 	while (s->retired) {
@@ -645,8 +647,34 @@ int zr_service_set_state(struct zr_service *s, const char *category, const char 
 	return 0;
 }
 
+/* Tells the robot's link hook which producers on other robots this service stopped (add
+ * false) or started (true) naming, between data old and new (NULL: none). */
+void zr_service__links(struct zr_service *s, const json_t *old, const json_t *new)
+{
+	struct zr_robot *r = s->robot;
+	const char *role;
+	json_t *spec;
+	if (!r->links.fn) {
+		return;
+	}
+	json_object_foreach(s->template->consumes, role, spec) {
+		const char *a = old ? json_string_value(json_object_get(old, role)) : NULL;
+		const char *b = new ? json_string_value(json_object_get(new, role)) : NULL;
+		if (a && b && strcmp(a, b) == 0) {
+			continue;
+		}
+		if (a && strncmp(a, "@remote/", 8) == 0) {
+			r->links.fn(a, s->path, false, r->links.data);
+		}
+		if (b && strncmp(b, "@remote/", 8) == 0) {
+			r->links.fn(b, s->path, true, r->links.data);
+		}
+	}
+}
+
 static void data_apply(struct zr_service *s, json_t *valid)
 {
+	zr_service__links(s, s->data, valid);
 	json_decref(s->data);
 	s->data = valid;
 	s->data_mtime_ns = zr_now_ns();
@@ -673,6 +701,68 @@ static void on_data_committed(int err, void *data)
 	}
 	zr_service_unref(w->s);
 	free(w);
+}
+
+struct rconsumer_write {
+	struct zr_service *s;
+	char *key, *path;
+	bool add;
+	zr_done_cb cb;
+	void *data;
+};
+
+static void on_rconsumer_committed(int err, void *data)
+{
+	struct rconsumer_write *w = data;
+	struct zr_service *s = w->s;
+	if (err == 0 && w->add) {
+		if (!s->rconsumers) {
+			s->rconsumers = json_object();
+		}
+		if (s->rconsumers && json_object_set_new(s->rconsumers, w->key, json_string(w->path)) == 0) {
+			log_info("%s: consumer %s registered", s->path, w->key);
+		}
+	} else if (err == 0 && s->rconsumers && json_object_del(s->rconsumers, w->key) == 0) {
+		log_info("%s: consumer %s dropped", s->path, w->key);
+	}
+	if (err == 0) {
+		s->mtime_ns = zr_now_ns();
+	}
+	w->cb(err, w->data);
+	zr_service_unref(s);
+	free(w->key);
+	free(w->path);
+	free(w);
+}
+
+int zr_service_rconsumer(struct zr_service *s, const char *robot, const char *consumer, bool add,
+			 char **why, zr_done_cb cb, void *cbdata)
+{
+	_cleanup_free_ char *tmpl = strdup(consumer);
+	char *name = tmpl ? strchr(tmpl, '/') : NULL;
+	if (!tmpl) {
+		return -ENOMEM;
+	}
+	if (name) {
+		*name++ = '\0';
+	}
+	if (!zr_name_valid(robot) || !name || !zr_name_valid(tmpl) || !zr_name_valid(name)) {
+		return zr_fail(why, -EINVAL, "want 'consumer add|remove ROBOT TEMPLATE/SERVICE' with valid names");
+	}
+	struct rconsumer_write *w = calloc(1, sizeof(*w));
+	if (!w || asprintf(&w->key, "%s.%s@%s", tmpl, name, robot) < 0 ||
+	    asprintf(&w->path, "@remote/%s/%s", robot, consumer) < 0) {
+		if (w) {
+			free(w->key);
+		}
+		free(w);
+		return -ENOMEM;
+	}
+	*w = (struct rconsumer_write){.s = s, .key = w->key, .path = w->path, .add = add, .cb = cb, .data = cbdata};
+	zr_service_ref(s);
+	zr_store_rconsumer(s->robot->cfg.store, s->guid, robot, consumer, add);
+	zr_store_sync(s->robot->cfg.store, on_rconsumer_committed, w);
+	return 0;
 }
 
 const char *zr_service_producer(const struct zr_service *s, const char *role)

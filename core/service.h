@@ -61,6 +61,9 @@ struct zr_service {
 	bool pending;  /* created, its commit not done yet: not in the tree */
 	bool delete_requested;
 	bool force_delete; /* "force" was written to ctl: rmdir goes on despite consumers */
+	/* Consumers on other robots, registered through ctl ("consumer add ROBOT T/S"):
+	 * {"<t>.<s>@<robot>": "@remote/<robot>/<t>/<s>"}, owned; NULL until the first. */
+	json_t *rconsumers;
 	size_t pending_tasks; /* enqueues waiting for their commit */
 	bool deleting;
 	bool closing;
@@ -116,6 +119,10 @@ int zr_service_set_state(struct zr_service *s, const char *category, const char 
  * `upgrade` action, if any, runs first. */
 int zr_service_upgrade(struct zr_service *s, const struct zr_template *t, char **ret_err);
 
+/* Registers (add) or drops a consumer on another robot ("consumer add|remove ROBOT T/S" on
+ * ctl): validated at once (-EINVAL with why), then cb once the store has it. */
+int zr_service_rconsumer(struct zr_service *s, const char *robot, const char *consumer, bool add,
+			 char **why, zr_done_cb cb, void *cbdata);
 /* The tree path of the producer of role (from the data), or NULL when unset. Borrowed. */
 const char *zr_service_producer(const struct zr_service *s, const char *role);
 /* Checks the producers that data names for the roles template t consumes: a local one must
@@ -149,3 +156,6 @@ void zr_service__close(struct zr_service *s);
 void zr_service__kill(struct zr_service *s);
 /* Appends an event to the service's and the robot's journals; takes ownership of ev. */
 void zr_service__event(struct zr_service *s, const char *type, json_t *ev);
+/* Tells the robot's link hook which producers on other robots s stopped naming (in old, not
+ * in new) and started naming (in new, not in old); NULL is no data. */
+void zr_service__links(struct zr_service *s, const json_t *old, const json_t *new);

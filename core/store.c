@@ -28,6 +28,9 @@ enum op_kind {
 	OP_REPO_PUT,
 	OP_REMOTE_PUT,
 	OP_REMOTE_DELETE,
+	OP_RCONSUMER_PUT,
+	OP_RCONSUMER_DELETE,
+	OP_RCONSUMERS_DELETE_SERVICE,
 	N_OPS,
 };
 
@@ -37,6 +40,7 @@ static const int op_texts[N_OPS] = {
 	[OP_SERVICE_DELETING] = 1, [OP_SERVICE_DELETE] = 1, [OP_TASK_PUT] = 6,
 	[OP_TASK_DELETE] = 0, [OP_TASKS_DELETE_SERVICE] = 1, [OP_TASK_ID] = 0, [OP_REPO_PUT] = 4,
 	[OP_REMOTE_PUT] = 3, [OP_REMOTE_DELETE] = 1,
+	[OP_RCONSUMER_PUT] = 3, [OP_RCONSUMER_DELETE] = 3, [OP_RCONSUMERS_DELETE_SERVICE] = 1,
 };
 
 #define OP_TEXTS 8
@@ -105,7 +109,10 @@ static const char *const schema_sql =
 	"CREATE TABLE IF NOT EXISTS repos ("
 	" id TEXT PRIMARY KEY, url TEXT NOT NULL, ref TEXT, commit_id TEXT NOT NULL, pos INTEGER NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS remotes ("
-	" name TEXT PRIMARY KEY, url TEXT NOT NULL, token_file TEXT, pos INTEGER NOT NULL);";
+	" name TEXT PRIMARY KEY, url TEXT NOT NULL, token_file TEXT, pos INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS remote_consumers ("
+	" producer TEXT NOT NULL, robot TEXT NOT NULL, consumer TEXT NOT NULL,"
+	" PRIMARY KEY (producer, robot, consumer));";
 
 static const char *const op_sql[N_OPS] = {
 	[OP_SERVICE_INSERT] = "INSERT OR REPLACE INTO services (template, name, guid, uid, data, state,"
@@ -126,6 +133,9 @@ static const char *const op_sql[N_OPS] = {
 	[OP_REPO_PUT] = "INSERT OR REPLACE INTO repos (id, url, ref, commit_id, pos) VALUES (?1, ?2, ?3, ?4, ?5)",
 	[OP_REMOTE_PUT] = "INSERT OR REPLACE INTO remotes (name, url, token_file, pos) VALUES (?1, ?2, ?3, ?4)",
 	[OP_REMOTE_DELETE] = "DELETE FROM remotes WHERE name = ?1",
+	[OP_RCONSUMER_PUT] = "INSERT OR IGNORE INTO remote_consumers (producer, robot, consumer) VALUES (?1, ?2, ?3)",
+	[OP_RCONSUMER_DELETE] = "DELETE FROM remote_consumers WHERE producer = ?1 AND robot = ?2 AND consumer = ?3",
+	[OP_RCONSUMERS_DELETE_SERVICE] = "DELETE FROM remote_consumers WHERE producer = ?1",
 };
 
 static int sqlite_errno(int rc)
@@ -178,6 +188,7 @@ struct walk {
 	int (*repo_fn)(const char *id, const char *url, const char *ref, const char *commit, void *data);
 	int (*action_fn)(const char *tmpl, const char *uid, const char *action, void *data);
 	int (*remote_fn)(const char *name, const char *url, const char *token_file, void *data);
+	int (*rconsumer_fn)(const char *producer, const char *robot, const char *consumer, void *data);
 	void *data;
 };
 
@@ -486,6 +497,7 @@ void zr_store_service_delete(struct zr_store *st, const char *guid)
 	service_op(st, OP_SERVICE_DELETE, guid, NULL, true);
 	/* Its tasks go with it: a service's history has no meaning without it. */
 	service_op(st, OP_TASKS_DELETE_SERVICE, guid, NULL, true);
+	service_op(st, OP_RCONSUMERS_DELETE_SERVICE, guid, NULL, true);
 }
 
 void zr_store_task_put(struct zr_store *st, const struct zr_store_task *t, bool internal)
@@ -575,6 +587,33 @@ int zr_store_remotes(struct zr_store *st,
 {
 	struct walk w = {.remote_fn = fn, .data = data};
 	return each_row(st, "SELECT name, url, token_file FROM remotes ORDER BY pos, name", remote_row, &w);
+}
+
+void zr_store_rconsumer(struct zr_store *st, const char *producer, const char *robot,
+			const char *consumer, bool add)
+{
+	struct op *o = op_new(add ? OP_RCONSUMER_PUT : OP_RCONSUMER_DELETE, false);
+	if (o) {
+		o->text[0] = strdup(producer);
+		o->text[1] = strdup(robot);
+		o->text[2] = strdup(consumer);
+		submit(st, o);
+	}
+}
+
+static int rconsumer_row(sqlite3_stmt *s, void *ctx)
+{
+	struct walk *w = ctx;
+	return w->rconsumer_fn(col_text(s, 0), col_text(s, 1), col_text(s, 2), w->data);
+}
+
+int zr_store_rconsumers(struct zr_store *st,
+			int (*fn)(const char *producer, const char *robot, const char *consumer, void *data),
+			void *data)
+{
+	struct walk w = {.rconsumer_fn = fn, .data = data};
+	return each_row(st, "SELECT producer, robot, consumer FROM remote_consumers ORDER BY robot, consumer",
+			rconsumer_row, &w);
 }
 
 void zr_store_task_id(struct zr_store *st, int64_t id)
@@ -680,7 +719,7 @@ static int schema_version(sqlite3 *db)
 static const char *const migrations[ZR_STORE_SCHEMA] = {
 	[0] = NULL, /* 0 → 1: the tables of schema_sql */
 	[1] = NULL, /* 1 → 2: the repos table, made by schema_sql */
-	[2] = NULL, /* 2 → 3: the remotes table, made by schema_sql */
+	[2] = NULL, /* 2 → 3: the remotes and remote_consumers tables, made by schema_sql */
 };
 
 static int migrate(sqlite3 *db, const char *path, char **ret_err)

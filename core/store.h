@@ -53,6 +53,12 @@ int zr_store_remotes(struct zr_store *st,
 		     int (*fn)(const char *name, const char *url, const char *token_file, void *data),
 		     void *data);
 
+/* Calls fn with each consumer on another robot of a stored service (producer: its guid;
+ * consumer: "<template>/<service>" on robot). */
+int zr_store_rconsumers(struct zr_store *st,
+			int (*fn)(const char *producer, const char *robot, const char *consumer, void *data),
+			void *data);
+
 /* The highest task id ever given (0 for none). */
 int64_t zr_store_last_task_id(struct zr_store *st);
 /* Calls fn with each (template, uid, action) that stored tasks use. */
@@ -80,6 +86,10 @@ void zr_store_repo_put(struct zr_store *st, const char *id, const char *url, con
 void zr_store_remote_put(struct zr_store *st, const char *name, const char *url,
 			 const char *token_file, int64_t pos);
 void zr_store_remote_delete(struct zr_store *st, const char *name);
+/* Records (add) or forgets a consumer on another robot of service producer (a guid); they go
+ * with the service too. */
+void zr_store_rconsumer(struct zr_store *st, const char *producer, const char *robot,
+			const char *consumer, bool add);
 /* Records that ids up to id are taken (with the request that took it). */
 void zr_store_task_id(struct zr_store *st, int64_t id);
 

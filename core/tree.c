@@ -399,7 +399,7 @@ static int child_of(struct zr_tree *t, enum ntype ptype, struct ctx *c, const ch
 		return zr_service_producer(c->svc, name) ? 0 : -ENOENT;
 	case N_CONSUMERS:
 		*type = N_CONSUMER;
-		return consumer_find(t, c->svc, name) ? 0 : -ENOENT;
+		return consumer_find(t, c->svc, name) || json_object_get(c->svc->rconsumers, name) ? 0 : -ENOENT;
 	case N_TEMPLATE:
 		c->svc = zr_map_get(&c->rt->services, name);
 		if (!c->svc || c->svc->pending) {
@@ -634,7 +634,7 @@ static void gen_robot_info(struct zr_tree *t, struct zr_buf *b)
 		}
 	}
 	_cleanup_json_ json_t *o = json_pack(
-		"{ss ss sI sf ss ss sI sI s{sI sI} sI ss?}", "name", host, "version", ZR_VERSION, "pid",
+		"{ss ss sI sf ss ss sI sI s{sI sI} sI ss?}", "name", r->cfg.name, "version", ZR_VERSION, "pid",
 		(json_int_t)getpid(), "uptime", (double)(zr_now_ns() - r->started_ns) / 1e9, "mount",
 		r->cfg.mount, "data_dir", r->cfg.data_dir, "templates", (json_int_t)r->templates.len,
 		"services", (json_int_t)n_svc, "tasks", "queued", (json_int_t)queued, "running",
@@ -1111,6 +1111,14 @@ int zr_tree_readlink(struct zr_tree *t, uint64_t ino, char **ret)
 	 * whatever the mount point. */
 	const char *target = n->type == N_PRODUCER ? zr_service_producer(c.svc, n->name) : NULL;
 	struct zr_service *cons = n->type == N_CONSUMER ? consumer_find(t, c.svc, n->name) : NULL;
+	if (n->type == N_CONSUMER && !cons) {
+		/* A consumer on another robot: "@remote/<robot>/<t>/<s>", a path that resolves
+		 * where that robot is mounted under the name it gave. */
+		target = json_string_value(json_object_get(c.svc->rconsumers, n->name));
+	}
+	if (!target && !cons) {
+		return -ENOENT;
+	}
 	if (asprintf(ret, "../../../%s", target ? target : cons->path) < 0) {
 		return -ENOMEM;
 	}
@@ -1265,7 +1273,14 @@ static int list_dir(struct zr_tree *t, struct zr_handle *h)
 	}
 	case N_CONSUMERS: {
 		struct consumer_walk w = {.h = h, .cap = &cap};
+		const char *key;
+		json_t *v;
 		zr_robot_consumers(t->robot, c.svc, on_consumer, &w);
+		json_object_foreach(c.svc->rconsumers, key, v) {
+			if (w.err == 0) {
+				w.err = add_name(h, key, &cap);
+			}
+		}
 		return w.err;
 	}
 	case N_RTEMPLATES:
@@ -2004,22 +2019,46 @@ static void write_remotes(struct tree_op *op, const char *buf, size_t len)
 	zr_remotes_remove(t->remotes, w[1], on_remotes_done, op);
 }
 
-/* Service commands: "force" lets the next rmdir delete a service that has consumers. */
-static ssize_t write_ctl(struct zr_tree *t, struct zr_handle *h, const struct ctx *c,
-			 const char *buf, size_t len)
+static void on_ctl_done(int err, void *data)
 {
-	size_t i = 0, n = len;
-	while (i < n && strchr(" \t\r\n", buf[i])) {
-		i++;
+	struct tree_op *op = data;
+	op_done(op, err < 0 ? err : op->len, NULL);
+}
+
+/* Service commands: "force" lets the next rmdir delete a service that has consumers;
+ * "consumer add|remove ROBOT T/S" is another robot telling that its service T/S started or
+ * stopped using this one (answered once stored). */
+static void write_ctl(struct tree_op *op, const struct ctx *c, const char *buf, size_t len)
+{
+	struct zr_tree *t = op->tree;
+	_cleanup_free_ char *why = NULL;
+	_cleanup_free_ char *text = strndup(buf, len);
+	char *w[5] = {0}, *save = NULL;
+	size_t n = 0;
+	if (!text) {
+		op_done(op, -ENOMEM, NULL);
+		return;
 	}
-	while (n > i && strchr(" \t\r\n", buf[n - 1])) {
-		n--;
+	for (char *tok = strtok_r(text, " \t\r\n", &save); tok; tok = strtok_r(NULL, " \t\r\n", &save)) {
+		if (n < 5) {
+			w[n] = tok;
+		}
+		n++;
 	}
-	if (n - i == 5 && memcmp(buf + i, "force", 5) == 0) {
+	op->len = (ssize_t)len;
+	if (n == 1 && strcmp(w[0], "force") == 0) {
 		c->svc->force_delete = true;
-		return (ssize_t)len;
+		op_done(op, op->len, NULL);
+		return;
 	}
-	return refuse(t, h, c, -EINVAL, "unknown command: want 'force'");
+	if (n == 4 && strcmp(w[0], "consumer") == 0 && (strcmp(w[1], "add") == 0 || strcmp(w[1], "remove") == 0)) {
+		int err = zr_service_rconsumer(c->svc, w[2], w[3], w[1][0] == 'a', &why, on_ctl_done, op);
+		if (err < 0) {
+			op_done(op, refuse(t, op->h, c, err, why), NULL);
+		}
+		return;
+	}
+	op_done(op, refuse(t, op->h, c, -EINVAL, "unknown command: want 'force' or 'consumer add|remove ROBOT TEMPLATE/SERVICE'"), NULL);
 }
 
 /* "1.2.0", a uid or "latest": move the service to that version of its template. */
@@ -2068,7 +2107,7 @@ void zr_tree_write(struct zr_tree *t, struct zr_handle *h, const char *buf, size
 	} else if (n->type == N_RREMOTES_ADD || n->type == N_RREMOTES_CTL) {
 		write_remotes(op, buf, len);
 	} else if (n->type == N_SVCFILE && n->field == SF_CTL) {
-		op_done(op, write_ctl(t, h, &c, buf, len), NULL);
+		write_ctl(op, &c, buf, len);
 	} else if (n->type == N_SVCFILE && n->field == SF_UPGRADE) {
 		op_done(op, write_upgrade(t, h, &c, buf, len), NULL);
 	} else if (n->type == N_TASKFILE && n->field == TF_CANCEL) {

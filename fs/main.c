@@ -29,6 +29,7 @@
 #include "tree.h"
 #include "util/cleanup.h"
 #include "util/log.h"
+#include "util/name.h"
 
 static char *arg_mount;
 static char *arg_data;
@@ -42,6 +43,7 @@ static int arg_history = 100;
 static bool arg_allow_other;
 static bool arg_auto_unmount = true;
 static char *arg_listen;
+static char *arg_name;
 static char *arg_token_file;
 static char *arg_tls_cert;
 static char *arg_tls_key;
@@ -96,7 +98,8 @@ static void usage(FILE *f)
 		"  --http-max-connections N  open HTTP connections at most (default 4096)\n"
 		"  --remote NAME=URL[,token-file=FILE]  show that robot at @remote/NAME\n"
 		"                     (repeatable)\n"
-		"  --remote-timeout S seconds a remote robot may take to answer (default 10)\n\n"
+		"  --remote-timeout S seconds a remote robot may take to answer (default 10)\n"
+		"  --name NAME        this robot's name for the robots it uses (default: hostname)\n\n"
 		"zrobot mount shows one remote robot at DIR, without a robot of its own.\n");
 }
 
@@ -117,7 +120,7 @@ static int parse_args(int argc, char **argv)
 	enum {
 		O_MOUNT = 256, O_DATA, O_TEMPLATES, O_REPO, O_JOBS, O_QUEUE, O_HISTORY, O_LEVEL, O_ALLOW,
 		O_NOAUTO, O_LISTEN, O_TOKENS, O_CERT, O_KEY, O_HTIMEOUT, O_HBODY, O_HCONN, O_REMOTE,
-		O_RTIMEOUT,
+		O_RTIMEOUT, O_NAME,
 	};
 	static const struct option opts[] = {
 		{"mount", required_argument, NULL, O_MOUNT},
@@ -139,6 +142,7 @@ static int parse_args(int argc, char **argv)
 		{"http-max-connections", required_argument, NULL, O_HCONN},
 		{"remote", required_argument, NULL, O_REMOTE},
 		{"remote-timeout", required_argument, NULL, O_RTIMEOUT},
+		{"name", required_argument, NULL, O_NAME},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -186,6 +190,13 @@ static int parse_args(int argc, char **argv)
 			}
 			break;
 		}
+		case O_NAME:
+			if (!zr_name_valid(optarg)) {
+				fprintf(stderr, "zrobot: --name wants [a-z0-9][a-z0-9_.-]{0,62}, got '%s'\n", optarg);
+				return -EINVAL;
+			}
+			arg_name = optarg;
+			break;
 		case O_JOBS:
 			if (parse_int(optarg, 1, &arg_jobs) < 0) {
 				fprintf(stderr, "zrobot: --jobs wants a positive number, got '%s'\n", optarg);
@@ -439,6 +450,12 @@ static int start_http(struct daemon *d, const char *data)
 	return 0;
 }
 
+static void on_link(const char *producer, const char *consumer, bool add, void *data)
+{
+	struct daemon *d = data;
+	zr_remotes_link(d->remotes, producer, consumer, add);
+}
+
 static void on_remote_changed(const char *name, void *data)
 {
 	struct daemon *d = data;
@@ -548,6 +565,7 @@ static int cmd_run(int argc, char **argv)
 		.store = d.store,
 		.mount = mount,
 		.data_dir = data,
+		.name = arg_name,
 		.jobs = arg_jobs > 0 ? arg_jobs : 4 * (int)(cores > 0 ? cores : 1),
 		.queue_max = arg_queue_max,
 		.history = arg_history,
@@ -575,8 +593,11 @@ static int cmd_run(int argc, char **argv)
 		.store = d.store,
 		.changed = on_remote_changed,
 		.data = &d,
+		.self = d.robot->cfg.name,
 	};
 	err = zr_remotes_create(&d.loop, &rcfg, &d.remotes);
+	d.robot->links.fn = on_link;
+	d.robot->links.data = &d;
 	for (size_t i = 0; err == 0 && i < arg_n_remotes; i++) {
 		err = add_arg_remote(d.remotes, arg_remotes[i]);
 	}

@@ -45,6 +45,7 @@ struct zr_client_req {
 	int stop_err; /* why the body was refused */
 	uint64_t started;
 	bool cancelled;
+	bool finishing; /* its callback runs: a cancel from there only marks it */
 	char err[CURL_ERROR_SIZE];
 };
 
@@ -137,6 +138,7 @@ static void dispatch(struct zr_client *c)
 		struct zr_client_req *q = container_of(c->done.next, struct zr_client_req, link);
 		zr_list_remove(&q->link);
 		if (!q->cancelled) {
+			q->finishing = true;
 			finish(q);
 		}
 		req_free(q);
@@ -287,7 +289,9 @@ static size_t on_header(char *line, size_t size, size_t n, void *data)
 		/* The end of the headers: a stream that answered 200 is connected. */
 		long status = 0;
 		(void)curl_easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &status);
-		if (status == 200 && q->on_chunk(NULL, 0, q->data) < 0) {
+		int err = status == 200 ? q->on_chunk(NULL, 0, q->data) : 0;
+		if (err < 0) {
+			q->stop_err = err;
 			return 0;
 		}
 		return len;
@@ -325,10 +329,13 @@ struct zr_client_req *zr_client_start(struct zr_client *c, const struct zr_clien
 		ok = ok && n;
 		q->headers = n ? n : q->headers;
 	}
-	char ct[128];
 	if (o->ctype) {
-		snprintf(ct, sizeof(ct), "Content-Type: %s", o->ctype);
-		struct curl_slist *n = curl_slist_append(q->headers, ct);
+		char *ct = NULL;
+		struct curl_slist *n = NULL;
+		if (asprintf(&ct, "Content-Type: %s", o->ctype) >= 0) {
+			n = curl_slist_append(q->headers, ct);
+			free(ct);
+		}
 		ok = ok && n;
 		q->headers = n ? n : q->headers;
 	}
@@ -372,7 +379,8 @@ struct zr_client_req *zr_client_start(struct zr_client *c, const struct zr_clien
 void zr_client_cancel(struct zr_client_req *q)
 {
 	struct zr_client *c = q->c;
-	if (q->cancelled) {
+	if (q->cancelled || q->finishing) {
+		q->cancelled = true;
 		return;
 	}
 	q->cancelled = true;

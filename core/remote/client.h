@@ -42,7 +42,7 @@ struct zr_client_opts {
 
 int zr_client_create(uv_loop_t *loop, struct zr_client **ret);
 /* Ends every request with -err (callbacks run) and frees the client once its handles are
- * closed. */
+ * closed. Not from inside an on_chunk callback (curl is running then). */
 void zr_client_destroy(struct zr_client *c, int err);
 
 /* Starts a request; the callback never runs before this returns. NULL when out of memory. */

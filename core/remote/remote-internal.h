@@ -48,6 +48,8 @@ struct zr_remote {
 	struct zr_map fetches;  /* path → struct fetch in flight */
 	/* status */
 	bool up;
+	int fail_err;      /* the last transport error while down */
+	uint64_t fail_at;  /* its uv_now */
 	double latency_ms;
 	char *last_error;
 	long long checked_ns;
@@ -67,6 +69,10 @@ struct zr_remotes {
 	struct zr_map by_key; /* key → rnode */
 	uint64_t next_ino, next_id;
 	struct zr_list handles;
+	struct zr_list failing; /* calls refused without a request, answered on the next turn */
+	struct zr_list links;   /* struct link: our services' producers on remotes */
+	char *self;
+	uv_timer_t *fail_timer;
 	bool stopping;
 };
 

@@ -218,6 +218,9 @@ static void set_error(struct zr_remote *rm, int err, const char *why)
 
 static void set_up(struct zr_remote *rm, bool up)
 {
+	if (up) {
+		rm->fail_err = 0;
+	}
 	if (up != rm->up) {
 		log_info("Remote %s (%s) is %s", rm->name, rm->url, up ? "up" : "down");
 		rm->up = up;
@@ -231,11 +234,30 @@ static void set_up(struct zr_remote *rm, bool up)
 
 struct rcall {
 	struct zr_remote *rm;
-	struct zr_client_req *q;
+	struct zr_client_req *q; /* NULL: refused at once, in rs->failing */
+	struct zr_list link;
 	bool waits;
 	rcall_cb cb;
 	void *data;
 };
+
+/* A remote that just failed to answer is not asked again for a second (unless its event
+ * stream comes back first): a robot that stopped answering costs one timeout, not one per
+ * operation. */
+#define FAIL_FAST_MS 1000
+
+static void on_fail_timer(uv_timer_t *t)
+{
+	struct zr_remotes *rs = t->data;
+	while (!zr_list_empty(&rs->failing)) {
+		struct rcall *c = container_of(rs->failing.next, struct rcall, link);
+		struct zr_remote *rm = c->rm;
+		zr_list_remove(&c->link);
+		c->cb(rm->fail_err ? rm->fail_err : -ENOTCONN, NULL, c->data);
+		zr_remote__unref(rm);
+		free(c);
+	}
+}
 
 static void on_call_done(int err, const struct zr_http_resp *r, const char *why, void *data)
 {
@@ -244,6 +266,8 @@ static void on_call_done(int err, const struct zr_http_resp *r, const char *why,
 	if (err < 0) {
 		if (err == -ENOTCONN || err == -ETIMEDOUT) {
 			set_up(rm, false);
+			rm->fail_err = err;
+			rm->fail_at = uv_now(rm->rs->loop);
 		}
 		set_error(rm, err, why);
 	} else {
@@ -297,6 +321,14 @@ struct rcall *zr_remote__call(struct zr_remote *rm, const struct rcall_opts *o, 
 	c->cb = cb;
 	c->data = data;
 	c->waits = o->wait_ms > 0;
+	zr_list_init(&c->link);
+	if (!rm->up && rm->fail_err && uv_now(rs->loop) - rm->fail_at < FAIL_FAST_MS) {
+		free(url);
+		zr_list_push_back(&rs->failing, &c->link);
+		(void)uv_timer_start(rs->fail_timer, on_fail_timer, 0, 0);
+		zr_remote__ref(rm);
+		return c;
+	}
 	log_debug("Remote %s: %s /v1/%s%s%s", rm->name, o->method, o->path, o->query ? "?" : "", o->query ? o->query : "");
 	c->q = zr_client_start(rs->client, &co, on_call_done, c);
 	free(url);
@@ -311,9 +343,129 @@ struct rcall *zr_remote__call(struct zr_remote *rm, const struct rcall_opts *o, 
 void zr_remote__cancel(struct rcall *c)
 {
 	struct zr_remote *rm = c->rm;
-	zr_client_cancel(c->q);
+	if (c->q) {
+		zr_client_cancel(c->q);
+	}
+	zr_list_remove(&c->link);
 	free(c);
 	zr_remote__unref(rm);
+}
+
+/* ---- our consumers of remote producers, registered with their robots ---- */
+
+struct link {
+	struct zr_list link;
+	char *remote;   /* the remote's name */
+	char *path;     /* the producer's path there: "T/S" */
+	char *consumer; /* ours: "T/S" */
+};
+
+struct link_call {
+	struct zr_remote *rm;
+	char *what;
+};
+
+static void on_link_sent(int err, const struct zr_http_resp *r, void *data)
+{
+	struct link_call *lc = data;
+	(void)r;
+	if (err < 0) {
+		log_warn("Remote %s: %s failed: %s", lc->rm->name, lc->what, strerror(-err));
+	} else {
+		log_debug("Remote %s: %s", lc->rm->name, lc->what);
+	}
+	free(lc->what);
+	free(lc);
+}
+
+static void link_send(struct zr_remote *rm, const struct link *l, bool add)
+{
+	struct zr_remotes *rs = rm->rs;
+	char *body = NULL, *ctl = NULL;
+	struct link_call *lc = calloc(1, sizeof(*lc));
+	if (!lc || asprintf(&body, "consumer %s %s %s\n", add ? "add" : "remove", rs->self, l->consumer) < 0 ||
+	    asprintf(&ctl, "%s/ctl", l->path) < 0 ||
+	    asprintf(&lc->what, "%s %s as a consumer of %s", add ? "registering" : "dropping", l->consumer,
+		     l->path) < 0) {
+		free(body);
+		free(ctl);
+		free(lc);
+		return;
+	}
+	lc->rm = rm;
+	struct rcall_opts o = {.method = "PUT", .path = ctl, .ctype = "text/plain", .body = body, .len = strlen(body)};
+	if (!zr_remote__call(rm, &o, on_link_sent, lc)) {
+		free(lc->what);
+		free(lc);
+	}
+	free(body);
+	free(ctl);
+}
+
+static void link_free(struct link *l)
+{
+	zr_list_remove(&l->link);
+	free(l->remote);
+	free(l->path);
+	free(l->consumer);
+	free(l);
+}
+
+static struct zr_remote *find(const struct zr_remotes *rs, const char *name);
+
+void zr_remotes_link(struct zr_remotes *rs, const char *producer, const char *consumer, bool add)
+{
+	const char *name = producer + strlen("@remote/");
+	const char *slash = strchr(name, '/');
+	struct link *l;
+	if (strncmp(producer, "@remote/", 8) != 0 || !slash || slash[1] == '@' || !rs->self) {
+		log_warn("%s: its producer %s cannot be told about it (a producer on a robot's own "
+			 "remote is not followed)", consumer, producer);
+		return;
+	}
+	size_t nl = (size_t)(slash - name);
+	zr_list_for_each(l, &rs->links, link) {
+		if (strlen(l->remote) == nl && strncmp(l->remote, name, nl) == 0 &&
+		    strcmp(l->path, slash + 1) == 0 && strcmp(l->consumer, consumer) == 0) {
+			break;
+		}
+	}
+	bool found = &l->link != &rs->links;
+	if (!add && !found) {
+		return;
+	}
+	if (add && !found) {
+		l = calloc(1, sizeof(*l));
+		if (!l || !(l->remote = strndup(name, nl)) || !(l->path = strdup(slash + 1)) ||
+		    !(l->consumer = strdup(consumer))) {
+			if (l) {
+				free(l->remote);
+				free(l->path);
+			}
+			free(l);
+			return;
+		}
+		zr_list_push_back(&rs->links, &l->link);
+	}
+	struct zr_remote *rm = find(rs, l->remote);
+	/* A remote that is not connected hears of it when its event stream connects. */
+	if (rm && (rm->up || !add)) {
+		link_send(rm, l, add);
+	}
+	if (!add) {
+		link_free(l);
+	}
+}
+
+/* The remote's event stream (re)connected: it may have lost or missed registrations. */
+static void links_resend(struct zr_remote *rm)
+{
+	struct link *l;
+	zr_list_for_each(l, &rm->rs->links, link) {
+		if (strcmp(l->remote, rm->name) == 0) {
+			link_send(rm, l, true);
+		}
+	}
 }
 
 /* ---- the event stream: any event may change a listing ---- */
@@ -338,6 +490,7 @@ static int on_sse_chunk(const char *buf, size_t len, void *data)
 	if (!buf) {
 		/* (Re)connected: events may have been missed meanwhile. */
 		zr_remote__invalidate(rm, NULL);
+		links_resend(rm);
 	}
 	for (size_t i = 0; i < len; i++) {
 		if (buf[i] != '\n') {
@@ -705,7 +858,20 @@ int zr_remotes_create(uv_loop_t *loop, const struct zr_remotes_config *cfg, stru
 	}
 	rs->next_ino = ZR_REMOTE_INO_BASE;
 	zr_list_init(&rs->handles);
+	zr_list_init(&rs->failing);
+	zr_list_init(&rs->links);
+	if (cfg->self && !(rs->self = strdup(cfg->self))) {
+		free(rs);
+		return -ENOMEM;
+	}
+	if (!(rs->fail_timer = calloc(1, sizeof(*rs->fail_timer)))) {
+		free(rs);
+		return -ENOMEM;
+	}
+	(void)uv_timer_init(loop, rs->fail_timer);
+	rs->fail_timer->data = rs;
 	if ((err = zr_client_create(loop, &rs->client)) < 0) {
+		uv_close((uv_handle_t *)rs->fail_timer, on_retry_closed);
 		free(rs);
 		return err;
 	}
@@ -729,6 +895,14 @@ void zr_remotes_destroy(struct zr_remotes *rs, int err)
 	}
 	/* Parked reads and requests in flight end now (-ESHUTDOWN); no new ones start. */
 	zr_client_destroy(rs->client, err);
+	while (!zr_list_empty(&rs->failing)) {
+		struct rcall *c = container_of(rs->failing.next, struct rcall, link);
+		zr_list_remove(&c->link);
+		c->cb(-err, NULL, c->data);
+		zr_remote__unref(c->rm);
+		free(c);
+	}
+	uv_close((uv_handle_t *)rs->fail_timer, on_retry_closed);
 	zr_rhandles_free_all(rs);
 	size_t i = 0;
 	void *v;
@@ -742,6 +916,10 @@ void zr_remotes_destroy(struct zr_remotes *rs, int err)
 	}
 	zr_map_done(&rs->by_ino);
 	zr_map_done(&rs->by_key);
+	while (!zr_list_empty(&rs->links)) {
+		link_free(container_of(rs->links.next, struct link, link));
+	}
+	free(rs->self);
 	free(rs->list);
 	free(rs);
 }

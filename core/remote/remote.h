@@ -25,6 +25,7 @@ struct zr_remotes_config {
 	long timeout_ms;        /* --remote-timeout: a request slower than this is ETIMEDOUT */
 	bool standalone;        /* zrobot mount: the first remote's root is inode 1 */
 	struct zr_store *store; /* where remotes added at run time are kept; NULL = nowhere */
+	const char *self;       /* this robot's name, as its consumers are registered elsewhere */
 	/* Told when a remote appears or goes, so the front end can drop @remote/<name>. */
 	void (*changed)(const char *name, void *data);
 	void *data;
@@ -44,6 +45,10 @@ void zr_remotes_add_persist(struct zr_remotes *rs, const char *name, const char 
 			    const char *token_file, zr_remotes_done_cb cb, void *data, char **why);
 /* "remove NAME": -ENOENT when unknown; durable before cb. */
 void zr_remotes_remove(struct zr_remotes *rs, const char *name, zr_remotes_done_cb cb, void *data);
+/* Service consumer (local "T/S") started (add) or stopped naming producer
+ * ("@remote/ROBOT/T/S"): tells that robot (its producer's ctl takes "consumer add|remove
+ * SELF T/S"), now or as soon as its event stream connects, and again at every reconnection. */
+void zr_remotes_link(struct zr_remotes *rs, const char *producer, const char *consumer, bool add);
 /* Loads the remotes kept in the store (at start, before --remote ones). */
 int zr_remotes_load(struct zr_remotes *rs);
 
