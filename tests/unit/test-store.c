@@ -1,6 +1,7 @@
 /* Unit tests for core/store.c: what is synced survives a close and a reopen, in order; one
- * loop turn's changes share one commit; a newer schema is refused; a failed commit reaches the
- * sync callback as a negative errno, drops a request's change and retries an internal one. */
+ * loop turn's changes share one commit; a newer schema is refused and an older one (2) is
+ * migrated; remote robots are kept in their order; a failed commit reaches the sync callback
+ * as a negative errno, drops a request's change and retries an internal one. */
 #include "store.h"
 
 #include <ftw.h>
@@ -251,6 +252,76 @@ static char *meta_schema(const char *dir)
 	sqlite3_close(db);
 	free(path);
 	return v;
+}
+
+/* ---- remote robots and template repositories, copied out of the walks ---- */
+
+struct rows {
+	char *v[8][4]; /* up to 8 rows of up to 4 columns; NULL columns stay NULL */
+	size_t n;
+	size_t stop_at; /* > 0: the walk's callback returns -ECANCELED at that row */
+};
+
+static int remote_fn(const char *name, const char *url, const char *token_file, void *data)
+{
+	struct rows *r = data;
+	if (r->stop_at > 0 && r->n + 1 == r->stop_at) {
+		return -ECANCELED;
+	}
+	ASSERT_LT_SIZE(r->n, 8);
+	ASSERT_NOT_NULL(name);
+	ASSERT_NOT_NULL(url);
+	r->v[r->n][0] = strdup(name);
+	r->v[r->n][1] = strdup(url);
+	r->v[r->n][2] = dup_or_null(token_file);
+	r->n++;
+	return 0;
+}
+
+static int repo_fn(const char *id, const char *url, const char *ref, const char *commit, void *data)
+{
+	struct rows *r = data;
+	ASSERT_LT_SIZE(r->n, 8);
+	r->v[r->n][0] = strdup(id);
+	r->v[r->n][1] = strdup(url);
+	r->v[r->n][2] = dup_or_null(ref);
+	r->v[r->n][3] = strdup(commit);
+	r->n++;
+	return 0;
+}
+
+static void rows_free(struct rows *r)
+{
+	for (size_t i = 0; i < 8; i++) {
+		for (size_t j = 0; j < 4; j++) {
+			free(r->v[i][j]);
+		}
+	}
+	*r = (struct rows){0};
+}
+
+static void remotes(struct zr_store *st, struct rows *r)
+{
+	*r = (struct rows){0};
+	ASSERT_OK(zr_store_remotes(st, remote_fn, r));
+}
+
+/* One table's existence, read with the C API. */
+static bool has_table(const char *dir, const char *table)
+{
+	char *path = NULL;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *s = NULL;
+	ASSERT_TRUE(asprintf(&path, "%s/zrobot.db", dir) > 0);
+	ASSERT_EQ_INT(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	ASSERT_EQ_INT(sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+					 -1, &s, NULL), SQLITE_OK);
+	ASSERT_EQ_INT(sqlite3_bind_text(s, 1, table, -1, SQLITE_STATIC), SQLITE_OK);
+	bool found = sqlite3_step(s) == SQLITE_ROW;
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	free(path);
+	return found;
 }
 
 /* ---- tests ---- */
@@ -690,12 +761,165 @@ TEST(commit_failure_full_tmpfs)
 	commit_failure(dir, &f);
 }
 
+/* Remote robots survive close and reopen, listed by their place (pos), not by insertion or
+ * name; a put on an existing name replaces it (url, token file, place); a delete forgets it. */
+TEST(remotes_roundtrip)
+{
+	const char *dir = scratch_dir();
+	struct zr_store *st = open_store(dir);
+	struct rows r;
+	remotes(st, &r);
+	ASSERT_EQ_SIZE(r.n, 0);
+	rows_free(&r);
+
+	/* Written out of order: pos says where each goes. */
+	zr_store_remote_put(st, "lab", "http://10.0.0.2:8080", "/etc/zrobot/lab.token", 2);
+	zr_store_remote_put(st, "zeta", "http://zeta.example:8080", NULL, 0);
+	zr_store_remote_put(st, "alpha", "https://alpha.example", "/run/alpha.token", 1);
+	zr_store_remote_put(st, "gone", "http://gone.example", NULL, 3);
+	ASSERT_OK(sync_wait(st));
+	close_store(st);
+
+	st = open_store(dir);
+	remotes(st, &r);
+	ASSERT_EQ_SIZE(r.n, 4);
+	ASSERT_EQ_STR(r.v[0][0], "zeta");
+	ASSERT_EQ_STR(r.v[0][1], "http://zeta.example:8080");
+	ASSERT_NULL(r.v[0][2]);
+	ASSERT_EQ_STR(r.v[1][0], "alpha");
+	ASSERT_EQ_STR(r.v[1][1], "https://alpha.example");
+	ASSERT_EQ_STR(r.v[1][2], "/run/alpha.token");
+	ASSERT_EQ_STR(r.v[2][0], "lab");
+	ASSERT_EQ_STR(r.v[2][1], "http://10.0.0.2:8080");
+	ASSERT_EQ_STR(r.v[2][2], "/etc/zrobot/lab.token");
+	ASSERT_EQ_STR(r.v[3][0], "gone");
+	rows_free(&r);
+
+	/* A walk whose callback fails stops with that error. */
+	r = (struct rows){.stop_at = 2};
+	ASSERT_EQ_INT(zr_store_remotes(st, remote_fn, &r), -ECANCELED);
+	ASSERT_EQ_SIZE(r.n, 1);
+	rows_free(&r);
+
+	/* Forget one, move one to the front with a new URL and no token file, add one; and a
+	 * delete of a name never stored is harmless. */
+	zr_store_remote_delete(st, "gone");
+	zr_store_remote_delete(st, "never-there");
+	zr_store_remote_put(st, "lab", "http://10.0.0.3:9090", NULL, -1);
+	zr_store_remote_put(st, "new", "http://new.example", "/t", 4);
+	ASSERT_OK(sync_wait(st));
+	close_store(st);
+
+	st = open_store(dir);
+	remotes(st, &r);
+	ASSERT_EQ_SIZE(r.n, 4);
+	ASSERT_EQ_STR(r.v[0][0], "lab");
+	ASSERT_EQ_STR(r.v[0][1], "http://10.0.0.3:9090");
+	ASSERT_NULL(r.v[0][2]);
+	ASSERT_EQ_STR(r.v[1][0], "zeta");
+	ASSERT_EQ_STR(r.v[2][0], "alpha");
+	ASSERT_EQ_STR(r.v[3][0], "new");
+	ASSERT_EQ_STR(r.v[3][2], "/t");
+	rows_free(&r);
+
+	/* Remotes live beside services and tasks without touching them. */
+	struct loaded l;
+	load(st, &l);
+	ASSERT_EQ_SIZE(l.n_svcs, 0);
+	ASSERT_EQ_SIZE(l.n_tasks, 0);
+	loaded_free(&l);
+	close_store(st);
+}
+
+/* A database written by schema 2 (before remote robots) is migrated on open: its rows are
+ * kept, meta says 3, and the remotes table works. */
+TEST(migrate_2_to_3)
+{
+	const char *dir = scratch_dir();
+	char *path = NULL;
+	sqlite3 *db = NULL;
+	ASSERT_TRUE(asprintf(&path, "%s/zrobot.db", dir) > 0);
+	ASSERT_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
+	/* Schema 2's tables as zrobot wrote them (core/store.c at commit b7be61a). */
+	ASSERT_EQ_INT(sqlite3_exec(db,
+		"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+		"CREATE TABLE services ("
+		" guid TEXT PRIMARY KEY, template TEXT NOT NULL, name TEXT NOT NULL, uid TEXT NOT NULL,"
+		" data TEXT NOT NULL, state TEXT NOT NULL, secret TEXT NOT NULL, created INTEGER NOT NULL,"
+		" deleting INTEGER NOT NULL DEFAULT 0);"
+		"CREATE TABLE tasks ("
+		" id INTEGER PRIMARY KEY, service TEXT NOT NULL, action TEXT NOT NULL, args TEXT NOT NULL,"
+		" lane INTEGER NOT NULL, state TEXT NOT NULL, created INTEGER NOT NULL, started INTEGER,"
+		" finished INTEGER, result BLOB, error TEXT, err INTEGER, attempt INTEGER,"
+		" progress_done INTEGER, progress_total INTEGER);"
+		"CREATE INDEX tasks_service ON tasks (service, id);"
+		"CREATE TABLE repos ("
+		" id TEXT PRIMARY KEY, url TEXT NOT NULL, ref TEXT, commit_id TEXT NOT NULL, pos INTEGER NOT NULL);"
+		"INSERT INTO meta VALUES ('schema', '2');"
+		"INSERT INTO meta VALUES ('task_id', '41');"
+		"INSERT INTO services VALUES ('g-old', 't', 'old', 'local/t/1.0.0', '{\"v\":2}', '{}', 's',"
+		" 77, 0);"
+		"INSERT INTO tasks (id, service, action, args, lane, state, created)"
+		" VALUES (40, 'g-old', 'echo', '{}', 1, 'done', 78);"
+		"INSERT INTO repos VALUES ('main', 'https://git.example/t.git', 'main', 'abc123', 0);",
+		NULL, NULL, NULL), SQLITE_OK);
+	ASSERT_EQ_INT(sqlite3_close(db), SQLITE_OK);
+	free(path);
+	ASSERT_FALSE(has_table(dir, "remotes"));
+
+	struct zr_store *st = open_store(dir);
+	char *v = meta_schema(dir);
+	ASSERT_EQ_STR(v, "3");
+	free(v);
+	ASSERT_TRUE(has_table(dir, "remotes"));
+
+	/* Schema 2's rows are all there. */
+	struct loaded l;
+	load(st, &l);
+	ASSERT_EQ_SIZE(l.n_svcs, 1);
+	ASSERT_EQ_STR(l.svcs[0].guid, "g-old");
+	ASSERT_EQ_STR(l.svcs[0].data, "{\"v\":2}");
+	ASSERT_EQ_INT(l.svcs[0].created_ns, 77);
+	ASSERT_EQ_SIZE(l.n_tasks, 1);
+	ASSERT_EQ_INT(l.tasks[0].id, 40);
+	loaded_free(&l);
+	ASSERT_EQ_INT(zr_store_last_task_id(st), 41);
+	struct rows r = {0};
+	ASSERT_OK(zr_store_repos(st, repo_fn, &r));
+	ASSERT_EQ_SIZE(r.n, 1);
+	ASSERT_EQ_STR(r.v[0][0], "main");
+	ASSERT_EQ_STR(r.v[0][1], "https://git.example/t.git");
+	ASSERT_EQ_STR(r.v[0][2], "main");
+	ASSERT_EQ_STR(r.v[0][3], "abc123");
+	rows_free(&r);
+	remotes(st, &r);
+	ASSERT_EQ_SIZE(r.n, 0);
+	rows_free(&r);
+
+	/* The new table takes writes that survive a reopen. */
+	zr_store_remote_put(st, "lab", "http://10.0.0.2:8080", NULL, 0);
+	ASSERT_OK(sync_wait(st));
+	close_store(st);
+	st = open_store(dir);
+	remotes(st, &r);
+	ASSERT_EQ_SIZE(r.n, 1);
+	ASSERT_EQ_STR(r.v[0][0], "lab");
+	ASSERT_EQ_STR(r.v[0][1], "http://10.0.0.2:8080");
+	rows_free(&r);
+	close_store(st);
+	v = meta_schema(dir);
+	ASSERT_EQ_STR(v, "3");
+	free(v);
+}
+
 static int run_tests(void)
 {
 	ASSERT_OK(uv_loop_init(&loop));
 	RUN_TEST(roundtrip);
 	RUN_TEST(group_commit);
 	RUN_TEST(newer_schema_refused);
+	RUN_TEST(remotes_roundtrip);
+	RUN_TEST(migrate_2_to_3);
 	RUN_TEST(commit_failure_file_size_limit);
 	RUN_TEST(commit_failure_full_tmpfs);
 	(void)uv_run(&loop, UV_RUN_DEFAULT);
