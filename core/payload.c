@@ -237,3 +237,20 @@ int zr_payload_parse(const char *buf, size_t len, const char *action, json_t **r
 	}
 	return parse_lines(p, n, line0, ret, ret_err);
 }
+
+/* jansson says "premature end of input" for '{"a": 1', and "... near end of file" for
+ * '{"a": ' (not to be confused with "end of file expected": text after the object). */
+bool zr_json_incomplete(const char *buf, size_t len, const json_error_t *e)
+{
+	size_t i = 0;
+	while (i < len && strchr(" \t\r\n", buf[i])) {
+		i++;
+	}
+	if (i == len || buf[i] != '{') {
+		return false;
+	}
+	size_t tl = strlen(e->text);
+	return strncmp(e->text, "premature end of input", 22) == 0 ||
+	       (tl >= 16 && strcmp(e->text + tl - 16, "near end of file") == 0 &&
+		strncmp(e->text, "end of file expected", 20) != 0);
+}

@@ -1,6 +1,7 @@
 /* The payload of one write to an action file, parsed into an arguments object. */
 #pragma once
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Accepted forms (leading/trailing whitespace ignored):
@@ -12,3 +13,7 @@
  * *ret_err (malloc'd) saying why. Returns 0 with *ret a new reference, -EINVAL or -ENOMEM. */
 int zr_payload_parse(const char *buf, size_t len, const char *action, json_t **ret,
 		     char **ret_err);
+
+/* Whether jansson's error e for buf says a JSON object stopped early (the first of several
+ * writes, as an editor saving does) rather than that it is wrong. */
+bool zr_json_incomplete(const char *buf, size_t len, const json_error_t *e);

@@ -1828,21 +1828,6 @@ static ssize_t refuse(struct zr_tree *t, struct zr_handle *h, const struct ctx *
 	return err;
 }
 
-/* jansson's message for a text that stopped early, as an editor's first write does. */
-static bool json_incomplete(const char *buf, size_t len, const json_error_t *e)
-{
-	size_t i = 0;
-	while (i < len && strchr(" \t\r\n", buf[i])) {
-		i++;
-	}
-	if (i == len || buf[i] != '{') {
-		return false;
-	}
-	size_t tl = strlen(e->text);
-	return strncmp(e->text, "premature end of input", 22) == 0 ||
-	       (tl >= 16 && strcmp(e->text + tl - 16, "near end of file") == 0 &&
-		strncmp(e->text, "end of file expected", 20) != 0);
-}
 
 /* A request that failed at commit: refused like any other, with the store's errno. */
 static void op_refused(struct tree_op *op, int err, const char *why)
@@ -1898,7 +1883,7 @@ static void write_data(struct tree_op *op, const struct ctx *c, const char *buf,
 		json_error_t e;
 		json_t *j = json_loadb(buf, len, 0, &e);
 		json_decref(j);
-		if (!j && json_incomplete(buf, len, &e)) {
+		if (!j && zr_json_incomplete(buf, len, &e)) {
 			/* The first part of a body written in pieces: applied at close. */
 			h->wpending = true;
 			op_done(op, (ssize_t)len, NULL);

@@ -558,11 +558,7 @@ static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info 
 static void op_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct fuse_pollhandle *ph)
 {
 	if (is_remote(req_fs(req), ino)) {
-		/* No change notification crosses HTTP: a remote file is always worth reading. */
-		if (ph) {
-			fuse_pollhandle_destroy(ph);
-		}
-		fuse_reply_poll(req, POLLIN | POLLRDNORM);
+		fuse_reply_poll(req, zr_remotes_poll(req_fs(req)->remotes, (struct zr_rhandle *)(uintptr_t)fi->fh, ph));
 		return;
 	}
 	unsigned ev = zr_tree_poll(req_fs(req)->tree, (struct zr_handle *)(uintptr_t)fi->fh, ph);
@@ -693,6 +689,9 @@ int zr_fs_create(uv_loop_t *loop, const struct zr_fs_config *cfg, struct zr_fs *
 void zr_fs_set_remotes(struct zr_fs *fs, struct zr_remotes *remotes)
 {
 	fs->remotes = remotes;
+	if (remotes) {
+		zr_remotes_set_poll(remotes, tree_poll_notify, tree_poll_destroy, fs);
+	}
 }
 
 int zr_fs_start(struct zr_fs *fs, struct zr_tree *tree, void (*on_gone)(void *data), void *data)

@@ -25,6 +25,7 @@ struct zr_client {
 	struct zr_list reqs; /* in flight */
 	struct zr_list done; /* finished, callbacks not run yet */
 	struct zr_list dead; /* cancelled while curl was running: removed once it returns */
+	struct zr_list adding; /* started while curl was running: added once it returns */
 	bool in_curl;
 	size_t n;
 };
@@ -154,6 +155,8 @@ static void reap_dead(struct zr_client *c)
 	}
 }
 
+static void add_pending(struct zr_client *c);
+
 static void socket_action(struct zr_client *c, curl_socket_t fd, int flags)
 {
 	int running;
@@ -161,6 +164,7 @@ static void socket_action(struct zr_client *c, curl_socket_t fd, int flags)
 	(void)curl_multi_socket_action(c->multi, fd, flags, &running);
 	c->in_curl = false;
 	reap_dead(c);
+	add_pending(c);
 	dispatch(c);
 }
 
@@ -366,14 +370,40 @@ struct zr_client_req *zr_client_start(struct zr_client *c, const struct zr_clien
 			ok = ok && curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, o->body ? o->body : "") == CURLE_OK;
 		}
 	}
-	if (!ok || curl_multi_add_handle(c->multi, e) != CURLM_OK) {
+	if (!ok) {
 		req_free(q);
 		return NULL;
 	}
 	q->started = uv_hrtime();
-	zr_list_push_back(&c->reqs, &q->link);
 	c->n++;
+	if (c->in_curl) {
+		/* Started from a stream's callback: curl takes no new handle until it returns. */
+		zr_list_push_back(&c->adding, &q->link);
+		return q;
+	}
+	if (curl_multi_add_handle(c->multi, e) != CURLM_OK) {
+		c->n--;
+		req_free(q);
+		return NULL;
+	}
+	zr_list_push_back(&c->reqs, &q->link);
 	return q;
+}
+
+static void add_pending(struct zr_client *c)
+{
+	while (!zr_list_empty(&c->adding)) {
+		struct zr_client_req *q = container_of(c->adding.next, struct zr_client_req, link);
+		zr_list_remove(&q->link);
+		if (curl_multi_add_handle(c->multi, q->easy) != CURLM_OK) {
+			/* Ends like a transfer that could not start, after this turn's others. */
+			q->result = CURLE_OUT_OF_MEMORY;
+			zr_list_push_back(&c->done, &q->link);
+			c->n--;
+			continue;
+		}
+		zr_list_push_back(&c->reqs, &q->link);
+	}
 }
 
 void zr_client_cancel(struct zr_client_req *q)
@@ -423,6 +453,7 @@ int zr_client_create(uv_loop_t *loop, struct zr_client **ret)
 	zr_list_init(&c->reqs);
 	zr_list_init(&c->done);
 	zr_list_init(&c->dead);
+	zr_list_init(&c->adding);
 	(void)curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
 	(void)curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
 	(void)curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_timer);

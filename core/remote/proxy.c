@@ -5,12 +5,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 
+#include "payload.h"
 #include "util/log.h"
 
 /* A long poll for a result is renewed this often. */
@@ -317,6 +319,7 @@ static void on_lookup_listing(int err, const struct listing *l, void *data)
 			err = -ENOMEM;
 		} else {
 			n->nlookup++;
+			n->mode = e->mode;
 			entry_attr(e, n->ino, &a);
 			op->cb(0, &a, op->data);
 			attr_op_free(op);
@@ -473,6 +476,10 @@ struct zr_rhandle {
 	bool wpending;
 	unsigned inflight; /* requests holding h */
 	bool released;
+	/* poll(2) of a result: a long poll of its own tells when the task has ended */
+	struct rcall *poll_call;
+	void *ph;
+	bool poll_done;
 };
 
 struct zr_rreq {
@@ -542,8 +549,22 @@ static struct zr_rhandle *handle_new(struct zr_remotes *rs, struct rnode *n)
 	return h;
 }
 
+static void poll_stop(struct zr_rhandle *h)
+{
+	struct zr_remotes *rs = h->rs;
+	if (h->poll_call) {
+		zr_remote__cancel(h->poll_call);
+		h->poll_call = NULL;
+	}
+	if (h->ph && rs->poll_destroy) {
+		rs->poll_destroy(h->ph, rs->poll_data);
+	}
+	h->ph = NULL;
+}
+
 static void handle_free(struct zr_rhandle *h)
 {
+	poll_stop(h);
 	zr_list_remove(&h->link);
 	h->n->nopen--;
 	zr_rnode_maybe_free(h->rs, h->n);
@@ -665,6 +686,7 @@ int zr_remotes_readdir(struct zr_remotes *rs, struct zr_rhandle *h, uint64_t off
 			return -ENOMEM;
 		}
 		entry_attr(e, n->ino, &a);
+		n->mode = e->mode;
 		if (!fill(e->name, &a, i + 1, data)) {
 			zr_rnode_maybe_free(rs, n);
 			break;
@@ -796,6 +818,12 @@ void zr_remotes_read(struct zr_remotes *rs, struct zr_rhandle *h, uint64_t off, 
 	 * looks for more (tail -f); otherwise the copy fetched at the first read serves. */
 	bool fetch = !h->fetched || off == 0 ||
 		     (h->kind == F_JOURNAL && off >= h->base + h->content.len);
+	/* A write-only file (ctl, cancel...) reads empty, as on a local robot, so grep -r and
+	 * find stay quiet (root may open it; the remote would refuse the GET). */
+	if (S_ISREG(h->n->mode) && !(h->n->mode & 0444)) {
+		cb(0, "", 0, data);
+		return;
+	}
 	if (!fetch) {
 		serve(h, off, size, cb, data);
 		return;
@@ -819,6 +847,65 @@ void zr_remotes_read(struct zr_remotes *rs, struct zr_rhandle *h, uint64_t off, 
 		return;
 	}
 	*ret_req = q;
+}
+
+static int poll_start(struct zr_rhandle *h);
+
+static void on_poll_answer(int err, const struct zr_http_resp *r, void *data)
+{
+	struct zr_rhandle *h = data;
+	struct zr_remotes *rs = h->rs;
+	h->poll_call = NULL;
+	if (err == 0 && r->status == 204 && poll_start(h) == 0) {
+		return; /* not yet: asked again */
+	}
+	/* Ended (or failed: the read will tell how): readable now. */
+	h->poll_done = true;
+	if (h->ph && rs->poll_notify) {
+		rs->poll_notify(h->ph, rs->poll_data);
+		h->ph = NULL;
+	}
+}
+
+static int poll_start(struct zr_rhandle *h)
+{
+	char query[32];
+	char *path = h->kind == F_ACTION && h->task ? task_result_path(h->n->path, h->task) : strdup(h->n->path);
+	snprintf(query, sizeof(query), "wait=%d", WAIT_SECS);
+	/* GET: a HEAD never waits. */
+	struct rcall_opts o = {.method = "GET", .path = path, .query = query, .wait_ms = WAIT_SECS * 1000L};
+	h->poll_call = path ? zr_remote__call(h->n->rm, &o, on_poll_answer, h) : NULL;
+	free(path);
+	return h->poll_call ? 0 : -ENOMEM;
+}
+
+unsigned zr_remotes_poll(struct zr_remotes *rs, struct zr_rhandle *h, void *ph)
+{
+	bool waits = h->kind == F_RESULT || (h->kind == F_ACTION && h->task);
+	if (!waits || h->poll_done) {
+		if (ph && rs->poll_destroy) {
+			rs->poll_destroy(ph, rs->poll_data);
+		}
+		return POLLIN | POLLRDNORM;
+	}
+	if (ph) {
+		if (h->ph && rs->poll_destroy) {
+			rs->poll_destroy(h->ph, rs->poll_data);
+		}
+		h->ph = ph;
+	}
+	if (!h->poll_call && poll_start(h) < 0) {
+		return POLLIN | POLLERR;
+	}
+	return 0;
+}
+
+void zr_remotes_set_poll(struct zr_remotes *rs, void (*notify)(void *ph, void *data),
+			 void (*destroy)(void *ph, void *data), void *data)
+{
+	rs->poll_notify = notify;
+	rs->poll_destroy = destroy;
+	rs->poll_data = data;
 }
 
 void zr_remotes_read_cancel(struct zr_remotes *rs, struct zr_rreq *q)
@@ -865,6 +952,12 @@ static void on_written(int err, const struct zr_http_resp *r, void *data)
 			h->task = (uint64_t)id;
 			h->fetched = false;
 			h->base_next = true;
+			/* poll now waits for the new task */
+			h->poll_done = false;
+			if (h->poll_call) {
+				zr_remote__cancel(h->poll_call);
+				h->poll_call = NULL;
+			}
 		}
 	}
 	op->cb(err < 0 ? err : (ssize_t)op->len, NULL, op->data);
@@ -899,25 +992,25 @@ void zr_remotes_write(struct zr_remotes *rs, struct zr_rhandle *h, const char *b
 {
 	(void)rs;
 	if (h->kind == F_DATA) {
-		/* As on a local robot: a body that is whole JSON (or plainly wrong) is sent at once
-		 * and the write answers for it; one that stopped early (an editor writing in
-		 * chunks) waits for more, or for close. */
-		json_error_t e;
 		if (zr_buf_write_at(&h->wbuf, off, buf, len) < 0) {
 			cb(-ENOMEM, NULL, data);
 			return;
 		}
-		json_t *j = json_loadb(h->wbuf.data, h->wbuf.len, 0, &e);
-		json_decref(j);
-		if (!j && strncmp(e.text, "premature end of input", 22) == 0) {
-			h->wpending = true;
-			cb((ssize_t)len, NULL, data);
-			return;
+		/* As on a local robot: a first write that is a whole JSON text (or plainly wrong) is
+		 * sent at once and answers for it; one that stopped early, and what follows it, wait
+		 * for close (an editor writing in pieces). */
+		if (off == 0 && h->wbuf.len == len) {
+			json_error_t e;
+			json_t *j = json_loadb(buf, len, 0, &e);
+			json_decref(j);
+			if (j || !zr_json_incomplete(buf, len, &e)) {
+				h->wpending = false;
+				send_body(h, "PUT", "application/json", buf, len, len, false, cb, data);
+				return;
+			}
 		}
-		h->wpending = false;
-		char *body = zr_buf_steal(&h->wbuf);
-		send_body(h, "PUT", "application/json", body, strlen(body), len, false, cb, data);
-		free(body);
+		h->wpending = true;
+		cb((ssize_t)len, NULL, data);
 		return;
 	}
 	if (h->kind == F_ACTION) {

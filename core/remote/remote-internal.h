@@ -34,6 +34,7 @@ struct rnode {
 	char *key;  /* "<remote id>/<path>" in rs->by_key */
 	uint64_t nlookup;
 	unsigned nopen;
+	mode_t mode; /* as last listed (0 until then) */
 };
 
 struct zr_remote {
@@ -73,6 +74,9 @@ struct zr_remotes {
 	struct zr_list links;   /* struct link: our services' producers on remotes */
 	char *self;
 	uv_timer_t *fail_timer;
+	void (*poll_notify)(void *ph, void *data);
+	void (*poll_destroy)(void *ph, void *data);
+	void *poll_data;
 	bool stopping;
 };
 

@@ -839,8 +839,12 @@ int zr_remotes_status(const struct zr_remotes *rs, const char *name, char **ret)
 	if (rm->checked_ns) {
 		zr_time_format(rm->checked_ns, when);
 	}
-	return asprintf(ret, "state %s\nlatency_ms %.3f\nlast_error %s\nchecked %s\nevents %s\n",
-			rm->up ? "up" : "down", rm->latency_ms, rm->last_error ? rm->last_error : "-", when,
+	char latency[32] = "-";
+	if (rm->latency_ms > 0) {
+		snprintf(latency, sizeof(latency), "%.3f", rm->latency_ms);
+	}
+	return asprintf(ret, "state %s\nlatency_ms %s\nlast_error %s\nchecked %s\nevents %s\n",
+			rm->up ? "up" : "down", latency, rm->last_error ? rm->last_error : "-", when,
 			rm->sse && rm->up ? "connected" : "disconnected") < 0 ? -ENOMEM : 0;
 }
 

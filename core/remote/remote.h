@@ -92,6 +92,12 @@ void zr_remotes_write(struct zr_remotes *rs, struct zr_rhandle *h, const char *b
 		      uint64_t off, zr_tree_done_cb cb, void *data);
 void zr_remotes_flush(struct zr_remotes *rs, struct zr_rhandle *h, zr_tree_done_cb cb, void *data);
 void zr_remotes_release(struct zr_remotes *rs, struct zr_rhandle *h);
+/* poll(2): a result is readable once its task ended (a long poll of the handle's own finds
+ * out; ph, kept, is then given to notify); any other remote file is always readable. */
+unsigned zr_remotes_poll(struct zr_remotes *rs, struct zr_rhandle *h, void *ph);
+/* How the front end is told a poll handle is ready (notify) or not needed (destroy). */
+void zr_remotes_set_poll(struct zr_remotes *rs, void (*notify)(void *ph, void *data),
+			 void (*destroy)(void *ph, void *data), void *data);
 
 void zr_remotes_mkdir(struct zr_remotes *rs, uint64_t parent, const char *name, zr_tree_done_cb cb,
 		      void *data);

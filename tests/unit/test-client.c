@@ -640,6 +640,8 @@ struct streamed {
 	size_t stop_at;               /* > 0: return -ECANCELED once this many bytes came */
 	int server_chunks_at_first;   /* stream_chunks when the first data came */
 	struct zr_client_req *cancel; /* cancelled at the first data call */
+	struct zr_client *start_in;   /* a GET /hello is started there when connected */
+	struct answer started;
 	struct zr_buf got;
 };
 
@@ -653,6 +655,11 @@ static int on_chunk(const char *buf, size_t len, void *data)
 	if (!buf) {
 		ASSERT_EQ_SIZE(len, 0);
 		k->connected++;
+		if (k->start_in) {
+			/* From inside curl's callback: the client must defer it, not lose it. */
+			ASSERT_NOT_NULL(zr_client_start(k->start_in, &(struct zr_client_opts){.url = url("/hello")},
+							on_answer, &k->started));
+		}
 		if (k->stop_connected < 0) {
 			k->stopped = true;
 			return k->stop_connected;
@@ -682,6 +689,7 @@ static int on_chunk(const char *buf, size_t len, void *data)
 static void streamed_done(struct streamed *k)
 {
 	answer_done(&k->a);
+	answer_done(&k->started);
 	zr_buf_done(&k->got);
 	*k = (struct streamed){0};
 }
@@ -828,6 +836,25 @@ TEST(cancel_in_chunk)
 	wait_server_stream_end(ended);
 	client_free(c);
 	ASSERT_OK(close(fd));
+}
+
+/* A request started from inside on_chunk (curl is running then) is sent once curl returns and
+ * answered like any other. */
+TEST(start_in_chunk)
+{
+	struct zr_client *c = client_new();
+	struct streamed k = {.start_in = c};
+	stream_start(c, "/stream?n=3&ms=20", &k);
+	run_until(&k.a.calls);
+	run_until(&k.started.calls);
+	ASSERT_EQ_INT(k.a.err, 0);
+	ASSERT_EQ_INT(k.started.calls, 1);
+	ASSERT_EQ_INT(k.started.err, 0);
+	ASSERT_EQ_INT(k.started.status, 200);
+	ASSERT_BODY(&k.started, "hello world");
+	ASSERT_EQ_SIZE(zr_client_pending(c), 0);
+	streamed_done(&k);
+	client_free(c);
 }
 
 /* ---- many at once ---- */
@@ -1011,10 +1038,10 @@ int main(void)
 	RUN(stream_stop);
 	RUN(stream_404);
 	RUN(cancel_in_chunk);
+	RUN(start_in_chunk);
 	RUN(parallel);
 	RUN(destroy_in_flight);
 	RUN(destroy_in_callback);
-	/* Last: it fails with client.c as of this writing (see the test). */
 	RUN(stream_stop_at_headers);
 
 	uv_close((uv_handle_t *)&watchdog, NULL);
