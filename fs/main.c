@@ -115,6 +115,19 @@ static int parse_int(const char *s, int min, int *ret)
 	return 0;
 }
 
+static int set_log_level(const char *name)
+{
+	static const char *const levels[] = {"error", "warn", "info", "debug"};
+	for (int i = 0; i < 4; i++) {
+		if (strcmp(name, levels[i]) == 0) {
+			zr_log_level = i;
+			return 0;
+		}
+	}
+	fprintf(stderr, "zrobot: --log-level wants error, warn, info or debug\n");
+	return -EINVAL;
+}
+
 static int parse_args(int argc, char **argv)
 {
 	enum {
@@ -146,7 +159,6 @@ static int parse_args(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	static const char *const levels[] = {"error", "warn", "info", "debug"};
 	int c;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		char **p;
@@ -216,14 +228,7 @@ static int parse_args(int argc, char **argv)
 			}
 			break;
 		case O_LEVEL:
-			zr_log_level = -1;
-			for (int i = 0; i < 4; i++) {
-				if (strcmp(optarg, levels[i]) == 0) {
-					zr_log_level = i;
-				}
-			}
-			if (zr_log_level < 0) {
-				fprintf(stderr, "zrobot: --log-level wants error, warn, info or debug\n");
+			if (set_log_level(optarg) < 0) {
 				return -EINVAL;
 			}
 			break;
@@ -808,7 +813,6 @@ static int cmd_mount(int argc, char **argv)
 		{"allow-other", no_argument, NULL, 'a'},
 		{NULL, 0, NULL, 0},
 	};
-	static const char *const levels[] = {"error", "warn", "info", "debug"};
 	const char *token_file = NULL;
 	double timeout = 10;
 	bool allow_other = false;
@@ -827,12 +831,7 @@ static int cmd_mount(int argc, char **argv)
 			}
 			break;
 		case 'l':
-			zr_log_level = -1;
-			for (int i = 0; i < 4; i++) {
-				zr_log_level = strcmp(optarg, levels[i]) == 0 ? i : zr_log_level;
-			}
-			if (zr_log_level < 0) {
-				fprintf(stderr, "zrobot: --log-level wants error, warn, info or debug\n");
+			if (set_log_level(optarg) < 0) {
 				return 2;
 			}
 			break;

@@ -202,5 +202,28 @@ wait_state "$B_MNT/node/sl" "$id" cancelled 10
 expect_errno "cat '$R/node/sl/tasks/$id/result'" "Operation canceled"
 ok "interrupted remote read: $out; the task went on on B"
 
+# ---- poll(2), grep -r, and the HTTP API ----
+echo '{"cmd":"sleep 1.5; echo polled"}' >"$R/node/local/actions/exec" || fail "queue a task to poll"
+t0=$(now)
+out=$(timeout 20 "$ZR_PY" "$ZR_SRC/tests/integration/zrtool.py" poll "$R/node/local/results/exec" 15) ||
+	fail "poll of a remote result: $out"
+dt=$(printf '%s\n' "$out" | head -n 1 | awk '$1 == "ready" {print $2}')
+expect_eq "$(printf '%s\n' "$out" | tail -n 1)" "polled" "the result after poll"
+[ -n "$dt" ] && fge "$dt" 1.0 || fail "poll of a remote result: '$out' (ready before the task ended?)"
+# As on B's own mount: write-only files (ctl, cancel) read empty; a failed task's result ends
+# with its errno there too.
+mine=$(cd "$R/node" && timeout 20 grep -r zzz-nowhere local 2>&1 | sort)
+theirs=$(cd "$B_MNT/node" && timeout 20 grep -r zzz-nowhere local 2>&1 | sort)
+expect_eq "$mine" "$theirs" "grep -r over a remote service, next to B's own mount"
+expect_not_in "$mine" "Permission denied" "grep -r over a remote service"
+ok "poll() on a remote result waits for the task ($dt s); grep -r stays quiet"
+
+http "$ADMIN" GET /v1/@remote
+expect_eq "$HS" 200 "GET /v1/@remote"
+expect_in "$HB" '"b"' "GET /v1/@remote lists b"
+http "$ADMIN" GET /v1/@remote/b/node
+expect_eq "$HS" 501 "GET /v1/@remote/b/node (not proxied)"
+ok "the HTTP API lists @remote and answers 501 below it"
+
 zr_stop
 zr_peer_stop b
