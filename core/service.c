@@ -771,6 +771,42 @@ const char *zr_service_producer(const struct zr_service *s, const char *role)
 	return p && *p && json_object_get(s->template->consumes, role) ? p : NULL;
 }
 
+/* "@remote/ROBOT/[@remote/ROBOT/...]TEMPLATE/SERVICE", with TEMPLATE the role's. */
+static int check_remote_path(const char *role, const char *path, const char *want, char **ret_err)
+{
+	const char *p = path;
+	char robot[64], tmpl[64], name[64];
+	int n = 0;
+	while (strncmp(p, "@remote/", 8) == 0) {
+		size_t l = strcspn(p + 8, "/");
+		if (l == 0 || l >= sizeof(robot) || !p[8 + l]) {
+			break;
+		}
+		memcpy(robot, p + 8, l);
+		robot[l] = '\0';
+		if (!zr_name_valid(robot)) {
+			break;
+		}
+		p += 8 + l + 1;
+		n++;
+	}
+	size_t tl = strcspn(p, "/");
+	if (n > 0 && tl > 0 && tl < sizeof(tmpl) && p[tl] == '/' && strlen(p + tl + 1) < sizeof(name)) {
+		memcpy(tmpl, p, tl);
+		tmpl[tl] = '\0';
+		strcpy(name, p + tl + 1);
+		if (zr_name_valid(tmpl) && zr_name_valid(name)) {
+			if (want && strcmp(want, tmpl) != 0) {
+				return zr_fail(ret_err, -EINVAL, "producer of role '%s': %s is a '%s', not a '%s'",
+					       role, path, tmpl, want);
+			}
+			return 0;
+		}
+	}
+	return zr_fail(ret_err, -EINVAL, "producer of role '%s': bad path '%s' (want @remote/ROBOT/TEMPLATE/NAME)",
+		       role, path);
+}
+
 int zr_service__check_producers(struct zr_robot *r, const struct zr_template *t, const char *self,
 				const json_t *data, char **ret_err)
 {
@@ -778,8 +814,17 @@ int zr_service__check_producers(struct zr_robot *r, const struct zr_template *t,
 	json_t *spec;
 	json_object_foreach(t->consumes, role, spec) {
 		const char *path = json_string_value(json_object_get(data, role));
-		if (!path || !*path || strncmp(path, "@remote/", 8) == 0) {
-			continue; /* unset, or another robot's: checked when it is reached */
+		const char *want = json_string_value(json_object_get(spec, "template"));
+		if (!path || !*path) {
+			continue;
+		}
+		if (strncmp(path, "@remote/", 8) == 0) {
+			/* Another robot's: its shape here, its existence by the tree (over HTTP). */
+			int err = check_remote_path(role, path, want, ret_err);
+			if (err < 0) {
+				return err;
+			}
+			continue;
 		}
 		_cleanup_free_ char *tmpl = strdup(path);
 		char *name = tmpl ? strchr(tmpl, '/') : NULL;
@@ -790,7 +835,6 @@ int zr_service__check_producers(struct zr_robot *r, const struct zr_template *t,
 			*name++ = '\0';
 		}
 		struct zr_service *p = name && !strchr(name, '/') ? zr_robot_service(r, tmpl, name) : NULL;
-		const char *want = json_string_value(json_object_get(spec, "template"));
 		if (!p || p->pending || p->deleting) {
 			return zr_fail(ret_err, -EINVAL, "producer of role '%s': no service '%s' (want TEMPLATE/NAME or @remote/ROBOT/TEMPLATE/NAME)",
 				       role, path);

@@ -1849,6 +1849,62 @@ static void on_data_done(int err, void *data)
 	op_done(op, op->len, NULL);
 }
 
+/* Data naming producers on other robots: each new one is looked up there first (over HTTP,
+ * its listing cached briefly), then the data is set as usual. */
+struct data_check {
+	struct tree_op *op;
+	json_t *data;
+	size_t next; /* the role to look at next, in the template's order */
+};
+
+static void data_check_next(struct data_check *dc);
+
+static void on_producer_checked(int err, const char *why, void *data)
+{
+	struct data_check *dc = data;
+	struct ctx c;
+	if (err == 0 && handle_ctx(dc->op->tree, dc->op->h, &c) < 0) {
+		err = -ENOENT;
+		why = "the service was deleted meanwhile";
+	}
+	if (err < 0) {
+		op_refused(dc->op, err, why);
+		json_decref(dc->data);
+		free(dc);
+		return;
+	}
+	data_check_next(dc);
+}
+
+static void data_check_next(struct data_check *dc)
+{
+	struct tree_op *op = dc->op;
+	struct ctx c;
+	_cleanup_free_ char *why = NULL;
+	int err = handle_ctx(op->tree, op->h, &c);
+	const char *role;
+	json_t *spec;
+	size_t i = 0;
+	json_object_foreach(err == 0 ? c.svc->template->consumes : NULL, role, spec) {
+		const char *p = json_string_value(json_object_get(dc->data, role));
+		const char *now = zr_service_producer(c.svc, role);
+		if (i++ < dc->next || !p || strncmp(p, "@remote/", 8) != 0 || (now && strcmp(p, now) == 0)) {
+			continue;
+		}
+		dc->next = i;
+		zr_remotes_check(op->tree->remotes, p, on_producer_checked, dc);
+		return;
+	}
+	if (err == 0) {
+		err = zr_service_set_data(c.svc, dc->data, &why, on_data_done, op);
+	}
+	if (err < 0) {
+		op_refused(op, err, why);
+	}
+	json_decref(dc->data);
+	free(dc);
+}
+
 static void apply_data(struct tree_op *op, const struct ctx *c, const char *buf, size_t len)
 {
 	json_error_t e;
@@ -1864,6 +1920,19 @@ static void apply_data(struct tree_op *op, const struct ctx *c, const char *buf,
 	} else if (!json_is_object(j)) {
 		why = strdup("data must be a JSON object");
 		err = -EINVAL;
+	} else if (op->tree->remotes && json_object_size(c->svc->template->consumes) > 0) {
+		/* What can be told here (a path's shape, a local producer) is told before asking
+		 * remote robots. */
+		struct data_check *dc = NULL;
+		err = zr_service__check_producers(c->svc->robot, c->svc->template, c->svc->path, j, &why);
+		if (err == 0 && !(dc = calloc(1, sizeof(*dc)))) {
+			err = -ENOMEM;
+		}
+		if (dc) {
+			*dc = (struct data_check){.op = op, .data = json_incref(j)};
+			data_check_next(dc);
+			return;
+		}
 	} else {
 		err = zr_service_set_data(c->svc, j, &why, on_data_done, op);
 	}

@@ -274,6 +274,74 @@ static void get_listing(struct zr_remote *rm, const char *path, listing_cb cb, v
 	zr_list_push_back(&f->waiters, &w->link);
 }
 
+/* ---- does a remote producer exist ---- */
+
+struct check_op {
+	char *name; /* the service's name, last in the listing's folder */
+	char *what; /* the producer, for the reason */
+	zr_remotes_check_cb cb;
+	void *data;
+};
+
+static void on_check_listing(int err, const struct listing *l, void *data)
+{
+	struct check_op *op = data;
+	const struct rentry *e = err ? NULL : listing_find(l, op->name);
+	char *why = NULL;
+	if (err == -ENOENT || (!err && (!e || !S_ISDIR(e->mode)))) {
+		err = zr_fail(&why, -EINVAL, "no service %s", op->what);
+	} else if (err < 0) {
+		err = zr_fail(&why, err, "%s: %s", op->what, strerror(-err));
+	}
+	op->cb(err, why, op->data);
+	free(why);
+	free(op->name);
+	free(op->what);
+	free(op);
+}
+
+void zr_remotes_check(struct zr_remotes *rs, const char *producer, zr_remotes_check_cb cb, void *data)
+{
+	const char *name = producer + 8, *rest = strchr(name, '/');
+	struct zr_remote *rm = NULL;
+	for (size_t i = 0; rest && i < rs->n; i++) {
+		if (strlen(rs->list[i]->name) == (size_t)(rest - name) &&
+		    strncmp(rs->list[i]->name, name, (size_t)(rest - name)) == 0) {
+			rm = rs->list[i];
+		}
+	}
+	if (!rm) {
+		char *why = NULL;
+		int err = zr_fail(&why, -EINVAL, "no remote robot named in %s (see @robot/remotes)", producer);
+		cb(err, why, data);
+		free(why);
+		return;
+	}
+	rest++;
+	const char *slash = strrchr(rest, '/');
+	struct check_op *op = calloc(1, sizeof(*op));
+	char *dir = slash ? strndup(rest, (size_t)(slash - rest)) : NULL;
+	if (rest[0] == '@' || !slash) {
+		free(op);
+		free(dir);
+		cb(0, NULL, data);
+		return;
+	}
+	if (!op || !dir || !(op->name = strdup(slash + 1)) || !(op->what = strdup(producer))) {
+		if (op) {
+			free(op->name);
+		}
+		free(op);
+		free(dir);
+		cb(-ENOMEM, NULL, data);
+		return;
+	}
+	op->cb = cb;
+	op->data = data;
+	get_listing(rm, dir, on_check_listing, op);
+	free(dir);
+}
+
 /* ---- lookup, getattr, readlink ---- */
 
 struct attr_op {

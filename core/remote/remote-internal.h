@@ -72,6 +72,7 @@ struct zr_remotes {
 	struct zr_list handles;
 	struct zr_list failing; /* calls refused without a request, answered on the next turn */
 	struct zr_list links;   /* struct link: our services' producers on remotes */
+	struct zr_list link_calls; /* registrations on their way */
 	char *self;
 	uv_timer_t *fail_timer;
 	void (*poll_notify)(void *ph, void *data);

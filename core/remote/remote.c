@@ -358,49 +358,18 @@ struct link {
 	char *remote;   /* the remote's name */
 	char *path;     /* the producer's path there: "T/S" */
 	char *consumer; /* ours: "T/S" */
+	/* Dropped here, not yet there: kept until the remote took the "remove" (sent again at
+	 * each reconnection), so a remote that was down when the data changed hears of it. */
+	bool removing;
 };
 
 struct link_call {
+	struct zr_remotes *rs;
 	struct zr_remote *rm;
-	char *what;
+	struct link *l; /* NULL once the link is gone */
+	struct zr_list link; /* in rs->link_calls */
+	bool add;
 };
-
-static void on_link_sent(int err, const struct zr_http_resp *r, void *data)
-{
-	struct link_call *lc = data;
-	(void)r;
-	if (err < 0) {
-		log_warn("Remote %s: %s failed: %s", lc->rm->name, lc->what, strerror(-err));
-	} else {
-		log_debug("Remote %s: %s", lc->rm->name, lc->what);
-	}
-	free(lc->what);
-	free(lc);
-}
-
-static void link_send(struct zr_remote *rm, const struct link *l, bool add)
-{
-	struct zr_remotes *rs = rm->rs;
-	char *body = NULL, *ctl = NULL;
-	struct link_call *lc = calloc(1, sizeof(*lc));
-	if (!lc || asprintf(&body, "consumer %s %s %s\n", add ? "add" : "remove", rs->self, l->consumer) < 0 ||
-	    asprintf(&ctl, "%s/ctl", l->path) < 0 ||
-	    asprintf(&lc->what, "%s %s as a consumer of %s", add ? "registering" : "dropping", l->consumer,
-		     l->path) < 0) {
-		free(body);
-		free(ctl);
-		free(lc);
-		return;
-	}
-	lc->rm = rm;
-	struct rcall_opts o = {.method = "PUT", .path = ctl, .ctype = "text/plain", .body = body, .len = strlen(body)};
-	if (!zr_remote__call(rm, &o, on_link_sent, lc)) {
-		free(lc->what);
-		free(lc);
-	}
-	free(body);
-	free(ctl);
-}
 
 static void link_free(struct link *l)
 {
@@ -409,6 +378,54 @@ static void link_free(struct link *l)
 	free(l->path);
 	free(l->consumer);
 	free(l);
+}
+
+static void on_link_sent(int err, const struct zr_http_resp *r, void *data)
+{
+	struct link_call *lc = data;
+	struct link *l = lc->l;
+	(void)r;
+	zr_list_remove(&lc->link);
+	if (l && err < 0) {
+		log_warn("Remote %s: %s %s as a consumer of %s failed: %s", lc->rm->name,
+			 lc->add ? "registering" : "dropping", l->consumer, l->path, strerror(-err));
+	} else if (l && !lc->add && l->removing) {
+		link_free(l);
+	}
+	free(lc);
+}
+
+static void link_send(struct zr_remote *rm, struct link *l, bool add)
+{
+	struct zr_remotes *rs = rm->rs;
+	char *body = NULL, *ctl = NULL;
+	struct link_call *lc = calloc(1, sizeof(*lc));
+	if (!lc || asprintf(&body, "consumer %s %s %s\n", add ? "add" : "remove", rs->self, l->consumer) < 0 ||
+	    asprintf(&ctl, "%s/ctl", l->path) < 0) {
+		free(body);
+		free(lc);
+		return;
+	}
+	*lc = (struct link_call){.rs = rs, .rm = rm, .l = l, .add = add};
+	zr_list_push_back(&rs->link_calls, &lc->link);
+	struct rcall_opts o = {.method = "PUT", .path = ctl, .ctype = "text/plain", .body = body, .len = strlen(body)};
+	if (!zr_remote__call(rm, &o, on_link_sent, lc)) {
+		zr_list_remove(&lc->link);
+		free(lc);
+	}
+	free(body);
+	free(ctl);
+}
+
+/* A link about to be freed or changed: the answers on their way no longer concern it. */
+static void link_forget_calls(struct zr_remotes *rs, struct link *l)
+{
+	struct link_call *lc;
+	zr_list_for_each(lc, &rs->link_calls, link) {
+		if (lc->l == l) {
+			lc->l = NULL;
+		}
+	}
 }
 
 static struct zr_remote *find(const struct zr_remotes *rs, const char *name);
@@ -447,13 +464,15 @@ void zr_remotes_link(struct zr_remotes *rs, const char *producer, const char *co
 		}
 		zr_list_push_back(&rs->links, &l->link);
 	}
+	/* An answer to the opposite request must not undo this one. */
+	link_forget_calls(rs, l);
+	l->removing = !add;
 	struct zr_remote *rm = find(rs, l->remote);
 	/* A remote that is not connected hears of it when its event stream connects. */
-	if (rm && (rm->up || !add)) {
+	if (rm && rm->up) {
 		link_send(rm, l, add);
-	}
-	if (!add) {
-		link_free(l);
+	} else if (!rm && !add) {
+		link_free(l); /* no such remote any more: nobody to tell */
 	}
 }
 
@@ -463,7 +482,7 @@ static void links_resend(struct zr_remote *rm)
 	struct link *l;
 	zr_list_for_each(l, &rm->rs->links, link) {
 		if (strcmp(l->remote, rm->name) == 0) {
-			link_send(rm, l, true);
+			link_send(rm, l, !l->removing);
 		}
 	}
 }
@@ -864,6 +883,7 @@ int zr_remotes_create(uv_loop_t *loop, const struct zr_remotes_config *cfg, stru
 	zr_list_init(&rs->handles);
 	zr_list_init(&rs->failing);
 	zr_list_init(&rs->links);
+	zr_list_init(&rs->link_calls);
 	if (cfg->self && !(rs->self = strdup(cfg->self))) {
 		free(rs);
 		return -ENOMEM;
@@ -921,7 +941,9 @@ void zr_remotes_destroy(struct zr_remotes *rs, int err)
 	zr_map_done(&rs->by_ino);
 	zr_map_done(&rs->by_key);
 	while (!zr_list_empty(&rs->links)) {
-		link_free(container_of(rs->links.next, struct link, link));
+		struct link *l = container_of(rs->links.next, struct link, link);
+		link_forget_calls(rs, l);
+		link_free(l);
 	}
 	free(rs->self);
 	free(rs->list);

@@ -49,6 +49,11 @@ void zr_remotes_remove(struct zr_remotes *rs, const char *name, zr_remotes_done_
  * ("@remote/ROBOT/T/S"): tells that robot (its producer's ctl takes "consumer add|remove
  * SELF T/S"), now or as soon as its event stream connects, and again at every reconnection. */
 void zr_remotes_link(struct zr_remotes *rs, const char *producer, const char *consumer, bool add);
+/* Checks that producer ("@remote/ROBOT/T/S") names a service of a mounted remote (its
+ * listing, cached briefly): cb gets 0, -EINVAL with why (no such remote or service), or the
+ * remote's errno (ENOTCONN...). A path through a remote's own remote is not checked. */
+typedef void (*zr_remotes_check_cb)(int err, const char *why, void *data);
+void zr_remotes_check(struct zr_remotes *rs, const char *producer, zr_remotes_check_cb cb, void *data);
 /* Loads the remotes kept in the store (at start, before --remote ones). */
 int zr_remotes_load(struct zr_remotes *rs);
 

@@ -4,7 +4,7 @@
 # into @remote/b/, and app's install action runs exec on B's node through it and returns the
 # output (as test-producers.sh does on one robot). B lists the consumer as
 # consumers/app.a@a (A runs with --name a), refuses to delete its producer until forced,
-# keeps the registration across its restart, and hears of changes made while it was down.
+# keeps the registration across its restart, and hears of a consumer dropped while it was down.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-http.sh"
 . "$(dirname "$0")/lib-remote.sh"
@@ -22,6 +22,17 @@ zr_start_http --name a --remote "b=$B_URL,token-file=$B_DATA/admin.token"
 expect_eq "$(timeout 10 ls "$MNT/@remote/b/node")" "local" "B's node services seen from A"
 
 A=$(svc app a)
+# A remote producer must exist there and be of the role's template, like a local one.
+expect_errno "echo '{\"host\": \"@remote/b/node/nope\"}' >'$A/data'" "Invalid argument"
+expect_in "$(rcat "$A/lasterror")" "no service @remote/b/node/nope" "lasterror of a missing remote producer"
+expect_errno "echo '{\"host\": \"@remote/zz/node/local\"}' >'$A/data'" "Invalid argument"
+expect_in "$(rcat "$A/lasterror")" "no remote robot" "lasterror of an unknown remote"
+expect_errno "echo '{\"host\": \"@remote/b/app/x\"}' >'$A/data'" "Invalid argument"
+expect_in "$(rcat "$A/lasterror")" "not a 'node'" "lasterror of a remote producer of the wrong template"
+expect_errno "echo '{\"host\": \"@remote/b\"}' >'$A/data'" "Invalid argument"
+expect_eq "$(ls "$B_MNT/node/local/consumers")" "" "no registration for refused data"
+ok "a remote producer is checked: it must exist on a mounted remote and be of the role's template"
+
 echo '{"host": "@remote/b/node/local"}' >"$A/data" || fail "name B's node/local as the producer"
 expect_eq "$(jsonstr "$(rcat "$A/data")" 'j["host"]')" "@remote/b/node/local" "the consumer's data"
 [ -L "$A/producers/host" ] || fail "producers/host is not a symlink"
@@ -65,17 +76,30 @@ wait_for "[ -z \"\$(ls '$B_MNT/node/local/consumers')\" ]" 5 ||
 	fail "B still lists app.a@a after A's data stopped naming it"
 ok "the registration survives B's restart; A's data change unregisters it"
 
-# Changed while B is down: A registers again when B's event stream connects.
+# While B is down its services cannot be checked: the write fails like any remote operation.
 zr_peer_kill b
-echo '{"host": "@remote/b/node/local"}' >"$A/data" || fail "name the producer while B is down"
+expect_errno "echo '{\"host\": \"@remote/b/node/local\"}' >'$A/data'" "Transport endpoint is not connected"
+expect_eq "$(jsonstr "$(rcat "$A/data")" 'j["host"]')" "" "the data after a refused write"
 zr_peer_restart b
-wait_for "[ \"\$(ls '$B_MNT/node/local/consumers')\" = app.a@a ]" 10 ||
-	fail "B never heard of app.a@a after coming back"
+wait_for "[ \"\$(timeout 5 head -n 1 '$MNT/@robot/remotes/b/status')\" = 'state up' ]" 10 ||
+	fail "remote b not up again"
+echo '{"host": "@remote/b/node/local"}' >"$A/data" || fail "name the producer once B is back"
+wait_for "[ \"\$(ls '$B_MNT/node/local/consumers')\" = app.a@a ]" 5 || fail "B did not hear of app.a@a"
+ok "naming a producer on a robot that is down fails (ENOTCONN); once it is back it works"
+
+# Unset while B is down: B hears of it when it is back.
+zr_peer_kill b
+echo '{"host": ""}' >"$A/data" || fail "unset the producer while B is down"
+zr_peer_restart b
+wait_for "[ -z \"\$(ls '$B_MNT/node/local/consumers')\" ]" 10 ||
+	fail "B still lists app.a@a after coming back, though A's data stopped naming it meanwhile"
+echo '{"host": "@remote/b/node/local"}' >"$A/data" || fail "name the producer again"
+wait_for "[ \"\$(ls '$B_MNT/node/local/consumers')\" = app.a@a ]" 5 || fail "B did not hear of app.a@a"
 timeout 10 rmdir "$A" || fail "rmdir app/a on A"
 wait_for "[ -z \"\$(ls '$B_MNT/node/local/consumers')\" ]" 5 ||
 	fail "B still lists app.a@a after A deleted it"
 timeout 10 rmdir "$B_MNT/node/local" || fail "rmdir B's node/local once it has no consumers"
-ok "a change made while B was down reaches B when it is back; deleting the consumer unregisters it"
+ok "a consumer dropped while B was down is unregistered when B is back; deleting the consumer unregisters it"
 
 # ---- ctl refuses what is not a registration ----
 timeout 10 mkdir "$B_MNT/node/n2" || fail "mkdir node/n2 on B"
