@@ -263,7 +263,10 @@ static void on_call_done(int err, const struct zr_http_resp *r, const char *why,
 {
 	struct rcall *c = data;
 	struct zr_remote *rm = c->rm;
-	if (err < 0) {
+	if (rm->rs->stopping) {
+		/* Ended by our own shutdown: it says nothing of the remote. */
+		err = err < 0 ? err : answer_errno(r);
+	} else if (err < 0) {
 		if (err == -ENOTCONN || err == -ETIMEDOUT) {
 			set_up(rm, false);
 			rm->fail_err = err;
