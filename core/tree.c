@@ -1047,6 +1047,11 @@ void zr_tree_set_remotes(struct zr_tree *t, struct zr_remotes *rs)
 	t->remotes = rs;
 }
 
+struct zr_remotes *zr_tree_remotes(const struct zr_tree *t)
+{
+	return t->remotes;
+}
+
 void zr_tree_remote_changed(struct zr_tree *t, const char *name)
 {
 	static const char *const dirs[] = {"1/@remote", NULL};

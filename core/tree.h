@@ -50,6 +50,7 @@ void zr_tree_cancel_all(struct zr_tree *t, int err);
 /* Shows the remote robots of rs under @remote/ and @robot/remotes/ (borrowed). */
 struct zr_remotes;
 void zr_tree_set_remotes(struct zr_tree *t, struct zr_remotes *rs);
+struct zr_remotes *zr_tree_remotes(const struct zr_tree *t);
 /* Remote name appeared or went: drops what the kernel may have cached of it. */
 void zr_tree_remote_changed(struct zr_tree *t, const char *name);
 

@@ -99,6 +99,7 @@ struct zr_api_req {
 	struct zr_tree_attr attr;
 	struct zr_handle *h;
 	struct zr_tree_req *treq; /* a parked read */
+	struct zr_rfwd *fwd;      /* a request passed on to a remote robot (@remote/NAME/...) */
 	uint64_t off;
 	int read_err;
 	bool eof;
@@ -141,6 +142,10 @@ bool zr_api__op_done(struct zr_api_req *q);
 void zr_api__suspend(struct zr_api_req *q);
 const char *zr_api__header(const struct zr_api_req *q, const char *name);
 const char *zr_api__arg(const struct zr_api_req *q, const char *name);
+
+/* request.c: drops a request passed on to a remote robot (the client went away); false when
+ * there is none. */
+bool zr_api__cancel_forward(struct zr_api_req *q);
 
 /* auth.c */
 int zr_api__tokens_load(struct zr_api *api, char **ret_err);

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "metrics.h"
+#include "remote/remote.h"
 #include "robot.h"
 #include "service.h"
 #include "task.h"
@@ -191,6 +192,7 @@ void zr_api__begin(struct zr_api_req *q)
 void zr_api__release(struct zr_api_req *q)
 {
 	struct zr_tree *t = q->api->tree;
+	zr_api__cancel_forward(q);
 	if (q->treq) {
 		zr_tree_read_cancel(t, q->treq);
 		q->treq = NULL;
@@ -783,11 +785,126 @@ static bool redirect_link(struct zr_api_req *q)
 
 /* ---- dispatch ---- */
 
+/* ---- @remote/NAME/...: passed on to that robot ---- */
+
+/* The remote's content type as one of ours (the answer keeps a pointer to it). */
+static const char *known_type(const char *ct)
+{
+	if (!ct) {
+		return NULL;
+	}
+	if (strncmp(ct, "application/json", 16) == 0) {
+		return "application/json";
+	}
+	if (strncmp(ct, "application/x-ndjson", 20) == 0) {
+		return "application/x-ndjson";
+	}
+	if (strncmp(ct, "text/plain", 10) == 0) {
+		return strstr(ct, "version=0.0.4") ? "text/plain; version=0.0.4; charset=utf-8"
+						   : "text/plain; charset=utf-8";
+	}
+	return "application/octet-stream";
+}
+
+static void proxied_step(struct zr_api_req *q)
+{
+	(void)q; /* answered by on_proxied */
+}
+
+bool zr_api__cancel_forward(struct zr_api_req *q)
+{
+	if (!q->fwd) {
+		return false;
+	}
+	/* The client went: so does the request passed on (a long poll there, maybe). */
+	zr_remotes_forward_cancel(q->fwd);
+	q->fwd = NULL;
+	q->ops--;
+	zr_api__fail(q, 503, EINTR, "the client went away");
+	return true;
+}
+
+static void on_proxied(int err, const struct zr_http_resp *r, void *data)
+{
+	struct zr_api_req *q = data;
+	q->fwd = NULL;
+	if (!zr_api__op_done(q)) {
+		return;
+	}
+	if (!r) {
+		zr_api__fail(q, zr_api__status(-err), -err, "remote %s: %s", q->comps[1], strerror(-err));
+	} else {
+		char num[32];
+		zr_api__answer(q, (unsigned)r->status, known_type(r->content_type), r->body, r->len);
+		if (r->task) {
+			snprintf(num, sizeof(num), "%" PRIu64, r->task);
+			zr_api__add_header(q, "Zr-Task", num);
+		}
+		if (r->task_state) {
+			zr_api__add_header(q, "Zr-Task-State", r->task_state);
+		}
+		_cleanup_free_ char *loc = NULL;
+		if (r->location && strncmp(r->location, "/v1/", 4) == 0 &&
+		    asprintf(&loc, "/v1/@remote/%s/%s", q->comps[1], r->location + 4) >= 0) {
+			/* Where the remote says, as seen from here. */
+			zr_api__add_header(q, MHD_HTTP_HEADER_LOCATION, loc);
+		}
+	}
+	zr_api__wake(q);
+}
+
+/* GET, HEAD, POST, PUT and DELETE under @remote/NAME/ go to that robot with our token for it,
+ * so only our admin may send them; its answer comes back as it is. Event streams do not
+ * cross (501). */
+static void proxy(struct zr_api_req *q)
+{
+	struct zr_remotes *rs = zr_tree_remotes(q->api->tree);
+	const char *accept = zr_api__header(q, MHD_HTTP_HEADER_ACCEPT);
+	if (q->role != ZR_API_ADMIN) {
+		zr_api__fail(q, 403, EACCES, "remote robots are reached with the admin token");
+		return;
+	}
+	if (accept && strstr(accept, "text/event-stream")) {
+		zr_api__fail(q, 501, ENOSYS, "event streams of remote robots are not passed on");
+		return;
+	}
+	if (!rs || q->method == ZR_API_OTHER) {
+		zr_api__fail(q, rs ? 405 : 404, rs ? EISDIR : ENOENT, "/%s: not here", q->path);
+		return;
+	}
+	const char *rest = q->path + strlen("@remote/") + strlen(q->comps[1]);
+	rest += *rest == '/';
+	const char *wait = zr_api__arg(q, "wait"), *after = zr_api__arg(q, "after");
+	_cleanup_free_ char *query = NULL;
+	if ((wait || after) && asprintf(&query, "%s%s%s%s%s", wait ? "wait=" : "", wait ? wait : "",
+				     wait && after ? "&" : "", after ? "after=" : "", after ? after : "") < 0) {
+		query = NULL;
+	}
+	double secs = wait ? strtod(wait, NULL) : 0;
+	long wait_ms = secs > 0 && secs <= 3600 ? (long)(secs * 1000) : 0;
+	int err;
+	q->ops++;
+	q->pending = true;
+	q->step = proxied_step;
+	q->fwd = zr_remotes_forward(rs, q->comps[1], q->method_name, rest, query,
+				    zr_api__header(q, MHD_HTTP_HEADER_CONTENT_TYPE), q->body.data, q->body.len,
+				    wait_ms, on_proxied, q, &err);
+	if (!q->fwd) {
+		q->ops--;
+		q->pending = false;
+		zr_api__fail(q, zr_api__status(-err), -err, "/%s: %s", q->path, err == -ENOENT ? "no such remote" : strerror(-err));
+	}
+}
+
 static void dispatch(struct zr_api_req *q)
 {
 	struct zr_api *api = q->api;
 	if (q->metrics) {
 		get_metrics(q);
+		return;
+	}
+	if (q->n_comps >= 2 && is(q->comps[0], "@remote")) {
+		proxy(q);
 		return;
 	}
 	int err = zr_tree_walk(api->tree, q->path, &q->attr);

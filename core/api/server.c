@@ -194,6 +194,8 @@ static void sweep_gone(struct zr_api *api, long long now)
 			q->gone = true;
 			if (q->treq) {
 				zr_tree_read_cancel(api->tree, q->treq);
+			} else if (zr_api__cancel_forward(q)) {
+				zr_api__wake(q);
 			} else if (q->suspended && q->ops == 0) {
 				zr_waiter_remove(&q->waiter);
 				zr_api__wake(q);

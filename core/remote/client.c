@@ -38,6 +38,7 @@ struct zr_client_req {
 	struct zr_buf body;
 	struct zr_buf ctype;
 	struct zr_buf task_state;
+	struct zr_buf location;
 	uint64_t task;
 	zr_client_chunk_cb on_chunk;
 	zr_client_cb cb;
@@ -63,6 +64,7 @@ static void req_free(struct zr_client_req *q)
 	zr_buf_done(&q->body);
 	zr_buf_done(&q->ctype);
 	zr_buf_done(&q->task_state);
+	zr_buf_done(&q->location);
 	free(q);
 }
 
@@ -112,6 +114,7 @@ static void finish(struct zr_client_req *q)
 	r.content_type = q->ctype.data;
 	r.task = q->task;
 	r.task_state = q->task_state.data;
+	r.location = q->location.data;
 	r.secs = (double)(uv_hrtime() - q->started) / 1e9;
 	const char *why = q->err[0] ? q->err : curl_easy_strerror(q->result);
 	if (q->stop_err) {
@@ -303,7 +306,8 @@ static size_t on_header(char *line, size_t size, size_t n, void *data)
 	if (header_value(line, len, "Content-Type", &q->ctype)) {
 		return len;
 	}
-	if (header_value(line, len, "Zr-Task-State", &q->task_state)) {
+	if (header_value(line, len, "Zr-Task-State", &q->task_state) ||
+	    header_value(line, len, "Location", &q->location)) {
 		return len;
 	}
 	if (header_value(line, len, "Zr-Task", &v)) {

@@ -16,6 +16,7 @@ struct zr_http_resp {
 	const char *content_type; /* NULL when none */
 	uint64_t task;            /* Zr-Task, 0 when absent */
 	const char *task_state;   /* Zr-Task-State, NULL when absent */
+	const char *location;     /* Location, NULL when absent */
 	double secs;              /* from the start of the request to the answer */
 };
 

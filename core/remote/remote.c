@@ -354,6 +354,55 @@ void zr_remote__cancel(struct rcall *c)
 	zr_remote__unref(rm);
 }
 
+/* ---- requests passed on from the HTTP API ---- */
+
+static struct zr_remote *find(const struct zr_remotes *rs, const char *name);
+
+struct zr_rfwd {
+	struct rcall *call;
+	zr_remotes_fwd_cb cb;
+	void *data;
+};
+
+static void on_forwarded(int err, const struct zr_http_resp *r, void *data)
+{
+	struct zr_rfwd *f = data;
+	f->cb(r ? 0 : err, r, f->data);
+	free(f);
+}
+
+struct zr_rfwd *zr_remotes_forward(struct zr_remotes *rs, const char *name, const char *method,
+				   const char *path, const char *query, const char *ctype,
+				   const char *body, size_t len, long wait_ms, zr_remotes_fwd_cb cb,
+				   void *data, int *ret_err)
+{
+	struct zr_remote *rm = find(rs, name);
+	struct zr_rfwd *f = rm ? calloc(1, sizeof(*f)) : NULL;
+	*ret_err = rm ? -ENOMEM : -ENOENT;
+	if (!f) {
+		return NULL;
+	}
+	f->cb = cb;
+	f->data = data;
+	struct rcall_opts o = {.method = method, .path = path, .query = query, .ctype = ctype,
+			       .body = body, .len = len, .wait_ms = wait_ms};
+	if (!(f->call = zr_remote__call(rm, &o, on_forwarded, f))) {
+		free(f);
+		return NULL;
+	}
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+		/* Read your own writes through the mount too. */
+		zr_remote__invalidate(rm, NULL);
+	}
+	return f;
+}
+
+void zr_remotes_forward_cancel(struct zr_rfwd *f)
+{
+	zr_remote__cancel(f->call);
+	free(f);
+}
+
 /* ---- our consumers of remote producers, registered with their robots ---- */
 
 struct link {
@@ -430,8 +479,6 @@ static void link_forget_calls(struct zr_remotes *rs, struct link *l)
 		}
 	}
 }
-
-static struct zr_remote *find(const struct zr_remotes *rs, const char *name);
 
 void zr_remotes_link(struct zr_remotes *rs, const char *producer, const char *consumer, bool add)
 {

@@ -11,6 +11,7 @@
 #include <sys/types.h>
 #include <uv.h>
 
+#include "remote/client.h"
 #include "tree.h"
 
 #define ZR_REMOTE_INO_BASE (UINT64_C(1) << 48)
@@ -54,6 +55,18 @@ void zr_remotes_link(struct zr_remotes *rs, const char *producer, const char *co
  * remote's errno (ENOTCONN...). A path through a remote's own remote is not checked. */
 typedef void (*zr_remotes_check_cb)(int err, const char *why, void *data);
 void zr_remotes_check(struct zr_remotes *rs, const char *producer, zr_remotes_check_cb cb, void *data);
+/* One HTTP request passed on to remote name (the HTTP API's /v1/@remote/NAME/...): path is
+ * the tree path there, query "wait=5" or NULL. cb gets the remote's answer as it is (r set,
+ * whatever its status), or a transport errno with r NULL. NULL (with *ret_err) when the
+ * remote is unknown (-ENOENT) or out of memory. */
+struct zr_rfwd;
+typedef void (*zr_remotes_fwd_cb)(int err, const struct zr_http_resp *r, void *data);
+struct zr_rfwd *zr_remotes_forward(struct zr_remotes *rs, const char *name, const char *method,
+				   const char *path, const char *query, const char *ctype,
+				   const char *body, size_t len, long wait_ms, zr_remotes_fwd_cb cb,
+				   void *data, int *ret_err);
+/* Drops a forwarded request: its callback will not run. */
+void zr_remotes_forward_cancel(struct zr_rfwd *f);
 /* Loads the remotes kept in the store (at start, before --remote ones). */
 int zr_remotes_load(struct zr_remotes *rs);
 

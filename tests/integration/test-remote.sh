@@ -222,8 +222,32 @@ http "$ADMIN" GET /v1/@remote
 expect_eq "$HS" 200 "GET /v1/@remote"
 expect_in "$HB" '"b"' "GET /v1/@remote lists b"
 http "$ADMIN" GET /v1/@remote/b/node
-expect_eq "$HS" 501 "GET /v1/@remote/b/node (not proxied)"
-ok "the HTTP API lists @remote and answers 501 below it"
+expect_eq "$HS" 200 "GET /v1/@remote/b/node"
+expect_eq "$(jbody '[e["name"] for e in j["entries"]]')" "$(ls "$B_MNT/node" | "$ZR_PY" -c 'import sys, json; print(json.dumps(sys.stdin.read().split()))')" \
+	"GET /v1/@remote/b/node lists B's node services"
+http "$ADMIN" POST /v1/@remote/b/node/local/actions/exec -H 'Content-Type: application/json' -d '{"cmd": "sleep 1; echo proxied"}'
+expect_eq "$HS" 201 "POST an action through A's API"
+loc=$(hdr Location)
+expect_match "$loc" '^/v1/@remote/b/node/local/tasks/[0-9]+$' "Location, as seen from A"
+http "$ADMIN" GET "$loc/result?wait=20"
+expect_eq "$HS" 200 "long poll of the result through A's API"
+expect_eq "$HB" "proxied" "the result through A's API"
+expect_eq "$(hdr Zr-Task-State)" ok "Zr-Task-State through A's API"
+http "$ADMIN" GET /v1/@remote/b/node/nope/state
+expect_eq "$HS" 404 "a missing remote file through A's API"
+http "$ADMIN" GET /v1/@remote/zz/node
+expect_eq "$HS" 404 "an unknown remote through A's API"
+http "$ADMIN" GET /v1/@remote/b/@robot/events -H 'Accept: text/event-stream'
+expect_eq "$HS" 501 "an event stream through A's API"
+http - GET /v1/@remote/b/node
+expect_eq "$HS" 401 "no token"
+# A client that goes away while its long poll is passed on: the poll there goes too.
+echo '{"cmd":"sleep 30"}' >"$R/node/sl/actions/exec" || fail "queue sleep 30"
+w0=$(metric_of "$B_MNT" zr_http_waiting)
+timeout 1 curl -s -H "Authorization: Bearer $ADMIN" "$URL/v1/@remote/b/node/sl/results/exec?wait=30" >/dev/null
+wait_for "[ \"\$(metric_of '$B_MNT' zr_http_waiting)\" -le '$w0' ]" 5 ||
+	fail "B still holds the long poll of a client that left A ($(metric_of "$B_MNT" zr_http_waiting) waiting, $w0 before)"
+ok "A's HTTP API passes /v1/@remote/b/... on to B (admin only, no event streams); a client leaving ends the poll on B"
 
 zr_stop
 zr_peer_stop b
