@@ -550,6 +550,16 @@ static int load_service(const struct zr_store_service *row, void *data)
 		(void)zr_service_set_state(s, "template", "version", "ok");
 	}
 	s->deleting = row->deleting;
+	if (row->upgrade_to) {
+		/* Asked for before a restart: carried out once everything is loaded. */
+		const struct zr_template *to = zr_robot_template_find(rt, row->upgrade_to);
+		if (to && !to->missing && to != s->template) {
+			s->upgrade_to = to;
+		} else if (!to || to->missing) {
+			log_warn("Service %s was to move to %s, which is not loaded: it stays at %s", s->path,
+				 row->upgrade_to, s->template->uid);
+		}
+	}
 	if (zr_map_put(&l->by_guid, s->guid, s) < 0) {
 		zr_service__close(s);
 		return -ENOMEM;
@@ -631,6 +641,7 @@ int zr_robot_load_store(struct zr_robot *r)
 	if (err == 0) {
 		err = zr_store_rconsumers(r->cfg.store, load_rconsumer, &l);
 	}
+
 	zr_map_done(&l.by_guid);
 	if (err < 0) {
 		return err;
@@ -648,6 +659,12 @@ static void start_service(struct zr_service *s)
 		if (zr_service__idle(s)) {
 			zr_robot__service_idle(r, s);
 		}
+		return;
+	}
+	if (s->upgrade_to) {
+		/* Asked for before a restart: the running task it waited for is over. Switching
+		 * activates the service and asks for a slot. */
+		zr_service__upgrade_if_idle(s);
 		return;
 	}
 	zr_service__activate(s);

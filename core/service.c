@@ -1268,6 +1268,7 @@ static void service_switch(struct zr_service *s)
 		(void)zr_service_set_state(s, "template", "version", "ok");
 	}
 	zr_store_service_uid(s->robot->cfg.store, s->guid, t->uid);
+	zr_store_service_upgrade_to(s->robot->cfg.store, s->guid, NULL, true);
 	log_info("Upgraded service %s from %s to %s", s->path, old->uid, t->uid);
 	zr_service__event(s, "service.upgraded", json_pack("{ss ss}", "from", old->uid, "to", t->uid));
 	const struct zr_action_def *up = zr_template_action(t, "upgrade");
@@ -1282,7 +1283,39 @@ static void service_switch(struct zr_service *s)
 	}
 }
 
-int zr_service_upgrade(struct zr_service *s, const struct zr_template *t, char **ret_err)
+/* Switches an idle service that has somewhere to go. */
+void zr_service__upgrade_if_idle(struct zr_service *s)
+{
+	if (s->current || !s->upgrade_to || s->deleting) {
+		return;
+	}
+	service_switch(s);
+	if (zr_queue_peek(&s->queue)) {
+		zr_robot__want_slot(s->robot, s);
+	}
+}
+
+struct upgrade_write {
+	struct zr_service *s;
+	const struct zr_template *t; /* NULL: stay */
+	zr_done_cb cb;
+	void *data;
+};
+
+static void on_upgrade_committed(int err, void *data)
+{
+	struct upgrade_write *w = data;
+	if (err == 0) {
+		w->s->upgrade_to = w->t;
+		zr_service__upgrade_if_idle(w->s);
+	}
+	w->cb(err, w->data);
+	zr_service_unref(w->s);
+	free(w);
+}
+
+int zr_service_upgrade(struct zr_service *s, const struct zr_template *t, char **ret_err,
+		       zr_done_cb cb, void *cbdata)
 {
 	if (t->missing) {
 		(void)asprintf(ret_err, "version %s is not loaded", t->uid);
@@ -1291,17 +1324,16 @@ int zr_service_upgrade(struct zr_service *s, const struct zr_template *t, char *
 	if (s->deleting) {
 		return -ENOENT;
 	}
-	if (t == s->template) {
-		s->upgrade_to = NULL;
-		return 0;
+	struct upgrade_write *w = calloc(1, sizeof(*w));
+	if (!w) {
+		return -ENOMEM;
 	}
-	s->upgrade_to = t;
-	if (!s->current) {
-		service_switch(s);
-		if (zr_queue_peek(&s->queue)) {
-			zr_robot__want_slot(s->robot, s);
-		}
-	}
+	/* Recorded before it is answered, so a crash before the running task ends does not lose
+	 * it (the switch happens at restart then). */
+	*w = (struct upgrade_write){.s = s, .t = t == s->template ? NULL : t, .cb = cb, .data = cbdata};
+	zr_service_ref(s);
+	zr_store_service_upgrade_to(s->robot->cfg.store, s->guid, w->t ? w->t->uid : NULL, false);
+	zr_store_sync(s->robot->cfg.store, on_upgrade_committed, w);
 	return 0;
 }
 

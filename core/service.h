@@ -114,10 +114,14 @@ int zr_service_set_state(struct zr_service *s, const char *category, const char 
 			 const char *value);
 
 /* Moves the service to version t of its template (-EINVAL with *ret_err if t is a stand-in):
- * at once when idle, else when the running task ends. Queued tasks run the new version's
+ * the request is recorded in the store (cb then), and carried out at once when idle, else
+ * when the running task ends (or at restart). Queued tasks run the new version's
  * actions (one it lacks is cancelled), the data gets the new defaults, and the new version's
  * `upgrade` action, if any, runs first. */
-int zr_service_upgrade(struct zr_service *s, const struct zr_template *t, char **ret_err);
+int zr_service_upgrade(struct zr_service *s, const struct zr_template *t, char **ret_err,
+		       zr_done_cb cb, void *cbdata);
+/* Moves an idle service to its upgrade_to, if any (after a restart). */
+void zr_service__upgrade_if_idle(struct zr_service *s);
 
 /* Registers (add) or drops a consumer on another robot ("consumer add|remove ROBOT T/S" on
  * ctl): validated at once (-EINVAL with why), then cb once the store has it. */

@@ -31,6 +31,7 @@ enum op_kind {
 	OP_RCONSUMER_PUT,
 	OP_RCONSUMER_DELETE,
 	OP_RCONSUMERS_DELETE_SERVICE,
+	OP_SERVICE_UPGRADE_TO,
 	N_OPS,
 };
 
@@ -41,6 +42,7 @@ static const int op_texts[N_OPS] = {
 	[OP_TASK_DELETE] = 0, [OP_TASKS_DELETE_SERVICE] = 1, [OP_TASK_ID] = 0, [OP_REPO_PUT] = 4,
 	[OP_REMOTE_PUT] = 3, [OP_REMOTE_DELETE] = 1,
 	[OP_RCONSUMER_PUT] = 3, [OP_RCONSUMER_DELETE] = 3, [OP_RCONSUMERS_DELETE_SERVICE] = 1,
+	[OP_SERVICE_UPGRADE_TO] = 2,
 };
 
 #define OP_TEXTS 8
@@ -122,6 +124,7 @@ static const char *const op_sql[N_OPS] = {
 	[OP_SERVICE_UID] = "UPDATE services SET uid = ?2 WHERE guid = ?1",
 	[OP_SERVICE_DELETING] = "UPDATE services SET deleting = 1 WHERE guid = ?1",
 	[OP_SERVICE_DELETE] = "DELETE FROM services WHERE guid = ?1",
+	[OP_SERVICE_UPGRADE_TO] = "UPDATE services SET upgrade_to = ?2 WHERE guid = ?1",
 	[OP_TASK_PUT] = "INSERT OR REPLACE INTO tasks (service, action, args, state, error, result, id,"
 			" lane, created, started, finished, err, attempt, progress_done, progress_total)"
 			" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
@@ -487,6 +490,11 @@ void zr_store_service_uid(struct zr_store *st, const char *guid, const char *uid
 	service_op(st, OP_SERVICE_UID, guid, uid, true);
 }
 
+void zr_store_service_upgrade_to(struct zr_store *st, const char *guid, const char *uid, bool internal)
+{
+	service_op(st, OP_SERVICE_UPGRADE_TO, guid, uid, internal);
+}
+
 void zr_store_service_deleting(struct zr_store *st, const char *guid)
 {
 	service_op(st, OP_SERVICE_DELETING, guid, NULL, false);
@@ -715,12 +723,50 @@ static int schema_version(sqlite3 *db)
 }
 
 /* Migrations from version i to i + 1, each run in the transaction that sets the new version.
- * Version 0 is an empty database. */
-static const char *const migrations[ZR_STORE_SCHEMA] = {
-	[0] = NULL, /* 0 → 1: the tables of schema_sql */
-	[1] = NULL, /* 1 → 2: the repos table, made by schema_sql */
-	[2] = NULL, /* 2 → 3: the remotes and remote_consumers tables, made by schema_sql */
+ * Version 0 is an empty database. A migration adds columns (tables come from schema_sql);
+ * a column already there is left alone, so a migration can run twice. */
+struct migration {
+	const char *table, *column, *type;
 };
+static const struct migration migrations[ZR_STORE_SCHEMA] = {
+	[0] = {NULL, NULL, NULL}, /* 0 → 1: the tables of schema_sql */
+	[1] = {NULL, NULL, NULL}, /* 1 → 2: the repos table, made by schema_sql */
+	/* 2 → 3: the remotes and remote_consumers tables (made by schema_sql), and the version a
+	 * service moves to once its running task ends (not in schema_sql: added here, also to a
+	 * new database, which goes through every migration). */
+	[2] = {"services", "upgrade_to", "TEXT"},
+};
+
+static int run_migration(sqlite3 *db, const struct migration *m, char **ret_err)
+{
+	sqlite3_stmt *st = NULL;
+	char *sql = NULL;
+	if (!m->table) {
+		return 0;
+	}
+	int rc = sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2", -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		(void)sqlite3_bind_text(st, 1, m->table, -1, SQLITE_STATIC);
+		(void)sqlite3_bind_text(st, 2, m->column, -1, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+	}
+	sqlite3_finalize(st);
+	if (rc == SQLITE_ROW) {
+		return 0;
+	}
+	if (rc != SQLITE_DONE) {
+		if (asprintf(ret_err, "cannot read the columns of %s: %s", m->table, sqlite3_errmsg(db)) < 0) {
+			*ret_err = NULL;
+		}
+		return sqlite_errno(rc) ? sqlite_errno(rc) : -EIO;
+	}
+	if (asprintf(&sql, "ALTER TABLE %s ADD COLUMN %s %s", m->table, m->column, m->type) < 0) {
+		return -ENOMEM;
+	}
+	int err = exec_sql(db, sql, ret_err);
+	free(sql);
+	return err;
+}
 
 static int migrate(sqlite3 *db, const char *path, char **ret_err)
 {
@@ -742,9 +788,7 @@ static int migrate(sqlite3 *db, const char *path, char **ret_err)
 	}
 	err = exec_sql(db, schema_sql, ret_err);
 	for (int i = v; err == 0 && i < ZR_STORE_SCHEMA; i++) {
-		if (migrations[i]) {
-			err = exec_sql(db, migrations[i], ret_err);
-		}
+		err = run_migration(db, &migrations[i], ret_err);
 	}
 	if (err == 0 && asprintf(&sql, "INSERT OR REPLACE INTO meta VALUES ('schema', '%d')", ZR_STORE_SCHEMA) >= 0) {
 		err = exec_sql(db, sql, ret_err);
@@ -844,6 +888,7 @@ static int service_row(sqlite3_stmt *s, void *ctx)
 		.secret = col_text(s, 7),
 		.created_ns = sqlite3_column_int64(s, 8),
 		.deleting = sqlite3_column_int(s, 9) != 0,
+		.upgrade_to = col_text(s, 10),
 	};
 	return w->service_fn(&r, w->data);
 }
@@ -878,7 +923,7 @@ int zr_store_load(struct zr_store *st, int (*service_fn)(const struct zr_store_s
 	struct walk ws = {.service_fn = service_fn, .data = data};
 	struct walk wt = {.task_fn = task_fn, .data = data};
 	int err = each_row(st, "SELECT rowid, template, name, guid, uid, data, state, secret, created,"
-			   " deleting FROM services ORDER BY rowid", service_row, &ws);
+			   " deleting, upgrade_to FROM services ORDER BY rowid", service_row, &ws);
 	if (err < 0) {
 		return err;
 	}

@@ -24,6 +24,7 @@ void zr_store_close(struct zr_store *st);
 struct zr_store_service {
 	int64_t rowid;
 	const char *template, *name, *guid, *uid, *data, *state, *secret;
+	const char *upgrade_to; /* the uid it moves to once its running task ends, or NULL */
 	long long created_ns;
 	bool deleting;
 };
@@ -75,6 +76,8 @@ void zr_store_service_data(struct zr_store *st, const char *guid, const char *da
 void zr_store_service_uid(struct zr_store *st, const char *guid, const char *uid);
 void zr_store_service_state(struct zr_store *st, const char *guid, const char *state);
 void zr_store_service_deleting(struct zr_store *st, const char *guid);
+/* The version (uid) a service moves to once its running task ends; NULL once it has. */
+void zr_store_service_upgrade_to(struct zr_store *st, const char *guid, const char *uid, bool internal);
 /* Deletes the service and its tasks. */
 void zr_store_service_delete(struct zr_store *st, const char *guid);
 void zr_store_task_put(struct zr_store *st, const struct zr_store_task *t, bool internal);

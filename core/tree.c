@@ -2120,14 +2120,17 @@ static void write_ctl(struct tree_op *op, const struct ctx *c, const char *buf, 
 	op_done(op, refuse(t, op->h, c, -EINVAL, "unknown command: want 'force' or 'consumer add|remove ROBOT TEMPLATE/SERVICE'"), NULL);
 }
 
-/* "1.2.0", a uid or "latest": move the service to that version of its template. */
-static ssize_t write_upgrade(struct zr_tree *t, struct zr_handle *h, const struct ctx *c,
-			     const char *buf, size_t len)
+/* "1.2.0", a uid or "latest": move the service to that version of its template; answered
+ * once the request is stored. */
+static void write_upgrade(struct tree_op *op, const struct ctx *c, const char *buf, size_t len)
 {
+	struct zr_tree *t = op->tree;
+	struct zr_handle *h = op->h;
 	_cleanup_free_ char *why = NULL;
 	_cleanup_free_ char *want = strndup(buf, len);
 	if (!want) {
-		return -ENOMEM;
+		op_done(op, -ENOMEM, NULL);
+		return;
 	}
 	char *w = want + strspn(want, " \t\r\n");
 	w[strcspn(w, " \t\r\n")] = '\0';
@@ -2137,10 +2140,14 @@ static ssize_t write_upgrade(struct zr_tree *t, struct zr_handle *h, const struc
 		if (asprintf(&why, "no version '%s' of template %s is loaded", w, c->svc->template->name) < 0) {
 			why = NULL;
 		}
-		return refuse(t, h, c, -EINVAL, why);
+		op_done(op, refuse(t, h, c, -EINVAL, why), NULL);
+		return;
 	}
-	int err = zr_service_upgrade(c->svc, to, &why);
-	return err < 0 ? refuse(t, h, c, err, why) : (ssize_t)len;
+	op->len = (ssize_t)len;
+	int err = zr_service_upgrade(c->svc, to, &why, on_ctl_done, op);
+	if (err < 0) {
+		op_done(op, refuse(t, h, c, err, why), NULL);
+	}
 }
 
 void zr_tree_write(struct zr_tree *t, struct zr_handle *h, const char *buf, size_t len, uint64_t off,
@@ -2168,7 +2175,7 @@ void zr_tree_write(struct zr_tree *t, struct zr_handle *h, const char *buf, size
 	} else if (n->type == N_SVCFILE && n->field == SF_CTL) {
 		write_ctl(op, &c, buf, len);
 	} else if (n->type == N_SVCFILE && n->field == SF_UPGRADE) {
-		op_done(op, write_upgrade(t, h, &c, buf, len), NULL);
+		write_upgrade(op, &c, buf, len);
 	} else if (n->type == N_TASKFILE && n->field == TF_CANCEL) {
 		err = zr_service_cancel(c.svc, c.task);
 		op_done(op, err < 0 ? refuse(t, h, &c, err, "task already ended") : (ssize_t)len, NULL);

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Template versions side by side and service upgrades: semver order, mkdir takes the highest,
-# upgrade waits for the running task, keeps the queue and data, runs the new `upgrade` action,
-# and survives a restart; bad versions are refused.
+# upgrade waits for the running task (the request itself is durable: kill -9 does not lose
+# it), keeps the queue and data, runs the new `upgrade` action, and survives a restart; bad
+# versions are refused.
 . "$(dirname "$0")/lib.sh"
 
 T1=$TMP/v1 T2=$TMP/v2
@@ -49,6 +50,24 @@ wait_for "[ -s '$MARKS/upgrade' ]" 5 || fail "the upgrade action did not run"
 expect_in "$(rcat "$S/state")" "upgrade ran ok" "state line of the upgrade action"
 slow=$(task_ids "$S" | head -n 1)
 ok "upgrade of a busy service: after its task, queue and data kept, upgrade action ran"
+
+# An upgrade asked for while a task runs is kept: a kill -9 before the task ends does not
+# lose it; the restarted robot switches (the task came back interrupted) and runs `upgrade`.
+echo 1.9.0 >"$S/upgrade" || fail "back to 1.9.0 (idle)"
+rm -f "$MARKS/upgrade"
+sid=$(submit "$S" slow '{"secs": 30}')
+wait_state "$S" "$sid" running 10
+echo latest >"$S/upgrade" || fail "write latest while busy"
+expect_eq "$(rcat "$S/upgrade")" "1.9.0 -> 1.10.0" "pending upgrade before the crash"
+kill -KILL "$ZR_PID"
+zr_reap "$ZR_PID" 10 || fail "kill -9 did not end the robot"
+zr_kill_actions
+zr_start --templates "$T1" --templates "$T2"
+expect_eq "$(task_state "$S" "$sid")" interrupted "the running task after kill -9"
+expect_eq "$(rcat "$S/upgrade")" "1.10.0" "the acknowledged upgrade after kill -9 and restart"
+wait_for "[ -s '$MARKS/upgrade' ]" 10 || fail "the upgrade action did not run after the restart"
+expect_eq "$(zrtool write-read "$S/actions/hello" hello)" "v2 size=7 color=red" "v2 after the restart"
+ok "an upgrade acknowledged while busy survives kill -9 and happens at restart"
 
 # Refusals.
 expect_errno "echo 2.0.0 >'$S/upgrade'" "Invalid argument"

@@ -124,7 +124,7 @@ static void close_store(struct zr_store *st)
 /* ---- loading into copies ---- */
 
 struct svc_copy {
-	char *template, *name, *guid, *uid, *data, *state, *secret;
+	char *template, *name, *guid, *uid, *data, *state, *secret, *upgrade_to;
 	long long created_ns;
 	bool deleting;
 };
@@ -164,7 +164,7 @@ static int load_svc(const struct zr_store_service *s, void *data)
 		.guid = dup_or_null(s->guid), .uid = dup_or_null(s->uid),
 		.data = dup_or_null(s->data), .state = dup_or_null(s->state),
 		.secret = dup_or_null(s->secret), .created_ns = s->created_ns,
-		.deleting = s->deleting,
+		.deleting = s->deleting, .upgrade_to = dup_or_null(s->upgrade_to),
 	};
 	return 0;
 }
@@ -198,7 +198,7 @@ static void loaded_free(struct loaded *l)
 	for (size_t i = 0; i < l->n_svcs; i++) {
 		struct svc_copy *s = &l->svcs[i];
 		free(s->template), free(s->name), free(s->guid), free(s->uid);
-		free(s->data), free(s->state), free(s->secret);
+		free(s->data), free(s->state), free(s->secret), free(s->upgrade_to);
 	}
 	for (size_t i = 0; i < l->n_tasks; i++) {
 		struct task_copy *t = &l->tasks[i];
@@ -880,6 +880,7 @@ TEST(migrate_2_to_3)
 	ASSERT_EQ_STR(l.svcs[0].guid, "g-old");
 	ASSERT_EQ_STR(l.svcs[0].data, "{\"v\":2}");
 	ASSERT_EQ_INT(l.svcs[0].created_ns, 77);
+	ASSERT_NULL(l.svcs[0].upgrade_to);
 	ASSERT_EQ_SIZE(l.n_tasks, 1);
 	ASSERT_EQ_INT(l.tasks[0].id, 40);
 	loaded_free(&l);
@@ -896,11 +897,16 @@ TEST(migrate_2_to_3)
 	ASSERT_EQ_SIZE(r.n, 0);
 	rows_free(&r);
 
-	/* The new table takes writes that survive a reopen. */
+	/* The new table and column take writes that survive a reopen. */
 	zr_store_remote_put(st, "lab", "http://10.0.0.2:8080", NULL, 0);
+	zr_store_service_upgrade_to(st, "g-old", "local/t/2.0.0", false);
 	ASSERT_OK(sync_wait(st));
 	close_store(st);
 	st = open_store(dir);
+	load(st, &l);
+	ASSERT_EQ_SIZE(l.n_svcs, 1);
+	ASSERT_EQ_STR(l.svcs[0].upgrade_to, "local/t/2.0.0");
+	loaded_free(&l);
 	remotes(st, &r);
 	ASSERT_EQ_SIZE(r.n, 1);
 	ASSERT_EQ_STR(r.v[0][0], "lab");
