@@ -658,6 +658,9 @@ static void start_service(struct zr_service *s)
 	if (s->deleting) {
 		if (zr_service__idle(s)) {
 			zr_robot__service_idle(r, s);
+		} else if (zr_queue_peek(&s->queue)) {
+			/* Its on_delete actions still to run (one cut short runs again). */
+			zr_robot__want_slot(r, s);
 		}
 		return;
 	}

@@ -528,7 +528,17 @@ int zr_service__restore_task(struct zr_service *s, const struct zr_store_task *r
 	}
 	zr_list_push_back(&s->tasks, &t->link);
 	t->qitem.lane = row->lane;
-	if (strcmp(row->state, "queued") == 0) {
+	bool redo = strcmp(row->state, "running") == 0 && s->deleting && row->lane == ZR_LANE_SYSTEM;
+	if (redo) {
+		/* An on_delete action cut short by a crash runs again before the service goes
+		 * (tasks load in id order: it stays ahead of the ones queued after it). */
+		log_info("Service %s: on_delete action %s (task %llu) was cut short, running it again",
+			 s->path, a->name, (unsigned long long)t->id);
+		t->state = ZR_TASK_QUEUED;
+		t->started_ns = 0;
+		store_task(t, true);
+	}
+	if (redo || strcmp(row->state, "queued") == 0) {
 		t->state = ZR_TASK_QUEUED;
 		/* Restored queues may exceed a smaller --queue-max: nothing acknowledged is dropped. */
 		zr_list_push_back(&s->queue.lanes[row->lane == ZR_LANE_SYSTEM ? 0 : 1], &t->qitem.link);

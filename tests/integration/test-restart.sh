@@ -6,7 +6,8 @@
 #  2. the history bound holds across restarts and a smaller --history, in the tree and on disk;
 #  3. a service whose template is gone stays visible with `template missing error`, refuses
 #     writes with EINVAL, and works again (without that line) when the template is back;
-#  4. an acknowledged rmdir stays done after kill -9; task ids are never given twice; a
+#  4. an acknowledged rmdir stays done after kill -9 (an on_delete action cut short runs
+#     again); task ids are never given twice; a
 #     database with a newer schema version is refused at start, clearly, and left untouched;
 #  5. as root, a full disk (a 2 MiB tmpfs as the data dir, filled with dd): mkdir, a large data
 #     write, an enqueue and rmdir fail ENOSPC and leave no trace, reads go on, the cause is
@@ -35,6 +36,12 @@ echo "$ARG_N" >>"$MARKS/order.$name"
 echo "state step n$ARG_N ok" >&3
 echo "step $ARG_N"'
 mk_action "$TPL/r" quick 'echo "quick $ARG_N"'
+# od: its on_delete "bye" counts its runs and, the first time, takes 30 s (time to kill -9).
+mk_template "$TPL" od '{"name": "od", "version": "1.0.0", "actions": {"bye": {}, "after": {}},
+  "on_delete": ["bye", "after"]}'
+mk_action "$TPL/od" bye 'echo run >>"$MARKS/bye"
+[ "$(wc -l <"$MARKS/bye")" -gt 1 ] || sleep 30'
+mk_action "$TPL/od" after 'echo "after $(wc -l <"$MARKS/bye")" >"$MARKS/after"'
 
 # Failures that do not stop the test, so that one run shows every broken property; any of them
 # fails the test at the end.
@@ -236,6 +243,23 @@ else
 	soft_fail "task id $tc given again after a restart: task $tb of the deleted r/d2 had it (ids are not unique in the robot)"
 fi
 zr_stop
+
+# An on_delete action cut short by kill -9 runs again at restart, before the ones after it,
+# and then the service goes.
+zr_start
+o=$(svc od x)
+timeout 10 rmdir "$o" || fail "rmdir od/x"
+wait_for "[ -s '$MARKS/bye' ]" 10 || fail "on_delete bye did not start"
+kill9
+zr_start
+wait_for "[ -s '$MARKS/after' ]" 15 || fail "on_delete after never ran after the restart"
+expect_eq "$(wc -l <"$MARKS/bye")" 2 "runs of the on_delete action cut short by kill -9"
+expect_eq "$(cat "$MARKS/after")" "after 2" "the next on_delete action ran after the re-run"
+grep -q "on_delete action bye (task [0-9]*) was cut short, running it again" "$TMP/robot.log" ||
+	fail "no log line about the re-run"
+zr_stop
+expect_eq "$(db_count "SELECT count(*) FROM services WHERE template = 'od'")" 0 "rows of od/x once its on_delete ran"
+ok "an on_delete action cut short by kill -9 runs again at restart, then the service goes"
 
 # A database from a newer zrobot is refused at start, with a clear message, and left as it is.
 db_set_schema() {
