@@ -40,6 +40,7 @@ struct zr_client_req {
 	struct zr_buf task_state;
 	struct zr_buf location;
 	uint64_t task;
+	int64_t lines;
 	zr_client_chunk_cb on_chunk;
 	zr_client_cb cb;
 	void *data;
@@ -115,6 +116,7 @@ static void finish(struct zr_client_req *q)
 	r.task = q->task;
 	r.task_state = q->task_state.data;
 	r.location = q->location.data;
+	r.lines = q->lines;
 	r.secs = (double)(uv_hrtime() - q->started) / 1e9;
 	const char *why = q->err[0] ? q->err : curl_easy_strerror(q->result);
 	if (q->stop_err) {
@@ -312,6 +314,8 @@ static size_t on_header(char *line, size_t size, size_t n, void *data)
 	}
 	if (header_value(line, len, "Zr-Task", &v)) {
 		q->task = strtoull(v.data, NULL, 10);
+	} else if (header_value(line, len, "Zr-Lines", &v)) {
+		q->lines = strtoll(v.data, NULL, 10);
 	}
 	zr_buf_done(&v);
 	return len;
@@ -328,6 +332,7 @@ struct zr_client_req *zr_client_start(struct zr_client *c, const struct zr_clien
 	q->c = c;
 	q->cb = cb;
 	q->data = data;
+	q->lines = -1;
 	q->on_chunk = o->on_chunk;
 	zr_list_init(&q->link);
 	CURL *e = q->easy;

@@ -17,6 +17,7 @@ struct zr_http_resp {
 	uint64_t task;            /* Zr-Task, 0 when absent */
 	const char *task_state;   /* Zr-Task-State, NULL when absent */
 	const char *location;     /* Location, NULL when absent */
+	int64_t lines;            /* Zr-Lines (a journal's lines so far), -1 when absent */
 	double secs;              /* from the start of the request to the answer */
 };
 

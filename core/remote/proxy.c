@@ -537,6 +537,7 @@ struct zr_rhandle {
 	struct zr_buf content;
 	uint64_t base;   /* file offset of content[0] */
 	bool fetched;
+	int64_t jlines; /* a journal's lines in content (its Zr-Lines), -1 = unknown */
 	int fail; /* errno of a failed task's result, for the read after its text */
 	uint64_t task;   /* the task the last write to an action file queued */
 	bool base_next;  /* the next fetch starts where the reader is (after a write) */
@@ -555,6 +556,7 @@ struct zr_rreq {
 	struct rcall *call;
 	char *path;
 	bool waits;
+	bool more; /* a journal: only the lines after those we have */
 	uint64_t off;
 	size_t size;
 	zr_tree_read_cb cb;
@@ -612,6 +614,7 @@ static struct zr_rhandle *handle_new(struct zr_remotes *rs, struct rnode *n)
 	h->rs = rs;
 	h->n = n;
 	h->kind = classify(n->path);
+	h->jlines = -1;
 	n->nopen++;
 	zr_list_push_back(&rs->handles, &h->link);
 	return h;
@@ -827,10 +830,13 @@ static void on_read(int err, const struct zr_http_resp *r, void *data)
 		}
 	}
 	if (err == 0) {
-		zr_buf_reset(&h->content);
+		if (!q->more) {
+			zr_buf_reset(&h->content);
+		}
 		if (zr_buf_append(&h->content, r->body, r->len) < 0) {
 			err = -ENOMEM;
 		}
+		h->jlines = r->lines;
 		const char *st = q->waits ? r->task_state : NULL;
 		h->fail = !st || strcmp(st, "ok") == 0 ? 0 : strcmp(st, "timeout") == 0 ? ETIMEDOUT
 			: strcmp(st, "cancelled") == 0 ? ECANCELED : EIO;
@@ -839,8 +845,10 @@ static void on_read(int err, const struct zr_http_resp *r, void *data)
 		q->cb(err, NULL, 0, q->data);
 	} else {
 		h->fetched = true;
-		h->base = h->base_next ? q->off : 0;
-		h->base_next = false;
+		if (!q->more) {
+			h->base = h->base_next ? q->off : 0;
+			h->base_next = false;
+		}
 		serve(h, q->off, q->size, q->cb, q->data);
 	}
 	rreq_free(q);
@@ -848,12 +856,16 @@ static void on_read(int err, const struct zr_http_resp *r, void *data)
 
 static int read_start(struct zr_rreq *q)
 {
-	char query[32];
-	snprintf(query, sizeof(query), "wait=%d", WAIT_SECS);
+	char query[48];
+	if (q->more) {
+		snprintf(query, sizeof(query), "after=%" PRId64, q->h->jlines);
+	} else {
+		snprintf(query, sizeof(query), "wait=%d", WAIT_SECS);
+	}
 	struct rcall_opts o = {
 		.method = "GET",
 		.path = q->path,
-		.query = q->waits ? query : NULL,
+		.query = q->waits || q->more ? query : NULL,
 		.wait_ms = q->waits ? WAIT_SECS * 1000L : 0,
 	};
 	q->call = zr_remote__call(q->h->n->rm, &o, on_read, q);
@@ -907,6 +919,8 @@ void zr_remotes_read(struct zr_remotes *rs, struct zr_rhandle *h, uint64_t off, 
 	q->cb = cb;
 	q->data = data;
 	q->waits = h->kind == F_RESULT || h->kind == F_ACTION;
+	/* tail -f past the end: only the new lines, not the whole journal again. */
+	q->more = h->kind == F_JOURNAL && off > 0 && h->fetched && h->jlines >= 0;
 	q->path = h->kind == F_ACTION && h->task ? task_result_path(h->n->path, h->task) : strdup(h->n->path);
 	h->inflight++;
 	if (!q->path || read_start(q) < 0) {

@@ -218,6 +218,16 @@ expect_eq "$mine" "$theirs" "grep -r over a remote service, next to B's own moun
 expect_not_in "$mine" "Permission denied" "grep -r over a remote service"
 ok "poll() on a remote result waits for the task ($dt s); grep -r stays quiet"
 
+# tail -f of a remote log follows it, asking only for the new lines.
+timeout 15 tail -n 0 -f "$R/node/local/log" >"$TMP/tail.out" 2>&1 &
+tpid=$!
+sleep 1.5
+echo '{"cmd":"echo tailed-line >&2"}' >"$B_MNT/node/local/actions/exec" || fail "queue a task that logs"
+wait_for "grep -q tailed-line '$TMP/tail.out'" 8 || fail "tail -f of the remote log did not show the new line: $(cat "$TMP/tail.out")"
+kill "$tpid" 2>/dev/null
+wait "$tpid" 2>/dev/null
+ok "tail -f follows a remote log"
+
 http "$ADMIN" GET /v1/@remote
 expect_eq "$HS" 200 "GET /v1/@remote"
 expect_in "$HB" '"b"' "GET /v1/@remote lists b"
