@@ -160,17 +160,18 @@ readers_pid=$!
 # Every reader has its fd once open(2) returned; then give the reads a moment to park.
 open_fds=0
 for _ in $(seq 1200); do
-	open_fds=$(find "/proc/$readers_pid/fd" -lname "$result" 2>/dev/null | wc -l)
+	# find fails when an fd closes under it (the readers open and close others): not fatal.
+	open_fds=$({ find "/proc/$readers_pid/fd" -lname "$result" 2>/dev/null || true; } | wc -l)
 	((open_fds < readers)) || break
 	kill -0 "$readers_pid" 2>/dev/null || break
 	sleep 0.1
 done
 t_open=$EPOCHREALTIME
 sleep 1
-b_parked=$(grep '^zr_parked_reads ' "$b_mnt/@robot/metrics" | awk '{print $2}')
-b_waiting=$(grep '^zr_http_waiting ' "$b_mnt/@robot/metrics" | awk '{print $2}')
+b_parked=$(awk '$1 == "zr_parked_reads" {print $2}' "$b_mnt/@robot/metrics" || true)
+b_waiting=$(awk '$1 == "zr_http_waiting" {print $2}' "$b_mnt/@robot/metrics" || true)
 a_threads=$(awk '/^Threads:/ {print $2}' "/proc/$a_pid/status")
-a_fds=$(find "/proc/$a_pid/fd" -mindepth 1 2>/dev/null | wc -l)
+a_fds=$({ find "/proc/$a_pid/fd" -mindepth 1 2>/dev/null || true; } | wc -l)
 touch "$tmp/gate"
 t_gate=$EPOCHREALTIME
 limit=$(awk -v t="$t_gate" 'BEGIN { printf "%.0f\n", t + 120 }')
