@@ -32,6 +32,8 @@ enum op_kind {
 	OP_RCONSUMER_DELETE,
 	OP_RCONSUMERS_DELETE_SERVICE,
 	OP_SERVICE_UPGRADE_TO,
+	OP_UNLINK_PUT,
+	OP_UNLINK_DELETE,
 	N_OPS,
 };
 
@@ -42,7 +44,7 @@ static const int op_texts[N_OPS] = {
 	[OP_TASK_DELETE] = 0, [OP_TASKS_DELETE_SERVICE] = 1, [OP_TASK_ID] = 0, [OP_REPO_PUT] = 4,
 	[OP_REMOTE_PUT] = 3, [OP_REMOTE_DELETE] = 1,
 	[OP_RCONSUMER_PUT] = 3, [OP_RCONSUMER_DELETE] = 3, [OP_RCONSUMERS_DELETE_SERVICE] = 1,
-	[OP_SERVICE_UPGRADE_TO] = 2,
+	[OP_SERVICE_UPGRADE_TO] = 2, [OP_UNLINK_PUT] = 3, [OP_UNLINK_DELETE] = 3,
 };
 
 #define OP_TEXTS 8
@@ -114,7 +116,10 @@ static const char *const schema_sql =
 	" name TEXT PRIMARY KEY, url TEXT NOT NULL, token_file TEXT, pos INTEGER NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS remote_consumers ("
 	" producer TEXT NOT NULL, robot TEXT NOT NULL, consumer TEXT NOT NULL,"
-	" PRIMARY KEY (producer, robot, consumer));";
+	" PRIMARY KEY (producer, robot, consumer));"
+	"CREATE TABLE IF NOT EXISTS remote_unlinks ("
+	" remote TEXT NOT NULL, producer TEXT NOT NULL, consumer TEXT NOT NULL,"
+	" PRIMARY KEY (remote, producer, consumer));";
 
 static const char *const op_sql[N_OPS] = {
 	[OP_SERVICE_INSERT] = "INSERT OR REPLACE INTO services (template, name, guid, uid, data, state,"
@@ -125,6 +130,8 @@ static const char *const op_sql[N_OPS] = {
 	[OP_SERVICE_DELETING] = "UPDATE services SET deleting = 1 WHERE guid = ?1",
 	[OP_SERVICE_DELETE] = "DELETE FROM services WHERE guid = ?1",
 	[OP_SERVICE_UPGRADE_TO] = "UPDATE services SET upgrade_to = ?2 WHERE guid = ?1",
+	[OP_UNLINK_PUT] = "INSERT OR IGNORE INTO remote_unlinks (remote, producer, consumer) VALUES (?1, ?2, ?3)",
+	[OP_UNLINK_DELETE] = "DELETE FROM remote_unlinks WHERE remote = ?1 AND producer = ?2 AND consumer = ?3",
 	[OP_TASK_PUT] = "INSERT OR REPLACE INTO tasks (service, action, args, state, error, result, id,"
 			" lane, created, started, finished, err, attempt, progress_done, progress_total)"
 			" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
@@ -192,6 +199,7 @@ struct walk {
 	int (*action_fn)(const char *tmpl, const char *uid, const char *action, void *data);
 	int (*remote_fn)(const char *name, const char *url, const char *token_file, void *data);
 	int (*rconsumer_fn)(const char *producer, const char *robot, const char *consumer, void *data);
+	int (*unlink_fn)(const char *remote, const char *producer, const char *consumer, void *data);
 	void *data;
 };
 
@@ -624,6 +632,33 @@ int zr_store_rconsumers(struct zr_store *st,
 			rconsumer_row, &w);
 }
 
+void zr_store_unlink(struct zr_store *st, const char *remote, const char *producer,
+		     const char *consumer, bool pending)
+{
+	struct op *o = op_new(pending ? OP_UNLINK_PUT : OP_UNLINK_DELETE, true);
+	if (o) {
+		o->text[0] = strdup(remote);
+		o->text[1] = strdup(producer);
+		o->text[2] = strdup(consumer);
+		submit(st, o);
+	}
+}
+
+static int unlink_row(sqlite3_stmt *s, void *ctx)
+{
+	struct walk *w = ctx;
+	return w->unlink_fn(col_text(s, 0), col_text(s, 1), col_text(s, 2), w->data);
+}
+
+int zr_store_unlinks(struct zr_store *st,
+		     int (*fn)(const char *remote, const char *producer, const char *consumer, void *data),
+		     void *data)
+{
+	struct walk w = {.unlink_fn = fn, .data = data};
+	return each_row(st, "SELECT remote, producer, consumer FROM remote_unlinks ORDER BY remote, producer",
+			unlink_row, &w);
+}
+
 void zr_store_task_id(struct zr_store *st, int64_t id)
 {
 	struct op *o = op_new(OP_TASK_ID, false);
@@ -731,9 +766,9 @@ struct migration {
 static const struct migration migrations[ZR_STORE_SCHEMA] = {
 	[0] = {NULL, NULL, NULL}, /* 0 → 1: the tables of schema_sql */
 	[1] = {NULL, NULL, NULL}, /* 1 → 2: the repos table, made by schema_sql */
-	/* 2 → 3: the remotes and remote_consumers tables (made by schema_sql), and the version a
-	 * service moves to once its running task ends (not in schema_sql: added here, also to a
-	 * new database, which goes through every migration). */
+	/* 2 → 3: the remotes, remote_consumers and remote_unlinks tables (made by schema_sql),
+	 * and the version a service moves to once its running task ends (not in schema_sql:
+	 * added here, also to a new database, which goes through every migration). */
 	[2] = {"services", "upgrade_to", "TEXT"},
 };
 

@@ -60,6 +60,12 @@ int zr_store_rconsumers(struct zr_store *st,
 			int (*fn)(const char *producer, const char *robot, const char *consumer, void *data),
 			void *data);
 
+/* Calls fn with each unregistration a remote robot has not taken yet (remote: its name;
+ * producer: "T/S" there; consumer: ours). */
+int zr_store_unlinks(struct zr_store *st,
+		     int (*fn)(const char *remote, const char *producer, const char *consumer, void *data),
+		     void *data);
+
 /* The highest task id ever given (0 for none). */
 int64_t zr_store_last_task_id(struct zr_store *st);
 /* Calls fn with each (template, uid, action) that stored tasks use. */
@@ -93,6 +99,10 @@ void zr_store_remote_delete(struct zr_store *st, const char *name);
  * with the service too. */
 void zr_store_rconsumer(struct zr_store *st, const char *producer, const char *robot,
 			const char *consumer, bool add);
+/* Records (pending) or forgets an unregistration remote has not taken yet (the robot's own
+ * change: retried until it lands). */
+void zr_store_unlink(struct zr_store *st, const char *remote, const char *producer,
+		     const char *consumer, bool pending);
 /* Records that ids up to id are taken (with the request that took it). */
 void zr_store_task_id(struct zr_store *st, int64_t id);
 

@@ -442,6 +442,9 @@ static void on_link_sent(int err, const struct zr_http_resp *r, void *data)
 		log_warn("Remote %s: %s %s as a consumer of %s failed: %s", lc->rm->name,
 			 lc->add ? "registering" : "dropping", l->consumer, l->path, strerror(-err));
 	} else if (l && !lc->add && l->removing) {
+		if (lc->rs->cfg.store) {
+			zr_store_unlink(lc->rs->cfg.store, l->remote, l->path, l->consumer, false);
+		}
 		link_free(l);
 	}
 	free(lc);
@@ -516,13 +519,21 @@ void zr_remotes_link(struct zr_remotes *rs, const char *producer, const char *co
 	}
 	/* An answer to the opposite request must not undo this one. */
 	link_forget_calls(rs, l);
+	if (rs->cfg.store && (l->removing || !add)) {
+		/* Kept until the remote takes it, so a restart of ours in between loses nothing. */
+		zr_store_unlink(rs->cfg.store, l->remote, l->path, l->consumer, !add);
+	}
 	l->removing = !add;
 	struct zr_remote *rm = find(rs, l->remote);
 	/* A remote that is not connected hears of it when its event stream connects. */
 	if (rm && rm->up) {
 		link_send(rm, l, add);
 	} else if (!rm && !add) {
-		link_free(l); /* no such remote any more: nobody to tell */
+		/* No such remote any more: nobody to tell. */
+		if (rs->cfg.store) {
+			zr_store_unlink(rs->cfg.store, l->remote, l->path, l->consumer, false);
+		}
+		link_free(l);
 	}
 }
 
@@ -884,9 +895,29 @@ static int load_one(const char *name, const char *url, const char *token_file, v
 	return 0;
 }
 
+static int load_unlink(const char *remote, const char *producer, const char *consumer, void *data)
+{
+	struct zr_remotes *rs = data;
+	struct link *l = calloc(1, sizeof(*l));
+	if (!l || !(l->remote = strdup(remote)) || !(l->path = strdup(producer)) ||
+	    !(l->consumer = strdup(consumer))) {
+		if (l) {
+			free(l->remote);
+			free(l->path);
+		}
+		free(l);
+		return -ENOMEM;
+	}
+	/* Sent when that remote's event stream connects. */
+	l->removing = true;
+	zr_list_push_back(&rs->links, &l->link);
+	return 0;
+}
+
 int zr_remotes_load(struct zr_remotes *rs)
 {
-	return rs->cfg.store ? zr_store_remotes(rs->cfg.store, load_one, rs) : 0;
+	int err = rs->cfg.store ? zr_store_remotes(rs->cfg.store, load_one, rs) : 0;
+	return err < 0 ? err : rs->cfg.store ? zr_store_unlinks(rs->cfg.store, load_unlink, rs) : 0;
 }
 
 int zr_remotes_url(const struct zr_remotes *rs, const char *name, char **ret)

@@ -87,19 +87,22 @@ echo '{"host": "@remote/b/node/local"}' >"$A/data" || fail "name the producer on
 wait_for "[ \"\$(ls '$B_MNT/node/local/consumers')\" = app.a@a ]" 5 || fail "B did not hear of app.a@a"
 ok "naming a producer on a robot that is down fails (ENOTCONN); once it is back it works"
 
-# Unset while B is down: B hears of it when it is back.
+# Unset while B is down, and A restarted before B is back: B hears of it when it is back.
 zr_peer_kill b
 echo '{"host": ""}' >"$A/data" || fail "unset the producer while B is down"
+zr_stop
 zr_peer_restart b
+zr_start_http --name a --remote "b=$B_URL,token-file=$B_DATA/admin.token"
 wait_for "[ -z \"\$(ls '$B_MNT/node/local/consumers')\" ]" 10 ||
 	fail "B still lists app.a@a after coming back, though A's data stopped naming it meanwhile"
+wait_for "[ -z \"\$(ls '$MNT/@remote/b/node/local/consumers' 2>/dev/null)\" ]" 5 || fail "seen from A"
 echo '{"host": "@remote/b/node/local"}' >"$A/data" || fail "name the producer again"
 wait_for "[ \"\$(ls '$B_MNT/node/local/consumers')\" = app.a@a ]" 5 || fail "B did not hear of app.a@a"
 timeout 10 rmdir "$A" || fail "rmdir app/a on A"
 wait_for "[ -z \"\$(ls '$B_MNT/node/local/consumers')\" ]" 5 ||
 	fail "B still lists app.a@a after A deleted it"
 timeout 10 rmdir "$B_MNT/node/local" || fail "rmdir B's node/local once it has no consumers"
-ok "a consumer dropped while B was down is unregistered when B is back; deleting the consumer unregisters it"
+ok "a consumer dropped while B was down (A restarted meanwhile) is unregistered when B is back; deleting it unregisters it"
 
 # ---- ctl refuses what is not a registration ----
 timeout 10 mkdir "$B_MNT/node/n2" || fail "mkdir node/n2 on B"
