@@ -197,9 +197,8 @@ struct walk {
 	int (*task_fn)(const struct zr_store_task *t, void *data);
 	int (*repo_fn)(const char *id, const char *url, const char *ref, const char *commit, void *data);
 	int (*action_fn)(const char *tmpl, const char *uid, const char *action, void *data);
-	int (*remote_fn)(const char *name, const char *url, const char *token_file, void *data);
-	int (*rconsumer_fn)(const char *producer, const char *robot, const char *consumer, void *data);
-	int (*unlink_fn)(const char *remote, const char *producer, const char *consumer, void *data);
+	/* rows of three texts: remotes, remote_consumers, remote_unlinks */
+	int (*text3_fn)(const char *a, const char *b, const char *c, void *data);
 	void *data;
 };
 
@@ -568,95 +567,77 @@ int zr_store_repos(struct zr_store *st,
 	return each_row(st, "SELECT id, url, ref, commit_id FROM repos ORDER BY pos, id", repo_row, &w);
 }
 
-void zr_store_remote_put(struct zr_store *st, const char *name, const char *url,
-			 const char *token_file, int64_t pos)
+/* A change whose parameters are three texts (the third may be NULL). */
+static void text3_op(struct zr_store *st, enum op_kind kind, bool internal, const char *a,
+		     const char *b, const char *c, int64_t num)
 {
-	struct op *o = op_new(OP_REMOTE_PUT, false);
-	if (!o) {
-		return;
-	}
-	o->text[0] = strdup(name);
-	o->text[1] = strdup(url);
-	o->text[2] = dup_or_null(token_file);
-	o->num[0] = pos;
-	submit(st, o);
-}
-
-void zr_store_remote_delete(struct zr_store *st, const char *name)
-{
-	struct op *o = op_new(OP_REMOTE_DELETE, false);
+	struct op *o = op_new(kind, internal);
 	if (o) {
-		o->text[0] = strdup(name);
+		o->text[0] = strdup(a);
+		o->text[1] = dup_or_null(b);
+		o->text[2] = dup_or_null(c);
+		o->num[0] = num;
 		submit(st, o);
 	}
 }
 
-static int remote_row(sqlite3_stmt *s, void *ctx)
+static int text3_row(sqlite3_stmt *s, void *ctx)
 {
 	struct walk *w = ctx;
-	return w->remote_fn(col_text(s, 0), col_text(s, 1), col_text(s, 2), w->data);
+	return w->text3_fn(col_text(s, 0), col_text(s, 1), col_text(s, 2), w->data);
+}
+
+static int each_text3(struct zr_store *st, const char *sql,
+		      int (*fn)(const char *a, const char *b, const char *c, void *data), void *data)
+{
+	struct walk w = {.text3_fn = fn, .data = data};
+	return each_row(st, sql, text3_row, &w);
+}
+
+void zr_store_remote_put(struct zr_store *st, const char *name, const char *url,
+			 const char *token_file, int64_t pos)
+{
+	text3_op(st, OP_REMOTE_PUT, false, name, url, token_file, pos);
+}
+
+void zr_store_remote_delete(struct zr_store *st, const char *name)
+{
+	text3_op(st, OP_REMOTE_DELETE, false, name, NULL, NULL, 0);
 }
 
 int zr_store_remotes(struct zr_store *st,
 		     int (*fn)(const char *name, const char *url, const char *token_file, void *data),
 		     void *data)
 {
-	struct walk w = {.remote_fn = fn, .data = data};
-	return each_row(st, "SELECT name, url, token_file FROM remotes ORDER BY pos, name", remote_row, &w);
+	return each_text3(st, "SELECT name, url, token_file FROM remotes ORDER BY pos, name", fn, data);
 }
 
 void zr_store_rconsumer(struct zr_store *st, const char *producer, const char *robot,
 			const char *consumer, bool add)
 {
-	struct op *o = op_new(add ? OP_RCONSUMER_PUT : OP_RCONSUMER_DELETE, false);
-	if (o) {
-		o->text[0] = strdup(producer);
-		o->text[1] = strdup(robot);
-		o->text[2] = strdup(consumer);
-		submit(st, o);
-	}
-}
-
-static int rconsumer_row(sqlite3_stmt *s, void *ctx)
-{
-	struct walk *w = ctx;
-	return w->rconsumer_fn(col_text(s, 0), col_text(s, 1), col_text(s, 2), w->data);
+	text3_op(st, add ? OP_RCONSUMER_PUT : OP_RCONSUMER_DELETE, false, producer, robot, consumer, 0);
 }
 
 int zr_store_rconsumers(struct zr_store *st,
 			int (*fn)(const char *producer, const char *robot, const char *consumer, void *data),
 			void *data)
 {
-	struct walk w = {.rconsumer_fn = fn, .data = data};
-	return each_row(st, "SELECT producer, robot, consumer FROM remote_consumers ORDER BY robot, consumer",
-			rconsumer_row, &w);
+	return each_text3(st, "SELECT producer, robot, consumer FROM remote_consumers ORDER BY robot, consumer",
+			  fn, data);
 }
 
 void zr_store_unlink(struct zr_store *st, const char *remote, const char *producer,
 		     const char *consumer, bool pending)
 {
-	struct op *o = op_new(pending ? OP_UNLINK_PUT : OP_UNLINK_DELETE, true);
-	if (o) {
-		o->text[0] = strdup(remote);
-		o->text[1] = strdup(producer);
-		o->text[2] = strdup(consumer);
-		submit(st, o);
-	}
-}
-
-static int unlink_row(sqlite3_stmt *s, void *ctx)
-{
-	struct walk *w = ctx;
-	return w->unlink_fn(col_text(s, 0), col_text(s, 1), col_text(s, 2), w->data);
+	text3_op(st, pending ? OP_UNLINK_PUT : OP_UNLINK_DELETE, true, remote, producer, consumer, 0);
 }
 
 int zr_store_unlinks(struct zr_store *st,
 		     int (*fn)(const char *remote, const char *producer, const char *consumer, void *data),
 		     void *data)
 {
-	struct walk w = {.unlink_fn = fn, .data = data};
-	return each_row(st, "SELECT remote, producer, consumer FROM remote_unlinks ORDER BY remote, producer",
-			unlink_row, &w);
+	return each_text3(st, "SELECT remote, producer, consumer FROM remote_unlinks ORDER BY remote, producer",
+			  fn, data);
 }
 
 void zr_store_task_id(struct zr_store *st, int64_t id)
