@@ -18,19 +18,6 @@
 
 static char *root; /* this run's scratch folder */
 
-static char *str(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *str(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char *s;
-	if (vasprintf(&s, fmt, ap) < 0) {
-		FAIL("out of memory");
-	}
-	va_end(ap);
-	return s;
-}
-
 static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void sh(const char *fmt, ...)
 {
@@ -69,10 +56,10 @@ static bool exists(const char *path)
 /* A new working repository <root>/src/<name> on branch main. Returns its path. */
 static char *new_source(const char *name)
 {
-	char *path = str("%s/src/%s", root, name);
+	char *path = test_strf("%s/src/%s", root, name);
 	sh("rm -rf '%s' && mkdir -p '%s' && git -C '%s' init -q -b main", path, path, path);
 	/* The commands that follow must reach this repository and no other. */
-	char *cmd = str("git -C '%s' rev-parse --show-toplevel", path);
+	char *cmd = test_strf("git -C '%s' rev-parse --show-toplevel", path);
 	char *top = sh_out(cmd);
 	ASSERT_EQ_STR(top, path);
 	free(top);
@@ -118,7 +105,7 @@ static void commit(const char *src, const char *msg)
 
 static char *rev(const char *src, const char *ref)
 {
-	char *cmd = str("git -C '%s' rev-parse '%s^{commit}'", src, ref);
+	char *cmd = test_strf("git -C '%s' rev-parse '%s^{commit}'", src, ref);
 	char *r = sh_out(cmd);
 	free(cmd);
 	return r;
@@ -170,7 +157,7 @@ static char *data_dir;
 static void begin(const char *name)
 {
 	ASSERT_OK(uv_loop_init(&loop));
-	data_dir = str("%s/data-%s", root, name);
+	data_dir = test_strf("%s/data-%s", root, name);
 	sh("rm -rf '%s' && mkdir -p '%s'", data_dir, data_dir);
 }
 
@@ -252,9 +239,9 @@ static void clone_ok(const char *spec, const char *src)
 	assert_template(r, 0, "alpha", "local/one/alpha/1.0.0");
 	assert_template(r, 1, "beta", "local/one/beta/0.1.0");
 	ASSERT_EQ_STR(r->summary, "alpha/1.0.0 beta/0.1.0");
-	char *tree = str("%s/repos/%s/%s", data_dir, r->id, head);
+	char *tree = test_strf("%s/repos/%s/%s", data_dir, r->id, head);
 	ASSERT_EQ_STR(r->tree, tree);
-	char *action = str("%s/templates/alpha/actions/start", tree);
+	char *action = test_strf("%s/templates/alpha/actions/start", tree);
 	ASSERT_EQ_STR(zr_template_action(r->catalog.templates[0], "start")->path, action);
 	ASSERT_EQ_INT(access(action, X_OK), 0);
 	/* Progress: at least the final counters reached the loop, and never went down. */
@@ -267,7 +254,7 @@ static void clone_ok(const char *spec, const char *src)
 	zr_repo_get_progress(r, &p);
 	ASSERT_EQ_INT(p.received_objects, s.last.received_objects);
 	char *status = zr_repo_status(r);
-	char *want = str("state ready\ncommit %s\ntemplates alpha/1.0.0 beta/0.1.0\n", head);
+	char *want = test_strf("state ready\ncommit %s\ntemplates alpha/1.0.0 beta/0.1.0\n", head);
 	ASSERT_EQ_STR(status, want);
 	free(want);
 	free(status);
@@ -303,7 +290,7 @@ TEST(clone_file_url)
 {
 	begin("clone_file_url");
 	char *src = source_one();
-	char *url = str("file://%s", src);
+	char *url = test_strf("file://%s", src);
 	clone_ok(url, src);
 	/* A relative path becomes absolute, with the same uid prefix. */
 	ASSERT_OK(chdir(root));
@@ -326,7 +313,7 @@ TEST(two_tags)
 	sh("cd '%s' && " GIT "tag -a v2 -m v2", src); /* annotated: peeled to its commit */
 	put_template(src, "alpha", "2.0.0-dev");
 	commit(src, "dev");
-	char *s1 = str("%s#v1", src), *s2 = str("%s#v2", src);
+	char *s1 = test_strf("%s#v1", src), *s2 = test_strf("%s#v2", src);
 	struct seen a = {0}, b = {0};
 	struct zr_repo *r1 = clone_start(s1, &a);
 	struct zr_repo *r2 = clone_start(s2, &b);
@@ -402,7 +389,7 @@ TEST(fetch)
 	put_template(src, "alpha", "1.2");
 	commit(src, "broken");
 	char *broken = rev(src, "main");
-	char *broken_tree = str("%s/%s", r->dir, broken);
+	char *broken_tree = test_strf("%s/%s", r->dir, broken);
 	seen_reset(&s);
 	ASSERT_OK(zr_repo_fetch(r, on_done, &s));
 	wait_for(&s, -EINVAL);
@@ -490,7 +477,7 @@ TEST(unknown_ref)
 	char *src = new_source("five");
 	put_template(src, "alpha", "1.0.0");
 	commit(src, "first");
-	char *spec = str("%s#nope", src);
+	char *spec = test_strf("%s#nope", src);
 	clone_fails(spec, -ENOENT, "unknown ref 'nope'", spec);
 	end();
 	free(spec);
@@ -503,12 +490,12 @@ TEST(unreachable)
 	/* Port 1 of the loopback: refused at once, no network involved. */
 	clone_fails("http://127.0.0.1:1/acc/repo.git", -EIO, "Failed to clone 'http://127.0.0.1:1/",
 		    NULL);
-	char *missing = str("%s/src/missing", root);
+	char *missing = test_strf("%s/src/missing", root);
 	clone_fails(missing, -ENOENT, "No such file or directory", NULL);
-	char *url = str("file://%s", missing);
+	char *url = test_strf("file://%s", missing);
 	clone_fails(url, -EIO, "Failed to clone 'file://", NULL);
 	/* A folder that is not a repository. */
-	char *plain = str("%s/src/plain", root);
+	char *plain = test_strf("%s/src/plain", root);
 	sh("mkdir -p '%s'", plain);
 	clone_fails(plain, -EIO, "Failed to clone", NULL);
 	end();
@@ -570,7 +557,7 @@ TEST(escaping_symlink)
 	clone_fails(src, -EPERM, "': templates/evil/actions/start: symbolic link to '",
 		    "' leaves the repository");
 	/* A template folder that is itself a link out, and a relative link climbing out. */
-	char *outside = str("%s/outside", root);
+	char *outside = test_strf("%s/outside", root);
 	put_template(outside, "beta", "1.0.0");
 	sh("cd '%s' && git rm -rq templates/evil && ln -s '%s/templates/beta' templates/beta",
 	   src, outside);
@@ -621,7 +608,7 @@ TEST(reopen)
 	commit(src, "first");
 	sh("git -C '%s' tag v1", src);
 	struct seen a = {0}, b = {0};
-	char *spec = str("%s#v1", src);
+	char *spec = test_strf("%s#v1", src);
 	struct zr_repo *repos[3];
 	repos[0] = clone_start(src, &a);
 	repos[1] = clone_start(spec, &b);
@@ -640,10 +627,10 @@ TEST(reopen)
 	for (int i = 0; i < 3; i++) {
 		zr_repo_close(repos[i]);
 	}
-	char *marker = str("%s/repos/%s/git/zr-marker", data_dir, ids[0]);
+	char *marker = test_strf("%s/repos/%s/git/zr-marker", data_dir, ids[0]);
 	sh("touch '%s'", marker);
 	struct stat before, after;
-	char *gitdir = str("%s/repos/%s/git", data_dir, ids[0]);
+	char *gitdir = test_strf("%s/repos/%s/git", data_dir, ids[0]);
 	ASSERT_EQ_INT(stat(gitdir, &before), 0);
 	sh("rm -rf '%s'", src);
 
@@ -690,7 +677,7 @@ TEST(reopen)
 	zr_repolist_done(&l);
 
 	/* A missing list is empty; a broken one is an error. */
-	char *other = str("%s/empty", data_dir);
+	char *other = test_strf("%s/empty", data_dir);
 	sh("mkdir -p '%s' && echo '{\"x\": 1}' >'%s/repos.json'", other, data_dir);
 	ASSERT_OK(zr_repolist_read(other, &l, &err));
 	ASSERT_EQ_SIZE(l.n, 0);
@@ -748,7 +735,7 @@ TEST(bad_spec)
 
 int main(void)
 {
-	root = str("%s/test-repo.XXXXXX", test_tmp_dir());
+	root = test_strf("%s/test-repo.XXXXXX", test_tmp_dir());
 	if (!mkdtemp(root)) {
 		FAIL("mkdtemp %s: %s", root, strerror(errno));
 	}

@@ -14,19 +14,6 @@
 
 static char *root;
 
-static char *str(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *str(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char *s;
-	if (vasprintf(&s, fmt, ap) < 0) {
-		FAIL("out of memory");
-	}
-	va_end(ap);
-	return s;
-}
-
 static char *slurp(const char *path)
 {
 	FILE *f = fopen(path, "r");
@@ -47,7 +34,7 @@ static int run_action(const struct zr_template *t, const char *name, const char 
 {
 	const struct zr_action_def *a = zr_template_action(t, name);
 	ASSERT_NOT_NULL(a);
-	char *cmd = str("cd '%s' && DATA_PORT=9090 '%s' </dev/null >%s.out 3>%s.fd3", cwd, a->path,
+	char *cmd = test_strf("cd '%s' && DATA_PORT=9090 '%s' </dev/null >%s.out 3>%s.fd3", cwd, a->path,
 			name, name);
 	int st = system(cmd);
 	free(cmd);
@@ -57,7 +44,7 @@ static int run_action(const struct zr_template *t, const char *name, const char 
 
 static void assert_file_is(const char *dir, const char *name, const char *want)
 {
-	char *path = str("%s/%s", dir, name);
+	char *path = test_strf("%s/%s", dir, name);
 	char *got = slurp(path);
 	ASSERT_EQ_STR(got, want);
 	free(got);
@@ -66,11 +53,11 @@ static void assert_file_is(const char *dir, const char *name, const char *want)
 
 TEST(loads_and_runs)
 {
-	char *dir = str("%s/new/folder", root);
+	char *dir = test_strf("%s/new/folder", root);
 	char *err = NULL;
 	ASSERT_OK(zr_scaffold_template("hello", dir, &err));
 	ASSERT_NULL(err);
-	char *tdir = str("%s/hello", dir);
+	char *tdir = test_strf("%s/hello", dir);
 	struct zr_template *t = NULL;
 	int r = zr_template_load(tdir, "local", &t, &err);
 	if (r != 0) {
@@ -89,7 +76,7 @@ TEST(loads_and_runs)
 	ASSERT_EQ_INT(json_integer_value(json_object_get(port, "default")), 8080);
 
 	/* Each action, run by hand the way the runner does: cwd is the work folder. */
-	char *work = str("%s/work", root);
+	char *work = test_strf("%s/work", root);
 	ASSERT_OK(zr_mkdir_p(work, 0755));
 	ASSERT_EQ_INT(run_action(t, "install", work), 0);
 	assert_file_is(work, "install.out", "installed hello, port 9090\n");
@@ -105,7 +92,7 @@ TEST(loads_and_runs)
 	ASSERT_EQ_INT(run_action(t, "stop", work), 0);
 	assert_file_is(work, "stop.fd3", "state service running skipped\n");
 	/* Without fd 3 (by hand in a terminal), the reports go nowhere. */
-	char *cmd = str("cd '%s' && '%s' >/dev/null 3>&-", work,
+	char *cmd = test_strf("cd '%s' && '%s' >/dev/null 3>&-", work,
 			zr_template_action(t, "install")->path);
 	ASSERT_EQ_INT(system(cmd), 0);
 	free(cmd);
@@ -126,7 +113,7 @@ TEST(loads_and_runs)
 
 int main(void)
 {
-	root = str("%s/test-scaffold.XXXXXX", test_tmp_dir());
+	root = test_strf("%s/test-scaffold.XXXXXX", test_tmp_dir());
 	if (!mkdtemp(root)) {
 		FAIL("mkdtemp %s: %s", root, strerror(errno));
 	}

@@ -12,19 +12,6 @@
 /* The temporary directory holding every template folder of this run. */
 static char *root;
 
-static char *str(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *str(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char *s;
-	if (vasprintf(&s, fmt, ap) < 0) {
-		FAIL("out of memory");
-	}
-	va_end(ap);
-	return s;
-}
-
 static void write_file(const char *path, const char *content, mode_t mode)
 {
 	FILE *f = fopen(path, "w");
@@ -40,14 +27,14 @@ static void write_file(const char *path, const char *content, mode_t mode)
  * actions/ folder. Returns the folder's path (malloc'd). */
 static char *make_template(const char *dir, const char *manifest)
 {
-	char *path = str("%s/%s", root, dir);
+	char *path = test_strf("%s/%s", root, dir);
 	ASSERT_EQ_INT(mkdir(path, 0755), 0);
 	if (manifest) {
-		char *file = str("%s/template.json", path);
+		char *file = test_strf("%s/template.json", path);
 		write_file(file, manifest, 0644);
 		free(file);
 	}
-	char *actions = str("%s/actions", path);
+	char *actions = test_strf("%s/actions", path);
 	ASSERT_EQ_INT(mkdir(actions, 0755), 0);
 	free(actions);
 	return path;
@@ -55,7 +42,7 @@ static char *make_template(const char *dir, const char *manifest)
 
 static void make_action(const char *dir, const char *name, mode_t mode)
 {
-	char *path = str("%s/actions/%s", dir, name);
+	char *path = test_strf("%s/actions/%s", dir, name);
 	write_file(path, "#!/bin/sh\necho ok\n", mode);
 	free(path);
 }
@@ -92,7 +79,7 @@ static void manifest_fails(const char *dir, const char *manifest, const char *fi
 	char *path = make_template(dir, manifest);
 	make_action(path, "start", 0755);
 	make_action(path, "stop", 0755);
-	load_fails(path, -EINVAL, str("%s/template.json: field '%s': %s", path, field, reason));
+	load_fails(path, -EINVAL, test_strf("%s/template.json: field '%s': %s", path, field, reason));
 	free(path);
 }
 
@@ -117,13 +104,13 @@ TEST(good)
 	make_action(dir, "ping", 0755);
 	make_action(dir, "monitor", 0751);
 	/* A symlink to an executable is an action; folders and dotfiles are not. */
-	char *link = str("%s/actions/restart", dir);
+	char *link = test_strf("%s/actions/restart", dir);
 	ASSERT_EQ_INT(symlink("start", link), 0);
 	free(link);
-	char *sub = str("%s/actions/lib", dir);
+	char *sub = test_strf("%s/actions/lib", dir);
 	ASSERT_EQ_INT(mkdir(sub, 0755), 0);
 	free(sub);
-	sub = str("%s/actions/.gitkeep", dir);
+	sub = test_strf("%s/actions/.gitkeep", dir);
 	write_file(sub, "", 0644);
 	free(sub);
 
@@ -151,7 +138,7 @@ TEST(good)
 	const char *names[] = {"monitor", "ping", "restart", "start", "stop"};
 	for (size_t i = 0; i < 5; i++) {
 		ASSERT_EQ_STR(t->actions[i].name, names[i]);
-		char *path = str("%s/actions/%s", dir, names[i]);
+		char *path = test_strf("%s/actions/%s", dir, names[i]);
 		ASSERT_EQ_STR(t->actions[i].path, path);
 		free(path);
 		ASSERT_NOT_NULL(t->actions[i].args);
@@ -220,9 +207,9 @@ TEST(good)
 TEST(minimal)
 {
 	/* No actions folder, no optional key: a template with nothing to run. */
-	char *dir = str("%s/empty", root);
+	char *dir = test_strf("%s/empty", root);
 	ASSERT_EQ_INT(mkdir(dir, 0755), 0);
-	char *file = str("%s/template.json", dir);
+	char *file = test_strf("%s/template.json", dir);
 	write_file(file, "{\"name\": \"empty\", \"version\": \"0.0.1\"}", 0644);
 	free(file);
 	struct zr_template *t = zr_template_free(NULL);
@@ -248,7 +235,7 @@ TEST(builtin_node)
 	const char *candidates[] = {"../../../templates/node", "../../templates/node",
 				    "../templates/node", "templates/node"};
 	for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++) {
-		char *file = str("%s/template.json", candidates[i]);
+		char *file = test_strf("%s/template.json", candidates[i]);
 		bool exists = access(file, R_OK) == 0;
 		free(file);
 		if (exists) {
@@ -265,7 +252,7 @@ TEST(builtin_node)
 TEST(bad_json)
 {
 	char *dir = make_template("badjson", "{\"name\": \"badjson\",\n \"version\": }");
-	char *want = str("%s/template.json: invalid JSON: ", dir);
+	char *want = test_strf("%s/template.json: invalid JSON: ", dir);
 	struct zr_template *t = NULL;
 	char *err = NULL;
 	ASSERT_EQ_INT(zr_template_load(dir, "local", &t, &err), -EINVAL);
@@ -276,7 +263,7 @@ TEST(bad_json)
 	free(dir);
 
 	dir = make_template("dupkey", "{\"name\": \"dupkey\", \"name\": \"dupkey\", \"version\": \"1.0.0\"}");
-	want = str("%s/template.json: invalid JSON: duplicate object key", dir);
+	want = test_strf("%s/template.json: invalid JSON: duplicate object key", dir);
 	ASSERT_EQ_INT(zr_template_load(dir, "local", &t, &err), -EINVAL);
 	ASSERT_EQ_INT(strncmp(err, want, strlen(want)), 0);
 	free(err);
@@ -287,17 +274,17 @@ TEST(bad_json)
 TEST(not_an_object)
 {
 	char *dir = make_template("notobj", "[\"notobj\"]");
-	load_fails(dir, -EINVAL, str("%s/template.json: must hold a JSON object", dir));
+	load_fails(dir, -EINVAL, test_strf("%s/template.json: must hold a JSON object", dir));
 	free(dir);
 }
 
 TEST(missing_manifest)
 {
 	char *dir = make_template("nomanifest", NULL);
-	load_fails(dir, -ENOENT, str("%s/template.json: No such file or directory", dir));
+	load_fails(dir, -ENOENT, test_strf("%s/template.json: No such file or directory", dir));
 	free(dir);
-	char *missing = str("%s/does-not-exist", root);
-	load_fails(missing, -ENOENT, str("%s/template.json: No such file or directory", missing));
+	char *missing = test_strf("%s/does-not-exist", root);
+	load_fails(missing, -ENOENT, test_strf("%s/template.json: No such file or directory", missing));
 	free(missing);
 }
 
@@ -336,17 +323,17 @@ TEST(missing_action_file)
 	char *dir = make_template("noaction", "{\"name\": \"noaction\", \"version\": \"1.0.0\", "
 					      "\"actions\": {\"start\": {}, \"stop\": {}}}");
 	make_action(dir, "start", 0755);
-	load_fails(dir, -EINVAL, str("%s/template.json: field 'actions.stop': no executable file "
+	load_fails(dir, -EINVAL, test_strf("%s/template.json: field 'actions.stop': no executable file "
 				     "%s/actions/stop", dir, dir));
 	free(dir);
 
 	/* A folder is not an action file. */
 	dir = make_template("diraction", "{\"name\": \"diraction\", \"version\": \"1.0.0\", "
 					 "\"actions\": {\"start\": {}}}");
-	char *sub = str("%s/actions/start", dir);
+	char *sub = test_strf("%s/actions/start", dir);
 	ASSERT_EQ_INT(mkdir(sub, 0755), 0);
 	free(sub);
-	load_fails(dir, -EINVAL, str("%s/template.json: field 'actions.start': no executable file "
+	load_fails(dir, -EINVAL, test_strf("%s/template.json: field 'actions.start': no executable file "
 				     "%s/actions/start", dir, dir));
 	free(dir);
 }
@@ -355,24 +342,24 @@ TEST(not_executable)
 {
 	char *dir = make_template("noexec", "{\"name\": \"noexec\", \"version\": \"1.0.0\"}");
 	make_action(dir, "start", 0644);
-	load_fails(dir, -EINVAL, str("%s/actions/start: action is not executable (mode 0644)", dir));
+	load_fails(dir, -EINVAL, test_strf("%s/actions/start: action is not executable (mode 0644)", dir));
 	free(dir);
 
 	/* A symlink counts by its target. */
 	dir = make_template("linknoexec", "{\"name\": \"linknoexec\", \"version\": \"1.0.0\"}");
-	char *target = str("%s/target", dir);
+	char *target = test_strf("%s/target", dir);
 	write_file(target, "data\n", 0600);
-	char *link = str("%s/actions/start", dir);
+	char *link = test_strf("%s/actions/start", dir);
 	ASSERT_EQ_INT(symlink(target, link), 0);
-	load_fails(dir, -EINVAL, str("%s: action is not executable (mode 0600)", link));
+	load_fails(dir, -EINVAL, test_strf("%s: action is not executable (mode 0600)", link));
 	free(target);
 	free(link);
 	free(dir);
 
 	dir = make_template("brokenlink", "{\"name\": \"brokenlink\", \"version\": \"1.0.0\"}");
-	link = str("%s/actions/start", dir);
+	link = test_strf("%s/actions/start", dir);
 	ASSERT_EQ_INT(symlink("nowhere", link), 0);
-	load_fails(dir, -EINVAL, str("%s: broken symbolic link", link));
+	load_fails(dir, -EINVAL, test_strf("%s: broken symbolic link", link));
 	free(link);
 	free(dir);
 }
@@ -390,7 +377,7 @@ TEST(bad_names)
 
 	char *dir = make_template("badfile", "{\"name\": \"badfile\", \"version\": \"1.0.0\"}");
 	make_action(dir, "Start", 0755);
-	load_fails(dir, -EINVAL, str("%s/actions/Start: bad action name 'Start' (must match "
+	load_fails(dir, -EINVAL, test_strf("%s/actions/Start: bad action name 'Start' (must match "
 				     "[a-z0-9][a-z0-9_.-]{0,62})", dir));
 	free(dir);
 }
@@ -406,8 +393,8 @@ TEST(bad_version)
 	const char *bad[] = {"1.2", "v1.2.0", "01.2.0", "1.2.0-01", "1.2.0-", "1.2.0+", "1.2.0-a..b",
 			     "1.2.0 ", ""};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		char *name = str("ver%zu", i);
-		char *m = str("{\"name\": \"%s\", \"version\": \"%s\"}", name, bad[i]);
+		char *name = test_strf("ver%zu", i);
+		char *m = test_strf("{\"name\": \"%s\", \"version\": \"%s\"}", name, bad[i]);
 		manifest_fails(name, m, "version", "must be a semantic version like \"1.2.0\"");
 		free(m);
 		free(name);
@@ -473,8 +460,8 @@ TEST(action_settings)
 		{"[]", "actions.start", "must be an object"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		char *name = str("set%zu", i);
-		char *manifest = str(m, name, cases[i].def);
+		char *name = test_strf("set%zu", i);
+		char *manifest = test_strf(m, name, cases[i].def);
 		manifest_fails(name, manifest, cases[i].field, cases[i].reason);
 		free(manifest);
 		free(name);
@@ -550,7 +537,7 @@ static int remove_entry(const char *path, const struct stat *st, int type, struc
 
 int main(void)
 {
-	char *tmpl = str("%s/test-template.XXXXXX", test_tmp_dir());
+	char *tmpl = test_strf("%s/test-template.XXXXXX", test_tmp_dir());
 	root = mkdtemp(tmpl);
 	if (!root) {
 		FAIL("mkdtemp %s: %s", tmpl, strerror(errno));

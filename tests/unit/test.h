@@ -3,6 +3,7 @@
 #pragma once
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -168,4 +169,18 @@ static inline const char *test_tmp_dir(void)
 {
 	const char *d = getenv("ZR_TEST_TMP");
 	return d && *d ? d : "/tmp";
+}
+
+/* A malloc'd printf (fails the test when out of memory). */
+static inline char *test_strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static inline char *test_strf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0) {
+		FAIL("out of memory");
+	}
+	va_end(ap);
+	return s;
 }
