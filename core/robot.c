@@ -582,23 +582,8 @@ static int load_rconsumer(const char *producer, const char *robot, const char *c
 {
 	struct load *l = data;
 	struct zr_service *s = zr_map_get(&l->by_guid, producer);
-	char *key = NULL, *path = NULL;
-	if (!s) {
-		return 0;
-	}
-	if (!s->rconsumers && !(s->rconsumers = json_object())) {
-		return -ENOMEM;
-	}
-	const char *slash = strchr(consumer, '/');
-	if (!slash || asprintf(&key, "%.*s.%s@%s", (int)(slash - consumer), consumer, slash + 1, robot) < 0 ||
-	    asprintf(&path, "@remote/%s/%s", robot, consumer) < 0) {
-		free(key);
-		return slash ? -ENOMEM : 0;
-	}
-	int err = json_object_set_new(s->rconsumers, key, json_string(path));
-	free(key);
-	free(path);
-	return err < 0 ? -ENOMEM : 0;
+	int err = s ? zr_service__rconsumer_apply(s, robot, consumer, true) : 0;
+	return err == -ENOMEM ? err : 0;
 }
 
 static int load_task(const struct zr_store_task *row, void *data)

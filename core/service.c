@@ -713,9 +713,32 @@ static void on_data_committed(int err, void *data)
 	free(w);
 }
 
+int zr_service__rconsumer_apply(struct zr_service *s, const char *robot, const char *consumer, bool add)
+{
+	const char *slash = strchr(consumer, '/');
+	char *key = NULL, *path = NULL;
+	int err = 0;
+	if (!slash) {
+		return -EINVAL;
+	}
+	if (asprintf(&key, "%.*s.%s@%s", (int)(slash - consumer), consumer, slash + 1, robot) < 0) {
+		return -ENOMEM;
+	}
+	if (!add) {
+		(void)json_object_del(s->rconsumers, key);
+	} else if ((!s->rconsumers && !(s->rconsumers = json_object())) ||
+		   asprintf(&path, "@remote/%s/%s", robot, consumer) < 0 ||
+		   json_object_set_new(s->rconsumers, key, json_string(path)) < 0) {
+		err = -ENOMEM;
+	}
+	free(key);
+	free(path);
+	return err;
+}
+
 struct rconsumer_write {
 	struct zr_service *s;
-	char *key, *path;
+	char *robot, *consumer;
 	bool add;
 	zr_done_cb cb;
 	void *data;
@@ -725,23 +748,16 @@ static void on_rconsumer_committed(int err, void *data)
 {
 	struct rconsumer_write *w = data;
 	struct zr_service *s = w->s;
-	if (err == 0 && w->add) {
-		if (!s->rconsumers) {
-			s->rconsumers = json_object();
-		}
-		if (s->rconsumers && json_object_set_new(s->rconsumers, w->key, json_string(w->path)) == 0) {
-			log_info("%s: consumer %s registered", s->path, w->key);
-		}
-	} else if (err == 0 && s->rconsumers && json_object_del(s->rconsumers, w->key) == 0) {
-		log_info("%s: consumer %s dropped", s->path, w->key);
-	}
-	if (err == 0) {
+	if (err == 0 && zr_service__rconsumer_apply(s, w->robot, w->consumer, w->add) == 0) {
+		const char *slash = strchr(w->consumer, '/');
+		log_info("%s: consumer %.*s.%s@%s %s", s->path, (int)(slash - w->consumer), w->consumer,
+			 slash + 1, w->robot, w->add ? "registered" : "dropped");
 		s->mtime_ns = zr_now_ns();
 	}
 	w->cb(err, w->data);
 	zr_service_unref(s);
-	free(w->key);
-	free(w->path);
+	free(w->robot);
+	free(w->consumer);
 	free(w);
 }
 
@@ -760,15 +776,17 @@ int zr_service_rconsumer(struct zr_service *s, const char *robot, const char *co
 		return zr_fail(why, -EINVAL, "want 'consumer add|remove ROBOT TEMPLATE/SERVICE' with valid names");
 	}
 	struct rconsumer_write *w = calloc(1, sizeof(*w));
-	if (!w || asprintf(&w->key, "%s.%s@%s", tmpl, name, robot) < 0 ||
-	    asprintf(&w->path, "@remote/%s/%s", robot, consumer) < 0) {
+	if (!w || !(w->robot = strdup(robot)) || !(w->consumer = strdup(consumer))) {
 		if (w) {
-			free(w->key);
+			free(w->robot);
 		}
 		free(w);
 		return -ENOMEM;
 	}
-	*w = (struct rconsumer_write){.s = s, .key = w->key, .path = w->path, .add = add, .cb = cb, .data = cbdata};
+	w->s = s;
+	w->add = add;
+	w->cb = cb;
+	w->data = cbdata;
 	zr_service_ref(s);
 	zr_store_rconsumer(s->robot->cfg.store, s->guid, robot, consumer, add);
 	zr_store_sync(s->robot->cfg.store, on_rconsumer_committed, w);

@@ -127,6 +127,9 @@ void zr_service__upgrade_if_idle(struct zr_service *s);
  * ctl): validated at once (-EINVAL with why), then cb once the store has it. */
 int zr_service_rconsumer(struct zr_service *s, const char *robot, const char *consumer, bool add,
 			 char **why, zr_done_cb cb, void *cbdata);
+/* Adds (add) or drops consumer "T/S" of robot in s->rconsumers, in memory only: as
+ * "<t>.<s>@<robot>" → "@remote/<robot>/<t>/<s>". */
+int zr_service__rconsumer_apply(struct zr_service *s, const char *robot, const char *consumer, bool add);
 /* The tree path of the producer of role (from the data), or NULL when unset. Borrowed. */
 const char *zr_service_producer(const struct zr_service *s, const char *role);
 /* Checks the producers that data names for the roles template t consumes: a local one must
