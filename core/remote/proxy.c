@@ -344,6 +344,15 @@ void zr_remotes_check(struct zr_remotes *rs, const char *producer, zr_remotes_ch
 
 /* ---- lookup, getattr, readlink ---- */
 
+static void attr_fail(zr_remote_attr_cb cb, zr_remote_link_cb link_cb, int err, void *data)
+{
+	if (link_cb) {
+		link_cb(err, NULL, data);
+	} else {
+		cb(err, NULL, data);
+	}
+}
+
 struct attr_op {
 	struct zr_remotes *rs;
 	struct zr_remote *rm;
@@ -394,85 +403,52 @@ static void on_lookup_listing(int err, const struct listing *l, void *data)
 			return;
 		}
 	}
-	if (op->link_cb) {
-		op->link_cb(err, NULL, op->data);
-	} else {
-		op->cb(err, NULL, op->data);
-	}
+	attr_fail(op->cb, op->link_cb, err, op->data);
 	attr_op_free(op);
 }
 
-/* Looks name up in the listing of dir (of node dir_node): for lookup (ino 0) or the getattr
+/* Looks the entry at path up in the listing of its folder: for lookup (ino 0) or the getattr
  * and readlink of node ino. */
-static void attr_start(struct zr_remotes *rs, struct zr_remote *rm, const char *dir, const char *name,
-		       uint64_t ino, zr_remote_attr_cb cb, zr_remote_link_cb link_cb, void *data)
+static void attr_start(struct zr_remotes *rs, struct zr_remote *rm, const char *path, uint64_t ino,
+		       zr_remote_attr_cb cb, zr_remote_link_cb link_cb, void *data)
 {
 	struct attr_op *op = calloc(1, sizeof(*op));
-	if (!op || !(op->path = path_join(dir, name))) {
+	char *dir = NULL;
+	if (!op || !(op->path = strdup(path))) {
 		free(op);
-		if (link_cb) {
-			link_cb(-ENOMEM, NULL, data);
-		} else {
-			cb(-ENOMEM, NULL, data);
-		}
+		attr_fail(cb, link_cb, -ENOMEM, data);
+		return;
+	}
+	const char *slash = strrchr(op->path, '/');
+	op->name = slash ? slash + 1 : op->path;
+	if (!(dir = strndup(op->path, slash ? (size_t)(slash - op->path) : 0))) {
+		free(op->path);
+		free(op);
+		attr_fail(cb, link_cb, -ENOMEM, data);
 		return;
 	}
 	op->rs = rs;
 	op->rm = rm;
 	op->ino = ino;
-	op->name = op->path + strlen(op->path) - strlen(name);
 	op->cb = cb;
 	op->link_cb = link_cb;
 	op->data = data;
 	zr_remote__ref(rm);
 	get_listing(rm, dir, on_lookup_listing, op);
+	free(dir);
 }
 
 void zr_remotes_lookup(struct zr_remotes *rs, uint64_t parent, const char *name,
 		       zr_remote_attr_cb cb, void *data)
 {
 	struct rnode *p = node_of(rs, parent);
-	if (!p) {
-		cb(-ENOENT, NULL, data);
+	char *path = p ? path_join(p->path, name) : NULL;
+	if (!path) {
+		cb(p ? -ENOMEM : -ENOENT, NULL, data);
 		return;
 	}
-	attr_start(rs, p->rm, p->path, name, 0, cb, NULL, data);
-}
-
-/* Splits a node's path into its directory and name (a copy) for a listing lookup. */
-static void node_attr_start(struct zr_remotes *rs, struct rnode *n, zr_remote_attr_cb cb,
-			    zr_remote_link_cb link_cb, void *data)
-{
-	char *dir = strdup(n->path);
-	if (!dir) {
-		if (link_cb) {
-			link_cb(-ENOMEM, NULL, data);
-		} else {
-			cb(-ENOMEM, NULL, data);
-		}
-		return;
-	}
-	char *slash = strrchr(dir, '/');
-	const char *name = slash ? slash + 1 : dir;
-	if (slash) {
-		*slash = '\0';
-	}
-	char *name_copy = strdup(name);
-	if (!slash) {
-		dir[0] = '\0';
-	}
-	if (!name_copy) {
-		free(dir);
-		if (link_cb) {
-			link_cb(-ENOMEM, NULL, data);
-		} else {
-			cb(-ENOMEM, NULL, data);
-		}
-		return;
-	}
-	attr_start(rs, n->rm, dir, name_copy, n->ino, cb, link_cb, data);
-	free(name_copy);
-	free(dir);
+	attr_start(rs, p->rm, path, 0, cb, NULL, data);
+	free(path);
 }
 
 void zr_remotes_getattr(struct zr_remotes *rs, uint64_t ino, zr_remote_attr_cb cb, void *data)
@@ -488,7 +464,7 @@ void zr_remotes_getattr(struct zr_remotes *rs, uint64_t ino, zr_remote_attr_cb c
 		cb(0, &a, data);
 		return;
 	}
-	node_attr_start(rs, n, cb, NULL, data);
+	attr_start(rs, n->rm, n->path, n->ino, cb, NULL, data);
 }
 
 void zr_remotes_readlink(struct zr_remotes *rs, uint64_t ino, zr_remote_link_cb cb, void *data)
@@ -498,7 +474,7 @@ void zr_remotes_readlink(struct zr_remotes *rs, uint64_t ino, zr_remote_link_cb 
 		cb(n ? -EINVAL : -ENOENT, NULL, data);
 		return;
 	}
-	node_attr_start(rs, n, NULL, cb, data);
+	attr_start(rs, n->rm, n->path, n->ino, NULL, cb, data);
 }
 
 void zr_remotes_forget(struct zr_remotes *rs, uint64_t ino, uint64_t count)
