@@ -53,7 +53,7 @@ static void finish(struct daemon *d)
 	/* Commits still in flight are answered while the mount can still carry the answers. */
 	zr_store_close(d->store);
 	d->store = NULL;
-	d->robot->cfg.store = NULL;
+	zr_robot_set_store(d->robot, NULL);
 	/* Readers still parked wait for tasks that will not run now: the robot went away. */
 	zr_tree_cancel_all(d->tree, ENOTCONN);
 	zr_remotes_destroy(d->remotes, ENOTCONN);
@@ -72,7 +72,7 @@ static void finish(struct daemon *d)
 
 static void on_robot_stopped(struct zr_robot *r)
 {
-	struct daemon *d = r->loop->data;
+	struct daemon *d = zr_robot_loop(r)->data;
 	finish(d);
 }
 
@@ -183,11 +183,10 @@ static int start_remotes(struct daemon *d)
 		.store = d->store,
 		.changed = on_remote_changed,
 		.data = d,
-		.self = d->robot->cfg.name,
+		.self = zr_robot_name(d->robot),
 	};
 	int err = zr_remotes_create(&d->loop, &rcfg, &d->remotes);
-	d->robot->links.fn = on_link;
-	d->robot->links.data = d;
+	zr_robot_set_links(d->robot, on_link, d);
 	for (size_t i = 0; err == 0 && i < arg_n_remotes; i++) {
 		err = add_arg_remote(d->remotes, arg_remotes[i]);
 	}
@@ -236,7 +235,7 @@ static int start_model(struct daemon *d, const char *mount, const char *data, in
 		(void)zr_robot_load_templates(d->robot, dir);
 	}
 	/* Repositories before the store: stored services find the versions they are pinned to. */
-	zr_repos_open(d->robot->repos);
+	zr_repos_open(zr_robot_repos(d->robot));
 	err = start_remotes(d);
 	if (err < 0) {
 		return err;
@@ -255,7 +254,7 @@ static void start_work(struct daemon *d)
 	zr_robot_start(d->robot);
 	for (size_t i = 0; i < arg_n_repos; i++) {
 		char *why = NULL;
-		int e = zr_repos_add(d->robot->repos, arg_repos[i], &why);
+		int e = zr_repos_add(zr_robot_repos(d->robot), arg_repos[i], &why);
 		if (e < 0 && e != -EEXIST) {
 			log_error("Failed to add repository %s: %s", arg_repos[i], why ? why : strerror(-e));
 		}
@@ -274,8 +273,12 @@ int zr_daemon_run(const char *mount, const char *data)
 	if (start_model(&d, mount, data, &jobs) < 0) {
 		return fail_start(&d);
 	}
-	struct zr_fs_config fcfg = {.mount = mount, .allow_other = arg_allow_other, .auto_unmount = arg_auto_unmount};
-	fcfg.requests = &d.robot->metrics.fuse_requests;
+	struct zr_fs_config fcfg = {
+		.mount = mount,
+		.allow_other = arg_allow_other,
+		.auto_unmount = arg_auto_unmount,
+		.requests = zr_robot_fuse_requests(d.robot),
+	};
 	if (zr_fs_create(&d.loop, &fcfg, &d.fs) < 0 ||
 	    zr_tree_create(d.robot, &zr_fs_tree_ops, d.fs, &d.tree) < 0) {
 		log_error("Out of memory");
