@@ -21,10 +21,9 @@
 
 struct mounter {
 	uv_loop_t loop;
-	struct zr_process_signals signals;
+	struct zr_process_stop stop;
 	struct zr_remotes *remotes;
 	struct zr_fs *fs;
-	bool stopping;
 };
 
 struct mount_options {
@@ -33,29 +32,21 @@ struct mount_options {
 	bool allow_other;
 };
 
-static void mount_stop(struct mounter *m, const char *why)
+static void on_mount_stop(void *data)
 {
-	if (m->stopping) {
-		return;
-	}
-	m->stopping = true;
-	log_info("Stopping (%s)", why);
+	struct mounter *m = data;
 	/* Readers still waiting are answered while the mount can carry the answers. */
 	zr_remotes_destroy(m->remotes, ENOTCONN);
 	m->remotes = NULL;
 	zr_fs_destroy(m->fs);
 	m->fs = NULL;
-	zr_process_signals_close(&m->signals);
-}
-
-static void on_mount_signal(const char *why, void *data)
-{
-	mount_stop(data, why);
+	zr_process_stop_close(&m->stop);
 }
 
 static void on_mount_gone(void *data)
 {
-	mount_stop(data, "unmounted");
+	struct mounter *m = data;
+	zr_process_stop(&m->stop, "unmounted");
 }
 
 /* Parses the options (argv[0] is "mount"); optind then points at URL. Returns 0, or -EINVAL
@@ -136,13 +127,13 @@ int zr_cmd_mount(int argc, char **argv)
 		return 1;
 	}
 	zr_fs_set_remotes(m.fs, m.remotes);
-	zr_process_signals_start(&m.signals, &m.loop, on_mount_signal, &m);
+	zr_process_stop_init(&m.stop, &m.loop, on_mount_stop, &m);
 	err = zr_fs_start(m.fs, NULL, on_mount_gone, &m);
 	int status = 0;
 	if (err < 0) {
 		log_error("Failed to mount %s: %s", dir, strerror(-err));
 		status = 1;
-		mount_stop(&m, "mount failed");
+		zr_process_stop(&m.stop, "mount failed");
 	} else {
 		log_info("zrobot %s: %s mounted at %s", ZR_VERSION, url, dir);
 	}

@@ -23,50 +23,55 @@
 
 struct daemon {
 	uv_loop_t loop;
-	struct zr_process_signals signals;
+	struct zr_process_stop stop;
 	struct zr_robot *robot;
 	struct zr_store *store;
 	struct zr_tree *tree;
 	struct zr_fs *fs;
 	struct zr_api *api;
 	struct zr_remotes *remotes;
-	bool stopping;
 	int status;
 };
 
-/* Start-up failed after the loop was made: free what exists, let the handles close. */
-static int fail_start(struct daemon *d)
+/* Frees what exists. The store goes first: commits still in flight are answered while the
+ * mount can still carry the answers. Then readers still parked, which wait for tasks that
+ * will not run now, get -err, and requests to remote robots end with it. */
+static void teardown(struct daemon *d, int err)
 {
-	zr_remotes_destroy(d->remotes, ESHUTDOWN);
-	d->remotes = NULL;
-	zr_robot_destroy(d->robot);
-	d->robot = NULL;
 	zr_store_close(d->store);
 	d->store = NULL;
-	uv_run(&d->loop, UV_RUN_DEFAULT);
-	(void)uv_loop_close(&d->loop);
-	return 1;
-}
-
-static void finish(struct daemon *d)
-{
-	/* Commits still in flight are answered while the mount can still carry the answers. */
-	zr_store_close(d->store);
-	d->store = NULL;
-	zr_robot_set_store(d->robot, NULL);
-	/* Readers still parked wait for tasks that will not run now: the robot went away. */
-	zr_tree_cancel_all(d->tree, ENOTCONN);
-	zr_remotes_destroy(d->remotes, ENOTCONN);
+	if (d->robot) {
+		zr_robot_set_store(d->robot, NULL);
+	}
+	if (d->tree) {
+		zr_tree_cancel_all(d->tree, err);
+	}
+	zr_remotes_destroy(d->remotes, err);
 	d->remotes = NULL;
 	zr_api_destroy(d->api);
 	d->api = NULL;
 	zr_fs_destroy(d->fs);
 	d->fs = NULL;
-	zr_tree_destroy(d->tree, ENOTCONN);
+	zr_tree_destroy(d->tree, err);
 	d->tree = NULL;
 	zr_robot_destroy(d->robot);
 	d->robot = NULL;
-	zr_process_signals_close(&d->signals);
+}
+
+/* Start-up failed before anything ran: free what exists, let the handles close. */
+static int fail_start(struct daemon *d)
+{
+	teardown(d, ESHUTDOWN);
+	uv_run(&d->loop, UV_RUN_DEFAULT);
+	(void)uv_loop_close(&d->loop);
+	return 1;
+}
+
+/* The robot stopped (its processes are gone): the rest goes. */
+static void finish(struct daemon *d)
+{
+	teardown(d, ENOTCONN);
+	zr_process_stop_close(&d->stop);
 	log_info("Stopped");
 }
 
@@ -76,32 +81,26 @@ static void on_robot_stopped(struct zr_robot *r)
 	finish(d);
 }
 
-static void stop(struct daemon *d, const char *why)
+/* The first reason to stop: the robot ends its processes, then finish frees the rest. */
+static void on_stop(void *data)
 {
-	if (d->stopping) {
-		return;
-	}
-	d->stopping = true;
-	log_info("Stopping (%s)", why);
+	struct daemon *d = data;
 	zr_robot_stop(d->robot, on_robot_stopped);
 }
 
-/* A start that failed once the robot exists: it stops like on a signal, with status 1. */
+/* A start that failed once the robot exists: it stops like on a signal, with status 1 and
+ * no "Stopping" line (the failure was logged). */
 static void fail_running(struct daemon *d)
 {
-	d->stopping = true;
+	d->stop.stopping = true;
 	d->status = 1;
-	zr_robot_stop(d->robot, on_robot_stopped);
-}
-
-static void on_signal(const char *why, void *data)
-{
-	stop(data, why);
+	on_stop(d);
 }
 
 static void on_fs_gone(void *data)
 {
-	stop(data, "unmounted");
+	struct daemon *d = data;
+	zr_process_stop(&d->stop, "unmounted");
 }
 
 /* Serves the tree over HTTP. When the default address is taken (another robot, a test run
@@ -282,11 +281,11 @@ int zr_daemon_run(const char *mount, const char *data)
 	if (zr_fs_create(&d.loop, &fcfg, &d.fs) < 0 ||
 	    zr_tree_create(d.robot, &zr_fs_tree_ops, d.fs, &d.tree) < 0) {
 		log_error("Out of memory");
-		return 1;
+		return fail_start(&d);
 	}
 	zr_fs_set_remotes(d.fs, d.remotes);
 	zr_tree_set_remotes(d.tree, d.remotes);
-	zr_process_signals_start(&d.signals, &d.loop, on_signal, &d);
+	zr_process_stop_init(&d.stop, &d.loop, on_stop, &d);
 	int err = zr_fs_start(d.fs, d.tree, on_fs_gone, &d);
 	if (err < 0) {
 		log_error("Failed to mount %s: %s", mount, strerror(-err));

@@ -1,4 +1,4 @@
-/* What a foreground zrobot process sets up around its loop: SIGPIPE, descriptors, signals. */
+/* What a foreground zrobot process sets up around its loop: SIGPIPE, descriptors, stopping. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 
 #include "process.h"
+#include "util/log.h"
 
 /* Long polls hold a socket each: let the server have as many as the hard limit allows, up to
  * a bound that programs the actions run (which inherit it) still cope with. */
@@ -47,15 +48,25 @@ void zr_process_cloexec_all(void)
 	closedir(d);
 }
 
-static void on_signal(uv_signal_t *h, int signum)
+void zr_process_stop(struct zr_process_stop *s, const char *why)
 {
-	struct zr_process_signals *s = h->data;
-	s->cb(signum == SIGINT ? "SIGINT" : "SIGTERM", s->data);
+	if (s->stopping) {
+		return;
+	}
+	s->stopping = true;
+	log_info("Stopping (%s)", why);
+	s->cb(s->data);
 }
 
-void zr_process_signals_start(struct zr_process_signals *s, uv_loop_t *loop,
-			      void (*cb)(const char *why, void *data), void *data)
+static void on_signal(uv_signal_t *h, int signum)
 {
+	zr_process_stop(h->data, signum == SIGINT ? "SIGINT" : "SIGTERM");
+}
+
+void zr_process_stop_init(struct zr_process_stop *s, uv_loop_t *loop, void (*cb)(void *data),
+			  void *data)
+{
+	s->stopping = false;
 	s->cb = cb;
 	s->data = data;
 	uv_signal_init(loop, &s->sigint);
@@ -71,7 +82,7 @@ static void on_closed(uv_handle_t *h)
 	(void)h;
 }
 
-void zr_process_signals_close(struct zr_process_signals *s)
+void zr_process_stop_close(struct zr_process_stop *s)
 {
 	uv_close((uv_handle_t *)&s->sigint, on_closed);
 	uv_close((uv_handle_t *)&s->sigterm, on_closed);

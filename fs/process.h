@@ -1,6 +1,7 @@
 /* What a foreground zrobot process sets up around its loop: SIGPIPE, descriptors, and the
  * signals that ask it to stop. */
 #pragma once
+#include <stdbool.h>
 #include <uv.h>
 
 /* Ignores SIGPIPE (a peer that hangs up is an error return, not a death) and raises the
@@ -10,16 +11,20 @@ void zr_process_prepare(void);
 /* Marks every descriptor above 2 close-on-exec, so actions inherit only their pipes. */
 void zr_process_cloexec_all(void);
 
-/* SIGINT and SIGTERM on a loop. Embedded in its owner, which must outlive the handles' close
- * (the loop's end). */
-struct zr_process_signals {
+/* Stopping once, for the first reason: SIGINT, SIGTERM, or whatever the owner reports
+ * (an unmount, a failure). Embedded in its owner, which must outlive the signal handles'
+ * close (the loop's end). */
+struct zr_process_stop {
 	uv_signal_t sigint, sigterm;
-	/* Fires for each signal with "SIGINT" or "SIGTERM" (static text). */
-	void (*cb)(const char *why, void *data);
+	bool stopping; /* the owner may set it to stop without a log line */
+	void (*cb)(void *data);
 	void *data;
 };
 
-void zr_process_signals_start(struct zr_process_signals *s, uv_loop_t *loop,
-			      void (*cb)(const char *why, void *data), void *data);
-/* Closes both handles; cb does not fire after this. */
-void zr_process_signals_close(struct zr_process_signals *s);
+/* Starts watching SIGINT and SIGTERM. cb(data) fires once, at the first zr_process_stop. */
+void zr_process_stop_init(struct zr_process_stop *s, uv_loop_t *loop, void (*cb)(void *data),
+			  void *data);
+/* Logs "Stopping (why)" and calls cb, the first time only. */
+void zr_process_stop(struct zr_process_stop *s, const char *why);
+/* Closes the signal handles (once the owner has stopped): no signal reaches cb after this. */
+void zr_process_stop_close(struct zr_process_stop *s);
