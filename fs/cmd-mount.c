@@ -106,7 +106,8 @@ int zr_cmd_mount(int argc, char **argv)
 	}
 	int err = zr_mount_prepare(dir);
 	if (err < 0) {
-		log_error("%s: %s", dir, err == -EBUSY ? "already mounted: refusing to mount over it" : strerror(-err));
+		log_error("%s: %s", dir,
+			  err == -EBUSY ? "already mounted: refusing to mount over it" : strerror(-err));
 		return 1;
 	}
 	struct mounter m = {0};
@@ -114,7 +115,10 @@ int zr_cmd_mount(int argc, char **argv)
 	zr_process_prepare();
 	uv_loop_init(&m.loop);
 	m.loop.data = &m;
-	struct zr_remotes_config rcfg = {.timeout_ms = (long)(o.timeout * 1000), .standalone = true};
+	struct zr_remotes_config rcfg = {
+		.timeout_ms = (long)(o.timeout * 1000),
+		.standalone = true,
+	};
 	struct zr_fs_config fcfg = {.mount = dir, .allow_other = o.allow_other, .auto_unmount = true};
 	if ((err = zr_remotes_create(&m.loop, &rcfg, &m.remotes)) < 0 ||
 	    (err = zr_remotes_add(m.remotes, "mount", url, o.token_file, &why)) < 0 ||

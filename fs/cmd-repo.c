@@ -75,7 +75,8 @@ static int follow_status(const char *mount, const char *id)
 			int pct = 0;
 			(void)sscanf(p, "progress %u/%u objects %d%%", &got, &total, &pct);
 			int w = pct / 4;
-			fprintf(stderr, "\r[%-25.*s] %3d%% %u/%u objects", w, "#########################", pct, got, total);
+			fprintf(stderr, "\r[%-25.*s] %3d%% %u/%u objects", w,
+				"#########################", pct, got, total);
 		}
 		if (strncmp(st, "state ready", 11) == 0 || strncmp(st, "state failed", 12) == 0) {
 			break;

@@ -80,7 +80,8 @@ static int claim_mount(const char *m, char mount[PATH_MAX])
 {
 	if (m[0] != '/') {
 		char cwd[PATH_MAX];
-		if (!getcwd(cwd, sizeof(cwd)) || snprintf(mount, PATH_MAX, "%s/%s", cwd, m) >= PATH_MAX) {
+		if (!getcwd(cwd, sizeof(cwd)) ||
+		    snprintf(mount, PATH_MAX, "%s/%s", cwd, m) >= PATH_MAX) {
 			log_error("Mount point path too long");
 			return -ENAMETOOLONG;
 		}
@@ -95,7 +96,8 @@ static int claim_mount(const char *m, char mount[PATH_MAX])
 	}
 	int err = zr_mount_prepare(mount);
 	if (err == -EBUSY) {
-		log_error("%s is already mounted (another robot serves it?): refusing to mount over it", mount);
+		log_error("%s is already mounted (another robot serves it?): refusing to mount over it",
+			  mount);
 	} else if (err < 0) {
 		log_error("Failed to prepare the mount point %s: %s", mount, strerror(-err));
 	}
@@ -110,9 +112,11 @@ int zr_cmd_run(int argc, char **argv)
 	if (err != 0) {
 		return err > 0 ? 0 : 2;
 	}
-	_cleanup_free_ char *m = arg_mount ? strdup(arg_mount) : zr_options_default_path("/zr", "zr");
+	_cleanup_free_ char *m = arg_mount ? strdup(arg_mount)
+					   : zr_options_default_path("/zr", "zr");
 	_cleanup_free_ char *dd = arg_data ? strdup(arg_data)
-					   : zr_options_default_path("/var/lib/zrobot", ".local/share/zrobot");
+					   : zr_options_default_path("/var/lib/zrobot",
+								     ".local/share/zrobot");
 	if (!m || !dd) {
 		fprintf(stderr, "zrobot: out of memory\n");
 		return 1;

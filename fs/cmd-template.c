@@ -20,6 +20,7 @@ int zr_cmd_template_new(int argc, char **argv)
 		free(why);
 		return 1;
 	}
-	printf("%s/%s: template %s, load it with: zrobot run --templates %s\n", dir, argv[0], argv[0], dir);
+	printf("%s/%s: template %s, load it with: zrobot run --templates %s\n", dir, argv[0],
+	       argv[0], dir);
 	return 0;
 }

@@ -255,7 +255,8 @@ static void start_work(struct daemon *d)
 		char *why = NULL;
 		int e = zr_repos_add(zr_robot_repos(d->robot), arg_repos[i], &why);
 		if (e < 0 && e != -EEXIST) {
-			log_error("Failed to add repository %s: %s", arg_repos[i], why ? why : strerror(-e));
+			log_error("Failed to add repository %s: %s", arg_repos[i],
+				  why ? why : strerror(-e));
 		}
 		free(why);
 	}

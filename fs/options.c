@@ -204,12 +204,14 @@ int zr_options_parse(int argc, char **argv)
 		case O_RTIMEOUT:
 			err = zr_options_seconds(optarg, &arg_remote_timeout);
 			if (err < 0) {
-				fprintf(stderr, "zrobot: --remote-timeout wants seconds (0.1 to 3600), got '%s'\n", optarg);
+				fprintf(stderr, "zrobot: --remote-timeout wants seconds (0.1 to 3600), "
+						"got '%s'\n", optarg);
 			}
 			break;
 		case O_NAME:
 			if (!zr_name_valid(optarg)) {
-				fprintf(stderr, "zrobot: --name wants [a-z0-9][a-z0-9_.-]{0,62}, got '%s'\n", optarg);
+				fprintf(stderr, "zrobot: --name wants [a-z0-9][a-z0-9_.-]{0,62}, got '%s'\n",
+					optarg);
 				err = -EINVAL;
 			} else {
 				arg_name = optarg;
@@ -224,7 +226,8 @@ int zr_options_parse(int argc, char **argv)
 			/* idx names the option even when the user abbreviated it. */
 			err = parse_int(optarg, 1, int_arg(c));
 			if (err < 0) {
-				fprintf(stderr, "zrobot: --%s wants a positive number, got '%s'\n", opts[idx].name, optarg);
+				fprintf(stderr, "zrobot: --%s wants a positive number, got '%s'\n",
+					opts[idx].name, optarg);
 			}
 			break;
 		case O_LEVEL:
