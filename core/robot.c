@@ -235,22 +235,25 @@ static void on_created(int err, void *data)
 	free(c);
 }
 
-static void store_service_row(const struct zr_service *s)
+static int store_service_row(const struct zr_service *s)
 {
 	_cleanup_free_ char *data = json_dumps(s->data, JSON_COMPACT);
 	_cleanup_free_ char *state = json_dumps(s->state, JSON_COMPACT);
+	if (!data || !state) {
+		return -ENOMEM;
+	}
 	struct zr_store_service row = {
 		.template = s->template->name,
 		.name = s->name,
 		.guid = s->guid,
 		.uid = s->template->uid,
-		.data = data ? data : "{}",
-		.state = state ? state : "{}",
+		.data = data,
+		.state = state,
 		.secret = s->secret,
 		.created_ns = s->created_ns,
 		.deleting = s->deleting,
 	};
-	zr_store_service_insert(s->robot->cfg.store, &row);
+	return zr_store_service_insert(s->robot->cfg.store, &row);
 }
 
 int zr_robot_create_service(struct zr_robot *r, const char *tmpl, const char *name,
@@ -282,17 +285,20 @@ int zr_robot_create_service(struct zr_robot *r, const char *tmpl, const char *na
 	}
 	int err = zr_service_create(r, rt->t, name, data, &s, ret_err);
 	if (err == 0 && zr_map_put(&rt->services, name, s) < 0) {
-		zr_service__close(s);
 		err = -ENOMEM;
+	} else if (err == 0 && (err = store_service_row(s)) < 0) {
+		(void)zr_map_del(&rt->services, name);
 	}
 	if (err < 0) {
+		if (s) {
+			zr_service__close(s);
+		}
 		free(c);
 		return err;
 	}
 	/* In the map at once so the name is taken, but not in the tree before its commit. */
 	s->pending = true;
 	*c = (struct create){.s = s, .cb = cb, .data = cbdata};
-	store_service_row(s);
 	zr_store_sync(r->cfg.store, on_created, c);
 	return 0;
 }
@@ -325,7 +331,10 @@ void zr_robot__service_idle(struct zr_robot *r, struct zr_service *s)
 {
 	zr_list_remove(&s->delete_link);
 	log_info("Deleted service %s", s->path);
-	zr_store_service_delete(r->cfg.store, s->guid);
+	if (zr_store_service_delete(r->cfg.store, s->guid) < 0) {
+		log_error("Service %s: its removal is not recorded in the store: out of memory, "
+			  "ignoring (it is deleted again at the next start)", s->path);
+	}
 	struct rm_work *w = calloc(1, sizeof(*w));
 	if (w && (w->path = strdup(s->workdir))) {
 		w->req.data = w;
@@ -443,10 +452,14 @@ void zr_robot_delete_service(struct zr_robot *r, struct zr_service *s, void (*cb
 		cb(-ENOMEM, cbdata);
 		return;
 	}
+	if (zr_store_service_deleting(r->cfg.store, s->guid) < 0) {
+		free(d);
+		cb(-ENOMEM, cbdata);
+		return;
+	}
 	s->delete_requested = true;
 	*d = (struct delete){.s = s, .cb = cb, .data = cbdata};
 	zr_service_ref(s);
-	zr_store_service_deleting(r->cfg.store, s->guid);
 	zr_store_sync(r->cfg.store, on_deleted, d);
 }
 

@@ -376,12 +376,26 @@ static void task_row(const struct zr_task *t, struct zr_store_task *row, char *a
 	};
 }
 
-static void store_task(const struct zr_task *t, bool internal)
+/* Queues the task's row; -ENOMEM when it could not be. */
+static int store_task(const struct zr_task *t, bool internal)
 {
 	_cleanup_free_ char *args = json_dumps(t->args, JSON_COMPACT);
 	struct zr_store_task row;
-	task_row(t, &row, args ? args : "{}");
-	zr_store_task_put(t->svc->robot->cfg.store, &row, internal);
+	if (!args) {
+		return -ENOMEM;
+	}
+	task_row(t, &row, args);
+	return zr_store_task_put(t->svc->robot->cfg.store, &row, internal);
+}
+
+/* The robot's own change could not be queued (out of memory): the store keeps the old value
+ * until the next change of the same row. */
+static void store_failed(const struct zr_service *s, const char *what, int err)
+{
+	if (err < 0) {
+		log_error("Service %s: %s is not recorded in the store: %s, ignoring", s->path, what,
+			  strerror(-err));
+	}
 }
 
 /* An enqueue waiting for its commit. */
@@ -476,10 +490,19 @@ int zr_service_enqueue(struct zr_service *s, const struct zr_action_def *action,
 	 * visible (not in s->tasks) and not runnable before it. */
 	err = zr_queue_push(&s->queue, &t->qitem, lane);
 	if (err < 0) {
+		(void)asprintf(ret_err, "queue full (%zu tasks)", s->queue.cap);
+	} else {
+		/* The id first: alone (the task's row refused) it only keeps the id unused. */
+		err = zr_store_task_id(r->cfg.store, (int64_t)t->id);
+		err = err < 0 ? err : store_task(t, false);
+		if (err < 0) {
+			zr_queue_remove(&s->queue, &t->qitem);
+		}
+	}
+	if (err < 0) {
 		(void)zr_imap_del(&s->task_ids, t->id);
 		zr_task_free(t);
 		free(q);
-		(void)asprintf(ret_err, "queue full (%zu tasks)", s->queue.cap);
 		return err;
 	}
 	t->pending = true;
@@ -489,8 +512,6 @@ int zr_service_enqueue(struct zr_service *s, const struct zr_action_def *action,
 	q->cb = cb;
 	q->data = data;
 	zr_service_ref(s);
-	store_task(t, false);
-	zr_store_task_id(r->cfg.store, (int64_t)t->id);
 	zr_store_sync(r->cfg.store, on_enqueued, q);
 	return 0;
 }
@@ -536,7 +557,7 @@ int zr_service__restore_task(struct zr_service *s, const struct zr_store_task *r
 			 s->path, a->name, (unsigned long long)t->id);
 		t->state = ZR_TASK_QUEUED;
 		t->started_ns = 0;
-		store_task(t, true);
+		store_failed(s, "a task's restart", store_task(t, true));
 	}
 	if (redo || strcmp(row->state, "queued") == 0) {
 		t->state = ZR_TASK_QUEUED;
@@ -559,7 +580,7 @@ int zr_service__restore_task(struct zr_service *s, const struct zr_store_task *r
 		free(t->error);
 		t->error = strdup("interrupted\n");
 		t->err = EIO;
-		store_task(t, true);
+		store_failed(s, "a task's interruption", store_task(t, true));
 		(void)zr_service_set_state(s, "actions", a->name, "error");
 	}
 	return 0;
@@ -648,9 +669,8 @@ int zr_service_set_state(struct zr_service *s, const char *category, const char 
 	s->state_mtime_ns = zr_now_ns();
 	if (!s->pending) {
 		_cleanup_free_ char *text = json_dumps(s->state, JSON_COMPACT);
-		if (text) {
-			zr_store_service_state(s->robot->cfg.store, s->guid, text);
-		}
+		store_failed(s, "its state", text ? zr_store_service_state(s->robot->cfg.store,
+									   s->guid, text) : -ENOMEM);
 	}
 	zr_service__event(s, "state.changed", json_pack("{ss ss ss}", "category", category, "tag",
 							  tag, "value", value));
@@ -783,12 +803,18 @@ int zr_service_rconsumer(struct zr_service *s, const char *robot, const char *co
 		free(w);
 		return -ENOMEM;
 	}
+	int err = zr_store_rconsumer(s->robot->cfg.store, s->guid, robot, consumer, add);
+	if (err < 0) {
+		free(w->robot);
+		free(w->consumer);
+		free(w);
+		return err;
+	}
 	w->s = s;
 	w->add = add;
 	w->cb = cb;
 	w->data = cbdata;
 	zr_service_ref(s);
-	zr_store_rconsumer(s->robot->cfg.store, s->guid, robot, consumer, add);
 	zr_store_sync(s->robot->cfg.store, on_rconsumer_committed, w);
 	return 0;
 }
@@ -898,19 +924,18 @@ static int set_data(struct zr_service *s, const json_t *data, bool internal, cha
 		return err;
 	}
 	_cleanup_free_ char *text = json_dumps(valid, JSON_COMPACT);
-	if (!text) {
+	struct data_write *w = internal || !text ? NULL : calloc(1, sizeof(*w));
+	/* Not shown before it is queued: memory and the store must not disagree. */
+	err = (internal || w) && text ? zr_store_service_data(s->robot->cfg.store, s->guid, text,
+							      internal) : -ENOMEM;
+	if (err < 0) {
+		free(w);
 		json_decref(valid);
-		return -ENOMEM;
+		return err;
 	}
-	zr_store_service_data(s->robot->cfg.store, s->guid, text, internal);
 	if (internal) {
 		data_apply(s, valid);
 		return 0;
-	}
-	struct data_write *w = calloc(1, sizeof(*w));
-	if (!w) {
-		json_decref(valid);
-		return -ENOMEM;
 	}
 	*w = (struct data_write){.s = s, .valid = valid, .cb = cb, .data = cbdata};
 	zr_service_ref(s);
@@ -1199,7 +1224,7 @@ void zr_service__run_next(struct zr_service *s)
 				s->recur[i].last_start_ns = t->started_ns;
 			}
 		}
-		store_task(t, true);
+		store_failed(s, "a task's start", store_task(t, true));
 		zr_service__event(s, "task.started", json_pack("{sI ss}", "task", (json_int_t)t->id,
 								 "action", t->action->name));
 	}
@@ -1219,7 +1244,7 @@ static void trim_history(struct zr_service *s)
 		}
 		s->n_finished--;
 		(void)zr_imap_del(&s->task_ids, t->id);
-		zr_store_task_delete(s->robot->cfg.store, (int64_t)t->id);
+		store_failed(s, "a trimmed task", zr_store_task_delete(s->robot->cfg.store, (int64_t)t->id));
 		if (s->robot->hooks.task_removed) {
 			s->robot->hooks.task_removed(t, s->robot->hooks.data);
 		}
@@ -1295,8 +1320,9 @@ static void service_switch(struct zr_service *s)
 		(void)json_object_del(s->state, "template missing");
 		(void)zr_service_set_state(s, "template", "version", "ok");
 	}
-	zr_store_service_uid(s->robot->cfg.store, s->guid, t->uid);
-	zr_store_service_upgrade_to(s->robot->cfg.store, s->guid, NULL, true);
+	store_failed(s, "its new version", zr_store_service_uid(s->robot->cfg.store, s->guid, t->uid));
+	store_failed(s, "the end of its upgrade",
+		     zr_store_service_upgrade_to(s->robot->cfg.store, s->guid, NULL, true));
 	log_info("Upgraded service %s from %s to %s", s->path, old->uid, t->uid);
 	zr_service__event(s, "service.upgraded", json_pack("{ss ss}", "from", old->uid, "to", t->uid));
 	const struct zr_action_def *up = zr_template_action(t, "upgrade");
@@ -1359,8 +1385,13 @@ int zr_service_upgrade(struct zr_service *s, const struct zr_template *t, char *
 	/* Recorded before it is answered, so a crash before the running task ends does not lose
 	 * it (the switch happens at restart then). */
 	*w = (struct upgrade_write){.s = s, .t = t == s->template ? NULL : t, .cb = cb, .data = cbdata};
+	int err = zr_store_service_upgrade_to(s->robot->cfg.store, s->guid, w->t ? w->t->uid : NULL,
+					      false);
+	if (err < 0) {
+		free(w);
+		return err;
+	}
 	zr_service_ref(s);
-	zr_store_service_upgrade_to(s->robot->cfg.store, s->guid, w->t ? w->t->uid : NULL, false);
 	zr_store_sync(s->robot->cfg.store, on_upgrade_committed, w);
 	return 0;
 }
@@ -1413,7 +1444,7 @@ static void service_finish(struct zr_service *s, struct zr_task *t, enum zr_task
 							  t->action->name, "state", zr_task_state_name(state)));
 	/* The task log ends now; result readers are answered once the end is on disk. */
 	zr_waitq_wake_all(&t->log.waitq);
-	store_task(t, true);
+	store_failed(s, "a task's end", store_task(t, true));
 	struct settle *st = malloc(sizeof(*st));
 	if (st) {
 		*st = (struct settle){.s = s, .id = t->id};
