@@ -699,14 +699,24 @@ const char *zr_robot__event(struct zr_robot *r, const char *type, json_t *ev)
 	return r->last_event;
 }
 
+/* Hands free job slots to waiting services, in the order they asked. A service that starts
+ * may end at once (its action cannot start) and so release its slot and ask again: those
+ * calls land here while the loop below runs, and only change the counts and the list it
+ * reads (no recursion). */
 static void kick(struct zr_robot *r)
 {
+	if (r->kicking) {
+		return;
+	}
+	r->kicking = true;
 	while (!r->stopping && r->running < r->cfg.jobs && !zr_list_empty(&r->ready)) {
 		struct zr_service *s = container_of(r->ready.next, struct zr_service, ready_link);
 		zr_list_remove(&s->ready_link);
 		r->running++;
+		s->has_slot = true;
 		zr_service__run_next(s);
 	}
+	r->kicking = false;
 }
 
 void zr_robot__want_slot(struct zr_robot *r, struct zr_service *s)
@@ -720,8 +730,12 @@ void zr_robot__want_slot(struct zr_robot *r, struct zr_service *s)
 	kick(r);
 }
 
-void zr_robot__release_slot(struct zr_robot *r)
+void zr_robot__release_slot(struct zr_robot *r, struct zr_service *s)
 {
+	if (!s->has_slot) {
+		return;
+	}
+	s->has_slot = false;
 	r->running--;
 	kick(r);
 }

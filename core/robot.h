@@ -52,6 +52,7 @@ struct zr_robot {
 	struct zr_list deleting;    /* detached services finishing their on_delete actions */
 	struct zr_list ready;       /* services waiting for a job slot, FIFO */
 	int running;                /* tasks holding a job slot */
+	bool kicking;               /* handing out slots: a release or want meanwhile waits */
 	int running_processes;      /* action processes alive */
 	uint64_t next_task_id, next_serial, event_seq;
 	struct zr_journal events, log;
@@ -123,9 +124,12 @@ void zr_robot_stop(struct zr_robot *r, void (*cb)(struct zr_robot *r));
 /* Appends a robot event {"seq","time","event":type,...ev}; takes ownership of ev (may be
  * NULL). Returns the JSON line appended (borrowed until the next event) for services. */
 const char *zr_robot__event(struct zr_robot *r, const char *type, json_t *ev);
-/* Job slots: a service asks for one; the robot calls zr_service__run_next when it has one. */
+/* Job slots, owned here alone: a service asks for one (want; nothing when it holds one or
+ * waits already), the robot calls zr_service__run_next once it has one (s->has_slot), and
+ * the service gives it back (release; nothing when it holds none) when its task ends or
+ * waits to retry, or when it had nothing to run. */
 void zr_robot__want_slot(struct zr_robot *r, struct zr_service *s);
-void zr_robot__release_slot(struct zr_robot *r);
+void zr_robot__release_slot(struct zr_robot *r, struct zr_service *s);
 /* An action process ended: finish a stop when it was the last. */
 void zr_robot__process_ended(struct zr_robot *r);
 /* A detached service became idle: free it. */

@@ -57,7 +57,7 @@ struct zr_service {
 	const struct zr_template *upgrade_to; /* switch to it once the running task ends */
 	struct zr_list ready_link; /* in robot->ready while waiting for a job slot */
 	unsigned refs;  /* open files that show this service; it is freed once closed and 0 */
-	bool has_slot; /* holds one of the robot's job slots */
+	bool has_slot; /* holds one of the robot's job slots: set and cleared by robot.c only */
 	bool pending;  /* created, its commit not done yet: not in the tree */
 	bool delete_requested;
 	bool force_delete; /* "force" was written to ctl: rmdir goes on despite consumers */
