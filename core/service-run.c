@@ -126,6 +126,13 @@ static void on_enqueued(int err, void *data)
 int zr_service_enqueue(struct zr_service *s, const struct zr_action_def *action, json_t *args,
 		       enum zr_lane lane, char **ret_err, zr_task_cb cb, void *data)
 {
+	return zr_service__enqueue(s, action, args, lane, 0, ret_err, cb, data);
+}
+
+int zr_service__enqueue(struct zr_service *s, const struct zr_action_def *action, json_t *args,
+			enum zr_lane lane, unsigned schema_flags, char **ret_err, zr_task_cb cb,
+			void *data)
+{
 	struct zr_robot *r = s->robot;
 	json_t *valid = NULL;
 	int err;
@@ -154,7 +161,7 @@ int zr_service_enqueue(struct zr_service *s, const struct zr_action_def *action,
 			return -EINVAL;
 		}
 	}
-	err = zr_schema_apply(action->args, args, 0, &valid, ret_err);
+	err = zr_schema_apply(action->args, args, schema_flags, &valid, ret_err);
 	json_decref(args);
 	if (err < 0) {
 		return err;
@@ -241,6 +248,39 @@ static void on_stdout(const char *p, size_t n, void *data)
 	(void)zr_buf_append(&t->result, p, n);
 }
 
+/* Says why line from task id's fd 3 is ignored: in the log, and in the task's log while the
+ * task is kept. */
+static void ctl_ignored(struct zr_service *s, uint64_t id, const char *action, const char *line,
+			const char *why)
+{
+	struct zr_task *t = zr_service_task(s, id);
+	log_warn("Task %llu (%s %s): ignoring fd 3 line '%s': %s", (unsigned long long)id, s->path,
+		 action, line, why ? why : "out of memory");
+	if (t) {
+		(void)zr_journal_appendf(&t->log, "zrobot: ignored fd 3 line '%s': %s", line, why ? why : "");
+	}
+}
+
+/* A "data" line on its way through the same checks as any request; its answer may come after
+ * the task ended (a producer on another robot was looked up). */
+struct ctl_data {
+	struct zr_service *s; /* a reference */
+	uint64_t task;
+	const char *action;   /* borrowed from a template: they stay while the robot runs */
+	char *line;
+};
+
+static void on_ctl_data(int err, const char *why, void *data)
+{
+	struct ctl_data *cd = data;
+	if (err < 0) {
+		ctl_ignored(cd->s, cd->task, cd->action, cd->line, why);
+	}
+	zr_service_unref(cd->s);
+	free(cd->line);
+	free(cd);
+}
+
 /* A line on fd 3: "state CAT TAG VALUE", "data {json}" or "progress DONE TOTAL". */
 static void on_ctl_line(const char *line, size_t n, void *data)
 {
@@ -265,10 +305,15 @@ static void on_ctl_line(const char *line, size_t n, void *data)
 		json_error_t jerr;
 		_cleanup_json_ json_t *patch = json_loads(l + 5, 0, &jerr);
 		_cleanup_json_ json_t *merged = json_deep_copy(s->data);
+		struct ctl_data *cd = NULL;
 		if (!patch || !json_is_object(patch)) {
 			why = strdup("want 'data {JSON object}'");
 		} else if (merged && json_object_update(merged, patch) == 0 &&
-			   zr_service__set_data(s, merged, true, &why, NULL, NULL) == 0) {
+			   (cd = calloc(1, sizeof(*cd)))) {
+			*cd = (struct ctl_data){.s = s, .task = t->id, .action = t->action->name,
+						.line = TAKE_PTR(l)};
+			zr_service_ref(s);
+			zr_service__request_data(s, merged, true, on_ctl_data, cd);
 			return;
 		}
 	} else if (strncmp(l, "progress ", 9) == 0) {
@@ -282,9 +327,7 @@ static void on_ctl_line(const char *line, size_t n, void *data)
 	} else {
 		why = strdup("unknown command");
 	}
-	log_warn("Task %llu (%s %s): ignoring fd 3 line '%s': %s", (unsigned long long)t->id, s->path,
-		 t->action->name, l, why ? why : "out of memory");
-	(void)zr_journal_appendf(&t->log, "zrobot: ignored fd 3 line '%s': %s", l, why ? why : "");
+	ctl_ignored(s, t->id, t->action->name, l, why);
 }
 
 static char *signal_text(int sig)

@@ -120,28 +120,18 @@ static int service_workdir(struct zr_service *s, char **ret_err)
 	return err;
 }
 
-int zr_service_create(struct zr_robot *r, const struct zr_template *t, const char *name,
-		      const json_t *data, struct zr_service **ret, char **ret_err)
+int zr_service__new(struct zr_robot *r, const struct zr_template *t, const char *name,
+		    json_t *data, struct zr_service **ret, char **ret_err)
 {
-	_cleanup_json_ json_t *empty = json_object();
-	json_t *filled = NULL;
 	char guid[37], secret[65];
-	int err = zr_schema_apply(t->data, data ? data : empty, ZR_SCHEMA_PARTIAL, &filled, ret_err);
-	if (err == 0) {
-		err = zr_service__check_producers(r, t, NULL, filled, ret_err);
-	}
-	if (err < 0) {
-		json_decref(filled);
-		return err;
-	}
 	struct zr_service *s = service_new(r, t, name);
 	if (!s) {
-		json_decref(filled);
+		json_decref(data);
 		return -ENOMEM;
 	}
-	s->data = filled;
+	s->data = data;
 	s->state = json_object();
-	err = make_guid(guid);
+	int err = make_guid(guid);
 	if (err == 0) {
 		err = random_hex(secret, 32);
 	}
