@@ -470,21 +470,14 @@ static void on_deleted(int err, void *data)
 void zr_robot_consumers(struct zr_robot *r, const struct zr_service *s,
 			void (*fn)(struct zr_service *consumer, const char *role, void *data), void *data)
 {
-	size_t i = 0;
-	void *v;
-	while (zr_map_next(&r->templates, &i, NULL, NULL, &v)) {
-		struct zr_robot_template *rt = v;
-		size_t j = 0;
-		void *sv;
-		while (zr_map_next(&rt->services, &j, NULL, NULL, &sv)) {
-			struct zr_service *c = sv;
-			const char *role;
-			json_t *spec;
-			json_object_foreach(c->template->consumes, role, spec) {
-				const char *p = zr_service_producer(c, role);
-				if (p && strcmp(p, s->path) == 0) {
-					fn(c, role, data);
-				}
+	struct zr_robot_iter it = {0};
+	for (struct zr_service *c; (c = zr_robot_next_service(r, &it));) {
+		const char *role;
+		json_t *spec;
+		json_object_foreach(c->template->consumes, role, spec) {
+			const char *p = zr_service_producer(c, role);
+			if (p && strcmp(p, s->path) == 0) {
+				fn(c, role, data);
 			}
 		}
 	}
@@ -835,17 +828,27 @@ void zr_robot__process_ended(struct zr_robot *r)
 	}
 }
 
+struct zr_service *zr_robot_next_service(const struct zr_robot *r, struct zr_robot_iter *it)
+{
+	void *v;
+	for (;;) {
+		if (it->rt && zr_map_next(&it->rt->services, &it->service, NULL, NULL, &v)) {
+			return v;
+		}
+		if (!zr_map_next(&r->templates, &it->template, NULL, NULL, &v)) {
+			return NULL;
+		}
+		it->rt = v;
+		it->service = 0;
+	}
+}
+
+/* Every service: those in the tree, then those finishing their deletion. */
 static void for_each_service(struct zr_robot *r, void (*fn)(struct zr_service *s))
 {
-	size_t i = 0, j;
-	void *v;
-	while (zr_map_next(&r->templates, &i, NULL, NULL, &v)) {
-		struct zr_robot_template *rt = v;
-		j = 0;
-		void *sv;
-		while (zr_map_next(&rt->services, &j, NULL, NULL, &sv)) {
-			fn(sv);
-		}
+	struct zr_robot_iter it = {0};
+	for (struct zr_service *s; (s = zr_robot_next_service(r, &it));) {
+		fn(s);
 	}
 	struct zr_service *s, *tmp;
 	zr_list_for_each_safe(s, tmp, &r->deleting, delete_link) {
@@ -878,16 +881,9 @@ void zr_robot_destroy(struct zr_robot *r)
 	zr_log_set_sink(NULL, NULL);
 	zr_repos_destroy(r->repos);
 	r->repos = NULL;
-	size_t i = 0;
-	void *v;
-	while (zr_map_next(&r->templates, &i, NULL, NULL, &v)) {
-		struct zr_robot_template *rt = v;
-		size_t j = 0;
-		void *sv;
-		while (zr_map_next(&rt->services, &j, NULL, NULL, &sv)) {
-			zr_service__close(sv);
-		}
-		zr_map_done(&rt->services);
+	struct zr_robot_iter it = {0};
+	for (struct zr_service *s; (s = zr_robot_next_service(r, &it));) {
+		zr_service__close(s);
 	}
 	struct zr_service *s, *tmp;
 	zr_list_for_each_safe(s, tmp, &r->deleting, delete_link) {
@@ -896,9 +892,11 @@ void zr_robot_destroy(struct zr_robot *r)
 	}
 	/* Templates outlive the services' close callbacks only by what those callbacks touch:
 	 * tasks and journals, never the template. */
-	i = 0;
+	size_t i = 0;
+	void *v;
 	while (zr_map_next(&r->templates, &i, NULL, NULL, &v)) {
 		struct zr_robot_template *rt = v;
+		zr_map_done(&rt->services);
 		for (size_t k = 0; k < rt->n_versions; k++) {
 			zr_template_free(rt->versions[k]);
 		}

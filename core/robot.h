@@ -127,6 +127,17 @@ void zr_robot_set_producer_check(struct zr_robot *r, zr_producer_check_fn fn, vo
 void zr_robot_delete_service(struct zr_robot *r, struct zr_service *s, void (*cb)(int err, void *data),
 			     void *cbdata);
 
+/* A walk over the services in the tree (pending ones included), template by template:
+ *	struct zr_robot_iter it = {0};
+ *	for (struct zr_service *s; (s = zr_robot_next_service(r, &it));) { ... }
+ * The services returned are borrowed; none may be added to or removed from the tree while
+ * the walk goes on (closing one is fine). */
+struct zr_robot_iter {
+	size_t template, service;
+	const struct zr_robot_template *rt;
+};
+struct zr_service *zr_robot_next_service(const struct zr_robot *r, struct zr_robot_iter *it);
+
 /* Calls fn for each service whose data names s as a producer (local paths). */
 void zr_robot_consumers(struct zr_robot *r, const struct zr_service *s,
 			void (*fn)(struct zr_service *consumer, const char *role, void *data), void *data);

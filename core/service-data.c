@@ -134,25 +134,17 @@ int zr_service_rconsumer(struct zr_service *s, const char *robot, const char *co
 	if (!zr_name_valid(robot) || !name || !zr_name_valid(tmpl) || !zr_name_valid(name)) {
 		return zr_fail(why, -EINVAL, "want 'consumer add|remove ROBOT TEMPLATE/SERVICE' with valid names");
 	}
-	struct rconsumer_write *w = calloc(1, sizeof(*w));
-	if (!w || !(w->robot = strdup(robot)) || !(w->consumer = strdup(consumer))) {
-		if (w) {
-			free(w->robot);
-		}
-		free(w);
-		return -ENOMEM;
-	}
-	int err = zr_store_rconsumer(s->robot->cfg.store, s->guid, robot, consumer, add);
+	_cleanup_free_ char *robot_copy = strdup(robot);
+	_cleanup_free_ char *consumer_copy = strdup(consumer);
+	struct rconsumer_write *w = robot_copy && consumer_copy ? calloc(1, sizeof(*w)) : NULL;
+	int err = w ? zr_store_rconsumer(s->robot->cfg.store, s->guid, robot, consumer, add) : -ENOMEM;
 	if (err < 0) {
-		free(w->robot);
-		free(w->consumer);
 		free(w);
 		return err;
 	}
-	w->s = s;
-	w->add = add;
-	w->cb = cb;
-	w->data = cbdata;
+	*w = (struct rconsumer_write){.s = s, .robot = TAKE_PTR(robot_copy),
+				      .consumer = TAKE_PTR(consumer_copy), .add = add, .cb = cb,
+				      .data = cbdata};
 	zr_service_ref(s);
 	zr_store_sync(s->robot->cfg.store, on_rconsumer_committed, w);
 	return 0;
