@@ -11,6 +11,9 @@ struct zr_template;
 
 /* ---- service-run.c ---- */
 
+/* Appends "TIME task ID ACTION: text" to the service's log. */
+void zr_service__log(struct zr_service *s, const struct zr_task *t, const char *text, size_t n);
+
 /* Ends a task: takes ownership of error (NULL or text ending in '\n'); err is the positive
  * errno its readers get. The task is current (running or waiting to retry) or queued. */
 void zr_service__finish(struct zr_service *s, struct zr_task *t, enum zr_task_state state,
@@ -24,6 +27,12 @@ int zr_service__enqueue(struct zr_service *s, const struct zr_action_def *action
 int zr_service__store_task(const struct zr_task *t, bool internal);
 /* Logs that the robot's own change (what) could not be queued in the store, when err < 0. */
 void zr_service__store_failed(const struct zr_service *s, const char *what, int err);
+
+/* ---- service-action.c ---- */
+
+/* Starts an attempt of t (current, holding a job slot): its end comes back through
+ * zr_service__finish, or a retry that asks for a slot again. */
+void zr_service__start_attempt(struct zr_service *s, struct zr_task *t);
 
 /* ---- service-data.c ---- */
 

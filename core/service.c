@@ -3,12 +3,12 @@
 #include "service.h"
 
 #include <ctype.h>
-#include <sys/random.h>
-#include <sys/stat.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
 
 #include "robot.h"
 #include "service-internal.h"
