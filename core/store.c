@@ -1,5 +1,6 @@
 /* The store: SQLite behind one writer thread, with group commit and retried internal changes. */
 #include "store.h"
+#include "store-internal.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -154,7 +155,7 @@ static const struct op_desc op_descs[N_OPS] = {
 	[OP_RCONSUMERS_DELETE_SERVICE] = {"DELETE FROM remote_consumers WHERE producer = ?1", 1},
 };
 
-static int sqlite_errno(int rc)
+int zr_store__errno(int rc)
 {
 	switch (rc & 0xff) {
 	case SQLITE_OK:
@@ -177,40 +178,22 @@ static int sqlite_errno(int rc)
 	}
 }
 
-/* Runs a query and calls row for each row until it returns < 0; the loading functions below
- * each turn a row into their record. */
-static int each_row(struct zr_store *st, const char *sql, int (*row)(sqlite3_stmt *s, void *ctx), void *ctx)
+int zr_store__each_row(struct zr_store *st, const char *sql, int (*row)(sqlite3_stmt *s, void *ctx), void *ctx)
 {
 	sqlite3_stmt *s;
 	int err = 0;
 	int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
 	if (rc != SQLITE_OK) {
-		return sqlite_errno(rc);
+		return zr_store__errno(rc);
 	}
 	while (err == 0 && (rc = sqlite3_step(s)) == SQLITE_ROW) {
 		err = row(s, ctx);
 	}
 	if (err == 0 && rc != SQLITE_DONE) {
-		err = sqlite_errno(rc);
+		err = zr_store__errno(rc);
 	}
 	sqlite3_finalize(s);
 	return err;
-}
-
-/* The caller's callback (one of these) and data, for the row functions. */
-struct walk {
-	int (*service_fn)(const struct zr_store_service *s, void *data);
-	int (*task_fn)(const struct zr_store_task *t, void *data);
-	int (*repo_fn)(const char *id, const char *url, const char *ref, const char *commit, void *data);
-	int (*action_fn)(const char *tmpl, const char *uid, const char *action, void *data);
-	/* rows of three texts: remotes, remote_consumers, remote_unlinks */
-	int (*text3_fn)(const char *a, const char *b, const char *c, void *data);
-	void *data;
-};
-
-static const char *col_text(sqlite3_stmt *s, int i)
-{
-	return (const char *)sqlite3_column_text(s, i);
 }
 
 /* ---- the writer thread ---- */
@@ -237,13 +220,13 @@ static int exec_op(struct zr_store *st, struct op *o)
 		}
 		if (rc != SQLITE_OK) {
 			sqlite3_reset(s);
-			return sqlite_errno(rc);
+			return zr_store__errno(rc);
 		}
 	}
 	int rc = sqlite3_step(s);
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
-	return rc == SQLITE_DONE ? 0 : sqlite_errno(rc);
+	return rc == SQLITE_DONE ? 0 : zr_store__errno(rc);
 }
 
 static int run_group(struct zr_store *st, struct group *g)
@@ -251,7 +234,7 @@ static int run_group(struct zr_store *st, struct group *g)
 	int rc = sqlite3_step(st->begin);
 	sqlite3_reset(st->begin);
 	if (rc != SQLITE_DONE) {
-		return sqlite_errno(rc);
+		return zr_store__errno(rc);
 	}
 	int err = 0;
 	struct op *o;
@@ -267,7 +250,7 @@ static int run_group(struct zr_store *st, struct group *g)
 		if (rc == SQLITE_DONE) {
 			return 0;
 		}
-		err = sqlite_errno(rc);
+		err = zr_store__errno(rc);
 	}
 	(void)sqlite3_step(st->rollback);
 	sqlite3_reset(st->rollback);
@@ -617,87 +600,6 @@ int zr_store_unlink(struct zr_store *st, const char *remote, const char *produce
 		      (const char *[OP_TEXTS]){remote, producer, consumer}, NULL);
 }
 
-/* ---- reading (before the writer starts) ---- */
-
-static int repo_row(sqlite3_stmt *s, void *ctx)
-{
-	struct walk *w = ctx;
-	return w->repo_fn(col_text(s, 0), col_text(s, 1), col_text(s, 2), col_text(s, 3), w->data);
-}
-
-int zr_store_repos(struct zr_store *st,
-		   int (*fn)(const char *id, const char *url, const char *ref, const char *commit, void *data),
-		   void *data)
-{
-	struct walk w = {.repo_fn = fn, .data = data};
-	return each_row(st, "SELECT id, url, ref, commit_id FROM repos ORDER BY pos, id", repo_row, &w);
-}
-
-static int text3_row(sqlite3_stmt *s, void *ctx)
-{
-	struct walk *w = ctx;
-	return w->text3_fn(col_text(s, 0), col_text(s, 1), col_text(s, 2), w->data);
-}
-
-static int each_text3(struct zr_store *st, const char *sql,
-		      int (*fn)(const char *a, const char *b, const char *c, void *data), void *data)
-{
-	struct walk w = {.text3_fn = fn, .data = data};
-	return each_row(st, sql, text3_row, &w);
-}
-
-int zr_store_remotes(struct zr_store *st,
-		     int (*fn)(const char *name, const char *url, const char *token_file, void *data),
-		     void *data)
-{
-	return each_text3(st, "SELECT name, url, token_file FROM remotes ORDER BY pos, name", fn, data);
-}
-
-int zr_store_rconsumers(struct zr_store *st,
-			int (*fn)(const char *producer, const char *robot, const char *consumer, void *data),
-			void *data)
-{
-	return each_text3(st, "SELECT producer, robot, consumer FROM remote_consumers ORDER BY robot, consumer",
-			  fn, data);
-}
-
-int zr_store_unlinks(struct zr_store *st,
-		     int (*fn)(const char *remote, const char *producer, const char *consumer, void *data),
-		     void *data)
-{
-	return each_text3(st, "SELECT remote, producer, consumer FROM remote_unlinks ORDER BY remote, producer",
-			  fn, data);
-}
-
-int64_t zr_store_last_task_id(struct zr_store *st)
-{
-	sqlite3_stmt *s;
-	int64_t id = 0;
-	if (sqlite3_prepare_v2(st->db, "SELECT MAX((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'task_id'),"
-			       " (SELECT MAX(id) FROM tasks))", -1, &s, NULL) != SQLITE_OK) {
-		return 0;
-	}
-	if (sqlite3_step(s) == SQLITE_ROW) {
-		id = sqlite3_column_int64(s, 0);
-	}
-	sqlite3_finalize(s);
-	return id;
-}
-
-static int action_row(sqlite3_stmt *s, void *ctx)
-{
-	struct walk *w = ctx;
-	return w->action_fn(col_text(s, 0), col_text(s, 1), col_text(s, 2), w->data);
-}
-
-int zr_store_actions(struct zr_store *st, int (*fn)(const char *tmpl, const char *uid, const char *action, void *data),
-		     void *data)
-{
-	struct walk w = {.action_fn = fn, .data = data};
-	return each_row(st, "SELECT DISTINCT s.template, s.uid, t.action FROM tasks t"
-			" JOIN services s ON s.guid = t.service", action_row, &w);
-}
-
 void zr_store_sync(struct zr_store *st, void (*cb)(int err, void *data), void *data)
 {
 	struct group *g = pending(st);
@@ -730,7 +632,7 @@ static int exec_sql(sqlite3 *db, const char *sql, char **ret_err)
 			*ret_err = strdup(msg ? msg : sqlite3_errstr(rc));
 		}
 		sqlite3_free(msg);
-		return sqlite_errno(rc) ? sqlite_errno(rc) : -EIO;
+		return zr_store__errno(rc) ? zr_store__errno(rc) : -EIO;
 	}
 	return 0;
 }
@@ -785,7 +687,7 @@ static int run_migration(sqlite3 *db, const struct migration *m, char **ret_err)
 		if (asprintf(ret_err, "cannot read the columns of %s: %s", m->table, sqlite3_errmsg(db)) < 0) {
 			*ret_err = NULL;
 		}
-		return sqlite_errno(rc) ? sqlite_errno(rc) : -EIO;
+		return zr_store__errno(rc) ? zr_store__errno(rc) : -EIO;
 	}
 	if (asprintf(&sql, "ALTER TABLE %s ADD COLUMN %s %s", m->table, m->column, m->type) < 0) {
 		return -ENOMEM;
@@ -860,7 +762,7 @@ int zr_store_open(uv_loop_t *loop, const char *data_dir, struct zr_store **ret, 
 				 SQLITE_OPEN_FULLMUTEX, NULL);
 	if (rc != SQLITE_OK) {
 		(void)asprintf(ret_err, "cannot open %s: %s", st->path, sqlite3_errstr(rc));
-		err = sqlite_errno(rc);
+		err = zr_store__errno(rc);
 		goto fail;
 	}
 	/* WAL: readers never wait for the writer; FULL: a commit is on disk when it returns. */
@@ -908,64 +810,6 @@ fail:
 	free(st->path);
 	free(st);
 	return err;
-}
-
-static int service_row(sqlite3_stmt *s, void *ctx)
-{
-	struct walk *w = ctx;
-	struct zr_store_service r = {
-		.rowid = sqlite3_column_int64(s, 0),
-		.template = col_text(s, 1),
-		.name = col_text(s, 2),
-		.guid = col_text(s, 3),
-		.uid = col_text(s, 4),
-		.data = col_text(s, 5),
-		.state = col_text(s, 6),
-		.secret = col_text(s, 7),
-		.created_ns = sqlite3_column_int64(s, 8),
-		.deleting = sqlite3_column_int(s, 9) != 0,
-		.upgrade_to = col_text(s, 10),
-	};
-	return w->service_fn(&r, w->data);
-}
-
-static int task_row(sqlite3_stmt *s, void *ctx)
-{
-	struct walk *w = ctx;
-	struct zr_store_task t = {
-		.id = sqlite3_column_int64(s, 0),
-		.service_guid = col_text(s, 1),
-		.action = col_text(s, 2),
-		.args = col_text(s, 3),
-		.state = col_text(s, 4),
-		.error = col_text(s, 5),
-		.result = sqlite3_column_blob(s, 6),
-		.result_len = (size_t)sqlite3_column_bytes(s, 6),
-		.lane = sqlite3_column_int(s, 7),
-		.err = sqlite3_column_int(s, 8),
-		.attempt = sqlite3_column_int(s, 9),
-		.created_ns = sqlite3_column_int64(s, 10),
-		.started_ns = sqlite3_column_int64(s, 11),
-		.finished_ns = sqlite3_column_int64(s, 12),
-		.progress_done = sqlite3_column_int64(s, 13),
-		.progress_total = sqlite3_column_int64(s, 14),
-	};
-	return w->task_fn(&t, w->data);
-}
-
-int zr_store_load(struct zr_store *st, int (*service_fn)(const struct zr_store_service *s, void *data),
-		  int (*task_fn)(const struct zr_store_task *t, void *data), void *data)
-{
-	struct walk ws = {.service_fn = service_fn, .data = data};
-	struct walk wt = {.task_fn = task_fn, .data = data};
-	int err = each_row(st, "SELECT rowid, template, name, guid, uid, data, state, secret, created,"
-			   " deleting, upgrade_to FROM services ORDER BY rowid", service_row, &ws);
-	if (err < 0) {
-		return err;
-	}
-	return each_row(st, "SELECT id, service, action, args, state, error, result, lane, err, attempt,"
-			" created, started, finished, progress_done, progress_total FROM tasks ORDER BY id",
-			task_row, &wt);
 }
 
 static void on_closed(uv_handle_t *h)
@@ -1026,3 +870,4 @@ void zr_store_close(struct zr_store *st)
 	uv_close((uv_handle_t *)&st->done_async, on_closed);
 	uv_close((uv_handle_t *)&st->retry_timer, on_closed);
 }
+
