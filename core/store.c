@@ -178,7 +178,8 @@ int zr_store__errno(int rc)
 	}
 }
 
-int zr_store__each_row(struct zr_store *st, const char *sql, int (*row)(sqlite3_stmt *s, void *ctx), void *ctx)
+int zr_store__each_row(struct zr_store *st, const char *sql,
+		       int (*row)(sqlite3_stmt *s, void *ctx), void *ctx)
 {
 	sqlite3_stmt *s;
 	int err = 0;
