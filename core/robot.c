@@ -881,9 +881,16 @@ void zr_robot_destroy(struct zr_robot *r)
 	zr_log_set_sink(NULL, NULL);
 	zr_repos_destroy(r->repos);
 	r->repos = NULL;
-	struct zr_robot_iter it = {0};
-	for (struct zr_service *s; (s = zr_robot_next_service(r, &it));) {
-		zr_service__close(s);
+	size_t i = 0;
+	void *v;
+	while (zr_map_next(&r->templates, &i, NULL, NULL, &v)) {
+		struct zr_robot_template *rt = v;
+		size_t j = 0;
+		void *sv;
+		while (zr_map_next(&rt->services, &j, NULL, NULL, &sv)) {
+			zr_service__close(sv);
+		}
+		zr_map_done(&rt->services);
 	}
 	struct zr_service *s, *tmp;
 	zr_list_for_each_safe(s, tmp, &r->deleting, delete_link) {
@@ -892,11 +899,9 @@ void zr_robot_destroy(struct zr_robot *r)
 	}
 	/* Templates outlive the services' close callbacks only by what those callbacks touch:
 	 * tasks and journals, never the template. */
-	size_t i = 0;
-	void *v;
+	i = 0;
 	while (zr_map_next(&r->templates, &i, NULL, NULL, &v)) {
 		struct zr_robot_template *rt = v;
-		zr_map_done(&rt->services);
 		for (size_t k = 0; k < rt->n_versions; k++) {
 			zr_template_free(rt->versions[k]);
 		}

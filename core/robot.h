@@ -121,6 +121,15 @@ int zr_robot_create_service(struct zr_robot *r, const char *tmpl, const char *na
 /* Sets how producers on other robots are looked up before data naming them is taken
  * (service.h requests); fn NULL: they are taken on their shape alone. */
 void zr_robot_set_producer_check(struct zr_robot *r, zr_producer_check_fn fn, void *data);
+/* The checks of a service's creation that need no I/O (template, name, stopping, data, local
+ * producers): 0 with the template and the data with its defaults (new reference). */
+int zr_robot__create_check(struct zr_robot *r, const char *tmpl, const char *name,
+			   const json_t *data, const struct zr_template **ret_t, json_t **ret_data,
+			   char **ret_err);
+/* Creates it once the checks pass again: returns their refusal, or 0 and cb (why NULL) at its
+ * commit. */
+int zr_robot__create(struct zr_robot *r, const char *tmpl, const char *name, const json_t *data,
+		     char **ret_err, zr_request_service_cb cb, void *cbdata);
 /* Deletes a service (rmdir; HTTP DELETE): once the deletion is durable it leaves the tree and
  * cb gets 0; it then finishes its task and on_delete actions detached and is freed. On a
  * commit failure cb gets -ENOSPC / -EIO and the service stays. */
@@ -146,15 +155,6 @@ void zr_robot_consumers(struct zr_robot *r, const struct zr_service *s,
  * process is left. */
 void zr_robot_stop(struct zr_robot *r, void (*cb)(struct zr_robot *r));
 
-/* The checks of a service's creation that need no I/O (template, name, stopping, data, local
- * producers): 0 with the template and the data with its defaults (new reference). */
-int zr_robot__create_check(struct zr_robot *r, const char *tmpl, const char *name,
-			   const json_t *data, const struct zr_template **ret_t, json_t **ret_data,
-			   char **ret_err);
-/* Creates it once the checks pass again: returns their refusal, or 0 and cb (why NULL) at its
- * commit. */
-int zr_robot__create(struct zr_robot *r, const char *tmpl, const char *name, const json_t *data,
-		     char **ret_err, zr_request_service_cb cb, void *cbdata);
 /* Appends a robot event {"seq","time","event":type,...ev}; takes ownership of ev (may be
  * NULL). Returns the JSON line appended (borrowed until the next event) for services. */
 const char *zr_robot__event(struct zr_robot *r, const char *type, json_t *ev);

@@ -176,7 +176,8 @@ static void on_data_checked(int err, const char *why, void *data)
 	struct data_request *q = data;
 	struct zr_service *s = q->s;
 	_cleanup_free_ char *why2 = NULL;
-	if (err == 0 && (s->deleting || s->closing)) {
+	/* An action's own data goes on while its service finishes its deletion (on_delete). */
+	if (err == 0 && !q->internal && (s->deleting || s->closing)) {
 		err = -ENOENT;
 		why = "the service was deleted meanwhile";
 	}
