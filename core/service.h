@@ -122,21 +122,25 @@ void zr_service__trim(struct zr_service *s);
 /* Starts the service's timers (recurring actions) once it is durable. */
 void zr_service__activate(struct zr_service *s);
 
-/* Enqueues a task of action with args (takes ownership; NULL = none). Refusals come back at
- * once as a negative errno (nothing queued, cb not called): -EINVAL with *ret_err for bad
- * args or missing required data (user lane), -EAGAIN for a full queue, -ENOENT when the
- * service is being deleted. Otherwise returns 0 and cb (may be NULL) fires once the task is
- * durably queued, with the task (borrowed; owned by the service), or with -ENOSPC / -EIO
- * and NULL when it could not be stored (then it never existed). */
+/* Enqueues a task of action with args (takes ownership; NULL = none): for the robot's own
+ * tasks (recurring, on_delete, upgrade); a user's write goes through zr_service_request_task.
+ * Refusals come back at once as a negative errno (nothing queued, cb not called): -EINVAL
+ * with *ret_err for bad args or missing required data (user lane), -EAGAIN for a full queue,
+ * -ENOENT when the service is being deleted, -ENOMEM. Otherwise returns 0 and cb (may be
+ * NULL) fires once the task is durably queued, with the task (borrowed; owned by the
+ * service), or with -ENOSPC / -EIO and NULL when it could not be stored (then it never
+ * existed). */
 int zr_service_enqueue(struct zr_service *s, const struct zr_action_def *action, json_t *args,
 		       enum zr_lane lane, char **ret_err, zr_task_cb cb, void *data);
 
 /* Cancels a queued or running task; -EINVAL if it already ended. */
 int zr_service_cancel(struct zr_service *s, struct zr_task *t);
 
-/* Validates and replaces the data (borrowed). -EINVAL with *ret_err when invalid (cb not
- * called); else 0, and cb (may be NULL) fires with 0 once the new data is durable (it is
- * shown from then on) or a negative errno (the old data stays). */
+/* Validates and replaces the data (borrowed), without looking producers on other robots up:
+ * the older shape of zr_service_request_data, kept until tree.c moves to it. -EINVAL with
+ * *ret_err when invalid, -ENOMEM (cb not called); else 0, and cb (may be NULL) fires with 0
+ * once the new data is durable (it is shown from then on) or a negative errno (the old data
+ * stays). */
 int zr_service_set_data(struct zr_service *s, const json_t *data, char **ret_err, zr_done_cb cb,
 			void *cbdata);
 
