@@ -1,7 +1,8 @@
 /* Unit tests for the model without FUSE: a robot on a loop with a store in a scratch data
  * folder and template folders made here; services created, tasks run by real scripts; the
  * request functions' refusals; producers on other robots looked up through a fake check; an
- * action's fd-3 data through the same checks; job slots handed out in order. */
+ * action's fd-3 data through the same checks (also an on_delete action's); job slots handed
+ * out in order. */
 #include "robot.h"
 
 #include <ftw.h>
@@ -9,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "journal.h"
 #include "service.h"
 #include "store.h"
 #include "task.h"
@@ -435,6 +437,53 @@ TEST(job_slots)
 	ASSERT_FALSE(b->has_slot);
 }
 
+static bool deleted;
+
+static void on_deleted(int err, void *data)
+{
+	(void)data;
+	ASSERT_OK(err);
+	deleted = true;
+}
+
+/* Whether the robot's event journal holds text. */
+static bool event_seen(const char *text)
+{
+	struct zr_journal_cursor c = {0};
+	char buf[4096];
+	size_t n, off = 0;
+	char *all = NULL;
+	size_t len = 0;
+	while ((n = zr_journal_read(&robot->events, &c, off, buf, sizeof(buf))) > 0) {
+		all = realloc(all, len + n + 1);
+		ASSERT_NOT_NULL(all);
+		memcpy(all + len, buf, n);
+		len += n;
+		off += n;
+	}
+	bool seen = all && (all[len] = '\0', strstr(all, text) != NULL);
+	free(all);
+	return seen;
+}
+
+/* An on_delete action's fd-3 data is taken while its service finishes its deletion, through
+ * the same checks as any data. */
+TEST(on_delete_data)
+{
+	struct zr_service *s = create_ok("app", "d1", NULL);
+	zr_robot_delete_service(robot, s, on_deleted, NULL);
+	run_until(&deleted);
+	uint64_t deadline = uv_hrtime() + 20ull * 1000 * 1000 * 1000;
+	ASSERT_OK(uv_timer_start(&tick, on_tick, 5, 5));
+	while (!zr_list_empty(&robot->deleting)) {
+		ASSERT_TRUE(uv_hrtime() < deadline);
+		(void)uv_run(&loop, UV_RUN_ONCE);
+	}
+	ASSERT_OK(uv_timer_stop(&tick));
+	ASSERT_TRUE(event_seen("\"event\":\"data.changed\",\"service\":\"app/d1\""));
+	ASSERT_TRUE(event_seen("\"event\":\"service.deleted\",\"service\":\"app/d1\""));
+}
+
 static bool stopped;
 
 static void on_stopped(struct zr_robot *r)
@@ -463,9 +512,11 @@ int main(void)
 		      "{\"name\": \"app\", \"version\": \"1.0.0\","
 		      " \"data\": {\"level\": {\"type\": \"integer\", \"default\": 0}},"
 		      " \"consumes\": {\"host\": {\"template\": \"node\"}},"
-		      " \"actions\": {\"point\": {}, \"level\": {}}}",
+		      " \"actions\": {\"point\": {}, \"level\": {}, \"bye\": {}},"
+		      " \"on_delete\": [\"bye\"]}",
 		      "point", "echo 'data {\"host\": \"@remote/far/node/elsewhere\"}' >&3",
-		      "level", "echo 'data {\"level\": 7}' >&3", NULL);
+		      "level", "echo 'data {\"level\": 7}' >&3",
+		      "bye", "echo 'data {\"level\": 9}' >&3", NULL);
 
 	ASSERT_OK(uv_loop_init(&loop));
 	ASSERT_OK(uv_timer_init(&loop, &tick));
@@ -488,6 +539,7 @@ int main(void)
 	RUN_TEST(remote_producers);
 	RUN_TEST(create_compat);
 	RUN_TEST(job_slots);
+	RUN_TEST(on_delete_data);
 
 	zr_robot_stop(robot, on_stopped);
 	run_until(&stopped);

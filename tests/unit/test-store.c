@@ -121,6 +121,13 @@ static void close_store(struct zr_store *st)
 	(void)uv_run(&loop, UV_RUN_DEFAULT);
 }
 
+/* Closes st and opens the store of dir again: what a restart finds. */
+static struct zr_store *reopen(struct zr_store *st, const char *dir)
+{
+	close_store(st);
+	return open_store(dir);
+}
+
 /* ---- loading into copies ---- */
 
 struct svc_copy {
@@ -377,9 +384,7 @@ TEST(roundtrip)
 	zr_store_task_delete(st, 4);
 	zr_store_service_delete(st, "g-d");
 	ASSERT_OK(sync_wait(st));
-	close_store(st);
-
-	st = open_store(dir);
+	st = reopen(st, dir);
 	load(st, &l);
 	ASSERT_EQ_SIZE(l.n_svcs, 3);
 	ASSERT_EQ_STR(l.svcs[0].name, "alpha");
@@ -446,9 +451,7 @@ TEST(roundtrip)
 	zr_store_task_put(st, &t3, false);
 	zr_store_service_delete(st, "g-c");
 	ASSERT_OK(sync_wait(st));
-	close_store(st);
-
-	st = open_store(dir);
+	st = reopen(st, dir);
 	load(st, &l);
 	ASSERT_EQ_SIZE(l.n_svcs, 3);
 	ASSERT_EQ_STR(l.svcs[0].name, "alpha");
@@ -647,9 +650,7 @@ static void commit_failure(const char *dir, const struct failure *f)
 	struct zr_store_task t = queued_task(1, "g-a", "echo");
 	zr_store_task_put(st, &t, false);
 	ASSERT_OK(sync_wait(st));
-	close_store(st);
-
-	st = open_store(dir);
+	st = reopen(st, dir);
 	struct loaded l;
 	load(st, &l);
 	ASSERT_EQ_SIZE(l.n_svcs, 1);
@@ -778,9 +779,7 @@ TEST(remotes_roundtrip)
 	zr_store_remote_put(st, "alpha", "https://alpha.example", "/run/alpha.token", 1);
 	zr_store_remote_put(st, "gone", "http://gone.example", NULL, 3);
 	ASSERT_OK(sync_wait(st));
-	close_store(st);
-
-	st = open_store(dir);
+	st = reopen(st, dir);
 	remotes(st, &r);
 	ASSERT_EQ_SIZE(r.n, 4);
 	ASSERT_EQ_STR(r.v[0][0], "zeta");
@@ -808,9 +807,7 @@ TEST(remotes_roundtrip)
 	zr_store_remote_put(st, "lab", "http://10.0.0.3:9090", NULL, -1);
 	zr_store_remote_put(st, "new", "http://new.example", "/t", 4);
 	ASSERT_OK(sync_wait(st));
-	close_store(st);
-
-	st = open_store(dir);
+	st = reopen(st, dir);
 	remotes(st, &r);
 	ASSERT_EQ_SIZE(r.n, 4);
 	ASSERT_EQ_STR(r.v[0][0], "lab");
@@ -901,8 +898,7 @@ TEST(migrate_2_to_3)
 	zr_store_remote_put(st, "lab", "http://10.0.0.2:8080", NULL, 0);
 	zr_store_service_upgrade_to(st, "g-old", "local/t/2.0.0", false);
 	ASSERT_OK(sync_wait(st));
-	close_store(st);
-	st = open_store(dir);
+	st = reopen(st, dir);
 	load(st, &l);
 	ASSERT_EQ_SIZE(l.n_svcs, 1);
 	ASSERT_EQ_STR(l.svcs[0].upgrade_to, "local/t/2.0.0");
@@ -952,9 +948,7 @@ TEST(submit_out_of_memory)
 	zr_store__fail_alloc(0);
 	ASSERT_OK(zr_store_task_id(st, 5));
 	ASSERT_OK(sync_wait(st));
-	close_store(st);
-
-	st = open_store(dir);
+	st = reopen(st, dir);
 	struct loaded l;
 	load(st, &l);
 	ASSERT_EQ_SIZE(l.n_svcs, 1);
