@@ -1,0 +1,354 @@
+/* Services: one attempt of a task: the action process, its stdin and environment, the
+ * protocol on its pipes (stdout result, stderr log, fd-3 control lines), and its exit. */
+#include "service.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "robot.h"
+#include "runner.h"
+#include "service-internal.h"
+#include "task.h"
+#include "template.h"
+#include "util/buf.h"
+#include "util/cleanup.h"
+#include "util/log.h"
+
+/* Error texts quote this many of the last stderr lines. */
+#define ERROR_TAIL_LINES 5
+
+extern char **environ;
+
+static void on_retry(uv_timer_t *timer);
+
+/* Keeps only the last ERROR_TAIL_LINES lines of stderr for the error text. */
+static void keep_tail(struct zr_buf *b, const char *line, size_t n)
+{
+	(void)zr_buf_append(b, line, n);
+	(void)zr_buf_append(b, "\n", 1);
+	size_t lines = 0;
+	for (size_t i = b->len; i > 0; i--) {
+		if (b->data[i - 1] == '\n' && ++lines > ERROR_TAIL_LINES) {
+			zr_buf_consume(b, i);
+			break;
+		}
+	}
+}
+
+/* Per-attempt state the runner callbacks need. */
+struct attempt {
+	struct zr_task *t;
+	struct zr_buf tail;
+	bool truncated;
+};
+
+static void on_stderr_line(const char *line, size_t n, void *data)
+{
+	struct attempt *a = data;
+	(void)zr_journal_append(&a->t->log, line, n);
+	zr_service__log(a->t->svc, a->t, line, n);
+	keep_tail(&a->tail, line, n);
+}
+
+static void on_stdout(const char *p, size_t n, void *data)
+{
+	struct attempt *a = data;
+	struct zr_task *t = a->t;
+	size_t max = t->svc->robot->cfg.result_max;
+	if (t->result.len + n > max) {
+		if (!a->truncated) {
+			a->truncated = true;
+			log_warn("Task %llu (%s %s): result cut at %zu bytes", (unsigned long long)t->id,
+				 t->svc->path, t->action->name, max);
+		}
+		n = max > t->result.len ? max - t->result.len : 0;
+	}
+	(void)zr_buf_append(&t->result, p, n);
+}
+
+/* Says why line from task id's fd 3 is ignored: in the log, and in the task's log while the
+ * task is kept. */
+static void ctl_ignored(struct zr_service *s, uint64_t id, const char *action, const char *line,
+			const char *why)
+{
+	struct zr_task *t = zr_service_task(s, id);
+	log_warn("Task %llu (%s %s): ignoring fd 3 line '%s': %s", (unsigned long long)id, s->path,
+		 action, line, why ? why : "out of memory");
+	if (t) {
+		(void)zr_journal_appendf(&t->log, "zrobot: ignored fd 3 line '%s': %s", line, why ? why : "");
+	}
+}
+
+/* A "data" line on its way through the same checks as any request; its answer may come after
+ * the task ended (a producer on another robot was looked up). */
+struct ctl_data {
+	struct zr_service *s; /* a reference */
+	uint64_t task;
+	const char *action;   /* borrowed from a template: they stay while the robot runs */
+	char *line;
+};
+
+static void on_ctl_data(int err, const char *why, void *data)
+{
+	struct ctl_data *cd = data;
+	if (err < 0) {
+		ctl_ignored(cd->s, cd->task, cd->action, cd->line, why);
+	}
+	zr_service_unref(cd->s);
+	free(cd->line);
+	free(cd);
+}
+
+/* A line on fd 3: "state CAT TAG VALUE", "data {json}" or "progress DONE TOTAL". */
+static void on_ctl_line(const char *line, size_t n, void *data)
+{
+	struct attempt *a = data;
+	struct zr_task *t = a->t;
+	struct zr_service *s = t->svc;
+	_cleanup_free_ char *l = strndup(line, n);
+	_cleanup_free_ char *why = NULL;
+	if (!l) {
+		return;
+	}
+	char cat[128], tag[128], val[32];
+	long long done, total;
+	char extra;
+	if (strncmp(l, "state ", 6) == 0) {
+		if (sscanf(l + 6, "%127s %127s %31s %c", cat, tag, val, &extra) == 3 &&
+		    zr_service_set_state(s, cat, tag, val) == 0) {
+			return;
+		}
+		why = strdup("want 'state CATEGORY TAG ok|error|warning|skipped'");
+	} else if (strncmp(l, "data ", 5) == 0) {
+		json_error_t jerr;
+		_cleanup_json_ json_t *patch = json_loads(l + 5, 0, &jerr);
+		_cleanup_json_ json_t *merged = json_deep_copy(s->data);
+		struct ctl_data *cd = NULL;
+		if (!patch || !json_is_object(patch)) {
+			why = strdup("want 'data {JSON object}'");
+		} else if (merged && json_object_update(merged, patch) == 0 &&
+			   (cd = calloc(1, sizeof(*cd)))) {
+			*cd = (struct ctl_data){.s = s, .task = t->id, .action = t->action->name,
+						.line = TAKE_PTR(l)};
+			zr_service_ref(s);
+			zr_service__request_data(s, merged, true, on_ctl_data, cd);
+			return;
+		}
+	} else if (strncmp(l, "progress ", 9) == 0) {
+		if (sscanf(l + 9, "%lld %lld %c", &done, &total, &extra) == 2 && done >= 0 &&
+		    total >= 0) {
+			t->progress_done = done;
+			t->progress_total = total;
+			return;
+		}
+		why = strdup("want 'progress DONE TOTAL'");
+	} else {
+		why = strdup("unknown command");
+	}
+	ctl_ignored(s, t->id, t->action->name, l, why);
+}
+
+static char *signal_text(int sig)
+{
+	char *s = NULL;
+	const char *abbrev = sigabbrev_np(sig);
+	if (asprintf(&s, "killed by signal %d%s%s\n", sig, abbrev ? " SIG" : "", abbrev ? abbrev : "") < 0) {
+		return NULL;
+	}
+	return s;
+}
+
+static void on_exited(int64_t status, int sig, bool timed_out, void *data)
+{
+	struct attempt *a = data;
+	struct zr_task *t = a->t;
+	struct zr_service *s = t->svc;
+	struct zr_robot *r = s->robot;
+	char *error = NULL;
+	enum zr_task_state state = ZR_TASK_OK;
+	int err = 0;
+
+	t->runner = NULL;
+	r->running_processes--;
+	if (t->cancel_requested) {
+		state = ZR_TASK_CANCELLED;
+		error = strdup("cancelled\n");
+		err = ECANCELED;
+	} else if (r->stopping) {
+		state = ZR_TASK_INTERRUPTED;
+		error = strdup("interrupted\n");
+		err = EIO;
+	} else if (timed_out) {
+		state = ZR_TASK_TIMEOUT;
+		(void)asprintf(&error, "timeout after %gs\n", t->action->timeout);
+		err = ETIMEDOUT;
+	} else if (sig != 0) {
+		state = ZR_TASK_ERROR;
+		error = signal_text(sig);
+		err = EIO;
+	} else if (status != 0) {
+		state = ZR_TASK_ERROR;
+		(void)asprintf(&error, "exit status %lld\n%s", (long long)status,
+			       a->tail.data ? a->tail.data : "");
+		err = EIO;
+	}
+	zr_buf_done(&a->tail);
+	free(a);
+	if (state != ZR_TASK_OK && !error) {
+		error = strdup("failed\n");
+	}
+
+	bool retryable = state == ZR_TASK_ERROR || state == ZR_TASK_TIMEOUT;
+	if (retryable && t->attempt < t->action->retry.tries) {
+		double delay = t->action->retry.delay * pow(t->action->retry.backoff, t->attempt - 1);
+		size_t el = strcspn(error, "\n");
+		(void)zr_journal_appendf(&t->log, "zrobot: attempt %d of %d failed (%.*s), retrying in %gs",
+					 t->attempt, t->action->retry.tries, (int)el, error, delay);
+		zr_service__log(s, t, "retrying", 8);
+		free(error);
+		zr_buf_reset(&t->result);
+		t->attempt++;
+		t->timed_out = false;
+		/* The slot goes back while we wait: a backoff must not starve other services. */
+		zr_robot__release_slot(r, s);
+		(void)uv_timer_start(&s->retry_timer, on_retry, (uint64_t)(delay * 1000), 0);
+		zr_robot__process_ended(r);
+		return;
+	}
+	zr_service__finish(s, t, state, error, err);
+	zr_robot__process_ended(r);
+}
+
+static void on_retry(uv_timer_t *timer)
+{
+	struct zr_service *s = timer->data;
+	zr_robot__want_slot(s->robot, s);
+}
+
+static char *env_name(const char *prefix, const char *key)
+{
+	char *e = NULL;
+	if (asprintf(&e, "%s%s", prefix, key) < 0) {
+		return NULL;
+	}
+	for (char *c = e + strlen(prefix); *c; c++) {
+		*c = isalnum((unsigned char)*c) ? (char)toupper((unsigned char)*c) : '_';
+	}
+	return e;
+}
+
+static int env_add_json(char ***env, size_t *n, const char *prefix, const json_t *obj)
+{
+	const char *key;
+	json_t *v;
+	json_object_foreach((json_t *)obj, key, v) {
+		_cleanup_free_ char *name = env_name(prefix, key);
+		_cleanup_free_ char *text = json_is_string(v) ? strdup(json_string_value(v))
+							      : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+		char *kv = NULL;
+		if (!name || !text || asprintf(&kv, "%s=%s", name, text) < 0) {
+			return -ENOMEM;
+		}
+		(*env)[(*n)++] = kv;
+	}
+	return 0;
+}
+
+/* The robot's environment plus the action protocol's variables (DESIGN §4). */
+static char **build_env(const struct zr_service *s, const struct zr_task *t)
+{
+	size_t base = 0;
+	while (environ[base]) {
+		base++;
+	}
+	size_t cap = base + 6 + json_object_size(s->data) + json_object_size(t->args) + 1;
+	char **env = calloc(cap, sizeof(*env));
+	size_t n = 0;
+	if (!env) {
+		return NULL;
+	}
+	for (size_t i = 0; i < base; i++) {
+		/* Our own variables must not leak in from a robot started by an action. */
+		if (strncmp(environ[i], "ZR_", 3) == 0 || strncmp(environ[i], "DATA_", 5) == 0 ||
+		    strncmp(environ[i], "ARG_", 4) == 0) {
+			continue;
+		}
+		if (!(env[n++] = strdup(environ[i]))) {
+			goto fail;
+		}
+	}
+	const struct zr_robot *r = s->robot;
+	if (asprintf(&env[n++], "ZR_ROOT=%s", r->cfg.mount) < 0 ||
+	    asprintf(&env[n++], "ZR_SERVICE=%s", s->path) < 0 ||
+	    asprintf(&env[n++], "ZR_SERVICE_DIR=%s/%s", r->cfg.mount, s->path) < 0 ||
+	    asprintf(&env[n++], "ZR_TASK=%llu", (unsigned long long)t->id) < 0 ||
+	    asprintf(&env[n++], "ZR_ACTION=%s", t->action->name) < 0) {
+		env[--n] = NULL;
+		goto fail;
+	}
+	if (env_add_json(&env, &n, "DATA_", s->data) < 0 || env_add_json(&env, &n, "ARG_", t->args) < 0) {
+		goto fail;
+	}
+	return env;
+fail:
+	for (size_t i = 0; i < cap; i++) {
+		free(env[i]);
+	}
+	free(env);
+	return NULL;
+}
+
+static void free_env(char **env)
+{
+	for (char **e = env; e && *e; e++) {
+		free(*e);
+	}
+	free(env);
+}
+
+void zr_service__start_attempt(struct zr_service *s, struct zr_task *t)
+{
+	struct zr_robot *r = s->robot;
+	static const struct zr_runner_events ev = {
+		.stderr_line = on_stderr_line,
+		.ctl_line = on_ctl_line,
+		.stdout_data = on_stdout,
+		.exited = on_exited,
+	};
+	struct attempt *a = calloc(1, sizeof(*a));
+	_cleanup_json_ json_t *in = json_pack("{ss ss ss sI sO sO}", "service", s->path, "template",
+					      s->template->name, "action", t->action->name, "task",
+					      (json_int_t)t->id, "data", s->data, "args", t->args);
+	_cleanup_free_ char *input = in ? json_dumps(in, JSON_COMPACT) : NULL;
+	char **env = build_env(s, t);
+	int err = -ENOMEM;
+	if (a && input && env) {
+		a->t = t;
+		struct zr_runner_config cfg = {
+			.path = t->action->path,
+			.cwd = s->workdir,
+			.env = env,
+			.input = input,
+			.timeout = t->action->timeout,
+			.grace = r->cfg.kill_grace,
+		};
+		err = zr_runner_start(r->loop, &cfg, &ev, a, &t->runner);
+	}
+	free_env(env);
+	if (err == 0) {
+		r->running_processes++;
+		(void)zr_journal_appendf(&t->log, "zrobot: attempt %d started, pid %d", t->attempt,
+					 zr_runner_pid(t->runner));
+		return;
+	}
+	free(a);
+	char *error = NULL;
+	(void)asprintf(&error, "cannot start %s: %s\n", t->action->path, strerror(-err));
+	log_error("Task %llu (%s %s): %s", (unsigned long long)t->id, s->path, t->action->name,
+		  error ? error : "cannot start");
+	zr_service__finish(s, t, ZR_TASK_ERROR, error, EIO);
+}

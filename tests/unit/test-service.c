@@ -1,0 +1,557 @@
+/* Unit tests for the model without FUSE: a robot on a loop with a store in a scratch data
+ * folder and template folders made here; services created, tasks run by real scripts; the
+ * request functions' refusals; producers on other robots looked up through a fake check; an
+ * action's fd-3 data through the same checks (also an on_delete action's); job slots handed
+ * out in order. */
+#include "robot.h"
+
+#include <ftw.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "journal.h"
+#include "service.h"
+#include "store.h"
+#include "task.h"
+#include "template.h"
+#include "test.h"
+
+static uv_loop_t loop;
+static char *base;
+static struct zr_store *store;
+static struct zr_robot *robot;
+
+/* ---- scratch folders and templates ---- */
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)ftw;
+	return flag == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+static void write_file(const char *path, const char *content, mode_t mode)
+{
+	FILE *f = fopen(path, "w");
+	if (!f) {
+		FAIL("fopen %s: %s", path, strerror(errno));
+	}
+	ASSERT_EQ_SIZE(fwrite(content, 1, strlen(content), f), strlen(content));
+	ASSERT_EQ_INT(fclose(f), 0);
+	ASSERT_EQ_INT(chmod(path, mode), 0);
+}
+
+/* <base>/templates/<name>/ with manifest, and each action a /bin/sh script (name, body, ...,
+ * NULL). */
+static void make_template(const char *name, const char *manifest, ...)
+{
+	char *dir = test_strf("%s/templates/%s", base, name);
+	char *actions = test_strf("%s/actions", dir);
+	char *file = test_strf("%s/template.json", dir);
+	ASSERT_OK(mkdir(dir, 0755));
+	ASSERT_OK(mkdir(actions, 0755));
+	write_file(file, manifest, 0644);
+	va_list ap;
+	va_start(ap, manifest);
+	for (const char *a; (a = va_arg(ap, const char *));) {
+		char *path = test_strf("%s/%s", actions, a);
+		char *body = test_strf("#!/bin/sh\n%s\n", va_arg(ap, const char *));
+		write_file(path, body, 0755);
+		free(path);
+		free(body);
+	}
+	va_end(ap);
+	free(dir);
+	free(actions);
+	free(file);
+}
+
+/* ---- running the loop ---- */
+
+static uv_timer_t tick;
+
+static void on_tick(uv_timer_t *t)
+{
+	(void)t;
+}
+
+/* Runs the loop until *flag is set (a 20 s bound: these take milliseconds). A timer ticks
+ * meanwhile: a callback that sets the flag from the start of a loop turn (a timer's) would
+ * otherwise leave that turn waiting for the next event. */
+static void run_until(const bool *flag)
+{
+	uint64_t deadline = uv_hrtime() + 20ull * 1000 * 1000 * 1000;
+	ASSERT_OK(uv_timer_start(&tick, on_tick, 5, 5));
+	while (!*flag) {
+		if (uv_hrtime() > deadline) {
+			FAIL("nothing happened within 20 s");
+		}
+		(void)uv_run(&loop, UV_RUN_ONCE);
+	}
+	ASSERT_OK(uv_timer_stop(&tick));
+}
+
+/* What a request's callback got. */
+struct answer {
+	bool fired;
+	int calls;
+	int err;
+	char *why;
+	struct zr_service *s;
+	struct zr_task *t;
+};
+
+static void answer_set(struct answer *a, int err, const char *why)
+{
+	a->fired = true;
+	a->calls++;
+	a->err = err;
+	free(a->why);
+	a->why = why ? strdup(why) : NULL;
+}
+
+static void on_service(int err, const char *why, struct zr_service *s, void *data)
+{
+	struct answer *a = data;
+	answer_set(a, err, why);
+	a->s = s;
+}
+
+static void on_done(int err, const char *why, void *data)
+{
+	answer_set(data, err, why);
+}
+
+static void on_task(int err, const char *why, struct zr_task *t, void *data)
+{
+	struct answer *a = data;
+	answer_set(a, err, why);
+	a->t = t;
+}
+
+static void answer_done(struct answer *a)
+{
+	free(a->why);
+	*a = (struct answer){0};
+}
+
+static struct zr_service *create_ok(const char *tmpl, const char *name, const char *data)
+{
+	json_error_t e;
+	json_t *j = data ? json_loads(data, 0, &e) : NULL;
+	struct answer a = {0};
+	zr_service_request_create(robot, tmpl, name, j, on_service, &a);
+	json_decref(j);
+	run_until(&a.fired);
+	if (a.err < 0) {
+		FAIL("create %s/%s: %s (%s)", tmpl, name, strerror(-a.err), a.why ? a.why : "");
+	}
+	ASSERT_EQ_INT(a.calls, 1);
+	struct zr_service *s = a.s;
+	ASSERT_NOT_NULL(s);
+	ASSERT_FALSE(s->pending);
+	ASSERT_EQ_PTR(zr_robot_service(robot, tmpl, name), s);
+	answer_done(&a);
+	return s;
+}
+
+/* Queues action with payload and waits for it to be queued; returns its id. */
+static uint64_t queue_ok(struct zr_service *s, const char *action, const char *payload)
+{
+	const struct zr_action_def *def = zr_template_action(s->template, action);
+	struct answer a = {0};
+	ASSERT_NOT_NULL(def);
+	zr_service_request_task(s, def, payload, strlen(payload), on_task, &a);
+	run_until(&a.fired);
+	if (a.err < 0) {
+		FAIL("queue %s '%s': %s (%s)", action, payload, strerror(-a.err), a.why ? a.why : "");
+	}
+	ASSERT_NOT_NULL(a.t);
+	uint64_t id = a.t->id;
+	answer_done(&a);
+	return id;
+}
+
+/* Runs the loop until task id of s ended and its end is on disk. */
+static struct zr_task *wait_task(struct zr_service *s, uint64_t id)
+{
+	uint64_t deadline = uv_hrtime() + 20ull * 1000 * 1000 * 1000;
+	struct zr_task *t;
+	ASSERT_OK(uv_timer_start(&tick, on_tick, 5, 5));
+	while (!(t = zr_service_task(s, id)) || !t->settled) {
+		ASSERT_NOT_NULL(t);
+		if (uv_hrtime() > deadline) {
+			FAIL("task %" PRIu64 " did not end within 20 s", id);
+		}
+		(void)uv_run(&loop, UV_RUN_ONCE);
+	}
+	ASSERT_OK(uv_timer_stop(&tick));
+	return t;
+}
+
+static void expect_result(const struct zr_task *t, const char *want)
+{
+	size_t n;
+	const char *out = zr_task_output(t, &n);
+	ASSERT_EQ_MEM(out, n, want, strlen(want));
+}
+
+/* ---- a fake check of producers on other robots ---- */
+
+static int checks;
+static bool checks_later; /* answer from a timer, as a remote robot does, not at once */
+
+struct later {
+	uv_timer_t timer;
+	int err;
+	void (*cb)(int err, const char *why, void *cbdata);
+	void *cbdata;
+};
+
+static void on_later_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void on_later(uv_timer_t *timer)
+{
+	struct later *l = timer->data;
+	l->cb(l->err, l->err ? "no such service on far" : NULL, l->cbdata);
+	uv_close((uv_handle_t *)timer, on_later_closed);
+}
+
+/* Only "@remote/far/node/there" exists. */
+static void check_producer(const char *producer, void (*cb)(int err, const char *why, void *cbdata),
+			   void *cbdata, void *data)
+{
+	(void)data;
+	checks++;
+	int err = strcmp(producer, "@remote/far/node/there") == 0 ? 0 : -EINVAL;
+	if (checks_later) {
+		struct later *l = calloc(1, sizeof(*l));
+		ASSERT_NOT_NULL(l);
+		*l = (struct later){.err = err, .cb = cb, .cbdata = cbdata};
+		ASSERT_OK(uv_timer_init(&loop, &l->timer));
+		l->timer.data = l;
+		ASSERT_OK(uv_timer_start(&l->timer, on_later, 1, 0));
+		return;
+	}
+	cb(err, err ? "no such service on far" : NULL, cbdata);
+}
+
+/* ---- tests ---- */
+
+/* A service is created, a task queued from key=value text (converted to the args' types), run
+ * by its script with the protocol's environment, and its result kept. */
+TEST(create_and_run)
+{
+	struct zr_service *s = create_ok("node", "n1", NULL);
+	ASSERT_EQ_INT(json_integer_value(json_object_get(s->data, "count")), 1);
+	uint64_t id = queue_ok(s, "echo", "msg=hello\nn=3\n");
+	struct zr_task *t = wait_task(s, id);
+	ASSERT_EQ_INT(t->state, ZR_TASK_OK);
+	ASSERT_TRUE(json_is_integer(json_object_get(t->args, "n")));
+	expect_result(t, "hello 3 node/n1 echo\n");
+
+	/* A JSON object says what its values are: a string stays refused for an integer. */
+	id = queue_ok(s, "echo", "{\"msg\": \"json\"}");
+	expect_result(wait_task(s, id), "json 0 node/n1 echo\n");
+	ASSERT_EQ_INT(s->n_finished, 2);
+}
+
+/* Refusals that need no I/O come before the request function returns, each with its errno
+ * and, where the errno does not say it all, why. */
+TEST(refusals)
+{
+	struct zr_service *s = zr_robot_service(robot, "node", "n1");
+	const struct zr_action_def *echo = zr_template_action(s->template, "echo");
+	struct answer a = {0};
+	ASSERT_NOT_NULL(s);
+
+	zr_service_request_create(robot, "node", "n1", NULL, on_service, &a);
+	ASSERT_EQ_INT(a.calls, 1);
+	ASSERT_EQ_INT(a.err, -EEXIST);
+	ASSERT_NULL(a.s);
+	answer_done(&a);
+	zr_service_request_create(robot, "nope", "x", NULL, on_service, &a);
+	ASSERT_EQ_INT(a.err, -ENOENT);
+	answer_done(&a);
+	zr_service_request_create(robot, "node", "Bad Name", NULL, on_service, &a);
+	ASSERT_EQ_INT(a.err, -EINVAL);
+	ASSERT_NOT_NULL(strstr(a.why, "invalid service name"));
+	answer_done(&a);
+	json_t *bad = json_pack("{ss}", "count", "many");
+	zr_service_request_create(robot, "node", "n2", bad, on_service, &a);
+	ASSERT_EQ_INT(a.err, -EINVAL);
+	ASSERT_NOT_NULL(a.why);
+	ASSERT_NULL(zr_robot_service(robot, "node", "n2"));
+	answer_done(&a);
+
+	zr_service_request_data(s, bad, on_done, &a);
+	ASSERT_EQ_INT(a.calls, 1);
+	ASSERT_EQ_INT(a.err, -EINVAL);
+	ASSERT_NOT_NULL(a.why);
+	ASSERT_EQ_INT(json_integer_value(json_object_get(s->data, "count")), 1);
+	answer_done(&a);
+	json_decref(bad);
+
+	const char *payloads[] = {"msg", "n=three", "{\"n\": \"3\"}", "{\"what\": 1}"};
+	for (size_t i = 0; i < sizeof(payloads) / sizeof(payloads[0]); i++) {
+		zr_service_request_task(s, echo, payloads[i], strlen(payloads[i]), on_task, &a);
+		ASSERT_EQ_INT(a.calls, 1);
+		ASSERT_EQ_INT(a.err, -EINVAL);
+		ASSERT_NOT_NULL(a.why);
+		ASSERT_NULL(a.t);
+		answer_done(&a);
+	}
+}
+
+/* A producer on another robot is looked up before data naming it is taken, for a new
+ * service (also through the older zr_robot_create_service that HTTP POST used) and for its
+ * data; one named already is not looked up again. */
+TEST(remote_producers)
+{
+	struct answer a = {0};
+	json_t *missing = json_pack("{ss}", "host", "@remote/far/node/missing");
+	json_t *there = json_pack("{ss}", "host", "@remote/far/node/there");
+	zr_robot_set_producer_check(robot, check_producer, NULL);
+
+	checks = 0;
+	zr_service_request_create(robot, "app", "a1", missing, on_service, &a);
+	run_until(&a.fired);
+	ASSERT_EQ_INT(a.err, -EINVAL);
+	ASSERT_EQ_STR(a.why, "no such service on far");
+	ASSERT_NULL(zr_robot_service(robot, "app", "a1"));
+	ASSERT_EQ_INT(checks, 1);
+	answer_done(&a);
+
+	struct zr_service *s = create_ok("app", "a1", "{\"host\": \"@remote/far/node/there\"}");
+	ASSERT_EQ_INT(checks, 2);
+	ASSERT_EQ_STR(zr_service_producer(s, "host"), "@remote/far/node/there");
+
+	zr_service_request_data(s, there, on_done, &a);
+	run_until(&a.fired);
+	ASSERT_OK(a.err);
+	ASSERT_EQ_INT(checks, 2);
+	answer_done(&a);
+	zr_service_request_data(s, missing, on_done, &a);
+	run_until(&a.fired);
+	ASSERT_EQ_INT(a.err, -EINVAL);
+	ASSERT_EQ_STR(a.why, "no such service on far");
+	ASSERT_EQ_INT(checks, 3);
+	ASSERT_EQ_STR(zr_service_producer(s, "host"), "@remote/far/node/there");
+	answer_done(&a);
+
+	/* A local producer is checked here, without asking anyone. */
+	json_t *local = json_pack("{ss}", "host", "node/none");
+	zr_service_request_data(s, local, on_done, &a);
+	ASSERT_EQ_INT(a.calls, 1);
+	ASSERT_EQ_INT(a.err, -EINVAL);
+	ASSERT_NOT_NULL(strstr(a.why, "no service 'node/none'"));
+	ASSERT_EQ_INT(checks, 3);
+	answer_done(&a);
+	json_decref(local);
+
+	/* An action's fd-3 data goes through the same checks. */
+	uint64_t id = queue_ok(s, "point", "");
+	ASSERT_EQ_INT(wait_task(s, id)->state, ZR_TASK_OK);
+	ASSERT_EQ_INT(checks, 4);
+	ASSERT_EQ_STR(zr_service_producer(s, "host"), "@remote/far/node/there");
+	ASSERT_EQ_INT(json_integer_value(json_object_get(s->data, "level")), 0);
+	id = queue_ok(s, "level", "");
+	ASSERT_EQ_INT(wait_task(s, id)->state, ZR_TASK_OK);
+	ASSERT_EQ_INT(json_integer_value(json_object_get(s->data, "level")), 7);
+	ASSERT_EQ_INT(checks, 4);
+	json_decref(missing);
+	json_decref(there);
+}
+
+static bool compat_fired;
+static int compat_err;
+
+static void on_compat_created(int err, struct zr_service *s, void *data)
+{
+	(void)data;
+	(void)s;
+	compat_fired = true;
+	compat_err = err;
+}
+
+/* zr_robot_create_service, until its callers move: refusals at once are returned, later
+ * ones (a producer on another robot) reach its callback. */
+TEST(create_compat)
+{
+	char *why = NULL;
+	json_t *missing = json_pack("{ss}", "host", "@remote/far/node/missing");
+	checks_later = true;
+	ASSERT_EQ_INT(zr_robot_create_service(robot, "app", "Bad", NULL, &why, on_compat_created, NULL),
+		      -EINVAL);
+	ASSERT_NOT_NULL(why);
+	free(why);
+	why = NULL;
+	ASSERT_OK(zr_robot_create_service(robot, "app", "a2", missing, &why, on_compat_created, NULL));
+	run_until(&compat_fired);
+	ASSERT_EQ_INT(compat_err, -EINVAL);
+	ASSERT_NULL(zr_robot_service(robot, "app", "a2"));
+
+	/* The same through the request function, with why, and a producer that is there. */
+	struct answer a = {0};
+	zr_service_request_create(robot, "app", "a2", missing, on_service, &a);
+	ASSERT_FALSE(a.fired);
+	run_until(&a.fired);
+	ASSERT_EQ_INT(a.err, -EINVAL);
+	ASSERT_EQ_STR(a.why, "no such service on far");
+	answer_done(&a);
+	create_ok("app", "a2", "{\"host\": \"@remote/far/node/there\"}");
+	checks_later = false;
+	json_decref(missing);
+}
+
+/* With one job slot, tasks of two services run one at a time in the order they were queued;
+ * tasks whose action cannot start end at once and give their slot back. */
+TEST(job_slots)
+{
+	struct zr_service *a = create_ok("node", "s1", NULL);
+	struct zr_service *b = create_ok("node", "s2", NULL);
+	char *gone = test_strf("%s/templates/node/actions/gone", base);
+	ASSERT_OK(unlink(gone));
+	free(gone);
+	uint64_t ids[6];
+	for (int i = 0; i < 6; i++) {
+		struct zr_service *s = i % 2 ? b : a;
+		ids[i] = queue_ok(s, i < 4 ? "gone" : "echo", i < 4 ? "" : "msg=x");
+	}
+	struct zr_task *last = wait_task(b, ids[5]);
+	ASSERT_EQ_INT(last->state, ZR_TASK_OK);
+	for (int i = 0; i < 6; i++) {
+		struct zr_task *t = wait_task(i % 2 ? b : a, ids[i]);
+		ASSERT_EQ_INT(t->state, i < 4 ? ZR_TASK_ERROR : ZR_TASK_OK);
+		if (i > 0) {
+			struct zr_task *prev = zr_service_task((i - 1) % 2 ? b : a, ids[i - 1]);
+			ASSERT_LE_INT(prev->started_ns, t->started_ns);
+		}
+	}
+	ASSERT_EQ_INT(robot->running, 0);
+	ASSERT_FALSE(a->has_slot);
+	ASSERT_FALSE(b->has_slot);
+}
+
+static bool deleted;
+
+static void on_deleted(int err, void *data)
+{
+	(void)data;
+	ASSERT_OK(err);
+	deleted = true;
+}
+
+/* Whether the robot's event journal holds text. */
+static bool event_seen(const char *text)
+{
+	struct zr_journal_cursor c = {0};
+	char buf[4096];
+	size_t n, off = 0;
+	char *all = NULL;
+	size_t len = 0;
+	while ((n = zr_journal_read(&robot->events, &c, off, buf, sizeof(buf))) > 0) {
+		all = realloc(all, len + n + 1);
+		ASSERT_NOT_NULL(all);
+		memcpy(all + len, buf, n);
+		len += n;
+		off += n;
+	}
+	bool seen = all && (all[len] = '\0', strstr(all, text) != NULL);
+	free(all);
+	return seen;
+}
+
+/* An on_delete action's fd-3 data is taken while its service finishes its deletion, through
+ * the same checks as any data. */
+TEST(on_delete_data)
+{
+	struct zr_service *s = create_ok("app", "d1", NULL);
+	zr_robot_delete_service(robot, s, on_deleted, NULL);
+	run_until(&deleted);
+	uint64_t deadline = uv_hrtime() + 20ull * 1000 * 1000 * 1000;
+	ASSERT_OK(uv_timer_start(&tick, on_tick, 5, 5));
+	while (!zr_list_empty(&robot->deleting)) {
+		ASSERT_TRUE(uv_hrtime() < deadline);
+		(void)uv_run(&loop, UV_RUN_ONCE);
+	}
+	ASSERT_OK(uv_timer_stop(&tick));
+	ASSERT_TRUE(event_seen("\"event\":\"data.changed\",\"service\":\"app/d1\""));
+	ASSERT_TRUE(event_seen("\"event\":\"service.deleted\",\"service\":\"app/d1\""));
+}
+
+static bool stopped;
+
+static void on_stopped(struct zr_robot *r)
+{
+	(void)r;
+	stopped = true;
+}
+
+int main(void)
+{
+	/* As the daemon does: an action that never reads its stdin must not kill us. */
+	(void)signal(SIGPIPE, SIG_IGN);
+	ASSERT_TRUE(asprintf(&base, "%s/zr-service.XXXXXX", test_tmp_dir()) > 0);
+	ASSERT_NOT_NULL(mkdtemp(base));
+	char *data = test_strf("%s/data", base);
+	char *templates = test_strf("%s/templates", base);
+	ASSERT_OK(mkdir(data, 0700));
+	ASSERT_OK(mkdir(templates, 0755));
+	make_template("node",
+		      "{\"name\": \"node\", \"version\": \"1.0.0\","
+		      " \"data\": {\"count\": {\"type\": \"integer\", \"default\": 1}},"
+		      " \"actions\": {\"echo\": {\"args\": {\"msg\": {\"type\": \"string\"},"
+		      " \"n\": {\"type\": \"integer\", \"default\": 0}}}, \"gone\": {}}}",
+		      "echo", "echo \"$ARG_MSG $ARG_N $ZR_SERVICE $ZR_ACTION\"", "gone", "exit 0", NULL);
+	make_template("app",
+		      "{\"name\": \"app\", \"version\": \"1.0.0\","
+		      " \"data\": {\"level\": {\"type\": \"integer\", \"default\": 0}},"
+		      " \"consumes\": {\"host\": {\"template\": \"node\"}},"
+		      " \"actions\": {\"point\": {}, \"level\": {}, \"bye\": {}},"
+		      " \"on_delete\": [\"bye\"]}",
+		      "point", "echo 'data {\"host\": \"@remote/far/node/elsewhere\"}' >&3",
+		      "level", "echo 'data {\"level\": 7}' >&3",
+		      "bye", "echo 'data {\"level\": 9}' >&3", NULL);
+
+	ASSERT_OK(uv_loop_init(&loop));
+	ASSERT_OK(uv_timer_init(&loop, &tick));
+	char *why = NULL;
+	int err = zr_store_open(&loop, data, &store, &why);
+	if (err < 0) {
+		FAIL("zr_store_open: %s", why ? why : strerror(-err));
+	}
+	struct zr_robot_config cfg = {
+		.store = store, .mount = "/nonexistent", .data_dir = data, .name = "test",
+		.jobs = 1, .queue_max = 16, .history = 16, .result_max = 4096, .kill_grace = 1,
+	};
+	ASSERT_OK(zr_robot_create(&loop, &cfg, &robot));
+	ASSERT_EQ_INT(zr_robot_load_templates(robot, templates), 2);
+	ASSERT_OK(zr_robot_load_store(robot));
+	zr_robot_start(robot);
+
+	RUN_TEST(create_and_run);
+	RUN_TEST(refusals);
+	RUN_TEST(remote_producers);
+	RUN_TEST(create_compat);
+	RUN_TEST(job_slots);
+	RUN_TEST(on_delete_data);
+
+	zr_robot_stop(robot, on_stopped);
+	run_until(&stopped);
+	zr_store_close(store);
+	robot->cfg.store = NULL;
+	zr_robot_destroy(robot);
+	uv_close((uv_handle_t *)&tick, NULL);
+	(void)uv_run(&loop, UV_RUN_DEFAULT);
+	ASSERT_OK(uv_loop_close(&loop));
+	(void)nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(data);
+	free(templates);
+	free(base);
+	return 0;
+}
