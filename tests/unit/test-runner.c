@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <uv.h>
@@ -279,6 +280,20 @@ TEST(timeout_kills_group)
 	assert_no_children();
 }
 
+struct adopted {
+	int calls;
+	int64_t status;
+	int sig;
+};
+
+static void on_adopted_exit(int64_t status, int sig, void *data)
+{
+	struct adopted *a = data;
+	a->calls++;
+	a->status = status;
+	a->sig = sig;
+}
+
 TEST(daemon_keeps_pipes)
 {
 	/* The task ends when the process exits, not when the pipes close. */
@@ -289,7 +304,21 @@ TEST(daemon_keeps_pipes)
 	ASSERT_EQ_INT(x.status, 0);
 	ASSERT_EQ_STR(buf_str(&x.out), "started\n");
 	ASSERT_TRUE(x.daemon_alive_at_exit);
+
+	/* The daemon is not our child (its parent exited): a watch sees its end, without the
+	 * status, and reaps nothing, as for a server adopted after a restart. */
+	uv_loop_t loop;
+	ASSERT_OK(uv_loop_init(&loop));
+	int pidfd = (int)syscall(SYS_pidfd_open, x.daemon_pid, 0);
+	ASSERT_GE_INT(pidfd, 0);
+	struct zr_child *c = NULL;
+	struct adopted a = {0};
+	ASSERT_OK(zr_child_watch(&loop, pidfd, on_adopted_exit, &a, &c));
 	ASSERT_EQ_INT(kill(x.daemon_pid, SIGKILL), 0);
+	loop_close(&loop);
+	ASSERT_EQ_INT(a.calls, 1);
+	ASSERT_EQ_INT(a.status, -1);
+	ASSERT_EQ_INT(a.sig, 0);
 	run_done(&x);
 	assert_no_children();
 }
