@@ -6,8 +6,10 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "util/buf.h"
 #include "util/list.h"
 
@@ -25,18 +27,22 @@ struct runner_pipe {
 };
 
 struct zr_runner {
-	uv_process_t proc;
+	uv_loop_t *loop;
+	struct zr_child *child; /* from the spawn until the exit callback */
+	int pid;                /* 0 until spawned */
+	/* Both ends of the four pipes until the spawn ends: [0] stdin, [1..3] stdout, stderr,
+	 * fd 3; the child's ends are then closed, ours go into the handles below. */
+	int fds[4][2];
 	uv_pipe_t in;
 	uv_write_t in_req;
 	char *input;
 	struct runner_pipe pipes[N_PIPES];
 	uv_timer_t timeout_timer;
 	uv_timer_t kill_timer;
+	double timeout;
 	double grace;
 	int pending_closes;
 	bool exited, killing, timed_out;
-	int64_t exit_status;
-	int term_signal;
 	struct zr_runner_events ev;
 	void *data;
 };
@@ -171,39 +177,50 @@ static void pipe_drain(struct runner_pipe *p)
 	pipe_flush_line(p);
 }
 
-static void on_exit_cb(uv_process_t *proc, int64_t exit_status, int term_signal)
+/* Closes the handles that exist; the last close callback frees r. */
+static void runner_close(struct zr_runner *r)
 {
-	struct zr_runner *r = proc->data;
+	for (int i = 0; i < N_PIPES; i++) {
+		pipe_close(&r->pipes[i]);
+	}
+	if (r->pid > 0 && !uv_is_closing((uv_handle_t *)&r->in)) {
+		uv_close((uv_handle_t *)&r->in, on_close);
+	}
+	uv_close((uv_handle_t *)&r->timeout_timer, on_close);
+	uv_close((uv_handle_t *)&r->kill_timer, on_close);
+}
+
+static void on_child_exit(int64_t exit_status, int term_signal, void *data)
+{
+	struct zr_runner *r = data;
 	r->exited = true;
-	r->exit_status = exit_status;
-	r->term_signal = term_signal;
+	r->child = NULL;
 	for (int i = 0; i < N_PIPES; i++) {
 		pipe_drain(&r->pipes[i]);
 	}
 	/* The group may still hold children of a killed action: finish them off so a timeout or
 	 * cancel leaves nothing behind. A daemon that called setsid() is in its own group and
-	 * lives on, which is what an action that starts a daemon wants. */
+	 * lives on, which is what an action that starts a daemon wants. The leader is still a
+	 * zombie here, so the group's id cannot belong to anyone else. */
 	if (r->killing) {
-		(void)kill(-proc->pid, SIGKILL);
+		(void)kill(-r->pid, SIGKILL);
 	}
 	r->ev.exited(exit_status, term_signal, r->timed_out, r->data);
-	for (int i = 0; i < N_PIPES; i++) {
-		pipe_close(&r->pipes[i]);
-	}
-	if (!uv_is_closing((uv_handle_t *)&r->in)) {
-		uv_close((uv_handle_t *)&r->in, on_close);
-	}
-	uv_close((uv_handle_t *)&r->timeout_timer, on_close);
-	uv_close((uv_handle_t *)&r->kill_timer, on_close);
-	uv_close((uv_handle_t *)&r->proc, on_close);
+	runner_close(r);
 }
 
 static void on_kill_timer(uv_timer_t *t)
 {
 	struct zr_runner *r = t->data;
 	if (!r->exited) {
-		(void)kill(-r->proc.pid, SIGKILL);
+		(void)kill(-r->pid, SIGKILL);
 	}
+}
+
+static void signal_group(struct zr_runner *r)
+{
+	(void)kill(-r->pid, SIGTERM);
+	(void)uv_timer_start(&r->kill_timer, on_kill_timer, (uint64_t)(r->grace * 1000), 0);
 }
 
 void zr_runner_kill(struct zr_runner *r)
@@ -212,8 +229,10 @@ void zr_runner_kill(struct zr_runner *r)
 		return;
 	}
 	r->killing = true;
-	(void)kill(-r->proc.pid, SIGTERM);
-	(void)uv_timer_start(&r->kill_timer, on_kill_timer, (uint64_t)(r->grace * 1000), 0);
+	/* Before the spawn has ended there is no group yet: on_spawned signals it. */
+	if (r->pid > 0) {
+		signal_group(r);
+	}
 }
 
 static void on_timeout(uv_timer_t *t)
@@ -232,108 +251,132 @@ static void on_input_written(uv_write_t *req, int status)
 	}
 }
 
-int zr_runner_pid(const struct zr_runner *r) { return r->proc.pid; }
+int zr_runner_pid(const struct zr_runner *r) { return r->pid; }
 
-int zr_runner_start(uv_loop_t *loop, const struct zr_runner_config *cfg,
-		    const struct zr_runner_events *ev, void *data, struct zr_runner **ret)
+static void close_fd(int *fd)
 {
-	/* Real pipes, not the socketpairs libuv would make: scripts write to /dev/stderr, which
-	 * cannot be opened on a socket. The child's ends are inherited and closed here after
-	 * spawning; ours are CLOEXEC so other actions never inherit them. */
-	int fds[4][2] = {{-1, -1}, {-1, -1}, {-1, -1}, {-1, -1}};
-	struct zr_runner *r = calloc(1, sizeof(*r));
-	int err = -ENOMEM;
-	if (!r) {
-		return -ENOMEM;
+	if (*fd >= 0) {
+		(void)close(*fd);
+		*fd = -1;
 	}
-	r->ev = *ev;
-	r->data = data;
-	r->grace = cfg->grace;
-	r->input = strdup(cfg->input ? cfg->input : "");
-	if (!r->input) {
-		goto fail;
+}
+
+static void on_spawned(int err, pid_t pid, int pidfd, void *data)
+{
+	struct zr_runner *r = data;
+	close_fd(&r->fds[0][0]);
+	for (int i = 1; i < 4; i++) {
+		close_fd(&r->fds[i][1]);
 	}
-	for (int i = 0; i < 4; i++) {
-		if (pipe2(fds[i], O_CLOEXEC) < 0) {
-			err = -errno;
-			goto fail;
+	if (err == 0) {
+		err = zr_child_watch(r->loop, pidfd, on_child_exit, r, &r->child);
+		if (err < 0) {
+			/* Out of memory: without a watch its end would go unseen, so it ends now. */
+			(void)kill(-pid, SIGKILL);
+			(void)waitpid(pid, NULL, 0);
 		}
 	}
-	/* fds[0]: stdin (child reads [0]); fds[1..3]: stdout, stderr, fd 3 (child writes [1]). */
-	uv_stdio_container_t stdio[4] = {
-		{.flags = UV_INHERIT_FD, .data.fd = fds[0][0]},
-		{.flags = UV_INHERIT_FD, .data.fd = fds[1][1]},
-		{.flags = UV_INHERIT_FD, .data.fd = fds[2][1]},
-		{.flags = UV_INHERIT_FD, .data.fd = fds[3][1]},
-	};
-	char *args[] = {(char *)cfg->path, NULL};
-	uv_process_options_t opt = {
-		.exit_cb = on_exit_cb,
-		.file = cfg->path,
-		.args = args,
-		.env = cfg->env,
-		.cwd = cfg->cwd,
-		/* DETACHED = setsid(): the action leads its own process group, so a timeout or a
-		 * cancel can signal the whole group. */
-		.flags = UV_PROCESS_DETACHED,
-		.stdio_count = 4,
-		.stdio = stdio,
-	};
-	r->proc.data = r;
-	err = uv_spawn(loop, &r->proc, &opt);
 	if (err < 0) {
-		/* A failed uv_spawn leaves the handle in the loop: it must be closed, and r is
-		 * freed in its close callback. */
-		for (int i = 0; i < 4; i++) {
-			(void)close(fds[i][0]);
-			(void)close(fds[i][1]);
+		close_fd(&r->fds[0][1]);
+		for (int i = 1; i < 4; i++) {
+			close_fd(&r->fds[i][0]);
 		}
-		r->pending_closes = 1;
-		r->proc.data = r;
-		uv_close((uv_handle_t *)&r->proc, on_close);
-		return err;
+		r->exited = true;
+		r->ev.failed(err, r->data);
+		runner_close(r);
+		return;
 	}
-	/* From here on the process exists: every failure below still ends in on_exit_cb. */
-	r->pending_closes = 1 + 1 + 2 + N_PIPES;
-	(void)close(fds[0][0]);
-	(void)close(fds[1][1]);
-	(void)close(fds[2][1]);
-	(void)close(fds[3][1]);
-	uv_timer_init(loop, &r->timeout_timer);
-	uv_timer_init(loop, &r->kill_timer);
-	r->timeout_timer.data = r->kill_timer.data = r;
-	uv_pipe_init(loop, &r->in, 0);
+	r->pid = pid;
+	if (r->ev.started) {
+		r->ev.started(pid, r->data);
+	}
+	/* From here on the process exists: every failure below still ends in on_child_exit. */
+	uv_pipe_init(r->loop, &r->in, 0);
 	r->in.data = r;
-	(void)uv_pipe_open(&r->in, fds[0][1]);
+	r->pending_closes++;
+	(void)uv_pipe_open(&r->in, r->fds[0][1]);
+	r->fds[0][1] = -1;
 	for (int i = 0; i < N_PIPES; i++) {
 		struct runner_pipe *p = &r->pipes[i];
-		p->r = r;
-		p->kind = i;
-		uv_pipe_init(loop, &p->handle, 0);
+		uv_pipe_init(r->loop, &p->handle, 0);
 		p->handle.data = p;
 		p->open = true;
-		if (uv_pipe_open(&p->handle, fds[i + 1][0]) == 0) {
+		r->pending_closes++;
+		if (uv_pipe_open(&p->handle, r->fds[i + 1][0]) == 0) {
 			(void)uv_read_start((uv_stream_t *)&p->handle, on_alloc, on_read);
 		}
+		r->fds[i + 1][0] = -1;
 	}
 	uv_buf_t b = uv_buf_init(r->input, (unsigned)strlen(r->input));
 	r->in_req.data = r;
 	if (uv_write(&r->in_req, (uv_stream_t *)&r->in, &b, 1, on_input_written) < 0) {
 		uv_close((uv_handle_t *)&r->in, on_close);
 	}
-	if (cfg->timeout > 0) {
-		(void)uv_timer_start(&r->timeout_timer, on_timeout, (uint64_t)(cfg->timeout * 1000), 0);
+	if (r->killing) {
+		signal_group(r);
+	} else if (r->timeout > 0) {
+		(void)uv_timer_start(&r->timeout_timer, on_timeout, (uint64_t)(r->timeout * 1000), 0);
 	}
+}
+
+int zr_runner_start(uv_loop_t *loop, const struct zr_runner_config *cfg,
+		    const struct zr_runner_events *ev, void *data, struct zr_runner **ret)
+{
+	struct zr_runner *r = calloc(1, sizeof(*r));
+	int err = -ENOMEM;
+	if (!r) {
+		return -ENOMEM;
+	}
+	memset(r->fds, -1, sizeof(r->fds));
+	r->loop = loop;
+	r->ev = *ev;
+	r->data = data;
+	r->timeout = cfg->timeout;
+	r->grace = cfg->grace;
+	for (int i = 0; i < N_PIPES; i++) {
+		r->pipes[i].r = r;
+		r->pipes[i].kind = i;
+	}
+	r->input = strdup(cfg->input ? cfg->input : "");
+	if (!r->input) {
+		goto fail;
+	}
+	/* Real pipes, not socketpairs: scripts write to /dev/stderr, which cannot be opened on a
+	 * socket. All CLOEXEC: the child gets its ends through the spawn's fd map, and no other
+	 * child ever inherits any. */
+	for (int i = 0; i < 4; i++) {
+		if (pipe2(r->fds[i], O_CLOEXEC) < 0) {
+			err = -errno;
+			goto fail;
+		}
+	}
+	/* The child's stdin reads fds[0][0]; stdout, stderr and fd 3 write fds[1..3][1]. */
+	const int child_fds[4] = {r->fds[0][0], r->fds[1][1], r->fds[2][1], r->fds[3][1]};
+	const struct zr_child_spawn_options opt = {
+		.path = cfg->path,
+		.env = cfg->env,
+		.cwd = cfg->cwd,
+		.fds = child_fds,
+		.n_fds = 4,
+		/* The action leads its own process group, so a timeout or a cancel can signal the
+		 * whole group. */
+		.flags = ZR_CHILD_SETSID,
+	};
+	err = zr_child_spawn(loop, &opt, on_spawned, r);
+	if (err < 0) {
+		goto fail;
+	}
+	uv_timer_init(loop, &r->timeout_timer);
+	uv_timer_init(loop, &r->kill_timer);
+	r->timeout_timer.data = r->kill_timer.data = r;
+	r->pending_closes = 2;
 	*ret = r;
 	return 0;
 
 fail:
 	for (int i = 0; i < 4; i++) {
-		for (int j = 0; j < 2; j++) {
-			if (fds[i][j] >= 0) {
-				(void)close(fds[i][j]);
-			}
-		}
+		close_fd(&r->fds[i][0]);
+		close_fd(&r->fds[i][1]);
 	}
 	free(r->input);
 	free(r);

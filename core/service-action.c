@@ -310,6 +310,35 @@ static void free_env(char **env)
 	free(env);
 }
 
+static void start_failed(struct zr_service *s, struct zr_task *t, int err)
+{
+	char *error = NULL;
+	(void)asprintf(&error, "cannot start %s: %s\n", t->action->path, strerror(-err));
+	log_error("Task %llu (%s %s): %s", (unsigned long long)t->id, s->path, t->action->name,
+		  error ? error : "cannot start");
+	zr_service__finish(s, t, ZR_TASK_ERROR, error, EIO);
+}
+
+static void on_started(int pid, void *data)
+{
+	struct attempt *a = data;
+	(void)zr_journal_appendf(&a->t->log, "zrobot: attempt %d started, pid %d", a->t->attempt, pid);
+}
+
+/* The spawn, off the loop, found the executable missing or not executable. */
+static void on_start_failed(int err, void *data)
+{
+	struct attempt *a = data;
+	struct zr_task *t = a->t;
+	struct zr_robot *r = t->svc->robot;
+	t->runner = NULL;
+	r->running_processes--;
+	zr_buf_done(&a->tail);
+	free(a);
+	start_failed(t->svc, t, err);
+	zr_robot__process_ended(r);
+}
+
 void zr_service__start_attempt(struct zr_service *s, struct zr_task *t)
 {
 	struct zr_robot *r = s->robot;
@@ -317,6 +346,8 @@ void zr_service__start_attempt(struct zr_service *s, struct zr_task *t)
 		.stderr_line = on_stderr_line,
 		.ctl_line = on_ctl_line,
 		.stdout_data = on_stdout,
+		.started = on_started,
+		.failed = on_start_failed,
 		.exited = on_exited,
 	};
 	struct attempt *a = calloc(1, sizeof(*a));
@@ -341,14 +372,8 @@ void zr_service__start_attempt(struct zr_service *s, struct zr_task *t)
 	free_env(env);
 	if (err == 0) {
 		r->running_processes++;
-		(void)zr_journal_appendf(&t->log, "zrobot: attempt %d started, pid %d", t->attempt,
-					 zr_runner_pid(t->runner));
 		return;
 	}
 	free(a);
-	char *error = NULL;
-	(void)asprintf(&error, "cannot start %s: %s\n", t->action->path, strerror(-err));
-	log_error("Task %llu (%s %s): %s", (unsigned long long)t->id, s->path, t->action->name,
-		  error ? error : "cannot start");
-	zr_service__finish(s, t, ZR_TASK_ERROR, error, EIO);
+	start_failed(s, t, err);
 }

@@ -75,16 +75,13 @@ struct enqueue {
 	void *data;
 };
 
-/* Makes a committed task part of the service: queued and scheduled. */
+/* Makes a committed task part of the service: queued (on_enqueued schedules it). */
 static void task_queued(struct zr_service *s, struct zr_task *t)
 {
 	zr_list_push_back(&s->tasks, &t->link);
 	s->tasks_mtime_ns = t->created_ns;
 	zr_service__event(s, "task.queued",
 			  json_pack("{sI ss}", "task", (json_int_t)t->id, "action", t->action->name));
-	if (!s->current) {
-		zr_robot__want_slot(s->robot, s);
-	}
 }
 
 static void on_enqueued(int err, void *data)
@@ -108,6 +105,10 @@ static void on_enqueued(int err, void *data)
 	}
 	if (q->cb) {
 		q->cb(err, t, q->data);
+	}
+	/* Only after the writer has its answer: starting the task is not part of the write. */
+	if (err == 0 && !s->current && zr_queue_peek(&s->queue)) {
+		zr_robot__want_slot(s->robot, s);
 	}
 	free(q);
 	zr_service_unref(s);
