@@ -12,6 +12,7 @@
 
 #include "template.h"
 #include "util/cleanup.h"
+#include "util/log.h"
 #include "util/name.h"
 
 /* template.json comes from folders and git repositories; anything bigger is a mistake. */
@@ -29,31 +30,6 @@ struct loader {
 	char **ret_err;
 };
 
-static int vfail(char **ret_err, int r, const char *fmt, va_list ap)
-{
-	char *s;
-	if (vasprintf(&s, fmt, ap) < 0) {
-		return -ENOMEM;
-	}
-	if (ret_err) {
-		*ret_err = s;
-	} else {
-		free(s);
-	}
-	return r;
-}
-
-/* Any error about something other than a field of template.json. */
-static int fail(char **ret_err, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char **ret_err, int r, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	r = vfail(ret_err, r, fmt, ap);
-	va_end(ap);
-	return r;
-}
-
 /* An invalid field of template.json: -EINVAL. */
 static int field_fail(const struct loader *l, const char *path, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -67,7 +43,7 @@ static int field_fail(const struct loader *l, const char *path, const char *fmt,
 	if (r < 0) {
 		return -ENOMEM;
 	}
-	return fail(l->ret_err, -EINVAL, "%s: field '%s': %s", l->file, path, msg);
+	return zr_fail(l->ret_err, -EINVAL, "%s: field '%s': %s", l->file, path, msg);
 }
 
 /* Seconds: a positive finite number up to SECONDS_MAX. */
@@ -120,7 +96,7 @@ static int parse_schema(const struct loader *l, const json_t *fields, const char
 		return r;
 	}
 	if (strncmp(err, "field '", 7) == 0) {
-		return fail(l->ret_err, r, "%s: field '%s.%s", l->file, fields_path, err + 7);
+		return zr_fail(l->ret_err, r, "%s: field '%s.%s", l->file, fields_path, err + 7);
 	}
 	if (strncmp(err, "required: ", 10) == 0) {
 		return field_fail(l, required_path, "%s", err + 10);
@@ -267,7 +243,7 @@ static int scan_actions(struct zr_template *t, char **ret_err)
 			return 0;
 		}
 		int r = -errno;
-		return fail(ret_err, r, "%s: %s", adir, strerror(-r));
+		return zr_fail(ret_err, r, "%s: %s", adir, strerror(-r));
 	}
 	int r = 0;
 	size_t cap = 0;
@@ -277,7 +253,7 @@ static int scan_actions(struct zr_template *t, char **ret_err)
 		if (!de) {
 			if (errno != 0) {
 				r = -errno;
-				r = fail(ret_err, r, "%s: %s", adir, strerror(-r));
+				r = zr_fail(ret_err, r, "%s: %s", adir, strerror(-r));
 			}
 			break;
 		}
@@ -296,9 +272,9 @@ static int scan_actions(struct zr_template *t, char **ret_err)
 			r = -errno;
 			struct stat lst;
 			if (r == -ENOENT && lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode)) {
-				r = fail(ret_err, -EINVAL, "%s: broken symbolic link", path);
+				r = zr_fail(ret_err, -EINVAL, "%s: broken symbolic link", path);
 			} else {
-				r = fail(ret_err, r, "%s: %s", path, strerror(-r));
+				r = zr_fail(ret_err, r, "%s: %s", path, strerror(-r));
 			}
 			break;
 		}
@@ -306,15 +282,16 @@ static int scan_actions(struct zr_template *t, char **ret_err)
 			continue;
 		}
 		if (!zr_name_valid(name)) {
-			r = fail(ret_err, -EINVAL, "%s: bad action name '%s' (must match " NAME_RULE ")",
-				 path, name);
+			r = zr_fail(ret_err, -EINVAL,
+				    "%s: bad action name '%s' (must match " NAME_RULE ")", path,
+				    name);
 			break;
 		}
 		/* access() alone is not enough: for root it ignores the mode bits of a file
 		 * that has no execute bit at all. */
 		if (!(st.st_mode & 0111) || access(path, X_OK) < 0) {
-			r = fail(ret_err, -EINVAL, "%s: action is not executable (mode %04o)", path,
-				 (unsigned)(st.st_mode & 07777));
+			r = zr_fail(ret_err, -EINVAL, "%s: action is not executable (mode %04o)",
+				    path, (unsigned)(st.st_mode & 07777));
 			break;
 		}
 		if (t->n_actions == cap) {
@@ -392,18 +369,18 @@ static int read_manifest(const char *file, json_t **ret, char **ret_err)
 	_cleanup_close_ int fd = open(file, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		int r = -errno;
-		return fail(ret_err, r, "%s: %s", file, strerror(-r));
+		return zr_fail(ret_err, r, "%s: %s", file, strerror(-r));
 	}
 	struct stat st;
 	if (fstat(fd, &st) < 0) {
 		int r = -errno;
-		return fail(ret_err, r, "%s: %s", file, strerror(-r));
+		return zr_fail(ret_err, r, "%s: %s", file, strerror(-r));
 	}
 	if (!S_ISREG(st.st_mode)) {
-		return fail(ret_err, -EINVAL, "%s: not a regular file", file);
+		return zr_fail(ret_err, -EINVAL, "%s: not a regular file", file);
 	}
 	if (st.st_size > MANIFEST_MAX) {
-		return fail(ret_err, -EFBIG, "%s: larger than %d bytes", file, MANIFEST_MAX);
+		return zr_fail(ret_err, -EFBIG, "%s: larger than %d bytes", file, MANIFEST_MAX);
 	}
 	_cleanup_free_ char *data = malloc((size_t)st.st_size + 1);
 	if (!data) {
@@ -419,25 +396,25 @@ static int read_manifest(const char *file, json_t **ret, char **ret_err)
 		}
 		if (n < 0) {
 			int r = -errno;
-			return fail(ret_err, r, "%s: %s", file, strerror(-r));
+			return zr_fail(ret_err, r, "%s: %s", file, strerror(-r));
 		}
 		if (n == 0) {
 			break;
 		}
 		len += (size_t)n;
 		if (len > (size_t)st.st_size) {
-			return fail(ret_err, -EIO, "%s: changed while being read", file);
+			return zr_fail(ret_err, -EIO, "%s: changed while being read", file);
 		}
 	}
 	json_error_t e;
 	json_t *j = json_loadb(data, len, JSON_REJECT_DUPLICATES, &e);
 	if (!j) {
-		return fail(ret_err, -EINVAL, "%s: invalid JSON: %s (line %d, column %d)", file,
-			    e.text, e.line, e.column);
+		return zr_fail(ret_err, -EINVAL, "%s: invalid JSON: %s (line %d, column %d)", file,
+			       e.text, e.line, e.column);
 	}
 	if (!json_is_object(j)) {
 		json_decref(j);
-		return fail(ret_err, -EINVAL, "%s: must hold a JSON object", file);
+		return zr_fail(ret_err, -EINVAL, "%s: must hold a JSON object", file);
 	}
 	*ret = j;
 	return 0;
