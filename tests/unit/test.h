@@ -32,12 +32,13 @@
 
 /* The case a table-driven loop is at ("row 3: {\"port\": 0}"), printed with every failure;
  * empty outside such a loop. Set it with TEST_CASE(fmt, ...), clear it with TEST_CASE_END(). */
+#define TEST_CASE_MAX 256
 static inline char *test_case(void)
 {
-	static char name[256];
+	static char name[TEST_CASE_MAX];
 	return name;
 }
-#define TEST_CASE(...) (void)snprintf(test_case(), 256, __VA_ARGS__)
+#define TEST_CASE(...) (void)snprintf(test_case(), TEST_CASE_MAX, __VA_ARGS__)
 #define TEST_CASE_END() (void)(test_case()[0] = '\0')
 
 static inline void test_print_where(const char *file, int line, const char *func)
