@@ -154,13 +154,20 @@ static int parse_retry(const struct loader *l, const char *path, const json_t *v
 	return 0;
 }
 
-/* Calls fn for each member of obj (none when obj is NULL) with the member's path
- * "<field>.<key>" for its errors; stops at the first failure. */
+/* obj, the value of field (NULL when it is missing), must be an object. Calls fn (unless NULL)
+ * for each of its members with the member's path "<field>.<key>" for its errors; stops at the
+ * first failure. */
 typedef int (*member_fn)(const struct loader *l, const char *path, const char *key, json_t *v,
 			 void *data);
 static int each_member(const struct loader *l, const char *field, const json_t *obj,
 		       member_fn fn, void *data)
 {
+	if (obj && !json_is_object(obj)) {
+		return field_fail(l, field, "must be an object");
+	}
+	if (!fn) {
+		return 0;
+	}
 	const char *key;
 	json_t *v;
 	json_object_foreach((json_t *)obj, key, v) {
@@ -204,9 +211,6 @@ static int action_key(const struct loader *l, const char *path, const char *key,
 static int parse_action(const struct loader *l, const char *path, const json_t *def,
 			struct zr_action_def *a)
 {
-	if (!json_is_object(def)) {
-		return field_fail(l, path, "must be an object");
-	}
 	int r = each_member(l, path, def, action_key, a);
 	if (r < 0) {
 		return r;
@@ -478,21 +482,16 @@ static int parse_string(const struct loader *l, const json_t *m, const char *key
 	return dup_string(v, ret);
 }
 
-/* The member key of the manifest m, which must be an object when it is there (else *ret is
- * NULL), with fn (unless NULL) called for each of its members. */
+/* The member key of the manifest m (NULL when it is missing), checked by each_member. */
 static int parse_object(const struct loader *l, const json_t *m, const char *key, member_fn fn,
 			void *data, json_t **ret)
 {
 	json_t *v = json_object_get(m, key);
-	if (v && !json_is_object(v)) {
-		return field_fail(l, key, "must be an object");
+	int r = each_member(l, key, v, fn, data);
+	if (r == 0) {
+		*ret = v;
 	}
-	int r = fn ? each_member(l, key, v, fn, data) : 0;
-	if (r < 0) {
-		return r;
-	}
-	*ret = v;
-	return 0;
+	return r;
 }
 
 /* "actions.<name>": the manifest part of an action, which must have its file. */
