@@ -105,6 +105,41 @@ static int on_credentials(git_credential **ret, const char *url, const char *use
 	return git_credential_ssh_key_from_agent(ret, user ? user : "git");
 }
 
+/* A cache and an export are built in "<path>.tmp" and renamed to path once complete, so that
+ * path never holds half of one. tmp_begin names the folder (*ret_tmp, malloc'd) and removes the
+ * leftover of a build that crashed half-way. */
+static int tmp_begin(const char *path, char **ret_tmp, char **ret_err)
+{
+	char *tmp;
+	if (asprintf(&tmp, "%s.tmp", path) < 0) {
+		return -ENOMEM;
+	}
+	int r = zr_rm_rf(tmp);
+	if (r < 0) {
+		r = zr_fail(ret_err, r, "%s: %s", tmp, strerror(-r));
+		free(tmp);
+		return r;
+	}
+	*ret_tmp = tmp;
+	return 0;
+}
+
+/* Ends the build in tmp with result r: renames it to path and syncs path's parent after a
+ * success, removes it after a failure. Returns r or the first new error. */
+static int tmp_end(const char *tmp, const char *path, int r, char **ret_err)
+{
+	if (r == 0 && rename(tmp, path) < 0) {
+		r = -errno;
+		r = zr_fail(ret_err, r, "Failed to rename %s: %s", tmp, strerror(-r));
+	}
+	if (r < 0) {
+		(void)zr_rm_rf(tmp);
+		return r;
+	}
+	r = zr_fsync_parent(path);
+	return r < 0 ? zr_fail(ret_err, r, "Failed to sync %s: %s", path, strerror(-r)) : 0;
+}
+
 /* Opens gitdir, or creates a new bare repository at "<gitdir>.tmp" (*ret_tmp) to be renamed
  * once it holds something. */
 static int open_or_init(const char *gitdir, git_repository **ret, char **ret_tmp, char **ret_err)
@@ -117,13 +152,9 @@ static int open_or_init(const char *gitdir, git_repository **ret, char **ret_tmp
 		return git_fail(ret_err, g, gitdir);
 	}
 	_cleanup_free_ char *tmp = NULL;
-	if (asprintf(&tmp, "%s.tmp", gitdir) < 0) {
-		return -ENOMEM;
-	}
-	/* A leftover of a clone that crashed half-way. */
-	int r = zr_rm_rf(tmp);
+	int r = tmp_begin(gitdir, &tmp, ret_err);
 	if (r < 0) {
-		return zr_fail(ret_err, r, "%s: %s", tmp, strerror(-r));
+		return r;
 	}
 	git_repository_init_options o = GIT_REPOSITORY_INIT_OPTIONS_INIT;
 	o.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH;
@@ -198,19 +229,8 @@ int zr_git_fetch(const char *gitdir, const char *url, struct zr_git_progress *p,
 	struct transfer t = {.p = p};
 	r = download(repo, url, &t, ret_err);
 	git_repository_free(repo);
-	if (!tmp) {
-		return r;
-	}
-	if (r == 0 && rename(tmp, gitdir) < 0) {
-		r = -errno;
-		r = zr_fail(ret_err, r, "Failed to rename %s: %s", tmp, strerror(-r));
-	}
-	if (r < 0) {
-		(void)zr_rm_rf(tmp);
-		return r;
-	}
-	r = zr_fsync_parent(gitdir);
-	return r < 0 ? zr_fail(ret_err, r, "Failed to sync %s: %s", gitdir, strerror(-r)) : 0;
+	/* An existing cache is updated in place; a new one is renamed into place. */
+	return tmp ? tmp_end(tmp, gitdir, r, ret_err) : r;
 }
 
 /* The commit that refname (a full ref name) names, peeling tags; GIT_ENOTFOUND when there is
@@ -338,12 +358,9 @@ static int checkout(git_repository *repo, const char *commit, const char *dir, c
 int zr_git_export(const char *gitdir, const char *commit, const char *dir, char **ret_err)
 {
 	_cleanup_free_ char *tmp = NULL;
-	if (asprintf(&tmp, "%s.tmp", dir) < 0) {
-		return -ENOMEM;
-	}
-	int r = zr_rm_rf(tmp);
+	int r = tmp_begin(dir, &tmp, ret_err);
 	if (r < 0) {
-		return zr_fail(ret_err, r, "%s: %s", tmp, strerror(-r));
+		return r;
 	}
 	/* Made here, so that a commit without files still exports to a folder. */
 	if (mkdir(tmp, 0755) < 0) {
@@ -362,14 +379,5 @@ int zr_git_export(const char *gitdir, const char *commit, const char *dir, char 
 		r = sync_tree(tmp);
 		r = r < 0 ? zr_fail(ret_err, r, "Failed to sync %s: %s", tmp, strerror(-r)) : 0;
 	}
-	if (r == 0 && rename(tmp, dir) < 0) {
-		r = -errno;
-		r = zr_fail(ret_err, r, "Failed to rename %s: %s", tmp, strerror(-r));
-	}
-	if (r < 0) {
-		(void)zr_rm_rf(tmp);
-		return r;
-	}
-	r = zr_fsync_parent(dir);
-	return r < 0 ? zr_fail(ret_err, r, "Failed to sync %s: %s", dir, strerror(-r)) : 0;
+	return tmp_end(tmp, dir, r, ret_err);
 }

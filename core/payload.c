@@ -1,7 +1,6 @@
 /* Parsing of one write to an action file: empty, the action's name, a JSON object or
  * key=value lines. */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,47 +8,18 @@
 
 #include "payload.h"
 #include "util/cleanup.h"
+#include "util/log.h"
+#include "util/name.h"
 
 /* Longest piece of a user's payload quoted back in an error message. */
 #define QUOTE_MAX 40
-
-static int fail(char **ret_err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int fail(char **ret_err, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char *s;
-	int r = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	if (r < 0) {
-		return -ENOMEM;
-	}
-	if (ret_err) {
-		*ret_err = s;
-	} else {
-		free(s);
-	}
-	return -EINVAL;
-}
+/* The arguments of "%.*s%s" that quote the n bytes at p: at most QUOTE_MAX of them, then "..."
+ * when some were cut. */
+#define QUOTE(p, n) (int)((n) < QUOTE_MAX ? (n) : QUOTE_MAX), (p), (n) > QUOTE_MAX ? "..." : ""
 
 static bool is_space(char c)
 {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
-}
-
-static bool key_valid(const char *s, size_t n)
-{
-	if (n == 0 || (s[0] >= '0' && s[0] <= '9')) {
-		return false;
-	}
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '_')) {
-			return false;
-		}
-	}
-	return true;
 }
 
 /* Strict UTF-8 (no overlongs, surrogates or code points above U+10FFFF), so that a NULL
@@ -117,13 +87,13 @@ static int parse_json(const char *p, size_t n, json_t **ret, char **ret_err)
 	json_error_t e;
 	json_t *j = json_loadb(p, n, JSON_REJECT_DUPLICATES, &e);
 	if (!j) {
-		return fail(ret_err, "invalid JSON: %s (line %d, column %d)", e.text, e.line,
-			    e.column);
+		return zr_fail(ret_err, -EINVAL, "invalid JSON: %s (line %d, column %d)", e.text,
+			       e.line, e.column);
 	}
 	if (!json_is_object(j)) {
 		/* Cannot happen for text starting with '{', but costs nothing to check. */
 		json_decref(j);
-		return fail(ret_err, "expected a JSON object");
+		return zr_fail(ret_err, -EINVAL, "expected a JSON object");
 	}
 	*ret = j;
 	return 0;
@@ -133,9 +103,9 @@ static int parse_json(const char *p, size_t n, json_t **ret, char **ret_err)
 static int parse_lines(const char *p, size_t n, unsigned line0, json_t **ret, char **ret_err)
 {
 	if (!memchr(p, '=', n)) {
-		return fail(ret_err, "unexpected '%.*s%s': expected the action's name, a JSON object "
-				     "or key=value lines", (int)(n < QUOTE_MAX ? n : QUOTE_MAX), p,
-			    n > QUOTE_MAX ? "..." : "");
+		return zr_fail(ret_err, -EINVAL,
+			       "unexpected '%.*s%s': expected the action's name, a JSON object "
+			       "or key=value lines", QUOTE(p, n));
 	}
 	_cleanup_json_ json_t *args = json_object();
 	if (!args) {
@@ -160,28 +130,28 @@ static int parse_lines(const char *p, size_t n, unsigned line0, json_t **ret, ch
 		const char *eq = memchr(p, '=', (size_t)(eol - p));
 		size_t len = (size_t)(eol - p);
 		if (!eq) {
-			return fail(ret_err, "line %u: expected key=value, got '%.*s%s'", line,
-				    (int)(len < QUOTE_MAX ? len : QUOTE_MAX), p,
-				    len > QUOTE_MAX ? "..." : "");
+			return zr_fail(ret_err, -EINVAL,
+				       "line %u: expected key=value, got '%.*s%s'", line,
+				       QUOTE(p, len));
 		}
 		size_t klen = (size_t)(eq - p);
-		if (!key_valid(p, klen)) {
-			return fail(ret_err,
-				    "line %u: bad key '%.*s%s' (must match [A-Za-z_][A-Za-z0-9_]*)", line,
-				    (int)(klen < QUOTE_MAX ? klen : QUOTE_MAX), p,
-				    klen > QUOTE_MAX ? "..." : "");
+		if (!zr_ident_valid(p, klen)) {
+			return zr_fail(ret_err, -EINVAL,
+				       "line %u: bad key '%.*s%s' (must match "
+				       "[A-Za-z_][A-Za-z0-9_]*)", line, QUOTE(p, klen));
 		}
 		_cleanup_free_ char *key = strndup(p, klen);
 		if (!key) {
 			return -ENOMEM;
 		}
 		if (json_object_get(args, key)) {
-			return fail(ret_err, "line %u: duplicate key '%s'", line, key);
+			return zr_fail(ret_err, -EINVAL, "line %u: duplicate key '%s'", line, key);
 		}
 		const char *val = eq + 1;
 		size_t vlen = (size_t)(eol - val);
 		if (!utf8_valid((const unsigned char *)val, vlen)) {
-			return fail(ret_err, "line %u: value of '%s' is not valid UTF-8", line, key);
+			return zr_fail(ret_err, -EINVAL,
+				       "line %u: value of '%s' is not valid UTF-8", line, key);
 		}
 		json_t *v = json_stringn(val, vlen);
 		if (!v || json_object_set_new(args, key, v) < 0) {
@@ -201,7 +171,7 @@ int zr_payload_parse(const char *buf, size_t len, const char *action, json_t **r
 	}
 	/* Checked first: everything below may treat the payload as C text. */
 	if (memchr(buf, '\0', len)) {
-		return fail(ret_err, "payload contains a NUL byte");
+		return zr_fail(ret_err, -EINVAL, "payload contains a NUL byte");
 	}
 	size_t b = 0, e = len;
 	while (b < e && is_space(buf[b])) {
@@ -229,7 +199,7 @@ int zr_payload_parse(const char *buf, size_t len, const char *action, json_t **r
 	if (other) {
 		const char *kind = json_kind(other);
 		json_decref(other);
-		return fail(ret_err, "expected a JSON object, got %s", kind);
+		return zr_fail(ret_err, -EINVAL, "expected a JSON object, got %s", kind);
 	}
 	unsigned line0 = 1;
 	for (size_t i = 0; i < b; i++) {

@@ -127,16 +127,16 @@ int zr_repo_create(uv_loop_t *loop, const char *data_dir, const char *spec,
 	_cleanup_free_ char *url = NULL, *ref = NULL;
 	int err = zr_giturl_split(spec, &url, &ref);
 	if (err == -EINVAL) {
-		(void)asprintf(ret_err, "bad repository '%s': want URL[#REF], REF a branch, tag or "
-					"commit", spec);
-		return err;
+		return zr_fail(ret_err, err, "bad repository '%s': want URL[#REF], REF a branch, "
+					     "tag or commit", spec);
 	}
 	if (err < 0) {
 		return err;
 	}
 	err = repo_new(loop, data_dir, url, ref, NULL, ret);
 	if (err == -EINVAL) {
-		(void)asprintf(ret_err, "bad repository URL '%s': no repository name in it", url);
+		return zr_fail(ret_err, err, "bad repository URL '%s': no repository name in it",
+			       url);
 	}
 	return err;
 }
@@ -466,13 +466,13 @@ int zr_repo_open_existing(uv_loop_t *loop, const char *data_dir,
 			  : !is_commit_hex(e->commit)                 ? "commit"
 								      : NULL;
 	if (bad) {
-		(void)asprintf(ret_err, "repository '%s': bad %s", e->id ? e->id : "?", bad);
-		return -EINVAL;
+		return zr_fail(ret_err, -EINVAL, "repository '%s': bad %s", e->id ? e->id : "?",
+			       bad);
 	}
 	struct zr_repo *r = NULL;
 	int err = repo_new(loop, data_dir, e->url, e->ref, e->id, &r);
 	if (err == -EINVAL) {
-		(void)asprintf(ret_err, "repository '%s': bad url '%s'", e->id, e->url);
+		return zr_fail(ret_err, err, "repository '%s': bad url '%s'", e->id, e->url);
 	}
 	if (err < 0) {
 		return err;

@@ -51,22 +51,18 @@ int zr_repolist_read(const char *data_dir, struct zr_repolist *ret, char **ret_e
 			*ret = (struct zr_repolist){0};
 			return 0;
 		}
-		(void)asprintf(ret_err, "%s: %s", path, strerror(-err));
-		return err;
+		return zr_fail(ret_err, err, "%s: %s", path, strerror(-err));
 	}
 	if (st.st_size > REPOLIST_MAX) {
-		(void)asprintf(ret_err, "%s: larger than %d bytes", path, REPOLIST_MAX);
-		return -EFBIG;
+		return zr_fail(ret_err, -EFBIG, "%s: larger than %d bytes", path, REPOLIST_MAX);
 	}
 	json_error_t je;
 	_cleanup_json_ json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
 	if (!j) {
-		(void)asprintf(ret_err, "%s: %s (line %d)", path, je.text, je.line);
-		return -EINVAL;
+		return zr_fail(ret_err, -EINVAL, "%s: %s (line %d)", path, je.text, je.line);
 	}
 	if (!json_is_array(j)) {
-		(void)asprintf(ret_err, "%s: must hold a JSON array", path);
-		return -EINVAL;
+		return zr_fail(ret_err, -EINVAL, "%s: must hold a JSON array", path);
 	}
 	struct zr_repolist l = {.entries = calloc(json_array_size(j) + 1, sizeof(*l.entries))};
 	if (!l.entries) {
@@ -95,11 +91,11 @@ int zr_repolist_read(const char *data_dir, struct zr_repolist *ret, char **ret_e
 		}
 	}
 	if (err < 0) {
-		if (err == -EINVAL) {
-			(void)asprintf(ret_err, "%s: entry %zu: want {\"id\", \"url\", \"ref\", "
-						"\"commit\"} with string values", path, i);
-		}
 		zr_repolist_done(&l);
+		if (err == -EINVAL) {
+			err = zr_fail(ret_err, err, "%s: entry %zu: want {\"id\", \"url\", \"ref\", "
+					       "\"commit\"} with string values", path, i);
+		}
 		return err;
 	}
 	*ret = l;

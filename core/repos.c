@@ -217,9 +217,10 @@ int zr_repos_add(struct zr_repos *rs, const char *spec, char **ret_err)
 		return err;
 	}
 	if (zr_repos_find(rs, repo->id)) {
-		(void)asprintf(ret_err, "repository %s is there already (%s)", repo->id, spec);
+		err = zr_fail(ret_err, -EEXIST, "repository %s is there already (%s)", repo->id,
+			      spec);
 		zr_repo_close(repo);
-		return -EEXIST;
+		return err;
 	}
 	err = push(rs, repo);
 	if (err == 0) {
@@ -254,8 +255,7 @@ int zr_repos_ctl(struct zr_repos *rs, struct zr_repo *repo, const char *cmd, cha
 		const char *ref = w + 9 + strspn(w + 9, " \t");
 		return zr_repo_checkout(repo, ref, on_repo_done, rs);
 	}
-	(void)asprintf(ret_err, "unknown command '%s': want 'fetch' or 'checkout REF'", w);
-	return -EINVAL;
+	return zr_fail(ret_err, -EINVAL, "unknown command '%s': want 'fetch' or 'checkout REF'", w);
 }
 
 void zr_repos_destroy(struct zr_repos *rs)

@@ -11,6 +11,7 @@
 #include "scaffold.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/log.h"
 #include "util/name.h"
 
 /* %1$s is the template's name. */
@@ -142,8 +143,7 @@ static int write_skeleton(const char *tmp, const char *name, char **ret_err)
 	}
 	if (mkdir(tmp, 0755) < 0 || mkdir(actions, 0755) < 0) {
 		int err = -errno;
-		(void)asprintf(ret_err, "%s: %s", tmp, strerror(-err));
-		return err;
+		return zr_fail(ret_err, err, "%s: %s", tmp, strerror(-err));
 	}
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		_cleanup_free_ char *path = NULL;
@@ -152,8 +152,7 @@ static int write_skeleton(const char *tmp, const char *name, char **ret_err)
 		}
 		int err = write_file(path, files[i].fmt, name, files[i].mode);
 		if (err < 0) {
-			(void)asprintf(ret_err, "%s: %s", path, strerror(-err));
-			return err;
+			return zr_fail(ret_err, err, "%s: %s", path, strerror(-err));
 		}
 	}
 	return 0;
@@ -162,9 +161,8 @@ static int write_skeleton(const char *tmp, const char *name, char **ret_err)
 int zr_scaffold_template(const char *name, const char *dir, char **ret_err)
 {
 	if (!zr_name_valid(name)) {
-		(void)asprintf(ret_err, "bad template name '%s': must match "
-					"[a-z0-9][a-z0-9_.-]{0,62}", name);
-		return -EINVAL;
+		return zr_fail(ret_err, -EINVAL,
+			       "bad template name '%s': must match [a-z0-9][a-z0-9_.-]{0,62}", name);
 	}
 	_cleanup_free_ char *path = NULL, *tmp = NULL;
 	if (asprintf(&path, "%s/%s", dir, name) < 0 ||
@@ -173,20 +171,18 @@ int zr_scaffold_template(const char *name, const char *dir, char **ret_err)
 	}
 	int err = zr_mkdir_p(dir, 0755);
 	if (err < 0) {
-		(void)asprintf(ret_err, "%s: %s", dir, strerror(-err));
-		return err;
+		return zr_fail(ret_err, err, "%s: %s", dir, strerror(-err));
 	}
 	struct stat st;
 	if (lstat(path, &st) == 0) {
-		(void)asprintf(ret_err, "%s: already exists", path);
-		return -EEXIST;
+		return zr_fail(ret_err, -EEXIST, "%s: already exists", path);
 	}
 	(void)zr_rm_rf(tmp);
 	err = write_skeleton(tmp, name, ret_err);
 	/* rename() onto an empty folder made meanwhile would succeed: RENAME_NOREPLACE refuses. */
 	if (err == 0 && renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) < 0) {
 		err = -errno;
-		(void)asprintf(ret_err, "%s: %s", path, strerror(-err));
+		err = zr_fail(ret_err, err, "%s: %s", path, strerror(-err));
 	}
 	if (err < 0) {
 		(void)zr_rm_rf(tmp);

@@ -2,7 +2,6 @@
  * (service data, action arguments) against them. */
 #include <errno.h>
 #include <regex.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,18 +9,28 @@
 #include "schema.h"
 #include "util/buf.h"
 #include "util/cleanup.h"
+#include "util/log.h"
+#include "util/name.h"
 
 enum type { TYPE_STRING, TYPE_INTEGER, TYPE_NUMBER, TYPE_BOOLEAN, TYPE_OBJECT, TYPE_ARRAY };
 
-static const char *const type_names[] = {
-	[TYPE_STRING] = "string", [TYPE_INTEGER] = "integer", [TYPE_NUMBER] = "number",
-	[TYPE_BOOLEAN] = "boolean", [TYPE_OBJECT] = "object", [TYPE_ARRAY] = "array",
-};
+#define JSON_TYPE(t) (1u << (t))
 
-static const char *const type_errors[] = {
-	[TYPE_STRING] = "must be a string", [TYPE_INTEGER] = "must be an integer",
-	[TYPE_NUMBER] = "must be a number", [TYPE_BOOLEAN] = "must be a boolean",
-	[TYPE_OBJECT] = "must be an object", [TYPE_ARRAY] = "must be an array",
+/* One row a field type: its name in template.json, the error of a value of another type, and
+ * the jansson types it accepts (an integer is also a number). */
+static const struct {
+	const char *name;
+	const char *error;
+	unsigned json_types;
+} types[] = {
+	[TYPE_STRING] = {"string", "must be a string", JSON_TYPE(JSON_STRING)},
+	[TYPE_INTEGER] = {"integer", "must be an integer", JSON_TYPE(JSON_INTEGER)},
+	[TYPE_NUMBER] = {"number", "must be a number",
+			 JSON_TYPE(JSON_INTEGER) | JSON_TYPE(JSON_REAL)},
+	[TYPE_BOOLEAN] = {"boolean", "must be a boolean",
+			  JSON_TYPE(JSON_TRUE) | JSON_TYPE(JSON_FALSE)},
+	[TYPE_OBJECT] = {"object", "must be an object", JSON_TYPE(JSON_OBJECT)},
+	[TYPE_ARRAY] = {"array", "must be an array", JSON_TYPE(JSON_ARRAY)},
 };
 
 struct field {
@@ -44,41 +53,10 @@ struct zr_schema {
 	size_t n;
 };
 
-/* Sets *ret_err to a formatted message and returns -EINVAL, or -ENOMEM when even the message
- * cannot be allocated. */
-static int fail(char **ret_err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int fail(char **ret_err, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char *s;
-	int r = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	if (r < 0) {
-		return -ENOMEM;
-	}
-	if (ret_err) {
-		*ret_err = s;
-	} else {
-		free(s);
-	}
-	return -EINVAL;
-}
-
 static bool field_name_valid(const char *s)
 {
 	size_t n = strlen(s);
-	if (n == 0 || n > 63 || (s[0] >= '0' && s[0] <= '9')) {
-		return false;
-	}
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      c == '_')) {
-			return false;
-		}
-	}
-	return true;
+	return n <= 63 && zr_ident_valid(s, n);
 }
 
 static const struct field *find(const struct zr_schema *s, const char *name)
@@ -93,21 +71,7 @@ static const struct field *find(const struct zr_schema *s, const char *name)
 
 static bool has_type(enum type t, const json_t *v)
 {
-	switch (t) {
-	case TYPE_STRING:
-		return json_is_string(v);
-	case TYPE_INTEGER:
-		return json_is_integer(v);
-	case TYPE_NUMBER:
-		return json_is_number(v);
-	case TYPE_BOOLEAN:
-		return json_is_boolean(v);
-	case TYPE_OBJECT:
-		return json_is_object(v);
-	case TYPE_ARRAY:
-		return json_is_array(v);
-	}
-	return false;
+	return v && (types[t].json_types & JSON_TYPE(json_typeof(v)));
 }
 
 /* Compares two JSON numbers: exactly when both are integers, as doubles otherwise. */
@@ -163,32 +127,32 @@ static int check_value(const struct field *f, const json_t *v, bool coerce, json
 		}
 	}
 	if (!has_type(f->type, v)) {
-		return fail(ret_msg, "%s", type_errors[f->type]);
+		return zr_fail(ret_msg, -EINVAL, "%s", types[f->type].error);
 	}
 	if (f->minimum && num_cmp(v, f->minimum) < 0) {
 		_cleanup_free_ char *b = dump(f->minimum);
-		return fail(ret_msg, "must be >= %s", b);
+		return zr_fail(ret_msg, -EINVAL, "must be >= %s", b);
 	}
 	if (f->maximum && num_cmp(v, f->maximum) > 0) {
 		_cleanup_free_ char *b = dump(f->maximum);
-		return fail(ret_msg, "must be <= %s", b);
+		return zr_fail(ret_msg, -EINVAL, "must be <= %s", b);
 	}
 	if (f->type == TYPE_STRING) {
 		const char *s = json_string_value(v);
 		size_t n = json_string_length(v);
 		json_int_t len = utf8_length(s, n);
 		if (f->min_length >= 0 && len < f->min_length) {
-			return fail(ret_msg, "must be at least %lld characters long",
-				    (long long)f->min_length);
+			return zr_fail(ret_msg, -EINVAL, "must be at least %lld characters long",
+				       (long long)f->min_length);
 		}
 		if (f->max_length >= 0 && len > f->max_length) {
-			return fail(ret_msg, "must be at most %lld characters long",
-				    (long long)f->max_length);
+			return zr_fail(ret_msg, -EINVAL, "must be at most %lld characters long",
+				       (long long)f->max_length);
 		}
 		/* regexec stops at a NUL byte, so a string holding one could smuggle anything
 		 * past an anchored pattern: such a string never matches. */
 		if (f->pattern && (strlen(s) != n || regexec(&f->re, s, 0, NULL, 0) != 0)) {
-			return fail(ret_msg, "must match pattern '%s'", f->pattern);
+			return zr_fail(ret_msg, -EINVAL, "must match pattern '%s'", f->pattern);
 		}
 	}
 	if (f->allowed) {
@@ -200,7 +164,7 @@ static int check_value(const struct field *f, const json_t *v, bool coerce, json
 		}
 		if (!ok) {
 			_cleanup_free_ char *b = dump(f->allowed);
-			return fail(ret_msg, "must be one of %s", b);
+			return zr_fail(ret_msg, -EINVAL, "must be one of %s", b);
 		}
 	}
 	json_t *copy = json_deep_copy(v);
@@ -224,11 +188,17 @@ static void field_done(struct field *f)
 	}
 }
 
+/* An invalid key of the definition of field name: "field 'port.minimum': must be a number". */
+static int key_fail(char **ret_err, const char *name, const char *key, const char *why)
+{
+	return zr_fail(ret_err, -EINVAL, "field '%s.%s': %s", name, key, why);
+}
+
 static int parse_length(const char *name, const char *key, const json_t *v, json_int_t *ret,
 			char **ret_err)
 {
 	if (!json_is_integer(v) || json_integer_value(v) < 0) {
-		return fail(ret_err, "field '%s.%s': must be a non-negative integer", name, key);
+		return key_fail(ret_err, name, key, "must be a non-negative integer");
 	}
 	*ret = json_integer_value(v);
 	return 0;
@@ -241,23 +211,24 @@ static int parse_field(struct field *f, json_t *def, char **ret_err)
 	const char *name = f->name;
 	f->min_length = f->max_length = -1;
 	if (!json_is_object(def)) {
-		return fail(ret_err, "field '%s': must be an object", name);
+		return zr_fail(ret_err, -EINVAL, "field '%s': must be an object", name);
 	}
 
 	const json_t *type = json_object_get(def, "type");
 	if (!type) {
-		return fail(ret_err, "field '%s.type': required", name);
+		return zr_fail(ret_err, -EINVAL, "field '%s.type': required", name);
 	}
 	if (!json_is_string(type)) {
-		return fail(ret_err, "field '%s.type': must be a string", name);
+		return zr_fail(ret_err, -EINVAL, "field '%s.type': must be a string", name);
 	}
 	size_t t = 0;
-	while (t < sizeof(type_names) / sizeof(type_names[0]) &&
-	       strcmp(type_names[t], json_string_value(type)) != 0) {
+	while (t < sizeof(types) / sizeof(types[0]) &&
+	       strcmp(types[t].name, json_string_value(type)) != 0) {
 		t++;
 	}
-	if (t == sizeof(type_names) / sizeof(type_names[0])) {
-		return fail(ret_err, "field '%s': unknown type '%s'", name, json_string_value(type));
+	if (t == sizeof(types) / sizeof(types[0])) {
+		return zr_fail(ret_err, -EINVAL, "field '%s': unknown type '%s'", name,
+			       json_string_value(type));
 	}
 	f->type = (enum type)t;
 	bool numeric = f->type == TYPE_INTEGER || f->type == TYPE_NUMBER;
@@ -273,27 +244,25 @@ static int parse_field(struct field *f, json_t *def, char **ret_err)
 			continue; /* checked last, against the complete field */
 		} else if (strcmp(key, "description") == 0) {
 			if (!json_is_string(v)) {
-				return fail(ret_err, "field '%s.%s': must be a string", name, key);
+				return key_fail(ret_err, name, key, "must be a string");
 			}
 		} else if (strcmp(key, "secret") == 0) {
 			if (!json_is_boolean(v)) {
-				return fail(ret_err, "field '%s.%s': must be a boolean", name, key);
+				return key_fail(ret_err, name, key, "must be a boolean");
 			}
 			f->secret = json_is_true(v);
 		} else if (strcmp(key, "minimum") == 0 || strcmp(key, "maximum") == 0) {
 			if (!numeric) {
-				return fail(ret_err,
-					    "field '%s.%s': only integer and number fields have it",
-					    name, key);
+				return key_fail(ret_err, name, key,
+						"only integer and number fields have it");
 			}
 			if (!json_is_number(v)) {
-				return fail(ret_err, "field '%s.%s': must be a number", name, key);
+				return key_fail(ret_err, name, key, "must be a number");
 			}
 			*(strcmp(key, "minimum") == 0 ? &f->minimum : &f->maximum) = json_incref(v);
 		} else if (strcmp(key, "min_length") == 0 || strcmp(key, "max_length") == 0) {
 			if (!string) {
-				return fail(ret_err, "field '%s.%s': only string fields have it", name,
-					    key);
+				return key_fail(ret_err, name, key, "only string fields have it");
 			}
 			bool min = strcmp(key, "min_length") == 0;
 			r = parse_length(name, key, v, min ? &f->min_length : &f->max_length,
@@ -303,12 +272,11 @@ static int parse_field(struct field *f, json_t *def, char **ret_err)
 			}
 		} else if (strcmp(key, "pattern") == 0) {
 			if (!string) {
-				return fail(ret_err, "field '%s.%s': only string fields have it", name,
-					    key);
+				return key_fail(ret_err, name, key, "only string fields have it");
 			}
 			if (!json_is_string(v) ||
 			    strlen(json_string_value(v)) != json_string_length(v)) {
-				return fail(ret_err, "field '%s.%s': must be a string", name, key);
+				return key_fail(ret_err, name, key, "must be a string");
 			}
 			int rc = regcomp(&f->re, json_string_value(v), REG_EXTENDED | REG_NOSUB);
 			if (rc == REG_ESPACE) {
@@ -317,8 +285,9 @@ static int parse_field(struct field *f, json_t *def, char **ret_err)
 			if (rc != 0) {
 				char msg[128]; /* regerror truncates to fit */
 				(void)regerror(rc, &f->re, msg, sizeof(msg));
-				return fail(ret_err, "field '%s.%s': bad regular expression: %s", name,
-					    key, msg);
+				return zr_fail(ret_err, -EINVAL,
+					       "field '%s.%s': bad regular expression: %s", name,
+					       key, msg);
 			}
 			f->pattern = strdup(json_string_value(v));
 			if (!f->pattern) {
@@ -327,27 +296,29 @@ static int parse_field(struct field *f, json_t *def, char **ret_err)
 			}
 		} else if (strcmp(key, "enum") == 0) {
 			if (!json_is_array(v) || json_array_size(v) == 0) {
-				return fail(ret_err, "field '%s.%s': must be a non-empty array", name,
-					    key);
+				return key_fail(ret_err, name, key, "must be a non-empty array");
 			}
 			size_t i;
 			json_t *a;
 			json_array_foreach(v, i, a) {
 				if (!has_type(f->type, a)) {
-					return fail(ret_err, "field '%s.%s': value %zu %s", name, key, i,
-						    type_errors[f->type]);
+					return zr_fail(ret_err, -EINVAL,
+						       "field '%s.%s': value %zu %s", name, key, i,
+						       types[f->type].error);
 				}
 			}
 			f->allowed = json_incref(v);
 		} else {
-			return fail(ret_err, "field '%s.%s': unknown key", name, key);
+			return key_fail(ret_err, name, key, "unknown key");
 		}
 	}
 	if (f->minimum && f->maximum && num_cmp(f->minimum, f->maximum) > 0) {
-		return fail(ret_err, "field '%s': minimum is greater than maximum", name);
+		return zr_fail(ret_err, -EINVAL, "field '%s': minimum is greater than maximum",
+			       name);
 	}
 	if (f->min_length >= 0 && f->max_length >= 0 && f->min_length > f->max_length) {
-		return fail(ret_err, "field '%s': min_length is greater than max_length", name);
+		return zr_fail(ret_err, -EINVAL,
+			       "field '%s': min_length is greater than max_length", name);
 	}
 
 	const json_t *d = json_object_get(def, "default");
@@ -355,7 +326,7 @@ static int parse_field(struct field *f, json_t *def, char **ret_err)
 		_cleanup_free_ char *msg = NULL;
 		r = check_value(f, d, false, &f->def, &msg);
 		if (r == -EINVAL) {
-			return fail(ret_err, "field '%s.default': %s", name, msg);
+			return zr_fail(ret_err, -EINVAL, "field '%s.default': %s", name, msg);
 		}
 		if (r < 0) {
 			return r;
@@ -368,10 +339,10 @@ int zr_schema_parse(const json_t *fields, const json_t *required, struct zr_sche
 		    char **ret_err)
 {
 	if (fields && !json_is_object(fields)) {
-		return fail(ret_err, "fields: must be an object");
+		return zr_fail(ret_err, -EINVAL, "fields: must be an object");
 	}
 	if (required && !json_is_array(required)) {
-		return fail(ret_err, "required: must be an array of field names");
+		return zr_fail(ret_err, -EINVAL, "required: must be an array of field names");
 	}
 	struct zr_schema *s = calloc(1, sizeof(*s));
 	if (!s) {
@@ -390,8 +361,9 @@ int zr_schema_parse(const json_t *fields, const json_t *required, struct zr_sche
 		/* jansson's iteration API takes non-const objects; nothing here modifies them. */
 		json_object_foreach((json_t *)fields, key, def) {
 			if (!field_name_valid(key)) {
-				r = fail(ret_err, "field '%s': bad field name (must match "
-						  "[A-Za-z_][A-Za-z0-9_]{0,62})", key);
+				r = zr_fail(ret_err, -EINVAL,
+					    "field '%s': bad field name (must match "
+					    "[A-Za-z_][A-Za-z0-9_]{0,62})", key);
 				goto fail;
 			}
 			struct field *f = &s->fields[s->n];
@@ -413,12 +385,13 @@ int zr_schema_parse(const json_t *fields, const json_t *required, struct zr_sche
 	json_t *name;
 	json_array_foreach(required, i, name) {
 		if (!json_is_string(name)) {
-			r = fail(ret_err, "required: must be an array of field names");
+			r = zr_fail(ret_err, -EINVAL, "required: must be an array of field names");
 			goto fail;
 		}
 		struct field *f = (struct field *)find(s, json_string_value(name));
 		if (!f) {
-			r = fail(ret_err, "required: '%s' is not a field", json_string_value(name));
+			r = zr_fail(ret_err, -EINVAL, "required: '%s' is not a field",
+				    json_string_value(name));
 			goto fail;
 		}
 		f->required = true;
@@ -448,14 +421,14 @@ int zr_schema_apply(const struct zr_schema *s, const json_t *obj, unsigned flags
 		    char **ret_err)
 {
 	if (!json_is_object(obj)) {
-		return fail(ret_err, "must be a JSON object");
+		return zr_fail(ret_err, -EINVAL, "must be a JSON object");
 	}
 	const char *key;
 	json_t *v;
 	/* Unknown fields are reported first, in the order the caller wrote them. */
 	json_object_foreach((json_t *)obj, key, v) {
 		if (!find(s, key)) {
-			return fail(ret_err, "field '%s': unknown field", key);
+			return zr_fail(ret_err, -EINVAL, "field '%s': unknown field", key);
 		}
 	}
 
@@ -471,7 +444,7 @@ int zr_schema_apply(const struct zr_schema *s, const json_t *obj, unsigned flags
 			_cleanup_free_ char *msg = NULL;
 			int r = check_value(f, v, flags & ZR_SCHEMA_COERCE, &nv, &msg);
 			if (r == -EINVAL) {
-				return fail(ret_err, "field '%s': %s", f->name, msg);
+				return zr_fail(ret_err, -EINVAL, "field '%s': %s", f->name, msg);
 			}
 			if (r < 0) {
 				return r;
@@ -482,7 +455,7 @@ int zr_schema_apply(const struct zr_schema *s, const json_t *obj, unsigned flags
 				return -ENOMEM;
 			}
 		} else if (f->required && !(flags & ZR_SCHEMA_PARTIAL)) {
-			return fail(ret_err, "field '%s': required", f->name);
+			return zr_fail(ret_err, -EINVAL, "field '%s': required", f->name);
 		} else {
 			continue;
 		}

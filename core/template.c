@@ -12,6 +12,7 @@
 
 #include "template.h"
 #include "util/cleanup.h"
+#include "util/log.h"
 #include "util/name.h"
 
 /* template.json comes from folders and git repositories; anything bigger is a mistake. */
@@ -29,31 +30,6 @@ struct loader {
 	char **ret_err;
 };
 
-static int vfail(char **ret_err, int r, const char *fmt, va_list ap)
-{
-	char *s;
-	if (vasprintf(&s, fmt, ap) < 0) {
-		return -ENOMEM;
-	}
-	if (ret_err) {
-		*ret_err = s;
-	} else {
-		free(s);
-	}
-	return r;
-}
-
-/* Any error about something other than a field of template.json. */
-static int fail(char **ret_err, int r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char **ret_err, int r, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	r = vfail(ret_err, r, fmt, ap);
-	va_end(ap);
-	return r;
-}
-
 /* An invalid field of template.json: -EINVAL. */
 static int field_fail(const struct loader *l, const char *path, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -67,7 +43,17 @@ static int field_fail(const struct loader *l, const char *path, const char *fmt,
 	if (r < 0) {
 		return -ENOMEM;
 	}
-	return fail(l->ret_err, -EINVAL, "%s: field '%s': %s", l->file, path, msg);
+	return zr_fail(l->ret_err, -EINVAL, "%s: field '%s': %s", l->file, path, msg);
+}
+
+static int dup_string(const json_t *v, char **ret)
+{
+	char *s = strdup(json_string_value(v));
+	if (!s) {
+		return -ENOMEM;
+	}
+	*ret = s;
+	return 0;
 }
 
 /* Seconds: a positive finite number up to SECONDS_MAX. */
@@ -87,8 +73,7 @@ static int parse_schema(const struct loader *l, const json_t *fields, const char
 			const json_t *required, const char *required_path, struct zr_schema **ret);
 
 /* The data schema: the "data" fields plus one string field per role the template consumes,
- * holding the tree path of its producer ("node/local", "@remote/dc1/node/n1"). A function of
- * its own, so no goto of the loader jumps over the copy's cleanup. */
+ * holding the tree path of its producer ("node/local", "@remote/dc1/node/n1"). */
 static int parse_data_schema(const struct loader *l, const json_t *m, const json_t *data,
 			     struct zr_schema **ret)
 {
@@ -120,7 +105,7 @@ static int parse_schema(const struct loader *l, const json_t *fields, const char
 		return r;
 	}
 	if (strncmp(err, "field '", 7) == 0) {
-		return fail(l->ret_err, r, "%s: field '%s.%s", l->file, fields_path, err + 7);
+		return zr_fail(l->ret_err, r, "%s: field '%s.%s", l->file, fields_path, err + 7);
 	}
 	if (strncmp(err, "required: ", 10) == 0) {
 		return field_fail(l, required_path, "%s", err + 10);
@@ -169,51 +154,66 @@ static int parse_retry(const struct loader *l, const char *path, const json_t *v
 	return 0;
 }
 
-/* Fills the manifest part of an action (everything but path) from its entry in "actions". */
-static int parse_action(const struct loader *l, const char *name, const json_t *def,
-			struct zr_action_def *a)
+/* obj, the value of field (NULL when it is missing), must be an object. Calls fn (unless NULL)
+ * for each of its members with the member's path "<field>.<key>" for its errors; stops at the
+ * first failure. */
+typedef int (*member_fn)(const struct loader *l, const char *path, const char *key, json_t *v,
+			 void *data);
+static int each_member(const struct loader *l, const char *field, const json_t *obj,
+		       member_fn fn, void *data)
 {
-	_cleanup_free_ char *path = NULL;
-	if (asprintf(&path, "actions.%s", name) < 0) {
-		return -ENOMEM;
+	if (obj && !json_is_object(obj)) {
+		return field_fail(l, field, "must be an object");
 	}
-	if (!json_is_object(def)) {
-		return field_fail(l, path, "must be an object");
+	if (!fn) {
+		return 0;
 	}
 	const char *key;
 	json_t *v;
-	int r = 0;
-	json_object_foreach((json_t *)def, key, v) {
-		_cleanup_free_ char *sub = NULL;
-		if (asprintf(&sub, "%s.%s", path, key) < 0) {
+	json_object_foreach((json_t *)obj, key, v) {
+		_cleanup_free_ char *path = NULL;
+		if (asprintf(&path, "%s.%s", field, key) < 0) {
 			return -ENOMEM;
 		}
-		if (strcmp(key, "timeout") == 0) {
-			r = parse_seconds(l, sub, v, &a->timeout);
-		} else if (strcmp(key, "every") == 0) {
-			r = parse_seconds(l, sub, v, &a->every);
-		} else if (strcmp(key, "retry") == 0) {
-			r = parse_retry(l, sub, v, &a->retry);
-		} else if (strcmp(key, "description") == 0) {
-			if (!json_is_string(v)) {
-				return field_fail(l, sub, "must be a string");
-			}
-			a->description = strdup(json_string_value(v));
-			r = a->description ? 0 : -ENOMEM;
-		} else if (strcmp(key, "args") == 0) {
-			if (!json_is_object(v)) {
-				return field_fail(l, sub, "must be an object");
-			}
-		} else if (strcmp(key, "required") == 0) {
-			if (!json_is_array(v)) {
-				return field_fail(l, sub, "must be an array of argument names");
-			}
-		} else {
-			return field_fail(l, sub, "unknown key");
-		}
+		int r = fn(l, path, key, v, data);
 		if (r < 0) {
 			return r;
 		}
+	}
+	return 0;
+}
+
+/* One key of an action's entry in "actions"; args and required are parsed together after. */
+static int action_key(const struct loader *l, const char *path, const char *key, json_t *v,
+		      void *data)
+{
+	struct zr_action_def *a = data;
+	if (strcmp(key, "timeout") == 0) {
+		return parse_seconds(l, path, v, &a->timeout);
+	} else if (strcmp(key, "every") == 0) {
+		return parse_seconds(l, path, v, &a->every);
+	} else if (strcmp(key, "retry") == 0) {
+		return parse_retry(l, path, v, &a->retry);
+	} else if (strcmp(key, "description") == 0) {
+		return json_is_string(v) ? dup_string(v, &a->description)
+					 : field_fail(l, path, "must be a string");
+	} else if (strcmp(key, "args") == 0) {
+		return json_is_object(v) ? 0 : field_fail(l, path, "must be an object");
+	} else if (strcmp(key, "required") == 0) {
+		return json_is_array(v) ? 0
+					: field_fail(l, path, "must be an array of argument names");
+	}
+	return field_fail(l, path, "unknown key");
+}
+
+/* Fills the manifest part of an action (everything but path) from its entry def, at path
+ * "actions.<name>". */
+static int parse_action(const struct loader *l, const char *path, const json_t *def,
+			struct zr_action_def *a)
+{
+	int r = each_member(l, path, def, action_key, a);
+	if (r < 0) {
+		return r;
 	}
 	_cleanup_free_ char *args_path = NULL, *req_path = NULL;
 	if (asprintf(&args_path, "%s.args", path) < 0 ||
@@ -267,7 +267,7 @@ static int scan_actions(struct zr_template *t, char **ret_err)
 			return 0;
 		}
 		int r = -errno;
-		return fail(ret_err, r, "%s: %s", adir, strerror(-r));
+		return zr_fail(ret_err, r, "%s: %s", adir, strerror(-r));
 	}
 	int r = 0;
 	size_t cap = 0;
@@ -277,7 +277,7 @@ static int scan_actions(struct zr_template *t, char **ret_err)
 		if (!de) {
 			if (errno != 0) {
 				r = -errno;
-				r = fail(ret_err, r, "%s: %s", adir, strerror(-r));
+				r = zr_fail(ret_err, r, "%s: %s", adir, strerror(-r));
 			}
 			break;
 		}
@@ -296,9 +296,9 @@ static int scan_actions(struct zr_template *t, char **ret_err)
 			r = -errno;
 			struct stat lst;
 			if (r == -ENOENT && lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode)) {
-				r = fail(ret_err, -EINVAL, "%s: broken symbolic link", path);
+				r = zr_fail(ret_err, -EINVAL, "%s: broken symbolic link", path);
 			} else {
-				r = fail(ret_err, r, "%s: %s", path, strerror(-r));
+				r = zr_fail(ret_err, r, "%s: %s", path, strerror(-r));
 			}
 			break;
 		}
@@ -306,15 +306,16 @@ static int scan_actions(struct zr_template *t, char **ret_err)
 			continue;
 		}
 		if (!zr_name_valid(name)) {
-			r = fail(ret_err, -EINVAL, "%s: bad action name '%s' (must match " NAME_RULE ")",
-				 path, name);
+			r = zr_fail(ret_err, -EINVAL,
+				    "%s: bad action name '%s' (must match " NAME_RULE ")", path,
+				    name);
 			break;
 		}
 		/* access() alone is not enough: for root it ignores the mode bits of a file
 		 * that has no execute bit at all. */
 		if (!(st.st_mode & 0111) || access(path, X_OK) < 0) {
-			r = fail(ret_err, -EINVAL, "%s: action is not executable (mode %04o)", path,
-				 (unsigned)(st.st_mode & 07777));
+			r = zr_fail(ret_err, -EINVAL, "%s: action is not executable (mode %04o)",
+				    path, (unsigned)(st.st_mode & 07777));
 			break;
 		}
 		if (t->n_actions == cap) {
@@ -392,18 +393,18 @@ static int read_manifest(const char *file, json_t **ret, char **ret_err)
 	_cleanup_close_ int fd = open(file, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		int r = -errno;
-		return fail(ret_err, r, "%s: %s", file, strerror(-r));
+		return zr_fail(ret_err, r, "%s: %s", file, strerror(-r));
 	}
 	struct stat st;
 	if (fstat(fd, &st) < 0) {
 		int r = -errno;
-		return fail(ret_err, r, "%s: %s", file, strerror(-r));
+		return zr_fail(ret_err, r, "%s: %s", file, strerror(-r));
 	}
 	if (!S_ISREG(st.st_mode)) {
-		return fail(ret_err, -EINVAL, "%s: not a regular file", file);
+		return zr_fail(ret_err, -EINVAL, "%s: not a regular file", file);
 	}
 	if (st.st_size > MANIFEST_MAX) {
-		return fail(ret_err, -EFBIG, "%s: larger than %d bytes", file, MANIFEST_MAX);
+		return zr_fail(ret_err, -EFBIG, "%s: larger than %d bytes", file, MANIFEST_MAX);
 	}
 	_cleanup_free_ char *data = malloc((size_t)st.st_size + 1);
 	if (!data) {
@@ -419,25 +420,25 @@ static int read_manifest(const char *file, json_t **ret, char **ret_err)
 		}
 		if (n < 0) {
 			int r = -errno;
-			return fail(ret_err, r, "%s: %s", file, strerror(-r));
+			return zr_fail(ret_err, r, "%s: %s", file, strerror(-r));
 		}
 		if (n == 0) {
 			break;
 		}
 		len += (size_t)n;
 		if (len > (size_t)st.st_size) {
-			return fail(ret_err, -EIO, "%s: changed while being read", file);
+			return zr_fail(ret_err, -EIO, "%s: changed while being read", file);
 		}
 	}
 	json_error_t e;
 	json_t *j = json_loadb(data, len, JSON_REJECT_DUPLICATES, &e);
 	if (!j) {
-		return fail(ret_err, -EINVAL, "%s: invalid JSON: %s (line %d, column %d)", file,
-			    e.text, e.line, e.column);
+		return zr_fail(ret_err, -EINVAL, "%s: invalid JSON: %s (line %d, column %d)", file,
+			       e.text, e.line, e.column);
 	}
 	if (!json_is_object(j)) {
 		json_decref(j);
-		return fail(ret_err, -EINVAL, "%s: must hold a JSON object", file);
+		return zr_fail(ret_err, -EINVAL, "%s: must hold a JSON object", file);
 	}
 	*ret = j;
 	return 0;
@@ -466,33 +467,73 @@ static char *absolute_dir(const char *dir)
 	return abs;
 }
 
-static int dup_string(const json_t *v, char **ret)
+/* The string member key of the manifest m, copied to *ret (left alone when it is missing and
+ * not required); valid, when given, says whether its value is right, and rule how. */
+static int parse_string(const struct loader *l, const json_t *m, const char *key, bool required,
+			bool (*valid)(const char *s), const char *rule, char **ret)
 {
-	char *s = strdup(json_string_value(v));
-	if (!s) {
-		return -ENOMEM;
+	const json_t *v = json_object_get(m, key);
+	if (!v) {
+		return required ? field_fail(l, key, "required") : 0;
 	}
-	*ret = s;
-	return 0;
+	if (!json_is_string(v) || (valid && !valid(json_string_value(v)))) {
+		return field_fail(l, key, "must be %s", rule);
+	}
+	return dup_string(v, ret);
 }
 
-int zr_template_load(const char *dir, const char *source, struct zr_template **ret,
-		     char **ret_err)
+/* The member key of the manifest m (NULL when it is missing), checked by each_member. */
+static int parse_object(const struct loader *l, const json_t *m, const char *key, member_fn fn,
+			void *data, json_t **ret)
 {
-	struct zr_template *t = calloc(1, sizeof(*t));
-	_cleanup_free_ char *file = NULL;
-	if (!t) {
-		return -ENOMEM;
+	json_t *v = json_object_get(m, key);
+	int r = each_member(l, key, v, fn, data);
+	if (r == 0) {
+		*ret = v;
 	}
-	int r = -ENOMEM;
-	t->dir = absolute_dir(dir);
-	if (!t->dir || asprintf(&file, "%s/template.json", t->dir) < 0) {
-		goto fail;
+	return r;
+}
+
+/* "actions.<name>": the manifest part of an action, which must have its file. */
+static int manifest_action(const struct loader *l, const char *path, const char *key, json_t *v,
+			   void *data)
+{
+	struct zr_template *t = data;
+	if (!zr_name_valid(key)) {
+		return field_fail(l, path, "bad action name (must match " NAME_RULE ")");
 	}
-	struct loader l = {.file = file, .ret_err = ret_err};
-	r = read_manifest(file, &t->manifest, ret_err);
+	/* The array is ours; zr_template_action only hands it out as const. */
+	struct zr_action_def *a = (struct zr_action_def *)zr_template_action(t, key);
+	if (!a) {
+		return field_fail(l, path, "no executable file %s/actions/%s", t->dir, key);
+	}
+	return parse_action(l, path, v, a);
+}
+
+/* "on.<event>": the actions an event runs. */
+static int manifest_on(const struct loader *l, const char *path, const char *key, json_t *v,
+		       void *data)
+{
+	return parse_action_list(l, data, path, v, NULL, NULL);
+}
+
+/* "consumes.<role>": only its shape; the producer links check its contents. */
+static int manifest_role(const struct loader *l, const char *path, const char *key, json_t *v,
+			 void *data)
+{
+	if (!zr_name_valid(key)) {
+		return field_fail(l, path, "bad role name (must match " NAME_RULE ")");
+	}
+	return json_is_object(v) ? 0 : field_fail(l, path, "must be an object");
+}
+
+/* Fills t, whose dir is set, from l->file. On failure t holds what was parsed so far and the
+ * caller frees it. */
+static int load(struct zr_template *t, const struct loader *l, const char *source)
+{
+	int r = read_manifest(l->file, &t->manifest, l->ret_err);
 	if (r < 0) {
-		goto fail;
+		return r;
 	}
 	json_t *m = t->manifest;
 
@@ -507,186 +548,102 @@ int zr_template_load(const char *dir, const char *source, struct zr_template **r
 			i++;
 		}
 		if (i == sizeof(keys) / sizeof(keys[0])) {
-			r = field_fail(&l, key, "unknown key");
-			goto fail;
+			return field_fail(l, key, "unknown key");
 		}
 	}
 
-	v = json_object_get(m, "name");
-	if (!v) {
-		r = field_fail(&l, "name", "required");
-		goto fail;
-	}
-	if (!json_is_string(v) || !zr_name_valid(json_string_value(v))) {
-		r = field_fail(&l, "name", "must be a name matching " NAME_RULE);
-		goto fail;
+	r = parse_string(l, m, "name", true, zr_name_valid, "a name matching " NAME_RULE,
+			 &t->name);
+	if (r < 0) {
+		return r;
 	}
 	const char *base = strrchr(t->dir, '/') + 1;
-	if (strcmp(base, json_string_value(v)) != 0) {
-		r = field_fail(&l, "name", "'%s' differs from the folder's name '%s'",
-			       json_string_value(v), base);
-		goto fail;
+	if (strcmp(base, t->name) != 0) {
+		return field_fail(l, "name", "'%s' differs from the folder's name '%s'", t->name,
+				  base);
 	}
-	r = dup_string(v, &t->name);
+	r = parse_string(l, m, "version", true, zr_semver_valid,
+			 "a semantic version like \"1.2.0\"", &t->version);
 	if (r < 0) {
-		goto fail;
+		return r;
 	}
-
-	v = json_object_get(m, "version");
-	if (!v) {
-		r = field_fail(&l, "version", "required");
-		goto fail;
-	}
-	if (!json_is_string(v) || !zr_semver_valid(json_string_value(v))) {
-		r = field_fail(&l, "version", "must be a semantic version like \"1.2.0\"");
-		goto fail;
-	}
-	r = dup_string(v, &t->version);
-	if (r < 0) {
-		goto fail;
-	}
-	r = -ENOMEM;
 	if (asprintf(&t->uid, "%s/%s/%s", source, t->name, t->version) < 0) {
 		t->uid = NULL;
-		goto fail;
+		return -ENOMEM;
 	}
-
-	v = json_object_get(m, "description");
-	if (v) {
-		if (!json_is_string(v)) {
-			r = field_fail(&l, "description", "must be a string");
-			goto fail;
-		}
-		r = dup_string(v, &t->description);
-		if (r < 0) {
-			goto fail;
-		}
-	}
-
-	v = json_object_get(m, "data");
-	if (v && !json_is_object(v)) {
-		r = field_fail(&l, "data", "must be an object");
-		goto fail;
-	}
-	/* Each role the template consumes is also a data field: the tree path of its producer
-	 * ("node/local", "@remote/dc1/node/n1"). */
-	r = parse_data_schema(&l, m, v, &t->data);
+	r = parse_string(l, m, "description", false, NULL, "a string", &t->description);
 	if (r < 0) {
-		goto fail;
+		return r;
 	}
 
-	r = scan_actions(t, ret_err);
+	json_t *data = NULL;
+	r = parse_object(l, m, "data", NULL, NULL, &data);
+	if (r == 0) {
+		r = parse_data_schema(l, m, data, &t->data);
+	}
 	if (r < 0) {
-		goto fail;
+		return r;
 	}
-	v = json_object_get(m, "actions");
-	if (v && !json_is_object(v)) {
-		r = field_fail(&l, "actions", "must be an object");
-		goto fail;
+
+	r = scan_actions(t, l->ret_err);
+	json_t *actions;
+	if (r == 0) {
+		r = parse_object(l, m, "actions", manifest_action, t, &actions);
 	}
-	json_t *def;
-	/* Iterating a NULL object (no "actions" key) yields nothing. */
-	json_object_foreach(v, key, def) {
-		_cleanup_free_ char *path = NULL;
-		if (asprintf(&path, "actions.%s", key) < 0) {
-			r = -ENOMEM;
-			goto fail;
-		}
-		if (!zr_name_valid(key)) {
-			r = field_fail(&l, path, "bad action name (must match " NAME_RULE ")");
-			goto fail;
-		}
-		/* The array is ours; zr_template_action only hands it out as const. */
-		struct zr_action_def *a = (struct zr_action_def *)zr_template_action(t, key);
-		if (!a) {
-			r = field_fail(&l, path, "no executable file %s/actions/%s", t->dir, key);
-			goto fail;
-		}
-		r = parse_action(&l, key, def, a);
-		if (r < 0) {
-			goto fail;
-		}
+	if (r < 0) {
+		return r;
 	}
 	/* Actions that only exist as files take every default, including an empty schema. */
 	for (size_t i = 0; i < t->n_actions; i++) {
 		if (!t->actions[i].args) {
-			r = zr_schema_parse(NULL, NULL, &t->actions[i].args, ret_err);
+			r = zr_schema_parse(NULL, NULL, &t->actions[i].args, l->ret_err);
 			if (r < 0) {
-				goto fail;
+				return r;
 			}
 		}
 	}
 
 	v = json_object_get(m, "on_delete");
 	if (v) {
-		r = parse_action_list(&l, t, "on_delete", v, &t->on_delete, &t->n_on_delete);
+		r = parse_action_list(l, t, "on_delete", v, &t->on_delete, &t->n_on_delete);
 		if (r < 0) {
-			goto fail;
+			return r;
 		}
 	}
-
-	v = json_object_get(m, "on");
-	if (v) {
-		if (!json_is_object(v)) {
-			r = field_fail(&l, "on", "must be an object");
-			goto fail;
-		}
-		json_t *list;
-		json_object_foreach(v, key, list) {
-			_cleanup_free_ char *path = NULL;
-			if (asprintf(&path, "on.%s", key) < 0) {
-				r = -ENOMEM;
-				goto fail;
-			}
-			r = parse_action_list(&l, t, path, list, NULL, NULL);
-			if (r < 0) {
-				goto fail;
-			}
-		}
-		t->on = v;
+	r = parse_object(l, m, "on", manifest_on, t, &t->on);
+	if (r < 0) {
+		return r;
 	}
-
 	/* process and consumes belong to the supervisor and the producer links, which check
 	 * their contents; here only their shape. */
-	v = json_object_get(m, "process");
-	if (v) {
-		if (!json_is_object(v)) {
-			r = field_fail(&l, "process", "must be an object");
-			goto fail;
-		}
-		t->process = v;
+	r = parse_object(l, m, "process", NULL, NULL, &t->process);
+	if (r < 0) {
+		return r;
 	}
-	v = json_object_get(m, "consumes");
-	if (v) {
-		if (!json_is_object(v)) {
-			r = field_fail(&l, "consumes", "must be an object");
-			goto fail;
-		}
-		json_t *c;
-		json_object_foreach(v, key, c) {
-			_cleanup_free_ char *path = NULL;
-			if (asprintf(&path, "consumes.%s", key) < 0) {
-				r = -ENOMEM;
-				goto fail;
-			}
-			if (!zr_name_valid(key)) {
-				r = field_fail(&l, path, "bad role name (must match " NAME_RULE ")");
-				goto fail;
-			}
-			if (!json_is_object(c)) {
-				r = field_fail(&l, path, "must be an object");
-				goto fail;
-			}
-		}
-		t->consumes = v;
-	}
+	return parse_object(l, m, "consumes", manifest_role, NULL, &t->consumes);
+}
 
+int zr_template_load(const char *dir, const char *source, struct zr_template **ret,
+		     char **ret_err)
+{
+	struct zr_template *t = calloc(1, sizeof(*t));
+	if (!t) {
+		return -ENOMEM;
+	}
+	int r = -ENOMEM;
+	char *file = NULL;
+	t->dir = absolute_dir(dir);
+	if (t->dir && asprintf(&file, "%s/template.json", t->dir) >= 0) {
+		struct loader l = {.file = file, .ret_err = ret_err};
+		r = load(t, &l, source);
+		free(file);
+	}
+	if (r < 0) {
+		zr_template_free(t);
+		return r;
+	}
 	*ret = t;
 	return 0;
-
-fail:
-	zr_template_free(t);
-	return r;
 }
 
 struct zr_template *zr_template_free(struct zr_template *t)

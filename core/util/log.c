@@ -110,6 +110,7 @@ void zr_log(int level, const char *fmt, ...)
 
 int zr_fail(char **ret_err, int err, const char *fmt, ...)
 {
+	/* The text is made even when ret_err is NULL, so the result never depends on it. */
 	va_list ap;
 	char *s;
 	va_start(ap, fmt);
@@ -118,6 +119,10 @@ int zr_fail(char **ret_err, int err, const char *fmt, ...)
 	if (n < 0) {
 		return -ENOMEM;
 	}
-	*ret_err = s;
+	if (ret_err) {
+		*ret_err = s;
+	} else {
+		free(s);
+	}
 	return err;
 }

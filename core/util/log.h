@@ -29,6 +29,6 @@ char *zr_time_format(long long ns, char *dst);
 long long zr_now_ns(void);
 
 /* Sets *ret_err to the formatted reason (malloc'd) and returns err: for "return
- * zr_fail(ret_err, -EINVAL, ...)" in functions that report why they refused. -ENOMEM when
- * the text cannot be made. */
+ * zr_fail(ret_err, -EINVAL, ...)" in functions that report why they refused. ret_err may be
+ * NULL (the caller does not want the reason). -ENOMEM when the text cannot be made. */
 int zr_fail(char **ret_err, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -1,7 +1,5 @@
-/* Validation of template, service and action names. */
+/* Validation of template, service and action names, and of identifiers. */
 #include "name.h"
-
-#include <stddef.h>
 
 static bool name_first_char(char c)
 {
@@ -19,6 +17,21 @@ bool zr_name_valid(const char *s)
 			return false;
 		}
 		if (!name_first_char(*p) && *p != '_' && *p != '.' && *p != '-') {
+			return false;
+		}
+	}
+	return true;
+}
+
+bool zr_ident_valid(const char *s, size_t n)
+{
+	if (n == 0 || (s[0] >= '0' && s[0] <= '9')) {
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_')) {
 			return false;
 		}
 	}

@@ -248,6 +248,18 @@ echo quiet'
 echo "$ZR_ACTION $ZR_SERVICE" >"$MARKS/cleanup.$name"'
 }
 
+# mk_app: the template "app" of the producer tests. It consumes a "node" service in its role
+# "host"; its install action runs exec on that producer through producers/host and prints the
+# result.
+mk_app() {
+	mk_template "$TPL" app '{"name": "app", "version": "1.0.0",
+  "consumes": {"host": {"template": "node"}},
+  "actions": {"install": {}}}'
+	mk_action "$TPL/app" install 'p="$ZR_SERVICE_DIR/producers/host"
+echo "cmd=echo from \$(hostname)" >"$p/actions/exec" || exit 1
+cat "$p/results/exec"'
+}
+
 # ---------------------------------------------------------------------------------------------
 # Services and tasks.
 

@@ -18,25 +18,29 @@ wait'
 
 gone() { ! pid_alive "$1"; }
 
+# expect_refused LOG MESSAGE WHAT ARG...: a robot started with ARGs next to the first (ZR_PID)
+# exits non-zero, saying MESSAGE in LOG. WHAT names what the two share.
+expect_refused() {
+	local log=$1 message=$2 what=$3 first=$ZR_PID
+	shift 3
+	ZR_LOG=$log zr_launch "$@"
+	local refused=$ZR_PID
+	ZR_PID=$first
+	zr_reap "$refused" 10 || fail "a second robot on the same $what is still running"
+	[ "$ZR_STATUS" -ne 0 ] || fail "a second robot on the same $what exited 0"
+	grep -q "$message" "$log" || fail "no '$message' message: $(cat "$log")"
+}
+
 # --- A second robot is refused; the first is unaffected. ---
 zr_start
 first=$ZR_PID
 S=$(svc t a)
-ZR_LOG=$TMP/second.log zr_launch --mount "$MNT" --data "$TMP/data2" --templates "$TPL"
-second=$ZR_PID
-ZR_PID=$first
-zr_reap "$second" 10 || fail "a second robot on the same mount point is still running"
-[ "$ZR_STATUS" -ne 0 ] || fail "a second robot on the same mount point exited 0"
-grep -q "already mounted" "$TMP/second.log" || fail "no 'already mounted' message: $(cat "$TMP/second.log")"
+expect_refused "$TMP/second.log" "already mounted" "mount point" \
+	--mount "$MNT" --data "$TMP/data2" --templates "$TPL"
 ok "a second robot on the same mount point exits $ZR_STATUS: $(grep -m1 'already mounted' "$TMP/second.log")"
 mkdir -p "$TMP/mnt2"
 ZR_MOUNTS+=("$TMP/mnt2")
-ZR_LOG=$TMP/third.log zr_launch --mount "$TMP/mnt2" --data "$DATA" --templates "$TPL"
-third=$ZR_PID
-ZR_PID=$first
-zr_reap "$third" 10 || fail "a second robot on the same data dir is still running"
-[ "$ZR_STATUS" -ne 0 ] || fail "a second robot on the same data dir exited 0"
-grep -q "in use" "$TMP/third.log" || fail "no 'data dir ... in use' message: $(cat "$TMP/third.log")"
+expect_refused "$TMP/third.log" "in use" "data dir" --mount "$TMP/mnt2" --data "$DATA" --templates "$TPL"
 ! mounted "$TMP/mnt2" || fail "the refused robot left $TMP/mnt2 mounted"
 ok "a second robot on the same data dir exits $ZR_STATUS: $(grep -m1 'in use' "$TMP/third.log")"
 mounted || fail "the first robot's mount is gone"

@@ -4,12 +4,7 @@
 # producer through the tree; deleting a producer with consumers is EBUSY until forced.
 . "$(dirname "$0")/lib.sh"
 
-mk_template "$TPL" app '{"name": "app", "version": "1.0.0",
-  "consumes": {"host": {"template": "node"}},
-  "actions": {"install": {}}}'
-mk_action "$TPL/app" install 'p="$ZR_SERVICE_DIR/producers/host"
-echo "cmd=echo from \$(hostname)" >"$p/actions/exec" || exit 1
-cat "$p/results/exec"'
+mk_app
 zr_start
 
 N=$(svc node local)

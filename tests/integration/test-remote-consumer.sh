@@ -9,12 +9,7 @@
 . "$(dirname "$0")/lib-http.sh"
 . "$(dirname "$0")/lib-remote.sh"
 
-mk_template "$TPL" app '{"name": "app", "version": "1.0.0",
-  "consumes": {"host": {"template": "node"}},
-  "actions": {"install": {}}}'
-mk_action "$TPL/app" install 'p="$ZR_SERVICE_DIR/producers/host"
-echo "cmd=echo from \$(hostname)" >"$p/actions/exec" || exit 1
-cat "$p/results/exec"'
+mk_app
 
 zr_peer_start b
 timeout 10 mkdir "$B_MNT/node/local" || fail "mkdir node/local on B"

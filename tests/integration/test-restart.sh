@@ -142,13 +142,27 @@ zr_stop
 zr_start --history 5
 h=$(svc r h)
 hids=()
-for n in $(seq 1 12); do
-	hids+=("$(submit "$h" quick "n=$n")")
-done
-wait_state "$h" "${hids[11]}" ok 20
-want=$(printf '%s\n' "${hids[@]:7:5}")
-wait_for "[ \"\$(task_ids '$h')\" = \"\$want\" ]" 5 ||
-	fail "--history 5: tasks $(task_ids "$h" | tr '\n' ' '), want the last 5: $(printf "%s " $want)"
+
+# quick_tasks FROM TO SECS: submits quick n=FROM..TO to h, their ids appended to hids, and waits
+# up to SECS for the last to end ok.
+quick_tasks() {
+	local n
+	for n in $(seq "$1" "$2"); do
+		hids+=("$(submit "$h" quick "n=$n")")
+	done
+	wait_state "$h" "${hids[-1]}" ok "$3"
+}
+
+# listed FIRST COUNT WHAT: waits until h lists exactly the tasks hids[FIRST..FIRST+COUNT-1],
+# which it leaves in want.
+listed() {
+	want=$(printf '%s\n' "${hids[@]:$1:$2}")
+	wait_for "[ \"\$(task_ids '$h')\" = \"\$want\" ]" 5 ||
+		fail "$3: tasks $(task_ids "$h" | tr '\n' ' '), want $(printf "%s " $want)"
+}
+
+quick_tasks 1 12 20
+listed 7 5 "--history 5"
 ok "--history 5: 12 run, the last 5 listed ($(printf "%s " $want))"
 zr_stop
 expect_eq "$(db_count "SELECT count(*) FROM tasks t JOIN services s ON t.service = s.guid WHERE s.name = 'h'")" 5 \
@@ -157,13 +171,8 @@ zr_start --history 5
 expect_eq "$(task_ids "$h")" "$want" "tasks after a clean restart"
 expect_eq "$(rcat "$h/tasks/${hids[11]}/result")" "quick 12" "newest result after restart"
 # Two more: still the last 5. Then kill -9, and restart with a smaller bound.
-for n in 13 14; do
-	hids+=("$(submit "$h" quick "n=$n")")
-done
-wait_state "$h" "${hids[13]}" ok 10
-want=$(printf '%s\n' "${hids[@]:9:5}")
-wait_for "[ \"\$(task_ids '$h')\" = \"\$want\" ]" 5 ||
-	fail "after 2 more: tasks $(task_ids "$h" | tr '\n' ' '), want $(printf "%s " $want)"
+quick_tasks 13 14 10
+listed 9 5 "after 2 more"
 kill9
 zr_start --history 3
 want=$(printf '%s\n' "${hids[@]:11:3}")

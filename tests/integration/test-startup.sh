@@ -25,14 +25,28 @@ ok "robot mounted $MNT in $(since "$t0") s"
 grep -qF " $MNT fuse" /proc/mounts || fail "no fuse entry for $MNT in /proc/mounts"
 ok "mount listed in /proc/mounts"
 
+# expect_lines LISTING WHAT NAME...: each NAME is a line of LISTING, the output of WHAT.
+expect_lines() {
+	local listing=$1 what=$2 e
+	shift 2
+	for e in "$@"; do
+		printf '%s\n' "$listing" | grep -qx -- "$e" || fail "$what lacks '$e': $(echo $listing)"
+	done
+}
+
+# expect_files TEST DIR NAME...: "test TEST DIR/NAME" holds for each NAME (-e, -f...).
+expect_files() {
+	local t=$1 dir=$2 e
+	shift 2
+	for e in "$@"; do
+		test "$t" "$dir/$e" || fail "$dir/$e missing"
+	done
+}
+
 root=$(timeout 10 ls -A "$MNT") || fail "ls $MNT failed"
-for e in @robot t other node; do
-	printf '%s\n' "$root" | grep -qx -- "$e" || fail "ls $MNT lacks '$e': $(echo $root)"
-done
+expect_lines "$root" "ls $MNT" @robot t other node
 ok "ls root shows @robot, t, other, node"
-for e in info templates log events; do
-	[ -e "$MNT/@robot/$e" ] || fail "$MNT/@robot/$e missing"
-done
+expect_files -e "$MNT/@robot" info templates log events
 [ -d "$MNT/@robot/templates" ] || fail "@robot/templates is not a directory"
 [ -f "$MNT/@robot/info" ] || fail "@robot/info is not a regular file"
 ok "@robot has info, templates, log, events"
@@ -52,13 +66,9 @@ expect_in "$(timeout 10 "$ZROBOT" --version 2>&1)" "$ver" "info.version matches 
 ok "@robot/info fields: name, version $ver, pid, uptime, mount, data_dir, templates, services, tasks"
 
 tl=$(timeout 10 ls "$MNT/@robot/templates") || fail "ls @robot/templates failed"
-for e in t other node; do
-	printf '%s\n' "$tl" | grep -qx -- "$e" || fail "@robot/templates lacks $e: $(echo $tl)"
-done
+expect_lines "$tl" "@robot/templates" t other node
 ok "@robot/templates lists t, other, node"
-for e in manifest uid versions source; do
-	[ -f "$MNT/@robot/templates/other/$e" ] || fail "@robot/templates/other/$e missing"
-done
+expect_files -f "$MNT/@robot/templates/other" manifest uid versions source
 m=$(rcat "$MNT/@robot/templates/other/manifest")
 expect_eq "$(jsonstr "$m" 'j["name"]')" other "manifest name"
 expect_eq "$(jsonstr "$m" 'j["version"]')" 2.1.0 "manifest version"

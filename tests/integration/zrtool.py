@@ -59,16 +59,21 @@ def read_all(fd, sink=None):
             sink(b)
 
 
-def cmd_write_read(path, data):
+def open_write(path, flags, data):
+    """Opens path with flags and writes the PAYLOAD data in one write: (fd, bytes, written)."""
     try:
-        fd = os.open(path, os.O_RDWR)
+        fd = os.open(path, flags)
     except OSError as e:
         die_errno("open", e)
     buf = payload(data)
     try:
-        n = os.write(fd, buf)
+        return fd, buf, os.write(fd, buf)
     except OSError as e:
         die_errno("write", e)
+
+
+def cmd_write_read(path, data):
+    fd, buf, n = open_write(path, os.O_RDWR, data)
     if n != len(buf):
         print(f"short write {n}", file=sys.stderr)
         sys.exit(2)
@@ -81,15 +86,7 @@ def cmd_write_read(path, data):
 
 
 def cmd_write(path, data):
-    try:
-        fd = os.open(path, os.O_WRONLY)
-    except OSError as e:
-        die_errno("open", e)
-    buf = payload(data)
-    try:
-        n = os.write(fd, buf)
-    except OSError as e:
-        die_errno("write", e)
+    fd, _, n = open_write(path, os.O_WRONLY, data)
     try:
         os.close(fd)
     except OSError as e:

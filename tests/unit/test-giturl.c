@@ -3,106 +3,101 @@
 
 #include "test.h"
 
-static void split_ok(const char *spec, const char *url, const char *ref)
-{
-	char *u = NULL, *r = NULL;
-	ASSERT_OK(zr_giturl_split(spec, &u, &r));
-	ASSERT_EQ_STR(u, url);
-	ASSERT_EQ_STR(r, ref);
-	free(u);
-	free(r);
-}
-
-static void split_fails(const char *spec)
-{
-	char *u = NULL, *r = NULL;
-	ASSERT_EQ_INT(zr_giturl_split(spec, &u, &r), -EINVAL);
-	ASSERT_NULL(u);
-	ASSERT_NULL(r);
-}
+#define N(a) (sizeof(a) / sizeof((a)[0]))
 
 TEST(split)
 {
-	split_ok("https://github.com/acc/repo", "https://github.com/acc/repo", NULL);
-	split_ok("https://github.com/acc/repo#v1.2.0\n", "https://github.com/acc/repo", "v1.2.0");
-	split_ok("  /srv/t.git#feature/x  ", "/srv/t.git", "feature/x");
-	split_ok("git@host:a/b.git#0123abcd", "git@host:a/b.git", "0123abcd");
-	split_fails("");
-	split_fails("\n");
-	split_fails("#v1");
-	split_fails("/srv/t#");
-	split_fails("/srv/t#a b");
-	split_fails("/srv/t#-x");
-	split_fails("/srv/t#a..b");
-	split_fails("/srv/t#HEAD~1");
-	split_fails("/srv/t#a#b");
+	/* url NULL: the spec is refused. */
+	static const struct {
+		const char *spec, *url, *ref;
+	} cases[] = {
+		{"https://github.com/acc/repo", "https://github.com/acc/repo", NULL},
+		{"https://github.com/acc/repo#v1.2.0\n", "https://github.com/acc/repo", "v1.2.0"},
+		{"  /srv/t.git#feature/x  ", "/srv/t.git", "feature/x"},
+		{"git@host:a/b.git#0123abcd", "git@host:a/b.git", "0123abcd"},
+		{""}, {"\n"}, {"#v1"}, {"/srv/t#"}, {"/srv/t#a b"}, {"/srv/t#-x"}, {"/srv/t#a..b"},
+		{"/srv/t#HEAD~1"}, {"/srv/t#a#b"},
+	};
+	for (size_t i = 0; i < N(cases); i++) {
+		TEST_CASE("spec '%s'", cases[i].spec);
+		char *u = NULL, *r = NULL;
+		ASSERT_EQ_INT(zr_giturl_split(cases[i].spec, &u, &r), cases[i].url ? 0 : -EINVAL);
+		ASSERT_EQ_STR(u, cases[i].url);
+		ASSERT_EQ_STR(r, cases[i].ref);
+		free(u);
+		free(r);
+	}
+	TEST_CASE_END();
 }
 
 TEST(ref_valid)
 {
-	ASSERT_TRUE(zr_giturl_ref_valid("main"));
-	ASSERT_TRUE(zr_giturl_ref_valid("refs/tags/v1"));
-	ASSERT_TRUE(zr_giturl_ref_valid("0123456789abcdef0123456789abcdef01234567"));
-	ASSERT_FALSE(zr_giturl_ref_valid(""));
-	ASSERT_FALSE(zr_giturl_ref_valid("/main"));
-	ASSERT_FALSE(zr_giturl_ref_valid("a//b"));
-	ASSERT_FALSE(zr_giturl_ref_valid("a@{1}"));
-	ASSERT_FALSE(zr_giturl_ref_valid("a:b"));
-	ASSERT_FALSE(zr_giturl_ref_valid("a\tb"));
-}
-
-static void source_is(const char *url, const char *want)
-{
-	char *s = NULL;
-	int r = zr_giturl_source(url, &s);
-	if (r != 0) {
-		FAIL("zr_giturl_source(%s): %d", url, r);
+	static const struct {
+		const char *ref;
+		bool valid;
+	} cases[] = {
+		{"main", true}, {"refs/tags/v1", true},
+		{"0123456789abcdef0123456789abcdef01234567", true},
+		{"", false}, {"/main", false}, {"a//b", false}, {"a@{1}", false}, {"a:b", false},
+		{"a\tb", false},
+	};
+	for (size_t i = 0; i < N(cases); i++) {
+		TEST_CASE("ref '%s'", cases[i].ref);
+		ASSERT_EQ_INT(zr_giturl_ref_valid(cases[i].ref), cases[i].valid);
 	}
-	ASSERT_EQ_STR(s, want);
-	free(s);
-}
-
-static void source_fails(const char *url)
-{
-	char *s = NULL;
-	ASSERT_EQ_INT(zr_giturl_source(url, &s), -EINVAL);
-	ASSERT_NULL(s);
+	TEST_CASE_END();
 }
 
 TEST(source)
 {
-	source_is("https://github.com/acc/repo", "github.com/acc/repo");
-	source_is("https://github.com/acc/repo.git", "github.com/acc/repo");
-	source_is("https://github.com/acc/repo.git/", "github.com/acc/repo");
-	source_is("https://user:pw@GitHub.com:443/acc/repo.git", "github.com/acc/repo");
-	source_is("http://gitlab.example/group/sub/repo", "gitlab.example/group/sub/repo");
-	source_is("ssh://git@host.example:2222/acc/repo.git", "host.example/acc/repo");
-	source_is("git@github.com:acc/repo.git", "github.com/acc/repo");
-	source_is("host:acc/repo", "host/acc/repo");
-	source_is("git://[::1]:9418/acc/repo", "[::1]/acc/repo");
-	source_is("file:///srv/git/templates.git", "local/templates");
-	source_is("file:///srv/git/templates/", "local/templates");
-	source_is("file://localhost/srv/x", "local/x");
-	source_is("/srv/git/name.git", "local/name");
-	source_is("/srv/git/name/.git", "local/name");
-	source_is("/srv/git/name", "local/name");
-	source_is("relative/dir/My Repo", "local/My-Repo");
-	source_is("https://h/acc/r%20x", "h/acc/r-20x");
-	source_fails("https://github.com/");
-	source_fails("https://github.com");
-	source_fails("https://h/acc/../repo");
-	source_fails("file:///");
-	source_fails("/");
+	/* want NULL: the URL is refused. */
+	static const struct {
+		const char *url, *want;
+	} cases[] = {
+		{"https://github.com/acc/repo", "github.com/acc/repo"},
+		{"https://github.com/acc/repo.git", "github.com/acc/repo"},
+		{"https://github.com/acc/repo.git/", "github.com/acc/repo"},
+		{"https://user:pw@GitHub.com:443/acc/repo.git", "github.com/acc/repo"},
+		{"http://gitlab.example/group/sub/repo", "gitlab.example/group/sub/repo"},
+		{"ssh://git@host.example:2222/acc/repo.git", "host.example/acc/repo"},
+		{"git@github.com:acc/repo.git", "github.com/acc/repo"},
+		{"host:acc/repo", "host/acc/repo"},
+		{"git://[::1]:9418/acc/repo", "[::1]/acc/repo"},
+		{"file:///srv/git/templates.git", "local/templates"},
+		{"file:///srv/git/templates/", "local/templates"},
+		{"file://localhost/srv/x", "local/x"},
+		{"/srv/git/name.git", "local/name"},
+		{"/srv/git/name/.git", "local/name"},
+		{"/srv/git/name", "local/name"},
+		{"relative/dir/My Repo", "local/My-Repo"},
+		{"https://h/acc/r%20x", "h/acc/r-20x"},
+		{"https://github.com/"}, {"https://github.com"}, {"https://h/acc/../repo"},
+		{"file:///"}, {"/"},
+	};
+	for (size_t i = 0; i < N(cases); i++) {
+		TEST_CASE("url '%s'", cases[i].url);
+		char *s = NULL;
+		ASSERT_EQ_INT(zr_giturl_source(cases[i].url, &s), cases[i].want ? 0 : -EINVAL);
+		ASSERT_EQ_STR(s, cases[i].want);
+		free(s);
+	}
+	TEST_CASE_END();
 }
 
 TEST(is_path)
 {
-	ASSERT_TRUE(zr_giturl_is_path("/srv/x"));
-	ASSERT_TRUE(zr_giturl_is_path("./x:y"));
-	ASSERT_TRUE(zr_giturl_is_path("x"));
-	ASSERT_FALSE(zr_giturl_is_path("file:///srv/x"));
-	ASSERT_FALSE(zr_giturl_is_path("git@h:a/b"));
-	ASSERT_FALSE(zr_giturl_is_path("https://h/a/b"));
+	static const struct {
+		const char *s;
+		bool path;
+	} cases[] = {
+		{"/srv/x", true}, {"./x:y", true}, {"x", true},
+		{"file:///srv/x", false}, {"git@h:a/b", false}, {"https://h/a/b", false},
+	};
+	for (size_t i = 0; i < N(cases); i++) {
+		TEST_CASE("'%s'", cases[i].s);
+		ASSERT_EQ_INT(zr_giturl_is_path(cases[i].s), cases[i].path);
+	}
+	TEST_CASE_END();
 }
 
 TEST(id)

@@ -58,6 +58,47 @@ static void check_journal(const struct zr_journal *j)
 		zr_buf_done(&_w);                                                        \
 	} while (0)
 
+/* Reads what reader r has not read yet, chunk bytes at a time: exactly want. */
+#define ASSERT_READS(j, r, chunk, want)                                                  \
+	do {                                                                             \
+		struct zr_buf _o = {0};                                                  \
+		read_all((j), (r), (chunk), &_o);                                        \
+		ASSERT_EQ_MEM(_o.data, _o.len, (want), strlen(want));                    \
+		zr_buf_done(&_o);                                                        \
+	} while (0)
+
+/* One append and what the journal holds after it: the window, the logical offsets of its
+ * start and end, the number of its first line and of all lines ever appended. */
+struct step {
+	const char *append;
+	const char *window;
+	uint64_t base, end, first_line, lines;
+};
+
+static void check_state(const struct zr_journal *j, const struct step *want)
+{
+	ASSERT_WINDOW(j, want->window);
+	ASSERT_EQ_U64(j->base, want->base);
+	ASSERT_EQ_U64(j->end, want->end);
+	ASSERT_EQ_U64(j->first_line, want->first_line);
+	ASSERT_EQ_U64(j->lines, want->lines);
+	check_journal(j);
+}
+
+/* Appends each step's text to a new journal of max_bytes and checks the state after it. */
+static void run_steps(size_t max_bytes, const struct step *steps, size_t n)
+{
+	struct zr_journal j;
+	zr_journal_init(&j, max_bytes);
+	for (size_t i = 0; i < n; i++) {
+		TEST_CASE("step %zu", i);
+		ASSERT_OK(zr_journal_append(&j, steps[i].append, strlen(steps[i].append)));
+		check_state(&j, &steps[i]);
+	}
+	TEST_CASE_END();
+	zr_journal_done(&j);
+}
+
 TEST(lines_and_newlines)
 {
 	struct zr_journal j;
@@ -72,12 +113,8 @@ TEST(lines_and_newlines)
 	ASSERT_OK(zr_journal_append(&j, "e\n\nf\n", 5)); /* three lines, one empty */
 	ASSERT_OK(zr_journal_append(&j, "\n", 1));      /* one empty line */
 	ASSERT_OK(zr_journal_appendf(&j, "n=%d", 7));
-	ASSERT_WINDOW(&j, "a\nb\nc\nd\n\ne\n\nf\n\nn=7\n");
-	ASSERT_EQ_U64(j.lines, 10);
-	ASSERT_EQ_U64(j.end, 19);
-	ASSERT_EQ_U64(j.base, 0);
-	ASSERT_EQ_U64(j.first_line, 0);
-	check_journal(&j);
+	check_state(&j, &(struct step){.window = "a\nb\nc\nd\n\ne\n\nf\n\nn=7\n",
+					.base = 0, .end = 19, .first_line = 0, .lines = 10});
 	zr_journal_done(&j);
 }
 
@@ -116,71 +153,36 @@ TEST(read_from_start)
 
 TEST(drops_whole_lines_at_bound)
 {
-	struct zr_journal j;
-	zr_journal_init(&j, 10);
-	ASSERT_OK(zr_journal_append(&j, "aaaa", 4));
-	ASSERT_OK(zr_journal_append(&j, "bbbb", 4));
-	ASSERT_WINDOW(&j, "aaaa\nbbbb\n"); /* exactly at the bound: nothing dropped */
-	ASSERT_EQ_U64(j.base, 0);
-	ASSERT_OK(zr_journal_append(&j, "c", 1));
-	ASSERT_WINDOW(&j, "bbbb\nc\n");
-	ASSERT_EQ_U64(j.base, 5);
-	ASSERT_EQ_U64(j.end, 12);
-	ASSERT_EQ_U64(j.first_line, 1);
-	ASSERT_EQ_U64(j.lines, 3);
-	check_journal(&j);
-	/* Only as many old lines go as needed. */
-	ASSERT_OK(zr_journal_append(&j, "ddddddd", 7));
-	ASSERT_WINDOW(&j, "c\nddddddd\n");
-	ASSERT_EQ_U64(j.base, 10);
-	ASSERT_EQ_U64(j.first_line, 2);
-	check_journal(&j);
-	/* One line that needs two old lines gone. */
-	ASSERT_OK(zr_journal_append(&j, "eeeeeeee", 8));
-	ASSERT_WINDOW(&j, "eeeeeeee\n");
-	ASSERT_EQ_U64(j.base, 20);
-	ASSERT_EQ_U64(j.first_line, 4);
-	check_journal(&j);
-	/* Several lines in one append drop each other. */
-	ASSERT_OK(zr_journal_append(&j, "1\n22\n333\n4444\n", 14));
-	ASSERT_WINDOW(&j, "333\n4444\n");
-	ASSERT_EQ_U64(j.first_line, 7);
-	ASSERT_EQ_U64(j.lines, 9);
-	ASSERT_EQ_U64(j.end, 43);
-	ASSERT_EQ_U64(j.base, 34);
-	check_journal(&j);
-	zr_journal_done(&j);
+	static const struct step steps[] = {
+		{"aaaa", "aaaa\n", 0, 5, 0, 1},
+		/* Exactly at the bound: nothing dropped. */
+		{"bbbb", "aaaa\nbbbb\n", 0, 10, 0, 2},
+		{"c", "bbbb\nc\n", 5, 12, 1, 3},
+		/* Only as many old lines go as needed. */
+		{"ddddddd", "c\nddddddd\n", 10, 20, 2, 4},
+		/* One line that needs two old lines gone. */
+		{"eeeeeeee", "eeeeeeee\n", 20, 29, 4, 5},
+		/* Several lines in one append drop each other. */
+		{"1\n22\n333\n4444\n", "333\n4444\n", 34, 43, 7, 9},
+	};
+	run_steps(10, steps, sizeof(steps) / sizeof(steps[0]));
 }
 
 TEST(line_longer_than_bound)
 {
-	struct zr_journal j;
-	zr_journal_init(&j, 8);
-	ASSERT_OK(zr_journal_append(&j, "ab", 2));
-	ASSERT_OK(zr_journal_append(&j, "0123456789abcdef", 16));
-	/* Cut to max_bytes, still a whole line, and it pushed out everything before it. */
-	ASSERT_WINDOW(&j, "0123456\n");
-	ASSERT_EQ_U64(j.end, 3 + 8);
-	ASSERT_EQ_U64(j.first_line, 1);
-	check_journal(&j);
-	/* Exactly max_bytes with its newline is not cut. */
-	ASSERT_OK(zr_journal_append(&j, "ABCDEFG", 7));
-	ASSERT_WINDOW(&j, "ABCDEFG\n");
-	/* A long line in the middle of a multi-line append. */
-	ASSERT_OK(zr_journal_append(&j, "x\nyyyyyyyyyyyyyyyy\nz", 20));
-	ASSERT_WINDOW(&j, "z\n");
-	ASSERT_EQ_U64(j.lines, 6);
-	check_journal(&j);
-	zr_journal_done(&j);
+	static const struct step steps[] = {
+		{"ab", "ab\n", 0, 3, 0, 1},
+		/* Cut to max_bytes, still a whole line, and it pushed out everything before it. */
+		{"0123456789abcdef", "0123456\n", 3, 3 + 8, 1, 2},
+		/* Exactly max_bytes with its newline is not cut. */
+		{"ABCDEFG", "ABCDEFG\n", 11, 19, 2, 3},
+		/* A long line in the middle of a multi-line append. */
+		{"x\nyyyyyyyyyyyyyyyy\nz", "z\n", 29, 31, 5, 6},
+	};
+	run_steps(8, steps, sizeof(steps) / sizeof(steps[0]));
 
 	/* The smallest bound: every line is just its newline. */
-	zr_journal_init(&j, 1);
-	ASSERT_OK(zr_journal_append(&j, "abc\nd", 5));
-	ASSERT_WINDOW(&j, "\n");
-	ASSERT_EQ_U64(j.end, 2);
-	ASSERT_EQ_U64(j.lines, 2);
-	check_journal(&j);
-	zr_journal_done(&j);
+	run_steps(1, &(struct step){"abc\nd", "\n", 1, 2, 1, 2}, 1);
 }
 
 TEST(lost_for_reader_at_zero)
@@ -195,9 +197,7 @@ TEST(lost_for_reader_at_zero)
 
 	struct reader r = {0};
 	ASSERT_TRUE(zr_journal_readable(&j, &r.c, 0));
-	struct zr_buf out = {0};
-	read_all(&j, &r, 4096, &out);
-	ASSERT_EQ_MEM(out.data, out.len, "lost 4\nL4\nL5\nL6\n", 16);
+	ASSERT_READS(&j, &r, 4096, "lost 4\nL4\nL5\nL6\n");
 	ASSERT_EQ_U64(r.off, 16);
 	/* The file offset maps onto the logical end after the jump. */
 	ASSERT_EQ_U64(r.off + r.c.skew, j.end);
@@ -205,10 +205,7 @@ TEST(lost_for_reader_at_zero)
 
 	/* Keeping up afterwards: no further "lost" line, only new lines. */
 	ASSERT_OK(zr_journal_append(&j, "L7", 2));
-	zr_buf_reset(&out);
-	read_all(&j, &r, 4096, &out);
-	ASSERT_EQ_MEM(out.data, out.len, "L7\n", 3);
-	zr_buf_done(&out);
+	ASSERT_READS(&j, &r, 4096, "L7\n");
 	zr_journal_done(&j);
 }
 
@@ -233,10 +230,7 @@ TEST(lost_for_slow_reader)
 	ASSERT_TRUE(zr_journal_readable(&j, &r.c, r.off));
 
 	/* Small reads, the first just big enough for the whole "lost" line. */
-	struct zr_buf out = {0};
-	read_all(&j, &r, 7, &out);
-	ASSERT_EQ_STR(out.data, "lost 5\nb3\nb4\nb5\nb6\n");
-	zr_buf_done(&out);
+	ASSERT_READS(&j, &r, 7, "lost 5\nb3\nb4\nb5\nb6\n");
 	zr_journal_done(&j);
 }
 
@@ -254,10 +248,7 @@ TEST(lost_line_cut_when_it_does_not_fit)
 	ASSERT_EQ_MEM(tmp, 3, "los", 3);
 	r.off = 3;
 	/* The rest of the line is skipped: the next read continues at the retained window. */
-	struct zr_buf out = {0};
-	read_all(&j, &r, 1, &out);
-	ASSERT_EQ_STR(out.data, "kk\nll\n");
-	zr_buf_done(&out);
+	ASSERT_READS(&j, &r, 1, "kk\nll\n");
 	zr_journal_done(&j);
 }
 
@@ -267,21 +258,14 @@ TEST(no_lost_when_only_seen_lines_dropped)
 	zr_journal_init(&j, 9);
 	ASSERT_OK(zr_journal_append(&j, "x1\nx2\nx3", 8));
 	struct reader r = {0};
-	struct zr_buf out = {0};
-	read_all(&j, &r, 2, &out);
-	ASSERT_EQ_STR(out.data, "x1\nx2\nx3\n");
+	ASSERT_READS(&j, &r, 2, "x1\nx2\nx3\n");
 	/* Drops exactly the three seen lines. */
 	ASSERT_OK(zr_journal_append(&j, "y1\ny2\ny3", 8));
 	ASSERT_EQ_U64(j.base, 9);
-	zr_buf_reset(&out);
-	read_all(&j, &r, 2, &out);
-	ASSERT_EQ_STR(out.data, "y1\ny2\ny3\n");
+	ASSERT_READS(&j, &r, 2, "y1\ny2\ny3\n");
 	/* And now one unseen line is dropped with two seen ones. */
 	ASSERT_OK(zr_journal_append(&j, "z1\nz2\nz3\nz4", 11));
-	zr_buf_reset(&out);
-	read_all(&j, &r, 8, &out);
-	ASSERT_EQ_STR(out.data, "lost 1\nz2\nz3\nz4\n");
-	zr_buf_done(&out);
+	ASSERT_READS(&j, &r, 8, "lost 1\nz2\nz3\nz4\n");
 	zr_journal_done(&j);
 }
 
@@ -298,11 +282,9 @@ TEST(rereading_from_zero_after_drops)
 		read_all(&j, &r, 64, &out);
 	}
 	ASSERT_EQ_STR(out.data, "00\n11\n22\n33\n44\n");
-	r.off = 0;
-	zr_buf_reset(&out);
-	read_all(&j, &r, 64, &out);
-	ASSERT_EQ_STR(out.data, "33\n44\n");
 	zr_buf_done(&out);
+	r.off = 0;
+	ASSERT_READS(&j, &r, 64, "33\n44\n");
 	zr_journal_done(&j);
 }
 

@@ -17,6 +17,33 @@ static void check_load(const struct zr_map *m)
 	}
 }
 
+/* The key "<prefix><i>", in a buffer the next call overwrites. */
+static const char *key(const char *prefix, size_t i)
+{
+	static char buf[32];
+	snprintf(buf, sizeof(buf), "%s%zu", prefix, i);
+	return buf;
+}
+
+/* Puts key(prefix, i) = VAL(i) for i in 0..n-1 into m, empty before: each put succeeds, counts
+ * and keeps the load bound. */
+static void put_keys(struct zr_map *m, const char *prefix, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		ASSERT_OK(zr_map_put(m, key(prefix, i), VAL(i)));
+		ASSERT_EQ_SIZE(m->len, i + 1);
+		check_load(m);
+	}
+}
+
+/* Deletes key(prefix, i) for every step-th i below n, each holding VAL(i). */
+static void del_keys(struct zr_map *m, const char *prefix, size_t n, size_t step)
+{
+	for (size_t i = 0; i < n; i += step) {
+		ASSERT_EQ_PTR(zr_map_del(m, key(prefix, i)), VAL(i));
+	}
+}
+
 TEST(empty)
 {
 	struct zr_map m = {0};
@@ -76,19 +103,12 @@ TEST(key_is_copied)
 TEST(growth_thousands)
 {
 	struct zr_map m = {0};
-	char key[32];
 	const size_t n = 10000;
-	for (size_t i = 0; i < n; i++) {
-		snprintf(key, sizeof(key), "key-%zu", i);
-		ASSERT_OK(zr_map_put(&m, key, VAL(i)));
-		ASSERT_EQ_SIZE(m.len, i + 1);
-		check_load(&m);
-	}
+	put_keys(&m, "key-", n);
 	ASSERT_GE_SIZE(m.cap, n);
 	for (size_t i = 0; i < n; i++) {
-		snprintf(key, sizeof(key), "key-%zu", i);
-		ASSERT_EQ_PTR(zr_map_get(&m, key), VAL(i));
-		ASSERT_EQ_INT(zr_map_put(&m, key, VAL(0)), -EEXIST);
+		ASSERT_EQ_PTR(zr_map_get(&m, key("key-", i)), VAL(i));
+		ASSERT_EQ_INT(zr_map_put(&m, key("key-", i), VAL(0)), -EEXIST);
 	}
 	ASSERT_NULL(zr_map_get(&m, "key-10000"));
 	zr_map_done(&m);
@@ -97,39 +117,29 @@ TEST(growth_thousands)
 TEST(tombstones_then_reput)
 {
 	struct zr_map m = {0};
-	char key[32];
 	const size_t n = 5000;
-	for (size_t i = 0; i < n; i++) {
-		snprintf(key, sizeof(key), "k%zu", i);
-		ASSERT_OK(zr_map_put(&m, key, VAL(i)));
-	}
+	put_keys(&m, "k", n);
 	/* Delete the even keys: the odd ones must still be found across the tombstones. */
-	for (size_t i = 0; i < n; i += 2) {
-		snprintf(key, sizeof(key), "k%zu", i);
-		ASSERT_EQ_PTR(zr_map_del(&m, key), VAL(i));
-	}
+	del_keys(&m, "k", n, 2);
 	ASSERT_EQ_SIZE(m.len, n / 2);
 	ASSERT_GT_SIZE(m.used, m.len);
 	check_load(&m);
 	for (size_t i = 0; i < n; i++) {
-		snprintf(key, sizeof(key), "k%zu", i);
 		if (i % 2 == 0) {
-			ASSERT_NULL(zr_map_get(&m, key));
+			ASSERT_NULL(zr_map_get(&m, key("k", i)));
 		} else {
-			ASSERT_EQ_PTR(zr_map_get(&m, key), VAL(i));
+			ASSERT_EQ_PTR(zr_map_get(&m, key("k", i)), VAL(i));
 		}
 	}
 	/* Re-put the deleted keys with new values; no duplicates may appear. */
 	for (size_t i = 0; i < n; i += 2) {
-		snprintf(key, sizeof(key), "k%zu", i);
-		ASSERT_OK(zr_map_put(&m, key, VAL(i + n)));
+		ASSERT_OK(zr_map_put(&m, key("k", i), VAL(i + n)));
 		check_load(&m);
 	}
 	ASSERT_EQ_SIZE(m.len, n);
 	for (size_t i = 0; i < n; i++) {
-		snprintf(key, sizeof(key), "k%zu", i);
-		ASSERT_EQ_PTR(zr_map_get(&m, key), VAL(i % 2 == 0 ? i + n : i));
-		ASSERT_EQ_INT(zr_map_put(&m, key, NULL), -EEXIST);
+		ASSERT_EQ_PTR(zr_map_get(&m, key("k", i)), VAL(i % 2 == 0 ? i + n : i));
+		ASSERT_EQ_INT(zr_map_put(&m, key("k", i), NULL), -EEXIST);
 	}
 	size_t seen = 0, i = 0;
 	while (zr_map_next(&m, &i, NULL, NULL, NULL)) {
@@ -144,21 +154,17 @@ TEST(churn_reuses_tombstones)
 	/* Many distinct keys put and deleted with few live at a time: tombstones must be cleaned
 	 * up by rehashing in place, not by growing forever. */
 	struct zr_map m = {0};
-	char key[32];
 	for (size_t i = 0; i < 100000; i++) {
-		snprintf(key, sizeof(key), "churn-%zu", i);
-		ASSERT_OK(zr_map_put(&m, key, VAL(i % 20000)));
+		ASSERT_OK(zr_map_put(&m, key("churn-", i), VAL(i % 20000)));
 		if (i >= 10) {
-			snprintf(key, sizeof(key), "churn-%zu", i - 10);
-			ASSERT_EQ_PTR(zr_map_del(&m, key), VAL((i - 10) % 20000));
+			ASSERT_EQ_PTR(zr_map_del(&m, key("churn-", i - 10)), VAL((i - 10) % 20000));
 		}
 		check_load(&m);
 	}
 	ASSERT_EQ_SIZE(m.len, 10);
 	ASSERT_LE_SIZE(m.cap, 64);
 	for (size_t i = 100000 - 10; i < 100000; i++) {
-		snprintf(key, sizeof(key), "churn-%zu", i);
-		ASSERT_EQ_PTR(zr_map_get(&m, key), VAL(i % 20000));
+		ASSERT_EQ_PTR(zr_map_get(&m, key("churn-", i)), VAL(i % 20000));
 	}
 	zr_map_done(&m);
 }
@@ -166,16 +172,9 @@ TEST(churn_reuses_tombstones)
 TEST(iteration)
 {
 	struct zr_map m = {0};
-	char key[32];
 	const size_t n = 3000;
-	for (size_t i = 0; i < n; i++) {
-		snprintf(key, sizeof(key), "it%zu", i);
-		ASSERT_OK(zr_map_put(&m, key, VAL(i)));
-	}
-	for (size_t i = 0; i < n; i += 3) {
-		snprintf(key, sizeof(key), "it%zu", i);
-		ASSERT_NOT_NULL(zr_map_del(&m, key));
-	}
+	put_keys(&m, "it", n);
+	del_keys(&m, "it", n, 3);
 	static bool seen[3000];
 	size_t count = 0, i = 0;
 	const char *k;
@@ -187,8 +186,7 @@ TEST(iteration)
 		ASSERT_TRUE(idx % 3 != 0);
 		ASSERT_FALSE(seen[idx]);
 		seen[idx] = true;
-		snprintf(key, sizeof(key), "it%zu", idx);
-		ASSERT_EQ_STR(k, key);
+		ASSERT_EQ_STR(k, key("it", idx));
 		ASSERT_EQ_U64(ik, 0);
 		count++;
 	}

@@ -88,19 +88,49 @@ static void clean_git_environment(void)
 	}
 }
 
+/* Writes <src>/<dir>/template.json naming name at version, and makes <src>/<dir>/actions. */
+static void put_manifest(const char *src, const char *dir, const char *name, const char *version)
+{
+	sh("mkdir -p '%s/%s/actions' && "
+	   "printf '{\"name\": \"%s\", \"version\": \"%s\"}\\n' >'%s/%s/template.json'",
+	   src, dir, name, version, src, dir);
+}
+
 /* Writes <src>/templates/<name> with a manifest at version and an executable "start". */
 static void put_template(const char *src, const char *name, const char *version)
 {
-	sh("mkdir -p '%s/templates/%s/actions' && "
-	   "printf '{\"name\": \"%s\", \"version\": \"%s\"}\\n' >'%s/templates/%s/template.json' && "
-	   "printf '#!/bin/sh\\necho %s\\n' >'%s/templates/%s/actions/start' && "
-	   "chmod +x '%s/templates/%s/actions/start'",
-	   src, name, name, version, src, name, version, src, name, src, name);
+	char *dir = test_strf("templates/%s", name);
+	put_manifest(src, dir, name, version);
+	sh("printf '#!/bin/sh\\necho %s\\n' >'%s/%s/actions/start' && "
+	   "chmod +x '%s/%s/actions/start'",
+	   version, src, dir, src, dir);
+	free(dir);
 }
 
 static void commit(const char *src, const char *msg)
 {
 	sh("cd '%s' && git add -A && " GIT "commit -qm '%s'", src, msg);
+}
+
+/* Writes template name at version into src and commits it with the message msg. */
+static void commit_template(const char *src, const char *name, const char *version,
+			    const char *msg)
+{
+	put_template(src, name, version);
+	commit(src, msg);
+}
+
+/* A new source <root>/src/<name> whose one commit, "first", holds template alpha 1.0.0. */
+static char *source_alpha(const char *name)
+{
+	char *src = new_source(name);
+	commit_template(src, "alpha", "1.0.0", "first");
+	return src;
+}
+
+static void tag(const char *src, const char *name)
+{
+	sh("git -C '%s' tag '%s'", src, name);
 }
 
 static char *rev(const char *src, const char *ref)
@@ -191,6 +221,26 @@ static void wait_for(struct seen *s, int want)
 	if (s->status != want) {
 		FAIL("status %d (%s), want %d", s->status, s->error ? s->error : "", want);
 	}
+}
+
+/* Checks r out at ref (NULL: its ref again) and runs the loop until the checkout ended with
+ * want, seen by s. While it runs the state names it: a repository never cloned clones. */
+static void checkout_wait(struct zr_repo *r, const char *ref, struct seen *s, int want)
+{
+	const char *running = r->commit ? "checking-out" : "cloning";
+	seen_reset(s);
+	ASSERT_OK(zr_repo_checkout(r, ref, on_done, s));
+	ASSERT_EQ_STR(zr_repo_state(r), running);
+	wait_for(s, want);
+}
+
+/* The same for a fetch. */
+static void fetch_wait(struct zr_repo *r, struct seen *s, int want)
+{
+	seen_reset(s);
+	ASSERT_OK(zr_repo_fetch(r, on_done, s));
+	ASSERT_EQ_STR(zr_repo_state(r), "fetching");
+	wait_for(s, want);
 }
 
 /* Clones spec and expects it to fail with want and an error containing both needles. */
@@ -305,14 +355,11 @@ TEST(two_tags)
 {
 	begin("two_tags");
 	char *src = new_source("two");
-	put_template(src, "alpha", "1.0.0");
-	commit(src, "v1");
-	sh("git -C '%s' tag v1", src);
-	put_template(src, "alpha", "1.10.0");
-	commit(src, "v2");
+	commit_template(src, "alpha", "1.0.0", "v1");
+	tag(src, "v1");
+	commit_template(src, "alpha", "1.10.0", "v2");
 	sh("cd '%s' && " GIT "tag -a v2 -m v2", src); /* annotated: peeled to its commit */
-	put_template(src, "alpha", "2.0.0-dev");
-	commit(src, "dev");
+	commit_template(src, "alpha", "2.0.0-dev", "dev");
 	char *s1 = test_strf("%s#v1", src), *s2 = test_strf("%s#v2", src);
 	struct seen a = {0}, b = {0};
 	struct zr_repo *r1 = clone_start(s1, &a);
@@ -357,9 +404,7 @@ TEST(two_tags)
 TEST(fetch)
 {
 	begin("fetch");
-	char *src = new_source("three");
-	put_template(src, "alpha", "1.0.0");
-	commit(src, "first");
+	char *src = source_alpha("three");
 	struct seen s = {0};
 	struct zr_repo *r = clone_start(src, &s);
 	wait_for(&s, 0);
@@ -368,15 +413,9 @@ TEST(fetch)
 	put_template(src, "gamma", "0.0.1");
 	commit(src, "second");
 	/* Nothing new upstream: same commit, same tree, no error. */
-	seen_reset(&s);
-	ASSERT_OK(zr_repo_checkout(r, NULL, on_done, &s));
-	ASSERT_EQ_STR(zr_repo_state(r), "checking-out");
-	wait_for(&s, 0);
+	checkout_wait(r, NULL, &s, 0);
 	ASSERT_EQ_STR(r->tree, old_tree);
-	seen_reset(&s);
-	ASSERT_OK(zr_repo_fetch(r, on_done, &s));
-	ASSERT_EQ_STR(zr_repo_state(r), "fetching");
-	wait_for(&s, 0);
+	fetch_wait(r, &s, 0);
 	char *head = rev(src, "main");
 	ASSERT_EQ_STR(r->commit, head);
 	ASSERT_EQ_SIZE(r->catalog.n, 2);
@@ -386,13 +425,10 @@ TEST(fetch)
 	ASSERT_TRUE(exists(old_tree));
 	/* A template that breaks upstream: the fetch fails, the repository stays as it was and
 	 * the export of the refused commit is gone. */
-	put_template(src, "alpha", "1.2");
-	commit(src, "broken");
+	commit_template(src, "alpha", "1.2", "broken");
 	char *broken = rev(src, "main");
 	char *broken_tree = test_strf("%s/%s", r->dir, broken);
-	seen_reset(&s);
-	ASSERT_OK(zr_repo_fetch(r, on_done, &s));
-	wait_for(&s, -EINVAL);
+	fetch_wait(r, &s, -EINVAL);
 	ASSERT_NOT_NULL(strstr(s.error, "': templates/alpha/template.json: field 'version'"));
 	ASSERT_EQ_STR(r->commit, head);
 	ASSERT_EQ_SIZE(r->catalog.n, 2);
@@ -412,54 +448,40 @@ TEST(fetch)
 TEST(checkout)
 {
 	begin("checkout");
-	char *src = new_source("four");
-	put_template(src, "alpha", "1.0.0");
-	commit(src, "first");
-	sh("git -C '%s' tag v1", src);
-	put_template(src, "alpha", "2.0.0");
-	commit(src, "second");
+	char *src = source_alpha("four");
+	tag(src, "v1");
+	commit_template(src, "alpha", "2.0.0", "second");
 	struct seen s = {0};
 	struct zr_repo *r = clone_start(src, &s);
 	wait_for(&s, 0);
 	assert_template(r, 0, "alpha", "local/four/alpha/2.0.0");
 	char *v1 = rev(src, "v1");
-	seen_reset(&s);
-	ASSERT_OK(zr_repo_checkout(r, "v1", on_done, &s));
-	wait_for(&s, 0);
+	checkout_wait(r, "v1", &s, 0);
 	ASSERT_EQ_STR(r->commit, v1);
 	ASSERT_EQ_STR(r->ref, "v1");
 	assert_template(r, 0, "alpha", "local/four/alpha/1.0.0");
 	/* An abbreviated commit id. */
 	char *head = rev(src, "main");
 	char *short_id = strndup(head, 10);
-	seen_reset(&s);
-	ASSERT_OK(zr_repo_checkout(r, short_id, on_done, &s));
-	wait_for(&s, 0);
+	checkout_wait(r, short_id, &s, 0);
 	ASSERT_EQ_STR(r->commit, head);
 	/* Unknown: refused, the repository stays where it was. */
-	seen_reset(&s);
-	ASSERT_OK(zr_repo_checkout(r, "v9", on_done, &s));
-	wait_for(&s, -ENOENT);
+	checkout_wait(r, "v9", &s, -ENOENT);
 	ASSERT_NOT_NULL(strstr(s.error, "unknown ref 'v9'"));
 	ASSERT_EQ_STR(r->commit, head);
 	ASSERT_EQ_STR(r->ref, short_id);
 	ASSERT_EQ_INT(zr_repo_checkout(r, "bad ref", on_done, &s), -EINVAL);
 	/* A tag made upstream after the clone is fetched on demand. */
-	put_template(src, "alpha", "3.0.0");
-	commit(src, "third");
-	sh("git -C '%s' tag v3", src);
-	seen_reset(&s);
-	ASSERT_OK(zr_repo_checkout(r, "v3", on_done, &s));
-	wait_for(&s, 0);
+	commit_template(src, "alpha", "3.0.0", "third");
+	tag(src, "v3");
+	checkout_wait(r, "v3", &s, 0);
 	assert_template(r, 0, "alpha", "local/four/alpha/3.0.0");
 	zr_repo_close(r);
 	/* A checkout of a repository never cloned clones it, at that ref. */
 	char *err = NULL;
 	ASSERT_OK(zr_repo_create(&loop, data_dir, src, &r, &err));
-	seen_reset(&s);
-	ASSERT_OK(zr_repo_checkout(r, "v1", on_done, &s));
-	ASSERT_EQ_STR(zr_repo_state(r), "cloning");
-	wait_for(&s, 0);
+	ASSERT_EQ_STR(zr_repo_state(r), "new");
+	checkout_wait(r, "v1", &s, 0);
 	ASSERT_EQ_STR(r->commit, v1);
 	ASSERT_EQ_STR(r->ref, "v1");
 	zr_repo_close(r);
@@ -474,9 +496,7 @@ TEST(checkout)
 TEST(unknown_ref)
 {
 	begin("unknown_ref");
-	char *src = new_source("five");
-	put_template(src, "alpha", "1.0.0");
-	commit(src, "first");
+	char *src = source_alpha("five");
 	char *spec = test_strf("%s#nope", src);
 	clone_fails(spec, -ENOENT, "unknown ref 'nope'", spec);
 	end();
@@ -524,12 +544,12 @@ TEST(top_level)
 {
 	begin("top_level");
 	char *src = new_source("seven");
-	sh("mkdir -p '%s/alpha/actions' '%s/lib' '%s/.hidden' && "
-	   "echo '{\"name\": \"alpha\", \"version\": \"1.0.0\"}' >'%s/alpha/template.json' && "
+	put_manifest(src, "alpha", "alpha", "1.0.0");
+	sh("mkdir -p '%s/lib' '%s/.hidden' && "
 	   "printf '#!/bin/sh\\necho shared\\n' >'%s/lib/start' && chmod +x '%s/lib/start' && "
 	   "ln -s ../../lib/start '%s/alpha/actions/start' && "
 	   "echo '{\"name\": \"Hidden\"}' >'%s/.hidden/template.json'",
-	   src, src, src, src, src, src, src, src);
+	   src, src, src, src, src, src);
 	commit(src, "first");
 	struct seen s = {0};
 	struct zr_repo *r = clone_start(src, &s);
@@ -549,10 +569,8 @@ TEST(escaping_symlink)
 	begin("escaping_symlink");
 	char *src = new_source("eight");
 	put_template(src, "alpha", "1.0.0");
-	sh("mkdir -p '%s/templates/evil/actions' && "
-	   "echo '{\"name\": \"evil\", \"version\": \"1.0.0\"}' >'%s/templates/evil/template.json' "
-	   "&& ln -s /bin/true '%s/templates/evil/actions/start'",
-	   src, src, src);
+	put_manifest(src, "templates/evil", "evil", "1.0.0");
+	sh("ln -s /bin/true '%s/templates/evil/actions/start'", src);
 	commit(src, "first");
 	clone_fails(src, -EPERM, "': templates/evil/actions/start: symbolic link to '",
 		    "' leaves the repository");
@@ -563,8 +581,9 @@ TEST(escaping_symlink)
 	   src, outside);
 	commit(src, "second");
 	clone_fails(src, -EPERM, "': templates/beta: symbolic link to", NULL);
-	sh("cd '%s' && git rm -q templates/beta && mkdir -p templates/gamma/actions && "
-	   "echo '{\"name\": \"gamma\", \"version\": \"1.0.0\"}' >templates/gamma/template.json && "
+	sh("cd '%s' && git rm -q templates/beta", src);
+	put_manifest(src, "templates/gamma", "gamma", "1.0.0");
+	sh("cd '%s' && "
 	   "ln -s \"$(printf '../%%.0s' $(seq 40))bin/true\" templates/gamma/actions/start",
 	   src);
 	commit(src, "third");
@@ -579,9 +598,7 @@ TEST(bad_manifest_name)
 	begin("bad_manifest_name");
 	char *src = new_source("nine");
 	put_template(src, "alpha", "1.0.0");
-	sh("mkdir -p '%s/templates/Bad/actions' && "
-	   "echo '{\"name\": \"Bad\", \"version\": \"1.0.0\"}' >'%s/templates/Bad/template.json'",
-	   src, src);
+	put_manifest(src, "templates/Bad", "Bad", "1.0.0");
 	commit(src, "first");
 	clone_fails(src, -EINVAL, "': templates/Bad/template.json: field 'name': must be a name",
 		    NULL);
@@ -603,10 +620,8 @@ static void on_saved(int status, void *data)
 TEST(reopen)
 {
 	begin("reopen");
-	char *src = new_source("ten");
-	put_template(src, "alpha", "1.0.0");
-	commit(src, "first");
-	sh("git -C '%s' tag v1", src);
+	char *src = source_alpha("ten");
+	tag(src, "v1");
 	struct seen a = {0}, b = {0};
 	char *spec = test_strf("%s#v1", src);
 	struct zr_repo *repos[3];

@@ -77,29 +77,123 @@ static void apply_fails(const struct zr_schema *s, const char *obj, unsigned fla
 	json_decref(o);
 }
 
-TEST(types)
-{
-	struct zr_schema *s = schema("{\"s\": {\"type\": \"string\"}, \"i\": {\"type\": \"integer\"},"
-				     " \"n\": {\"type\": \"number\"}, \"b\": {\"type\": \"boolean\"},"
-				     " \"o\": {\"type\": \"object\"}, \"a\": {\"type\": \"array\"}}",
-				     NULL);
-	applies(s, "{\"s\": \"x\", \"i\": -3, \"n\": 1.5, \"b\": false, \"o\": {\"k\": 1}, \"a\": [1]}",
-		0, "{\"s\": \"x\", \"i\": -3, \"n\": 1.5, \"b\": false, \"o\": {\"k\": 1}, \"a\": [1]}");
-	applies(s, "{}", 0, "{}");
+/* Schemas of the table below. */
+static const char all_types[] = "{\"s\": {\"type\": \"string\"}, \"i\": {\"type\": \"integer\"},"
+				" \"n\": {\"type\": \"number\"}, \"b\": {\"type\": \"boolean\"},"
+				" \"o\": {\"type\": \"object\"}, \"a\": {\"type\": \"array\"}}";
+static const char ranges[] = "{\"port\": {\"type\": \"integer\", \"minimum\": 1, "
+			     "\"maximum\": 65535}, \"ratio\": {\"type\": \"number\", "
+			     "\"minimum\": 0.5, \"maximum\": 2}}";
+static const char enums[] = "{\"mode\": {\"type\": \"string\", \"enum\": [\"a\", \"b\"]},"
+			    " \"level\": {\"type\": \"number\", \"enum\": [1, 2.5]}}";
+static const char pattern[] = "{\"id\": {\"type\": \"string\", \"pattern\": \"^[a-z]+[0-9]*$\"}}";
+static const char lengths[] = "{\"pw\": {\"type\": \"string\", \"min_length\": 2, "
+			      "\"max_length\": 3}}";
+static const char one_string[] = "{\"a\": {\"type\": \"string\"}}";
+static const char coerced[] = "{\"port\": {\"type\": \"integer\", \"maximum\": 65535},"
+			      " \"ratio\": {\"type\": \"number\"}, \"on\": {\"type\": \"boolean\"},"
+			      " \"o\": {\"type\": \"object\"}, \"a\": {\"type\": \"array\"},"
+			      " \"s\": {\"type\": \"string\"}}";
+
+#define C ZR_SCHEMA_COERCE
+
+/* An object applied to a schema: accepted with the result want, or (want NULL) refused with
+ * the error err. */
+static const struct apply_case {
+	const char *fields;
+	unsigned flags;
+	const char *obj;
+	const char *want;
+	const char *err;
+} apply_cases[] = {
+	{all_types, 0,
+	 "{\"s\": \"x\", \"i\": -3, \"n\": 1.5, \"b\": false, \"o\": {\"k\": 1}, \"a\": [1]}",
+	 "{\"s\": \"x\", \"i\": -3, \"n\": 1.5, \"b\": false, \"o\": {\"k\": 1}, \"a\": [1]}"},
+	{all_types, 0, "{}", "{}"},
 	/* number accepts integers too */
-	applies(s, "{\"n\": 7}", 0, "{\"n\": 7}");
+	{all_types, 0, "{\"n\": 7}", "{\"n\": 7}"},
+	{all_types, 0, "{\"s\": 1}", NULL, "field 's': must be a string"},
+	{all_types, 0, "{\"i\": 1.5}", NULL, "field 'i': must be an integer"},
+	{all_types, 0, "{\"i\": 2.0}", NULL, "field 'i': must be an integer"},
+	{all_types, 0, "{\"i\": \"3\"}", NULL, "field 'i': must be an integer"},
+	{all_types, 0, "{\"n\": \"1\"}", NULL, "field 'n': must be a number"},
+	{all_types, 0, "{\"b\": 1}", NULL, "field 'b': must be a boolean"},
+	{all_types, 0, "{\"o\": []}", NULL, "field 'o': must be an object"},
+	{all_types, 0, "{\"a\": {}}", NULL, "field 'a': must be an array"},
+	{all_types, 0, "{\"s\": null}", NULL, "field 's': must be a string"},
+	{all_types, 0, "[]", NULL, "must be a JSON object"},
 
-	apply_fails(s, "{\"s\": 1}", 0, "field 's': must be a string");
-	apply_fails(s, "{\"i\": 1.5}", 0, "field 'i': must be an integer");
-	apply_fails(s, "{\"i\": 2.0}", 0, "field 'i': must be an integer");
-	apply_fails(s, "{\"i\": \"3\"}", 0, "field 'i': must be an integer");
-	apply_fails(s, "{\"n\": \"1\"}", 0, "field 'n': must be a number");
-	apply_fails(s, "{\"b\": 1}", 0, "field 'b': must be a boolean");
-	apply_fails(s, "{\"o\": []}", 0, "field 'o': must be an object");
-	apply_fails(s, "{\"a\": {}}", 0, "field 'a': must be an array");
-	apply_fails(s, "{\"s\": null}", 0, "field 's': must be a string");
-	apply_fails(s, "[]", 0, "must be a JSON object");
+	{ranges, 0, "{\"port\": 1}", "{\"port\": 1}"},
+	{ranges, 0, "{\"port\": 65535}", "{\"port\": 65535}"},
+	{ranges, 0, "{\"port\": 0}", NULL, "field 'port': must be >= 1"},
+	{ranges, 0, "{\"port\": 65536}", NULL, "field 'port': must be <= 65535"},
+	{ranges, 0, "{\"ratio\": 0.5}", "{\"ratio\": 0.5}"},
+	{ranges, 0, "{\"ratio\": 2}", "{\"ratio\": 2}"},
+	{ranges, 0, "{\"ratio\": 0.25}", NULL, "field 'ratio': must be >= 0.5"},
+	{ranges, 0, "{\"ratio\": 2.5}", NULL, "field 'ratio': must be <= 2"},
 
+	{enums, 0, "{\"mode\": \"b\"}", "{\"mode\": \"b\"}"},
+	{enums, 0, "{\"mode\": \"c\"}", NULL, "field 'mode': must be one of [\"a\",\"b\"]"},
+	{enums, 0, "{\"level\": 1.0}", "{\"level\": 1.0}"},
+	{enums, 0, "{\"level\": 2.5}", "{\"level\": 2.5}"},
+	{enums, 0, "{\"level\": 2}", NULL, "field 'level': must be one of [1,2.5]"},
+
+	{pattern, 0, "{\"id\": \"abc12\"}", "{\"id\": \"abc12\"}"},
+	{pattern, 0, "{\"id\": \"12abc\"}", NULL,
+	 "field 'id': must match pattern '^[a-z]+[0-9]*$'"},
+	{pattern, 0, "{\"id\": \"\"}", NULL, "field 'id': must match pattern '^[a-z]+[0-9]*$'"},
+
+	{lengths, 0, "{\"pw\": \"ab\"}", "{\"pw\": \"ab\"}"},
+	{lengths, 0, "{\"pw\": \"abc\"}", "{\"pw\": \"abc\"}"},
+	/* Lengths count characters, not bytes: "éé" is 2 characters in 4 bytes. */
+	{lengths, 0, "{\"pw\": \"\\u00e9\\u00e9\"}", "{\"pw\": \"\\u00e9\\u00e9\"}"},
+	{lengths, 0, "{\"pw\": \"a\"}", NULL, "field 'pw': must be at least 2 characters long"},
+	{lengths, 0, "{\"pw\": \"abcd\"}", NULL, "field 'pw': must be at most 3 characters long"},
+
+	{one_string, 0, "{\"a\": \"x\", \"b\": 1}", NULL, "field 'b': unknown field"},
+	{one_string, ZR_SCHEMA_PARTIAL | C, "{\"b\": 1}", NULL, "field 'b': unknown field"},
+
+	{coerced, C, "{\"port\": \"6379\"}", "{\"port\": 6379}"},
+	{coerced, C, "{\"port\": 6379}", "{\"port\": 6379}"},
+	{coerced, C, "{\"ratio\": \"1.5\", \"on\": \"true\"}", "{\"ratio\": 1.5, \"on\": true}"},
+	{coerced, C, "{\"ratio\": \"2\", \"on\": \"false\"}", "{\"ratio\": 2, \"on\": false}"},
+	{coerced, C, "{\"o\": \"{\\\"k\\\": 1}\", \"a\": \"[1, 2]\"}",
+	 "{\"o\": {\"k\": 1}, \"a\": [1, 2]}"},
+	/* Strings stay strings, even when they look like numbers. */
+	{coerced, C, "{\"s\": \"6379\"}", "{\"s\": \"6379\"}"},
+	{coerced, C, "{\"port\": \"abc\"}", NULL, "field 'port': must be an integer"},
+	{coerced, C, "{\"port\": \"1.5\"}", NULL, "field 'port': must be an integer"},
+	{coerced, C, "{\"port\": \"99999999999999999999\"}", NULL,
+	 "field 'port': must be an integer"},
+	{coerced, C, "{\"port\": \"70000\"}", NULL, "field 'port': must be <= 65535"},
+	{coerced, C, "{\"on\": \"yes\"}", NULL, "field 'on': must be a boolean"},
+	{coerced, C, "{\"o\": \"[1]\"}", NULL, "field 'o': must be an object"},
+	{coerced, C, "{\"ratio\": \"nan\"}", NULL, "field 'ratio': must be a number"},
+	/* Without the flag a string is just a string. */
+	{coerced, 0, "{\"port\": \"6379\"}", NULL, "field 'port': must be an integer"},
+};
+
+#undef C
+
+TEST(apply_cases)
+{
+	for (size_t i = 0; i < sizeof(apply_cases) / sizeof(apply_cases[0]); i++) {
+		const struct apply_case *c = &apply_cases[i];
+		TEST_CASE("apply_cases[%zu] %s", i, c->obj);
+		struct zr_schema *s = schema(c->fields, NULL);
+		if (c->want) {
+			applies(s, c->obj, c->flags, c->want);
+		} else {
+			apply_fails(s, c->obj, c->flags, c->err);
+		}
+		zr_schema_free(s);
+	}
+	TEST_CASE_END();
+}
+
+TEST(introspection)
+{
+	struct zr_schema *s = schema(all_types, NULL);
 	ASSERT_EQ_SIZE(zr_schema_count(s), 6);
 	ASSERT_EQ_STR(zr_schema_field(s, 0), "s");
 	ASSERT_EQ_STR(zr_schema_field(s, 5), "a");
@@ -129,45 +223,10 @@ TEST(defaults)
 	zr_schema_free(s);
 }
 
-TEST(minimum_maximum)
+/* A NUL byte must not hide the rest of the string from the pattern. */
+TEST(pattern_nul)
 {
-	struct zr_schema *s = schema("{\"port\": {\"type\": \"integer\", \"minimum\": 1, "
-				     "\"maximum\": 65535}, \"ratio\": {\"type\": \"number\", "
-				     "\"minimum\": 0.5, \"maximum\": 2}}",
-				     NULL);
-	applies(s, "{\"port\": 1}", 0, "{\"port\": 1}");
-	applies(s, "{\"port\": 65535}", 0, "{\"port\": 65535}");
-	apply_fails(s, "{\"port\": 0}", 0, "field 'port': must be >= 1");
-	apply_fails(s, "{\"port\": 65536}", 0, "field 'port': must be <= 65535");
-	applies(s, "{\"ratio\": 0.5}", 0, "{\"ratio\": 0.5}");
-	applies(s, "{\"ratio\": 2}", 0, "{\"ratio\": 2}");
-	apply_fails(s, "{\"ratio\": 0.25}", 0, "field 'ratio': must be >= 0.5");
-	apply_fails(s, "{\"ratio\": 2.5}", 0, "field 'ratio': must be <= 2");
-	zr_schema_free(s);
-}
-
-TEST(enum_values)
-{
-	struct zr_schema *s = schema("{\"mode\": {\"type\": \"string\", \"enum\": [\"a\", \"b\"]},"
-				     " \"level\": {\"type\": \"number\", \"enum\": [1, 2.5]}}",
-				     NULL);
-	applies(s, "{\"mode\": \"b\"}", 0, "{\"mode\": \"b\"}");
-	apply_fails(s, "{\"mode\": \"c\"}", 0, "field 'mode': must be one of [\"a\",\"b\"]");
-	applies(s, "{\"level\": 1.0}", 0, "{\"level\": 1.0}");
-	applies(s, "{\"level\": 2.5}", 0, "{\"level\": 2.5}");
-	apply_fails(s, "{\"level\": 2}", 0, "field 'level': must be one of [1,2.5]");
-	zr_schema_free(s);
-}
-
-TEST(pattern)
-{
-	struct zr_schema *s = schema("{\"id\": {\"type\": \"string\", \"pattern\": \"^[a-z]+[0-9]*$\"}}",
-				     NULL);
-	applies(s, "{\"id\": \"abc12\"}", 0, "{\"id\": \"abc12\"}");
-	apply_fails(s, "{\"id\": \"12abc\"}", 0, "field 'id': must match pattern '^[a-z]+[0-9]*$'");
-	apply_fails(s, "{\"id\": \"\"}", 0, "field 'id': must match pattern '^[a-z]+[0-9]*$'");
-
-	/* A NUL byte must not hide the rest of the string from the pattern. */
+	struct zr_schema *s = schema(pattern, NULL);
 	json_t *o = json_object(), *out = NULL;
 	char *err = NULL;
 	ASSERT_OK(json_object_set_new(o, "id", json_stringn("abc\0;x", 6)));
@@ -189,28 +248,6 @@ TEST(bad_pattern)
 	ASSERT_EQ_INT(strncmp(err, want, strlen(want)), 0);
 	free(err);
 	json_decref(f);
-}
-
-TEST(lengths)
-{
-	struct zr_schema *s = schema("{\"pw\": {\"type\": \"string\", \"min_length\": 2, "
-				     "\"max_length\": 3}}",
-				     NULL);
-	applies(s, "{\"pw\": \"ab\"}", 0, "{\"pw\": \"ab\"}");
-	applies(s, "{\"pw\": \"abc\"}", 0, "{\"pw\": \"abc\"}");
-	/* Lengths count characters, not bytes: "éé" is 2 characters in 4 bytes. */
-	applies(s, "{\"pw\": \"\\u00e9\\u00e9\"}", 0, "{\"pw\": \"\\u00e9\\u00e9\"}");
-	apply_fails(s, "{\"pw\": \"a\"}", 0, "field 'pw': must be at least 2 characters long");
-	apply_fails(s, "{\"pw\": \"abcd\"}", 0, "field 'pw': must be at most 3 characters long");
-	zr_schema_free(s);
-}
-
-TEST(unknown_field)
-{
-	struct zr_schema *s = schema("{\"a\": {\"type\": \"string\"}}", NULL);
-	apply_fails(s, "{\"a\": \"x\", \"b\": 1}", 0, "field 'b': unknown field");
-	apply_fails(s, "{\"b\": 1}", ZR_SCHEMA_PARTIAL | ZR_SCHEMA_COERCE, "field 'b': unknown field");
-	zr_schema_free(s);
 }
 
 TEST(required)
@@ -239,35 +276,6 @@ TEST(required)
 	ASSERT_TRUE(zr_schema_secret(s, "password"));
 	ASSERT_FALSE(zr_schema_secret(s, "user"));
 	ASSERT_FALSE(zr_schema_secret(s, "nope"));
-	zr_schema_free(s);
-}
-
-TEST(coercion)
-{
-	struct zr_schema *s = schema("{\"port\": {\"type\": \"integer\", \"maximum\": 65535},"
-				     " \"ratio\": {\"type\": \"number\"}, \"on\": {\"type\": \"boolean\"},"
-				     " \"o\": {\"type\": \"object\"}, \"a\": {\"type\": \"array\"},"
-				     " \"s\": {\"type\": \"string\"}}",
-				     NULL);
-	unsigned c = ZR_SCHEMA_COERCE;
-	applies(s, "{\"port\": \"6379\"}", c, "{\"port\": 6379}");
-	applies(s, "{\"port\": 6379}", c, "{\"port\": 6379}");
-	applies(s, "{\"ratio\": \"1.5\", \"on\": \"true\"}", c, "{\"ratio\": 1.5, \"on\": true}");
-	applies(s, "{\"ratio\": \"2\", \"on\": \"false\"}", c, "{\"ratio\": 2, \"on\": false}");
-	applies(s, "{\"o\": \"{\\\"k\\\": 1}\", \"a\": \"[1, 2]\"}", c,
-		"{\"o\": {\"k\": 1}, \"a\": [1, 2]}");
-	/* Strings stay strings, even when they look like numbers. */
-	applies(s, "{\"s\": \"6379\"}", c, "{\"s\": \"6379\"}");
-
-	apply_fails(s, "{\"port\": \"abc\"}", c, "field 'port': must be an integer");
-	apply_fails(s, "{\"port\": \"1.5\"}", c, "field 'port': must be an integer");
-	apply_fails(s, "{\"port\": \"99999999999999999999\"}", c, "field 'port': must be an integer");
-	apply_fails(s, "{\"port\": \"70000\"}", c, "field 'port': must be <= 65535");
-	apply_fails(s, "{\"on\": \"yes\"}", c, "field 'on': must be a boolean");
-	apply_fails(s, "{\"o\": \"[1]\"}", c, "field 'o': must be an object");
-	apply_fails(s, "{\"ratio\": \"nan\"}", c, "field 'ratio': must be a number");
-	/* Without the flag a string is just a string. */
-	apply_fails(s, "{\"port\": \"6379\"}", 0, "field 'port': must be an integer");
 	zr_schema_free(s);
 }
 
@@ -359,16 +367,12 @@ TEST(field_names)
 
 int main(void)
 {
-	RUN_TEST(types);
+	RUN_TEST(apply_cases);
+	RUN_TEST(introspection);
 	RUN_TEST(defaults);
-	RUN_TEST(minimum_maximum);
-	RUN_TEST(enum_values);
-	RUN_TEST(pattern);
+	RUN_TEST(pattern_nul);
 	RUN_TEST(bad_pattern);
-	RUN_TEST(lengths);
-	RUN_TEST(unknown_field);
 	RUN_TEST(required);
-	RUN_TEST(coercion);
 	RUN_TEST(parse_errors);
 	RUN_TEST(empty);
 	RUN_TEST(field_names);

@@ -147,32 +147,32 @@ TEST(good)
 	ASSERT_NULL(zr_template_action(t, "nope"));
 	ASSERT_NULL(zr_template_action(t, "lib"));
 
-	const struct zr_action_def *a = zr_template_action(t, "start");
-	ASSERT_EQ_DOUBLE(a->timeout, 600);
-	ASSERT_EQ_INT(a->retry.tries, 3);
-	ASSERT_EQ_DOUBLE(a->retry.delay, 0.5);
-	ASSERT_EQ_DOUBLE(a->retry.backoff, 3);
-	ASSERT_EQ_DOUBLE(a->every, 0);
-	ASSERT_EQ_STR(a->description, "Starts it");
-	ASSERT_EQ_SIZE(zr_schema_count(a->args), 0);
+	/* stop takes every default: no timeout, one try, delay 1, backoff 2, not recurring. */
+	static const struct {
+		const char *name;
+		double timeout;
+		int tries;
+		double delay, backoff, every;
+		const char *description;
+	} settings[] = {
+		{"start", 600, 3, 0.5, 3, 0, "Starts it"},
+		{"stop", 0, 1, 1, 2, 0, NULL},
+		{"monitor", 0, 2, 1, 2, 10, NULL},
+	};
+	for (size_t i = 0; i < sizeof(settings) / sizeof(settings[0]); i++) {
+		TEST_CASE("action %s", settings[i].name);
+		const struct zr_action_def *a = zr_template_action(t, settings[i].name);
+		ASSERT_EQ_DOUBLE(a->timeout, settings[i].timeout);
+		ASSERT_EQ_INT(a->retry.tries, settings[i].tries);
+		ASSERT_EQ_DOUBLE(a->retry.delay, settings[i].delay);
+		ASSERT_EQ_DOUBLE(a->retry.backoff, settings[i].backoff);
+		ASSERT_EQ_DOUBLE(a->every, settings[i].every);
+		ASSERT_EQ_STR(a->description, settings[i].description);
+		ASSERT_EQ_SIZE(zr_schema_count(a->args), 0);
+	}
+	TEST_CASE_END();
 
-	/* Defaults: no timeout, one try, delay 1, backoff 2, not recurring. */
-	a = zr_template_action(t, "stop");
-	ASSERT_EQ_DOUBLE(a->timeout, 0);
-	ASSERT_EQ_INT(a->retry.tries, 1);
-	ASSERT_EQ_DOUBLE(a->retry.delay, 1);
-	ASSERT_EQ_DOUBLE(a->retry.backoff, 2);
-	ASSERT_EQ_DOUBLE(a->every, 0);
-	ASSERT_NULL(a->description);
-	ASSERT_EQ_SIZE(zr_schema_count(a->args), 0);
-
-	a = zr_template_action(t, "monitor");
-	ASSERT_EQ_DOUBLE(a->every, 10);
-	ASSERT_EQ_INT(a->retry.tries, 2);
-	ASSERT_EQ_DOUBLE(a->retry.delay, 1);
-	ASSERT_EQ_DOUBLE(a->retry.backoff, 2);
-
-	a = zr_template_action(t, "ping");
+	const struct zr_action_def *a = zr_template_action(t, "ping");
 	ASSERT_EQ_SIZE(zr_schema_count(a->args), 2);
 	json_t *args = json_pack("{s:s}", "count", "3"), *out = NULL;
 	char *err = NULL;

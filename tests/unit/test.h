@@ -30,9 +30,28 @@
 		exit(TEST_EXIT_SKIP);                                                    \
 	} while (0)
 
+/* The case a table-driven loop is at ("row 3: {\"port\": 0}"), printed with every failure;
+ * empty outside such a loop. Set it with TEST_CASE(fmt, ...), clear it with TEST_CASE_END(). */
+#define TEST_CASE_MAX 256
+static inline char *test_case(void)
+{
+	static char name[TEST_CASE_MAX];
+	return name;
+}
+#define TEST_CASE(...) (void)snprintf(test_case(), TEST_CASE_MAX, __VA_ARGS__)
+#define TEST_CASE_END() (void)(test_case()[0] = '\0')
+
+static inline void test_print_where(const char *file, int line, const char *func)
+{
+	fprintf(stderr, "%s:%d: %s: ", file, line, func);
+	if (test_case()[0]) {
+		fprintf(stderr, "[%s] ", test_case());
+	}
+}
+
 #define TEST_FAIL_AT(...)                                                                \
 	do {                                                                             \
-		fprintf(stderr, "%s:%d: %s: ", __FILE__, __LINE__, __func__);            \
+		test_print_where(__FILE__, __LINE__, __func__);                          \
 		fprintf(stderr, __VA_ARGS__);                                            \
 		fprintf(stderr, "\n");                                                   \
 		exit(1);                                                                 \
@@ -154,8 +173,8 @@ static inline void test_print_escaped(const void *p, size_t n)
 		size_t _na = (na);                                                       \
 		size_t _nb = (nb);                                                       \
 		if (_na != _nb || (_na > 0 && memcmp(_ma, _mb, _na) != 0)) {             \
-			fprintf(stderr, "%s:%d: %s: ASSERT_EQ_MEM(%s, %s) failed: ",     \
-				__FILE__, __LINE__, __func__, #a, #b);                   \
+			test_print_where(__FILE__, __LINE__, __func__);                  \
+			fprintf(stderr, "ASSERT_EQ_MEM(%s, %s) failed: ", #a, #b);       \
 			test_print_escaped(_ma, _na);                                    \
 			fprintf(stderr, " (%zu bytes) vs ", _na);                        \
 			test_print_escaped(_mb, _nb);                                    \
