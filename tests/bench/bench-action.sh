@@ -13,6 +13,7 @@ set -euo pipefail
 n=${N:-200}
 m=${M:-2000}
 
+# shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bench_init bench-action
 shm=$(mktemp -d /dev/shm/zr-bench.XXXXXX 2>/dev/null || mktemp -d "$tmp/shm.XXXXXX")

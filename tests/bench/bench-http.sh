@@ -18,6 +18,7 @@ threads=${T:-1}
 workers=${NGINX_WORKERS:-1}
 rounds=${ROUNDS:-1}
 
+# shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bench_need wrk nginx curl python3
 bench_init bench-http

@@ -18,6 +18,7 @@ n=${N:-300}
 readers=${R:-1000}
 rounds=${ROUNDS:-1}
 
+# shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bench_need curl python3
 bench_init bench-remote

@@ -9,7 +9,8 @@
 #     A ratio above 1 is group commit at work: several writers share one fsync.
 #   - the restart time with S services (default 10,000) and T finished tasks (default 100,000)
 #     in a database built directly with python's sqlite3 (lib.sh build_store: the schema and
-#     its migrations read from core/store.c): time from `zrobot run` until @robot/info answers.
+#     its migrations read from core/store.c), started once untimed (the first start makes the
+#     services' work folders): time from `zrobot run` until @robot/info answers.
 # It starts its own robots on temporary mount points and data dirs under ${TMPDIR:-/tmp} and
 # removes them at the end.
 #
@@ -24,6 +25,7 @@ n_services=${S:-10000}
 n_tasks=${T:-100000}
 fsyncs=${FSYNCS:-2000}
 
+# shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bench_init bench-store
 perf_pid=
@@ -123,6 +125,7 @@ stop_robot
 
 # ---- 2. restart time with S services and T finished tasks ----
 build_store "$tmp/data2" "$n_services" "$n_tasks"
+first_start "$tmp/data2" --templates "$tmp/templates" --listen none
 : >"$tmp/robot.log"
 start_robot "$tmp/data2" --templates "$tmp/templates" --listen none
 info=$(cat "$mnt/@robot/info")

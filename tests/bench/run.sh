@@ -20,6 +20,7 @@
 #   PERF_DIR/<metric>.txt.
 set -euo pipefail
 
+# shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 bench_need python3 fusermount3 mountpoint
 bench_init bench
@@ -96,8 +97,17 @@ profiled() {
 	eval "$2"
 	kill -INT "$perf_pid" 2>/dev/null || true
 	wait "$perf_pid" 2>/dev/null || true
-	perf report -i "$tmp/$1.perf" --no-children --stdio --percent-limit 1.5 2>/dev/null |
-		grep -E '^ +[0-9.]+%' | head -n 25 >>"$PERF_DIR/$1.txt" || true
+	{
+		echo "## by object"
+		perf report -i "$tmp/$1.perf" --no-children --stdio --sort comm,dso 2>/dev/null |
+			grep -E '^ +[0-9.]+%' | head -n 8
+		echo "## symbols"
+		perf report -i "$tmp/$1.perf" --no-children --stdio --percent-limit 1.5 2>/dev/null |
+			grep -E '^ +[0-9.]+%' | head -n 20
+		echo "## user-space symbols of the robot"
+		perf report -i "$tmp/$1.perf" --no-children --stdio --comms zrobot --percent-limit 0.3 \
+			2>/dev/null | grep -E '^ +[0-9.]+%.*\[\.\]' | head -n 15
+	} >>"$PERF_DIR/$1.txt" || true
 }
 
 # sides NAME ROBOT-CMD PEER-CMD: runs both commands $rounds times, alternating which goes
@@ -247,9 +257,10 @@ if part park; then
 	compare park "$park parked readers released, last answered (ms)" barefs "<=" 1.5 robot/peer \
 		"hold '$mnt/bench/s000001'; park_on robot '$mnt/bench/s000001/results/hold' '$tmp/hold.fifo' $robot_pid" \
 		"park_on peer '$bare/b/s000001/wait' '$bare/go' $barefs_pid"
-	kb=$(med park_kb.robot)
+	# The largest growth of the rounds: later rounds park in memory the first one freed.
+	kb=$(sort -g "$tmp/park_kb.robot" | tail -n 1)
 	row "memory per parked reader (KiB, RSS growth)" "$(fmt "$kb" %.3f)" \
-		"$(fmt "$(med park_kb.peer)" %.3f) barefs" "$(fmt "$kb" %.3f)" "<" 1
+		"$(fmt "$(sort -g "$tmp/park_kb.peer" | tail -n 1)" %.3f) barefs" "$(fmt "$kb" %.3f)" "<" 1
 fi
 if part durable; then
 	log "durable enqueue, $writers writers"
@@ -287,6 +298,8 @@ fi
 if part most; then
 	log "store with $s3 services and $tasks3 finished tasks, barefs"
 	build_store "$tmp/data3" "$s3" "$tasks3"
+	first_start "$tmp/data3" "${robot_args[@]}"
+	log "first start (makes the services' work folders): $start_s s"
 	start_barefs "$bare" "$s3"
 	for ((r = 0; r < rounds; r++)); do
 		log "round $((r + 1)): restart, ls, action round trip, RSS"
@@ -294,14 +307,14 @@ if part most; then
 		echo "$start_s" >>"$tmp/restart.robot"
 		svc=$mnt/bench/s000000
 		if ((r % 2 == 0)); then
-			ls_ms "$ls_runs" "$mnt/bench" >>"$tmp/ls3.robot"
+			profiled ls3 "ls_ms $ls_runs '$mnt/bench'" >>"$tmp/ls3.robot"
 			ls_ms "$ls_runs" "$bare/b" >>"$tmp/ls3.peer"
 		else
 			ls_ms "$ls_runs" "$bare/b" >>"$tmp/ls3.peer"
-			ls_ms "$ls_runs" "$mnt/bench" >>"$tmp/ls3.robot"
+			profiled ls3 "ls_ms $ls_runs '$mnt/bench'" >>"$tmp/ls3.robot"
 		fi
 		roundtrip 5 >/dev/null
-		roundtrip "$rt" >>"$tmp/rt3.robot"
+		profiled rt3 "roundtrip $rt" >>"$tmp/rt3.robot"
 		awk '/^VmRSS:/ { printf "%.1f\n", $2 / 1024 }' "/proc/$robot_pid/status" >>"$tmp/rss.robot"
 		stop_robot
 	done
