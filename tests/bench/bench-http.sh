@@ -75,20 +75,9 @@ rps() {
 }
 
 # ROUNDS rounds, the order alternating; medians.
-for ((r = 0; r < rounds; r++)); do
-	if ((r % 2 == 0)); then
-		rps "$url/v1/b/s/state" "$auth" >>"$tmp/robot.rps"
-		rps "$static" >>"$tmp/nginx.rps"
-	else
-		rps "$static" >>"$tmp/nginx.rps"
-		rps "$url/v1/b/s/state" "$auth" >>"$tmp/robot.rps"
-	fi
-done
-median() {
-	sort -g "$1" | awk '{ v[NR] = $1 } END { print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-robot_rps=$(median "$tmp/robot.rps")
-nginx_rps=$(median "$tmp/nginx.rps")
+interleave "$rounds" 'rps "$url/v1/b/s/state" "$auth"' "$tmp/robot.rps" 'rps "$static"' "$tmp/nginx.rps"
+robot_rps=$(median <"$tmp/robot.rps")
+nginx_rps=$(median <"$tmp/nginx.rps")
 size=$(wc -c <"$tmp/nginx/www/state")
 printf 'GET state (%d bytes), wrk %d thread(s), %d connections, %d s each, median of %d:\n' \
 	"$size" "$threads" "$conns" "$dur" "$rounds"

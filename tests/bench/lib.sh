@@ -111,6 +111,28 @@ remove_tmp() {
 	fi
 }
 
+# median: of the numbers on stdin, one a line.
+median() {
+	sort -g | awk '{ v[NR] = $1 }
+	END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# interleave ROUNDS A-CMD A-FILE B-CMD B-FILE: runs both commands (eval'd) ROUNDS times, A
+# first in even rounds and B first in odd ones, so both sides see the same load; appends each
+# one's output to its file.
+interleave() {
+	local r
+	for ((r = 0; r < $1; r++)); do
+		if ((r % 2 == 0)); then
+			eval "$2" >>"$3"
+			eval "$4" >>"$5"
+		else
+			eval "$4" >>"$5"
+			eval "$2" >>"$3"
+		fi
+	done
+}
+
 free_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }

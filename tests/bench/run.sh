@@ -76,11 +76,6 @@ log() {
 	printf '%s  %s\n' "$(date +%T)" "$*" >&2
 }
 
-# median: of the numbers on stdin, one a line.
-median() {
-	sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-
 # val KEY: the number after KEY in measure's line on stdin.
 val() {
 	awk -v k="$1" '{ for (i = 1; i < NF; i++) if ($i == k) { print $(i + 1); exit } }'
@@ -125,19 +120,10 @@ profiled() {
 	} >>"$PERF_DIR/$1.txt" || true
 }
 
-# sides NAME ROBOT-CMD PEER-CMD: runs both commands $rounds times, alternating which goes
-# first; each prints one number. Appends them to $tmp/NAME.robot and $tmp/NAME.peer.
+# sides NAME ROBOT-CMD PEER-CMD: both commands $rounds times (interleave), each printing one
+# number, appended to $tmp/NAME.robot and $tmp/NAME.peer.
 sides() {
-	local name=$1 a=$2 b=$3 r
-	for ((r = 0; r < rounds; r++)); do
-		if ((r % 2 == 0)); then
-			profiled "$name" "$a" >>"$tmp/$name.robot"
-			eval "$b" >>"$tmp/$name.peer"
-		else
-			eval "$b" >>"$tmp/$name.peer"
-			profiled "$name" "$a" >>"$tmp/$name.robot"
-		fi
-	done
+	interleave "$rounds" "profiled $1 $(printf %q "$2")" "$tmp/$1.robot" "$3" "$tmp/$1.peer"
 }
 
 med() {
