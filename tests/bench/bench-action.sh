@@ -13,50 +13,19 @@ set -euo pipefail
 n=${N:-200}
 m=${M:-2000}
 
+# shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-zrobot=$(bench_zrobot)
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/zr-bench.XXXXXX")
-mnt=$tmp/mnt
+bench_init bench-action
 shm=$(mktemp -d /dev/shm/zr-bench.XXXXXX 2>/dev/null || mktemp -d "$tmp/shm.XXXXXX")
-robot_pid=
-
-cleanup() {
-	stop_robot
-	remove_tmp
+remove_shm() {
 	rm -rf "$shm"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_on_exit=remove_shm
 
-# The template: one action, as small as an action can be.
-mkdir -p "$tmp/templates/bench/actions" "$mnt" "$tmp/data"
-cat >"$tmp/templates/bench/template.json" <<'JSON'
-{"name": "bench", "version": "1.0.0", "description": "benchmark", "actions": {"noop": {}}}
-JSON
+# The template: the action noop, as small as an action can be.
+bench_template "$tmp/templates"
 script=$tmp/templates/bench/actions/noop
-printf '#!/bin/sh\necho ok\n' >"$script"
-chmod +x "$script"
-
-"$zrobot" run --mount "$mnt" --data "$tmp/data" --templates "$tmp/templates" \
-	--log-level warn 2>"$tmp/robot.log" &
-robot_pid=$!
-
-for _ in $(seq 100); do
-	if [[ -d $mnt/bench ]]; then
-		break
-	fi
-	if ! kill -0 "$robot_pid" 2>/dev/null; then
-		break
-	fi
-	sleep 0.1
-done
-if [[ ! -d $mnt/bench ]]; then
-	echo "bench: the robot did not come up; its log:" >&2
-	cat "$tmp/robot.log" >&2
-	exit 1
-fi
-
+start_robot "$tmp/data" --templates "$tmp/templates" --listen none --log-level warn
 svc=$mnt/bench/b
 mkdir "$svc"
 

@@ -8,33 +8,29 @@
 #
 #     ZROBOT=build/fs/zrobot bash tests/bench/bench-remote.sh
 #
-# N (sequential reads per tool, default 300) and R (parallel readers, default 1000) can be set.
+# N (sequential reads per tool, default 300), R (parallel readers, default 1000; 0 skips that
+# part) and ROUNDS (default 1; the cat and curl runs alternate, medians on the line "medians
+# CAT_MS CURL_TIME_TOTAL_MS READ_MS") can be set.
 # It starts its own two robots (temporary mount points, data dirs, free ports) and removes them.
 set -euo pipefail
 
 n=${N:-300}
 readers=${R:-1000}
+rounds=${ROUNDS:-1}
 
-for tool in curl python3; do
-	if ! command -v "$tool" >/dev/null 2>&1; then
-		echo "bench: $tool is missing (sudo bash tests/deps.sh installs it)" >&2
-		exit 1
-	fi
-done
+# shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-zrobot=$(bench_zrobot)
+bench_need curl python3
+bench_init bench-remote
+measure=$(bench_tool measure)
 zrtool=$(realpath "$(dirname "${BASH_SOURCE[0]}")/../integration/zrtool.py")
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/zr-bench-remote.XXXXXX")
 a_mnt=$tmp/a/mnt
 b_mnt=$tmp/b/mnt
 a_pid=
 b_pid=
 readers_pid=
-mnt=
-robot_pid=
 
-cleanup() {
+stop_robots() {
 	if [[ -n $readers_pid ]]; then
 		kill -KILL "$readers_pid" 2>/dev/null || true
 	fi
@@ -43,15 +39,8 @@ cleanup() {
 	stop_robot
 	mnt=$b_mnt robot_pid=$b_pid
 	stop_robot
-	wait 2>/dev/null || true
-	if ! mountpoint -q "$a_mnt" 2>/dev/null && ! mountpoint -q "$b_mnt" 2>/dev/null; then
-		rm -rf --one-file-system "$tmp"
-	else
-		echo "bench: a mount under $tmp is left; leaving $tmp" >&2
-	fi
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_on_exit=stop_robots
 
 # start_robot NAME ARGS...: starts a robot on $tmp/NAME/{mnt,data} listening on a free port;
 # sets pid and url.
@@ -62,15 +51,12 @@ start_robot() {
 	"$zrobot" run --mount "$tmp/$name/mnt" --data "$tmp/$name/data" --listen 127.0.0.1:0 \
 		"$@" >"$tmp/$name.log" 2>&1 &
 	pid=$!
-	url=
-	for _ in $(seq 150); do
-		url=$(grep -o 'HTTP API listening on [^ ]*' "$tmp/$name.log" | awk '{print $NF}' || true)
-		if [[ -n $url ]] && [[ -r $tmp/$name/mnt/@robot/info ]]; then
-			return 0
-		fi
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
+	if url=$(robot_url "$tmp/$name.log"); then
+		for _ in $(seq 150); do
+			[[ -r $tmp/$name/mnt/@robot/info ]] && return 0
+			sleep 0.1
+		done
+	fi
 	echo "bench: robot $name did not start; its log:" >&2
 	cat "$tmp/$name.log" >&2
 	exit 1
@@ -129,13 +115,30 @@ for _ in 1 2 3 4 5; do
 	cat "$remote" >/dev/null
 	curl -sS -H "Authorization: Bearer $token" "$direct" >/dev/null
 done
-read -r cat_mean cat_med < <(lat cat "$remote")
+# What curl itself reports for the request (connect + transfer), without its start-up.
+req() {
+	local i
+	for ((i = 0; i < n; i++)); do
+		curl -sS -o /dev/null -w '%{time_total}\n' -H "Authorization: Bearer $token" "$direct"
+	done | awk '{ printf "%.6f\n", $1 * 1000 }' | stats
+}
+# ROUNDS rounds of remote cat and curl's request, the order alternating; the figures printed
+# are the last round's, and the medians of the rounds' medians at the end.
+for ((r = 0; r < rounds; r++)); do
+	if ((r % 2 == 0)); then
+		read -r cat_mean cat_med < <(lat cat "$remote")
+		read -r req_mean req_med < <(req)
+	else
+		read -r req_mean req_med < <(req)
+		read -r cat_mean cat_med < <(lat cat "$remote")
+	fi
+	echo "$cat_med" >>"$tmp/cat.med"
+	echo "$req_med" >>"$tmp/req.med"
+	# The same read without cat's fork+exec: what the robot itself adds.
+	"$measure" read "$n" "$remote" | awk '{ printf "%.6f\n", 1000 / $2 }' >>"$tmp/read.ms"
+done
 read -r curl_mean curl_med < <(lat curl -sS -H "Authorization: Bearer $token" "$direct")
 read -r local_mean local_med < <(lat cat "$b_mnt/node/local/state")
-# What curl itself reports for the request (connect + transfer), without its start-up.
-read -r req_mean req_med < <(for ((i = 0; i < n; i++)); do
-	curl -sS -o /dev/null -w '%{time_total}\n' -H "Authorization: Bearer $token" "$direct"
-done | awk '{ printf "%.6f\n", $1 * 1000 }' | stats)
 size=$(wc -c <"$b_mnt/node/local/state")
 printf 'remote state file (%d bytes), %d sequential reads each:\n' "$size" "$n"
 printf '  cat @remote/b/node/local/state (A -> HTTP -> B): mean %7.3f ms, median %7.3f ms\n' "$cat_mean" "$cat_med"
@@ -144,6 +147,13 @@ printf '  (curl time_total, the request without start-up): mean %7.3f ms, median
 printf '  cat node/local/state on B'"'"'s own mount:           mean %7.3f ms, median %7.3f ms\n' "$local_mean" "$local_med"
 awk -v a="$cat_mean" -v b="$curl_mean" -v c="$cat_med" -v d="$curl_med" \
 	'BEGIN { printf "  ratio remote cat/curl: %.2f (mean), %.2f (median)\n", a / b, c / d }'
+
+read -r _ read_med < <(stats <"$tmp/read.ms")
+printf '  open+read+close of the remote file (C, no fork): median of rounds %7.3f ms\n' "$read_med"
+echo "medians $(stats <"$tmp/cat.med" | awk '{print $2}') $(stats <"$tmp/req.med" | awk '{print $2}') $read_med"
+if ((readers == 0)); then
+	exit 0
+fi
 
 # 1,000 parallel waits on one remote result file.
 ulimit -n 65536 2>/dev/null || ulimit -n 4096 2>/dev/null || true

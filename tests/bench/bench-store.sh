@@ -2,14 +2,15 @@
 # Measures the store (DESIGN §5):
 #   - the durable enqueue rate: W writers (default 4) each write N (default 500) enqueues of a
 #     no-op action to their own service, every write(2) acknowledged only once committed; the
-#     robot runs with --jobs 1 and its one slot held by a sleeping task, so the tasks only queue
+#     robot runs with --jobs 1 and its one slot held by a waiting task, so the tasks only queue
 #     and only the acknowledgements are timed. Printed next to the raw rate of write+fsync of a
 #     200-byte record (O_WRONLY|O_APPEND, one writer) on the same disk in the same run:
 #         durable enqueue: X tasks/s, write+fsync: Y/s, ratio X/Y
 #     A ratio above 1 is group commit at work: several writers share one fsync.
 #   - the restart time with S services (default 10,000) and T finished tasks (default 100,000)
-#     in a database built directly with python's sqlite3, using the schema read from
-#     core/store.c: time from `zrobot run` until @robot/info answers.
+#     in a database built directly with python's sqlite3 (lib.sh build_store: the schema and
+#     its migrations read from core/store.c), started once untimed (the first start makes the
+#     services' work folders): time from `zrobot run` until @robot/info answers.
 # It starts its own robots on temporary mount points and data dirs under ${TMPDIR:-/tmp} and
 # removes them at the end.
 #
@@ -18,71 +19,36 @@
 # Environment: W, N, S, T as above; FSYNCS (default 2000) write+fsync rounds.
 set -euo pipefail
 
-src=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 writers=${W:-4}
 per_writer=${N:-500}
 n_services=${S:-10000}
 n_tasks=${T:-100000}
 fsyncs=${FSYNCS:-2000}
 
+# shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-zrobot=$(bench_zrobot)
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/zr-bench-store.XXXXXX")
-mnt=$tmp/mnt
-robot_pid=
+bench_init bench-store
 perf_pid=
 writer_pids=()
 
-cleanup() {
+stop_writers() {
 	local p
 	for p in "${writer_pids[@]}" $perf_pid; do
 		kill -KILL "$p" 2>/dev/null || true
 	done
-	stop_robot
-	remove_tmp
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_on_exit=stop_writers
 
-die() {
-	echo "bench: $*" >&2
-	if [[ -f $tmp/robot.log ]]; then
-		tail -n 20 "$tmp/robot.log" >&2
-	fi
-	exit 1
-}
-
-mkdir -p "$tmp/templates/bench/actions" "$mnt"
-cat >"$tmp/templates/bench/template.json" <<'JSON'
-{"name": "bench", "version": "1.0.0", "description": "store benchmark",
- "actions": {"noop": {}, "hold": {}}}
-JSON
-printf '#!/bin/sh\necho ok\n' >"$tmp/templates/bench/actions/noop"
-printf '#!/bin/sh\nexec sleep 600\n' >"$tmp/templates/bench/actions/hold"
-chmod +x "$tmp/templates/bench/actions/"*
-
-# start_robot DATA-DIR [ARGS...]: starts a robot; waits until @robot/info answers.
-start_robot() {
-	local data=$1
-	shift
-	"$zrobot" run --mount "$mnt" --data "$data" --templates "$tmp/templates" "$@" \
-		2>>"$tmp/robot.log" &
-	robot_pid=$!
-	for _ in $(seq 600); do
-		cat "$mnt/@robot/info" >/dev/null 2>&1 && return 0
-		kill -0 "$robot_pid" 2>/dev/null || die "the robot exited during startup"
-		sleep 0.05
-	done
-	die "the robot did not come up in 30 s"
-}
+# The template bench: noop, and hold, which waits for a line on $tmp/hold.fifo.
+bench_template "$tmp/templates"
 
 # ---- 1. durable enqueue rate against write+fsync ----
-start_robot "$tmp/data1" --jobs 1 --queue-max 1000000 --log-level warn
+start_robot "$tmp/data1" --templates "$tmp/templates" --listen none --jobs 1 \
+	--queue-max 1000000 --log-level warn
 for w in $(seq 1 "$writers"); do
 	mkdir "$mnt/bench/b$w"
 done
-# The one slot: a task that sleeps; every other task waits in its queue.
+# The one slot: a task that waits on the fifo; every other task waits in its queue.
 echo >"$mnt/bench/b1/actions/hold"
 
 # enqueue SVC COUNT: COUNT acknowledged writes, or exit 1 at the first failure.
@@ -126,7 +92,7 @@ for w in $(seq 1 "$writers"); do
 	writer_pids+=($!)
 done
 for p in "${writer_pids[@]}"; do
-	wait "$p" || die "a writer failed"
+	wait "$p" || bench_die "a writer failed"
 done
 t1=$(date +%s%N)
 writer_pids=()
@@ -137,7 +103,7 @@ if [[ -n $perf_pid ]]; then
 fi
 for w in $(seq 1 "$writers"); do
 	q=$(grep -c . "$mnt/bench/b$w/tasks/queue" || true)
-	[[ $q -ge $per_writer ]] || die "b$w has $q queued tasks, want $per_writer"
+	[[ $q -ge $per_writer ]] || bench_die "b$w has $q queued tasks, want $per_writer"
 done
 total=$((writers * per_writer))
 
@@ -158,63 +124,16 @@ awk -v n="$total" -v ns=$((t1 - t0)) -v f1="$fs1" -v f2="$fs2" -v w="$writers" -
 stop_robot
 
 # ---- 2. restart time with S services and T finished tasks ----
-"${ZR_PY:-python3}" - "$src/core/store.c" "$src/core/store.h" "$tmp/data2" "$n_services" "$n_tasks" <<'PY'
-import os, re, sqlite3, sys, time, uuid
-store_c, store_h, data, n_svc, n_tasks = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
-# The schema exactly as core/store.c writes it: the string literals of schema_sql.
-src = open(store_c).read()
-m = re.search(r'schema_sql\s*=\s*((?:\s*"(?:[^"\\]|\\.)*")+)\s*;', src)
-if not m:
-    sys.exit("bench: schema_sql not found in " + store_c)
-schema = "".join(re.findall(r'"((?:[^"\\]|\\.)*)"', m.group(1)))
-version = int(re.search(r"#define ZR_STORE_SCHEMA (\d+)", open(store_h).read()).group(1))
-os.makedirs(data, exist_ok=True)
-db = sqlite3.connect(os.path.join(data, "zrobot.db"))
-db.execute("PRAGMA journal_mode = WAL")
-db.execute("PRAGMA synchronous = OFF")
-db.executescript(schema)
-now = time.time_ns()
-with db:
-    db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(version),))
-    guids = [str(uuid.UUID(int=i + 1)) for i in range(n_svc)]
-    db.executemany(
-        "INSERT INTO services (guid, template, name, uid, data, state, secret, created, deleting)"
-        " VALUES (?, 'bench', ?, 'local/bench/1.0.0', '{}', ?, ?, ?, 0)",
-        ((g, "s%05d" % i, '{"actions noop ok":"ok"}', "%032x" % (i * 7919), now - 10**12)
-         for i, g in enumerate(guids)))
-    per = n_tasks // n_svc
-    rest = n_tasks - per * n_svc
-    def tasks():
-        tid = 0
-        for i, g in enumerate(guids):
-            for _ in range(per + (1 if i < rest else 0)):
-                tid += 1
-                t = now - 10**11 + tid * 1000
-                yield (tid, g, t, t + 100, t + 200)
-    db.executemany(
-        "INSERT INTO tasks (id, service, action, args, lane, state, created, started, finished,"
-        " result, error, err, attempt, progress_done, progress_total)"
-        " VALUES (?, ?, 'noop', '{}', 1, 'ok', ?, ?, ?, CAST('ok' || char(10) AS BLOB), NULL, 0, 1, 0, 0)",
-        tasks())
-db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-db.close()
-PY
-
+build_store "$tmp/data2" "$n_services" "$n_tasks"
+first_start "$tmp/data2" --templates "$tmp/templates" --listen none
 : >"$tmp/robot.log"
-t0=$(date +%s%N)
-"$zrobot" run --mount "$mnt" --data "$tmp/data2" --templates "$tmp/templates" 2>>"$tmp/robot.log" &
-robot_pid=$!
-until info=$(cat "$mnt/@robot/info" 2>/dev/null); do
-	kill -0 "$robot_pid" 2>/dev/null || die "the robot exited during startup"
-	(( ($(date +%s%N) - t0) < 120000000000 )) || die "the robot did not come up in 120 s"
-	sleep 0.005
-done
-t1=$(date +%s%N)
+start_robot "$tmp/data2" --templates "$tmp/templates" --listen none
+info=$(cat "$mnt/@robot/info")
 got=$(printf '%s' "$info" | "${ZR_PY:-python3}" -c 'import json, sys; print(json.load(sys.stdin)["services"])')
-[[ $got -eq $n_services ]] || die "@robot/info counts $got services, want $n_services"
+[[ $got -eq $n_services ]] || bench_die "@robot/info counts $got services, want $n_services"
 loaded=$(grep -m1 -o 'Loaded [0-9]* services and [0-9]* tasks from the store in [0-9.]* ms' "$tmp/robot.log" || true)
-awk -v ns=$((t1 - t0)) -v s="$n_services" -v t="$n_tasks" -v l="$loaded" 'BEGIN {
-	printf "restart with %d services and %d finished tasks: %.2f s to @robot/info (%s)\n", s, t, ns / 1e9, l
+awk -v sec="$start_s" -v s="$n_services" -v t="$n_tasks" -v l="$loaded" 'BEGIN {
+	printf "restart with %d services and %d finished tasks: %.2f s to @robot/info (%s)\n", s, t, sec, l
 }'
 t0=$(date +%s%N)
 stop_robot
