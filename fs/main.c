@@ -625,7 +625,6 @@ static int cmd_run(int argc, char **argv)
 		log_error("Out of memory");
 		return 1;
 	}
-	zr_fs_set_remotes(d.fs, d.remotes);
 	zr_tree_set_remotes(d.tree, d.remotes);
 	uv_signal_init(&d.loop, &d.sigint);
 	uv_signal_init(&d.loop, &d.sigterm);
@@ -774,6 +773,7 @@ struct mounter {
 	uv_loop_t loop;
 	uv_signal_t sigint, sigterm;
 	struct zr_remotes *remotes;
+	struct zr_tree *tree; /* no robot: its root is the remote's */
 	struct zr_fs *fs;
 	bool stopping;
 };
@@ -790,6 +790,8 @@ static void mount_stop(struct mounter *m, const char *why)
 	m->remotes = NULL;
 	zr_fs_destroy(m->fs);
 	m->fs = NULL;
+	zr_tree_destroy(m->tree, ENOTCONN);
+	m->tree = NULL;
 	uv_close((uv_handle_t *)&m->sigint, on_handle_closed);
 	uv_close((uv_handle_t *)&m->sigterm, on_handle_closed);
 }
@@ -868,20 +870,22 @@ static int cmd_mount(int argc, char **argv)
 	struct zr_fs_config fcfg = {.mount = dir, .allow_other = allow_other, .auto_unmount = true};
 	if ((err = zr_remotes_create(&m.loop, &rcfg, &m.remotes)) < 0 ||
 	    (err = zr_remotes_add(m.remotes, "mount", url, token_file, &why)) < 0 ||
-	    (err = zr_fs_create(&m.loop, &fcfg, &m.fs)) < 0) {
+	    (err = zr_fs_create(&m.loop, &fcfg, &m.fs)) < 0 ||
+	    (err = zr_tree_create(NULL, &zr_fs_tree_ops, m.fs, &m.tree)) < 0) {
 		log_error("Cannot mount %s: %s", url, why ? why : strerror(-err));
 		free(why);
 		zr_remotes_destroy(m.remotes, ESHUTDOWN);
+		zr_fs_destroy(m.fs);
 		uv_run(&m.loop, UV_RUN_DEFAULT);
 		(void)uv_loop_close(&m.loop);
 		return 1;
 	}
-	zr_fs_set_remotes(m.fs, m.remotes);
+	zr_tree_set_remotes(m.tree, m.remotes);
 	uv_signal_init(&m.loop, &m.sigint);
 	uv_signal_init(&m.loop, &m.sigterm);
 	uv_signal_start(&m.sigint, on_mount_signal, SIGINT);
 	uv_signal_start(&m.sigterm, on_mount_signal, SIGTERM);
-	err = zr_fs_start(m.fs, NULL, on_mount_gone, &m);
+	err = zr_fs_start(m.fs, m.tree, on_mount_gone, &m);
 	int status = 0;
 	if (err < 0) {
 		log_error("Failed to mount %s: %s", dir, strerror(-err));

@@ -20,6 +20,17 @@
 
 /* ---- nodes ---- */
 
+static const struct zr_tree_provider remote_provider;
+
+/* Puts n in the tree's inode table; zrobot mount: the remote's root is the tree's root. */
+static int node_register(struct zr_remotes *rs, struct rnode *n)
+{
+	if (!*n->path && !zr_tree__root(rs->tree)) {
+		return zr_tree__set_root(rs->tree, &n->base);
+	}
+	return zr_tree__node_add(rs->tree, &n->base);
+}
+
 struct rnode *zr_rnode_get(struct zr_remotes *rs, struct zr_remote *rm, const char *path)
 {
 	char *key = NULL;
@@ -37,11 +48,10 @@ struct rnode *zr_rnode_get(struct zr_remotes *rs, struct zr_remote *rm, const ch
 		free(key);
 		return NULL;
 	}
-	/* zrobot mount: the remote's root is the mount's root. */
-	n->ino = rs->cfg.standalone && !*path ? ZR_TREE_ROOT_INO : ++rs->next_ino;
+	n->base.prov = &remote_provider;
 	n->rm = rm;
 	n->key = key;
-	if (zr_map_put(&rs->by_key, key, n) < 0 || zr_imap_put(&rs->by_ino, n->ino, n) < 0) {
+	if (zr_map_put(&rs->by_key, key, n) < 0 || (rs->tree && node_register(rs, n) < 0)) {
 		(void)zr_map_del(&rs->by_key, key);
 		free(n->path);
 		free(key);
@@ -54,11 +64,13 @@ struct rnode *zr_rnode_get(struct zr_remotes *rs, struct zr_remote *rm, const ch
 
 void zr_rnode_maybe_free(struct zr_remotes *rs, struct rnode *n)
 {
-	if (!n || n == n->rm->root || n->nlookup > 0 || n->nopen > 0) {
+	if (!n || n == n->rm->root || n->base.nlookup > 0 || n->nopen > 0) {
 		return;
 	}
 	(void)zr_map_del(&rs->by_key, n->key);
-	(void)zr_imap_del(&rs->by_ino, n->ino);
+	if (rs->tree) {
+		zr_tree__node_del(rs->tree, &n->base);
+	}
 	struct zr_remote *rm = n->rm;
 	free(n->key);
 	free(n->path);
@@ -66,11 +78,43 @@ void zr_rnode_maybe_free(struct zr_remotes *rs, struct rnode *n)
 	zr_remote__unref(rm);
 }
 
-static struct rnode *node_of(struct zr_remotes *rs, uint64_t ino)
+static struct rnode *node_of(struct zr_tree_node *zn)
 {
-	struct rnode *n = zr_imap_get(&rs->by_ino, ino);
+	struct rnode *n = container_of(zn, struct rnode, base);
 	/* A removed remote's nodes name nothing any more. */
-	return n && !n->rm->removed ? n : NULL;
+	return !n->rm->removed ? n : NULL;
+}
+
+void zr_rnodes_free_all(struct zr_remotes *rs)
+{
+	size_t i = 0;
+	void *v;
+	while (zr_map_next(&rs->by_key, &i, NULL, NULL, &v)) {
+		struct rnode *n = v;
+		struct zr_remote *rm = n->rm;
+		if (rs->tree) {
+			zr_tree__node_del(rs->tree, &n->base);
+		}
+		free(n->path);
+		free(n->key);
+		free(n);
+		zr_remote__unref(rm);
+	}
+}
+
+void zr_remotes_attach(struct zr_remotes *rs, struct zr_tree *t)
+{
+	size_t i = 0;
+	void *v;
+	while (rs->tree && zr_map_next(&rs->by_key, &i, NULL, NULL, &v)) {
+		zr_tree__node_del(rs->tree, &((struct rnode *)v)->base);
+	}
+	rs->tree = t;
+	i = 0;
+	while (t && zr_map_next(&rs->by_key, &i, NULL, NULL, &v)) {
+		/* Out of memory leaves a node unreachable: lookups of it answer ENOENT. */
+		(void)node_register(rs, v);
+	}
 }
 
 static char *path_join(const char *dir, const char *name)
@@ -116,7 +160,7 @@ static void entry_attr(const struct rentry *e, uint64_t ino, struct zr_tree_attr
 
 static void root_attr(const struct rnode *n, struct zr_tree_attr *a)
 {
-	*a = (struct zr_tree_attr){.ino = n->ino, .mode = S_IFDIR | 0755, .nlink = 2,
+	*a = (struct zr_tree_attr){.ino = n->base.ino, .mode = S_IFDIR | 0755, .nlink = 2,
 				   .mtime_ns = n->rm->checked_ns};
 }
 
@@ -344,7 +388,7 @@ void zr_remotes_check(struct zr_remotes *rs, const char *producer, zr_remotes_ch
 
 /* ---- lookup, getattr, readlink ---- */
 
-static void attr_fail(zr_remote_attr_cb cb, zr_remote_link_cb link_cb, int err, void *data)
+static void attr_fail(zr_tree_attr_cb cb, zr_tree_link_cb link_cb, int err, void *data)
 {
 	if (link_cb) {
 		link_cb(err, NULL, data);
@@ -359,8 +403,8 @@ struct attr_op {
 	uint64_t ino;    /* getattr, readlink */
 	char *path;      /* of the child */
 	const char *name; /* its last component, inside path */
-	zr_remote_attr_cb cb;
-	zr_remote_link_cb link_cb;
+	zr_tree_attr_cb cb;
+	zr_tree_link_cb link_cb;
 	void *data;
 };
 
@@ -395,9 +439,9 @@ static void on_lookup_listing(int err, const struct listing *l, void *data)
 		if (!(n = zr_rnode_get(op->rs, op->rm, op->path))) {
 			err = -ENOMEM;
 		} else {
-			n->nlookup++;
+			n->base.nlookup++;
 			n->mode = e->mode;
-			entry_attr(e, n->ino, &a);
+			entry_attr(e, n->base.ino, &a);
 			op->cb(0, &a, op->data);
 			attr_op_free(op);
 			return;
@@ -410,7 +454,7 @@ static void on_lookup_listing(int err, const struct listing *l, void *data)
 /* Looks the entry at path up in the listing of its folder: for lookup (ino 0) or the getattr
  * and readlink of node ino. */
 static void attr_start(struct zr_remotes *rs, struct zr_remote *rm, const char *path, uint64_t ino,
-		       zr_remote_attr_cb cb, zr_remote_link_cb link_cb, void *data)
+		       zr_tree_attr_cb cb, zr_tree_link_cb link_cb, void *data)
 {
 	struct attr_op *op = calloc(1, sizeof(*op));
 	char *dir = NULL;
@@ -438,22 +482,21 @@ static void attr_start(struct zr_remotes *rs, struct zr_remote *rm, const char *
 	free(dir);
 }
 
-void zr_remotes_lookup(struct zr_remotes *rs, uint64_t parent, const char *name,
-		       zr_remote_attr_cb cb, void *data)
+static void remote_lookup(struct zr_tree_node *zp, const char *name, zr_tree_attr_cb cb, void *data)
 {
-	struct rnode *p = node_of(rs, parent);
+	struct rnode *p = node_of(zp);
 	char *path = p ? path_join(p->path, name) : NULL;
 	if (!path) {
 		cb(p ? -ENOMEM : -ENOENT, NULL, data);
 		return;
 	}
-	attr_start(rs, p->rm, path, 0, cb, NULL, data);
+	attr_start(p->rm->rs, p->rm, path, 0, cb, NULL, data);
 	free(path);
 }
 
-void zr_remotes_getattr(struct zr_remotes *rs, uint64_t ino, zr_remote_attr_cb cb, void *data)
+static void remote_getattr(struct zr_tree_node *zn, zr_tree_attr_cb cb, void *data)
 {
-	struct rnode *n = node_of(rs, ino);
+	struct rnode *n = node_of(zn);
 	struct zr_tree_attr a;
 	if (!n) {
 		cb(-ENOENT, NULL, data);
@@ -464,27 +507,23 @@ void zr_remotes_getattr(struct zr_remotes *rs, uint64_t ino, zr_remote_attr_cb c
 		cb(0, &a, data);
 		return;
 	}
-	attr_start(rs, n->rm, n->path, n->ino, cb, NULL, data);
+	attr_start(n->rm->rs, n->rm, n->path, n->base.ino, cb, NULL, data);
 }
 
-void zr_remotes_readlink(struct zr_remotes *rs, uint64_t ino, zr_remote_link_cb cb, void *data)
+static void remote_readlink(struct zr_tree_node *zn, zr_tree_link_cb cb, void *data)
 {
-	struct rnode *n = node_of(rs, ino);
+	struct rnode *n = node_of(zn);
 	if (!n || !*n->path) {
 		cb(n ? -EINVAL : -ENOENT, NULL, data);
 		return;
 	}
-	attr_start(rs, n->rm, n->path, n->ino, NULL, cb, data);
+	attr_start(n->rm->rs, n->rm, n->path, n->base.ino, NULL, cb, data);
 }
 
-void zr_remotes_forget(struct zr_remotes *rs, uint64_t ino, uint64_t count)
+static void remote_forget(struct zr_tree_node *zn)
 {
-	struct rnode *n = zr_imap_get(&rs->by_ino, ino);
-	if (!n) {
-		return;
-	}
-	n->nlookup -= count < n->nlookup ? count : n->nlookup;
-	zr_rnode_maybe_free(rs, n);
+	struct rnode *n = container_of(zn, struct rnode, base);
+	zr_rnode_maybe_free(n->rm->rs, n);
 }
 
 int zr_remotes_root(struct zr_remotes *rs, const char *name, bool count, struct zr_tree_attr *ret)
@@ -493,7 +532,7 @@ int zr_remotes_root(struct zr_remotes *rs, const char *name, bool count, struct 
 		struct zr_remote *rm = rs->list[i];
 		if (strcmp(rm->name, name) == 0) {
 			root_attr(rm->root, ret);
-			rm->root->nlookup += count;
+			rm->root->base.nlookup += count;
 			return 0;
 		}
 	}
@@ -505,6 +544,7 @@ int zr_remotes_root(struct zr_remotes *rs, const char *name, bool count, struct 
 enum fkind { F_PLAIN, F_RESULT, F_ACTION, F_DATA, F_JOURNAL };
 
 struct zr_rhandle {
+	struct zr_handle handle; /* the tree's part */
 	struct zr_remotes *rs;
 	struct rnode *n;
 	struct zr_list link; /* in rs->handles */
@@ -528,6 +568,7 @@ struct zr_rhandle {
 };
 
 struct zr_rreq {
+	struct zr_tree_req base;
 	struct zr_rhandle *h;
 	struct rcall *call;
 	char *path;
@@ -587,6 +628,7 @@ static struct zr_rhandle *handle_new(struct zr_remotes *rs, struct rnode *n)
 	if (!h) {
 		return NULL;
 	}
+	h->handle.prov = &remote_provider;
 	h->rs = rs;
 	h->n = n;
 	h->kind = classify(n->path);
@@ -603,8 +645,8 @@ static void poll_stop(struct zr_rhandle *h)
 		zr_remote__cancel(h->poll_call);
 		h->poll_call = NULL;
 	}
-	if (h->ph && rs->poll_destroy) {
-		rs->poll_destroy(h->ph, rs->poll_data);
+	if (h->ph) {
+		zr_tree__poll_destroy(rs->tree, h->ph);
 	}
 	h->ph = NULL;
 }
@@ -635,9 +677,14 @@ void zr_rhandles_free_all(struct zr_remotes *rs)
 	}
 }
 
-void zr_remotes_release(struct zr_remotes *rs, struct zr_rhandle *h)
+static struct zr_rhandle *rhandle_of(struct zr_handle *h)
 {
-	(void)rs;
+	return container_of(h, struct zr_rhandle, handle);
+}
+
+static void remote_release(struct zr_handle *zh)
+{
+	struct zr_rhandle *h = rhandle_of(zh);
 	h->released = true;
 	if (h->inflight == 0) {
 		handle_free(h);
@@ -649,7 +696,7 @@ void zr_remotes_release(struct zr_remotes *rs, struct zr_rhandle *h)
 struct dir_op {
 	struct zr_remotes *rs;
 	struct rnode *n;
-	zr_remote_open_cb cb;
+	zr_tree_open_cb cb;
 	void *data;
 };
 
@@ -691,15 +738,15 @@ static void on_dir_listing(int err, const struct listing *l, void *data)
 		op->cb(err, NULL, NULL, op->data);
 	} else {
 		root_attr(op->n, &a);
-		op->cb(0, h, &a, op->data);
+		op->cb(0, &h->handle, &a, op->data);
 	}
 	zr_rnode_maybe_free(op->rs, op->n);
 	free(op);
 }
 
-void zr_remotes_opendir(struct zr_remotes *rs, uint64_t ino, zr_remote_open_cb cb, void *data)
+static void remote_opendir(struct zr_tree_node *zn, zr_tree_open_cb cb, void *data)
 {
-	struct rnode *n = node_of(rs, ino);
+	struct rnode *n = node_of(zn);
 	struct dir_op *op;
 	if (!n) {
 		cb(-ENOENT, NULL, NULL, data);
@@ -709,7 +756,7 @@ void zr_remotes_opendir(struct zr_remotes *rs, uint64_t ino, zr_remote_open_cb c
 		cb(-ENOMEM, NULL, NULL, data);
 		return;
 	}
-	op->rs = rs;
+	op->rs = n->rm->rs;
 	op->n = n;
 	op->cb = cb;
 	op->data = data;
@@ -717,9 +764,11 @@ void zr_remotes_opendir(struct zr_remotes *rs, uint64_t ino, zr_remote_open_cb c
 	get_listing(n->rm, n->path, on_dir_listing, op);
 }
 
-int zr_remotes_readdir(struct zr_remotes *rs, struct zr_rhandle *h, uint64_t off, bool plus,
-		       zr_tree_fill_fn fill, void *data)
+static int remote_readdir(struct zr_handle *zh, uint64_t off, bool plus, zr_tree_fill_fn fill,
+			  void *data)
 {
+	struct zr_rhandle *h = rhandle_of(zh);
+	struct zr_remotes *rs = h->rs;
 	if (!h->dir) {
 		return -ENOTDIR;
 	}
@@ -732,14 +781,14 @@ int zr_remotes_readdir(struct zr_remotes *rs, struct zr_rhandle *h, uint64_t off
 		if (!n) {
 			return -ENOMEM;
 		}
-		entry_attr(e, n->ino, &a);
+		entry_attr(e, n->base.ino, &a);
 		n->mode = e->mode;
 		if (!fill(e->name, &a, i + 1, data)) {
 			zr_rnode_maybe_free(rs, n);
 			break;
 		}
 		if (plus) {
-			n->nlookup++;
+			n->base.nlookup++;
 		} else {
 			zr_rnode_maybe_free(rs, n);
 		}
@@ -749,25 +798,31 @@ int zr_remotes_readdir(struct zr_remotes *rs, struct zr_rhandle *h, uint64_t off
 
 /* ---- files ---- */
 
-int zr_remotes_open(struct zr_remotes *rs, uint64_t ino, int flags, struct zr_rhandle **ret)
+static void remote_open(struct zr_tree_node *zn, int flags, zr_tree_open_cb cb, void *data)
 {
-	struct rnode *n = node_of(rs, ino);
+	struct rnode *n = node_of(zn);
+	struct zr_rhandle *h = n ? handle_new(n->rm->rs, n) : NULL;
 	(void)flags;
-	if (!n) {
-		return -ENOENT;
+	if (!h) {
+		cb(n ? -ENOMEM : -ENOENT, NULL, NULL, data);
+		return;
 	}
-	*ret = handle_new(rs, n);
-	return *ret ? 0 : -ENOMEM;
+	/* Fetched at every open, never from the page cache: never stale. */
+	struct zr_tree_attr a = {.ino = zn->ino, .mode = n->mode, .nlink = 1, .flags = ZR_ATTR_DIRECT_IO};
+	cb(0, &h->handle, &a, data);
 }
 
-int zr_remotes_truncate(struct zr_remotes *rs, uint64_t ino, struct zr_tree_attr *ret)
+/* Truncation to 0 (echo's O_TRUNC) of a writable file: accepted without a request. */
+static void remote_truncate(struct zr_tree_node *zn, uint64_t size, zr_tree_attr_cb cb, void *data)
 {
-	struct rnode *n = node_of(rs, ino);
+	struct rnode *n = node_of(zn);
+	(void)size;
 	if (!n) {
-		return -ENOENT;
+		cb(-ENOENT, NULL, data);
+		return;
 	}
-	*ret = (struct zr_tree_attr){.ino = ino, .mode = S_IFREG | 0600, .nlink = 1, .flags = ZR_ATTR_DIRECT_IO};
-	return 0;
+	struct zr_tree_attr a = {.ino = zn->ino, .mode = S_IFREG | 0600, .nlink = 1, .flags = ZR_ATTR_DIRECT_IO};
+	cb(0, &a, data);
 }
 
 static void serve(struct zr_rhandle *h, uint64_t off, size_t size, zr_tree_read_cb cb, void *data)
@@ -865,10 +920,10 @@ static char *task_result_path(const char *path, uint64_t id)
 	return p;
 }
 
-void zr_remotes_read(struct zr_remotes *rs, struct zr_rhandle *h, uint64_t off, size_t size,
-		     zr_tree_read_cb cb, void *data, struct zr_rreq **ret_req)
+static void remote_read(struct zr_handle *zh, uint64_t off, size_t size, zr_tree_read_cb cb,
+			void *data, struct zr_tree_req **ret_req)
 {
-	(void)rs;
+	struct zr_rhandle *h = rhandle_of(zh);
 	*ret_req = NULL;
 	/* A read from 0 shows the file as it is now (cat); a journal read past what we have
 	 * looks for more (tail -f); otherwise the copy fetched at the first read serves. */
@@ -889,6 +944,7 @@ void zr_remotes_read(struct zr_remotes *rs, struct zr_rhandle *h, uint64_t off, 
 		cb(-ENOMEM, NULL, 0, data);
 		return;
 	}
+	q->base.prov = &remote_provider;
 	q->h = h;
 	q->off = off;
 	q->size = size;
@@ -904,7 +960,7 @@ void zr_remotes_read(struct zr_remotes *rs, struct zr_rhandle *h, uint64_t off, 
 		rreq_free(q);
 		return;
 	}
-	*ret_req = q;
+	*ret_req = &q->base;
 }
 
 static int poll_start(struct zr_rhandle *h);
@@ -919,8 +975,8 @@ static void on_poll_answer(int err, const struct zr_http_resp *r, void *data)
 	}
 	/* Ended (or failed: the read will tell how): readable now. */
 	h->poll_done = true;
-	if (h->ph && rs->poll_notify) {
-		rs->poll_notify(h->ph, rs->poll_data);
+	if (h->ph) {
+		zr_tree__poll_notify(rs->tree, h->ph);
 		h->ph = NULL;
 	}
 }
@@ -937,18 +993,20 @@ static int poll_start(struct zr_rhandle *h)
 	return h->poll_call ? 0 : -ENOMEM;
 }
 
-unsigned zr_remotes_poll(struct zr_remotes *rs, struct zr_rhandle *h, void *ph)
+static unsigned remote_poll(struct zr_handle *zh, void *ph)
 {
+	struct zr_rhandle *h = rhandle_of(zh);
+	struct zr_remotes *rs = h->rs;
 	bool waits = h->kind == F_RESULT || (h->kind == F_ACTION && h->task);
 	if (!waits || h->poll_done) {
-		if (ph && rs->poll_destroy) {
-			rs->poll_destroy(ph, rs->poll_data);
+		if (ph) {
+			zr_tree__poll_destroy(rs->tree, ph);
 		}
 		return POLLIN | POLLRDNORM;
 	}
 	if (ph) {
-		if (h->ph && rs->poll_destroy) {
-			rs->poll_destroy(h->ph, rs->poll_data);
+		if (h->ph) {
+			zr_tree__poll_destroy(rs->tree, h->ph);
 		}
 		h->ph = ph;
 	}
@@ -958,17 +1016,9 @@ unsigned zr_remotes_poll(struct zr_remotes *rs, struct zr_rhandle *h, void *ph)
 	return 0;
 }
 
-void zr_remotes_set_poll(struct zr_remotes *rs, void (*notify)(void *ph, void *data),
-			 void (*destroy)(void *ph, void *data), void *data)
+static void remote_read_cancel(struct zr_tree_req *req)
 {
-	rs->poll_notify = notify;
-	rs->poll_destroy = destroy;
-	rs->poll_data = data;
-}
-
-void zr_remotes_read_cancel(struct zr_remotes *rs, struct zr_rreq *q)
-{
-	(void)rs;
+	struct zr_rreq *q = container_of(req, struct zr_rreq, base);
 	if (q->call) {
 		zr_remote__cancel(q->call);
 		q->call = NULL;
@@ -1045,10 +1095,10 @@ static void send_body(struct zr_rhandle *h, const char *method, const char *ctyp
 	}
 }
 
-void zr_remotes_write(struct zr_remotes *rs, struct zr_rhandle *h, const char *buf, size_t len,
-		      uint64_t off, zr_tree_done_cb cb, void *data)
+static void remote_write(struct zr_handle *zh, const char *buf, size_t len, uint64_t off,
+			 zr_tree_done_cb cb, void *data)
 {
-	(void)rs;
+	struct zr_rhandle *h = rhandle_of(zh);
 	if (h->kind == F_DATA) {
 		if (zr_buf_write_at(&h->wbuf, off, buf, len) < 0) {
 			cb(-ENOMEM, NULL, data);
@@ -1083,9 +1133,9 @@ void zr_remotes_write(struct zr_remotes *rs, struct zr_rhandle *h, const char *b
 	send_body(h, "PUT", "text/plain", buf, len, len, false, cb, data);
 }
 
-void zr_remotes_flush(struct zr_remotes *rs, struct zr_rhandle *h, zr_tree_done_cb cb, void *data)
+static void remote_flush(struct zr_handle *zh, zr_tree_done_cb cb, void *data)
 {
-	(void)rs;
+	struct zr_rhandle *h = rhandle_of(zh);
 	if (!h->wpending) {
 		cb(0, NULL, data);
 		return;
@@ -1122,8 +1172,8 @@ static void on_dir_changed(int err, const struct zr_http_resp *r, void *data)
 		if (!n) {
 			err = -ENOMEM;
 		} else {
-			n->nlookup++;
-			a = (struct zr_tree_attr){.ino = n->ino, .mode = S_IFDIR | 0755, .nlink = 2,
+			n->base.nlookup++;
+			a = (struct zr_tree_attr){.ino = n->base.ino, .mode = S_IFDIR | 0755, .nlink = 2,
 						  .mtime_ns = zr_now_ns()};
 		}
 	}
@@ -1133,10 +1183,10 @@ static void on_dir_changed(int err, const struct zr_http_resp *r, void *data)
 	free(op);
 }
 
-static void dir_change(struct zr_remotes *rs, uint64_t parent, const char *name, bool mkdir,
-		       zr_tree_done_cb cb, void *data)
+static void dir_change(struct zr_tree_node *zp, const char *name, bool mkdir, zr_tree_done_cb cb,
+		       void *data)
 {
-	struct rnode *p = node_of(rs, parent);
+	struct rnode *p = node_of(zp);
 	struct dir_change *op;
 	char *body = NULL;
 	if (!p) {
@@ -1148,7 +1198,7 @@ static void dir_change(struct zr_remotes *rs, uint64_t parent, const char *name,
 		cb(-ENOMEM, NULL, data);
 		return;
 	}
-	op->rs = rs;
+	op->rs = p->rm->rs;
 	op->rm = p->rm;
 	op->cb = cb;
 	op->data = data;
@@ -1173,14 +1223,51 @@ static void dir_change(struct zr_remotes *rs, uint64_t parent, const char *name,
 	free(body);
 }
 
-void zr_remotes_mkdir(struct zr_remotes *rs, uint64_t parent, const char *name, zr_tree_done_cb cb,
-		      void *data)
+static void remote_mkdir(struct zr_tree_node *zp, const char *name, zr_tree_done_cb cb, void *data)
 {
-	dir_change(rs, parent, name, true, cb, data);
+	dir_change(zp, name, true, cb, data);
 }
 
-void zr_remotes_rmdir(struct zr_remotes *rs, uint64_t parent, const char *name, zr_tree_done_cb cb,
-		      void *data)
+static void remote_rmdir(struct zr_tree_node *zp, const char *name, zr_tree_done_cb cb, void *data)
 {
-	dir_change(rs, parent, name, false, cb, data);
+	dir_change(zp, name, false, cb, data);
 }
+
+/* ---- the provider ---- */
+
+static struct zr_tree_fwd *remote_forward(struct zr_tree_node *zn, const struct zr_tree_fwd_opts *o,
+					  zr_tree_fwd_cb cb, void *data, int *ret_err)
+{
+	struct rnode *n = node_of(zn);
+	if (!n || *n->path) {
+		/* Passed on from a remote robot's root only: the front end's path goes on there. */
+		*ret_err = -ENOENT;
+		return NULL;
+	}
+	struct zr_tree_fwd *f = zr_remote__forward(n->rm, o, cb, data, ret_err);
+	if (f) {
+		f->prov = &remote_provider;
+	}
+	return f;
+}
+
+static const struct zr_tree_provider remote_provider = {
+	.lookup = remote_lookup,
+	.forget = remote_forget,
+	.getattr = remote_getattr,
+	.readlink = remote_readlink,
+	.truncate = remote_truncate,
+	.opendir = remote_opendir,
+	.readdir = remote_readdir,
+	.mkdir = remote_mkdir,
+	.rmdir = remote_rmdir,
+	.open = remote_open,
+	.read = remote_read,
+	.read_cancel = remote_read_cancel,
+	.write = remote_write,
+	.flush = remote_flush,
+	.release = remote_release,
+	.poll = remote_poll,
+	.forward = remote_forward,
+	.forward_cancel = zr_remote__forward_cancel,
+};

@@ -358,47 +358,47 @@ void zr_remote__cancel(struct rcall *c)
 
 static struct zr_remote *find(const struct zr_remotes *rs, const char *name);
 
-struct zr_rfwd {
+struct rfwd {
+	struct zr_tree_fwd base;
 	struct rcall *call;
-	zr_remotes_fwd_cb cb;
+	zr_tree_fwd_cb cb;
 	void *data;
 };
 
 static void on_forwarded(int err, const struct zr_http_resp *r, void *data)
 {
-	struct zr_rfwd *f = data;
+	struct rfwd *f = data;
 	f->cb(r ? 0 : err, r, f->data);
 	free(f);
 }
 
-struct zr_rfwd *zr_remotes_forward(struct zr_remotes *rs, const char *name, const char *method,
-				   const char *path, const char *query, const char *ctype,
-				   const char *body, size_t len, long wait_ms, zr_remotes_fwd_cb cb,
-				   void *data, int *ret_err)
+struct zr_tree_fwd *zr_remote__forward(struct zr_remote *rm, const struct zr_tree_fwd_opts *fo,
+				       zr_tree_fwd_cb cb, void *data, int *ret_err)
 {
-	struct zr_remote *rm = find(rs, name);
-	struct zr_rfwd *f = rm ? calloc(1, sizeof(*f)) : NULL;
-	*ret_err = rm ? -ENOMEM : -ENOENT;
+	struct rfwd *f = calloc(1, sizeof(*f));
+	*ret_err = -ENOMEM;
 	if (!f) {
 		return NULL;
 	}
 	f->cb = cb;
 	f->data = data;
-	struct rcall_opts o = {.method = method, .path = path, .query = query, .ctype = ctype,
-			       .body = body, .len = len, .wait_ms = wait_ms};
+	struct rcall_opts o = {.method = fo->method, .path = fo->path, .query = fo->query,
+			       .ctype = fo->ctype, .body = fo->body, .len = fo->len,
+			       .wait_ms = fo->wait_ms};
 	if (!(f->call = zr_remote__call(rm, &o, on_forwarded, f))) {
 		free(f);
 		return NULL;
 	}
-	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+	if (strcmp(fo->method, "GET") != 0 && strcmp(fo->method, "HEAD") != 0) {
 		/* Read your own writes through the mount too. */
 		zr_remote__invalidate(rm, NULL);
 	}
-	return f;
+	return &f->base;
 }
 
-void zr_remotes_forward_cancel(struct zr_rfwd *f)
+void zr_remote__forward_cancel(struct zr_tree_fwd *zf)
 {
+	struct rfwd *f = container_of(zf, struct rfwd, base);
 	zr_remote__cancel(f->call);
 	free(f);
 }
@@ -960,7 +960,6 @@ int zr_remotes_create(uv_loop_t *loop, const struct zr_remotes_config *cfg, stru
 	if (rs->cfg.timeout_ms <= 0) {
 		rs->cfg.timeout_ms = 10000;
 	}
-	rs->next_ino = ZR_REMOTE_INO_BASE;
 	zr_list_init(&rs->handles);
 	zr_list_init(&rs->failing);
 	zr_list_init(&rs->links);
@@ -984,11 +983,6 @@ int zr_remotes_create(uv_loop_t *loop, const struct zr_remotes_config *cfg, stru
 	return 0;
 }
 
-bool zr_remotes_owns(const struct zr_remotes *rs, uint64_t ino)
-{
-	return rs && (rs->cfg.standalone || ino >= ZR_REMOTE_INO_BASE);
-}
-
 void zr_remotes_destroy(struct zr_remotes *rs, int err)
 {
 	if (!rs) {
@@ -1009,17 +1003,11 @@ void zr_remotes_destroy(struct zr_remotes *rs, int err)
 	}
 	uv_close((uv_handle_t *)rs->fail_timer, on_retry_closed);
 	zr_rhandles_free_all(rs);
-	size_t i = 0;
-	void *v;
-	while (zr_map_next(&rs->by_ino, &i, NULL, NULL, &v)) {
-		struct rnode *n = v;
-		struct zr_remote *rm = n->rm;
-		free(n->path);
-		free(n->key);
-		free(n);
-		zr_remote__unref(rm);
+	/* Out of the tree's inode table before the nodes go. */
+	if (rs->tree) {
+		zr_tree_set_remotes(rs->tree, NULL);
 	}
-	zr_map_done(&rs->by_ino);
+	zr_rnodes_free_all(rs);
 	zr_map_done(&rs->by_key);
 	while (!zr_list_empty(&rs->links)) {
 		struct link *l = container_of(rs->links.next, struct link, link);
