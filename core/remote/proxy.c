@@ -78,7 +78,7 @@ void zr_rnode_maybe_free(struct zr_remotes *rs, struct rnode *n)
 	zr_remote__unref(rm);
 }
 
-static struct rnode *node_of(struct zr_tree_node *zn)
+struct rnode *zr_rnode__of(struct zr_tree_node *zn)
 {
 	struct rnode *n = container_of(zn, struct rnode, base);
 	/* A removed remote's nodes name nothing any more. */
@@ -117,7 +117,7 @@ void zr_remotes_attach(struct zr_remotes *rs, struct zr_tree *t)
 	}
 }
 
-static char *path_join(const char *dir, const char *name)
+char *zr_rnode__path_join(const char *dir, const char *name)
 {
 	char *p = NULL;
 	if (asprintf(&p, "%s%s%s", dir, *dir ? "/" : "", name) < 0) {
@@ -127,23 +127,6 @@ static char *path_join(const char *dir, const char *name)
 }
 
 /* ---- attributes ---- */
-
-static long long parse_time(const char *s)
-{
-	struct tm tm = {0};
-	const char *rest = s ? strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
-	if (!rest) {
-		return 0;
-	}
-	long long ns = (long long)timegm(&tm) * 1000000000LL;
-	if (*rest == '.') {
-		long long scale = 100000000LL;
-		for (rest++; *rest >= '0' && *rest <= '9' && scale > 0; rest++, scale /= 10) {
-			ns += (*rest - '0') * scale;
-		}
-	}
-	return ns;
-}
 
 static void entry_attr(const struct rentry *e, uint64_t ino, struct zr_tree_attr *a)
 {
@@ -162,228 +145,6 @@ static void root_attr(const struct rnode *n, struct zr_tree_attr *a)
 {
 	*a = (struct zr_tree_attr){.ino = n->base.ino, .mode = S_IFDIR | 0755, .nlink = 2,
 				   .mtime_ns = n->rm->checked_ns};
-}
-
-static const struct rentry *listing_find(const struct listing *l, const char *name)
-{
-	for (size_t i = 0; i < l->n; i++) {
-		if (strcmp(l->e[i].name, name) == 0) {
-			return &l->e[i];
-		}
-	}
-	return NULL;
-}
-
-static int listing_parse(const struct zr_http_resp *r, struct listing **ret)
-{
-	json_t *j = json_loadb(r->body, r->len, 0, NULL);
-	json_t *entries = json_object_get(j, "entries"), *e;
-	size_t i;
-	struct listing *l = calloc(1, sizeof(*l));
-	if (!json_is_array(entries) || !l || !(l->e = calloc(json_array_size(entries) + 1, sizeof(*l->e)))) {
-		json_decref(j);
-		free(l);
-		return -EIO;
-	}
-	json_array_foreach(entries, i, e) {
-		const char *name = json_string_value(json_object_get(e, "name"));
-		const char *kind = json_string_value(json_object_get(e, "kind"));
-		const char *mode = json_string_value(json_object_get(e, "mode"));
-		const char *target = json_string_value(json_object_get(e, "target"));
-		if (!name || !kind || !mode || strchr(name, '/') || !*name) {
-			continue;
-		}
-		struct rentry *re = &l->e[l->n];
-		mode_t perm = (mode_t)strtoul(mode, NULL, 8) & 07777;
-		re->mode = perm | (strcmp(kind, "dir") == 0 ? S_IFDIR : strcmp(kind, "symlink") == 0 ? S_IFLNK : S_IFREG);
-		re->size = (uint64_t)json_integer_value(json_object_get(e, "size"));
-		re->mtime_ns = parse_time(json_string_value(json_object_get(e, "mtime")));
-		if (!(re->name = strdup(name)) || (target && !(re->target = strdup(target)))) {
-			free(re->name);
-			zr_listing_free(l);
-			json_decref(j);
-			return -ENOMEM;
-		}
-		l->n++;
-	}
-	json_decref(j);
-	*ret = l;
-	return 0;
-}
-
-/* ---- listings, fetched once for everyone who asks meanwhile ---- */
-
-typedef void (*listing_cb)(int err, const struct listing *l, void *data);
-
-struct fwaiter {
-	struct zr_list link;
-	listing_cb cb;
-	void *data;
-};
-
-struct fetch {
-	struct zr_remote *rm;
-	char *path;
-	struct zr_list waiters;
-	bool stale; /* something changed while it was on its way */
-};
-
-static void on_listing(int err, const struct zr_http_resp *r, void *data)
-{
-	struct fetch *f = data;
-	struct zr_remote *rm = f->rm;
-	struct listing *l = NULL;
-	(void)zr_map_del(&rm->fetches, f->path);
-	if (err == 0) {
-		err = listing_parse(r, &l);
-	}
-	if (l) {
-		l->at = uv_now(rm->rs->loop);
-	}
-	while (!zr_list_empty(&f->waiters)) {
-		struct fwaiter *w = container_of(f->waiters.next, struct fwaiter, link);
-		zr_list_remove(&w->link);
-		w->cb(err, l, w->data);
-		free(w);
-	}
-	struct listing *old = zr_map_get(&rm->listings, f->path);
-	if (l && !f->stale && !rm->removed && (old || zr_map_put(&rm->listings, f->path, l) == 0)) {
-		if (old) {
-			zr_listing_free(old);
-			(void)zr_map_del(&rm->listings, f->path);
-			if (zr_map_put(&rm->listings, f->path, l) < 0) {
-				zr_listing_free(l);
-			}
-		}
-	} else {
-		zr_listing_free(l);
-	}
-	free(f->path);
-	free(f);
-	zr_remote__unref(rm);
-}
-
-void zr_remote__stale_fetches(struct zr_remote *rm, const char *svc)
-{
-	size_t i = 0;
-	const char *path;
-	void *v;
-	while (zr_map_next(&rm->fetches, &i, &path, NULL, &v)) {
-		if (zr_remote__affected(path, svc)) {
-			((struct fetch *)v)->stale = true;
-		}
-	}
-}
-
-static void get_listing(struct zr_remote *rm, const char *path, listing_cb cb, void *data)
-{
-	struct listing *l = zr_map_get(&rm->listings, path);
-	if (l && uv_now(rm->rs->loop) - l->at < ZR_REMOTE_TTL_MS) {
-		cb(0, l, data);
-		return;
-	}
-	struct fetch *f = zr_map_get(&rm->fetches, path);
-	struct fwaiter *w = calloc(1, sizeof(*w));
-	if (!w) {
-		cb(-ENOMEM, NULL, data);
-		return;
-	}
-	w->cb = cb;
-	w->data = data;
-	if (!f) {
-		f = calloc(1, sizeof(*f));
-		if (!f || !(f->path = strdup(path)) || zr_map_put(&rm->fetches, path, f) < 0) {
-			if (f) {
-				free(f->path);
-			}
-			free(f);
-			free(w);
-			cb(-ENOMEM, NULL, data);
-			return;
-		}
-		f->rm = rm;
-		zr_list_init(&f->waiters);
-		zr_remote__ref(rm);
-		struct rcall_opts o = {.method = "GET", .path = path};
-		if (!zr_remote__call(rm, &o, on_listing, f)) {
-			(void)zr_map_del(&rm->fetches, path);
-			free(f->path);
-			free(f);
-			free(w);
-			zr_remote__unref(rm);
-			cb(-ENOMEM, NULL, data);
-			return;
-		}
-	}
-	zr_list_push_back(&f->waiters, &w->link);
-}
-
-/* ---- does a remote producer exist ---- */
-
-struct check_op {
-	char *name; /* the service's name, last in the listing's folder */
-	char *what; /* the producer, for the reason */
-	zr_remotes_check_cb cb;
-	void *data;
-};
-
-static void on_check_listing(int err, const struct listing *l, void *data)
-{
-	struct check_op *op = data;
-	const struct rentry *e = err ? NULL : listing_find(l, op->name);
-	char *why = NULL;
-	if (err == -ENOENT || (!err && (!e || !S_ISDIR(e->mode)))) {
-		err = zr_fail(&why, -EINVAL, "no service %s", op->what);
-	} else if (err < 0) {
-		err = zr_fail(&why, err, "%s: %s", op->what, strerror(-err));
-	}
-	op->cb(err, why, op->data);
-	free(why);
-	free(op->name);
-	free(op->what);
-	free(op);
-}
-
-void zr_remotes_check(struct zr_remotes *rs, const char *producer, zr_remotes_check_cb cb, void *data)
-{
-	const char *name = producer + 8, *rest = strchr(name, '/');
-	struct zr_remote *rm = NULL;
-	for (size_t i = 0; rest && i < rs->n; i++) {
-		if (strlen(rs->list[i]->name) == (size_t)(rest - name) &&
-		    strncmp(rs->list[i]->name, name, (size_t)(rest - name)) == 0) {
-			rm = rs->list[i];
-		}
-	}
-	if (!rm) {
-		char *why = NULL;
-		int err = zr_fail(&why, -EINVAL, "no remote robot named in %s (see @robot/remotes)", producer);
-		cb(err, why, data);
-		free(why);
-		return;
-	}
-	rest++;
-	const char *slash = strrchr(rest, '/');
-	struct check_op *op = calloc(1, sizeof(*op));
-	char *dir = slash ? strndup(rest, (size_t)(slash - rest)) : NULL;
-	if (rest[0] == '@' || !slash) {
-		free(op);
-		free(dir);
-		cb(0, NULL, data);
-		return;
-	}
-	if (!op || !dir || !(op->name = strdup(slash + 1)) || !(op->what = strdup(producer))) {
-		if (op) {
-			free(op->name);
-		}
-		free(op);
-		free(dir);
-		cb(-ENOMEM, NULL, data);
-		return;
-	}
-	op->cb = cb;
-	op->data = data;
-	get_listing(rm, dir, on_check_listing, op);
-	free(dir);
 }
 
 /* ---- lookup, getattr, readlink ---- */
@@ -418,7 +179,7 @@ static void attr_op_free(struct attr_op *op)
 static void on_lookup_listing(int err, const struct listing *l, void *data)
 {
 	struct attr_op *op = data;
-	const struct rentry *e = err ? NULL : listing_find(l, op->name);
+	const struct rentry *e = err ? NULL : zr_listing_find(l, op->name);
 	struct zr_tree_attr a;
 	struct rnode *n;
 	if (!err && !e) {
@@ -478,14 +239,14 @@ static void attr_start(struct zr_remotes *rs, struct zr_remote *rm, const char *
 	op->link_cb = link_cb;
 	op->data = data;
 	zr_remote__ref(rm);
-	get_listing(rm, dir, on_lookup_listing, op);
+	zr_listing_get(rm, dir, on_lookup_listing, op);
 	free(dir);
 }
 
 static void remote_lookup(struct zr_tree_node *zp, const char *name, zr_tree_attr_cb cb, void *data)
 {
-	struct rnode *p = node_of(zp);
-	char *path = p ? path_join(p->path, name) : NULL;
+	struct rnode *p = zr_rnode__of(zp);
+	char *path = p ? zr_rnode__path_join(p->path, name) : NULL;
 	if (!path) {
 		cb(p ? -ENOMEM : -ENOENT, NULL, data);
 		return;
@@ -496,7 +257,7 @@ static void remote_lookup(struct zr_tree_node *zp, const char *name, zr_tree_att
 
 static void remote_getattr(struct zr_tree_node *zn, zr_tree_attr_cb cb, void *data)
 {
-	struct rnode *n = node_of(zn);
+	struct rnode *n = zr_rnode__of(zn);
 	struct zr_tree_attr a;
 	if (!n) {
 		cb(-ENOENT, NULL, data);
@@ -512,7 +273,7 @@ static void remote_getattr(struct zr_tree_node *zn, zr_tree_attr_cb cb, void *da
 
 static void remote_readlink(struct zr_tree_node *zn, zr_tree_link_cb cb, void *data)
 {
-	struct rnode *n = node_of(zn);
+	struct rnode *n = zr_rnode__of(zn);
 	if (!n || !*n->path) {
 		cb(n ? -EINVAL : -ENOENT, NULL, data);
 		return;
@@ -700,26 +461,6 @@ struct dir_op {
 	void *data;
 };
 
-static struct listing *listing_copy(const struct listing *l)
-{
-	struct listing *c = calloc(1, sizeof(*c));
-	if (!c || !(c->e = calloc(l->n + 1, sizeof(*c->e)))) {
-		free(c);
-		return NULL;
-	}
-	for (size_t i = 0; i < l->n; i++, c->n++) {
-		c->e[i] = l->e[i];
-		c->e[i].name = strdup(l->e[i].name);
-		c->e[i].target = l->e[i].target ? strdup(l->e[i].target) : NULL;
-		if (!c->e[i].name || (l->e[i].target && !c->e[i].target)) {
-			c->n++;
-			zr_listing_free(c);
-			return NULL;
-		}
-	}
-	return c;
-}
-
 static void on_dir_listing(int err, const struct listing *l, void *data)
 {
 	struct dir_op *op = data;
@@ -728,7 +469,7 @@ static void on_dir_listing(int err, const struct listing *l, void *data)
 	if (!err && !(h = handle_new(op->rs, op->n))) {
 		err = -ENOMEM;
 	}
-	if (h && !(h->dir = listing_copy(l))) {
+	if (h && !(h->dir = zr_listing_copy(l))) {
 		handle_free(h);
 		h = NULL;
 		err = -ENOMEM;
@@ -746,7 +487,7 @@ static void on_dir_listing(int err, const struct listing *l, void *data)
 
 static void remote_opendir(struct zr_tree_node *zn, zr_tree_open_cb cb, void *data)
 {
-	struct rnode *n = node_of(zn);
+	struct rnode *n = zr_rnode__of(zn);
 	struct dir_op *op;
 	if (!n) {
 		cb(-ENOENT, NULL, NULL, data);
@@ -761,7 +502,7 @@ static void remote_opendir(struct zr_tree_node *zn, zr_tree_open_cb cb, void *da
 	op->cb = cb;
 	op->data = data;
 	n->nopen++;
-	get_listing(n->rm, n->path, on_dir_listing, op);
+	zr_listing_get(n->rm, n->path, on_dir_listing, op);
 }
 
 static int remote_readdir(struct zr_handle *zh, uint64_t off, bool plus, zr_tree_fill_fn fill,
@@ -774,7 +515,7 @@ static int remote_readdir(struct zr_handle *zh, uint64_t off, bool plus, zr_tree
 	}
 	for (uint64_t i = off; i < h->dir->n; i++) {
 		const struct rentry *e = &h->dir->e[i];
-		char *path = path_join(h->n->path, e->name);
+		char *path = zr_rnode__path_join(h->n->path, e->name);
 		struct rnode *n = path ? zr_rnode_get(rs, h->n->rm, path) : NULL;
 		struct zr_tree_attr a;
 		free(path);
@@ -800,7 +541,7 @@ static int remote_readdir(struct zr_handle *zh, uint64_t off, bool plus, zr_tree
 
 static void remote_open(struct zr_tree_node *zn, int flags, zr_tree_open_cb cb, void *data)
 {
-	struct rnode *n = node_of(zn);
+	struct rnode *n = zr_rnode__of(zn);
 	struct zr_rhandle *h = n ? handle_new(n->rm->rs, n) : NULL;
 	(void)flags;
 	if (!h) {
@@ -815,7 +556,7 @@ static void remote_open(struct zr_tree_node *zn, int flags, zr_tree_open_cb cb, 
 /* Truncation to 0 (echo's O_TRUNC) of a writable file: accepted without a request. */
 static void remote_truncate(struct zr_tree_node *zn, uint64_t size, zr_tree_attr_cb cb, void *data)
 {
-	struct rnode *n = node_of(zn);
+	struct rnode *n = zr_rnode__of(zn);
 	(void)size;
 	if (!n) {
 		cb(-ENOENT, NULL, data);
@@ -1146,99 +887,12 @@ static void remote_flush(struct zr_handle *zh, zr_tree_done_cb cb, void *data)
 	free(body);
 }
 
-/* ---- services ---- */
-
-struct dir_change {
-	struct zr_remotes *rs;
-	struct zr_remote *rm;
-	char *path;
-	zr_tree_done_cb cb;
-	void *data;
-	bool mkdir;
-};
-
-static void on_dir_changed(int err, const struct zr_http_resp *r, void *data)
-{
-	struct dir_change *op = data;
-	struct zr_tree_attr a;
-	(void)r;
-	if (err == 0) {
-		char *tmpl = zr_remote__prefix(op->path, 1);
-		zr_remote__invalidate(op->rm, tmpl);
-		free(tmpl);
-	}
-	if (err == 0 && op->mkdir) {
-		struct rnode *n = zr_rnode_get(op->rs, op->rm, op->path);
-		if (!n) {
-			err = -ENOMEM;
-		} else {
-			n->base.nlookup++;
-			a = (struct zr_tree_attr){.ino = n->base.ino, .mode = S_IFDIR | 0755, .nlink = 2,
-						  .mtime_ns = zr_now_ns()};
-		}
-	}
-	op->cb(err, err == 0 && op->mkdir ? &a : NULL, op->data);
-	zr_remote__unref(op->rm);
-	free(op->path);
-	free(op);
-}
-
-static void dir_change(struct zr_tree_node *zp, const char *name, bool mkdir, zr_tree_done_cb cb,
-		       void *data)
-{
-	struct rnode *p = node_of(zp);
-	struct dir_change *op;
-	char *body = NULL;
-	if (!p) {
-		cb(-ENOENT, NULL, data);
-		return;
-	}
-	if (!(op = calloc(1, sizeof(*op))) || !(op->path = path_join(p->path, name))) {
-		free(op);
-		cb(-ENOMEM, NULL, data);
-		return;
-	}
-	op->rs = p->rm->rs;
-	op->rm = p->rm;
-	op->cb = cb;
-	op->data = data;
-	op->mkdir = mkdir;
-	json_t *j = mkdir ? json_pack("{ss}", "name", name) : NULL;
-	body = j ? json_dumps(j, JSON_COMPACT) : NULL;
-	json_decref(j);
-	struct rcall_opts o = {
-		.method = mkdir ? "POST" : "DELETE",
-		.path = mkdir ? p->path : op->path,
-		.ctype = mkdir ? "application/json" : NULL,
-		.body = body,
-		.len = body ? strlen(body) : 0,
-	};
-	zr_remote__ref(op->rm);
-	if ((mkdir && !body) || !zr_remote__call(op->rm, &o, on_dir_changed, op)) {
-		zr_remote__unref(op->rm);
-		free(op->path);
-		free(op);
-		cb(-ENOMEM, NULL, data);
-	}
-	free(body);
-}
-
-static void remote_mkdir(struct zr_tree_node *zp, const char *name, zr_tree_done_cb cb, void *data)
-{
-	dir_change(zp, name, true, cb, data);
-}
-
-static void remote_rmdir(struct zr_tree_node *zp, const char *name, zr_tree_done_cb cb, void *data)
-{
-	dir_change(zp, name, false, cb, data);
-}
-
 /* ---- the provider ---- */
 
 static struct zr_tree_fwd *remote_forward(struct zr_tree_node *zn, const struct zr_tree_fwd_opts *o,
 					  zr_tree_fwd_cb cb, void *data, int *ret_err)
 {
-	struct rnode *n = node_of(zn);
+	struct rnode *n = zr_rnode__of(zn);
 	if (!n || *n->path) {
 		/* Passed on from a remote robot's root only: the front end's path goes on there. */
 		*ret_err = -ENOENT;
@@ -1259,8 +913,8 @@ static const struct zr_tree_provider remote_provider = {
 	.truncate = remote_truncate,
 	.opendir = remote_opendir,
 	.readdir = remote_readdir,
-	.mkdir = remote_mkdir,
-	.rmdir = remote_rmdir,
+	.mkdir = zr_rnode__mkdir,
+	.rmdir = zr_rnode__rmdir,
 	.open = remote_open,
 	.read = remote_read,
 	.read_cancel = remote_read_cancel,

@@ -108,6 +108,29 @@ void zr_remote__stale_fetches(struct zr_remote *rm, const char *svc);
 /* Frees every handle (shutdown). */
 void zr_rhandles_free_all(struct zr_remotes *rs);
 
+/* remote.c: the remote of that name, or NULL. */
+struct zr_remote *zr_remote__find(const struct zr_remotes *rs, const char *name);
+
+/* links.c: sends every link to rm again (its event stream connected); frees them all
+ * (shutdown); keeps an unregistration loaded from the store (zr_store_unlinks). */
+void zr_links__resend(struct zr_remote *rm);
+void zr_links__free_all(struct zr_remotes *rs);
+int zr_links__load_unlink(const char *remote, const char *producer, const char *consumer, void *data);
+
+/* listing.c: the listing of path on rm (cached, or fetched once for every caller meanwhile);
+ * cb gets it (borrowed during the call) or a negative errno. */
+typedef void (*zr_listing_cb)(int err, const struct listing *l, void *data);
+void zr_listing_get(struct zr_remote *rm, const char *path, zr_listing_cb cb, void *data);
+const struct rentry *zr_listing_find(const struct listing *l, const char *name);
+/* A copy the caller owns (zr_listing_free), or NULL when out of memory. */
+struct listing *zr_listing_copy(const struct listing *l);
+
+/* services.c: mkdir and rmdir of the remote provider's nodes. */
+void zr_rnode__mkdir(struct zr_tree_node *parent, const char *name, zr_tree_done_cb cb, void *data);
+void zr_rnode__rmdir(struct zr_tree_node *parent, const char *name, zr_tree_done_cb cb, void *data);
+char *zr_rnode__path_join(const char *dir, const char *name);
+struct rnode *zr_rnode__of(struct zr_tree_node *n);
+
 /* proxy.c */
 struct rnode *zr_rnode_get(struct zr_remotes *rs, struct zr_remote *rm, const char *path);
 void zr_rnode_maybe_free(struct zr_remotes *rs, struct rnode *n);

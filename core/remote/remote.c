@@ -10,8 +10,10 @@
 #include <string.h>
 
 #include "store.h"
+#include "util/cleanup.h"
 #include "util/log.h"
 #include "util/name.h"
+#include "util/words.h"
 
 /* Renewed event streams and long polls: how long to wait before reconnecting. */
 #define SSE_RETRY_MS 500
@@ -356,7 +358,6 @@ void zr_remote__cancel(struct rcall *c)
 
 /* ---- requests passed on from the HTTP API ---- */
 
-static struct zr_remote *find(const struct zr_remotes *rs, const char *name);
 
 struct rfwd {
 	struct zr_tree_fwd base;
@@ -403,151 +404,6 @@ void zr_remote__forward_cancel(struct zr_tree_fwd *zf)
 	free(f);
 }
 
-/* ---- our consumers of remote producers, registered with their robots ---- */
-
-struct link {
-	struct zr_list link;
-	char *remote;   /* the remote's name */
-	char *path;     /* the producer's path there: "T/S" */
-	char *consumer; /* ours: "T/S" */
-	/* Dropped here, not yet there: kept until the remote took the "remove" (sent again at
-	 * each reconnection), so a remote that was down when the data changed hears of it. */
-	bool removing;
-};
-
-struct link_call {
-	struct zr_remotes *rs;
-	struct zr_remote *rm;
-	struct link *l; /* NULL once the link is gone */
-	struct zr_list link; /* in rs->link_calls */
-	bool add;
-};
-
-static void link_free(struct link *l)
-{
-	zr_list_remove(&l->link);
-	free(l->remote);
-	free(l->path);
-	free(l->consumer);
-	free(l);
-}
-
-static void on_link_sent(int err, const struct zr_http_resp *r, void *data)
-{
-	struct link_call *lc = data;
-	struct link *l = lc->l;
-	(void)r;
-	zr_list_remove(&lc->link);
-	if (l && err < 0) {
-		log_warn("Remote %s: %s %s as a consumer of %s failed: %s", lc->rm->name,
-			 lc->add ? "registering" : "dropping", l->consumer, l->path, strerror(-err));
-	} else if (l && !lc->add && l->removing) {
-		if (lc->rs->cfg.store) {
-			zr_store_unlink(lc->rs->cfg.store, l->remote, l->path, l->consumer, false);
-		}
-		link_free(l);
-	}
-	free(lc);
-}
-
-static void link_send(struct zr_remote *rm, struct link *l, bool add)
-{
-	struct zr_remotes *rs = rm->rs;
-	char *body = NULL, *ctl = NULL;
-	struct link_call *lc = calloc(1, sizeof(*lc));
-	if (!lc || asprintf(&body, "consumer %s %s %s\n", add ? "add" : "remove", rs->self, l->consumer) < 0 ||
-	    asprintf(&ctl, "%s/ctl", l->path) < 0) {
-		free(body);
-		free(lc);
-		return;
-	}
-	*lc = (struct link_call){.rs = rs, .rm = rm, .l = l, .add = add};
-	zr_list_push_back(&rs->link_calls, &lc->link);
-	struct rcall_opts o = {.method = "PUT", .path = ctl, .ctype = "text/plain", .body = body, .len = strlen(body)};
-	if (!zr_remote__call(rm, &o, on_link_sent, lc)) {
-		zr_list_remove(&lc->link);
-		free(lc);
-	}
-	free(body);
-	free(ctl);
-}
-
-/* A link about to be freed or changed: the answers on their way no longer concern it. */
-static void link_forget_calls(struct zr_remotes *rs, struct link *l)
-{
-	struct link_call *lc;
-	zr_list_for_each(lc, &rs->link_calls, link) {
-		if (lc->l == l) {
-			lc->l = NULL;
-		}
-	}
-}
-
-void zr_remotes_link(struct zr_remotes *rs, const char *producer, const char *consumer, bool add)
-{
-	const char *name = producer + strlen("@remote/");
-	const char *slash = strchr(name, '/');
-	struct link *l;
-	if (strncmp(producer, "@remote/", 8) != 0 || !slash || slash[1] == '@' || !rs->self) {
-		log_warn("%s: its producer %s cannot be told about it (a producer on a robot's own "
-			 "remote is not followed)", consumer, producer);
-		return;
-	}
-	size_t nl = (size_t)(slash - name);
-	zr_list_for_each(l, &rs->links, link) {
-		if (strlen(l->remote) == nl && strncmp(l->remote, name, nl) == 0 &&
-		    strcmp(l->path, slash + 1) == 0 && strcmp(l->consumer, consumer) == 0) {
-			break;
-		}
-	}
-	bool found = &l->link != &rs->links;
-	if (!add && !found) {
-		return;
-	}
-	if (add && !found) {
-		l = calloc(1, sizeof(*l));
-		if (!l || !(l->remote = strndup(name, nl)) || !(l->path = strdup(slash + 1)) ||
-		    !(l->consumer = strdup(consumer))) {
-			if (l) {
-				free(l->remote);
-				free(l->path);
-			}
-			free(l);
-			return;
-		}
-		zr_list_push_back(&rs->links, &l->link);
-	}
-	/* An answer to the opposite request must not undo this one. */
-	link_forget_calls(rs, l);
-	if (rs->cfg.store && (l->removing || !add)) {
-		/* Kept until the remote takes it, so a restart of ours in between loses nothing. */
-		zr_store_unlink(rs->cfg.store, l->remote, l->path, l->consumer, !add);
-	}
-	l->removing = !add;
-	struct zr_remote *rm = find(rs, l->remote);
-	/* A remote that is not connected hears of it when its event stream connects. */
-	if (rm && rm->up) {
-		link_send(rm, l, add);
-	} else if (!rm && !add) {
-		/* No such remote any more: nobody to tell. */
-		if (rs->cfg.store) {
-			zr_store_unlink(rs->cfg.store, l->remote, l->path, l->consumer, false);
-		}
-		link_free(l);
-	}
-}
-
-/* The remote's event stream (re)connected: it may have lost or missed registrations. */
-static void links_resend(struct zr_remote *rm)
-{
-	struct link *l;
-	zr_list_for_each(l, &rm->rs->links, link) {
-		if (strcmp(l->remote, rm->name) == 0) {
-			link_send(rm, l, !l->removing);
-		}
-	}
-}
-
 /* ---- the event stream: any event may change a listing ---- */
 
 static void sse_start(struct zr_remote *rm);
@@ -570,7 +426,7 @@ static int on_sse_chunk(const char *buf, size_t len, void *data)
 	if (!buf) {
 		/* (Re)connected: events may have been missed meanwhile. */
 		zr_remote__invalidate(rm, NULL);
-		links_resend(rm);
+		zr_links__resend(rm);
 	}
 	for (size_t i = 0; i < len; i++) {
 		if (buf[i] != '\n') {
@@ -653,7 +509,7 @@ static void sse_start(struct zr_remote *rm)
 
 /* ---- the registry ---- */
 
-static struct zr_remote *find(const struct zr_remotes *rs, const char *name)
+struct zr_remote *zr_remote__find(const struct zr_remotes *rs, const char *name)
 {
 	for (size_t i = 0; i < rs->n; i++) {
 		if (strcmp(rs->list[i]->name, name) == 0) {
@@ -665,7 +521,7 @@ static struct zr_remote *find(const struct zr_remotes *rs, const char *name)
 
 bool zr_remotes_has(const struct zr_remotes *rs, const char *name)
 {
-	return find(rs, name) != NULL;
+	return zr_remote__find(rs, name) != NULL;
 }
 
 const char *zr_remotes_name(const struct zr_remotes *rs, size_t i)
@@ -730,7 +586,7 @@ int zr_remotes_add(struct zr_remotes *rs, const char *name, const char *url, con
 	if (!url_valid(url)) {
 		return zr_fail(why, -EINVAL, "bad remote URL '%s' (want http://HOST[:PORT] or https://...)", url);
 	}
-	if (find(rs, name)) {
+	if (zr_remote__find(rs, name)) {
 		return zr_fail(why, -EEXIST, "remote '%s' exists", name);
 	}
 	if (rs->cfg.standalone && rs->n > 0) {
@@ -828,7 +684,7 @@ struct persist {
 static void on_persisted(int err, void *data)
 {
 	struct persist *p = data;
-	struct zr_remote *rm = p->name ? find(p->rs, p->name) : NULL;
+	struct zr_remote *rm = p->name ? zr_remote__find(p->rs, p->name) : NULL;
 	if (err < 0 && rm) {
 		log_error("Remote %s not kept: the store failed: %s", p->name, strerror(-err));
 		drop(p->rs, rm);
@@ -860,7 +716,7 @@ void zr_remotes_add_persist(struct zr_remotes *rs, const char *name, const char 
 
 void zr_remotes_remove(struct zr_remotes *rs, const char *name, zr_remotes_done_cb cb, void *data)
 {
-	struct zr_remote *rm = find(rs, name);
+	struct zr_remote *rm = zr_remote__find(rs, name);
 	struct persist *p;
 	if (!rm) {
 		cb(-ENOENT, data);
@@ -879,11 +735,40 @@ void zr_remotes_remove(struct zr_remotes *rs, const char *name, zr_remotes_done_
 	zr_store_sync(rs->cfg.store, on_persisted, p);
 }
 
+int zr_remotes_command(struct zr_remotes *rs, bool add, const char *buf, size_t len,
+		       zr_remotes_done_cb cb, void *data, char **why)
+{
+	_cleanup_free_ char *text = strndup(buf, len);
+	char *w[4] = {0};
+	if (!text) {
+		return -ENOMEM;
+	}
+	size_t n = zr_words(text, w, 4);
+	if (add) {
+		if (n < 2 || n > 3) {
+			return zr_fail(why, -EINVAL, "want 'NAME URL [TOKEN-FILE]'");
+		}
+		char *ignored = NULL;
+		/* add_persist logs its own refusals and answers them through cb. */
+		zr_remotes_add_persist(rs, w[0], w[1], w[2], cb, data, &ignored);
+		free(ignored);
+		return 0;
+	}
+	if (n != 2 || strcmp(w[0], "remove") != 0) {
+		return zr_fail(why, -EINVAL, "want 'remove NAME'");
+	}
+	if (!zr_remote__find(rs, w[1])) {
+		return zr_fail(why, -ENOENT, "no such remote");
+	}
+	zr_remotes_remove(rs, w[1], cb, data);
+	return 0;
+}
+
 static int load_one(const char *name, const char *url, const char *token_file, void *data)
 {
 	struct zr_remotes *rs = data;
 	char *why = NULL;
-	if (find(rs, name)) {
+	if (zr_remote__find(rs, name)) {
 		log_info("Remote %s: the one given with --remote replaces the stored one", name);
 		return 0;
 	}
@@ -895,34 +780,15 @@ static int load_one(const char *name, const char *url, const char *token_file, v
 	return 0;
 }
 
-static int load_unlink(const char *remote, const char *producer, const char *consumer, void *data)
-{
-	struct zr_remotes *rs = data;
-	struct link *l = calloc(1, sizeof(*l));
-	if (!l || !(l->remote = strdup(remote)) || !(l->path = strdup(producer)) ||
-	    !(l->consumer = strdup(consumer))) {
-		if (l) {
-			free(l->remote);
-			free(l->path);
-		}
-		free(l);
-		return -ENOMEM;
-	}
-	/* Sent when that remote's event stream connects. */
-	l->removing = true;
-	zr_list_push_back(&rs->links, &l->link);
-	return 0;
-}
-
 int zr_remotes_load(struct zr_remotes *rs)
 {
 	int err = rs->cfg.store ? zr_store_remotes(rs->cfg.store, load_one, rs) : 0;
-	return err < 0 ? err : rs->cfg.store ? zr_store_unlinks(rs->cfg.store, load_unlink, rs) : 0;
+	return err < 0 ? err : rs->cfg.store ? zr_store_unlinks(rs->cfg.store, zr_links__load_unlink, rs) : 0;
 }
 
 int zr_remotes_url(const struct zr_remotes *rs, const char *name, char **ret)
 {
-	struct zr_remote *rm = find(rs, name);
+	struct zr_remote *rm = zr_remote__find(rs, name);
 	if (!rm) {
 		return -ENOENT;
 	}
@@ -931,7 +797,7 @@ int zr_remotes_url(const struct zr_remotes *rs, const char *name, char **ret)
 
 int zr_remotes_status(const struct zr_remotes *rs, const char *name, char **ret)
 {
-	struct zr_remote *rm = find(rs, name);
+	struct zr_remote *rm = zr_remote__find(rs, name);
 	char when[32] = "-";
 	if (!rm) {
 		return -ENOENT;
@@ -1009,11 +875,7 @@ void zr_remotes_destroy(struct zr_remotes *rs, int err)
 	}
 	zr_rnodes_free_all(rs);
 	zr_map_done(&rs->by_key);
-	while (!zr_list_empty(&rs->links)) {
-		struct link *l = container_of(rs->links.next, struct link, link);
-		link_forget_calls(rs, l);
-		link_free(l);
-	}
+	zr_links__free_all(rs);
 	free(rs->self);
 	free(rs->list);
 	free(rs);

@@ -39,6 +39,12 @@ int zr_remotes_add(struct zr_remotes *rs, const char *name, const char *url, con
 		   char **why);
 void zr_remotes_add_persist(struct zr_remotes *rs, const char *name, const char *url,
 			    const char *token_file, zr_remotes_done_cb cb, void *data, char **why);
+/* One write to @robot/remotes/add ("NAME URL [TOKEN-FILE]", like zr_remotes_add_persist) or
+ * @robot/remotes/ctl ("remove NAME", like zr_remotes_remove): 0 and cb once the change is
+ * stored (cb may get an errno), or a negative errno with a malloc'd *why when the text is
+ * refused (-EINVAL, -ENOENT: no such remote); cb is then not called. */
+int zr_remotes_command(struct zr_remotes *rs, bool add, const char *buf, size_t len,
+		       zr_remotes_done_cb cb, void *data, char **why);
 /* "remove NAME": -ENOENT when unknown; durable before cb. */
 void zr_remotes_remove(struct zr_remotes *rs, const char *name, zr_remotes_done_cb cb, void *data);
 /* Service consumer (local "T/S") started (add) or stopped naming producer
