@@ -811,3 +811,46 @@ void zr_robot_destroy(struct zr_robot *r)
 	free((char *)r->cfg.name);
 	uv_close((uv_handle_t *)&r->stop_timer, on_robot_closed);
 }
+
+/* ---- Wiring (robot.h): setters and getters for the composition root ---- */
+
+void zr_robot_set_store(struct zr_robot *r, struct zr_store *store)
+{
+	r->cfg.store = store;
+}
+
+void zr_robot_set_links(struct zr_robot *r, zr_robot_link_cb fn, void *data)
+{
+	r->links.fn = fn;
+	r->links.data = data;
+}
+
+void zr_robot_set_hooks(struct zr_robot *r, const struct zr_robot_hooks *hooks)
+{
+	r->hooks = *hooks;
+}
+
+void zr_robot_set_http_url(struct zr_robot *r, const char *url)
+{
+	r->http_url = url;
+}
+
+const char *zr_robot_name(const struct zr_robot *r)
+{
+	return r->cfg.name;
+}
+
+struct zr_repos *zr_robot_repos(const struct zr_robot *r)
+{
+	return r->repos;
+}
+
+uint64_t *zr_robot_fuse_requests(struct zr_robot *r)
+{
+	return &r->metrics.fuse_requests;
+}
+
+uv_loop_t *zr_robot_loop(const struct zr_robot *r)
+{
+	return r->loop;
+}

@@ -130,3 +130,30 @@ void zr_robot__release_slot(struct zr_robot *r);
 void zr_robot__process_ended(struct zr_robot *r);
 /* A detached service became idle: free it. */
 void zr_robot__service_idle(struct zr_robot *r, struct zr_service *s);
+
+/* ---- Wiring: what the composition root (fs/daemon.c) sets and reads ----
+ * The robot's fields stay the model's business; whoever puts a robot together with its store,
+ * tree and remotes goes through these. */
+
+/* Told when a service starts (add) or stops naming a producer on another robot
+ * ("@remote/ROBOT/T/S"), with the local service's path as consumer ("T/S"). Runs on the loop. */
+typedef void (*zr_robot_link_cb)(const char *producer, const char *consumer, bool add, void *data);
+
+/* Replaces the store the robot keeps its changes in (borrowed; outlives its use). Set NULL
+ * once zr_store_close has run: the robot stops reaching a closed store. */
+void zr_robot_set_store(struct zr_robot *r, struct zr_store *store);
+/* Sets who hears of links to producers on other robots (fn NULL = nobody); data is borrowed. */
+void zr_robot_set_links(struct zr_robot *r, zr_robot_link_cb fn, void *data);
+/* Sets what the tree hears about entries that go without a kernel request (copied). */
+void zr_robot_set_hooks(struct zr_robot *r, const struct zr_robot_hooks *hooks);
+/* Sets the HTTP API's address while it serves (borrowed; NULL when it stops). */
+void zr_robot_set_http_url(struct zr_robot *r, const char *url);
+
+/* This robot's name for other robots (--name, else the hostname); valid until destroy. */
+const char *zr_robot_name(const struct zr_robot *r);
+/* The template repositories (owned by the robot; valid until destroy). */
+struct zr_repos *zr_robot_repos(const struct zr_robot *r);
+/* The counter a FUSE front end bumps once per request (metrics); valid until destroy. */
+uint64_t *zr_robot_fuse_requests(struct zr_robot *r);
+/* The loop the robot was created on (borrowed). */
+uv_loop_t *zr_robot_loop(const struct zr_robot *r);

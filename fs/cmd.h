@@ -1,0 +1,12 @@
+/* zrobot's subcommands. Each takes its own arguments (argv[0] is the subcommand's last word),
+ * prints what goes wrong, and returns the process's exit status: 0, 1 (failed) or 2 (usage). */
+#pragma once
+
+/* zrobot run [OPTIONS]: the robot in the foreground (options.h). */
+int zr_cmd_run(int argc, char **argv);
+/* zrobot mount URL DIR: one remote robot at DIR, without a robot of its own. */
+int zr_cmd_mount(int argc, char **argv);
+/* zrobot repo add URL[#REF] [--mount DIR]: asks the running robot to clone (argv[0] is URL). */
+int zr_cmd_repo_add(int argc, char **argv);
+/* zrobot template new NAME [DIR]: writes a template to start from (argv[0] is NAME). */
+int zr_cmd_template_new(int argc, char **argv);
