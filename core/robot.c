@@ -205,7 +205,7 @@ struct zr_service *zr_robot_service(const struct zr_robot *r, const char *tmpl, 
 
 struct create {
 	struct zr_service *s;
-	zr_service_cb cb;
+	zr_request_service_cb cb;
 	void *data;
 };
 
@@ -231,70 +231,153 @@ static void on_created(int err, void *data)
 		zr_service__event(s, "service.created", json_pack("{ss}", "uid", s->template->uid));
 		zr_service__activate(s);
 	}
-	c->cb(err, s, c->data);
+	c->cb(err, NULL, s, c->data);
 	free(c);
 }
 
-static void store_service_row(const struct zr_service *s)
+static int store_service_row(const struct zr_service *s)
 {
 	_cleanup_free_ char *data = json_dumps(s->data, JSON_COMPACT);
 	_cleanup_free_ char *state = json_dumps(s->state, JSON_COMPACT);
+	if (!data || !state) {
+		return -ENOMEM;
+	}
 	struct zr_store_service row = {
 		.template = s->template->name,
 		.name = s->name,
 		.guid = s->guid,
 		.uid = s->template->uid,
-		.data = data ? data : "{}",
-		.state = state ? state : "{}",
+		.data = data,
+		.state = state,
 		.secret = s->secret,
 		.created_ns = s->created_ns,
 		.deleting = s->deleting,
 	};
-	zr_store_service_insert(s->robot->cfg.store, &row);
+	return zr_store_service_insert(s->robot->cfg.store, &row);
 }
 
-int zr_robot_create_service(struct zr_robot *r, const char *tmpl, const char *name,
-			    const json_t *data, char **ret_err, zr_service_cb cb, void *cbdata)
+int zr_robot__create_check(struct zr_robot *r, const char *tmpl, const char *name,
+			   const json_t *data, const struct zr_template **ret_t, json_t **ret_data,
+			   char **ret_err)
 {
 	struct zr_robot_template *rt = zr_robot_template(r, tmpl);
-	struct zr_service *s = NULL;
 	if (!rt) {
 		return -ENOENT;
 	}
 	if (rt->t->missing) {
-		(void)asprintf(ret_err, "template %s is missing", rt->t->uid);
-		return -EINVAL;
+		return zr_fail(ret_err, -EINVAL, "template %s is missing", rt->t->uid);
 	}
 	if (!zr_name_valid(name)) {
-		(void)asprintf(ret_err, "invalid service name '%s': want [a-z0-9][a-z0-9_.-]{0,62}", name);
-		return -EINVAL;
+		return zr_fail(ret_err, -EINVAL, "invalid service name '%s': want [a-z0-9][a-z0-9_.-]{0,62}",
+			       name);
 	}
 	if (zr_map_get(&rt->services, name)) {
 		return -EEXIST;
 	}
 	if (r->stopping) {
-		(void)asprintf(ret_err, "the robot is stopping");
-		return -EAGAIN;
+		return zr_fail(ret_err, -EAGAIN, "the robot is stopping");
 	}
-	struct create *c = calloc(1, sizeof(*c));
-	if (!c) {
+	_cleanup_json_ json_t *empty = data ? NULL : json_object();
+	json_t *filled = NULL;
+	if (!data && !empty) {
 		return -ENOMEM;
 	}
-	int err = zr_service_create(r, rt->t, name, data, &s, ret_err);
-	if (err == 0 && zr_map_put(&rt->services, name, s) < 0) {
-		zr_service__close(s);
-		err = -ENOMEM;
+	int err = zr_schema_apply(rt->t->data, data ? data : empty, ZR_SCHEMA_PARTIAL, &filled, ret_err);
+	if (err == 0) {
+		err = zr_service__check_producers(r, rt->t, NULL, filled, ret_err);
 	}
 	if (err < 0) {
+		json_decref(filled);
+		return err;
+	}
+	*ret_t = rt->t;
+	*ret_data = filled;
+	return 0;
+}
+
+int zr_robot__create(struct zr_robot *r, const char *tmpl, const char *name, const json_t *data,
+		     char **ret_err, zr_request_service_cb cb, void *cbdata)
+{
+	const struct zr_template *t = NULL;
+	json_t *filled = NULL;
+	struct zr_service *s = NULL;
+	int err = zr_robot__create_check(r, tmpl, name, data, &t, &filled, ret_err);
+	if (err < 0) {
+		return err;
+	}
+	struct zr_robot_template *rt = zr_robot_template(r, tmpl);
+	struct create *c = calloc(1, sizeof(*c));
+	if (!c) {
+		json_decref(filled);
+		return -ENOMEM;
+	}
+	err = zr_service__new(r, t, name, filled, &s, ret_err);
+	if (err == 0 && zr_map_put(&rt->services, name, s) < 0) {
+		err = -ENOMEM;
+	} else if (err == 0 && (err = store_service_row(s)) < 0) {
+		(void)zr_map_del(&rt->services, name);
+	}
+	if (err < 0) {
+		if (s) {
+			zr_service__close(s);
+		}
 		free(c);
 		return err;
 	}
 	/* In the map at once so the name is taken, but not in the tree before its commit. */
 	s->pending = true;
 	*c = (struct create){.s = s, .cb = cb, .data = cbdata};
-	store_service_row(s);
 	zr_store_sync(r->cfg.store, on_created, c);
 	return 0;
+}
+
+/* zr_robot_create_service's callback, with what it returns when the request ends before it
+ * does. */
+struct create_compat {
+	zr_service_cb cb;
+	void *data;
+	bool in_call, ended;
+	int err;
+	char **ret_err;
+};
+
+static void on_create_compat(int err, const char *why, struct zr_service *s, void *data)
+{
+	struct create_compat *cc = data;
+	if (cc->in_call) {
+		cc->ended = true;
+		cc->err = err;
+		if (why && cc->ret_err) {
+			*cc->ret_err = strdup(why);
+		}
+		return;
+	}
+	cc->cb(err, s, cc->data);
+	free(cc);
+}
+
+int zr_robot_create_service(struct zr_robot *r, const char *tmpl, const char *name,
+			    const json_t *data, char **ret_err, zr_service_cb cb, void *cbdata)
+{
+	struct create_compat *cc = calloc(1, sizeof(*cc));
+	if (!cc) {
+		return -ENOMEM;
+	}
+	*cc = (struct create_compat){.cb = cb, .data = cbdata, .in_call = true, .ret_err = ret_err};
+	zr_service_request_create(r, tmpl, name, data, on_create_compat, cc);
+	cc->in_call = false;
+	if (!cc->ended) {
+		return 0;
+	}
+	int err = cc->err;
+	free(cc);
+	return err;
+}
+
+void zr_robot_set_producer_check(struct zr_robot *r, zr_producer_check_fn fn, void *data)
+{
+	r->producer_check.fn = fn;
+	r->producer_check.data = data;
 }
 
 struct rm_work {
@@ -325,7 +408,10 @@ void zr_robot__service_idle(struct zr_robot *r, struct zr_service *s)
 {
 	zr_list_remove(&s->delete_link);
 	log_info("Deleted service %s", s->path);
-	zr_store_service_delete(r->cfg.store, s->guid);
+	if (zr_store_service_delete(r->cfg.store, s->guid) < 0) {
+		log_error("Service %s: its removal is not recorded in the store: out of memory, "
+			  "ignoring (it is deleted again at the next start)", s->path);
+	}
 	struct rm_work *w = calloc(1, sizeof(*w));
 	if (w && (w->path = strdup(s->workdir))) {
 		w->req.data = w;
@@ -443,10 +529,14 @@ void zr_robot_delete_service(struct zr_robot *r, struct zr_service *s, void (*cb
 		cb(-ENOMEM, cbdata);
 		return;
 	}
+	if (zr_store_service_deleting(r->cfg.store, s->guid) < 0) {
+		free(d);
+		cb(-ENOMEM, cbdata);
+		return;
+	}
 	s->delete_requested = true;
 	*d = (struct delete){.s = s, .cb = cb, .data = cbdata};
 	zr_service_ref(s);
-	zr_store_service_deleting(r->cfg.store, s->guid);
 	zr_store_sync(r->cfg.store, on_deleted, d);
 }
 
@@ -686,14 +776,24 @@ const char *zr_robot__event(struct zr_robot *r, const char *type, json_t *ev)
 	return r->last_event;
 }
 
+/* Hands free job slots to waiting services, in the order they asked. A service that starts
+ * may end at once (its action cannot start) and so release its slot and ask again: those
+ * calls land here while the loop below runs, and only change the counts and the list it
+ * reads (no recursion). */
 static void kick(struct zr_robot *r)
 {
+	if (r->kicking) {
+		return;
+	}
+	r->kicking = true;
 	while (!r->stopping && r->running < r->cfg.jobs && !zr_list_empty(&r->ready)) {
 		struct zr_service *s = container_of(r->ready.next, struct zr_service, ready_link);
 		zr_list_remove(&s->ready_link);
 		r->running++;
+		s->has_slot = true;
 		zr_service__run_next(s);
 	}
+	r->kicking = false;
 }
 
 void zr_robot__want_slot(struct zr_robot *r, struct zr_service *s)
@@ -707,8 +807,12 @@ void zr_robot__want_slot(struct zr_robot *r, struct zr_service *s)
 	kick(r);
 }
 
-void zr_robot__release_slot(struct zr_robot *r)
+void zr_robot__release_slot(struct zr_robot *r, struct zr_service *s)
 {
+	if (!s->has_slot) {
+		return;
+	}
+	s->has_slot = false;
 	r->running--;
 	kick(r);
 }

@@ -6,6 +6,7 @@
 #include <uv.h>
 #include "journal.h"
 #include "metrics.h"
+#include "service.h"
 #include "util/list.h"
 #include "util/map.h"
 
@@ -14,6 +15,13 @@ struct zr_service;
 struct zr_task;
 
 struct zr_store;
+
+/* Looks producer ("@remote/ROBOT/TEMPLATE/NAME") up on its robot and calls cb exactly once
+ * (possibly before it returns) with 0, or a negative errno and why (borrowed for the call)
+ * when it is no such service. data: as given to zr_robot_set_producer_check. */
+typedef void (*zr_producer_check_fn)(const char *producer,
+				     void (*cb)(int err, const char *why, void *cbdata), void *cbdata,
+				     void *data);
 
 struct zr_robot_config {
 	struct zr_store *store; /* borrowed: outlives the robot */
@@ -52,6 +60,7 @@ struct zr_robot {
 	struct zr_list deleting;    /* detached services finishing their on_delete actions */
 	struct zr_list ready;       /* services waiting for a job slot, FIFO */
 	int running;                /* tasks holding a job slot */
+	bool kicking;               /* handing out slots: a release or want meanwhile waits */
 	int running_processes;      /* action processes alive */
 	uint64_t next_task_id, next_serial, event_seq;
 	struct zr_journal events, log;
@@ -64,6 +73,11 @@ struct zr_robot {
 	char *last_event; /* the last event line, for services' journals */
 	struct zr_metrics metrics;
 	const char *http_url; /* the HTTP API's address while it serves, else NULL; borrowed */
+	/* Looks a producer on another robot up (zr_robot_set_producer_check); fn NULL: none is. */
+	struct {
+		zr_producer_check_fn fn;
+		void *data;
+	} producer_check;
 	/* Told when a service starts (add) or stops naming a producer on another robot
 	 * ("@remote/ROBOT/T/S"), so that robot can list it among that producer's consumers. */
 	struct {
@@ -100,12 +114,13 @@ struct zr_service *zr_robot_service(const struct zr_robot *r, const char *tmpl, 
 
 typedef void (*zr_service_cb)(int err, struct zr_service *s, void *data);
 
-/* Creates a service (mkdir; HTTP POST) with data (borrowed; NULL = defaults). Refusals come
- * back at once: -EEXIST, -EINVAL (bad name or data, *ret_err), -ENOENT (no such template).
- * Otherwise returns 0 and cb fires once the service is durable — with the service (borrowed),
- * now visible in the tree — or with -ENOSPC / -EIO and NULL (it never existed). */
+/* zr_service_request_create (service.h) in the older shape, until its callers move: a
+ * refusal told at once is returned (with *ret_err), a later one reaches cb without its why. */
 int zr_robot_create_service(struct zr_robot *r, const char *tmpl, const char *name,
 			    const json_t *data, char **ret_err, zr_service_cb cb, void *cbdata);
+/* Sets how producers on other robots are looked up before data naming them is taken
+ * (service.h requests); fn NULL: they are taken on their shape alone. */
+void zr_robot_set_producer_check(struct zr_robot *r, zr_producer_check_fn fn, void *data);
 /* Deletes a service (rmdir; HTTP DELETE): once the deletion is durable it leaves the tree and
  * cb gets 0; it then finishes its task and on_delete actions detached and is freed. On a
  * commit failure cb gets -ENOSPC / -EIO and the service stays. */
@@ -120,12 +135,24 @@ void zr_robot_consumers(struct zr_robot *r, const struct zr_service *s,
  * process is left. */
 void zr_robot_stop(struct zr_robot *r, void (*cb)(struct zr_robot *r));
 
+/* The checks of a service's creation that need no I/O (template, name, stopping, data, local
+ * producers): 0 with the template and the data with its defaults (new reference). */
+int zr_robot__create_check(struct zr_robot *r, const char *tmpl, const char *name,
+			   const json_t *data, const struct zr_template **ret_t, json_t **ret_data,
+			   char **ret_err);
+/* Creates it once the checks pass again: returns their refusal, or 0 and cb (why NULL) at its
+ * commit. */
+int zr_robot__create(struct zr_robot *r, const char *tmpl, const char *name, const json_t *data,
+		     char **ret_err, zr_request_service_cb cb, void *cbdata);
 /* Appends a robot event {"seq","time","event":type,...ev}; takes ownership of ev (may be
  * NULL). Returns the JSON line appended (borrowed until the next event) for services. */
 const char *zr_robot__event(struct zr_robot *r, const char *type, json_t *ev);
-/* Job slots: a service asks for one; the robot calls zr_service__run_next when it has one. */
+/* Job slots, owned here alone: a service asks for one (want; nothing when it holds one or
+ * waits already), the robot calls zr_service__run_next once it has one (s->has_slot), and
+ * the service gives it back (release; nothing when it holds none) when its task ends or
+ * waits to retry, or when it had nothing to run. */
 void zr_robot__want_slot(struct zr_robot *r, struct zr_service *s);
-void zr_robot__release_slot(struct zr_robot *r);
+void zr_robot__release_slot(struct zr_robot *r, struct zr_service *s);
 /* An action process ended: finish a stop when it was the last. */
 void zr_robot__process_ended(struct zr_robot *r);
 /* A detached service became idle: free it. */

@@ -57,7 +57,7 @@ struct zr_service {
 	const struct zr_template *upgrade_to; /* switch to it once the running task ends */
 	struct zr_list ready_link; /* in robot->ready while waiting for a job slot */
 	unsigned refs;  /* open files that show this service; it is freed once closed and 0 */
-	bool has_slot; /* holds one of the robot's job slots */
+	bool has_slot; /* holds one of the robot's job slots: set and cleared by robot.c only */
 	bool pending;  /* created, its commit not done yet: not in the tree */
 	bool delete_requested;
 	bool force_delete; /* "force" was written to ctl: rmdir goes on despite consumers */
@@ -74,10 +74,41 @@ struct zr_service {
 typedef void (*zr_done_cb)(int err, void *data);
 typedef void (*zr_task_cb)(int err, struct zr_task *t, void *data);
 
-/* Creates a service of template t with data (borrowed; validated here, defaults filled).
- * Returns 0, -EINVAL with *ret_err, or -ENOMEM / -errno (work folder). */
-int zr_service_create(struct zr_robot *r, const struct zr_template *t, const char *name,
-		      const json_t *data, struct zr_service **ret, char **ret_err);
+/* ---- requests: FUSE mkdir and writes, HTTP create and PUT, an action's fd-3 data ----
+ * Each is validated completely here, once, whoever asks: the same checks in the same order,
+ * the same errors. Each ends in exactly one callback: err 0 or a negative errno, and why
+ * (borrowed for the call) saying what was wrong, or NULL when the errno says it all. A
+ * refusal that needs no I/O is told before the function returns; a producer on another robot
+ * is looked up through the robot's producer check (zr_robot_set_producer_check) first. */
+typedef void (*zr_request_cb)(int err, const char *why, void *data);
+typedef void (*zr_request_service_cb)(int err, const char *why, struct zr_service *s, void *data);
+typedef void (*zr_request_task_cb)(int err, const char *why, struct zr_task *t, void *data);
+
+/* Creates service name of template tmpl with data (borrowed; NULL = the defaults). Refused
+ * with -ENOENT (no such template), -EEXIST, -EINVAL (name, data, producers, a missing
+ * template), -EAGAIN (the robot is stopping). Otherwise cb fires once the service is durable,
+ * with the service (borrowed), now in the tree, or with -ENOSPC / -EIO / -ENOMEM and NULL
+ * (it never existed). */
+void zr_service_request_create(struct zr_robot *r, const char *tmpl, const char *name,
+			       const json_t *data, zr_request_service_cb cb, void *cbdata);
+/* Replaces the data of s with data (borrowed): -EINVAL (not valid for the template, a
+ * producer that is not one, a missing template), -ENOENT (s deleted meanwhile); else cb with 0
+ * once the new data is durable (shown from then on) or -ENOSPC / -EIO / -ENOMEM (the old data
+ * stays). */
+void zr_service_request_data(struct zr_service *s, const json_t *data, zr_request_cb cb,
+			     void *cbdata);
+/* Queues a task of action (of s's template) from what was written to its file (payload, len:
+ * empty, the action's name, a JSON object or key=value lines; see payload.h): -EINVAL (bad
+ * payload or args, missing required data), -EAGAIN (a full queue, the robot stopping),
+ * -ENOENT (s being deleted); else cb once the task is durably queued, with the task (borrowed;
+ * owned by s), or with -ENOSPC / -EIO / -ENOMEM and NULL (it never existed). */
+void zr_service_request_task(struct zr_service *s, const struct zr_action_def *action,
+			     const char *payload, size_t len, zr_request_task_cb cb, void *cbdata);
+
+/* Makes a service of template t with data (validated, defaults filled; taken, also on
+ * failure). Returns 0, or -ENOMEM / -errno (work folder, with *ret_err). */
+int zr_service__new(struct zr_robot *r, const struct zr_template *t, const char *name,
+		    json_t *data, struct zr_service **ret, char **ret_err);
 
 
 /* Makes a service from its store row (the robot's start). */

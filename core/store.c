@@ -1,6 +1,7 @@
 /* The store: SQLite behind one writer thread, with group commit and retried internal changes. */
 #include "store.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -37,16 +38,6 @@ enum op_kind {
 	N_OPS,
 };
 
-/* How many of a statement's parameters are texts; they come first, integers follow. */
-static const int op_texts[N_OPS] = {
-	[OP_SERVICE_INSERT] = 7, [OP_SERVICE_DATA] = 2, [OP_SERVICE_STATE] = 2, [OP_SERVICE_UID] = 2,
-	[OP_SERVICE_DELETING] = 1, [OP_SERVICE_DELETE] = 1, [OP_TASK_PUT] = 6,
-	[OP_TASK_DELETE] = 0, [OP_TASKS_DELETE_SERVICE] = 1, [OP_TASK_ID] = 0, [OP_REPO_PUT] = 4,
-	[OP_REMOTE_PUT] = 3, [OP_REMOTE_DELETE] = 1,
-	[OP_RCONSUMER_PUT] = 3, [OP_RCONSUMER_DELETE] = 3, [OP_RCONSUMERS_DELETE_SERVICE] = 1,
-	[OP_SERVICE_UPGRADE_TO] = 2, [OP_UNLINK_PUT] = 3, [OP_UNLINK_DELETE] = 3,
-};
-
 #define OP_TEXTS 8
 #define OP_INTS 10
 
@@ -55,7 +46,7 @@ struct op {
 	enum op_kind kind;
 	bool internal;
 	char *text[OP_TEXTS]; /* NULL binds SQL NULL */
-	size_t blob_len;      /* text[5] of OP_TASK_PUT is the result, a blob of this length */
+	size_t blob_len;      /* the length of the text its descriptor calls a blob */
 	int64_t num[OP_INTS];
 };
 
@@ -121,31 +112,46 @@ static const char *const schema_sql =
 	" remote TEXT NOT NULL, producer TEXT NOT NULL, consumer TEXT NOT NULL,"
 	" PRIMARY KEY (remote, producer, consumer));";
 
-static const char *const op_sql[N_OPS] = {
-	[OP_SERVICE_INSERT] = "INSERT OR REPLACE INTO services (template, name, guid, uid, data, state,"
-			      " secret, created, deleting) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-	[OP_SERVICE_DATA] = "UPDATE services SET data = ?2 WHERE guid = ?1",
-	[OP_SERVICE_STATE] = "UPDATE services SET state = ?2 WHERE guid = ?1",
-	[OP_SERVICE_UID] = "UPDATE services SET uid = ?2 WHERE guid = ?1",
-	[OP_SERVICE_DELETING] = "UPDATE services SET deleting = 1 WHERE guid = ?1",
-	[OP_SERVICE_DELETE] = "DELETE FROM services WHERE guid = ?1",
-	[OP_SERVICE_UPGRADE_TO] = "UPDATE services SET upgrade_to = ?2 WHERE guid = ?1",
-	[OP_UNLINK_PUT] = "INSERT OR IGNORE INTO remote_unlinks (remote, producer, consumer) VALUES (?1, ?2, ?3)",
-	[OP_UNLINK_DELETE] = "DELETE FROM remote_unlinks WHERE remote = ?1 AND producer = ?2 AND consumer = ?3",
-	[OP_TASK_PUT] = "INSERT OR REPLACE INTO tasks (service, action, args, state, error, result, id,"
-			" lane, created, started, finished, err, attempt, progress_done, progress_total)"
-			" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
-	[OP_TASK_DELETE] = "DELETE FROM tasks WHERE id = ?1",
-	[OP_TASKS_DELETE_SERVICE] = "DELETE FROM tasks WHERE service = ?1",
+/* One row per kind of change: its statement, how many of its parameters are texts (they
+ * come first, integers follow), and which text, if any, is a blob (1-based; 0 for none). */
+struct op_desc {
+	const char *sql;
+	int texts;
+	int blob;
+};
+
+static const struct op_desc op_descs[N_OPS] = {
+	[OP_SERVICE_INSERT] = {"INSERT OR REPLACE INTO services (template, name, guid, uid, data, state,"
+			       " secret, created, deleting) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)", 7},
+	[OP_SERVICE_DATA] = {"UPDATE services SET data = ?2 WHERE guid = ?1", 2},
+	[OP_SERVICE_STATE] = {"UPDATE services SET state = ?2 WHERE guid = ?1", 2},
+	[OP_SERVICE_UID] = {"UPDATE services SET uid = ?2 WHERE guid = ?1", 2},
+	[OP_SERVICE_DELETING] = {"UPDATE services SET deleting = 1 WHERE guid = ?1", 1},
+	[OP_SERVICE_DELETE] = {"DELETE FROM services WHERE guid = ?1", 1},
+	[OP_SERVICE_UPGRADE_TO] = {"UPDATE services SET upgrade_to = ?2 WHERE guid = ?1", 2},
+	[OP_UNLINK_PUT] = {"INSERT OR IGNORE INTO remote_unlinks (remote, producer, consumer)"
+			   " VALUES (?1, ?2, ?3)", 3},
+	[OP_UNLINK_DELETE] = {"DELETE FROM remote_unlinks WHERE remote = ?1 AND producer = ?2"
+			      " AND consumer = ?3", 3},
+	[OP_TASK_PUT] = {"INSERT OR REPLACE INTO tasks (service, action, args, state, error, result, id,"
+			 " lane, created, started, finished, err, attempt, progress_done, progress_total)"
+			 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+			 6, .blob = 6},
+	[OP_TASK_DELETE] = {"DELETE FROM tasks WHERE id = ?1", 0},
+	[OP_TASKS_DELETE_SERVICE] = {"DELETE FROM tasks WHERE service = ?1", 1},
 	/* Ids are never reused, even once their tasks are gone with their service. */
-	[OP_TASK_ID] = "INSERT INTO meta VALUES ('task_id', ?1) ON CONFLICT (key) DO UPDATE"
-		       " SET value = MAX(CAST(value AS INTEGER), ?1)",
-	[OP_REPO_PUT] = "INSERT OR REPLACE INTO repos (id, url, ref, commit_id, pos) VALUES (?1, ?2, ?3, ?4, ?5)",
-	[OP_REMOTE_PUT] = "INSERT OR REPLACE INTO remotes (name, url, token_file, pos) VALUES (?1, ?2, ?3, ?4)",
-	[OP_REMOTE_DELETE] = "DELETE FROM remotes WHERE name = ?1",
-	[OP_RCONSUMER_PUT] = "INSERT OR IGNORE INTO remote_consumers (producer, robot, consumer) VALUES (?1, ?2, ?3)",
-	[OP_RCONSUMER_DELETE] = "DELETE FROM remote_consumers WHERE producer = ?1 AND robot = ?2 AND consumer = ?3",
-	[OP_RCONSUMERS_DELETE_SERVICE] = "DELETE FROM remote_consumers WHERE producer = ?1",
+	[OP_TASK_ID] = {"INSERT INTO meta VALUES ('task_id', ?1) ON CONFLICT (key) DO UPDATE"
+			" SET value = MAX(CAST(value AS INTEGER), ?1)", 0},
+	[OP_REPO_PUT] = {"INSERT OR REPLACE INTO repos (id, url, ref, commit_id, pos)"
+			 " VALUES (?1, ?2, ?3, ?4, ?5)", 4},
+	[OP_REMOTE_PUT] = {"INSERT OR REPLACE INTO remotes (name, url, token_file, pos)"
+			   " VALUES (?1, ?2, ?3, ?4)", 3},
+	[OP_REMOTE_DELETE] = {"DELETE FROM remotes WHERE name = ?1", 1},
+	[OP_RCONSUMER_PUT] = {"INSERT OR IGNORE INTO remote_consumers (producer, robot, consumer)"
+			      " VALUES (?1, ?2, ?3)", 3},
+	[OP_RCONSUMER_DELETE] = {"DELETE FROM remote_consumers WHERE producer = ?1 AND robot = ?2"
+				 " AND consumer = ?3", 3},
+	[OP_RCONSUMERS_DELETE_SERVICE] = {"DELETE FROM remote_consumers WHERE producer = ?1", 1},
 };
 
 static int sqlite_errno(int rc)
@@ -216,11 +222,11 @@ static int exec_op(struct zr_store *st, struct op *o)
 	int texts = 0;
 	for (int i = 1; i <= n; i++) {
 		int rc;
-		if (i <= op_texts[o->kind]) {
+		if (i <= op_descs[o->kind].texts) {
 			const char *t = o->text[texts];
 			if (!t) {
 				rc = sqlite3_bind_null(s, i);
-			} else if (o->kind == OP_TASK_PUT && texts == 5) {
+			} else if (i == op_descs[o->kind].blob) {
 				rc = sqlite3_bind_blob(s, i, t, (int)o->blob_len, SQLITE_STATIC);
 			} else {
 				rc = sqlite3_bind_text(s, i, t, -1, SQLITE_STATIC);
@@ -427,131 +433,191 @@ static void on_done(uv_async_t *a)
 	handoff(st);
 }
 
-static void submit(struct zr_store *st, struct op *o)
+/* ---- changes ---- */
+
+#ifdef ZR_STORE_FAULTS
+/* Tests only: the nth allocation of a change from now on fails. */
+static unsigned fault_countdown;
+
+void zr_store__fail_alloc(unsigned nth)
 {
-	struct group *g = pending(st);
-	if (!g) {
-		log_error("Out of memory: a change to %s is lost", st->path);
-		op_free(o);
-		return;
-	}
-	zr_list_push_back(&g->ops, &o->link);
-	kick(st);
+	fault_countdown = nth;
 }
 
-static struct op *op_new(enum op_kind kind, bool internal)
+static bool fault(void)
 {
-	struct op *o = calloc(1, sizeof(*o));
-	if (o) {
-		o->kind = kind;
-		o->internal = internal;
-		zr_list_init(&o->link);
+	return fault_countdown > 0 && --fault_countdown == 0;
+}
+#else
+static bool fault(void)
+{
+	return false;
+}
+#endif
+
+static void *op_memdup(const void *p, size_t n)
+{
+	void *d = fault() ? NULL : malloc(n ? n : 1);
+	return d ? memcpy(d, p, n) : NULL;
+}
+
+/* A change of kind with copies of its texts (NULL stays NULL; the blob, if the kind has one,
+ * is blob_len bytes) and its integers (NULL: all 0). NULL when out of memory. */
+static struct op *op_new(enum op_kind kind, bool internal, const char *const text[OP_TEXTS],
+			 size_t blob_len, const int64_t num[OP_INTS])
+{
+	const struct op_desc *d = &op_descs[kind];
+	struct op *o = fault() ? NULL : calloc(1, sizeof(*o));
+	if (!o) {
+		return NULL;
+	}
+	o->kind = kind;
+	o->internal = internal;
+	zr_list_init(&o->link);
+	for (int i = 0; i < d->texts; i++) {
+		size_t n = i + 1 == d->blob ? blob_len : text[i] ? strlen(text[i]) + 1 : 0;
+		if (text[i] && !(o->text[i] = op_memdup(text[i], n))) {
+			op_free(o);
+			return NULL;
+		}
+	}
+	o->blob_len = d->blob ? blob_len : 0;
+	if (num) {
+		memcpy(o->num, num, sizeof(o->num));
 	}
 	return o;
 }
 
-static char *dup_or_null(const char *s)
+/* Queues changes with the current group, all or none: -ENOMEM (each freed) when one of them
+ * is NULL or the group cannot be made, and then nothing of them is committed. */
+static int submit(struct zr_store *st, struct op **ops, size_t n)
 {
-	return s ? strdup(s) : NULL;
-}
-
-void zr_store_service_insert(struct zr_store *st, const struct zr_store_service *s)
-{
-	struct op *o = op_new(OP_SERVICE_INSERT, false);
-	if (!o) {
-		return;
+	struct group *g = pending(st);
+	bool ok = g != NULL;
+	for (size_t i = 0; i < n; i++) {
+		ok = ok && ops[i];
 	}
-	const char *t[] = {s->template, s->name, s->guid, s->uid, s->data, s->state, s->secret};
-	for (int i = 0; i < 7; i++) {
-		o->text[i] = dup_or_null(t[i]);
-	}
-	o->num[0] = s->created_ns;
-	o->num[1] = s->deleting;
-	submit(st, o);
-}
-
-static void service_op(struct zr_store *st, enum op_kind kind, const char *guid, const char *text,
-		       bool internal)
-{
-	struct op *o = op_new(kind, internal);
-	if (!o) {
-		return;
-	}
-	o->text[0] = strdup(guid);
-	o->text[1] = dup_or_null(text);
-	submit(st, o);
-}
-
-void zr_store_service_data(struct zr_store *st, const char *guid, const char *data, bool internal)
-{
-	service_op(st, OP_SERVICE_DATA, guid, data, internal);
-}
-
-void zr_store_service_state(struct zr_store *st, const char *guid, const char *state)
-{
-	service_op(st, OP_SERVICE_STATE, guid, state, true);
-}
-
-void zr_store_service_uid(struct zr_store *st, const char *guid, const char *uid)
-{
-	service_op(st, OP_SERVICE_UID, guid, uid, true);
-}
-
-void zr_store_service_upgrade_to(struct zr_store *st, const char *guid, const char *uid, bool internal)
-{
-	service_op(st, OP_SERVICE_UPGRADE_TO, guid, uid, internal);
-}
-
-void zr_store_service_deleting(struct zr_store *st, const char *guid)
-{
-	service_op(st, OP_SERVICE_DELETING, guid, NULL, false);
-}
-
-void zr_store_service_delete(struct zr_store *st, const char *guid)
-{
-	service_op(st, OP_SERVICE_DELETE, guid, NULL, true);
-	/* Its tasks go with it: a service's history has no meaning without it. */
-	service_op(st, OP_TASKS_DELETE_SERVICE, guid, NULL, true);
-	service_op(st, OP_RCONSUMERS_DELETE_SERVICE, guid, NULL, true);
-}
-
-void zr_store_task_put(struct zr_store *st, const struct zr_store_task *t, bool internal)
-{
-	struct op *o = op_new(OP_TASK_PUT, internal);
-	if (!o) {
-		return;
-	}
-	const char *txt[] = {t->service_guid, t->action, t->args, t->state, t->error};
-	for (int i = 0; i < 5; i++) {
-		o->text[i] = dup_or_null(txt[i]);
-	}
-	if (t->result && t->result_len > 0) {
-		o->text[5] = malloc(t->result_len);
-		if (o->text[5]) {
-			memcpy(o->text[5], t->result, t->result_len);
-			o->blob_len = t->result_len;
+	for (size_t i = 0; i < n; i++) {
+		if (!ok && ops[i]) {
+			op_free(ops[i]);
+		} else if (ok) {
+			zr_list_push_back(&g->ops, &ops[i]->link);
 		}
 	}
-	int64_t nums[] = {t->id, t->lane, t->created_ns, t->started_ns, t->finished_ns, t->err,
-			  t->attempt, t->progress_done, t->progress_total};
-	memcpy(o->num, nums, sizeof(nums));
-	submit(st, o);
+	if (!ok) {
+		return -ENOMEM;
+	}
+	kick(st);
+	return 0;
 }
 
-void zr_store_repo_put(struct zr_store *st, const char *id, const char *url, const char *ref,
-		       const char *commit, int64_t pos)
+/* One change: texts and integers as op_new takes them. */
+static int change(struct zr_store *st, enum op_kind kind, bool internal,
+		  const char *const text[OP_TEXTS], const int64_t num[OP_INTS])
 {
-	struct op *o = op_new(OP_REPO_PUT, true);
-	if (!o) {
-		return;
-	}
-	o->text[0] = strdup(id);
-	o->text[1] = strdup(url);
-	o->text[2] = dup_or_null(ref);
-	o->text[3] = strdup(commit);
-	o->num[0] = pos;
-	submit(st, o);
+	struct op *o = op_new(kind, internal, text, 0, num);
+	return submit(st, &o, 1);
 }
+
+int zr_store_service_insert(struct zr_store *st, const struct zr_store_service *s)
+{
+	return change(st, OP_SERVICE_INSERT, false,
+		      (const char *[OP_TEXTS]){s->template, s->name, s->guid, s->uid, s->data,
+					       s->state, s->secret},
+		      (const int64_t[OP_INTS]){s->created_ns, s->deleting});
+}
+
+int zr_store_service_data(struct zr_store *st, const char *guid, const char *data, bool internal)
+{
+	return change(st, OP_SERVICE_DATA, internal, (const char *[OP_TEXTS]){guid, data}, NULL);
+}
+
+int zr_store_service_state(struct zr_store *st, const char *guid, const char *state)
+{
+	return change(st, OP_SERVICE_STATE, true, (const char *[OP_TEXTS]){guid, state}, NULL);
+}
+
+int zr_store_service_uid(struct zr_store *st, const char *guid, const char *uid)
+{
+	return change(st, OP_SERVICE_UID, true, (const char *[OP_TEXTS]){guid, uid}, NULL);
+}
+
+int zr_store_service_upgrade_to(struct zr_store *st, const char *guid, const char *uid, bool internal)
+{
+	return change(st, OP_SERVICE_UPGRADE_TO, internal, (const char *[OP_TEXTS]){guid, uid}, NULL);
+}
+
+int zr_store_service_deleting(struct zr_store *st, const char *guid)
+{
+	return change(st, OP_SERVICE_DELETING, false, (const char *[OP_TEXTS]){guid}, NULL);
+}
+
+int zr_store_service_delete(struct zr_store *st, const char *guid)
+{
+	/* Its tasks and remote consumers go with it: they have no meaning without it. */
+	const char *const text[OP_TEXTS] = {guid};
+	struct op *ops[] = {
+		op_new(OP_SERVICE_DELETE, true, text, 0, NULL),
+		op_new(OP_TASKS_DELETE_SERVICE, true, text, 0, NULL),
+		op_new(OP_RCONSUMERS_DELETE_SERVICE, true, text, 0, NULL),
+	};
+	return submit(st, ops, 3);
+}
+
+int zr_store_task_put(struct zr_store *st, const struct zr_store_task *t, bool internal)
+{
+	const char *const text[OP_TEXTS] = {t->service_guid, t->action, t->args, t->state, t->error,
+					    t->result_len > 0 ? (const char *)t->result : NULL};
+	const int64_t num[OP_INTS] = {t->id, t->lane, t->created_ns, t->started_ns, t->finished_ns,
+				      t->err, t->attempt, t->progress_done, t->progress_total};
+	struct op *o = op_new(OP_TASK_PUT, internal, text, t->result_len, num);
+	return submit(st, &o, 1);
+}
+
+int zr_store_task_delete(struct zr_store *st, int64_t id)
+{
+	return change(st, OP_TASK_DELETE, true, (const char *[OP_TEXTS]){NULL}, (const int64_t[OP_INTS]){id});
+}
+
+int zr_store_task_id(struct zr_store *st, int64_t id)
+{
+	return change(st, OP_TASK_ID, false, (const char *[OP_TEXTS]){NULL}, (const int64_t[OP_INTS]){id});
+}
+
+int zr_store_repo_put(struct zr_store *st, const char *id, const char *url, const char *ref,
+		      const char *commit, int64_t pos)
+{
+	return change(st, OP_REPO_PUT, true, (const char *[OP_TEXTS]){id, url, ref, commit},
+		      (const int64_t[OP_INTS]){pos});
+}
+
+int zr_store_remote_put(struct zr_store *st, const char *name, const char *url,
+			const char *token_file, int64_t pos)
+{
+	return change(st, OP_REMOTE_PUT, false, (const char *[OP_TEXTS]){name, url, token_file},
+		      (const int64_t[OP_INTS]){pos});
+}
+
+int zr_store_remote_delete(struct zr_store *st, const char *name)
+{
+	return change(st, OP_REMOTE_DELETE, false, (const char *[OP_TEXTS]){name}, NULL);
+}
+
+int zr_store_rconsumer(struct zr_store *st, const char *producer, const char *robot,
+		       const char *consumer, bool add)
+{
+	return change(st, add ? OP_RCONSUMER_PUT : OP_RCONSUMER_DELETE, false,
+		      (const char *[OP_TEXTS]){producer, robot, consumer}, NULL);
+}
+
+int zr_store_unlink(struct zr_store *st, const char *remote, const char *producer,
+		    const char *consumer, bool pending)
+{
+	return change(st, pending ? OP_UNLINK_PUT : OP_UNLINK_DELETE, true,
+		      (const char *[OP_TEXTS]){remote, producer, consumer}, NULL);
+}
+
+/* ---- reading (before the writer starts) ---- */
 
 static int repo_row(sqlite3_stmt *s, void *ctx)
 {
@@ -567,20 +633,6 @@ int zr_store_repos(struct zr_store *st,
 	return each_row(st, "SELECT id, url, ref, commit_id FROM repos ORDER BY pos, id", repo_row, &w);
 }
 
-/* A change whose parameters are three texts (the third may be NULL). */
-static void text3_op(struct zr_store *st, enum op_kind kind, bool internal, const char *a,
-		     const char *b, const char *c, int64_t num)
-{
-	struct op *o = op_new(kind, internal);
-	if (o) {
-		o->text[0] = strdup(a);
-		o->text[1] = dup_or_null(b);
-		o->text[2] = dup_or_null(c);
-		o->num[0] = num;
-		submit(st, o);
-	}
-}
-
 static int text3_row(sqlite3_stmt *s, void *ctx)
 {
 	struct walk *w = ctx;
@@ -594,28 +646,11 @@ static int each_text3(struct zr_store *st, const char *sql,
 	return each_row(st, sql, text3_row, &w);
 }
 
-void zr_store_remote_put(struct zr_store *st, const char *name, const char *url,
-			 const char *token_file, int64_t pos)
-{
-	text3_op(st, OP_REMOTE_PUT, false, name, url, token_file, pos);
-}
-
-void zr_store_remote_delete(struct zr_store *st, const char *name)
-{
-	text3_op(st, OP_REMOTE_DELETE, false, name, NULL, NULL, 0);
-}
-
 int zr_store_remotes(struct zr_store *st,
 		     int (*fn)(const char *name, const char *url, const char *token_file, void *data),
 		     void *data)
 {
 	return each_text3(st, "SELECT name, url, token_file FROM remotes ORDER BY pos, name", fn, data);
-}
-
-void zr_store_rconsumer(struct zr_store *st, const char *producer, const char *robot,
-			const char *consumer, bool add)
-{
-	text3_op(st, add ? OP_RCONSUMER_PUT : OP_RCONSUMER_DELETE, false, producer, robot, consumer, 0);
 }
 
 int zr_store_rconsumers(struct zr_store *st,
@@ -626,27 +661,12 @@ int zr_store_rconsumers(struct zr_store *st,
 			  fn, data);
 }
 
-void zr_store_unlink(struct zr_store *st, const char *remote, const char *producer,
-		     const char *consumer, bool pending)
-{
-	text3_op(st, pending ? OP_UNLINK_PUT : OP_UNLINK_DELETE, true, remote, producer, consumer, 0);
-}
-
 int zr_store_unlinks(struct zr_store *st,
 		     int (*fn)(const char *remote, const char *producer, const char *consumer, void *data),
 		     void *data)
 {
 	return each_text3(st, "SELECT remote, producer, consumer FROM remote_unlinks ORDER BY remote, producer",
 			  fn, data);
-}
-
-void zr_store_task_id(struct zr_store *st, int64_t id)
-{
-	struct op *o = op_new(OP_TASK_ID, false);
-	if (o) {
-		o->num[0] = id;
-		submit(st, o);
-	}
 }
 
 int64_t zr_store_last_task_id(struct zr_store *st)
@@ -676,15 +696,6 @@ int zr_store_actions(struct zr_store *st, int (*fn)(const char *tmpl, const char
 	struct walk w = {.action_fn = fn, .data = data};
 	return each_row(st, "SELECT DISTINCT s.template, s.uid, t.action FROM tasks t"
 			" JOIN services s ON s.guid = t.service", action_row, &w);
-}
-
-void zr_store_task_delete(struct zr_store *st, int64_t id)
-{
-	struct op *o = op_new(OP_TASK_DELETE, true);
-	if (o) {
-		o->num[0] = id;
-		submit(st, o);
-	}
 }
 
 void zr_store_sync(struct zr_store *st, void (*cb)(int err, void *data), void *data)
@@ -823,6 +834,18 @@ static int migrate(sqlite3 *db, const char *path, char **ret_err)
 	return 0;
 }
 
+/* Finalizes the statements (those prepared; the others are NULL) and closes the database. */
+static void close_db(struct zr_store *st)
+{
+	for (int i = 0; i < N_OPS; i++) {
+		sqlite3_finalize(st->stmt[i]);
+	}
+	sqlite3_finalize(st->begin);
+	sqlite3_finalize(st->commit);
+	sqlite3_finalize(st->rollback);
+	sqlite3_close(st->db);
+}
+
 int zr_store_open(uv_loop_t *loop, const char *data_dir, struct zr_store **ret, char **ret_err)
 {
 	struct zr_store *st = calloc(1, sizeof(*st));
@@ -849,10 +872,13 @@ int zr_store_open(uv_loop_t *loop, const char *data_dir, struct zr_store **ret, 
 		goto fail;
 	}
 	for (int i = 0; i < N_OPS; i++) {
-		rc = sqlite3_prepare_v2(st->db, op_sql[i], -1, &st->stmt[i], NULL);
+		rc = sqlite3_prepare_v2(st->db, op_descs[i].sql, -1, &st->stmt[i], NULL);
 		if (rc != SQLITE_OK) {
 			goto prep_fail;
 		}
+		/* A row of op_descs that does not fit its statement is a bug, not bad input. */
+		assert(op_descs[i].texts <= OP_TEXTS &&
+		       sqlite3_bind_parameter_count(st->stmt[i]) <= op_descs[i].texts + OP_INTS);
 	}
 	if (sqlite3_prepare_v2(st->db, "BEGIN IMMEDIATE", -1, &st->begin, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(st->db, "COMMIT", -1, &st->commit, NULL) != SQLITE_OK ||
@@ -878,13 +904,7 @@ prep_fail:
 	(void)asprintf(ret_err, "cannot prepare a statement on %s: %s", st->path, sqlite3_errmsg(st->db));
 	err = -EIO;
 fail:
-	for (int i = 0; i < N_OPS; i++) {
-		sqlite3_finalize(st->stmt[i]);
-	}
-	sqlite3_finalize(st->begin);
-	sqlite3_finalize(st->commit);
-	sqlite3_finalize(st->rollback);
-	sqlite3_close(st->db);
+	close_db(st);
 	free(st->path);
 	free(st);
 	return err;
@@ -997,13 +1017,7 @@ void zr_store_close(struct zr_store *st)
 		group_done(st, st->pending);
 		st->pending = NULL;
 	}
-	for (int i = 0; i < N_OPS; i++) {
-		sqlite3_finalize(st->stmt[i]);
-	}
-	sqlite3_finalize(st->begin);
-	sqlite3_finalize(st->commit);
-	sqlite3_finalize(st->rollback);
-	sqlite3_close(st->db);
+	close_db(st);
 	pthread_mutex_destroy(&st->lock);
 	pthread_cond_destroy(&st->cond);
 	free(st->path);

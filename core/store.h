@@ -74,37 +74,45 @@ int zr_store_actions(struct zr_store *st,
 		     void *data);
 
 /* ---- changes: copied at once, committed with the current group ----
+ * Each returns 0 once the change is queued, or -ENOMEM when it could not be (then nothing of
+ * it is committed: a request must fail rather than be acknowledged by its next sync).
  * internal: a change the robot made itself (not a reply to a request). If its group fails,
  * it is tried again with the next group; a request's change is dropped with its group. */
 
-void zr_store_service_insert(struct zr_store *st, const struct zr_store_service *s);
-void zr_store_service_data(struct zr_store *st, const char *guid, const char *data, bool internal);
-void zr_store_service_uid(struct zr_store *st, const char *guid, const char *uid);
-void zr_store_service_state(struct zr_store *st, const char *guid, const char *state);
-void zr_store_service_deleting(struct zr_store *st, const char *guid);
+int zr_store_service_insert(struct zr_store *st, const struct zr_store_service *s);
+int zr_store_service_data(struct zr_store *st, const char *guid, const char *data, bool internal);
+int zr_store_service_uid(struct zr_store *st, const char *guid, const char *uid);
+int zr_store_service_state(struct zr_store *st, const char *guid, const char *state);
+int zr_store_service_deleting(struct zr_store *st, const char *guid);
 /* The version (uid) a service moves to once its running task ends; NULL once it has. */
-void zr_store_service_upgrade_to(struct zr_store *st, const char *guid, const char *uid, bool internal);
-/* Deletes the service and its tasks. */
-void zr_store_service_delete(struct zr_store *st, const char *guid);
-void zr_store_task_put(struct zr_store *st, const struct zr_store_task *t, bool internal);
-void zr_store_task_delete(struct zr_store *st, int64_t id);
+int zr_store_service_upgrade_to(struct zr_store *st, const char *guid, const char *uid, bool internal);
+/* Deletes the service, its tasks and its remote consumers (all three or none). */
+int zr_store_service_delete(struct zr_store *st, const char *guid);
+int zr_store_task_put(struct zr_store *st, const struct zr_store_task *t, bool internal);
+int zr_store_task_delete(struct zr_store *st, int64_t id);
 /* Records a template repository at its commit (pos: its place in the list). */
-void zr_store_repo_put(struct zr_store *st, const char *id, const char *url, const char *ref,
-		       const char *commit, int64_t pos);
+int zr_store_repo_put(struct zr_store *st, const char *id, const char *url, const char *ref,
+		      const char *commit, int64_t pos);
 /* Records a remote robot (pos: its place in the list) or forgets one. */
-void zr_store_remote_put(struct zr_store *st, const char *name, const char *url,
-			 const char *token_file, int64_t pos);
-void zr_store_remote_delete(struct zr_store *st, const char *name);
+int zr_store_remote_put(struct zr_store *st, const char *name, const char *url,
+			const char *token_file, int64_t pos);
+int zr_store_remote_delete(struct zr_store *st, const char *name);
 /* Records (add) or forgets a consumer on another robot of service producer (a guid); they go
  * with the service too. */
-void zr_store_rconsumer(struct zr_store *st, const char *producer, const char *robot,
-			const char *consumer, bool add);
+int zr_store_rconsumer(struct zr_store *st, const char *producer, const char *robot,
+		       const char *consumer, bool add);
 /* Records (pending) or forgets an unregistration remote has not taken yet (the robot's own
  * change: retried until it lands). */
-void zr_store_unlink(struct zr_store *st, const char *remote, const char *producer,
-		     const char *consumer, bool pending);
+int zr_store_unlink(struct zr_store *st, const char *remote, const char *producer,
+		    const char *consumer, bool pending);
 /* Records that ids up to id are taken (with the request that took it). */
-void zr_store_task_id(struct zr_store *st, int64_t id);
+int zr_store_task_id(struct zr_store *st, int64_t id);
+
+#ifdef ZR_STORE_FAULTS
+/* Tests only (store.c built with ZR_STORE_FAULTS): the nth allocation a change makes from now
+ * on fails, as malloc would when memory runs out; 0 turns it off. */
+void zr_store__fail_alloc(unsigned nth);
+#endif
 
 /* Closes the current group: cb fires on the loop once everything submitted before this call
  * is committed (0) or its group failed (-ENOSPC, -EIO). */

@@ -143,6 +143,18 @@ static void on_link(const char *producer, const char *consumer, bool add, void *
 	zr_remotes_link(d->remotes, producer, consumer, add);
 }
 
+/* The model looks producers on other robots up through the remotes. */
+static void check_producer(const char *producer, void (*cb)(int err, const char *why, void *cbdata),
+			   void *cbdata, void *data)
+{
+	struct daemon *d = data;
+	if (!d->remotes) {
+		cb(0, NULL, cbdata); /* shutting down: taken on its shape, as with no remotes */
+		return;
+	}
+	zr_remotes_check(d->remotes, producer, cb, cbdata);
+}
+
 static void on_remote_changed(const char *name, void *data)
 {
 	struct daemon *d = data;
@@ -186,6 +198,7 @@ static int start_remotes(struct daemon *d)
 	};
 	int err = zr_remotes_create(&d->loop, &rcfg, &d->remotes);
 	zr_robot_set_links(d->robot, on_link, d);
+	zr_robot_set_producer_check(d->robot, check_producer, d);
 	for (size_t i = 0; err == 0 && i < arg_n_remotes; i++) {
 		err = add_arg_remote(d->remotes, arg_remotes[i]);
 	}

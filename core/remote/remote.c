@@ -710,7 +710,11 @@ void zr_remotes_add_persist(struct zr_remotes *rs, const char *name, const char 
 	p->rs = rs;
 	p->cb = cb;
 	p->data = data;
-	zr_store_remote_put(rs->cfg.store, name, url, token_file, (int64_t)zr_now_ns());
+	err = zr_store_remote_put(rs->cfg.store, name, url, token_file, (int64_t)zr_now_ns());
+	if (err < 0) {
+		on_persisted(err, p);
+		return;
+	}
 	zr_store_sync(rs->cfg.store, on_persisted, p);
 }
 
@@ -731,7 +735,11 @@ void zr_remotes_remove(struct zr_remotes *rs, const char *name, zr_remotes_done_
 	p->rs = rs;
 	p->cb = cb;
 	p->data = data;
-	zr_store_remote_delete(rs->cfg.store, name);
+	int err = zr_store_remote_delete(rs->cfg.store, name);
+	if (err < 0) {
+		on_persisted(err, p);
+		return;
+	}
 	zr_store_sync(rs->cfg.store, on_persisted, p);
 }
 

@@ -54,8 +54,8 @@ static void cleanup_base(void)
 /* A new empty folder under the base. */
 static const char *scratch_dir(void)
 {
-	static char dirs[8][4096];
-	ASSERT_LT_INT(n_dirs, 8);
+	static char dirs[12][4096];
+	ASSERT_LT_INT(n_dirs, 12);
 	char *d = dirs[n_dirs];
 	snprintf(d, sizeof(dirs[0]), "%s/%u", base_dir, n_dirs);
 	n_dirs++;
@@ -918,6 +918,54 @@ TEST(migrate_2_to_3)
 	free(v);
 }
 
+/* A change that cannot be allocated is refused with -ENOMEM and leaves no trace: the sync that
+ * follows succeeds, yet nothing of the change is on disk (a request must fail, not be
+ * acknowledged). A change of several rows (a service's deletion) goes whole or not at all. */
+TEST(submit_out_of_memory)
+{
+	const char *dir = scratch_dir();
+	struct zr_store *st = open_store(dir);
+	struct zr_store_service a = svc("alpha", "g-a", "{\"v\":1}", 111);
+	ASSERT_OK(zr_store_service_insert(st, &a));
+	struct zr_store_task t = queued_task(1, "g-a", "echo");
+	ASSERT_OK(zr_store_task_put(st, &t, false));
+	ASSERT_OK(sync_wait(st));
+
+	/* The change itself, then its second text. */
+	zr_store__fail_alloc(1);
+	ASSERT_EQ_INT(zr_store_service_data(st, "g-a", "{\"v\":2}", false), -ENOMEM);
+	zr_store__fail_alloc(2);
+	ASSERT_EQ_INT(zr_store_service_data(st, "g-a", "{\"v\":3}", true), -ENOMEM);
+	/* The task's result: its blob, the sixth allocation (no error text). */
+	static const char result[] = "out\n";
+	struct zr_store_task t2 = queued_task(2, "g-a", "echo");
+	t2.result = result;
+	t2.result_len = sizeof(result) - 1;
+	zr_store__fail_alloc(6);
+	ASSERT_EQ_INT(zr_store_task_put(st, &t2, false), -ENOMEM);
+	/* The second of the deletion's three rows. */
+	zr_store__fail_alloc(3);
+	ASSERT_EQ_INT(zr_store_service_delete(st, "g-a"), -ENOMEM);
+	ASSERT_OK(sync_wait(st));
+
+	/* Once memory is back, the same calls work. */
+	zr_store__fail_alloc(0);
+	ASSERT_OK(zr_store_task_id(st, 5));
+	ASSERT_OK(sync_wait(st));
+	close_store(st);
+
+	st = open_store(dir);
+	struct loaded l;
+	load(st, &l);
+	ASSERT_EQ_SIZE(l.n_svcs, 1);
+	ASSERT_EQ_STR(l.svcs[0].data, "{\"v\":1}");
+	ASSERT_EQ_SIZE(l.n_tasks, 1);
+	ASSERT_EQ_INT(l.tasks[0].id, 1);
+	ASSERT_EQ_INT(zr_store_last_task_id(st), 5);
+	loaded_free(&l);
+	close_store(st);
+}
+
 static int run_tests(void)
 {
 	ASSERT_OK(uv_loop_init(&loop));
@@ -928,6 +976,7 @@ static int run_tests(void)
 	RUN_TEST(migrate_2_to_3);
 	RUN_TEST(commit_failure_file_size_limit);
 	RUN_TEST(commit_failure_full_tmpfs);
+	RUN_TEST(submit_out_of_memory);
 	(void)uv_run(&loop, UV_RUN_DEFAULT);
 	ASSERT_OK(uv_loop_close(&loop));
 	return 0;

@@ -1,0 +1,54 @@
+/* Services: what service.c, service-run.c, service-data.c and service-upgrade.c share, and
+ * nobody else. */
+#pragma once
+#include <stdbool.h>
+#include <jansson.h>
+
+#include "service.h"
+#include "task.h"
+
+struct zr_template;
+
+/* ---- service-run.c ---- */
+
+/* Ends a task: takes ownership of error (NULL or text ending in '\n'); err is the positive
+ * errno its readers get. The task is current (running or waiting to retry) or queued. */
+void zr_service__finish(struct zr_service *s, struct zr_task *t, enum zr_task_state state,
+			char *error, int err);
+/* zr_service_enqueue with the flags its args are validated with (ZR_SCHEMA_COERCE for text
+ * from key=value lines). */
+int zr_service__enqueue(struct zr_service *s, const struct zr_action_def *action, json_t *args,
+			enum zr_lane lane, unsigned schema_flags, char **ret_err, zr_task_cb cb,
+			void *data);
+/* Queues the task's row in the store; -ENOMEM when it could not be. */
+int zr_service__store_task(const struct zr_task *t, bool internal);
+/* Logs that the robot's own change (what) could not be queued in the store, when err < 0. */
+void zr_service__store_failed(const struct zr_service *s, const char *what, int err);
+
+/* ---- service-data.c ---- */
+
+/* Validates data (borrowed) and sets it. internal (an action's fd 3, an upgrade's defaults):
+ * applied at once; else on commit, then cb. -EINVAL with *ret_err, -ENOMEM. */
+int zr_service__set_data(struct zr_service *s, const json_t *data, bool internal, char **ret_err,
+			 zr_done_cb cb, void *cbdata);
+
+/* Looks up, through the robot's producer check, each producer on another robot that data
+ * (borrowed) names for a role of t and old (borrowed; NULL: none) does not name already. done
+ * fires once (possibly before this returns): 0 when every one is there, else the first
+ * refusal and why (borrowed for the call). */
+void zr_service__check_remote(struct zr_robot *r, const struct zr_template *t, const json_t *data,
+			      const json_t *old, zr_request_cb done, void *ctx);
+/* zr_service_request_data for data from the service's own action (internal: applied at once
+ * once valid, not waiting for the commit). */
+void zr_service__request_data(struct zr_service *s, const json_t *data, bool internal,
+			      zr_request_cb cb, void *cbdata);
+
+/* ---- service-upgrade.c ---- */
+
+/* The timers of t's recurring actions: recur_alloc makes room, recur_init sets them up in
+ * it (s->recur) on the robot's loop, recur_arm starts one for its next due time. */
+struct zr_recur *zr_service__recur_alloc(const struct zr_template *t);
+void zr_service__recur_init(struct zr_service *s, const struct zr_template *t, struct zr_recur *recur);
+void zr_service__recur_arm(struct zr_recur *rc);
+/* Moves an idle service to s->upgrade_to. */
+void zr_service__switch(struct zr_service *s);
