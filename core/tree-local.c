@@ -571,7 +571,7 @@ static int local_readdir(struct zr_handle *zh, uint64_t off, bool plus, zr_tree_
 
 /* ---- services ---- */
 
-static void on_mkdir_done(int err, struct zr_service *s, void *data)
+static void on_mkdir_done(int err, const char *why, struct zr_service *s, void *data)
 {
 	struct tree_op *op = data;
 	struct zr_local *t = op->tree;
@@ -580,8 +580,12 @@ static void on_mkdir_done(int err, struct zr_service *s, void *data)
 	struct zr_tree_attr a;
 	struct ctx c;
 	(void)s;
+	if (err < 0 && err != -EEXIST) {
+		log_warn("Refused mkdir %s: %s", op->name, why ? why : strerror(-err));
+	}
 	if (err == 0) {
-		err = p ? lookup_node(t, p, op->name, &n, &c) : -ENOENT;
+		/* op->name is "<template>/<service>", for the log. */
+		err = p ? lookup_node(t, p, strchr(op->name, '/') + 1, &n, &c) : -ENOENT;
 	}
 	if (err < 0) {
 		zr_local__op_done(op, err, NULL);
@@ -597,7 +601,6 @@ static void local_mkdir(struct zr_tree_node *zp, const char *name, zr_tree_done_
 	struct node *p = node_of(zp);
 	struct zr_local *t = local_of(p);
 	struct ctx c;
-	_cleanup_free_ char *why = NULL;
 	int err = resolve(t, p, &c);
 	if (err < 0) {
 		cb(err, NULL, data);
@@ -609,19 +612,14 @@ static void local_mkdir(struct zr_tree_node *zp, const char *name, zr_tree_done_
 		return;
 	}
 	struct tree_op *op = zr_local__op_new(t, NULL, cb, data);
-	if (!op || !(op->name = strdup(name))) {
+	if (!op || asprintf(&op->name, "%s/%s", c.rt->t->name, name) < 0) {
 		free(op);
 		cb(-ENOMEM, NULL, data);
 		return;
 	}
 	op->parent = zp->ino;
-	err = zr_robot_create_service(t->robot, c.rt->t->name, name, NULL, &why, on_mkdir_done, op);
-	if (err < 0) {
-		if (err != -EEXIST) {
-			log_warn("Refused mkdir %s/%s: %s", c.rt->t->name, name, why ? why : strerror(-err));
-		}
-		zr_local__op_done(op, err, NULL);
-	}
+	/* Validated by the model (name, default data), as an HTTP create is. */
+	zr_service_request_create(t->robot, c.rt->t->name, name, NULL, on_mkdir_done, op);
 }
 
 static void on_rmdir_done(int err, void *data)

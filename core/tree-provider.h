@@ -78,6 +78,12 @@ void zr_tree__inval_entry(struct zr_tree *t, uint64_t parent, const char *name);
 void zr_tree__poll_notify(struct zr_tree *t, void *ph);
 void zr_tree__poll_destroy(struct zr_tree *t, void *ph);
 
+/* One write of a data body: adds it to wbuf at off. 1: apply the body now (a first write that
+ * holds a whole JSON text, or one plainly wrong, answers for itself); 0: it waits for close
+ * (an editor writing in pieces); -ENOMEM. The same for local and remote data files. */
+struct zr_buf;
+int zr_tree__data_write(struct zr_buf *wbuf, const char *buf, size_t len, uint64_t off);
+
 /* The remote robots shown under @remote/ (NULL: none). */
 struct zr_remotes *zr_tree__remotes(const struct zr_tree *t);
 

@@ -75,141 +75,61 @@ static void on_stored(int err, void *data)
 
 /* ---- data ---- */
 
-static void on_data_done(int err, void *data)
+static void on_data_done(int err, const char *why, void *data)
 {
 	struct tree_op *op = data;
 	if (err < 0) {
-		op_refused(op, err, strerror(-err));
+		op_refused(op, err, why ? why : strerror(-err));
 		return;
 	}
 	zr_local__op_done(op, op->len, NULL);
 }
 
-/* Data naming producers on other robots: each new one is looked up there first (over HTTP,
- * its listing cached briefly), then the data is set as usual. */
-struct data_check {
-	struct tree_op *op;
-	json_t *data;
-	size_t next; /* the role to look at next, in the template's order */
-};
-
-static void data_check_next(struct data_check *dc);
-
-static void on_producer_checked(int err, const char *why, void *data)
-{
-	struct data_check *dc = data;
-	struct ctx c;
-	if (err == 0 && zr_local__handle_ctx(dc->op->tree, dc->op->h, &c) < 0) {
-		err = -ENOENT;
-		why = "the service was deleted meanwhile";
-	}
-	if (err < 0) {
-		op_refused(dc->op, err, why);
-		json_decref(dc->data);
-		free(dc);
-		return;
-	}
-	data_check_next(dc);
-}
-
-static void data_check_next(struct data_check *dc)
-{
-	struct tree_op *op = dc->op;
-	struct ctx c;
-	_cleanup_free_ char *why = NULL;
-	int err = zr_local__handle_ctx(op->tree, op->h, &c);
-	const char *role;
-	json_t *spec;
-	size_t i = 0;
-	json_object_foreach(err == 0 ? c.svc->template->consumes : NULL, role, spec) {
-		const char *p = json_string_value(json_object_get(dc->data, role));
-		const char *now = zr_service_producer(c.svc, role);
-		if (i++ < dc->next || !p || strncmp(p, "@remote/", 8) != 0 || (now && strcmp(p, now) == 0)) {
-			continue;
-		}
-		dc->next = i;
-		zr_remotes_check(zr_tree__remotes(op->tree->tree), p, on_producer_checked, dc);
-		return;
-	}
-	if (err == 0) {
-		err = zr_service_set_data(c.svc, dc->data, &why, on_data_done, op);
-	}
-	if (err < 0) {
-		op_refused(op, err, why);
-	}
-	json_decref(dc->data);
-	free(dc);
-}
-
+/* A whole body: parsed here, validated by the model (as an HTTP PUT is), producers on other
+ * robots looked up there first. */
 static void apply_data(struct tree_op *op, const struct ctx *c, const char *buf, size_t len)
 {
 	json_error_t e;
 	_cleanup_json_ json_t *j = json_loadb(buf, len, 0, &e);
 	_cleanup_free_ char *why = NULL;
-	int err;
 	op->len = (ssize_t)len;
 	if (!j) {
 		if (asprintf(&why, "data is not valid JSON: %s", e.text) < 0) {
 			why = NULL;
 		}
-		err = -EINVAL;
 	} else if (!json_is_object(j)) {
 		why = strdup("data must be a JSON object");
-		err = -EINVAL;
-	} else if (zr_tree__remotes(op->tree->tree) && json_object_size(c->svc->template->consumes) > 0) {
-		/* What can be told here (a path's shape, a local producer) is told before asking
-		 * remote robots. */
-		struct data_check *dc = NULL;
-		err = zr_service__check_producers(c->svc->robot, c->svc->template, c->svc->path, j, &why);
-		if (err == 0 && !(dc = calloc(1, sizeof(*dc)))) {
-			err = -ENOMEM;
-		}
-		if (dc) {
-			*dc = (struct data_check){.op = op, .data = json_incref(j)};
-			data_check_next(dc);
-			return;
-		}
 	} else {
-		err = zr_service_set_data(c->svc, j, &why, on_data_done, op);
+		zr_service_request_data(c->svc, j, on_data_done, op);
+		return;
 	}
-	if (err < 0) {
-		zr_local__op_done(op, zr_local__refuse(op, c, err, why), NULL);
-	}
+	zr_local__op_done(op, zr_local__refuse(op, c, -EINVAL, why), NULL);
 }
 
 void zr_local__write_data(struct tree_op *op, const struct ctx *c, const char *buf, size_t len,
 			  uint64_t off)
 {
 	struct handle *h = op->h;
-	if (zr_buf_write_at(&h->wbuf, off, buf, len) < 0) {
-		zr_local__op_done(op, -ENOMEM, NULL);
+	int now = zr_tree__data_write(&h->wbuf, buf, len, off);
+	if (now < 0) {
+		zr_local__op_done(op, now, NULL);
 		return;
 	}
-	if (off == 0 && h->wbuf.len == len) {
-		json_error_t e;
-		json_t *j = json_loadb(buf, len, 0, &e);
-		json_decref(j);
-		if (!j && zr_json_incomplete(buf, len, &e)) {
-			/* The first part of a body written in pieces: applied at close. */
-			h->wpending = true;
-			zr_local__op_done(op, (ssize_t)len, NULL);
-			return;
-		}
-		h->wpending = false;
+	h->wpending = !now;
+	if (now) {
 		apply_data(op, c, buf, len);
-		return;
+	} else {
+		zr_local__op_done(op, (ssize_t)len, NULL);
 	}
-	h->wpending = true;
-	zr_local__op_done(op, (ssize_t)len, NULL);
 }
 
 /* ---- actions ---- */
 
-static void on_enqueue_done(int err, struct zr_task *task, void *data)
+static void on_task_queued(int err, const char *why, struct zr_task *task, void *data)
 {
 	struct tree_op *op = data;
 	if (err < 0) {
-		op_refused(op, err, strerror(-err));
+		op_refused(op, err, why ? why : strerror(-err));
 		return;
 	}
 	op->h->task_id = task->id;
@@ -217,32 +137,13 @@ static void on_enqueue_done(int err, struct zr_task *task, void *data)
 	zr_local__op_done(op, op->len, NULL);
 }
 
+/* The payload is parsed and validated by the model (as an HTTP POST's is). */
 void zr_local__write_action(struct tree_op *op, const struct ctx *c, const char *buf, size_t len,
 			    uint64_t off)
 {
 	(void)off;
-	json_t *args = NULL;
-	_cleanup_free_ char *why = NULL;
 	op->len = (ssize_t)len;
-	int err = zr_payload_parse(buf, len, c->action->name, &args, &why);
-	size_t i = 0;
-	while (i < len && strchr(" \t\r\n", buf[i])) {
-		i++;
-	}
-	if (err == 0 && i < len && buf[i] != '{' && json_object_size(args) > 0) {
-		/* key=value lines carry text: convert it to the fields' types. A JSON object
-		 * already says what its values are. */
-		json_t *typed = NULL;
-		err = zr_schema_apply(c->action->args, args, ZR_SCHEMA_COERCE, &typed, &why);
-		json_decref(args);
-		args = err == 0 ? typed : NULL;
-	}
-	if (err == 0) {
-		err = zr_service_enqueue(c->svc, c->action, args, ZR_LANE_USER, &why, on_enqueue_done, op);
-	}
-	if (err < 0) {
-		zr_local__op_done(op, zr_local__refuse(op, c, err, why), NULL);
-	}
+	zr_service_request_task(c->svc, c->action, buf, len, on_task_queued, op);
 }
 
 /* ---- repositories, remotes, commands ---- */

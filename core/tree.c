@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "payload.h"
 #include "remote/remote.h"
+#include "util/buf.h"
 #include "util/map.h"
 
 struct zr_tree {
@@ -299,6 +301,20 @@ void zr_tree_forward_cancel(struct zr_tree *t, struct zr_tree_fwd *f)
 {
 	(void)t;
 	f->prov->forward_cancel(f);
+}
+
+int zr_tree__data_write(struct zr_buf *wbuf, const char *buf, size_t len, uint64_t off)
+{
+	if (zr_buf_write_at(wbuf, off, buf, len) < 0) {
+		return -ENOMEM;
+	}
+	if (off != 0 || wbuf->len != len) {
+		return 0;
+	}
+	json_error_t e;
+	json_t *j = json_loadb(buf, len, 0, &e);
+	json_decref(j);
+	return j || !zr_json_incomplete(buf, len, &e);
 }
 
 /* ---- paths ---- */

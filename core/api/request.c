@@ -674,14 +674,14 @@ static void write_file(struct zr_api_req *q)
 	zr_tree_write(api->tree, q->h, q->body.data ? q->body.data : "", q->body.len, 0, on_written, q);
 }
 
-static void on_created(int err, struct zr_service *s, void *data)
+static void on_created(int err, const char *why, struct zr_service *s, void *data)
 {
 	struct zr_api_req *q = data;
 	if (!zr_api__op_done(q)) {
 		return;
 	}
 	if (err < 0) {
-		zr_api__fail_errno(q, -err, NULL);
+		zr_api__fail_errno(q, -err, why ? why : err == -EEXIST ? "the service exists" : NULL);
 	} else {
 		_cleanup_free_ char *loc = NULL;
 		if (asprintf(&loc, "/v1/%s", s->path) < 0) {
@@ -708,7 +708,6 @@ static void create_service(struct zr_api_req *q)
 {
 	struct zr_api *api = q->api;
 	_cleanup_free_ char *mt = media_type(q);
-	_cleanup_free_ char *why = NULL;
 	if (!mt || !is(mt, "application/json")) {
 		zr_api__fail(q, 415, EINVAL, "a new service is a JSON object {\"name\", \"data\"}: send "
 			     "Content-Type: application/json");
@@ -737,13 +736,9 @@ static void create_service(struct zr_api_req *q)
 	q->ops++;
 	q->pending = true;
 	q->step = refuse_step;
-	int err = zr_robot_create_service(api->robot, q->comps[0], json_string_value(name),
-					  json_is_object(data) ? data : NULL, &why, on_created, q);
-	if (err < 0) {
-		q->ops--;
-		q->pending = false;
-		zr_api__fail_errno(q, -err, why ? why : err == -EEXIST ? "the service exists" : NULL);
-	}
+	/* Validated by the model, as a mkdir is; a refusal may be answered before this returns. */
+	zr_service_request_create(api->robot, q->comps[0], json_string_value(name),
+				  json_is_object(data) ? data : NULL, on_created, q);
 }
 
 /* ---- DELETE ---- */

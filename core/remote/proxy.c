@@ -841,25 +841,15 @@ static void remote_write(struct zr_handle *zh, const char *buf, size_t len, uint
 {
 	struct zr_rhandle *h = rhandle_of(zh);
 	if (h->kind == F_DATA) {
-		if (zr_buf_write_at(&h->wbuf, off, buf, len) < 0) {
-			cb(-ENOMEM, NULL, data);
-			return;
+		/* As on a local robot: a body written at once is sent at once and answers for
+		 * itself; one written in pieces waits for close. */
+		int now = zr_tree__data_write(&h->wbuf, buf, len, off);
+		h->wpending = now == 0;
+		if (now > 0) {
+			send_body(h, "PUT", "application/json", buf, len, len, false, cb, data);
+		} else {
+			cb(now < 0 ? now : (ssize_t)len, NULL, data);
 		}
-		/* As on a local robot: a first write that is a whole JSON text (or plainly wrong) is
-		 * sent at once and answers for it; one that stopped early, and what follows it, wait
-		 * for close (an editor writing in pieces). */
-		if (off == 0 && h->wbuf.len == len) {
-			json_error_t e;
-			json_t *j = json_loadb(buf, len, 0, &e);
-			json_decref(j);
-			if (j || !zr_json_incomplete(buf, len, &e)) {
-				h->wpending = false;
-				send_body(h, "PUT", "application/json", buf, len, len, false, cb, data);
-				return;
-			}
-		}
-		h->wpending = true;
-		cb((ssize_t)len, NULL, data);
 		return;
 	}
 	if (h->kind == F_ACTION) {
