@@ -15,3 +15,14 @@ struct zr_http_resp {
 	int64_t lines;            /* Zr-Lines (a journal's lines so far), -1 when absent */
 	double secs;              /* from the start of the request to the answer */
 };
+
+/* The one errno table of the HTTP edges (README "HTTP API"): the server answers an errno with
+ * a status (api/status.c), the client reads an error answer back into an errno (remote/). */
+
+/* The status for a positive errno; 500 for one the table does not know. */
+unsigned zr_http_status(int err);
+/* The name of a positive errno ("ENOENT"), as error bodies carry it; "EIO" when unknown. */
+const char *zr_http_errno_name(int err);
+/* 0 for a 2xx answer, else its negative errno: the one its JSON body names ("error"), else the
+ * one its status stands for (-EIO for others). */
+int zr_http_answer_errno(const struct zr_http_resp *r);

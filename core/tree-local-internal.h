@@ -38,6 +38,10 @@ enum {
 	KIND_ACTION = 1 << 3,   /* named after one of the service's actions */
 };
 
+/* One write(2) to a writable file, answered through zr_local__op_done. */
+typedef void zr_kind_write_fn(struct tree_op *op, const struct ctx *c, const char *buf, size_t len,
+			      uint64_t off);
+
 /* One kind of node: a new file is one row (a struct kind) and its functions. Optional
  * members are NULL. */
 struct kind {
@@ -62,8 +66,7 @@ struct kind {
 	long long (*mtime)(struct zr_local *t, const struct node *n, const struct ctx *c);
 	/* Writable files: one write(2), answered through zr_local__op_done. O_TRUNC is accepted
 	 * on them (echo). */
-	void (*write)(struct tree_op *op, const struct ctx *c, const char *buf, size_t len,
-		      uint64_t off);
+	zr_kind_write_fn *write;
 	/* Symbolic links: the target, malloc'd. */
 	int (*readlink)(struct zr_local *t, const struct node *n, const struct ctx *c, char **ret);
 };
@@ -156,17 +159,6 @@ ssize_t zr_local__refuse(struct tree_op *op, const struct ctx *c, int err, const
 void zr_local__write(struct handle *h, const char *buf, size_t len, uint64_t off,
 		     zr_tree_done_cb cb, void *data);
 void zr_local__flush(struct handle *h, zr_tree_done_cb cb, void *data);
-void zr_local__write_action(struct tree_op *op, const struct ctx *c, const char *buf, size_t len,
-			    uint64_t off);
-void zr_local__write_data(struct tree_op *op, const struct ctx *c, const char *buf, size_t len,
-			  uint64_t off);
-void zr_local__write_repos(struct tree_op *op, const struct ctx *c, const char *buf, size_t len,
-			   uint64_t off);
-void zr_local__write_remotes(struct tree_op *op, const struct ctx *c, const char *buf, size_t len,
-			     uint64_t off);
-void zr_local__write_ctl(struct tree_op *op, const struct ctx *c, const char *buf, size_t len,
-			 uint64_t off);
-void zr_local__write_upgrade(struct tree_op *op, const struct ctx *c, const char *buf, size_t len,
-			     uint64_t off);
-void zr_local__write_cancel(struct tree_op *op, const struct ctx *c, const char *buf, size_t len,
-			    uint64_t off);
+/* The writers of the writable kinds. */
+zr_kind_write_fn zr_local__write_action, zr_local__write_data, zr_local__write_repos,
+	zr_local__write_remotes, zr_local__write_ctl, zr_local__write_upgrade, zr_local__write_cancel;

@@ -408,6 +408,13 @@ static void local_readlink(struct zr_tree_node *zn, zr_tree_link_cb cb, void *da
 	cb(err, target, data);
 }
 
+/* A node resolved for a file operation: -EISDIR for a directory. */
+static int resolve_file(struct zr_local *t, struct node *n, struct ctx *c)
+{
+	int err = resolve(t, n, c);
+	return err == 0 && S_ISDIR(n->kind->mode) ? -EISDIR : err;
+}
+
 /* Truncation to 0 of a file that takes writes (echo's O_TRUNC): accepted, changes nothing. */
 static void local_truncate(struct zr_tree_node *zn, uint64_t size, zr_tree_attr_cb cb, void *data)
 {
@@ -415,10 +422,8 @@ static void local_truncate(struct zr_tree_node *zn, uint64_t size, zr_tree_attr_
 	struct zr_local *t = local_of(n);
 	struct zr_tree_attr a;
 	struct ctx c;
-	int err = resolve(t, n, &c);
-	if (err == 0 && S_ISDIR(n->kind->mode)) {
-		err = -EISDIR;
-	} else if (err == 0 && (!n->kind->write || size != 0)) {
+	int err = resolve_file(t, n, &c);
+	if (err == 0 && (!n->kind->write || size != 0)) {
 		err = -EPERM;
 	}
 	if (err == 0) {
@@ -659,12 +664,9 @@ static void local_open(struct zr_tree_node *zn, int flags, zr_tree_open_cb cb, v
 {
 	struct node *n = node_of(zn);
 	struct zr_local *t = local_of(n);
-	struct zr_tree_attr a;
 	struct ctx c;
-	int err = resolve(t, n, &c);
-	if (err == 0 && S_ISDIR(n->kind->mode)) {
-		err = -EISDIR;
-	} else if (err == 0 && (flags & O_ACCMODE) != O_RDONLY && !(n->kind->mode & 0222)) {
+	int err = resolve_file(t, n, &c);
+	if (err == 0 && (flags & O_ACCMODE) != O_RDONLY && !(n->kind->mode & 0222)) {
 		/* Root passes the kernel's permission check: say no here too. */
 		err = -EACCES;
 	}
@@ -688,6 +690,7 @@ static void local_open(struct zr_tree_node *zn, int flags, zr_tree_open_cb cb, v
 	if (n->kind->content) {
 		gen_content(t, n, &c, &h->content);
 	}
+	struct zr_tree_attr a;
 	node_attr(t, n, &c, &a);
 	cb(0, &h->base, &a, data);
 }

@@ -9,10 +9,16 @@
  * Everything runs on the loop.
  *
  * Where things live, for a newcomer:
- *   tree.c            inode table, dispatch to providers, walk (HTTP paths), forget
- *   tree-local.c      the local provider: nodes of this robot, lookup, open, read, write
- *   tree-kinds.c      one descriptor per kind of local node (name, mode, content...)
- *   remote/proxy.c    the remote provider: another robot's nodes as HTTP requests */
+ *   tree.c              the inode table, dispatch to providers, walk (HTTP paths), forget
+ *   tree-provider.h     what a provider implements (the ops table) and may use
+ *   tree-local.c        the local provider: nodes of this robot, lookup, listings, reads
+ *   tree-kinds.c        one descriptor per kind of local node (name, mode, content, write...):
+ *                       a new file is one row there and one function
+ *   tree-write.c        writes to local files (actions, data, upgrade, repos, ctl files)
+ *   service-ctl.c       a service's ctl commands; remote/remote.c @robot/remotes' commands
+ *   remote/proxy.c      the remote provider: another robot's nodes as HTTP requests
+ *                       (remote/listing.c its cached listings, remote/services.c mkdir/rmdir)
+ *   http.c              the one errno <-> HTTP status table, for api/ and remote/ */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>

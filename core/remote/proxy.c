@@ -232,12 +232,8 @@ static void attr_start(struct zr_remotes *rs, struct zr_remote *rm, const char *
 		attr_fail(cb, link_cb, -ENOMEM, data);
 		return;
 	}
-	op->rs = rs;
-	op->rm = rm;
-	op->ino = ino;
-	op->cb = cb;
-	op->link_cb = link_cb;
-	op->data = data;
+	*op = (struct attr_op){.rs = rs, .rm = rm, .ino = ino, .path = op->path, .name = op->name,
+			       .cb = cb, .link_cb = link_cb, .data = data};
 	zr_remote__ref(rm);
 	zr_listing_get(rm, dir, on_lookup_listing, op);
 	free(dir);
@@ -822,11 +818,7 @@ static void send_body(struct zr_rhandle *h, const char *method, const char *ctyp
 		cb(-ENOMEM, NULL, data);
 		return;
 	}
-	op->h = h;
-	op->len = answer;
-	op->cb = cb;
-	op->data = data;
-	op->action = action;
+	*op = (struct write_op){.h = h, .len = answer, .cb = cb, .data = data, .action = action};
 	struct rcall_opts o = {.method = method, .path = h->n->path, .ctype = ctype, .body = buf, .len = len};
 	h->inflight++;
 	if (!zr_remote__call(h->n->rm, &o, on_written, op)) {

@@ -20,67 +20,6 @@
 /* An event line longer than this is not parsed. */
 #define SSE_LINE_MAX (16 * 1024)
 
-static const struct {
-	const char *name;
-	int err;
-} errnos[] = {
-	{"ENOENT", ENOENT}, {"ENOTDIR", ENOTDIR}, {"EINVAL", EINVAL}, {"EEXIST", EEXIST},
-	{"EBUSY", EBUSY}, {"ECANCELED", ECANCELED}, {"ENOTEMPTY", ENOTEMPTY}, {"EACCES", EACCES},
-	{"EPERM", EPERM}, {"EROFS", EROFS}, {"EISDIR", EISDIR}, {"EFBIG", EFBIG}, {"E2BIG", E2BIG},
-	{"EAGAIN", EAGAIN}, {"ENOSPC", ENOSPC}, {"EDQUOT", EDQUOT}, {"ETIMEDOUT", ETIMEDOUT},
-	{"ENOTCONN", ENOTCONN}, {"ECONNREFUSED", ENOTCONN}, {"EHOSTUNREACH", ENOTCONN},
-	{"ENOMEM", ENOMEM}, {"ESHUTDOWN", ESHUTDOWN}, {"EINTR", EINTR}, {"EIO", EIO},
-	{"ENAMETOOLONG", ENAMETOOLONG}, {"ENOSYS", ENOSYS}, {"EOPNOTSUPP", EOPNOTSUPP},
-	{"ESRCH", ESRCH}, {"ECHILD", ECHILD},
-};
-
-static const char *errno_name(int err)
-{
-	for (size_t i = 0; i < sizeof(errnos) / sizeof(errnos[0]); i++) {
-		if (errnos[i].err == err) {
-			return errnos[i].name;
-		}
-	}
-	return "EIO";
-}
-
-/* The errno of an error answer: the name the remote robot put in its JSON body, else one
- * from the status (the table of README's HTTP API, read backwards). */
-static int answer_errno(const struct zr_http_resp *r)
-{
-	if (r->status >= 200 && r->status < 300) {
-		return 0;
-	}
-	if (r->status == 401) {
-		return -EACCES;
-	}
-	json_t *j = json_loadb(r->body, r->len, 0, NULL);
-	const char *name = json_string_value(json_object_get(j, "error"));
-	int err = 0;
-	for (size_t i = 0; name && i < sizeof(errnos) / sizeof(errnos[0]); i++) {
-		if (strcmp(errnos[i].name, name) == 0) {
-			err = -errnos[i].err;
-		}
-	}
-	json_decref(j);
-	if (err) {
-		return err;
-	}
-	switch (r->status) {
-	case 400: return -EINVAL;
-	case 403: case 405: return -EACCES;
-	case 404: return -ENOENT;
-	case 409: return -EEXIST;
-	case 413: return -EFBIG;
-	case 414: return -ENAMETOOLONG;
-	case 429: case 503: return -EAGAIN;
-	case 502: return -ENOTCONN;
-	case 504: return -ETIMEDOUT;
-	case 507: return -ENOSPC;
-	default: return -EIO;
-	}
-}
-
 /* ---- the remote's life ---- */
 
 void zr_remote__ref(struct zr_remote *rm)
@@ -209,7 +148,7 @@ void zr_remote__unref(struct zr_remote *rm)
 static void set_error(struct zr_remote *rm, int err, const char *why)
 {
 	char *s = NULL;
-	if (asprintf(&s, "%s: %s", errno_name(-err), why) >= 0) {
+	if (asprintf(&s, "%s: %s", zr_http_errno_name(-err), why) >= 0) {
 		if (!rm->last_error || strcmp(rm->last_error, s) != 0) {
 			log_warn("Remote %s (%s): %s", rm->name, rm->url, s);
 		}
@@ -267,7 +206,7 @@ static void on_call_done(int err, const struct zr_http_resp *r, const char *why,
 	struct zr_remote *rm = c->rm;
 	if (rm->rs->stopping) {
 		/* Ended by our own shutdown: it says nothing of the remote. */
-		err = err < 0 ? err : answer_errno(r);
+		err = err < 0 ? err : zr_http_answer_errno(r);
 	} else if (err < 0) {
 		if (err == -ENOTCONN || err == -ETIMEDOUT) {
 			set_up(rm, false);
@@ -281,7 +220,7 @@ static void on_call_done(int err, const struct zr_http_resp *r, const char *why,
 			double ms = r->secs * 1000.0;
 			rm->latency_ms = rm->latency_ms > 0 ? 0.8 * rm->latency_ms + 0.2 * ms : ms;
 		}
-		err = answer_errno(r);
+		err = zr_http_answer_errno(r);
 		if (r->status == 401 || r->status == 403) {
 			char why2[96];
 			snprintf(why2, sizeof(why2), "the remote refused our token (HTTP %ld)", r->status);
@@ -462,7 +401,7 @@ static void on_sse_end(int err, const struct zr_http_resp *r, const char *why, v
 		set_up(rm, false);
 		set_error(rm, err, why);
 	} else {
-		int aerr = answer_errno(r);
+		int aerr = zr_http_answer_errno(r);
 		char why2[96];
 		snprintf(why2, sizeof(why2), "event stream answered HTTP %ld", r->status);
 		if (aerr < 0) {
