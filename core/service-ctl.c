@@ -23,8 +23,10 @@ int zr_service_ctl(struct zr_service *s, const char *buf, size_t len, char **why
 		cb(0, data);
 		return 0;
 	}
-	if (n == 4 && strcmp(w[0], "consumer") == 0 && (strcmp(w[1], "add") == 0 || strcmp(w[1], "remove") == 0)) {
-		return zr_service_rconsumer(s, w[2], w[3], w[1][0] == 'a', why, cb, data);
+	bool add = n == 4 && strcmp(w[1], "add") == 0;
+	if (n == 4 && strcmp(w[0], "consumer") == 0 && (add || strcmp(w[1], "remove") == 0)) {
+		return zr_service_rconsumer(s, w[2], w[3], add, why, cb, data);
 	}
-	return zr_fail(why, -EINVAL, "unknown command: want 'force' or 'consumer add|remove ROBOT TEMPLATE/SERVICE'");
+	return zr_fail(why, -EINVAL,
+		       "unknown command: want 'force' or 'consumer add|remove ROBOT TEMPLATE/SERVICE'");
 }

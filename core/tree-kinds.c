@@ -238,7 +238,9 @@ static void c_repo(struct zr_local *t, const struct node *n, const struct ctx *c
 		(void)zr_buf_puts(b, st ? st : "");
 		return;
 	}
-	const char *v = strcmp(field, "url") == 0 ? rp->url : strcmp(field, "ref") == 0 ? rp->ref : rp->commit;
+	const char *v = strcmp(field, "url") == 0   ? rp->url
+			: strcmp(field, "ref") == 0 ? rp->ref
+						    : rp->commit;
 	if (v || strcmp(field, "ref") == 0) {
 		(void)zr_buf_printf(b, "%s\n", v ? v : "HEAD");
 	}
@@ -463,7 +465,8 @@ static void c_queue(struct zr_local *t, const struct node *n, const struct ctx *
 	const struct zr_queue *q = &c->svc->queue;
 	(void)t, (void)n;
 	for (struct zr_queue_item *it = zr_queue_next(q, NULL); it; it = zr_queue_next(q, it)) {
-		(void)zr_buf_printf(b, "%llu\n", (unsigned long long)container_of(it, struct zr_task, qitem)->id);
+		const struct zr_task *task = container_of(it, struct zr_task, qitem);
+		(void)zr_buf_printf(b, "%llu\n", (unsigned long long)task->id);
 	}
 }
 
@@ -514,7 +517,8 @@ static int l_consumer(struct zr_local *t, const struct node *n, const struct ctx
 	struct zr_service *cons = zr_kind__consumer(t, c->svc, n->name);
 	/* A consumer on another robot: "@remote/<robot>/<t>/<s>", a path that resolves where that
 	 * robot is mounted under the name it gave. */
-	const char *target = cons ? cons->path : json_string_value(json_object_get(c->svc->rconsumers, n->name));
+	const char *target = cons ? cons->path
+				  : json_string_value(json_object_get(c->svc->rconsumers, n->name));
 	if (!target) {
 		return -ENOENT;
 	}
@@ -614,7 +618,8 @@ static void c_state(struct zr_local *t, const struct node *n, const struct ctx *
 	}
 	qsort(keys, count, sizeof(*keys), cmp_strp);
 	for (i = 0; i < count; i++) {
-		(void)zr_buf_printf(b, "%s %s\n", keys[i], json_string_value(json_object_get(s->state, keys[i])));
+		const char *value = json_string_value(json_object_get(s->state, keys[i]));
+		(void)zr_buf_printf(b, "%s %s\n", keys[i], value);
 	}
 	free(keys);
 }

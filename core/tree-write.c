@@ -158,8 +158,8 @@ void zr_local__write_repos(struct tree_op *op, const struct ctx *c, const char *
 	_cleanup_free_ char *text = strndup(buf, len);
 	(void)off;
 	if (!text || memchr(buf, '\0', len)) {
-		zr_local__op_done(op, text ? zr_local__refuse(op, c, -EINVAL, "NUL byte in the request") : -ENOMEM,
-				  NULL);
+		ssize_t err = text ? zr_local__refuse(op, c, -EINVAL, "NUL byte in the request") : -ENOMEM;
+		zr_local__op_done(op, err, NULL);
 		return;
 	}
 	char *w = text + strspn(text, " \t\r\n");
@@ -167,7 +167,8 @@ void zr_local__write_repos(struct tree_op *op, const struct ctx *c, const char *
 	while (n > 0 && strchr(" \t\r\n", w[n - 1])) {
 		w[--n] = '\0';
 	}
-	int err = c->repo ? zr_repos_ctl(t->robot->repos, c->repo, w, &why) : zr_repos_add(t->robot->repos, w, &why);
+	int err = c->repo ? zr_repos_ctl(t->robot->repos, c->repo, w, &why)
+			  : zr_repos_add(t->robot->repos, w, &why);
 	if (err == -EBUSY && !why) {
 		why = strdup("another operation on this repository is running");
 	}
@@ -183,7 +184,8 @@ void zr_local__write_remotes(struct tree_op *op, const struct ctx *c, const char
 	_cleanup_free_ char *why = NULL;
 	(void)off;
 	op->len = (ssize_t)len;
-	int err = rs ? zr_remotes_command(rs, strcmp(op->h->node->name, "add") == 0, buf, len, on_stored, op, &why)
+	bool add = strcmp(op->h->node->name, "add") == 0;
+	int err = rs ? zr_remotes_command(rs, add, buf, len, on_stored, op, &why)
 		     : zr_fail(&why, -EINVAL, "this robot has no remote support");
 	if (err < 0) {
 		zr_local__op_done(op, zr_local__refuse(op, c, err, why), NULL);
@@ -208,7 +210,8 @@ void zr_local__write_cancel(struct tree_op *op, const struct ctx *c, const char 
 {
 	(void)buf, (void)off;
 	int err = zr_service_cancel(c->svc, c->task);
-	zr_local__op_done(op, err < 0 ? zr_local__refuse(op, c, err, "task already ended") : (ssize_t)len, NULL);
+	ssize_t result = err < 0 ? zr_local__refuse(op, c, err, "task already ended") : (ssize_t)len;
+	zr_local__op_done(op, result, NULL);
 }
 
 /* "1.2.0", a uid or "latest": move the service to that version of its template; answered
