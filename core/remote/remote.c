@@ -633,8 +633,10 @@ static void on_persisted(int err, void *data)
 	free(p);
 }
 
-void zr_remotes_add_persist(struct zr_remotes *rs, const char *name, const char *url,
-			    const char *token_file, zr_remotes_done_cb cb, void *data, char **why)
+/* Adds a remote (persist: kept in the store, written to @robot/remotes/add); answered once the
+ * store has it. */
+static void add_persist(struct zr_remotes *rs, const char *name, const char *url,
+			const char *token_file, zr_remotes_done_cb cb, void *data, char **why)
 {
 	struct persist *p = calloc(1, sizeof(*p));
 	int err = p ? zr_remotes_add(rs, name, url, token_file, why) : -ENOMEM;
@@ -657,7 +659,8 @@ void zr_remotes_add_persist(struct zr_remotes *rs, const char *name, const char 
 	zr_store_sync(rs->cfg.store, on_persisted, p);
 }
 
-void zr_remotes_remove(struct zr_remotes *rs, const char *name, zr_remotes_done_cb cb, void *data)
+/* "remove NAME": -ENOENT when unknown; durable before cb. */
+static void remove_persist(struct zr_remotes *rs, const char *name, zr_remotes_done_cb cb, void *data)
 {
 	struct zr_remote *rm = zr_remote__find(rs, name);
 	struct persist *p;
@@ -697,7 +700,7 @@ int zr_remotes_command(struct zr_remotes *rs, bool add, const char *buf, size_t 
 		}
 		char *ignored = NULL;
 		/* add_persist logs its own refusals and answers them through cb. */
-		zr_remotes_add_persist(rs, w[0], w[1], w[2], cb, data, &ignored);
+		add_persist(rs, w[0], w[1], w[2], cb, data, &ignored);
 		free(ignored);
 		return 0;
 	}
@@ -707,7 +710,7 @@ int zr_remotes_command(struct zr_remotes *rs, bool add, const char *buf, size_t 
 	if (!zr_remote__find(rs, w[1])) {
 		return zr_fail(why, -ENOENT, "no such remote");
 	}
-	zr_remotes_remove(rs, w[1], cb, data);
+	remove_persist(rs, w[1], cb, data);
 	return 0;
 }
 

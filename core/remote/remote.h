@@ -31,22 +31,19 @@ int zr_remotes_create(uv_loop_t *loop, const struct zr_remotes_config *cfg, stru
 /* Ends every request (parked reads get -err) and frees everything once handles are closed. */
 void zr_remotes_destroy(struct zr_remotes *rs, int err);
 
-/* Adds remote name at url with the token read from token_file (NULL = no token). why gets a
- * malloc'd reason on failure (-EINVAL bad name/URL/token file, -EEXIST). persist: keep it in
- * the store (written to @robot/remotes/add) — returns once the store has it. */
-typedef void (*zr_remotes_done_cb)(int err, void *data);
+/* Adds remote name at url with the token read from token_file (NULL = no token), in memory
+ * (--remote). why gets a malloc'd reason on failure (-EINVAL bad name/URL/token file,
+ * -EEXIST). */
 int zr_remotes_add(struct zr_remotes *rs, const char *name, const char *url, const char *token_file,
 		   char **why);
-void zr_remotes_add_persist(struct zr_remotes *rs, const char *name, const char *url,
-			    const char *token_file, zr_remotes_done_cb cb, void *data, char **why);
-/* One write to @robot/remotes/add ("NAME URL [TOKEN-FILE]", like zr_remotes_add_persist) or
- * @robot/remotes/ctl ("remove NAME", like zr_remotes_remove): 0 and cb once the change is
- * stored (cb may get an errno), or a negative errno with a malloc'd *why when the text is
- * refused (-EINVAL, -ENOENT: no such remote); cb is then not called. */
+/* One write to @robot/remotes/add ("NAME URL [TOKEN-FILE]": added and kept in the store) or
+ * @robot/remotes/ctl ("remove NAME": removed, here and from the store): 0 and cb once the
+ * store has the change (cb may get an errno: -EEXIST, -EINVAL for a bad name, URL or token
+ * file, the store's), or a negative errno with a malloc'd *why when the text is refused
+ * (-EINVAL, -ENOENT: no such remote); cb is then not called. */
+typedef void (*zr_remotes_done_cb)(int err, void *data);
 int zr_remotes_command(struct zr_remotes *rs, bool add, const char *buf, size_t len,
 		       zr_remotes_done_cb cb, void *data, char **why);
-/* "remove NAME": -ENOENT when unknown; durable before cb. */
-void zr_remotes_remove(struct zr_remotes *rs, const char *name, zr_remotes_done_cb cb, void *data);
 /* Service consumer (local "T/S") started (add) or stopped naming producer
  * ("@remote/ROBOT/T/S"): tells that robot (its producer's ctl takes "consumer add|remove
  * SELF T/S"), now or as soon as its event stream connects, and again at every reconnection. */

@@ -1,7 +1,7 @@
 /* Unit tests for the tree (core/tree.h) without FUSE: a robot with one template on a private
  * data dir, driven through the tree's operations as a front end would. Lookup, readdir and
- * reads of local nodes; mkdir, a write to an action file, the read of its result parked and
- * interrupted (-EINTR); rmdir; and the remote provider against this robot's own HTTP API on
+ * reads of local nodes; mkdir, writes to data and ctl, truncation, a write to an action file
+ * and the read of its result parked and interrupted (-EINTR); rmdir; and the remote provider against this robot's own HTTP API on
  * 127.0.0.1:0, through @remote/self/ (lookup, listing, a read, a walk that stops there). */
 #include "tree.h"
 
@@ -306,6 +306,43 @@ TEST(service)
 	ASSERT_EQ_STR(names, "actions consumers ctl data events info lasterror log producers results "
 			     "state tasks upgrade ");
 	free(names);
+
+	/* data: one write of a whole JSON object is validated and applied; a refusal is EINVAL
+	 * from the write itself, with the reason in lasterror. */
+	uint64_t data_ino = lookup(svc, "data", 0).ino;
+	struct zr_handle *d = open_file(data_ino, O_WRONLY);
+	r = (struct answer){0};
+	zr_tree_write(tree, d, "{}", 2, 0, on_done, &r);
+	wait_for(&r);
+	ASSERT_EQ_INT(r.result, 2);
+	r = (struct answer){0};
+	zr_tree_write(tree, d, "[1]", 3, 0, on_done, &r);
+	wait_for(&r);
+	ASSERT_EQ_INT(r.err, -EINVAL);
+	zr_tree_release(tree, d);
+	char *lasterror = read_all(lookup(svc, "lasterror", 0).ino);
+	ASSERT_NOT_NULL(strstr(lasterror, "EINVAL"));
+	free(lasterror);
+	/* echo's O_TRUNC: accepted on files that take writes, refused on the others. */
+	r = (struct answer){0};
+	zr_tree_truncate(tree, data_ino, 0, on_attr, &r);
+	wait_for(&r);
+	ASSERT_EQ_INT(r.err, 0);
+	r = (struct answer){0};
+	zr_tree_truncate(tree, lookup(svc, "state", 0).ino, 0, on_attr, &r);
+	wait_for(&r);
+	ASSERT_EQ_INT(r.err, -EPERM);
+	/* ctl: its commands are the service's. */
+	struct zr_handle *ctl = open_file(lookup(svc, "ctl", 0).ino, O_WRONLY);
+	r = (struct answer){0};
+	zr_tree_write(tree, ctl, "force\n", 6, 0, on_done, &r);
+	wait_for(&r);
+	ASSERT_EQ_INT(r.result, 6);
+	r = (struct answer){0};
+	zr_tree_write(tree, ctl, "nonsense", 8, 0, on_done, &r);
+	wait_for(&r);
+	ASSERT_EQ_INT(r.err, -EINVAL);
+	zr_tree_release(tree, ctl);
 
 	/* A write to an action file queues a task; the read of the same handle waits for it. */
 	uint64_t actions = lookup(svc, "actions", 0).ino;
