@@ -529,7 +529,7 @@ static void local_opendir(struct zr_tree_node *zn, zr_tree_open_cb cb, void *dat
 	cb(0, &h->base, &a, data);
 }
 
-static int local_readdir(struct zr_handle *zh, uint64_t off, bool plus, zr_tree_fill_fn fill, void *data)
+static int local_readdir(struct zr_handle *zh, uint64_t off, zr_tree_fill_fn fill, void *data)
 {
 	struct handle *h = handle_of(zh);
 	struct zr_local *t = h->tree;
@@ -546,29 +546,17 @@ static int local_readdir(struct zr_handle *zh, uint64_t off, bool plus, zr_tree_
 		struct ctx c;
 		struct zr_tree_attr a;
 		if (h->node->kind == &zr_kind_remotes) {
-			/* A remote robot's root: a node of the remote provider, counted there. */
+			/* A remote robot's root: a node of the remote provider. */
 			if (!rs || zr_remotes_root(rs, h->names[i], false, &a) < 0) {
 				continue;
 			}
-			if (!fill(h->names[i], &a, i + 1, data)) {
-				break;
-			}
-			(void)zr_remotes_root(rs, h->names[i], plus, &a);
-			continue;
-		}
-		/* An entry removed since the snapshot is skipped, not shown stale. */
-		if (lookup_node(t, h->node, h->names[i], &n, &c) < 0) {
-			continue;
-		}
-		node_attr(t, n, &c, &a);
-		if (!fill(h->names[i], &a, i + 1, data)) {
-			node_maybe_free(t, n);
-			break;
-		}
-		if (plus) {
-			n->base.nlookup++;
+		} else if (lookup_node(t, h->node, h->names[i], &n, &c) == 0) {
+			node_attr(t, n, &c, &a);
 		} else {
-			node_maybe_free(t, n);
+			continue; /* removed since the snapshot: skipped, not shown stale */
+		}
+		if (!fill(h->names[i], &a, i + 1, data)) {
+			break;
 		}
 	}
 	return 0;
@@ -852,13 +840,8 @@ static void local_read(struct zr_handle *zh, uint64_t off, size_t size, zr_tree_
 		cb(-ENOMEM, NULL, 0, data);
 		return;
 	}
-	q->base.prov = &local_provider;
-	q->tree = t;
-	q->h = h;
-	q->off = off;
-	q->size = size;
-	q->cb = cb;
-	q->data = data;
+	*q = (struct parked){.base.prov = &local_provider, .tree = t, .h = h, .off = off, .size = size,
+			     .cb = cb, .data = data};
 	zr_waiter_init(&q->w, on_req_wake);
 	zr_waitq_add(o.wait, &q->w);
 	zr_list_push_back(&t->parked, &q->link);

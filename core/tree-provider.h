@@ -7,9 +7,9 @@
 struct zr_tree_provider;
 
 /* Embedded in the provider's own node. nlookup counts the front ends' references: a provider
- * adds one when it answers a lookup, a mkdir or a readdirplus entry with success; the tree
- * drops them in zr_tree_forget and then calls prov->forget, which frees the node once nothing
- * (references, open handles, children) holds it. */
+ * adds one when it answers a lookup or a mkdir with success, the tree one for a readdirplus
+ * entry; the tree drops them in zr_tree_forget and then calls prov->forget, which frees the
+ * node once nothing (references, open handles, children) holds it. */
 struct zr_tree_node {
 	uint64_t ino; /* 0 while in no tree's table */
 	uint64_t nlookup;
@@ -42,7 +42,9 @@ struct zr_tree_provider {
 	void (*readlink)(struct zr_tree_node *n, zr_tree_link_cb cb, void *data);
 	void (*truncate)(struct zr_tree_node *n, uint64_t size, zr_tree_attr_cb cb, void *data);
 	void (*opendir)(struct zr_tree_node *n, zr_tree_open_cb cb, void *data);
-	int (*readdir)(struct zr_handle *h, uint64_t off, bool plus, zr_tree_fill_fn fill, void *data);
+	/* Entries from off, each a node in the table; fill (the tree's) counts the reference of a
+	 * readdirplus entry, or calls forget on a node nothing holds. */
+	int (*readdir)(struct zr_handle *h, uint64_t off, zr_tree_fill_fn fill, void *data);
 	void (*mkdir)(struct zr_tree_node *parent, const char *name, zr_tree_done_cb cb, void *data);
 	void (*rmdir)(struct zr_tree_node *parent, const char *name, zr_tree_done_cb cb, void *data);
 	void (*open)(struct zr_tree_node *n, int flags, zr_tree_open_cb cb, void *data);

@@ -200,11 +200,33 @@ void zr_tree_opendir(struct zr_tree *t, uint64_t ino, zr_tree_open_cb cb, void *
 	n->prov->opendir(n, cb, data);
 }
 
+struct fill_ctx {
+	struct zr_tree *t;
+	zr_tree_fill_fn fill;
+	void *data;
+	bool plus;
+};
+
+/* The front end's fill, and the reference of an entry it took in a readdirplus (else the node
+ * may go again: nothing else may hold it). */
+static bool fill_counted(const char *name, const struct zr_tree_attr *a, uint64_t next_off, void *data)
+{
+	struct fill_ctx *f = data;
+	bool taken = f->fill(name, a, next_off, f->data);
+	struct zr_tree_node *n = zr_tree__node(f->t, a->ino);
+	if (n && taken && f->plus) {
+		n->nlookup++;
+	} else if (n) {
+		n->prov->forget(n);
+	}
+	return taken;
+}
+
 int zr_tree_readdir(struct zr_tree *t, struct zr_handle *h, uint64_t off, bool plus,
 		    zr_tree_fill_fn fill, void *data)
 {
-	(void)t;
-	return h->prov->readdir(h, off, plus, fill, data);
+	struct fill_ctx f = {.t = t, .fill = fill, .data = data, .plus = plus};
+	return h->prov->readdir(h, off, fill_counted, &f);
 }
 
 void zr_tree_mkdir(struct zr_tree *t, uint64_t parent, const char *name, zr_tree_done_cb cb, void *data)

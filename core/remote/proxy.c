@@ -501,8 +501,7 @@ static void remote_opendir(struct zr_tree_node *zn, zr_tree_open_cb cb, void *da
 	zr_listing_get(n->rm, n->path, on_dir_listing, op);
 }
 
-static int remote_readdir(struct zr_handle *zh, uint64_t off, bool plus, zr_tree_fill_fn fill,
-			  void *data)
+static int remote_readdir(struct zr_handle *zh, uint64_t off, zr_tree_fill_fn fill, void *data)
 {
 	struct zr_rhandle *h = rhandle_of(zh);
 	struct zr_remotes *rs = h->rs;
@@ -521,13 +520,7 @@ static int remote_readdir(struct zr_handle *zh, uint64_t off, bool plus, zr_tree
 		entry_attr(e, n->base.ino, &a);
 		n->mode = e->mode;
 		if (!fill(e->name, &a, i + 1, data)) {
-			zr_rnode_maybe_free(rs, n);
 			break;
-		}
-		if (plus) {
-			n->base.nlookup++;
-		} else {
-			zr_rnode_maybe_free(rs, n);
 		}
 	}
 	return 0;
@@ -681,12 +674,8 @@ static void remote_read(struct zr_handle *zh, uint64_t off, size_t size, zr_tree
 		cb(-ENOMEM, NULL, 0, data);
 		return;
 	}
-	q->base.prov = &remote_provider;
-	q->h = h;
-	q->off = off;
-	q->size = size;
-	q->cb = cb;
-	q->data = data;
+	*q = (struct zr_rreq){.base.prov = &remote_provider, .h = h, .off = off, .size = size,
+			      .cb = cb, .data = data};
 	q->waits = h->kind == F_RESULT || h->kind == F_ACTION;
 	/* tail -f past the end: only the new lines, not the whole journal again. */
 	q->more = h->kind == F_JOURNAL && off > 0 && h->fetched && h->jlines >= 0;
