@@ -15,6 +15,7 @@
 #include "options.h"
 #include "process.h"
 #include "remote/remote.h"
+#include "tree.h"
 #include "util/log.h"
 
 #define MOUNT_USAGE "Usage: zrobot mount URL DIR [--token-file FILE] [--remote-timeout S]\n"
@@ -23,6 +24,7 @@ struct mounter {
 	uv_loop_t loop;
 	struct zr_process_stop stop;
 	struct zr_remotes *remotes;
+	struct zr_tree *tree; /* no robot: its root is the remote's */
 	struct zr_fs *fs;
 };
 
@@ -40,6 +42,8 @@ static void on_mount_stop(void *data)
 	m->remotes = NULL;
 	zr_fs_destroy(m->fs);
 	m->fs = NULL;
+	zr_tree_destroy(m->tree, ENOTCONN);
+	m->tree = NULL;
 	zr_process_stop_close(&m->stop);
 }
 
@@ -122,17 +126,19 @@ int zr_cmd_mount(int argc, char **argv)
 	struct zr_fs_config fcfg = {.mount = dir, .allow_other = o.allow_other, .auto_unmount = true};
 	if ((err = zr_remotes_create(&m.loop, &rcfg, &m.remotes)) < 0 ||
 	    (err = zr_remotes_add(m.remotes, "mount", url, o.token_file, &why)) < 0 ||
-	    (err = zr_fs_create(&m.loop, &fcfg, &m.fs)) < 0) {
+	    (err = zr_fs_create(&m.loop, &fcfg, &m.fs)) < 0 ||
+	    (err = zr_tree_create(NULL, &zr_fs_tree_ops, m.fs, &m.tree)) < 0) {
 		log_error("Cannot mount %s: %s", url, why ? why : strerror(-err));
 		free(why);
 		zr_remotes_destroy(m.remotes, ESHUTDOWN);
+		zr_fs_destroy(m.fs);
 		uv_run(&m.loop, UV_RUN_DEFAULT);
 		(void)uv_loop_close(&m.loop);
 		return 1;
 	}
-	zr_fs_set_remotes(m.fs, m.remotes);
+	zr_tree_set_remotes(m.tree, m.remotes);
 	zr_process_stop_init(&m.stop, &m.loop, on_mount_stop, &m);
-	err = zr_fs_start(m.fs, NULL, on_mount_gone, &m);
+	err = zr_fs_start(m.fs, m.tree, on_mount_gone, &m);
 	int status = 0;
 	if (err < 0) {
 		log_error("Failed to mount %s: %s", dir, strerror(-err));

@@ -297,7 +297,6 @@ int zr_daemon_run(const char *mount, const char *data)
 		log_error("Out of memory");
 		return fail_start(&d);
 	}
-	zr_fs_set_remotes(d.fs, d.remotes);
 	zr_tree_set_remotes(d.tree, d.remotes);
 	zr_process_stop_init(&d.stop, &d.loop, on_stop, &d);
 	int err = zr_fs_start(d.fs, d.tree, on_fs_gone, &d);

@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include "notify.h"
-#include "remote/remote.h"
 #include "tree.h"
 #include "util/list.h"
 #include "util/log.h"
@@ -28,7 +27,6 @@ struct zr_fs {
 	char *mount;
 	struct fuse_session *se;
 	struct zr_tree *tree;
-	struct zr_remotes *remotes; /* remote robots' nodes: their operations go there */
 	struct zr_notifier *notifier;
 	uv_poll_t poll;
 	bool polling;
@@ -45,20 +43,14 @@ struct read_ctx {
 	fuse_req_t req;
 	struct zr_fs *fs;
 	struct zr_tree_req *treq;
-	struct zr_rreq *rreq;
 	struct zr_list link; /* in fs->interrupted once interrupted */
 };
 
-/* An operation on a remote node waiting for its answer. */
-struct op_ctx {
+/* An open waiting for its handle: fi lives for the call only, the answer needs a copy. */
+struct open_ctx {
 	fuse_req_t req;
 	struct fuse_file_info fi;
 };
-
-static bool is_remote(const struct zr_fs *fs, uint64_t ino)
-{
-	return zr_remotes_owns(fs->remotes, ino);
-}
 
 static void to_stat(const struct zr_tree_attr *a, struct stat *st)
 {
@@ -100,21 +92,34 @@ static void op_init(void *data, struct fuse_conn_info *conn)
 	}
 }
 
-static void on_remote_entry(int err, const struct zr_tree_attr *a, void *data)
+/* The interrupted-reply rule, in one place: a reply the kernel refuses (-ENOENT: the request
+ * was interrupted) never counted its reference or handle, so it is given back here. */
+static void reply_entry(fuse_req_t req, const struct zr_tree_attr *a)
 {
 	struct fuse_entry_param e;
-	if (err < 0) {
-		fuse_reply_err(data, -err);
-		return;
-	}
 	to_entry(a, &e);
-	if (fuse_reply_entry(data, &e) == -ENOENT) {
-		/* Interrupted: the kernel never counts this reference. */
-		zr_remotes_forget(req_fs(data)->remotes, a->ino, 1);
+	if (fuse_reply_entry(req, &e) == -ENOENT) {
+		zr_tree_forget(req_fs(req)->tree, a->ino, 1);
 	}
 }
 
-static void on_remote_attr(int err, const struct zr_tree_attr *a, void *data)
+static void reply_open(fuse_req_t req, const struct fuse_file_info *fi, struct zr_handle *h)
+{
+	if (fuse_reply_open(req, fi) == -ENOENT) {
+		zr_tree_release(req_fs(req)->tree, h);
+	}
+}
+
+static void on_entry(int err, const struct zr_tree_attr *a, void *data)
+{
+	if (err < 0) {
+		fuse_reply_err(data, -err);
+	} else {
+		reply_entry(data, a);
+	}
+}
+
+static void on_attr(int err, const struct zr_tree_attr *a, void *data)
 {
 	struct stat st;
 	if (err < 0) {
@@ -127,65 +132,31 @@ static void on_remote_attr(int err, const struct zr_tree_attr *a, void *data)
 
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	struct zr_tree_attr a;
-	struct fuse_entry_param e;
-	struct zr_fs *fs = req_fs(req);
-	if (is_remote(fs, parent)) {
-		/* Answered when the remote's listing is here (HTTP, or its cache). */
-		zr_remotes_lookup(fs->remotes, parent, name, on_remote_entry, req);
-		return;
-	}
-	int err = zr_tree_lookup(fs->tree, parent, name, &a);
-	if (err < 0) {
-		fuse_reply_err(req, -err);
-		return;
-	}
-	to_entry(&a, &e);
-	fuse_reply_entry(req, &e);
-}
-
-static void forget(struct zr_fs *fs, uint64_t ino, uint64_t n)
-{
-	if (is_remote(fs, ino)) {
-		zr_remotes_forget(fs->remotes, ino, n);
-	} else {
-		zr_tree_forget(fs->tree, ino, n);
-	}
+	/* Answered at once for local nodes, when the listing is here for remote ones. */
+	zr_tree_lookup(req_fs(req)->tree, parent, name, on_entry, req);
 }
 
 static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
-	forget(req_fs(req), ino, nlookup);
+	zr_tree_forget(req_fs(req)->tree, ino, nlookup);
 	fuse_reply_none(req);
 }
 
 static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
 {
 	for (size_t i = 0; i < count; i++) {
-		forget(req_fs(req), forgets[i].ino, forgets[i].nlookup);
+		zr_tree_forget(req_fs(req)->tree, forgets[i].ino, forgets[i].nlookup);
 	}
 	fuse_reply_none(req);
 }
 
 static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct zr_tree_attr a;
-	struct stat st;
 	(void)fi;
-	if (is_remote(req_fs(req), ino)) {
-		zr_remotes_getattr(req_fs(req)->remotes, ino, on_remote_attr, req);
-		return;
-	}
-	int err = zr_tree_getattr(req_fs(req)->tree, ino, &a);
-	if (err < 0) {
-		fuse_reply_err(req, -err);
-		return;
-	}
-	to_stat(&a, &st);
-	fuse_reply_attr(req, &st, 0);
+	zr_tree_getattr(req_fs(req)->tree, ino, on_attr, req);
 }
 
-static void on_remote_link(int err, const char *target, void *data)
+static void on_link(int err, const char *target, void *data)
 {
 	if (err < 0) {
 		fuse_reply_err(data, -err);
@@ -196,26 +167,12 @@ static void on_remote_link(int err, const char *target, void *data)
 
 static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 {
-	char *target = NULL;
-	if (is_remote(req_fs(req), ino)) {
-		zr_remotes_readlink(req_fs(req)->remotes, ino, on_remote_link, req);
-		return;
-	}
-	int err = zr_tree_readlink(req_fs(req)->tree, ino, &target);
-	if (err < 0) {
-		fuse_reply_err(req, -err);
-	} else {
-		fuse_reply_readlink(req, target);
-	}
-	free(target);
+	zr_tree_readlink(req_fs(req)->tree, ino, on_link, req);
 }
 
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		       struct fuse_file_info *fi)
 {
-	struct zr_tree_attr a;
-	struct stat st;
-	int err;
 	(void)fi;
 	/* Only truncation (echo's O_TRUNC, truncate -s 0) is meaningful here; the times that
 	 * come with it are the robot's to keep. */
@@ -224,26 +181,16 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		fuse_reply_err(req, EPERM);
 		return;
 	}
-	err = is_remote(req_fs(req), ino) ? zr_remotes_truncate(req_fs(req)->remotes, ino, &a)
-					   : zr_tree_truncate(req_fs(req)->tree, ino, (uint64_t)attr->st_size, &a);
-	if (err < 0) {
-		fuse_reply_err(req, -err);
-		return;
-	}
-	to_stat(&a, &st);
-	fuse_reply_attr(req, &st, 0);
+	zr_tree_truncate(req_fs(req)->tree, ino, (uint64_t)attr->st_size, on_attr, req);
 }
 
 static void on_entry_done(ssize_t result, const struct zr_tree_attr *a, void *data)
 {
-	fuse_req_t req = data;
-	struct fuse_entry_param e;
 	if (result < 0) {
-		fuse_reply_err(req, (int)-result);
-		return;
+		fuse_reply_err(data, (int)-result);
+	} else {
+		reply_entry(data, a);
 	}
-	to_entry(a, &e);
-	fuse_reply_entry(req, &e);
 }
 
 /* For requests whose only answer is an errno (0 = success). */
@@ -257,19 +204,11 @@ static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 {
 	(void)mode;
 	/* Answered once the new service is on disk (DESIGN §5). */
-	if (is_remote(req_fs(req), parent)) {
-		zr_remotes_mkdir(req_fs(req)->remotes, parent, name, on_entry_done, req);
-		return;
-	}
 	zr_tree_mkdir(req_fs(req)->tree, parent, name, on_entry_done, req);
 }
 
 static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	if (is_remote(req_fs(req), parent)) {
-		zr_remotes_rmdir(req_fs(req)->remotes, parent, name, on_status_done, req);
-		return;
-	}
 	zr_tree_rmdir(req_fs(req)->tree, parent, name, on_status_done, req);
 }
 
@@ -293,40 +232,39 @@ static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 	fuse_reply_err(req, EPERM);
 }
 
+static struct open_ctx *open_ctx_new(fuse_req_t req, const struct fuse_file_info *fi)
+{
+	struct open_ctx *c = malloc(sizeof(*c));
+	if (!c) {
+		fuse_reply_err(req, ENOMEM);
+		return NULL;
+	}
+	c->req = req;
+	c->fi = *fi;
+	return c;
+}
+
+static void on_open(int err, struct zr_handle *h, const struct zr_tree_attr *a, void *data)
+{
+	struct open_ctx *c = data;
+	if (err < 0) {
+		fuse_reply_err(c->req, -err);
+	} else {
+		c->fi.fh = (uint64_t)(uintptr_t)h;
+		/* Every file changes or may block: reads go to the robot, not the page cache. */
+		c->fi.direct_io = 1;
+		c->fi.keep_cache = 0;
+		c->fi.noflush = (a->flags & ZR_ATTR_READONLY) != 0;
+		reply_open(c->req, &c->fi, h);
+	}
+	free(c);
+}
+
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct zr_handle *h;
-	struct zr_tree_attr a;
-	struct zr_fs *fs = req_fs(req);
-	if (is_remote(fs, ino)) {
-		struct zr_rhandle *rh;
-		int err = zr_remotes_open(fs->remotes, ino, fi->flags, &rh);
-		if (err < 0) {
-			fuse_reply_err(req, -err);
-			return;
-		}
-		fi->fh = (uint64_t)(uintptr_t)rh;
-		/* Fetched at every open, never from the page cache: never stale. */
-		fi->direct_io = 1;
-		fi->keep_cache = 0;
-		if (fuse_reply_open(req, fi) == -ENOENT) {
-			zr_remotes_release(fs->remotes, rh);
-		}
-		return;
-	}
-	int err = zr_tree_open(fs->tree, ino, fi->flags, &h, &a);
-	if (err < 0) {
-		fuse_reply_err(req, -err);
-		return;
-	}
-	fi->fh = (uint64_t)(uintptr_t)h;
-	/* Every file changes or may block: reads go to the robot, not the page cache. */
-	fi->direct_io = 1;
-	fi->keep_cache = 0;
-	fi->noflush = (a.flags & ZR_ATTR_READONLY) != 0;
-	if (fuse_reply_open(req, fi) == -ENOENT) {
-		/* The open was interrupted and the kernel will never release this handle. */
-		zr_tree_release(req_fs(req)->tree, h);
+	struct open_ctx *c = open_ctx_new(req, fi);
+	if (c) {
+		zr_tree_open(req_fs(req)->tree, ino, fi->flags, on_open, c);
 	}
 }
 
@@ -359,11 +297,7 @@ static void answer_interrupted(struct zr_fs *fs)
 	while (!zr_list_empty(&fs->interrupted)) {
 		struct read_ctx *rc = container_of(fs->interrupted.next, struct read_ctx, link);
 		/* EINTR via the tree's cancel, which calls on_read_done. */
-		if (rc->rreq) {
-			zr_remotes_read_cancel(fs->remotes, rc->rreq);
-		} else {
-			zr_tree_read_cancel(fs->tree, rc->treq);
-		}
+		zr_tree_read_cancel(fs->tree, rc->treq);
 	}
 }
 
@@ -372,6 +306,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 	struct zr_fs *fs = req_fs(req);
 	struct read_ctx *rc = calloc(1, sizeof(*rc));
 	struct zr_tree_req *treq;
+	(void)ino;
 	if (!rc) {
 		fuse_reply_err(req, ENOMEM);
 		return;
@@ -379,22 +314,11 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 	rc->req = req;
 	rc->fs = fs;
 	zr_list_init(&rc->link);
-	if (is_remote(fs, ino)) {
-		struct zr_rreq *rreq;
-		zr_remotes_read(fs->remotes, (struct zr_rhandle *)(uintptr_t)fi->fh, (uint64_t)off, size,
-				on_read_done, rc, &rreq);
-		if (rreq) {
-			/* An HTTP request (a long poll for a result): Ctrl-C ends it. */
-			rc->rreq = rreq;
-			fuse_req_interrupt_func(req, on_interrupt, rc);
-		}
-		return;
-	}
 	zr_tree_read(fs->tree, (struct zr_handle *)(uintptr_t)fi->fh, (uint64_t)off, size, on_read_done,
 		     rc, &treq);
 	if (treq) {
-		/* Parked: rc lives until the tree answers. Without this, a blocked reader would
-		 * ignore Ctrl-C and even kill -9. */
+		/* Parked (a task's result, a remote's long poll): rc lives until the tree answers.
+		 * Without this, a blocked reader would ignore Ctrl-C and even kill -9. */
 		rc->treq = treq;
 		fuse_req_interrupt_func(req, on_interrupt, rc);
 	}
@@ -413,78 +337,44 @@ static void on_write_done(ssize_t result, const struct zr_tree_attr *a, void *da
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
+	(void)ino;
 	/* Answered once the task (or data) is durable: within a group commit, milliseconds. */
-	if (is_remote(req_fs(req), ino)) {
-		zr_remotes_write(req_fs(req)->remotes, (struct zr_rhandle *)(uintptr_t)fi->fh, buf, size,
-				 (uint64_t)off, on_write_done, req);
-		return;
-	}
 	zr_tree_write(req_fs(req)->tree, (struct zr_handle *)(uintptr_t)fi->fh, buf, size, (uint64_t)off,
 		      on_write_done, req);
 }
 
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	if (is_remote(req_fs(req), ino)) {
-		zr_remotes_flush(req_fs(req)->remotes, (struct zr_rhandle *)(uintptr_t)fi->fh, on_status_done, req);
-		return;
-	}
+	(void)ino;
 	zr_tree_flush(req_fs(req)->tree, (struct zr_handle *)(uintptr_t)fi->fh, on_status_done, req);
-}
-
-static void release(struct zr_fs *fs, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	if (is_remote(fs, ino)) {
-		zr_remotes_release(fs->remotes, (struct zr_rhandle *)(uintptr_t)fi->fh);
-	} else {
-		zr_tree_release(fs->tree, (struct zr_handle *)(uintptr_t)fi->fh);
-	}
 }
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	release(req_fs(req), ino, fi);
+	(void)ino;
+	zr_tree_release(req_fs(req)->tree, (struct zr_handle *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
 
-static void on_remote_opendir(int err, struct zr_rhandle *h, const struct zr_tree_attr *a, void *data)
+static void on_opendir(int err, struct zr_handle *h, const struct zr_tree_attr *a, void *data)
 {
-	struct op_ctx *c = data;
+	struct open_ctx *c = data;
 	(void)a;
 	if (err < 0) {
 		fuse_reply_err(c->req, -err);
 	} else {
 		c->fi.fh = (uint64_t)(uintptr_t)h;
-		if (fuse_reply_open(c->req, &c->fi) == -ENOENT) {
-			zr_remotes_release(req_fs(c->req)->remotes, h);
-		}
+		reply_open(c->req, &c->fi, h);
 	}
 	free(c);
 }
 
 static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct zr_handle *h;
-	if (is_remote(req_fs(req), ino)) {
-		struct op_ctx *c = malloc(sizeof(*c));
-		if (!c) {
-			fuse_reply_err(req, ENOMEM);
-			return;
-		}
-		/* fi lives for this call only: the answer needs a copy. */
-		c->req = req;
-		c->fi = *fi;
-		zr_remotes_opendir(req_fs(req)->remotes, ino, on_remote_opendir, c);
-		return;
-	}
-	int err = zr_tree_opendir(req_fs(req)->tree, ino, &h);
-	if (err < 0) {
-		fuse_reply_err(req, -err);
-		return;
-	}
-	fi->fh = (uint64_t)(uintptr_t)h;
-	if (fuse_reply_open(req, fi) == -ENOENT) {
-		zr_tree_release(req_fs(req)->tree, h);
+	struct open_ctx *c = open_ctx_new(req, fi);
+	if (c) {
+		/* A remote directory's listing is fetched here; readdir reads the copy. */
+		zr_tree_opendir(req_fs(req)->tree, ino, on_opendir, c);
 	}
 }
 
@@ -515,21 +405,16 @@ static bool dir_fill(const char *name, const struct zr_tree_attr *a, uint64_t ne
 	return true;
 }
 
-static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi,
-		       bool plus)
+static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi, bool plus)
 {
-	struct zr_fs *fs = req_fs(req);
 	struct dir_fill d = {.req = req, .size = size, .plus = plus};
 	d.buf = malloc(size ? size : 1);
 	if (!d.buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	int err = is_remote(fs, ino)
-			  ? zr_remotes_readdir(fs->remotes, (struct zr_rhandle *)(uintptr_t)fi->fh, (uint64_t)off,
-					       plus, dir_fill, &d)
-			  : zr_tree_readdir(fs->tree, (struct zr_handle *)(uintptr_t)fi->fh, (uint64_t)off, plus,
-					    dir_fill, &d);
+	int err = zr_tree_readdir(req_fs(req)->tree, (struct zr_handle *)(uintptr_t)fi->fh, (uint64_t)off,
+				  plus, dir_fill, &d);
 	if (err < 0) {
 		fuse_reply_err(req, -err);
 	} else {
@@ -540,29 +425,26 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
 
 static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
-	do_readdir(req, ino, size, off, fi, false);
+	(void)ino;
+	do_readdir(req, size, off, fi, false);
 }
 
 static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			   struct fuse_file_info *fi)
 {
-	do_readdir(req, ino, size, off, fi, true);
+	(void)ino;
+	do_readdir(req, size, off, fi, true);
 }
 
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	release(req_fs(req), ino, fi);
-	fuse_reply_err(req, 0);
+	op_release(req, ino, fi);
 }
 
 static void op_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct fuse_pollhandle *ph)
 {
-	if (is_remote(req_fs(req), ino)) {
-		fuse_reply_poll(req, zr_remotes_poll(req_fs(req)->remotes, (struct zr_rhandle *)(uintptr_t)fi->fh, ph));
-		return;
-	}
-	unsigned ev = zr_tree_poll(req_fs(req)->tree, (struct zr_handle *)(uintptr_t)fi->fh, ph);
-	fuse_reply_poll(req, ev);
+	(void)ino;
+	fuse_reply_poll(req, zr_tree_poll(req_fs(req)->tree, (struct zr_handle *)(uintptr_t)fi->fh, ph));
 }
 
 static const struct fuse_lowlevel_ops ops = {
@@ -684,14 +566,6 @@ int zr_fs_create(uv_loop_t *loop, const struct zr_fs_config *cfg, struct zr_fs *
 	zr_list_init(&fs->interrupted);
 	*ret = fs;
 	return 0;
-}
-
-void zr_fs_set_remotes(struct zr_fs *fs, struct zr_remotes *remotes)
-{
-	fs->remotes = remotes;
-	if (remotes) {
-		zr_remotes_set_poll(remotes, tree_poll_notify, tree_poll_destroy, fs);
-	}
 }
 
 int zr_fs_start(struct zr_fs *fs, struct zr_tree *tree, void (*on_gone)(void *data), void *data)

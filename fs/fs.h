@@ -21,10 +21,6 @@ extern const struct zr_tree_ops zr_fs_tree_ops;
 
 /* Allocates the front end (nothing mounted yet). */
 int zr_fs_create(uv_loop_t *loop, const struct zr_fs_config *cfg, struct zr_fs **ret);
-/* Sends the operations on remote robots' nodes to remotes (borrowed; before zr_fs_start).
- * With no tree (zrobot mount) every node is remote. */
-struct zr_remotes;
-void zr_fs_set_remotes(struct zr_fs *fs, struct zr_remotes *remotes);
 /* Mounts and starts serving tree (borrowed, must outlive the mount). on_gone fires once if the
  * mount goes away (fusermount -u) or the session fails. Returns 0 or a negative errno. */
 int zr_fs_start(struct zr_fs *fs, struct zr_tree *tree, void (*on_gone)(void *data), void *data);

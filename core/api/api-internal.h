@@ -99,7 +99,8 @@ struct zr_api_req {
 	struct zr_tree_attr attr;
 	struct zr_handle *h;
 	struct zr_tree_req *treq; /* a parked read */
-	struct zr_rfwd *fwd;      /* a request passed on to a remote robot (@remote/NAME/...) */
+	struct zr_tree_fwd *fwd;  /* a request passed on to another robot */
+	size_t fwd_at;            /* where in path that robot's part starts */
 	uint64_t off;
 	int read_err;
 	bool eof;
@@ -143,7 +144,10 @@ void zr_api__suspend(struct zr_api_req *q);
 const char *zr_api__header(const struct zr_api_req *q, const char *name);
 const char *zr_api__arg(const struct zr_api_req *q, const char *name);
 
-/* request.c: drops a request passed on to a remote robot (the client went away); false when
+/* forward.c: passes q on to the robot whose root the walk stopped at (q->ino, the rest of the
+ * path at q->fwd_at). */
+void zr_api__proxy(struct zr_api_req *q);
+/* forward.c: drops a request passed on to another robot (the client went away); false when
  * there is none. */
 bool zr_api__cancel_forward(struct zr_api_req *q);
 

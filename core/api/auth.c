@@ -223,6 +223,21 @@ static bool is(const char *a, const char *b)
 	return strcmp(a, b) == 0;
 }
 
+/* A service's data file, here (T/S/data) or on a robot reached through our own entries
+ * (@x/NAME/T/S/data). */
+static bool is_data(char *const *c, size_t n)
+{
+	if (n < 3 || n % 2 == 0 || !is(c[n - 1], "data") || c[n - 3][0] == '@') {
+		return false;
+	}
+	for (size_t i = 0; i + 3 < n; i += 2) {
+		if (c[i][0] != '@') {
+			return false;
+		}
+	}
+	return true;
+}
+
 /* What a user token may not do: read data, write anything but actions and cancel files,
  * create or delete anything under @robot. */
 static bool user_may(const struct zr_api_req *q)
@@ -233,8 +248,7 @@ static bool user_may(const struct zr_api_req *q)
 	switch (q->method) {
 	case ZR_API_GET:
 	case ZR_API_HEAD:
-		return !(!robot && n == 3 && is(c[2], "data")) &&
-		       !(n == 5 && is(c[0], "@remote") && is(c[4], "data"));
+		return !is_data(c, n);
 	case ZR_API_POST:
 	case ZR_API_PUT:
 		return !robot && (n == 1 || (n == 4 && is(c[2], "actions")) ||

@@ -14,7 +14,6 @@
 #include <sys/stat.h>
 
 #include "metrics.h"
-#include "remote/remote.h"
 #include "robot.h"
 #include "service.h"
 #include "task.h"
@@ -35,7 +34,7 @@ static const char *last_comp(const struct zr_api_req *q)
 	return q->n_comps ? q->comps[q->n_comps - 1] : "";
 }
 
-/* Under <template>/<service>/ (not under @robot or @remote). */
+/* Under <template>/<service>/ (not under @robot, nor another robot's). */
 static bool in_service(const struct zr_api_req *q)
 {
 	return q->n_comps >= 2 && q->comps[0][0] != '@';
@@ -209,6 +208,66 @@ void zr_api__release(struct zr_api_req *q)
 	}
 }
 
+/* ---- nodes reached by zr_tree_walk: local, so answered at once (tree.h) ---- */
+
+struct now {
+	int err;
+	struct zr_handle *h;
+	char *target;
+};
+
+static void on_open_now(int err, struct zr_handle *h, const struct zr_tree_attr *a, void *data)
+{
+	struct now *n = data;
+	(void)a;
+	n->err = err;
+	n->h = h;
+}
+
+static void on_link_now(int err, const char *target, void *data)
+{
+	struct now *n = data;
+	n->err = err;
+	if (err == 0 && !(n->target = strdup(target))) {
+		n->err = -ENOMEM;
+	}
+}
+
+static int open_now(struct zr_tree *t, uint64_t ino, int flags, bool dir, struct zr_handle **ret)
+{
+	struct now n = {.err = -EIO};
+	if (dir) {
+		zr_tree_opendir(t, ino, on_open_now, &n);
+	} else {
+		zr_tree_open(t, ino, flags, on_open_now, &n);
+	}
+	if (n.err == 0) {
+		*ret = n.h;
+	}
+	return n.err;
+}
+
+static int readlink_now(struct zr_tree *t, uint64_t ino, char **ret)
+{
+	struct now n = {.err = -EIO};
+	zr_tree_readlink(t, ino, on_link_now, &n);
+	if (n.err == 0) {
+		*ret = n.target;
+	}
+	return n.err;
+}
+
+/* A node walked to, or an error; a walk that reached another robot is not followed here. */
+static int walk_local(struct zr_tree *t, const char *path, struct zr_tree_attr *ret)
+{
+	size_t rest;
+	int err = zr_tree_walk(t, path, ret, &rest);
+	if (err == -EREMOTE) {
+		zr_tree_forget(t, ret->ino, 1);
+	}
+	return err;
+}
+
 /* ---- GET ---- */
 
 static void answer_json(struct zr_api_req *q, unsigned status, const json_t *o)
@@ -239,7 +298,7 @@ static bool fill_entry(const char *name, const struct zr_tree_attr *a, uint64_t 
 	char ts[40], mode[8];
 	_cleanup_free_ char *target = NULL;
 	(void)next_off;
-	if (S_ISLNK(a->mode) && zr_tree_readlink(l->tree, a->ino, &target) < 0) {
+	if (S_ISLNK(a->mode) && readlink_now(l->tree, a->ino, &target) < 0) {
 		target = NULL;
 	}
 	(void)json_array_append_new(l->entries, json_pack("{ss ss ss sI ss ss*}", "name", name, "kind",
@@ -253,8 +312,8 @@ static bool fill_entry(const char *name, const struct zr_tree_attr *a, uint64_t 
 static void list_dir(struct zr_api_req *q)
 {
 	struct zr_tree *t = q->api->tree;
-	struct zr_handle *h;
-	int err = zr_tree_opendir(t, q->ino, &h);
+	struct zr_handle *h = NULL;
+	int err = open_now(t, q->ino, 0, true, &h);
 	if (err < 0) {
 		zr_api__fail_errno(q, -err, NULL);
 		return;
@@ -433,8 +492,7 @@ static void journal_step(struct zr_api_req *q)
 static void get_file(struct zr_api_req *q)
 {
 	struct zr_api *api = q->api;
-	struct zr_tree_attr a;
-	int err = zr_tree_open(api->tree, q->ino, O_RDONLY, &q->h, &a);
+	int err = open_now(api->tree, q->ino, O_RDONLY, false, &q->h);
 	if (err < 0) {
 		zr_api__fail_errno(q, -err, NULL);
 		return;
@@ -603,8 +661,7 @@ static void write_file(struct zr_api_req *q)
 		}
 		json_decref(j);
 	}
-	struct zr_tree_attr a;
-	int err = zr_tree_open(api->tree, q->ino, O_WRONLY, &q->h, &a);
+	int err = open_now(api->tree, q->ino, O_WRONLY, false, &q->h);
 	if (err < 0) {
 		zr_api__fail_errno(q, -err, NULL);
 		return;
@@ -617,14 +674,14 @@ static void write_file(struct zr_api_req *q)
 	zr_tree_write(api->tree, q->h, q->body.data ? q->body.data : "", q->body.len, 0, on_written, q);
 }
 
-static void on_created(int err, struct zr_service *s, void *data)
+static void on_created(int err, const char *why, struct zr_service *s, void *data)
 {
 	struct zr_api_req *q = data;
 	if (!zr_api__op_done(q)) {
 		return;
 	}
 	if (err < 0) {
-		zr_api__fail_errno(q, -err, NULL);
+		zr_api__fail_errno(q, -err, why ? why : err == -EEXIST ? "the service exists" : NULL);
 	} else {
 		_cleanup_free_ char *loc = NULL;
 		if (asprintf(&loc, "/v1/%s", s->path) < 0) {
@@ -651,7 +708,6 @@ static void create_service(struct zr_api_req *q)
 {
 	struct zr_api *api = q->api;
 	_cleanup_free_ char *mt = media_type(q);
-	_cleanup_free_ char *why = NULL;
 	if (!mt || !is(mt, "application/json")) {
 		zr_api__fail(q, 415, EINVAL, "a new service is a JSON object {\"name\", \"data\"}: send "
 			     "Content-Type: application/json");
@@ -680,13 +736,9 @@ static void create_service(struct zr_api_req *q)
 	q->ops++;
 	q->pending = true;
 	q->step = refuse_step;
-	int err = zr_robot_create_service(api->robot, q->comps[0], json_string_value(name),
-					  json_is_object(data) ? data : NULL, &why, on_created, q);
-	if (err < 0) {
-		q->ops--;
-		q->pending = false;
-		zr_api__fail_errno(q, -err, why ? why : err == -EEXIST ? "the service exists" : NULL);
-	}
+	/* Validated by the model, as a mkdir is; a refusal may be answered before this returns. */
+	zr_service_request_create(api->robot, q->comps[0], json_string_value(name),
+				  json_is_object(data) ? data : NULL, on_created, q);
 }
 
 /* ---- DELETE ---- */
@@ -710,7 +762,7 @@ static void delete_service(struct zr_api_req *q)
 {
 	struct zr_tree *t = q->api->tree;
 	struct zr_tree_attr pa;
-	int err = zr_tree_walk(t, q->comps[0], &pa);
+	int err = walk_local(t, q->comps[0], &pa);
 	if (err < 0) {
 		zr_api__fail_errno(q, -err, NULL);
 		return;
@@ -735,11 +787,11 @@ static bool redirect_link(struct zr_api_req *q)
 	for (size_t i = 0; i < q->n_comps && !done; i++) {
 		struct zr_tree_attr a;
 		(void)zr_buf_printf(&prefix, "%s%s", i ? "/" : "", q->comps[i]);
-		if (zr_tree_walk(t, prefix.data, &a) < 0) {
+		if (walk_local(t, prefix.data, &a) < 0) {
 			break;
 		}
 		_cleanup_free_ char *target = NULL;
-		int err = S_ISLNK(a.mode) ? zr_tree_readlink(t, a.ino, &target) : 0;
+		int err = S_ISLNK(a.mode) ? readlink_now(t, a.ino, &target) : 0;
 		zr_tree_forget(t, a.ino, 1);
 		if (!target || err < 0) {
 			continue;
@@ -785,117 +837,6 @@ static bool redirect_link(struct zr_api_req *q)
 
 /* ---- dispatch ---- */
 
-/* ---- @remote/NAME/...: passed on to that robot ---- */
-
-/* The remote's content type as one of ours (the answer keeps a pointer to it). */
-static const char *known_type(const char *ct)
-{
-	if (!ct) {
-		return NULL;
-	}
-	if (strncmp(ct, "application/json", 16) == 0) {
-		return "application/json";
-	}
-	if (strncmp(ct, "application/x-ndjson", 20) == 0) {
-		return "application/x-ndjson";
-	}
-	if (strncmp(ct, "text/plain", 10) == 0) {
-		return strstr(ct, "version=0.0.4") ? "text/plain; version=0.0.4; charset=utf-8"
-						   : "text/plain; charset=utf-8";
-	}
-	return "application/octet-stream";
-}
-
-static void proxied_step(struct zr_api_req *q)
-{
-	(void)q; /* answered by on_proxied */
-}
-
-bool zr_api__cancel_forward(struct zr_api_req *q)
-{
-	if (!q->fwd) {
-		return false;
-	}
-	/* The client went: so does the request passed on (a long poll there, maybe). */
-	zr_remotes_forward_cancel(q->fwd);
-	q->fwd = NULL;
-	q->ops--;
-	zr_api__fail(q, 503, EINTR, "the client went away");
-	return true;
-}
-
-static void on_proxied(int err, const struct zr_http_resp *r, void *data)
-{
-	struct zr_api_req *q = data;
-	q->fwd = NULL;
-	if (!zr_api__op_done(q)) {
-		return;
-	}
-	if (!r) {
-		zr_api__fail(q, zr_api__status(-err), -err, "remote %s: %s", q->comps[1], strerror(-err));
-	} else {
-		char num[32];
-		zr_api__answer(q, (unsigned)r->status, known_type(r->content_type), r->body, r->len);
-		if (r->task) {
-			snprintf(num, sizeof(num), "%" PRIu64, r->task);
-			zr_api__add_header(q, "Zr-Task", num);
-		}
-		if (r->task_state) {
-			zr_api__add_header(q, "Zr-Task-State", r->task_state);
-		}
-		_cleanup_free_ char *loc = NULL;
-		if (r->location && strncmp(r->location, "/v1/", 4) == 0 &&
-		    asprintf(&loc, "/v1/@remote/%s/%s", q->comps[1], r->location + 4) >= 0) {
-			/* Where the remote says, as seen from here. */
-			zr_api__add_header(q, MHD_HTTP_HEADER_LOCATION, loc);
-		}
-	}
-	zr_api__wake(q);
-}
-
-/* GET, HEAD, POST, PUT and DELETE under @remote/NAME/ go to that robot with our token for it,
- * so only our admin may send them; its answer comes back as it is. Event streams do not
- * cross (501). */
-static void proxy(struct zr_api_req *q)
-{
-	struct zr_remotes *rs = zr_tree_remotes(q->api->tree);
-	const char *accept = zr_api__header(q, MHD_HTTP_HEADER_ACCEPT);
-	if (q->role != ZR_API_ADMIN) {
-		zr_api__fail(q, 403, EACCES, "remote robots are reached with the admin token");
-		return;
-	}
-	if (accept && strstr(accept, "text/event-stream")) {
-		zr_api__fail(q, 501, ENOSYS, "event streams of remote robots are not passed on");
-		return;
-	}
-	if (!rs || q->method == ZR_API_OTHER) {
-		zr_api__fail(q, rs ? 405 : 404, rs ? EISDIR : ENOENT, "/%s: not here", q->path);
-		return;
-	}
-	const char *rest = q->path + strlen("@remote/") + strlen(q->comps[1]);
-	rest += *rest == '/';
-	const char *wait = zr_api__arg(q, "wait"), *after = zr_api__arg(q, "after");
-	_cleanup_free_ char *query = NULL;
-	if ((wait || after) && asprintf(&query, "%s%s%s%s%s", wait ? "wait=" : "", wait ? wait : "",
-				     wait && after ? "&" : "", after ? "after=" : "", after ? after : "") < 0) {
-		query = NULL;
-	}
-	double secs = wait ? strtod(wait, NULL) : 0;
-	long wait_ms = secs > 0 && secs <= 3600 ? (long)(secs * 1000) : 0;
-	int err;
-	q->ops++;
-	q->pending = true;
-	q->step = proxied_step;
-	q->fwd = zr_remotes_forward(rs, q->comps[1], q->method_name, rest, query,
-				    zr_api__header(q, MHD_HTTP_HEADER_CONTENT_TYPE), q->body.data, q->body.len,
-				    wait_ms, on_proxied, q, &err);
-	if (!q->fwd) {
-		q->ops--;
-		q->pending = false;
-		zr_api__fail(q, zr_api__status(-err), -err, "/%s: %s", q->path, err == -ENOENT ? "no such remote" : strerror(-err));
-	}
-}
-
 static void dispatch(struct zr_api_req *q)
 {
 	struct zr_api *api = q->api;
@@ -903,11 +844,13 @@ static void dispatch(struct zr_api_req *q)
 		get_metrics(q);
 		return;
 	}
-	if (q->n_comps >= 2 && is(q->comps[0], "@remote")) {
-		proxy(q);
+	int err = zr_tree_walk(api->tree, q->path, &q->attr, &q->fwd_at);
+	if (err == -EREMOTE) {
+		q->ino = q->attr.ino;
+		q->counted = true;
+		zr_api__proxy(q);
 		return;
 	}
-	int err = zr_tree_walk(api->tree, q->path, &q->attr);
 	if (err == -ENOTDIR && redirect_link(q)) {
 		return;
 	}

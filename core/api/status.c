@@ -1,5 +1,7 @@
-/* Answers: the one errno → HTTP status table, JSON error bodies, headers. */
+/* Answers: statuses (from the one errno table, http.c), JSON error bodies, headers. */
 #include "api-internal.h"
+
+#include "http.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -10,54 +12,14 @@
 
 #include "util/cleanup.h"
 
-/* Statuses for the errnos the tree, the store and the model give (README "HTTP API"). */
-static const struct {
-	int err;
-	unsigned status;
-} table[] = {
-	{ENOENT, 404},       /* no such node */
-	{ENOTDIR, 404},      /* a path through a file */
-	{EISDIR, 405},       /* a file operation on a directory */
-	{EINVAL, 400},       /* bad name, payload, arguments or data */
-	{EEXIST, 409},       /* the service exists */
-	{ENOTEMPTY, 409},
-	{EBUSY, 409},
-	{ECANCELED, 409},    /* the task was cancelled */
-	{EACCES, 403},       /* not writable, or refused */
-	{EPERM, 403},        /* not allowed on this node (rmdir of a non-service...) */
-	{EROFS, 403},
-	{EAGAIN, 429},       /* a full queue, or the robot is stopping: retry later */
-	{ENOSPC, 507},       /* the store is out of room */
-	{EDQUOT, 507},
-	{EFBIG, 413},
-	{E2BIG, 413},
-	{ENAMETOOLONG, 414},
-	{ETIMEDOUT, 504},    /* a task's timeout, a remote robot too slow */
-	{ENOTCONN, 502},     /* a remote robot is down */
-	{ECONNREFUSED, 502},
-	{EHOSTUNREACH, 502},
-	{ENOMEM, 503},
-	{ESHUTDOWN, 503},    /* the robot is stopping */
-	{EINTR, 503},
-	{ENOSYS, 501},
-	{EOPNOTSUPP, 501},
-	{EIO, 500},          /* the store failed, or a task failed */
-};
-
 unsigned zr_api__status(int err)
 {
-	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
-		if (table[i].err == err) {
-			return table[i].status;
-		}
-	}
-	return 500;
+	return zr_http_status(err);
 }
 
 const char *zr_api__errno_name(int err)
 {
-	const char *name = strerrorname_np(err);
-	return name ? name : "EIO";
+	return zr_http_errno_name(err);
 }
 
 void zr_api__answer(struct zr_api_req *q, unsigned status, const char *ctype, const char *body, size_t len)

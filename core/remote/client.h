@@ -5,21 +5,10 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "http.h"
+
 struct zr_client;
 struct zr_client_req;
-
-/* An answer from the server (any status). */
-struct zr_http_resp {
-	long status;
-	const char *body; /* NUL-terminated; "" for none */
-	size_t len;
-	const char *content_type; /* NULL when none */
-	uint64_t task;            /* Zr-Task, 0 when absent */
-	const char *task_state;   /* Zr-Task-State, NULL when absent */
-	const char *location;     /* Location, NULL when absent */
-	int64_t lines;            /* Zr-Lines (a journal's lines so far), -1 when absent */
-	double secs;              /* from the start of the request to the answer */
-};
 
 /* Called exactly once (unless cancelled): err 0 and r for an answer, or a negative errno for
  * a transport failure (-ENOTCONN: no connection; -ETIMEDOUT: past the timeout) with r NULL.

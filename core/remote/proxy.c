@@ -20,6 +20,17 @@
 
 /* ---- nodes ---- */
 
+static const struct zr_tree_provider remote_provider;
+
+/* Puts n in the tree's inode table; zrobot mount: the remote's root is the tree's root. */
+static int node_register(struct zr_remotes *rs, struct rnode *n)
+{
+	if (!*n->path && !zr_tree__root(rs->tree)) {
+		return zr_tree__set_root(rs->tree, &n->base);
+	}
+	return zr_tree__node_add(rs->tree, &n->base);
+}
+
 struct rnode *zr_rnode_get(struct zr_remotes *rs, struct zr_remote *rm, const char *path)
 {
 	char *key = NULL;
@@ -37,11 +48,10 @@ struct rnode *zr_rnode_get(struct zr_remotes *rs, struct zr_remote *rm, const ch
 		free(key);
 		return NULL;
 	}
-	/* zrobot mount: the remote's root is the mount's root. */
-	n->ino = rs->cfg.standalone && !*path ? ZR_TREE_ROOT_INO : ++rs->next_ino;
+	n->base.prov = &remote_provider;
 	n->rm = rm;
 	n->key = key;
-	if (zr_map_put(&rs->by_key, key, n) < 0 || zr_imap_put(&rs->by_ino, n->ino, n) < 0) {
+	if (zr_map_put(&rs->by_key, key, n) < 0 || (rs->tree && node_register(rs, n) < 0)) {
 		(void)zr_map_del(&rs->by_key, key);
 		free(n->path);
 		free(key);
@@ -54,11 +64,13 @@ struct rnode *zr_rnode_get(struct zr_remotes *rs, struct zr_remote *rm, const ch
 
 void zr_rnode_maybe_free(struct zr_remotes *rs, struct rnode *n)
 {
-	if (!n || n == n->rm->root || n->nlookup > 0 || n->nopen > 0) {
+	if (!n || n == n->rm->root || n->base.nlookup > 0 || n->nopen > 0) {
 		return;
 	}
 	(void)zr_map_del(&rs->by_key, n->key);
-	(void)zr_imap_del(&rs->by_ino, n->ino);
+	if (rs->tree) {
+		zr_tree__node_del(rs->tree, &n->base);
+	}
 	struct zr_remote *rm = n->rm;
 	free(n->key);
 	free(n->path);
@@ -66,14 +78,46 @@ void zr_rnode_maybe_free(struct zr_remotes *rs, struct rnode *n)
 	zr_remote__unref(rm);
 }
 
-static struct rnode *node_of(struct zr_remotes *rs, uint64_t ino)
+struct rnode *zr_rnode__of(struct zr_tree_node *zn)
 {
-	struct rnode *n = zr_imap_get(&rs->by_ino, ino);
+	struct rnode *n = container_of(zn, struct rnode, base);
 	/* A removed remote's nodes name nothing any more. */
-	return n && !n->rm->removed ? n : NULL;
+	return !n->rm->removed ? n : NULL;
 }
 
-static char *path_join(const char *dir, const char *name)
+void zr_rnodes_free_all(struct zr_remotes *rs)
+{
+	size_t i = 0;
+	void *v;
+	while (zr_map_next(&rs->by_key, &i, NULL, NULL, &v)) {
+		struct rnode *n = v;
+		struct zr_remote *rm = n->rm;
+		if (rs->tree) {
+			zr_tree__node_del(rs->tree, &n->base);
+		}
+		free(n->path);
+		free(n->key);
+		free(n);
+		zr_remote__unref(rm);
+	}
+}
+
+void zr_remotes_attach(struct zr_remotes *rs, struct zr_tree *t)
+{
+	size_t i = 0;
+	void *v;
+	while (rs->tree && zr_map_next(&rs->by_key, &i, NULL, NULL, &v)) {
+		zr_tree__node_del(rs->tree, &((struct rnode *)v)->base);
+	}
+	rs->tree = t;
+	i = 0;
+	while (t && zr_map_next(&rs->by_key, &i, NULL, NULL, &v)) {
+		/* Out of memory leaves a node unreachable: lookups of it answer ENOENT. */
+		(void)node_register(rs, v);
+	}
+}
+
+char *zr_rnode__path_join(const char *dir, const char *name)
 {
 	char *p = NULL;
 	if (asprintf(&p, "%s%s%s", dir, *dir ? "/" : "", name) < 0) {
@@ -83,23 +127,6 @@ static char *path_join(const char *dir, const char *name)
 }
 
 /* ---- attributes ---- */
-
-static long long parse_time(const char *s)
-{
-	struct tm tm = {0};
-	const char *rest = s ? strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
-	if (!rest) {
-		return 0;
-	}
-	long long ns = (long long)timegm(&tm) * 1000000000LL;
-	if (*rest == '.') {
-		long long scale = 100000000LL;
-		for (rest++; *rest >= '0' && *rest <= '9' && scale > 0; rest++, scale /= 10) {
-			ns += (*rest - '0') * scale;
-		}
-	}
-	return ns;
-}
 
 static void entry_attr(const struct rentry *e, uint64_t ino, struct zr_tree_attr *a)
 {
@@ -116,235 +143,13 @@ static void entry_attr(const struct rentry *e, uint64_t ino, struct zr_tree_attr
 
 static void root_attr(const struct rnode *n, struct zr_tree_attr *a)
 {
-	*a = (struct zr_tree_attr){.ino = n->ino, .mode = S_IFDIR | 0755, .nlink = 2,
+	*a = (struct zr_tree_attr){.ino = n->base.ino, .mode = S_IFDIR | 0755, .nlink = 2,
 				   .mtime_ns = n->rm->checked_ns};
-}
-
-static const struct rentry *listing_find(const struct listing *l, const char *name)
-{
-	for (size_t i = 0; i < l->n; i++) {
-		if (strcmp(l->e[i].name, name) == 0) {
-			return &l->e[i];
-		}
-	}
-	return NULL;
-}
-
-static int listing_parse(const struct zr_http_resp *r, struct listing **ret)
-{
-	json_t *j = json_loadb(r->body, r->len, 0, NULL);
-	json_t *entries = json_object_get(j, "entries"), *e;
-	size_t i;
-	struct listing *l = calloc(1, sizeof(*l));
-	if (!json_is_array(entries) || !l || !(l->e = calloc(json_array_size(entries) + 1, sizeof(*l->e)))) {
-		json_decref(j);
-		free(l);
-		return -EIO;
-	}
-	json_array_foreach(entries, i, e) {
-		const char *name = json_string_value(json_object_get(e, "name"));
-		const char *kind = json_string_value(json_object_get(e, "kind"));
-		const char *mode = json_string_value(json_object_get(e, "mode"));
-		const char *target = json_string_value(json_object_get(e, "target"));
-		if (!name || !kind || !mode || strchr(name, '/') || !*name) {
-			continue;
-		}
-		struct rentry *re = &l->e[l->n];
-		mode_t perm = (mode_t)strtoul(mode, NULL, 8) & 07777;
-		re->mode = perm | (strcmp(kind, "dir") == 0 ? S_IFDIR : strcmp(kind, "symlink") == 0 ? S_IFLNK : S_IFREG);
-		re->size = (uint64_t)json_integer_value(json_object_get(e, "size"));
-		re->mtime_ns = parse_time(json_string_value(json_object_get(e, "mtime")));
-		if (!(re->name = strdup(name)) || (target && !(re->target = strdup(target)))) {
-			free(re->name);
-			zr_listing_free(l);
-			json_decref(j);
-			return -ENOMEM;
-		}
-		l->n++;
-	}
-	json_decref(j);
-	*ret = l;
-	return 0;
-}
-
-/* ---- listings, fetched once for everyone who asks meanwhile ---- */
-
-typedef void (*listing_cb)(int err, const struct listing *l, void *data);
-
-struct fwaiter {
-	struct zr_list link;
-	listing_cb cb;
-	void *data;
-};
-
-struct fetch {
-	struct zr_remote *rm;
-	char *path;
-	struct zr_list waiters;
-	bool stale; /* something changed while it was on its way */
-};
-
-static void on_listing(int err, const struct zr_http_resp *r, void *data)
-{
-	struct fetch *f = data;
-	struct zr_remote *rm = f->rm;
-	struct listing *l = NULL;
-	(void)zr_map_del(&rm->fetches, f->path);
-	if (err == 0) {
-		err = listing_parse(r, &l);
-	}
-	if (l) {
-		l->at = uv_now(rm->rs->loop);
-	}
-	while (!zr_list_empty(&f->waiters)) {
-		struct fwaiter *w = container_of(f->waiters.next, struct fwaiter, link);
-		zr_list_remove(&w->link);
-		w->cb(err, l, w->data);
-		free(w);
-	}
-	struct listing *old = zr_map_get(&rm->listings, f->path);
-	if (l && !f->stale && !rm->removed && (old || zr_map_put(&rm->listings, f->path, l) == 0)) {
-		if (old) {
-			zr_listing_free(old);
-			(void)zr_map_del(&rm->listings, f->path);
-			if (zr_map_put(&rm->listings, f->path, l) < 0) {
-				zr_listing_free(l);
-			}
-		}
-	} else {
-		zr_listing_free(l);
-	}
-	free(f->path);
-	free(f);
-	zr_remote__unref(rm);
-}
-
-void zr_remote__stale_fetches(struct zr_remote *rm, const char *svc)
-{
-	size_t i = 0;
-	const char *path;
-	void *v;
-	while (zr_map_next(&rm->fetches, &i, &path, NULL, &v)) {
-		if (zr_remote__affected(path, svc)) {
-			((struct fetch *)v)->stale = true;
-		}
-	}
-}
-
-static void get_listing(struct zr_remote *rm, const char *path, listing_cb cb, void *data)
-{
-	struct listing *l = zr_map_get(&rm->listings, path);
-	if (l && uv_now(rm->rs->loop) - l->at < ZR_REMOTE_TTL_MS) {
-		cb(0, l, data);
-		return;
-	}
-	struct fetch *f = zr_map_get(&rm->fetches, path);
-	struct fwaiter *w = calloc(1, sizeof(*w));
-	if (!w) {
-		cb(-ENOMEM, NULL, data);
-		return;
-	}
-	w->cb = cb;
-	w->data = data;
-	if (!f) {
-		f = calloc(1, sizeof(*f));
-		if (!f || !(f->path = strdup(path)) || zr_map_put(&rm->fetches, path, f) < 0) {
-			if (f) {
-				free(f->path);
-			}
-			free(f);
-			free(w);
-			cb(-ENOMEM, NULL, data);
-			return;
-		}
-		f->rm = rm;
-		zr_list_init(&f->waiters);
-		zr_remote__ref(rm);
-		struct rcall_opts o = {.method = "GET", .path = path};
-		if (!zr_remote__call(rm, &o, on_listing, f)) {
-			(void)zr_map_del(&rm->fetches, path);
-			free(f->path);
-			free(f);
-			free(w);
-			zr_remote__unref(rm);
-			cb(-ENOMEM, NULL, data);
-			return;
-		}
-	}
-	zr_list_push_back(&f->waiters, &w->link);
-}
-
-/* ---- does a remote producer exist ---- */
-
-struct check_op {
-	char *name; /* the service's name, last in the listing's folder */
-	char *what; /* the producer, for the reason */
-	zr_remotes_check_cb cb;
-	void *data;
-};
-
-static void on_check_listing(int err, const struct listing *l, void *data)
-{
-	struct check_op *op = data;
-	const struct rentry *e = err ? NULL : listing_find(l, op->name);
-	char *why = NULL;
-	if (err == -ENOENT || (!err && (!e || !S_ISDIR(e->mode)))) {
-		err = zr_fail(&why, -EINVAL, "no service %s", op->what);
-	} else if (err < 0) {
-		err = zr_fail(&why, err, "%s: %s", op->what, strerror(-err));
-	}
-	op->cb(err, why, op->data);
-	free(why);
-	free(op->name);
-	free(op->what);
-	free(op);
-}
-
-void zr_remotes_check(struct zr_remotes *rs, const char *producer, zr_remotes_check_cb cb, void *data)
-{
-	const char *name = producer + 8, *rest = strchr(name, '/');
-	struct zr_remote *rm = NULL;
-	for (size_t i = 0; rest && i < rs->n; i++) {
-		if (strlen(rs->list[i]->name) == (size_t)(rest - name) &&
-		    strncmp(rs->list[i]->name, name, (size_t)(rest - name)) == 0) {
-			rm = rs->list[i];
-		}
-	}
-	if (!rm) {
-		char *why = NULL;
-		int err = zr_fail(&why, -EINVAL, "no remote robot named in %s (see @robot/remotes)", producer);
-		cb(err, why, data);
-		free(why);
-		return;
-	}
-	rest++;
-	const char *slash = strrchr(rest, '/');
-	struct check_op *op = calloc(1, sizeof(*op));
-	char *dir = slash ? strndup(rest, (size_t)(slash - rest)) : NULL;
-	if (rest[0] == '@' || !slash) {
-		free(op);
-		free(dir);
-		cb(0, NULL, data);
-		return;
-	}
-	if (!op || !dir || !(op->name = strdup(slash + 1)) || !(op->what = strdup(producer))) {
-		if (op) {
-			free(op->name);
-		}
-		free(op);
-		free(dir);
-		cb(-ENOMEM, NULL, data);
-		return;
-	}
-	op->cb = cb;
-	op->data = data;
-	get_listing(rm, dir, on_check_listing, op);
-	free(dir);
 }
 
 /* ---- lookup, getattr, readlink ---- */
 
-static void attr_fail(zr_remote_attr_cb cb, zr_remote_link_cb link_cb, int err, void *data)
+static void attr_fail(zr_tree_attr_cb cb, zr_tree_link_cb link_cb, int err, void *data)
 {
 	if (link_cb) {
 		link_cb(err, NULL, data);
@@ -359,8 +164,8 @@ struct attr_op {
 	uint64_t ino;    /* getattr, readlink */
 	char *path;      /* of the child */
 	const char *name; /* its last component, inside path */
-	zr_remote_attr_cb cb;
-	zr_remote_link_cb link_cb;
+	zr_tree_attr_cb cb;
+	zr_tree_link_cb link_cb;
 	void *data;
 };
 
@@ -374,7 +179,7 @@ static void attr_op_free(struct attr_op *op)
 static void on_lookup_listing(int err, const struct listing *l, void *data)
 {
 	struct attr_op *op = data;
-	const struct rentry *e = err ? NULL : listing_find(l, op->name);
+	const struct rentry *e = err ? NULL : zr_listing_find(l, op->name);
 	struct zr_tree_attr a;
 	struct rnode *n;
 	if (!err && !e) {
@@ -395,9 +200,9 @@ static void on_lookup_listing(int err, const struct listing *l, void *data)
 		if (!(n = zr_rnode_get(op->rs, op->rm, op->path))) {
 			err = -ENOMEM;
 		} else {
-			n->nlookup++;
+			n->base.nlookup++;
 			n->mode = e->mode;
-			entry_attr(e, n->ino, &a);
+			entry_attr(e, n->base.ino, &a);
 			op->cb(0, &a, op->data);
 			attr_op_free(op);
 			return;
@@ -410,7 +215,7 @@ static void on_lookup_listing(int err, const struct listing *l, void *data)
 /* Looks the entry at path up in the listing of its folder: for lookup (ino 0) or the getattr
  * and readlink of node ino. */
 static void attr_start(struct zr_remotes *rs, struct zr_remote *rm, const char *path, uint64_t ino,
-		       zr_remote_attr_cb cb, zr_remote_link_cb link_cb, void *data)
+		       zr_tree_attr_cb cb, zr_tree_link_cb link_cb, void *data)
 {
 	struct attr_op *op = calloc(1, sizeof(*op));
 	char *dir = NULL;
@@ -427,33 +232,28 @@ static void attr_start(struct zr_remotes *rs, struct zr_remote *rm, const char *
 		attr_fail(cb, link_cb, -ENOMEM, data);
 		return;
 	}
-	op->rs = rs;
-	op->rm = rm;
-	op->ino = ino;
-	op->cb = cb;
-	op->link_cb = link_cb;
-	op->data = data;
+	*op = (struct attr_op){.rs = rs, .rm = rm, .ino = ino, .path = op->path, .name = op->name,
+			       .cb = cb, .link_cb = link_cb, .data = data};
 	zr_remote__ref(rm);
-	get_listing(rm, dir, on_lookup_listing, op);
+	zr_listing_get(rm, dir, on_lookup_listing, op);
 	free(dir);
 }
 
-void zr_remotes_lookup(struct zr_remotes *rs, uint64_t parent, const char *name,
-		       zr_remote_attr_cb cb, void *data)
+static void remote_lookup(struct zr_tree_node *zp, const char *name, zr_tree_attr_cb cb, void *data)
 {
-	struct rnode *p = node_of(rs, parent);
-	char *path = p ? path_join(p->path, name) : NULL;
+	struct rnode *p = zr_rnode__of(zp);
+	char *path = p ? zr_rnode__path_join(p->path, name) : NULL;
 	if (!path) {
 		cb(p ? -ENOMEM : -ENOENT, NULL, data);
 		return;
 	}
-	attr_start(rs, p->rm, path, 0, cb, NULL, data);
+	attr_start(p->rm->rs, p->rm, path, 0, cb, NULL, data);
 	free(path);
 }
 
-void zr_remotes_getattr(struct zr_remotes *rs, uint64_t ino, zr_remote_attr_cb cb, void *data)
+static void remote_getattr(struct zr_tree_node *zn, zr_tree_attr_cb cb, void *data)
 {
-	struct rnode *n = node_of(rs, ino);
+	struct rnode *n = zr_rnode__of(zn);
 	struct zr_tree_attr a;
 	if (!n) {
 		cb(-ENOENT, NULL, data);
@@ -464,27 +264,23 @@ void zr_remotes_getattr(struct zr_remotes *rs, uint64_t ino, zr_remote_attr_cb c
 		cb(0, &a, data);
 		return;
 	}
-	attr_start(rs, n->rm, n->path, n->ino, cb, NULL, data);
+	attr_start(n->rm->rs, n->rm, n->path, n->base.ino, cb, NULL, data);
 }
 
-void zr_remotes_readlink(struct zr_remotes *rs, uint64_t ino, zr_remote_link_cb cb, void *data)
+static void remote_readlink(struct zr_tree_node *zn, zr_tree_link_cb cb, void *data)
 {
-	struct rnode *n = node_of(rs, ino);
+	struct rnode *n = zr_rnode__of(zn);
 	if (!n || !*n->path) {
 		cb(n ? -EINVAL : -ENOENT, NULL, data);
 		return;
 	}
-	attr_start(rs, n->rm, n->path, n->ino, NULL, cb, data);
+	attr_start(n->rm->rs, n->rm, n->path, n->base.ino, NULL, cb, data);
 }
 
-void zr_remotes_forget(struct zr_remotes *rs, uint64_t ino, uint64_t count)
+static void remote_forget(struct zr_tree_node *zn)
 {
-	struct rnode *n = zr_imap_get(&rs->by_ino, ino);
-	if (!n) {
-		return;
-	}
-	n->nlookup -= count < n->nlookup ? count : n->nlookup;
-	zr_rnode_maybe_free(rs, n);
+	struct rnode *n = container_of(zn, struct rnode, base);
+	zr_rnode_maybe_free(n->rm->rs, n);
 }
 
 int zr_remotes_root(struct zr_remotes *rs, const char *name, bool count, struct zr_tree_attr *ret)
@@ -493,7 +289,7 @@ int zr_remotes_root(struct zr_remotes *rs, const char *name, bool count, struct 
 		struct zr_remote *rm = rs->list[i];
 		if (strcmp(rm->name, name) == 0) {
 			root_attr(rm->root, ret);
-			rm->root->nlookup += count;
+			rm->root->base.nlookup += count;
 			return 0;
 		}
 	}
@@ -505,6 +301,7 @@ int zr_remotes_root(struct zr_remotes *rs, const char *name, bool count, struct 
 enum fkind { F_PLAIN, F_RESULT, F_ACTION, F_DATA, F_JOURNAL };
 
 struct zr_rhandle {
+	struct zr_handle handle; /* the tree's part */
 	struct zr_remotes *rs;
 	struct rnode *n;
 	struct zr_list link; /* in rs->handles */
@@ -528,6 +325,7 @@ struct zr_rhandle {
 };
 
 struct zr_rreq {
+	struct zr_tree_req base;
 	struct zr_rhandle *h;
 	struct rcall *call;
 	char *path;
@@ -587,6 +385,7 @@ static struct zr_rhandle *handle_new(struct zr_remotes *rs, struct rnode *n)
 	if (!h) {
 		return NULL;
 	}
+	h->handle.prov = &remote_provider;
 	h->rs = rs;
 	h->n = n;
 	h->kind = classify(n->path);
@@ -603,8 +402,8 @@ static void poll_stop(struct zr_rhandle *h)
 		zr_remote__cancel(h->poll_call);
 		h->poll_call = NULL;
 	}
-	if (h->ph && rs->poll_destroy) {
-		rs->poll_destroy(h->ph, rs->poll_data);
+	if (h->ph) {
+		zr_tree__poll_destroy(rs->tree, h->ph);
 	}
 	h->ph = NULL;
 }
@@ -635,9 +434,14 @@ void zr_rhandles_free_all(struct zr_remotes *rs)
 	}
 }
 
-void zr_remotes_release(struct zr_remotes *rs, struct zr_rhandle *h)
+static struct zr_rhandle *rhandle_of(struct zr_handle *h)
 {
-	(void)rs;
+	return container_of(h, struct zr_rhandle, handle);
+}
+
+static void remote_release(struct zr_handle *zh)
+{
+	struct zr_rhandle *h = rhandle_of(zh);
 	h->released = true;
 	if (h->inflight == 0) {
 		handle_free(h);
@@ -649,29 +453,9 @@ void zr_remotes_release(struct zr_remotes *rs, struct zr_rhandle *h)
 struct dir_op {
 	struct zr_remotes *rs;
 	struct rnode *n;
-	zr_remote_open_cb cb;
+	zr_tree_open_cb cb;
 	void *data;
 };
-
-static struct listing *listing_copy(const struct listing *l)
-{
-	struct listing *c = calloc(1, sizeof(*c));
-	if (!c || !(c->e = calloc(l->n + 1, sizeof(*c->e)))) {
-		free(c);
-		return NULL;
-	}
-	for (size_t i = 0; i < l->n; i++, c->n++) {
-		c->e[i] = l->e[i];
-		c->e[i].name = strdup(l->e[i].name);
-		c->e[i].target = l->e[i].target ? strdup(l->e[i].target) : NULL;
-		if (!c->e[i].name || (l->e[i].target && !c->e[i].target)) {
-			c->n++;
-			zr_listing_free(c);
-			return NULL;
-		}
-	}
-	return c;
-}
 
 static void on_dir_listing(int err, const struct listing *l, void *data)
 {
@@ -681,7 +465,7 @@ static void on_dir_listing(int err, const struct listing *l, void *data)
 	if (!err && !(h = handle_new(op->rs, op->n))) {
 		err = -ENOMEM;
 	}
-	if (h && !(h->dir = listing_copy(l))) {
+	if (h && !(h->dir = zr_listing_copy(l))) {
 		handle_free(h);
 		h = NULL;
 		err = -ENOMEM;
@@ -691,15 +475,15 @@ static void on_dir_listing(int err, const struct listing *l, void *data)
 		op->cb(err, NULL, NULL, op->data);
 	} else {
 		root_attr(op->n, &a);
-		op->cb(0, h, &a, op->data);
+		op->cb(0, &h->handle, &a, op->data);
 	}
 	zr_rnode_maybe_free(op->rs, op->n);
 	free(op);
 }
 
-void zr_remotes_opendir(struct zr_remotes *rs, uint64_t ino, zr_remote_open_cb cb, void *data)
+static void remote_opendir(struct zr_tree_node *zn, zr_tree_open_cb cb, void *data)
 {
-	struct rnode *n = node_of(rs, ino);
+	struct rnode *n = zr_rnode__of(zn);
 	struct dir_op *op;
 	if (!n) {
 		cb(-ENOENT, NULL, NULL, data);
@@ -709,39 +493,34 @@ void zr_remotes_opendir(struct zr_remotes *rs, uint64_t ino, zr_remote_open_cb c
 		cb(-ENOMEM, NULL, NULL, data);
 		return;
 	}
-	op->rs = rs;
+	op->rs = n->rm->rs;
 	op->n = n;
 	op->cb = cb;
 	op->data = data;
 	n->nopen++;
-	get_listing(n->rm, n->path, on_dir_listing, op);
+	zr_listing_get(n->rm, n->path, on_dir_listing, op);
 }
 
-int zr_remotes_readdir(struct zr_remotes *rs, struct zr_rhandle *h, uint64_t off, bool plus,
-		       zr_tree_fill_fn fill, void *data)
+static int remote_readdir(struct zr_handle *zh, uint64_t off, zr_tree_fill_fn fill, void *data)
 {
+	struct zr_rhandle *h = rhandle_of(zh);
+	struct zr_remotes *rs = h->rs;
 	if (!h->dir) {
 		return -ENOTDIR;
 	}
 	for (uint64_t i = off; i < h->dir->n; i++) {
 		const struct rentry *e = &h->dir->e[i];
-		char *path = path_join(h->n->path, e->name);
+		char *path = zr_rnode__path_join(h->n->path, e->name);
 		struct rnode *n = path ? zr_rnode_get(rs, h->n->rm, path) : NULL;
 		struct zr_tree_attr a;
 		free(path);
 		if (!n) {
 			return -ENOMEM;
 		}
-		entry_attr(e, n->ino, &a);
+		entry_attr(e, n->base.ino, &a);
 		n->mode = e->mode;
 		if (!fill(e->name, &a, i + 1, data)) {
-			zr_rnode_maybe_free(rs, n);
 			break;
-		}
-		if (plus) {
-			n->nlookup++;
-		} else {
-			zr_rnode_maybe_free(rs, n);
 		}
 	}
 	return 0;
@@ -749,25 +528,31 @@ int zr_remotes_readdir(struct zr_remotes *rs, struct zr_rhandle *h, uint64_t off
 
 /* ---- files ---- */
 
-int zr_remotes_open(struct zr_remotes *rs, uint64_t ino, int flags, struct zr_rhandle **ret)
+static void remote_open(struct zr_tree_node *zn, int flags, zr_tree_open_cb cb, void *data)
 {
-	struct rnode *n = node_of(rs, ino);
+	struct rnode *n = zr_rnode__of(zn);
+	struct zr_rhandle *h = n ? handle_new(n->rm->rs, n) : NULL;
 	(void)flags;
-	if (!n) {
-		return -ENOENT;
+	if (!h) {
+		cb(n ? -ENOMEM : -ENOENT, NULL, NULL, data);
+		return;
 	}
-	*ret = handle_new(rs, n);
-	return *ret ? 0 : -ENOMEM;
+	/* Fetched at every open, never from the page cache: never stale. */
+	struct zr_tree_attr a = {.ino = zn->ino, .mode = n->mode, .nlink = 1, .flags = ZR_ATTR_DIRECT_IO};
+	cb(0, &h->handle, &a, data);
 }
 
-int zr_remotes_truncate(struct zr_remotes *rs, uint64_t ino, struct zr_tree_attr *ret)
+/* Truncation to 0 (echo's O_TRUNC) of a writable file: accepted without a request. */
+static void remote_truncate(struct zr_tree_node *zn, uint64_t size, zr_tree_attr_cb cb, void *data)
 {
-	struct rnode *n = node_of(rs, ino);
+	struct rnode *n = zr_rnode__of(zn);
+	(void)size;
 	if (!n) {
-		return -ENOENT;
+		cb(-ENOENT, NULL, data);
+		return;
 	}
-	*ret = (struct zr_tree_attr){.ino = ino, .mode = S_IFREG | 0600, .nlink = 1, .flags = ZR_ATTR_DIRECT_IO};
-	return 0;
+	struct zr_tree_attr a = {.ino = zn->ino, .mode = S_IFREG | 0600, .nlink = 1, .flags = ZR_ATTR_DIRECT_IO};
+	cb(0, &a, data);
 }
 
 static void serve(struct zr_rhandle *h, uint64_t off, size_t size, zr_tree_read_cb cb, void *data)
@@ -865,10 +650,10 @@ static char *task_result_path(const char *path, uint64_t id)
 	return p;
 }
 
-void zr_remotes_read(struct zr_remotes *rs, struct zr_rhandle *h, uint64_t off, size_t size,
-		     zr_tree_read_cb cb, void *data, struct zr_rreq **ret_req)
+static void remote_read(struct zr_handle *zh, uint64_t off, size_t size, zr_tree_read_cb cb,
+			void *data, struct zr_tree_req **ret_req)
 {
-	(void)rs;
+	struct zr_rhandle *h = rhandle_of(zh);
 	*ret_req = NULL;
 	/* A read from 0 shows the file as it is now (cat); a journal read past what we have
 	 * looks for more (tail -f); otherwise the copy fetched at the first read serves. */
@@ -889,11 +674,8 @@ void zr_remotes_read(struct zr_remotes *rs, struct zr_rhandle *h, uint64_t off, 
 		cb(-ENOMEM, NULL, 0, data);
 		return;
 	}
-	q->h = h;
-	q->off = off;
-	q->size = size;
-	q->cb = cb;
-	q->data = data;
+	*q = (struct zr_rreq){.base.prov = &remote_provider, .h = h, .off = off, .size = size,
+			      .cb = cb, .data = data};
 	q->waits = h->kind == F_RESULT || h->kind == F_ACTION;
 	/* tail -f past the end: only the new lines, not the whole journal again. */
 	q->more = h->kind == F_JOURNAL && off > 0 && h->fetched && h->jlines >= 0;
@@ -904,7 +686,7 @@ void zr_remotes_read(struct zr_remotes *rs, struct zr_rhandle *h, uint64_t off, 
 		rreq_free(q);
 		return;
 	}
-	*ret_req = q;
+	*ret_req = &q->base;
 }
 
 static int poll_start(struct zr_rhandle *h);
@@ -919,8 +701,8 @@ static void on_poll_answer(int err, const struct zr_http_resp *r, void *data)
 	}
 	/* Ended (or failed: the read will tell how): readable now. */
 	h->poll_done = true;
-	if (h->ph && rs->poll_notify) {
-		rs->poll_notify(h->ph, rs->poll_data);
+	if (h->ph) {
+		zr_tree__poll_notify(rs->tree, h->ph);
 		h->ph = NULL;
 	}
 }
@@ -937,18 +719,20 @@ static int poll_start(struct zr_rhandle *h)
 	return h->poll_call ? 0 : -ENOMEM;
 }
 
-unsigned zr_remotes_poll(struct zr_remotes *rs, struct zr_rhandle *h, void *ph)
+static unsigned remote_poll(struct zr_handle *zh, void *ph)
 {
+	struct zr_rhandle *h = rhandle_of(zh);
+	struct zr_remotes *rs = h->rs;
 	bool waits = h->kind == F_RESULT || (h->kind == F_ACTION && h->task);
 	if (!waits || h->poll_done) {
-		if (ph && rs->poll_destroy) {
-			rs->poll_destroy(ph, rs->poll_data);
+		if (ph) {
+			zr_tree__poll_destroy(rs->tree, ph);
 		}
 		return POLLIN | POLLRDNORM;
 	}
 	if (ph) {
-		if (h->ph && rs->poll_destroy) {
-			rs->poll_destroy(h->ph, rs->poll_data);
+		if (h->ph) {
+			zr_tree__poll_destroy(rs->tree, h->ph);
 		}
 		h->ph = ph;
 	}
@@ -958,17 +742,9 @@ unsigned zr_remotes_poll(struct zr_remotes *rs, struct zr_rhandle *h, void *ph)
 	return 0;
 }
 
-void zr_remotes_set_poll(struct zr_remotes *rs, void (*notify)(void *ph, void *data),
-			 void (*destroy)(void *ph, void *data), void *data)
+static void remote_read_cancel(struct zr_tree_req *req)
 {
-	rs->poll_notify = notify;
-	rs->poll_destroy = destroy;
-	rs->poll_data = data;
-}
-
-void zr_remotes_read_cancel(struct zr_remotes *rs, struct zr_rreq *q)
-{
-	(void)rs;
+	struct zr_rreq *q = container_of(req, struct zr_rreq, base);
 	if (q->call) {
 		zr_remote__cancel(q->call);
 		q->call = NULL;
@@ -1031,11 +807,7 @@ static void send_body(struct zr_rhandle *h, const char *method, const char *ctyp
 		cb(-ENOMEM, NULL, data);
 		return;
 	}
-	op->h = h;
-	op->len = answer;
-	op->cb = cb;
-	op->data = data;
-	op->action = action;
+	*op = (struct write_op){.h = h, .len = answer, .cb = cb, .data = data, .action = action};
 	struct rcall_opts o = {.method = method, .path = h->n->path, .ctype = ctype, .body = buf, .len = len};
 	h->inflight++;
 	if (!zr_remote__call(h->n->rm, &o, on_written, op)) {
@@ -1045,30 +817,20 @@ static void send_body(struct zr_rhandle *h, const char *method, const char *ctyp
 	}
 }
 
-void zr_remotes_write(struct zr_remotes *rs, struct zr_rhandle *h, const char *buf, size_t len,
-		      uint64_t off, zr_tree_done_cb cb, void *data)
+static void remote_write(struct zr_handle *zh, const char *buf, size_t len, uint64_t off,
+			 zr_tree_done_cb cb, void *data)
 {
-	(void)rs;
+	struct zr_rhandle *h = rhandle_of(zh);
 	if (h->kind == F_DATA) {
-		if (zr_buf_write_at(&h->wbuf, off, buf, len) < 0) {
-			cb(-ENOMEM, NULL, data);
-			return;
+		/* As on a local robot: a body written at once is sent at once and answers for
+		 * itself; one written in pieces waits for close. */
+		int now = zr_tree__data_write(&h->wbuf, buf, len, off);
+		h->wpending = now == 0;
+		if (now > 0) {
+			send_body(h, "PUT", "application/json", buf, len, len, false, cb, data);
+		} else {
+			cb(now < 0 ? now : (ssize_t)len, NULL, data);
 		}
-		/* As on a local robot: a first write that is a whole JSON text (or plainly wrong) is
-		 * sent at once and answers for it; one that stopped early, and what follows it, wait
-		 * for close (an editor writing in pieces). */
-		if (off == 0 && h->wbuf.len == len) {
-			json_error_t e;
-			json_t *j = json_loadb(buf, len, 0, &e);
-			json_decref(j);
-			if (j || !zr_json_incomplete(buf, len, &e)) {
-				h->wpending = false;
-				send_body(h, "PUT", "application/json", buf, len, len, false, cb, data);
-				return;
-			}
-		}
-		h->wpending = true;
-		cb((ssize_t)len, NULL, data);
 		return;
 	}
 	if (h->kind == F_ACTION) {
@@ -1083,9 +845,9 @@ void zr_remotes_write(struct zr_remotes *rs, struct zr_rhandle *h, const char *b
 	send_body(h, "PUT", "text/plain", buf, len, len, false, cb, data);
 }
 
-void zr_remotes_flush(struct zr_remotes *rs, struct zr_rhandle *h, zr_tree_done_cb cb, void *data)
+static void remote_flush(struct zr_handle *zh, zr_tree_done_cb cb, void *data)
 {
-	(void)rs;
+	struct zr_rhandle *h = rhandle_of(zh);
 	if (!h->wpending) {
 		cb(0, NULL, data);
 		return;
@@ -1096,91 +858,41 @@ void zr_remotes_flush(struct zr_remotes *rs, struct zr_rhandle *h, zr_tree_done_
 	free(body);
 }
 
-/* ---- services ---- */
+/* ---- the provider ---- */
 
-struct dir_change {
-	struct zr_remotes *rs;
-	struct zr_remote *rm;
-	char *path;
-	zr_tree_done_cb cb;
-	void *data;
-	bool mkdir;
+static struct zr_tree_fwd *remote_forward(struct zr_tree_node *zn, const struct zr_tree_fwd_opts *o,
+					  zr_tree_fwd_cb cb, void *data, int *ret_err)
+{
+	struct rnode *n = zr_rnode__of(zn);
+	if (!n || *n->path) {
+		/* Passed on from a remote robot's root only: the front end's path goes on there. */
+		*ret_err = -ENOENT;
+		return NULL;
+	}
+	struct zr_tree_fwd *f = zr_remote__forward(n->rm, o, cb, data, ret_err);
+	if (f) {
+		f->prov = &remote_provider;
+	}
+	return f;
+}
+
+static const struct zr_tree_provider remote_provider = {
+	.lookup = remote_lookup,
+	.forget = remote_forget,
+	.getattr = remote_getattr,
+	.readlink = remote_readlink,
+	.truncate = remote_truncate,
+	.opendir = remote_opendir,
+	.readdir = remote_readdir,
+	.mkdir = zr_rnode__mkdir,
+	.rmdir = zr_rnode__rmdir,
+	.open = remote_open,
+	.read = remote_read,
+	.read_cancel = remote_read_cancel,
+	.write = remote_write,
+	.flush = remote_flush,
+	.release = remote_release,
+	.poll = remote_poll,
+	.forward = remote_forward,
+	.forward_cancel = zr_remote__forward_cancel,
 };
-
-static void on_dir_changed(int err, const struct zr_http_resp *r, void *data)
-{
-	struct dir_change *op = data;
-	struct zr_tree_attr a;
-	(void)r;
-	if (err == 0) {
-		char *tmpl = zr_remote__prefix(op->path, 1);
-		zr_remote__invalidate(op->rm, tmpl);
-		free(tmpl);
-	}
-	if (err == 0 && op->mkdir) {
-		struct rnode *n = zr_rnode_get(op->rs, op->rm, op->path);
-		if (!n) {
-			err = -ENOMEM;
-		} else {
-			n->nlookup++;
-			a = (struct zr_tree_attr){.ino = n->ino, .mode = S_IFDIR | 0755, .nlink = 2,
-						  .mtime_ns = zr_now_ns()};
-		}
-	}
-	op->cb(err, err == 0 && op->mkdir ? &a : NULL, op->data);
-	zr_remote__unref(op->rm);
-	free(op->path);
-	free(op);
-}
-
-static void dir_change(struct zr_remotes *rs, uint64_t parent, const char *name, bool mkdir,
-		       zr_tree_done_cb cb, void *data)
-{
-	struct rnode *p = node_of(rs, parent);
-	struct dir_change *op;
-	char *body = NULL;
-	if (!p) {
-		cb(-ENOENT, NULL, data);
-		return;
-	}
-	if (!(op = calloc(1, sizeof(*op))) || !(op->path = path_join(p->path, name))) {
-		free(op);
-		cb(-ENOMEM, NULL, data);
-		return;
-	}
-	op->rs = rs;
-	op->rm = p->rm;
-	op->cb = cb;
-	op->data = data;
-	op->mkdir = mkdir;
-	json_t *j = mkdir ? json_pack("{ss}", "name", name) : NULL;
-	body = j ? json_dumps(j, JSON_COMPACT) : NULL;
-	json_decref(j);
-	struct rcall_opts o = {
-		.method = mkdir ? "POST" : "DELETE",
-		.path = mkdir ? p->path : op->path,
-		.ctype = mkdir ? "application/json" : NULL,
-		.body = body,
-		.len = body ? strlen(body) : 0,
-	};
-	zr_remote__ref(op->rm);
-	if ((mkdir && !body) || !zr_remote__call(op->rm, &o, on_dir_changed, op)) {
-		zr_remote__unref(op->rm);
-		free(op->path);
-		free(op);
-		cb(-ENOMEM, NULL, data);
-	}
-	free(body);
-}
-
-void zr_remotes_mkdir(struct zr_remotes *rs, uint64_t parent, const char *name, zr_tree_done_cb cb,
-		      void *data)
-{
-	dir_change(rs, parent, name, true, cb, data);
-}
-
-void zr_remotes_rmdir(struct zr_remotes *rs, uint64_t parent, const char *name, zr_tree_done_cb cb,
-		      void *data)
-{
-	dir_change(rs, parent, name, false, cb, data);
-}

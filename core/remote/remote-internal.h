@@ -5,6 +5,7 @@
 
 #include "client.h"
 #include "remote.h"
+#include "tree-provider.h"
 #include "util/buf.h"
 #include "util/list.h"
 #include "util/map.h"
@@ -28,11 +29,10 @@ struct listing {
 };
 
 struct rnode {
-	uint64_t ino;
+	struct zr_tree_node base; /* ino (0 while in no tree), nlookup */
 	struct zr_remote *rm;
 	char *path; /* from the remote's root: "" is the root, "node/n1/state" */
 	char *key;  /* "<remote id>/<path>" in rs->by_key */
-	uint64_t nlookup;
 	unsigned nopen;
 	mode_t mode; /* as last listed (0 until then) */
 };
@@ -66,18 +66,15 @@ struct zr_remotes {
 	struct zr_client *client;
 	struct zr_remote **list;
 	size_t n;
-	struct zr_map by_ino; /* ino → rnode */
+	struct zr_tree *tree; /* whose inode table has our nodes; NULL: none yet */
 	struct zr_map by_key; /* key → rnode */
-	uint64_t next_ino, next_id;
+	uint64_t next_id;
 	struct zr_list handles;
 	struct zr_list failing; /* calls refused without a request, answered on the next turn */
 	struct zr_list links;   /* struct link: our services' producers on remotes */
 	struct zr_list link_calls; /* registrations on their way */
 	char *self;
 	uv_timer_t *fail_timer;
-	void (*poll_notify)(void *ph, void *data);
-	void (*poll_destroy)(void *ph, void *data);
-	void *poll_data;
 	bool stopping;
 };
 
@@ -111,6 +108,35 @@ void zr_remote__stale_fetches(struct zr_remote *rm, const char *svc);
 /* Frees every handle (shutdown). */
 void zr_rhandles_free_all(struct zr_remotes *rs);
 
+/* remote.c: the remote of that name, or NULL. */
+struct zr_remote *zr_remote__find(const struct zr_remotes *rs, const char *name);
+
+/* links.c: sends every link to rm again (its event stream connected); frees them all
+ * (shutdown); keeps an unregistration loaded from the store (zr_store_unlinks). */
+void zr_links__resend(struct zr_remote *rm);
+void zr_links__free_all(struct zr_remotes *rs);
+int zr_links__load_unlink(const char *remote, const char *producer, const char *consumer, void *data);
+
+/* listing.c: the listing of path on rm (cached, or fetched once for every caller meanwhile);
+ * cb gets it (borrowed during the call) or a negative errno. */
+typedef void (*zr_listing_cb)(int err, const struct listing *l, void *data);
+void zr_listing_get(struct zr_remote *rm, const char *path, zr_listing_cb cb, void *data);
+const struct rentry *zr_listing_find(const struct listing *l, const char *name);
+/* A copy the caller owns (zr_listing_free), or NULL when out of memory. */
+struct listing *zr_listing_copy(const struct listing *l);
+
+/* services.c: mkdir and rmdir of the remote provider's nodes. */
+void zr_rnode__mkdir(struct zr_tree_node *parent, const char *name, zr_tree_done_cb cb, void *data);
+void zr_rnode__rmdir(struct zr_tree_node *parent, const char *name, zr_tree_done_cb cb, void *data);
+char *zr_rnode__path_join(const char *dir, const char *name);
+struct rnode *zr_rnode__of(struct zr_tree_node *n);
+
 /* proxy.c */
 struct rnode *zr_rnode_get(struct zr_remotes *rs, struct zr_remote *rm, const char *path);
 void zr_rnode_maybe_free(struct zr_remotes *rs, struct rnode *n);
+/* Frees every node (shutdown). */
+void zr_rnodes_free_all(struct zr_remotes *rs);
+/* One HTTP request passed on as it is (the HTTP API's /v1/@remote/NAME/...). */
+struct zr_tree_fwd *zr_remote__forward(struct zr_remote *rm, const struct zr_tree_fwd_opts *o,
+				       zr_tree_fwd_cb cb, void *data, int *ret_err);
+void zr_remote__forward_cancel(struct zr_tree_fwd *f);

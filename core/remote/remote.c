@@ -10,74 +10,15 @@
 #include <string.h>
 
 #include "store.h"
+#include "util/cleanup.h"
 #include "util/log.h"
 #include "util/name.h"
+#include "util/words.h"
 
 /* Renewed event streams and long polls: how long to wait before reconnecting. */
 #define SSE_RETRY_MS 500
 /* An event line longer than this is not parsed. */
 #define SSE_LINE_MAX (16 * 1024)
-
-static const struct {
-	const char *name;
-	int err;
-} errnos[] = {
-	{"ENOENT", ENOENT}, {"ENOTDIR", ENOTDIR}, {"EINVAL", EINVAL}, {"EEXIST", EEXIST},
-	{"EBUSY", EBUSY}, {"ECANCELED", ECANCELED}, {"ENOTEMPTY", ENOTEMPTY}, {"EACCES", EACCES},
-	{"EPERM", EPERM}, {"EROFS", EROFS}, {"EISDIR", EISDIR}, {"EFBIG", EFBIG}, {"E2BIG", E2BIG},
-	{"EAGAIN", EAGAIN}, {"ENOSPC", ENOSPC}, {"EDQUOT", EDQUOT}, {"ETIMEDOUT", ETIMEDOUT},
-	{"ENOTCONN", ENOTCONN}, {"ECONNREFUSED", ENOTCONN}, {"EHOSTUNREACH", ENOTCONN},
-	{"ENOMEM", ENOMEM}, {"ESHUTDOWN", ESHUTDOWN}, {"EINTR", EINTR}, {"EIO", EIO},
-	{"ENAMETOOLONG", ENAMETOOLONG}, {"ENOSYS", ENOSYS}, {"EOPNOTSUPP", EOPNOTSUPP},
-	{"ESRCH", ESRCH}, {"ECHILD", ECHILD},
-};
-
-static const char *errno_name(int err)
-{
-	for (size_t i = 0; i < sizeof(errnos) / sizeof(errnos[0]); i++) {
-		if (errnos[i].err == err) {
-			return errnos[i].name;
-		}
-	}
-	return "EIO";
-}
-
-/* The errno of an error answer: the name the remote robot put in its JSON body, else one
- * from the status (the table of README's HTTP API, read backwards). */
-static int answer_errno(const struct zr_http_resp *r)
-{
-	if (r->status >= 200 && r->status < 300) {
-		return 0;
-	}
-	if (r->status == 401) {
-		return -EACCES;
-	}
-	json_t *j = json_loadb(r->body, r->len, 0, NULL);
-	const char *name = json_string_value(json_object_get(j, "error"));
-	int err = 0;
-	for (size_t i = 0; name && i < sizeof(errnos) / sizeof(errnos[0]); i++) {
-		if (strcmp(errnos[i].name, name) == 0) {
-			err = -errnos[i].err;
-		}
-	}
-	json_decref(j);
-	if (err) {
-		return err;
-	}
-	switch (r->status) {
-	case 400: return -EINVAL;
-	case 403: case 405: return -EACCES;
-	case 404: return -ENOENT;
-	case 409: return -EEXIST;
-	case 413: return -EFBIG;
-	case 414: return -ENAMETOOLONG;
-	case 429: case 503: return -EAGAIN;
-	case 502: return -ENOTCONN;
-	case 504: return -ETIMEDOUT;
-	case 507: return -ENOSPC;
-	default: return -EIO;
-	}
-}
 
 /* ---- the remote's life ---- */
 
@@ -207,7 +148,7 @@ void zr_remote__unref(struct zr_remote *rm)
 static void set_error(struct zr_remote *rm, int err, const char *why)
 {
 	char *s = NULL;
-	if (asprintf(&s, "%s: %s", errno_name(-err), why) >= 0) {
+	if (asprintf(&s, "%s: %s", zr_http_errno_name(-err), why) >= 0) {
 		if (!rm->last_error || strcmp(rm->last_error, s) != 0) {
 			log_warn("Remote %s (%s): %s", rm->name, rm->url, s);
 		}
@@ -265,7 +206,7 @@ static void on_call_done(int err, const struct zr_http_resp *r, const char *why,
 	struct zr_remote *rm = c->rm;
 	if (rm->rs->stopping) {
 		/* Ended by our own shutdown: it says nothing of the remote. */
-		err = err < 0 ? err : answer_errno(r);
+		err = err < 0 ? err : zr_http_answer_errno(r);
 	} else if (err < 0) {
 		if (err == -ENOTCONN || err == -ETIMEDOUT) {
 			set_up(rm, false);
@@ -279,7 +220,7 @@ static void on_call_done(int err, const struct zr_http_resp *r, const char *why,
 			double ms = r->secs * 1000.0;
 			rm->latency_ms = rm->latency_ms > 0 ? 0.8 * rm->latency_ms + 0.2 * ms : ms;
 		}
-		err = answer_errno(r);
+		err = zr_http_answer_errno(r);
 		if (r->status == 401 || r->status == 403) {
 			char why2[96];
 			snprintf(why2, sizeof(why2), "the remote refused our token (HTTP %ld)", r->status);
@@ -356,196 +297,50 @@ void zr_remote__cancel(struct rcall *c)
 
 /* ---- requests passed on from the HTTP API ---- */
 
-static struct zr_remote *find(const struct zr_remotes *rs, const char *name);
 
-struct zr_rfwd {
+struct rfwd {
+	struct zr_tree_fwd base;
 	struct rcall *call;
-	zr_remotes_fwd_cb cb;
+	zr_tree_fwd_cb cb;
 	void *data;
 };
 
 static void on_forwarded(int err, const struct zr_http_resp *r, void *data)
 {
-	struct zr_rfwd *f = data;
+	struct rfwd *f = data;
 	f->cb(r ? 0 : err, r, f->data);
 	free(f);
 }
 
-struct zr_rfwd *zr_remotes_forward(struct zr_remotes *rs, const char *name, const char *method,
-				   const char *path, const char *query, const char *ctype,
-				   const char *body, size_t len, long wait_ms, zr_remotes_fwd_cb cb,
-				   void *data, int *ret_err)
+struct zr_tree_fwd *zr_remote__forward(struct zr_remote *rm, const struct zr_tree_fwd_opts *fo,
+				       zr_tree_fwd_cb cb, void *data, int *ret_err)
 {
-	struct zr_remote *rm = find(rs, name);
-	struct zr_rfwd *f = rm ? calloc(1, sizeof(*f)) : NULL;
-	*ret_err = rm ? -ENOMEM : -ENOENT;
+	struct rfwd *f = calloc(1, sizeof(*f));
+	*ret_err = -ENOMEM;
 	if (!f) {
 		return NULL;
 	}
 	f->cb = cb;
 	f->data = data;
-	struct rcall_opts o = {.method = method, .path = path, .query = query, .ctype = ctype,
-			       .body = body, .len = len, .wait_ms = wait_ms};
+	struct rcall_opts o = {.method = fo->method, .path = fo->path, .query = fo->query,
+			       .ctype = fo->ctype, .body = fo->body, .len = fo->len,
+			       .wait_ms = fo->wait_ms};
 	if (!(f->call = zr_remote__call(rm, &o, on_forwarded, f))) {
 		free(f);
 		return NULL;
 	}
-	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+	if (strcmp(fo->method, "GET") != 0 && strcmp(fo->method, "HEAD") != 0) {
 		/* Read your own writes through the mount too. */
 		zr_remote__invalidate(rm, NULL);
 	}
-	return f;
+	return &f->base;
 }
 
-void zr_remotes_forward_cancel(struct zr_rfwd *f)
+void zr_remote__forward_cancel(struct zr_tree_fwd *zf)
 {
+	struct rfwd *f = container_of(zf, struct rfwd, base);
 	zr_remote__cancel(f->call);
 	free(f);
-}
-
-/* ---- our consumers of remote producers, registered with their robots ---- */
-
-struct link {
-	struct zr_list link;
-	char *remote;   /* the remote's name */
-	char *path;     /* the producer's path there: "T/S" */
-	char *consumer; /* ours: "T/S" */
-	/* Dropped here, not yet there: kept until the remote took the "remove" (sent again at
-	 * each reconnection), so a remote that was down when the data changed hears of it. */
-	bool removing;
-};
-
-struct link_call {
-	struct zr_remotes *rs;
-	struct zr_remote *rm;
-	struct link *l; /* NULL once the link is gone */
-	struct zr_list link; /* in rs->link_calls */
-	bool add;
-};
-
-static void link_free(struct link *l)
-{
-	zr_list_remove(&l->link);
-	free(l->remote);
-	free(l->path);
-	free(l->consumer);
-	free(l);
-}
-
-static void on_link_sent(int err, const struct zr_http_resp *r, void *data)
-{
-	struct link_call *lc = data;
-	struct link *l = lc->l;
-	(void)r;
-	zr_list_remove(&lc->link);
-	if (l && err < 0) {
-		log_warn("Remote %s: %s %s as a consumer of %s failed: %s", lc->rm->name,
-			 lc->add ? "registering" : "dropping", l->consumer, l->path, strerror(-err));
-	} else if (l && !lc->add && l->removing) {
-		if (lc->rs->cfg.store) {
-			zr_store_unlink(lc->rs->cfg.store, l->remote, l->path, l->consumer, false);
-		}
-		link_free(l);
-	}
-	free(lc);
-}
-
-static void link_send(struct zr_remote *rm, struct link *l, bool add)
-{
-	struct zr_remotes *rs = rm->rs;
-	char *body = NULL, *ctl = NULL;
-	struct link_call *lc = calloc(1, sizeof(*lc));
-	if (!lc || asprintf(&body, "consumer %s %s %s\n", add ? "add" : "remove", rs->self, l->consumer) < 0 ||
-	    asprintf(&ctl, "%s/ctl", l->path) < 0) {
-		free(body);
-		free(lc);
-		return;
-	}
-	*lc = (struct link_call){.rs = rs, .rm = rm, .l = l, .add = add};
-	zr_list_push_back(&rs->link_calls, &lc->link);
-	struct rcall_opts o = {.method = "PUT", .path = ctl, .ctype = "text/plain", .body = body, .len = strlen(body)};
-	if (!zr_remote__call(rm, &o, on_link_sent, lc)) {
-		zr_list_remove(&lc->link);
-		free(lc);
-	}
-	free(body);
-	free(ctl);
-}
-
-/* A link about to be freed or changed: the answers on their way no longer concern it. */
-static void link_forget_calls(struct zr_remotes *rs, struct link *l)
-{
-	struct link_call *lc;
-	zr_list_for_each(lc, &rs->link_calls, link) {
-		if (lc->l == l) {
-			lc->l = NULL;
-		}
-	}
-}
-
-void zr_remotes_link(struct zr_remotes *rs, const char *producer, const char *consumer, bool add)
-{
-	const char *name = producer + strlen("@remote/");
-	const char *slash = strchr(name, '/');
-	struct link *l;
-	if (strncmp(producer, "@remote/", 8) != 0 || !slash || slash[1] == '@' || !rs->self) {
-		log_warn("%s: its producer %s cannot be told about it (a producer on a robot's own "
-			 "remote is not followed)", consumer, producer);
-		return;
-	}
-	size_t nl = (size_t)(slash - name);
-	zr_list_for_each(l, &rs->links, link) {
-		if (strlen(l->remote) == nl && strncmp(l->remote, name, nl) == 0 &&
-		    strcmp(l->path, slash + 1) == 0 && strcmp(l->consumer, consumer) == 0) {
-			break;
-		}
-	}
-	bool found = &l->link != &rs->links;
-	if (!add && !found) {
-		return;
-	}
-	if (add && !found) {
-		l = calloc(1, sizeof(*l));
-		if (!l || !(l->remote = strndup(name, nl)) || !(l->path = strdup(slash + 1)) ||
-		    !(l->consumer = strdup(consumer))) {
-			if (l) {
-				free(l->remote);
-				free(l->path);
-			}
-			free(l);
-			return;
-		}
-		zr_list_push_back(&rs->links, &l->link);
-	}
-	/* An answer to the opposite request must not undo this one. */
-	link_forget_calls(rs, l);
-	if (rs->cfg.store && (l->removing || !add)) {
-		/* Kept until the remote takes it, so a restart of ours in between loses nothing. */
-		zr_store_unlink(rs->cfg.store, l->remote, l->path, l->consumer, !add);
-	}
-	l->removing = !add;
-	struct zr_remote *rm = find(rs, l->remote);
-	/* A remote that is not connected hears of it when its event stream connects. */
-	if (rm && rm->up) {
-		link_send(rm, l, add);
-	} else if (!rm && !add) {
-		/* No such remote any more: nobody to tell. */
-		if (rs->cfg.store) {
-			zr_store_unlink(rs->cfg.store, l->remote, l->path, l->consumer, false);
-		}
-		link_free(l);
-	}
-}
-
-/* The remote's event stream (re)connected: it may have lost or missed registrations. */
-static void links_resend(struct zr_remote *rm)
-{
-	struct link *l;
-	zr_list_for_each(l, &rm->rs->links, link) {
-		if (strcmp(l->remote, rm->name) == 0) {
-			link_send(rm, l, !l->removing);
-		}
-	}
 }
 
 /* ---- the event stream: any event may change a listing ---- */
@@ -570,7 +365,7 @@ static int on_sse_chunk(const char *buf, size_t len, void *data)
 	if (!buf) {
 		/* (Re)connected: events may have been missed meanwhile. */
 		zr_remote__invalidate(rm, NULL);
-		links_resend(rm);
+		zr_links__resend(rm);
 	}
 	for (size_t i = 0; i < len; i++) {
 		if (buf[i] != '\n') {
@@ -606,7 +401,7 @@ static void on_sse_end(int err, const struct zr_http_resp *r, const char *why, v
 		set_up(rm, false);
 		set_error(rm, err, why);
 	} else {
-		int aerr = answer_errno(r);
+		int aerr = zr_http_answer_errno(r);
 		char why2[96];
 		snprintf(why2, sizeof(why2), "event stream answered HTTP %ld", r->status);
 		if (aerr < 0) {
@@ -653,7 +448,7 @@ static void sse_start(struct zr_remote *rm)
 
 /* ---- the registry ---- */
 
-static struct zr_remote *find(const struct zr_remotes *rs, const char *name)
+struct zr_remote *zr_remote__find(const struct zr_remotes *rs, const char *name)
 {
 	for (size_t i = 0; i < rs->n; i++) {
 		if (strcmp(rs->list[i]->name, name) == 0) {
@@ -665,7 +460,7 @@ static struct zr_remote *find(const struct zr_remotes *rs, const char *name)
 
 bool zr_remotes_has(const struct zr_remotes *rs, const char *name)
 {
-	return find(rs, name) != NULL;
+	return zr_remote__find(rs, name) != NULL;
 }
 
 const char *zr_remotes_name(const struct zr_remotes *rs, size_t i)
@@ -730,7 +525,7 @@ int zr_remotes_add(struct zr_remotes *rs, const char *name, const char *url, con
 	if (!url_valid(url)) {
 		return zr_fail(why, -EINVAL, "bad remote URL '%s' (want http://HOST[:PORT] or https://...)", url);
 	}
-	if (find(rs, name)) {
+	if (zr_remote__find(rs, name)) {
 		return zr_fail(why, -EEXIST, "remote '%s' exists", name);
 	}
 	if (rs->cfg.standalone && rs->n > 0) {
@@ -828,7 +623,7 @@ struct persist {
 static void on_persisted(int err, void *data)
 {
 	struct persist *p = data;
-	struct zr_remote *rm = p->name ? find(p->rs, p->name) : NULL;
+	struct zr_remote *rm = p->name ? zr_remote__find(p->rs, p->name) : NULL;
 	if (err < 0 && rm) {
 		log_error("Remote %s not kept: the store failed: %s", p->name, strerror(-err));
 		drop(p->rs, rm);
@@ -838,8 +633,10 @@ static void on_persisted(int err, void *data)
 	free(p);
 }
 
-void zr_remotes_add_persist(struct zr_remotes *rs, const char *name, const char *url,
-			    const char *token_file, zr_remotes_done_cb cb, void *data, char **why)
+/* Adds a remote (persist: kept in the store, written to @robot/remotes/add); answered once the
+ * store has it. */
+static void add_persist(struct zr_remotes *rs, const char *name, const char *url,
+			const char *token_file, zr_remotes_done_cb cb, void *data, char **why)
 {
 	struct persist *p = calloc(1, sizeof(*p));
 	int err = p ? zr_remotes_add(rs, name, url, token_file, why) : -ENOMEM;
@@ -862,9 +659,10 @@ void zr_remotes_add_persist(struct zr_remotes *rs, const char *name, const char 
 	zr_store_sync(rs->cfg.store, on_persisted, p);
 }
 
-void zr_remotes_remove(struct zr_remotes *rs, const char *name, zr_remotes_done_cb cb, void *data)
+/* "remove NAME": -ENOENT when unknown; durable before cb. */
+static void remove_persist(struct zr_remotes *rs, const char *name, zr_remotes_done_cb cb, void *data)
 {
-	struct zr_remote *rm = find(rs, name);
+	struct zr_remote *rm = zr_remote__find(rs, name);
 	struct persist *p;
 	if (!rm) {
 		cb(-ENOENT, data);
@@ -887,11 +685,40 @@ void zr_remotes_remove(struct zr_remotes *rs, const char *name, zr_remotes_done_
 	zr_store_sync(rs->cfg.store, on_persisted, p);
 }
 
+int zr_remotes_command(struct zr_remotes *rs, bool add, const char *buf, size_t len,
+		       zr_remotes_done_cb cb, void *data, char **why)
+{
+	_cleanup_free_ char *text = strndup(buf, len);
+	char *w[4] = {0};
+	if (!text) {
+		return -ENOMEM;
+	}
+	size_t n = zr_words(text, w, 4);
+	if (add) {
+		if (n < 2 || n > 3) {
+			return zr_fail(why, -EINVAL, "want 'NAME URL [TOKEN-FILE]'");
+		}
+		char *ignored = NULL;
+		/* add_persist logs its own refusals and answers them through cb. */
+		add_persist(rs, w[0], w[1], w[2], cb, data, &ignored);
+		free(ignored);
+		return 0;
+	}
+	if (n != 2 || strcmp(w[0], "remove") != 0) {
+		return zr_fail(why, -EINVAL, "want 'remove NAME'");
+	}
+	if (!zr_remote__find(rs, w[1])) {
+		return zr_fail(why, -ENOENT, "no such remote");
+	}
+	remove_persist(rs, w[1], cb, data);
+	return 0;
+}
+
 static int load_one(const char *name, const char *url, const char *token_file, void *data)
 {
 	struct zr_remotes *rs = data;
 	char *why = NULL;
-	if (find(rs, name)) {
+	if (zr_remote__find(rs, name)) {
 		log_info("Remote %s: the one given with --remote replaces the stored one", name);
 		return 0;
 	}
@@ -903,34 +730,15 @@ static int load_one(const char *name, const char *url, const char *token_file, v
 	return 0;
 }
 
-static int load_unlink(const char *remote, const char *producer, const char *consumer, void *data)
-{
-	struct zr_remotes *rs = data;
-	struct link *l = calloc(1, sizeof(*l));
-	if (!l || !(l->remote = strdup(remote)) || !(l->path = strdup(producer)) ||
-	    !(l->consumer = strdup(consumer))) {
-		if (l) {
-			free(l->remote);
-			free(l->path);
-		}
-		free(l);
-		return -ENOMEM;
-	}
-	/* Sent when that remote's event stream connects. */
-	l->removing = true;
-	zr_list_push_back(&rs->links, &l->link);
-	return 0;
-}
-
 int zr_remotes_load(struct zr_remotes *rs)
 {
 	int err = rs->cfg.store ? zr_store_remotes(rs->cfg.store, load_one, rs) : 0;
-	return err < 0 ? err : rs->cfg.store ? zr_store_unlinks(rs->cfg.store, load_unlink, rs) : 0;
+	return err < 0 ? err : rs->cfg.store ? zr_store_unlinks(rs->cfg.store, zr_links__load_unlink, rs) : 0;
 }
 
 int zr_remotes_url(const struct zr_remotes *rs, const char *name, char **ret)
 {
-	struct zr_remote *rm = find(rs, name);
+	struct zr_remote *rm = zr_remote__find(rs, name);
 	if (!rm) {
 		return -ENOENT;
 	}
@@ -939,7 +747,7 @@ int zr_remotes_url(const struct zr_remotes *rs, const char *name, char **ret)
 
 int zr_remotes_status(const struct zr_remotes *rs, const char *name, char **ret)
 {
-	struct zr_remote *rm = find(rs, name);
+	struct zr_remote *rm = zr_remote__find(rs, name);
 	char when[32] = "-";
 	if (!rm) {
 		return -ENOENT;
@@ -968,7 +776,6 @@ int zr_remotes_create(uv_loop_t *loop, const struct zr_remotes_config *cfg, stru
 	if (rs->cfg.timeout_ms <= 0) {
 		rs->cfg.timeout_ms = 10000;
 	}
-	rs->next_ino = ZR_REMOTE_INO_BASE;
 	zr_list_init(&rs->handles);
 	zr_list_init(&rs->failing);
 	zr_list_init(&rs->links);
@@ -992,11 +799,6 @@ int zr_remotes_create(uv_loop_t *loop, const struct zr_remotes_config *cfg, stru
 	return 0;
 }
 
-bool zr_remotes_owns(const struct zr_remotes *rs, uint64_t ino)
-{
-	return rs && (rs->cfg.standalone || ino >= ZR_REMOTE_INO_BASE);
-}
-
 void zr_remotes_destroy(struct zr_remotes *rs, int err)
 {
 	if (!rs) {
@@ -1017,23 +819,13 @@ void zr_remotes_destroy(struct zr_remotes *rs, int err)
 	}
 	uv_close((uv_handle_t *)rs->fail_timer, on_retry_closed);
 	zr_rhandles_free_all(rs);
-	size_t i = 0;
-	void *v;
-	while (zr_map_next(&rs->by_ino, &i, NULL, NULL, &v)) {
-		struct rnode *n = v;
-		struct zr_remote *rm = n->rm;
-		free(n->path);
-		free(n->key);
-		free(n);
-		zr_remote__unref(rm);
+	/* Out of the tree's inode table before the nodes go. */
+	if (rs->tree) {
+		zr_tree_set_remotes(rs->tree, NULL);
 	}
-	zr_map_done(&rs->by_ino);
+	zr_rnodes_free_all(rs);
 	zr_map_done(&rs->by_key);
-	while (!zr_list_empty(&rs->links)) {
-		struct link *l = container_of(rs->links.next, struct link, link);
-		link_forget_calls(rs, l);
-		link_free(l);
-	}
+	zr_links__free_all(rs);
 	free(rs->self);
 	free(rs->list);
 	free(rs);

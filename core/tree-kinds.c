@@ -1,0 +1,794 @@
+/* The kinds of local nodes, one descriptor each (tree-local-internal.h struct kind): its name,
+ * mode and flags, and the functions that give its entries, content, journal, mtime, link
+ * target or write. A new file is one row here and, when it shows something new, one function. */
+#include "tree-local-internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "metrics.h"
+#include "remote/remote.h"
+#include "repo.h"
+#include "repos.h"
+#include "robot.h"
+#include "service.h"
+#include "task.h"
+#include "template.h"
+#include "util/cleanup.h"
+#include "util/log.h"
+
+#define DIR_RO (S_IFDIR | 0555)
+#define FILE_RO (S_IFREG | 0444)
+#define FILE_WO (S_IFREG | 0200)
+
+/* ---- helpers ---- */
+
+static int cmp_strp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void sort_from(struct handle *h, size_t first)
+{
+	if (h->n_names > first) {
+		qsort(h->names + first, h->n_names - first, sizeof(char *), cmp_strp);
+	}
+}
+
+static void put_time(struct zr_buf *b, long long ns)
+{
+	char ts[40];
+	if (ns) {
+		(void)zr_buf_printf(b, "%s\n", zr_time_format(ns, ts));
+	}
+}
+
+static void put_json(struct zr_buf *b, const json_t *j, size_t flags)
+{
+	char *s = json_dumps(j, flags | JSON_ENCODE_ANY);
+	if (s) {
+		(void)zr_buf_printf(b, "%s\n", s);
+		free(s);
+	}
+}
+
+static bool parse_id(const char *s, uint64_t *ret)
+{
+	if (!*s || *s == '0' || strlen(s) > 19) {
+		return false;
+	}
+	uint64_t v = 0;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9') {
+			return false;
+		}
+		v = v * 10 + (uint64_t)(*s - '0');
+	}
+	*ret = v;
+	return true;
+}
+
+static long long m_now(struct zr_local *t, const struct node *n, const struct ctx *c)
+{
+	(void)t, (void)n, (void)c;
+	return zr_now_ns();
+}
+
+static long long m_robot(struct zr_local *t, const struct node *n, const struct ctx *c)
+{
+	(void)n, (void)c;
+	return t->robot->mtime_ns;
+}
+
+static long long m_template(struct zr_local *t, const struct node *n, const struct ctx *c)
+{
+	(void)t, (void)n;
+	return c->rt->mtime_ns;
+}
+
+static long long m_created(struct zr_local *t, const struct node *n, const struct ctx *c)
+{
+	(void)t, (void)n;
+	return c->svc->created_ns;
+}
+
+static long long m_tasks(struct zr_local *t, const struct node *n, const struct ctx *c)
+{
+	(void)t, (void)n;
+	return c->svc->tasks_mtime_ns;
+}
+
+static long long m_task(struct zr_local *t, const struct node *n, const struct ctx *c)
+{
+	const struct zr_task *tk = c->task;
+	(void)t, (void)n;
+	return tk->finished_ns ? tk->finished_ns : tk->started_ns ? tk->started_ns : tk->created_ns;
+}
+
+/* ---- the root and @robot ---- */
+
+static int templates_child(struct zr_local *t, struct ctx *c, const char *name, const struct kind **ret,
+			   uint64_t *ret_serial, const struct kind *kind)
+{
+	(void)ret_serial;
+	c->rt = zr_robot_template(t->robot, name);
+	*ret = kind;
+	return c->rt ? 0 : -ENOENT;
+}
+
+static int templates_list(struct zr_local *t, const struct ctx *c, struct handle *h, size_t *cap)
+{
+	size_t i = 0, first = h->n_names;
+	const char *k;
+	(void)c;
+	while (zr_map_next(&t->robot->templates, &i, &k, NULL, NULL)) {
+		if (zr_local__add_name(h, k, cap) < 0) {
+			return -ENOMEM;
+		}
+	}
+	sort_from(h, first);
+	return 0;
+}
+
+static int root_child(struct zr_local *t, struct ctx *c, const char *name, const struct kind **ret,
+		      uint64_t *ret_serial)
+{
+	return templates_child(t, c, name, ret, ret_serial, &zr_kind_template);
+}
+
+static void c_robot_info(struct zr_local *t, const struct node *n, const struct ctx *c, struct zr_buf *b)
+{
+	struct zr_robot *r = t->robot;
+	char host[256] = "";
+	size_t i = 0, n_svc = 0, queued = 0;
+	void *v;
+	(void)n, (void)c;
+	(void)gethostname(host, sizeof(host) - 1);
+	while (zr_map_next(&r->templates, &i, NULL, NULL, &v)) {
+		struct zr_robot_template *rt = v;
+		size_t j = 0;
+		void *sv;
+		while (zr_map_next(&rt->services, &j, NULL, NULL, &sv)) {
+			n_svc++;
+			queued += zr_queue_len(&((struct zr_service *)sv)->queue);
+		}
+	}
+	_cleanup_json_ json_t *o = json_pack(
+		"{ss ss sI sf ss ss sI sI s{sI sI} sI ss?}", "name", r->cfg.name, "version", ZR_VERSION, "pid",
+		(json_int_t)getpid(), "uptime", (double)(zr_now_ns() - r->started_ns) / 1e9, "mount",
+		r->cfg.mount, "data_dir", r->cfg.data_dir, "templates", (json_int_t)r->templates.len,
+		"services", (json_int_t)n_svc, "tasks", "queued", (json_int_t)queued, "running",
+		(json_int_t)r->running_processes, "jobs", (json_int_t)r->cfg.jobs, "listen", r->http_url);
+	put_json(b, o, JSON_INDENT(2));
+}
+
+static void c_robot_metrics(struct zr_local *t, const struct node *n, const struct ctx *c, struct zr_buf *b)
+{
+	(void)n, (void)c;
+	(void)zr_metrics_render(t->robot, t->n_parked, b);
+}
+
+static struct zr_journal *j_robot_log(struct zr_local *t, const struct ctx *c)
+{
+	(void)c;
+	return &t->robot->log;
+}
+
+static struct zr_journal *j_robot_events(struct zr_local *t, const struct ctx *c)
+{
+	(void)c;
+	return &t->robot->events;
+}
+
+/* @robot/templates/<name>/ */
+static void c_rt_manifest(struct zr_local *t, const struct node *n, const struct ctx *c, struct zr_buf *b)
+{
+	(void)t, (void)n;
+	put_json(b, c->rt->t->manifest, JSON_INDENT(2));
+}
+
+static void c_rt_uid(struct zr_local *t, const struct node *n, const struct ctx *c, struct zr_buf *b)
+{
+	(void)t, (void)n;
+	(void)zr_buf_printf(b, "%s\n", c->rt->t->uid);
+}
+
+static void c_rt_versions(struct zr_local *t, const struct node *n, const struct ctx *c, struct zr_buf *b)
+{
+	(void)t, (void)n;
+	for (size_t i = 0; i < c->rt->n_versions; i++) {
+		const struct zr_template *v = c->rt->versions[i];
+		(void)zr_buf_printf(b, "%s %s%s\n", v->version, v->uid, v->missing ? " missing" : "");
+	}
+}
+
+static void c_rt_source(struct zr_local *t, const struct node *n, const struct ctx *c, struct zr_buf *b)
+{
+	(void)t, (void)n;
+	(void)zr_buf_printf(b, "%s\n", c->rt->t->dir);
+}
+
+static const struct kind k_rt_manifest = {"manifest", FILE_RO, .content = c_rt_manifest, .mtime = m_template};
+static const struct kind k_rt_source = {"source", FILE_RO, .content = c_rt_source, .mtime = m_template};
+static const struct kind k_rt_uid = {"uid", FILE_RO, .content = c_rt_uid, .mtime = m_template};
+static const struct kind k_rt_versions = {"versions", FILE_RO, .content = c_rt_versions, .mtime = m_template};
+static const struct kind *const rtemplate_entries[] = {&k_rt_manifest, &k_rt_source, &k_rt_uid,
+							&k_rt_versions, NULL};
+static const struct kind k_rtemplate = {NULL, DIR_RO, .fixed = rtemplate_entries, .mtime = m_template};
+
+static int rtemplates_child(struct zr_local *t, struct ctx *c, const char *name, const struct kind **ret,
+			    uint64_t *ret_serial)
+{
+	return templates_child(t, c, name, ret, ret_serial, &k_rtemplate);
+}
+
+/* @robot/repos/ */
+static void c_repo(struct zr_local *t, const struct node *n, const struct ctx *c, struct zr_buf *b)
+{
+	const struct zr_repo *rp = c->repo;
+	const char *field = n->kind->name;
+	(void)t;
+	if (strcmp(field, "status") == 0) {
+		_cleanup_free_ char *st = zr_repo_status(rp);
+		(void)zr_buf_puts(b, st ? st : "");
+		return;
+	}
+	const char *v = strcmp(field, "url") == 0   ? rp->url
+			: strcmp(field, "ref") == 0 ? rp->ref
+						    : rp->commit;
+	if (v || strcmp(field, "ref") == 0) {
+		(void)zr_buf_printf(b, "%s\n", v ? v : "HEAD");
+	}
+}
+
+static const struct kind k_rp_commit = {"commit", FILE_RO, .content = c_repo};
+static const struct kind k_rp_ctl = {"ctl", FILE_WO, .write = zr_local__write_repos};
+static const struct kind k_rp_ref = {"ref", FILE_RO, .content = c_repo};
+static const struct kind k_rp_status = {"status", FILE_RO, .content = c_repo};
+static const struct kind k_rp_url = {"url", FILE_RO, .content = c_repo};
+static const struct kind *const repo_entries[] = {&k_rp_commit, &k_rp_ctl, &k_rp_ref, &k_rp_status,
+						   &k_rp_url, NULL};
+static const struct kind k_repo = {NULL, DIR_RO, .fixed = repo_entries};
+
+static int repos_child(struct zr_local *t, struct ctx *c, const char *name, const struct kind **ret,
+		       uint64_t *ret_serial)
+{
+	(void)ret_serial;
+	c->repo = zr_repos_find(t->robot->repos, name);
+	*ret = &k_repo;
+	return c->repo ? 0 : -ENOENT;
+}
+
+static int repos_list(struct zr_local *t, const struct ctx *c, struct handle *h, size_t *cap)
+{
+	(void)c;
+	for (size_t i = 0; i < zr_repos_count(t->robot->repos); i++) {
+		if (zr_local__add_name(h, zr_repos_get(t->robot->repos, i)->id, cap) < 0) {
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+static const struct kind k_repos_add = {"add", FILE_WO, .write = zr_local__write_repos};
+static const struct kind *const repos_entries[] = {&k_repos_add, NULL};
+
+/* @robot/remotes/ and @remote/ */
+static void c_remote(struct zr_local *t, const struct node *n, const struct ctx *c, struct zr_buf *b)
+{
+	struct zr_remotes *rs = zr_tree__remotes(t->tree);
+	_cleanup_free_ char *text = NULL;
+	(void)c;
+	int err = !rs ? -ENOENT
+		: strcmp(n->kind->name, "url") == 0 ? zr_remotes_url(rs, n->parent->name, &text)
+						    : zr_remotes_status(rs, n->parent->name, &text);
+	if (err == 0) {
+		(void)zr_buf_puts(b, text);
+	}
+}
+
+static const struct kind k_rm_status = {"status", FILE_RO, .content = c_remote};
+static const struct kind k_rm_url = {"url", FILE_RO, .content = c_remote};
+static const struct kind *const rremote_entries[] = {&k_rm_status, &k_rm_url, NULL};
+static const struct kind k_rremote = {NULL, DIR_RO, .fixed = rremote_entries};
+
+static int rremotes_child(struct zr_local *t, struct ctx *c, const char *name, const struct kind **ret,
+			  uint64_t *ret_serial)
+{
+	struct zr_remotes *rs = zr_tree__remotes(t->tree);
+	(void)c, (void)ret_serial;
+	*ret = &k_rremote;
+	return rs && zr_remotes_has(rs, name) ? 0 : -ENOENT;
+}
+
+static int remotes_list(struct zr_local *t, const struct ctx *c, struct handle *h, size_t *cap)
+{
+	struct zr_remotes *rs = zr_tree__remotes(t->tree);
+	(void)c;
+	for (size_t i = 0; rs && zr_remotes_name(rs, i); i++) {
+		if (zr_local__add_name(h, zr_remotes_name(rs, i), cap) < 0) {
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+static const struct kind k_rremotes_add = {"add", FILE_WO, .write = zr_local__write_remotes};
+static const struct kind k_rremotes_ctl = {"ctl", FILE_WO, .write = zr_local__write_remotes};
+static const struct kind *const rremotes_entries[] = {&k_rremotes_add, &k_rremotes_ctl, NULL};
+
+static const struct kind k_robot_events = {"events", FILE_RO, .journal = j_robot_events};
+static const struct kind k_robot_info = {"info", FILE_RO, .content = c_robot_info, .mtime = m_now};
+static const struct kind k_robot_log = {"log", FILE_RO, .journal = j_robot_log};
+static const struct kind k_robot_metrics = {"metrics", FILE_RO, .content = c_robot_metrics, .mtime = m_now};
+static const struct kind k_rremotes = {"remotes", DIR_RO, .fixed = rremotes_entries,
+				       .child = rremotes_child, .list = remotes_list};
+static const struct kind k_repos = {"repos", DIR_RO, .fixed = repos_entries, .child = repos_child,
+				    .list = repos_list};
+static const struct kind k_rtemplates = {"templates", DIR_RO, .child = rtemplates_child,
+					 .list = templates_list, .mtime = m_robot};
+static const struct kind *const robot_entries[] = {&k_robot_events, &k_robot_info, &k_robot_log,
+						    &k_robot_metrics, &k_rremotes, &k_repos,
+						    &k_rtemplates, NULL};
+static const struct kind k_robot = {"@robot", DIR_RO, .fixed = robot_entries, .mtime = m_now};
+
+/* Remote robots' roots are the remote provider's nodes (tree-local.c looks them up there). */
+const struct kind zr_kind_remotes = {"@remote", DIR_RO, .list = remotes_list};
+
+static const struct kind *const root_entries[] = {&zr_kind_remotes, &k_robot, NULL};
+const struct kind zr_kind_root = {NULL, DIR_RO, .fixed = root_entries, .child = root_child,
+				  .list = templates_list, .mtime = m_robot};
+
+/* ---- a service ---- */
+
+static struct zr_task *newest(const struct ctx *c)
+{
+	return zr_service_newest(c->svc, c->action->name);
+}
+
+static long long m_action(struct zr_local *t, const struct node *n, const struct ctx *c)
+{
+	struct zr_task *tk = newest(c);
+	(void)t, (void)n;
+	return tk ? tk->created_ns : c->svc->created_ns;
+}
+
+static long long m_result(struct zr_local *t, const struct node *n, const struct ctx *c)
+{
+	struct zr_task *tk = newest(c);
+	(void)t, (void)n;
+	return !tk ? c->svc->created_ns : tk->finished_ns ? tk->finished_ns : tk->created_ns;
+}
+
+static const struct kind k_action = {NULL, S_IFREG | 0620, KIND_BLOCKING | KIND_RESULT | KIND_ACTION,
+				     .mtime = m_action, .write = zr_local__write_action};
+static const struct kind k_result = {NULL, FILE_RO, KIND_BLOCKING | KIND_RESULT | KIND_ACTION,
+				     .task = newest, .mtime = m_result};
+
+static int action_child(struct ctx *c, const char *name, const struct kind **ret, const struct kind *kind)
+{
+	c->action = zr_template_action(c->svc->template, name);
+	*ret = kind;
+	return c->action ? 0 : -ENOENT;
+}
+
+static int actions_child(struct zr_local *t, struct ctx *c, const char *name, const struct kind **ret,
+			 uint64_t *ret_serial)
+{
+	(void)t, (void)ret_serial;
+	return action_child(c, name, ret, &k_action);
+}
+
+static int results_child(struct zr_local *t, struct ctx *c, const char *name, const struct kind **ret,
+			 uint64_t *ret_serial)
+{
+	(void)t, (void)ret_serial;
+	return action_child(c, name, ret, &k_result);
+}
+
+static int actions_list(struct zr_local *t, const struct ctx *c, struct handle *h, size_t *cap)
+{
+	(void)t;
+	for (size_t i = 0; i < c->svc->template->n_actions; i++) {
+		if (zr_local__add_name(h, c->svc->template->actions[i].name, cap) < 0) {
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+/* tasks/<id>/ */
+static struct zr_task *own_task(const struct ctx *c)
+{
+	return c->task;
+}
+
+static struct zr_journal *j_task_log(struct zr_local *t, const struct ctx *c)
+{
+	(void)t;
+	return &c->task->log;
+}
+
+static void c_task(struct zr_local *t, const struct node *n, const struct ctx *c, struct zr_buf *b)
+{
+	const struct zr_task *task = c->task;
+	const char *f = n->kind->name;
+	(void)t;
+	if (strcmp(f, "action") == 0) {
+		(void)zr_buf_printf(b, "%s\n", task->action->name);
+	} else if (strcmp(f, "args") == 0) {
+		put_json(b, task->args, JSON_COMPACT);
+	} else if (strcmp(f, "state") == 0) {
+		(void)zr_buf_printf(b, "%s\n", zr_task_state_name(task->state));
+	} else if (strcmp(f, "created") == 0) {
+		put_time(b, task->created_ns);
+	} else if (strcmp(f, "started") == 0) {
+		put_time(b, task->started_ns);
+	} else if (strcmp(f, "finished") == 0) {
+		put_time(b, task->finished_ns);
+	} else if (strcmp(f, "error") == 0) {
+		(void)zr_buf_puts(b, task->error ? task->error : "");
+	} else if (strcmp(f, "progress") == 0 && task->progress_total >= 0) {
+		(void)zr_buf_printf(b, "%lld %lld\n", task->progress_done, task->progress_total);
+	}
+}
+
+#define TASK_FILE(n) {n, FILE_RO, KIND_IN_TASK, .content = c_task, .mtime = m_task}
+static const struct kind k_tf_action = TASK_FILE("action");
+static const struct kind k_tf_args = TASK_FILE("args");
+static const struct kind k_tf_cancel = {"cancel", FILE_WO, KIND_IN_TASK, .mtime = m_task,
+					.write = zr_local__write_cancel};
+static const struct kind k_tf_created = TASK_FILE("created");
+static const struct kind k_tf_error = TASK_FILE("error");
+static const struct kind k_tf_finished = TASK_FILE("finished");
+static const struct kind k_tf_log = {"log", FILE_RO, KIND_IN_TASK | KIND_BLOCKING, .journal = j_task_log,
+				     .mtime = m_task};
+static const struct kind k_tf_progress = TASK_FILE("progress");
+static const struct kind k_tf_result = {"result", FILE_RO, KIND_IN_TASK | KIND_BLOCKING | KIND_RESULT,
+					.task = own_task, .mtime = m_task};
+static const struct kind k_tf_started = TASK_FILE("started");
+static const struct kind k_tf_state = TASK_FILE("state");
+#undef TASK_FILE
+static const struct kind *const task_entries[] = {
+	&k_tf_action, &k_tf_args, &k_tf_cancel, &k_tf_created, &k_tf_error, &k_tf_finished,
+	&k_tf_log, &k_tf_progress, &k_tf_result, &k_tf_started, &k_tf_state, NULL,
+};
+static const struct kind k_task = {NULL, DIR_RO, .fixed = task_entries, .mtime = m_task};
+
+static void c_queue(struct zr_local *t, const struct node *n, const struct ctx *c, struct zr_buf *b)
+{
+	const struct zr_queue *q = &c->svc->queue;
+	(void)t, (void)n;
+	for (struct zr_queue_item *it = zr_queue_next(q, NULL); it; it = zr_queue_next(q, it)) {
+		const struct zr_task *task = container_of(it, struct zr_task, qitem);
+		(void)zr_buf_printf(b, "%llu\n", (unsigned long long)task->id);
+	}
+}
+
+static const struct kind k_queue = {"queue", FILE_RO, .content = c_queue, .mtime = m_tasks};
+static const struct kind *const tasks_entries[] = {&k_queue, NULL};
+
+static int tasks_child(struct zr_local *t, struct ctx *c, const char *name, const struct kind **ret,
+		       uint64_t *ret_serial)
+{
+	uint64_t id;
+	(void)t;
+	if (!parse_id(name, &id) || !(c->task = zr_service_task(c->svc, id)) || c->task->pending) {
+		return -ENOENT;
+	}
+	*ret = &k_task;
+	*ret_serial = id;
+	return 0;
+}
+
+static int tasks_list(struct zr_local *t, const struct ctx *c, struct handle *h, size_t *cap)
+{
+	char num[32];
+	struct zr_task *tk;
+	(void)t;
+	zr_list_for_each(tk, &c->svc->tasks, link) {
+		snprintf(num, sizeof(num), "%llu", (unsigned long long)tk->id);
+		if (zr_local__add_name(h, num, cap) < 0) {
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+/* producers/<role> and consumers/<t>.<s>: symbolic links, relative to the link's folder
+ * (<template>/<service>/producers), so they work whatever the mount point. */
+static int l_producer(struct zr_local *t, const struct node *n, const struct ctx *c, char **ret)
+{
+	const char *target = zr_service_producer(c->svc, n->name);
+	(void)t;
+	if (!target) {
+		return -ENOENT;
+	}
+	return asprintf(ret, "../../../%s", target) < 0 ? -ENOMEM : 0;
+}
+
+static int l_consumer(struct zr_local *t, const struct node *n, const struct ctx *c, char **ret)
+{
+	struct zr_service *cons = zr_kind__consumer(t, c->svc, n->name);
+	/* A consumer on another robot: "@remote/<robot>/<t>/<s>", a path that resolves where that
+	 * robot is mounted under the name it gave. */
+	const char *target = cons ? cons->path
+				  : json_string_value(json_object_get(c->svc->rconsumers, n->name));
+	if (!target) {
+		return -ENOENT;
+	}
+	return asprintf(ret, "../../../%s", target) < 0 ? -ENOMEM : 0;
+}
+
+static const struct kind k_producer = {NULL, S_IFLNK | 0777, .readlink = l_producer};
+static const struct kind k_consumer = {NULL, S_IFLNK | 0777, .readlink = l_consumer};
+
+static int producers_child(struct zr_local *t, struct ctx *c, const char *name, const struct kind **ret,
+			   uint64_t *ret_serial)
+{
+	(void)t, (void)ret_serial;
+	*ret = &k_producer;
+	return zr_service_producer(c->svc, name) ? 0 : -ENOENT;
+}
+
+static int producers_list(struct zr_local *t, const struct ctx *c, struct handle *h, size_t *cap)
+{
+	const char *role;
+	json_t *spec;
+	(void)t;
+	json_object_foreach(c->svc->template->consumes, role, spec) {
+		if (zr_service_producer(c->svc, role) && zr_local__add_name(h, role, cap) < 0) {
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+struct consumer_walk {
+	const char *want; /* "<template>.<service>" to find, or NULL to list */
+	struct zr_service *found;
+	struct handle *h;
+	size_t *cap;
+	int err;
+};
+
+static void on_consumer(struct zr_service *c, const char *role, void *data)
+{
+	struct consumer_walk *w = data;
+	char name[256];
+	(void)role;
+	snprintf(name, sizeof(name), "%s.%s", c->template->name, c->name);
+	if (w->want && strcmp(w->want, name) == 0) {
+		w->found = c;
+	} else if (!w->want && w->err == 0 &&
+		   !(w->h->n_names > 0 && strcmp(w->h->names[w->h->n_names - 1], name) == 0)) {
+		/* A consumer through two roles is listed once. */
+		w->err = zr_local__add_name(w->h, name, w->cap);
+	}
+}
+
+struct zr_service *zr_kind__consumer(struct zr_local *t, const struct zr_service *p, const char *name)
+{
+	struct consumer_walk w = {.want = name};
+	zr_robot_consumers(t->robot, p, on_consumer, &w);
+	return w.found;
+}
+
+static int consumers_child(struct zr_local *t, struct ctx *c, const char *name, const struct kind **ret,
+			   uint64_t *ret_serial)
+{
+	(void)ret_serial;
+	*ret = &k_consumer;
+	return zr_kind__consumer(t, c->svc, name) || json_object_get(c->svc->rconsumers, name) ? 0 : -ENOENT;
+}
+
+static int consumers_list(struct zr_local *t, const struct ctx *c, struct handle *h, size_t *cap)
+{
+	struct consumer_walk w = {.h = h, .cap = cap};
+	const char *key;
+	json_t *v;
+	zr_robot_consumers(t->robot, c->svc, on_consumer, &w);
+	json_object_foreach(c->svc->rconsumers, key, v) {
+		if (w.err == 0) {
+			w.err = zr_local__add_name(h, key, cap);
+		}
+	}
+	return w.err;
+}
+
+/* The service's own files. */
+static void c_state(struct zr_local *t, const struct node *n, const struct ctx *c, struct zr_buf *b)
+{
+	const struct zr_service *s = c->svc;
+	size_t count = json_object_size(s->state), i = 0;
+	const char **keys = calloc(count ? count : 1, sizeof(*keys));
+	const char *k;
+	json_t *v;
+	(void)t, (void)n;
+	if (!keys) {
+		return;
+	}
+	json_object_foreach(s->state, k, v) {
+		keys[i++] = k;
+	}
+	qsort(keys, count, sizeof(*keys), cmp_strp);
+	for (i = 0; i < count; i++) {
+		const char *value = json_string_value(json_object_get(s->state, keys[i]));
+		(void)zr_buf_printf(b, "%s %s\n", keys[i], value);
+	}
+	free(keys);
+}
+
+static void c_data(struct zr_local *t, const struct node *n, const struct ctx *c, struct zr_buf *b)
+{
+	(void)t, (void)n;
+	put_json(b, c->svc->data, JSON_INDENT(2));
+}
+
+static void c_info(struct zr_local *t, const struct node *n, const struct ctx *c, struct zr_buf *b)
+{
+	const struct zr_service *s = c->svc;
+	char ts[40];
+	const char *role;
+	json_t *spec;
+	(void)t, (void)n;
+	_cleanup_json_ json_t *o = json_pack("{ss ss ss ss ss ss s{} sn}", "name", s->name, "template",
+					     s->template->name, "uid", s->template->uid, "version",
+					     s->template->version, "guid", s->guid, "created",
+					     zr_time_format(s->created_ns, ts), "producers", "process");
+	json_object_foreach(s->template->consumes, role, spec) {
+		const char *p = zr_service_producer(s, role);
+		if (o && p) {
+			(void)json_object_set_new(json_object_get(o, "producers"), role, json_string(p));
+		}
+	}
+	put_json(b, o, JSON_INDENT(2));
+}
+
+/* The version in use, and the one it moves to once its task ends. */
+static void c_upgrade(struct zr_local *t, const struct node *n, const struct ctx *c, struct zr_buf *b)
+{
+	const struct zr_service *s = c->svc;
+	(void)t, (void)n;
+	(void)zr_buf_printf(b, "%s%s%s\n", s->template->missing ? s->template->uid : s->template->version,
+			    s->upgrade_to ? " -> " : "", s->upgrade_to ? s->upgrade_to->version : "");
+}
+
+static void c_lasterror(struct zr_local *t, const struct node *n, const struct ctx *c, struct zr_buf *b)
+{
+	(void)t, (void)n;
+	if (c->svc->lasterror) {
+		(void)zr_buf_printf(b, "%s\n", c->svc->lasterror);
+	}
+}
+
+static struct zr_journal *j_svc_log(struct zr_local *t, const struct ctx *c)
+{
+	(void)t;
+	return &c->svc->log;
+}
+
+static struct zr_journal *j_svc_events(struct zr_local *t, const struct ctx *c)
+{
+	(void)t;
+	return &c->svc->events;
+}
+
+static long long m_state(struct zr_local *t, const struct node *n, const struct ctx *c)
+{
+	(void)t, (void)n;
+	return c->svc->state_mtime_ns;
+}
+
+static long long m_data(struct zr_local *t, const struct node *n, const struct ctx *c)
+{
+	(void)t, (void)n;
+	return c->svc->data_mtime_ns;
+}
+
+static long long m_lasterror(struct zr_local *t, const struct node *n, const struct ctx *c)
+{
+	(void)t, (void)n;
+	return c->svc->lasterror_mtime_ns;
+}
+
+static const struct kind k_actions = {"actions", DIR_RO, .child = actions_child, .list = actions_list,
+				      .mtime = m_created};
+static const struct kind k_consumers = {"consumers", DIR_RO, .child = consumers_child,
+					.list = consumers_list};
+static const struct kind k_ctl = {"ctl", FILE_WO, .mtime = m_created, .write = zr_local__write_ctl};
+static const struct kind k_data = {"data", S_IFREG | 0600, .content = c_data, .mtime = m_data,
+				   .write = zr_local__write_data};
+static const struct kind k_events = {"events", FILE_RO, .journal = j_svc_events};
+static const struct kind k_info = {"info", FILE_RO, .content = c_info, .mtime = m_created};
+static const struct kind k_lasterror = {"lasterror", FILE_RO, .content = c_lasterror, .mtime = m_lasterror};
+static const struct kind k_log = {"log", FILE_RO, .journal = j_svc_log};
+static const struct kind k_producers = {"producers", DIR_RO, .child = producers_child,
+					.list = producers_list};
+static const struct kind k_results = {"results", DIR_RO, .child = results_child, .list = actions_list,
+				      .mtime = m_created};
+static const struct kind k_state = {"state", FILE_RO, .content = c_state, .mtime = m_state};
+static const struct kind k_tasks = {"tasks", DIR_RO, .fixed = tasks_entries, .child = tasks_child,
+				    .list = tasks_list, .mtime = m_tasks};
+static const struct kind k_upgrade = {"upgrade", S_IFREG | 0600, .content = c_upgrade, .mtime = m_created,
+				      .write = zr_local__write_upgrade};
+static const struct kind *const service_entries[] = {
+	&k_actions, &k_consumers, &k_ctl, &k_data, &k_events, &k_info, &k_lasterror,
+	&k_log, &k_producers, &k_results, &k_state, &k_tasks, &k_upgrade, NULL,
+};
+/* 0755: mkdir and rmdir of services. */
+static const struct kind k_service = {NULL, S_IFDIR | 0755, .fixed = service_entries, .mtime = m_created};
+
+static int template_child(struct zr_local *t, struct ctx *c, const char *name, const struct kind **ret,
+			  uint64_t *ret_serial)
+{
+	(void)t;
+	c->svc = zr_map_get(&c->rt->services, name);
+	if (!c->svc || c->svc->pending) {
+		return -ENOENT;
+	}
+	*ret = &k_service;
+	*ret_serial = c->svc->serial;
+	return 0;
+}
+
+static int template_list(struct zr_local *t, const struct ctx *c, struct handle *h, size_t *cap)
+{
+	size_t i = 0, first = h->n_names;
+	const char *k;
+	void *v;
+	(void)t;
+	while (zr_map_next(&c->rt->services, &i, &k, NULL, &v)) {
+		if (!((struct zr_service *)v)->pending && zr_local__add_name(h, k, cap) < 0) {
+			return -ENOMEM;
+		}
+	}
+	sort_from(h, first);
+	return 0;
+}
+
+const struct kind zr_kind_template = {NULL, S_IFDIR | 0755, .child = template_child,
+				      .list = template_list, .mtime = m_template};
+
+/* ---- the descriptors' users ---- */
+
+int zr_kind__child(struct zr_local *t, const struct kind *dir, struct ctx *c, const char *name,
+		   const struct kind **ret, uint64_t *ret_serial)
+{
+	*ret_serial = 0;
+	if (!S_ISDIR(dir->mode)) {
+		return -ENOTDIR;
+	}
+	for (const struct kind *const *f = dir->fixed; f && *f; f++) {
+		if (strcmp((*f)->name, name) == 0) {
+			*ret = *f;
+			return 0;
+		}
+	}
+	return dir->child ? dir->child(t, c, name, ret, ret_serial) : -ENOENT;
+}
+
+int zr_kind__list(struct zr_local *t, const struct kind *dir, const struct ctx *c, struct handle *h,
+		  size_t *cap)
+{
+	for (const struct kind *const *f = dir->fixed; f && *f; f++) {
+		if (zr_local__add_name(h, (*f)->name, cap) < 0) {
+			return -ENOMEM;
+		}
+	}
+	return dir->list ? dir->list(t, c, h, cap) : 0;
+}
+
+long long zr_kind__mtime(struct zr_local *t, const struct node *n, const struct ctx *c)
+{
+	struct zr_journal *j = n->kind->journal ? n->kind->journal(t, c) : NULL;
+	if (j) {
+		return j->mtime_ns;
+	}
+	return n->kind->mtime ? n->kind->mtime(t, n, c) : t->robot->started_ns;
+}

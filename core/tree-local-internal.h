@@ -1,0 +1,164 @@
+/* Shared by the files of the local provider: tree-local.c (nodes, lookup, listings, open,
+ * reads, poll), tree-kinds.c (one descriptor per kind of node) and tree-write.c (writes).
+ *
+ * A node stands for one object of the model by name (its kind, and a serial that tells a new
+ * service or task from an old namesake); it is resolved again at every operation, so a node
+ * whose object is gone answers ENOENT instead of pointing at freed memory. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "journal.h"
+#include "tree-provider.h"
+#include "util/buf.h"
+#include "util/list.h"
+#include "util/map.h"
+#include "waitq.h"
+
+struct zr_local;
+struct node;
+struct handle;
+struct tree_op;
+
+/* What a node resolves to; each field is borrowed from the model for one operation. */
+struct ctx {
+	struct zr_robot_template *rt;
+	struct zr_service *svc;
+	struct zr_task *task;
+	const struct zr_action_def *action;
+	struct zr_repo *repo;
+};
+
+enum {
+	KIND_BLOCKING = 1 << 0, /* reads may wait (a task's result, a running task's log) */
+	KIND_RESULT = 1 << 1,   /* reads deliver the result of the handle's task (h->task_id) */
+	KIND_IN_TASK = 1 << 2,  /* under tasks/<id>/: resolved through the task */
+	KIND_ACTION = 1 << 3,   /* named after one of the service's actions */
+};
+
+/* One write(2) to a writable file, answered through zr_local__op_done. */
+typedef void zr_kind_write_fn(struct tree_op *op, const struct ctx *c, const char *buf, size_t len,
+			      uint64_t off);
+
+/* One kind of node: a new file is one row (a struct kind) and its functions. Optional
+ * members are NULL. */
+struct kind {
+	const char *name; /* in a directory of fixed entries; NULL for entries named by the model */
+	mode_t mode;
+	unsigned flags;
+	/* Directories: fixed entries first (NULL-terminated), then the model's. */
+	const struct kind *const *fixed;
+	/* The model's entry name in c's object: 0 with its kind and serial (and c filled further),
+	 * or -ENOENT. */
+	int (*child)(struct zr_local *t, struct ctx *c, const char *name, const struct kind **ret,
+		     uint64_t *ret_serial);
+	/* Adds the model's entry names to the handle's snapshot (tree-local.c zr_local__add_name). */
+	int (*list)(struct zr_local *t, const struct ctx *c, struct handle *h, size_t *cap);
+	/* Files whose content is made at open and at a read from 0 (like sysfs). */
+	void (*content)(struct zr_local *t, const struct node *n, const struct ctx *c, struct zr_buf *b);
+	/* Files that show a journal (logs, events): borrowed from the model. */
+	struct zr_journal *(*journal)(struct zr_local *t, const struct ctx *c);
+	/* The task a result-like file shows when opened (none: NULL). */
+	struct zr_task *(*task)(const struct ctx *c);
+	/* The time of the last change; NULL: the robot's start. */
+	long long (*mtime)(struct zr_local *t, const struct node *n, const struct ctx *c);
+	/* Writable files: one write(2), answered through zr_local__op_done. O_TRUNC is accepted
+	 * on them (echo). */
+	zr_kind_write_fn *write;
+	/* Symbolic links: the target, malloc'd. */
+	int (*readlink)(struct zr_local *t, const struct node *n, const struct ctx *c, char **ret);
+};
+
+struct node {
+	struct zr_tree_node base; /* ino, nlookup: the tree's */
+	struct node *parent;
+	char *name;
+	char *key; /* "<parent ino>/<name>" in by_name, NULL once detached */
+	const struct kind *kind;
+	uint64_t serial; /* service serial or task id: tells a new object from an old namesake */
+	unsigned nopen;
+	unsigned nchildren;
+};
+
+struct handle {
+	struct zr_handle base;
+	struct zr_local *tree;
+	struct node *node;
+	struct zr_service *svc; /* ref'd: the service of a file under one, even once deleted */
+	struct zr_list link;    /* in tree->handles */
+	struct zr_buf content;  /* snapshot of a small file, made at open and at a read of 0 */
+	char **names;           /* directory snapshot */
+	size_t n_names;
+	uint64_t task_id;       /* the task a result read waits for, 0 = none */
+	/* The file offset where reading the result of the last write began: after write(2) the
+	 * position is past the payload, and the result starts there, not at 0. */
+	uint64_t result_base;
+	bool result_base_set;
+	struct zr_journal_cursor cursor;
+	uint64_t pos;          /* where the last read ended, for poll */
+	struct zr_buf wbuf;    /* data body written so far */
+	bool wpending;         /* wbuf not applied yet */
+	void *ph;
+	struct zr_waiter poll_waiter;
+	unsigned inflight; /* requests waiting for a commit */
+	bool released;
+};
+
+struct zr_local {
+	struct zr_tree *tree;
+	struct zr_robot *robot;
+	struct zr_map by_name; /* key → node */
+	struct node root_node; /* the tree's root */
+	struct node *root;
+	struct zr_list handles;
+	struct zr_list parked;
+	size_t n_parked;
+	struct zr_buf scratch; /* sizes of small files */
+	char *read_mem;        /* journal reads are copied here for the reply */
+	size_t read_cap;
+};
+
+/* A request waiting for its commit. */
+struct tree_op {
+	struct zr_local *tree;
+	struct handle *h;
+	uint64_t parent;
+	char *name;
+	ssize_t len;
+	zr_tree_done_cb cb;
+	void *data;
+};
+
+/* tree-kinds.c */
+extern const struct kind zr_kind_root;
+extern const struct kind zr_kind_template;
+extern const struct kind zr_kind_remotes;
+int zr_kind__child(struct zr_local *t, const struct kind *dir, struct ctx *c, const char *name,
+		   const struct kind **ret, uint64_t *ret_serial);
+int zr_kind__list(struct zr_local *t, const struct kind *dir, const struct ctx *c, struct handle *h,
+		  size_t *cap);
+long long zr_kind__mtime(struct zr_local *t, const struct node *n, const struct ctx *c);
+/* The service's consumer "<template>.<service>", or NULL. */
+struct zr_service *zr_kind__consumer(struct zr_local *t, const struct zr_service *p, const char *name);
+
+/* tree-local.c */
+int zr_local__add_name(struct handle *h, const char *name, size_t *cap);
+int zr_local__handle_ctx(struct zr_local *t, struct handle *h, struct ctx *c);
+void zr_local__handle_free(struct zr_local *t, struct handle *h);
+/* The path of a node from the root, without the leading '/'. */
+void zr_local__path(const struct node *n, struct zr_buf *b);
+
+/* tree-write.c */
+struct tree_op *zr_local__op_new(struct zr_local *t, struct handle *h, zr_tree_done_cb cb, void *data);
+/* Answers and frees op; a handle released meanwhile goes with its last request. */
+void zr_local__op_done(struct tree_op *op, ssize_t result, const struct zr_tree_attr *attr);
+/* A refused write: the reason goes to the service's lasterror (or the log), the errno back. */
+ssize_t zr_local__refuse(struct tree_op *op, const struct ctx *c, int err, const char *why);
+void zr_local__write(struct handle *h, const char *buf, size_t len, uint64_t off,
+		     zr_tree_done_cb cb, void *data);
+void zr_local__flush(struct handle *h, zr_tree_done_cb cb, void *data);
+/* The writers of the writable kinds. */
+zr_kind_write_fn zr_local__write_action, zr_local__write_data, zr_local__write_repos,
+	zr_local__write_remotes, zr_local__write_ctl, zr_local__write_upgrade, zr_local__write_cancel;

@@ -1,0 +1,971 @@
+/* The local provider: this robot's objects as tree nodes (tree-provider.h). A node stands for
+ * an object by name and kind (tree-kinds.c) and is resolved from the model at every operation,
+ * so a node whose object is gone answers ENOENT instead of pointing at freed memory. Every
+ * operation answers before it returns, except reads that wait for a task (parked here) and
+ * writes that wait for a commit (tree-write.c). */
+#include "tree-local-internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "remote/remote.h"
+#include "robot.h"
+#include "service.h"
+#include "task.h"
+#include "template.h"
+#include "util/cleanup.h"
+#include "util/log.h"
+
+/* A read waiting for a task or a journal. */
+struct parked {
+	struct zr_tree_req base;
+	struct zr_waiter w;
+	struct zr_local *tree;
+	struct handle *h;
+	uint64_t off;
+	size_t size;
+	zr_tree_read_cb cb;
+	void *data;
+	struct zr_list link; /* in tree->parked */
+};
+
+static const struct zr_tree_provider local_provider;
+
+/* ---- nodes ---- */
+
+/* The local provider of a node: its root is embedded in it. */
+static struct zr_local *local_of(const struct node *n)
+{
+	while (n->parent) {
+		n = n->parent;
+	}
+	return container_of(n, struct zr_local, root_node);
+}
+
+static struct node *node_of(struct zr_tree_node *n)
+{
+	return container_of(n, struct node, base);
+}
+
+static struct handle *handle_of(struct zr_handle *h)
+{
+	return container_of(h, struct handle, base);
+}
+
+static void node_detach(struct zr_local *t, struct node *n)
+{
+	if (n->key) {
+		(void)zr_map_del(&t->by_name, n->key);
+		free(n->key);
+		n->key = NULL;
+	}
+}
+
+static void node_maybe_free(struct zr_local *t, struct node *n)
+{
+	while (n && n != t->root && n->base.nlookup == 0 && n->nopen == 0 && n->nchildren == 0) {
+		struct node *parent = n->parent;
+		node_detach(t, n);
+		zr_tree__node_del(t->tree, &n->base);
+		free(n->name);
+		free(n);
+		parent->nchildren--;
+		n = parent;
+	}
+}
+
+/* The node for (parent, name) of this identity: the existing one, or a new one when there is
+ * none or the existing one stands for an object that is gone (it lives on, detached, until
+ * the kernel forgets it). */
+static struct node *node_child(struct zr_local *t, struct node *parent, const char *name,
+			       const struct kind *kind, uint64_t serial)
+{
+	char *key = NULL;
+	if (asprintf(&key, "%" PRIu64 "/%s", parent->base.ino, name) < 0) {
+		return NULL;
+	}
+	struct node *n = zr_map_get(&t->by_name, key);
+	if (n && n->kind == kind && n->serial == serial) {
+		free(key);
+		return n;
+	}
+	if (n) {
+		node_detach(t, n);
+	}
+	n = calloc(1, sizeof(*n));
+	if (!n || !(n->name = strdup(name))) {
+		free(n);
+		free(key);
+		return NULL;
+	}
+	n->base.prov = &local_provider;
+	n->parent = parent;
+	n->kind = kind;
+	n->serial = serial;
+	n->key = key;
+	if (zr_map_put(&t->by_name, key, n) < 0 || zr_tree__node_add(t->tree, &n->base) < 0) {
+		(void)zr_map_del(&t->by_name, key);
+		free(n->name);
+		free(key);
+		free(n);
+		return NULL;
+	}
+	parent->nchildren++;
+	return n;
+}
+
+static struct node *find_child(struct zr_local *t, const struct node *p, const char *name)
+{
+	char key[512];
+	if (!p || snprintf(key, sizeof(key), "%" PRIu64 "/%s", p->base.ino, name) >= (int)sizeof(key)) {
+		return NULL;
+	}
+	return zr_map_get(&t->by_name, key);
+}
+
+/* Resolves a node to its objects, or -ENOENT when any of them is gone. */
+static int resolve(struct zr_local *t, struct node *n, struct ctx *c)
+{
+	if (n == t->root) {
+		*c = (struct ctx){0};
+		return 0;
+	}
+	if (!n->key) {
+		return -ENOENT;
+	}
+	int err = resolve(t, n->parent, c);
+	if (err < 0) {
+		return err;
+	}
+	const struct kind *kind;
+	uint64_t serial;
+	err = zr_kind__child(t, n->parent->kind, c, n->name, &kind, &serial);
+	return err < 0 || kind != n->kind || serial != n->serial ? -ENOENT : 0;
+}
+
+void zr_local__path(const struct node *n, struct zr_buf *b)
+{
+	if (!n->parent) {
+		return;
+	}
+	zr_local__path(n->parent, b);
+	if (b->len > 0) {
+		(void)zr_buf_puts(b, "/");
+	}
+	(void)zr_buf_puts(b, n->name);
+}
+
+/* ---- attributes ---- */
+
+static void gen_content(struct zr_local *t, const struct node *n, const struct ctx *c, struct zr_buf *b)
+{
+	zr_buf_reset(b);
+	n->kind->content(t, n, c, b);
+}
+
+static struct zr_journal *node_journal(struct zr_local *t, const struct node *n, const struct ctx *c)
+{
+	return n->kind->journal ? n->kind->journal(t, c) : NULL;
+}
+
+static void node_attr(struct zr_local *t, struct node *n, const struct ctx *c, struct zr_tree_attr *a)
+{
+	const struct kind *k = n->kind;
+	*a = (struct zr_tree_attr){.ino = n->base.ino, .mode = k->mode, .nlink = 1};
+	a->mtime_ns = zr_kind__mtime(t, n, c);
+	if (S_ISDIR(k->mode)) {
+		a->nlink = 2;
+		return;
+	}
+	a->flags = ZR_ATTR_DIRECT_IO;
+	if (k->flags & KIND_BLOCKING) {
+		a->flags |= ZR_ATTR_BLOCKING;
+	}
+	struct zr_journal *j = node_journal(t, n, c);
+	struct zr_task *task = k->task ? k->task(c) : NULL;
+	if (j) {
+		a->size = j->end;
+	} else if (task && task->settled) {
+		size_t len;
+		(void)zr_task_output(task, &len);
+		a->size = len;
+	} else if (k->content) {
+		gen_content(t, n, c, &t->scratch);
+		a->size = t->scratch.len;
+	}
+	if (!(a->mode & 0222)) {
+		a->flags |= ZR_ATTR_READONLY;
+	}
+}
+
+/* ---- lifecycle ---- */
+
+/* The service's node, if the kernel knows it. */
+static struct node *service_node(struct zr_local *t, const struct zr_service *s)
+{
+	struct node *n = find_child(t, find_child(t, t->root, s->template->name), s->name);
+	return n && n->serial == s->serial ? n : NULL;
+}
+
+/* Drops a node whose object left the model; the kernel may still have it cached. */
+static void node_gone(struct zr_local *t, struct node *n)
+{
+	node_detach(t, n);
+	if (n->base.nlookup > 0) {
+		zr_tree__inval_entry(t->tree, n->parent->base.ino, n->name);
+	}
+	node_maybe_free(t, n);
+}
+
+/* A task dropped from the history. */
+static void on_task_removed(struct zr_task *task, void *data)
+{
+	struct zr_local *t = data;
+	char id[32];
+	snprintf(id, sizeof(id), "%llu", (unsigned long long)task->id);
+	struct node *n = find_child(t, find_child(t, service_node(t, task->svc), "tasks"), id);
+	if (n) {
+		node_gone(t, n);
+	}
+}
+
+static void on_service_removed(struct zr_service *s, void *data)
+{
+	struct zr_local *t = data;
+	struct node *n = service_node(t, s);
+	if (n) {
+		node_gone(t, n);
+	}
+}
+
+int zr_local_create(struct zr_tree *tree, struct zr_robot *r, struct zr_local **ret)
+{
+	struct zr_local *t = calloc(1, sizeof(*t));
+	if (!t) {
+		return -ENOMEM;
+	}
+	t->tree = tree;
+	t->robot = r;
+	zr_list_init(&t->handles);
+	zr_list_init(&t->parked);
+	t->root = &t->root_node;
+	t->root->base.prov = &local_provider;
+	t->root->kind = &zr_kind_root;
+	if (zr_tree__set_root(tree, &t->root->base) < 0) {
+		free(t);
+		return -ENOMEM;
+	}
+	r->hooks = (struct zr_robot_hooks){
+		.task_removed = on_task_removed,
+		.service_removed = on_service_removed,
+		.data = t,
+	};
+	*ret = t;
+	return 0;
+}
+
+static void req_finish(struct parked *q, int err, const char *buf, size_t len)
+{
+	struct zr_local *t = q->tree;
+	zr_waiter_remove(&q->w);
+	zr_list_remove(&q->link);
+	t->n_parked--;
+	zr_tree_read_cb cb = q->cb;
+	void *data = q->data;
+	free(q);
+	cb(err, buf, len, data);
+}
+
+void zr_local_cancel_all(struct zr_local *t, int err)
+{
+	while (!zr_list_empty(&t->parked)) {
+		req_finish(container_of(t->parked.next, struct parked, link), -err, NULL, 0);
+	}
+}
+
+void zr_local_destroy(struct zr_local *t, int err)
+{
+	if (!t) {
+		return;
+	}
+	zr_local_cancel_all(t, err);
+	while (!zr_list_empty(&t->handles)) {
+		zr_local__handle_free(t, container_of(t->handles.next, struct handle, link));
+	}
+	size_t i = 0;
+	struct zr_tree_node *tn;
+	/* Detached nodes are in the inode table only: free ours from there (the table goes
+	 * with the tree right after this). */
+	while ((tn = zr_tree__next(t->tree, &i))) {
+		if (tn->prov == &local_provider && tn != &t->root->base) {
+			struct node *n = node_of(tn);
+			free(n->name);
+			free(n->key);
+			free(n);
+		}
+	}
+	t->robot->hooks = (struct zr_robot_hooks){0};
+	zr_map_done(&t->by_name);
+	zr_buf_done(&t->scratch);
+	free(t->read_mem);
+	free(t);
+}
+
+size_t zr_local_parked(const struct zr_local *t) { return t->n_parked; }
+
+void zr_local_remote_changed(struct zr_local *t, const char *name)
+{
+	struct node *n = find_child(t, t->root, "@remote");
+	if (n) {
+		zr_tree__inval_entry(t->tree, n->base.ino, name);
+	}
+	n = find_child(t, find_child(t, t->root, "@robot"), "remotes");
+	if (n) {
+		zr_tree__inval_entry(t->tree, n->base.ino, name);
+	}
+}
+
+/* ---- entries ---- */
+
+static int lookup_node(struct zr_local *t, struct node *p, const char *name, struct node **ret,
+		       struct ctx *c)
+{
+	int err = resolve(t, p, c);
+	if (err < 0) {
+		return err;
+	}
+	const struct kind *kind;
+	uint64_t serial;
+	err = zr_kind__child(t, p->kind, c, name, &kind, &serial);
+	if (err < 0) {
+		return err;
+	}
+	struct node *n = node_child(t, p, name, kind, serial);
+	if (!n) {
+		return -ENOMEM;
+	}
+	*ret = n;
+	return 0;
+}
+
+static void local_lookup(struct zr_tree_node *zp, const char *name, zr_tree_attr_cb cb, void *data)
+{
+	struct node *p = node_of(zp), *n;
+	struct zr_local *t = local_of(p);
+	struct zr_tree_attr a;
+	struct ctx c;
+	int err;
+	if (p->kind == &zr_kind_remotes) {
+		/* A remote robot's root: a node of the remote provider, counted there. */
+		struct zr_remotes *rs = zr_tree__remotes(t->tree);
+		err = resolve(t, p, &c);
+		err = err < 0 ? err : rs ? zr_remotes_root(rs, name, true, &a) : -ENOENT;
+	} else if ((err = lookup_node(t, p, name, &n, &c)) == 0) {
+		n->base.nlookup++;
+		node_attr(t, n, &c, &a);
+	}
+	cb(err, err < 0 ? NULL : &a, data);
+}
+
+static void local_forget(struct zr_tree_node *zn)
+{
+	struct node *n = node_of(zn);
+	struct zr_local *t = local_of(n);
+	if (n != t->root) {
+		node_maybe_free(t, n);
+	}
+}
+
+static void local_getattr(struct zr_tree_node *zn, zr_tree_attr_cb cb, void *data)
+{
+	struct node *n = node_of(zn);
+	struct zr_local *t = local_of(n);
+	struct zr_tree_attr a;
+	struct ctx c;
+	int err = resolve(t, n, &c);
+	if (err == 0) {
+		node_attr(t, n, &c, &a);
+	}
+	cb(err, err < 0 ? NULL : &a, data);
+}
+
+static void local_readlink(struct zr_tree_node *zn, zr_tree_link_cb cb, void *data)
+{
+	struct node *n = node_of(zn);
+	struct zr_local *t = local_of(n);
+	_cleanup_free_ char *target = NULL;
+	struct ctx c;
+	int err = resolve(t, n, &c);
+	if (err == 0) {
+		err = n->kind->readlink ? n->kind->readlink(t, n, &c, &target) : -EINVAL;
+	}
+	cb(err, target, data);
+}
+
+/* A node resolved for a file operation: -EISDIR for a directory. */
+static int resolve_file(struct zr_local *t, struct node *n, struct ctx *c)
+{
+	int err = resolve(t, n, c);
+	return err == 0 && S_ISDIR(n->kind->mode) ? -EISDIR : err;
+}
+
+/* Truncation to 0 of a file that takes writes (echo's O_TRUNC): accepted, changes nothing. */
+static void local_truncate(struct zr_tree_node *zn, uint64_t size, zr_tree_attr_cb cb, void *data)
+{
+	struct node *n = node_of(zn);
+	struct zr_local *t = local_of(n);
+	struct zr_tree_attr a;
+	struct ctx c;
+	int err = resolve_file(t, n, &c);
+	if (err == 0 && (!n->kind->write || size != 0)) {
+		err = -EPERM;
+	}
+	if (err == 0) {
+		node_attr(t, n, &c, &a);
+	}
+	cb(err, err < 0 ? NULL : &a, data);
+}
+
+/* ---- directories ---- */
+
+int zr_local__add_name(struct handle *h, const char *name, size_t *cap)
+{
+	if (h->n_names == *cap) {
+		size_t nc = *cap ? *cap * 2 : 16;
+		char **p = realloc(h->names, nc * sizeof(*p));
+		if (!p) {
+			return -ENOMEM;
+		}
+		h->names = p;
+		*cap = nc;
+	}
+	if (!(h->names[h->n_names] = strdup(name))) {
+		return -ENOMEM;
+	}
+	h->n_names++;
+	return 0;
+}
+
+static void free_names(struct handle *h)
+{
+	for (size_t i = 0; i < h->n_names; i++) {
+		free(h->names[i]);
+	}
+	free(h->names);
+	h->names = NULL;
+	h->n_names = 0;
+}
+
+/* Snapshots the names in a directory, so offsets stay stable across readdir calls. */
+static int list_dir(struct zr_local *t, struct handle *h)
+{
+	struct ctx c;
+	size_t cap = 0;
+	int err = resolve(t, h->node, &c);
+	free_names(h);
+	return err < 0 ? err : zr_kind__list(t, h->node->kind, &c, h, &cap);
+}
+
+static void on_poll_wake(struct zr_waiter *w);
+
+static struct handle *handle_new(struct zr_local *t, struct node *n)
+{
+	struct handle *h = calloc(1, sizeof(*h));
+	if (!h) {
+		return NULL;
+	}
+	h->base.prov = &local_provider;
+	h->tree = t;
+	h->node = n;
+	n->nopen++;
+	zr_waiter_init(&h->poll_waiter, on_poll_wake);
+	zr_list_push_back(&t->handles, &h->link);
+	return h;
+}
+
+void zr_local__handle_free(struct zr_local *t, struct handle *h)
+{
+	if (h->svc) {
+		zr_service_unref(h->svc);
+	}
+	zr_waiter_remove(&h->poll_waiter);
+	if (h->ph) {
+		zr_tree__poll_destroy(t->tree, h->ph);
+	}
+	zr_list_remove(&h->link);
+	zr_buf_done(&h->content);
+	zr_buf_done(&h->wbuf);
+	free_names(h);
+	struct node *n = h->node;
+	n->nopen--;
+	free(h);
+	node_maybe_free(t, n);
+}
+
+static void local_opendir(struct zr_tree_node *zn, zr_tree_open_cb cb, void *data)
+{
+	struct node *n = node_of(zn);
+	struct zr_local *t = local_of(n);
+	struct zr_tree_attr a = {.ino = zn->ino, .mode = n->kind->mode, .nlink = 2};
+	if (!S_ISDIR(n->kind->mode)) {
+		cb(-ENOTDIR, NULL, NULL, data);
+		return;
+	}
+	struct handle *h = handle_new(t, n);
+	int err = h ? list_dir(t, h) : -ENOMEM;
+	if (err < 0) {
+		if (h) {
+			zr_local__handle_free(t, h);
+		}
+		cb(err, NULL, NULL, data);
+		return;
+	}
+	cb(0, &h->base, &a, data);
+}
+
+static int local_readdir(struct zr_handle *zh, uint64_t off, zr_tree_fill_fn fill, void *data)
+{
+	struct handle *h = handle_of(zh);
+	struct zr_local *t = h->tree;
+	struct zr_remotes *rs = zr_tree__remotes(t->tree);
+	if (off == 0) {
+		/* rewinddir() or a new listing: show the tree as it is now. */
+		int err = list_dir(t, h);
+		if (err < 0) {
+			return err;
+		}
+	}
+	for (uint64_t i = off; i < h->n_names; i++) {
+		struct node *n;
+		struct ctx c;
+		struct zr_tree_attr a;
+		if (h->node->kind == &zr_kind_remotes) {
+			/* A remote robot's root: a node of the remote provider. */
+			if (!rs || zr_remotes_root(rs, h->names[i], false, &a) < 0) {
+				continue;
+			}
+		} else if (lookup_node(t, h->node, h->names[i], &n, &c) == 0) {
+			node_attr(t, n, &c, &a);
+		} else {
+			continue; /* removed since the snapshot: skipped, not shown stale */
+		}
+		if (!fill(h->names[i], &a, i + 1, data)) {
+			break;
+		}
+	}
+	return 0;
+}
+
+/* ---- services ---- */
+
+static void on_mkdir_done(int err, const char *why, struct zr_service *s, void *data)
+{
+	struct tree_op *op = data;
+	struct zr_local *t = op->tree;
+	struct zr_tree_node *zp = zr_tree__node(t->tree, op->parent);
+	struct node *p = zp && zp->prov == &local_provider ? node_of(zp) : NULL, *n;
+	struct zr_tree_attr a;
+	struct ctx c;
+	(void)s;
+	if (err < 0 && err != -EEXIST) {
+		log_warn("Refused mkdir %s: %s", op->name, why ? why : strerror(-err));
+	}
+	if (err == 0) {
+		/* op->name is "<template>/<service>", for the log. */
+		err = p ? lookup_node(t, p, strchr(op->name, '/') + 1, &n, &c) : -ENOENT;
+	}
+	if (err < 0) {
+		zr_local__op_done(op, err, NULL);
+		return;
+	}
+	n->base.nlookup++;
+	node_attr(t, n, &c, &a);
+	zr_local__op_done(op, 0, &a);
+}
+
+static void local_mkdir(struct zr_tree_node *zp, const char *name, zr_tree_done_cb cb, void *data)
+{
+	struct node *p = node_of(zp);
+	struct zr_local *t = local_of(p);
+	struct ctx c;
+	int err = resolve(t, p, &c);
+	if (err < 0) {
+		cb(err, NULL, data);
+		return;
+	}
+	if (p->kind != &zr_kind_template) {
+		log_warn("Refused mkdir %s: services are made in a template's folder", name);
+		cb(-EPERM, NULL, data);
+		return;
+	}
+	struct tree_op *op = zr_local__op_new(t, NULL, cb, data);
+	if (!op || asprintf(&op->name, "%s/%s", c.rt->t->name, name) < 0) {
+		free(op);
+		cb(-ENOMEM, NULL, data);
+		return;
+	}
+	op->parent = zp->ino;
+	/* Validated by the model (name, default data), as an HTTP create is. */
+	zr_service_request_create(t->robot, c.rt->t->name, name, NULL, on_mkdir_done, op);
+}
+
+static void on_rmdir_done(int err, void *data)
+{
+	zr_local__op_done(data, err, NULL);
+}
+
+static void local_rmdir(struct zr_tree_node *zp, const char *name, zr_tree_done_cb cb, void *data)
+{
+	struct node *p = node_of(zp);
+	struct zr_local *t = local_of(p);
+	struct ctx c;
+	int err = resolve(t, p, &c);
+	if (err == 0 && p->kind != &zr_kind_template) {
+		const struct kind *kind;
+		uint64_t serial;
+		err = zr_kind__child(t, p->kind, &c, name, &kind, &serial) < 0 ? -ENOENT : -EPERM;
+	}
+	struct zr_service *s = err == 0 ? zr_map_get(&c.rt->services, name) : NULL;
+	if (err == 0 && (!s || s->pending)) {
+		err = -ENOENT;
+	}
+	struct tree_op *op = err == 0 ? zr_local__op_new(t, NULL, cb, data) : NULL;
+	if (err == 0 && !op) {
+		err = -ENOMEM;
+	}
+	if (err < 0) {
+		cb(err, NULL, data);
+		return;
+	}
+	zr_robot_delete_service(t->robot, s, on_rmdir_done, op);
+}
+
+/* ---- files ---- */
+
+static void local_open(struct zr_tree_node *zn, int flags, zr_tree_open_cb cb, void *data)
+{
+	struct node *n = node_of(zn);
+	struct zr_local *t = local_of(n);
+	struct ctx c;
+	int err = resolve_file(t, n, &c);
+	if (err == 0 && (flags & O_ACCMODE) != O_RDONLY && !(n->kind->mode & 0222)) {
+		/* Root passes the kernel's permission check: say no here too. */
+		err = -EACCES;
+	}
+	struct handle *h = err == 0 ? handle_new(t, n) : NULL;
+	if (err == 0 && !h) {
+		err = -ENOMEM;
+	}
+	if (err < 0) {
+		cb(err, NULL, NULL, data);
+		return;
+	}
+	if (c.svc) {
+		h->svc = c.svc;
+		zr_service_ref(c.svc);
+	}
+	/* results/<action> waits for the task that is newest now, even if another starts. */
+	struct zr_task *task = n->kind->task && (n->kind->flags & KIND_ACTION) ? n->kind->task(&c) : NULL;
+	if (task) {
+		h->task_id = task->id;
+	}
+	if (n->kind->content) {
+		gen_content(t, n, &c, &h->content);
+	}
+	struct zr_tree_attr a;
+	node_attr(t, n, &c, &a);
+	cb(0, &h->base, &a, data);
+}
+
+/* Resolves an open file: through its service when it has one, so files opened before an
+ * rmdir keep working (a blocked reader still gets its task's result). */
+int zr_local__handle_ctx(struct zr_local *t, struct handle *h, struct ctx *c)
+{
+	struct node *n = h->node;
+	if (!h->svc) {
+		return resolve(t, n, c);
+	}
+	*c = (struct ctx){.svc = h->svc};
+	if (n->kind->flags & KIND_IN_TASK) {
+		c->task = zr_service_task(h->svc, n->parent->serial);
+		if (!c->task) {
+			return -ENOENT;
+		}
+	} else if (n->kind->flags & KIND_ACTION) {
+		c->action = zr_template_action(h->svc->template, n->name);
+	}
+	return 0;
+}
+
+/* What a read can answer now, or where it waits. */
+struct outcome {
+	int err;            /* negative errno, or 0 */
+	const char *buf;
+	size_t len;
+	struct zr_waitq *wait;
+};
+
+static void answer_slice(const char *p, size_t plen, uint64_t off, size_t size, struct outcome *o)
+{
+	if (off >= plen) {
+		o->len = 0;
+		return;
+	}
+	o->buf = p + off;
+	o->len = plen - off < size ? plen - off : size;
+}
+
+/* The result of a task for a reader: output, then the task's errno for a failed task. */
+static void answer_task(struct zr_task *task, uint64_t off, size_t size, struct outcome *o)
+{
+	if (!task->settled) {
+		o->wait = &task->done;
+		return;
+	}
+	size_t len;
+	const char *p = zr_task_output(task, &len);
+	if (off >= len && task->error) {
+		o->err = -task->err;
+		return;
+	}
+	answer_slice(p, len, off, size, o);
+}
+
+static void read_journal(struct zr_local *t, struct handle *h, struct zr_journal *j, const struct ctx *c,
+			 uint64_t off, size_t size, struct outcome *o)
+{
+	if (size > t->read_cap) {
+		char *p = realloc(t->read_mem, size);
+		if (!p) {
+			o->err = -ENOMEM;
+			return;
+		}
+		t->read_mem = p;
+		t->read_cap = size;
+	}
+	o->len = zr_journal_read(j, &h->cursor, off, t->read_mem, size);
+	o->buf = t->read_mem;
+	/* A running task's log waits for more; other journals end at their current end. */
+	if (o->len == 0 && (h->node->kind->flags & KIND_BLOCKING) && !zr_task_ended(c->task)) {
+		o->wait = &j->waitq;
+	}
+}
+
+/* The task whose result a result-like file delivers: results/<a> and actions/<a> the one of
+ * the handle (chosen at open, or queued by its last write), tasks/<id>/result its own. */
+static struct zr_task *handle_task(const struct handle *h, const struct ctx *c)
+{
+	if (h->node->kind->flags & KIND_ACTION) {
+		return h->task_id ? zr_service_task(c->svc, h->task_id) : NULL;
+	}
+	return h->node->kind->task(c);
+}
+
+static void try_read(struct zr_local *t, struct handle *h, uint64_t off, size_t size, struct outcome *o)
+{
+	const struct kind *k = h->node->kind;
+	struct ctx c;
+	*o = (struct outcome){0};
+	int err = zr_local__handle_ctx(t, h, &c);
+	struct zr_journal *j = err == 0 ? node_journal(t, h->node, &c) : NULL;
+	if (err < 0) {
+		o->err = err;
+	} else if (j) {
+		read_journal(t, h, j, &c, off, size, o);
+	} else if (k->flags & KIND_RESULT) {
+		if ((k->flags & KIND_ACTION) && !h->task_id) {
+			return; /* nothing ran: EOF */
+		}
+		if (k->write) {
+			/* The result of the handle's own write starts where reading began. */
+			if (!h->result_base_set) {
+				h->result_base = off;
+				h->result_base_set = true;
+			}
+			off = off >= h->result_base ? off - h->result_base : 0;
+		}
+		struct zr_task *task = handle_task(h, &c);
+		if (!task) {
+			o->err = -ENOENT;
+			return;
+		}
+		answer_task(task, off, size, o);
+	} else if (k->content) {
+		if (off == 0) {
+			/* A read from the start sees the file as it is now (like sysfs). */
+			gen_content(t, h->node, &c, &h->content);
+		}
+		answer_slice(h->content.data, h->content.len, off, size, o);
+	}
+}
+
+static void on_req_wake(struct zr_waiter *w)
+{
+	struct parked *q = container_of(w, struct parked, w);
+	struct outcome o;
+	try_read(q->tree, q->h, q->off, q->size, &o);
+	if (o.wait) {
+		zr_waitq_add(o.wait, &q->w);
+		return;
+	}
+	if (o.err == 0) {
+		q->h->pos = q->off + o.len;
+	}
+	req_finish(q, o.err, o.buf, o.len);
+}
+
+static void local_read(struct zr_handle *zh, uint64_t off, size_t size, zr_tree_read_cb cb, void *data,
+		       struct zr_tree_req **ret_req)
+{
+	struct handle *h = handle_of(zh);
+	struct zr_local *t = h->tree;
+	struct outcome o;
+	*ret_req = NULL;
+	try_read(t, h, off, size, &o);
+	if (!o.wait) {
+		if (o.err == 0) {
+			h->pos = off + o.len;
+		}
+		cb(o.err, o.buf, o.len, data);
+		return;
+	}
+	struct parked *q = calloc(1, sizeof(*q));
+	if (!q) {
+		cb(-ENOMEM, NULL, 0, data);
+		return;
+	}
+	*q = (struct parked){.base.prov = &local_provider, .tree = t, .h = h, .off = off, .size = size,
+			     .cb = cb, .data = data};
+	zr_waiter_init(&q->w, on_req_wake);
+	zr_waitq_add(o.wait, &q->w);
+	zr_list_push_back(&t->parked, &q->link);
+	t->n_parked++;
+	*ret_req = &q->base;
+}
+
+static void local_read_cancel(struct zr_tree_req *req)
+{
+	req_finish(container_of(req, struct parked, base), -EINTR, NULL, 0);
+}
+
+static void local_write(struct zr_handle *zh, const char *buf, size_t len, uint64_t off,
+			zr_tree_done_cb cb, void *data)
+{
+	zr_local__write(handle_of(zh), buf, len, off, cb, data);
+}
+
+static void local_flush(struct zr_handle *zh, zr_tree_done_cb cb, void *data)
+{
+	zr_local__flush(handle_of(zh), cb, data);
+}
+
+static void local_release(struct zr_handle *zh)
+{
+	struct handle *h = handle_of(zh);
+	struct zr_local *t = h->tree;
+	struct parked *q, *tmp;
+	/* The kernel releases only idle files, but a parked read must never outlive its handle. */
+	zr_list_for_each_safe(q, tmp, &t->parked, link) {
+		if (q->h == h) {
+			req_finish(q, -EINTR, NULL, 0);
+		}
+	}
+	if (h->inflight > 0) {
+		h->released = true; /* freed by its last request's answer */
+		return;
+	}
+	zr_local__handle_free(t, h);
+}
+
+static void on_poll_wake(struct zr_waiter *w)
+{
+	struct handle *h = container_of(w, struct handle, poll_waiter);
+	if (h->ph) {
+		void *ph = h->ph;
+		h->ph = NULL;
+		zr_tree__poll_notify(h->tree->tree, ph);
+	}
+}
+
+static unsigned local_poll(struct zr_handle *zh, void *ph)
+{
+	struct handle *h = handle_of(zh);
+	struct zr_local *t = h->tree;
+	const struct kind *k = h->node->kind;
+	struct ctx c;
+	unsigned ev = POLLIN;
+	struct zr_waitq *wait = NULL;
+	if (ph) {
+		if (h->ph) {
+			zr_tree__poll_destroy(t->tree, h->ph);
+		}
+		h->ph = ph;
+	}
+	if (zr_local__handle_ctx(t, h, &c) < 0) {
+		ev = POLLERR;
+	} else {
+		struct zr_journal *j = node_journal(t, h->node, &c);
+		struct zr_task *task = !j && (k->flags & KIND_RESULT) ? handle_task(h, &c) : NULL;
+		if (j && !zr_journal_readable(j, &h->cursor, h->pos) &&
+		    !((k->flags & KIND_BLOCKING) && zr_task_ended(c.task))) {
+			wait = &j->waitq;
+		}
+		if (task && !task->settled) {
+			wait = &task->done;
+		}
+		if (k->write) {
+			ev |= POLLOUT;
+		}
+	}
+	if (wait) {
+		ev &= ~(unsigned)POLLIN;
+		if (h->ph) {
+			zr_waitq_add(wait, &h->poll_waiter);
+		}
+	} else if (h->ph) {
+		zr_waiter_remove(&h->poll_waiter);
+		zr_tree__poll_destroy(t->tree, h->ph);
+		h->ph = NULL;
+	}
+	return ev;
+}
+
+static uint64_t local_handle_task(const struct zr_handle *zh)
+{
+	return container_of(zh, const struct handle, base)->task_id;
+}
+
+static struct zr_journal *local_handle_journal(struct zr_handle *zh)
+{
+	struct handle *h = handle_of(zh);
+	struct ctx c;
+	return zr_local__handle_ctx(h->tree, h, &c) < 0 ? NULL : node_journal(h->tree, h->node, &c);
+}
+
+static const struct zr_tree_provider local_provider = {
+	.sync = true,
+	.lookup = local_lookup,
+	.forget = local_forget,
+	.getattr = local_getattr,
+	.readlink = local_readlink,
+	.truncate = local_truncate,
+	.opendir = local_opendir,
+	.readdir = local_readdir,
+	.mkdir = local_mkdir,
+	.rmdir = local_rmdir,
+	.open = local_open,
+	.read = local_read,
+	.read_cancel = local_read_cancel,
+	.write = local_write,
+	.flush = local_flush,
+	.release = local_release,
+	.poll = local_poll,
+	.handle_task = local_handle_task,
+	.handle_journal = local_handle_journal,
+};
