@@ -139,6 +139,32 @@ void zr_remote__stale_fetches(struct zr_remote *rm, const char *svc)
 	}
 }
 
+/* Starts the GET of the listing at path, with no waiter yet. -ENOMEM. */
+static int fetch_start(struct zr_remote *rm, const char *path, struct fetch **ret)
+{
+	struct rcall_opts o = {.method = "GET", .path = path};
+	struct fetch *f = calloc(1, sizeof(*f));
+	if (!f || !(f->path = strdup(path)) || zr_map_put(&rm->fetches, path, f) < 0) {
+		goto fail;
+	}
+	f->rm = rm;
+	zr_list_init(&f->waiters);
+	zr_remote__ref(rm);
+	if (!zr_remote__call(rm, &o, on_listing, f)) {
+		(void)zr_map_del(&rm->fetches, path);
+		zr_remote__unref(rm);
+		goto fail;
+	}
+	*ret = f;
+	return 0;
+fail:
+	if (f) {
+		free(f->path);
+	}
+	free(f);
+	return -ENOMEM;
+}
+
 void zr_listing_get(struct zr_remote *rm, const char *path, zr_listing_cb cb, void *data)
 {
 	struct listing *l = zr_map_get(&rm->listings, path);
@@ -148,37 +174,13 @@ void zr_listing_get(struct zr_remote *rm, const char *path, zr_listing_cb cb, vo
 	}
 	struct fetch *f = zr_map_get(&rm->fetches, path);
 	struct fwaiter *w = calloc(1, sizeof(*w));
-	if (!w) {
+	if (!w || (!f && fetch_start(rm, path, &f) < 0)) {
+		free(w);
 		cb(-ENOMEM, NULL, data);
 		return;
 	}
 	w->cb = cb;
 	w->data = data;
-	if (!f) {
-		f = calloc(1, sizeof(*f));
-		if (!f || !(f->path = strdup(path)) || zr_map_put(&rm->fetches, path, f) < 0) {
-			if (f) {
-				free(f->path);
-			}
-			free(f);
-			free(w);
-			cb(-ENOMEM, NULL, data);
-			return;
-		}
-		f->rm = rm;
-		zr_list_init(&f->waiters);
-		zr_remote__ref(rm);
-		struct rcall_opts o = {.method = "GET", .path = path};
-		if (!zr_remote__call(rm, &o, on_listing, f)) {
-			(void)zr_map_del(&rm->fetches, path);
-			free(f->path);
-			free(f);
-			free(w);
-			zr_remote__unref(rm);
-			cb(-ENOMEM, NULL, data);
-			return;
-		}
-	}
 	zr_list_push_back(&f->waiters, &w->link);
 }
 
@@ -227,14 +229,12 @@ void zr_remotes_check(struct zr_remotes *rs, const char *producer, zr_remotes_ch
 	}
 	rest++;
 	const char *slash = strrchr(rest, '/');
-	struct check_op *op = calloc(1, sizeof(*op));
-	char *dir = slash ? strndup(rest, (size_t)(slash - rest)) : NULL;
 	if (rest[0] == '@' || !slash) {
-		free(op);
-		free(dir);
 		cb(0, NULL, data);
 		return;
 	}
+	struct check_op *op = calloc(1, sizeof(*op));
+	char *dir = strndup(rest, (size_t)(slash - rest));
 	if (!op || !dir || !(op->name = strdup(slash + 1)) || !(op->what = strdup(producer))) {
 		if (op) {
 			free(op->name);

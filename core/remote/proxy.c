@@ -44,22 +44,27 @@ struct rnode *zr_rnode_get(struct zr_remotes *rs, struct zr_remote *rm, const ch
 	}
 	n = calloc(1, sizeof(*n));
 	if (!n || !(n->path = strdup(path))) {
-		free(n);
-		free(key);
-		return NULL;
+		goto fail;
 	}
 	n->base.prov = &remote_provider;
 	n->rm = rm;
 	n->key = key;
-	if (zr_map_put(&rs->by_key, key, n) < 0 || (rs->tree && node_register(rs, n) < 0)) {
+	if (zr_map_put(&rs->by_key, key, n) < 0) {
+		goto fail;
+	}
+	if (rs->tree && node_register(rs, n) < 0) {
 		(void)zr_map_del(&rs->by_key, key);
-		free(n->path);
-		free(key);
-		free(n);
-		return NULL;
+		goto fail;
 	}
 	zr_remote__ref(rm);
 	return n;
+fail:
+	if (n) {
+		free(n->path);
+	}
+	free(n);
+	free(key);
+	return NULL;
 }
 
 void zr_rnode_maybe_free(struct zr_remotes *rs, struct rnode *n)
@@ -385,11 +390,8 @@ static struct zr_rhandle *handle_new(struct zr_remotes *rs, struct rnode *n)
 	if (!h) {
 		return NULL;
 	}
-	h->handle.prov = &remote_provider;
-	h->rs = rs;
-	h->n = n;
-	h->kind = classify(n->path);
-	h->jlines = -1;
+	*h = (struct zr_rhandle){.handle.prov = &remote_provider, .rs = rs, .n = n,
+				 .kind = classify(n->path), .jlines = -1};
 	n->nopen++;
 	zr_list_push_back(&rs->handles, &h->link);
 	return h;
@@ -650,6 +652,29 @@ static char *task_result_path(const char *path, uint64_t id)
 	return p;
 }
 
+/* The request that fetches h's content for a read at off; it holds h until rreq_free.
+ * NULL: -ENOMEM. */
+static struct zr_rreq *rreq_new(struct zr_rhandle *h, uint64_t off, size_t size,
+				zr_tree_read_cb cb, void *data)
+{
+	struct zr_rreq *q = calloc(1, sizeof(*q));
+	if (!q) {
+		return NULL;
+	}
+	*q = (struct zr_rreq){.base.prov = &remote_provider, .h = h, .off = off, .size = size,
+			      .cb = cb, .data = data};
+	q->waits = h->kind == F_RESULT || h->kind == F_ACTION;
+	/* tail -f past the end: only the new lines, not the whole journal again. */
+	q->more = h->kind == F_JOURNAL && off > 0 && h->fetched && h->jlines >= 0;
+	q->path = h->kind == F_ACTION && h->task ? task_result_path(h->n->path, h->task) : strdup(h->n->path);
+	h->inflight++;
+	if (!q->path) {
+		rreq_free(q);
+		return NULL;
+	}
+	return q;
+}
+
 static void remote_read(struct zr_handle *zh, uint64_t off, size_t size, zr_tree_read_cb cb,
 			void *data, struct zr_tree_req **ret_req)
 {
@@ -669,21 +694,12 @@ static void remote_read(struct zr_handle *zh, uint64_t off, size_t size, zr_tree
 		serve(h, off, size, cb, data);
 		return;
 	}
-	struct zr_rreq *q = calloc(1, sizeof(*q));
-	if (!q) {
+	struct zr_rreq *q = rreq_new(h, off, size, cb, data);
+	if (!q || read_start(q) < 0) {
 		cb(-ENOMEM, NULL, 0, data);
-		return;
-	}
-	*q = (struct zr_rreq){.base.prov = &remote_provider, .h = h, .off = off, .size = size,
-			      .cb = cb, .data = data};
-	q->waits = h->kind == F_RESULT || h->kind == F_ACTION;
-	/* tail -f past the end: only the new lines, not the whole journal again. */
-	q->more = h->kind == F_JOURNAL && off > 0 && h->fetched && h->jlines >= 0;
-	q->path = h->kind == F_ACTION && h->task ? task_result_path(h->n->path, h->task) : strdup(h->n->path);
-	h->inflight++;
-	if (!q->path || read_start(q) < 0) {
-		cb(-ENOMEM, NULL, 0, data);
-		rreq_free(q);
+		if (q) {
+			rreq_free(q);
+		}
 		return;
 	}
 	*ret_req = &q->base;

@@ -767,9 +767,9 @@ int zr_remotes_status(const struct zr_remotes *rs, const char *name, char **ret)
 int zr_remotes_create(uv_loop_t *loop, const struct zr_remotes_config *cfg, struct zr_remotes **ret)
 {
 	struct zr_remotes *rs = calloc(1, sizeof(*rs));
-	int err;
+	int err = -ENOMEM;
 	if (!rs) {
-		return -ENOMEM;
+		return err;
 	}
 	rs->loop = loop;
 	rs->cfg = *cfg;
@@ -781,22 +781,23 @@ int zr_remotes_create(uv_loop_t *loop, const struct zr_remotes_config *cfg, stru
 	zr_list_init(&rs->links);
 	zr_list_init(&rs->link_calls);
 	if (cfg->self && !(rs->self = strdup(cfg->self))) {
-		free(rs);
-		return -ENOMEM;
+		goto fail;
 	}
 	if (!(rs->fail_timer = calloc(1, sizeof(*rs->fail_timer)))) {
-		free(rs);
-		return -ENOMEM;
+		goto fail;
 	}
 	(void)uv_timer_init(loop, rs->fail_timer);
 	rs->fail_timer->data = rs;
 	if ((err = zr_client_create(loop, &rs->client)) < 0) {
 		uv_close((uv_handle_t *)rs->fail_timer, on_retry_closed);
-		free(rs);
-		return err;
+		goto fail;
 	}
 	*ret = rs;
 	return 0;
+fail:
+	free(rs->self);
+	free(rs);
+	return err;
 }
 
 void zr_remotes_destroy(struct zr_remotes *rs, int err)
