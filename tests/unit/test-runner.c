@@ -136,18 +136,57 @@ static void run_one(const struct zr_runner_config *cfg, struct run *x)
 	ASSERT_EQ_INT(x->exited + x->failed, 1);
 }
 
-static char *buf_str(struct zr_buf *b)
-{
-	(void)zr_buf_append(b, "", 1);
-	return b->data;
-}
-
 /* Every child the runner started was reaped, and by the runner only. */
 static void assert_no_children(void)
 {
 	ASSERT_EQ_INT(waitpid(-1, NULL, WNOHANG), -1);
 	ASSERT_EQ_INT(errno, ECHILD);
 }
+
+/* n runners of one script on a loop of their own, for the tests of many at once. */
+struct batch {
+	uv_loop_t loop;
+	char *path;
+	struct zr_runner_config cfg;
+	struct run *x;
+	int n;
+};
+
+static void batch_init(struct batch *b, const char *name, const char *body, int n)
+{
+	b->path = script(name, body, 0755);
+	b->cfg = config(b->path);
+	b->x = calloc((size_t)n, sizeof(*b->x));
+	ASSERT_NOT_NULL(b->x);
+	b->n = n;
+	ASSERT_OK(uv_loop_init(&b->loop));
+}
+
+/* Starts x[from] to x[to - 1]. */
+static void batch_start(struct batch *b, int from, int to)
+{
+	for (int i = from; i < to; i++) {
+		ASSERT_OK(zr_runner_start(&b->loop, &b->cfg, &events, &b->x[i], &b->x[i].r));
+	}
+}
+
+/* After the loop was closed: frees it all, and no child is left. */
+static void batch_done(struct batch *b)
+{
+	for (int i = 0; i < b->n; i++) {
+		run_done(&b->x[i]);
+	}
+	free(b->x);
+	free(b->path);
+	assert_no_children();
+}
+
+static char *buf_str(struct zr_buf *b)
+{
+	(void)zr_buf_append(b, "", 1);
+	return b->data;
+}
+
 
 /* pid is gone or a zombie waiting for whoever adopted it; waits up to 5 s for the kill. */
 static bool dead(int pid)
@@ -251,32 +290,33 @@ TEST(cwd_env_group)
 
 TEST(timeout_kills_group)
 {
-	/* The shell and its grandchild ignore SIGTERM: only the SIGKILL after the grace ends
-	 * them, the grandchild included. */
-	_cleanup_free_ char *p = script("stubborn", "trap '' TERM; sleep 60 & echo $! >&3; wait", 0755);
-	struct zr_runner_config cfg = config(p);
-	cfg.timeout = 0.2;
-	struct run x = {0};
-	run_one(&cfg, &x);
-	ASSERT_TRUE(x.timed_out);
-	ASSERT_EQ_INT(x.sig, SIGKILL);
-	ASSERT_GT_INT(x.daemon_pid, 0);
-	ASSERT_TRUE(dead(x.daemon_pid));
-	run_done(&x);
-
-	/* The shell dies of the SIGTERM at once; its child that ignores it is killed with the
-	 * group when the shell's exit is seen. */
-	_cleanup_free_ char *q =
-		script("orphan", "(trap '' TERM; exec sleep 60) & echo $! >&3; wait", 0755);
-	cfg.path = q;
-	cfg.grace = 30;
-	struct run y = {0};
-	run_one(&cfg, &y);
-	ASSERT_TRUE(y.timed_out);
-	ASSERT_EQ_INT(y.sig, SIGTERM);
-	ASSERT_GT_INT(y.daemon_pid, 0);
-	ASSERT_TRUE(dead(y.daemon_pid));
-	run_done(&y);
+	static const struct {
+		const char *name, *body;
+		double grace;
+		int sig;
+	} cases[] = {
+		/* The shell and its grandchild ignore SIGTERM: only the SIGKILL after the grace ends
+		 * them, the grandchild included. */
+		{"stubborn", "trap '' TERM; sleep 60 & echo $! >&3; wait", 0.2, SIGKILL},
+		/* The shell dies of the SIGTERM at once; its child that ignores it is killed with the
+		 * group when the shell's exit is seen. */
+		{"orphan", "(trap '' TERM; exec sleep 60) & echo $! >&3; wait", 30, SIGTERM},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		TEST_CASE("%s", cases[i].name);
+		_cleanup_free_ char *p = script(cases[i].name, cases[i].body, 0755);
+		struct zr_runner_config cfg = config(p);
+		cfg.timeout = 0.2;
+		cfg.grace = cases[i].grace;
+		struct run x = {0};
+		run_one(&cfg, &x);
+		ASSERT_TRUE(x.timed_out);
+		ASSERT_EQ_INT(x.sig, cases[i].sig);
+		ASSERT_GT_INT(x.daemon_pid, 0);
+		ASSERT_TRUE(dead(x.daemon_pid));
+		run_done(&x);
+	}
+	TEST_CASE_END();
 	assert_no_children();
 }
 
@@ -329,24 +369,26 @@ TEST(start_failures)
 	_cleanup_free_ char *noexec = script("noexec", "exit 0", 0644);
 	_cleanup_free_ char *ok = script("ok", "exit 0", 0755);
 	_cleanup_free_ char *nodir = test_strf("%s/no-such-dir", dir);
-	struct zr_runner_config cfg = config(missing);
-	struct run a = {0}, b = {0}, c = {0};
-	run_one(&cfg, &a);
-	cfg.path = noexec;
-	run_one(&cfg, &b);
-	cfg.path = ok;
-	cfg.cwd = nodir;
-	run_one(&cfg, &c);
-	ASSERT_EQ_INT(a.failed, 1);
-	ASSERT_EQ_INT(a.err, -ENOENT);
-	ASSERT_EQ_INT(b.failed, 1);
-	ASSERT_EQ_INT(b.err, -EACCES);
-	ASSERT_EQ_INT(c.failed, 1);
-	ASSERT_EQ_INT(c.err, -ENOENT);
-	ASSERT_EQ_INT(a.started + a.exited + b.started + b.exited + c.started + c.exited, 0);
-	run_done(&a);
-	run_done(&b);
-	run_done(&c);
+	const struct {
+		const char *what, *path, *cwd;
+		int err;
+	} cases[] = {
+		{"missing", missing, dir, -ENOENT},
+		{"not executable", noexec, dir, -EACCES},
+		{"no such cwd", ok, nodir, -ENOENT},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		TEST_CASE("%s", cases[i].what);
+		struct zr_runner_config cfg = config(cases[i].path);
+		cfg.cwd = cases[i].cwd;
+		struct run x = {0};
+		run_one(&cfg, &x);
+		ASSERT_EQ_INT(x.failed, 1);
+		ASSERT_EQ_INT(x.err, cases[i].err);
+		ASSERT_EQ_INT(x.started + x.exited, 0);
+		run_done(&x);
+	}
+	TEST_CASE_END();
 	assert_no_children();
 }
 
@@ -381,61 +423,41 @@ TEST(kill_before_spawned)
 
 TEST(many_in_parallel)
 {
-	enum { N = 500 };
-	_cleanup_free_ char *p = script("echo", "echo \"$FOO\"", 0755);
-	struct zr_runner_config cfg = config(p);
-	struct run *x = calloc(N, sizeof(*x));
-	ASSERT_NOT_NULL(x);
-	uv_loop_t loop;
-	ASSERT_OK(uv_loop_init(&loop));
-	for (int i = 0; i < N; i++) {
-		ASSERT_OK(zr_runner_start(&loop, &cfg, &events, &x[i], &x[i].r));
+	struct batch b;
+	batch_init(&b, "echo", "echo \"$FOO\"", 500);
+	batch_start(&b, 0, b.n);
+	loop_close(&b.loop);
+	for (int i = 0; i < b.n; i++) {
+		ASSERT_EQ_INT(b.x[i].started, 1);
+		ASSERT_EQ_INT(b.x[i].exited, 1);
+		ASSERT_EQ_INT(b.x[i].status, 0);
+		ASSERT_EQ_STR(buf_str(&b.x[i].out), "bar baz\n");
 	}
-	loop_close(&loop);
-	for (int i = 0; i < N; i++) {
-		ASSERT_EQ_INT(x[i].started, 1);
-		ASSERT_EQ_INT(x[i].exited, 1);
-		ASSERT_EQ_INT(x[i].status, 0);
-		ASSERT_EQ_STR(buf_str(&x[i].out), "bar baz\n");
-		run_done(&x[i]);
-	}
-	free(x);
-	assert_no_children();
+	batch_done(&b);
 }
 
 /* What zr_robot_stop does: kill every runner, some still being spawned, some running. */
 TEST(shutdown_in_flight)
 {
-	enum { N = 100 };
-	_cleanup_free_ char *p = script("sleeper", "exec sleep 60", 0755);
-	struct zr_runner_config cfg = config(p);
-	struct run *x = calloc(N, sizeof(*x));
-	ASSERT_NOT_NULL(x);
-	uv_loop_t loop;
-	ASSERT_OK(uv_loop_init(&loop));
-	for (int i = 0; i < N / 2; i++) {
-		ASSERT_OK(zr_runner_start(&loop, &cfg, &events, &x[i], &x[i].r));
-	}
+	struct batch b;
+	batch_init(&b, "sleeper", "exec sleep 60", 100);
+	batch_start(&b, 0, b.n / 2);
 	/* Let some spawns end, then queue more and kill all at once. */
-	while (x[0].started == 0) {
-		(void)uv_run(&loop, UV_RUN_ONCE);
+	while (b.x[0].started == 0) {
+		(void)uv_run(&b.loop, UV_RUN_ONCE);
 	}
-	for (int i = N / 2; i < N; i++) {
-		ASSERT_OK(zr_runner_start(&loop, &cfg, &events, &x[i], &x[i].r));
+	batch_start(&b, b.n / 2, b.n);
+	for (int i = 0; i < b.n; i++) {
+		zr_runner_kill(b.x[i].r);
+		zr_runner_kill(b.x[i].r);
 	}
-	for (int i = 0; i < N; i++) {
-		zr_runner_kill(x[i].r);
-		zr_runner_kill(x[i].r);
+	loop_close(&b.loop);
+	for (int i = 0; i < b.n; i++) {
+		ASSERT_EQ_INT(b.x[i].started, 1);
+		ASSERT_EQ_INT(b.x[i].exited, 1);
+		ASSERT_EQ_INT(b.x[i].sig, SIGTERM);
 	}
-	loop_close(&loop);
-	for (int i = 0; i < N; i++) {
-		ASSERT_EQ_INT(x[i].started, 1);
-		ASSERT_EQ_INT(x[i].exited, 1);
-		ASSERT_EQ_INT(x[i].sig, SIGTERM);
-		run_done(&x[i]);
-	}
-	free(x);
-	assert_no_children();
+	batch_done(&b);
 }
 
 /* The runner never reaps a child it did not start. */
