@@ -172,17 +172,17 @@ TEST(churn_reuses_tombstones)
 TEST(iteration)
 {
 	struct zr_map m = {0};
-	const size_t n = 3000;
-	put_keys(&m, "it", n);
-	del_keys(&m, "it", n, 3);
-	static bool seen[3000];
+	enum { N = 3000 };
+	put_keys(&m, "it", N);
+	del_keys(&m, "it", N, 3);
+	static bool seen[N];
 	size_t count = 0, i = 0;
 	const char *k;
 	void *v;
 	uint64_t ik = 12345;
 	while (zr_map_next(&m, &i, &k, &ik, &v)) {
 		size_t idx = (size_t)((char *)v - values);
-		ASSERT_LT_SIZE(idx, n);
+		ASSERT_LT_SIZE(idx, N);
 		ASSERT_TRUE(idx % 3 != 0);
 		ASSERT_FALSE(seen[idx]);
 		seen[idx] = true;
@@ -191,7 +191,7 @@ TEST(iteration)
 		count++;
 	}
 	ASSERT_EQ_SIZE(count, m.len);
-	ASSERT_EQ_SIZE(count, n - n / 3);
+	ASSERT_EQ_SIZE(count, N - N / 3);
 	/* Past the end it stays at the end. */
 	ASSERT_FALSE(zr_map_next(&m, &i, &k, NULL, &v));
 	zr_map_done(&m);

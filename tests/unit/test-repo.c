@@ -128,6 +128,18 @@ static char *source_alpha(const char *name)
 	return src;
 }
 
+/* A new source <root>/src/<name> holding template alpha 1.0.0 and the manifest of template
+ * other 1.0.0, uncommitted: the test spoils other, then commits. */
+static char *source_alpha_and(const char *name, const char *other)
+{
+	char *src = new_source(name);
+	put_template(src, "alpha", "1.0.0");
+	char *dir = test_strf("templates/%s", other);
+	put_manifest(src, dir, other, "1.0.0");
+	free(dir);
+	return src;
+}
+
 static void tag(const char *src, const char *name)
 {
 	sh("git -C '%s' tag '%s'", src, name);
@@ -567,9 +579,7 @@ TEST(top_level)
 TEST(escaping_symlink)
 {
 	begin("escaping_symlink");
-	char *src = new_source("eight");
-	put_template(src, "alpha", "1.0.0");
-	put_manifest(src, "templates/evil", "evil", "1.0.0");
+	char *src = source_alpha_and("eight", "evil");
 	sh("ln -s /bin/true '%s/templates/evil/actions/start'", src);
 	commit(src, "first");
 	clone_fails(src, -EPERM, "': templates/evil/actions/start: symbolic link to '",
@@ -596,9 +606,7 @@ TEST(escaping_symlink)
 TEST(bad_manifest_name)
 {
 	begin("bad_manifest_name");
-	char *src = new_source("nine");
-	put_template(src, "alpha", "1.0.0");
-	put_manifest(src, "templates/Bad", "Bad", "1.0.0");
+	char *src = source_alpha_and("nine", "Bad");
 	commit(src, "first");
 	clone_fails(src, -EINVAL, "': templates/Bad/template.json: field 'name': must be a name",
 		    NULL);
