@@ -30,22 +30,31 @@ TEST(split)
 	TEST_CASE_END();
 }
 
+/* A yes-or-no question about a string, and the answer each case wants. */
+struct yes_no {
+	const char *s;
+	bool yes;
+};
+
+static void check_yes_no(const char *what, bool (*ask)(const char *), const struct yes_no *cases,
+			 size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		TEST_CASE("%s '%s'", what, cases[i].s);
+		ASSERT_EQ_INT(ask(cases[i].s), cases[i].yes);
+	}
+	TEST_CASE_END();
+}
+
 TEST(ref_valid)
 {
-	static const struct {
-		const char *ref;
-		bool valid;
-	} cases[] = {
+	static const struct yes_no cases[] = {
 		{"main", true}, {"refs/tags/v1", true},
 		{"0123456789abcdef0123456789abcdef01234567", true},
 		{"", false}, {"/main", false}, {"a//b", false}, {"a@{1}", false}, {"a:b", false},
 		{"a\tb", false},
 	};
-	for (size_t i = 0; i < N(cases); i++) {
-		TEST_CASE("ref '%s'", cases[i].ref);
-		ASSERT_EQ_INT(zr_giturl_ref_valid(cases[i].ref), cases[i].valid);
-	}
-	TEST_CASE_END();
+	check_yes_no("ref", zr_giturl_ref_valid, cases, N(cases));
 }
 
 TEST(source)
@@ -86,18 +95,11 @@ TEST(source)
 
 TEST(is_path)
 {
-	static const struct {
-		const char *s;
-		bool path;
-	} cases[] = {
+	static const struct yes_no cases[] = {
 		{"/srv/x", true}, {"./x:y", true}, {"x", true},
 		{"file:///srv/x", false}, {"git@h:a/b", false}, {"https://h/a/b", false},
 	};
-	for (size_t i = 0; i < N(cases); i++) {
-		TEST_CASE("'%s'", cases[i].s);
-		ASSERT_EQ_INT(zr_giturl_is_path(cases[i].s), cases[i].path);
-	}
-	TEST_CASE_END();
+	check_yes_no("path", zr_giturl_is_path, cases, N(cases));
 }
 
 TEST(id)
