@@ -69,6 +69,13 @@ static void check_journal(const struct zr_journal *j)
 
 /* One append and what the journal holds after it: the window, the logical offsets of its
  * start and end, the number of its first line and of all lines ever appended. */
+/* A journal of max_bytes holding text, appended at once. */
+static void journal_init_with(struct zr_journal *j, size_t max_bytes, const char *text)
+{
+	zr_journal_init(j, max_bytes);
+	ASSERT_OK(zr_journal_append(j, text, strlen(text)));
+}
+
 struct step {
 	const char *append;
 	const char *window;
@@ -212,8 +219,7 @@ TEST(lost_for_reader_at_zero)
 TEST(lost_for_slow_reader)
 {
 	struct zr_journal j;
-	zr_journal_init(&j, 12);
-	ASSERT_OK(zr_journal_append(&j, "a0\na1\na2", 8)); /* 9 bytes, nothing dropped */
+	journal_init_with(&j, 12, "a0\na1\na2"); /* 9 bytes, nothing dropped */
 	struct reader r = {0};
 	char tmp[64];
 	/* Read the first line and half the second. */
@@ -255,8 +261,7 @@ TEST(lost_line_cut_when_it_does_not_fit)
 TEST(no_lost_when_only_seen_lines_dropped)
 {
 	struct zr_journal j;
-	zr_journal_init(&j, 9);
-	ASSERT_OK(zr_journal_append(&j, "x1\nx2\nx3", 8));
+	journal_init_with(&j, 9, "x1\nx2\nx3");
 	struct reader r = {0};
 	ASSERT_READS(&j, &r, 2, "x1\nx2\nx3\n");
 	/* Drops exactly the three seen lines. */
