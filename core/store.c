@@ -485,12 +485,17 @@ static void on_done(uv_async_t *a)
 		return;
 	}
 	st->busy = false;
-	int err = g->err;
-	group_done(st, g);
-	if (err < 0) {
-		st->backoff = true;
-		(void)uv_timer_start(&st->retry_timer, on_retry, RETRY_DELAY_MS, 0);
+	if (g->err == 0) {
+		/* What piled up during this commit goes to the writer first: its commit runs while
+		 * this group's waiters are answered (a FUSE reply each). */
+		handoff(st);
+		group_done(st, g);
+		return;
 	}
+	/* A failed group's internal changes go back ahead of what piled up: first them. */
+	group_done(st, g);
+	st->backoff = true;
+	(void)uv_timer_start(&st->retry_timer, on_retry, RETRY_DELAY_MS, 0);
 	handoff(st);
 }
 
