@@ -16,6 +16,18 @@
 /* A group that failed is not retried sooner: a full disk must not spin the writer. */
 #define RETRY_DELAY_MS 1000
 
+/* Checkpoints (copying the WAL into the database file, two fsyncs and many page writes) run
+ * on their own thread and connection, beside the commits, once the WAL has CKPT_PAGES pages.
+ * A busy store may never leave the gap between two commits in which the WAL can start over
+ * (every page copied, and no transaction began since): at CKPT_MAX_PAGES the writer copies
+ * what is left itself, once the commit that got there has been answered. */
+#define CKPT_PAGES 1000
+#define CKPT_MAX_PAGES (4 * CKPT_PAGES)
+/* The WAL file is cut back to this size when it starts over after a large group: above its
+ * usual greatest size (CKPT_MAX_PAGES pages of 4 KiB, and what commits meanwhile), so that a
+ * WAL reused in place keeps its size and a commit's fdatasync has no size to write. */
+#define WAL_SIZE_LIMIT (32 * 1024 * 1024)
+
 enum op_kind {
 	OP_SERVICE_INSERT,
 	OP_SERVICE_DATA,
@@ -79,7 +91,7 @@ struct zr_store {
 	bool backoff;
 	uint64_t commits, changes;
 
-	/* Shared with the writer, under lock. */
+	/* Shared with the writer and the checkpointer, under lock. */
 	pthread_t thread;
 	bool thread_started;
 	pthread_mutex_t lock;
@@ -88,6 +100,16 @@ struct zr_store {
 	struct group *done;
 	bool stop;
 	int closing; /* handles still closing */
+
+	/* The checkpointer: its own connection, woken by ckpt_cond once ckpt_wanted is set. */
+	sqlite3 *ckpt_db;
+	pthread_t ckpt_thread;
+	bool ckpt_started;
+	pthread_cond_t ckpt_cond;
+	bool ckpt_wanted;
+	/* The writer's own: the WAL's size after the last commit, and the size at which the
+	 * checkpointer is woken next. */
+	int wal_pages, ckpt_at;
 };
 
 static const char *const schema_sql =
@@ -258,6 +280,52 @@ static int run_group(struct zr_store *st, struct group *g)
 	return err ? err : -EIO;
 }
 
+/* SQLite calls this on the writer thread after each commit (the write lock released), in place
+ * of its own checkpoint at wal_autocheckpoint pages, which would make the group wait for it. */
+static int on_wal(void *data, sqlite3 *db, const char *name, int pages)
+{
+	struct zr_store *st = data;
+	(void)db;
+	(void)name;
+	st->wal_pages = pages;
+	if (pages + CKPT_PAGES < st->ckpt_at) {
+		st->ckpt_at = CKPT_PAGES; /* the WAL started over */
+	}
+	/* Once per CKPT_PAGES new pages: each checkpoint costs two fsyncs, which the commits'
+	 * own share the disk with. */
+	if (pages >= st->ckpt_at) {
+		st->ckpt_at = pages + CKPT_PAGES;
+		pthread_mutex_lock(&st->lock);
+		st->ckpt_wanted = true;
+		pthread_cond_signal(&st->ckpt_cond);
+		pthread_mutex_unlock(&st->lock);
+	}
+	return SQLITE_OK;
+}
+
+/* Copies the WAL into the database file beside the writer (PASSIVE: it never takes the write
+ * lock, so commits go on meanwhile). A checkpoint that fails leaves the WAL as it is, to be
+ * copied by the next one; this thread does not log (the log is the loop's). */
+static void *checkpointer_main(void *arg)
+{
+	struct zr_store *st = arg;
+	pthread_mutex_lock(&st->lock);
+	for (;;) {
+		while (!st->ckpt_wanted && !st->stop) {
+			pthread_cond_wait(&st->ckpt_cond, &st->lock);
+		}
+		if (st->stop) {
+			break;
+		}
+		st->ckpt_wanted = false;
+		pthread_mutex_unlock(&st->lock);
+		(void)sqlite3_wal_checkpoint_v2(st->ckpt_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		pthread_mutex_lock(&st->lock);
+	}
+	pthread_mutex_unlock(&st->lock);
+	return NULL;
+}
+
 static void *writer_main(void *arg)
 {
 	struct zr_store *st = arg;
@@ -278,6 +346,15 @@ static void *writer_main(void *arg)
 		pthread_cond_broadcast(&st->cond);
 		if (!st->stop) {
 			(void)uv_async_send(&st->done_async);
+		}
+		if (st->wal_pages >= CKPT_MAX_PAGES) {
+			/* The checkpointer never found a gap to finish in: copy what it left (the
+			 * group just answered does not wait; the next one does), so that the next
+			 * transaction starts the WAL over. BUSY: the checkpointer is at it. */
+			pthread_mutex_unlock(&st->lock);
+			(void)sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+			st->wal_pages = 0;
+			pthread_mutex_lock(&st->lock);
 		}
 	}
 	pthread_mutex_unlock(&st->lock);
@@ -408,12 +485,17 @@ static void on_done(uv_async_t *a)
 		return;
 	}
 	st->busy = false;
-	int err = g->err;
-	group_done(st, g);
-	if (err < 0) {
-		st->backoff = true;
-		(void)uv_timer_start(&st->retry_timer, on_retry, RETRY_DELAY_MS, 0);
+	if (g->err == 0) {
+		/* What piled up during this commit goes to the writer first: its commit runs while
+		 * this group's waiters are answered (a FUSE reply each). */
+		handoff(st);
+		group_done(st, g);
+		return;
 	}
+	/* A failed group's internal changes go back ahead of what piled up: first them. */
+	group_done(st, g);
+	st->backoff = true;
+	(void)uv_timer_start(&st->retry_timer, on_retry, RETRY_DELAY_MS, 0);
 	handoff(st);
 }
 
@@ -746,7 +828,25 @@ static void close_db(struct zr_store *st)
 	sqlite3_finalize(st->begin);
 	sqlite3_finalize(st->commit);
 	sqlite3_finalize(st->rollback);
+	/* The writer's connection last: the last one to close checkpoints and removes the WAL. */
+	sqlite3_close(st->ckpt_db);
 	sqlite3_close(st->db);
+}
+
+/* Stops the threads that were started. */
+static void stop_threads(struct zr_store *st)
+{
+	pthread_mutex_lock(&st->lock);
+	st->stop = true;
+	pthread_cond_signal(&st->cond);
+	pthread_cond_signal(&st->ckpt_cond);
+	pthread_mutex_unlock(&st->lock);
+	if (st->thread_started) {
+		pthread_join(st->thread, NULL);
+	}
+	if (st->ckpt_started) {
+		pthread_join(st->ckpt_thread, NULL);
+	}
 }
 
 int zr_store_open(uv_loop_t *loop, const char *data_dir, struct zr_store **ret, char **ret_err)
@@ -759,6 +859,7 @@ int zr_store_open(uv_loop_t *loop, const char *data_dir, struct zr_store **ret, 
 		return -ENOMEM;
 	}
 	st->loop = loop;
+	st->ckpt_at = CKPT_PAGES;
 	int rc = sqlite3_open_v2(st->path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 				 SQLITE_OPEN_FULLMUTEX, NULL);
 	if (rc != SQLITE_OK) {
@@ -766,7 +867,8 @@ int zr_store_open(uv_loop_t *loop, const char *data_dir, struct zr_store **ret, 
 		err = zr_store__errno(rc);
 		goto fail;
 	}
-	/* WAL: readers never wait for the writer; FULL: a commit is on disk when it returns. */
+	/* WAL: readers never wait for the writer; FULL: a commit is on disk when it returns (the
+	 * WAL is synced at each commit: NORMAL would not be durable). */
 	err = exec_sql(st->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;", ret_err);
 	if (err == 0) {
 		err = migrate(st->db, st->path, ret_err);
@@ -774,6 +876,25 @@ int zr_store_open(uv_loop_t *loop, const char *data_dir, struct zr_store **ret, 
 	if (err < 0) {
 		goto fail;
 	}
+	rc = sqlite3_open_v2(st->path, &st->ckpt_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		(void)asprintf(ret_err, "cannot open %s: %s", st->path, sqlite3_errstr(rc));
+		err = zr_store__errno(rc);
+		goto fail;
+	}
+	/* FULL: a checkpoint syncs the database file before the WAL may start over. */
+	err = exec_sql(st->ckpt_db, "PRAGMA synchronous = FULL;", ret_err);
+	if (err == 0) {
+		char *sql = NULL;
+		err = asprintf(&sql, "PRAGMA journal_size_limit = %d;", WAL_SIZE_LIMIT) < 0 ? -ENOMEM :
+		      exec_sql(st->db, sql, ret_err);
+		free(sql);
+	}
+	if (err < 0) {
+		goto fail;
+	}
+	/* In place of SQLite's own checkpoints, which would run inside a group's commit. */
+	(void)sqlite3_wal_hook(st->db, on_wal, st);
 	for (int i = 0; i < N_OPS; i++) {
 		rc = sqlite3_prepare_v2(st->db, op_descs[i].sql, -1, &st->stmt[i], NULL);
 		if (rc != SQLITE_OK) {
@@ -790,16 +911,25 @@ int zr_store_open(uv_loop_t *loop, const char *data_dir, struct zr_store **ret, 
 	}
 	pthread_mutex_init(&st->lock, NULL);
 	pthread_cond_init(&st->cond, NULL);
+	pthread_cond_init(&st->ckpt_cond, NULL);
+	st->thread_started = pthread_create(&st->thread, NULL, writer_main, st) == 0;
+	st->ckpt_started = st->thread_started &&
+			   pthread_create(&st->ckpt_thread, NULL, checkpointer_main, st) == 0;
+	if (!st->ckpt_started) {
+		(void)asprintf(ret_err, "cannot start the store's threads");
+		stop_threads(st);
+		pthread_mutex_destroy(&st->lock);
+		pthread_cond_destroy(&st->cond);
+		pthread_cond_destroy(&st->ckpt_cond);
+		err = -EAGAIN;
+		goto fail;
+	}
+	/* The handles after the threads (nothing to close if those fail): the writer sends on
+	 * done_async only for a group, and none comes before this returns. */
 	uv_idle_init(loop, &st->flush_idle);
 	uv_async_init(loop, &st->done_async, on_done);
 	uv_timer_init(loop, &st->retry_timer);
 	st->flush_idle.data = st->done_async.data = st->retry_timer.data = st;
-	if (pthread_create(&st->thread, NULL, writer_main, st) != 0) {
-		(void)asprintf(ret_err, "cannot start the store's writer thread");
-		err = -EAGAIN;
-		goto fail;
-	}
-	st->thread_started = true;
 	*ret = st;
 	return 0;
 
@@ -852,11 +982,7 @@ void zr_store_close(struct zr_store *st)
 		st->backoff = false;
 		handoff(st);
 	}
-	pthread_mutex_lock(&st->lock);
-	st->stop = true;
-	pthread_cond_signal(&st->cond);
-	pthread_mutex_unlock(&st->lock);
-	pthread_join(st->thread, NULL);
+	stop_threads(st);
 	if (st->pending) {
 		st->pending->err = -EIO;
 		group_done(st, st->pending);
@@ -865,6 +991,7 @@ void zr_store_close(struct zr_store *st)
 	close_db(st);
 	pthread_mutex_destroy(&st->lock);
 	pthread_cond_destroy(&st->cond);
+	pthread_cond_destroy(&st->ckpt_cond);
 	free(st->path);
 	st->closing = 3;
 	uv_close((uv_handle_t *)&st->flush_idle, on_closed);

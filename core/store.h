@@ -1,6 +1,6 @@
 /* The store: services and tasks in SQLite (WAL, synchronous=FULL), written by one thread.
  * Changes submitted during one loop turn are committed in one transaction (group commit);
- * the loop never waits on disk. */
+ * the loop never waits on disk. Checkpoints run on a second thread, beside the commits. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>

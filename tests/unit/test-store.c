@@ -960,11 +960,85 @@ TEST(submit_out_of_memory)
 	close_store(st);
 }
 
+/* ---- checkpoints ---- */
+
+#define CKPT_COMMITS 400
+#define CKPT_BLOB (128 * 1024)
+
+/* The bytes of task id's result. */
+static void ckpt_blob(char *b, int64_t id)
+{
+	for (size_t i = 0; i < CKPT_BLOB; i++) {
+		b[i] = (char)('a' + (id + (int64_t)i / 4096) % 26);
+	}
+}
+
+static int skip_service(const struct zr_store_service *s, void *data)
+{
+	(void)s;
+	(void)data;
+	return 0;
+}
+
+struct ckpt_check {
+	int64_t n;
+	char *want;
+};
+
+static int check_ckpt_task(const struct zr_store_task *t, void *data)
+{
+	struct ckpt_check *c = data;
+	c->n++;
+	ASSERT_EQ_INT(t->id, c->n);
+	ckpt_blob(c->want, t->id);
+	ASSERT_EQ_MEM(t->result, t->result_len, c->want, (size_t)CKPT_BLOB);
+	return 0;
+}
+
+/* SQLite's own checkpoint is off (it would run inside a commit): the WAL must still be copied
+ * into the database while the store is open, and must not grow with everything written. */
+TEST(checkpoints)
+{
+	const char *dir = scratch_dir();
+	struct zr_store *st = open_store(dir);
+	char *blob = malloc(CKPT_BLOB);
+	ASSERT_NOT_NULL(blob);
+	struct zr_store_service a = svc("alpha", "g-a", "{}", 1);
+	ASSERT_OK(zr_store_service_insert(st, &a));
+	off_t wal_max = 0;
+	for (int64_t id = 1; id <= CKPT_COMMITS; id++) {
+		struct zr_store_task t = queued_task(id, "g-a", "echo");
+		ckpt_blob(blob, id);
+		t.result = blob;
+		t.result_len = CKPT_BLOB;
+		ASSERT_OK(zr_store_task_put(st, &t, false));
+		ASSERT_OK(sync_wait(st));
+		off_t w = file_size(dir, "zrobot.db-wal");
+		wal_max = w > wal_max ? w : wal_max;
+	}
+	/* Written: 400 x 128 KiB = 50 MiB (12,800 pages). The WAL starts over at 4,000 pages at
+	 * the latest (16 MiB, and what commits while a checkpoint runs); the database file
+	 * holds what the checkpoints copied, all but the last few thousand pages. */
+	long long written = (long long)CKPT_COMMITS * CKPT_BLOB;
+	fprintf(stderr, "checkpoints: %lld MiB written, WAL at most %lld MiB, database %lld MiB\n",
+		written >> 20, (long long)wal_max >> 20, (long long)file_size(dir, "zrobot.db") >> 20);
+	ASSERT_LT_INT((long long)wal_max, 32ll << 20);
+	ASSERT_GT_INT((long long)file_size(dir, "zrobot.db"), written - (24ll << 20));
+
+	st = reopen(st, dir);
+	struct ckpt_check c = {.want = blob};
+	ASSERT_OK(zr_store_load(st, skip_service, check_ckpt_task, &c));
+	ASSERT_EQ_INT(c.n, CKPT_COMMITS);
+	free(blob);
+	close_store(st);
+}
+
 static int run_tests(void)
 {
 	ASSERT_OK(uv_loop_init(&loop));
 	RUN_TEST(roundtrip);
 	RUN_TEST(group_commit);
+	RUN_TEST(checkpoints);
 	RUN_TEST(newer_schema_refused);
 	RUN_TEST(remotes_roundtrip);
 	RUN_TEST(migrate_2_to_3);
