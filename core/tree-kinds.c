@@ -33,10 +33,10 @@ static int cmp_strp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void sort_from(struct handle *h, size_t first)
+static void sort_from(struct zr_names *l, size_t first)
 {
-	if (h->n_names > first) {
-		qsort(h->names + first, h->n_names - first, sizeof(char *), cmp_strp);
+	if (l->n > first) {
+		qsort(l->v + first, l->n - first, sizeof(char *), cmp_strp);
 	}
 }
 
@@ -121,17 +121,17 @@ static int templates_child(struct zr_local *t, struct ctx *c, const char *name, 
 	return c->rt ? 0 : -ENOENT;
 }
 
-static int templates_list(struct zr_local *t, const struct ctx *c, struct handle *h, size_t *cap)
+static int templates_list(struct zr_local *t, const struct ctx *c, struct zr_names *l)
 {
-	size_t i = 0, first = h->n_names;
+	size_t i = 0, first = l->n;
 	const char *k;
 	(void)c;
 	while (zr_map_next(&t->robot->templates, &i, &k, NULL, NULL)) {
-		if (zr_local__add_name(h, k, cap) < 0) {
+		if (zr_local__add_name(l, k) < 0) {
 			return -ENOMEM;
 		}
 	}
-	sort_from(h, first);
+	sort_from(l, first);
 	return 0;
 }
 
@@ -264,11 +264,11 @@ static int repos_child(struct zr_local *t, struct ctx *c, const char *name, cons
 	return c->repo ? 0 : -ENOENT;
 }
 
-static int repos_list(struct zr_local *t, const struct ctx *c, struct handle *h, size_t *cap)
+static int repos_list(struct zr_local *t, const struct ctx *c, struct zr_names *l)
 {
 	(void)c;
 	for (size_t i = 0; i < zr_repos_count(t->robot->repos); i++) {
-		if (zr_local__add_name(h, zr_repos_get(t->robot->repos, i)->id, cap) < 0) {
+		if (zr_local__add_name(l, zr_repos_get(t->robot->repos, i)->id) < 0) {
 			return -ENOMEM;
 		}
 	}
@@ -306,12 +306,12 @@ static int rremotes_child(struct zr_local *t, struct ctx *c, const char *name, c
 	return rs && zr_remotes_has(rs, name) ? 0 : -ENOENT;
 }
 
-static int remotes_list(struct zr_local *t, const struct ctx *c, struct handle *h, size_t *cap)
+static int remotes_list(struct zr_local *t, const struct ctx *c, struct zr_names *l)
 {
 	struct zr_remotes *rs = zr_tree__remotes(t->tree);
 	(void)c;
 	for (size_t i = 0; rs && zr_remotes_name(rs, i); i++) {
-		if (zr_local__add_name(h, zr_remotes_name(rs, i), cap) < 0) {
+		if (zr_local__add_name(l, zr_remotes_name(rs, i)) < 0) {
 			return -ENOMEM;
 		}
 	}
@@ -391,11 +391,11 @@ static int results_child(struct zr_local *t, struct ctx *c, const char *name, co
 	return action_child(c, name, ret, &k_result);
 }
 
-static int actions_list(struct zr_local *t, const struct ctx *c, struct handle *h, size_t *cap)
+static int actions_list(struct zr_local *t, const struct ctx *c, struct zr_names *l)
 {
 	(void)t;
 	for (size_t i = 0; i < c->svc->template->n_actions; i++) {
-		if (zr_local__add_name(h, c->svc->template->actions[i].name, cap) < 0) {
+		if (zr_local__add_name(l, c->svc->template->actions[i].name) < 0) {
 			return -ENOMEM;
 		}
 	}
@@ -486,14 +486,14 @@ static int tasks_child(struct zr_local *t, struct ctx *c, const char *name, cons
 	return 0;
 }
 
-static int tasks_list(struct zr_local *t, const struct ctx *c, struct handle *h, size_t *cap)
+static int tasks_list(struct zr_local *t, const struct ctx *c, struct zr_names *l)
 {
 	char num[32];
 	struct zr_task *tk;
 	(void)t;
 	zr_list_for_each(tk, &c->svc->tasks, link) {
 		snprintf(num, sizeof(num), "%llu", (unsigned long long)tk->id);
-		if (zr_local__add_name(h, num, cap) < 0) {
+		if (zr_local__add_name(l, num) < 0) {
 			return -ENOMEM;
 		}
 	}
@@ -536,13 +536,13 @@ static int producers_child(struct zr_local *t, struct ctx *c, const char *name, 
 	return zr_service_producer(c->svc, name) ? 0 : -ENOENT;
 }
 
-static int producers_list(struct zr_local *t, const struct ctx *c, struct handle *h, size_t *cap)
+static int producers_list(struct zr_local *t, const struct ctx *c, struct zr_names *l)
 {
 	const char *role;
 	json_t *spec;
 	(void)t;
 	json_object_foreach(c->svc->template->consumes, role, spec) {
-		if (zr_service_producer(c->svc, role) && zr_local__add_name(h, role, cap) < 0) {
+		if (zr_service_producer(c->svc, role) && zr_local__add_name(l, role) < 0) {
 			return -ENOMEM;
 		}
 	}
@@ -552,8 +552,7 @@ static int producers_list(struct zr_local *t, const struct ctx *c, struct handle
 struct consumer_walk {
 	const char *want; /* "<template>.<service>" to find, or NULL to list */
 	struct zr_service *found;
-	struct handle *h;
-	size_t *cap;
+	struct zr_names *l;
 	int err;
 };
 
@@ -566,9 +565,9 @@ static void on_consumer(struct zr_service *c, const char *role, void *data)
 	if (w->want && strcmp(w->want, name) == 0) {
 		w->found = c;
 	} else if (!w->want && w->err == 0 &&
-		   !(w->h->n_names > 0 && strcmp(w->h->names[w->h->n_names - 1], name) == 0)) {
+		   !(w->l->n > 0 && strcmp(w->l->v[w->l->n - 1], name) == 0)) {
 		/* A consumer through two roles is listed once. */
-		w->err = zr_local__add_name(w->h, name, w->cap);
+		w->err = zr_local__add_name(w->l, name);
 	}
 }
 
@@ -587,15 +586,15 @@ static int consumers_child(struct zr_local *t, struct ctx *c, const char *name, 
 	return zr_kind__consumer(t, c->svc, name) || json_object_get(c->svc->rconsumers, name) ? 0 : -ENOENT;
 }
 
-static int consumers_list(struct zr_local *t, const struct ctx *c, struct handle *h, size_t *cap)
+static int consumers_list(struct zr_local *t, const struct ctx *c, struct zr_names *l)
 {
-	struct consumer_walk w = {.h = h, .cap = cap};
+	struct consumer_walk w = {.l = l};
 	const char *key;
 	json_t *v;
 	zr_robot_consumers(t->robot, c->svc, on_consumer, &w);
 	json_object_foreach(c->svc->rconsumers, key, v) {
 		if (w.err == 0) {
-			w.err = zr_local__add_name(h, key, cap);
+			w.err = zr_local__add_name(l, key);
 		}
 	}
 	return w.err;
@@ -737,18 +736,18 @@ static int template_child(struct zr_local *t, struct ctx *c, const char *name, c
 	return 0;
 }
 
-static int template_list(struct zr_local *t, const struct ctx *c, struct handle *h, size_t *cap)
+static int template_list(struct zr_local *t, const struct ctx *c, struct zr_names *l)
 {
-	size_t i = 0, first = h->n_names;
+	size_t i = 0, first = l->n;
 	const char *k;
 	void *v;
 	(void)t;
 	while (zr_map_next(&c->rt->services, &i, &k, NULL, &v)) {
-		if (!((struct zr_service *)v)->pending && zr_local__add_name(h, k, cap) < 0) {
+		if (!((struct zr_service *)v)->pending && zr_local__add_name(l, k) < 0) {
 			return -ENOMEM;
 		}
 	}
-	sort_from(h, first);
+	sort_from(l, first);
 	return 0;
 }
 
@@ -773,15 +772,27 @@ int zr_kind__child(struct zr_local *t, const struct kind *dir, struct ctx *c, co
 	return dir->child ? dir->child(t, c, name, ret, ret_serial) : -ENOENT;
 }
 
-int zr_kind__list(struct zr_local *t, const struct kind *dir, const struct ctx *c, struct handle *h,
-		  size_t *cap)
+int zr_kind__list(struct zr_local *t, const struct kind *dir, const struct ctx *c, struct zr_names *l)
 {
 	for (const struct kind *const *f = dir->fixed; f && *f; f++) {
-		if (zr_local__add_name(h, (*f)->name, cap) < 0) {
+		if (zr_local__add_name(l, (*f)->name) < 0) {
 			return -ENOMEM;
 		}
 	}
-	return dir->list ? dir->list(t, c, h, cap) : 0;
+	return dir->list ? dir->list(t, c, l) : 0;
+}
+
+enum zr_kind_attrs zr_kind__attrs(const struct kind *k)
+{
+	if (!S_ISDIR(k->mode)) {
+		return ZR_KIND_ATTRS_CHANGE;
+	}
+	if (!k->mtime || k->mtime == m_created) {
+		return ZR_KIND_ATTRS_FIXED;
+	}
+	/* The robot's and a template's times change with an event (tree-local.c watches them). */
+	return k->mtime == m_robot || k->mtime == m_template ? ZR_KIND_ATTRS_WATCHED
+							     : ZR_KIND_ATTRS_CHANGE;
 }
 
 long long zr_kind__mtime(struct zr_local *t, const struct node *n, const struct ctx *c)

@@ -41,6 +41,9 @@ enum {
 	ZR_ATTR_DIRECT_IO = 1 << 0, /* content changes or reads may block: bypass the page cache */
 	ZR_ATTR_BLOCKING = 1 << 1,  /* reads may wait for a task */
 	ZR_ATTR_READONLY = 1 << 2,  /* never written: no flush needed */
+	/* The attributes change only with a zr_tree_ops.inval_attr: the front end may cache
+	 * them (directories whose time is fixed or follows the robot's events). */
+	ZR_ATTR_STABLE = 1 << 3,
 };
 
 struct zr_tree_attr {
@@ -56,6 +59,8 @@ struct zr_tree_attr {
 struct zr_tree_ops {
 	/* A child entry the kernel may have cached disappeared. */
 	void (*inval_entry)(uint64_t parent, const char *name, void *data);
+	/* Optional: the attributes of a ZR_ATTR_STABLE node changed. */
+	void (*inval_attr)(uint64_t ino, void *data);
 	/* A poll handle (given to zr_tree_poll) is ready: notify and destroy it. */
 	void (*poll_notify)(void *ph, void *data);
 	/* A poll handle is no longer needed: destroy it without notifying. */
@@ -107,12 +112,18 @@ void zr_tree_truncate(struct zr_tree *t, uint64_t ino, uint64_t size, zr_tree_at
 /* Directory listing: opendir takes a snapshot (remote: fetches the listing); readdir reads
  * the handle's snapshot, so it answers at once. plus: each entry counts a reference
  * (readdirplus). fill returns false when the reply buffer is full; the entry is then not
- * counted. */
+ * counted. Without plus, an entry whose node does not exist yet has attr->ino 0 (no node is
+ * made for it, so its number is not known); symbolic links always have theirs. The listing
+ * has no "." and ".." (a front end adds them: zr_tree_parent). */
 typedef bool (*zr_tree_fill_fn)(const char *name, const struct zr_tree_attr *attr, uint64_t next_off,
 				void *data);
 void zr_tree_opendir(struct zr_tree *t, uint64_t ino, zr_tree_open_cb cb, void *data);
 int zr_tree_readdir(struct zr_tree *t, struct zr_handle *h, uint64_t off, bool plus,
 		    zr_tree_fill_fn fill, void *data);
+
+/* The inode number of a directory's parent (the root's is the root), for "..": 0 when
+ * unknown (ino is not a directory, or its provider does not tell). */
+uint64_t zr_tree_parent(struct zr_tree *t, uint64_t ino);
 
 /* mkdir: success counts one reference on the new entry. */
 void zr_tree_mkdir(struct zr_tree *t, uint64_t parent, const char *name, zr_tree_done_cb cb,
