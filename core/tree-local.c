@@ -1093,6 +1093,9 @@ static struct zr_journal *local_handle_journal(struct zr_handle *zh)
 static uint64_t local_parent(struct zr_tree_node *zn)
 {
 	struct node *n = node_of(zn);
+	if (!S_ISDIR(n->kind->mode)) {
+		return 0;
+	}
 	return n->parent ? n->parent->base.ino : zn->ino;
 }
 
