@@ -73,43 +73,6 @@ static bool parse_id(const char *s, uint64_t *ret)
 	return true;
 }
 
-static long long m_now(struct zr_local *t, const struct node *n, const struct ctx *c)
-{
-	(void)t, (void)n, (void)c;
-	return zr_now_ns();
-}
-
-static long long m_robot(struct zr_local *t, const struct node *n, const struct ctx *c)
-{
-	(void)n, (void)c;
-	return t->robot->mtime_ns;
-}
-
-static long long m_template(struct zr_local *t, const struct node *n, const struct ctx *c)
-{
-	(void)t, (void)n;
-	return c->rt->mtime_ns;
-}
-
-static long long m_created(struct zr_local *t, const struct node *n, const struct ctx *c)
-{
-	(void)t, (void)n;
-	return c->svc->created_ns;
-}
-
-static long long m_tasks(struct zr_local *t, const struct node *n, const struct ctx *c)
-{
-	(void)t, (void)n;
-	return c->svc->tasks_mtime_ns;
-}
-
-static long long m_task(struct zr_local *t, const struct node *n, const struct ctx *c)
-{
-	const struct zr_task *tk = c->task;
-	(void)t, (void)n;
-	return tk->finished_ns ? tk->finished_ns : tk->started_ns ? tk->started_ns : tk->created_ns;
-}
-
 /* ---- the root and @robot ---- */
 
 static int templates_child(struct zr_local *t, struct ctx *c, const char *name, const struct kind **ret,
@@ -213,13 +176,13 @@ static void c_rt_source(struct zr_local *t, const struct node *n, const struct c
 	(void)zr_buf_printf(b, "%s\n", c->rt->t->dir);
 }
 
-static const struct kind k_rt_manifest = {"manifest", FILE_RO, .content = c_rt_manifest, .mtime = m_template};
-static const struct kind k_rt_source = {"source", FILE_RO, .content = c_rt_source, .mtime = m_template};
-static const struct kind k_rt_uid = {"uid", FILE_RO, .content = c_rt_uid, .mtime = m_template};
-static const struct kind k_rt_versions = {"versions", FILE_RO, .content = c_rt_versions, .mtime = m_template};
+static const struct kind k_rt_manifest = {"manifest", FILE_RO, .content = c_rt_manifest, .time = TIME_TEMPLATE};
+static const struct kind k_rt_source = {"source", FILE_RO, .content = c_rt_source, .time = TIME_TEMPLATE};
+static const struct kind k_rt_uid = {"uid", FILE_RO, .content = c_rt_uid, .time = TIME_TEMPLATE};
+static const struct kind k_rt_versions = {"versions", FILE_RO, .content = c_rt_versions, .time = TIME_TEMPLATE};
 static const struct kind *const rtemplate_entries[] = {&k_rt_manifest, &k_rt_source, &k_rt_uid,
 							&k_rt_versions, NULL};
-static const struct kind k_rtemplate = {NULL, DIR_RO, .fixed = rtemplate_entries, .mtime = m_template};
+static const struct kind k_rtemplate = {NULL, DIR_RO, .fixed = rtemplate_entries, .time = TIME_TEMPLATE};
 
 static int rtemplates_child(struct zr_local *t, struct ctx *c, const char *name, const struct kind **ret,
 			    uint64_t *ret_serial)
@@ -323,26 +286,26 @@ static const struct kind k_rremotes_ctl = {"ctl", FILE_WO, .write = zr_local__wr
 static const struct kind *const rremotes_entries[] = {&k_rremotes_add, &k_rremotes_ctl, NULL};
 
 static const struct kind k_robot_events = {"events", FILE_RO, .journal = j_robot_events};
-static const struct kind k_robot_info = {"info", FILE_RO, .content = c_robot_info, .mtime = m_now};
+static const struct kind k_robot_info = {"info", FILE_RO, .content = c_robot_info, .time = TIME_NOW};
 static const struct kind k_robot_log = {"log", FILE_RO, .journal = j_robot_log};
-static const struct kind k_robot_metrics = {"metrics", FILE_RO, .content = c_robot_metrics, .mtime = m_now};
+static const struct kind k_robot_metrics = {"metrics", FILE_RO, .content = c_robot_metrics, .time = TIME_NOW};
 static const struct kind k_rremotes = {"remotes", DIR_RO, .fixed = rremotes_entries,
 				       .child = rremotes_child, .list = remotes_list};
 static const struct kind k_repos = {"repos", DIR_RO, .fixed = repos_entries, .child = repos_child,
 				    .list = repos_list};
 static const struct kind k_rtemplates = {"templates", DIR_RO, .child = rtemplates_child,
-					 .list = templates_list, .mtime = m_robot};
+					 .list = templates_list, .time = TIME_ROBOT};
 static const struct kind *const robot_entries[] = {&k_robot_events, &k_robot_info, &k_robot_log,
 						    &k_robot_metrics, &k_rremotes, &k_repos,
 						    &k_rtemplates, NULL};
-static const struct kind k_robot = {"@robot", DIR_RO, .fixed = robot_entries, .mtime = m_now};
+static const struct kind k_robot = {"@robot", DIR_RO, .fixed = robot_entries, .time = TIME_NOW};
 
 /* Remote robots' roots are the remote provider's nodes (tree-local.c looks them up there). */
 const struct kind zr_kind_remotes = {"@remote", DIR_RO, .list = remotes_list};
 
 static const struct kind *const root_entries[] = {&zr_kind_remotes, &k_robot, NULL};
 const struct kind zr_kind_root = {NULL, DIR_RO, .fixed = root_entries, .child = root_child,
-				  .list = templates_list, .mtime = m_robot};
+				  .list = templates_list, .time = TIME_ROBOT};
 
 /* ---- a service ---- */
 
@@ -351,24 +314,10 @@ static struct zr_task *newest(const struct ctx *c)
 	return zr_service_newest(c->svc, c->action->name);
 }
 
-static long long m_action(struct zr_local *t, const struct node *n, const struct ctx *c)
-{
-	struct zr_task *tk = newest(c);
-	(void)t, (void)n;
-	return tk ? tk->created_ns : c->svc->created_ns;
-}
-
-static long long m_result(struct zr_local *t, const struct node *n, const struct ctx *c)
-{
-	struct zr_task *tk = newest(c);
-	(void)t, (void)n;
-	return !tk ? c->svc->created_ns : tk->finished_ns ? tk->finished_ns : tk->created_ns;
-}
-
 static const struct kind k_action = {NULL, S_IFREG | 0620, KIND_BLOCKING | KIND_RESULT | KIND_ACTION,
-				     .mtime = m_action, .write = zr_local__write_action};
+				     .time = TIME_ACTION, .write = zr_local__write_action};
 static const struct kind k_result = {NULL, FILE_RO, KIND_BLOCKING | KIND_RESULT | KIND_ACTION,
-				     .task = newest, .mtime = m_result};
+				     .task = newest, .time = TIME_RESULT};
 
 static int action_child(struct ctx *c, const char *name, const struct kind **ret, const struct kind *kind)
 {
@@ -438,19 +387,19 @@ static void c_task(struct zr_local *t, const struct node *n, const struct ctx *c
 	}
 }
 
-#define TASK_FILE(n) {n, FILE_RO, KIND_IN_TASK, .content = c_task, .mtime = m_task}
+#define TASK_FILE(n) {n, FILE_RO, KIND_IN_TASK, .content = c_task, .time = TIME_TASK}
 static const struct kind k_tf_action = TASK_FILE("action");
 static const struct kind k_tf_args = TASK_FILE("args");
-static const struct kind k_tf_cancel = {"cancel", FILE_WO, KIND_IN_TASK, .mtime = m_task,
+static const struct kind k_tf_cancel = {"cancel", FILE_WO, KIND_IN_TASK, .time = TIME_TASK,
 					.write = zr_local__write_cancel};
 static const struct kind k_tf_created = TASK_FILE("created");
 static const struct kind k_tf_error = TASK_FILE("error");
 static const struct kind k_tf_finished = TASK_FILE("finished");
 static const struct kind k_tf_log = {"log", FILE_RO, KIND_IN_TASK | KIND_BLOCKING, .journal = j_task_log,
-				     .mtime = m_task};
+				     .time = TIME_TASK};
 static const struct kind k_tf_progress = TASK_FILE("progress");
 static const struct kind k_tf_result = {"result", FILE_RO, KIND_IN_TASK | KIND_BLOCKING | KIND_RESULT,
-					.task = own_task, .mtime = m_task};
+					.task = own_task, .time = TIME_TASK};
 static const struct kind k_tf_started = TASK_FILE("started");
 static const struct kind k_tf_state = TASK_FILE("state");
 #undef TASK_FILE
@@ -458,7 +407,7 @@ static const struct kind *const task_entries[] = {
 	&k_tf_action, &k_tf_args, &k_tf_cancel, &k_tf_created, &k_tf_error, &k_tf_finished,
 	&k_tf_log, &k_tf_progress, &k_tf_result, &k_tf_started, &k_tf_state, NULL,
 };
-static const struct kind k_task = {NULL, DIR_RO, .fixed = task_entries, .mtime = m_task};
+static const struct kind k_task = {NULL, DIR_RO, .fixed = task_entries, .time = TIME_TASK};
 
 static void c_queue(struct zr_local *t, const struct node *n, const struct ctx *c, struct zr_buf *b)
 {
@@ -470,7 +419,7 @@ static void c_queue(struct zr_local *t, const struct node *n, const struct ctx *
 	}
 }
 
-static const struct kind k_queue = {"queue", FILE_RO, .content = c_queue, .mtime = m_tasks};
+static const struct kind k_queue = {"queue", FILE_RO, .content = c_queue, .time = TIME_TASKS};
 static const struct kind *const tasks_entries[] = {&k_queue, NULL};
 
 static int tasks_child(struct zr_local *t, struct ctx *c, const char *name, const struct kind **ret,
@@ -678,50 +627,32 @@ static struct zr_journal *j_svc_events(struct zr_local *t, const struct ctx *c)
 	return &c->svc->events;
 }
 
-static long long m_state(struct zr_local *t, const struct node *n, const struct ctx *c)
-{
-	(void)t, (void)n;
-	return c->svc->state_mtime_ns;
-}
-
-static long long m_data(struct zr_local *t, const struct node *n, const struct ctx *c)
-{
-	(void)t, (void)n;
-	return c->svc->data_mtime_ns;
-}
-
-static long long m_lasterror(struct zr_local *t, const struct node *n, const struct ctx *c)
-{
-	(void)t, (void)n;
-	return c->svc->lasterror_mtime_ns;
-}
-
 static const struct kind k_actions = {"actions", DIR_RO, .child = actions_child, .list = actions_list,
-				      .mtime = m_created};
+				      .time = TIME_CREATED};
 static const struct kind k_consumers = {"consumers", DIR_RO, .child = consumers_child,
 					.list = consumers_list};
-static const struct kind k_ctl = {"ctl", FILE_WO, .mtime = m_created, .write = zr_local__write_ctl};
-static const struct kind k_data = {"data", S_IFREG | 0600, .content = c_data, .mtime = m_data,
+static const struct kind k_ctl = {"ctl", FILE_WO, .time = TIME_CREATED, .write = zr_local__write_ctl};
+static const struct kind k_data = {"data", S_IFREG | 0600, .content = c_data, .time = TIME_DATA,
 				   .write = zr_local__write_data};
 static const struct kind k_events = {"events", FILE_RO, .journal = j_svc_events};
-static const struct kind k_info = {"info", FILE_RO, .content = c_info, .mtime = m_created};
-static const struct kind k_lasterror = {"lasterror", FILE_RO, .content = c_lasterror, .mtime = m_lasterror};
+static const struct kind k_info = {"info", FILE_RO, .content = c_info, .time = TIME_CREATED};
+static const struct kind k_lasterror = {"lasterror", FILE_RO, .content = c_lasterror, .time = TIME_LASTERROR};
 static const struct kind k_log = {"log", FILE_RO, .journal = j_svc_log};
 static const struct kind k_producers = {"producers", DIR_RO, .child = producers_child,
 					.list = producers_list};
 static const struct kind k_results = {"results", DIR_RO, .child = results_child, .list = actions_list,
-				      .mtime = m_created};
-static const struct kind k_state = {"state", FILE_RO, .content = c_state, .mtime = m_state};
+				      .time = TIME_CREATED};
+static const struct kind k_state = {"state", FILE_RO, .content = c_state, .time = TIME_STATE};
 static const struct kind k_tasks = {"tasks", DIR_RO, .fixed = tasks_entries, .child = tasks_child,
-				    .list = tasks_list, .mtime = m_tasks};
-static const struct kind k_upgrade = {"upgrade", S_IFREG | 0600, .content = c_upgrade, .mtime = m_created,
+				    .list = tasks_list, .time = TIME_TASKS};
+static const struct kind k_upgrade = {"upgrade", S_IFREG | 0600, .content = c_upgrade, .time = TIME_CREATED,
 				      .write = zr_local__write_upgrade};
 static const struct kind *const service_entries[] = {
 	&k_actions, &k_consumers, &k_ctl, &k_data, &k_events, &k_info, &k_lasterror,
 	&k_log, &k_producers, &k_results, &k_state, &k_tasks, &k_upgrade, NULL,
 };
 /* 0755: mkdir and rmdir of services. */
-static const struct kind k_service = {NULL, S_IFDIR | 0755, .fixed = service_entries, .mtime = m_created};
+static const struct kind k_service = {NULL, S_IFDIR | 0755, .fixed = service_entries, .time = TIME_CREATED};
 
 static int template_child(struct zr_local *t, struct ctx *c, const char *name, const struct kind **ret,
 			  uint64_t *ret_serial)
@@ -752,7 +683,7 @@ static int template_list(struct zr_local *t, const struct ctx *c, struct zr_name
 }
 
 const struct kind zr_kind_template = {NULL, S_IFDIR | 0755, .child = template_child,
-				      .list = template_list, .mtime = m_template};
+				      .list = template_list, .time = TIME_TEMPLATE};
 
 /* ---- the descriptors' users ---- */
 
@@ -787,19 +718,57 @@ enum zr_kind_attrs zr_kind__attrs(const struct kind *k)
 	if (!S_ISDIR(k->mode)) {
 		return ZR_KIND_ATTRS_CHANGE;
 	}
-	if (!k->mtime || k->mtime == m_created) {
+	switch (k->time) {
+	case TIME_START:
+		/* A folder named by the model (a repo, a remote robot) may go without node_gone. */
+		return k->name ? ZR_KIND_ATTRS_FIXED : ZR_KIND_ATTRS_CHANGE;
+	case TIME_CREATED:
+		/* A service's folders: they go with it, through node_gone. */
 		return ZR_KIND_ATTRS_FIXED;
+	case TIME_ROBOT:
+	case TIME_TEMPLATE:
+		/* Their changes come with an event (tree-local.c watches them). */
+		return ZR_KIND_ATTRS_WATCHED;
+	default:
+		return ZR_KIND_ATTRS_CHANGE;
 	}
-	/* The robot's and a template's times change with an event (tree-local.c watches them). */
-	return k->mtime == m_robot || k->mtime == m_template ? ZR_KIND_ATTRS_WATCHED
-							     : ZR_KIND_ATTRS_CHANGE;
 }
 
 long long zr_kind__mtime(struct zr_local *t, const struct node *n, const struct ctx *c)
 {
 	struct zr_journal *j = n->kind->journal ? n->kind->journal(t, c) : NULL;
+	const struct zr_task *tk;
 	if (j) {
 		return j->mtime_ns;
 	}
-	return n->kind->mtime ? n->kind->mtime(t, n, c) : t->robot->started_ns;
+	switch (n->kind->time) {
+	case TIME_START:
+		break;
+	case TIME_NOW:
+		return zr_now_ns();
+	case TIME_ROBOT:
+		return t->robot->mtime_ns;
+	case TIME_TEMPLATE:
+		return c->rt->mtime_ns;
+	case TIME_CREATED:
+		return c->svc->created_ns;
+	case TIME_TASKS:
+		return c->svc->tasks_mtime_ns;
+	case TIME_STATE:
+		return c->svc->state_mtime_ns;
+	case TIME_DATA:
+		return c->svc->data_mtime_ns;
+	case TIME_LASTERROR:
+		return c->svc->lasterror_mtime_ns;
+	case TIME_TASK:
+		tk = c->task;
+		return tk->finished_ns ? tk->finished_ns : tk->started_ns ? tk->started_ns : tk->created_ns;
+	case TIME_ACTION:
+		tk = newest(c);
+		return tk ? tk->created_ns : c->svc->created_ns;
+	case TIME_RESULT:
+		tk = newest(c);
+		return !tk ? c->svc->created_ns : tk->finished_ns ? tk->finished_ns : tk->created_ns;
+	}
+	return t->robot->started_ns;
 }

@@ -39,6 +39,22 @@ enum {
 	KIND_ACTION = 1 << 3,   /* named after one of the service's actions */
 };
 
+/* Where a node's mtime comes from (zr_kind__mtime). */
+enum kind_time {
+	TIME_START,     /* the robot's start: never changes */
+	TIME_NOW,       /* made at each read (@robot/info, metrics) */
+	TIME_ROBOT,     /* the robot's last change (a template loaded) */
+	TIME_TEMPLATE,  /* the template's last change (a service made or deleted) */
+	TIME_CREATED,   /* the service's creation: never changes */
+	TIME_TASKS,     /* the service's: a task queued, started or ended */
+	TIME_STATE,
+	TIME_DATA,
+	TIME_LASTERROR,
+	TIME_TASK,      /* tasks/<id>/: the task's last change */
+	TIME_ACTION,    /* the newest task of the action: made */
+	TIME_RESULT,    /* the newest task of the action: ended */
+};
+
 /* One write(2) to a writable file, answered through zr_local__op_done. */
 typedef void zr_kind_write_fn(struct tree_op *op, const struct ctx *c, const char *buf, size_t len,
 			      uint64_t off);
@@ -63,8 +79,8 @@ struct kind {
 	struct zr_journal *(*journal)(struct zr_local *t, const struct ctx *c);
 	/* The task a result-like file shows when opened (none: NULL). */
 	struct zr_task *(*task)(const struct ctx *c);
-	/* The time of the last change; NULL: the robot's start. */
-	long long (*mtime)(struct zr_local *t, const struct node *n, const struct ctx *c);
+	/* Where its mtime comes from (a journal's own time first). */
+	enum kind_time time;
 	/* Writable files: one write(2), answered through zr_local__op_done. O_TRUNC is accepted
 	 * on them (echo). */
 	zr_kind_write_fn *write;
@@ -156,7 +172,7 @@ long long zr_kind__mtime(struct zr_local *t, const struct node *n, const struct 
  * times change with the model, and so do some directories' times. */
 enum zr_kind_attrs {
 	ZR_KIND_ATTRS_CHANGE,  /* not cached */
-	ZR_KIND_ATTRS_FIXED,   /* the same for the node's whole life */
+	ZR_KIND_ATTRS_FIXED,   /* the same for the node's whole life; its object leaves through node_gone */
 	ZR_KIND_ATTRS_WATCHED, /* the robot's or a template's time: invalidated on its change */
 };
 enum zr_kind_attrs zr_kind__attrs(const struct kind *k);
@@ -172,6 +188,9 @@ void zr_local__path(const struct node *n, struct zr_buf *b);
 
 /* tree-write.c */
 struct tree_op *zr_local__op_new(struct zr_local *t, struct handle *h, zr_tree_done_cb cb, void *data);
+/* zr_local__op_new unless err (< 0) or out of memory: then cb has the errno and it is NULL. */
+struct tree_op *zr_local__op_start(struct zr_local *t, struct handle *h, int err, zr_tree_done_cb cb,
+				   void *data);
 /* Answers and frees op; a handle released meanwhile goes with its last request. */
 void zr_local__op_done(struct tree_op *op, ssize_t result, const struct zr_tree_attr *attr);
 /* A refused write: the reason goes to the service's lasterror (or the log), the errno back. */

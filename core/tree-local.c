@@ -250,6 +250,9 @@ static void node_gone(struct zr_local *t, struct node *n)
 	node_detach(t, n);
 	if (n->base.nlookup > 0) {
 		zr_tree__inval_entry(t->tree, n->parent->base.ino, n->name);
+		/* The entry goes through the notifier thread, later: until then the kernel must not
+		 * answer a stat from the attributes it cached (a service's are), so they go now. */
+		zr_tree__inval_attr(t->tree, n->base.ino);
 	}
 	node_maybe_free(t, n);
 }
@@ -777,12 +780,8 @@ static void local_rmdir(struct zr_tree_node *zp, const char *name, zr_tree_done_
 	if (err == 0 && (!s || s->pending)) {
 		err = -ENOENT;
 	}
-	struct tree_op *op = err == 0 ? zr_local__op_new(t, NULL, cb, data) : NULL;
-	if (err == 0 && !op) {
-		err = -ENOMEM;
-	}
-	if (err < 0) {
-		cb(err, NULL, data);
+	struct tree_op *op = zr_local__op_start(t, NULL, err, cb, data);
+	if (!op) {
 		return;
 	}
 	zr_robot_delete_service(t->robot, s, on_rmdir_done, op);

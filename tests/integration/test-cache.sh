@@ -44,11 +44,12 @@ for i in $(seq "$N"); do
 	stat "$T/h$i" >/dev/null || fail "stat t/h$i after its POST"
 done
 for i in $(seq "$N"); do
+	stat "$T/h$i" >/dev/null || fail "stat t/h$i" # its entry and attributes are cached now
 	before=$(mt "$T")
 	expect_http 204 "$ADMIN" DELETE "/v1/t/h$i"
+	[ ! -e "$T/h$i" ] || fail "stat t/h$i right after its DELETE: still there"
 	[ "$(mt "$T")" != "$before" ] || fail "stat t after DELETE of h$i: mtime unchanged"
 	! has "$T" "h$i" || fail "ls t right after DELETE of h$i still shows it"
-	[ ! -e "$T/h$i" ] || fail "t/h$i still there after its DELETE"
 done
 ok "POST/DELETE of services over HTTP x$N: the next ls and stat of the template show it"
 
