@@ -710,6 +710,7 @@ int zr_kind__list(struct zr_local *t, const struct kind *dir, const struct ctx *
 			return -ENOMEM;
 		}
 	}
+	l->n_fixed = l->n;
 	return dir->list ? dir->list(t, c, l) : 0;
 }
 
@@ -727,7 +728,8 @@ enum zr_kind_attrs zr_kind__attrs(const struct kind *k)
 		return ZR_KIND_ATTRS_FIXED;
 	case TIME_ROBOT:
 	case TIME_TEMPLATE:
-		/* Their changes come with an event (tree-local.c watches them). */
+		/* Their changes come with an event (tree-local.c watches them). What they list
+		 * besides their fixed entries are folders: templates, services. */
 		return ZR_KIND_ATTRS_WATCHED;
 	default:
 		return ZR_KIND_ATTRS_CHANGE;

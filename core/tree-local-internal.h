@@ -94,6 +94,7 @@ struct zr_names {
 	unsigned refs;
 	long long version; /* the directory's mtime when listed (watched directories) */
 	size_t n, cap;
+	size_t n_fixed; /* the kind's fixed entries, first */
 	char **v;
 };
 

@@ -42,10 +42,11 @@ struct zr_tree_provider {
 	void (*readlink)(struct zr_tree_node *n, zr_tree_link_cb cb, void *data);
 	void (*truncate)(struct zr_tree_node *n, uint64_t size, zr_tree_attr_cb cb, void *data);
 	void (*opendir)(struct zr_tree_node *n, zr_tree_open_cb cb, void *data);
-	/* Entries from off, each a node in the table (plus) or, without plus, an existing node or
-	 * ino 0 (tree.h); fill (the tree's) counts the reference of a readdirplus entry, or calls
-	 * forget on a node nothing holds. */
-	int (*readdir)(struct zr_handle *h, uint64_t off, bool plus, zr_tree_fill_fn fill, void *data);
+	/* Entries from off, each a node in the table (ZR_TREE_READDIR_PLUS) or else an existing
+	 * node or ino 0 (tree.h); fill (the tree's) counts the reference of a readdirplus entry,
+	 * or calls forget on a node nothing holds. */
+	int (*readdir)(struct zr_handle *h, uint64_t off, unsigned flags, zr_tree_fill_fn fill,
+		       void *data);
 	/* Optional: the parent directory's inode number (tree.h zr_tree_parent). */
 	uint64_t (*parent)(struct zr_tree_node *n);
 	void (*mkdir)(struct zr_tree_node *parent, const char *name, zr_tree_done_cb cb, void *data);

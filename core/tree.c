@@ -235,11 +235,11 @@ static bool fill_counted(const char *name, const struct zr_tree_attr *a, uint64_
 	return taken;
 }
 
-int zr_tree_readdir(struct zr_tree *t, struct zr_handle *h, uint64_t off, bool plus,
+int zr_tree_readdir(struct zr_tree *t, struct zr_handle *h, uint64_t off, unsigned flags,
 		    zr_tree_fill_fn fill, void *data)
 {
-	struct fill_ctx f = {.t = t, .fill = fill, .data = data, .plus = plus};
-	return h->prov->readdir(h, off, plus, fill_counted, &f);
+	struct fill_ctx f = {.t = t, .fill = fill, .data = data, .plus = flags & ZR_TREE_READDIR_PLUS};
+	return h->prov->readdir(h, off, flags, fill_counted, &f);
 }
 
 uint64_t zr_tree_parent(struct zr_tree *t, uint64_t ino)

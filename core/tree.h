@@ -110,15 +110,22 @@ void zr_tree_truncate(struct zr_tree *t, uint64_t ino, uint64_t size, zr_tree_at
 		      void *data);
 
 /* Directory listing: opendir takes a snapshot (remote: fetches the listing); readdir reads
- * the handle's snapshot, so it answers at once. plus: each entry counts a reference
- * (readdirplus). fill returns false when the reply buffer is full; the entry is then not
- * counted. Without plus, an entry whose node does not exist yet has attr->ino 0 (no node is
- * made for it, so its number is not known); symbolic links always have theirs. The listing
- * has no "." and ".." (a front end adds them: zr_tree_parent). */
+ * the handle's snapshot, so it answers at once. fill returns false when the reply buffer is
+ * full; the entry is then not counted. flags:
+ *   ZR_TREE_READDIR_PLUS   each entry counts a reference (readdirplus);
+ *   ZR_TREE_READDIR_NAMES  fill reads only name, ino and the type in mode (a plain readdir):
+ *                          attributes may be left out.
+ * Without PLUS, an entry whose node does not exist yet has attr->ino 0 (no node is made for
+ * it, so its number is not known); symbolic links always have theirs. The listing has no
+ * "." and ".." (a front end adds them: zr_tree_parent). */
+enum {
+	ZR_TREE_READDIR_PLUS = 1 << 0,
+	ZR_TREE_READDIR_NAMES = 1 << 1,
+};
 typedef bool (*zr_tree_fill_fn)(const char *name, const struct zr_tree_attr *attr, uint64_t next_off,
 				void *data);
 void zr_tree_opendir(struct zr_tree *t, uint64_t ino, zr_tree_open_cb cb, void *data);
-int zr_tree_readdir(struct zr_tree *t, struct zr_handle *h, uint64_t off, bool plus,
+int zr_tree_readdir(struct zr_tree *t, struct zr_handle *h, uint64_t off, unsigned flags,
 		    zr_tree_fill_fn fill, void *data);
 
 /* The inode number of a directory's parent (the root's is the root), for "..": 0 when

@@ -465,7 +465,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	if (from != UINT64_MAX) {
 		from = from < DOTS ? 0 : from - DOTS;
 		err = zr_tree_readdir(req_fs(req)->tree, (struct zr_handle *)(uintptr_t)fi->fh, from,
-				      plus, dir_fill, &d);
+				      plus ? ZR_TREE_READDIR_PLUS : ZR_TREE_READDIR_NAMES, dir_fill, &d);
 	}
 	if (err < 0) {
 		fuse_reply_err(req, -err);
