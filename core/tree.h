@@ -18,7 +18,13 @@
  *   service-ctl.c       a service's ctl commands; remote/remote.c @robot/remotes' commands
  *   remote/proxy.c      the remote provider: another robot's nodes as HTTP requests
  *                       (remote/listing.c its cached listings, remote/services.c mkdir/rmdir)
- *   http.c              the one errno <-> HTTP status table, for api/ and remote/ */
+ *   http.c              the one errno <-> HTTP status table, for api/ and remote/
+ *
+ * What the kernel may cache: names (1 s, dropped with inval_entry when they go) and the
+ * attributes of directories the tree marks ZR_ATTR_STABLE (fs/fs.c gives them 1 s): fixed
+ * ones, and the root's and templates' folders, whose times tree-local.c follows through the
+ * robot's events (inval_attr; tree-kinds.c zr_kind__attrs says which). Files' attributes
+ * are never cached. fs/fs.c adds "." and ".." to every FUSE listing. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
