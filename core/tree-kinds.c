@@ -33,10 +33,10 @@ static int cmp_strp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void sort_from(struct handle *h, size_t first)
+static void sort_from(struct zr_names *l, size_t first)
 {
-	if (h->n_names > first) {
-		qsort(h->names + first, h->n_names - first, sizeof(char *), cmp_strp);
+	if (l->n > first) {
+		qsort(l->v + first, l->n - first, sizeof(char *), cmp_strp);
 	}
 }
 
@@ -73,43 +73,6 @@ static bool parse_id(const char *s, uint64_t *ret)
 	return true;
 }
 
-static long long m_now(struct zr_local *t, const struct node *n, const struct ctx *c)
-{
-	(void)t, (void)n, (void)c;
-	return zr_now_ns();
-}
-
-static long long m_robot(struct zr_local *t, const struct node *n, const struct ctx *c)
-{
-	(void)n, (void)c;
-	return t->robot->mtime_ns;
-}
-
-static long long m_template(struct zr_local *t, const struct node *n, const struct ctx *c)
-{
-	(void)t, (void)n;
-	return c->rt->mtime_ns;
-}
-
-static long long m_created(struct zr_local *t, const struct node *n, const struct ctx *c)
-{
-	(void)t, (void)n;
-	return c->svc->created_ns;
-}
-
-static long long m_tasks(struct zr_local *t, const struct node *n, const struct ctx *c)
-{
-	(void)t, (void)n;
-	return c->svc->tasks_mtime_ns;
-}
-
-static long long m_task(struct zr_local *t, const struct node *n, const struct ctx *c)
-{
-	const struct zr_task *tk = c->task;
-	(void)t, (void)n;
-	return tk->finished_ns ? tk->finished_ns : tk->started_ns ? tk->started_ns : tk->created_ns;
-}
-
 /* ---- the root and @robot ---- */
 
 static int templates_child(struct zr_local *t, struct ctx *c, const char *name, const struct kind **ret,
@@ -121,17 +84,17 @@ static int templates_child(struct zr_local *t, struct ctx *c, const char *name, 
 	return c->rt ? 0 : -ENOENT;
 }
 
-static int templates_list(struct zr_local *t, const struct ctx *c, struct handle *h, size_t *cap)
+static int templates_list(struct zr_local *t, const struct ctx *c, struct zr_names *l)
 {
-	size_t i = 0, first = h->n_names;
+	size_t i = 0, first = l->n;
 	const char *k;
 	(void)c;
 	while (zr_map_next(&t->robot->templates, &i, &k, NULL, NULL)) {
-		if (zr_local__add_name(h, k, cap) < 0) {
+		if (zr_local__add_name(l, k) < 0) {
 			return -ENOMEM;
 		}
 	}
-	sort_from(h, first);
+	sort_from(l, first);
 	return 0;
 }
 
@@ -213,13 +176,13 @@ static void c_rt_source(struct zr_local *t, const struct node *n, const struct c
 	(void)zr_buf_printf(b, "%s\n", c->rt->t->dir);
 }
 
-static const struct kind k_rt_manifest = {"manifest", FILE_RO, .content = c_rt_manifest, .mtime = m_template};
-static const struct kind k_rt_source = {"source", FILE_RO, .content = c_rt_source, .mtime = m_template};
-static const struct kind k_rt_uid = {"uid", FILE_RO, .content = c_rt_uid, .mtime = m_template};
-static const struct kind k_rt_versions = {"versions", FILE_RO, .content = c_rt_versions, .mtime = m_template};
+static const struct kind k_rt_manifest = {"manifest", FILE_RO, .content = c_rt_manifest, .time = TIME_TEMPLATE};
+static const struct kind k_rt_source = {"source", FILE_RO, .content = c_rt_source, .time = TIME_TEMPLATE};
+static const struct kind k_rt_uid = {"uid", FILE_RO, .content = c_rt_uid, .time = TIME_TEMPLATE};
+static const struct kind k_rt_versions = {"versions", FILE_RO, .content = c_rt_versions, .time = TIME_TEMPLATE};
 static const struct kind *const rtemplate_entries[] = {&k_rt_manifest, &k_rt_source, &k_rt_uid,
 							&k_rt_versions, NULL};
-static const struct kind k_rtemplate = {NULL, DIR_RO, .fixed = rtemplate_entries, .mtime = m_template};
+static const struct kind k_rtemplate = {NULL, DIR_RO, .fixed = rtemplate_entries, .time = TIME_TEMPLATE};
 
 static int rtemplates_child(struct zr_local *t, struct ctx *c, const char *name, const struct kind **ret,
 			    uint64_t *ret_serial)
@@ -264,11 +227,11 @@ static int repos_child(struct zr_local *t, struct ctx *c, const char *name, cons
 	return c->repo ? 0 : -ENOENT;
 }
 
-static int repos_list(struct zr_local *t, const struct ctx *c, struct handle *h, size_t *cap)
+static int repos_list(struct zr_local *t, const struct ctx *c, struct zr_names *l)
 {
 	(void)c;
 	for (size_t i = 0; i < zr_repos_count(t->robot->repos); i++) {
-		if (zr_local__add_name(h, zr_repos_get(t->robot->repos, i)->id, cap) < 0) {
+		if (zr_local__add_name(l, zr_repos_get(t->robot->repos, i)->id) < 0) {
 			return -ENOMEM;
 		}
 	}
@@ -306,12 +269,12 @@ static int rremotes_child(struct zr_local *t, struct ctx *c, const char *name, c
 	return rs && zr_remotes_has(rs, name) ? 0 : -ENOENT;
 }
 
-static int remotes_list(struct zr_local *t, const struct ctx *c, struct handle *h, size_t *cap)
+static int remotes_list(struct zr_local *t, const struct ctx *c, struct zr_names *l)
 {
 	struct zr_remotes *rs = zr_tree__remotes(t->tree);
 	(void)c;
 	for (size_t i = 0; rs && zr_remotes_name(rs, i); i++) {
-		if (zr_local__add_name(h, zr_remotes_name(rs, i), cap) < 0) {
+		if (zr_local__add_name(l, zr_remotes_name(rs, i)) < 0) {
 			return -ENOMEM;
 		}
 	}
@@ -323,26 +286,26 @@ static const struct kind k_rremotes_ctl = {"ctl", FILE_WO, .write = zr_local__wr
 static const struct kind *const rremotes_entries[] = {&k_rremotes_add, &k_rremotes_ctl, NULL};
 
 static const struct kind k_robot_events = {"events", FILE_RO, .journal = j_robot_events};
-static const struct kind k_robot_info = {"info", FILE_RO, .content = c_robot_info, .mtime = m_now};
+static const struct kind k_robot_info = {"info", FILE_RO, .content = c_robot_info, .time = TIME_NOW};
 static const struct kind k_robot_log = {"log", FILE_RO, .journal = j_robot_log};
-static const struct kind k_robot_metrics = {"metrics", FILE_RO, .content = c_robot_metrics, .mtime = m_now};
+static const struct kind k_robot_metrics = {"metrics", FILE_RO, .content = c_robot_metrics, .time = TIME_NOW};
 static const struct kind k_rremotes = {"remotes", DIR_RO, .fixed = rremotes_entries,
 				       .child = rremotes_child, .list = remotes_list};
 static const struct kind k_repos = {"repos", DIR_RO, .fixed = repos_entries, .child = repos_child,
 				    .list = repos_list};
 static const struct kind k_rtemplates = {"templates", DIR_RO, .child = rtemplates_child,
-					 .list = templates_list, .mtime = m_robot};
+					 .list = templates_list, .time = TIME_ROBOT};
 static const struct kind *const robot_entries[] = {&k_robot_events, &k_robot_info, &k_robot_log,
 						    &k_robot_metrics, &k_rremotes, &k_repos,
 						    &k_rtemplates, NULL};
-static const struct kind k_robot = {"@robot", DIR_RO, .fixed = robot_entries, .mtime = m_now};
+static const struct kind k_robot = {"@robot", DIR_RO, .fixed = robot_entries, .time = TIME_NOW};
 
 /* Remote robots' roots are the remote provider's nodes (tree-local.c looks them up there). */
 const struct kind zr_kind_remotes = {"@remote", DIR_RO, .list = remotes_list};
 
 static const struct kind *const root_entries[] = {&zr_kind_remotes, &k_robot, NULL};
 const struct kind zr_kind_root = {NULL, DIR_RO, .fixed = root_entries, .child = root_child,
-				  .list = templates_list, .mtime = m_robot};
+				  .list = templates_list, .time = TIME_ROBOT};
 
 /* ---- a service ---- */
 
@@ -351,24 +314,10 @@ static struct zr_task *newest(const struct ctx *c)
 	return zr_service_newest(c->svc, c->action->name);
 }
 
-static long long m_action(struct zr_local *t, const struct node *n, const struct ctx *c)
-{
-	struct zr_task *tk = newest(c);
-	(void)t, (void)n;
-	return tk ? tk->created_ns : c->svc->created_ns;
-}
-
-static long long m_result(struct zr_local *t, const struct node *n, const struct ctx *c)
-{
-	struct zr_task *tk = newest(c);
-	(void)t, (void)n;
-	return !tk ? c->svc->created_ns : tk->finished_ns ? tk->finished_ns : tk->created_ns;
-}
-
 static const struct kind k_action = {NULL, S_IFREG | 0620, KIND_BLOCKING | KIND_RESULT | KIND_ACTION,
-				     .mtime = m_action, .write = zr_local__write_action};
+				     .time = TIME_ACTION, .write = zr_local__write_action};
 static const struct kind k_result = {NULL, FILE_RO, KIND_BLOCKING | KIND_RESULT | KIND_ACTION,
-				     .task = newest, .mtime = m_result};
+				     .task = newest, .time = TIME_RESULT};
 
 static int action_child(struct ctx *c, const char *name, const struct kind **ret, const struct kind *kind)
 {
@@ -391,11 +340,11 @@ static int results_child(struct zr_local *t, struct ctx *c, const char *name, co
 	return action_child(c, name, ret, &k_result);
 }
 
-static int actions_list(struct zr_local *t, const struct ctx *c, struct handle *h, size_t *cap)
+static int actions_list(struct zr_local *t, const struct ctx *c, struct zr_names *l)
 {
 	(void)t;
 	for (size_t i = 0; i < c->svc->template->n_actions; i++) {
-		if (zr_local__add_name(h, c->svc->template->actions[i].name, cap) < 0) {
+		if (zr_local__add_name(l, c->svc->template->actions[i].name) < 0) {
 			return -ENOMEM;
 		}
 	}
@@ -438,19 +387,19 @@ static void c_task(struct zr_local *t, const struct node *n, const struct ctx *c
 	}
 }
 
-#define TASK_FILE(n) {n, FILE_RO, KIND_IN_TASK, .content = c_task, .mtime = m_task}
+#define TASK_FILE(n) {n, FILE_RO, KIND_IN_TASK, .content = c_task, .time = TIME_TASK}
 static const struct kind k_tf_action = TASK_FILE("action");
 static const struct kind k_tf_args = TASK_FILE("args");
-static const struct kind k_tf_cancel = {"cancel", FILE_WO, KIND_IN_TASK, .mtime = m_task,
+static const struct kind k_tf_cancel = {"cancel", FILE_WO, KIND_IN_TASK, .time = TIME_TASK,
 					.write = zr_local__write_cancel};
 static const struct kind k_tf_created = TASK_FILE("created");
 static const struct kind k_tf_error = TASK_FILE("error");
 static const struct kind k_tf_finished = TASK_FILE("finished");
 static const struct kind k_tf_log = {"log", FILE_RO, KIND_IN_TASK | KIND_BLOCKING, .journal = j_task_log,
-				     .mtime = m_task};
+				     .time = TIME_TASK};
 static const struct kind k_tf_progress = TASK_FILE("progress");
 static const struct kind k_tf_result = {"result", FILE_RO, KIND_IN_TASK | KIND_BLOCKING | KIND_RESULT,
-					.task = own_task, .mtime = m_task};
+					.task = own_task, .time = TIME_TASK};
 static const struct kind k_tf_started = TASK_FILE("started");
 static const struct kind k_tf_state = TASK_FILE("state");
 #undef TASK_FILE
@@ -458,7 +407,7 @@ static const struct kind *const task_entries[] = {
 	&k_tf_action, &k_tf_args, &k_tf_cancel, &k_tf_created, &k_tf_error, &k_tf_finished,
 	&k_tf_log, &k_tf_progress, &k_tf_result, &k_tf_started, &k_tf_state, NULL,
 };
-static const struct kind k_task = {NULL, DIR_RO, .fixed = task_entries, .mtime = m_task};
+static const struct kind k_task = {NULL, DIR_RO, .fixed = task_entries, .time = TIME_TASK};
 
 static void c_queue(struct zr_local *t, const struct node *n, const struct ctx *c, struct zr_buf *b)
 {
@@ -470,7 +419,7 @@ static void c_queue(struct zr_local *t, const struct node *n, const struct ctx *
 	}
 }
 
-static const struct kind k_queue = {"queue", FILE_RO, .content = c_queue, .mtime = m_tasks};
+static const struct kind k_queue = {"queue", FILE_RO, .content = c_queue, .time = TIME_TASKS};
 static const struct kind *const tasks_entries[] = {&k_queue, NULL};
 
 static int tasks_child(struct zr_local *t, struct ctx *c, const char *name, const struct kind **ret,
@@ -486,14 +435,14 @@ static int tasks_child(struct zr_local *t, struct ctx *c, const char *name, cons
 	return 0;
 }
 
-static int tasks_list(struct zr_local *t, const struct ctx *c, struct handle *h, size_t *cap)
+static int tasks_list(struct zr_local *t, const struct ctx *c, struct zr_names *l)
 {
 	char num[32];
 	struct zr_task *tk;
 	(void)t;
 	zr_list_for_each(tk, &c->svc->tasks, link) {
 		snprintf(num, sizeof(num), "%llu", (unsigned long long)tk->id);
-		if (zr_local__add_name(h, num, cap) < 0) {
+		if (zr_local__add_name(l, num) < 0) {
 			return -ENOMEM;
 		}
 	}
@@ -536,13 +485,13 @@ static int producers_child(struct zr_local *t, struct ctx *c, const char *name, 
 	return zr_service_producer(c->svc, name) ? 0 : -ENOENT;
 }
 
-static int producers_list(struct zr_local *t, const struct ctx *c, struct handle *h, size_t *cap)
+static int producers_list(struct zr_local *t, const struct ctx *c, struct zr_names *l)
 {
 	const char *role;
 	json_t *spec;
 	(void)t;
 	json_object_foreach(c->svc->template->consumes, role, spec) {
-		if (zr_service_producer(c->svc, role) && zr_local__add_name(h, role, cap) < 0) {
+		if (zr_service_producer(c->svc, role) && zr_local__add_name(l, role) < 0) {
 			return -ENOMEM;
 		}
 	}
@@ -552,8 +501,7 @@ static int producers_list(struct zr_local *t, const struct ctx *c, struct handle
 struct consumer_walk {
 	const char *want; /* "<template>.<service>" to find, or NULL to list */
 	struct zr_service *found;
-	struct handle *h;
-	size_t *cap;
+	struct zr_names *l;
 	int err;
 };
 
@@ -566,9 +514,9 @@ static void on_consumer(struct zr_service *c, const char *role, void *data)
 	if (w->want && strcmp(w->want, name) == 0) {
 		w->found = c;
 	} else if (!w->want && w->err == 0 &&
-		   !(w->h->n_names > 0 && strcmp(w->h->names[w->h->n_names - 1], name) == 0)) {
+		   !(w->l->n > 0 && strcmp(w->l->v[w->l->n - 1], name) == 0)) {
 		/* A consumer through two roles is listed once. */
-		w->err = zr_local__add_name(w->h, name, w->cap);
+		w->err = zr_local__add_name(w->l, name);
 	}
 }
 
@@ -587,15 +535,15 @@ static int consumers_child(struct zr_local *t, struct ctx *c, const char *name, 
 	return zr_kind__consumer(t, c->svc, name) || json_object_get(c->svc->rconsumers, name) ? 0 : -ENOENT;
 }
 
-static int consumers_list(struct zr_local *t, const struct ctx *c, struct handle *h, size_t *cap)
+static int consumers_list(struct zr_local *t, const struct ctx *c, struct zr_names *l)
 {
-	struct consumer_walk w = {.h = h, .cap = cap};
+	struct consumer_walk w = {.l = l};
 	const char *key;
 	json_t *v;
 	zr_robot_consumers(t->robot, c->svc, on_consumer, &w);
 	json_object_foreach(c->svc->rconsumers, key, v) {
 		if (w.err == 0) {
-			w.err = zr_local__add_name(h, key, cap);
+			w.err = zr_local__add_name(l, key);
 		}
 	}
 	return w.err;
@@ -679,50 +627,32 @@ static struct zr_journal *j_svc_events(struct zr_local *t, const struct ctx *c)
 	return &c->svc->events;
 }
 
-static long long m_state(struct zr_local *t, const struct node *n, const struct ctx *c)
-{
-	(void)t, (void)n;
-	return c->svc->state_mtime_ns;
-}
-
-static long long m_data(struct zr_local *t, const struct node *n, const struct ctx *c)
-{
-	(void)t, (void)n;
-	return c->svc->data_mtime_ns;
-}
-
-static long long m_lasterror(struct zr_local *t, const struct node *n, const struct ctx *c)
-{
-	(void)t, (void)n;
-	return c->svc->lasterror_mtime_ns;
-}
-
 static const struct kind k_actions = {"actions", DIR_RO, .child = actions_child, .list = actions_list,
-				      .mtime = m_created};
+				      .time = TIME_CREATED};
 static const struct kind k_consumers = {"consumers", DIR_RO, .child = consumers_child,
 					.list = consumers_list};
-static const struct kind k_ctl = {"ctl", FILE_WO, .mtime = m_created, .write = zr_local__write_ctl};
-static const struct kind k_data = {"data", S_IFREG | 0600, .content = c_data, .mtime = m_data,
+static const struct kind k_ctl = {"ctl", FILE_WO, .time = TIME_CREATED, .write = zr_local__write_ctl};
+static const struct kind k_data = {"data", S_IFREG | 0600, .content = c_data, .time = TIME_DATA,
 				   .write = zr_local__write_data};
 static const struct kind k_events = {"events", FILE_RO, .journal = j_svc_events};
-static const struct kind k_info = {"info", FILE_RO, .content = c_info, .mtime = m_created};
-static const struct kind k_lasterror = {"lasterror", FILE_RO, .content = c_lasterror, .mtime = m_lasterror};
+static const struct kind k_info = {"info", FILE_RO, .content = c_info, .time = TIME_CREATED};
+static const struct kind k_lasterror = {"lasterror", FILE_RO, .content = c_lasterror, .time = TIME_LASTERROR};
 static const struct kind k_log = {"log", FILE_RO, .journal = j_svc_log};
 static const struct kind k_producers = {"producers", DIR_RO, .child = producers_child,
 					.list = producers_list};
 static const struct kind k_results = {"results", DIR_RO, .child = results_child, .list = actions_list,
-				      .mtime = m_created};
-static const struct kind k_state = {"state", FILE_RO, .content = c_state, .mtime = m_state};
+				      .time = TIME_CREATED};
+static const struct kind k_state = {"state", FILE_RO, .content = c_state, .time = TIME_STATE};
 static const struct kind k_tasks = {"tasks", DIR_RO, .fixed = tasks_entries, .child = tasks_child,
-				    .list = tasks_list, .mtime = m_tasks};
-static const struct kind k_upgrade = {"upgrade", S_IFREG | 0600, .content = c_upgrade, .mtime = m_created,
+				    .list = tasks_list, .time = TIME_TASKS};
+static const struct kind k_upgrade = {"upgrade", S_IFREG | 0600, .content = c_upgrade, .time = TIME_CREATED,
 				      .write = zr_local__write_upgrade};
 static const struct kind *const service_entries[] = {
 	&k_actions, &k_consumers, &k_ctl, &k_data, &k_events, &k_info, &k_lasterror,
 	&k_log, &k_producers, &k_results, &k_state, &k_tasks, &k_upgrade, NULL,
 };
 /* 0755: mkdir and rmdir of services. */
-static const struct kind k_service = {NULL, S_IFDIR | 0755, .fixed = service_entries, .mtime = m_created};
+static const struct kind k_service = {NULL, S_IFDIR | 0755, .fixed = service_entries, .time = TIME_CREATED};
 
 static int template_child(struct zr_local *t, struct ctx *c, const char *name, const struct kind **ret,
 			  uint64_t *ret_serial)
@@ -737,23 +667,23 @@ static int template_child(struct zr_local *t, struct ctx *c, const char *name, c
 	return 0;
 }
 
-static int template_list(struct zr_local *t, const struct ctx *c, struct handle *h, size_t *cap)
+static int template_list(struct zr_local *t, const struct ctx *c, struct zr_names *l)
 {
-	size_t i = 0, first = h->n_names;
+	size_t i = 0, first = l->n;
 	const char *k;
 	void *v;
 	(void)t;
 	while (zr_map_next(&c->rt->services, &i, &k, NULL, &v)) {
-		if (!((struct zr_service *)v)->pending && zr_local__add_name(h, k, cap) < 0) {
+		if (!((struct zr_service *)v)->pending && zr_local__add_name(l, k) < 0) {
 			return -ENOMEM;
 		}
 	}
-	sort_from(h, first);
+	sort_from(l, first);
 	return 0;
 }
 
 const struct kind zr_kind_template = {NULL, S_IFDIR | 0755, .child = template_child,
-				      .list = template_list, .mtime = m_template};
+				      .list = template_list, .time = TIME_TEMPLATE};
 
 /* ---- the descriptors' users ---- */
 
@@ -773,22 +703,74 @@ int zr_kind__child(struct zr_local *t, const struct kind *dir, struct ctx *c, co
 	return dir->child ? dir->child(t, c, name, ret, ret_serial) : -ENOENT;
 }
 
-int zr_kind__list(struct zr_local *t, const struct kind *dir, const struct ctx *c, struct handle *h,
-		  size_t *cap)
+int zr_kind__list(struct zr_local *t, const struct kind *dir, const struct ctx *c, struct zr_names *l)
 {
 	for (const struct kind *const *f = dir->fixed; f && *f; f++) {
-		if (zr_local__add_name(h, (*f)->name, cap) < 0) {
+		if (zr_local__add_name(l, (*f)->name) < 0) {
 			return -ENOMEM;
 		}
 	}
-	return dir->list ? dir->list(t, c, h, cap) : 0;
+	l->n_fixed = l->n;
+	return dir->list ? dir->list(t, c, l) : 0;
+}
+
+enum zr_kind_attrs zr_kind__attrs(const struct kind *k)
+{
+	if (!S_ISDIR(k->mode)) {
+		return ZR_KIND_ATTRS_CHANGE;
+	}
+	switch (k->time) {
+	case TIME_START:
+		/* A folder named by the model (a repo, a remote robot) may go without node_gone. */
+		return k->name ? ZR_KIND_ATTRS_FIXED : ZR_KIND_ATTRS_CHANGE;
+	case TIME_CREATED:
+		/* A service's folders: they go with it, through node_gone. */
+		return ZR_KIND_ATTRS_FIXED;
+	case TIME_ROBOT:
+	case TIME_TEMPLATE:
+		/* Their changes come with an event (tree-local.c watches them). What they list
+		 * besides their fixed entries are folders: templates, services. */
+		return ZR_KIND_ATTRS_WATCHED;
+	default:
+		return ZR_KIND_ATTRS_CHANGE;
+	}
 }
 
 long long zr_kind__mtime(struct zr_local *t, const struct node *n, const struct ctx *c)
 {
 	struct zr_journal *j = n->kind->journal ? n->kind->journal(t, c) : NULL;
+	const struct zr_task *tk;
 	if (j) {
 		return j->mtime_ns;
 	}
-	return n->kind->mtime ? n->kind->mtime(t, n, c) : t->robot->started_ns;
+	switch (n->kind->time) {
+	case TIME_START:
+		break;
+	case TIME_NOW:
+		return zr_now_ns();
+	case TIME_ROBOT:
+		return t->robot->mtime_ns;
+	case TIME_TEMPLATE:
+		return c->rt->mtime_ns;
+	case TIME_CREATED:
+		return c->svc->created_ns;
+	case TIME_TASKS:
+		return c->svc->tasks_mtime_ns;
+	case TIME_STATE:
+		return c->svc->state_mtime_ns;
+	case TIME_DATA:
+		return c->svc->data_mtime_ns;
+	case TIME_LASTERROR:
+		return c->svc->lasterror_mtime_ns;
+	case TIME_TASK:
+		tk = c->task;
+		return tk->finished_ns ? tk->finished_ns : tk->started_ns ? tk->started_ns : tk->created_ns;
+	case TIME_ACTION:
+		tk = newest(c);
+		return tk ? tk->created_ns : c->svc->created_ns;
+	case TIME_RESULT:
+		tk = newest(c);
+		return !tk ? c->svc->created_ns : tk->finished_ns ? tk->finished_ns : tk->created_ns;
+	}
+	return t->robot->started_ns;
 }

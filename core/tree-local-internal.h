@@ -19,6 +19,7 @@
 
 struct zr_local;
 struct node;
+struct zr_names;
 struct handle;
 struct tree_op;
 
@@ -38,6 +39,22 @@ enum {
 	KIND_ACTION = 1 << 3,   /* named after one of the service's actions */
 };
 
+/* Where a node's mtime comes from (zr_kind__mtime). */
+enum kind_time {
+	TIME_START,     /* the robot's start: never changes */
+	TIME_NOW,       /* made at each read (@robot/info, metrics) */
+	TIME_ROBOT,     /* the robot's last change (a template loaded) */
+	TIME_TEMPLATE,  /* the template's last change (a service made or deleted) */
+	TIME_CREATED,   /* the service's creation: never changes */
+	TIME_TASKS,     /* the service's: a task queued, started or ended */
+	TIME_STATE,
+	TIME_DATA,
+	TIME_LASTERROR,
+	TIME_TASK,      /* tasks/<id>/: the task's last change */
+	TIME_ACTION,    /* the newest task of the action: made */
+	TIME_RESULT,    /* the newest task of the action: ended */
+};
+
 /* One write(2) to a writable file, answered through zr_local__op_done. */
 typedef void zr_kind_write_fn(struct tree_op *op, const struct ctx *c, const char *buf, size_t len,
 			      uint64_t off);
@@ -54,21 +71,31 @@ struct kind {
 	 * or -ENOENT. */
 	int (*child)(struct zr_local *t, struct ctx *c, const char *name, const struct kind **ret,
 		     uint64_t *ret_serial);
-	/* Adds the model's entry names to the handle's snapshot (tree-local.c zr_local__add_name). */
-	int (*list)(struct zr_local *t, const struct ctx *c, struct handle *h, size_t *cap);
+	/* Adds the model's entry names to a listing (tree-local.c zr_local__add_name). */
+	int (*list)(struct zr_local *t, const struct ctx *c, struct zr_names *l);
 	/* Files whose content is made at open and at a read from 0 (like sysfs). */
 	void (*content)(struct zr_local *t, const struct node *n, const struct ctx *c, struct zr_buf *b);
 	/* Files that show a journal (logs, events): borrowed from the model. */
 	struct zr_journal *(*journal)(struct zr_local *t, const struct ctx *c);
 	/* The task a result-like file shows when opened (none: NULL). */
 	struct zr_task *(*task)(const struct ctx *c);
-	/* The time of the last change; NULL: the robot's start. */
-	long long (*mtime)(struct zr_local *t, const struct node *n, const struct ctx *c);
+	/* Where its mtime comes from (a journal's own time first). */
+	enum kind_time time;
 	/* Writable files: one write(2), answered through zr_local__op_done. O_TRUNC is accepted
 	 * on them (echo). */
 	zr_kind_write_fn *write;
 	/* Symbolic links: the target, malloc'd. */
 	int (*readlink)(struct zr_local *t, const struct node *n, const struct ctx *c, char **ret);
+};
+
+/* A directory's names, in listing order: a snapshot shared by the handles that read it, and
+ * kept by a watched directory's node (zr_kind__attrs) while its time says it is current. */
+struct zr_names {
+	unsigned refs;
+	long long version; /* the directory's mtime when listed (watched directories) */
+	size_t n, cap;
+	size_t n_fixed; /* the kind's fixed entries, first */
+	char **v;
 };
 
 struct node {
@@ -80,6 +107,8 @@ struct node {
 	uint64_t serial; /* service serial or task id: tells a new object from an old namesake */
 	unsigned nopen;
 	unsigned nchildren;
+	long long shown_ns; /* ZR_KIND_ATTRS_WATCHED: the mtime the kernel was last given */
+	struct zr_names *listing; /* ZR_KIND_ATTRS_WATCHED: the last listing, or NULL */
 };
 
 struct handle {
@@ -89,8 +118,8 @@ struct handle {
 	struct zr_service *svc; /* ref'd: the service of a file under one, even once deleted */
 	struct zr_list link;    /* in tree->handles */
 	struct zr_buf content;  /* snapshot of a small file, made at open and at a read of 0 */
-	char **names;           /* directory snapshot */
-	size_t n_names;
+	struct zr_names *names; /* directory snapshot; a reference */
+	bool fresh;             /* names listed by opendir, not read yet */
 	uint64_t task_id;       /* the task a result read waits for, 0 = none */
 	/* The file offset where reading the result of the last write began: after write(2) the
 	 * position is past the payload, and the result starts there, not at 0. */
@@ -118,6 +147,7 @@ struct zr_local {
 	struct zr_buf scratch; /* sizes of small files */
 	char *read_mem;        /* journal reads are copied here for the reply */
 	size_t read_cap;
+	struct zr_waiter events_waiter; /* on the robot's events: watched directories' times */
 };
 
 /* A request waiting for its commit. */
@@ -137,14 +167,21 @@ extern const struct kind zr_kind_template;
 extern const struct kind zr_kind_remotes;
 int zr_kind__child(struct zr_local *t, const struct kind *dir, struct ctx *c, const char *name,
 		   const struct kind **ret, uint64_t *ret_serial);
-int zr_kind__list(struct zr_local *t, const struct kind *dir, const struct ctx *c, struct handle *h,
-		  size_t *cap);
+int zr_kind__list(struct zr_local *t, const struct kind *dir, const struct ctx *c, struct zr_names *l);
 long long zr_kind__mtime(struct zr_local *t, const struct node *n, const struct ctx *c);
+/* Whether the kernel may cache a kind's attributes (tree.h ZR_ATTR_STABLE): files' sizes and
+ * times change with the model, and so do some directories' times. */
+enum zr_kind_attrs {
+	ZR_KIND_ATTRS_CHANGE,  /* not cached */
+	ZR_KIND_ATTRS_FIXED,   /* the same for the node's whole life; its object leaves through node_gone */
+	ZR_KIND_ATTRS_WATCHED, /* the robot's or a template's time: invalidated on its change */
+};
+enum zr_kind_attrs zr_kind__attrs(const struct kind *k);
 /* The service's consumer "<template>.<service>", or NULL. */
 struct zr_service *zr_kind__consumer(struct zr_local *t, const struct zr_service *p, const char *name);
 
 /* tree-local.c */
-int zr_local__add_name(struct handle *h, const char *name, size_t *cap);
+int zr_local__add_name(struct zr_names *l, const char *name);
 int zr_local__handle_ctx(struct zr_local *t, struct handle *h, struct ctx *c);
 void zr_local__handle_free(struct zr_local *t, struct handle *h);
 /* The path of a node from the root, without the leading '/'. */
@@ -152,6 +189,9 @@ void zr_local__path(const struct node *n, struct zr_buf *b);
 
 /* tree-write.c */
 struct tree_op *zr_local__op_new(struct zr_local *t, struct handle *h, zr_tree_done_cb cb, void *data);
+/* zr_local__op_new unless err (< 0) or out of memory: then cb has the errno and it is NULL. */
+struct tree_op *zr_local__op_start(struct zr_local *t, struct handle *h, int err, zr_tree_done_cb cb,
+				   void *data);
 /* Answers and frees op; a handle released meanwhile goes with its last request. */
 void zr_local__op_done(struct tree_op *op, ssize_t result, const struct zr_tree_attr *attr);
 /* A refused write: the reason goes to the service's lasterror (or the log), the errno back. */

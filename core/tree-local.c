@@ -58,6 +58,24 @@ static struct handle *handle_of(struct zr_handle *h)
 	return container_of(h, struct handle, base);
 }
 
+static struct zr_names *names_ref(struct zr_names *l)
+{
+	l->refs++;
+	return l;
+}
+
+static struct zr_names *names_unref(struct zr_names *l)
+{
+	if (l && --l->refs == 0) {
+		for (size_t i = 0; i < l->n; i++) {
+			free(l->v[i]);
+		}
+		free(l->v);
+		free(l);
+	}
+	return NULL;
+}
+
 static void node_detach(struct zr_local *t, struct node *n)
 {
 	if (n->key) {
@@ -73,6 +91,7 @@ static void node_maybe_free(struct zr_local *t, struct node *n)
 		struct node *parent = n->parent;
 		node_detach(t, n);
 		zr_tree__node_del(t->tree, &n->base);
+		names_unref(n->listing);
 		free(n->name);
 		free(n);
 		parent->nchildren--;
@@ -83,18 +102,28 @@ static void node_maybe_free(struct zr_local *t, struct node *n)
 /* The node for (parent, name) of this identity: the existing one, or a new one when there is
  * none or the existing one stands for an object that is gone (it lives on, detached, until
  * the kernel forgets it). */
+static struct node *find_child(struct zr_local *t, const struct node *p, const char *name)
+{
+	char key[512];
+	if (!p || snprintf(key, sizeof(key), "%" PRIu64 "/%s", p->base.ino, name) >= (int)sizeof(key)) {
+		return NULL;
+	}
+	return zr_map_get(&t->by_name, key);
+}
+
 static struct node *node_child(struct zr_local *t, struct node *parent, const char *name,
 			       const struct kind *kind, uint64_t serial)
 {
+	/* The common case, a node the kernel knows, without an allocation. */
+	struct node *n = find_child(t, parent, name);
+	if (n && n->kind == kind && n->serial == serial) {
+		return n;
+	}
 	char *key = NULL;
 	if (asprintf(&key, "%" PRIu64 "/%s", parent->base.ino, name) < 0) {
 		return NULL;
 	}
-	struct node *n = zr_map_get(&t->by_name, key);
-	if (n && n->kind == kind && n->serial == serial) {
-		free(key);
-		return n;
-	}
+	n = zr_map_get(&t->by_name, key);
 	if (n) {
 		node_detach(t, n);
 	}
@@ -118,15 +147,6 @@ static struct node *node_child(struct zr_local *t, struct node *parent, const ch
 	}
 	parent->nchildren++;
 	return n;
-}
-
-static struct node *find_child(struct zr_local *t, const struct node *p, const char *name)
-{
-	char key[512];
-	if (!p || snprintf(key, sizeof(key), "%" PRIu64 "/%s", p->base.ino, name) >= (int)sizeof(key)) {
-		return NULL;
-	}
-	return zr_map_get(&t->by_name, key);
 }
 
 /* Resolves a node to its objects, or -ENOENT when any of them is gone. */
@@ -181,6 +201,17 @@ static void node_attr(struct zr_local *t, struct node *n, const struct ctx *c, s
 	a->mtime_ns = zr_kind__mtime(t, n, c);
 	if (S_ISDIR(k->mode)) {
 		a->nlink = 2;
+		switch (zr_kind__attrs(k)) {
+		case ZR_KIND_ATTRS_WATCHED:
+			n->shown_ns = a->mtime_ns; /* on_robot_event compares */
+			a->flags |= ZR_ATTR_STABLE;
+			break;
+		case ZR_KIND_ATTRS_FIXED:
+			a->flags |= ZR_ATTR_STABLE;
+			break;
+		case ZR_KIND_ATTRS_CHANGE:
+			break;
+		}
 		return;
 	}
 	a->flags = ZR_ATTR_DIRECT_IO;
@@ -219,8 +250,59 @@ static void node_gone(struct zr_local *t, struct node *n)
 	node_detach(t, n);
 	if (n->base.nlookup > 0) {
 		zr_tree__inval_entry(t->tree, n->parent->base.ino, n->name);
+		/* The entry goes through the notifier thread, later: until then the kernel must not
+		 * answer a stat from the attributes it cached (a service's are), so they go now. */
+		zr_tree__inval_attr(t->tree, n->base.ino);
 	}
 	node_maybe_free(t, n);
+}
+
+/* Watched directories (zr_kind__attrs): the root, @robot/templates and the templates' two
+ * folders, whose times move with the robot's events. The kernel caches their attributes;
+ * here they go when the time it was given is no longer true. */
+static void watched_inval(struct zr_local *t, struct node *n)
+{
+	if (n && n->shown_ns) {
+		n->shown_ns = 0; /* until the kernel asks again */
+		zr_tree__inval_attr(t->tree, n->base.ino);
+	}
+}
+
+static void watched_check(struct zr_local *t, struct node *n, long long mtime_ns)
+{
+	if (n && n->shown_ns != mtime_ns) {
+		watched_inval(t, n);
+	}
+}
+
+static struct node *rtemplates_node(struct zr_local *t)
+{
+	return find_child(t, find_child(t, t->root, "@robot"), "templates");
+}
+
+static void watched_check_all(struct zr_local *t)
+{
+	struct zr_robot *r = t->robot;
+	struct node *rts = rtemplates_node(t);
+	size_t i = 0;
+	const char *name;
+	void *v;
+	watched_check(t, t->root, r->mtime_ns);
+	watched_check(t, rts, r->mtime_ns);
+	while (zr_map_next(&r->templates, &i, &name, NULL, &v)) {
+		const struct zr_robot_template *rt = v;
+		watched_check(t, find_child(t, t->root, name), rt->mtime_ns);
+		watched_check(t, find_child(t, rts, name), rt->mtime_ns);
+	}
+}
+
+/* Every change of a watched time comes with an event (a service made, a template loaded),
+ * logged after the change; a deletion's comes before it (on_service_removed). */
+static void on_robot_event(struct zr_waiter *w)
+{
+	struct zr_local *t = container_of(w, struct zr_local, events_waiter);
+	zr_waitq_add(&t->robot->events.waitq, w);
+	watched_check_all(t);
 }
 
 /* A task dropped from the history. */
@@ -242,6 +324,9 @@ static void on_service_removed(struct zr_service *s, void *data)
 	if (n) {
 		node_gone(t, n);
 	}
+	/* The template's time moves right after this, before anyone is answered. */
+	watched_inval(t, find_child(t, t->root, s->template->name));
+	watched_inval(t, find_child(t, rtemplates_node(t), s->template->name));
 }
 
 int zr_local_create(struct zr_tree *tree, struct zr_robot *r, struct zr_local **ret)
@@ -266,6 +351,8 @@ int zr_local_create(struct zr_tree *tree, struct zr_robot *r, struct zr_local **
 		.service_removed = on_service_removed,
 		.data = t,
 	};
+	zr_waiter_init(&t->events_waiter, on_robot_event);
+	zr_waitq_add(&r->events.waitq, &t->events_waiter);
 	*ret = t;
 	return 0;
 }
@@ -305,13 +392,16 @@ void zr_local_destroy(struct zr_local *t, int err)
 	while ((tn = zr_tree__next(t->tree, &i))) {
 		if (tn->prov == &local_provider && tn != &t->root->base) {
 			struct node *n = node_of(tn);
+			names_unref(n->listing);
 			free(n->name);
 			free(n->key);
 			free(n);
 		}
 	}
 	t->robot->hooks = (struct zr_robot_hooks){0};
+	zr_waiter_remove(&t->events_waiter);
 	zr_map_done(&t->by_name);
+	names_unref(t->root->listing);
 	zr_buf_done(&t->scratch);
 	free(t->read_mem);
 	free(t);
@@ -434,42 +524,59 @@ static void local_truncate(struct zr_tree_node *zn, uint64_t size, zr_tree_attr_
 
 /* ---- directories ---- */
 
-int zr_local__add_name(struct handle *h, const char *name, size_t *cap)
+int zr_local__add_name(struct zr_names *l, const char *name)
 {
-	if (h->n_names == *cap) {
-		size_t nc = *cap ? *cap * 2 : 16;
-		char **p = realloc(h->names, nc * sizeof(*p));
+	if (l->n == l->cap) {
+		size_t nc = l->cap ? l->cap * 2 : 16;
+		char **p = realloc(l->v, nc * sizeof(*p));
 		if (!p) {
 			return -ENOMEM;
 		}
-		h->names = p;
-		*cap = nc;
+		l->v = p;
+		l->cap = nc;
 	}
-	if (!(h->names[h->n_names] = strdup(name))) {
+	if (!(l->v[l->n] = strdup(name))) {
 		return -ENOMEM;
 	}
-	h->n_names++;
+	l->n++;
 	return 0;
 }
 
-static void free_names(struct handle *h)
-{
-	for (size_t i = 0; i < h->n_names; i++) {
-		free(h->names[i]);
-	}
-	free(h->names);
-	h->names = NULL;
-	h->n_names = 0;
-}
-
-/* Snapshots the names in a directory, so offsets stay stable across readdir calls. */
+/* Snapshots the names in a directory, so offsets stay stable across readdir calls. A watched
+ * directory (the root, a template's folder: zr_kind__attrs) keeps its listing for the next
+ * opendir until its time moves, so `ls` of 100,000 services lists and sorts them once. */
 static int list_dir(struct zr_local *t, struct handle *h)
 {
+	struct node *n = h->node;
 	struct ctx c;
-	size_t cap = 0;
-	int err = resolve(t, h->node, &c);
-	free_names(h);
-	return err < 0 ? err : zr_kind__list(t, h->node->kind, &c, h, &cap);
+	int err = resolve(t, n, &c);
+	if (err < 0) {
+		return err;
+	}
+	bool keep = zr_kind__attrs(n->kind) == ZR_KIND_ATTRS_WATCHED;
+	long long version = keep ? zr_kind__mtime(t, n, &c) : 0;
+	if (keep && n->listing && n->listing->version == version) {
+		names_unref(h->names);
+		h->names = names_ref(n->listing);
+		return 0;
+	}
+	struct zr_names *l = calloc(1, sizeof(*l));
+	if (!l) {
+		return -ENOMEM;
+	}
+	*l = (struct zr_names){.refs = 1, .version = version};
+	err = zr_kind__list(t, n->kind, &c, l);
+	if (err < 0) {
+		names_unref(l);
+		return err;
+	}
+	names_unref(h->names);
+	h->names = l;
+	if (keep) {
+		names_unref(n->listing);
+		n->listing = names_ref(l);
+	}
+	return 0;
 }
 
 static void on_poll_wake(struct zr_waiter *w);
@@ -501,7 +608,7 @@ void zr_local__handle_free(struct zr_local *t, struct handle *h)
 	zr_list_remove(&h->link);
 	zr_buf_done(&h->content);
 	zr_buf_done(&h->wbuf);
-	free_names(h);
+	names_unref(h->names);
 	struct node *n = h->node;
 	n->nopen--;
 	free(h);
@@ -526,36 +633,88 @@ static void local_opendir(struct zr_tree_node *zn, zr_tree_open_cb cb, void *dat
 		cb(err, NULL, NULL, data);
 		return;
 	}
+	h->fresh = true;
 	cb(0, &h->base, &a, data);
 }
 
-static int local_readdir(struct zr_handle *zh, uint64_t off, zr_tree_fill_fn fill, void *data)
+/* The attributes of entry name of h's directory: its node's when the front end keeps it
+ * (plus), when the kernel knows it already, or for a link (the HTTP listing reads its target
+ * by number); else those of a node on the stack, ino 0 (a listing of 10,000 services makes
+ * no node). -ENOENT: removed since the snapshot. */
+static int entry_attr(struct zr_local *t, struct handle *h, const char *name, const struct ctx *dc,
+		      bool plus, struct zr_tree_attr *ret)
+{
+	struct ctx c = *dc;
+	const struct kind *kind;
+	uint64_t serial;
+	int err = zr_kind__child(t, h->node->kind, &c, name, &kind, &serial);
+	if (err < 0) {
+		return err;
+	}
+	struct node *n = find_child(t, h->node, name);
+	if (plus || S_ISLNK(kind->mode)) {
+		n = node_child(t, h->node, name, kind, serial);
+		if (!n) {
+			return -ENOMEM;
+		}
+	} else if (!n || n->kind != kind || n->serial != serial) {
+		struct node tmp = {.parent = h->node, .name = (char *)name, .kind = kind, .serial = serial};
+		node_attr(t, &tmp, &c, ret);
+		return 0;
+	}
+	node_attr(t, n, &c, ret);
+	return 0;
+}
+
+/* The snapshot of a watched directory whose time has not moved since: every name in it is
+ * there still, and the model's are folders (zr_kind__attrs). */
+static bool listing_current(struct zr_local *t, const struct handle *h, const struct ctx *dc)
+{
+	const struct node *n = h->node;
+	return zr_kind__attrs(n->kind) == ZR_KIND_ATTRS_WATCHED &&
+	       h->names->version == zr_kind__mtime(t, n, dc);
+}
+
+static int local_readdir(struct zr_handle *zh, uint64_t off, unsigned flags, zr_tree_fill_fn fill,
+			 void *data)
 {
 	struct handle *h = handle_of(zh);
 	struct zr_local *t = h->tree;
 	struct zr_remotes *rs = zr_tree__remotes(t->tree);
-	if (off == 0) {
-		/* rewinddir() or a new listing: show the tree as it is now. */
+	struct ctx dc;
+	if (off == 0 && !h->fresh) {
+		/* rewinddir(): show the tree as it is now. */
 		int err = list_dir(t, h);
 		if (err < 0) {
 			return err;
 		}
 	}
-	for (uint64_t i = off; i < h->n_names; i++) {
-		struct node *n;
-		struct ctx c;
+	h->fresh = false;
+	if (resolve(t, h->node, &dc) < 0) {
+		return 0; /* the directory is gone: nothing in it */
+	}
+	/* A plain readdir of 100,000 services: no lookup per name, numbers unknown. */
+	bool names = (flags & ZR_TREE_READDIR_NAMES) && listing_current(t, h, &dc);
+	bool plus = flags & ZR_TREE_READDIR_PLUS;
+	for (uint64_t i = off; i < h->names->n; i++) {
 		struct zr_tree_attr a;
-		if (h->node->kind == &zr_kind_remotes) {
+		if (names && i >= h->names->n_fixed) {
+			a = (struct zr_tree_attr){.mode = S_IFDIR | 0555, .nlink = 2};
+		} else if (h->node->kind == &zr_kind_remotes) {
 			/* A remote robot's root: a node of the remote provider. */
-			if (!rs || zr_remotes_root(rs, h->names[i], false, &a) < 0) {
+			if (!rs || zr_remotes_root(rs, h->names->v[i], false, &a) < 0) {
 				continue;
 			}
-		} else if (lookup_node(t, h->node, h->names[i], &n, &c) == 0) {
-			node_attr(t, n, &c, &a);
 		} else {
-			continue; /* removed since the snapshot: skipped, not shown stale */
+			int err = entry_attr(t, h, h->names->v[i], &dc, plus, &a);
+			if (err == -ENOMEM) {
+				return err;
+			}
+			if (err < 0) {
+				continue; /* removed since the snapshot: skipped, not shown stale */
+			}
 		}
-		if (!fill(h->names[i], &a, i + 1, data)) {
+		if (!fill(h->names->v[i], &a, i + 1, data)) {
 			break;
 		}
 	}
@@ -635,12 +794,8 @@ static void local_rmdir(struct zr_tree_node *zp, const char *name, zr_tree_done_
 	if (err == 0 && (!s || s->pending)) {
 		err = -ENOENT;
 	}
-	struct tree_op *op = err == 0 ? zr_local__op_new(t, NULL, cb, data) : NULL;
-	if (err == 0 && !op) {
-		err = -ENOMEM;
-	}
-	if (err < 0) {
-		cb(err, NULL, data);
+	struct tree_op *op = zr_local__op_start(t, NULL, err, cb, data);
+	if (!op) {
 		return;
 	}
 	zr_robot_delete_service(t->robot, s, on_rmdir_done, op);
@@ -948,6 +1103,15 @@ static struct zr_journal *local_handle_journal(struct zr_handle *zh)
 	return zr_local__handle_ctx(h->tree, h, &c) < 0 ? NULL : node_journal(h->tree, h->node, &c);
 }
 
+static uint64_t local_parent(struct zr_tree_node *zn)
+{
+	struct node *n = node_of(zn);
+	if (!S_ISDIR(n->kind->mode)) {
+		return 0;
+	}
+	return n->parent ? n->parent->base.ino : zn->ino;
+}
+
 static const struct zr_tree_provider local_provider = {
 	.sync = true,
 	.lookup = local_lookup,
@@ -957,6 +1121,7 @@ static const struct zr_tree_provider local_provider = {
 	.truncate = local_truncate,
 	.opendir = local_opendir,
 	.readdir = local_readdir,
+	.parent = local_parent,
 	.mkdir = local_mkdir,
 	.rmdir = local_rmdir,
 	.open = local_open,

@@ -42,9 +42,13 @@ struct zr_tree_provider {
 	void (*readlink)(struct zr_tree_node *n, zr_tree_link_cb cb, void *data);
 	void (*truncate)(struct zr_tree_node *n, uint64_t size, zr_tree_attr_cb cb, void *data);
 	void (*opendir)(struct zr_tree_node *n, zr_tree_open_cb cb, void *data);
-	/* Entries from off, each a node in the table; fill (the tree's) counts the reference of a
-	 * readdirplus entry, or calls forget on a node nothing holds. */
-	int (*readdir)(struct zr_handle *h, uint64_t off, zr_tree_fill_fn fill, void *data);
+	/* Entries from off, each a node in the table (ZR_TREE_READDIR_PLUS) or else an existing
+	 * node or ino 0 (tree.h); fill (the tree's) counts the reference of a readdirplus entry,
+	 * or calls forget on a node nothing holds. */
+	int (*readdir)(struct zr_handle *h, uint64_t off, unsigned flags, zr_tree_fill_fn fill,
+		       void *data);
+	/* Optional: the parent directory's inode number (tree.h zr_tree_parent). */
+	uint64_t (*parent)(struct zr_tree_node *n);
 	void (*mkdir)(struct zr_tree_node *parent, const char *name, zr_tree_done_cb cb, void *data);
 	void (*rmdir)(struct zr_tree_node *parent, const char *name, zr_tree_done_cb cb, void *data);
 	void (*open)(struct zr_tree_node *n, int flags, zr_tree_open_cb cb, void *data);
@@ -77,6 +81,7 @@ struct zr_tree_node *zr_tree__next(struct zr_tree *t, size_t *i);
 
 /* The front end's hooks (tree.h struct zr_tree_ops). */
 void zr_tree__inval_entry(struct zr_tree *t, uint64_t parent, const char *name);
+void zr_tree__inval_attr(struct zr_tree *t, uint64_t ino);
 void zr_tree__poll_notify(struct zr_tree *t, void *ph);
 void zr_tree__poll_destroy(struct zr_tree *t, void *ph);
 

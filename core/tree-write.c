@@ -32,6 +32,16 @@ struct tree_op *zr_local__op_new(struct zr_local *t, struct handle *h, zr_tree_d
 	return op;
 }
 
+struct tree_op *zr_local__op_start(struct zr_local *t, struct handle *h, int err, zr_tree_done_cb cb,
+				   void *data)
+{
+	struct tree_op *op = err < 0 ? NULL : zr_local__op_new(t, h, cb, data);
+	if (!op) {
+		cb(err < 0 ? err : -ENOMEM, NULL, data);
+	}
+	return op;
+}
+
 void zr_local__op_done(struct tree_op *op, ssize_t result, const struct zr_tree_attr *attr)
 {
 	struct handle *h = op->h;
@@ -252,13 +262,8 @@ void zr_local__write(struct handle *h, const char *buf, size_t len, uint64_t off
 {
 	struct zr_local *t = h->tree;
 	struct ctx c;
-	int err = zr_local__handle_ctx(t, h, &c);
-	struct tree_op *op = err == 0 ? zr_local__op_new(t, h, cb, data) : NULL;
-	if (err == 0 && !op) {
-		err = -ENOMEM;
-	}
-	if (err < 0) {
-		cb(err, NULL, data);
+	struct tree_op *op = zr_local__op_start(t, h, zr_local__handle_ctx(t, h, &c), cb, data);
+	if (!op) {
 		return;
 	}
 	if (!h->node->kind->write) {
@@ -277,10 +282,8 @@ void zr_local__flush(struct handle *h, zr_tree_done_cb cb, void *data)
 		return;
 	}
 	h->wpending = false;
-	int err = zr_local__handle_ctx(t, h, &c);
-	struct tree_op *op = err == 0 ? zr_local__op_new(t, h, cb, data) : NULL;
-	if (err < 0 || !op) {
-		cb(err < 0 ? err : -ENOMEM, NULL, data);
+	struct tree_op *op = zr_local__op_start(t, h, zr_local__handle_ctx(t, h, &c), cb, data);
+	if (!op) {
 		return;
 	}
 	apply_data(op, &c, h->wbuf.data ? h->wbuf.data : "", h->wbuf.len);

@@ -87,25 +87,31 @@ size_t zr_tree_parked(const struct zr_tree *t) { return t->local ? zr_local_park
 
 /* ---- the inode table ---- */
 
-int zr_tree__node_add(struct zr_tree *t, struct zr_tree_node *n)
+static int node_put(struct zr_tree *t, struct zr_tree_node *n, uint64_t ino)
 {
-	uint64_t ino = t->next_ino + 1;
 	if (zr_imap_put(&t->by_ino, ino, n) < 0) {
 		return -ENOMEM;
 	}
-	t->next_ino = ino;
 	n->ino = ino;
 	return 0;
 }
 
+int zr_tree__node_add(struct zr_tree *t, struct zr_tree_node *n)
+{
+	int err = node_put(t, n, t->next_ino + 1);
+	if (err == 0) {
+		t->next_ino = n->ino;
+	}
+	return err;
+}
+
 int zr_tree__set_root(struct zr_tree *t, struct zr_tree_node *n)
 {
-	if (zr_imap_put(&t->by_ino, ZR_TREE_ROOT_INO, n) < 0) {
-		return -ENOMEM;
+	int err = node_put(t, n, ZR_TREE_ROOT_INO);
+	if (err == 0) {
+		t->root = n;
 	}
-	n->ino = ZR_TREE_ROOT_INO;
-	t->root = n;
-	return 0;
+	return err;
 }
 
 void zr_tree__node_del(struct zr_tree *t, struct zr_tree_node *n)
@@ -132,6 +138,13 @@ struct zr_tree_node *zr_tree__next(struct zr_tree *t, size_t *i)
 void zr_tree__inval_entry(struct zr_tree *t, uint64_t parent, const char *name)
 {
 	t->ops.inval_entry(parent, name, t->data);
+}
+
+void zr_tree__inval_attr(struct zr_tree *t, uint64_t ino)
+{
+	if (t->ops.inval_attr) {
+		t->ops.inval_attr(ino, t->data);
+	}
 }
 
 void zr_tree__poll_notify(struct zr_tree *t, void *ph) { t->ops.poll_notify(ph, t->data); }
@@ -222,11 +235,20 @@ static bool fill_counted(const char *name, const struct zr_tree_attr *a, uint64_
 	return taken;
 }
 
-int zr_tree_readdir(struct zr_tree *t, struct zr_handle *h, uint64_t off, bool plus,
+int zr_tree_readdir(struct zr_tree *t, struct zr_handle *h, uint64_t off, unsigned flags,
 		    zr_tree_fill_fn fill, void *data)
 {
-	struct fill_ctx f = {.t = t, .fill = fill, .data = data, .plus = plus};
-	return h->prov->readdir(h, off, fill_counted, &f);
+	struct fill_ctx f = {.t = t, .fill = fill, .data = data, .plus = flags & ZR_TREE_READDIR_PLUS};
+	return h->prov->readdir(h, off, flags, fill_counted, &f);
+}
+
+uint64_t zr_tree_parent(struct zr_tree *t, uint64_t ino)
+{
+	struct zr_tree_node *n = zr_tree__node(t, ino);
+	if (n == t->root) {
+		return n ? ino : 0;
+	}
+	return n && n->prov->parent ? n->prov->parent(n) : 0;
 }
 
 void zr_tree_mkdir(struct zr_tree *t, uint64_t parent, const char *name, zr_tree_done_cb cb, void *data)

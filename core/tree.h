@@ -18,7 +18,13 @@
  *   service-ctl.c       a service's ctl commands; remote/remote.c @robot/remotes' commands
  *   remote/proxy.c      the remote provider: another robot's nodes as HTTP requests
  *                       (remote/listing.c its cached listings, remote/services.c mkdir/rmdir)
- *   http.c              the one errno <-> HTTP status table, for api/ and remote/ */
+ *   http.c              the one errno <-> HTTP status table, for api/ and remote/
+ *
+ * What the kernel may cache: names (1 s, dropped with inval_entry when they go) and the
+ * attributes of directories the tree marks ZR_ATTR_STABLE (fs/fs.c gives them 1 s): fixed
+ * ones, and the root's and templates' folders, whose times tree-local.c follows through the
+ * robot's events (inval_attr; tree-kinds.c zr_kind__attrs says which). Files' attributes
+ * are never cached. fs/fs.c adds "." and ".." to every FUSE listing. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -41,6 +47,9 @@ enum {
 	ZR_ATTR_DIRECT_IO = 1 << 0, /* content changes or reads may block: bypass the page cache */
 	ZR_ATTR_BLOCKING = 1 << 1,  /* reads may wait for a task */
 	ZR_ATTR_READONLY = 1 << 2,  /* never written: no flush needed */
+	/* The attributes change only with a zr_tree_ops.inval_attr: the front end may cache
+	 * them (directories whose time is fixed or follows the robot's events). */
+	ZR_ATTR_STABLE = 1 << 3,
 };
 
 struct zr_tree_attr {
@@ -56,6 +65,8 @@ struct zr_tree_attr {
 struct zr_tree_ops {
 	/* A child entry the kernel may have cached disappeared. */
 	void (*inval_entry)(uint64_t parent, const char *name, void *data);
+	/* Optional: the attributes of a ZR_ATTR_STABLE node changed. */
+	void (*inval_attr)(uint64_t ino, void *data);
 	/* A poll handle (given to zr_tree_poll) is ready: notify and destroy it. */
 	void (*poll_notify)(void *ph, void *data);
 	/* A poll handle is no longer needed: destroy it without notifying. */
@@ -105,14 +116,27 @@ void zr_tree_truncate(struct zr_tree *t, uint64_t ino, uint64_t size, zr_tree_at
 		      void *data);
 
 /* Directory listing: opendir takes a snapshot (remote: fetches the listing); readdir reads
- * the handle's snapshot, so it answers at once. plus: each entry counts a reference
- * (readdirplus). fill returns false when the reply buffer is full; the entry is then not
- * counted. */
+ * the handle's snapshot, so it answers at once. fill returns false when the reply buffer is
+ * full; the entry is then not counted. flags:
+ *   ZR_TREE_READDIR_PLUS   each entry counts a reference (readdirplus);
+ *   ZR_TREE_READDIR_NAMES  fill reads only name, ino and the type in mode (a plain readdir):
+ *                          attributes may be left out.
+ * Without PLUS, an entry whose node does not exist yet has attr->ino 0 (no node is made for
+ * it, so its number is not known); symbolic links always have theirs. The listing has no
+ * "." and ".." (a front end adds them: zr_tree_parent). */
+enum {
+	ZR_TREE_READDIR_PLUS = 1 << 0,
+	ZR_TREE_READDIR_NAMES = 1 << 1,
+};
 typedef bool (*zr_tree_fill_fn)(const char *name, const struct zr_tree_attr *attr, uint64_t next_off,
 				void *data);
 void zr_tree_opendir(struct zr_tree *t, uint64_t ino, zr_tree_open_cb cb, void *data);
-int zr_tree_readdir(struct zr_tree *t, struct zr_handle *h, uint64_t off, bool plus,
+int zr_tree_readdir(struct zr_tree *t, struct zr_handle *h, uint64_t off, unsigned flags,
 		    zr_tree_fill_fn fill, void *data);
+
+/* The inode number of a directory's parent (the root's is the root), for "..": 0 when
+ * unknown (ino is not a directory, or its provider does not tell). */
+uint64_t zr_tree_parent(struct zr_tree *t, uint64_t ino);
 
 /* mkdir: success counts one reference on the new entry. */
 void zr_tree_mkdir(struct zr_tree *t, uint64_t parent, const char *name, zr_tree_done_cb cb,

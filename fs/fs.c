@@ -20,6 +20,11 @@
 #define BATCH 16
 /* How long the kernel may trust a name: changes are pushed with invalidations anyway. */
 #define ENTRY_TIMEOUT 1.0
+/* How long it may trust attributes the tree calls stable (ZR_ATTR_STABLE): their changes are
+ * pushed too (tree_inval_attr). Others are never cached: tail -f polls st_size and mtime. */
+#define ATTR_TIMEOUT 1.0
+/* The number libfuse gives an entry it has no inode for (d_ino of a plain readdir). */
+#define UNKNOWN_INO 0xffffffffu
 
 struct zr_fs {
 	uv_loop_t *loop;
@@ -33,6 +38,8 @@ struct zr_fs {
 	bool mounted;
 	bool gone;
 	struct fuse_buf buf;
+	uid_t uid; /* every node's owner: the robot's user (two syscalls saved per entry) */
+	gid_t gid;
 	struct zr_list interrupted; /* parked reads whose EINTR is due after this batch */
 	void (*on_gone)(void *data);
 	void *data;
@@ -52,14 +59,16 @@ struct open_ctx {
 	struct fuse_file_info fi;
 };
 
-static void to_stat(const struct zr_tree_attr *a, struct stat *st)
+static struct zr_fs *req_fs(fuse_req_t req) { return fuse_req_userdata(req); }
+
+static void to_stat(const struct zr_fs *fs, const struct zr_tree_attr *a, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->st_ino = a->ino;
 	st->st_mode = a->mode;
 	st->st_nlink = a->nlink;
-	st->st_uid = getuid();
-	st->st_gid = getgid();
+	st->st_uid = fs->uid;
+	st->st_gid = fs->gid;
 	st->st_size = (off_t)a->size;
 	st->st_blksize = 4096;
 	st->st_blocks = (blkcnt_t)((a->size + 511) / 512);
@@ -68,18 +77,20 @@ static void to_stat(const struct zr_tree_attr *a, struct stat *st)
 	st->st_atim = st->st_ctim = st->st_mtim;
 }
 
-static void to_entry(const struct zr_tree_attr *a, struct fuse_entry_param *e)
+static double attr_timeout(const struct zr_tree_attr *a)
+{
+	return a->flags & ZR_ATTR_STABLE ? ATTR_TIMEOUT : 0;
+}
+
+static void to_entry(const struct zr_fs *fs, const struct zr_tree_attr *a, struct fuse_entry_param *e)
 {
 	memset(e, 0, sizeof(*e));
 	e->ino = a->ino;
 	e->generation = 1;
-	to_stat(a, &e->attr);
+	to_stat(fs, a, &e->attr);
 	e->entry_timeout = ENTRY_TIMEOUT;
-	/* Attributes change with every task: never cached (tail -f polls st_size). */
-	e->attr_timeout = 0;
+	e->attr_timeout = attr_timeout(a);
 }
-
-static struct zr_fs *req_fs(fuse_req_t req) { return fuse_req_userdata(req); }
 
 static void op_init(void *data, struct fuse_conn_info *conn)
 {
@@ -97,7 +108,7 @@ static void op_init(void *data, struct fuse_conn_info *conn)
 static void reply_entry(fuse_req_t req, const struct zr_tree_attr *a)
 {
 	struct fuse_entry_param e;
-	to_entry(a, &e);
+	to_entry(req_fs(req), a, &e);
 	if (fuse_reply_entry(req, &e) == -ENOENT) {
 		zr_tree_forget(req_fs(req)->tree, a->ino, 1);
 	}
@@ -126,8 +137,8 @@ static void on_attr(int err, const struct zr_tree_attr *a, void *data)
 		fuse_reply_err(data, -err);
 		return;
 	}
-	to_stat(a, &st);
-	fuse_reply_attr(data, &st, 0);
+	to_stat(req_fs(data), a, &st);
+	fuse_reply_attr(data, &st, attr_timeout(a));
 }
 
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -378,6 +389,10 @@ static void op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	}
 }
 
+/* A listing starts with "." and "..", at offsets 0 and 1; the tree's entry at offset i is
+ * ours at DOTS + i. */
+#define DOTS 2
+
 struct dir_fill {
 	fuse_req_t req;
 	char *buf;
@@ -385,17 +400,24 @@ struct dir_fill {
 	bool plus;
 };
 
-static bool dir_fill(const char *name, const struct zr_tree_attr *a, uint64_t next_off, void *data)
+/* One entry into the reply; false when it does not fit. entry: a readdirplus entry the
+ * kernel links and counts (the tree counted it); "." and ".." are not. */
+static bool dir_add(struct dir_fill *d, const char *name, const struct zr_tree_attr *a,
+		    uint64_t next_off, bool entry)
 {
-	struct dir_fill *d = data;
 	size_t n;
 	if (d->plus) {
 		struct fuse_entry_param e;
-		to_entry(a, &e);
+		to_entry(req_fs(d->req), a, &e);
+		if (!entry) {
+			/* No node id: the kernel neither links nor counts it (it skips "." and ".."
+			 * anyway, and would never forget them). */
+			e.ino = 0;
+		}
 		n = fuse_add_direntry_plus(d->req, d->buf + d->pos, d->size - d->pos, name, &e, (off_t)next_off);
 	} else {
 		struct stat st;
-		to_stat(a, &st);
+		to_stat(req_fs(d->req), a, &st);
 		n = fuse_add_direntry(d->req, d->buf + d->pos, d->size - d->pos, name, &st, (off_t)next_off);
 	}
 	if (n > d->size - d->pos) {
@@ -405,16 +427,46 @@ static bool dir_fill(const char *name, const struct zr_tree_attr *a, uint64_t ne
 	return true;
 }
 
-static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_info *fi, bool plus)
+static bool dir_fill(const char *name, const struct zr_tree_attr *a, uint64_t next_off, void *data)
+{
+	struct zr_tree_attr known = *a;
+	if (!known.ino) {
+		known.ino = UNKNOWN_INO; /* a plain entry the tree made no node for */
+	}
+	return dir_add(data, name, &known, next_off + DOTS, true);
+}
+
+/* "." and ".." from offset off (< DOTS); false when the reply is full. */
+static bool dir_dots(struct dir_fill *d, fuse_ino_t ino, uint64_t off)
+{
+	uint64_t parent = zr_tree_parent(req_fs(d->req)->tree, ino);
+	struct zr_tree_attr a = {.ino = ino, .mode = S_IFDIR | 0555, .nlink = 2};
+	if (off == 0 && !dir_add(d, ".", &a, 1, false)) {
+		return false;
+	}
+	a.ino = parent ? parent : UNKNOWN_INO;
+	return dir_add(d, "..", &a, DOTS, false);
+}
+
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi, bool plus)
 {
 	struct dir_fill d = {.req = req, .size = size, .plus = plus};
+	uint64_t from = (uint64_t)off;
+	int err = 0;
 	d.buf = malloc(size ? size : 1);
 	if (!d.buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	int err = zr_tree_readdir(req_fs(req)->tree, (struct zr_handle *)(uintptr_t)fi->fh, (uint64_t)off,
-				  plus, dir_fill, &d);
+	if (from < DOTS && !dir_dots(&d, ino, from)) {
+		from = UINT64_MAX; /* full: the tree's entries come with the next request */
+	}
+	if (from != UINT64_MAX) {
+		from = from < DOTS ? 0 : from - DOTS;
+		err = zr_tree_readdir(req_fs(req)->tree, (struct zr_handle *)(uintptr_t)fi->fh, from,
+				      plus ? ZR_TREE_READDIR_PLUS : ZR_TREE_READDIR_NAMES, dir_fill, &d);
+	}
 	if (err < 0) {
 		fuse_reply_err(req, -err);
 	} else {
@@ -425,15 +477,13 @@ static void do_readdir(fuse_req_t req, size_t size, off_t off, struct fuse_file_
 
 static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
-	(void)ino;
-	do_readdir(req, size, off, fi, false);
+	do_readdir(req, ino, size, off, fi, false);
 }
 
 static void op_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			   struct fuse_file_info *fi)
 {
-	(void)ino;
-	do_readdir(req, size, off, fi, true);
+	do_readdir(req, ino, size, off, fi, true);
 }
 
 static void op_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -496,8 +546,18 @@ static void tree_poll_destroy(void *ph, void *data)
 	fuse_pollhandle_destroy(ph);
 }
 
+/* Attribute-only invalidation: safe from the loop (DESIGN §1 "FUSE rules"). */
+static void tree_inval_attr(uint64_t ino, void *data)
+{
+	struct zr_fs *fs = data;
+	if (fs->se && fs->mounted) {
+		(void)fuse_lowlevel_notify_inval_inode(fs->se, ino, -1, 0);
+	}
+}
+
 const struct zr_tree_ops zr_fs_tree_ops = {
 	.inval_entry = tree_inval_entry,
+	.inval_attr = tree_inval_attr,
 	.poll_notify = tree_poll_notify,
 	.poll_destroy = tree_poll_destroy,
 };
@@ -562,6 +622,8 @@ int zr_fs_create(uv_loop_t *loop, const struct zr_fs_config *cfg, struct zr_fs *
 	}
 	fs->loop = loop;
 	fs->cfg = *cfg;
+	fs->uid = getuid();
+	fs->gid = getgid();
 	fs->cfg.mount = fs->mount;
 	zr_list_init(&fs->interrupted);
 	*ret = fs;

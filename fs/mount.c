@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -68,18 +69,27 @@ static int lazy_unmount(const char *dir)
 	return 0;
 }
 
+static int unmount_stale(const char *dir)
+{
+	struct stat st;
+	log_warn("Found a stale mount at %s (a robot died there): unmounting it", dir);
+	int err = lazy_unmount(dir);
+	if (err < 0) {
+		log_error("Failed to unmount the stale mount at %s: %s", dir, strerror(-err));
+		return err;
+	}
+	return stat(dir, &st) < 0 ? -errno : 0;
+}
+
+static bool dead_errno(int err) { return err == ENOTCONN || err == ECONNABORTED; }
+
 int zr_mount_prepare(const char *dir)
 {
 	struct stat st;
+	struct statfs sfs;
 	if (stat(dir, &st) < 0) {
-		if (errno == ENOTCONN || errno == ECONNABORTED) {
-			log_warn("Found a stale mount at %s (a robot died there): unmounting it", dir);
-			int err = lazy_unmount(dir);
-			if (err < 0) {
-				log_error("Failed to unmount the stale mount at %s: %s", dir, strerror(-err));
-				return err;
-			}
-			return stat(dir, &st) < 0 ? -errno : 0;
+		if (dead_errno(errno)) {
+			return unmount_stale(dir);
 		}
 		if (errno != ENOENT) {
 			return -errno;
@@ -93,7 +103,9 @@ int zr_mount_prepare(const char *dir)
 		return -ENOTDIR;
 	}
 	if (is_mount_point(dir)) {
-		return -EBUSY;
+		/* stat may be answered from attributes the kernel cached before the robot died;
+		 * statfs always asks the file system. */
+		return statfs(dir, &sfs) < 0 && dead_errno(errno) ? unmount_stale(dir) : -EBUSY;
 	}
 	return 0;
 }

@@ -503,8 +503,10 @@ static void remote_opendir(struct zr_tree_node *zn, zr_tree_open_cb cb, void *da
 	zr_listing_get(n->rm, n->path, on_dir_listing, op);
 }
 
-static int remote_readdir(struct zr_handle *zh, uint64_t off, zr_tree_fill_fn fill, void *data)
+static int remote_readdir(struct zr_handle *zh, uint64_t off, unsigned flags, zr_tree_fill_fn fill,
+			  void *data)
 {
+	(void)flags; /* a remote listing's entries are nodes already */
 	struct zr_rhandle *h = rhandle_of(zh);
 	struct zr_remotes *rs = h->rs;
 	if (!h->dir) {

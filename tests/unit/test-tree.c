@@ -25,6 +25,8 @@ static struct zr_api *api;
 static struct zr_remotes *remotes;
 static char *data_dir;
 static unsigned invalidated;
+static uint64_t attr_invalidated[8]; /* the last inodes whose attributes were invalidated */
+static unsigned n_attr_invalidated;
 
 /* ---- the front end's side ---- */
 
@@ -34,6 +36,22 @@ static void on_inval_entry(uint64_t parent, const char *name, void *data)
 	invalidated++;
 }
 
+static void on_inval_attr(uint64_t ino, void *data)
+{
+	(void)data;
+	attr_invalidated[n_attr_invalidated++ % 8] = ino;
+}
+
+static bool attr_was_invalidated(uint64_t ino)
+{
+	for (unsigned i = 0; i < 8 && i < n_attr_invalidated; i++) {
+		if (attr_invalidated[i] == ino) {
+			return true;
+		}
+	}
+	return false;
+}
+
 static void on_poll_notify(void *ph, void *data)
 {
 	(void)ph, (void)data;
@@ -41,6 +59,7 @@ static void on_poll_notify(void *ph, void *data)
 
 static const struct zr_tree_ops ops = {
 	.inval_entry = on_inval_entry,
+	.inval_attr = on_inval_attr,
 	.poll_notify = on_poll_notify,
 	.poll_destroy = on_poll_notify,
 };
@@ -173,7 +192,7 @@ static char *list(uint64_t ino)
 	zr_tree_opendir(tree, ino, on_open, &r);
 	wait_for(&r);
 	ASSERT_EQ_INT(r.err, 0);
-	ASSERT_OK(zr_tree_readdir(tree, r.h, 0, false, fill, &l));
+	ASSERT_OK(zr_tree_readdir(tree, r.h, 0, 0, fill, &l));
 	zr_tree_release(tree, r.h);
 	ASSERT_OK(zr_buf_append(&l.all, "", 1));
 	return zr_buf_steal(&l.all);
@@ -393,6 +412,119 @@ TEST(service)
 	ASSERT_EQ_INT(r.err, -ENOENT);
 }
 
+/* "." and "..": the listing has none (the front end adds them); zr_tree_parent gives "..". */
+TEST(dots)
+{
+	uint64_t robot_dir = lookup(ZR_TREE_ROOT_INO, "@robot", 0).ino;
+	uint64_t templates = lookup(robot_dir, "templates", 0).ino;
+	struct zr_tree_attr info = lookup(robot_dir, "info", 0);
+	ASSERT_EQ_U64(zr_tree_parent(tree, ZR_TREE_ROOT_INO), ZR_TREE_ROOT_INO);
+	ASSERT_EQ_U64(zr_tree_parent(tree, robot_dir), ZR_TREE_ROOT_INO);
+	ASSERT_EQ_U64(zr_tree_parent(tree, templates), robot_dir);
+	ASSERT_EQ_U64(zr_tree_parent(tree, info.ino), 0);
+	ASSERT_EQ_U64(zr_tree_parent(tree, 999999), 0);
+	char *names = list(templates);
+	ASSERT_EQ_STR(names, "echo ");
+	free(names);
+	zr_tree_forget(tree, info.ino, 1);
+}
+
+struct entries {
+	unsigned n, counted;
+	uint64_t ino[4];
+};
+
+static bool fill_inos(const char *name, const struct zr_tree_attr *a, uint64_t next_off, void *data)
+{
+	struct entries *l = data;
+	(void)name, (void)next_off;
+	if (l->n < 4) {
+		l->ino[l->n] = a->ino;
+	}
+	l->n++;
+	return true;
+}
+
+/* Directory attributes the kernel may cache (ZR_ATTR_STABLE) and their invalidation, the
+ * listing a template's folder keeps, and plain readdir entries that make no node. */
+TEST(cache)
+{
+	uint64_t tmpl = lookup(ZR_TREE_ROOT_INO, "echo", 0).ino;
+	struct answer r = {0};
+	zr_tree_getattr(tree, tmpl, on_attr, &r);
+	wait_for(&r);
+	ASSERT_TRUE(r.attr.flags & ZR_ATTR_STABLE);
+	long long before = r.attr.mtime_ns;
+	char *names = list(tmpl);
+	ASSERT_EQ_STR(names, "");
+	free(names);
+
+	/* A service made: the template's time moves, its attributes and listing go. */
+	n_attr_invalidated = 0;
+	r = (struct answer){0};
+	zr_tree_mkdir(tree, tmpl, "c1", on_done, &r);
+	wait_for(&r);
+	ASSERT_EQ_INT(r.err, 0);
+	uint64_t svc = r.attr.ino;
+	ASSERT_TRUE(r.attr.flags & ZR_ATTR_STABLE);
+	ASSERT_TRUE(attr_was_invalidated(tmpl));
+	r = (struct answer){0};
+	zr_tree_getattr(tree, tmpl, on_attr, &r);
+	wait_for(&r);
+	ASSERT_TRUE(r.attr.mtime_ns > before);
+	names = list(tmpl);
+	ASSERT_EQ_STR(names, "c1 ");
+	free(names);
+	/* Files and tasks/ change without an event: never cached. */
+	struct zr_tree_attr kids[] = {lookup(svc, "state", 0), lookup(svc, "tasks", 0),
+				      lookup(svc, "actions", 0)};
+	ASSERT_FALSE(kids[0].flags & ZR_ATTR_STABLE);
+	ASSERT_FALSE(kids[1].flags & ZR_ATTR_STABLE);
+	ASSERT_TRUE(kids[2].flags & ZR_ATTR_STABLE);
+	for (size_t i = 0; i < 3; i++) {
+		zr_tree_forget(tree, kids[i].ino, 1);
+	}
+
+	/* Plain readdir: the kernel's node keeps its number; a node nobody holds is not made. */
+	struct answer o = {0};
+	struct entries l = {0};
+	zr_tree_opendir(tree, tmpl, on_open, &o);
+	wait_for(&o);
+	ASSERT_OK(zr_tree_readdir(tree, o.h, 0, 0, fill_inos, &l));
+	ASSERT_EQ_INT(l.n, 1);
+	ASSERT_EQ_U64(l.ino[0], svc);
+	/* Names only, of a listing still current: no lookup, so no number. */
+	l = (struct entries){0};
+	ASSERT_OK(zr_tree_readdir(tree, o.h, 0, ZR_TREE_READDIR_NAMES, fill_inos, &l));
+	ASSERT_EQ_INT(l.n, 1);
+	ASSERT_EQ_U64(l.ino[0], 0);
+	zr_tree_forget(tree, svc, 1); /* mkdir's: nothing holds the node now */
+	l = (struct entries){0};
+	ASSERT_OK(zr_tree_readdir(tree, o.h, 0, 0, fill_inos, &l));
+	ASSERT_EQ_INT(l.n, 1);
+	ASSERT_EQ_U64(l.ino[0], 0);
+	/* readdirplus: a node, counted once. */
+	l = (struct entries){0};
+	ASSERT_OK(zr_tree_readdir(tree, o.h, 0, ZR_TREE_READDIR_PLUS, fill_inos, &l));
+	ASSERT_EQ_INT(l.n, 1);
+	ASSERT_NE_U64(l.ino[0], 0);
+	zr_tree_release(tree, o.h);
+	zr_tree_forget(tree, l.ino[0], 1);
+
+	/* A service deleted: the same, before rmdir is answered. */
+	n_attr_invalidated = 0;
+	before = lookup(ZR_TREE_ROOT_INO, "echo", 0).mtime_ns;
+	r = (struct answer){0};
+	zr_tree_rmdir(tree, tmpl, "c1", on_done, &r);
+	wait_for(&r);
+	ASSERT_EQ_INT(r.err, 0);
+	ASSERT_TRUE(attr_was_invalidated(tmpl));
+	ASSERT_TRUE(lookup(ZR_TREE_ROOT_INO, "echo", 0).mtime_ns > before);
+	names = list(tmpl);
+	ASSERT_EQ_STR(names, "");
+	free(names);
+}
+
 /* ---- the remote provider, against our own HTTP API ---- */
 
 TEST(remote)
@@ -446,6 +578,8 @@ int main(void)
 	RUN_TEST(readdir);
 	RUN_TEST(read);
 	RUN_TEST(service);
+	RUN_TEST(dots);
+	RUN_TEST(cache);
 	RUN_TEST(remote);
 	stop();
 	char *cmd = test_strf("rm -rf '%s'", data_dir);
