@@ -320,7 +320,7 @@ static void list_dir(struct zr_api_req *q)
 	}
 	_cleanup_json_ json_t *entries = json_array();
 	struct listing l = {.tree = t, .entries = entries};
-	err = entries ? zr_tree_readdir(t, h, 0, false, fill_entry, &l) : -ENOMEM;
+	err = entries ? zr_tree_readdir(t, h, 0, 0, fill_entry, &l) : -ENOMEM;
 	zr_tree_release(t, h);
 	if (err < 0) {
 		zr_api__fail_errno(q, -err, NULL);
