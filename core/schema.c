@@ -10,6 +10,10 @@
 #include "schema.h"
 #include "util/buf.h"
 #include "util/cleanup.h"
+#include "util/pattern.h"
+
+/* Largest parse tree a pattern may give regcomp (about 2 MB and a millisecond). */
+#define PATTERN_SIZE_MAX 10000
 
 enum type { TYPE_STRING, TYPE_INTEGER, TYPE_NUMBER, TYPE_BOOLEAN, TYPE_OBJECT, TYPE_ARRAY };
 
@@ -309,6 +313,12 @@ static int parse_field(struct field *f, json_t *def, char **ret_err)
 			if (!json_is_string(v) ||
 			    strlen(json_string_value(v)) != json_string_length(v)) {
 				return fail(ret_err, "field '%s.%s': must be a string", name, key);
+			}
+			/* Templates come from git repositories too: regcomp must not exhaust
+			 * the robot's memory or stack. */
+			if (zr_pattern_size(json_string_value(v)) > PATTERN_SIZE_MAX) {
+				return fail(ret_err, "field '%s.%s': too complex (nests or repeats "
+						     "too much)", name, key);
 			}
 			int rc = regcomp(&f->re, json_string_value(v), REG_EXTENDED | REG_NOSUB);
 			if (rc == REG_ESPACE) {

@@ -1,0 +1,110 @@
+/* Unit tests for core/util/pattern.c. */
+#include <stdint.h>
+
+#include "util/pattern.h"
+
+#include "test.h"
+
+/* "(((a)+)+)+" with n groups, or "a+++" with n pluses when groups is false. */
+static char *nested_plus(size_t n, bool groups)
+{
+	char *s = malloc(3 * n + 2);
+	ASSERT_NOT_NULL(s);
+	size_t k = 0;
+	for (size_t i = 0; groups && i < n; i++) {
+		s[k++] = '(';
+	}
+	s[k++] = 'a';
+	for (size_t i = 0; i < n; i++) {
+		if (groups) {
+			s[k++] = ')';
+		}
+		s[k++] = '+';
+	}
+	s[k] = '\0';
+	return s;
+}
+
+/* n '(' then "a" then n ')'. */
+static char *nested_groups(size_t n)
+{
+	char *s = malloc(2 * n + 2);
+	ASSERT_NOT_NULL(s);
+	memset(s, '(', n);
+	s[n] = 'a';
+	memset(s + n + 1, ')', n);
+	s[2 * n + 1] = '\0';
+	return s;
+}
+
+TEST(plain)
+{
+	ASSERT_EQ_SIZE(zr_pattern_size(""), 0);
+	ASSERT_EQ_SIZE(zr_pattern_size("abc"), 3);
+	ASSERT_EQ_SIZE(zr_pattern_size("[[:alpha:]_]"), 1);
+	ASSERT_EQ_SIZE(zr_pattern_size("[]{1000}]"), 1);
+	ASSERT_LE_SIZE(zr_pattern_size("a\\{1000\\}"), 10);
+	ASSERT_LE_SIZE(zr_pattern_size("a{x}"), 4);
+}
+
+TEST(repetitions)
+{
+	ASSERT_GE_SIZE(zr_pattern_size("a{500}"), 500);
+	ASSERT_GE_SIZE(zr_pattern_size("a{2,500}"), 500);
+	ASSERT_GE_SIZE(zr_pattern_size("a{500,}"), 501);
+	ASSERT_GE_SIZE(zr_pattern_size("(a{100}){100}"), 10000);
+	ASSERT_GE_SIZE(zr_pattern_size("([[:digit:]]{0,100}){0,100}"), 10000);
+	/* glibc reads x+ as x x*: each level doubles. */
+	char *s = nested_plus(22, true);
+	ASSERT_GE_SIZE(zr_pattern_size(s), (size_t)1 << 22);
+	free(s);
+	s = nested_plus(22, false);
+	ASSERT_GE_SIZE(zr_pattern_size(s), (size_t)1 << 22);
+	free(s);
+	/* Saturates instead of wrapping around. */
+	s = nested_plus(200, true);
+	ASSERT_EQ_SIZE(zr_pattern_size(s), SIZE_MAX);
+	free(s);
+	ASSERT_EQ_SIZE(zr_pattern_size("((((a{32767}){32767}){32767}){32767}){32767}"), SIZE_MAX);
+}
+
+TEST(depth)
+{
+	char *s = nested_groups(ZR_PATTERN_DEPTH_MAX);
+	ASSERT_LT_SIZE(zr_pattern_size(s), 1000);
+	free(s);
+	s = nested_groups(ZR_PATTERN_DEPTH_MAX + 1);
+	ASSERT_EQ_SIZE(zr_pattern_size(s), SIZE_MAX);
+	free(s);
+	/* Unbalanced: regcomp refuses these; the estimate must not read past the end. */
+	ASSERT_LT_SIZE(zr_pattern_size("((a"), 10);
+	ASSERT_LT_SIZE(zr_pattern_size("a))"), 10);
+	ASSERT_LT_SIZE(zr_pattern_size("[a"), 10);
+	ASSERT_LT_SIZE(zr_pattern_size("[[:alpha"), 10);
+	ASSERT_LT_SIZE(zr_pattern_size("a\\"), 10);
+	ASSERT_LT_SIZE(zr_pattern_size("a{3,"), 10);
+}
+
+/* Patterns templates really use stay far below the limit schema.c sets (10,000). */
+TEST(realistic)
+{
+	static const char *const patterns[] = {
+		"^[a-z_][a-z0-9_-]*$",
+		"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$",
+		"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+		"^((25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])$",
+		"^(https?|ssh)://[^ ]+$",
+	};
+	for (size_t i = 0; i < sizeof(patterns) / sizeof(patterns[0]); i++) {
+		ASSERT_LT_SIZE(zr_pattern_size(patterns[i]), 1000);
+	}
+}
+
+int main(void)
+{
+	RUN_TEST(plain);
+	RUN_TEST(repetitions);
+	RUN_TEST(depth);
+	RUN_TEST(realistic);
+	return 0;
+}
