@@ -33,19 +33,20 @@ static bool parse_count(const char **s, size_t *ret)
 	return true;
 }
 
-/* How many copies of its operand the interval at s ("{m}", "{m,}", "{m,n}") makes, moving s
- * past it; 0 when s is not an interval (then glibc reads '{' as a plain character). */
+/* How many copies of its operand the interval at s ("{m}", "{m,}", "{m,n}", and glibc's
+ * "{,n}" for "{0,n}") makes, moving s past it; 0 when s is not an interval (then glibc reads
+ * '{' as a plain character or refuses the pattern). */
 static size_t interval_copies(const char **s)
 {
 	const char *q = *s + 1;
-	size_t m, n;
-	if (!parse_count(&q, &m)) {
-		return 0;
-	}
+	size_t m = 0, n;
+	bool has_m = parse_count(&q, &m);
 	size_t copies = m;
 	if (*q == ',') {
 		q++;
 		copies = parse_count(&q, &n) ? n : add(m, 1);
+	} else if (!has_m) {
+		return 0;
 	}
 	if (*q != '}') {
 		return 0;

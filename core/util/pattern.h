@@ -7,9 +7,9 @@
 
 /* Estimates the size of the parse tree glibc's regcomp builds for the extended regular
  * expression p (borrowed), counting each repetition as glibc expands it: x+ as x x*,
- * x{m,n} as n copies of x, x{m,} as m + 1. regcomp's time and memory grow with that size and
- * its recursion with the nesting of groups, and it bounds neither: a 70-byte pattern of 22
- * nested "(...)+" takes 3.5 GB, 30,000 nested parentheses overflow the stack.
+ * x{m,n} and x{,n} as n copies of x, x{m,} as m + 1. regcomp's time and memory grow with
+ * that size and its recursion with the nesting of groups, and it bounds neither: a 70-byte
+ * pattern of 22 nested "(...)+" takes 3.5 GB, 30,000 nested parentheses overflow the stack.
  * Returns the estimate (saturating), or SIZE_MAX when groups nest deeper than
  * ZR_PATTERN_DEPTH_MAX. An invalid pattern gets an estimate too; regcomp rejects it. */
 size_t zr_pattern_size(const char *p);

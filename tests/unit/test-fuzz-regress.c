@@ -61,6 +61,8 @@ TEST(pattern_exponential)
 	pattern_refused("a++++++++++++++++++++++++++++++");
 	pattern_refused("(a{3000}){3000}");
 	pattern_refused("((a{255}){255}){255}");
+	/* glibc's own "{,n}" ("{0,n}"), which a first version of the estimate took for text. */
+	pattern_refused("(a{,1000}){,1000}");
 }
 
 /* Patterns of real size still load and match. */

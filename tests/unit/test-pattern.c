@@ -52,6 +52,10 @@ TEST(repetitions)
 	ASSERT_GE_SIZE(zr_pattern_size("a{500}"), 500);
 	ASSERT_GE_SIZE(zr_pattern_size("a{2,500}"), 500);
 	ASSERT_GE_SIZE(zr_pattern_size("a{500,}"), 501);
+	/* glibc reads "{,n}" as "{0,n}". */
+	ASSERT_GE_SIZE(zr_pattern_size("a{,500}"), 500);
+	ASSERT_GE_SIZE(zr_pattern_size("(a{,1000}){,1000}"), 1000000);
+	ASSERT_LE_SIZE(zr_pattern_size("a{,}"), 3);
 	ASSERT_GE_SIZE(zr_pattern_size("(a{100}){100}"), 10000);
 	ASSERT_GE_SIZE(zr_pattern_size("([[:digit:]]{0,100}){0,100}"), 10000);
 	/* glibc reads x+ as x x*: each level doubles. */
