@@ -12,8 +12,8 @@
 #include "util/cleanup.h"
 #include "util/pattern.h"
 
-/* Largest parse tree a pattern may give regcomp (about 2 MB and a millisecond). */
-#define PATTERN_SIZE_MAX 10000
+/* Highest zr_pattern_cost of a pattern: regcomp then takes a few MB and milliseconds. */
+#define PATTERN_COST_MAX 10000
 
 enum type { TYPE_STRING, TYPE_INTEGER, TYPE_NUMBER, TYPE_BOOLEAN, TYPE_OBJECT, TYPE_ARRAY };
 
@@ -316,7 +316,7 @@ static int parse_field(struct field *f, json_t *def, char **ret_err)
 			}
 			/* Templates come from git repositories too: regcomp must not exhaust
 			 * the robot's memory or stack. */
-			if (zr_pattern_size(json_string_value(v)) > PATTERN_SIZE_MAX) {
+			if (zr_pattern_cost(json_string_value(v)) > PATTERN_COST_MAX) {
 				return fail(ret_err, "field '%s.%s': too complex (nests or repeats "
 						     "too much)", name, key);
 			}

@@ -1,6 +1,8 @@
-/* The size of the tree glibc's regcomp would build for an extended regular expression. */
+/* The cost of compiling an extended regular expression with glibc's regcomp, estimated from
+ * the text alone. */
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "pattern.h"
 
@@ -33,26 +35,31 @@ static bool parse_count(const char **s, size_t *ret)
 	return true;
 }
 
-/* How many copies of its operand the interval at s ("{m}", "{m,}", "{m,n}", and glibc's
- * "{,n}" for "{0,n}") makes, moving s past it; 0 when s is not an interval (then glibc reads
- * '{' as a plain character or refuses the pattern). */
-static size_t interval_copies(const char **s)
+/* Reads the interval at *s ("{m}", "{m,}", "{m,n}", and glibc's "{,n}" for "{0,n}") and moves
+ * *s past it: *ret_copies is how many copies of its operand glibc makes, *ret_min is m and
+ * *ret_open whether it has no upper bound. False when *s is no interval (glibc then reads '{'
+ * as a plain character or refuses the pattern). */
+static bool parse_interval(const char **s, size_t *ret_copies, size_t *ret_min, bool *ret_open)
 {
 	const char *q = *s + 1;
 	size_t m = 0, n;
-	bool has_m = parse_count(&q, &m);
+	bool has_m = parse_count(&q, &m), open = false;
 	size_t copies = m;
 	if (*q == ',') {
 		q++;
-		copies = parse_count(&q, &n) ? n : add(m, 1);
+		open = !parse_count(&q, &n);
+		copies = open ? add(m, 1) : n;
 	} else if (!has_m) {
-		return 0;
+		return false;
 	}
 	if (*q != '}') {
-		return 0;
+		return false;
 	}
 	*s = q + 1;
-	return copies > 0 ? copies : 1;
+	*ret_copies = copies > 0 ? copies : 1;
+	*ret_min = m;
+	*ret_open = open;
+	return true;
 }
 
 /* Moves s past the bracket expression it starts ("[a-z]", "[]x]", "[^[:alpha:]]"). */
@@ -80,75 +87,148 @@ static const char *skip_bracket(const char *s)
 	return *s ? s + 1 : s;
 }
 
-size_t zr_pattern_size(const char *p)
+/* An open group, or the whole pattern: what it holds so far, and its last element, which a
+ * repetition that follows applies to. */
+struct level {
+	size_t size, loops;           /* tree nodes; loops over something that can be empty */
+	size_t anchor_loops;          /* such loops over an anchor (^, $, \b...) */
+	size_t last_size, last_loops, last_anchor_loops;
+	bool anchor;                  /* holds an anchor */
+	bool last_anchor;
+	bool prefix_empty;            /* the branch before the last element can match "" */
+	bool last_empty;              /* the last element can */
+	bool alt_empty;               /* an earlier alternative of the group can */
+};
+
+static void level_init(struct level *l)
 {
-	/* Per open group: the size of what it holds so far, and of its last element, which a
-	 * repetition that follows copies. */
-	struct {
-		size_t sum, last;
-	} st[ZR_PATTERN_DEPTH_MAX + 1] = {{0, 0}};
-	size_t d = 0;
+	*l = (struct level){.prefix_empty = true, .last_empty = true};
+}
+
+/* Appends to l an element: a character, an anchor or a group g. */
+static void push(struct level *l, const struct level *g, bool empty, bool anchor)
+{
+	l->prefix_empty = l->prefix_empty && l->last_empty;
+	l->last_size = g ? add(g->size, 1) : 1;
+	l->last_loops = g ? g->loops : 0;
+	l->last_anchor_loops = g ? g->anchor_loops : 0;
+	l->last_empty = empty;
+	l->last_anchor = anchor;
+	l->size = add(l->size, l->last_size);
+	l->loops = add(l->loops, l->last_loops);
+	l->anchor_loops = add(l->anchor_loops, l->last_anchor_loops);
+	l->anchor = l->anchor || anchor;
+}
+
+/* Repeats the last element of l: copies of it in all, and a loop back when unbounded. */
+static void repeat(struct level *l, size_t copies, bool open)
+{
+	l->size = add(l->size, mul(l->last_size, copies - 1));
+	l->loops = add(l->loops, mul(l->last_loops, copies - 1));
+	l->anchor_loops = add(l->anchor_loops, mul(l->last_anchor_loops, copies - 1));
+	l->last_size = mul(l->last_size, copies);
+	l->last_loops = mul(l->last_loops, copies);
+	l->last_anchor_loops = mul(l->last_anchor_loops, copies);
+	/* glibc computes epsilon closures through such a loop over and over, and through a
+	 * run of them over anchors once per combination of contexts: exponentially. */
+	if (open && l->last_empty) {
+		l->loops = add(l->loops, 1);
+		l->last_loops = add(l->last_loops, 1);
+		if (l->last_anchor) {
+			l->anchor_loops = add(l->anchor_loops, 1);
+			l->last_anchor_loops = add(l->last_anchor_loops, 1);
+		}
+	}
+	l->size = add(l->size, 1);
+	l->last_size = add(l->last_size, 1);
+}
+
+size_t zr_pattern_cost(const char *p)
+{
+	struct level st[ZR_PATTERN_DEPTH_MAX + 1];
+	size_t d = 0, copies, min;
+	bool open;
+	level_init(&st[0]);
 	const char *s = p;
 	while (*s) {
-		size_t copies, atom = 1;
+		struct level *l = &st[d];
 		switch (*s) {
 		case '(':
 			if (d == ZR_PATTERN_DEPTH_MAX) {
 				return SIZE_MAX;
 			}
-			d++;
-			st[d].sum = st[d].last = 0;
+			level_init(&st[++d]);
 			s++;
 			continue;
 		case ')':
 			if (d == 0) {
 				break; /* a plain character */
 			}
-			atom = add(st[d].sum, 1);
 			d--;
+			push(&st[d], l, l->alt_empty || (l->prefix_empty && l->last_empty),
+			     l->anchor);
 			s++;
-			st[d].sum = add(st[d].sum, atom);
-			st[d].last = atom;
 			continue;
-		case '+':
-			st[d].sum = add(st[d].sum, st[d].last);
-			st[d].last = mul(st[d].last, 2);
+		case '|':
+			l->alt_empty = l->alt_empty || (l->prefix_empty && l->last_empty);
+			l->prefix_empty = l->last_empty = true;
+			l->last_size = l->last_loops = l->last_anchor_loops = 0;
+			l->last_anchor = false;
+			l->size = add(l->size, 1);
 			s++;
 			continue;
 		case '*':
+			repeat(l, 1, true);
+			l->last_empty = true;
+			s++;
+			continue;
+		case '+':
+			repeat(l, 2, true); /* x+ is x x* */
+			s++;
+			continue;
 		case '?':
-		case '|':
-			st[d].sum = add(st[d].sum, 1);
-			st[d].last = *s == '|' ? 0 : add(st[d].last, 1);
+			repeat(l, 1, false);
+			l->last_empty = true;
 			s++;
 			continue;
 		case '{':
-			copies = interval_copies(&s);
-			if (copies == 0) {
+			if (!parse_interval(&s, &copies, &min, &open)) {
 				break;
 			}
-			st[d].sum = add(st[d].sum, mul(st[d].last, copies - 1));
-			st[d].last = mul(st[d].last, copies);
+			repeat(l, copies, open);
+			l->last_empty = l->last_empty || min == 0;
+			continue;
+		case '^':
+		case '$':
+			push(l, NULL, true, true);
+			s++;
 			continue;
 		case '[':
 			s = skip_bracket(s);
-			st[d].sum = add(st[d].sum, 1);
-			st[d].last = 1;
+			push(l, NULL, false, false);
 			continue;
 		case '\\':
+			if (s[1] && strchr("bB<>`'", s[1])) {
+				push(l, NULL, true, true); /* GNU's word and buffer anchors */
+				s += 2;
+				continue;
+			}
 			s += s[1] ? 1 : 0;
 			break;
 		default:
 			break;
 		}
 		s++;
-		st[d].sum = add(st[d].sum, atom);
-		st[d].last = atom;
+		push(l, NULL, false, false);
 	}
 	/* Groups left open: regcomp refuses them, but they still count. */
-	while (d > 0) {
-		d--;
-		st[d].sum = add(st[d].sum, st[d + 1].sum);
+	for (; d > 0; d--) {
+		st[d - 1].size = add(st[d - 1].size, st[d].size);
+		st[d - 1].loops = add(st[d - 1].loops, st[d].loops);
+		st[d - 1].anchor_loops = add(st[d - 1].anchor_loops, st[d].anchor_loops);
 	}
-	return st[0].sum;
+	if (st[0].anchor_loops > ZR_PATTERN_ANCHOR_LOOPS_MAX) {
+		return SIZE_MAX;
+	}
+	return mul(st[0].size, add(st[0].loops, 1));
 }

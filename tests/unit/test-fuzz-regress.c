@@ -1,5 +1,5 @@
-/* Inputs the fuzz harnesses (tests/fuzz/) or their review found to crash or exhaust the
- * robot, each checked to be refused at once now. */
+/* Inputs the fuzz harnesses (tests/fuzz/), or the review of what they found, showed to crash
+ * or exhaust the robot, each checked to be refused at once now. */
 #include <time.h>
 
 #include "schema.h"
@@ -65,6 +65,20 @@ TEST(pattern_exponential)
 	pattern_refused("(a{,1000}){,1000}");
 }
 
+/* fuzz-schema's first finding (a timeout): 12 nested "(...)+" around an empty group, under the
+ * size limit as a tree but 10 s in regcomp, which computes the epsilon closures of loops over
+ * what can match "" again and again. Also such loops side by side, and over anchors, where
+ * glibc's time grows exponentially with their number. */
+TEST(pattern_empty_loops)
+{
+	pattern_refused("(((((((((((()+)+)+)+)+)+)+)+)+)+)+)+");
+	pattern_refused("(()*){2000}");
+	pattern_refused("((a?)+){1000}");
+	pattern_refused("((a?){0,20}*){200}");
+	pattern_refused("(\\b)*{14}");
+	pattern_refused("(^)*(^)*(^)*(^)*(^)*(^)*(^)*(^)*(^)*(^)*(^)*(^)*(^)*(^)*(^)*(^)*");
+}
+
 /* Patterns of real size still load and match. */
 TEST(pattern_accepted)
 {
@@ -88,6 +102,7 @@ int main(void)
 {
 	RUN_TEST(pattern_deep_groups);
 	RUN_TEST(pattern_exponential);
+	RUN_TEST(pattern_empty_loops);
 	RUN_TEST(pattern_accepted);
 	return 0;
 }
