@@ -77,6 +77,8 @@ TEST(pattern_empty_loops)
 	pattern_refused("((a?){0,20}*){200}");
 	pattern_refused("(\\b)*{14}");
 	pattern_refused("(^)*(^)*(^)*(^)*(^)*(^)*(^)*(^)*(^)*(^)*(^)*(^)*(^)*(^)*(^)*(^)*");
+	/* Its second (a timeout too): the loops need only an anchor next to them. */
+	pattern_refused("^2***********++ect");
 }
 
 /* Patterns of real size still load and match. */

@@ -88,6 +88,9 @@ TEST(loops)
 	ASSERT_EQ_SIZE(zr_pattern_cost("(\\b)*{9}"), SIZE_MAX);
 	ASSERT_EQ_SIZE(zr_pattern_cost("(^)*(^)*(^)*(^)*(^)*(^)*(^)*(^)*(^)*"), SIZE_MAX);
 	ASSERT_EQ_SIZE(zr_pattern_cost("(\\<|x)*{9}"), SIZE_MAX);
+	ASSERT_EQ_SIZE(zr_pattern_cost("^a**********"), SIZE_MAX);
+	ASSERT_LT_SIZE(zr_pattern_cost("a**********"), 1000);
+	ASSERT_LT_SIZE(zr_pattern_cost("^(a*)*$"), 100);
 }
 
 TEST(depth)
