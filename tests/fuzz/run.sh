@@ -7,8 +7,9 @@
 # Each harness starts from its seed corpus (tests/fuzz/corpus/<h>, never written) and the
 # inputs found by earlier runs (build-fuzz/fuzz/<h>/corpus). A crash, a sanitizer report, a
 # broken invariant, a leak, an input running over 20 s or allocating 1 GB at once, or the
-# process passing 4 GB stops that harness; the others still run. Exits 0 when none failed, else 1 after printing each reproducer's path. Replay one
-# with: build-fuzz/tests/fuzz/fuzz-<h> REPRODUCER (or build/tests/fuzz/fuzz-<h>-corpus).
+# process passing 4 GB stops that harness; the others still run. Exits 0 when none failed,
+# else 1 after printing each reproducer's path. Replay one with:
+# build-fuzz/tests/fuzz/fuzz-<h> REPRODUCER (or build/tests/fuzz/fuzz-<h>-corpus).
 # Needs clang and its libFuzzer runtime (Debian: clang-14, libclang-rt-14-dev).
 set -euo pipefail
 
