@@ -11,6 +11,10 @@
 #include "util/cleanup.h"
 #include "util/log.h"
 #include "util/name.h"
+#include "util/pattern.h"
+
+/* Highest zr_pattern_cost of a pattern: regcomp then takes a few MB and milliseconds. */
+#define PATTERN_COST_MAX 10000
 
 enum type { TYPE_STRING, TYPE_INTEGER, TYPE_NUMBER, TYPE_BOOLEAN, TYPE_OBJECT, TYPE_ARRAY };
 
@@ -277,6 +281,12 @@ static int parse_field(struct field *f, json_t *def, char **ret_err)
 			if (!json_is_string(v) ||
 			    strlen(json_string_value(v)) != json_string_length(v)) {
 				return key_fail(ret_err, name, key, "must be a string");
+			}
+			/* Templates come from git repositories too: regcomp must not exhaust
+			 * the robot's memory or stack. */
+			if (zr_pattern_cost(json_string_value(v)) > PATTERN_COST_MAX) {
+				return key_fail(ret_err, name, key,
+						"too complex (nests or repeats too much)");
 			}
 			int rc = regcomp(&f->re, json_string_value(v), REG_EXTENDED | REG_NOSUB);
 			if (rc == REG_ESPACE) {

@@ -1,0 +1,110 @@
+/* Inputs the fuzz harnesses (tests/fuzz/), or the review of what they found, showed to crash
+ * or exhaust the robot, each checked to be refused at once now. */
+#include <time.h>
+
+#include "schema.h"
+
+#include "test.h"
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Parses {"p": {"type": "string", "pattern": pattern}} and asserts it is refused as too
+ * complex, well before regcomp could have spent its time. */
+static void pattern_refused(const char *pattern)
+{
+	json_t *fields = json_pack("{s{ss ss}}", "p", "type", "string", "pattern", pattern);
+	ASSERT_NOT_NULL(fields);
+	struct zr_schema *s = NULL;
+	char *err = NULL;
+	double t0 = now();
+	ASSERT_EQ_INT(zr_schema_parse(fields, NULL, &s, &err), -EINVAL);
+	ASSERT_LT_INT((long long)((now() - t0) * 1000), 1000);
+	ASSERT_NULL(s);
+	ASSERT_EQ_STR(err, "field 'p.pattern': too complex (nests or repeats too much)");
+	free(err);
+	json_decref(fields);
+}
+
+/* 30,000 nested groups: regcomp recursed once per group and overflowed the stack (SIGSEGV
+ * while loading the template). */
+TEST(pattern_deep_groups)
+{
+	size_t n = 30000;
+	char *p = malloc(2 * n + 2);
+	ASSERT_NOT_NULL(p);
+	memset(p, '(', n);
+	p[n] = 'a';
+	memset(p + n + 1, ')', n);
+	p[2 * n + 1] = '\0';
+	pattern_refused(p);
+	free(p);
+}
+
+/* A 70-byte pattern whose 22 nested "+" double the tree at each level: regcomp took 3.5 GB and
+ * 24 s; at 30 levels it exhausts the machine. The same through an interval and a '+' chain. */
+TEST(pattern_exponential)
+{
+	char p[128] = "";
+	for (int i = 0; i < 22; i++) {
+		strcat(p, "(");
+	}
+	strcat(p, "a");
+	for (int i = 0; i < 22; i++) {
+		strcat(p, ")+");
+	}
+	pattern_refused(p);
+	pattern_refused("a++++++++++++++++++++++++++++++");
+	pattern_refused("(a{3000}){3000}");
+	pattern_refused("((a{255}){255}){255}");
+	/* glibc's own "{,n}" ("{0,n}"), which a first version of the estimate took for text. */
+	pattern_refused("(a{,1000}){,1000}");
+}
+
+/* fuzz-schema's first finding (a timeout): 12 nested "(...)+" around an empty group, under the
+ * size limit as a tree but 10 s in regcomp, which computes the epsilon closures of loops over
+ * what can match "" again and again. Also such loops side by side, and over anchors, where
+ * glibc's time grows exponentially with their number. */
+TEST(pattern_empty_loops)
+{
+	pattern_refused("(((((((((((()+)+)+)+)+)+)+)+)+)+)+)+");
+	pattern_refused("(()*){2000}");
+	pattern_refused("((a?)+){1000}");
+	pattern_refused("((a?){0,20}*){200}");
+	pattern_refused("(\\b)*{14}");
+	pattern_refused("(^)*(^)*(^)*(^)*(^)*(^)*(^)*(^)*(^)*(^)*(^)*(^)*(^)*(^)*(^)*(^)*");
+	/* Its second (a timeout too): the loops need only an anchor next to them. */
+	pattern_refused("^2***********++ect");
+}
+
+/* Patterns of real size still load and match. */
+TEST(pattern_accepted)
+{
+	json_t *fields = json_pack("{s{ss ss}}", "host", "type", "string", "pattern",
+				   "^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$");
+	ASSERT_NOT_NULL(fields);
+	struct zr_schema *s = NULL;
+	ASSERT_OK(zr_schema_parse(fields, NULL, &s, NULL));
+	json_t *ok = json_pack("{ss}", "host", "db-1"), *bad = json_pack("{ss}", "host", "-db");
+	json_t *out = NULL;
+	ASSERT_OK(zr_schema_apply(s, ok, 0, &out, NULL));
+	json_decref(out);
+	ASSERT_EQ_INT(zr_schema_apply(s, bad, 0, &out, NULL), -EINVAL);
+	json_decref(ok);
+	json_decref(bad);
+	zr_schema_free(s);
+	json_decref(fields);
+}
+
+int main(void)
+{
+	RUN_TEST(pattern_deep_groups);
+	RUN_TEST(pattern_exponential);
+	RUN_TEST(pattern_empty_loops);
+	RUN_TEST(pattern_accepted);
+	return 0;
+}
