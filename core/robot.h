@@ -63,6 +63,9 @@ struct zr_robot {
 	bool kicking;               /* handing out slots: a release or want meanwhile waits */
 	int running_processes;      /* action processes alive */
 	uint64_t next_task_id, next_serial, event_seq;
+	/* task id → task, of every service: one table, not one per service (most services hold
+	 * a task or two). Entries are the services'; they add and remove them. */
+	struct zr_map tasks;
 	struct zr_journal events, log;
 	long long started_ns, mtime_ns;
 	struct zr_robot_hooks hooks;

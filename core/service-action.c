@@ -356,8 +356,11 @@ void zr_service__start_attempt(struct zr_service *s, struct zr_task *t)
 					      (json_int_t)t->id, "data", s->data, "args", t->args);
 	_cleanup_free_ char *input = in ? json_dumps(in, JSON_COMPACT) : NULL;
 	char **env = build_env(s, t);
+	_cleanup_free_ char *why = NULL;
 	int err = -ENOMEM;
-	if (a && input && env) {
+	if (a && input && env && (err = zr_service__workdir_make(s, &why)) < 0) {
+		log_error("Service %s: %s", s->path, why ? why : strerror(-err));
+	} else if (a && input && env) {
 		a->t = t;
 		struct zr_runner_config cfg = {
 			.path = t->action->path,

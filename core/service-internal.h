@@ -28,6 +28,12 @@ int zr_service__store_task(const struct zr_task *t, bool internal);
 /* Logs that the robot's own change (what) could not be queued in the store, when err < 0. */
 void zr_service__store_failed(const struct zr_service *s, const char *what, int err);
 
+/* ---- service.c ---- */
+
+/* Makes the service's work folder unless this run made it already: 0, or -errno with why in
+ * *ret_err (owned by the caller; may be NULL on -ENOMEM). */
+int zr_service__workdir_make(struct zr_service *s, char **ret_err);
+
 /* ---- service-action.c ---- */
 
 /* Starts an attempt of t (current, holding a job slot): its end comes back through

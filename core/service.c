@@ -16,6 +16,7 @@
 #include "task.h"
 #include "template.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
 #include "util/log.h"
 #include "util/name.h"
 
@@ -33,27 +34,6 @@ static int make_guid(char ret[static 37])
 	snprintf(ret, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
 		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
 		 b[13], b[14], b[15]);
-	return 0;
-}
-
-static int mkdir_p(const char *path)
-{
-	_cleanup_free_ char *p = strdup(path);
-	if (!p) {
-		return -ENOMEM;
-	}
-	for (char *c = p + 1; *c; c++) {
-		if (*c == '/') {
-			*c = '\0';
-			if (mkdir(p, 0700) < 0 && errno != EEXIST) {
-				return -errno;
-			}
-			*c = '/';
-		}
-	}
-	if (mkdir(p, 0700) < 0 && errno != EEXIST) {
-		return -errno;
-	}
 	return 0;
 }
 
@@ -106,17 +86,28 @@ static struct zr_service *service_new(struct zr_robot *r, const struct zr_templa
 	return s;
 }
 
-/* Sets the work folder from the guid and makes sure it exists. */
-static int service_workdir(struct zr_service *s, char **ret_err)
+/* Sets the work folder from the guid; made (make) makes it (a new service), or leaves it to
+ * zr_service__workdir_make before the first task (a restored one: most already have it, and
+ * a mkdir per service would dominate the restart). */
+static int service_workdir(struct zr_service *s, bool make, char **ret_err)
 {
 	if (asprintf(&s->workdir, "%s/work/%s", s->robot->cfg.data_dir, s->guid) < 0) {
 		s->workdir = NULL;
 		return -ENOMEM;
 	}
-	int err = mkdir_p(s->workdir);
+	return make ? zr_service__workdir_make(s, ret_err) : 0;
+}
+
+int zr_service__workdir_make(struct zr_service *s, char **ret_err)
+{
+	if (s->workdir_made) {
+		return 0;
+	}
+	int err = zr_mkdir_p(s->workdir, 0700);
 	if (err < 0 && ret_err) {
 		(void)asprintf(ret_err, "cannot create work folder %s: %s", s->workdir, strerror(-err));
 	}
+	s->workdir_made = err == 0;
 	return err;
 }
 
@@ -138,7 +129,7 @@ int zr_service__new(struct zr_robot *r, const struct zr_template *t, const char 
 	if (err == 0) {
 		s->guid = strdup(guid);
 		s->secret = strdup(secret);
-		err = s->state && s->guid && s->secret ? service_workdir(s, ret_err) : -ENOMEM;
+		err = s->state && s->guid && s->secret ? service_workdir(s, true, ret_err) : -ENOMEM;
 	}
 	if (err < 0) {
 		zr_service__close(s);
@@ -163,7 +154,7 @@ int zr_service_restore(struct zr_robot *r, const struct zr_template *t,
 	s->created_ns = s->mtime_ns = s->data_mtime_ns = s->state_mtime_ns = row->created_ns;
 	int err = -ENOMEM;
 	if (s->guid && s->secret && json_is_object(s->data) && json_is_object(s->state)) {
-		err = service_workdir(s, ret_err);
+		err = service_workdir(s, false, ret_err);
 	} else if (ret_err) {
 		(void)asprintf(ret_err, "bad data or state of %s in the store", s->path);
 		err = -EIO;
@@ -181,9 +172,11 @@ static void service_free(struct zr_service *s)
 	while (!zr_list_empty(&s->tasks)) {
 		struct zr_task *t = container_of(s->tasks.next, struct zr_task, link);
 		zr_queue_remove(&s->queue, &t->qitem);
+		if (!s->orphan) {
+			(void)zr_imap_del(&s->robot->tasks, t->id);
+		}
 		zr_task_free(t);
 	}
-	zr_map_done(&s->task_ids);
 	zr_journal_done(&s->log);
 	zr_journal_done(&s->events);
 	json_decref(s->data);
@@ -260,7 +253,8 @@ void zr_service__event(struct zr_service *s, const char *type, json_t *ev)
 
 struct zr_task *zr_service_task(const struct zr_service *s, uint64_t id)
 {
-	return zr_imap_get(&s->task_ids, id);
+	struct zr_task *t = zr_imap_get(&s->robot->tasks, id);
+	return t && t->svc == s ? t : NULL;
 }
 
 struct zr_task *zr_service_newest(const struct zr_service *s, const char *action)
@@ -290,7 +284,7 @@ int zr_service__restore_task(struct zr_service *s, const struct zr_store_task *r
 		return -ENOENT;
 	}
 	struct zr_task *t = zr_task_create(s, (uint64_t)row->id, a, args);
-	if (!t || zr_imap_put(&s->task_ids, t->id, t) < 0) {
+	if (!t || zr_imap_put(&s->robot->tasks, t->id, t) < 0) {
 		zr_task_free(t);
 		return -ENOMEM;
 	}

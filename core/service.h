@@ -37,7 +37,8 @@ struct zr_service {
 	char *path;          /* "<template>/<name>" */
 	char *guid;
 	char *secret;        /* 64 hex digits: the HTTP token that acts on this service only */
-	char *workdir;       /* <data>/work/<guid> */
+	char *workdir;       /* <data>/work/<guid>: made with the service, or before its first task
+			      * in this run (zr_service__workdir_make) when restored */
 	uint64_t serial;     /* unique in this robot run: tells a new service from an old namesake */
 	json_t *data;        /* owned */
 	json_t *state;       /* {"CATEGORY TAG": "VALUE"}, owned */
@@ -48,7 +49,6 @@ struct zr_service {
 	struct zr_task *current; /* running or waiting to retry, or NULL */
 	uv_timer_t retry_timer;
 	struct zr_list tasks;  /* every task kept, by id */
-	struct zr_map task_ids; /* id → task */
 	size_t n_finished;
 	struct zr_journal log, events;
 	struct zr_recur *recur;
@@ -57,6 +57,7 @@ struct zr_service {
 	const struct zr_template *upgrade_to; /* switch to it once the running task ends */
 	struct zr_list ready_link; /* in robot->ready while waiting for a job slot */
 	unsigned refs;  /* open files that show this service; it is freed once closed and 0 */
+	bool workdir_made; /* this run made sure the work folder exists */
 	bool has_slot; /* holds one of the robot's job slots: set and cleared by robot.c only */
 	bool pending;  /* created, its commit not done yet: not in the tree */
 	bool delete_requested;
@@ -67,6 +68,7 @@ struct zr_service {
 	size_t pending_tasks; /* enqueues waiting for their commit */
 	bool deleting;
 	bool closing;
+	bool orphan; /* its robot is destroyed: freeing it must not touch the robot */
 	int closing_handles;
 	struct zr_list delete_link; /* in robot->deleting */
 };
