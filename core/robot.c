@@ -413,7 +413,7 @@ void zr_robot__service_idle(struct zr_robot *r, struct zr_service *s)
 			  "ignoring (it is deleted again at the next start)", s->path);
 	}
 	struct rm_work *w = calloc(1, sizeof(*w));
-	if (w && (w->path = strdup(s->workdir))) {
+	if (w && (w->path = zr_service__workdir(s))) {
 		w->req.data = w;
 		if (uv_queue_work(r->loop, &w->req, rm_tree_work, rm_tree_done) == 0) {
 			w = NULL;
@@ -629,7 +629,7 @@ static int load_service(const struct zr_store_service *row, void *data)
 		(void)zr_service_set_state(s, "template", "missing", "error");
 	} else if (json_object_get(s->state, "template missing")) {
 		/* The template came back. */
-		(void)json_object_del(s->state, "template missing");
+		zr_service__state_del(s, "template missing");
 		(void)zr_service_set_state(s, "template", "version", "ok");
 	}
 	s->deleting = row->deleting;
@@ -711,6 +711,7 @@ int zr_robot_load_store(struct zr_robot *r)
 	}
 
 	zr_map_done(&l.by_guid);
+	zr_service__load_done(r);
 	if (err < 0) {
 		return err;
 	}
@@ -900,6 +901,7 @@ void zr_robot_destroy(struct zr_robot *r)
 		zr_service__close(s);
 	}
 	zr_map_done(&r->tasks);
+	zr_service__load_done(r);
 	/* Templates outlive the services' close callbacks only by what those callbacks touch:
 	 * tasks and journals, never the template. */
 	i = 0;

@@ -66,6 +66,9 @@ struct zr_robot {
 	/* task id → task, of every service: one table, not one per service (most services hold
 	 * a task or two). Entries are the services'; they add and remove them. */
 	struct zr_map tasks;
+	/* While the store loads: JSON text → object, shared by the services and tasks restored
+	 * with that text (zr_service__load_json). Empty otherwise. */
+	struct zr_map load_json;
 	struct zr_journal events, log;
 	long long started_ns, mtime_ns;
 	struct zr_robot_hooks hooks;

@@ -356,15 +356,15 @@ void zr_service__start_attempt(struct zr_service *s, struct zr_task *t)
 					      (json_int_t)t->id, "data", s->data, "args", t->args);
 	_cleanup_free_ char *input = in ? json_dumps(in, JSON_COMPACT) : NULL;
 	char **env = build_env(s, t);
-	_cleanup_free_ char *why = NULL;
+	_cleanup_free_ char *why = NULL, *cwd = zr_service__workdir(s);
 	int err = -ENOMEM;
-	if (a && input && env && (err = zr_service__workdir_make(s, &why)) < 0) {
+	if (a && input && env && cwd && (err = zr_service__workdir_make(s, &why)) < 0) {
 		log_error("Service %s: %s", s->path, why ? why : strerror(-err));
-	} else if (a && input && env) {
+	} else if (a && input && env && cwd) {
 		a->t = t;
 		struct zr_runner_config cfg = {
 			.path = t->action->path,
-			.cwd = s->workdir,
+			.cwd = cwd,
 			.env = env,
 			.input = input,
 			.timeout = t->action->timeout,

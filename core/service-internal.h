@@ -60,9 +60,10 @@ void zr_service__request_data(struct zr_service *s, const json_t *data, bool int
 
 /* ---- service-upgrade.c ---- */
 
-/* The timers of t's recurring actions: recur_alloc makes room, recur_init sets them up in
- * it (s->recur) on the robot's loop, recur_arm starts one for its next due time. */
-struct zr_recur *zr_service__recur_alloc(const struct zr_template *t);
+/* The timers of t's recurring actions: recur_alloc makes room (*ret NULL when t has none;
+ * -ENOMEM), recur_init sets them up in it (s->recur) on the robot's loop, recur_arm starts
+ * one for its next due time. */
+int zr_service__recur_alloc(const struct zr_template *t, struct zr_recur **ret);
 void zr_service__recur_init(struct zr_service *s, const struct zr_template *t, struct zr_recur *recur);
 void zr_service__recur_arm(struct zr_recur *rc);
 /* Moves an idle service to s->upgrade_to. */

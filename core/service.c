@@ -55,8 +55,9 @@ static struct zr_service *service_new(struct zr_robot *r, const struct zr_templa
 				      const char *name)
 {
 	struct zr_service *s = calloc(1, sizeof(*s));
-	struct zr_recur *recur = zr_service__recur_alloc(t);
-	if (!s || !recur) {
+	struct zr_recur *recur;
+	int err = zr_service__recur_alloc(t, &recur);
+	if (!s || err < 0) {
 		free(s);
 		free(recur);
 		return NULL;
@@ -77,25 +78,31 @@ static struct zr_service *service_new(struct zr_robot *r, const struct zr_templa
 	s->retry_timer.data = s;
 	s->closing_handles = 1;
 	zr_service__recur_init(s, t, recur);
-	s->name = strdup(name);
-	if (!s->name || asprintf(&s->path, "%s/%s", t->name, name) < 0) {
+	if (asprintf(&s->path, "%s/%s", t->name, name) < 0) {
 		s->path = NULL;
 		zr_service__close(s);
 		return NULL;
 	}
+	s->name = s->path + strlen(t->name) + 1;
 	return s;
 }
 
-/* Sets the work folder from the guid; made (make) makes it (a new service), or leaves it to
- * zr_service__workdir_make before the first task (a restored one: most already have it, and
- * a mkdir per service would dominate the restart). */
-static int service_workdir(struct zr_service *s, bool make, char **ret_err)
+/* Sets the identity; NULL or too long (not from this robot) is refused. */
+static int service_identity(struct zr_service *s, const char *guid, const char *secret)
 {
-	if (asprintf(&s->workdir, "%s/work/%s", s->robot->cfg.data_dir, s->guid) < 0) {
-		s->workdir = NULL;
-		return -ENOMEM;
+	if (!guid || !secret || strlen(guid) >= sizeof(s->guid) ||
+	    strlen(secret) >= sizeof(s->secret)) {
+		return -EIO;
 	}
-	return make ? zr_service__workdir_make(s, ret_err) : 0;
+	strcpy(s->guid, guid);
+	strcpy(s->secret, secret);
+	return 0;
+}
+
+char *zr_service__workdir(const struct zr_service *s)
+{
+	char *p;
+	return asprintf(&p, "%s/work/%s", s->robot->cfg.data_dir, s->guid) < 0 ? NULL : p;
 }
 
 int zr_service__workdir_make(struct zr_service *s, char **ret_err)
@@ -103,9 +110,11 @@ int zr_service__workdir_make(struct zr_service *s, char **ret_err)
 	if (s->workdir_made) {
 		return 0;
 	}
-	int err = zr_mkdir_p(s->workdir, 0700);
+	_cleanup_free_ char *dir = zr_service__workdir(s);
+	int err = dir ? zr_mkdir_p(dir, 0700) : -ENOMEM;
 	if (err < 0 && ret_err) {
-		(void)asprintf(ret_err, "cannot create work folder %s: %s", s->workdir, strerror(-err));
+		(void)asprintf(ret_err, "cannot create work folder %s: %s", dir ? dir : s->guid,
+			       strerror(-err));
 	}
 	s->workdir_made = err == 0;
 	return err;
@@ -127,9 +136,10 @@ int zr_service__new(struct zr_robot *r, const struct zr_template *t, const char 
 		err = random_hex(secret, 32);
 	}
 	if (err == 0) {
-		s->guid = strdup(guid);
-		s->secret = strdup(secret);
-		err = s->state && s->guid && s->secret ? service_workdir(s, true, ret_err) : -ENOMEM;
+		err = s->state ? service_identity(s, guid, secret) : -ENOMEM;
+	}
+	if (err == 0) {
+		err = zr_service__workdir_make(s, ret_err);
 	}
 	if (err < 0) {
 		zr_service__close(s);
@@ -142,20 +152,20 @@ int zr_service__new(struct zr_robot *r, const struct zr_template *t, const char 
 int zr_service_restore(struct zr_robot *r, const struct zr_template *t,
 		       const struct zr_store_service *row, struct zr_service **ret, char **ret_err)
 {
-	json_error_t jerr;
 	struct zr_service *s = service_new(r, t, row->name);
 	if (!s) {
 		return -ENOMEM;
 	}
-	s->guid = strdup(row->guid);
-	s->secret = strdup(row->secret);
-	s->data = json_loads(row->data, 0, &jerr);
-	s->state = json_loads(row->state, 0, &jerr);
+	s->data = zr_service__load_json(r, row->data);
+	s->state = zr_service__load_json(r, row->state);
 	s->created_ns = s->mtime_ns = s->data_mtime_ns = s->state_mtime_ns = row->created_ns;
-	int err = -ENOMEM;
-	if (s->guid && s->secret && json_is_object(s->data) && json_is_object(s->state)) {
-		err = service_workdir(s, false, ret_err);
-	} else if (ret_err) {
+	/* Its work folder is made before its first task (zr_service__workdir_make): most have it
+	 * already, and a mkdir per service would dominate the restart. */
+	int err = 0;
+	if (service_identity(s, row->guid, row->secret) < 0) {
+		(void)asprintf(ret_err, "bad guid or secret of %s in the store", s->path);
+		err = -EIO;
+	} else if (!json_is_object(s->data) || !json_is_object(s->state)) {
 		(void)asprintf(ret_err, "bad data or state of %s in the store", s->path);
 		err = -EIO;
 	}
@@ -190,11 +200,7 @@ static void service_free(struct zr_service *s)
 		free(rr->recur);
 		free(rr);
 	}
-	free(s->name);
 	free(s->path);
-	free(s->guid);
-	free(s->secret);
-	free(s->workdir);
 	free(s);
 }
 
@@ -271,8 +277,7 @@ struct zr_task *zr_service_newest(const struct zr_service *s, const char *action
 int zr_service__restore_task(struct zr_service *s, const struct zr_store_task *row, char **ret_err)
 {
 	const struct zr_action_def *a = zr_template_action(s->template, row->action);
-	json_error_t jerr;
-	json_t *args = json_loads(row->args, 0, &jerr);
+	json_t *args = zr_service__load_json(s->robot, row->args);
 	if (!args) {
 		args = json_object();
 	}
@@ -351,6 +356,59 @@ static bool word_valid(const char *w)
 	return true;
 }
 
+/* Makes s->state the service's own before a change in place: restored states are shared
+ * (zr_service__load_json). */
+static int state_own(struct zr_service *s)
+{
+	if (s->state->refcount == 1) {
+		return 0;
+	}
+	/* The values are strings, replaced and never changed: a shallow copy is enough. */
+	json_t *copy = json_copy(s->state);
+	if (!copy) {
+		return -ENOMEM;
+	}
+	json_decref(s->state);
+	s->state = copy;
+	return 0;
+}
+
+void zr_service__state_del(struct zr_service *s, const char *key)
+{
+	if (json_object_get(s->state, key) && state_own(s) == 0) {
+		(void)json_object_del(s->state, key);
+	}
+}
+
+#define LOAD_JSON_TEXT_MAX 512
+#define LOAD_JSON_MAX 64
+
+json_t *zr_service__load_json(struct zr_robot *r, const char *text)
+{
+	json_t *v = text ? zr_map_get(&r->load_json, text) : NULL;
+	if (v) {
+		return json_incref(v);
+	}
+	json_error_t jerr;
+	v = text ? json_loads(text, 0, &jerr) : NULL;
+	/* Bounded: texts that differ from service to service are not worth keeping. */
+	if (v && strlen(text) <= LOAD_JSON_TEXT_MAX && r->load_json.len < LOAD_JSON_MAX &&
+	    zr_map_put(&r->load_json, text, v) == 0) {
+		json_incref(v);
+	}
+	return v;
+}
+
+void zr_service__load_done(struct zr_robot *r)
+{
+	size_t i = 0;
+	void *v;
+	while (zr_map_next(&r->load_json, &i, NULL, NULL, &v)) {
+		json_decref(v);
+	}
+	zr_map_done(&r->load_json);
+}
+
 int zr_service_set_state(struct zr_service *s, const char *category, const char *tag,
 			 const char *value)
 {
@@ -370,7 +428,7 @@ int zr_service_set_state(struct zr_service *s, const char *category, const char 
 	if (old && strcmp(json_string_value(old), value) == 0) {
 		return 0;
 	}
-	if (json_object_set_new(s->state, key, json_string(value)) < 0) {
+	if (state_own(s) < 0 || json_object_set_new(s->state, key, json_string(value)) < 0) {
 		return -ENOMEM;
 	}
 	s->state_mtime_ns = zr_now_ns();

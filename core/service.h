@@ -33,12 +33,10 @@ struct zr_retired_recur {
 struct zr_service {
 	struct zr_robot *robot;
 	const struct zr_template *template; /* pinned version; borrowed from the robot */
-	char *name;
+	char *name;          /* in path, after the '/' */
 	char *path;          /* "<template>/<name>" */
-	char *guid;
-	char *secret;        /* 64 hex digits: the HTTP token that acts on this service only */
-	char *workdir;       /* <data>/work/<guid>: made with the service, or before its first task
-			      * in this run (zr_service__workdir_make) when restored */
+	char guid[37];
+	char secret[65];     /* 64 hex digits: the HTTP token that acts on this service only */
 	uint64_t serial;     /* unique in this robot run: tells a new service from an old namesake */
 	json_t *data;        /* owned */
 	json_t *state;       /* {"CATEGORY TAG": "VALUE"}, owned */
@@ -106,6 +104,20 @@ void zr_service_request_data(struct zr_service *s, const json_t *data, zr_reques
  * owned by s), or with -ENOSPC / -EIO / -ENOMEM and NULL (it never existed). */
 void zr_service_request_task(struct zr_service *s, const struct zr_action_def *action,
 			     const char *payload, size_t len, zr_request_task_cb cb, void *cbdata);
+
+/* While the robot loads its store: text parsed, or the object parsed before from the same
+ * text (a new reference; NULL if it does not parse). Restored services and tasks mostly hold
+ * equal data, state and args (a template's defaults, {}): one object for all of them, never
+ * changed in place (data and args are replaced whole; state is copied first, see
+ * zr_service__state_del). load_done drops the table once the store is loaded. */
+json_t *zr_service__load_json(struct zr_robot *r, const char *text);
+void zr_service__load_done(struct zr_robot *r);
+/* The service's work folder, <data>/work/<guid> (owned by the caller; NULL: out of memory).
+ * Made with the service, or before its first task in this run (zr_service__workdir_make)
+ * when restored. */
+char *zr_service__workdir(const struct zr_service *s);
+/* Removes key from the service's state in memory (the caller stores the state). */
+void zr_service__state_del(struct zr_service *s, const char *key);
 
 /* Makes a service of template t with data (validated, defaults filled; taken, also on
  * failure). Returns 0, or -ENOMEM / -errno (work folder, with *ret_err). */
