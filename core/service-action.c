@@ -203,7 +203,7 @@ static void on_exited(int64_t status, int sig, bool timed_out, void *data)
 	}
 
 	bool retryable = state == ZR_TASK_ERROR || state == ZR_TASK_TIMEOUT;
-	if (retryable && t->attempt < t->action->retry.tries) {
+	if (retryable && t->attempt < t->action->retry.tries && zr_service__retry_timer(s)) {
 		double delay = t->action->retry.delay * pow(t->action->retry.backoff, t->attempt - 1);
 		size_t el = strcspn(error, "\n");
 		(void)zr_journal_appendf(&t->log, "zrobot: attempt %d of %d failed (%.*s), retrying in %gs",
@@ -215,7 +215,7 @@ static void on_exited(int64_t status, int sig, bool timed_out, void *data)
 		t->timed_out = false;
 		/* The slot goes back while we wait: a backoff must not starve other services. */
 		zr_robot__release_slot(r, s);
-		(void)uv_timer_start(&s->retry_timer, on_retry, (uint64_t)(delay * 1000), 0);
+		(void)uv_timer_start(s->retry_timer, on_retry, (uint64_t)(delay * 1000), 0);
 		zr_robot__process_ended(r);
 		return;
 	}

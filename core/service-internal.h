@@ -30,6 +30,9 @@ void zr_service__store_failed(const struct zr_service *s, const char *what, int 
 
 /* ---- service.c ---- */
 
+/* The service's retry timer, made on first use (its data is s); NULL: out of memory. */
+uv_timer_t *zr_service__retry_timer(struct zr_service *s);
+
 /* Makes the service's work folder unless this run made it already: 0, or -errno with why in
  * *ret_err (owned by the caller; may be NULL on -ENOMEM). */
 int zr_service__workdir_make(struct zr_service *s, char **ret_err);

@@ -288,7 +288,9 @@ void zr_service__finish(struct zr_service *s, struct zr_task *t, enum zr_task_st
 	zr_queue_remove(&s->queue, &t->qitem);
 	if (s->current == t) {
 		s->current = NULL;
-		(void)uv_timer_stop(&s->retry_timer);
+		if (s->retry_timer) {
+			(void)uv_timer_stop(s->retry_timer);
+		}
 		zr_robot__release_slot(r, s);
 	}
 	const char *value = state == ZR_TASK_OK ? "ok" : state == ZR_TASK_CANCELLED ? "skipped" : "error";

@@ -74,9 +74,6 @@ static struct zr_service *service_new(struct zr_robot *r, const struct zr_templa
 	zr_list_init(&s->delete_link);
 	zr_journal_init(&s->log, SERVICE_LOG_MAX);
 	zr_journal_init(&s->events, SERVICE_EVENTS_MAX);
-	uv_timer_init(r->loop, &s->retry_timer);
-	s->retry_timer.data = s;
-	s->closing_handles = 1;
 	zr_service__recur_init(s, t, recur);
 	if (asprintf(&s->path, "%s/%s", t->name, name) < 0) {
 		s->path = NULL;
@@ -97,6 +94,16 @@ static int service_identity(struct zr_service *s, const char *guid, const char *
 	strcpy(s->guid, guid);
 	strcpy(s->secret, secret);
 	return 0;
+}
+
+uv_timer_t *zr_service__retry_timer(struct zr_service *s)
+{
+	if (!s->retry_timer && (s->retry_timer = malloc(sizeof(*s->retry_timer)))) {
+		uv_timer_init(s->robot->loop, s->retry_timer);
+		s->retry_timer->data = s;
+		s->closing_handles++;
+	}
+	return s->retry_timer;
 }
 
 char *zr_service__workdir(const struct zr_service *s)
@@ -200,19 +207,26 @@ static void service_free(struct zr_service *s)
 		free(rr->recur);
 		free(rr);
 	}
+	free(s->retry_timer);
 	free(s->path);
 	free(s);
 }
 
-static void on_service_closed(uv_handle_t *h)
+static void handle_closed(struct zr_service *s)
 {
-	struct zr_service *s = h->data;
-	if (h != (uv_handle_t *)&s->retry_timer) {
-		s = ((struct zr_recur *)h->data)->svc;
-	}
 	if (--s->closing_handles == 0 && s->refs == 0) {
 		service_free(s);
 	}
+}
+
+static void on_retry_closed(uv_handle_t *h)
+{
+	handle_closed(h->data);
+}
+
+static void on_recur_closed(uv_handle_t *h)
+{
+	handle_closed(((struct zr_recur *)h->data)->svc);
 }
 
 void zr_service_ref(struct zr_service *s)
@@ -234,13 +248,20 @@ void zr_service__close(struct zr_service *s)
 	}
 	s->closing = true;
 	zr_list_remove(&s->ready_link);
-	uv_close((uv_handle_t *)&s->retry_timer, on_service_closed);
+	/* The service is freed from a close callback, never inside this call: it needs one handle
+	 * to close, and most services have made none. Out of memory, it stays (a leak, not a
+	 * service freed under its caller). */
+	if (zr_service__retry_timer(s)) {
+		uv_close((uv_handle_t *)s->retry_timer, on_retry_closed);
+	} else {
+		log_error("Service %s: out of memory while closing it, not freed", s->path ? s->path : "?");
+	}
 	for (size_t i = 0; i < s->n_recur; i++) {
-		uv_close((uv_handle_t *)&s->recur[i].timer, on_service_closed);
+		uv_close((uv_handle_t *)&s->recur[i].timer, on_recur_closed);
 	}
 	for (struct zr_retired_recur *rr = s->retired; rr; rr = rr->next) {
 		for (size_t i = 0; i < rr->n; i++) {
-			uv_close((uv_handle_t *)&rr->recur[i].timer, on_service_closed);
+			uv_close((uv_handle_t *)&rr->recur[i].timer, on_recur_closed);
 		}
 	}
 }
@@ -302,6 +323,9 @@ int zr_service__restore_task(struct zr_service *s, const struct zr_store_task *r
 	t->err = row->err;
 	t->error = row->error ? strdup(row->error) : NULL;
 	if (row->result_len) {
+		/* Sized to fit (the buffer grows from its cap): a finished task's result never
+		 * grows, and 100,000 of them would otherwise take 64 bytes at least each. */
+		t->result.cap = row->result_len + 1;
 		(void)zr_buf_append(&t->result, row->result, row->result_len);
 	}
 	zr_list_push_back(&s->tasks, &t->link);

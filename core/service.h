@@ -45,7 +45,7 @@ struct zr_service {
 		lasterror_mtime_ns;
 	struct zr_queue queue;
 	struct zr_task *current; /* running or waiting to retry, or NULL */
-	uv_timer_t retry_timer;
+	uv_timer_t *retry_timer; /* made at the first retry (zr_service__retry_timer), or at close */
 	struct zr_list tasks;  /* every task kept, by id */
 	size_t n_finished;
 	struct zr_journal log, events;
