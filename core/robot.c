@@ -889,7 +889,6 @@ void zr_robot_destroy(struct zr_robot *r)
 		size_t j = 0;
 		void *sv;
 		while (zr_map_next(&rt->services, &j, NULL, NULL, &sv)) {
-			((struct zr_service *)sv)->orphan = true;
 			zr_service__close(sv);
 		}
 		zr_map_done(&rt->services);
@@ -897,10 +896,8 @@ void zr_robot_destroy(struct zr_robot *r)
 	struct zr_service *s, *tmp;
 	zr_list_for_each_safe(s, tmp, &r->deleting, delete_link) {
 		zr_list_remove(&s->delete_link);
-		s->orphan = true;
 		zr_service__close(s);
 	}
-	zr_map_done(&r->tasks);
 	zr_service__load_done(r);
 	/* Templates outlive the services' close callbacks only by what those callbacks touch:
 	 * tasks and journals, never the template. */

@@ -63,9 +63,6 @@ struct zr_robot {
 	bool kicking;               /* handing out slots: a release or want meanwhile waits */
 	int running_processes;      /* action processes alive */
 	uint64_t next_task_id, next_serial, event_seq;
-	/* task id → task, of every service: one table, not one per service (most services hold
-	 * a task or two). Entries are the services'; they add and remove them. */
-	struct zr_map tasks;
 	/* While the store loads: JSON text → object, shared by the services and tasks restored
 	 * with that text (zr_service__load_json). Empty otherwise. */
 	struct zr_map load_json;

@@ -92,7 +92,6 @@ static void on_enqueued(int err, void *data)
 	s->pending_tasks--;
 	if (err < 0) {
 		zr_queue_remove(&s->queue, &t->qitem);
-		(void)zr_imap_del(&s->robot->tasks, t->id);
 		zr_task_free(t);
 		t = NULL;
 	} else {
@@ -159,7 +158,7 @@ int zr_service__enqueue(struct zr_service *s, const struct zr_action_def *action
 	}
 	struct enqueue *q = calloc(1, sizeof(*q));
 	struct zr_task *t = zr_task_create(s, r->next_task_id + 1, action, valid);
-	if (!q || !t || zr_imap_put(&r->tasks, t->id, t) < 0) {
+	if (!q || !t) {
 		free(q);
 		zr_task_free(t);
 		return -ENOMEM;
@@ -178,7 +177,6 @@ int zr_service__enqueue(struct zr_service *s, const struct zr_action_def *action
 		}
 	}
 	if (err < 0) {
-		(void)zr_imap_del(&s->robot->tasks, t->id);
 		zr_task_free(t);
 		free(q);
 		return err;
@@ -236,7 +234,6 @@ static void trim_history(struct zr_service *s)
 			continue;
 		}
 		s->n_finished--;
-		(void)zr_imap_del(&s->robot->tasks, t->id);
 		zr_service__store_failed(s, "a trimmed task", zr_store_task_delete(s->robot->cfg.store, (int64_t)t->id));
 		if (s->robot->hooks.task_removed) {
 			s->robot->hooks.task_removed(t, s->robot->hooks.data);

@@ -189,9 +189,6 @@ static void service_free(struct zr_service *s)
 	while (!zr_list_empty(&s->tasks)) {
 		struct zr_task *t = container_of(s->tasks.next, struct zr_task, link);
 		zr_queue_remove(&s->queue, &t->qitem);
-		if (!s->orphan) {
-			(void)zr_imap_del(&s->robot->tasks, t->id);
-		}
 		zr_task_free(t);
 	}
 	zr_journal_done(&s->log);
@@ -280,8 +277,24 @@ void zr_service__event(struct zr_service *s, const char *type, json_t *ev)
 
 struct zr_task *zr_service_task(const struct zr_service *s, uint64_t id)
 {
-	struct zr_task *t = zr_imap_get(&s->robot->tasks, id);
-	return t && t->svc == s ? t : NULL;
+	/* No index: a service keeps a bounded list (its history and queue), and an index of a
+	 * robot's tasks costs more than the tasks themselves at 100,000 services. The list is in
+	 * id order: start from the nearer end (a reader wants a recent task, the store's answer
+	 * an old one), but look at every task, so the order only decides the speed. */
+	if (zr_list_empty(&s->tasks)) {
+		return NULL;
+	}
+	uint64_t first = container_of(s->tasks.next, struct zr_task, link)->id;
+	uint64_t last = container_of(s->tasks.prev, struct zr_task, link)->id;
+	bool forward = id <= first || (id < last && id - first < last - id);
+	for (struct zr_list *e = forward ? s->tasks.next : s->tasks.prev; e != &s->tasks;
+	     e = forward ? e->next : e->prev) {
+		struct zr_task *t = container_of(e, struct zr_task, link);
+		if (t->id == id) {
+			return t;
+		}
+	}
+	return NULL;
 }
 
 struct zr_task *zr_service_newest(const struct zr_service *s, const char *action)
@@ -310,7 +323,7 @@ int zr_service__restore_task(struct zr_service *s, const struct zr_store_task *r
 		return -ENOENT;
 	}
 	struct zr_task *t = zr_task_create(s, (uint64_t)row->id, a, args);
-	if (!t || zr_imap_put(&s->robot->tasks, t->id, t) < 0) {
+	if (!t) {
 		zr_task_free(t);
 		return -ENOMEM;
 	}

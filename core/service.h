@@ -66,7 +66,6 @@ struct zr_service {
 	size_t pending_tasks; /* enqueues waiting for their commit */
 	bool deleting;
 	bool closing;
-	bool orphan; /* its robot is destroyed: freeing it must not touch the robot */
 	int closing_handles;
 	struct zr_list delete_link; /* in robot->deleting */
 };
@@ -190,6 +189,7 @@ int zr_service__check_producers(struct zr_robot *r, const struct zr_template *t,
 /* Records a refused write: sets lasterror and logs it. path is relative to the mount. */
 void zr_service_refuse(struct zr_service *s, const char *path, int err, const char *reason);
 
+/* Task id of s (borrowed), or NULL; a task whose enqueue is not committed yet is not found. */
 struct zr_task *zr_service_task(const struct zr_service *s, uint64_t id);
 /* The newest task of an action, or NULL. */
 struct zr_task *zr_service_newest(const struct zr_service *s, const char *action);
