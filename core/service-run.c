@@ -19,7 +19,7 @@
 void zr_service__log(struct zr_service *s, const struct zr_task *t, const char *text, size_t n)
 {
 	char ts[40];
-	(void)zr_journal_appendf(&s->log, "%s task %llu %s: %.*s", zr_time_format(zr_now_ns(), ts),
+	(void)zr_service__log_append(s, "%s task %llu %s: %.*s", zr_time_format(zr_now_ns(), ts),
 				 (unsigned long long)t->id, t->action->name, (int)n, text);
 }
 
@@ -311,7 +311,9 @@ void zr_service__finish(struct zr_service *s, struct zr_task *t, enum zr_task_st
 	zr_service__event(s, "task.finished", json_pack("{sI ss ss}", "task", (json_int_t)t->id, "action",
 							  t->action->name, "state", zr_task_state_name(state)));
 	/* The task log ends now; result readers are answered once the end is on disk. */
-	zr_waitq_wake_all(&t->log.waitq);
+	if (t->log) {
+		zr_waitq_wake_all(&t->log->waitq);
+	}
 	zr_service__store_failed(s, "a task's end", zr_service__store_task(t, true));
 	struct settle *st = malloc(sizeof(*st));
 	if (st) {

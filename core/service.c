@@ -4,6 +4,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,7 +55,8 @@ static int random_hex(char *ret, size_t bytes)
 static struct zr_service *service_new(struct zr_robot *r, const struct zr_template *t,
 				      const char *name)
 {
-	struct zr_service *s = calloc(1, sizeof(*s));
+	size_t path_size = strlen(t->name) + 1 + strlen(name) + 1;
+	struct zr_service *s = calloc(1, sizeof(*s) + path_size);
 	struct zr_recur *recur;
 	int err = zr_service__recur_alloc(t, &recur);
 	if (!s || err < 0) {
@@ -72,14 +74,9 @@ static struct zr_service *service_new(struct zr_robot *r, const struct zr_templa
 	zr_list_init(&s->tasks);
 	zr_list_init(&s->ready_link);
 	zr_list_init(&s->delete_link);
-	zr_journal_init(&s->log, SERVICE_LOG_MAX);
-	zr_journal_init(&s->events, SERVICE_EVENTS_MAX);
 	zr_service__recur_init(s, t, recur);
-	if (asprintf(&s->path, "%s/%s", t->name, name) < 0) {
-		s->path = NULL;
-		zr_service__close(s);
-		return NULL;
-	}
+	s->path = (char *)(s + 1);
+	snprintf(s->path, path_size, "%s/%s", t->name, name);
 	s->name = s->path + strlen(t->name) + 1;
 	return s;
 }
@@ -191,8 +188,8 @@ static void service_free(struct zr_service *s)
 		zr_queue_remove(&s->queue, &t->qitem);
 		zr_task_free(t);
 	}
-	zr_journal_done(&s->log);
-	zr_journal_done(&s->events);
+	zr_journal_free(&s->log);
+	zr_journal_free(&s->events);
 	json_decref(s->data);
 	json_decref(s->state);
 	json_decref(s->rconsumers);
@@ -205,7 +202,6 @@ static void service_free(struct zr_service *s)
 		free(rr);
 	}
 	free(s->retry_timer);
-	free(s->path);
 	free(s);
 }
 
@@ -251,7 +247,7 @@ void zr_service__close(struct zr_service *s)
 	if (zr_service__retry_timer(s)) {
 		uv_close((uv_handle_t *)s->retry_timer, on_retry_closed);
 	} else {
-		log_error("Service %s: out of memory while closing it, not freed", s->path ? s->path : "?");
+		log_error("Service %s: out of memory while closing it, not freed", s->path);
 	}
 	for (size_t i = 0; i < s->n_recur; i++) {
 		uv_close((uv_handle_t *)&s->recur[i].timer, on_recur_closed);
@@ -271,8 +267,34 @@ void zr_service__event(struct zr_service *s, const char *type, json_t *ev)
 	(void)json_object_set_new(ev, "service", json_string(s->path));
 	const char *line = zr_robot__event(s->robot, type, ev);
 	if (line) {
-		(void)zr_journal_append(&s->events, line, strlen(line));
+		struct zr_journal *j = zr_journal_make(&s->events, SERVICE_EVENTS_MAX, s->created_ns);
+		if (j) {
+			(void)zr_journal_append(j, line, strlen(line));
+		}
 	}
+}
+
+struct zr_journal *zr_service_log(struct zr_service *s)
+{
+	return zr_journal_or_empty(&s->log, SERVICE_LOG_MAX, s->created_ns);
+}
+
+struct zr_journal *zr_service_events(struct zr_service *s)
+{
+	return zr_journal_or_empty(&s->events, SERVICE_EVENTS_MAX, s->created_ns);
+}
+
+int zr_service__log_append(struct zr_service *s, const char *fmt, ...)
+{
+	struct zr_journal *j = zr_journal_make(&s->log, SERVICE_LOG_MAX, s->created_ns);
+	if (!j) {
+		return -ENOMEM;
+	}
+	va_list ap;
+	va_start(ap, fmt);
+	int r = zr_journal_vappendf(j, fmt, ap);
+	va_end(ap);
+	return r;
 }
 
 struct zr_task *zr_service_task(const struct zr_service *s, uint64_t id)

@@ -34,9 +34,17 @@ struct zr_service {
 	struct zr_robot *robot;
 	const struct zr_template *template; /* pinned version; borrowed from the robot */
 	char *name;          /* in path, after the '/' */
-	char *path;          /* "<template>/<name>" */
+	char *path;          /* "<template>/<name>", allocated with the service */
 	char guid[37];
 	char secret[65];     /* 64 hex digits: the HTTP token that acts on this service only */
+	/* Here, not with the fields they describe: they fill the room the texts leave. */
+	bool workdir_made; /* this run made sure the work folder exists */
+	bool has_slot; /* holds one of the robot's job slots: set and cleared by robot.c only */
+	bool pending;  /* created, its commit not done yet: not in the tree */
+	bool delete_requested;
+	bool force_delete; /* "force" was written to ctl: rmdir goes on despite consumers */
+	bool deleting;
+	bool closing;
 	uint64_t serial;     /* unique in this robot run: tells a new service from an old namesake */
 	json_t *data;        /* owned */
 	json_t *state;       /* {"CATEGORY TAG": "VALUE"}, owned */
@@ -48,25 +56,18 @@ struct zr_service {
 	uv_timer_t *retry_timer; /* made at the first retry (zr_service__retry_timer), or at close */
 	struct zr_list tasks;  /* every task kept, by id */
 	size_t n_finished;
-	struct zr_journal log, events;
+	struct zr_journal *log, *events; /* NULL until used: zr_service_log, zr_service_events */
 	struct zr_recur *recur;
 	size_t n_recur;
 	struct zr_retired_recur *retired; /* timers of versions the service left, closed with it */
 	const struct zr_template *upgrade_to; /* switch to it once the running task ends */
 	struct zr_list ready_link; /* in robot->ready while waiting for a job slot */
 	unsigned refs;  /* open files that show this service; it is freed once closed and 0 */
-	bool workdir_made; /* this run made sure the work folder exists */
-	bool has_slot; /* holds one of the robot's job slots: set and cleared by robot.c only */
-	bool pending;  /* created, its commit not done yet: not in the tree */
-	bool delete_requested;
-	bool force_delete; /* "force" was written to ctl: rmdir goes on despite consumers */
+	int closing_handles;
 	/* Consumers on other robots, registered through ctl ("consumer add ROBOT T/S"):
 	 * {"<t>.<s>@<robot>": "@remote/<robot>/<t>/<s>"}, owned; NULL until the first. */
 	json_t *rconsumers;
 	size_t pending_tasks; /* enqueues waiting for their commit */
-	bool deleting;
-	bool closing;
-	int closing_handles;
 	struct zr_list delete_link; /* in robot->deleting */
 };
 
@@ -188,6 +189,11 @@ int zr_service__check_producers(struct zr_robot *r, const struct zr_template *t,
 
 /* Records a refused write: sets lasterror and logs it. path is relative to the mount. */
 void zr_service_refuse(struct zr_service *s, const char *path, int err, const char *reason);
+
+/* The service's log and events journals (borrowed), made on first use (see
+ * zr_journal_or_empty). */
+struct zr_journal *zr_service_log(struct zr_service *s);
+struct zr_journal *zr_service_events(struct zr_service *s);
 
 /* Task id of s (borrowed), or NULL; a task whose enqueue is not committed yet is not found. */
 struct zr_task *zr_service_task(const struct zr_service *s, uint64_t id);

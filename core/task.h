@@ -32,7 +32,7 @@ struct zr_task {
 	struct zr_buf result;              /* stdout, capped */
 	char *error;                       /* error text ending in '\n', NULL when ok */
 	int err;                           /* positive errno a result reader gets after the error text */
-	struct zr_journal log;             /* this task's stderr */
+	struct zr_journal *log;            /* this task's stderr; NULL until used (zr_task_log) */
 	long long progress_done, progress_total; /* progress_total < 0: none reported */
 	int attempt;                       /* 1-based attempt number */
 	bool pending;  /* enqueued, its commit not done yet: not visible, not runnable */
@@ -50,6 +50,12 @@ struct zr_task *zr_task_create(struct zr_service *svc, uint64_t id,
 			       const struct zr_action_def *action, json_t *args);
 /* Wakes every waiter (they find the task gone) and frees it. The runner must be gone. */
 struct zr_task *zr_task_free(struct zr_task *t);
+
+/* The task's log (borrowed), made on first use (see zr_journal_or_empty); the appends make it
+ * too, and return 0 or -ENOMEM. */
+struct zr_journal *zr_task_log(struct zr_task *t);
+int zr_task_log_append(struct zr_task *t, const char *line, size_t n);
+int zr_task_log_appendf(struct zr_task *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 bool zr_task_ended(const struct zr_task *t);
 const char *zr_task_state_name(enum zr_task_state s);
