@@ -68,7 +68,7 @@ static struct zr_service *service_new(struct zr_robot *r, const struct zr_templa
 	s->template = t;
 	s->recur = recur;
 	s->serial = ++r->next_serial;
-	s->created_ns = s->mtime_ns = s->data_mtime_ns = s->state_mtime_ns = s->tasks_mtime_ns =
+	s->created_ns = s->data_mtime_ns = s->state_mtime_ns = s->tasks_mtime_ns =
 		s->lasterror_mtime_ns = zr_now_ns();
 	zr_queue_init(&s->queue, (size_t)r->cfg.queue_max);
 	zr_list_init(&s->tasks);
@@ -162,7 +162,7 @@ int zr_service_restore(struct zr_robot *r, const struct zr_template *t,
 	}
 	s->data = zr_service__load_json(r, row->data);
 	s->state = zr_service__load_json(r, row->state);
-	s->created_ns = s->mtime_ns = s->data_mtime_ns = s->state_mtime_ns = row->created_ns;
+	s->created_ns = s->data_mtime_ns = s->state_mtime_ns = row->created_ns;
 	/* Its work folder is made before its first task (zr_service__workdir_make): most have it
 	 * already, and a mkdir per service would dominate the restart. */
 	int err = 0;

@@ -49,8 +49,7 @@ struct zr_service {
 	json_t *data;        /* owned */
 	json_t *state;       /* {"CATEGORY TAG": "VALUE"}, owned */
 	char *lasterror;     /* one line, or NULL */
-	long long created_ns, mtime_ns, data_mtime_ns, state_mtime_ns, tasks_mtime_ns,
-		lasterror_mtime_ns;
+	long long created_ns, data_mtime_ns, state_mtime_ns, tasks_mtime_ns, lasterror_mtime_ns;
 	struct zr_queue queue;
 	struct zr_task *current; /* running or waiting to retry, or NULL */
 	uv_timer_t *retry_timer; /* made at the first retry (zr_service__retry_timer), or at close */
@@ -58,16 +57,16 @@ struct zr_service {
 	size_t n_finished;
 	struct zr_journal *log, *events; /* NULL until used: zr_service_log, zr_service_events */
 	struct zr_recur *recur;
-	size_t n_recur;
 	struct zr_retired_recur *retired; /* timers of versions the service left, closed with it */
 	const struct zr_template *upgrade_to; /* switch to it once the running task ends */
 	struct zr_list ready_link; /* in robot->ready while waiting for a job slot */
 	unsigned refs;  /* open files that show this service; it is freed once closed and 0 */
 	int closing_handles;
+	uint32_t n_recur;       /* in recur */
+	uint32_t pending_tasks; /* enqueues waiting for their commit */
 	/* Consumers on other robots, registered through ctl ("consumer add ROBOT T/S"):
 	 * {"<t>.<s>@<robot>": "@remote/<robot>/<t>/<s>"}, owned; NULL until the first. */
 	json_t *rconsumers;
-	size_t pending_tasks; /* enqueues waiting for their commit */
 	struct zr_list delete_link; /* in robot->deleting */
 };
 

@@ -27,13 +27,14 @@ struct zr_task {
 	struct zr_service *svc;            /* owner */
 	const struct zr_action_def *action; /* borrowed from the service's template */
 	json_t *args;                      /* validated arguments, owned */
-	enum zr_task_state state;
 	long long created_ns, started_ns, finished_ns;
 	struct zr_buf result;              /* stdout, capped */
 	char *error;                       /* error text ending in '\n', NULL when ok */
-	int err;                           /* positive errno a result reader gets after the error text */
 	struct zr_journal *log;            /* this task's stderr; NULL until used (zr_task_log) */
 	long long progress_done, progress_total; /* progress_total < 0: none reported */
+	/* The small fields together: a robot keeps 100,000s of tasks. */
+	enum zr_task_state state;
+	int err;                           /* positive errno a result reader gets after the error text */
 	int attempt;                       /* 1-based attempt number */
 	bool pending;  /* enqueued, its commit not done yet: not visible, not runnable */
 	bool settled;  /* ended and its end is on disk: result readers are answered */
