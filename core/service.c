@@ -165,17 +165,18 @@ int zr_service_restore(struct zr_robot *r, const struct zr_template *t,
 	s->created_ns = s->data_mtime_ns = s->state_mtime_ns = row->created_ns;
 	/* Its work folder is made before its first task (zr_service__workdir_make): most have it
 	 * already, and a mkdir per service would dominate the restart. */
-	int err = 0;
+	const char *bad = NULL;
 	if (service_identity(s, row->guid, row->secret) < 0) {
-		(void)asprintf(ret_err, "bad guid or secret of %s in the store", s->path);
-		err = -EIO;
+		bad = "guid or secret";
 	} else if (!json_is_object(s->data) || !json_is_object(s->state)) {
-		(void)asprintf(ret_err, "bad data or state of %s in the store", s->path);
-		err = -EIO;
+		bad = "data or state";
 	}
-	if (err < 0) {
+	if (bad) {
+		if (ret_err) {
+			(void)asprintf(ret_err, "bad %s of %s in the store", bad, s->path);
+		}
 		zr_service__close(s);
-		return err;
+		return -EIO;
 	}
 	*ret = s;
 	return 0;

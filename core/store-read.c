@@ -116,6 +116,8 @@ struct col {
 	size_t len_off; /* COL_BLOB: where its size goes */
 };
 
+#define N_COLS(cols) (sizeof(cols) / sizeof((cols)[0]))
+
 #define SERVICE_COL(name, type, field) {name, type, offsetof(struct zr_store_service, field), 0}
 static const struct col service_cols[] = {
 	SERVICE_COL("rowid", COL_I64, rowid),
@@ -139,7 +141,8 @@ static const struct col task_cols[] = {
 	TASK_COL("args", COL_TEXT, args),
 	TASK_COL("state", COL_TEXT, state),
 	TASK_COL("error", COL_TEXT, error),
-	{"result", COL_BLOB, offsetof(struct zr_store_task, result), offsetof(struct zr_store_task, result_len)},
+	{"result", COL_BLOB, offsetof(struct zr_store_task, result),
+	 offsetof(struct zr_store_task, result_len)},
 	TASK_COL("lane", COL_INT, lane),
 	TASK_COL("err", COL_INT, err),
 	TASK_COL("attempt", COL_INT, attempt),
@@ -182,7 +185,7 @@ static int service_row(sqlite3_stmt *s, void *ctx)
 {
 	struct walk *w = ctx;
 	struct zr_store_service r = {0};
-	read_row(s, service_cols, sizeof(service_cols) / sizeof(service_cols[0]), &r);
+	read_row(s, service_cols, N_COLS(service_cols), &r);
 	return w->service_fn(&r, w->data);
 }
 
@@ -190,7 +193,7 @@ static int task_row(sqlite3_stmt *s, void *ctx)
 {
 	struct walk *w = ctx;
 	struct zr_store_task t = {0};
-	read_row(s, task_cols, sizeof(task_cols) / sizeof(task_cols[0]), &t);
+	read_row(s, task_cols, N_COLS(task_cols), &t);
 	return w->task_fn(&t, w->data);
 }
 
@@ -215,10 +218,9 @@ int zr_store_load(struct zr_store *st, int (*service_fn)(const struct zr_store_s
 {
 	struct walk ws = {.service_fn = service_fn, .data = data};
 	struct walk wt = {.task_fn = task_fn, .data = data};
-	_cleanup_free_ char *services = select_sql(service_cols, sizeof(service_cols) / sizeof(service_cols[0]),
+	_cleanup_free_ char *services = select_sql(service_cols, N_COLS(service_cols),
 						   "services ORDER BY rowid");
-	_cleanup_free_ char *tasks = select_sql(task_cols, sizeof(task_cols) / sizeof(task_cols[0]),
-						"tasks ORDER BY id");
+	_cleanup_free_ char *tasks = select_sql(task_cols, N_COLS(task_cols), "tasks ORDER BY id");
 	if (!services || !tasks) {
 		return -ENOMEM;
 	}

@@ -56,7 +56,8 @@ struct zr_task *zr_task_free(struct zr_task *t);
  * too, and return 0 or -ENOMEM. */
 struct zr_journal *zr_task_log(struct zr_task *t);
 int zr_task_log_append(struct zr_task *t, const char *line, size_t n);
-int zr_task_log_appendf(struct zr_task *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int zr_task_log_appendf(struct zr_task *t, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 bool zr_task_ended(const struct zr_task *t);
 const char *zr_task_state_name(enum zr_task_state s);
