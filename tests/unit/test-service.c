@@ -441,6 +441,52 @@ static bool event_seen(const char *text)
 	return seen;
 }
 
+/* Services restored with the same texts share their data and state objects (one object for
+ * 100,000 services); a change to one service's state never shows in another's. */
+TEST(shared_restore)
+{
+	const struct zr_template *t = create_ok("node", "cow0", NULL)->template;
+	struct zr_store_service row = {
+		.template = "node", .name = "cow1", .guid = "00000000-0000-4000-8000-00000000c001",
+		.uid = t->uid, .data = "{\"count\": 5}", .state = "{\"template missing\": \"error\"}",
+		.secret = "00", .created_ns = 1,
+	};
+	struct zr_service *a, *b;
+	char *why = NULL;
+	ASSERT_OK(zr_service_restore(robot, t, &row, &a, &why));
+	row.name = "cow2";
+	row.guid = "00000000-0000-4000-8000-00000000c002";
+	ASSERT_OK(zr_service_restore(robot, t, &row, &b, &why));
+	ASSERT_TRUE(a->data == b->data);
+	ASSERT_TRUE(a->state == b->state);
+	ASSERT_EQ_INT(json_integer_value(json_object_get(b->data, "count")), 5);
+
+	ASSERT_OK(zr_service_set_state(a, "check", "one", "ok"));
+	ASSERT_NOT_NULL(json_object_get(a->state, "check one"));
+	ASSERT_NULL(json_object_get(b->state, "check one"));
+	zr_service__state_del(b, "template missing");
+	ASSERT_NULL(json_object_get(b->state, "template missing"));
+	ASSERT_NOT_NULL(json_object_get(a->state, "template missing"));
+
+	/* A text not seen before is parsed anew, and bad texts refuse the restore. */
+	row.name = "cow3";
+	row.guid = "00000000-0000-4000-8000-00000000c003";
+	row.state = "{}";
+	struct zr_service *c;
+	ASSERT_OK(zr_service_restore(robot, t, &row, &c, &why));
+	ASSERT_EQ_SIZE(json_object_size(c->state), 0);
+	row.state = "[";
+	struct zr_service *bad = NULL;
+	ASSERT_EQ_INT(zr_service_restore(robot, t, &row, &bad, &why), -EIO);
+	ASSERT_NOT_NULL(why);
+	free(why);
+	ASSERT_NULL(bad);
+	zr_service__load_done(robot);
+	zr_service__close(a);
+	zr_service__close(b);
+	zr_service__close(c);
+}
+
 /* An on_delete action's fd-3 data is taken while its service finishes its deletion, through
  * the same checks as any data. */
 TEST(on_delete_data)
@@ -510,6 +556,7 @@ int main(void)
 	RUN_TEST(create_compat);
 	RUN_TEST(job_slots);
 	RUN_TEST(on_delete_data);
+	RUN_TEST(shared_restore);
 
 	zr_robot_stop(robot, on_stopped);
 	run_until(&stopped);
