@@ -151,6 +151,9 @@ static bool next_line(const char **p, const char *e, bool *first, const char **r
 
 int zr_journal_append(struct zr_journal *j, const char *line, size_t len)
 {
+	if (!j) {
+		return -ENOMEM;
+	}
 	assert(line || len == 0);
 	if (!line) {
 		line = "";
@@ -199,17 +202,14 @@ int zr_journal_append(struct zr_journal *j, const char *line, size_t len)
 
 int zr_journal_appendf(struct zr_journal *j, const char *fmt, ...)
 {
+	if (!j) {
+		return -ENOMEM;
+	}
+	struct zr_buf b = {0};
 	va_list ap;
 	va_start(ap, fmt);
-	int r = zr_journal_vappendf(j, fmt, ap);
-	va_end(ap);
-	return r;
-}
-
-int zr_journal_vappendf(struct zr_journal *j, const char *fmt, va_list ap)
-{
-	struct zr_buf b = {0};
 	int r = zr_buf_vprintf(&b, fmt, ap);
+	va_end(ap);
 	if (r == 0) {
 		r = zr_journal_append(j, b.data, b.len);
 	}

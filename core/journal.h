@@ -2,7 +2,6 @@
  * events and logs, task logs. Offsets are logical: the byte position in everything ever
  * appended, so `tail -f` (which polls st_size) sees a file that only grows. */
 #pragma once
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "waitq.h"
@@ -41,10 +40,9 @@ void zr_journal_free(struct zr_journal **jp);
 /* Appends one line (a trailing '\n' is added when missing; embedded '\n' split it into several
  * lines), drops whole lines from the front while the window exceeds max_bytes (a single line
  * longer than max_bytes is cut to max_bytes), sets mtime and wakes the waitq.
- * Returns 0 or -ENOMEM (nothing appended). */
+ * Returns 0 or -ENOMEM (nothing appended; also for j NULL, a journal that could not be made). */
 int zr_journal_append(struct zr_journal *j, const char *line, size_t len);
 int zr_journal_appendf(struct zr_journal *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int zr_journal_vappendf(struct zr_journal *j, const char *fmt, va_list ap);
 
 /* Copies up to size bytes for a reader at file offset off into dst and returns the count
  * (0 = at the end). If lines this reader has not seen were dropped (its logical offset is

@@ -49,7 +49,7 @@ struct attempt {
 static void on_stderr_line(const char *line, size_t n, void *data)
 {
 	struct attempt *a = data;
-	(void)zr_task_log_append(a->t, line, n);
+	(void)zr_journal_append(zr_task_log_make(a->t), line, n);
 	zr_service__log(a->t->svc, a->t, line, n);
 	keep_tail(&a->tail, line, n);
 }
@@ -79,7 +79,8 @@ static void ctl_ignored(struct zr_service *s, uint64_t id, const char *action, c
 	log_warn("Task %llu (%s %s): ignoring fd 3 line '%s': %s", (unsigned long long)id, s->path,
 		 action, line, why ? why : "out of memory");
 	if (t) {
-		(void)zr_task_log_appendf(t, "zrobot: ignored fd 3 line '%s': %s", line, why ? why : "");
+		(void)zr_journal_appendf(zr_task_log_make(t), "zrobot: ignored fd 3 line '%s': %s", line,
+					 why ? why : "");
 	}
 }
 
@@ -206,7 +207,8 @@ static void on_exited(int64_t status, int sig, bool timed_out, void *data)
 	if (retryable && t->attempt < t->action->retry.tries && zr_service__retry_timer(s)) {
 		double delay = t->action->retry.delay * pow(t->action->retry.backoff, t->attempt - 1);
 		size_t el = strcspn(error, "\n");
-		(void)zr_task_log_appendf(t, "zrobot: attempt %d of %d failed (%.*s), retrying in %gs",
+		(void)zr_journal_appendf(zr_task_log_make(t),
+					 "zrobot: attempt %d of %d failed (%.*s), retrying in %gs",
 					 t->attempt, t->action->retry.tries, (int)el, error, delay);
 		zr_service__log(s, t, "retrying", 8);
 		free(error);
@@ -322,7 +324,8 @@ static void start_failed(struct zr_service *s, struct zr_task *t, int err)
 static void on_started(int pid, void *data)
 {
 	struct attempt *a = data;
-	(void)zr_task_log_appendf(a->t, "zrobot: attempt %d started, pid %d", a->t->attempt, pid);
+	(void)zr_journal_appendf(zr_task_log_make(a->t), "zrobot: attempt %d started, pid %d",
+				 a->t->attempt, pid);
 }
 
 /* The spawn, off the loop, found the executable missing or not executable. */

@@ -30,9 +30,9 @@ void zr_service__store_failed(const struct zr_service *s, const char *what, int 
 
 /* ---- service.c ---- */
 
-/* Appends a line to the service's log, made on first use: 0 or -ENOMEM. */
-int zr_service__log_append(struct zr_service *s, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+/* The service's log to append to, made on first use; NULL when out of memory (which the
+ * journal's appends take). */
+struct zr_journal *zr_service__log_make(struct zr_service *s);
 
 /* The service's retry timer, made on first use (its data is s); NULL: out of memory. */
 uv_timer_t *zr_service__retry_timer(struct zr_service *s);

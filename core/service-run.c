@@ -19,7 +19,7 @@
 void zr_service__log(struct zr_service *s, const struct zr_task *t, const char *text, size_t n)
 {
 	char ts[40];
-	(void)zr_service__log_append(s, "%s task %llu %s: %.*s", zr_time_format(zr_now_ns(), ts),
+	(void)zr_journal_appendf(zr_service__log_make(s), "%s task %llu %s: %.*s", zr_time_format(zr_now_ns(), ts),
 				 (unsigned long long)t->id, t->action->name, (int)n, text);
 }
 

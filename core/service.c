@@ -4,7 +4,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -268,10 +267,8 @@ void zr_service__event(struct zr_service *s, const char *type, json_t *ev)
 	(void)json_object_set_new(ev, "service", json_string(s->path));
 	const char *line = zr_robot__event(s->robot, type, ev);
 	if (line) {
-		struct zr_journal *j = zr_journal_make(&s->events, SERVICE_EVENTS_MAX, s->created_ns);
-		if (j) {
-			(void)zr_journal_append(j, line, strlen(line));
-		}
+		(void)zr_journal_append(zr_journal_make(&s->events, SERVICE_EVENTS_MAX, s->created_ns),
+					line, strlen(line));
 	}
 }
 
@@ -285,17 +282,9 @@ struct zr_journal *zr_service_events(struct zr_service *s)
 	return zr_journal_or_empty(&s->events, SERVICE_EVENTS_MAX, s->created_ns);
 }
 
-int zr_service__log_append(struct zr_service *s, const char *fmt, ...)
+struct zr_journal *zr_service__log_make(struct zr_service *s)
 {
-	struct zr_journal *j = zr_journal_make(&s->log, SERVICE_LOG_MAX, s->created_ns);
-	if (!j) {
-		return -ENOMEM;
-	}
-	va_list ap;
-	va_start(ap, fmt);
-	int r = zr_journal_vappendf(j, fmt, ap);
-	va_end(ap);
-	return r;
+	return zr_journal_make(&s->log, SERVICE_LOG_MAX, s->created_ns);
 }
 
 struct zr_task *zr_service_task(const struct zr_service *s, uint64_t id)

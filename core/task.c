@@ -1,8 +1,6 @@
 /* Tasks: the record of one action run, what its readers wait for. */
 #include "task.h"
 
-#include <errno.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,23 +35,9 @@ struct zr_journal *zr_task_log(struct zr_task *t)
 	return zr_journal_or_empty(&t->log, TASK_LOG_MAX, t->created_ns);
 }
 
-int zr_task_log_append(struct zr_task *t, const char *line, size_t n)
+struct zr_journal *zr_task_log_make(struct zr_task *t)
 {
-	struct zr_journal *j = zr_journal_make(&t->log, TASK_LOG_MAX, t->created_ns);
-	return j ? zr_journal_append(j, line, n) : -ENOMEM;
-}
-
-int zr_task_log_appendf(struct zr_task *t, const char *fmt, ...)
-{
-	struct zr_journal *j = zr_journal_make(&t->log, TASK_LOG_MAX, t->created_ns);
-	if (!j) {
-		return -ENOMEM;
-	}
-	va_list ap;
-	va_start(ap, fmt);
-	int r = zr_journal_vappendf(j, fmt, ap);
-	va_end(ap);
-	return r;
+	return zr_journal_make(&t->log, TASK_LOG_MAX, t->created_ns);
 }
 
 struct zr_task *zr_task_free(struct zr_task *t)

@@ -52,12 +52,11 @@ struct zr_task *zr_task_create(struct zr_service *svc, uint64_t id,
 /* Wakes every waiter (they find the task gone) and frees it. The runner must be gone. */
 struct zr_task *zr_task_free(struct zr_task *t);
 
-/* The task's log (borrowed), made on first use (see zr_journal_or_empty); the appends make it
- * too, and return 0 or -ENOMEM. */
+/* The task's log (borrowed), made on first use: zr_task_log for readers (see
+ * zr_journal_or_empty), zr_task_log_make to append to (NULL when out of memory, which the
+ * journal's appends take). */
 struct zr_journal *zr_task_log(struct zr_task *t);
-int zr_task_log_append(struct zr_task *t, const char *line, size_t n);
-int zr_task_log_appendf(struct zr_task *t, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+struct zr_journal *zr_task_log_make(struct zr_task *t);
 
 bool zr_task_ended(const struct zr_task *t);
 const char *zr_task_state_name(enum zr_task_state s);
