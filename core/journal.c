@@ -33,6 +33,36 @@ void zr_journal_done(struct zr_journal *j)
 	zr_waitq_init(&j->waitq);
 }
 
+struct zr_journal *zr_journal_make(struct zr_journal **jp, size_t max_bytes, long long mtime_ns)
+{
+	if (!*jp && (*jp = malloc(sizeof(**jp)))) {
+		zr_journal_init(*jp, max_bytes);
+		(*jp)->mtime_ns = mtime_ns;
+	}
+	return *jp;
+}
+
+struct zr_journal *zr_journal_or_empty(struct zr_journal **jp, size_t max_bytes, long long mtime_ns)
+{
+	static struct zr_journal empty;
+	if (zr_journal_make(jp, max_bytes, mtime_ns)) {
+		return *jp;
+	}
+	if (empty.max_bytes == 0) {
+		zr_journal_init(&empty, 1);
+	}
+	return &empty;
+}
+
+void zr_journal_free(struct zr_journal **jp)
+{
+	if (*jp) {
+		zr_journal_done(*jp);
+		free(*jp);
+		*jp = NULL;
+	}
+}
+
 static size_t journal_retained(const struct zr_journal *j)
 {
 	return (size_t)(j->end - j->base);
@@ -121,6 +151,9 @@ static bool next_line(const char **p, const char *e, bool *first, const char **r
 
 int zr_journal_append(struct zr_journal *j, const char *line, size_t len)
 {
+	if (!j) {
+		return -ENOMEM;
+	}
 	assert(line || len == 0);
 	if (!line) {
 		line = "";
@@ -169,6 +202,9 @@ int zr_journal_append(struct zr_journal *j, const char *line, size_t len)
 
 int zr_journal_appendf(struct zr_journal *j, const char *fmt, ...)
 {
+	if (!j) {
+		return -ENOMEM;
+	}
 	struct zr_buf b = {0};
 	va_list ap;
 	va_start(ap, fmt);

@@ -28,10 +28,19 @@ struct zr_journal_cursor {
 void zr_journal_init(struct zr_journal *j, size_t max_bytes);
 void zr_journal_done(struct zr_journal *j);
 
+/* Journals made on first use (most services and tasks never log anything): *jp is NULL until
+ * then. zr_journal_make returns *jp, making it (mtime mtime_ns) if needed, or NULL when out of
+ * memory. zr_journal_or_empty is the same for readers, but never NULL: out of memory, a shared
+ * empty journal nobody appends to. zr_journal_free frees a made one (its waiters must be gone
+ * or woken) and sets *jp to NULL. */
+struct zr_journal *zr_journal_make(struct zr_journal **jp, size_t max_bytes, long long mtime_ns);
+struct zr_journal *zr_journal_or_empty(struct zr_journal **jp, size_t max_bytes, long long mtime_ns);
+void zr_journal_free(struct zr_journal **jp);
+
 /* Appends one line (a trailing '\n' is added when missing; embedded '\n' split it into several
  * lines), drops whole lines from the front while the window exceeds max_bytes (a single line
  * longer than max_bytes is cut to max_bytes), sets mtime and wakes the waitq.
- * Returns 0 or -ENOMEM (nothing appended). */
+ * Returns 0 or -ENOMEM (nothing appended; also for j NULL, a journal that could not be made). */
 int zr_journal_append(struct zr_journal *j, const char *line, size_t len);
 int zr_journal_appendf(struct zr_journal *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -413,7 +413,7 @@ void zr_robot__service_idle(struct zr_robot *r, struct zr_service *s)
 			  "ignoring (it is deleted again at the next start)", s->path);
 	}
 	struct rm_work *w = calloc(1, sizeof(*w));
-	if (w && (w->path = strdup(s->workdir))) {
+	if (w && (w->path = zr_service__workdir(s))) {
 		w->req.data = w;
 		if (uv_queue_work(r->loop, &w->req, rm_tree_work, rm_tree_done) == 0) {
 			w = NULL;
@@ -601,11 +601,45 @@ static int stub_action(const char *tmpl, const char *uid, const char *action, vo
 	return t->missing ? stub_add_action(t, action) : 0;
 }
 
+/* The services loaded so far, by guid, for the rows of tasks and consumers that name them:
+ * by_hash by a hash of the guid (an integer map keeps no copies of the keys, which would stay
+ * behind as 100,000 holes in the heap), by_guid for the rare guid whose hash another took. */
 struct load {
 	struct zr_robot *r;
-	struct zr_map by_guid;
+	struct zr_map by_hash, by_guid;
 	size_t services, tasks, skipped;
 };
+
+static uint64_t guid_hash(const char *guid)
+{
+	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
+	for (; *guid; guid++) {
+		h = (h ^ (unsigned char)*guid) * 0x100000001b3ULL;
+	}
+	return h;
+}
+
+static int load_put(struct load *l, struct zr_service *s)
+{
+	int err = zr_imap_put(&l->by_hash, guid_hash(s->guid), s);
+	return err == -EEXIST ? zr_map_put(&l->by_guid, s->guid, s) : err;
+}
+
+static struct zr_service *load_get(const struct load *l, const char *guid)
+{
+	struct zr_service *s = zr_imap_get(&l->by_hash, guid_hash(guid));
+	return s && strcmp(s->guid, guid) == 0 ? s : zr_map_get(&l->by_guid, guid);
+}
+
+static void load_del(struct load *l, struct zr_service *s)
+{
+	uint64_t h = guid_hash(s->guid);
+	if (zr_imap_get(&l->by_hash, h) == s) {
+		(void)zr_imap_del(&l->by_hash, h);
+	} else {
+		(void)zr_map_del(&l->by_guid, s->guid);
+	}
+}
 
 static int load_service(const struct zr_store_service *row, void *data)
 {
@@ -629,7 +663,7 @@ static int load_service(const struct zr_store_service *row, void *data)
 		(void)zr_service_set_state(s, "template", "missing", "error");
 	} else if (json_object_get(s->state, "template missing")) {
 		/* The template came back. */
-		(void)json_object_del(s->state, "template missing");
+		zr_service__state_del(s, "template missing");
 		(void)zr_service_set_state(s, "template", "version", "ok");
 	}
 	s->deleting = row->deleting;
@@ -643,7 +677,7 @@ static int load_service(const struct zr_store_service *row, void *data)
 				 row->upgrade_to, s->template->uid);
 		}
 	}
-	if (zr_map_put(&l->by_guid, s->guid, s) < 0) {
+	if (load_put(l, s) < 0) {
 		zr_service__close(s);
 		return -ENOMEM;
 	}
@@ -651,7 +685,7 @@ static int load_service(const struct zr_store_service *row, void *data)
 		zr_list_push_back(&r->deleting, &s->delete_link);
 	} else if (zr_map_put(&rt->services, s->name, s) < 0) {
 		log_error("Duplicate service %s in the store, ignoring the second", s->path);
-		(void)zr_map_del(&l->by_guid, s->guid);
+		load_del(l, s);
 		zr_service__close(s);
 		return 0;
 	}
@@ -664,7 +698,7 @@ static int load_service(const struct zr_store_service *row, void *data)
 static int load_rconsumer(const char *producer, const char *robot, const char *consumer, void *data)
 {
 	struct load *l = data;
-	struct zr_service *s = zr_map_get(&l->by_guid, producer);
+	struct zr_service *s = load_get(l, producer);
 	int err = s ? zr_service__rconsumer_apply(s, robot, consumer, true) : 0;
 	return err == -ENOMEM ? err : 0;
 }
@@ -672,7 +706,7 @@ static int load_rconsumer(const char *producer, const char *robot, const char *c
 static int load_task(const struct zr_store_task *row, void *data)
 {
 	struct load *l = data;
-	struct zr_service *s = zr_map_get(&l->by_guid, row->service_guid);
+	struct zr_service *s = load_get(l, row->service_guid);
 	_cleanup_free_ char *why = NULL;
 	if ((uint64_t)row->id > l->r->next_task_id) {
 		l->r->next_task_id = (uint64_t)row->id;
@@ -710,7 +744,9 @@ int zr_robot_load_store(struct zr_robot *r)
 		err = zr_store_rconsumers(r->cfg.store, load_rconsumer, &l);
 	}
 
+	zr_map_done(&l.by_hash);
 	zr_map_done(&l.by_guid);
+	zr_service__load_done(r);
 	if (err < 0) {
 		return err;
 	}
@@ -897,6 +933,7 @@ void zr_robot_destroy(struct zr_robot *r)
 		zr_list_remove(&s->delete_link);
 		zr_service__close(s);
 	}
+	zr_service__load_done(r);
 	/* Templates outlive the services' close callbacks only by what those callbacks touch:
 	 * tasks and journals, never the template. */
 	i = 0;

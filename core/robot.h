@@ -63,6 +63,9 @@ struct zr_robot {
 	bool kicking;               /* handing out slots: a release or want meanwhile waits */
 	int running_processes;      /* action processes alive */
 	uint64_t next_task_id, next_serial, event_seq;
+	/* While the store loads: JSON text → object, shared by the services and tasks restored
+	 * with that text (zr_service__load_json). Empty otherwise. */
+	struct zr_map load_json;
 	struct zr_journal events, log;
 	long long started_ns, mtime_ns;
 	struct zr_robot_hooks hooks;

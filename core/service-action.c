@@ -49,7 +49,7 @@ struct attempt {
 static void on_stderr_line(const char *line, size_t n, void *data)
 {
 	struct attempt *a = data;
-	(void)zr_journal_append(&a->t->log, line, n);
+	(void)zr_journal_append(zr_task_log_make(a->t), line, n);
 	zr_service__log(a->t->svc, a->t, line, n);
 	keep_tail(&a->tail, line, n);
 }
@@ -79,7 +79,8 @@ static void ctl_ignored(struct zr_service *s, uint64_t id, const char *action, c
 	log_warn("Task %llu (%s %s): ignoring fd 3 line '%s': %s", (unsigned long long)id, s->path,
 		 action, line, why ? why : "out of memory");
 	if (t) {
-		(void)zr_journal_appendf(&t->log, "zrobot: ignored fd 3 line '%s': %s", line, why ? why : "");
+		(void)zr_journal_appendf(zr_task_log_make(t), "zrobot: ignored fd 3 line '%s': %s", line,
+					 why ? why : "");
 	}
 }
 
@@ -203,10 +204,11 @@ static void on_exited(int64_t status, int sig, bool timed_out, void *data)
 	}
 
 	bool retryable = state == ZR_TASK_ERROR || state == ZR_TASK_TIMEOUT;
-	if (retryable && t->attempt < t->action->retry.tries) {
+	if (retryable && t->attempt < t->action->retry.tries && zr_service__retry_timer(s)) {
 		double delay = t->action->retry.delay * pow(t->action->retry.backoff, t->attempt - 1);
 		size_t el = strcspn(error, "\n");
-		(void)zr_journal_appendf(&t->log, "zrobot: attempt %d of %d failed (%.*s), retrying in %gs",
+		(void)zr_journal_appendf(zr_task_log_make(t),
+					 "zrobot: attempt %d of %d failed (%.*s), retrying in %gs",
 					 t->attempt, t->action->retry.tries, (int)el, error, delay);
 		zr_service__log(s, t, "retrying", 8);
 		free(error);
@@ -215,7 +217,7 @@ static void on_exited(int64_t status, int sig, bool timed_out, void *data)
 		t->timed_out = false;
 		/* The slot goes back while we wait: a backoff must not starve other services. */
 		zr_robot__release_slot(r, s);
-		(void)uv_timer_start(&s->retry_timer, on_retry, (uint64_t)(delay * 1000), 0);
+		(void)uv_timer_start(s->retry_timer, on_retry, (uint64_t)(delay * 1000), 0);
 		zr_robot__process_ended(r);
 		return;
 	}
@@ -322,7 +324,8 @@ static void start_failed(struct zr_service *s, struct zr_task *t, int err)
 static void on_started(int pid, void *data)
 {
 	struct attempt *a = data;
-	(void)zr_journal_appendf(&a->t->log, "zrobot: attempt %d started, pid %d", a->t->attempt, pid);
+	(void)zr_journal_appendf(zr_task_log_make(a->t), "zrobot: attempt %d started, pid %d",
+				 a->t->attempt, pid);
 }
 
 /* The spawn, off the loop, found the executable missing or not executable. */
@@ -356,12 +359,15 @@ void zr_service__start_attempt(struct zr_service *s, struct zr_task *t)
 					      (json_int_t)t->id, "data", s->data, "args", t->args);
 	_cleanup_free_ char *input = in ? json_dumps(in, JSON_COMPACT) : NULL;
 	char **env = build_env(s, t);
+	_cleanup_free_ char *why = NULL, *cwd = zr_service__workdir(s);
 	int err = -ENOMEM;
-	if (a && input && env) {
+	if (a && input && env && cwd && (err = zr_service__workdir_make(s, &why)) < 0) {
+		log_error("Service %s: %s", s->path, why ? why : strerror(-err));
+	} else if (a && input && env && cwd) {
 		a->t = t;
 		struct zr_runner_config cfg = {
 			.path = t->action->path,
-			.cwd = s->workdir,
+			.cwd = cwd,
 			.env = env,
 			.input = input,
 			.timeout = t->action->timeout,

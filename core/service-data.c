@@ -111,7 +111,6 @@ static void on_rconsumer_committed(int err, void *data)
 		const char *slash = strchr(w->consumer, '/');
 		log_info("%s: consumer %.*s.%s@%s %s", s->path, (int)(slash - w->consumer), w->consumer,
 			 slash + 1, w->robot, w->add ? "registered" : "dropped");
-		s->mtime_ns = zr_now_ns();
 	}
 	w->cb(err, w->data);
 	zr_service_unref(s);

@@ -28,6 +28,19 @@ int zr_service__store_task(const struct zr_task *t, bool internal);
 /* Logs that the robot's own change (what) could not be queued in the store, when err < 0. */
 void zr_service__store_failed(const struct zr_service *s, const char *what, int err);
 
+/* ---- service.c ---- */
+
+/* The service's log to append to, made on first use; NULL when out of memory (which the
+ * journal's appends take). */
+struct zr_journal *zr_service__log_make(struct zr_service *s);
+
+/* The service's retry timer, made on first use (its data is s); NULL: out of memory. */
+uv_timer_t *zr_service__retry_timer(struct zr_service *s);
+
+/* Makes the service's work folder unless this run made it already: 0, or -errno with why in
+ * *ret_err (owned by the caller; may be NULL on -ENOMEM). */
+int zr_service__workdir_make(struct zr_service *s, char **ret_err);
+
 /* ---- service-action.c ---- */
 
 /* Starts an attempt of t (current, holding a job slot): its end comes back through
@@ -54,9 +67,10 @@ void zr_service__request_data(struct zr_service *s, const json_t *data, bool int
 
 /* ---- service-upgrade.c ---- */
 
-/* The timers of t's recurring actions: recur_alloc makes room, recur_init sets them up in
- * it (s->recur) on the robot's loop, recur_arm starts one for its next due time. */
-struct zr_recur *zr_service__recur_alloc(const struct zr_template *t);
+/* The timers of t's recurring actions: recur_alloc makes room (*ret NULL when t has none;
+ * -ENOMEM), recur_init sets them up in it (s->recur) on the robot's loop, recur_arm starts
+ * one for its next due time. */
+int zr_service__recur_alloc(const struct zr_template *t, struct zr_recur **ret);
 void zr_service__recur_init(struct zr_service *s, const struct zr_template *t, struct zr_recur *recur);
 void zr_service__recur_arm(struct zr_recur *rc);
 /* Moves an idle service to s->upgrade_to. */

@@ -19,7 +19,7 @@
 void zr_service__log(struct zr_service *s, const struct zr_task *t, const char *text, size_t n)
 {
 	char ts[40];
-	(void)zr_journal_appendf(&s->log, "%s task %llu %s: %.*s", zr_time_format(zr_now_ns(), ts),
+	(void)zr_journal_appendf(zr_service__log_make(s), "%s task %llu %s: %.*s", zr_time_format(zr_now_ns(), ts),
 				 (unsigned long long)t->id, t->action->name, (int)n, text);
 }
 
@@ -92,7 +92,6 @@ static void on_enqueued(int err, void *data)
 	s->pending_tasks--;
 	if (err < 0) {
 		zr_queue_remove(&s->queue, &t->qitem);
-		(void)zr_imap_del(&s->task_ids, t->id);
 		zr_task_free(t);
 		t = NULL;
 	} else {
@@ -159,7 +158,7 @@ int zr_service__enqueue(struct zr_service *s, const struct zr_action_def *action
 	}
 	struct enqueue *q = calloc(1, sizeof(*q));
 	struct zr_task *t = zr_task_create(s, r->next_task_id + 1, action, valid);
-	if (!q || !t || zr_imap_put(&s->task_ids, t->id, t) < 0) {
+	if (!q || !t) {
 		free(q);
 		zr_task_free(t);
 		return -ENOMEM;
@@ -178,7 +177,6 @@ int zr_service__enqueue(struct zr_service *s, const struct zr_action_def *action
 		}
 	}
 	if (err < 0) {
-		(void)zr_imap_del(&s->task_ids, t->id);
 		zr_task_free(t);
 		free(q);
 		return err;
@@ -236,7 +234,6 @@ static void trim_history(struct zr_service *s)
 			continue;
 		}
 		s->n_finished--;
-		(void)zr_imap_del(&s->task_ids, t->id);
 		zr_service__store_failed(s, "a trimmed task", zr_store_task_delete(s->robot->cfg.store, (int64_t)t->id));
 		if (s->robot->hooks.task_removed) {
 			s->robot->hooks.task_removed(t, s->robot->hooks.data);
@@ -288,7 +285,9 @@ void zr_service__finish(struct zr_service *s, struct zr_task *t, enum zr_task_st
 	zr_queue_remove(&s->queue, &t->qitem);
 	if (s->current == t) {
 		s->current = NULL;
-		(void)uv_timer_stop(&s->retry_timer);
+		if (s->retry_timer) {
+			(void)uv_timer_stop(s->retry_timer);
+		}
 		zr_robot__release_slot(r, s);
 	}
 	const char *value = state == ZR_TASK_OK ? "ok" : state == ZR_TASK_CANCELLED ? "skipped" : "error";
@@ -312,7 +311,9 @@ void zr_service__finish(struct zr_service *s, struct zr_task *t, enum zr_task_st
 	zr_service__event(s, "task.finished", json_pack("{sI ss ss}", "task", (json_int_t)t->id, "action",
 							  t->action->name, "state", zr_task_state_name(state)));
 	/* The task log ends now; result readers are answered once the end is on disk. */
-	zr_waitq_wake_all(&t->log.waitq);
+	if (t->log) {
+		zr_waitq_wake_all(&t->log->waitq);
+	}
 	zr_service__store_failed(s, "a task's end", zr_service__store_task(t, true));
 	struct settle *st = malloc(sizeof(*st));
 	if (st) {

@@ -32,13 +32,14 @@ void zr_service__recur_arm(struct zr_recur *rc)
 	(void)uv_timer_start(&rc->timer, on_recur, (uint64_t)(wait / 1000000), 0);
 }
 
-struct zr_recur *zr_service__recur_alloc(const struct zr_template *t)
+int zr_service__recur_alloc(const struct zr_template *t, struct zr_recur **ret)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < t->n_actions; i++) {
 		n += t->actions[i].every > 0;
 	}
-	return calloc(n ? n : 1, sizeof(struct zr_recur));
+	*ret = n ? calloc(n, sizeof(struct zr_recur)) : NULL;
+	return n && !*ret ? -ENOMEM : 0;
 }
 
 /* One timer per recurring action of t, in recur (from recur_alloc). */
@@ -69,10 +70,11 @@ void zr_service__activate(struct zr_service *s)
 void zr_service__switch(struct zr_service *s)
 {
 	const struct zr_template *t = s->upgrade_to, *old = s->template;
-	struct zr_recur *recur = zr_service__recur_alloc(t);
+	struct zr_recur *recur;
+	int err = zr_service__recur_alloc(t, &recur);
 	struct zr_retired_recur *rr = calloc(1, sizeof(*rr));
 	s->upgrade_to = NULL;
-	if (!recur || !rr) {
+	if (err < 0 || !rr) {
 		free(recur);
 		free(rr);
 		log_error("Failed to upgrade %s to %s: out of memory", s->path, t->uid);
@@ -107,7 +109,7 @@ void zr_service__switch(struct zr_service *s)
 		log_warn("Service %s: its data does not fit %s (%s), keeping it as it is", s->path, t->uid, why);
 	}
 	if (json_object_get(s->state, "template missing")) {
-		(void)json_object_del(s->state, "template missing");
+		zr_service__state_del(s, "template missing");
 		(void)zr_service_set_state(s, "template", "version", "ok");
 	}
 	zr_service__store_failed(s, "its new version", zr_store_service_uid(s->robot->cfg.store, s->guid, t->uid));

@@ -16,6 +16,7 @@
 #include "task.h"
 #include "template.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
 #include "util/log.h"
 #include "util/name.h"
 
@@ -36,27 +37,6 @@ static int make_guid(char ret[static 37])
 	return 0;
 }
 
-static int mkdir_p(const char *path)
-{
-	_cleanup_free_ char *p = strdup(path);
-	if (!p) {
-		return -ENOMEM;
-	}
-	for (char *c = p + 1; *c; c++) {
-		if (*c == '/') {
-			*c = '\0';
-			if (mkdir(p, 0700) < 0 && errno != EEXIST) {
-				return -errno;
-			}
-			*c = '/';
-		}
-	}
-	if (mkdir(p, 0700) < 0 && errno != EEXIST) {
-		return -errno;
-	}
-	return 0;
-}
-
 static int random_hex(char *ret, size_t bytes)
 {
 	unsigned char b[64];
@@ -74,9 +54,11 @@ static int random_hex(char *ret, size_t bytes)
 static struct zr_service *service_new(struct zr_robot *r, const struct zr_template *t,
 				      const char *name)
 {
-	struct zr_service *s = calloc(1, sizeof(*s));
-	struct zr_recur *recur = zr_service__recur_alloc(t);
-	if (!s || !recur) {
+	size_t path_size = strlen(t->name) + 1 + strlen(name) + 1;
+	struct zr_service *s = calloc(1, sizeof(*s) + path_size);
+	struct zr_recur *recur;
+	int err = zr_service__recur_alloc(t, &recur);
+	if (!s || err < 0) {
 		free(s);
 		free(recur);
 		return NULL;
@@ -85,38 +67,59 @@ static struct zr_service *service_new(struct zr_robot *r, const struct zr_templa
 	s->template = t;
 	s->recur = recur;
 	s->serial = ++r->next_serial;
-	s->created_ns = s->mtime_ns = s->data_mtime_ns = s->state_mtime_ns = s->tasks_mtime_ns =
+	s->created_ns = s->data_mtime_ns = s->state_mtime_ns = s->tasks_mtime_ns =
 		s->lasterror_mtime_ns = zr_now_ns();
 	zr_queue_init(&s->queue, (size_t)r->cfg.queue_max);
 	zr_list_init(&s->tasks);
 	zr_list_init(&s->ready_link);
 	zr_list_init(&s->delete_link);
-	zr_journal_init(&s->log, SERVICE_LOG_MAX);
-	zr_journal_init(&s->events, SERVICE_EVENTS_MAX);
-	uv_timer_init(r->loop, &s->retry_timer);
-	s->retry_timer.data = s;
-	s->closing_handles = 1;
 	zr_service__recur_init(s, t, recur);
-	s->name = strdup(name);
-	if (!s->name || asprintf(&s->path, "%s/%s", t->name, name) < 0) {
-		s->path = NULL;
-		zr_service__close(s);
-		return NULL;
-	}
+	s->path = (char *)(s + 1);
+	snprintf(s->path, path_size, "%s/%s", t->name, name);
+	s->name = s->path + strlen(t->name) + 1;
 	return s;
 }
 
-/* Sets the work folder from the guid and makes sure it exists. */
-static int service_workdir(struct zr_service *s, char **ret_err)
+/* Sets the identity; NULL or too long (not from this robot) is refused. */
+static int service_identity(struct zr_service *s, const char *guid, const char *secret)
 {
-	if (asprintf(&s->workdir, "%s/work/%s", s->robot->cfg.data_dir, s->guid) < 0) {
-		s->workdir = NULL;
-		return -ENOMEM;
+	if (!guid || !secret || strlen(guid) >= sizeof(s->guid) ||
+	    strlen(secret) >= sizeof(s->secret)) {
+		return -EIO;
 	}
-	int err = mkdir_p(s->workdir);
+	strcpy(s->guid, guid);
+	strcpy(s->secret, secret);
+	return 0;
+}
+
+uv_timer_t *zr_service__retry_timer(struct zr_service *s)
+{
+	if (!s->retry_timer && (s->retry_timer = malloc(sizeof(*s->retry_timer)))) {
+		uv_timer_init(s->robot->loop, s->retry_timer);
+		s->retry_timer->data = s;
+		s->closing_handles++;
+	}
+	return s->retry_timer;
+}
+
+char *zr_service__workdir(const struct zr_service *s)
+{
+	char *p;
+	return asprintf(&p, "%s/work/%s", s->robot->cfg.data_dir, s->guid) < 0 ? NULL : p;
+}
+
+int zr_service__workdir_make(struct zr_service *s, char **ret_err)
+{
+	if (s->workdir_made) {
+		return 0;
+	}
+	_cleanup_free_ char *dir = zr_service__workdir(s);
+	int err = dir ? zr_mkdir_p(dir, 0700) : -ENOMEM;
 	if (err < 0 && ret_err) {
-		(void)asprintf(ret_err, "cannot create work folder %s: %s", s->workdir, strerror(-err));
+		(void)asprintf(ret_err, "cannot create work folder %s: %s", dir ? dir : s->guid,
+			       strerror(-err));
 	}
+	s->workdir_made = err == 0;
 	return err;
 }
 
@@ -136,9 +139,10 @@ int zr_service__new(struct zr_robot *r, const struct zr_template *t, const char 
 		err = random_hex(secret, 32);
 	}
 	if (err == 0) {
-		s->guid = strdup(guid);
-		s->secret = strdup(secret);
-		err = s->state && s->guid && s->secret ? service_workdir(s, ret_err) : -ENOMEM;
+		err = s->state ? service_identity(s, guid, secret) : -ENOMEM;
+	}
+	if (err == 0) {
+		err = zr_service__workdir_make(s, ret_err);
 	}
 	if (err < 0) {
 		zr_service__close(s);
@@ -151,26 +155,27 @@ int zr_service__new(struct zr_robot *r, const struct zr_template *t, const char 
 int zr_service_restore(struct zr_robot *r, const struct zr_template *t,
 		       const struct zr_store_service *row, struct zr_service **ret, char **ret_err)
 {
-	json_error_t jerr;
 	struct zr_service *s = service_new(r, t, row->name);
 	if (!s) {
 		return -ENOMEM;
 	}
-	s->guid = strdup(row->guid);
-	s->secret = strdup(row->secret);
-	s->data = json_loads(row->data, 0, &jerr);
-	s->state = json_loads(row->state, 0, &jerr);
-	s->created_ns = s->mtime_ns = s->data_mtime_ns = s->state_mtime_ns = row->created_ns;
-	int err = -ENOMEM;
-	if (s->guid && s->secret && json_is_object(s->data) && json_is_object(s->state)) {
-		err = service_workdir(s, ret_err);
-	} else if (ret_err) {
-		(void)asprintf(ret_err, "bad data or state of %s in the store", s->path);
-		err = -EIO;
+	s->data = zr_service__load_json(r, row->data);
+	s->state = zr_service__load_json(r, row->state);
+	s->created_ns = s->data_mtime_ns = s->state_mtime_ns = row->created_ns;
+	/* Its work folder is made before its first task (zr_service__workdir_make): most have it
+	 * already, and a mkdir per service would dominate the restart. */
+	const char *bad = NULL;
+	if (service_identity(s, row->guid, row->secret) < 0) {
+		bad = "guid or secret";
+	} else if (!json_is_object(s->data) || !json_is_object(s->state)) {
+		bad = "data or state";
 	}
-	if (err < 0) {
+	if (bad) {
+		if (ret_err) {
+			(void)asprintf(ret_err, "bad %s of %s in the store", bad, s->path);
+		}
 		zr_service__close(s);
-		return err;
+		return -EIO;
 	}
 	*ret = s;
 	return 0;
@@ -183,9 +188,8 @@ static void service_free(struct zr_service *s)
 		zr_queue_remove(&s->queue, &t->qitem);
 		zr_task_free(t);
 	}
-	zr_map_done(&s->task_ids);
-	zr_journal_done(&s->log);
-	zr_journal_done(&s->events);
+	zr_journal_free(&s->log);
+	zr_journal_free(&s->events);
 	json_decref(s->data);
 	json_decref(s->state);
 	json_decref(s->rconsumers);
@@ -197,23 +201,25 @@ static void service_free(struct zr_service *s)
 		free(rr->recur);
 		free(rr);
 	}
-	free(s->name);
-	free(s->path);
-	free(s->guid);
-	free(s->secret);
-	free(s->workdir);
+	free(s->retry_timer);
 	free(s);
 }
 
-static void on_service_closed(uv_handle_t *h)
+static void handle_closed(struct zr_service *s)
 {
-	struct zr_service *s = h->data;
-	if (h != (uv_handle_t *)&s->retry_timer) {
-		s = ((struct zr_recur *)h->data)->svc;
-	}
 	if (--s->closing_handles == 0 && s->refs == 0) {
 		service_free(s);
 	}
+}
+
+static void on_retry_closed(uv_handle_t *h)
+{
+	handle_closed(h->data);
+}
+
+static void on_recur_closed(uv_handle_t *h)
+{
+	handle_closed(((struct zr_recur *)h->data)->svc);
 }
 
 void zr_service_ref(struct zr_service *s)
@@ -235,13 +241,20 @@ void zr_service__close(struct zr_service *s)
 	}
 	s->closing = true;
 	zr_list_remove(&s->ready_link);
-	uv_close((uv_handle_t *)&s->retry_timer, on_service_closed);
+	/* The service is freed from a close callback, never inside this call: it needs one handle
+	 * to close, and most services have made none. Out of memory, it stays (a leak, not a
+	 * service freed under its caller). */
+	if (zr_service__retry_timer(s)) {
+		uv_close((uv_handle_t *)s->retry_timer, on_retry_closed);
+	} else {
+		log_error("Service %s: out of memory while closing it, not freed", s->path);
+	}
 	for (size_t i = 0; i < s->n_recur; i++) {
-		uv_close((uv_handle_t *)&s->recur[i].timer, on_service_closed);
+		uv_close((uv_handle_t *)&s->recur[i].timer, on_recur_closed);
 	}
 	for (struct zr_retired_recur *rr = s->retired; rr; rr = rr->next) {
 		for (size_t i = 0; i < rr->n; i++) {
-			uv_close((uv_handle_t *)&rr->recur[i].timer, on_service_closed);
+			uv_close((uv_handle_t *)&rr->recur[i].timer, on_recur_closed);
 		}
 	}
 }
@@ -254,13 +267,46 @@ void zr_service__event(struct zr_service *s, const char *type, json_t *ev)
 	(void)json_object_set_new(ev, "service", json_string(s->path));
 	const char *line = zr_robot__event(s->robot, type, ev);
 	if (line) {
-		(void)zr_journal_append(&s->events, line, strlen(line));
+		(void)zr_journal_append(zr_journal_make(&s->events, SERVICE_EVENTS_MAX, s->created_ns),
+					line, strlen(line));
 	}
+}
+
+struct zr_journal *zr_service_log(struct zr_service *s)
+{
+	return zr_journal_or_empty(&s->log, SERVICE_LOG_MAX, s->created_ns);
+}
+
+struct zr_journal *zr_service_events(struct zr_service *s)
+{
+	return zr_journal_or_empty(&s->events, SERVICE_EVENTS_MAX, s->created_ns);
+}
+
+struct zr_journal *zr_service__log_make(struct zr_service *s)
+{
+	return zr_journal_make(&s->log, SERVICE_LOG_MAX, s->created_ns);
 }
 
 struct zr_task *zr_service_task(const struct zr_service *s, uint64_t id)
 {
-	return zr_imap_get(&s->task_ids, id);
+	/* No index: a service keeps a bounded list (its history and queue), and an index of a
+	 * robot's tasks costs more than the tasks themselves at 100,000 services. The list is in
+	 * id order: start from the nearer end (a reader wants a recent task, the store's answer
+	 * an old one), but look at every task, so the order only decides the speed. */
+	if (zr_list_empty(&s->tasks)) {
+		return NULL;
+	}
+	uint64_t first = container_of(s->tasks.next, struct zr_task, link)->id;
+	uint64_t last = container_of(s->tasks.prev, struct zr_task, link)->id;
+	bool forward = id <= first || (id < last && id - first < last - id);
+	for (struct zr_list *e = forward ? s->tasks.next : s->tasks.prev; e != &s->tasks;
+	     e = forward ? e->next : e->prev) {
+		struct zr_task *t = container_of(e, struct zr_task, link);
+		if (t->id == id) {
+			return t;
+		}
+	}
+	return NULL;
 }
 
 struct zr_task *zr_service_newest(const struct zr_service *s, const char *action)
@@ -277,8 +323,7 @@ struct zr_task *zr_service_newest(const struct zr_service *s, const char *action
 int zr_service__restore_task(struct zr_service *s, const struct zr_store_task *row, char **ret_err)
 {
 	const struct zr_action_def *a = zr_template_action(s->template, row->action);
-	json_error_t jerr;
-	json_t *args = json_loads(row->args, 0, &jerr);
+	json_t *args = zr_service__load_json(s->robot, row->args);
 	if (!args) {
 		args = json_object();
 	}
@@ -290,7 +335,7 @@ int zr_service__restore_task(struct zr_service *s, const struct zr_store_task *r
 		return -ENOENT;
 	}
 	struct zr_task *t = zr_task_create(s, (uint64_t)row->id, a, args);
-	if (!t || zr_imap_put(&s->task_ids, t->id, t) < 0) {
+	if (!t) {
 		zr_task_free(t);
 		return -ENOMEM;
 	}
@@ -303,6 +348,9 @@ int zr_service__restore_task(struct zr_service *s, const struct zr_store_task *r
 	t->err = row->err;
 	t->error = row->error ? strdup(row->error) : NULL;
 	if (row->result_len) {
+		/* Sized to fit (the buffer grows from its cap): a finished task's result never
+		 * grows, and 100,000 of them would otherwise take 64 bytes at least each. */
+		t->result.cap = row->result_len + 1;
 		(void)zr_buf_append(&t->result, row->result, row->result_len);
 	}
 	zr_list_push_back(&s->tasks, &t->link);
@@ -357,6 +405,59 @@ static bool word_valid(const char *w)
 	return true;
 }
 
+/* Makes s->state the service's own before a change in place: restored states are shared
+ * (zr_service__load_json). */
+static int state_own(struct zr_service *s)
+{
+	if (s->state->refcount == 1) {
+		return 0;
+	}
+	/* The values are strings, replaced and never changed: a shallow copy is enough. */
+	json_t *copy = json_copy(s->state);
+	if (!copy) {
+		return -ENOMEM;
+	}
+	json_decref(s->state);
+	s->state = copy;
+	return 0;
+}
+
+void zr_service__state_del(struct zr_service *s, const char *key)
+{
+	if (json_object_get(s->state, key) && state_own(s) == 0) {
+		(void)json_object_del(s->state, key);
+	}
+}
+
+#define LOAD_JSON_TEXT_MAX 512
+#define LOAD_JSON_MAX 64
+
+json_t *zr_service__load_json(struct zr_robot *r, const char *text)
+{
+	json_t *v = text ? zr_map_get(&r->load_json, text) : NULL;
+	if (v) {
+		return json_incref(v);
+	}
+	json_error_t jerr;
+	v = text ? json_loads(text, 0, &jerr) : NULL;
+	/* Bounded: texts that differ from service to service are not worth keeping. */
+	if (v && strlen(text) <= LOAD_JSON_TEXT_MAX && r->load_json.len < LOAD_JSON_MAX &&
+	    zr_map_put(&r->load_json, text, v) == 0) {
+		json_incref(v);
+	}
+	return v;
+}
+
+void zr_service__load_done(struct zr_robot *r)
+{
+	size_t i = 0;
+	void *v;
+	while (zr_map_next(&r->load_json, &i, NULL, NULL, &v)) {
+		json_decref(v);
+	}
+	zr_map_done(&r->load_json);
+}
+
 int zr_service_set_state(struct zr_service *s, const char *category, const char *tag,
 			 const char *value)
 {
@@ -376,7 +477,7 @@ int zr_service_set_state(struct zr_service *s, const char *category, const char 
 	if (old && strcmp(json_string_value(old), value) == 0) {
 		return 0;
 	}
-	if (json_object_set_new(s->state, key, json_string(value)) < 0) {
+	if (state_own(s) < 0 || json_object_set_new(s->state, key, json_string(value)) < 0) {
 		return -ENOMEM;
 	}
 	s->state_mtime_ns = zr_now_ns();

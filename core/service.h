@@ -33,41 +33,40 @@ struct zr_retired_recur {
 struct zr_service {
 	struct zr_robot *robot;
 	const struct zr_template *template; /* pinned version; borrowed from the robot */
-	char *name;
-	char *path;          /* "<template>/<name>" */
-	char *guid;
-	char *secret;        /* 64 hex digits: the HTTP token that acts on this service only */
-	char *workdir;       /* <data>/work/<guid> */
-	uint64_t serial;     /* unique in this robot run: tells a new service from an old namesake */
-	json_t *data;        /* owned */
-	json_t *state;       /* {"CATEGORY TAG": "VALUE"}, owned */
-	char *lasterror;     /* one line, or NULL */
-	long long created_ns, mtime_ns, data_mtime_ns, state_mtime_ns, tasks_mtime_ns,
-		lasterror_mtime_ns;
-	struct zr_queue queue;
-	struct zr_task *current; /* running or waiting to retry, or NULL */
-	uv_timer_t retry_timer;
-	struct zr_list tasks;  /* every task kept, by id */
-	struct zr_map task_ids; /* id → task */
-	size_t n_finished;
-	struct zr_journal log, events;
-	struct zr_recur *recur;
-	size_t n_recur;
-	struct zr_retired_recur *retired; /* timers of versions the service left, closed with it */
-	const struct zr_template *upgrade_to; /* switch to it once the running task ends */
-	struct zr_list ready_link; /* in robot->ready while waiting for a job slot */
-	unsigned refs;  /* open files that show this service; it is freed once closed and 0 */
+	char *name;          /* in path, after the '/' */
+	char *path;          /* "<template>/<name>", allocated with the service */
+	char guid[37];
+	char secret[65];     /* 64 hex digits: the HTTP token that acts on this service only */
+	/* Here, not with the fields they describe: they fill the room the texts leave. */
+	bool workdir_made; /* this run made sure the work folder exists */
 	bool has_slot; /* holds one of the robot's job slots: set and cleared by robot.c only */
 	bool pending;  /* created, its commit not done yet: not in the tree */
 	bool delete_requested;
 	bool force_delete; /* "force" was written to ctl: rmdir goes on despite consumers */
+	bool deleting;
+	bool closing;
+	uint64_t serial;     /* unique in this robot run: tells a new service from an old namesake */
+	json_t *data;        /* owned */
+	json_t *state;       /* {"CATEGORY TAG": "VALUE"}, owned */
+	char *lasterror;     /* one line, or NULL */
+	long long created_ns, data_mtime_ns, state_mtime_ns, tasks_mtime_ns, lasterror_mtime_ns;
+	struct zr_queue queue;
+	struct zr_task *current; /* running or waiting to retry, or NULL */
+	uv_timer_t *retry_timer; /* made at the first retry (zr_service__retry_timer), or at close */
+	struct zr_list tasks;  /* every task kept, by id */
+	size_t n_finished;
+	struct zr_journal *log, *events; /* NULL until used: zr_service_log, zr_service_events */
+	struct zr_recur *recur;
+	struct zr_retired_recur *retired; /* timers of versions the service left, closed with it */
+	const struct zr_template *upgrade_to; /* switch to it once the running task ends */
+	struct zr_list ready_link; /* in robot->ready while waiting for a job slot */
+	unsigned refs;  /* open files that show this service; it is freed once closed and 0 */
+	int closing_handles;
+	uint32_t n_recur;       /* in recur */
+	uint32_t pending_tasks; /* enqueues waiting for their commit */
 	/* Consumers on other robots, registered through ctl ("consumer add ROBOT T/S"):
 	 * {"<t>.<s>@<robot>": "@remote/<robot>/<t>/<s>"}, owned; NULL until the first. */
 	json_t *rconsumers;
-	size_t pending_tasks; /* enqueues waiting for their commit */
-	bool deleting;
-	bool closing;
-	int closing_handles;
 	struct zr_list delete_link; /* in robot->deleting */
 };
 
@@ -104,6 +103,20 @@ void zr_service_request_data(struct zr_service *s, const json_t *data, zr_reques
  * owned by s), or with -ENOSPC / -EIO / -ENOMEM and NULL (it never existed). */
 void zr_service_request_task(struct zr_service *s, const struct zr_action_def *action,
 			     const char *payload, size_t len, zr_request_task_cb cb, void *cbdata);
+
+/* While the robot loads its store: text parsed, or the object parsed before from the same
+ * text (a new reference; NULL if it does not parse). Restored services and tasks mostly hold
+ * equal data, state and args (a template's defaults, {}): one object for all of them, never
+ * changed in place (data and args are replaced whole; state is copied first, see
+ * zr_service__state_del). load_done drops the table once the store is loaded. */
+json_t *zr_service__load_json(struct zr_robot *r, const char *text);
+void zr_service__load_done(struct zr_robot *r);
+/* The service's work folder, <data>/work/<guid> (owned by the caller; NULL: out of memory).
+ * Made with the service, or before its first task in this run (zr_service__workdir_make)
+ * when restored. */
+char *zr_service__workdir(const struct zr_service *s);
+/* Removes key from the service's state in memory (the caller stores the state). */
+void zr_service__state_del(struct zr_service *s, const char *key);
 
 /* Makes a service of template t with data (validated, defaults filled; taken, also on
  * failure). Returns 0, or -ENOMEM / -errno (work folder, with *ret_err). */
@@ -176,6 +189,12 @@ int zr_service__check_producers(struct zr_robot *r, const struct zr_template *t,
 /* Records a refused write: sets lasterror and logs it. path is relative to the mount. */
 void zr_service_refuse(struct zr_service *s, const char *path, int err, const char *reason);
 
+/* The service's log and events journals (borrowed), made on first use (see
+ * zr_journal_or_empty). */
+struct zr_journal *zr_service_log(struct zr_service *s);
+struct zr_journal *zr_service_events(struct zr_service *s);
+
+/* Task id of s (borrowed), or NULL; a task whose enqueue is not committed yet is not found. */
 struct zr_task *zr_service_task(const struct zr_service *s, uint64_t id);
 /* The newest task of an action, or NULL. */
 struct zr_task *zr_service_newest(const struct zr_service *s, const char *action);

@@ -3,7 +3,12 @@
 #include "store.h"
 #include "store-internal.h"
 
+#include <errno.h>
+#include <stddef.h>
 #include <sqlite3.h>
+
+#include "util/buf.h"
+#include "util/cleanup.h"
 
 /* The caller's callback (one of these) and data, for the row functions. */
 struct walk {
@@ -101,47 +106,111 @@ int zr_store_actions(struct zr_store *st, int (*fn)(const char *tmpl, const char
 }
 
 
+/* A row as data: where each selected column goes in the row's struct, and as what. The
+ * columns are selected in the table's order. */
+enum col_type { COL_TEXT, COL_I64, COL_INT, COL_BOOL, COL_BLOB };
+struct col {
+	const char *name;
+	enum col_type type;
+	size_t off;
+	size_t len_off; /* COL_BLOB: where its size goes */
+};
+
+#define N_COLS(cols) (sizeof(cols) / sizeof((cols)[0]))
+
+#define SERVICE_COL(name, type, field) {name, type, offsetof(struct zr_store_service, field), 0}
+static const struct col service_cols[] = {
+	SERVICE_COL("rowid", COL_I64, rowid),
+	SERVICE_COL("template", COL_TEXT, template),
+	SERVICE_COL("name", COL_TEXT, name),
+	SERVICE_COL("guid", COL_TEXT, guid),
+	SERVICE_COL("uid", COL_TEXT, uid),
+	SERVICE_COL("data", COL_TEXT, data),
+	SERVICE_COL("state", COL_TEXT, state),
+	SERVICE_COL("secret", COL_TEXT, secret),
+	SERVICE_COL("created", COL_I64, created_ns),
+	SERVICE_COL("deleting", COL_BOOL, deleting),
+	SERVICE_COL("upgrade_to", COL_TEXT, upgrade_to),
+};
+
+#define TASK_COL(name, type, field) {name, type, offsetof(struct zr_store_task, field), 0}
+static const struct col task_cols[] = {
+	TASK_COL("id", COL_I64, id),
+	TASK_COL("service", COL_TEXT, service_guid),
+	TASK_COL("action", COL_TEXT, action),
+	TASK_COL("args", COL_TEXT, args),
+	TASK_COL("state", COL_TEXT, state),
+	TASK_COL("error", COL_TEXT, error),
+	{"result", COL_BLOB, offsetof(struct zr_store_task, result),
+	 offsetof(struct zr_store_task, result_len)},
+	TASK_COL("lane", COL_INT, lane),
+	TASK_COL("err", COL_INT, err),
+	TASK_COL("attempt", COL_INT, attempt),
+	TASK_COL("created", COL_I64, created_ns),
+	TASK_COL("started", COL_I64, started_ns),
+	TASK_COL("finished", COL_I64, finished_ns),
+	TASK_COL("progress_done", COL_I64, progress_done),
+	TASK_COL("progress_total", COL_I64, progress_total),
+};
+
+/* Fills the struct at out from the current row of s, selected as cols (n of them) say. The
+ * texts and blob are sqlite's, valid until the next step. */
+static void read_row(sqlite3_stmt *s, const struct col *cols, size_t n, void *out)
+{
+	char *o = out;
+	for (int i = 0; i < (int)n; i++) {
+		const struct col *c = &cols[i];
+		switch (c->type) {
+		case COL_TEXT:
+			*(const char **)(void *)(o + c->off) = col_text(s, i);
+			break;
+		case COL_I64:
+			*(int64_t *)(void *)(o + c->off) = sqlite3_column_int64(s, i);
+			break;
+		case COL_INT:
+			*(int *)(void *)(o + c->off) = sqlite3_column_int(s, i);
+			break;
+		case COL_BOOL:
+			*(bool *)(void *)(o + c->off) = sqlite3_column_int(s, i) != 0;
+			break;
+		case COL_BLOB:
+			*(const void **)(void *)(o + c->off) = sqlite3_column_blob(s, i);
+			*(size_t *)(void *)(o + c->len_off) = (size_t)sqlite3_column_bytes(s, i);
+			break;
+		}
+	}
+}
+
 static int service_row(sqlite3_stmt *s, void *ctx)
 {
 	struct walk *w = ctx;
-	struct zr_store_service r = {
-		.rowid = sqlite3_column_int64(s, 0),
-		.template = col_text(s, 1),
-		.name = col_text(s, 2),
-		.guid = col_text(s, 3),
-		.uid = col_text(s, 4),
-		.data = col_text(s, 5),
-		.state = col_text(s, 6),
-		.secret = col_text(s, 7),
-		.created_ns = sqlite3_column_int64(s, 8),
-		.deleting = sqlite3_column_int(s, 9) != 0,
-		.upgrade_to = col_text(s, 10),
-	};
+	struct zr_store_service r = {0};
+	read_row(s, service_cols, N_COLS(service_cols), &r);
 	return w->service_fn(&r, w->data);
 }
 
 static int task_row(sqlite3_stmt *s, void *ctx)
 {
 	struct walk *w = ctx;
-	struct zr_store_task t = {
-		.id = sqlite3_column_int64(s, 0),
-		.service_guid = col_text(s, 1),
-		.action = col_text(s, 2),
-		.args = col_text(s, 3),
-		.state = col_text(s, 4),
-		.error = col_text(s, 5),
-		.result = sqlite3_column_blob(s, 6),
-		.result_len = (size_t)sqlite3_column_bytes(s, 6),
-		.lane = sqlite3_column_int(s, 7),
-		.err = sqlite3_column_int(s, 8),
-		.attempt = sqlite3_column_int(s, 9),
-		.created_ns = sqlite3_column_int64(s, 10),
-		.started_ns = sqlite3_column_int64(s, 11),
-		.finished_ns = sqlite3_column_int64(s, 12),
-		.progress_done = sqlite3_column_int64(s, 13),
-		.progress_total = sqlite3_column_int64(s, 14),
-	};
+	struct zr_store_task t = {0};
+	read_row(s, task_cols, N_COLS(task_cols), &t);
 	return w->task_fn(&t, w->data);
+}
+
+/* "SELECT <cols> FROM <tail>", malloc'd (NULL: out of memory). */
+static char *select_sql(const struct col *cols, size_t n, const char *tail)
+{
+	struct zr_buf b = {0};
+	int err = zr_buf_puts(&b, "SELECT ");
+	for (size_t i = 0; i < n && err == 0; i++) {
+		err = zr_buf_printf(&b, "%s%s", i ? ", " : "", cols[i].name);
+	}
+	err = err < 0 ? err : zr_buf_printf(&b, " FROM %s", tail);
+	if (err < 0) {
+		zr_buf_done(&b);
+		return NULL;
+	}
+	return zr_buf_steal(&b);
 }
 
 int zr_store_load(struct zr_store *st, int (*service_fn)(const struct zr_store_service *s, void *data),
@@ -149,12 +218,12 @@ int zr_store_load(struct zr_store *st, int (*service_fn)(const struct zr_store_s
 {
 	struct walk ws = {.service_fn = service_fn, .data = data};
 	struct walk wt = {.task_fn = task_fn, .data = data};
-	int err = zr_store__each_row(st, "SELECT rowid, template, name, guid, uid, data, state, secret, created,"
-			   " deleting, upgrade_to FROM services ORDER BY rowid", service_row, &ws);
-	if (err < 0) {
-		return err;
+	_cleanup_free_ char *services = select_sql(service_cols, N_COLS(service_cols),
+						   "services ORDER BY rowid");
+	_cleanup_free_ char *tasks = select_sql(task_cols, N_COLS(task_cols), "tasks ORDER BY id");
+	if (!services || !tasks) {
+		return -ENOMEM;
 	}
-	return zr_store__each_row(st, "SELECT id, service, action, args, state, error, result, lane, err, attempt,"
-			" created, started, finished, progress_done, progress_total FROM tasks ORDER BY id",
-			task_row, &wt);
+	int err = zr_store__each_row(st, services, service_row, &ws);
+	return err < 0 ? err : zr_store__each_row(st, tasks, task_row, &wt);
 }

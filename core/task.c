@@ -24,11 +24,20 @@ struct zr_task *zr_task_create(struct zr_service *svc, uint64_t id,
 	t->state = ZR_TASK_QUEUED;
 	t->created_ns = zr_now_ns();
 	t->progress_total = -1;
-	zr_journal_init(&t->log, TASK_LOG_MAX);
 	zr_queue_item_init(&t->qitem);
 	zr_list_init(&t->link);
 	zr_waitq_init(&t->done);
 	return t;
+}
+
+struct zr_journal *zr_task_log(struct zr_task *t)
+{
+	return zr_journal_or_empty(&t->log, TASK_LOG_MAX, t->created_ns);
+}
+
+struct zr_journal *zr_task_log_make(struct zr_task *t)
+{
+	return zr_journal_make(&t->log, TASK_LOG_MAX, t->created_ns);
 }
 
 struct zr_task *zr_task_free(struct zr_task *t)
@@ -39,8 +48,10 @@ struct zr_task *zr_task_free(struct zr_task *t)
 	/* Readers parked on the task re-check it from their wake and find it gone. */
 	zr_list_remove(&t->link);
 	zr_waitq_wake_all(&t->done);
-	zr_waitq_wake_all(&t->log.waitq);
-	zr_journal_done(&t->log);
+	if (t->log) {
+		zr_waitq_wake_all(&t->log->waitq);
+	}
+	zr_journal_free(&t->log);
 	json_decref(t->args);
 	zr_buf_done(&t->result);
 	free(t->error);

@@ -27,13 +27,14 @@ struct zr_task {
 	struct zr_service *svc;            /* owner */
 	const struct zr_action_def *action; /* borrowed from the service's template */
 	json_t *args;                      /* validated arguments, owned */
-	enum zr_task_state state;
 	long long created_ns, started_ns, finished_ns;
 	struct zr_buf result;              /* stdout, capped */
 	char *error;                       /* error text ending in '\n', NULL when ok */
-	int err;                           /* positive errno a result reader gets after the error text */
-	struct zr_journal log;             /* this task's stderr */
+	struct zr_journal *log;            /* this task's stderr; NULL until used (zr_task_log) */
 	long long progress_done, progress_total; /* progress_total < 0: none reported */
+	/* The small fields together: a robot keeps 100,000s of tasks. */
+	enum zr_task_state state;
+	int err;                           /* positive errno a result reader gets after the error text */
 	int attempt;                       /* 1-based attempt number */
 	bool pending;  /* enqueued, its commit not done yet: not visible, not runnable */
 	bool settled;  /* ended and its end is on disk: result readers are answered */
@@ -50,6 +51,12 @@ struct zr_task *zr_task_create(struct zr_service *svc, uint64_t id,
 			       const struct zr_action_def *action, json_t *args);
 /* Wakes every waiter (they find the task gone) and frees it. The runner must be gone. */
 struct zr_task *zr_task_free(struct zr_task *t);
+
+/* The task's log (borrowed), made on first use: zr_task_log for readers (see
+ * zr_journal_or_empty), zr_task_log_make to append to (NULL when out of memory, which the
+ * journal's appends take). */
+struct zr_journal *zr_task_log(struct zr_task *t);
+struct zr_journal *zr_task_log_make(struct zr_task *t);
 
 bool zr_task_ended(const struct zr_task *t);
 const char *zr_task_state_name(enum zr_task_state s);

@@ -360,7 +360,7 @@ static struct zr_task *own_task(const struct ctx *c)
 static struct zr_journal *j_task_log(struct zr_local *t, const struct ctx *c)
 {
 	(void)t;
-	return &c->task->log;
+	return zr_task_log(c->task);
 }
 
 static void c_task(struct zr_local *t, const struct node *n, const struct ctx *c, struct zr_buf *b)
@@ -618,13 +618,13 @@ static void c_lasterror(struct zr_local *t, const struct node *n, const struct c
 static struct zr_journal *j_svc_log(struct zr_local *t, const struct ctx *c)
 {
 	(void)t;
-	return &c->svc->log;
+	return zr_service_log(c->svc);
 }
 
 static struct zr_journal *j_svc_events(struct zr_local *t, const struct ctx *c)
 {
 	(void)t;
-	return &c->svc->events;
+	return zr_service_events(c->svc);
 }
 
 static const struct kind k_actions = {"actions", DIR_RO, .child = actions_child, .list = actions_list,

@@ -269,23 +269,10 @@ static void run_loop(void)
 	ASSERT_OK(uv_timer_stop(&watchdog));
 }
 
-static void on_tick(uv_timer_t *t)
-{
-	(void)t;
-}
-
 /* Runs the loop until *flag is set (a 20 s bound), whatever else keeps it alive. */
 static void run_until(const int *flag)
 {
-	uint64_t deadline = uv_hrtime() + 20ull * 1000 * 1000 * 1000;
-	ASSERT_OK(uv_timer_start(&tick, on_tick, 10, 10));
-	while (!*flag) {
-		if (uv_hrtime() > deadline) {
-			FAIL("%s: still waiting after 20 s", current_test);
-		}
-		(void)uv_run(&loop, UV_RUN_ONCE);
-	}
-	ASSERT_OK(uv_timer_stop(&tick));
+	TEST_RUN_UNTIL(&loop, &tick, *flag, "%s: still waiting after 20 s", current_test);
 }
 
 /* Destroys a client with no request in flight and lets it close. */

@@ -31,17 +31,6 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
 	return flag == FTW_DP ? rmdir(path) : unlink(path);
 }
 
-static void write_file(const char *path, const char *content, mode_t mode)
-{
-	FILE *f = fopen(path, "w");
-	if (!f) {
-		FAIL("fopen %s: %s", path, strerror(errno));
-	}
-	ASSERT_EQ_SIZE(fwrite(content, 1, strlen(content), f), strlen(content));
-	ASSERT_EQ_INT(fclose(f), 0);
-	ASSERT_EQ_INT(chmod(path, mode), 0);
-}
-
 /* <base>/templates/<name>/ with manifest, and each action a /bin/sh script (name, body, ...,
  * NULL). */
 static void make_template(const char *name, const char *manifest, ...)
@@ -51,13 +40,13 @@ static void make_template(const char *name, const char *manifest, ...)
 	char *file = test_strf("%s/template.json", dir);
 	ASSERT_OK(mkdir(dir, 0755));
 	ASSERT_OK(mkdir(actions, 0755));
-	write_file(file, manifest, 0644);
+	test_write_file(file, manifest, 0644);
 	va_list ap;
 	va_start(ap, manifest);
 	for (const char *a; (a = va_arg(ap, const char *));) {
 		char *path = test_strf("%s/%s", actions, a);
 		char *body = test_strf("#!/bin/sh\n%s\n", va_arg(ap, const char *));
-		write_file(path, body, 0755);
+		test_write_file(path, body, 0755);
 		free(path);
 		free(body);
 	}
@@ -71,25 +60,10 @@ static void make_template(const char *name, const char *manifest, ...)
 
 static uv_timer_t tick;
 
-static void on_tick(uv_timer_t *t)
-{
-	(void)t;
-}
-
-/* Runs the loop until *flag is set (a 20 s bound: these take milliseconds). A timer ticks
- * meanwhile: a callback that sets the flag from the start of a loop turn (a timer's) would
- * otherwise leave that turn waiting for the next event. */
+/* Runs the loop until *flag is set. */
 static void run_until(const bool *flag)
 {
-	uint64_t deadline = uv_hrtime() + 20ull * 1000 * 1000 * 1000;
-	ASSERT_OK(uv_timer_start(&tick, on_tick, 5, 5));
-	while (!*flag) {
-		if (uv_hrtime() > deadline) {
-			FAIL("nothing happened within 20 s");
-		}
-		(void)uv_run(&loop, UV_RUN_ONCE);
-	}
-	ASSERT_OK(uv_timer_stop(&tick));
+	TEST_RUN_UNTIL(&loop, &tick, *flag, "nothing happened within 20 s");
 }
 
 /* What a request's callback got. */
@@ -174,19 +148,20 @@ static uint64_t queue_ok(struct zr_service *s, const char *action, const char *p
 }
 
 /* Runs the loop until task id of s ended and its end is on disk. */
+/* Whether task id of s (*ret) ended and its end is on disk; it is kept until then, so gone
+ * fails the test. */
+static bool task_settled(struct zr_service *s, uint64_t id, struct zr_task **ret)
+{
+	*ret = zr_service_task(s, id);
+	ASSERT_NOT_NULL(*ret);
+	return (*ret)->settled;
+}
+
 static struct zr_task *wait_task(struct zr_service *s, uint64_t id)
 {
-	uint64_t deadline = uv_hrtime() + 20ull * 1000 * 1000 * 1000;
 	struct zr_task *t;
-	ASSERT_OK(uv_timer_start(&tick, on_tick, 5, 5));
-	while (!(t = zr_service_task(s, id)) || !t->settled) {
-		ASSERT_NOT_NULL(t);
-		if (uv_hrtime() > deadline) {
-			FAIL("task %" PRIu64 " did not end within 20 s", id);
-		}
-		(void)uv_run(&loop, UV_RUN_ONCE);
-	}
-	ASSERT_OK(uv_timer_stop(&tick));
+	TEST_RUN_UNTIL(&loop, &tick, task_settled(s, id, &t), "task %" PRIu64 " did not end within 20 s",
+		       id);
 	return t;
 }
 
@@ -466,6 +441,52 @@ static bool event_seen(const char *text)
 	return seen;
 }
 
+/* Services restored with the same texts share their data and state objects (one object for
+ * 100,000 services); a change to one service's state never shows in another's. */
+TEST(shared_restore)
+{
+	const struct zr_template *t = create_ok("node", "cow0", NULL)->template;
+	struct zr_store_service row = {
+		.template = "node", .name = "cow1", .guid = "00000000-0000-4000-8000-00000000c001",
+		.uid = t->uid, .data = "{\"count\": 5}", .state = "{\"template missing\": \"error\"}",
+		.secret = "00", .created_ns = 1,
+	};
+	struct zr_service *a, *b;
+	char *why = NULL;
+	ASSERT_OK(zr_service_restore(robot, t, &row, &a, &why));
+	row.name = "cow2";
+	row.guid = "00000000-0000-4000-8000-00000000c002";
+	ASSERT_OK(zr_service_restore(robot, t, &row, &b, &why));
+	ASSERT_TRUE(a->data == b->data);
+	ASSERT_TRUE(a->state == b->state);
+	ASSERT_EQ_INT(json_integer_value(json_object_get(b->data, "count")), 5);
+
+	ASSERT_OK(zr_service_set_state(a, "check", "one", "ok"));
+	ASSERT_NOT_NULL(json_object_get(a->state, "check one"));
+	ASSERT_NULL(json_object_get(b->state, "check one"));
+	zr_service__state_del(b, "template missing");
+	ASSERT_NULL(json_object_get(b->state, "template missing"));
+	ASSERT_NOT_NULL(json_object_get(a->state, "template missing"));
+
+	/* A text not seen before is parsed anew, and bad texts refuse the restore. */
+	row.name = "cow3";
+	row.guid = "00000000-0000-4000-8000-00000000c003";
+	row.state = "{}";
+	struct zr_service *c;
+	ASSERT_OK(zr_service_restore(robot, t, &row, &c, &why));
+	ASSERT_EQ_SIZE(json_object_size(c->state), 0);
+	row.state = "[";
+	struct zr_service *bad = NULL;
+	ASSERT_EQ_INT(zr_service_restore(robot, t, &row, &bad, &why), -EIO);
+	ASSERT_NOT_NULL(why);
+	free(why);
+	ASSERT_NULL(bad);
+	zr_service__load_done(robot);
+	zr_service__close(a);
+	zr_service__close(b);
+	zr_service__close(c);
+}
+
 /* An on_delete action's fd-3 data is taken while its service finishes its deletion, through
  * the same checks as any data. */
 TEST(on_delete_data)
@@ -473,13 +494,8 @@ TEST(on_delete_data)
 	struct zr_service *s = create_ok("app", "d1", NULL);
 	zr_robot_delete_service(robot, s, on_deleted, NULL);
 	run_until(&deleted);
-	uint64_t deadline = uv_hrtime() + 20ull * 1000 * 1000 * 1000;
-	ASSERT_OK(uv_timer_start(&tick, on_tick, 5, 5));
-	while (!zr_list_empty(&robot->deleting)) {
-		ASSERT_TRUE(uv_hrtime() < deadline);
-		(void)uv_run(&loop, UV_RUN_ONCE);
-	}
-	ASSERT_OK(uv_timer_stop(&tick));
+	TEST_RUN_UNTIL(&loop, &tick, zr_list_empty(&robot->deleting),
+		       "the deleted service is still deleting after 20 s");
 	ASSERT_TRUE(event_seen("\"event\":\"data.changed\",\"service\":\"app/d1\""));
 	ASSERT_TRUE(event_seen("\"event\":\"service.deleted\",\"service\":\"app/d1\""));
 }
@@ -540,6 +556,7 @@ int main(void)
 	RUN_TEST(create_compat);
 	RUN_TEST(job_slots);
 	RUN_TEST(on_delete_data);
+	RUN_TEST(shared_restore);
 
 	zr_robot_stop(robot, on_stopped);
 	run_until(&stopped);

@@ -12,17 +12,6 @@
 /* The temporary directory holding every template folder of this run. */
 static char *root;
 
-static void write_file(const char *path, const char *content, mode_t mode)
-{
-	FILE *f = fopen(path, "w");
-	if (!f) {
-		FAIL("fopen %s: %s", path, strerror(errno));
-	}
-	ASSERT_EQ_SIZE(fwrite(content, 1, strlen(content), f), strlen(content));
-	ASSERT_EQ_INT(fclose(f), 0);
-	ASSERT_EQ_INT(chmod(path, mode), 0);
-}
-
 /* Creates <root>/<dir>/ with template.json holding manifest (none when NULL) and an empty
  * actions/ folder. Returns the folder's path (malloc'd). */
 static char *make_template(const char *dir, const char *manifest)
@@ -31,7 +20,7 @@ static char *make_template(const char *dir, const char *manifest)
 	ASSERT_EQ_INT(mkdir(path, 0755), 0);
 	if (manifest) {
 		char *file = test_strf("%s/template.json", path);
-		write_file(file, manifest, 0644);
+		test_write_file(file, manifest, 0644);
 		free(file);
 	}
 	char *actions = test_strf("%s/actions", path);
@@ -43,7 +32,7 @@ static char *make_template(const char *dir, const char *manifest)
 static void make_action(const char *dir, const char *name, mode_t mode)
 {
 	char *path = test_strf("%s/actions/%s", dir, name);
-	write_file(path, "#!/bin/sh\necho ok\n", mode);
+	test_write_file(path, "#!/bin/sh\necho ok\n", mode);
 	free(path);
 }
 
@@ -111,7 +100,7 @@ TEST(good)
 	ASSERT_EQ_INT(mkdir(sub, 0755), 0);
 	free(sub);
 	sub = test_strf("%s/actions/.gitkeep", dir);
-	write_file(sub, "", 0644);
+	test_write_file(sub, "", 0644);
 	free(sub);
 
 	struct zr_template *t = load_ok(dir);
@@ -210,7 +199,7 @@ TEST(minimal)
 	char *dir = test_strf("%s/empty", root);
 	ASSERT_EQ_INT(mkdir(dir, 0755), 0);
 	char *file = test_strf("%s/template.json", dir);
-	write_file(file, "{\"name\": \"empty\", \"version\": \"0.0.1\"}", 0644);
+	test_write_file(file, "{\"name\": \"empty\", \"version\": \"0.0.1\"}", 0644);
 	free(file);
 	struct zr_template *t = zr_template_free(NULL);
 	char *err = NULL;
@@ -348,7 +337,7 @@ TEST(not_executable)
 	/* A symlink counts by its target. */
 	dir = make_template("linknoexec", "{\"name\": \"linknoexec\", \"version\": \"1.0.0\"}");
 	char *target = test_strf("%s/target", dir);
-	write_file(target, "data\n", 0600);
+	test_write_file(target, "data\n", 0600);
 	char *link = test_strf("%s/actions/start", dir);
 	ASSERT_EQ_INT(symlink(target, link), 0);
 	load_fails(dir, -EINVAL, test_strf("%s: action is not executable (mode 0600)", link));

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <uv.h>
 
 #define TEST_EXIT_SKIP 77
 
@@ -203,3 +205,37 @@ static inline char *test_strf(const char *fmt, ...)
 	va_end(ap);
 	return s;
 }
+
+/* Writes content to path (created or truncated) and gives it mode. */
+static inline void test_write_file(const char *path, const char *content, mode_t mode)
+{
+	FILE *f = fopen(path, "w");
+	if (!f) {
+		FAIL("fopen %s: %s", path, strerror(errno));
+	}
+	ASSERT_EQ_SIZE(fwrite(content, 1, strlen(content), f), strlen(content));
+	ASSERT_EQ_INT(fclose(f), 0);
+	ASSERT_EQ_INT(chmod(path, mode), 0);
+}
+
+static inline void test_on_tick(uv_timer_t *t)
+{
+	(void)t;
+}
+
+/* Runs loop until cond holds, failing with the printf-style message after 20 s (these take
+ * milliseconds). tick, a timer of loop's the caller made, ticks every 5 ms meanwhile: a
+ * callback that makes cond true from the start of a loop turn (a timer's) would otherwise
+ * leave that turn waiting for the next event. */
+#define TEST_RUN_UNTIL(loop, tick, cond, ...)                                            \
+	do {                                                                             \
+		uint64_t _deadline = uv_hrtime() + 20ull * 1000 * 1000 * 1000;          \
+		ASSERT_OK(uv_timer_start((tick), test_on_tick, 5, 5));                  \
+		while (!(cond)) {                                                        \
+			if (uv_hrtime() > _deadline) {                                   \
+				FAIL(__VA_ARGS__);                                       \
+			}                                                                \
+			(void)uv_run((loop), UV_RUN_ONCE);                               \
+		}                                                                        \
+		ASSERT_OK(uv_timer_stop(tick));                                          \
+	} while (0)
