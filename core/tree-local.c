@@ -728,7 +728,7 @@ static void on_mkdir_done(int err, const char *why, struct zr_service *s, void *
 	struct tree_op *op = data;
 	struct zr_local *t = op->tree;
 	struct zr_tree_node *zp = zr_tree__node(t->tree, op->parent);
-	struct node *p = zp && zp->prov == &local_provider ? node_of(zp) : NULL, *n;
+	struct node *p = zp && zp->prov == &local_provider ? node_of(zp) : NULL, *n = NULL;
 	struct zr_tree_attr a;
 	struct ctx c;
 	(void)s;
