@@ -112,29 +112,6 @@ struct zr_store {
 	int wal_pages, ckpt_at;
 };
 
-static const char *const schema_sql =
-	"CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-	"CREATE TABLE IF NOT EXISTS services ("
-	" guid TEXT PRIMARY KEY, template TEXT NOT NULL, name TEXT NOT NULL, uid TEXT NOT NULL,"
-	" data TEXT NOT NULL, state TEXT NOT NULL, secret TEXT NOT NULL, created INTEGER NOT NULL,"
-	" deleting INTEGER NOT NULL DEFAULT 0);"
-	"CREATE TABLE IF NOT EXISTS tasks ("
-	" id INTEGER PRIMARY KEY, service TEXT NOT NULL, action TEXT NOT NULL, args TEXT NOT NULL,"
-	" lane INTEGER NOT NULL, state TEXT NOT NULL, created INTEGER NOT NULL, started INTEGER,"
-	" finished INTEGER, result BLOB, error TEXT, err INTEGER, attempt INTEGER,"
-	" progress_done INTEGER, progress_total INTEGER);"
-	"CREATE INDEX IF NOT EXISTS tasks_service ON tasks (service, id);"
-	"CREATE TABLE IF NOT EXISTS repos ("
-	" id TEXT PRIMARY KEY, url TEXT NOT NULL, ref TEXT, commit_id TEXT NOT NULL, pos INTEGER NOT NULL);"
-	"CREATE TABLE IF NOT EXISTS remotes ("
-	" name TEXT PRIMARY KEY, url TEXT NOT NULL, token_file TEXT, pos INTEGER NOT NULL);"
-	"CREATE TABLE IF NOT EXISTS remote_consumers ("
-	" producer TEXT NOT NULL, robot TEXT NOT NULL, consumer TEXT NOT NULL,"
-	" PRIMARY KEY (producer, robot, consumer));"
-	"CREATE TABLE IF NOT EXISTS remote_unlinks ("
-	" remote TEXT NOT NULL, producer TEXT NOT NULL, consumer TEXT NOT NULL,"
-	" PRIMARY KEY (remote, producer, consumer));";
-
 /* One row per kind of change: its statement, how many of its parameters are texts (they
  * come first, integers follow), and which text, if any, is a blob (1-based; 0 for none). */
 struct op_desc {
@@ -706,120 +683,6 @@ void zr_store_stats(const struct zr_store *st, uint64_t *ret_commits, uint64_t *
 
 /* ---- open, load, close ---- */
 
-static int exec_sql(sqlite3 *db, const char *sql, char **ret_err)
-{
-	char *msg = NULL;
-	int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
-	if (rc != SQLITE_OK) {
-		if (ret_err) {
-			*ret_err = strdup(msg ? msg : sqlite3_errstr(rc));
-		}
-		sqlite3_free(msg);
-		return zr_store__errno(rc) ? zr_store__errno(rc) : -EIO;
-	}
-	return 0;
-}
-
-static int schema_version(sqlite3 *db)
-{
-	sqlite3_stmt *s;
-	int v = 0;
-	if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'schema'", -1, &s, NULL) != SQLITE_OK) {
-		return 0; /* no meta table: a new database */
-	}
-	if (sqlite3_step(s) == SQLITE_ROW) {
-		v = atoi((const char *)sqlite3_column_text(s, 0));
-	}
-	sqlite3_finalize(s);
-	return v;
-}
-
-/* Migrations from version i to i + 1, each run in the transaction that sets the new version.
- * Version 0 is an empty database. A migration adds columns (tables come from schema_sql);
- * a column already there is left alone, so a migration can run twice. */
-struct migration {
-	const char *table, *column, *type;
-};
-static const struct migration migrations[ZR_STORE_SCHEMA] = {
-	[0] = {NULL, NULL, NULL}, /* 0 → 1: the tables of schema_sql */
-	[1] = {NULL, NULL, NULL}, /* 1 → 2: the repos table, made by schema_sql */
-	/* 2 → 3: the remotes, remote_consumers and remote_unlinks tables (made by schema_sql),
-	 * and the version a service moves to once its running task ends (not in schema_sql:
-	 * added here, also to a new database, which goes through every migration). */
-	[2] = {"services", "upgrade_to", "TEXT"},
-};
-
-static int run_migration(sqlite3 *db, const struct migration *m, char **ret_err)
-{
-	sqlite3_stmt *st = NULL;
-	char *sql = NULL;
-	if (!m->table) {
-		return 0;
-	}
-	int rc = sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2", -1, &st, NULL);
-	if (rc == SQLITE_OK) {
-		(void)sqlite3_bind_text(st, 1, m->table, -1, SQLITE_STATIC);
-		(void)sqlite3_bind_text(st, 2, m->column, -1, SQLITE_STATIC);
-		rc = sqlite3_step(st);
-	}
-	sqlite3_finalize(st);
-	if (rc == SQLITE_ROW) {
-		return 0;
-	}
-	if (rc != SQLITE_DONE) {
-		if (asprintf(ret_err, "cannot read the columns of %s: %s", m->table, sqlite3_errmsg(db)) < 0) {
-			*ret_err = NULL;
-		}
-		return zr_store__errno(rc) ? zr_store__errno(rc) : -EIO;
-	}
-	if (asprintf(&sql, "ALTER TABLE %s ADD COLUMN %s %s", m->table, m->column, m->type) < 0) {
-		return -ENOMEM;
-	}
-	int err = exec_sql(db, sql, ret_err);
-	free(sql);
-	return err;
-}
-
-static int migrate(sqlite3 *db, const char *path, char **ret_err)
-{
-	int v = schema_version(db);
-	if (v > ZR_STORE_SCHEMA) {
-		if (asprintf(ret_err, "%s has schema version %d, newer than this zrobot's %d: refusing to "
-			     "touch it (run a newer zrobot)", path, v, ZR_STORE_SCHEMA) < 0) {
-			*ret_err = NULL;
-		}
-		return -EPROTO;
-	}
-	if (v == ZR_STORE_SCHEMA) {
-		return exec_sql(db, schema_sql, ret_err);
-	}
-	char *sql = NULL;
-	int err = exec_sql(db, "BEGIN IMMEDIATE", ret_err);
-	if (err < 0) {
-		return err;
-	}
-	err = exec_sql(db, schema_sql, ret_err);
-	for (int i = v; err == 0 && i < ZR_STORE_SCHEMA; i++) {
-		err = run_migration(db, &migrations[i], ret_err);
-	}
-	if (err == 0 && asprintf(&sql, "INSERT OR REPLACE INTO meta VALUES ('schema', '%d')", ZR_STORE_SCHEMA) >= 0) {
-		err = exec_sql(db, sql, ret_err);
-		free(sql);
-	}
-	if (err == 0) {
-		err = exec_sql(db, "COMMIT", ret_err);
-	}
-	if (err < 0) {
-		(void)exec_sql(db, "ROLLBACK", NULL);
-		return err;
-	}
-	if (v > 0) {
-		log_info("Migrated %s from schema %d to %d", path, v, ZR_STORE_SCHEMA);
-	}
-	return 0;
-}
-
-/* Finalizes the statements (those prepared; the others are NULL) and closes the database. */
 static void close_db(struct zr_store *st)
 {
 	for (int i = 0; i < N_OPS; i++) {
@@ -869,9 +732,9 @@ int zr_store_open(uv_loop_t *loop, const char *data_dir, struct zr_store **ret, 
 	}
 	/* WAL: readers never wait for the writer; FULL: a commit is on disk when it returns (the
 	 * WAL is synced at each commit: NORMAL would not be durable). */
-	err = exec_sql(st->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;", ret_err);
+	err = zr_store__exec(st->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;", ret_err);
 	if (err == 0) {
-		err = migrate(st->db, st->path, ret_err);
+		err = zr_store__migrate(st->db, st->path, ret_err);
 	}
 	if (err < 0) {
 		goto fail;
@@ -883,11 +746,11 @@ int zr_store_open(uv_loop_t *loop, const char *data_dir, struct zr_store **ret, 
 		goto fail;
 	}
 	/* FULL: a checkpoint syncs the database file before the WAL may start over. */
-	err = exec_sql(st->ckpt_db, "PRAGMA synchronous = FULL;", ret_err);
+	err = zr_store__exec(st->ckpt_db, "PRAGMA synchronous = FULL;", ret_err);
 	if (err == 0) {
 		char *sql = NULL;
 		err = asprintf(&sql, "PRAGMA journal_size_limit = %d;", WAL_SIZE_LIMIT) < 0 ? -ENOMEM :
-		      exec_sql(st->db, sql, ret_err);
+		      zr_store__exec(st->db, sql, ret_err);
 		free(sql);
 	}
 	if (err < 0) {

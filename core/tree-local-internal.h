@@ -202,3 +202,46 @@ void zr_local__flush(struct handle *h, zr_tree_done_cb cb, void *data);
 /* The writers of the writable kinds. */
 zr_kind_write_fn zr_local__write_action, zr_local__write_data, zr_local__write_repos,
 	zr_local__write_remotes, zr_local__write_ctl, zr_local__write_upgrade, zr_local__write_cancel;
+
+/* A read waiting for a task or a journal (tree-read.c). */
+struct parked {
+	struct zr_tree_req base;
+	struct zr_waiter w;
+	struct zr_local *tree;
+	struct handle *h;
+	uint64_t off;
+	size_t size;
+	zr_tree_read_cb cb;
+	void *data;
+	struct zr_list link; /* in tree->parked */
+};
+
+static inline struct handle *zr_local__handle_of(struct zr_handle *h)
+{
+	return container_of(h, struct handle, base);
+}
+
+/* The content of a file node, generated into b (reset first). */
+static inline void zr_local__content(struct zr_local *t, const struct node *n, const struct ctx *c,
+				     struct zr_buf *b)
+{
+	zr_buf_reset(b);
+	n->kind->content(t, n, c, b);
+}
+
+/* The journal a log or events node shows, or NULL. */
+static inline struct zr_journal *zr_local__journal(struct zr_local *t, const struct node *n,
+						   const struct ctx *c)
+{
+	return n->kind->journal ? n->kind->journal(t, c) : NULL;
+}
+
+/* Reads (tree-read.c). */
+void zr_local__read(struct zr_handle *zh, uint64_t off, size_t size, zr_tree_read_cb cb, void *data,
+		    struct zr_tree_req **ret_req);
+void zr_local__read_cancel(struct zr_tree_req *req);
+/* Answers a parked read (and frees it). */
+void zr_local__req_finish(struct parked *q, int err, const char *buf, size_t len);
+unsigned zr_local__poll(struct zr_handle *zh, void *ph);
+/* A handle's poll waiter woke: the front end is told its poll handle is ready. */
+void zr_local__on_poll_wake(struct zr_waiter *w);

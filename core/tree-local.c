@@ -22,19 +22,6 @@
 #include "util/cleanup.h"
 #include "util/log.h"
 
-/* A read waiting for a task or a journal. */
-struct parked {
-	struct zr_tree_req base;
-	struct zr_waiter w;
-	struct zr_local *tree;
-	struct handle *h;
-	uint64_t off;
-	size_t size;
-	zr_tree_read_cb cb;
-	void *data;
-	struct zr_list link; /* in tree->parked */
-};
-
 static const struct zr_tree_provider local_provider;
 
 /* ---- nodes ---- */
@@ -51,11 +38,6 @@ static struct zr_local *local_of(const struct node *n)
 static struct node *node_of(struct zr_tree_node *n)
 {
 	return container_of(n, struct node, base);
-}
-
-static struct handle *handle_of(struct zr_handle *h)
-{
-	return container_of(h, struct handle, base);
 }
 
 static struct zr_names *names_ref(struct zr_names *l)
@@ -183,17 +165,6 @@ void zr_local__path(const struct node *n, struct zr_buf *b)
 
 /* ---- attributes ---- */
 
-static void gen_content(struct zr_local *t, const struct node *n, const struct ctx *c, struct zr_buf *b)
-{
-	zr_buf_reset(b);
-	n->kind->content(t, n, c, b);
-}
-
-static struct zr_journal *node_journal(struct zr_local *t, const struct node *n, const struct ctx *c)
-{
-	return n->kind->journal ? n->kind->journal(t, c) : NULL;
-}
-
 static void node_attr(struct zr_local *t, struct node *n, const struct ctx *c, struct zr_tree_attr *a)
 {
 	const struct kind *k = n->kind;
@@ -218,7 +189,7 @@ static void node_attr(struct zr_local *t, struct node *n, const struct ctx *c, s
 	if (k->flags & KIND_BLOCKING) {
 		a->flags |= ZR_ATTR_BLOCKING;
 	}
-	struct zr_journal *j = node_journal(t, n, c);
+	struct zr_journal *j = zr_local__journal(t, n, c);
 	struct zr_task *task = k->task ? k->task(c) : NULL;
 	if (j) {
 		a->size = j->end;
@@ -227,7 +198,7 @@ static void node_attr(struct zr_local *t, struct node *n, const struct ctx *c, s
 		(void)zr_task_output(task, &len);
 		a->size = len;
 	} else if (k->content) {
-		gen_content(t, n, c, &t->scratch);
+		zr_local__content(t, n, c, &t->scratch);
 		a->size = t->scratch.len;
 	}
 	if (!(a->mode & 0222)) {
@@ -357,22 +328,10 @@ int zr_local_create(struct zr_tree *tree, struct zr_robot *r, struct zr_local **
 	return 0;
 }
 
-static void req_finish(struct parked *q, int err, const char *buf, size_t len)
-{
-	struct zr_local *t = q->tree;
-	zr_waiter_remove(&q->w);
-	zr_list_remove(&q->link);
-	t->n_parked--;
-	zr_tree_read_cb cb = q->cb;
-	void *data = q->data;
-	free(q);
-	cb(err, buf, len, data);
-}
-
 void zr_local_cancel_all(struct zr_local *t, int err)
 {
 	while (!zr_list_empty(&t->parked)) {
-		req_finish(container_of(t->parked.next, struct parked, link), -err, NULL, 0);
+		zr_local__req_finish(container_of(t->parked.next, struct parked, link), -err, NULL, 0);
 	}
 }
 
@@ -579,8 +538,6 @@ static int list_dir(struct zr_local *t, struct handle *h)
 	return 0;
 }
 
-static void on_poll_wake(struct zr_waiter *w);
-
 static struct handle *handle_new(struct zr_local *t, struct node *n)
 {
 	struct handle *h = calloc(1, sizeof(*h));
@@ -591,7 +548,7 @@ static struct handle *handle_new(struct zr_local *t, struct node *n)
 	h->tree = t;
 	h->node = n;
 	n->nopen++;
-	zr_waiter_init(&h->poll_waiter, on_poll_wake);
+	zr_waiter_init(&h->poll_waiter, zr_local__on_poll_wake);
 	zr_list_push_back(&t->handles, &h->link);
 	return h;
 }
@@ -678,7 +635,7 @@ static bool listing_current(struct zr_local *t, const struct handle *h, const st
 static int local_readdir(struct zr_handle *zh, uint64_t off, unsigned flags, zr_tree_fill_fn fill,
 			 void *data)
 {
-	struct handle *h = handle_of(zh);
+	struct handle *h = zr_local__handle_of(zh);
 	struct zr_local *t = h->tree;
 	struct zr_remotes *rs = zr_tree__remotes(t->tree);
 	struct ctx dc;
@@ -831,7 +788,7 @@ static void local_open(struct zr_tree_node *zn, int flags, zr_tree_open_cb cb, v
 		h->task_id = task->id;
 	}
 	if (n->kind->content) {
-		gen_content(t, n, &c, &h->content);
+		zr_local__content(t, n, &c, &h->content);
 	}
 	struct zr_tree_attr a;
 	node_attr(t, n, &c, &a);
@@ -858,177 +815,26 @@ int zr_local__handle_ctx(struct zr_local *t, struct handle *h, struct ctx *c)
 	return 0;
 }
 
-/* What a read can answer now, or where it waits. */
-struct outcome {
-	int err;            /* negative errno, or 0 */
-	const char *buf;
-	size_t len;
-	struct zr_waitq *wait;
-};
-
-static void answer_slice(const char *p, size_t plen, uint64_t off, size_t size, struct outcome *o)
-{
-	if (off >= plen) {
-		o->len = 0;
-		return;
-	}
-	o->buf = p + off;
-	o->len = plen - off < size ? plen - off : size;
-}
-
-/* The result of a task for a reader: output, then the task's errno for a failed task. */
-static void answer_task(struct zr_task *task, uint64_t off, size_t size, struct outcome *o)
-{
-	if (!task->settled) {
-		o->wait = &task->done;
-		return;
-	}
-	size_t len;
-	const char *p = zr_task_output(task, &len);
-	if (off >= len && task->error) {
-		o->err = -task->err;
-		return;
-	}
-	answer_slice(p, len, off, size, o);
-}
-
-static void read_journal(struct zr_local *t, struct handle *h, struct zr_journal *j, const struct ctx *c,
-			 uint64_t off, size_t size, struct outcome *o)
-{
-	if (size > t->read_cap) {
-		char *p = realloc(t->read_mem, size);
-		if (!p) {
-			o->err = -ENOMEM;
-			return;
-		}
-		t->read_mem = p;
-		t->read_cap = size;
-	}
-	o->len = zr_journal_read(j, &h->cursor, off, t->read_mem, size);
-	o->buf = t->read_mem;
-	/* A running task's log waits for more; other journals end at their current end. */
-	if (o->len == 0 && (h->node->kind->flags & KIND_BLOCKING) && !zr_task_ended(c->task)) {
-		o->wait = &j->waitq;
-	}
-}
-
-/* The task whose result a result-like file delivers: results/<a> and actions/<a> the one of
- * the handle (chosen at open, or queued by its last write), tasks/<id>/result its own. */
-static struct zr_task *handle_task(const struct handle *h, const struct ctx *c)
-{
-	if (h->node->kind->flags & KIND_ACTION) {
-		return h->task_id ? zr_service_task(c->svc, h->task_id) : NULL;
-	}
-	return h->node->kind->task(c);
-}
-
-static void try_read(struct zr_local *t, struct handle *h, uint64_t off, size_t size, struct outcome *o)
-{
-	const struct kind *k = h->node->kind;
-	struct ctx c;
-	*o = (struct outcome){0};
-	int err = zr_local__handle_ctx(t, h, &c);
-	struct zr_journal *j = err == 0 ? node_journal(t, h->node, &c) : NULL;
-	if (err < 0) {
-		o->err = err;
-	} else if (j) {
-		read_journal(t, h, j, &c, off, size, o);
-	} else if (k->flags & KIND_RESULT) {
-		if ((k->flags & KIND_ACTION) && !h->task_id) {
-			return; /* nothing ran: EOF */
-		}
-		if (k->write) {
-			/* The result of the handle's own write starts where reading began. */
-			if (!h->result_base_set) {
-				h->result_base = off;
-				h->result_base_set = true;
-			}
-			off = off >= h->result_base ? off - h->result_base : 0;
-		}
-		struct zr_task *task = handle_task(h, &c);
-		if (!task) {
-			o->err = -ENOENT;
-			return;
-		}
-		answer_task(task, off, size, o);
-	} else if (k->content) {
-		if (off == 0) {
-			/* A read from the start sees the file as it is now (like sysfs). */
-			gen_content(t, h->node, &c, &h->content);
-		}
-		answer_slice(h->content.data, h->content.len, off, size, o);
-	}
-}
-
-static void on_req_wake(struct zr_waiter *w)
-{
-	struct parked *q = container_of(w, struct parked, w);
-	struct outcome o;
-	try_read(q->tree, q->h, q->off, q->size, &o);
-	if (o.wait) {
-		zr_waitq_add(o.wait, &q->w);
-		return;
-	}
-	if (o.err == 0) {
-		q->h->pos = q->off + o.len;
-	}
-	req_finish(q, o.err, o.buf, o.len);
-}
-
-static void local_read(struct zr_handle *zh, uint64_t off, size_t size, zr_tree_read_cb cb, void *data,
-		       struct zr_tree_req **ret_req)
-{
-	struct handle *h = handle_of(zh);
-	struct zr_local *t = h->tree;
-	struct outcome o;
-	*ret_req = NULL;
-	try_read(t, h, off, size, &o);
-	if (!o.wait) {
-		if (o.err == 0) {
-			h->pos = off + o.len;
-		}
-		cb(o.err, o.buf, o.len, data);
-		return;
-	}
-	struct parked *q = calloc(1, sizeof(*q));
-	if (!q) {
-		cb(-ENOMEM, NULL, 0, data);
-		return;
-	}
-	*q = (struct parked){.base.prov = &local_provider, .tree = t, .h = h, .off = off, .size = size,
-			     .cb = cb, .data = data};
-	zr_waiter_init(&q->w, on_req_wake);
-	zr_waitq_add(o.wait, &q->w);
-	zr_list_push_back(&t->parked, &q->link);
-	t->n_parked++;
-	*ret_req = &q->base;
-}
-
-static void local_read_cancel(struct zr_tree_req *req)
-{
-	req_finish(container_of(req, struct parked, base), -EINTR, NULL, 0);
-}
-
 static void local_write(struct zr_handle *zh, const char *buf, size_t len, uint64_t off,
 			zr_tree_done_cb cb, void *data)
 {
-	zr_local__write(handle_of(zh), buf, len, off, cb, data);
+	zr_local__write(zr_local__handle_of(zh), buf, len, off, cb, data);
 }
 
 static void local_flush(struct zr_handle *zh, zr_tree_done_cb cb, void *data)
 {
-	zr_local__flush(handle_of(zh), cb, data);
+	zr_local__flush(zr_local__handle_of(zh), cb, data);
 }
 
 static void local_release(struct zr_handle *zh)
 {
-	struct handle *h = handle_of(zh);
+	struct handle *h = zr_local__handle_of(zh);
 	struct zr_local *t = h->tree;
 	struct parked *q, *tmp;
 	/* The kernel releases only idle files, but a parked read must never outlive its handle. */
 	zr_list_for_each_safe(q, tmp, &t->parked, link) {
 		if (q->h == h) {
-			req_finish(q, -EINTR, NULL, 0);
+			zr_local__req_finish(q, -EINTR, NULL, 0);
 		}
 	}
 	if (h->inflight > 0) {
@@ -1038,59 +844,6 @@ static void local_release(struct zr_handle *zh)
 	zr_local__handle_free(t, h);
 }
 
-static void on_poll_wake(struct zr_waiter *w)
-{
-	struct handle *h = container_of(w, struct handle, poll_waiter);
-	if (h->ph) {
-		void *ph = h->ph;
-		h->ph = NULL;
-		zr_tree__poll_notify(h->tree->tree, ph);
-	}
-}
-
-static unsigned local_poll(struct zr_handle *zh, void *ph)
-{
-	struct handle *h = handle_of(zh);
-	struct zr_local *t = h->tree;
-	const struct kind *k = h->node->kind;
-	struct ctx c;
-	unsigned ev = POLLIN;
-	struct zr_waitq *wait = NULL;
-	if (ph) {
-		if (h->ph) {
-			zr_tree__poll_destroy(t->tree, h->ph);
-		}
-		h->ph = ph;
-	}
-	if (zr_local__handle_ctx(t, h, &c) < 0) {
-		ev = POLLERR;
-	} else {
-		struct zr_journal *j = node_journal(t, h->node, &c);
-		struct zr_task *task = !j && (k->flags & KIND_RESULT) ? handle_task(h, &c) : NULL;
-		if (j && !zr_journal_readable(j, &h->cursor, h->pos) &&
-		    !((k->flags & KIND_BLOCKING) && zr_task_ended(c.task))) {
-			wait = &j->waitq;
-		}
-		if (task && !task->settled) {
-			wait = &task->done;
-		}
-		if (k->write) {
-			ev |= POLLOUT;
-		}
-	}
-	if (wait) {
-		ev &= ~(unsigned)POLLIN;
-		if (h->ph) {
-			zr_waitq_add(wait, &h->poll_waiter);
-		}
-	} else if (h->ph) {
-		zr_waiter_remove(&h->poll_waiter);
-		zr_tree__poll_destroy(t->tree, h->ph);
-		h->ph = NULL;
-	}
-	return ev;
-}
-
 static uint64_t local_handle_task(const struct zr_handle *zh)
 {
 	return container_of(zh, const struct handle, base)->task_id;
@@ -1098,9 +851,9 @@ static uint64_t local_handle_task(const struct zr_handle *zh)
 
 static struct zr_journal *local_handle_journal(struct zr_handle *zh)
 {
-	struct handle *h = handle_of(zh);
+	struct handle *h = zr_local__handle_of(zh);
 	struct ctx c;
-	return zr_local__handle_ctx(h->tree, h, &c) < 0 ? NULL : node_journal(h->tree, h->node, &c);
+	return zr_local__handle_ctx(h->tree, h, &c) < 0 ? NULL : zr_local__journal(h->tree, h->node, &c);
 }
 
 static uint64_t local_parent(struct zr_tree_node *zn)
@@ -1125,12 +878,12 @@ static const struct zr_tree_provider local_provider = {
 	.mkdir = local_mkdir,
 	.rmdir = local_rmdir,
 	.open = local_open,
-	.read = local_read,
-	.read_cancel = local_read_cancel,
+	.read = zr_local__read,
+	.read_cancel = zr_local__read_cancel,
 	.write = local_write,
 	.flush = local_flush,
 	.release = local_release,
-	.poll = local_poll,
+	.poll = zr_local__poll,
 	.handle_task = local_handle_task,
 	.handle_journal = local_handle_journal,
 };

@@ -9,7 +9,7 @@
 #     A ratio above 1 is group commit at work: several writers share one fsync.
 #   - the restart time with S services (default 10,000) and T finished tasks (default 100,000)
 #     in a database built directly with python's sqlite3 (lib.sh build_store: the schema and
-#     its migrations read from core/store.c), started once untimed (the first start makes the
+#     its migrations read from core/store-schema.c), started once untimed (the first start makes the
 #     services' work folders): time from `zrobot run` until @robot/info answers.
 # It starts its own robots on temporary mount points and data dirs under ${TMPDIR:-/tmp} and
 # removes them at the end.

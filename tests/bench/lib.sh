@@ -191,10 +191,10 @@ robot_url() {
 
 # build_store DATA-DIR SERVICES TASKS: a store with SERVICES services of template bench
 # (named s000000...) and TASKS finished noop tasks spread over them, written directly with
-# python's sqlite3. The schema is read from core/store.c (schema_sql, then every migration's
+# python's sqlite3. The schema is read from core/store-schema.c (schema_sql, then every migration's
 # added column, then ZR_STORE_SCHEMA from core/store.h), so it follows the code.
 build_store() {
-	python3 - "$bench_src/core/store.c" "$bench_src/core/store.h" "$@" <<'PY'
+	python3 - "$bench_src/core/store-schema.c" "$bench_src/core/store.h" "$@" <<'PY'
 import os, re, sqlite3, sys, time, uuid
 store_c, store_h, data, n_svc, n_tasks = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
 src = open(store_c).read()

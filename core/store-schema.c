@@ -1,0 +1,148 @@
+/* The store's schema: the tables (schema_sql) and the migrations from each version to the
+ * next, run once at open in one transaction. tests/bench/lib.sh reads both from this file. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store.h"
+#include "store-internal.h"
+#include "util/log.h"
+
+static const char *const schema_sql =
+	"CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS services ("
+	" guid TEXT PRIMARY KEY, template TEXT NOT NULL, name TEXT NOT NULL, uid TEXT NOT NULL,"
+	" data TEXT NOT NULL, state TEXT NOT NULL, secret TEXT NOT NULL, created INTEGER NOT NULL,"
+	" deleting INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE IF NOT EXISTS tasks ("
+	" id INTEGER PRIMARY KEY, service TEXT NOT NULL, action TEXT NOT NULL, args TEXT NOT NULL,"
+	" lane INTEGER NOT NULL, state TEXT NOT NULL, created INTEGER NOT NULL, started INTEGER,"
+	" finished INTEGER, result BLOB, error TEXT, err INTEGER, attempt INTEGER,"
+	" progress_done INTEGER, progress_total INTEGER);"
+	"CREATE INDEX IF NOT EXISTS tasks_service ON tasks (service, id);"
+	"CREATE TABLE IF NOT EXISTS repos ("
+	" id TEXT PRIMARY KEY, url TEXT NOT NULL, ref TEXT, commit_id TEXT NOT NULL, pos INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS remotes ("
+	" name TEXT PRIMARY KEY, url TEXT NOT NULL, token_file TEXT, pos INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS remote_consumers ("
+	" producer TEXT NOT NULL, robot TEXT NOT NULL, consumer TEXT NOT NULL,"
+	" PRIMARY KEY (producer, robot, consumer));"
+	"CREATE TABLE IF NOT EXISTS remote_unlinks ("
+	" remote TEXT NOT NULL, producer TEXT NOT NULL, consumer TEXT NOT NULL,"
+	" PRIMARY KEY (remote, producer, consumer));";
+
+int zr_store__exec(sqlite3 *db, const char *sql, char **ret_err)
+{
+	char *msg = NULL;
+	int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
+	if (rc != SQLITE_OK) {
+		if (ret_err) {
+			*ret_err = strdup(msg ? msg : sqlite3_errstr(rc));
+		}
+		sqlite3_free(msg);
+		return zr_store__errno(rc) ? zr_store__errno(rc) : -EIO;
+	}
+	return 0;
+}
+
+static int schema_version(sqlite3 *db)
+{
+	sqlite3_stmt *s;
+	int v = 0;
+	if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'schema'", -1, &s, NULL) != SQLITE_OK) {
+		return 0; /* no meta table: a new database */
+	}
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		v = atoi((const char *)sqlite3_column_text(s, 0));
+	}
+	sqlite3_finalize(s);
+	return v;
+}
+
+/* Migrations from version i to i + 1, each run in the transaction that sets the new version.
+ * Version 0 is an empty database. A migration adds columns (tables come from schema_sql);
+ * a column already there is left alone, so a migration can run twice. */
+struct migration {
+	const char *table, *column, *type;
+};
+static const struct migration migrations[ZR_STORE_SCHEMA] = {
+	[0] = {NULL, NULL, NULL}, /* 0 → 1: the tables of schema_sql */
+	[1] = {NULL, NULL, NULL}, /* 1 → 2: the repos table, made by schema_sql */
+	/* 2 → 3: the remotes, remote_consumers and remote_unlinks tables (made by schema_sql),
+	 * and the version a service moves to once its running task ends (not in schema_sql:
+	 * added here, also to a new database, which goes through every migration). */
+	[2] = {"services", "upgrade_to", "TEXT"},
+};
+
+static int run_migration(sqlite3 *db, const struct migration *m, char **ret_err)
+{
+	sqlite3_stmt *st = NULL;
+	char *sql = NULL;
+	if (!m->table) {
+		return 0;
+	}
+	int rc = sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2", -1, &st, NULL);
+	if (rc == SQLITE_OK) {
+		(void)sqlite3_bind_text(st, 1, m->table, -1, SQLITE_STATIC);
+		(void)sqlite3_bind_text(st, 2, m->column, -1, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+	}
+	sqlite3_finalize(st);
+	if (rc == SQLITE_ROW) {
+		return 0;
+	}
+	if (rc != SQLITE_DONE) {
+		if (asprintf(ret_err, "cannot read the columns of %s: %s", m->table, sqlite3_errmsg(db)) < 0) {
+			*ret_err = NULL;
+		}
+		return zr_store__errno(rc) ? zr_store__errno(rc) : -EIO;
+	}
+	if (asprintf(&sql, "ALTER TABLE %s ADD COLUMN %s %s", m->table, m->column, m->type) < 0) {
+		return -ENOMEM;
+	}
+	int err = zr_store__exec(db, sql, ret_err);
+	free(sql);
+	return err;
+}
+
+int zr_store__migrate(sqlite3 *db, const char *path, char **ret_err)
+{
+	int v = schema_version(db);
+	if (v > ZR_STORE_SCHEMA) {
+		if (asprintf(ret_err, "%s has schema version %d, newer than this zrobot's %d: refusing to "
+			     "touch it (run a newer zrobot)", path, v, ZR_STORE_SCHEMA) < 0) {
+			*ret_err = NULL;
+		}
+		return -EPROTO;
+	}
+	if (v == ZR_STORE_SCHEMA) {
+		return zr_store__exec(db, schema_sql, ret_err);
+	}
+	char *sql = NULL;
+	int err = zr_store__exec(db, "BEGIN IMMEDIATE", ret_err);
+	if (err < 0) {
+		return err;
+	}
+	err = zr_store__exec(db, schema_sql, ret_err);
+	for (int i = v; err == 0 && i < ZR_STORE_SCHEMA; i++) {
+		err = run_migration(db, &migrations[i], ret_err);
+	}
+	if (err == 0 && asprintf(&sql, "INSERT OR REPLACE INTO meta VALUES ('schema', '%d')", ZR_STORE_SCHEMA) >= 0) {
+		err = zr_store__exec(db, sql, ret_err);
+		free(sql);
+	}
+	if (err == 0) {
+		err = zr_store__exec(db, "COMMIT", ret_err);
+	}
+	if (err < 0) {
+		(void)zr_store__exec(db, "ROLLBACK", NULL);
+		return err;
+	}
+	if (v > 0) {
+		log_info("Migrated %s from schema %d to %d", path, v, ZR_STORE_SCHEMA);
+	}
+	return 0;
+}
+
+/* Finalizes the statements (those prepared; the others are NULL) and closes the database. */
