@@ -121,9 +121,24 @@ echo "acknowledged $total_ack, lost $total_lost"
 [ "$total_ack" -ge $((CYCLES * 10)) ] || fail "only $total_ack operations acknowledged in $CYCLES cycles: the writers barely ran"
 ok "$CYCLES kill -9 cycles in $(since "$t_start") s: acknowledged $total_ack, lost 0"
 
-# The restored queues go on: every task ends, ok or interrupted (none was asked to fail).
-wait_for "[ \"\$(json '$MNT/@robot/info' 'j[\"tasks\"][\"queued\"] + j[\"tasks\"][\"running\"]')\" = 0 ]" 60 ||
-	fail "restored queues did not drain in 60 s: $(rcat "$MNT/@robot/info")"
+# The restored queues go on: every task ends, ok or interrupted (none was asked to fail). How
+# many are left depends on how fast the robot acknowledged the writers (thousands of 0.2 s tasks
+# on 8 jobs), so the test asks for progress, not for a fixed time: the count of queued and
+# running tasks must fall within every 30 s until it reaches 0.
+left=$(json "$MNT/@robot/info" 'j["tasks"]["queued"] + j["tasks"]["running"]')
+echo "restored queues: $left tasks left after the last restart"
+best=$left
+t_best=$(now)
+while [ "$left" -gt 0 ]; do
+	sleep 1
+	left=$(json "$MNT/@robot/info" 'j["tasks"]["queued"] + j["tasks"]["running"]')
+	if [ "$left" -lt "$best" ]; then
+		best=$left
+		t_best=$(now)
+	elif fgt "$(fsub "$(now)" "$t_best")" 30; then
+		fail "restored queues stopped draining: $left tasks left, none ended in 30 s: $(rcat "$MNT/@robot/info")"
+	fi
+done
 states=$(cd "$MNT/c" && timeout 60 cat -- */tasks/*/state | sort | uniq -c)
 echo "$states"
 printf '%s\n' "$states" | grep -Evq ' (ok|interrupted)$' && fail "tasks in unexpected states after the drain: $states"
