@@ -126,11 +126,14 @@ expect_eq "$(tr '\n' ' ' <"$MARKS/order.q")" "1 2 3 4 5 " "the queued tasks ran 
 prev=0
 for id in "${ids[@]}"; do
 	st=$(iso2s "$(rcat "$q/tasks/$id/started")")
-	fgt "$st" "$prev" || fail "task $id started at $st, not after the one before ($prev)"
+	# Times are shown to the millisecond and a quick task now starts, runs and ends within
+	# one (posix_spawn): two starts may show the same time, never an earlier one. The order
+	# itself is checked above, from the actions' own marks.
+	fgt "$prev" "$st" && fail "task $id started at $st, before the one before ($prev)"
 	prev=$st
 done
 expect_eq "$(rcat "$q/tasks/queue")" "" "queue empty after the run"
-ok "after kill -9 the 5 queued tasks ran in order 1..5 (started times ascending)"
+ok "after kill -9 the 5 queued tasks ran in order 1..5 (started times never descending)"
 expect_eq "$(json "$q/data" 'j["note"]')" chunked "data (written in pieces, acknowledged by close) after kill -9"
 expect_in "$(rcat "$s2/state")" "step n7 ok" "a state line set through fd 3 before the crash"
 expect_eq "$(rcat "$s2/tasks/$t/result")" "step 7" "a finished task's result after the crash"
