@@ -73,6 +73,8 @@ int zr_robot_create(uv_loop_t *loop, const struct zr_robot_config *cfg, struct z
 	zr_journal_init(&r->events, ROBOT_EVENTS_MAX);
 	zr_journal_init(&r->log, ROBOT_LOG_MAX);
 	zr_metrics_init(&r->metrics);
+	r->quota.max_services = cfg->max_services_per_token ? cfg->max_services_per_token : ZR_QUOTA_SERVICES;
+	r->quota.max_tasks = cfg->max_tasks_per_token ? cfg->max_tasks_per_token : ZR_QUOTA_TASKS;
 	r->started_ns = r->mtime_ns = zr_now_ns();
 	uv_timer_init(loop, &r->stop_timer);
 	r->stop_timer.data = r;
@@ -250,6 +252,7 @@ static int store_service_row(const struct zr_service *s)
 		.data = data,
 		.state = state,
 		.secret = s->secret,
+		.creator = s->creator,
 		.created_ns = s->created_ns,
 		.deleting = s->deleting,
 	};
@@ -296,7 +299,7 @@ int zr_robot__create_check(struct zr_robot *r, const char *tmpl, const char *nam
 }
 
 int zr_robot__create(struct zr_robot *r, const char *tmpl, const char *name, const json_t *data,
-		     char **ret_err, zr_request_service_cb cb, void *cbdata)
+		     const char *creator, char **ret_err, zr_request_service_cb cb, void *cbdata)
 {
 	const struct zr_template *t = NULL;
 	json_t *filled = NULL;
@@ -312,6 +315,9 @@ int zr_robot__create(struct zr_robot *r, const char *tmpl, const char *name, con
 		return -ENOMEM;
 	}
 	err = zr_service__new(r, t, name, filled, &s, ret_err);
+	if (err == 0) {
+		snprintf(s->creator, sizeof(s->creator), "%s", creator);
+	}
 	if (err == 0 && zr_map_put(&rt->services, name, s) < 0) {
 		err = -ENOMEM;
 	} else if (err == 0 && (err = store_service_row(s)) < 0) {
@@ -364,7 +370,7 @@ int zr_robot_create_service(struct zr_robot *r, const char *tmpl, const char *na
 		return -ENOMEM;
 	}
 	*cc = (struct create_compat){.cb = cb, .data = cbdata, .in_call = true, .ret_err = ret_err};
-	zr_service_request_create(r, tmpl, name, data, on_create_compat, cc);
+	zr_service_request_create(r, NULL, tmpl, name, data, on_create_compat, cc);
 	cc->in_call = false;
 	if (!cc->ended) {
 		return 0;
@@ -946,6 +952,7 @@ void zr_robot_destroy(struct zr_robot *r)
 		free(rt);
 	}
 	zr_map_done(&r->templates);
+	zr_quota_done(&r->quota);
 	zr_journal_done(&r->events);
 	zr_journal_done(&r->log);
 	zr_metrics_done(&r->metrics);

@@ -6,6 +6,7 @@
 #include <uv.h>
 #include "journal.h"
 #include "metrics.h"
+#include "quota.h"
 #include "service.h"
 #include "util/list.h"
 #include "util/map.h"
@@ -33,6 +34,9 @@ struct zr_robot_config {
 	int history;          /* finished tasks kept per service */
 	size_t result_max;    /* stdout cap per task */
 	double kill_grace;    /* seconds between SIGTERM and SIGKILL */
+	/* Per creator id (quota.h); 0 = the defaults, ZR_QUOTA_SERVICES and ZR_QUOTA_TASKS. */
+	unsigned max_services_per_token, max_tasks_per_token;
+	bool group_actions;   /* action files 0660 (--group-actions), else 0600 */
 };
 
 /* One template name in the tree, with its versions and its services. */
@@ -75,6 +79,7 @@ struct zr_robot {
 	uv_timer_t stop_timer;
 	char *last_event; /* the last event line, for services' journals */
 	struct zr_metrics metrics;
+	struct zr_quota quota;
 	const char *http_url; /* the HTTP API's address while it serves, else NULL; borrowed */
 	/* Looks a producer on another robot up (zr_robot_set_producer_check); fn NULL: none is. */
 	struct {
@@ -129,10 +134,10 @@ void zr_robot_set_producer_check(struct zr_robot *r, zr_producer_check_fn fn, vo
 int zr_robot__create_check(struct zr_robot *r, const char *tmpl, const char *name,
 			   const json_t *data, const struct zr_template **ret_t, json_t **ret_data,
 			   char **ret_err);
-/* Creates it once the checks pass again: returns their refusal, or 0 and cb (why NULL) at its
- * commit. */
+/* Creates it once the checks pass again, with its creator id (copied; actor.h): returns their
+ * refusal, or 0 and cb (why NULL) at its commit. */
 int zr_robot__create(struct zr_robot *r, const char *tmpl, const char *name, const json_t *data,
-		     char **ret_err, zr_request_service_cb cb, void *cbdata);
+		     const char *creator, char **ret_err, zr_request_service_cb cb, void *cbdata);
 /* Deletes a service (rmdir; HTTP DELETE): once the deletion is durable it leaves the tree and
  * cb gets 0; it then finishes its task and on_delete actions detached and is freed. On a
  * commit failure cb gets -ENOSPC / -EIO and the service stays. */

@@ -136,7 +136,7 @@ static void on_ctl_line(const char *line, size_t n, void *data)
 			*cd = (struct ctl_data){.s = s, .task = t->id, .action = t->action->name,
 						.line = TAKE_PTR(l)};
 			zr_service_ref(s);
-			zr_service__request_data(s, merged, true, on_ctl_data, cd);
+			zr_service__request_data(s, NULL, merged, true, on_ctl_data, cd);
 			return;
 		}
 	} else if (strncmp(l, "progress ", 9) == 0) {

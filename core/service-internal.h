@@ -62,8 +62,8 @@ void zr_service__check_remote(struct zr_robot *r, const struct zr_template *t, c
 			      const json_t *old, zr_request_cb done, void *ctx);
 /* zr_service_request_data for data from the service's own action (internal: applied at once
  * once valid, not waiting for the commit). */
-void zr_service__request_data(struct zr_service *s, const json_t *data, bool internal,
-			      zr_request_cb cb, void *cbdata);
+void zr_service__request_data(struct zr_service *s, const struct zr_actor *who, const json_t *data,
+			      bool internal, zr_request_cb cb, void *cbdata);
 
 /* ---- service-upgrade.c ---- */
 

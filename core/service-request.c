@@ -82,11 +82,75 @@ void zr_service__check_remote(struct zr_robot *r, const struct zr_template *t, c
 	remote_next(rc);
 }
 
+/* ---- who may ask (README "Security") ---- */
+
+static int refuse_actor(const struct zr_actor *who, char **ret_err, const char *what,
+			const struct zr_service *s)
+{
+	return zr_fail(ret_err, -EACCES, "%s may not %s %s", zr_actor_name(who), what, s->path);
+}
+
+int zr_service_may_act(const struct zr_service *s, const struct zr_actor *who, char **ret_err)
+{
+	return zr_actor_may_act(who, s->creator, s->guid) ? 0 : refuse_actor(who, ret_err, "act on", s);
+}
+
+int zr_service_may_change(const struct zr_service *s, const struct zr_actor *who, char **ret_err)
+{
+	return zr_actor_may_act(who, s->creator, s->guid) ? 0 : refuse_actor(who, ret_err, "change", s);
+}
+
+int zr_service_may_delete(const struct zr_service *s, const struct zr_actor *who, char **ret_err)
+{
+	return zr_actor_may_delete(who, s->creator, s->guid) ? 0 : refuse_actor(who, ret_err, "delete", s);
+}
+
+/* Naming a producer needs the right to act on it: a consumer's actions reach it through the
+ * tree with the robot's rights. Roles whose producer stays as it was (old) are not asked
+ * again, so a creator may change other fields of data an admin filled in. Producers on other
+ * robots are reached with this robot's own token there: only the admin names them. */
+static int check_producer_rights(struct zr_robot *r, const struct zr_template *t,
+				 const struct zr_actor *who, const json_t *data, const json_t *old,
+				 char **ret_err)
+{
+	const char *role;
+	json_t *spec;
+	if (zr_actor_is_admin(who)) {
+		return 0;
+	}
+	json_object_foreach(t->consumes, role, spec) {
+		const char *p = json_string_value(json_object_get(data, role));
+		const char *now = json_string_value(json_object_get(old, role));
+		if (!p || !*p || (now && strcmp(p, now) == 0)) {
+			continue;
+		}
+		if (strncmp(p, "@remote/", 8) == 0) {
+			return zr_fail(ret_err, -EACCES, "producer of role '%s': only the admin may name a "
+				       "producer on another robot", role);
+		}
+		_cleanup_free_ char *tmpl = strdup(p);
+		char *name = tmpl ? strchr(tmpl, '/') : NULL;
+		if (!tmpl) {
+			return -ENOMEM;
+		}
+		if (name) {
+			*name++ = '\0';
+		}
+		const struct zr_service *ps = name ? zr_robot_service(r, tmpl, name) : NULL;
+		if (ps && !zr_actor_may_act(who, ps->creator, ps->guid)) {
+			return zr_fail(ret_err, -EACCES, "producer of role '%s': %s may not act on %s",
+				       role, zr_actor_name(who), ps->path);
+		}
+	}
+	return 0;
+}
+
 /* ---- creating a service ---- */
 
 struct create_request {
 	struct zr_robot *r;
 	char *tmpl, *name;
+	char creator[ZR_ACTOR_ID_MAX];
 	json_t *data; /* as asked (NULL: the defaults) */
 	zr_request_service_cb cb;
 	void *cbdata;
@@ -103,6 +167,9 @@ static void create_request_free(struct create_request *q)
 static void on_create_committed(int err, const char *why, struct zr_service *s, void *data)
 {
 	struct create_request *q = data;
+	if (err < 0) {
+		(void)zr_quota_services(&q->r->quota, q->creator, -1);
+	}
 	q->cb(err, why, s, q->cbdata);
 	create_request_free(q);
 }
@@ -112,10 +179,16 @@ static void on_create_checked(int err, const char *why, void *data)
 	struct create_request *q = data;
 	_cleanup_free_ char *why2 = NULL;
 	if (err == 0) {
-		/* Anything may have changed while other robots were asked: checked again. */
-		err = zr_robot__create(q->r, q->tmpl, q->name, q->data, &why2, on_create_committed, q);
-		if (err == 0) {
-			return;
+		/* Anything may have changed while other robots were asked: checked again. The
+		 * slot is taken before the service exists, so creates in flight count. */
+		err = zr_quota_check_service(&q->r->quota, q->creator, &why2);
+		if (err == 0 && (err = zr_quota_services(&q->r->quota, q->creator, 1)) == 0) {
+			err = zr_robot__create(q->r, q->tmpl, q->name, q->data, q->creator, &why2,
+					       on_create_committed, q);
+			if (err == 0) {
+				return;
+			}
+			(void)zr_quota_services(&q->r->quota, q->creator, -1);
 		}
 		why = why2;
 	}
@@ -123,13 +196,32 @@ static void on_create_checked(int err, const char *why, void *data)
 	create_request_free(q);
 }
 
-void zr_service_request_create(struct zr_robot *r, const char *tmpl, const char *name,
-			       const json_t *data, zr_request_service_cb cb, void *cbdata)
+void zr_service_request_create(struct zr_robot *r, const struct zr_actor *who, const char *tmpl,
+			       const char *name, const json_t *data, zr_request_service_cb cb,
+			       void *cbdata)
 {
 	_cleanup_free_ char *why = NULL;
 	_cleanup_json_ json_t *filled = NULL;
 	const struct zr_template *t = NULL;
-	int err = zr_robot__create_check(r, tmpl, name, data, &t, &filled, &why);
+	const char *creator = zr_actor_creator(who);
+	struct zr_robot_template *rt = zr_robot_template(r, tmpl);
+	int err = 0;
+	/* Who first: a refused token learns nothing about names or data. */
+	if (!creator) {
+		err = zr_fail(&why, -EACCES, "%s may not create services", zr_actor_name(who));
+	} else if (who && who->role == ZR_ROLE_USER && rt && !rt->t->users) {
+		err = zr_fail(&why, -EACCES, "template %s is not offered to user tokens (its manifest "
+			      "has no \"users\": true)", tmpl);
+	}
+	if (err == 0) {
+		err = zr_quota_check_service(&r->quota, creator, &why);
+	}
+	if (err == 0) {
+		err = zr_robot__create_check(r, tmpl, name, data, &t, &filled, &why);
+	}
+	if (err == 0) {
+		err = check_producer_rights(r, t, who, filled, NULL, &why);
+	}
 	struct create_request *q = err == 0 ? calloc(1, sizeof(*q)) : NULL;
 	if (err == 0 && (!q || !(q->tmpl = strdup(tmpl)) || !(q->name = strdup(name)))) {
 		err = -ENOMEM;
@@ -142,6 +234,7 @@ void zr_service_request_create(struct zr_robot *r, const char *tmpl, const char 
 		return;
 	}
 	q->r = r;
+	snprintf(q->creator, sizeof(q->creator), "%s", creator);
 	q->data = json_incref((json_t *)data);
 	q->cb = cb;
 	q->cbdata = cbdata;
@@ -193,14 +286,14 @@ static void on_data_checked(int err, const char *why, void *data)
 	data_request_end(q, err, why);
 }
 
-void zr_service__request_data(struct zr_service *s, const json_t *data, bool internal,
-			      zr_request_cb cb, void *cbdata)
+void zr_service__request_data(struct zr_service *s, const struct zr_actor *who, const json_t *data,
+			      bool internal, zr_request_cb cb, void *cbdata)
 {
 	_cleanup_free_ char *why = NULL;
 	_cleanup_json_ json_t *valid = NULL;
 	struct data_request *q = NULL;
-	int err = 0;
-	if (s->template->missing) {
+	int err = zr_service_may_change(s, who, &why);
+	if (err == 0 && s->template->missing) {
 		err = zr_fail(&why, -EINVAL, "template %s is missing", s->template->uid);
 	}
 	if (err == 0) {
@@ -208,6 +301,9 @@ void zr_service__request_data(struct zr_service *s, const json_t *data, bool int
 	}
 	if (err == 0) {
 		err = zr_service__check_producers(s->robot, s->template, s->path, valid, &why);
+	}
+	if (err == 0) {
+		err = check_producer_rights(s->robot, s->template, who, valid, s->data, &why);
 	}
 	if (err == 0 && !(q = calloc(1, sizeof(*q)))) {
 		err = -ENOMEM;
@@ -222,10 +318,10 @@ void zr_service__request_data(struct zr_service *s, const json_t *data, bool int
 	zr_service__check_remote(s->robot, s->template, valid, s->data, on_data_checked, q);
 }
 
-void zr_service_request_data(struct zr_service *s, const json_t *data, zr_request_cb cb,
-			     void *cbdata)
+void zr_service_request_data(struct zr_service *s, const struct zr_actor *who, const json_t *data,
+			     zr_request_cb cb, void *cbdata)
 {
-	zr_service__request_data(s, data, false, cb, cbdata);
+	zr_service__request_data(s, who, data, false, cb, cbdata);
 }
 
 /* ---- tasks ---- */
@@ -242,13 +338,28 @@ static void on_task_queued(int err, struct zr_task *t, void *data)
 	free(q);
 }
 
-void zr_service_request_task(struct zr_service *s, const struct zr_action_def *action,
-			     const char *payload, size_t len, zr_request_task_cb cb, void *cbdata)
+void zr_service_request_task(struct zr_service *s, const struct zr_actor *who,
+			     const struct zr_action_def *action, const char *payload, size_t len,
+			     zr_request_task_cb cb, void *cbdata)
 {
 	_cleanup_free_ char *why = NULL;
 	json_t *args = NULL;
-	struct task_request *q = calloc(1, sizeof(*q));
-	int err = q ? zr_payload_parse(payload, len, action->name, &args, &why) : -ENOMEM;
+	struct task_request *q = NULL;
+	int err = zr_service_may_act(s, who, &why);
+	if (err == 0 && action->admin && !zr_actor_is_admin(who)) {
+		err = zr_fail(&why, -EACCES, "action %s is admin-only: %s may not run it", action->name,
+			      zr_actor_name(who));
+	}
+	/* The admin is never limited, even on a user's service. */
+	if (err == 0 && !zr_actor_is_admin(who)) {
+		err = zr_quota_check_task(&s->robot->quota, s->creator, &why);
+	}
+	if (err == 0 && !(q = calloc(1, sizeof(*q)))) {
+		err = -ENOMEM;
+	}
+	if (err == 0) {
+		err = zr_payload_parse(payload, len, action->name, &args, &why);
+	}
 	if (err == 0) {
 		/* key=value lines carry text: it is converted to the fields' types. A JSON object
 		 * already says what its values are. */

@@ -91,6 +91,9 @@ static void on_enqueued(int err, void *data)
 	struct zr_service *s = t->svc;
 	s->pending_tasks--;
 	if (err < 0) {
+		if (t->qitem.lane == ZR_LANE_USER) {
+			(void)zr_quota_tasks(&s->robot->quota, s->creator, -1);
+		}
 		zr_queue_remove(&s->queue, &t->qitem);
 		zr_task_free(t);
 		t = NULL;
@@ -182,6 +185,10 @@ int zr_service__enqueue(struct zr_service *s, const struct zr_action_def *action
 		return err;
 	}
 	t->pending = true;
+	/* User-lane tasks count against the service's creator until they end (quota.h). */
+	if (lane == ZR_LANE_USER) {
+		(void)zr_quota_tasks(&r->quota, s->creator, 1);
+	}
 	r->next_task_id++;
 	s->pending_tasks++;
 	q->t = t;
@@ -276,6 +283,9 @@ void zr_service__finish(struct zr_service *s, struct zr_task *t, enum zr_task_st
 			   char *error, int err)
 {
 	struct zr_robot *r = s->robot;
+	if (t->qitem.lane == ZR_LANE_USER && !zr_task_ended(t)) {
+		(void)zr_quota_tasks(&r->quota, s->creator, -1);
+	}
 	t->state = state;
 	t->error = error;
 	t->err = err;

@@ -165,6 +165,7 @@ int zr_service_restore(struct zr_robot *r, const struct zr_template *t,
 	/* Its work folder is made before its first task (zr_service__workdir_make): most have it
 	 * already, and a mkdir per service would dominate the restart. */
 	const char *bad = NULL;
+	snprintf(s->creator, sizeof(s->creator), "%s", row->creator ? row->creator : "admin");
 	if (service_identity(s, row->guid, row->secret) < 0) {
 		bad = "guid or secret";
 	} else if (!json_is_object(s->data) || !json_is_object(s->state)) {
@@ -176,6 +177,10 @@ int zr_service_restore(struct zr_robot *r, const struct zr_template *t,
 		}
 		zr_service__close(s);
 		return -EIO;
+	}
+	/* One still being deleted freed its creator's slot already. */
+	if (!row->deleting) {
+		(void)zr_quota_services(&r->quota, s->creator, 1);
 	}
 	*ret = s;
 	return 0;
@@ -370,6 +375,9 @@ int zr_service__restore_task(struct zr_service *s, const struct zr_store_task *r
 		/* Restored queues may exceed a smaller --queue-max: nothing acknowledged is dropped. */
 		zr_list_push_back(&s->queue.lanes[row->lane == ZR_LANE_SYSTEM ? 0 : 1], &t->qitem.link);
 		s->queue.len[row->lane == ZR_LANE_SYSTEM ? 0 : 1]++;
+		if (row->lane == ZR_LANE_USER) {
+			(void)zr_quota_tasks(&s->robot->quota, s->creator, 1);
+		}
 		return 0;
 	}
 	t->settled = true;
@@ -498,6 +506,10 @@ bool zr_service__idle(const struct zr_service *s)
 
 void zr_service__begin_delete(struct zr_service *s)
 {
+	/* A deleted service frees its creator's slot at once, as its name. */
+	if (!s->deleting) {
+		(void)zr_quota_services(&s->robot->quota, s->creator, -1);
+	}
 	s->deleting = true;
 	for (size_t i = 0; i < s->n_recur; i++) {
 		(void)uv_timer_stop(&s->recur[i].timer);

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <uv.h>
+#include "actor.h"
 #include "journal.h"
 #include "queue.h"
 #include "util/list.h"
@@ -37,6 +38,8 @@ struct zr_service {
 	char *path;          /* "<template>/<name>", allocated with the service */
 	char guid[37];
 	char secret[65];     /* 64 hex digits: the HTTP token that acts on this service only */
+	/* Who created it (actor.h): "admin", "user:<16 hex>" or "uid:N"; stored, in info. */
+	char creator[ZR_ACTOR_ID_MAX];
 	/* Here, not with the fields they describe: they fill the room the texts leave. */
 	bool workdir_made; /* this run made sure the work folder exists */
 	bool has_slot; /* holds one of the robot's job slots: set and cleared by robot.c only */
@@ -75,34 +78,46 @@ typedef void (*zr_task_cb)(int err, struct zr_task *t, void *data);
 
 /* ---- requests: FUSE mkdir and writes, HTTP create and PUT, an action's fd-3 data ----
  * Each is validated completely here, once, whoever asks: the same checks in the same order,
- * the same errors. Each ends in exactly one callback: err 0 or a negative errno, and why
- * (borrowed for the call) saying what was wrong, or NULL when the errno says it all. A
- * refusal that needs no I/O is told before the function returns; a producer on another robot
- * is looked up through the robot's producer check (zr_robot_set_producer_check) first. */
+ * the same errors. who (borrowed for the call; NULL = the robot itself, with admin rights) is
+ * checked against the role model first (README "Security"): -EACCES with why when it may not.
+ * Each ends in exactly one callback: err 0 or a negative errno, and why (borrowed for the
+ * call) saying what was wrong, or NULL when the errno says it all. A refusal that needs no I/O
+ * is told before the function returns; a producer on another robot is looked up through the
+ * robot's producer check (zr_robot_set_producer_check) first. */
 typedef void (*zr_request_cb)(int err, const char *why, void *data);
 typedef void (*zr_request_service_cb)(int err, const char *why, struct zr_service *s, void *data);
 typedef void (*zr_request_task_cb)(int err, const char *why, struct zr_task *t, void *data);
 
-/* Creates service name of template tmpl with data (borrowed; NULL = the defaults). Refused
- * with -ENOENT (no such template), -EEXIST, -EINVAL (name, data, producers, a missing
- * template), -EAGAIN (the robot is stopping). Otherwise cb fires once the service is durable,
- * with the service (borrowed), now in the tree, or with -ENOSPC / -EIO / -ENOMEM and NULL
- * (it never existed). */
-void zr_service_request_create(struct zr_robot *r, const char *tmpl, const char *name,
-			       const json_t *data, zr_request_service_cb cb, void *cbdata);
-/* Replaces the data of s with data (borrowed): -EINVAL (not valid for the template, a
- * producer that is not one, a missing template), -ENOENT (s deleted meanwhile); else cb with 0
- * once the new data is durable (shown from then on) or -ENOSPC / -EIO / -ENOMEM (the old data
- * stays). */
-void zr_service_request_data(struct zr_service *s, const json_t *data, zr_request_cb cb,
-			     void *cbdata);
+/* Creates service name of template tmpl with data (borrowed; NULL = the defaults), its creator
+ * who's id. Refused with -ENOENT (no such template), -EEXIST, -EINVAL (name, data, producers,
+ * a missing template), -EACCES (a template not offered to users, a secret, a producer who may
+ * not act on), -EDQUOT (who has --max-services-per-token services), -EAGAIN (the robot is
+ * stopping). Otherwise cb fires once the service is durable, with the service (borrowed), now
+ * in the tree, or with -ENOSPC / -EIO / -ENOMEM and NULL (it never existed). */
+void zr_service_request_create(struct zr_robot *r, const struct zr_actor *who, const char *tmpl,
+			       const char *name, const json_t *data, zr_request_service_cb cb,
+			       void *cbdata);
+/* Replaces the data of s with data (borrowed): -EACCES (who may not change s, or name a new
+ * producer), -EINVAL (not valid for the template, a producer that is not one, a missing
+ * template), -ENOENT (s deleted meanwhile); else cb with 0 once the new data is durable (shown
+ * from then on) or -ENOSPC / -EIO / -ENOMEM (the old data stays). */
+void zr_service_request_data(struct zr_service *s, const struct zr_actor *who, const json_t *data,
+			     zr_request_cb cb, void *cbdata);
 /* Queues a task of action (of s's template) from what was written to its file (payload, len:
- * empty, the action's name, a JSON object or key=value lines; see payload.h): -EINVAL (bad
- * payload or args, missing required data), -EAGAIN (a full queue, the robot stopping),
- * -ENOENT (s being deleted); else cb once the task is durably queued, with the task (borrowed;
- * owned by s), or with -ENOSPC / -EIO / -ENOMEM and NULL (it never existed). */
-void zr_service_request_task(struct zr_service *s, const struct zr_action_def *action,
-			     const char *payload, size_t len, zr_request_task_cb cb, void *cbdata);
+ * empty, the action's name, a JSON object or key=value lines; see payload.h): -EACCES (who may
+ * not act on s, or the action is admin-only), -EINVAL (bad payload or args, missing required
+ * data), -EAGAIN (a full queue, the creator's --max-tasks-per-token, the robot stopping),
+ * -ENOENT (s being deleted); else cb once the task is durably queued, with the task
+ * (borrowed; owned by s), or with -ENOSPC / -EIO / -ENOMEM and NULL (it never existed). */
+void zr_service_request_task(struct zr_service *s, const struct zr_actor *who,
+			     const struct zr_action_def *action, const char *payload, size_t len,
+			     zr_request_task_cb cb, void *cbdata);
+/* The role model's answer for the other requests on s (README "Security"): 0, or -EACCES with
+ * *ret_err. may_act: actions, cancel, and reading data; may_change: data, ctl, upgrade;
+ * may_delete: rmdir, HTTP DELETE. */
+int zr_service_may_act(const struct zr_service *s, const struct zr_actor *who, char **ret_err);
+int zr_service_may_change(const struct zr_service *s, const struct zr_actor *who, char **ret_err);
+int zr_service_may_delete(const struct zr_service *s, const struct zr_actor *who, char **ret_err);
 
 /* While the robot loads its store: text parsed, or the object parsed before from the same
  * text (a new reference; NULL if it does not parse). Restored services and tasks mostly hold

@@ -131,6 +131,7 @@ static const struct col service_cols[] = {
 	SERVICE_COL("created", COL_I64, created_ns),
 	SERVICE_COL("deleting", COL_BOOL, deleting),
 	SERVICE_COL("upgrade_to", COL_TEXT, upgrade_to),
+	SERVICE_COL("creator", COL_TEXT, creator),
 };
 
 #define TASK_COL(name, type, field) {name, type, offsetof(struct zr_store_task, field), 0}

@@ -73,6 +73,9 @@ static const struct migration migrations[ZR_STORE_SCHEMA] = {
 	 * and the version a service moves to once its running task ends (not in schema_sql:
 	 * added here, also to a new database, which goes through every migration). */
 	[2] = {"services", "upgrade_to", "TEXT"},
+	/* 3 → 4: who created a service (a creator id, never a token); services made before
+	 * the role model were made by the admin. */
+	[3] = {"services", "creator", "TEXT NOT NULL DEFAULT 'admin'"},
 };
 
 static int run_migration(sqlite3 *db, const struct migration *m, char **ret_err)

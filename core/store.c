@@ -122,7 +122,8 @@ struct op_desc {
 
 static const struct op_desc op_descs[N_OPS] = {
 	[OP_SERVICE_INSERT] = {"INSERT OR REPLACE INTO services (template, name, guid, uid, data, state,"
-			       " secret, created, deleting) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)", 7},
+			       " secret, creator, created, deleting)"
+			       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)", 8},
 	[OP_SERVICE_DATA] = {"UPDATE services SET data = ?2 WHERE guid = ?1", 2},
 	[OP_SERVICE_STATE] = {"UPDATE services SET state = ?2 WHERE guid = ?1", 2},
 	[OP_SERVICE_UID] = {"UPDATE services SET uid = ?2 WHERE guid = ?1", 2},
@@ -566,7 +567,7 @@ int zr_store_service_insert(struct zr_store *st, const struct zr_store_service *
 {
 	return change(st, OP_SERVICE_INSERT, false,
 		      (const char *[OP_TEXTS]){s->template, s->name, s->guid, s->uid, s->data,
-					       s->state, s->secret},
+					       s->state, s->secret, s->creator ? s->creator : "admin"},
 		      (const int64_t[OP_INTS]){s->created_ns, s->deleting});
 }
 

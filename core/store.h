@@ -10,7 +10,7 @@
 struct zr_store;
 
 /* The schema this build writes; a database with a newer one is refused. */
-#define ZR_STORE_SCHEMA 3
+#define ZR_STORE_SCHEMA 4
 
 /* Opens (creating or migrating) <data_dir>/zrobot.db. Runs on the caller's thread: call it
  * before the loop runs. Returns 0, or a negative errno with *ret_err (malloc'd). */
@@ -24,6 +24,7 @@ void zr_store_close(struct zr_store *st);
 struct zr_store_service {
 	int64_t rowid;
 	const char *template, *name, *guid, *uid, *data, *state, *secret;
+	const char *creator;    /* "admin", "user:<16 hex>" or "uid:N" (actor.h); never a token */
 	const char *upgrade_to; /* the uid it moves to once its running task ends, or NULL */
 	long long created_ns;
 	bool deleting;

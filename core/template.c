@@ -197,6 +197,9 @@ static int action_key(const struct loader *l, const char *path, const char *key,
 	} else if (strcmp(key, "description") == 0) {
 		return json_is_string(v) ? dup_string(v, &a->description)
 					 : field_fail(l, path, "must be a string");
+	} else if (strcmp(key, "admin") == 0) {
+		a->admin = json_is_true(v);
+		return json_is_boolean(v) ? 0 : field_fail(l, path, "must be true or false");
 	} else if (strcmp(key, "args") == 0) {
 		return json_is_object(v) ? 0 : field_fail(l, path, "must be an object");
 	} else if (strcmp(key, "required") == 0) {
@@ -538,8 +541,9 @@ static int load(struct zr_template *t, const struct loader *l, const char *sourc
 	json_t *m = t->manifest;
 
 	/* Every top-level key first, so a typo is reported before its consequences. */
-	static const char *const keys[] = {"name", "version", "description", "data", "required",
-					   "actions", "process", "consumes", "on_delete", "on"};
+	static const char *const keys[] = {"name", "version", "description", "users", "data",
+					   "required", "actions", "process", "consumes", "on_delete",
+					   "on"};
 	const char *key;
 	json_t *v;
 	json_object_foreach(m, key, v) {
@@ -575,6 +579,12 @@ static int load(struct zr_template *t, const struct loader *l, const char *sourc
 	if (r < 0) {
 		return r;
 	}
+	/* Not offered to user tokens unless the template says so: least privilege. */
+	json_t *users = json_object_get(m, "users");
+	if (users && !json_is_boolean(users)) {
+		return field_fail(l, "users", "must be true or false");
+	}
+	t->users = json_is_true(users);
 
 	json_t *data = NULL;
 	r = parse_object(l, m, "data", NULL, NULL, &data);

@@ -20,6 +20,7 @@ struct zr_action_def {
 	double every;     /* seconds between runs of a recurring action; 0 = not recurring */
 	struct zr_schema *args; /* never NULL (may have no fields) */
 	char *description; /* may be NULL */
+	bool admin;       /* "admin": true: only the admin token or local root may run it */
 };
 
 struct zr_template {
@@ -38,13 +39,14 @@ struct zr_template {
 	json_t *process;  /* "process" object or NULL; borrowed from manifest */
 	json_t *consumes; /* "consumes" object or NULL; borrowed from manifest */
 	bool missing;     /* a stand-in for a template that is gone: services keep their place */
+	bool users;       /* "users": true: offered to HTTP user tokens (they may create services) */
 };
 
 /* Loads the template in folder dir. source is the uid prefix ("local").
  * Manifest keys: name (valid name, equal to the folder's name), version (semver), description,
- * data (schema fields), required, actions ({name: {timeout, retry: {tries, delay, backoff},
- * every, args, required, description}}), process, consumes, on_delete (array of action
- * names), on (object of arrays of action names). Every regular file in actions/ is an action
+ * users (boolean), data (schema fields), required, actions ({name: {timeout, retry: {tries,
+ * delay, backoff}, every, args, required, description, admin (boolean)}}), process, consumes,
+ * on_delete (array of action names), on (object of arrays of action names). Every regular file in actions/ is an action
  * (its name must be valid and it must be executable); an action named in the manifest, in
  * on_delete or in on must have its file. Unknown keys are errors.
  * Returns 0, or a negative errno with *ret_err (malloc'd) naming the file and the field, e.g.

@@ -314,7 +314,9 @@ static struct zr_task *newest(const struct ctx *c)
 	return zr_service_newest(c->svc, c->action->name);
 }
 
-static const struct kind k_action = {NULL, S_IFREG | 0620, KIND_BLOCKING | KIND_RESULT | KIND_ACTION,
+/* Owner-only by default: with --allow-other, a local user runs actions only when the robot
+ * was told to let its group do so (--group-actions; zr_kind__mode). */
+static const struct kind k_action = {NULL, S_IFREG | 0600, KIND_BLOCKING | KIND_RESULT | KIND_ACTION,
 				     .time = TIME_ACTION, .write = zr_local__write_action};
 static const struct kind k_result = {NULL, FILE_RO, KIND_BLOCKING | KIND_RESULT | KIND_ACTION,
 				     .task = newest, .time = TIME_RESULT};
@@ -585,10 +587,11 @@ static void c_info(struct zr_local *t, const struct node *n, const struct ctx *c
 	const char *role;
 	json_t *spec;
 	(void)t, (void)n;
-	_cleanup_json_ json_t *o = json_pack("{ss ss ss ss ss ss s{} sn}", "name", s->name, "template",
+	_cleanup_json_ json_t *o = json_pack("{ss ss ss ss ss ss ss s{} sn}", "name", s->name, "template",
 					     s->template->name, "uid", s->template->uid, "version",
 					     s->template->version, "guid", s->guid, "created",
-					     zr_time_format(s->created_ns, ts), "producers", "process");
+					     zr_time_format(s->created_ns, ts), "creator", s->creator,
+					     "producers", "process");
 	json_object_foreach(s->template->consumes, role, spec) {
 		const char *p = zr_service_producer(s, role);
 		if (o && p) {
@@ -773,4 +776,12 @@ long long zr_kind__mtime(struct zr_local *t, const struct node *n, const struct 
 		return !tk ? c->svc->created_ns : tk->finished_ns ? tk->finished_ns : tk->created_ns;
 	}
 	return t->robot->started_ns;
+}
+
+mode_t zr_kind__mode(const struct zr_local *t, const struct kind *k)
+{
+	if (k == &k_action && t->robot->cfg.group_actions) {
+		return S_IFREG | 0660;
+	}
+	return k->mode;
 }

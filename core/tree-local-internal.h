@@ -116,6 +116,7 @@ struct handle {
 	struct zr_local *tree;
 	struct node *node;
 	struct zr_service *svc; /* ref'd: the service of a file under one, even once deleted */
+	struct zr_actor who;    /* who opened it: its writes are this actor's requests */
 	struct zr_list link;    /* in tree->handles */
 	struct zr_buf content;  /* snapshot of a small file, made at open and at a read of 0 */
 	struct zr_names *names; /* directory snapshot; a reference */
@@ -177,6 +178,9 @@ enum zr_kind_attrs {
 	ZR_KIND_ATTRS_WATCHED, /* the robot's or a template's time: invalidated on its change */
 };
 enum zr_kind_attrs zr_kind__attrs(const struct kind *k);
+/* The mode a node of kind k shows: its row's, but action files are 0600, or 0660 with
+ * --group-actions (the robot's config). */
+mode_t zr_kind__mode(const struct zr_local *t, const struct kind *k);
 /* The service's consumer "<template>.<service>", or NULL. */
 struct zr_service *zr_kind__consumer(struct zr_local *t, const struct zr_service *p, const char *name);
 

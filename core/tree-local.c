@@ -168,7 +168,7 @@ void zr_local__path(const struct node *n, struct zr_buf *b)
 static void node_attr(struct zr_local *t, struct node *n, const struct ctx *c, struct zr_tree_attr *a)
 {
 	const struct kind *k = n->kind;
-	*a = (struct zr_tree_attr){.ino = n->base.ino, .mode = k->mode, .nlink = 1};
+	*a = (struct zr_tree_attr){.ino = n->base.ino, .mode = zr_kind__mode(t, k), .nlink = 1};
 	a->mtime_ns = zr_kind__mtime(t, n, c);
 	if (S_ISDIR(k->mode)) {
 		a->nlink = 2;
@@ -727,8 +727,9 @@ static void local_mkdir(struct zr_tree_node *zp, const char *name, zr_tree_done_
 		return;
 	}
 	op->parent = zp->ino;
-	/* Validated by the model (name, default data), as an HTTP create is. */
-	zr_service_request_create(t->robot, c.rt->t->name, name, NULL, on_mkdir_done, op);
+	/* Validated by the model (who, name, default data), as an HTTP create is. */
+	zr_service_request_create(t->robot, zr_tree__actor(t->tree), c.rt->t->name, name, NULL,
+				  on_mkdir_done, op);
 }
 
 static void on_rmdir_done(int err, void *data)
@@ -748,8 +749,12 @@ static void local_rmdir(struct zr_tree_node *zp, const char *name, zr_tree_done_
 		err = zr_kind__child(t, p->kind, &c, name, &kind, &serial) < 0 ? -ENOENT : -EPERM;
 	}
 	struct zr_service *s = err == 0 ? zr_map_get(&c.rt->services, name) : NULL;
+	_cleanup_free_ char *why = NULL;
 	if (err == 0 && (!s || s->pending)) {
 		err = -ENOENT;
+	}
+	if (err == 0 && (err = zr_service_may_delete(s, zr_tree__actor(t->tree), &why)) < 0) {
+		log_warn("Refused rmdir %s: %s", s->path, why ? why : strerror(-err));
 	}
 	struct tree_op *op = zr_local__op_start(t, NULL, err, cb, data);
 	if (!op) {
@@ -781,6 +786,14 @@ static void local_open(struct zr_tree_node *zn, int flags, zr_tree_open_cb cb, v
 	if (c.svc) {
 		h->svc = c.svc;
 		zr_service_ref(c.svc);
+	}
+	/* Whoever opened the file writes through it (a descriptor passed on keeps its opener's
+	 * rights, as with mode bits). */
+	const struct zr_actor *who = zr_tree__actor(t->tree);
+	if (who) {
+		h->who = *who;
+	} else {
+		zr_actor_admin(&h->who);
 	}
 	/* results/<action> waits for the task that is newest now, even if another starts. */
 	struct zr_task *task = n->kind->task && (n->kind->flags & KIND_ACTION) ? n->kind->task(&c) : NULL;

@@ -91,6 +91,10 @@ void zr_tree__poll_destroy(struct zr_tree *t, void *ph);
 struct zr_buf;
 int zr_tree__data_write(struct zr_buf *wbuf, const char *buf, size_t len, uint64_t off);
 
+/* Who asks (actor.h) during a call of mkdir, rmdir or open made with zr_tree_*_as; NULL (the
+ * robot itself) otherwise. Borrowed for that call only: copy what is kept. */
+const struct zr_actor *zr_tree__actor(const struct zr_tree *t);
+
 /* The remote robots shown under @remote/ (NULL: none). */
 struct zr_remotes *zr_tree__remotes(const struct zr_tree *t);
 

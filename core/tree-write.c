@@ -110,7 +110,7 @@ static void apply_data(struct tree_op *op, const struct ctx *c, const char *buf,
 	} else if (!json_is_object(j)) {
 		why = strdup("data must be a JSON object");
 	} else {
-		zr_service_request_data(c->svc, j, on_data_done, op);
+		zr_service_request_data(c->svc, &op->h->who, j, on_data_done, op);
 		return;
 	}
 	zr_local__op_done(op, zr_local__refuse(op, c, -EINVAL, why), NULL);
@@ -153,7 +153,7 @@ void zr_local__write_action(struct tree_op *op, const struct ctx *c, const char 
 {
 	(void)off;
 	op->len = (ssize_t)len;
-	zr_service_request_task(c->svc, c->action, buf, len, on_task_queued, op);
+	zr_service_request_task(c->svc, &op->h->who, c->action, buf, len, on_task_queued, op);
 }
 
 /* ---- repositories, remotes, commands ---- */
@@ -209,7 +209,10 @@ void zr_local__write_ctl(struct tree_op *op, const struct ctx *c, const char *bu
 	_cleanup_free_ char *why = NULL;
 	(void)off;
 	op->len = (ssize_t)len;
-	int err = zr_service_ctl(c->svc, buf, len, &why, on_stored, op);
+	int err = zr_service_may_change(c->svc, &op->h->who, &why);
+	if (err == 0) {
+		err = zr_service_ctl(c->svc, buf, len, &why, on_stored, op);
+	}
 	if (err < 0) {
 		zr_local__op_done(op, zr_local__refuse(op, c, err, why), NULL);
 	}
@@ -218,9 +221,13 @@ void zr_local__write_ctl(struct tree_op *op, const struct ctx *c, const char *bu
 void zr_local__write_cancel(struct tree_op *op, const struct ctx *c, const char *buf, size_t len,
 			    uint64_t off)
 {
+	_cleanup_free_ char *why = NULL;
 	(void)buf, (void)off;
-	int err = zr_service_cancel(c->svc, c->task);
-	ssize_t result = err < 0 ? zr_local__refuse(op, c, err, "task already ended") : (ssize_t)len;
+	int err = zr_service_may_act(c->svc, &op->h->who, &why);
+	if (err == 0 && (err = zr_service_cancel(c->svc, c->task)) < 0) {
+		why = strdup("task already ended");
+	}
+	ssize_t result = err < 0 ? zr_local__refuse(op, c, err, why) : (ssize_t)len;
 	zr_local__op_done(op, result, NULL);
 }
 
@@ -239,6 +246,11 @@ void zr_local__write_upgrade(struct tree_op *op, const struct ctx *c, const char
 	}
 	char *w = want + strspn(want, " \t\r\n");
 	w[strcspn(w, " \t\r\n")] = '\0';
+	int err = zr_service_may_change(c->svc, &op->h->who, &why);
+	if (err < 0) {
+		zr_local__op_done(op, zr_local__refuse(op, c, err, why), NULL);
+		return;
+	}
 	struct zr_robot_template *rt = zr_robot_template(t->robot, c->svc->template->name);
 	const struct zr_template *to = rt && *w ? zr_robot_template_find(rt, w) : NULL;
 	if (!to) {
@@ -249,7 +261,7 @@ void zr_local__write_upgrade(struct tree_op *op, const struct ctx *c, const char
 		return;
 	}
 	op->len = (ssize_t)len;
-	int err = zr_service_upgrade(c->svc, to, &why, on_stored, op);
+	err = zr_service_upgrade(c->svc, to, &why, on_stored, op);
 	if (err < 0) {
 		zr_local__op_done(op, zr_local__refuse(op, c, err, why), NULL);
 	}

@@ -19,6 +19,8 @@ struct zr_tree {
 	struct zr_tree_node *root;
 	struct zr_local *local;     /* NULL: a tree of one remote robot (zrobot mount) */
 	struct zr_remotes *remotes; /* NULL: no remote robots */
+	/* Who asks, during a provider call started by zr_tree_*_as only (tree-provider.h). */
+	const struct zr_actor *actor;
 };
 
 int zr_tree_create(struct zr_robot *r, const struct zr_tree_ops *ops, void *data, struct zr_tree **ret)
@@ -279,6 +281,40 @@ void zr_tree_open(struct zr_tree *t, uint64_t ino, int flags, zr_tree_open_cb cb
 		return;
 	}
 	n->prov->open(n, flags, cb, data);
+}
+
+/* The actor is set around the provider's call only: providers read it at the start of the
+ * operation (tree-provider.h), and a call without one never sees a stale one. */
+void zr_tree_open_as(struct zr_tree *t, uint64_t ino, int flags, const struct zr_actor *who,
+		     zr_tree_open_cb cb, void *data)
+{
+	const struct zr_actor *saved = t->actor;
+	t->actor = who;
+	zr_tree_open(t, ino, flags, cb, data);
+	t->actor = saved;
+}
+
+void zr_tree_mkdir_as(struct zr_tree *t, uint64_t parent, const char *name,
+		      const struct zr_actor *who, zr_tree_done_cb cb, void *data)
+{
+	const struct zr_actor *saved = t->actor;
+	t->actor = who;
+	zr_tree_mkdir(t, parent, name, cb, data);
+	t->actor = saved;
+}
+
+void zr_tree_rmdir_as(struct zr_tree *t, uint64_t parent, const char *name,
+		      const struct zr_actor *who, zr_tree_done_cb cb, void *data)
+{
+	const struct zr_actor *saved = t->actor;
+	t->actor = who;
+	zr_tree_rmdir(t, parent, name, cb, data);
+	t->actor = saved;
+}
+
+const struct zr_actor *zr_tree__actor(const struct zr_tree *t)
+{
+	return t->actor;
 }
 
 void zr_tree_read(struct zr_tree *t, struct zr_handle *h, uint64_t off, size_t size,

@@ -31,6 +31,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "actor.h"
 #include "http.h"
 
 struct zr_robot;
@@ -143,6 +144,12 @@ void zr_tree_mkdir(struct zr_tree *t, uint64_t parent, const char *name, zr_tree
 		   void *data);
 void zr_tree_rmdir(struct zr_tree *t, uint64_t parent, const char *name, zr_tree_done_cb cb,
 		   void *data);
+/* The same on behalf of who (borrowed for the call; actor.h): the role model decides (EACCES,
+ * EDQUOT). The plain calls act as the robot itself (admin). */
+void zr_tree_mkdir_as(struct zr_tree *t, uint64_t parent, const char *name,
+		      const struct zr_actor *who, zr_tree_done_cb cb, void *data);
+void zr_tree_rmdir_as(struct zr_tree *t, uint64_t parent, const char *name,
+		      const struct zr_actor *who, zr_tree_done_cb cb, void *data);
 
 /* Looks up a path relative to the root ("node/local/state"; "" is the root), counting one
  * reference on the result like zr_tree_lookup (drop it with zr_tree_forget(ino, 1)), for
@@ -153,6 +160,9 @@ int zr_tree_walk(struct zr_tree *t, const char *path, struct zr_tree_attr *ret, 
 
 /* Opens a file; flags are open(2)'s. */
 void zr_tree_open(struct zr_tree *t, uint64_t ino, int flags, zr_tree_open_cb cb, void *data);
+/* The same on behalf of who (copied): the handle's writes and flushes are who's requests. */
+void zr_tree_open_as(struct zr_tree *t, uint64_t ino, int flags, const struct zr_actor *who,
+		     zr_tree_open_cb cb, void *data);
 
 /* Reads; the callback may run before this returns. When the read waits, *ret_req is set
  * (else NULL) and zr_tree_read_cancel answers it with -EINTR through cb. */

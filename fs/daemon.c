@@ -228,6 +228,9 @@ static int start_model(struct daemon *d, const char *mount, const char *data, in
 		.jobs = arg_jobs > 0 ? arg_jobs : 4 * (int)(cores > 0 ? cores : 1),
 		.queue_max = arg_queue_max,
 		.history = arg_history,
+		.max_services_per_token = (unsigned)arg_max_services,
+		.max_tasks_per_token = (unsigned)arg_max_tasks,
+		.group_actions = arg_group_actions,
 		.result_max = 1024 * 1024,
 		.kill_grace = 5,
 	};

@@ -61,6 +61,14 @@ struct open_ctx {
 
 static struct zr_fs *req_fs(fuse_req_t req) { return fuse_req_userdata(req); }
 
+/* Who asks (README "Security"): root and the robot's own user are the admin; another uid
+ * (only with --allow-other) a local user, whom the mode bits and the model limit. */
+static void req_actor(fuse_req_t req, struct zr_actor *ret)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	zr_actor_local(ctx ? ctx->uid : 0, req_fs(req)->uid, ret);
+}
+
 static void to_stat(const struct zr_fs *fs, const struct zr_tree_attr *a, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
@@ -213,14 +221,18 @@ static void on_status_done(ssize_t result, const struct zr_tree_attr *a, void *d
 
 static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
+	struct zr_actor who;
 	(void)mode;
+	req_actor(req, &who);
 	/* Answered once the new service is on disk (DESIGN §5). */
-	zr_tree_mkdir(req_fs(req)->tree, parent, name, on_entry_done, req);
+	zr_tree_mkdir_as(req_fs(req)->tree, parent, name, &who, on_entry_done, req);
 }
 
 static void op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	zr_tree_rmdir(req_fs(req)->tree, parent, name, on_status_done, req);
+	struct zr_actor who;
+	req_actor(req, &who);
+	zr_tree_rmdir_as(req_fs(req)->tree, parent, name, &who, on_status_done, req);
 }
 
 /* Files are made by the robot only. */
@@ -274,8 +286,10 @@ static void on_open(int err, struct zr_handle *h, const struct zr_tree_attr *a, 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct open_ctx *c = open_ctx_new(req, fi);
+	struct zr_actor who;
+	req_actor(req, &who);
 	if (c) {
-		zr_tree_open(req_fs(req)->tree, ino, fi->flags, on_open, c);
+		zr_tree_open_as(req_fs(req)->tree, ino, fi->flags, &who, on_open, c);
 	}
 }
 

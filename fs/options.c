@@ -19,7 +19,10 @@ size_t arg_n_repos;
 int arg_jobs;
 int arg_queue_max = 1000;
 int arg_history = 100;
+int arg_max_services = 100;
+int arg_max_tasks = 1000;
 bool arg_allow_other;
+bool arg_group_actions;
 bool arg_auto_unmount = true;
 char *arg_listen;
 char *arg_name;
@@ -53,6 +56,11 @@ void zr_options_usage(FILE *f)
 		"  --history N        finished tasks kept per service (default 100)\n"
 		"  --log-level LEVEL  error, warn, info (default) or debug\n"
 		"  --allow-other      let other users use the mount\n"
+		"  --group-actions    let the robot's group write action files (0660; else 0600)\n"
+		"  --max-services-per-token N  live services a user token or local user may\n"
+		"                     have created (default 100)\n"
+		"  --max-tasks-per-token N  tasks queued or running at once on the services of\n"
+		"                     one user token or local user (default 1000)\n"
 		"  --no-auto-unmount  leave the mount behind if the robot is killed (for tests)\n"
 		"  --listen ADDR:PORT serve the tree over HTTP there (default 127.0.0.1:6600;\n"
 		"                     none = no HTTP)\n"
@@ -109,7 +117,7 @@ char *zr_options_default_path(const char *as_root, const char *in_home)
 enum {
 	O_MOUNT = 256, O_DATA, O_TEMPLATES, O_REPO, O_JOBS, O_QUEUE, O_HISTORY, O_LEVEL, O_ALLOW,
 	O_NOAUTO, O_LISTEN, O_TOKENS, O_CERT, O_KEY, O_HTIMEOUT, O_HBODY, O_HCONN, O_REMOTE,
-	O_RTIMEOUT, O_NAME,
+	O_RTIMEOUT, O_NAME, O_GROUP, O_MAXSVC, O_MAXTASK,
 };
 
 /* The options that take a positive number, by their getopt value; NULL for the others. */
@@ -128,6 +136,10 @@ static int *int_arg(int c)
 		return &arg_http_body_max;
 	case O_HCONN:
 		return &arg_http_connections;
+	case O_MAXSVC:
+		return &arg_max_services;
+	case O_MAXTASK:
+		return &arg_max_tasks;
 	default:
 		return NULL;
 	}
@@ -169,6 +181,9 @@ int zr_options_parse(int argc, char **argv)
 		{"history", required_argument, NULL, O_HISTORY},
 		{"log-level", required_argument, NULL, O_LEVEL},
 		{"allow-other", no_argument, NULL, O_ALLOW},
+		{"group-actions", no_argument, NULL, O_GROUP},
+		{"max-services-per-token", required_argument, NULL, O_MAXSVC},
+		{"max-tasks-per-token", required_argument, NULL, O_MAXTASK},
 		{"no-auto-unmount", no_argument, NULL, O_NOAUTO},
 		{"listen", required_argument, NULL, O_LISTEN},
 		{"token-file", required_argument, NULL, O_TOKENS},
@@ -223,6 +238,8 @@ int zr_options_parse(int argc, char **argv)
 		case O_HTIMEOUT:
 		case O_HBODY:
 		case O_HCONN:
+		case O_MAXSVC:
+		case O_MAXTASK:
 			/* idx names the option even when the user abbreviated it. */
 			err = parse_int(optarg, 1, int_arg(c));
 			if (err < 0) {
@@ -235,6 +252,9 @@ int zr_options_parse(int argc, char **argv)
 			break;
 		case O_ALLOW:
 			arg_allow_other = true;
+			break;
+		case O_GROUP:
+			arg_group_actions = true;
 			break;
 		case O_NOAUTO:
 			arg_auto_unmount = false;

@@ -15,7 +15,10 @@ extern size_t arg_n_repos;
 extern int arg_jobs; /* 0 = 4 x cores */
 extern int arg_queue_max;
 extern int arg_history;
+extern int arg_max_services; /* --max-services-per-token */
+extern int arg_max_tasks;    /* --max-tasks-per-token */
 extern bool arg_allow_other;
+extern bool arg_group_actions;
 extern bool arg_auto_unmount;
 extern char *arg_listen; /* NULL = the default address, "none" = no HTTP */
 extern char *arg_name;

@@ -80,6 +80,7 @@ struct zr_api_req {
 	size_t n_comps;
 	bool metrics; /* GET /metrics */
 	enum zr_api_role role;
+	struct zr_actor actor; /* who asks, for the model (set with role) */
 	long long start_ns;
 
 	struct zr_buf body;

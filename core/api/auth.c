@@ -1,6 +1,8 @@
 /* Tokens and scopes: the admin token (made at first start), user tokens (--token-file) and each
- * service's secret; who may do what (README "HTTP API", "Tokens"). Tokens are compared in
- * constant time and never logged. */
+ * service's secret; who may do what (README "Security", "Tokens"). Tokens are compared in
+ * constant time and never logged. What depends on the path only is decided here; what depends
+ * on a service's creator the model decides again for every write (service.h requests), with
+ * the actor this file sets. */
 #include "api-internal.h"
 
 #include <errno.h>
@@ -238,8 +240,16 @@ static bool is_data(char *const *c, size_t n)
 	return true;
 }
 
-/* What a user token may not do: read data, write anything but actions and cancel files,
- * create or delete anything under @robot. */
+/* @robot/log: the robot's own log names services, errors and paths of every creator. */
+static bool is_robot_log(char *const *c, size_t n)
+{
+	return n == 2 && is(c[0], "@robot") && is(c[1], "log");
+}
+
+/* What a user token may do by the path: read all but services' data (its own services' data
+ * excepted) and @robot/log; create services in a template's folder; write files under a
+ * service and delete services, which the model allows on its own services only. Nothing under
+ * @robot or another robot's entries. */
 static bool user_may(const struct zr_api_req *q)
 {
 	char *const *c = q->comps;
@@ -248,11 +258,17 @@ static bool user_may(const struct zr_api_req *q)
 	switch (q->method) {
 	case ZR_API_GET:
 	case ZR_API_HEAD:
-		return !is_data(c, n);
+		if (is_robot_log(c, n)) {
+			return false;
+		}
+		if (is_data(c, n)) {
+			const struct zr_service *s = n == 3 ? zr_robot_service(q->api->robot, c[0], c[1]) : NULL;
+			return s && zr_actor_may_act(&q->actor, s->creator, s->guid);
+		}
+		return true;
 	case ZR_API_POST:
 	case ZR_API_PUT:
-		return !robot && (n == 1 || (n == 4 && is(c[2], "actions")) ||
-				  (n == 5 && is(c[2], "tasks") && is(c[4], "cancel")));
+		return !robot && (n == 1 || n >= 3);
 	case ZR_API_DELETE:
 		return !robot;
 	default:
@@ -279,6 +295,7 @@ void zr_api__authorize(struct zr_api_req *q)
 	q->role = ZR_API_NOBODY;
 	if (ct_equal(tok, len, api->tokens.admin)) {
 		q->role = ZR_API_ADMIN;
+		zr_actor_admin(&q->actor);
 		return;
 	}
 	for (size_t i = 0; i < api->tokens.n_users; i++) {
@@ -287,6 +304,10 @@ void zr_api__authorize(struct zr_api_req *q)
 		}
 	}
 	if (q->role == ZR_API_USER) {
+		if (zr_actor_user(tok, len, &q->actor) < 0) {
+			zr_api__fail(q, 500, EIO, "cannot hash the token");
+			return;
+		}
 		if (q->metrics || user_may(q)) {
 			return;
 		}
@@ -297,6 +318,7 @@ void zr_api__authorize(struct zr_api_req *q)
 		struct zr_service *s = zr_robot_service(api->robot, q->comps[0], q->comps[1]);
 		if (s && !s->pending && ct_equal(tok, len, s->secret)) {
 			q->role = ZR_API_SECRET;
+			zr_actor_secret(s->guid, &q->actor);
 			return;
 		}
 	}

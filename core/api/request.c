@@ -233,13 +233,14 @@ static void on_link_now(int err, const char *target, void *data)
 	}
 }
 
-static int open_now(struct zr_tree *t, uint64_t ino, int flags, bool dir, struct zr_handle **ret)
+static int open_now(struct zr_tree *t, uint64_t ino, int flags, bool dir, const struct zr_actor *who,
+		    struct zr_handle **ret)
 {
 	struct now n = {.err = -EIO};
 	if (dir) {
 		zr_tree_opendir(t, ino, on_open_now, &n);
 	} else {
-		zr_tree_open(t, ino, flags, on_open_now, &n);
+		zr_tree_open_as(t, ino, flags, who, on_open_now, &n);
 	}
 	if (n.err == 0) {
 		*ret = n.h;
@@ -313,7 +314,7 @@ static void list_dir(struct zr_api_req *q)
 {
 	struct zr_tree *t = q->api->tree;
 	struct zr_handle *h = NULL;
-	int err = open_now(t, q->ino, 0, true, &h);
+	int err = open_now(t, q->ino, 0, true, &q->actor, &h);
 	if (err < 0) {
 		zr_api__fail_errno(q, -err, NULL);
 		return;
@@ -492,7 +493,7 @@ static void journal_step(struct zr_api_req *q)
 static void get_file(struct zr_api_req *q)
 {
 	struct zr_api *api = q->api;
-	int err = open_now(api->tree, q->ino, O_RDONLY, false, &q->h);
+	int err = open_now(api->tree, q->ino, O_RDONLY, false, &q->actor, &q->h);
 	if (err < 0) {
 		zr_api__fail_errno(q, -err, NULL);
 		return;
@@ -661,7 +662,7 @@ static void write_file(struct zr_api_req *q)
 		}
 		json_decref(j);
 	}
-	int err = open_now(api->tree, q->ino, O_WRONLY, false, &q->h);
+	int err = open_now(api->tree, q->ino, O_WRONLY, false, &q->actor, &q->h);
 	if (err < 0) {
 		zr_api__fail_errno(q, -err, NULL);
 		return;
@@ -681,6 +682,10 @@ static void on_created(int err, const char *why, struct zr_service *s, void *dat
 		return;
 	}
 	if (err < 0) {
+		/* No service holds a lasterror for a create: the robot's log has the reason. */
+		if (err == -EACCES || err == -EDQUOT) {
+			log_warn("Refused POST /v1/%s: %s", q->path, why ? why : strerror(-err));
+		}
 		zr_api__fail_errno(q, -err, why ? why : err == -EEXIST ? "the service exists" : NULL);
 	} else {
 		_cleanup_free_ char *loc = NULL;
@@ -737,7 +742,7 @@ static void create_service(struct zr_api_req *q)
 	q->pending = true;
 	q->step = refuse_step;
 	/* Validated by the model, as a mkdir is; a refusal may be answered before this returns. */
-	zr_service_request_create(api->robot, q->comps[0], json_string_value(name),
+	zr_service_request_create(api->robot, &q->actor, q->comps[0], json_string_value(name),
 				  json_is_object(data) ? data : NULL, on_created, q);
 }
 
@@ -770,7 +775,7 @@ static void delete_service(struct zr_api_req *q)
 	q->ops++;
 	q->pending = true;
 	q->step = refuse_step;
-	zr_tree_rmdir(t, pa.ino, q->comps[1], on_deleted, q);
+	zr_tree_rmdir_as(t, pa.ino, q->comps[1], &q->actor, on_deleted, q);
 	zr_tree_forget(t, pa.ino, 1);
 }
 

@@ -115,7 +115,7 @@ static struct zr_service *create_ok(const char *tmpl, const char *name, const ch
 	json_error_t e;
 	json_t *j = data ? json_loads(data, 0, &e) : NULL;
 	struct answer a = {0};
-	zr_service_request_create(robot, tmpl, name, j, on_service, &a);
+	zr_service_request_create(robot, NULL, tmpl, name, j, on_service, &a);
 	json_decref(j);
 	run_until(&a.fired);
 	if (a.err < 0) {
@@ -136,7 +136,7 @@ static uint64_t queue_ok(struct zr_service *s, const char *action, const char *p
 	const struct zr_action_def *def = zr_template_action(s->template, action);
 	struct answer a = {0};
 	ASSERT_NOT_NULL(def);
-	zr_service_request_task(s, def, payload, strlen(payload), on_task, &a);
+	zr_service_request_task(s, NULL, def, payload, strlen(payload), on_task, &a);
 	run_until(&a.fired);
 	if (a.err < 0) {
 		FAIL("queue %s '%s': %s (%s)", action, payload, strerror(-a.err), a.why ? a.why : "");
@@ -244,26 +244,26 @@ TEST(refusals)
 	struct answer a = {0};
 	ASSERT_NOT_NULL(s);
 
-	zr_service_request_create(robot, "node", "n1", NULL, on_service, &a);
+	zr_service_request_create(robot, NULL, "node", "n1", NULL, on_service, &a);
 	ASSERT_EQ_INT(a.calls, 1);
 	ASSERT_EQ_INT(a.err, -EEXIST);
 	ASSERT_NULL(a.s);
 	answer_done(&a);
-	zr_service_request_create(robot, "nope", "x", NULL, on_service, &a);
+	zr_service_request_create(robot, NULL, "nope", "x", NULL, on_service, &a);
 	ASSERT_EQ_INT(a.err, -ENOENT);
 	answer_done(&a);
-	zr_service_request_create(robot, "node", "Bad Name", NULL, on_service, &a);
+	zr_service_request_create(robot, NULL, "node", "Bad Name", NULL, on_service, &a);
 	ASSERT_EQ_INT(a.err, -EINVAL);
 	ASSERT_NOT_NULL(strstr(a.why, "invalid service name"));
 	answer_done(&a);
 	json_t *bad = json_pack("{ss}", "count", "many");
-	zr_service_request_create(robot, "node", "n2", bad, on_service, &a);
+	zr_service_request_create(robot, NULL, "node", "n2", bad, on_service, &a);
 	ASSERT_EQ_INT(a.err, -EINVAL);
 	ASSERT_NOT_NULL(a.why);
 	ASSERT_NULL(zr_robot_service(robot, "node", "n2"));
 	answer_done(&a);
 
-	zr_service_request_data(s, bad, on_done, &a);
+	zr_service_request_data(s, NULL, bad, on_done, &a);
 	ASSERT_EQ_INT(a.calls, 1);
 	ASSERT_EQ_INT(a.err, -EINVAL);
 	ASSERT_NOT_NULL(a.why);
@@ -273,7 +273,7 @@ TEST(refusals)
 
 	const char *payloads[] = {"msg", "n=three", "{\"n\": \"3\"}", "{\"what\": 1}"};
 	for (size_t i = 0; i < sizeof(payloads) / sizeof(payloads[0]); i++) {
-		zr_service_request_task(s, echo, payloads[i], strlen(payloads[i]), on_task, &a);
+		zr_service_request_task(s, NULL, echo, payloads[i], strlen(payloads[i]), on_task, &a);
 		ASSERT_EQ_INT(a.calls, 1);
 		ASSERT_EQ_INT(a.err, -EINVAL);
 		ASSERT_NOT_NULL(a.why);
@@ -293,7 +293,7 @@ TEST(remote_producers)
 	zr_robot_set_producer_check(robot, check_producer, NULL);
 
 	checks = 0;
-	zr_service_request_create(robot, "app", "a1", missing, on_service, &a);
+	zr_service_request_create(robot, NULL, "app", "a1", missing, on_service, &a);
 	run_until(&a.fired);
 	ASSERT_EQ_INT(a.err, -EINVAL);
 	ASSERT_EQ_STR(a.why, "no such service on far");
@@ -305,12 +305,12 @@ TEST(remote_producers)
 	ASSERT_EQ_INT(checks, 2);
 	ASSERT_EQ_STR(zr_service_producer(s, "host"), "@remote/far/node/there");
 
-	zr_service_request_data(s, there, on_done, &a);
+	zr_service_request_data(s, NULL, there, on_done, &a);
 	run_until(&a.fired);
 	ASSERT_OK(a.err);
 	ASSERT_EQ_INT(checks, 2);
 	answer_done(&a);
-	zr_service_request_data(s, missing, on_done, &a);
+	zr_service_request_data(s, NULL, missing, on_done, &a);
 	run_until(&a.fired);
 	ASSERT_EQ_INT(a.err, -EINVAL);
 	ASSERT_EQ_STR(a.why, "no such service on far");
@@ -320,7 +320,7 @@ TEST(remote_producers)
 
 	/* A local producer is checked here, without asking anyone. */
 	json_t *local = json_pack("{ss}", "host", "node/none");
-	zr_service_request_data(s, local, on_done, &a);
+	zr_service_request_data(s, NULL, local, on_done, &a);
 	ASSERT_EQ_INT(a.calls, 1);
 	ASSERT_EQ_INT(a.err, -EINVAL);
 	ASSERT_NOT_NULL(strstr(a.why, "no service 'node/none'"));
@@ -372,7 +372,7 @@ TEST(create_compat)
 
 	/* The same through the request function, with why, and a producer that is there. */
 	struct answer a = {0};
-	zr_service_request_create(robot, "app", "a2", missing, on_service, &a);
+	zr_service_request_create(robot, NULL, "app", "a2", missing, on_service, &a);
 	ASSERT_FALSE(a.fired);
 	run_until(&a.fired);
 	ASSERT_EQ_INT(a.err, -EINVAL);

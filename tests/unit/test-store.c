@@ -131,7 +131,7 @@ static struct zr_store *reopen(struct zr_store *st, const char *dir)
 /* ---- loading into copies ---- */
 
 struct svc_copy {
-	char *template, *name, *guid, *uid, *data, *state, *secret, *upgrade_to;
+	char *template, *name, *guid, *uid, *data, *state, *secret, *upgrade_to, *creator;
 	long long created_ns;
 	bool deleting;
 };
@@ -172,6 +172,7 @@ static int load_svc(const struct zr_store_service *s, void *data)
 		.data = dup_or_null(s->data), .state = dup_or_null(s->state),
 		.secret = dup_or_null(s->secret), .created_ns = s->created_ns,
 		.deleting = s->deleting, .upgrade_to = dup_or_null(s->upgrade_to),
+		.creator = dup_or_null(s->creator),
 	};
 	return 0;
 }
@@ -206,6 +207,7 @@ static void loaded_free(struct loaded *l)
 		struct svc_copy *s = &l->svcs[i];
 		free(s->template), free(s->name), free(s->guid), free(s->uid);
 		free(s->data), free(s->state), free(s->secret), free(s->upgrade_to);
+		free(s->creator);
 	}
 	for (size_t i = 0; i < l->n_tasks; i++) {
 		struct task_copy *t = &l->tasks[i];
@@ -353,6 +355,7 @@ TEST(roundtrip)
 	b.template = "other";
 	b.uid = "local/other/2.1.0";
 	b.secret = "";
+	b.creator = "user:0123456789abcdef";
 	zr_store_service_insert(st, &a);
 	zr_store_service_insert(st, &b);
 	zr_store_service_insert(st, &c);
@@ -396,6 +399,8 @@ TEST(roundtrip)
 	ASSERT_EQ_STR(l.svcs[0].data, "{\"greeting\":\"bonjour\"}");
 	ASSERT_EQ_STR(l.svcs[0].state, "{\"actions echo ok\":\"ok\"}");
 	ASSERT_EQ_STR(l.svcs[0].secret, "s3cret");
+	ASSERT_EQ_STR(l.svcs[0].creator, "admin"); /* none given: the admin's */
+	ASSERT_EQ_STR(l.svcs[1].creator, "user:0123456789abcdef");
 	ASSERT_EQ_INT(l.svcs[0].created_ns, 111);
 	ASSERT_FALSE(l.svcs[0].deleting);
 	ASSERT_EQ_STR(l.svcs[1].template, "other");
@@ -829,7 +834,8 @@ TEST(remotes_roundtrip)
 }
 
 /* A database written by schema 2 (before remote robots) is migrated on open: its rows are
- * kept, meta says 3, and the remotes table works. */
+ * kept, meta says the current version (3 added remotes, 4 the creator), the remotes table
+ * works, and its service was made by the admin. */
 TEST(migrate_2_to_3)
 {
 	const char *dir = scratch_dir();
@@ -866,7 +872,10 @@ TEST(migrate_2_to_3)
 
 	struct zr_store *st = open_store(dir);
 	char *v = meta_schema(dir);
-	ASSERT_EQ_STR(v, "3");
+	char want_v[16];
+	snprintf(want_v, sizeof(want_v), "%d", ZR_STORE_SCHEMA);
+	ASSERT_EQ_INT(ZR_STORE_SCHEMA, 4);
+	ASSERT_EQ_STR(v, want_v);
 	free(v);
 	ASSERT_TRUE(has_table(dir, "remotes"));
 
@@ -878,6 +887,7 @@ TEST(migrate_2_to_3)
 	ASSERT_EQ_STR(l.svcs[0].data, "{\"v\":2}");
 	ASSERT_EQ_INT(l.svcs[0].created_ns, 77);
 	ASSERT_NULL(l.svcs[0].upgrade_to);
+	ASSERT_EQ_STR(l.svcs[0].creator, "admin");
 	ASSERT_EQ_SIZE(l.n_tasks, 1);
 	ASSERT_EQ_INT(l.tasks[0].id, 40);
 	loaded_free(&l);
@@ -910,7 +920,7 @@ TEST(migrate_2_to_3)
 	rows_free(&r);
 	close_store(st);
 	v = meta_schema(dir);
-	ASSERT_EQ_STR(v, "3");
+	ASSERT_EQ_STR(v, want_v);
 	free(v);
 }
 
