@@ -1,11 +1,19 @@
 #!/bin/bash
 # HTTP authentication: the admin token (made once, 0600, its path logged, never the token),
 # user tokens from --token-file, service secrets; the matrix admin/user/secret × endpoints
-# with 401 and 403; secrets and the admin token survive a restart; TLS.
+# with 401 and 403 (README "Security": a user token acts only on the services it created, a
+# secret never deletes); secrets and the admin token survive a restart; TLS.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-http.sh"
 
 mk_t
+# t is offered to user tokens here (the role model's "users": true).
+$ZR_PY - "$TPL/t/template.json" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+m["users"] = True
+json.dump(m, open(sys.argv[1], "w"))
+PY
 USER1=user-token-0123456789abcdef
 USER2=second-user-token-zyxwvutsrq
 printf '# user tokens\n\n  %s  \n%s\n' "$USER1" "$USER2" >"$TMP/tokens"
@@ -69,6 +77,8 @@ rows=(
 	"GET /v1/t/b/data|200|403|403"
 	"GET /v1/t/zz/state|404|404|403"
 	"GET /v1/t/a/nope|404|404|404"
+	"GET /v1/@robot/log|200|403|403"
+	"HEAD /v1/@robot/log|200|403|403"
 )
 for row in "${rows[@]}"; do
 	IFS='|' read -r ep wa wu ws <<<"$row"
@@ -77,12 +87,12 @@ for row in "${rows[@]}"; do
 	check user2 "$USER2" "$wu" $ep
 	check secret "$SA" "$ws" $ep
 done
-ok "reads: admin everything, user all but data, a secret its own service only"
+ok "reads: admin everything, user all but data and @robot/log, a secret its own service only"
 
 for who in admin user secret; do
 	case $who in
 	admin) tok=$ADMIN w=(201 204 201 204 204 201 204 405) ;;
-	user) tok=$USER1 w=(201 403 201 204 403 201 204 403) ;;
+	user) tok=$USER1 w=(201 403 403 403 403 403 403 403) ;;
 	secret) tok=$SA w=(403 204 201 204 403 403 403 403) ;;
 	esac
 	check "$who" "$tok" "${w[0]}" POST /v1/t "${body[@]}" "{\"name\": \"by-$who\"}"
@@ -101,9 +111,33 @@ expect_http 403 "$USER1" POST /v1/@robot/templates -d x
 expect_eq "$(jbody 'j["error"]')" EPERM "403 error"
 [ -d "$MNT/t/by-admin" ] && [ -d "$MNT/t/by-user" ] || fail "services created by admin and user are missing"
 [ ! -e "$MNT/t/by-secret" ] || fail "a secret created a service"
-[ ! -e "$MNT/t/del-admin" ] && [ ! -e "$MNT/t/del-user" ] || fail "deleted services remain"
+[ ! -e "$MNT/t/del-admin" ] || fail "the admin's deletion left the service"
+[ -d "$MNT/t/del-user" ] || fail "a user token deleted a service it did not create"
 [ -d "$MNT/t/del-secret" ] || fail "a secret deleted another service"
-ok "writes: create, data, actions, cancel, delete, @robot — admin, user, secret"
+ok "writes: create, data, actions, cancel, delete, @robot — admin, user (not its services), secret"
+
+# The creator's token acts on its own service like its secret; another user token may not.
+expect_eq "$(jsonstr "$(cat "$MNT/t/by-user/info")" 'j["creator"]')" \
+	"user:$(printf '%s' "$USER1" | sha256sum | cut -c1-16)" "creator of t/by-user"
+expect_eq "$(jsonstr "$(cat "$MNT/t/by-admin/info")" 'j["creator"]')" admin "creator of t/by-admin"
+check user "$USER1" 200 GET /v1/t/by-user/data
+check user "$USER1" 204 PUT /v1/t/by-user/data "${body[@]}" '{"greeting": "mine"}'
+check user "$USER1" 201 POST /v1/t/by-user/actions/slow "${body[@]}" '{"secs": 30}'
+id=$(jbody 'j["id"]')
+check user "$USER1" 204 POST "/v1/t/by-user/tasks/$id/cancel"
+check user "$USER1" 204 PUT /v1/t/by-user/ctl -d force
+before=$(cat "$MNT/t/by-user/data")
+check user2 "$USER2" 403 GET /v1/t/by-user/data
+check user2 "$USER2" 403 PUT /v1/t/by-user/data "${body[@]}" '{"greeting": "theirs"}'
+check user2 "$USER2" 403 POST /v1/t/by-user/actions/echo "${body[@]}" '{"n": 3}'
+check user2 "$USER2" 403 PUT /v1/t/by-user/ctl -d force
+check user2 "$USER2" 403 PUT /v1/t/by-user/upgrade -d latest
+check user2 "$USER2" 403 DELETE /v1/t/by-user
+expect_eq "$(cat "$MNT/t/by-user/data")" "$before" "t/by-user's data after another user's attempts"
+! grep -qx echo "$MNT"/t/by-user/tasks/*/action || fail "another user's action was queued on t/by-user"
+check user "$USER1" 204 DELETE /v1/t/by-user
+[ ! -e "$MNT/t/by-user" ] || fail "the creator could not delete its service"
+ok "the creator reads its data, acts, changes and deletes; another user token gets 403, nothing changes"
 
 # A secret reaches nothing outside its service, whatever the path says.
 check secret "$SA" 403 GET /v1/@robot/templates
@@ -114,8 +148,11 @@ check secret "$SB" 403 GET /v1/t/a/state
 check secret "$SB" 200 GET /v1/t/b/state
 ok "a secret: @robot and other services are 403, traversal is 400"
 
-# A secret dies with its service; the admin token and the other secrets survive a restart.
-check secret "$SA" 204 DELETE /v1/t/a
+# A secret never deletes, not even its own service; it dies with its service; the admin token
+# and the other secrets survive a restart.
+check secret "$SA" 403 DELETE /v1/t/a
+[ -d "$MNT/t/a" ] || fail "a secret deleted its service"
+check admin "$ADMIN" 204 DELETE /v1/t/a
 check secret "$SA" 401 GET /v1/t/a/state
 zr_stop
 old=$ADMIN
@@ -125,7 +162,7 @@ check secret "$SB" 200 GET /v1/t/b/data
 check admin "$ADMIN" 200 GET /v1/t/b/state
 check user "$USER2" 200 GET /v1/t/b/state
 [ "$(grep -c 'Created the HTTP admin token' "$TMP/robot.log")" = 1 ] || fail "the admin token was made twice"
-ok "a deleted service's secret is 401; tokens and secrets survive a restart"
+ok "a secret may not delete; a deleted service's secret is 401; tokens and secrets survive a restart"
 zr_stop
 
 # A token file with a token too short: the robot refuses to start and does not echo it.
