@@ -282,6 +282,57 @@ TEST(refusals)
 	}
 }
 
+/* The role model at the entry points: who may create, change, act on and delete (README
+ * "Security"); every refusal is -EACCES with why, before anything changes. */
+TEST(roles)
+{
+	struct zr_service *s = zr_robot_service(robot, "node", "n1");
+	const struct zr_action_def *echo = zr_template_action(s->template, "echo");
+	struct zr_actor user, secret, other;
+	struct answer a = {0};
+	char *why = NULL;
+	ASSERT_EQ_STR(s->creator, "admin");
+	ASSERT_OK(zr_actor_user("unit-user-token-0123", 20, &user));
+	zr_actor_secret(s->guid, &secret);
+	zr_actor_secret("not-this-service", &other);
+
+	/* This node template has no "users": true. */
+	zr_service_request_create(robot, &user, "node", "u1", NULL, on_service, &a);
+	ASSERT_EQ_INT(a.err, -EACCES);
+	ASSERT_NOT_NULL(strstr(a.why, "not offered to user tokens"));
+	ASSERT_NULL(zr_robot_service(robot, "node", "u1"));
+	answer_done(&a);
+	zr_service_request_create(robot, &secret, "node", "u2", NULL, on_service, &a);
+	ASSERT_EQ_INT(a.err, -EACCES);
+	ASSERT_NULL(zr_robot_service(robot, "node", "u2"));
+	answer_done(&a);
+
+	json_t *d = json_pack("{si}", "count", 7);
+	zr_service_request_data(s, &user, d, on_done, &a);
+	ASSERT_EQ_INT(a.err, -EACCES);
+	ASSERT_EQ_INT(json_integer_value(json_object_get(s->data, "count")), 1);
+	answer_done(&a);
+	zr_service_request_data(s, &other, d, on_done, &a);
+	ASSERT_EQ_INT(a.err, -EACCES);
+	answer_done(&a);
+	json_decref(d);
+	zr_service_request_task(s, &user, echo, "", 0, on_task, &a);
+	ASSERT_EQ_INT(a.err, -EACCES);
+	ASSERT_NULL(a.t);
+	answer_done(&a);
+
+	ASSERT_OK(zr_service_may_act(s, &secret, &why));
+	ASSERT_OK(zr_service_may_change(s, &secret, &why));
+	ASSERT_EQ_INT(zr_service_may_delete(s, &secret, &why), -EACCES);
+	free(why);
+	why = NULL;
+	ASSERT_EQ_INT(zr_service_may_delete(s, &user, &why), -EACCES);
+	free(why);
+	why = NULL;
+	ASSERT_OK(zr_service_may_delete(s, NULL, &why));
+	ASSERT_NULL(why);
+}
+
 /* A producer on another robot is looked up before data naming it is taken, for a new
  * service (also through the older zr_robot_create_service that HTTP POST used) and for its
  * data; one named already is not looked up again. */
@@ -552,6 +603,7 @@ int main(void)
 
 	RUN_TEST(create_and_run);
 	RUN_TEST(refusals);
+	RUN_TEST(roles);
 	RUN_TEST(remote_producers);
 	RUN_TEST(create_compat);
 	RUN_TEST(job_slots);

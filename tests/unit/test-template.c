@@ -214,7 +214,25 @@ TEST(minimal)
 	ASSERT_NULL(t->process);
 	ASSERT_NULL(t->consumes);
 	ASSERT_EQ_SIZE(t->n_on_delete, 0);
+	ASSERT_FALSE(t->users); /* not offered to user tokens unless it says so */
 	zr_template_free(t);
+	free(dir);
+}
+
+TEST(users_key)
+{
+	char *dir = test_strf("%s/offered", root);
+	ASSERT_EQ_INT(mkdir(dir, 0755), 0);
+	char *file = test_strf("%s/template.json", dir);
+	test_write_file(file, "{\"name\": \"offered\", \"version\": \"1.0.0\", \"users\": true}", 0644);
+	struct zr_template *t = load_ok(dir);
+	ASSERT_TRUE(t->users);
+	zr_template_free(t);
+	test_write_file(file, "{\"name\": \"offered\", \"version\": \"1.0.0\", \"users\": false}", 0644);
+	t = load_ok(dir);
+	ASSERT_FALSE(t->users);
+	zr_template_free(t);
+	free(file);
 	free(dir);
 }
 
@@ -231,6 +249,10 @@ TEST(builtin_node)
 			struct zr_template *t = load_ok(candidates[i]);
 			ASSERT_EQ_STR(t->name, "node");
 			ASSERT_NOT_NULL(zr_template_action(t, "exec"));
+			/* sh -c as the robot: the admin's only, and node is not offered to users. */
+			ASSERT_TRUE(zr_template_action(t, "exec")->admin);
+			ASSERT_FALSE(zr_template_action(t, "info")->admin);
+			ASSERT_FALSE(t->users);
 			zr_template_free(t);
 			return;
 		}
@@ -444,6 +466,8 @@ TEST(action_settings)
 		{"{\"retry\": {\"backoff\": 0.5}}", "actions.start.retry",
 		 "backoff must be a number from 1 to 100"},
 		{"{\"description\": 1}", "actions.start.description", "must be a string"},
+		{"{\"admin\": 1}", "actions.start.admin", "must be true or false"},
+		{"{\"admin\": \"yes\"}", "actions.start.admin", "must be true or false"},
 		{"{\"args\": []}", "actions.start.args", "must be an object"},
 		{"{\"required\": {}}", "actions.start.required", "must be an array of argument names"},
 		{"[]", "actions.start", "must be an object"},
@@ -459,6 +483,10 @@ TEST(action_settings)
 		       "actions", "must be an object");
 	manifest_fails("desc", "{\"name\": \"desc\", \"version\": \"1.0.0\", \"description\": 1}",
 		       "description", "must be a string");
+	manifest_fails("usr", "{\"name\": \"usr\", \"version\": \"1.0.0\", \"users\": \"yes\"}",
+		       "users", "must be true or false");
+	manifest_fails("usr1", "{\"name\": \"usr1\", \"version\": \"1.0.0\", \"users\": 1}",
+		       "users", "must be true or false");
 	manifest_fails("proc", "{\"name\": \"proc\", \"version\": \"1.0.0\", \"process\": []}",
 		       "process", "must be an object");
 	manifest_fails("cons", "{\"name\": \"cons\", \"version\": \"1.0.0\", \"consumes\": "
@@ -533,6 +561,7 @@ int main(void)
 	}
 	RUN_TEST(good);
 	RUN_TEST(minimal);
+	RUN_TEST(users_key);
 	RUN_TEST(builtin_node);
 	RUN_TEST(bad_json);
 	RUN_TEST(not_an_object);
