@@ -46,5 +46,5 @@ bool zr_actor_may_act(const struct zr_actor *a, const char *creator, const char 
 bool zr_actor_may_delete(const struct zr_actor *a, const char *creator, const char *guid);
 /* Whether a may run an action marked "admin": true. */
 bool zr_actor_is_admin(const struct zr_actor *a);
-/* Words for a refusal: "user token", "service secret", "local uid 1000", "admin". */
+/* Words for a refusal: "the admin", "a user token", "a service's secret", "a local user". */
 const char *zr_actor_name(const struct zr_actor *a);

@@ -767,6 +767,13 @@ static void delete_service(struct zr_api_req *q)
 {
 	struct zr_tree *t = q->api->tree;
 	struct zr_tree_attr pa;
+	/* The model refuses it again in rmdir; asked here too, so the answer says why. */
+	struct zr_service *s = req_service(q);
+	_cleanup_free_ char *why = NULL;
+	if (s && zr_service_may_delete(s, &q->actor, &why) < 0) {
+		zr_api__fail(q, 403, EACCES, "%s", why ? why : "not allowed");
+		return;
+	}
 	int err = walk_local(t, q->comps[0], &pa);
 	if (err < 0) {
 		zr_api__fail_errno(q, -err, NULL);

@@ -95,6 +95,7 @@ tb=$(jbody 'j["id"]')
 t0=$(tasks_of u/b1)
 expect_http 403 "$UA" POST "/v1/u/b1/tasks/$tb/cancel"
 expect_http 403 "$UA" DELETE /v1/u/b1
+expect_in "$(jbody 'j["detail"]')" "may not delete" "the reason of the refused DELETE"
 expect_eq "$(cat "$MNT/u/b1/data")" "$d0" "u/b1's data"
 expect_eq "$(tasks_of u/b1)" "$t0" "u/b1's tasks"
 expect_eq "$(cat "$MNT/u/b1/tasks/$tb/state")" running "B's task after A's cancel"
