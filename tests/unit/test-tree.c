@@ -396,6 +396,22 @@ TEST(service)
 	zr_buf_done(&rr.buf);
 	zr_tree_release(tree, h);
 
+	/* The actor given with mkdir and rmdir reaches the model: a user token may not create
+	 * a service of a template without "users", a secret may not delete its service. */
+	struct zr_actor user, secret;
+	ASSERT_OK(zr_actor_user("unit-tree-user-token", 20, &user));
+	zr_actor_secret(zr_robot_service(robot, "echo", "s1")->guid, &secret);
+	r = (struct answer){0};
+	zr_tree_mkdir_as(tree, tmpl, "s2", &user, on_done, &r);
+	wait_for(&r);
+	ASSERT_EQ_INT(r.err, -EACCES);
+	(void)lookup(tmpl, "s2", -ENOENT);
+	r = (struct answer){0};
+	zr_tree_rmdir_as(tree, tmpl, "s1", &secret, on_done, &r);
+	wait_for(&r);
+	ASSERT_EQ_INT(r.err, -EACCES);
+	zr_tree_forget(tree, lookup(tmpl, "s1", 0).ino, 1);
+
 	/* rmdir answers once the deletion is durable; the service leaves the tree. */
 	r = (struct answer){0};
 	zr_tree_rmdir(tree, tmpl, "s1", on_done, &r);
