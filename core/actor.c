@@ -46,6 +46,16 @@ void zr_actor_secret(const char *guid, struct zr_actor *ret)
 	snprintf(ret->id, sizeof(ret->id), "%s", guid);
 }
 
+void zr_actor_from_creator(const char *creator, struct zr_actor *ret)
+{
+	if (!creator || strcmp(creator, "admin") == 0) {
+		zr_actor_admin(ret);
+		return;
+	}
+	*ret = (struct zr_actor){.role = strncmp(creator, "uid:", 4) == 0 ? ZR_ROLE_LOCAL : ZR_ROLE_USER};
+	snprintf(ret->id, sizeof(ret->id), "%s", creator);
+}
+
 bool zr_actor_limited(const struct zr_actor *a)
 {
 	return a && (a->role == ZR_ROLE_USER || a->role == ZR_ROLE_LOCAL);

@@ -33,6 +33,10 @@ void zr_actor_local(uid_t uid, uid_t robot_uid, struct zr_actor *ret);
 /* The secret of the service whose guid is given. */
 void zr_actor_secret(const char *guid, struct zr_actor *ret);
 
+/* The actor a creator id stands for ("admin", "user:...", "uid:N"): an action's own requests
+ * (fd 3) are its service's creator's. */
+void zr_actor_from_creator(const char *creator, struct zr_actor *ret);
+
 /* Quotas apply to user tokens and local uids other than root (README "Security"). */
 bool zr_actor_limited(const struct zr_actor *a);
 /* The creator id a service made by a gets: "admin" for the admin (and NULL). A secret makes

@@ -303,7 +303,12 @@ void zr_service__request_data(struct zr_service *s, const struct zr_actor *who, 
 		err = zr_service__check_producers(s->robot, s->template, s->path, valid, &why);
 	}
 	if (err == 0) {
-		err = check_producer_rights(s->robot, s->template, who, valid, s->data, &why);
+		/* An action's own data (fd 3) names producers with its creator's rights: a
+		 * template offered to users is no way to reach another's service. */
+		struct zr_actor owner;
+		zr_actor_from_creator(s->creator, &owner);
+		err = check_producer_rights(s->robot, s->template, internal ? &owner : who, valid,
+					    s->data, &why);
 	}
 	if (err == 0 && !(q = calloc(1, sizeof(*q)))) {
 		err = -ENOMEM;

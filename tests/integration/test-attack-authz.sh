@@ -23,8 +23,11 @@ mk_action "$TPL/u" run 'touch "$MARKS/run.$(basename "$ZR_SERVICE")"; echo ran'
 mk_action "$TPL/u" slow 'sleep "$ARG_SECS"'
 # uapp: offered to users, consumes a u.
 mk_template "$TPL" uapp '{"name": "uapp", "version": "1.0.0", "users": true,
-  "consumes": {"host": {"template": "u"}}, "actions": {"noop": {}}}'
+  "consumes": {"host": {"template": "u"}},
+  "actions": {"noop": {}, "adopt": {"args": {"target": {"type": "string"}}}}}'
 mk_action "$TPL/uapp" noop 'true'
+# adopt: a careless action that names whatever it is given as its producer (fd 3).
+mk_action "$TPL/uapp" adopt 'printf '"'"'data {"host": "%s"}\n'"'"' "$ARG_TARGET" >&3'
 # nouser: a template without "users".
 mk_template "$TPL" nouser '{"name": "nouser", "version": "1.0.0", "actions": {"noop": {}}}'
 mk_action "$TPL/nouser" noop 'true'
@@ -175,7 +178,12 @@ d0=$(cat "$MNT/uapp/b-app/data")
 expect_http 403 "$UB" PUT /v1/uapp/b-app/data "${body[@]}" '{"host": "u/a1"}'
 expect_eq "$(cat "$MNT/uapp/b-app/data")" "$d0" "uapp/b-app's data after naming A's service"
 expect_http 204 "$UB" PUT /v1/uapp/b-app/data "${body[@]}" '{"host": "u/b1"}'
-ok "a data write naming a producer needs the right to act on it (403), its own is fine"
+d0=$(cat "$MNT/uapp/b-app/data")
+expect_http 201 "$UB" POST /v1/uapp/b-app/actions/adopt "${body[@]}" '{"target": "u/a1"}'
+ta=$(jbody 'j["id"]')
+wait_state "$MNT/uapp/b-app" "$ta" ok 10
+expect_eq "$(cat "$MNT/uapp/b-app/data")" "$d0" "uapp/b-app's data after its action named A's service"
+ok "a data write naming a producer needs the right to act on it (403; from an action: ignored), its own is fine"
 
 json_post "$UB" /v1/u '{"name": "b3"}'
 expect_eq "$HS" 201 "user B's third service"

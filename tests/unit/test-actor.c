@@ -26,6 +26,13 @@ TEST(ids)
 	zr_actor_local(4294967294u, 0, &a);
 	ASSERT_EQ_INT(a.role, ZR_ROLE_LOCAL);
 	ASSERT_EQ_STR(a.id, "uid:4294967294");
+	zr_actor_from_creator("user:6f56f59e53494b5b", &a);
+	ASSERT_EQ_INT(a.role, ZR_ROLE_USER);
+	ASSERT_EQ_STR(a.id, "user:6f56f59e53494b5b");
+	zr_actor_from_creator("uid:7", &a);
+	ASSERT_EQ_INT(a.role, ZR_ROLE_LOCAL);
+	zr_actor_from_creator("admin", &a);
+	ASSERT_EQ_INT(a.role, ZR_ROLE_ADMIN);
 	zr_actor_secret("0b7e5c7a-0000-4000-8000-000000000001", &a);
 	ASSERT_EQ_INT(a.role, ZR_ROLE_SECRET);
 	ASSERT_EQ_STR(a.id, "0b7e5c7a-0000-4000-8000-000000000001");
