@@ -260,6 +260,13 @@ void zr_local__write_upgrade(struct tree_op *op, const struct ctx *c, const char
 		zr_local__op_done(op, zr_local__refuse(op, c, -EINVAL, why), NULL);
 		return;
 	}
+	/* A user token may not move its service to a version that is not offered to users. */
+	if (op->h->who.role == ZR_ROLE_USER && !to->users) {
+		(void)zr_fail(&why, -EACCES, "version %s of %s is not offered to user tokens", to->version,
+			      to->name);
+		zr_local__op_done(op, zr_local__refuse(op, c, -EACCES, why), NULL);
+		return;
+	}
 	op->len = (ssize_t)len;
 	err = zr_service_upgrade(c->svc, to, &why, on_stored, op);
 	if (err < 0) {

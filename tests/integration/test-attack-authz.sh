@@ -28,6 +28,8 @@ mk_template "$TPL" uapp '{"name": "uapp", "version": "1.0.0", "users": true,
 mk_action "$TPL/uapp" noop 'true'
 # adopt: a careless action that names whatever it is given as its producer (fd 3).
 mk_action "$TPL/uapp" adopt 'printf '"'"'data {"host": "%s"}\n'"'"' "$ARG_TARGET" >&3'
+# An older version of u that is not offered to users.
+mk_template "$TMP/tpl-old" u '{"name": "u", "version": "0.9.0"}'
 # nouser: a template without "users".
 mk_template "$TPL" nouser '{"name": "nouser", "version": "1.0.0", "actions": {"noop": {}}}'
 mk_action "$TPL/nouser" noop 'true'
@@ -39,7 +41,7 @@ services() { (cd "$MNT" && ls -d */*/ 2>/dev/null | grep -v '^@') | sort; }
 tasks_of() { ls "$MNT/$1/tasks" | grep -v queue | sort -n | tr '\n' ' '; }
 
 zr_start_http --token-file "$TMP/tokens" --max-services-per-token 3 --max-tasks-per-token 3 \
-	--allow-other --group-actions
+	--allow-other --group-actions --templates "$TMP/tpl-old"
 
 # ---- user tokens and the built-in node template ----
 svc node adm >/dev/null
@@ -81,6 +83,10 @@ expect_http 201 "$UA" POST /v1/u/a1/actions/hello
 expect_http 201 "$ADMIN" POST /v1/u/a1/actions/run
 wait_for "[ -e '$MARKS/run.a1' ]" 10 || fail "the admin's run did not run"
 ok "an admin-only action: 403 for the creator and the secret, 201 for the admin"
+expect_http 403 "$UA" PUT /v1/u/a1/upgrade -d 0.9.0
+expect_in "$(cat "$MNT/u/a1/lasterror")" "not offered to user tokens" "lasterror of the refused upgrade"
+expect_eq "$(cat "$MNT/u/a1/upgrade")" 1.0.0 "u/a1's version after the refused upgrade"
+ok "a user token may not move its service to a version not offered to users (403)"
 
 # ---- user A against user B's service ----
 json_post "$UB" /v1/u '{"name": "b1", "data": {"note": "b-private-note"}}'
