@@ -242,13 +242,27 @@ static void on_task_queued(int err, struct zr_task *t, void *data)
 	free(q);
 }
 
+/* One task's arguments are bounded before anything is parsed or copied (issue 12). */
+static int check_args_size(const struct zr_service *s, size_t len, char **ret_err)
+{
+	size_t max = s->robot->cfg.args_max ? s->robot->cfg.args_max : ZR_ARGS_MAX_DEFAULT;
+	if (len > max) {
+		return zr_fail(ret_err, -EFBIG, "arguments of %zu bytes, more than %zu "
+			       "(--max-args-bytes)", len, max);
+	}
+	return 0;
+}
+
 void zr_service_request_task(struct zr_service *s, const struct zr_action_def *action,
 			     const char *payload, size_t len, zr_request_task_cb cb, void *cbdata)
 {
 	_cleanup_free_ char *why = NULL;
 	json_t *args = NULL;
 	struct task_request *q = calloc(1, sizeof(*q));
-	int err = q ? zr_payload_parse(payload, len, action->name, &args, &why) : -ENOMEM;
+	int err = q ? check_args_size(s, len, &why) : -ENOMEM;
+	if (err == 0) {
+		err = zr_payload_parse(payload, len, action->name, &args, &why);
+	}
 	if (err == 0) {
 		/* key=value lines carry text: it is converted to the fields' types. A JSON object
 		 * already says what its values are. */
