@@ -33,6 +33,11 @@ echo ok'
 mk_action "$TPL/vault" leak "echo 'data {\"port\": \"$BAD\"}' >&3
 echo leaked"
 
+# A consumer whose producer role is a secret field.
+mk_template "$TPL" client '{"name": "client", "version": "1.0.0",
+  "data": {"vault": {"type": "string", "secret": true, "default": ""}},
+  "consumes": {"vault": {"template": "vault"}}}'
+
 # The default bounds: 64 KiB of arguments, 1 MiB of HTTP body and of data.
 BODY_MAX=$((1024 * 1024))
 zr_start_http
@@ -114,10 +119,22 @@ expect_eq "$(task_ids "$S" | wc -l)" "$n_before" "tasks after the refused writes
 expect_eq "$(rcat "$S/data")" "$before" "data after the refused PUTs"
 ok "bad values for secret fields are refused (EINVAL, 400) without quoting them"
 
+# ---- a producer role that is a secret field ----
+mkdir "$MNT/client/c" || fail "mkdir client/c"
+printf '{"vault": "vault/%s"}' "$BAD" >"$MNT/client/c/data" 2>"$TMP/w.err" &&
+	fail "a producer that does not exist was accepted"
+grep -qF "Invalid argument" "$TMP/w.err" || fail "a bad producer: $(cat "$TMP/w.err")"
+expect_not_in "$(rcat "$MNT/client/c/lasterror")" "$BAD" "lasterror after a bad producer"
+expect_in "$(rcat "$MNT/client/c/lasterror")" "no service '***'" "lasterror after a bad producer"
+printf '{"vault": "vault/a"}' >"$MNT/client/c/data" || fail "naming vault/a as the producer"
+expect_eq "$(json "$MNT/client/c/info" 'j["producers"]')" '{"vault": "***"}' "info's producers"
+expect_eq "$(json "$MNT/client/c/data" 'j["vault"]')" "vault/a" "data of client/c"
+ok "a secret producer role: *** in info and errors, the path in data"
+
 # ---- nothing the robot shows holds a secret ----
 # Every readable file of the service and of @robot but data (write-only files, actions and
 # the blueprint are left out: reading them alone means nothing), and the robot's log.
-files=$(timeout 30 find "$S" "$MNT/@robot" -type f -perm -u=r ! -name data ! -name blueprint \
+files=$(timeout 30 find "$S" "$MNT/client/c" "$MNT/@robot" -type f -perm -u=r ! -name data ! -name blueprint \
 	! -path '*/actions/*') || fail "find over the mount failed"
 n=0
 for f in $files; do
