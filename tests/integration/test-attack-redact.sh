@@ -40,6 +40,9 @@ mk_template "$TPL" client '{"name": "client", "version": "1.0.0",
 
 # The default bounds: 64 KiB of arguments, 1 MiB of HTTP body and of data.
 BODY_MAX=$((1024 * 1024))
+# The memory checks below need freed memory to be reused: a sanitizer build would otherwise
+# hold every freed body in its quarantine (no effect on other builds).
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0"
 zr_start_http
 S=$MNT/vault/a
 json_post "$ADMIN" /v1/vault "{\"name\": \"a\", \"data\": {\"password\": \"$PW\"}}"
@@ -172,8 +175,10 @@ head -c $((100 * 1024)) /dev/zero | tr '\0' w | sed 's/^/who=/' >"$TMP/100k"
 head -c $((64 * 1024 - 3)) /dev/zero | tr '\0' y | sed 's/^/who=/' >"$TMP/over" # 64 KiB + 1
 head -c $((60 * 1024)) /dev/zero | tr '\0' z | sed 's/^/who=/' >"$TMP/fits"
 n_before=$(task_ids "$S" | wc -l)
-rss0=$(rss)
-for i in 1 2 3; do
+rss0=
+for i in 0 1 2 3; do
+	# Round 0 warms the allocator up: what it keeps for reuse is not growth.
+	[ "$i" != 1 ] || rss0=$(rss)
 	# Past --http-max-body the server refuses the body itself; below it, the robot does.
 	http "$ADMIN" POST /v1/vault/a/actions/login -H 'Content-Type: text/plain' \
 		--data-binary "@$TMP/big"
@@ -197,7 +202,7 @@ expect_eq "$HS" 413 "64 KiB + 1 of arguments over HTTP"
 expect_errno "cat '$TMP/over' >'$S/actions/login'" "File too large"
 expect_eq "$(task_ids "$S" | wc -l)" "$n_before" "tasks after the oversized arguments"
 rss1=$(rss)
-# 3 x 10 MiB went through each door: at most one 1 MiB body at a time may have been held.
+# 3 x 10 MiB more went through each door: at most one 1 MiB body at a time was held.
 [ $((rss1 - rss0)) -lt 4096 ] || fail "the robot grew from $rss0 kB to $rss1 kB"
 http "$ADMIN" POST /v1/vault/a/actions/login -H 'Content-Type: text/plain' --data-binary "@$TMP/fits"
 expect_eq "$HS" 201 "60 KiB of arguments over HTTP"
