@@ -282,7 +282,8 @@ const char *zr_json_error_reason(const json_error_t *e)
 		const char *t = json_reasons[i].text;
 		size_t n = strlen(t);
 		if (strncmp(e->text, t, n) == 0) {
-			/* "too big integer" must not match "too big negative integer". */
+			/* Only the texts that quote input in the message itself are matched by
+			 * their start; for the others a longer text is one this table lacks. */
 			bool whole = e->text[n] == '\0' || strncmp(e->text + n, " near ", 6) == 0;
 			if (whole || json_reasons[i].reason) {
 				return json_reasons[i].reason ? json_reasons[i].reason : t;
