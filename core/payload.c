@@ -11,12 +11,6 @@
 #include "util/log.h"
 #include "util/name.h"
 
-/* Longest piece of a user's payload quoted back in an error message. */
-#define QUOTE_MAX 40
-/* The arguments of "%.*s%s" that quote the n bytes at p: at most QUOTE_MAX of them, then "..."
- * when some were cut. */
-#define QUOTE(p, n) (int)((n) < QUOTE_MAX ? (n) : QUOTE_MAX), (p), (n) > QUOTE_MAX ? "..." : ""
-
 static bool is_space(char c)
 {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
@@ -87,8 +81,8 @@ static int parse_json(const char *p, size_t n, json_t **ret, char **ret_err)
 	json_error_t e;
 	json_t *j = json_loadb(p, n, JSON_REJECT_DUPLICATES, &e);
 	if (!j) {
-		return zr_fail(ret_err, -EINVAL, "invalid JSON: %s (line %d, column %d)", e.text,
-			       e.line, e.column);
+		return zr_fail(ret_err, -EINVAL, "invalid JSON: %s (line %d, column %d)",
+			       zr_json_error_reason(&e), e.line, e.column);
 	}
 	if (!json_is_object(j)) {
 		/* Cannot happen for text starting with '{', but costs nothing to check. */
@@ -99,13 +93,35 @@ static int parse_json(const char *p, size_t n, json_t **ret, char **ret_err)
 	return 0;
 }
 
-/* key=value lines of p[0..n), whose first line is line number line0 of the write. */
-static int parse_lines(const char *p, size_t n, unsigned line0, json_t **ret, char **ret_err)
+/* The offset of the first byte of key k[0..n) that makes it no identifier. */
+static size_t bad_key_char(const char *k, size_t n)
+{
+	size_t i = 0;
+	while (i < n && zr_ident_valid(k, i + 1)) {
+		i++;
+	}
+	return i;
+}
+
+/* The column (from 1, in bytes) of at in the write that starts at buf. */
+static size_t column(const char *buf, const char *at)
+{
+	const char *s = at;
+	while (s > buf && s[-1] != '\n') {
+		s--;
+	}
+	return (size_t)(at - s) + 1;
+}
+
+/* key=value lines of p[0..n), a part of the write buf whose first line is line number line0
+ * of the write. */
+static int parse_lines(const char *buf, const char *p, size_t n, unsigned line0, json_t **ret,
+		       char **ret_err)
 {
 	if (!memchr(p, '=', n)) {
 		return zr_fail(ret_err, -EINVAL,
-			       "unexpected '%.*s%s': expected the action's name, a JSON object "
-			       "or key=value lines", QUOTE(p, n));
+			       "expected the action's name, a JSON object or key=value lines, "
+			       "got %zu bytes of text without '='", n);
 	}
 	_cleanup_json_ json_t *args = json_object();
 	if (!args) {
@@ -131,14 +147,19 @@ static int parse_lines(const char *p, size_t n, unsigned line0, json_t **ret, ch
 		size_t len = (size_t)(eol - p);
 		if (!eq) {
 			return zr_fail(ret_err, -EINVAL,
-				       "line %u: expected key=value, got '%.*s%s'", line,
-				       QUOTE(p, len));
+				       "line %u: expected key=value, got %zu bytes without '='",
+				       line, len);
 		}
 		size_t klen = (size_t)(eq - p);
+		if (klen == 0) {
+			return zr_fail(ret_err, -EINVAL, "line %u: empty key before '='", line);
+		}
 		if (!zr_ident_valid(p, klen)) {
+			/* Where, not what: a value typed without its key must not be echoed. */
 			return zr_fail(ret_err, -EINVAL,
-				       "line %u: bad key '%.*s%s' (must match "
-				       "[A-Za-z_][A-Za-z0-9_]*)", line, QUOTE(p, klen));
+				       "line %u, column %zu: bad character in a key (keys match "
+				       "[A-Za-z_][A-Za-z0-9_]*)", line,
+				       column(buf, p + bad_key_char(p, klen)));
 		}
 		_cleanup_free_ char *key = strndup(p, klen);
 		if (!key) {
@@ -205,7 +226,7 @@ int zr_payload_parse(const char *buf, size_t len, const char *action, json_t **r
 	for (size_t i = 0; i < b; i++) {
 		line0 += buf[i] == '\n';
 	}
-	return parse_lines(p, n, line0, ret, ret_err);
+	return parse_lines(buf, p, n, line0, ret, ret_err);
 }
 
 /* jansson says "premature end of input" for '{"a": 1', and "... near end of file" for
@@ -223,4 +244,67 @@ bool zr_json_incomplete(const char *buf, size_t len, const json_error_t *e)
 	return strncmp(e->text, "premature end of input", 22) == 0 ||
 	       (tl >= 16 && strcmp(e->text + tl - 16, "near end of file") == 0 &&
 		strncmp(e->text, "end of file expected", 20) != 0);
+}
+
+/* jansson's texts without their context: error_set() in jansson's load.c appends "near
+ * '<the token>'" (up to 20 bytes of the input) to most of them, and a few quote the input in
+ * the message itself; those are matched by their start. */
+static const struct {
+	const char *text;
+	const char *reason; /* NULL: the text itself */
+} json_reasons[] = {
+	{"premature end of input", NULL},
+	{"unexpected newline", NULL},
+	{"invalid escape", NULL},
+	{"invalid Unicode", "invalid Unicode escape"},
+	{"control character", "control character in a string"},
+	{"unable to decode byte", "invalid UTF-8"},
+	{"string or '}' expected", NULL},
+	{"':' expected", NULL},
+	{"'}' expected", NULL},
+	{"']' expected", NULL},
+	{"'[' or '{' expected", NULL},
+	{"end of file expected", NULL},
+	{"invalid token", NULL},
+	{"unexpected token", NULL},
+	{"duplicate object key", NULL},
+	{"NUL byte in object key not supported", NULL},
+	{"\\u0000 is not allowed", "\\u0000 is not allowed in a string"},
+	{"maximum parsing depth reached", NULL},
+	{"too big integer", NULL},
+	{"too big negative integer", NULL},
+	{"real number overflow", NULL},
+};
+
+const char *zr_json_error_reason(const json_error_t *e)
+{
+	for (size_t i = 0; i < sizeof(json_reasons) / sizeof(json_reasons[0]); i++) {
+		const char *t = json_reasons[i].text;
+		size_t n = strlen(t);
+		if (strncmp(e->text, t, n) == 0) {
+			/* Only the texts that quote input in the message itself are matched by
+			 * their start; for the others a longer text is one this table lacks. */
+			bool whole = e->text[n] == '\0' || strncmp(e->text + n, " near ", 6) == 0;
+			if (whole || json_reasons[i].reason) {
+				return json_reasons[i].reason ? json_reasons[i].reason : t;
+			}
+		}
+	}
+	/* A text of a newer jansson: its kind only. */
+	switch (json_error_code(e)) {
+	case json_error_out_of_memory:
+		return "out of memory";
+	case json_error_invalid_utf8:
+		return "invalid UTF-8";
+	case json_error_premature_end_of_input:
+		return "premature end of input";
+	case json_error_end_of_input_expected:
+		return "end of file expected";
+	case json_error_duplicate_key:
+		return "duplicate object key";
+	case json_error_numeric_overflow:
+		return "number out of range";
+	default:
+		return "invalid syntax";
+	}
 }

@@ -17,3 +17,8 @@ int zr_payload_parse(const char *buf, size_t len, const char *action, json_t **r
 /* Whether jansson's error e for buf says a JSON object stopped early (the first of several
  * writes, as an editor saving does) rather than that it is wrong. */
 bool zr_json_incomplete(const char *buf, size_t len, const json_error_t *e);
+
+/* What jansson's error e says went wrong, without the piece of the input jansson quotes
+ * ("invalid token near 'hunter2'" → "invalid token"), for error texts that are stored or
+ * shown: the input may be a secret. Callers add e->line and e->column. A static string. */
+const char *zr_json_error_reason(const json_error_t *e);

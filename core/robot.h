@@ -24,6 +24,9 @@ typedef void (*zr_producer_check_fn)(const char *producer,
 				     void (*cb)(int err, const char *why, void *cbdata), void *cbdata,
 				     void *data);
 
+#define ZR_ARGS_MAX_DEFAULT (64 * 1024)
+#define ZR_DATA_MAX_DEFAULT (1024 * 1024)
+
 struct zr_robot_config {
 	struct zr_store *store; /* borrowed: outlives the robot */
 	const char *mount;    /* absolute mount point, for ZR_ROOT */
@@ -33,6 +36,10 @@ struct zr_robot_config {
 	int queue_max;        /* user-lane bound per service */
 	int history;          /* finished tasks kept per service */
 	size_t result_max;    /* stdout cap per task */
+	size_t args_max;      /* bytes of one task's arguments as written (--max-args-bytes);
+				 0 = ZR_ARGS_MAX_DEFAULT */
+	size_t data_max;      /* bytes of a data body written through the tree (--http-max-body);
+				 0 = ZR_DATA_MAX_DEFAULT */
 	double kill_grace;    /* seconds between SIGTERM and SIGKILL */
 	/* Per creator id (quota.h); 0 = the defaults, ZR_QUOTA_SERVICES and ZR_QUOTA_TASKS. */
 	unsigned max_services_per_token, max_tasks_per_token;

@@ -107,7 +107,42 @@ static json_int_t utf8_length(const char *s, size_t n)
 	return len;
 }
 
-/* Formats a JSON value compactly for an error message; "?" when out of memory. */
+char *zr_json_describe(const json_t *v)
+{
+	char *s = NULL;
+	int n = -1;
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		n = asprintf(&s, "a string of %zu byte%s", json_string_length(v),
+			     json_string_length(v) == 1 ? "" : "s");
+		break;
+	case JSON_OBJECT:
+		n = asprintf(&s, "an object of %zu field%s", json_object_size(v),
+			     json_object_size(v) == 1 ? "" : "s");
+		break;
+	case JSON_ARRAY:
+		n = asprintf(&s, "an array of %zu item%s", json_array_size(v),
+			     json_array_size(v) == 1 ? "" : "s");
+		break;
+	case JSON_INTEGER:
+		n = asprintf(&s, "an integer");
+		break;
+	case JSON_REAL:
+		n = asprintf(&s, "a real number");
+		break;
+	case JSON_TRUE:
+	case JSON_FALSE:
+		n = asprintf(&s, "a boolean");
+		break;
+	case JSON_NULL:
+		n = asprintf(&s, "null");
+		break;
+	}
+	return n < 0 ? NULL : s;
+}
+
+/* Formats a JSON value of the schema itself (a bound, the allowed values) compactly for an
+ * error message, never a user's value; "?" when out of memory. */
 static char *dump(const json_t *v)
 {
 	char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
@@ -131,7 +166,10 @@ static int check_value(const struct field *f, const json_t *v, bool coerce, json
 		}
 	}
 	if (!has_type(f->type, v)) {
-		return zr_fail(ret_msg, -EINVAL, "%s", types[f->type].error);
+		/* What came instead, by its kind and size only: the value may be a secret. */
+		_cleanup_free_ char *got = zr_json_describe(v);
+		return zr_fail(ret_msg, -EINVAL, "%s, got %s", types[f->type].error,
+			       got ? got : "something else");
 	}
 	if (f->minimum && num_cmp(v, f->minimum) < 0) {
 		_cleanup_free_ char *b = dump(f->minimum);
@@ -511,4 +549,25 @@ bool zr_schema_secret(const struct zr_schema *s, const char *field)
 {
 	const struct field *f = find(s, field);
 	return f && f->secret;
+}
+
+json_t *zr_schema_redact(const struct zr_schema *s, const json_t *obj)
+{
+	if (!json_is_object(obj)) {
+		return json_deep_copy(obj);
+	}
+	/* A shallow copy: only top-level values are replaced, the others stay shared. */
+	json_t *out = json_copy((json_t *)obj);
+	if (!out) {
+		return NULL;
+	}
+	for (size_t i = 0; s && i < s->n; i++) {
+		const struct field *f = &s->fields[i];
+		if (f->secret && json_object_get(out, f->name) &&
+		    json_object_set_new(out, f->name, json_string(ZR_SCHEMA_REDACTED)) < 0) {
+			json_decref(out);
+			return NULL;
+		}
+	}
+	return out;
 }

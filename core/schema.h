@@ -34,6 +34,23 @@ struct zr_schema *zr_schema_free(struct zr_schema *s);
 int zr_schema_apply(const struct zr_schema *s, const json_t *obj, unsigned flags, json_t **ret,
 		    char **ret_err);
 
+/* What secret values are shown as. */
+#define ZR_SCHEMA_REDACTED "***"
+
+/* Returns a new reference to a copy of obj (borrowed) fit to show: each top-level field that
+ * s marks "secret" is replaced by the string "***". Secrecy is a property of a field of s, so
+ * a secret field of type object or array is replaced whole, and nothing inside a field that is
+ * not secret is touched. Values that are not replaced may be shared with obj: the caller only
+ * reads the copy. s NULL (no schema) or obj not an object: a plain copy. NULL when out of
+ * memory. Every view of data or arguments other than data itself and the action's own input
+ * goes through this function. */
+json_t *zr_schema_redact(const struct zr_schema *s, const json_t *obj);
+
+/* Describes v by its kind and size only, for an error text that must not quote a value:
+ * "a string of 12 bytes", "an object of 2 fields", "an integer". malloc'd; NULL when out of
+ * memory. */
+char *zr_json_describe(const json_t *v);
+
 /* Returns the comma-separated names of required fields that obj lacks, e.g. "password, user"
  * (malloc'd), or NULL when none is missing. */
 char *zr_schema_missing(const struct zr_schema *s, const json_t *obj);

@@ -76,6 +76,14 @@ static void ctl_ignored(struct zr_service *s, uint64_t id, const char *action, c
 			const char *why)
 {
 	struct zr_task *t = zr_service_task(s, id);
+	/* A data line may hold secret fields: only its length is told. */
+	_cleanup_free_ char *data = NULL;
+	if (strncmp(line, "data ", 5) == 0) {
+		if (asprintf(&data, "data ... (%zu bytes)", strlen(line) - 5) < 0) {
+			data = NULL;
+		}
+		line = data ? data : "data ...";
+	}
 	log_warn("Task %llu (%s %s): ignoring fd 3 line '%s': %s", (unsigned long long)id, s->path,
 		 action, line, why ? why : "out of memory");
 	if (t) {

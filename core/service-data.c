@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "robot.h"
+#include "schema.h"
 #include "service-internal.h"
 #include "store.h"
 #include "task.h"
@@ -155,8 +156,10 @@ const char *zr_service_producer(const struct zr_service *s, const char *role)
 	return p && *p && json_object_get(s->template->consumes, role) ? p : NULL;
 }
 
-/* "@remote/ROBOT/[@remote/ROBOT/...]TEMPLATE/SERVICE", with TEMPLATE the role's. */
-static int check_remote_path(const char *role, const char *path, const char *want, char **ret_err)
+/* "@remote/ROBOT/[@remote/ROBOT/...]TEMPLATE/SERVICE", with TEMPLATE the role's; errors show
+ * the path as shown. */
+static int check_remote_path(const char *role, const char *path, const char *shown,
+			     const char *want, char **ret_err)
 {
 	const char *p = path;
 	char robot[64], tmpl[64], name[64];
@@ -182,13 +185,13 @@ static int check_remote_path(const char *role, const char *path, const char *wan
 		if (zr_name_valid(tmpl) && zr_name_valid(name)) {
 			if (want && strcmp(want, tmpl) != 0) {
 				return zr_fail(ret_err, -EINVAL, "producer of role '%s': %s is a '%s', not a '%s'",
-					       role, path, tmpl, want);
+					       role, shown, tmpl, want);
 			}
 			return 0;
 		}
 	}
 	return zr_fail(ret_err, -EINVAL, "producer of role '%s': bad path '%s' (want @remote/ROBOT/TEMPLATE/NAME)",
-		       role, path);
+		       role, shown);
 }
 
 int zr_service__check_producers(struct zr_robot *r, const struct zr_template *t, const char *self,
@@ -202,9 +205,12 @@ int zr_service__check_producers(struct zr_robot *r, const struct zr_template *t,
 		if (!path || !*path) {
 			continue;
 		}
+		/* A role is a data field: a template may call it secret, and then errors name
+		 * the role only. */
+		const char *shown = zr_schema_secret(t->data, role) ? ZR_SCHEMA_REDACTED : path;
 		if (strncmp(path, "@remote/", 8) == 0) {
 			/* Another robot's: its shape here, its existence by the tree (over HTTP). */
-			int err = check_remote_path(role, path, want, ret_err);
+			int err = check_remote_path(role, path, shown, want, ret_err);
 			if (err < 0) {
 				return err;
 			}
@@ -221,10 +227,10 @@ int zr_service__check_producers(struct zr_robot *r, const struct zr_template *t,
 		struct zr_service *p = name && !strchr(name, '/') ? zr_robot_service(r, tmpl, name) : NULL;
 		if (!p || p->pending || p->deleting) {
 			return zr_fail(ret_err, -EINVAL, "producer of role '%s': no service '%s' (want TEMPLATE/NAME or @remote/ROBOT/TEMPLATE/NAME)",
-				       role, path);
+				       role, shown);
 		}
 		if (want && strcmp(want, p->template->name) != 0) {
-			return zr_fail(ret_err, -EINVAL, "producer of role '%s': %s is a '%s', not a '%s'", role, path,
+			return zr_fail(ret_err, -EINVAL, "producer of role '%s': %s is a '%s', not a '%s'", role, shown,
 				       p->template->name, want);
 		}
 		if (self && strcmp(self, p->path) == 0) {

@@ -343,6 +343,17 @@ static void on_task_queued(int err, struct zr_task *t, void *data)
 	free(q);
 }
 
+/* One task's arguments are bounded before anything is parsed or copied (issue 12). */
+static int check_args_size(const struct zr_service *s, size_t len, char **ret_err)
+{
+	size_t max = s->robot->cfg.args_max ? s->robot->cfg.args_max : ZR_ARGS_MAX_DEFAULT;
+	if (len > max) {
+		return zr_fail(ret_err, -EFBIG, "arguments of %zu bytes, more than %zu "
+			       "(--max-args-bytes)", len, max);
+	}
+	return 0;
+}
+
 void zr_service_request_task(struct zr_service *s, const struct zr_actor *who,
 			     const struct zr_action_def *action, const char *payload, size_t len,
 			     zr_request_task_cb cb, void *cbdata)
@@ -358,6 +369,9 @@ void zr_service_request_task(struct zr_service *s, const struct zr_actor *who,
 	/* The admin is never limited, even on a user's service. */
 	if (err == 0 && !zr_actor_is_admin(who)) {
 		err = zr_quota_check_task(&s->robot->quota, s->creator, &why);
+	}
+	if (err == 0) {
+		err = check_args_size(s, len, &why);
 	}
 	if (err == 0 && !(q = calloc(1, sizeof(*q)))) {
 		err = -ENOMEM;

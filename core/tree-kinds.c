@@ -16,6 +16,7 @@
 #include "repo.h"
 #include "repos.h"
 #include "robot.h"
+#include "schema.h"
 #include "service.h"
 #include "task.h"
 #include "template.h"
@@ -373,7 +374,8 @@ static void c_task(struct zr_local *t, const struct node *n, const struct ctx *c
 	if (strcmp(f, "action") == 0) {
 		(void)zr_buf_printf(b, "%s\n", task->action->name);
 	} else if (strcmp(f, "args") == 0) {
-		put_json(b, task->args, JSON_COMPACT);
+		_cleanup_json_ json_t *shown = zr_schema_redact(task->action->args, task->args);
+		put_json(b, shown, JSON_COMPACT);
 	} else if (strcmp(f, "state") == 0) {
 		(void)zr_buf_printf(b, "%s\n", zr_task_state_name(task->state));
 	} else if (strcmp(f, "created") == 0) {
@@ -594,6 +596,10 @@ static void c_info(struct zr_local *t, const struct node *n, const struct ctx *c
 					     "producers", "process");
 	json_object_foreach(s->template->consumes, role, spec) {
 		const char *p = zr_service_producer(s, role);
+		/* A producer is a data field like any other: a template may call it secret. */
+		if (p && zr_schema_secret(s->template->data, role)) {
+			p = ZR_SCHEMA_REDACTED;
+		}
 		if (o && p) {
 			(void)json_object_set_new(json_object_get(o, "producers"), role, json_string(p));
 		}

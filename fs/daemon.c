@@ -232,6 +232,8 @@ static int start_model(struct daemon *d, const char *mount, const char *data, in
 		.max_tasks_per_token = (unsigned)arg_max_tasks,
 		.group_actions = arg_group_actions,
 		.result_max = 1024 * 1024,
+		.args_max = (size_t)arg_args_max,
+		.data_max = (size_t)arg_http_body_max,
 		.kill_grace = 5,
 	};
 	err = zr_robot_create(&d->loop, &cfg, &d->robot);

@@ -32,6 +32,7 @@ char *arg_tls_key;
 int arg_http_timeout = 30;
 int arg_http_body_max = 1024 * 1024;
 int arg_http_connections = 4096;
+int arg_args_max = 64 * 1024;
 char **arg_remotes;
 size_t arg_n_remotes;
 double arg_remote_timeout = 10;
@@ -54,6 +55,8 @@ void zr_options_usage(FILE *f)
 		"  --jobs N           tasks running at once across services (default 4 x cores)\n"
 		"  --queue-max N      tasks waiting per service (default 1000)\n"
 		"  --history N        finished tasks kept per service (default 100)\n"
+		"  --max-args-bytes N one task's arguments (a write to an action file, an HTTP\n"
+		"                     POST to one) in bytes at most (default 65536)\n"
 		"  --log-level LEVEL  error, warn, info (default) or debug\n"
 		"  --allow-other      let other users use the mount\n"
 		"  --group-actions    let the robot's group write action files (0660; else 0600)\n"
@@ -117,7 +120,7 @@ char *zr_options_default_path(const char *as_root, const char *in_home)
 enum {
 	O_MOUNT = 256, O_DATA, O_TEMPLATES, O_REPO, O_JOBS, O_QUEUE, O_HISTORY, O_LEVEL, O_ALLOW,
 	O_NOAUTO, O_LISTEN, O_TOKENS, O_CERT, O_KEY, O_HTIMEOUT, O_HBODY, O_HCONN, O_REMOTE,
-	O_RTIMEOUT, O_NAME, O_GROUP, O_MAXSVC, O_MAXTASK,
+	O_RTIMEOUT, O_NAME, O_GROUP, O_MAXSVC, O_MAXTASK, O_ARGSMAX,
 };
 
 /* The options that take a positive number, by their getopt value; NULL for the others. */
@@ -140,6 +143,8 @@ static int *int_arg(int c)
 		return &arg_max_services;
 	case O_MAXTASK:
 		return &arg_max_tasks;
+	case O_ARGSMAX:
+		return &arg_args_max;
 	default:
 		return NULL;
 	}
@@ -195,6 +200,7 @@ int zr_options_parse(int argc, char **argv)
 		{"remote", required_argument, NULL, O_REMOTE},
 		{"remote-timeout", required_argument, NULL, O_RTIMEOUT},
 		{"name", required_argument, NULL, O_NAME},
+		{"max-args-bytes", required_argument, NULL, O_ARGSMAX},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -240,6 +246,7 @@ int zr_options_parse(int argc, char **argv)
 		case O_HCONN:
 		case O_MAXSVC:
 		case O_MAXTASK:
+		case O_ARGSMAX:
 			/* idx names the option even when the user abbreviated it. */
 			err = parse_int(optarg, 1, int_arg(c));
 			if (err < 0) {

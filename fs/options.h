@@ -28,6 +28,7 @@ extern char *arg_tls_key;
 extern int arg_http_timeout;
 extern int arg_http_body_max;
 extern int arg_http_connections;
+extern int arg_args_max; /* --max-args-bytes */
 extern char **arg_remotes;
 extern size_t arg_n_remotes;
 extern double arg_remote_timeout;

@@ -14,7 +14,9 @@
 #include <sys/stat.h>
 
 #include "metrics.h"
+#include "payload.h"
 #include "robot.h"
+#include "schema.h"
 #include "service.h"
 #include "task.h"
 #include "template.h"
@@ -582,9 +584,10 @@ static void task_created(struct zr_api_req *q)
 		zr_api__answer(q, 204, NULL, NULL, 0);
 		return;
 	}
+	_cleanup_json_ json_t *args = t->args ? zr_schema_redact(t->action->args, t->args) : NULL;
 	_cleanup_json_ json_t *o = json_pack("{sI ss ss sO ss ss ss}", "id", (json_int_t)id, "service",
 					     s->path, "action", t->action->name, "args",
-					     t->args ? t->args : json_null(), "state",
+					     args ? args : json_null(), "state",
 					     zr_task_state_name(t->state), "created",
 					     zr_time_format(t->created_ns, ts), "url", loc);
 	zr_api__add_header(q, MHD_HTTP_HEADER_LOCATION, loc);
@@ -630,7 +633,8 @@ static json_t *json_body(struct zr_api_req *q)
 	json_error_t e;
 	json_t *j = json_loadb(q->body.data ? q->body.data : "", q->body.len, 0, &e);
 	if (!j) {
-		zr_api__fail(q, 400, EINVAL, "malformed JSON at line %d column %d: %s", e.line, e.column, e.text);
+		zr_api__fail(q, 400, EINVAL, "malformed JSON at line %d column %d: %s", e.line, e.column,
+			     zr_json_error_reason(&e));
 		return NULL;
 	}
 	if (!json_is_object(j)) {

@@ -112,15 +112,19 @@ static const struct apply_case {
 	{all_types, 0, "{}", "{}"},
 	/* number accepts integers too */
 	{all_types, 0, "{\"n\": 7}", "{\"n\": 7}"},
-	{all_types, 0, "{\"s\": 1}", NULL, "field 's': must be a string"},
-	{all_types, 0, "{\"i\": 1.5}", NULL, "field 'i': must be an integer"},
-	{all_types, 0, "{\"i\": 2.0}", NULL, "field 'i': must be an integer"},
-	{all_types, 0, "{\"i\": \"3\"}", NULL, "field 'i': must be an integer"},
-	{all_types, 0, "{\"n\": \"1\"}", NULL, "field 'n': must be a number"},
-	{all_types, 0, "{\"b\": 1}", NULL, "field 'b': must be a boolean"},
-	{all_types, 0, "{\"o\": []}", NULL, "field 'o': must be an object"},
-	{all_types, 0, "{\"a\": {}}", NULL, "field 'a': must be an array"},
-	{all_types, 0, "{\"s\": null}", NULL, "field 's': must be a string"},
+	{all_types, 0, "{\"s\": 1}", NULL, "field 's': must be a string, got an integer"},
+	{all_types, 0, "{\"i\": 1.5}", NULL, "field 'i': must be an integer, got a real number"},
+	{all_types, 0, "{\"i\": 2.0}", NULL, "field 'i': must be an integer, got a real number"},
+	{all_types, 0, "{\"i\": \"3\"}", NULL,
+	 "field 'i': must be an integer, got a string of 1 byte"},
+	{all_types, 0, "{\"n\": \"1\"}", NULL,
+	 "field 'n': must be a number, got a string of 1 byte"},
+	{all_types, 0, "{\"b\": 1}", NULL, "field 'b': must be a boolean, got an integer"},
+	{all_types, 0, "{\"o\": []}", NULL,
+	 "field 'o': must be an object, got an array of 0 items"},
+	{all_types, 0, "{\"a\": {}}", NULL,
+	 "field 'a': must be an array, got an object of 0 fields"},
+	{all_types, 0, "{\"s\": null}", NULL, "field 's': must be a string, got null"},
 	{all_types, 0, "[]", NULL, "must be a JSON object"},
 
 	{ranges, 0, "{\"port\": 1}", "{\"port\": 1}"},
@@ -161,16 +165,22 @@ static const struct apply_case {
 	 "{\"o\": {\"k\": 1}, \"a\": [1, 2]}"},
 	/* Strings stay strings, even when they look like numbers. */
 	{coerced, C, "{\"s\": \"6379\"}", "{\"s\": \"6379\"}"},
-	{coerced, C, "{\"port\": \"abc\"}", NULL, "field 'port': must be an integer"},
-	{coerced, C, "{\"port\": \"1.5\"}", NULL, "field 'port': must be an integer"},
+	{coerced, C, "{\"port\": \"abc\"}", NULL,
+	 "field 'port': must be an integer, got a string of 3 bytes"},
+	{coerced, C, "{\"port\": \"1.5\"}", NULL,
+	 "field 'port': must be an integer, got a real number"},
 	{coerced, C, "{\"port\": \"99999999999999999999\"}", NULL,
-	 "field 'port': must be an integer"},
+	 "field 'port': must be an integer, got a string of 20 bytes"},
 	{coerced, C, "{\"port\": \"70000\"}", NULL, "field 'port': must be <= 65535"},
-	{coerced, C, "{\"on\": \"yes\"}", NULL, "field 'on': must be a boolean"},
-	{coerced, C, "{\"o\": \"[1]\"}", NULL, "field 'o': must be an object"},
-	{coerced, C, "{\"ratio\": \"nan\"}", NULL, "field 'ratio': must be a number"},
+	{coerced, C, "{\"on\": \"yes\"}", NULL,
+	 "field 'on': must be a boolean, got a string of 3 bytes"},
+	{coerced, C, "{\"o\": \"[1]\"}", NULL,
+	 "field 'o': must be an object, got an array of 1 item"},
+	{coerced, C, "{\"ratio\": \"nan\"}", NULL,
+	 "field 'ratio': must be a number, got a string of 3 bytes"},
 	/* Without the flag a string is just a string. */
-	{coerced, 0, "{\"port\": \"6379\"}", NULL, "field 'port': must be an integer"},
+	{coerced, 0, "{\"port\": \"6379\"}", NULL,
+	 "field 'port': must be an integer, got a string of 4 bytes"},
 };
 
 #undef C
@@ -262,7 +272,8 @@ TEST(required)
 		"{\"user\": \"u\", \"password\": \"p\", \"port\": 1}");
 	/* PARTIAL lets required fields be missing but still checks the others. */
 	applies(s, "{}", ZR_SCHEMA_PARTIAL, "{\"port\": 1}");
-	apply_fails(s, "{\"user\": 5}", ZR_SCHEMA_PARTIAL, "field 'user': must be a string");
+	apply_fails(s, "{\"user\": 5}", ZR_SCHEMA_PARTIAL,
+		    "field 'user': must be a string, got an integer");
 
 	json_t *o = parse_json("{\"port\": 2}");
 	char *missing = zr_schema_missing(s, o);
@@ -290,7 +301,7 @@ TEST(parse_errors)
 	parse_fails("{\"port\": {\"type\": \"integer\", \"default\": 70000, \"maximum\": 65535}}", NULL,
 		    "field 'port.default': must be <= 65535");
 	parse_fails("{\"port\": {\"type\": \"integer\", \"default\": \"1\"}}", NULL,
-		    "field 'port.default': must be an integer");
+		    "field 'port.default': must be an integer, got a string of 1 byte");
 	parse_fails("{\"m\": {\"type\": \"string\", \"enum\": [\"a\"], \"default\": \"b\"}}", NULL,
 		    "field 'm.default': must be one of [\"a\"]");
 	parse_fails("{\"m\": {\"type\": \"string\", \"pattern\": \"^a$\", \"default\": \"b\"}}", NULL,
@@ -365,6 +376,86 @@ TEST(field_names)
 	json_decref(f);
 }
 
+/* Asserts that zr_schema_redact(s, obj) is want (compared as JSON) and left obj as it was. */
+static void redacts(const struct zr_schema *s, const char *obj, const char *want)
+{
+	json_t *o = parse_json(obj);
+	json_t *before = json_deep_copy(o);
+	json_t *w = parse_json(want);
+	json_t *out = zr_schema_redact(s, o);
+	ASSERT_NOT_NULL(out);
+	if (!json_equal(out, w)) {
+		char *got = json_dumps(out, JSON_COMPACT | JSON_ENCODE_ANY);
+		FAIL("zr_schema_redact(%s) = %s, want %s", obj, got, want);
+	}
+	ASSERT_TRUE(json_equal(o, before));
+	json_decref(out);
+	json_decref(w);
+	json_decref(before);
+	json_decref(o);
+}
+
+TEST(redact)
+{
+	struct zr_schema *s = schema("{\"user\": {\"type\": \"string\"}, \"password\": {\"type\": "
+				     "\"string\", \"secret\": true}, \"keys\": {\"type\": "
+				     "\"object\", \"secret\": true}, \"pins\": {\"type\": "
+				     "\"array\", \"secret\": true}, \"opts\": {\"type\": "
+				     "\"object\"}, \"n\": {\"type\": \"integer\", "
+				     "\"secret\": true}}", NULL);
+	redacts(s, "{\"user\": \"u\", \"password\": \"hunter2\"}",
+		"{\"user\": \"u\", \"password\": \"***\"}");
+	/* Every type of a secret field, objects and arrays as a whole. */
+	redacts(s, "{\"keys\": {\"a\": \"k1\"}, \"pins\": [1, 2], \"n\": 42}",
+		"{\"keys\": \"***\", \"pins\": \"***\", \"n\": \"***\"}");
+	/* Nothing inside a field that is not secret is touched, even a key named like one. */
+	redacts(s, "{\"opts\": {\"password\": \"x\"}}", "{\"opts\": {\"password\": \"x\"}}");
+	/* Missing secret fields stay missing; empty and null values are hidden too. */
+	redacts(s, "{\"user\": \"u\"}", "{\"user\": \"u\"}");
+	redacts(s, "{\"password\": \"\", \"keys\": null}",
+		"{\"password\": \"***\", \"keys\": \"***\"}");
+	redacts(s, "{}", "{}");
+	/* Not an object, or no schema: a plain copy. */
+	redacts(s, "[1]", "[1]");
+	redacts(NULL, "{\"password\": \"p\"}", "{\"password\": \"p\"}");
+	zr_schema_free(s);
+}
+
+/* A value of the wrong type is described, never quoted: a secret must not reach lasterror. */
+TEST(errors_never_quote)
+{
+	struct zr_schema *s = schema("{\"port\": {\"type\": \"integer\", \"secret\": true},"
+				     " \"pw\": {\"type\": \"string\", \"max_length\": 3,"
+				     " \"pattern\": \"^[a-z]*$\"}}", NULL);
+	static const char *const bad[] = {
+		"{\"port\": \"hunter2hunter2\"}",
+		"{\"port\": [\"hunter2hunter2\"]}",
+		"{\"port\": {\"hunter2hunter2\": 1}}",
+		"{\"pw\": \"hunter2hunter2\"}",
+		"{\"pw\": \"HUNTER\"}",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		TEST_CASE("%s", bad[i]);
+		for (unsigned flags = 0; flags <= ZR_SCHEMA_COERCE; flags += ZR_SCHEMA_COERCE) {
+			json_t *o = parse_json(bad[i]);
+			json_t *out = NULL;
+			char *err = NULL;
+			ASSERT_EQ_INT(zr_schema_apply(s, o, flags, &out, &err), -EINVAL);
+			ASSERT_NOT_NULL(err);
+			ASSERT_NULL(strstr(err, "hunter"));
+			ASSERT_NULL(strstr(err, "HUNTER"));
+			free(err);
+			json_decref(o);
+		}
+	}
+	TEST_CASE_END();
+	apply_fails(s, "{\"port\": \"hunter2hunter2\"}", ZR_SCHEMA_COERCE,
+		    "field 'port': must be an integer, got a string of 14 bytes");
+	apply_fails(s, "{\"port\": {\"hunter2hunter2\": 1}}", 0,
+		    "field 'port': must be an integer, got an object of 1 field");
+	zr_schema_free(s);
+}
+
 int main(void)
 {
 	RUN_TEST(apply_cases);
@@ -376,5 +467,7 @@ int main(void)
 	RUN_TEST(parse_errors);
 	RUN_TEST(empty);
 	RUN_TEST(field_names);
+	RUN_TEST(redact);
+	RUN_TEST(errors_never_quote);
 	return 0;
 }

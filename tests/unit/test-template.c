@@ -166,7 +166,7 @@ TEST(good)
 	json_t *args = json_pack("{s:s}", "count", "3"), *out = NULL;
 	char *err = NULL;
 	ASSERT_EQ_INT(zr_schema_apply(a->args, args, 0, &out, &err), -EINVAL);
-	ASSERT_EQ_STR(err, "field 'count': must be an integer");
+	ASSERT_EQ_STR(err, "field 'count': must be an integer, got a string of 1 byte");
 	free(err);
 	err = NULL;
 	ASSERT_EQ_INT(zr_schema_apply(a->args, args, ZR_SCHEMA_COERCE, &out, &err), -EINVAL);
