@@ -108,8 +108,7 @@ static int repo_new(uv_loop_t *loop, const char *data_dir, const char *url, cons
 	}
 	r->url = r->fetch_url ? zr_url_redact(r->fetch_url) : NULL;
 	int err = oom || !r->url ? -ENOMEM : 0;
-	/* The id and source come from the shown URL: no bit of a secret in a file name or uid,
-	 * and a new token for the same repository is the same repository. */
+	/* zr_giturl_id hashes the URL without its credentials; the source drops the user. */
 	if (err == 0 && !r->id) {
 		err = zr_giturl_id(r->url, r->ref, &r->id);
 	}

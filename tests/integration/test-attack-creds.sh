@@ -115,8 +115,13 @@ expect_eq "$HB" "http://zr:***@127.0.0.1:$GPORT/tpl.git" "GET repos/$ID/url"
 grep -qF "zr:***@127.0.0.1:$GPORT" "$TMP/robot.log" || fail "the clone's log line has no masked URL"
 echo fetch >"$MNT/@robot/repos/$ID/ctl" || fail "fetch refused"
 expect_in "$(repo_wait "$ID")" "state ready" "fetch with the password in the URL"
+# The CLI follows the same repository by the same id, and prints its status masked.
+out=$(timeout 60 "$ZROBOT" repo add "http://zr:$PW@127.0.0.1:$GPORT/tpl.git#refs/heads/main" --mount "$MNT" 2>&1) ||
+	fail "zrobot repo add with the password in the URL: $out"
+expect_in "$out" "state ready" "zrobot repo add"
+no_secret "zrobot repo add's output" "$out"
 no_secret_anywhere
-ok "password in the URL: clone and fetch authenticate; url shows zr:***@; no secret in the tree, logs or HTTP"
+ok "password in the URL: clone, fetch and the CLI authenticate; url shows zr:***@; no secret in the tree, logs or HTTP"
 
 # 2. Attacks that must be refused and change nothing.
 templates_before=$(ls "$MNT")
@@ -126,6 +131,10 @@ BAD=$(add "http://zr:$WRONG@127.0.0.1:$GPORT/tpl.git#main")
 st=$(repo_wait "$BAD")
 expect_in "$st" "state failed" "clone with a wrong password"
 expect_in "$(rcat "$MNT/@robot/repos/$BAD/url")" "zr:***@" "url of the refused repository"
+# The same repository with another password is the same repository: refused (EEXIST), the
+# stored URL unchanged.
+expect_errno "echo 'http://zr:$WRONG@127.0.0.1:$GPORT/tpl.git' >'$MNT/@robot/repos/add'" "File exists"
+expect_in "$(rcat "$MNT/@robot/repos/$ID/status")" "state ready" "the repository after the EEXIST"
 # No password at all: the server's 401 ends the clone, the robot does not hang or guess.
 NONE=$(add "$REPO#v-none")
 st=$(repo_wait "$NONE")
@@ -144,7 +153,7 @@ no_secret "the refusal's error text" "$(cat "$TMP/expect.err")"
 expect_eq "$(ls "$MNT")" "$templates_before" "templates after the refused clones"
 expect_eq "$(ls "$DATA/repos")" "$repos_before" "clones on disk after the refused clones"
 no_secret_anywhere
-ok "wrong password, no password, a wrong token, a bad spec: refused, nothing loaded or left on disk, nothing shown"
+ok "wrong password, the same repository again, no password, a wrong token, a bad spec: refused, nothing loaded or left on disk, nothing shown"
 
 # 3. A restart fetches with the stored URL: the real URL still works.
 zr_stop
