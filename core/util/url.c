@@ -2,6 +2,7 @@
 #include "url.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -87,7 +88,7 @@ static bool secret_param(const char *name, size_t n)
 
 /* Appends [s, end) to b with the values of secret query parameters masked. A query starts
  * at '?' and ends at '#'. */
-static int put_masking_query(struct zr_buf *b, const char *s, const char *end, bool *changed)
+static int put_masking_query(struct zr_buf *b, const char *s, const char *end)
 {
 	bool query = false;
 	while (s < end) {
@@ -100,7 +101,7 @@ static int put_masking_query(struct zr_buf *b, const char *s, const char *end, b
 			query = true;
 		}
 		if (zr_buf_append(b, s, 1) < 0) {
-			return -1;
+			return -ENOMEM;
 		}
 		s++;
 		if (!starts) {
@@ -112,9 +113,8 @@ static int put_masking_query(struct zr_buf *b, const char *s, const char *end, b
 			continue;
 		}
 		if (zr_buf_append(b, s, (size_t)(eq + 1 - s)) < 0 || zr_buf_puts(b, MASK) < 0) {
-			return -1;
+			return -ENOMEM;
 		}
-		*changed = true;
 		s = stop;
 	}
 	return 0;
@@ -125,13 +125,13 @@ static int put_userinfo(struct zr_buf *b, const char *s, const char *at)
 {
 	const char *colon = memchr(s, ':', (size_t)(at - s));
 	if (colon && zr_buf_append(b, s, (size_t)(colon + 1 - s)) < 0) {
-		return -1;
+		return -ENOMEM;
 	}
 	return zr_buf_puts(b, MASK);
 }
 
 /* Appends the redacted word [w, end) to b. */
-static int put_word(struct zr_buf *b, const char *w, const char *end, bool *changed)
+static int put_word(struct zr_buf *b, const char *w, const char *end)
 {
 	const char *p = w;
 	bool any_scheme = false;
@@ -145,8 +145,8 @@ static int put_word(struct zr_buf *b, const char *w, const char *end, bool *chan
 		const char *auth_end = first_of(auth, end, "/?#");
 		const char *at = last_of(auth, auth_end, '@');
 		any_scheme = true;
-		if (put_masking_query(b, p, auth, changed) < 0) {
-			return -1;
+		if (put_masking_query(b, p, auth) < 0) {
+			return -ENOMEM;
 		}
 		p = auth;
 		if (!at) {
@@ -157,9 +157,8 @@ static int put_word(struct zr_buf *b, const char *w, const char *end, bool *chan
 			continue;
 		}
 		if (put_userinfo(b, auth, at) < 0) {
-			return -1;
+			return -ENOMEM;
 		}
-		*changed = true;
 		p = at;
 	}
 	if (!any_scheme) {
@@ -170,40 +169,35 @@ static int put_word(struct zr_buf *b, const char *w, const char *end, bool *chan
 		const char *colon = at ? memchr(w, ':', (size_t)(at - w)) : NULL;
 		if (colon) {
 			if (put_userinfo(b, w, at) < 0) {
-				return -1;
+				return -ENOMEM;
 			}
-			*changed = true;
-			p = at;
+				p = at;
 		}
 	}
-	return put_masking_query(b, p, end, changed);
+	return put_masking_query(b, p, end);
 }
 
-/* Redacts text into b (when b is not NULL); true when something was masked. -1 when out of
- * memory. */
+/* Appends text to b redacted. 0 or -ENOMEM. */
 static int redact(const char *text, struct zr_buf *b)
 {
-	struct zr_buf scratch = {0};
-	struct zr_buf *out = b ? b : &scratch;
-	bool changed = false;
 	const char *s = text;
-	int r = 0;
-	while (*s && r == 0) {
+	while (*s) {
 		const char *w = s;
 		while (*s && !is_delim(*s)) {
 			s++;
 		}
-		r = w < s ? put_word(out, w, s, &changed) : 0;
+		if (w < s && put_word(b, w, s) < 0) {
+			return -ENOMEM;
+		}
 		const char *d = s;
 		while (*s && is_delim(*s)) {
 			s++;
 		}
-		if (r == 0 && s > d && zr_buf_append(out, d, (size_t)(s - d)) < 0) {
-			r = -1;
+		if (s > d && zr_buf_append(b, d, (size_t)(s - d)) < 0) {
+			return -ENOMEM;
 		}
 	}
-	zr_buf_done(&scratch);
-	return r < 0 ? -1 : changed;
+	return 0;
 }
 
 char *zr_url_redact(const char *text)
@@ -218,8 +212,11 @@ char *zr_url_redact(const char *text)
 
 bool zr_url_has_credentials(const char *text)
 {
+	struct zr_buf b = {0};
 	/* Out of memory counts as "has": the caller then redacts, and fails there. */
-	return redact(text, NULL) != 0;
+	bool has = redact(text, &b) < 0 || strcmp(b.data ? b.data : "", text) != 0;
+	zr_buf_done(&b);
+	return has;
 }
 
 bool zr_url_plain_beyond_loopback(const char *url)

@@ -67,6 +67,40 @@ TEST(redact)
 	TEST_CASE_END();
 }
 
+/* Random texts of URL-significant characters: the result never changes on a second pass, is
+ * never reported as holding credentials, and keeps every byte outside a masked part (checked
+ * as: the result is never longer than the text plus three bytes per '@', '=' or ':'). */
+TEST(random_texts)
+{
+	static const char alphabet[] = "ab:/@?=&#;%_ '\"sshttpkeytoken.[]1";
+	uint64_t seed = 0x2545f4914f6cdd1dULL;
+	char text[48];
+	int masked = 0;
+	for (int i = 0; i < 200000; i++) {
+		size_t n = (size_t)(i % (int)(sizeof(text) - 1));
+		size_t marks = 0;
+		for (size_t k = 0; k < n; k++) {
+			seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+			text[k] = alphabet[seed % (sizeof(alphabet) - 1)];
+			marks += text[k] == '@' || text[k] == '=' || text[k] == ':';
+		}
+		text[n] = '\0';
+		TEST_CASE("text '%s'", text);
+		char *s = zr_url_redact(text);
+		ASSERT_TRUE(s != NULL);
+		char *again = zr_url_redact(s);
+		ASSERT_EQ_STR(again, s);
+		ASSERT_FALSE(zr_url_has_credentials(s));
+		ASSERT_LE_INT(strlen(s), n + 3 * marks);
+		masked += strcmp(s, text) != 0;
+		free(again);
+		free(s);
+	}
+	TEST_CASE_END();
+	/* The alphabet makes credentials often enough for the checks above to mean something. */
+	ASSERT_GT_INT(masked, 10000);
+}
+
 TEST(plain_beyond_loopback)
 {
 	static const struct {
@@ -96,6 +130,7 @@ TEST(plain_beyond_loopback)
 int main(void)
 {
 	RUN_TEST(redact);
+	RUN_TEST(random_texts);
 	RUN_TEST(plain_beyond_loopback);
 	return 0;
 }
