@@ -150,6 +150,10 @@ expect_eq "$(rcat "$MNT/@robot/repos/$TOKU/url")" "http://***@127.0.0.1:$GPORT/t
 expect_errno "echo 'http://zr:$WRONG@127.0.0.1:$GPORT/tpl.git#bad ref' >'$MNT/@robot/repos/add'" \
 	"Invalid argument"
 no_secret "the refusal's error text" "$(cat "$TMP/expect.err")"
+# The same over HTTP: the error's detail does not quote the password either.
+http "$ADMIN" PUT /v1/@robot/repos/add --data-binary "http://zr:$WRONG@127.0.0.1:$GPORT/tpl.git#a..b"
+expect_eq "$HS" 400 "PUT repos/add with a bad ref"
+no_secret "PUT repos/add's answer" "$HB"
 expect_eq "$(ls "$MNT")" "$templates_before" "templates after the refused clones"
 expect_eq "$(ls "$DATA/repos")" "$repos_before" "clones on disk after the refused clones"
 no_secret_anywhere
