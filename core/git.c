@@ -108,7 +108,8 @@ static int on_credentials(git_credential **ret, const char *url, const char *use
 			  unsigned int allowed, void *payload)
 {
 	struct transfer *t = payload;
-	if (t->credential_tries++ > 0) {
+	/* Counted when offered only: over ssh libgit2 may first ask for a user name. */
+	if (t->credential_tries > 0) {
 		return GIT_PASSTHROUGH;
 	}
 	if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) && t->cred_file) {
@@ -121,6 +122,7 @@ static int on_credentials(git_credential **ret, const char *url, const char *use
 			t->cred_err = err;
 			return GIT_EUSER;
 		}
+		t->credential_tries++;
 		int g = git_credential_userpass_plaintext_new(ret, u, pw);
 		explicit_bzero(pw, strlen(pw));
 		free(pw);
@@ -128,6 +130,7 @@ static int on_credentials(git_credential **ret, const char *url, const char *use
 		return g;
 	}
 	if ((allowed & GIT_CREDENTIAL_SSH_KEY) && getenv("SSH_AUTH_SOCK")) {
+		t->credential_tries++;
 		return git_credential_ssh_key_from_agent(ret, user ? user : "git");
 	}
 	return GIT_PASSTHROUGH;
