@@ -239,7 +239,8 @@ static int download(git_repository *repo, const char *url, struct transfer *t, c
 	}
 	int r = 0;
 	if (g < 0 && t->cred_err < 0) {
-		r = zr_fail(ret_err, t->cred_err, "%s", t->cred_why ? t->cred_why : strerror(-t->cred_err));
+		const char *why = t->cred_why ? t->cred_why : strerror(-t->cred_err);
+		r = zr_fail(ret_err, t->cred_err, "%s", why);
 	} else if (g < 0) {
 		r = git_fail(ret_err, g, NULL);
 	}

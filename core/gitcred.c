@@ -145,8 +145,9 @@ static int open_checked(const char *path, int *ret_fd, off_t *ret_size, char **r
 	} else if (!S_ISREG(st.st_mode)) {
 		err = zr_fail(ret_err, -EINVAL, "credential file %s: not a regular file", path);
 	} else if (st.st_mode & 077) {
-		err = zr_fail(ret_err, -EACCES, "credential file %s is open to other users (mode "
-						"%04o): chmod 600 it", path, (unsigned)(st.st_mode & 07777));
+		err = zr_fail(ret_err, -EACCES,
+			      "credential file %s is open to other users (mode %04o): chmod 600 it",
+			      path, (unsigned)(st.st_mode & 07777));
 	} else if (st.st_size > FILE_MAX) {
 		err = zr_fail(ret_err, -EFBIG, "credential file %s: larger than %d bytes", path,
 			      FILE_MAX);

@@ -48,8 +48,8 @@ static int request_add(const char *mount, const char *spec)
 	if (fd < 0 || write(fd, spec, strlen(spec)) < 0) {
 		int e = errno;
 		_cleanup_free_ char *shown = zr_url_redact(spec);
-		fprintf(stderr, "zrobot: cannot add %s through %s: %s\n", shown ? shown : "the repository",
-			path, strerror(e));
+		fprintf(stderr, "zrobot: cannot add %s through %s: %s\n",
+			shown ? shown : "the repository", path, strerror(e));
 		if (fd >= 0) {
 			close(fd);
 		}

@@ -116,12 +116,14 @@ grep -qF "zr:***@127.0.0.1:$GPORT" "$TMP/robot.log" || fail "the clone's log lin
 echo fetch >"$MNT/@robot/repos/$ID/ctl" || fail "fetch refused"
 expect_in "$(repo_wait "$ID")" "state ready" "fetch with the password in the URL"
 # The CLI follows the same repository by the same id, and prints its status masked.
-out=$(timeout 60 "$ZROBOT" repo add "http://zr:$PW@127.0.0.1:$GPORT/tpl.git#refs/heads/main" --mount "$MNT" 2>&1) ||
+out=$(timeout 60 "$ZROBOT" repo add "http://zr:$PW@127.0.0.1:$GPORT/tpl.git#refs/heads/main" \
+	--mount "$MNT" 2>&1) ||
 	fail "zrobot repo add with the password in the URL: $out"
 expect_in "$out" "state ready" "zrobot repo add"
 no_secret "zrobot repo add's output" "$out"
 no_secret_anywhere
-ok "password in the URL: clone, fetch and the CLI authenticate; url shows zr:***@; no secret in the tree, logs or HTTP"
+ok "password in the URL: clone, fetch and the CLI authenticate; url shows zr:***@;" \
+	"no secret in the tree, logs or HTTP"
 
 # 2. Attacks that must be refused and change nothing.
 templates_before=$(ls "$MNT")
@@ -157,7 +159,8 @@ no_secret "PUT repos/add's answer" "$HB"
 expect_eq "$(ls "$MNT")" "$templates_before" "templates after the refused clones"
 expect_eq "$(ls "$DATA/repos")" "$repos_before" "clones on disk after the refused clones"
 no_secret_anywhere
-ok "wrong password, the same repository again, no password, a wrong token, a bad spec: refused, nothing loaded or left on disk, nothing shown"
+ok "wrong password, the same repository again, no password, a wrong token, a bad spec:" \
+	"refused, nothing loaded or left on disk, nothing shown"
 
 # 3. A restart fetches with the stored URL: the real URL still works.
 zr_stop
@@ -243,6 +246,7 @@ no_secret_anywhere
 zr_stop
 hits=$(grep -rlF -- "$PW" "$DATA" || true)
 [ -z "$hits" ] || fail "the password of the credential file is on disk: $hits"
-ok "credential file open to others at fetch: refused, commit and templates kept; nothing of the password on disk"
+ok "credential file open to others at fetch: refused, commit and templates kept;" \
+	"nothing of the password on disk"
 
 echo "$N_OK passed"
