@@ -10,10 +10,12 @@
 #include <unistd.h>
 
 #include "git.h"
+#include "gitcred.h"
 #include "giturl.h"
 #include "util/cleanup.h"
 #include "util/log.h"
 #include "util/fs.h"
+#include "util/url.h"
 
 #define REMOTE_HEAD "refs/zr/head"
 
@@ -58,12 +60,20 @@ static int git_fail(char **ret_err, int gerr, const char *what)
 	const char *msg = r == -ECANCELED              ? "canceled"
 			  : e && e->message && *e->message ? e->message
 							   : "unknown libgit2 error";
-	return what ? zr_fail(ret_err, r, "%s: %s", what, msg) : zr_fail(ret_err, r, "%s", msg);
+	/* libgit2 may quote the URL it was given, credentials included. */
+	_cleanup_free_ char *clean = zr_url_redact(msg);
+	if (!clean) {
+		return -ENOMEM;
+	}
+	return what ? zr_fail(ret_err, r, "%s: %s", what, clean) : zr_fail(ret_err, r, "%s", clean);
 }
 
 struct transfer {
 	struct zr_git_progress *p;
+	const char *cred_file; /* borrowed; NULL: none */
 	int credential_tries;
+	int cred_err;   /* why the credential file could not be used: a negative errno, or 0 */
+	char *cred_why; /* its text, malloc'd */
 };
 
 static int on_transfer(const git_indexer_progress *s, void *payload)
@@ -91,18 +101,39 @@ static int on_sideband(const char *str, int len, void *payload)
 	return p && atomic_load(&p->cancel) ? GIT_EUSER : 0;
 }
 
-/* ssh: one try with the keys of a running ssh-agent. Anything else (https passwords) has no
- * one to ask, so libgit2 reports the server's refusal. */
+/* One try per fetch, so that refused credentials end the fetch (-EACCES) instead of being
+ * offered again: a password from the credential file, or over ssh the keys of a running
+ * ssh-agent. Anything else has no one to ask, so libgit2 reports the server's refusal. */
 static int on_credentials(git_credential **ret, const char *url, const char *user,
 			  unsigned int allowed, void *payload)
 {
-	(void)url;
 	struct transfer *t = payload;
-	if (!(allowed & GIT_CREDENTIAL_SSH_KEY) || !getenv("SSH_AUTH_SOCK") ||
-	    t->credential_tries++ > 0) {
+	/* Counted when offered only: over ssh libgit2 may first ask for a user name. */
+	if (t->credential_tries > 0) {
 		return GIT_PASSTHROUGH;
 	}
-	return git_credential_ssh_key_from_agent(ret, user ? user : "git");
+	if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) && t->cred_file) {
+		char *u = NULL, *pw = NULL;
+		int err = zr_gitcred_find(t->cred_file, url, &u, &pw, &t->cred_why);
+		if (err == 0) {
+			return GIT_PASSTHROUGH;
+		}
+		if (err < 0) {
+			t->cred_err = err;
+			return GIT_EUSER;
+		}
+		t->credential_tries++;
+		int g = git_credential_userpass_plaintext_new(ret, u, pw);
+		explicit_bzero(pw, strlen(pw));
+		free(pw);
+		free(u);
+		return g;
+	}
+	if ((allowed & GIT_CREDENTIAL_SSH_KEY) && getenv("SSH_AUTH_SOCK")) {
+		t->credential_tries++;
+		return git_credential_ssh_key_from_agent(ret, user ? user : "git");
+	}
+	return GIT_PASSTHROUGH;
 }
 
 /* A cache and an export are built in "<path>.tmp" and renamed to path once complete, so that
@@ -206,13 +237,20 @@ static int download(git_repository *repo, const char *url, struct transfer *t, c
 	if (g == 0) {
 		g = git_remote_prune(remote, &fo.callbacks);
 	}
-	int r = g < 0 ? git_fail(ret_err, g, NULL) : 0;
+	int r = 0;
+	if (g < 0 && t->cred_err < 0) {
+		const char *why = t->cred_why ? t->cred_why : strerror(-t->cred_err);
+		r = zr_fail(ret_err, t->cred_err, "%s", why);
+	} else if (g < 0) {
+		r = git_fail(ret_err, g, NULL);
+	}
 	(void)git_remote_disconnect(remote);
 	git_remote_free(remote);
 	return r;
 }
 
-int zr_git_fetch(const char *gitdir, const char *url, struct zr_git_progress *p, char **ret_err)
+int zr_git_fetch(const char *gitdir, const char *url, const char *cred_file,
+		 struct zr_git_progress *p, char **ret_err)
 {
 	/* libgit2 says "unsupported URL protocol" for a local path that does not exist. */
 	struct stat st;
@@ -226,8 +264,9 @@ int zr_git_fetch(const char *gitdir, const char *url, struct zr_git_progress *p,
 	if (r < 0) {
 		return r;
 	}
-	struct transfer t = {.p = p};
+	struct transfer t = {.p = p, .cred_file = cred_file};
 	r = download(repo, url, &t, ret_err);
+	free(t.cred_why);
 	git_repository_free(repo);
 	/* An existing cache is updated in place; a new one is renamed into place. */
 	return tmp ? tmp_end(tmp, gitdir, r, ret_err) : r;

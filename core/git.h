@@ -27,11 +27,15 @@ void zr_git_shutdown(void);
 /* Fetches url into the bare repository gitdir (an absolute path), creating it when missing:
  * branches go to refs/remotes/origin/, tags to refs/tags/, the remote's HEAD to refs/zr/head.
  * A new repository appears whole or not at all. p (may be NULL) gets the counters.
- * 0, or a negative errno with *ret_err (malloc'd) saying why, without repeating url:
- * -ENOENT (no such repository),
- * -EACCES (authentication or certificate refused), -ECANCELED (p->cancel), -EIO otherwise
- * (libgit2's message, e.g. an unreachable host). */
-int zr_git_fetch(const char *gitdir, const char *url, struct zr_git_progress *p, char **ret_err);
+ * Credentials: those in url first; then, when a server asks for a password, the line of
+ * cred_file (a git-credential-store file, see gitcred.h; NULL: none) for the URL it asks
+ * about; over ssh, one try with the keys of a running ssh-agent.
+ * 0, or a negative errno with *ret_err (malloc'd) saying why, without repeating url (and
+ * with any URL libgit2 quotes redacted): -ENOENT (no such repository), -EACCES
+ * (authentication or certificate refused, or cred_file open to other users), -ECANCELED
+ * (p->cancel), -EIO otherwise (libgit2's message, e.g. an unreachable host). */
+int zr_git_fetch(const char *gitdir, const char *url, const char *cred_file,
+		 struct zr_git_progress *p, char **ret_err);
 
 /* Resolves ref in the repository gitdir to a commit, as 40 hex digits in *ret (malloc'd). ref
  * is a branch, a tag, "refs/heads/X", "refs/tags/X" or a commit id of 4 to 40 hex digits, in

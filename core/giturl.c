@@ -9,6 +9,7 @@
 #include "giturl.h"
 #include "util/buf.h"
 #include "util/cleanup.h"
+#include "util/url.h"
 
 #define REF_MAX 255
 #define ID_NAME_MAX 40
@@ -240,8 +241,12 @@ int zr_giturl_id(const char *url, const char *ref, char **ret)
 	if (!isalnum((unsigned char)clean[0])) {
 		clean[0] = 'r';
 	}
+	_cleanup_free_ char *shown = zr_url_redact(url);
+	if (!shown) {
+		return -ENOMEM;
+	}
 	/* The NUL between url and ref keeps "a#bc" and "ab#c" apart. */
-	uint64_t h = fnv1a(0xcbf29ce484222325ULL, url, strlen(url) + 1);
+	uint64_t h = fnv1a(0xcbf29ce484222325ULL, shown, strlen(shown) + 1);
 	if (ref) {
 		h = fnv1a(h, ref, strlen(ref));
 	}

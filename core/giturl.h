@@ -25,5 +25,7 @@ int zr_giturl_source(const char *url, char **ret);
 
 /* A stable short id for url at ref (NULL: the default branch), usable as a file name and a
  * tree name ([a-z0-9][a-z0-9_.-]*): the repository's name, lowercased and cut to 40
- * characters, '-', and 8 hex digits of a hash of url and ref. */
+ * characters, '-', and 8 hex digits of a hash of url and ref. The hash is of url with its
+ * credentials masked (zr_url_redact): no bit of a secret in the id, and a new token for the
+ * same repository keeps its id. */
 int zr_giturl_id(const char *url, const char *ref, char **ret);

@@ -17,6 +17,7 @@
 #include "util/list.h"
 #include "util/log.h"
 #include "util/name.h"
+#include "util/url.h"
 
 enum op_kind { OP_CLONE, OP_FETCH, OP_CHECKOUT };
 
@@ -29,8 +30,9 @@ struct zr_repo_op {
 	enum op_kind kind;
 	zr_repo_cb cb;
 	void *data;
-	/* Inputs, owned. */
-	char *url, *ref, *dir, *source, *spec;
+	/* Inputs, owned. url is the repository's fetch_url, for git only; shown and spec (the
+	 * shown URL with "#ref") are for messages. */
+	char *url, *shown, *ref, *dir, *source, *spec, *cred_file;
 	struct zr_git_progress progress;
 	/* Outputs. */
 	int status;
@@ -70,6 +72,8 @@ static struct zr_repo *repo_free(struct zr_repo *r)
 	}
 	free(r->id);
 	free(r->url);
+	free(r->fetch_url);
+	free(r->cred_file);
 	free(r->ref);
 	free(r->source);
 	free(r->dir);
@@ -96,13 +100,15 @@ static int repo_new(uv_loop_t *loop, const char *data_dir, const char *url, cons
 	r->id = dup_or_null(id, &oom);
 	if (zr_giturl_is_path(url) && url[0] != '/') {
 		_cleanup_free_ char *cwd = getcwd(NULL, 0);
-		if (!cwd || asprintf(&r->url, "%s/%s", cwd, url) < 0) {
-			r->url = NULL;
+		if (!cwd || asprintf(&r->fetch_url, "%s/%s", cwd, url) < 0) {
+			r->fetch_url = NULL;
 		}
 	} else {
-		r->url = strdup(url);
+		r->fetch_url = strdup(url);
 	}
+	r->url = r->fetch_url ? zr_url_redact(r->fetch_url) : NULL;
 	int err = oom || !r->url ? -ENOMEM : 0;
+	/* zr_giturl_id hashes the URL without its credentials; the source drops the user. */
 	if (err == 0 && !r->id) {
 		err = zr_giturl_id(r->url, r->ref, &r->id);
 	}
@@ -124,11 +130,14 @@ static int repo_new(uv_loop_t *loop, const char *data_dir, const char *url, cons
 int zr_repo_create(uv_loop_t *loop, const char *data_dir, const char *spec,
 		   struct zr_repo **ret, char **ret_err)
 {
-	_cleanup_free_ char *url = NULL, *ref = NULL;
+	_cleanup_free_ char *url = NULL, *ref = NULL, *shown = zr_url_redact(spec);
+	if (!shown) {
+		return -ENOMEM;
+	}
 	int err = zr_giturl_split(spec, &url, &ref);
 	if (err == -EINVAL) {
 		return zr_fail(ret_err, err, "bad repository '%s': want URL[#REF], REF a branch, "
-					     "tag or commit", spec);
+					     "tag or commit", shown);
 	}
 	if (err < 0) {
 		return err;
@@ -136,7 +145,7 @@ int zr_repo_create(uv_loop_t *loop, const char *data_dir, const char *spec,
 	err = repo_new(loop, data_dir, url, ref, NULL, ret);
 	if (err == -EINVAL) {
 		return zr_fail(ret_err, err, "bad repository URL '%s': no repository name in it",
-			       url);
+			       shown);
 	}
 	return err;
 }
@@ -149,11 +158,14 @@ static int set_error(struct zr_repo_op *op, int status, const char *reason)
 	char *s = NULL;
 	if (op->kind == OP_CHECKOUT) {
 		(void)asprintf(&s, "Failed to check out '%s' of '%s': %s",
-			       op->ref ? op->ref : "HEAD", op->url, reason);
+			       op->ref ? op->ref : "HEAD", op->shown, reason);
 	} else {
 		(void)asprintf(&s, "Failed to %s '%s': %s", op_verbs[op->kind], op->spec, reason);
 	}
-	op->error = s; /* NULL when out of memory: the callback then says strerror(status) */
+	/* The reason may come from libgit2 or a server, and quote a URL. NULL when out of
+	 * memory: the callback then says strerror(status). */
+	op->error = s ? zr_url_redact(s) : NULL;
+	free(s);
 	return status;
 }
 
@@ -172,7 +184,7 @@ static int op_resolve(struct zr_repo_op *op, const char *gitdir, bool fetched, c
 		return err;
 	}
 	_cleanup_free_ char *why = NULL;
-	if (zr_git_fetch(gitdir, op->url, &op->progress, &why) < 0) {
+	if (zr_git_fetch(gitdir, op->url, op->cred_file, &op->progress, &why) < 0) {
 		return err;
 	}
 	free(*ret_err);
@@ -185,7 +197,7 @@ static int op_resolve(struct zr_repo_op *op, const char *gitdir, bool fetched, c
 static int op_run(struct zr_repo_op *op, const char *gitdir, bool *ret_created, char **ret_err)
 {
 	bool fetch = op->kind != OP_CHECKOUT || !exists(gitdir);
-	int err = fetch ? zr_git_fetch(gitdir, op->url, &op->progress, ret_err) : 0;
+	int err = fetch ? zr_git_fetch(gitdir, op->url, op->cred_file, &op->progress, ret_err) : 0;
 	if (err == 0) {
 		err = op_resolve(op, gitdir, fetch, ret_err);
 	}
@@ -285,10 +297,12 @@ static void on_progress(uv_async_t *a)
 static void op_free(struct zr_repo_op *op)
 {
 	free(op->url);
+	free(op->shown);
 	free(op->ref);
 	free(op->dir);
 	free(op->source);
 	free(op->spec);
+	free(op->cred_file);
 	free(op->error);
 	free(op->commit);
 	free(op->tree);
@@ -394,7 +408,9 @@ static int op_start(struct zr_repo *r, enum op_kind kind, const char *ref, zr_re
 		.kind = kind,
 		.cb = cb,
 		.data = data,
-		.url = dup_or_null(r->url, &oom),
+		.url = dup_or_null(r->fetch_url, &oom),
+		.shown = dup_or_null(r->url, &oom),
+		.cred_file = dup_or_null(r->cred_file, &oom),
 		.ref = dup_or_null(ref, &oom),
 		.dir = dup_or_null(r->dir, &oom),
 		.source = dup_or_null(r->source, &oom),
@@ -472,7 +488,9 @@ int zr_repo_open_existing(uv_loop_t *loop, const char *data_dir,
 	struct zr_repo *r = NULL;
 	int err = repo_new(loop, data_dir, e->url, e->ref, e->id, &r);
 	if (err == -EINVAL) {
-		return zr_fail(ret_err, err, "repository '%s': bad url '%s'", e->id, e->url);
+		_cleanup_free_ char *shown = zr_url_redact(e->url);
+		return shown ? zr_fail(ret_err, err, "repository '%s': bad url '%s'", e->id, shown)
+			     : -ENOMEM;
 	}
 	if (err < 0) {
 		return err;
@@ -534,6 +552,17 @@ void zr_repo_take_templates(struct zr_repo *r, struct zr_catalog *ret)
 {
 	*ret = r->catalog;
 	r->catalog = (struct zr_catalog){0};
+}
+
+int zr_repo_set_cred_file(struct zr_repo *r, const char *path)
+{
+	char *p = NULL;
+	if (path && !(p = strdup(path))) {
+		return -ENOMEM;
+	}
+	free(r->cred_file);
+	r->cred_file = p;
+	return 0;
 }
 
 void zr_repo_set_progress_cb(struct zr_repo *r, zr_repo_progress_cb cb, void *data)

@@ -33,7 +33,11 @@ typedef void (*zr_repo_progress_cb)(struct zr_repo *r, const struct zr_repo_prog
 struct zr_repo {
 	uv_loop_t *loop;
 	char *id;     /* [a-z0-9][a-z0-9_.-]*, see zr_giturl_id; fixed for the repo's life */
-	char *url;    /* as given, except that a relative local path is made absolute */
+	char *url;    /* as shown and logged: fetch_url with its credentials masked (zr_url_redact) */
+	/* As given, except that a relative local path is made absolute; credentials included,
+	 * so only for git and the store: never shown or logged. */
+	char *fetch_url;
+	char *cred_file; /* a git-credential-store file for fetches (gitcred.h), or NULL */
 	char *ref;    /* branch, tag or commit; NULL = the remote's HEAD */
 	char *source; /* uid prefix of its templates: "github.com/acc/repo", "local/name" */
 	char *dir;    /* <data>/repos/<id> */
@@ -92,6 +96,9 @@ int zr_repo_load_templates(struct zr_repo *r);
 
 /* Moves r->catalog to *ret (the caller owns the templates); r->catalog becomes empty. */
 void zr_repo_take_templates(struct zr_repo *r, struct zr_catalog *ret);
+
+/* Sets the credential file of the next operations (a copy; NULL: none). 0 or -ENOMEM. */
+int zr_repo_set_cred_file(struct zr_repo *r, const char *path);
 
 /* Sets the one progress callback (NULL to remove). */
 void zr_repo_set_progress_cb(struct zr_repo *r, zr_repo_progress_cb cb, void *data);

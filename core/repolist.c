@@ -122,7 +122,7 @@ char *zr_repolist_dump(struct zr_repo *const *repos, size_t n)
 		if (!r->commit) {
 			continue;
 		}
-		json_t *o = json_pack("{s:s, s:s, s:s?, s:s}", "id", r->id, "url", r->url, "ref",
+		json_t *o = json_pack("{s:s, s:s, s:s?, s:s}", "id", r->id, "url", r->fetch_url, "ref",
 				      r->ref, "commit", r->commit);
 		if (!o || json_array_append_new(list, o) < 0) {
 			return NULL;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "catalog.h"
+#include "gitcred.h"
 #include "repo.h"
 #include "repolist.h"
 #include "robot.h"
@@ -15,12 +16,14 @@
 #include "template.h"
 #include "util/cleanup.h"
 #include "util/log.h"
+#include "util/url.h"
 
 struct zr_repos {
 	struct zr_robot *robot;
 	struct zr_repo **list;
 	size_t n;
-	bool import; /* the list came from repos.json: store it */
+	bool import;     /* the list came from repos.json: store it */
+	char *cred_file; /* --git-credentials, or NULL */
 };
 
 int zr_repos_create(struct zr_robot *r, struct zr_repos **ret)
@@ -34,8 +37,32 @@ int zr_repos_create(struct zr_robot *r, struct zr_repos **ret)
 	return 0;
 }
 
+int zr_repos_set_cred_file(struct zr_repos *rs, const char *path, char **ret_err)
+{
+	char *p = NULL;
+	int err = path ? zr_gitcred_check(path, ret_err) : 0;
+	if (err < 0) {
+		return err;
+	}
+	if (path && !(p = strdup(path))) {
+		return -ENOMEM;
+	}
+	free(rs->cred_file);
+	rs->cred_file = p;
+	for (size_t i = 0; i < rs->n; i++) {
+		if (zr_repo_set_cred_file(rs->list[i], p) < 0) {
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+/* Adds repo to the list, with the robot's credential file. */
 static int push(struct zr_repos *rs, struct zr_repo *repo)
 {
+	if (zr_repo_set_cred_file(repo, rs->cred_file) < 0) {
+		return -ENOMEM;
+	}
 	struct zr_repo **l = realloc(rs->list, (rs->n + 1) * sizeof(*l));
 	if (!l) {
 		return -ENOMEM;
@@ -80,7 +107,8 @@ static void save(struct zr_repos *rs)
 	for (size_t i = 0; st && i < rs->n; i++) {
 		const struct zr_repo *rp = rs->list[i];
 		if (rp->commit) {
-			zr_store_repo_put(st, rp->id, rp->url, rp->ref, rp->commit, (int64_t)i);
+			/* The URL as given, credentials included: a restart must fetch with it. */
+			zr_store_repo_put(st, rp->id, rp->fetch_url, rp->ref, rp->commit, (int64_t)i);
 		}
 	}
 }
@@ -181,7 +209,8 @@ void zr_repos_open(struct zr_repos *rs)
 			err = push(rs, repo);
 		}
 		if (err < 0) {
-			log_error("Failed to reopen repository %s: %s, ignoring", l.entries[i].url,
+			_cleanup_free_ char *shown = zr_url_redact(l.entries[i].url);
+			log_error("Failed to reopen repository %s: %s, ignoring", shown ? shown : "?",
 				  e ? e : repo && repo->error ? repo->error : strerror(-err));
 			zr_repo_close(repo);
 			continue;
@@ -217,8 +246,8 @@ int zr_repos_add(struct zr_repos *rs, const char *spec, char **ret_err)
 		return err;
 	}
 	if (zr_repos_find(rs, repo->id)) {
-		err = zr_fail(ret_err, -EEXIST, "repository %s is there already (%s)", repo->id,
-			      spec);
+		err = zr_fail(ret_err, -EEXIST, "repository %s is there already (%s%s%s)", repo->id,
+			      repo->url, repo->ref ? "#" : "", repo->ref ? repo->ref : "");
 		zr_repo_close(repo);
 		return err;
 	}
@@ -233,7 +262,8 @@ int zr_repos_add(struct zr_repos *rs, const char *spec, char **ret_err)
 		zr_repo_close(repo);
 		return err;
 	}
-	log_info("Cloning %s into repository %s", spec, repo->id);
+	log_info("Cloning %s%s%s into repository %s", repo->url, repo->ref ? "#" : "",
+		 repo->ref ? repo->ref : "", repo->id);
 	return 0;
 }
 
@@ -267,5 +297,6 @@ void zr_repos_destroy(struct zr_repos *rs)
 		zr_repo_close(rs->list[i]);
 	}
 	free(rs->list);
+	free(rs->cred_file);
 	free(rs);
 }

@@ -8,6 +8,11 @@ struct zr_repo;
 struct zr_repos;
 
 int zr_repos_create(struct zr_robot *r, struct zr_repos **ret);
+/* Every repository, those added later included, fetches with the credentials of the
+ * git-credential-store file at path (--git-credentials; NULL: none), read at each fetch.
+ * Checked now (zr_gitcred_check): -EACCES when other users may read or write it, another
+ * negative errno when it cannot be read; *ret_err says why. */
+int zr_repos_set_cred_file(struct zr_repos *rs, const char *path, char **ret_err);
 /* Reopens the repositories of <data>/repos.json without cloning them again and adds their
  * templates (blocking: start-up, before the loop runs). A repository that cannot be reopened
  * is logged and skipped. */

@@ -12,6 +12,7 @@
 #include "giturl.h"
 #include "options.h"
 #include "util/cleanup.h"
+#include "util/url.h"
 
 /* The mount point the CLI talks to: --mount DIR, else the robot's default. */
 static char *cli_mount(int argc, char **argv)
@@ -46,7 +47,9 @@ static int request_add(const char *mount, const char *spec)
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0 || write(fd, spec, strlen(spec)) < 0) {
 		int e = errno;
-		fprintf(stderr, "zrobot: cannot add %s through %s: %s\n", spec, path, strerror(e));
+		_cleanup_free_ char *shown = zr_url_redact(spec);
+		fprintf(stderr, "zrobot: cannot add %s through %s: %s\n",
+			shown ? shown : "the repository", path, strerror(e));
 		if (fd >= 0) {
 			close(fd);
 		}
@@ -100,7 +103,8 @@ int zr_cmd_repo_add(int argc, char **argv)
 	_cleanup_free_ char *url = NULL, *ref = NULL, *spec = NULL, *id = NULL;
 	char abs[PATH_MAX];
 	if (!mount || zr_giturl_split(argv[0], &url, &ref) < 0) {
-		fprintf(stderr, "zrobot: bad repository '%s': want URL[#REF]\n", argv[0]);
+		_cleanup_free_ char *shown = zr_url_redact(argv[0]);
+		fprintf(stderr, "zrobot: bad repository '%s': want URL[#REF]\n", shown ? shown : "?");
 		return 2;
 	}
 	/* The robot runs elsewhere: a local path must not depend on our working directory. */

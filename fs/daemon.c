@@ -251,6 +251,12 @@ static int start_model(struct daemon *d, const char *mount, const char *data, in
 		}
 		(void)zr_robot_load_templates(d->robot, dir);
 	}
+	err = zr_repos_set_cred_file(zr_robot_repos(d->robot), arg_git_credentials, &why);
+	if (err < 0) {
+		log_error("--git-credentials: %s", why ? why : strerror(-err));
+		free(why);
+		return err;
+	}
 	/* Repositories before the store: stored services find the versions they are pinned to. */
 	zr_repos_open(zr_robot_repos(d->robot));
 	err = start_remotes(d);

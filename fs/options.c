@@ -16,6 +16,7 @@ char **arg_templates;
 size_t arg_n_templates;
 char **arg_repos;
 size_t arg_n_repos;
+char *arg_git_credentials;
 int arg_jobs;
 int arg_queue_max = 1000;
 int arg_history = 100;
@@ -52,6 +53,8 @@ void zr_options_usage(FILE *f)
 		"  --templates DIR    also load the templates in DIR (repeatable)\n"
 		"  --repo URL[#REF]   also load the templates of a git repository (repeatable;\n"
 		"                     cloned once, kept in the data folder)\n"
+		"  --git-credentials FILE  passwords for private git repositories, lines\n"
+		"                     https://USER:TOKEN@HOST (git-credential-store; mode 0600)\n"
 		"  --jobs N           tasks running at once across services (default 4 x cores)\n"
 		"  --queue-max N      tasks waiting per service (default 1000)\n"
 		"  --history N        finished tasks kept per service (default 100)\n"
@@ -120,7 +123,7 @@ char *zr_options_default_path(const char *as_root, const char *in_home)
 enum {
 	O_MOUNT = 256, O_DATA, O_TEMPLATES, O_REPO, O_JOBS, O_QUEUE, O_HISTORY, O_LEVEL, O_ALLOW,
 	O_NOAUTO, O_LISTEN, O_TOKENS, O_CERT, O_KEY, O_HTIMEOUT, O_HBODY, O_HCONN, O_REMOTE,
-	O_RTIMEOUT, O_NAME, O_GROUP, O_MAXSVC, O_MAXTASK, O_ARGSMAX,
+	O_RTIMEOUT, O_NAME, O_GROUP, O_MAXSVC, O_MAXTASK, O_ARGSMAX, O_GITCRED,
 };
 
 /* The options that take a positive number, by their getopt value; NULL for the others. */
@@ -181,6 +184,7 @@ int zr_options_parse(int argc, char **argv)
 		{"data", required_argument, NULL, O_DATA},
 		{"templates", required_argument, NULL, O_TEMPLATES},
 		{"repo", required_argument, NULL, O_REPO},
+		{"git-credentials", required_argument, NULL, O_GITCRED},
 		{"jobs", required_argument, NULL, O_JOBS},
 		{"queue-max", required_argument, NULL, O_QUEUE},
 		{"history", required_argument, NULL, O_HISTORY},
@@ -221,6 +225,9 @@ int zr_options_parse(int argc, char **argv)
 			break;
 		case O_REMOTE:
 			err = append(&arg_remotes, &arg_n_remotes, optarg);
+			break;
+		case O_GITCRED:
+			arg_git_credentials = optarg;
 			break;
 		case O_RTIMEOUT:
 			err = zr_options_seconds(optarg, &arg_remote_timeout);

@@ -12,6 +12,7 @@ extern char **arg_templates;
 extern size_t arg_n_templates;
 extern char **arg_repos;
 extern size_t arg_n_repos;
+extern char *arg_git_credentials; /* NULL: none */
 extern int arg_jobs; /* 0 = 4 x cores */
 extern int arg_queue_max;
 extern int arg_history;

@@ -13,6 +13,7 @@
 #include "util/cleanup.h"
 #include "util/log.h"
 #include "util/name.h"
+#include "util/url.h"
 #include "util/words.h"
 
 /* Renewed event streams and long polls: how long to wait before reconnecting. */
@@ -580,6 +581,10 @@ int zr_remotes_add(struct zr_remotes *rs, const char *name, const char *url, con
 	}
 	rs->list[rs->n++] = rm;
 	log_info("Remote %s: %s%s", name, rm->url, token_file ? "" : " (no token)");
+	if (zr_url_plain_beyond_loopback(rm->url)) {
+		log_warn("Remote %s: plain http beyond loopback: its token and data cross the network "
+			 "in clear (use https)", name);
+	}
 	sse_start(rm);
 	if (rs->cfg.changed) {
 		rs->cfg.changed(name, rs->cfg.data);
@@ -742,7 +747,8 @@ int zr_remotes_url(const struct zr_remotes *rs, const char *name, char **ret)
 	if (!rm) {
 		return -ENOENT;
 	}
-	return asprintf(ret, "%s\n", rm->url) < 0 ? -ENOMEM : 0;
+	_cleanup_free_ char *shown = zr_url_redact(rm->url);
+	return !shown || asprintf(ret, "%s\n", shown) < 0 ? -ENOMEM : 0;
 }
 
 int zr_remotes_status(const struct zr_remotes *rs, const char *name, char **ret)
@@ -759,8 +765,10 @@ int zr_remotes_status(const struct zr_remotes *rs, const char *name, char **ret)
 	if (rm->latency_ms > 0) {
 		snprintf(latency, sizeof(latency), "%.3f", rm->latency_ms);
 	}
+	/* libcurl's error texts may quote the URL. */
+	_cleanup_free_ char *error = rm->last_error ? zr_url_redact(rm->last_error) : NULL;
 	return asprintf(ret, "state %s\nlatency_ms %s\nlast_error %s\nchecked %s\nevents %s\n",
-			rm->up ? "up" : "down", latency, rm->last_error ? rm->last_error : "-", when,
+			rm->up ? "up" : "down", latency, error ? error : "-", when,
 			rm->sse && rm->up ? "connected" : "disconnected") < 0 ? -ENOMEM : 0;
 }
 

@@ -6,9 +6,11 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "buf.h"
+#include "url.h"
 
 int zr_log_level = ZR_LOG_INFO;
 
@@ -89,6 +91,20 @@ void zr_log(int level, const char *fmt, ...)
 		va_end(ap);
 		zr_buf_done(&line);
 		return;
+	}
+
+	/* The last guard for credentials in URLs: error texts of libgit2 and libcurl, and
+	 * options echoed back, may quote a URL that a caller did not redact. */
+	if (strpbrk(line.data, "@?") && zr_url_has_credentials(line.data)) {
+		char *clean = zr_url_redact(line.data);
+		zr_buf_reset(&line);
+		if (!clean || zr_buf_puts(&line, clean) < 0) {
+			/* Out of memory: better no line than one with a secret. */
+			free(clean);
+			zr_buf_done(&line);
+			return;
+		}
+		free(clean);
 	}
 
 	/* One fwrite per line keeps lines whole when several processes share stderr. */

@@ -118,6 +118,15 @@ TEST(id)
 	free(b);
 	free(c);
 	free(d);
+	/* Credentials leave no trace: another password, the same id; none, another id. */
+	ASSERT_OK(zr_giturl_id("https://u:SECRET1@h/acc/x.git", NULL, &a));
+	ASSERT_OK(zr_giturl_id("https://u:SECRET2@h/acc/x.git", NULL, &b));
+	ASSERT_OK(zr_giturl_id("https://h/acc/x.git", NULL, &c));
+	ASSERT_EQ_STR(a, b);
+	ASSERT_NE_STR(a, c);
+	free(a);
+	free(b);
+	free(c);
 	/* A name that would not start a valid id, and one longer than 40 characters. */
 	ASSERT_OK(zr_giturl_id("/srv/_x", NULL, &a));
 	ASSERT_EQ_INT(a[0], 'r');

@@ -756,6 +756,38 @@ TEST(bad_spec)
 	end();
 }
 
+/* A URL with credentials: fetched as given, shown and named without them. */
+TEST(credentials_in_url)
+{
+	begin("credentials_in_url");
+	struct zr_repo *a = NULL, *b = NULL, *plain = NULL;
+	char *err = NULL;
+	ASSERT_OK(zr_repo_create(&loop, data_dir, "https://zr:SECRET1@git.example/acc/tpl.git#v1",
+				 &a, &err));
+	ASSERT_EQ_STR(a->url, "https://zr:***@git.example/acc/tpl.git");
+	ASSERT_EQ_STR(a->fetch_url, "https://zr:SECRET1@git.example/acc/tpl.git");
+	ASSERT_EQ_STR(a->source, "git.example/acc/tpl");
+	ASSERT_NULL(strstr(a->id, "SECRET"));
+	/* A new password for the same repository is the same repository. */
+	ASSERT_OK(zr_repo_create(&loop, data_dir, "https://zr:SECRET2@git.example/acc/tpl.git#v1",
+				 &b, &err));
+	ASSERT_EQ_STR(b->id, a->id);
+	ASSERT_OK(zr_repo_create(&loop, data_dir, "https://git.example/acc/tpl.git#v1", &plain,
+				 &err));
+	ASSERT_EQ_STR(plain->url, plain->fetch_url);
+	ASSERT_NE_STR(plain->id, a->id);
+	/* A refused spec does not quote the password back. */
+	ASSERT_EQ_INT(zr_repo_create(&loop, data_dir, "https://zr:SECRET3@h/a/b#a..b", &b, &err),
+		      -EINVAL);
+	ASSERT_NULL(strstr(err, "SECRET3"));
+	ASSERT_TRUE(strstr(err, "zr:***@h/a/b") != NULL);
+	free(err);
+	zr_repo_close(a);
+	zr_repo_close(b);
+	zr_repo_close(plain);
+	end();
+}
+
 int main(void)
 {
 	root = test_strf("%s/test-repo.XXXXXX", test_tmp_dir());
@@ -786,6 +818,7 @@ int main(void)
 	RUN_TEST(reopen);
 	RUN_TEST(close_while_cloning);
 	RUN_TEST(bad_spec);
+	RUN_TEST(credentials_in_url);
 	zr_git_shutdown();
 	ASSERT_OK(zr_rm_rf(root));
 	free(root);
