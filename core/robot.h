@@ -33,6 +33,10 @@ struct zr_robot_config {
 	int history;          /* finished tasks kept per service */
 	size_t result_max;    /* stdout cap per task */
 	double kill_grace;    /* seconds between SIGTERM and SIGKILL */
+	/* The robot's variables every action gets (--pass-env, names checked with
+	 * zr_env_name_valid); borrowed: they outlive the robot. */
+	char *const *pass_env;
+	size_t n_pass_env;
 };
 
 /* One template name in the tree, with its versions and its services. */
