@@ -1,4 +1,5 @@
-/* The clean environment of an action: a fixed base and the variables named on purpose. */
+/* The clean environment of an action: a fixed base, the robot's variables the admin passes
+ * on, and the manifest's fixed values. */
 #include "env.h"
 
 #include <errno.h>
@@ -23,7 +24,7 @@ bool zr_env_name_valid(const char *name, const char **ret_why)
 	static const char *const reserved[] = {"ZR_", "ZROBOT_", "DATA_", "ARG_"};
 	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++) {
 		if (strncmp(name, reserved[i], strlen(reserved[i])) == 0) {
-			*ret_why = "ZR_*, ZROBOT_*, DATA_* and ARG_* are the robot's own";
+			*ret_why = "must not start with ZR_, ZROBOT_, DATA_ or ARG_ (the robot's own)";
 			return false;
 		}
 	}
@@ -32,29 +33,32 @@ bool zr_env_name_valid(const char *name, const char **ret_why)
 
 int zr_env_check(const json_t *v, char **ret_why)
 {
-	if (!json_is_array(v)) {
-		return zr_fail(ret_why, -EINVAL, "must be an array of variable names");
+	if (!json_is_object(v)) {
+		return zr_fail(ret_why, -EINVAL, "must be an object of \"NAME\": \"value\"");
 	}
-	if (json_array_size(v) > ZR_ENV_NAMES_MAX) {
-		return zr_fail(ret_why, -EINVAL, "more than %d names", ZR_ENV_NAMES_MAX);
+	if (json_object_size(v) > ZR_ENV_NAMES_MAX) {
+		return zr_fail(ret_why, -EINVAL, "more than %d variables", ZR_ENV_NAMES_MAX);
 	}
-	size_t i;
+	const char *name;
 	json_t *x;
-	json_array_foreach(v, i, x) {
+	json_object_foreach((json_t *)v, name, x) {
 		const char *why = NULL;
-		/* The length check keeps a NUL inside the name from hiding the rest of it. */
-		if (!json_is_string(x) || strlen(json_string_value(x)) != json_string_length(x)) {
-			return zr_fail(ret_why, -EINVAL, "entry %zu: must be a string", i);
+		/* The name is not quoted: a manifest from a repository is not ours to echo. */
+		if (!zr_env_name_valid(name, &why)) {
+			return zr_fail(ret_why, -EINVAL, "a variable name %s", why);
 		}
-		if (!zr_env_name_valid(json_string_value(x), &why)) {
-			/* The name is not quoted: a manifest from a repository is not ours to echo. */
-			return zr_fail(ret_why, -EINVAL, "entry %zu: %s", i, why);
+		/* A NUL inside a value would cut it short without a word. */
+		if (!json_is_string(x) || strlen(json_string_value(x)) != json_string_length(x) ||
+		    json_string_length(x) > ZR_ENV_VALUE_MAX) {
+			return zr_fail(ret_why, -EINVAL,
+				       "'%s': must be a string of at most %d bytes without NUL", name,
+				       ZR_ENV_VALUE_MAX);
 		}
 	}
 	return 0;
 }
 
-const json_t *zr_env_names(const json_t *m, const char *action)
+const json_t *zr_env_values(const json_t *m, const char *action)
 {
 	if (action) {
 		m = json_object_get(json_object_get(m, "actions"), action);
@@ -81,12 +85,6 @@ static int set(char **env, size_t *n, const char *name, const char *value)
 	return 0;
 }
 
-/* Passes the robot's value of name on, when it has one. */
-static int pass_on(char **env, size_t *n, const char *name)
-{
-	const char *value = getenv(name);
-	return value ? set(env, n, name, value) : 0;
-}
 
 static void free_all(char **env, size_t n)
 {
@@ -109,7 +107,7 @@ char **zr_env_build(char *const *pass, size_t n_pass, const json_t *tenv, const 
 		{"TZ", ":/etc/localtime", true},
 	};
 	size_t nb = sizeof(base) / sizeof(base[0]);
-	size_t cap = nb + n_pass + json_array_size(tenv) + json_array_size(aenv) + extra + 1;
+	size_t cap = nb + n_pass + json_object_size(tenv) + json_object_size(aenv) + extra + 1;
 	char **env = calloc(cap, sizeof(*env));
 	size_t n = 0;
 	if (!env) {
@@ -121,15 +119,16 @@ char **zr_env_build(char *const *pass, size_t n_pass, const json_t *tenv, const 
 		err = set(env, &n, base[i].name, v ? v : base[i].fallback);
 	}
 	for (size_t i = 0; err == 0 && i < n_pass; i++) {
-		err = pass_on(env, &n, pass[i]);
+		const char *v = getenv(pass[i]);
+		err = v ? set(env, &n, pass[i], v) : 0;
 	}
-	const json_t *lists[] = {tenv, aenv};
-	for (size_t l = 0; err == 0 && l < 2; l++) {
-		size_t i;
+	const json_t *objs[] = {tenv, aenv};
+	for (size_t o = 0; err == 0 && o < 2; o++) {
+		const char *name;
 		json_t *x;
-		json_array_foreach(lists[l], i, x) {
+		json_object_foreach((json_t *)objs[o], name, x) {
 			if (err == 0 && json_is_string(x)) {
-				err = pass_on(env, &n, json_string_value(x));
+				err = set(env, &n, name, json_string_value(x));
 			}
 		}
 	}

@@ -266,8 +266,8 @@ static char **build_env(const struct zr_service *s, const struct zr_task *t)
 	size_t n = 0, cap;
 	size_t extra = 5 + json_object_size(s->data) + json_object_size(t->args);
 	const json_t *m = s->template->manifest;
-	char **env = zr_env_build(r->cfg.pass_env, r->cfg.n_pass_env, zr_env_names(m, NULL),
-				  zr_env_names(m, t->action->name), extra, &n);
+	char **env = zr_env_build(r->cfg.pass_env, r->cfg.n_pass_env, zr_env_values(m, NULL),
+				  zr_env_values(m, t->action->name), extra, &n);
 	if (!env) {
 		return NULL;
 	}

@@ -184,7 +184,7 @@ static int each_member(const struct loader *l, const char *field, const json_t *
 	return 0;
 }
 
-/* An "env" array (core/env.h), read again when an action starts. */
+/* An "env" object (core/env.h), read again from the manifest when an action starts. */
 static int check_env(const struct loader *l, const char *path, const json_t *v)
 {
 	_cleanup_free_ char *why = NULL;

@@ -48,9 +48,13 @@ TEST(names)
 
 TEST(check)
 {
-	static const char *const good[] = {"[]", "[\"HTTP_PROXY\", \"PATH\"]"};
-	static const char *const bad[] = {"{}", "\"PATH\"", "[1]", "[\"ZR_ROOT\"]",
-					  "[\"SSH AUTH\"]", "[\"A\\u0000B\"]", "null"};
+	static const char *const good[] = {"{}", "{\"HTTP_PROXY\": \"http://p:3128\", \"PATH\": \"/x\"}",
+					   "{\"EMPTY\": \"\"}"};
+	static const char *const bad[] = {"[]", "[\"PATH\"]", "\"PATH\"", "{\"A\": 1}",
+					  "{\"ZR_ROOT\": \"/\"}", "{\"ZROBOT_X\": \"1\"}",
+					  "{\"DATA_PORT\": \"1\"}", "{\"ARG_CMD\": \"x\"}",
+					  "{\"ssh\": \"x\"}", "{\"A B\": \"x\"}",
+					  "{\"A\": \"x\\u0000y\"}", "null"};
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		TEST_CASE("%s", good[i]);
 		json_t *v = json_loads(good[i], JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
@@ -69,22 +73,35 @@ TEST(check)
 		json_decref(v);
 	}
 	TEST_CASE_END();
-	json_t *many = json_array();
+	json_t *many = json_object();
 	for (int i = 0; i <= ZR_ENV_NAMES_MAX; i++) {
-		json_array_append_new(many, json_string("X"));
+		char name[16];
+		snprintf(name, sizeof(name), "V%d", i);
+		json_object_set_new(many, name, json_string("x"));
 	}
 	ASSERT_EQ_INT(zr_env_check(many, NULL), -EINVAL);
 	json_decref(many);
+	char *big = malloc(ZR_ENV_VALUE_MAX + 2);
+	ASSERT_NOT_NULL(big);
+	memset(big, 'x', ZR_ENV_VALUE_MAX + 1);
+	big[ZR_ENV_VALUE_MAX + 1] = '\0';
+	json_t *v = json_pack("{ss}", "BIG", big);
+	ASSERT_EQ_INT(zr_env_check(v, NULL), -EINVAL);
+	json_decref(v);
+	big[ZR_ENV_VALUE_MAX] = '\0';
+	v = json_pack("{ss}", "BIG", big);
+	ASSERT_OK(zr_env_check(v, NULL));
+	json_decref(v);
+	free(big);
 }
 
-/* Only the base and what is named: the robot's other variables stay with it. */
+/* Only the base, what the admin passes on and the manifest's values: the robot's other
+ * variables stay with it. */
 TEST(build)
 {
 	ASSERT_OK(setenv("SSH_AUTH_SOCK", "/tmp/agent", 1));
 	ASSERT_OK(setenv("ZROBOT_TOKEN", "secret", 1));
 	ASSERT_OK(setenv("PASSED", "p", 1));
-	ASSERT_OK(setenv("FROM_TEMPLATE", "t", 1));
-	ASSERT_OK(setenv("FROM_ACTION", "a", 1));
 	ASSERT_OK(setenv("PATH", "/robot/bin", 1));
 	ASSERT_OK(setenv("LANG", "de_DE.UTF-8", 1));
 	ASSERT_OK(unsetenv("TZ"));
@@ -104,17 +121,19 @@ TEST(build)
 	}
 	free_env(env, n);
 
-	char *pass[] = {"PASSED", "UNSET_ONE"};
-	json_t *tenv = json_pack("[ss]", "FROM_TEMPLATE", "PATH");
-	json_t *aenv = json_pack("[ss]", "FROM_ACTION", "PASSED");
-	env = zr_env_build(pass, 2, tenv, aenv, 0, &n);
+	char *pass[] = {"PASSED", "UNSET_ONE", "PATH"};
+	json_t *tenv = json_pack("{ss ss}", "FROM_TEMPLATE", "t", "BOTH", "template");
+	json_t *aenv = json_pack("{ss ss ss}", "FROM_ACTION", "a", "BOTH", "action", "PASSED",
+				 "manifest");
+	env = zr_env_build(pass, 3, tenv, aenv, 0, &n);
 	ASSERT_NOT_NULL(env);
-	ASSERT_EQ_SIZE(n, 7);
+	ASSERT_EQ_SIZE(n, 8);
 	ASSERT_NULL(env[n]);
 	ASSERT_EQ_STR(find(env, n, "PATH"), "/robot/bin");
-	ASSERT_EQ_STR(find(env, n, "PASSED"), "p");
+	ASSERT_EQ_STR(find(env, n, "PASSED"), "manifest");
 	ASSERT_EQ_STR(find(env, n, "FROM_TEMPLATE"), "t");
 	ASSERT_EQ_STR(find(env, n, "FROM_ACTION"), "a");
+	ASSERT_EQ_STR(find(env, n, "BOTH"), "action");
 	ASSERT_NULL(find(env, n, "UNSET_ONE"));
 	ASSERT_NULL(find(env, n, "SSH_AUTH_SOCK"));
 	ASSERT_NULL(find(env, n, "ZROBOT_TOKEN"));
@@ -123,16 +142,16 @@ TEST(build)
 	json_decref(aenv);
 }
 
-TEST(names_in_manifest)
+TEST(values_in_manifest)
 {
-	json_t *m = json_pack("{s[s] s{s{s[s]} s{}}}", "env", "A", "actions", "x", "env", "B",
-			      "y");
+	json_t *m = json_pack("{s{ss} s{s{s{ss}} s{}}}", "env", "A", "1", "actions", "x", "env",
+			      "B", "2", "y");
 	ASSERT_NOT_NULL(m);
-	ASSERT_EQ_STR(json_string_value(json_array_get(zr_env_names(m, NULL), 0)), "A");
-	ASSERT_EQ_STR(json_string_value(json_array_get(zr_env_names(m, "x"), 0)), "B");
-	ASSERT_NULL(zr_env_names(m, "y"));
-	ASSERT_NULL(zr_env_names(m, "z"));
-	ASSERT_NULL(zr_env_names(NULL, NULL));
+	ASSERT_EQ_STR(json_string_value(json_object_get(zr_env_values(m, NULL), "A")), "1");
+	ASSERT_EQ_STR(json_string_value(json_object_get(zr_env_values(m, "x"), "B")), "2");
+	ASSERT_NULL(zr_env_values(m, "y"));
+	ASSERT_NULL(zr_env_values(m, "z"));
+	ASSERT_NULL(zr_env_values(NULL, NULL));
 	json_decref(m);
 }
 
@@ -141,6 +160,6 @@ int main(void)
 	RUN_TEST(names);
 	RUN_TEST(check);
 	RUN_TEST(build);
-	RUN_TEST(names_in_manifest);
+	RUN_TEST(values_in_manifest);
 	return 0;
 }
