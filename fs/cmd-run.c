@@ -65,7 +65,7 @@ static void check_mode(const char *path, const char *what)
 	if (stat(path, &st) < 0 || (st.st_mode & 077) == 0) {
 		return;
 	}
-	log_warn("The %s %s has mode %04o: group and others may %s it (tokens and services' data); "
+	log_warn("The %s %s has mode %04o: group or others may %s it (tokens and services' data); "
 		 "fix: chmod %s %s", what, path, (unsigned)(st.st_mode & 07777),
 		 st.st_mode & 022 ? "change" : "read", S_ISDIR(st.st_mode) ? "700" : "600", path);
 }

@@ -173,7 +173,7 @@ chmod 755 "$DATA"
 chmod 644 "$DATA/admin.token"
 ZR_LOG=$TMP/robot2.log zr_start --listen 0.0.0.0:0
 log2=$(cat "$TMP/robot2.log")
-expect_in "$log2" "The data folder $DATA has mode 0755: group and others may read it" "warning for the data folder"
+expect_in "$log2" "The data folder $DATA has mode 0755: group or others may read it" "warning for the data folder"
 expect_in "$log2" "fix: chmod 700 $DATA" "its fix"
 expect_in "$log2" "The file $DATA/admin.token has mode 0644" "warning for admin.token"
 expect_in "$log2" "fix: chmod 600 $DATA/admin.token" "its fix"
