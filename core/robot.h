@@ -44,6 +44,10 @@ struct zr_robot_config {
 	/* Per creator id (quota.h); 0 = the defaults, ZR_QUOTA_SERVICES and ZR_QUOTA_TASKS. */
 	unsigned max_services_per_token, max_tasks_per_token;
 	bool group_actions;   /* action files 0660 (--group-actions), else 0600 */
+	/* The robot's variables every action gets (--pass-env, names checked with
+	 * zr_env_name_valid); borrowed: they outlive the robot. */
+	char *const *pass_env;
+	size_t n_pass_env;
 };
 
 /* One template name in the tree, with its versions and its services. */

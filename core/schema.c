@@ -191,9 +191,11 @@ static int check_value(const struct field *f, const json_t *v, bool coerce, json
 			return zr_fail(ret_msg, -EINVAL, "must be at most %lld characters long",
 				       (long long)f->max_length);
 		}
-		/* regexec stops at a NUL byte, so a string holding one could smuggle anything
-		 * past an anchored pattern: such a string never matches. */
-		if (f->pattern && (strlen(s) != n || regexec(&f->re, s, 0, NULL, 0) != 0)) {
+		int m = f->pattern ? zr_pattern_match(&f->re, f->pattern, s, n) : 0;
+		if (m == -EFBIG) {
+			return zr_fail(ret_msg, -EINVAL, "longer than the %zu bytes a pattern checks",
+				       zr_pattern_value_max(f->pattern));
+		} else if (m < 0) {
 			return zr_fail(ret_msg, -EINVAL, "must match pattern '%s'", f->pattern);
 		}
 	}

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "env.h"
 #include "robot.h"
 #include "runner.h"
 #include "service-internal.h"
@@ -20,8 +21,6 @@
 
 /* Error texts quote this many of the last stderr lines. */
 #define ERROR_TAIL_LINES 5
-
-extern char **environ;
 
 static void on_retry(uv_timer_t *timer);
 
@@ -268,30 +267,19 @@ static int env_add_json(char ***env, size_t *n, const char *prefix, const json_t
 	return 0;
 }
 
-/* The robot's environment plus the action protocol's variables (DESIGN §4). */
+/* A clean environment (core/env.h) plus the action protocol's variables (DESIGN §4). */
 static char **build_env(const struct zr_service *s, const struct zr_task *t)
 {
-	size_t base = 0;
-	while (environ[base]) {
-		base++;
-	}
-	size_t cap = base + 6 + json_object_size(s->data) + json_object_size(t->args) + 1;
-	char **env = calloc(cap, sizeof(*env));
-	size_t n = 0;
+	const struct zr_robot *r = s->robot;
+	size_t n = 0, cap;
+	size_t extra = 5 + json_object_size(s->data) + json_object_size(t->args);
+	const json_t *m = s->template->manifest;
+	char **env = zr_env_build(r->cfg.pass_env, r->cfg.n_pass_env, zr_env_values(m, NULL),
+				  zr_env_values(m, t->action->name), extra, &n);
 	if (!env) {
 		return NULL;
 	}
-	for (size_t i = 0; i < base; i++) {
-		/* Our own variables must not leak in from a robot started by an action. */
-		if (strncmp(environ[i], "ZR_", 3) == 0 || strncmp(environ[i], "DATA_", 5) == 0 ||
-		    strncmp(environ[i], "ARG_", 4) == 0) {
-			continue;
-		}
-		if (!(env[n++] = strdup(environ[i]))) {
-			goto fail;
-		}
-	}
-	const struct zr_robot *r = s->robot;
+	cap = n + extra + 1;
 	if (asprintf(&env[n++], "ZR_ROOT=%s", r->cfg.mount) < 0 ||
 	    asprintf(&env[n++], "ZR_SERVICE=%s", s->path) < 0 ||
 	    asprintf(&env[n++], "ZR_SERVICE_DIR=%s/%s", r->cfg.mount, s->path) < 0 ||

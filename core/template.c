@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "template.h"
+#include "env.h"
 #include "util/cleanup.h"
 #include "util/log.h"
 #include "util/name.h"
@@ -183,6 +184,14 @@ static int each_member(const struct loader *l, const char *field, const json_t *
 	return 0;
 }
 
+/* An "env" object (core/env.h), read again from the manifest when an action starts. */
+static int check_env(const struct loader *l, const char *path, const json_t *v)
+{
+	_cleanup_free_ char *why = NULL;
+	int r = zr_env_check(v, &why);
+	return r == -EINVAL ? field_fail(l, path, "%s", why) : r;
+}
+
 /* One key of an action's entry in "actions"; args and required are parsed together after. */
 static int action_key(const struct loader *l, const char *path, const char *key, json_t *v,
 		      void *data)
@@ -205,6 +214,8 @@ static int action_key(const struct loader *l, const char *path, const char *key,
 	} else if (strcmp(key, "required") == 0) {
 		return json_is_array(v) ? 0
 					: field_fail(l, path, "must be an array of argument names");
+	} else if (strcmp(key, "env") == 0) {
+		return check_env(l, path, v);
 	}
 	return field_fail(l, path, "unknown key");
 }
@@ -543,7 +554,7 @@ static int load(struct zr_template *t, const struct loader *l, const char *sourc
 	/* Every top-level key first, so a typo is reported before its consequences. */
 	static const char *const keys[] = {"name", "version", "description", "users", "data",
 					   "required", "actions", "process", "consumes", "on_delete",
-					   "on"};
+					   "on", "env"};
 	const char *key;
 	json_t *v;
 	json_object_foreach(m, key, v) {
@@ -576,6 +587,9 @@ static int load(struct zr_template *t, const struct loader *l, const char *sourc
 		return -ENOMEM;
 	}
 	r = parse_string(l, m, "description", false, NULL, "a string", &t->description);
+	if (r == 0 && json_object_get(m, "env")) {
+		r = check_env(l, "env", json_object_get(m, "env"));
+	}
 	if (r < 0) {
 		return r;
 	}

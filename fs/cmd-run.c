@@ -25,7 +25,10 @@ static int mkdir_parents(const char *path)
 	for (char *c = p + 1; *c; c++) {
 		if (*c == '/') {
 			*c = '\0';
-			(void)mkdir(p, 0755);
+			/* Parents are outside the data folder: the usual 0755 despite umask 077. */
+			if (mkdir(p, 0755) == 0) {
+				(void)chmod(p, 0755);
+			}
 			*c = '/';
 		}
 	}
@@ -54,6 +57,33 @@ static int lock_data_dir(const char *dir)
 	return fd; /* held until exit */
 }
 
+/* Tells the log when path (a data folder or a file in it) lets group or others in: the robot
+ * keeps tokens and every service's data there. Only reports: the folder is the admin's. */
+static void check_mode(const char *path, const char *what)
+{
+	struct stat st;
+	if (stat(path, &st) < 0 || (st.st_mode & 077) == 0) {
+		return;
+	}
+	log_warn("The %s %s has mode %04o: group or others may %s it (tokens and services' data); "
+		 "fix: chmod %s %s", what, path, (unsigned)(st.st_mode & 07777),
+		 st.st_mode & 022 ? "change" : "read", S_ISDIR(st.st_mode) ? "700" : "600", path);
+}
+
+/* The data folder and its secrets, as found at start. */
+static void check_modes(const char *data)
+{
+	static const char *const files[] = {"admin.token", "zrobot.db", "zrobot.db-wal",
+					    "zrobot.db-shm"};
+	check_mode(data, "data folder");
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		_cleanup_free_ char *p = NULL;
+		if (asprintf(&p, "%s/%s", data, files[i]) >= 0) {
+			check_mode(p, "file");
+		}
+	}
+}
+
 /* Creates the data folder dd and locks it; data gets its absolute path. Logs what fails;
  * returns 0 or a negative errno. */
 static int claim_data_dir(const char *dd, char data[PATH_MAX])
@@ -71,6 +101,7 @@ static int claim_data_dir(const char *dd, char data[PATH_MAX])
 		log_error("The data dir %s is in use by another robot (%s)", data, strerror(-err));
 		return err;
 	}
+	check_modes(data);
 	return 0;
 }
 
@@ -108,6 +139,10 @@ int zr_cmd_run(int argc, char **argv)
 {
 	char mount[PATH_MAX], data[PATH_MAX];
 
+	/* Before anything is made: the data folder and all in it (the database and its -wal and
+	 * -shm, tokens, work folders, clones) are the robot's alone, whatever umask it got.
+	 * Actions inherit it too (README "Files and modes"). */
+	umask(077);
 	int err = zr_options_parse(argc, argv);
 	if (err != 0) {
 		return err > 0 ? 0 : 2;

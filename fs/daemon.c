@@ -119,6 +119,7 @@ static int start_http(struct daemon *d, const char *data)
 		.body_max = (size_t)arg_http_body_max,
 		.timeout = (unsigned)arg_http_timeout,
 		.connections_max = (unsigned)arg_http_connections,
+		.per_ip_max = (unsigned)arg_http_conns_per_ip,
 		.wait_max = 3600,
 	};
 	char *why = NULL;
@@ -235,6 +236,8 @@ static int start_model(struct daemon *d, const char *mount, const char *data, in
 		.args_max = (size_t)arg_args_max,
 		.data_max = (size_t)arg_http_body_max,
 		.kill_grace = 5,
+		.pass_env = arg_pass_env,
+		.n_pass_env = arg_n_pass_env,
 	};
 	err = zr_robot_create(&d->loop, &cfg, &d->robot);
 	if (err < 0) {

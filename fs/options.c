@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "env.h"
 #include "options.h"
 #include "util/log.h"
 #include "util/name.h"
@@ -37,6 +38,10 @@ int arg_args_max = 64 * 1024;
 char **arg_remotes;
 size_t arg_n_remotes;
 double arg_remote_timeout = 10;
+/* Least privilege (issue 12): environment, HTTP exposure. */
+char **arg_pass_env;
+size_t arg_n_pass_env;
+int arg_http_conns_per_ip = 64;
 
 void zr_options_usage(FILE *f)
 {
@@ -79,7 +84,11 @@ void zr_options_usage(FILE *f)
 		"  --remote NAME=URL[,token-file=FILE]  show that robot at @remote/NAME\n"
 		"                     (repeatable)\n"
 		"  --remote-timeout S seconds a remote robot may take to answer (default 10)\n"
-		"  --name NAME        this robot's name for the robots it uses (default: hostname)\n\n"
+		"  --name NAME        this robot's name for the robots it uses (default: hostname)\n"
+		"  --pass-env NAME[,NAME]...  give actions these variables of the robot's\n"
+		"                     environment (repeatable; they get PATH, HOME, LANG, TZ)\n"
+		"  --http-max-conns-per-ip N  open HTTP connections per client address\n"
+		"                     (default 64)\n\n"
 		"zrobot mount shows one remote robot at DIR, without a robot of its own.\n");
 }
 
@@ -124,6 +133,7 @@ enum {
 	O_MOUNT = 256, O_DATA, O_TEMPLATES, O_REPO, O_JOBS, O_QUEUE, O_HISTORY, O_LEVEL, O_ALLOW,
 	O_NOAUTO, O_LISTEN, O_TOKENS, O_CERT, O_KEY, O_HTIMEOUT, O_HBODY, O_HCONN, O_REMOTE,
 	O_RTIMEOUT, O_NAME, O_GROUP, O_MAXSVC, O_MAXTASK, O_ARGSMAX, O_GITCRED,
+	O_PASSENV, O_HPERIP,
 };
 
 /* The options that take a positive number, by their getopt value; NULL for the others. */
@@ -148,6 +158,8 @@ static int *int_arg(int c)
 		return &arg_max_tasks;
 	case O_ARGSMAX:
 		return &arg_args_max;
+	case O_HPERIP:
+		return &arg_http_conns_per_ip;
 	default:
 		return NULL;
 	}
@@ -174,6 +186,24 @@ static int append(char ***v, size_t *n, char *s)
 	}
 	*v = p;
 	p[(*n)++] = s;
+	return 0;
+}
+
+/* --pass-env NAME[,NAME]...: the names are cut out of optarg in place (argv outlives us). */
+static int add_pass_env(char *list)
+{
+	for (char *save = NULL, *name = strtok_r(list, ",", &save); name;
+	     name = strtok_r(NULL, ",", &save)) {
+		const char *why = NULL;
+		if (!zr_env_name_valid(name, &why)) {
+			fprintf(stderr, "zrobot: --pass-env '%s': %s\n", name, why);
+			return -EINVAL;
+		}
+		int err = append(&arg_pass_env, &arg_n_pass_env, name);
+		if (err < 0) {
+			return err;
+		}
+	}
 	return 0;
 }
 
@@ -205,6 +235,8 @@ int zr_options_parse(int argc, char **argv)
 		{"remote-timeout", required_argument, NULL, O_RTIMEOUT},
 		{"name", required_argument, NULL, O_NAME},
 		{"max-args-bytes", required_argument, NULL, O_ARGSMAX},
+		{"pass-env", required_argument, NULL, O_PASSENV},
+		{"http-max-conns-per-ip", required_argument, NULL, O_HPERIP},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -254,6 +286,7 @@ int zr_options_parse(int argc, char **argv)
 		case O_MAXSVC:
 		case O_MAXTASK:
 		case O_ARGSMAX:
+		case O_HPERIP:
 			/* idx names the option even when the user abbreviated it. */
 			err = parse_int(optarg, 1, int_arg(c));
 			if (err < 0) {
@@ -285,6 +318,9 @@ int zr_options_parse(int argc, char **argv)
 		case O_KEY:
 			arg_tls_key = optarg;
 			break;
+		case O_PASSENV:
+			err = add_pass_env(optarg);
+			break;
 		case 'h':
 			zr_options_usage(stdout);
 			return 1;
@@ -314,4 +350,7 @@ void zr_options_free(void)
 	free(arg_remotes);
 	arg_remotes = NULL;
 	arg_n_remotes = 0;
+	free(arg_pass_env);
+	arg_pass_env = NULL;
+	arg_n_pass_env = 0;
 }

@@ -33,6 +33,10 @@ extern int arg_args_max; /* --max-args-bytes */
 extern char **arg_remotes;
 extern size_t arg_n_remotes;
 extern double arg_remote_timeout;
+/* Least privilege (issue 12): environment, HTTP exposure. */
+extern char **arg_pass_env; /* --pass-env names, checked with zr_env_name_valid */
+extern size_t arg_n_pass_env;
+extern int arg_http_conns_per_ip;
 
 /* Prints the usage of every subcommand and of run's options to f. */
 void zr_options_usage(FILE *f);

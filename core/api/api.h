@@ -16,6 +16,7 @@ struct zr_api_config {
 	size_t body_max;         /* request body bound in bytes (413 beyond) */
 	unsigned timeout;        /* seconds a request may take to arrive, and an idle connection lives */
 	unsigned connections_max;
+	unsigned per_ip_max;     /* connections from one client address; 0 = no bound */
 	unsigned wait_max;       /* bound on ?wait=SECONDS */
 };
 

@@ -3,9 +3,11 @@
  * sweep that drops slow clients and notices clients that went away. */
 #include "api-internal.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -535,6 +537,20 @@ static int read_file(const char *path, char **ret)
 	return 0;
 }
 
+/* Whether a bound address reaches this machine only: 127.0.0.0/8, ::1, ::ffff:127.x.x.x. */
+static bool is_loopback(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+		return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (ss->ss_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+		return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+	}
+	return false;
+}
+
 /* Binds ADDR:PORT ("127.0.0.1:6600", "[::1]:0", "localhost:6600") and sets api->url. */
 static int listen_on(struct zr_api *api, const char *spec, char **ret_err)
 {
@@ -589,6 +605,12 @@ static int listen_on(struct zr_api *api, const char *spec, char **ret_err)
 		return -EIO;
 	}
 	const char *scheme = api->cert ? "https" : "http";
+	if (!api->cert && !is_loopback(&ss)) {
+		/* Tokens travel in every request's header: beyond this machine, in clear. */
+		log_warn("HTTP API on %s (%s) is reachable beyond this machine without TLS: tokens "
+			 "and data cross the network in clear; give --tls-cert and --tls-key, or "
+			 "--listen 127.0.0.1:PORT", spec, h);
+	}
 	if (asprintf(&api->url, ss.ss_family == AF_INET6 ? "%s://[%s]:%s" : "%s://%s:%s", scheme, h, p) < 0) {
 		api->url = NULL;
 		close(fd);
@@ -686,6 +708,9 @@ int zr_api_create(uv_loop_t *loop, struct zr_robot *r, struct zr_tree *tree,
 		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, api,
 		MHD_OPTION_LISTEN_SOCKET, fd,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->connections_max,
+		/* One client must not take every connection: beyond this many from its address
+		 * a new one is accepted and closed at once. */
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->per_ip_max,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->timeout,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, api,

@@ -1,5 +1,6 @@
 /* The cost of compiling an extended regular expression with glibc's regcomp, estimated from
- * the text alone. */
+ * the text alone, and matching with a bound on the value's length by that cost. */
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -200,6 +201,9 @@ size_t zr_pattern_cost(const char *p)
 				s += 2;
 				continue;
 			}
+			if (s[1] >= '1' && s[1] <= '9') {
+				return SIZE_MAX; /* a backreference */
+			}
 			s += s[1] ? 1 : 0;
 			break;
 		default:
@@ -221,4 +225,25 @@ size_t zr_pattern_cost(const char *p)
 		return SIZE_MAX;
 	}
 	return mul(st[0].size, add(st[0].loops, 1));
+}
+
+size_t zr_pattern_value_max(const char *p)
+{
+	size_t cost = zr_pattern_cost(p);
+	size_t max = ZR_PATTERN_WORK_MAX / (cost > 0 ? cost : 1);
+	if (max > ZR_PATTERN_VALUE_MAX) {
+		return ZR_PATTERN_VALUE_MAX;
+	}
+	return max > 0 ? max : 1;
+}
+
+int zr_pattern_match(const regex_t *re, const char *p, const char *s, size_t n)
+{
+	if (n > zr_pattern_value_max(p)) {
+		return -EFBIG;
+	}
+	if (strlen(s) != n || regexec(re, s, 0, NULL, 0) != 0) {
+		return -EINVAL;
+	}
+	return 0;
 }

@@ -40,7 +40,7 @@ DATA=$TMP/data
 TPL=$TMP/templates
 MARKS=$TMP/marks
 mkdir -p "$MNT" "$DATA" "$TPL" "$MARKS"
-# Actions inherit the robot's environment: they find $MARKS through it.
+# Actions get a clean environment: zr_launch passes these on (--pass-env) so they find $MARKS.
 export TMP MNT DATA TPL MARKS
 
 ZR_PID=          # the robot started last by zr_start
@@ -321,7 +321,7 @@ ZR_MOUNTS=()
 zr_launch() {
 	local log=${ZR_LOG:-$TMP/robot.log}
 	echo "+ zrobot run $*" >>"$log"
-	"$ZROBOT" run "$@" >>"$log" 2>&1 &
+	"$ZROBOT" run --pass-env "${ZR_PASS_ENV-TMP,MNT,DATA,TPL,MARKS}" "$@" >>"$log" 2>&1 &
 	ZR_PID=$!
 	ZR_PIDS+=("$ZR_PID")
 }

@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib-http.sh"
 
 mk_t
-zr_start_http --http-timeout 2 --http-max-body 4096 --http-max-connections 200
+zr_start_http --http-timeout 2 --http-max-body 4096 --http-max-connections 200 --http-max-conns-per-ip 1000
 json_post "$ADMIN" /v1/t '{"name": "a"}'
 SA=$(jbody 'j["secret"]')
 

@@ -13,7 +13,7 @@ N=$((N_SVC * N_PER))
 mk_template "$TPL" g '{"name": "g", "version": "1.0.0", "actions": {"gate": {}}}'
 mk_action "$TPL/g" gate 'while [ ! -e "$MARKS/open" ]; do sleep 0.5; done
 echo "task $ZR_TASK"'
-zr_start_http --jobs 64 --http-max-connections 4096 --history 200
+zr_start_http --jobs 64 --http-max-connections 4096 --http-max-conns-per-ip 4096 --history 200
 
 # Services and tasks, queued over HTTP by a few clients at once.
 for s in $(seq "$N_SVC"); do

@@ -1,4 +1,5 @@
 /* Unit tests for core/util/pattern.c. */
+#include <regex.h>
 #include <stdint.h>
 
 #include "util/pattern.h"
@@ -125,6 +126,84 @@ TEST(realistic)
 	}
 }
 
+/* Backreferences are refused whatever else the pattern holds; an escaped backslash is not one. */
+TEST(backrefs)
+{
+	ASSERT_EQ_SIZE(zr_pattern_cost("(a)\\1"), SIZE_MAX);
+	ASSERT_EQ_SIZE(zr_pattern_cost("^(a*)*\\9$"), SIZE_MAX);
+	ASSERT_LT_SIZE(zr_pattern_cost("a\\\\1"), 10);
+	ASSERT_LT_SIZE(zr_pattern_cost("[\\1]"), 10);
+	ASSERT_LT_SIZE(zr_pattern_cost("a\\.0"), 10);
+}
+
+static regex_t compile(const char *p)
+{
+	regex_t re;
+	ASSERT_EQ_INT(regcomp(&re, p, REG_EXTENDED | REG_NOSUB), 0);
+	return re;
+}
+
+/* A string of n bytes, the letters of unit repeated. */
+static char *repeated(const char *unit, size_t n)
+{
+	char *s = malloc(n + 1);
+	ASSERT_NOT_NULL(s);
+	for (size_t i = 0; i < n; i++) {
+		s[i] = unit[i % strlen(unit)];
+	}
+	s[n] = '\0';
+	return s;
+}
+
+/* Values are checked up to ZR_PATTERN_VALUE_MAX bytes, fewer for a costly pattern; longer
+ * ones are refused before regexec runs (no timing here: what is refused is). */
+TEST(match_bounds)
+{
+	const char *simple = "^[a-z]*$";
+	regex_t re = compile(simple);
+	ASSERT_EQ_SIZE(zr_pattern_value_max(simple), ZR_PATTERN_VALUE_MAX);
+	char *s = repeated("ab", ZR_PATTERN_VALUE_MAX);
+	ASSERT_OK(zr_pattern_match(&re, simple, s, strlen(s)));
+	free(s);
+	s = repeated("ab", ZR_PATTERN_VALUE_MAX + 1);
+	ASSERT_EQ_INT(zr_pattern_match(&re, simple, s, strlen(s)), -EFBIG);
+	free(s);
+	ASSERT_EQ_INT(zr_pattern_match(&re, simple, "AB", 2), -EINVAL);
+	/* A NUL byte hides the rest from regexec: never a match. */
+	ASSERT_EQ_INT(zr_pattern_match(&re, simple, "ab\0AB", 5), -EINVAL);
+	regfree(&re);
+
+	/* The pattern of the report (6.5 s over 100 KB): refused at that length, checked up to
+	 * its bound. */
+	const char *slow = "^(a|b)*a(a|b){200}c$";
+	size_t max = zr_pattern_value_max(slow);
+	ASSERT_EQ_SIZE(max, ZR_PATTERN_WORK_MAX / zr_pattern_cost(slow) < ZR_PATTERN_VALUE_MAX
+				    ? ZR_PATTERN_WORK_MAX / zr_pattern_cost(slow)
+				    : ZR_PATTERN_VALUE_MAX);
+	re = compile(slow);
+	s = repeated("ab", 100 * 1024);
+	ASSERT_EQ_INT(zr_pattern_match(&re, slow, s, strlen(s)), -EFBIG);
+	s[max] = '\0';
+	ASSERT_EQ_INT(zr_pattern_match(&re, slow, s, max), -EINVAL);
+	free(s);
+	s = repeated("ab", 202);
+	s[201] = 'c';
+	ASSERT_OK(zr_pattern_match(&re, slow, s, strlen(s)));
+	free(s);
+	regfree(&re);
+
+	/* The costliest patterns a schema takes (cost near 10,000) check a few hundred bytes. */
+	const char *costly = "(a|b)*a(a|b){3000}c";
+	ASSERT_GT_SIZE(zr_pattern_cost(costly), 8000);
+	ASSERT_LE_SIZE(zr_pattern_value_max(costly), ZR_PATTERN_WORK_MAX / 8000);
+	ASSERT_GE_SIZE(zr_pattern_value_max(costly), 1);
+	re = compile(costly);
+	s = repeated("ab", ZR_PATTERN_VALUE_MAX);
+	ASSERT_EQ_INT(zr_pattern_match(&re, costly, s, strlen(s)), -EFBIG);
+	free(s);
+	regfree(&re);
+}
+
 int main(void)
 {
 	RUN_TEST(plain);
@@ -132,5 +211,7 @@ int main(void)
 	RUN_TEST(loops);
 	RUN_TEST(depth);
 	RUN_TEST(realistic);
+	RUN_TEST(backrefs);
+	RUN_TEST(match_bounds);
 	return 0;
 }
