@@ -33,7 +33,7 @@ static const struct {
 	{EAGAIN, 429, true, true, 0},       /* a full queue, or the robot is stopping: retry later */
 	{EAGAIN, 503, false, true, 0},
 	{ENOSPC, 507, true, true, 0},       /* the store is out of room */
-	{EDQUOT, 507, true, false, 0},
+	{EDQUOT, 429, true, false, 0},  /* a per-token or per-service limit */
 	{EFBIG, 413, true, true, 0},
 	{E2BIG, 413, true, false, 0},
 	{ENAMETOOLONG, 414, true, true, 0},
