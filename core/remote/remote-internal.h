@@ -154,7 +154,9 @@ struct rnode *zr_rnode_get(struct zr_remotes *rs, struct zr_remote *rm, const ch
 void zr_rnode_maybe_free(struct zr_remotes *rs, struct rnode *n);
 /* Frees every node (shutdown). */
 void zr_rnodes_free_all(struct zr_remotes *rs);
-/* One HTTP request passed on as it is (the HTTP API's /v1/@remote/NAME/...). */
+/* One HTTP request passed on as it is (the HTTP API's /v1/@remote/NAME/...). The answer's
+ * location is ours: "/v1/..." of that same remote (zr_untrusted_location), or NULL when the
+ * remote named anything else (logged). */
 struct zr_tree_fwd *zr_remote__forward(struct zr_remote *rm, const struct zr_tree_fwd_opts *o,
 				       zr_tree_fwd_cb cb, void *data, int *ret_err);
 void zr_remote__forward_cancel(struct zr_tree_fwd *f);

@@ -201,13 +201,14 @@ static int location_path(const char *base, const char *bpath, const char *path,
 	if (location[0] == '/') {
 		return zr_buf_append(full, location, qat);
 	}
-	/* Relative to the request's URL without its last segment. */
+	/* Relative to the request's URL without its last segment (RFC 3986 5.2.2), or all of it
+	 * for a query alone. */
 	int err = zr_buf_puts(full, bpath) < 0 || zr_buf_puts(full, "/v1/") < 0 ? -ENOMEM
 		  : zr_untrusted_path_encode(full, path);
 	if (err < 0) {
 		return err;
 	}
-	while (full->len > 0 && full->data[full->len - 1] != '/') {
+	while (qat > 0 && full->len > 0 && full->data[full->len - 1] != '/') {
 		full->len--;
 	}
 	return zr_buf_append(full, location, qat);

@@ -142,7 +142,7 @@ TEST(locations)
 		{"http://127.0.0.1:6600", "t/s", "data", "/v1/t/data"},
 		{"http://127.0.0.1:6600", "t/s/", "data", "/v1/t/data"}, /* our paths end in no '/' */
 		{"http://127.0.0.1:6600", "t/s", "./", "/v1/t"},
-		{"http://127.0.0.1:6600", "t/s", "?wait=1", "/v1/t?wait=1"},
+		{"http://127.0.0.1:6600", "t/s", "?wait=1", "/v1/t/s?wait=1"},
 		/* paths outside /v1/ */
 		{"http://127.0.0.1:6600", "t", "/metrics", NULL},
 		{"http://127.0.0.1:6600", "t", "/v1/../etc", NULL},
