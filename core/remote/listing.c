@@ -115,9 +115,14 @@ int zr_listing_parse(const char *dir, const char *body, size_t len, zr_listing_r
 		free(l);
 		return -ENOMEM;
 	}
+	/* Names taken so far: a second entry of one name would show as two of one node. */
+	struct zr_map seen = {0};
 	json_array_foreach(entries, i, e) {
 		struct rentry *re = &l->e[l->n];
 		const char *why = entry_parse(dir, e, re);
+		if (!why && zr_map_get(&seen, json_string_value(json_object_get(e, "name")))) {
+			why = "a name listed twice";
+		}
 		if (why) {
 			if (refused) {
 				json_t *name = json_object_get(e, "name");
@@ -128,14 +133,18 @@ int zr_listing_parse(const char *dir, const char *body, size_t len, zr_listing_r
 		const char *name = json_string_value(json_object_get(e, "name"));
 		const char *target = json_string_value(json_object_get(e, "target"));
 		if (!(re->name = strdup(name)) ||
-		    (S_ISLNK(re->mode) && !(re->target = strdup(target)))) {
+		    (S_ISLNK(re->mode) && !(re->target = strdup(target))) ||
+		    zr_map_put(&seen, name, re) < 0) {
 			free(re->name);
+			free(re->target);
+			zr_map_done(&seen);
 			zr_listing_free(l);
 			json_decref(j);
 			return -ENOMEM;
 		}
 		l->n++;
 	}
+	zr_map_done(&seen);
 	json_decref(j);
 	*ret = l;
 	return 0;

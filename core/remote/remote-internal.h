@@ -133,8 +133,9 @@ const struct rentry *zr_listing_find(const struct listing *l, const char *name);
 /* Parses a remote's listing (the JSON body of GET /v1/DIR, len bytes) of folder dir ("" for
  * the remote's root) into *ret (the caller frees it with zr_listing_free). Entries that are not
  * safe to show are left out and passed to refused (NULL: not told) with their name and why
- * (both borrowed during the call): bad names, kinds other than file, dir and symlink, modes that
- * are not octal, symlinks leaving the remote (zr_untrusted_target_ok). Modes keep their 0777
+ * (both borrowed during the call): bad names, names listed twice (the first one stays), kinds
+ * other than file, dir and symlink, modes that are not octal, symlinks leaving the remote
+ * (zr_untrusted_target_ok). Modes keep their 0777
  * bits. -EIO for a body that is no listing, -EFBIG past ZR_LISTING_MAX_BYTES or
  * ZR_LISTING_MAX_ENTRIES, -ENOMEM. Pure but for refused: the fuzzers call it. */
 typedef void (*zr_listing_refused_cb)(const char *name, const char *why, void *data);

@@ -37,6 +37,7 @@ LISTINGS = {
         entry("suid", "file", "4755"),
         entry("sgid", "file", "2755"),
         entry("sticky", "dir", "1777"),
+        entry("suid", "dir", "0777"),  # a second entry of one name
         entry("a/b"),
         entry(".."),
         entry("x" * 300),

@@ -231,7 +231,8 @@ TEST(listing)
 		"{\"name\":\"badmode\",\"kind\":\"file\",\"mode\":\"rwx\"},"
 		"{\"name\":\"bigmode\",\"kind\":\"file\",\"mode\":\"177777\"},"
 		"{\"name\":7,\"kind\":\"file\",\"mode\":\"0644\"},"
-		"{\"name\":\"file-target\",\"kind\":\"file\",\"mode\":\"0644\",\"target\":\"/etc\"}"
+		"{\"name\":\"file-target\",\"kind\":\"file\",\"mode\":\"0644\",\"target\":\"/etc\"},"
+		"{\"name\":\"ok\",\"kind\":\"symlink\",\"mode\":\"0777\",\"target\":\"dir\"}"
 		"]}", &err);
 	ASSERT_EQ_INT(err, 0);
 	ASSERT_NOT_NULL(l);
@@ -255,11 +256,12 @@ TEST(listing)
 	ASSERT_NULL(e->target);
 	ASSERT_NULL(zr_listing_find(l, "shadow"));
 	ASSERT_NULL(zr_listing_find(l, "up"));
-	ASSERT_EQ_INT(n_refused, 9);
+	ASSERT_EQ_INT(n_refused, 10);
 	ASSERT_EQ_STR(refused_names[0], "shadow");
 	ASSERT_EQ_STR(refused_names[1], "up");
 	ASSERT_EQ_STR(refused_names[2], "notarget");
 	ASSERT_EQ_STR(refused_names[8], "?");
+	ASSERT_EQ_STR(refused_names[9], "ok"); /* listed twice: the first one stays */
 	zr_listing_free(l);
 
 	/* The same symlink is fine one level deeper, where it stays inside. */
