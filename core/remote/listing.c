@@ -1,6 +1,7 @@
-/* Listings of remote directories: fetched once for everyone who asks meanwhile, parsed, cached
- * for at most ZR_REMOTE_TTL_MS and dropped at every change (remote.c); and the check that a
- * producer named on a remote robot exists there. */
+/* Listings of remote directories: fetched once for everyone who asks meanwhile, parsed and
+ * checked (a remote is untrusted: what is not safe to show is left out), cached for at most
+ * ZR_REMOTE_TTL_MS and dropped at every change (remote.c); and the check that a producer named
+ * on a remote robot exists there. */
 #include "remote-internal.h"
 
 #include <errno.h>
