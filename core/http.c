@@ -32,7 +32,7 @@ static const struct {
 	{EROFS, 403, true, false, 0},
 	{EAGAIN, 429, true, true, 0},       /* a full queue, or the robot is stopping: retry later */
 	{EAGAIN, 503, false, true, 0},
-	{EDQUOT, 429, true, false, 0},      /* a creator's --max-services-per-token */
+	{EDQUOT, 429, true, false, 0},      /* a creator's --max-services-per-token, remote consumers */
 	{ENOSPC, 507, true, true, 0},       /* the store is out of room */
 	{EFBIG, 413, true, true, 0},
 	{E2BIG, 413, true, false, 0},

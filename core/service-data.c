@@ -100,6 +100,7 @@ struct rconsumer_write {
 	struct zr_service *s;
 	char *robot, *consumer;
 	bool add;
+	bool counted; /* in s->rconsumers_adding */
 	zr_done_cb cb;
 	void *data;
 };
@@ -108,6 +109,7 @@ static void on_rconsumer_committed(int err, void *data)
 {
 	struct rconsumer_write *w = data;
 	struct zr_service *s = w->s;
+	s->rconsumers_adding -= w->counted;
 	if (err == 0 && zr_service__rconsumer_apply(s, w->robot, w->consumer, w->add) == 0) {
 		const char *slash = strchr(w->consumer, '/');
 		log_info("%s: consumer %.*s.%s@%s %s", s->path, (int)(slash - w->consumer), w->consumer,
@@ -134,6 +136,16 @@ int zr_service_rconsumer(struct zr_service *s, const char *robot, const char *co
 	if (!zr_name_valid(robot) || !name || !zr_name_valid(tmpl) || !zr_name_valid(name)) {
 		return zr_fail(why, -EINVAL, "want 'consumer add|remove ROBOT TEMPLATE/SERVICE' with valid names");
 	}
+	_cleanup_free_ char *key = NULL;
+	if (asprintf(&key, "%s.%s@%s", tmpl, name, robot) < 0) {
+		return -ENOMEM;
+	}
+	bool counted = add && !json_object_get(s->rconsumers, key);
+	size_t have = json_object_size(s->rconsumers) + s->rconsumers_adding;
+	if (counted && have >= ZR_SERVICE_RCONSUMERS_MAX) {
+		return zr_fail(why, -EDQUOT, "%s has %d consumers on other robots already, the most it "
+			       "takes", s->path, ZR_SERVICE_RCONSUMERS_MAX);
+	}
 	_cleanup_free_ char *robot_copy = strdup(robot);
 	_cleanup_free_ char *consumer_copy = strdup(consumer);
 	struct rconsumer_write *w = robot_copy && consumer_copy ? calloc(1, sizeof(*w)) : NULL;
@@ -144,7 +156,8 @@ int zr_service_rconsumer(struct zr_service *s, const char *robot, const char *co
 	}
 	*w = (struct rconsumer_write){.s = s, .robot = TAKE_PTR(robot_copy),
 				      .consumer = TAKE_PTR(consumer_copy), .add = add, .cb = cb,
-				      .data = cbdata};
+				      .data = cbdata, .counted = counted};
+	s->rconsumers_adding += counted;
 	zr_service_ref(s);
 	zr_store_sync(s->robot->cfg.store, on_rconsumer_committed, w);
 	return 0;

@@ -70,6 +70,7 @@ struct zr_service {
 	/* Consumers on other robots, registered through ctl ("consumer add ROBOT T/S"):
 	 * {"<t>.<s>@<robot>": "@remote/<robot>/<t>/<s>"}, owned; NULL until the first. */
 	json_t *rconsumers;
+	uint32_t rconsumers_adding; /* new ones waiting for their commit: counted in the cap */
 	struct zr_list delete_link; /* in robot->deleting */
 };
 
@@ -186,8 +187,12 @@ int zr_service_upgrade(struct zr_service *s, const struct zr_template *t, char *
 /* Moves an idle service to its upgrade_to, if any (after a restart). */
 void zr_service__upgrade_if_idle(struct zr_service *s);
 
+/* Consumers on other robots a service takes: a robot's peers are untrusted, and each one
+ * costs memory, a store row and a consumers/ entry. */
+#define ZR_SERVICE_RCONSUMERS_MAX 64
 /* Registers (add) or drops a consumer on another robot ("consumer add|remove ROBOT T/S" on
- * ctl): validated at once (-EINVAL with why), then cb once the store has it. */
+ * ctl): validated at once (-EINVAL with why; -EDQUOT with why for a new one past
+ * ZR_SERVICE_RCONSUMERS_MAX), then cb once the store has it. */
 int zr_service_rconsumer(struct zr_service *s, const char *robot, const char *consumer, bool add,
 			 char **why, zr_done_cb cb, void *cbdata);
 /* Adds (add) or drops consumer "T/S" of robot in s->rconsumers, in memory only: as

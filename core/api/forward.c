@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "remote/untrusted.h"
+#include "util/buf.h"
 #include "util/cleanup.h"
 
 /* ---- another robot's paths (a remote robot's root and below): passed on to it ---- */
@@ -56,8 +58,24 @@ static void on_proxied(int err, const struct zr_http_resp *r, void *data)
 	if (!zr_api__op_done(q)) {
 		return;
 	}
+	_cleanup_free_ char *loc = NULL;
+	size_t at = q->fwd_at;
+	while (at > 0 && q->path[at - 1] == '/') {
+		at--;
+	}
+	/* r->location is the remote provider's rewrite, "/v1/..." of that same remote, or NULL
+	 * when the remote named anything else: as seen from here, under our path to it. */
+	if (r && r->location && strncmp(r->location, "/v1/", 4) == 0 &&
+	    asprintf(&loc, "/v1/%.*s/%s", (int)at, q->path, r->location + 4) < 0) {
+		loc = NULL;
+	}
 	if (!r) {
 		zr_api__fail(q, zr_api__status(-err), -err, "/%.*s: %s", (int)q->fwd_at, q->path, strerror(-err));
+	} else if (r->status >= 300 && r->status < 400 && !loc) {
+		/* A remote robot is untrusted: its redirect is followed by our client only to a
+		 * path of that same remote, through us. */
+		zr_api__fail(q, 502, EIO, "/%.*s: the remote robot answered %ld to a place outside itself",
+			     (int)at, q->path, r->status);
 	} else {
 		char num[32];
 		zr_api__answer(q, (unsigned)r->status, known_type(r->content_type), r->body, r->len);
@@ -68,23 +86,30 @@ static void on_proxied(int err, const struct zr_http_resp *r, void *data)
 		if (r->task_state) {
 			zr_api__add_header(q, "Zr-Task-State", r->task_state);
 		}
-		_cleanup_free_ char *loc = NULL;
-		size_t at = q->fwd_at;
-		while (at > 0 && q->path[at - 1] == '/') {
-			at--;
-		}
-		if (r->location && strncmp(r->location, "/v1/", 4) == 0 &&
-		    asprintf(&loc, "/v1/%.*s/%s", (int)at, q->path, r->location + 4) >= 0) {
-			/* Where the remote says, as seen from here. */
+		if (loc) {
 			zr_api__add_header(q, MHD_HTTP_HEADER_LOCATION, loc);
 		}
 	}
 	zr_api__wake(q);
 }
 
+/* A query value as the remote must see it: percent-encoded, so that a decoded '&' or '#' in
+ * ours cannot add to its query. */
+static int query_add(struct zr_buf *b, const char *key, const char *value)
+{
+	if (!value) {
+		return 0;
+	}
+	if ((b->len > 0 && zr_buf_append(b, "&", 1) < 0) || zr_buf_printf(b, "%s=", key) < 0) {
+		return -ENOMEM;
+	}
+	return zr_untrusted_encode(b, value, strlen(value));
+}
+
 /* GET, HEAD, POST, PUT and DELETE at or under a remote robot's root (the walk stopped there,
  * at q->ino, with the rest of the path at q->fwd_at) go to that robot with our token for it,
- * so only our admin may send them; its answer comes back as it is. Event streams do not
+ * so only our admin may send them; its answer comes back as it is, but for Location (only a
+ * path of that remote, under ours to it) and redirects elsewhere (502). Event streams do not
  * cross (501). */
 void zr_api__proxy(struct zr_api_req *q)
 {
@@ -103,11 +128,13 @@ void zr_api__proxy(struct zr_api_req *q)
 	}
 	const char *rest = q->path + q->fwd_at;
 	const char *wait = zr_api__arg(q, "wait"), *after = zr_api__arg(q, "after");
-	_cleanup_free_ char *query = NULL;
-	if ((wait || after) && asprintf(&query, "%s%s%s%s%s", wait ? "wait=" : "", wait ? wait : "",
-				     wait && after ? "&" : "", after ? "after=" : "", after ? after : "") < 0) {
-		query = NULL;
+	struct zr_buf qb = {0};
+	if (query_add(&qb, "wait", wait) < 0 || query_add(&qb, "after", after) < 0) {
+		zr_buf_done(&qb);
+		zr_api__fail(q, 503, ENOMEM, "out of memory");
+		return;
 	}
+	_cleanup_free_ char *query = qb.data;
 	double secs = wait ? strtod(wait, NULL) : 0;
 	long wait_ms = secs > 0 && secs <= 3600 ? (long)(secs * 1000) : 0;
 	int err;

@@ -42,6 +42,7 @@ struct zr_client_req {
 	uint64_t task;
 	int64_t lines;
 	zr_client_chunk_cb on_chunk;
+	size_t max_body;
 	zr_client_cb cb;
 	void *data;
 	CURLcode result;
@@ -260,7 +261,7 @@ static size_t on_write(char *ptr, size_t size, size_t n, void *data)
 		}
 		return len;
 	}
-	if (q->body.len + len > MAX_BODY) {
+	if (q->body.len + len > q->max_body) {
 		q->stop_err = -EFBIG;
 		return 0;
 	}
@@ -334,6 +335,7 @@ struct zr_client_req *zr_client_start(struct zr_client *c, const struct zr_clien
 	q->data = data;
 	q->lines = -1;
 	q->on_chunk = o->on_chunk;
+	q->max_body = o->max_body && o->max_body < MAX_BODY ? o->max_body : MAX_BODY;
 	zr_list_init(&q->link);
 	CURL *e = q->easy;
 	bool ok = true;
@@ -368,7 +370,18 @@ struct zr_client_req *zr_client_start(struct zr_client *c, const struct zr_clien
 	(void)curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, o->timeout_ms);
 	(void)curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
 	(void)curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	/* A remote's redirect is its answer, never followed (README "Security"): curl's default,
+	 * spelled out, and no other protocol than ours even so. */
 	(void)curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	(void)curl_easy_setopt(e, CURLOPT_MAXREDIRS, 0L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	ok = ok && curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK;
+	ok = ok && curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https") == CURLE_OK;
+#else
+	long protos = CURLPROTO_HTTP | CURLPROTO_HTTPS;
+	ok = ok && curl_easy_setopt(e, CURLOPT_PROTOCOLS, protos) == CURLE_OK;
+	ok = ok && curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS, protos) == CURLE_OK;
+#endif
 	const char *m = o->method ? o->method : "GET";
 	if (strcmp(m, "HEAD") == 0) {
 		(void)curl_easy_setopt(e, CURLOPT_NOBODY, 1L);

@@ -29,6 +29,7 @@ struct zr_client_opts {
 	long timeout_ms;     /* whole request; 0 = none (streams) */
 	long connect_timeout_ms;
 	zr_client_chunk_cb on_chunk; /* stream the body instead of collecting it */
+	size_t max_body;     /* a longer body ends the request with -EFBIG; 0: 16 MiB */
 };
 
 int zr_client_create(uv_loop_t *loop, struct zr_client **ret);

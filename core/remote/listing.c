@@ -1,17 +1,23 @@
-/* Listings of remote directories: fetched once for everyone who asks meanwhile, parsed, cached
- * for at most ZR_REMOTE_TTL_MS and dropped at every change (remote.c); and the check that a
- * producer named on a remote robot exists there. */
+/* Listings of remote directories: fetched once for everyone who asks meanwhile, parsed and
+ * checked (a remote is untrusted: what is not safe to show is left out), cached for at most
+ * ZR_REMOTE_TTL_MS and dropped at every change (remote.c); and the check that a producer named
+ * on a remote robot exists there. */
 #include "remote-internal.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 
+#include "untrusted.h"
+#include "util/cleanup.h"
 #include "util/log.h"
 
+/* A time the remote gave ("2026-11-22T10:00:00.123Z"), in ns; 0 for none, a bad one, or one
+ * whose nanoseconds would not fit (before 1970 or after 2262). */
 static long long parse_time(const char *s)
 {
 	struct tm tm = {0};
@@ -19,7 +25,11 @@ static long long parse_time(const char *s)
 	if (!rest) {
 		return 0;
 	}
-	long long ns = (long long)timegm(&tm) * 1000000000LL;
+	time_t secs = timegm(&tm);
+	if (secs < 0 || secs >= LLONG_MAX / 1000000000LL) {
+		return 0;
+	}
+	long long ns = (long long)secs * 1000000000LL;
 	if (*rest == '.') {
 		long long scale = 100000000LL;
 		for (rest++; *rest >= '0' && *rest <= '9' && scale > 0; rest++, scale /= 10) {
@@ -39,41 +49,133 @@ const struct rentry *zr_listing_find(const struct listing *l, const char *name)
 	return NULL;
 }
 
-static int listing_parse(const struct zr_http_resp *r, struct listing **ret)
+/* The entry e of a listing of folder dir as ours in re, or why it is left out (a static
+ * text). Only what we know how to show is taken: a plain name, a file, folder or symlink,
+ * permission bits (no setuid, setgid or sticky), a symlink that stays inside the remote. */
+static const char *entry_parse(const char *dir, json_t *e, struct rentry *re)
 {
-	json_t *j = json_loadb(r->body, r->len, 0, NULL);
+	json_t *jname = json_object_get(e, "name"), *jtarget = json_object_get(e, "target");
+	const char *kind = json_string_value(json_object_get(e, "kind"));
+	const char *mode = json_string_value(json_object_get(e, "mode"));
+	json_t *jsize = json_object_get(e, "size");
+	char *end = NULL;
+	if (!json_is_string(jname) ||
+	    !zr_untrusted_name_ok(json_string_value(jname), json_string_length(jname))) {
+		return "a bad name";
+	}
+	if (!kind || !mode) {
+		return "no kind or mode";
+	}
+	unsigned long perm = strtoul(mode, &end, 8);
+	if (end == mode || *end || perm > 07777) {
+		return "a bad mode";
+	}
+	*re = (struct rentry){.mode = (mode_t)perm & 0777};
+	if (strcmp(kind, "dir") == 0) {
+		re->mode |= S_IFDIR;
+	} else if (strcmp(kind, "file") == 0) {
+		re->mode |= S_IFREG;
+	} else if (strcmp(kind, "symlink") == 0) {
+		re->mode |= S_IFLNK;
+		if (!json_is_string(jtarget) ||
+		    !zr_untrusted_target_ok(dir, json_string_value(jtarget),
+					    json_string_length(jtarget))) {
+			return "a symlink that leaves the remote robot";
+		}
+	} else {
+		return "a kind other than file, dir or symlink";
+	}
+	/* Sizes only show in stat (files are read with direct I/O): a bad one shows as 0. */
+	re->size = json_is_integer(jsize) && json_integer_value(jsize) > 0
+		   ? (uint64_t)json_integer_value(jsize) : 0;
+	re->mtime_ns = parse_time(json_string_value(json_object_get(e, "mtime")));
+	return NULL;
+}
+
+int zr_listing_parse(const char *dir, const char *body, size_t len, zr_listing_refused_cb refused,
+		     void *data, struct listing **ret)
+{
+	if (len > ZR_LISTING_MAX_BYTES) {
+		return -EFBIG;
+	}
+	json_t *j = json_loadb(body, len, 0, NULL);
 	json_t *entries = json_object_get(j, "entries"), *e;
 	size_t i;
-	struct listing *l = calloc(1, sizeof(*l));
-	if (!json_is_array(entries) || !l || !(l->e = calloc(json_array_size(entries) + 1, sizeof(*l->e)))) {
+	struct listing *l = NULL;
+	if (!json_is_array(entries)) {
 		json_decref(j);
-		free(l);
 		return -EIO;
 	}
+	if (json_array_size(entries) > ZR_LISTING_MAX_ENTRIES) {
+		json_decref(j);
+		return -EFBIG;
+	}
+	if (!(l = calloc(1, sizeof(*l))) ||
+	    !(l->e = calloc(json_array_size(entries) + 1, sizeof(*l->e)))) {
+		json_decref(j);
+		free(l);
+		return -ENOMEM;
+	}
+	/* Names taken so far: a second entry of one name would show as two of one node. */
+	struct zr_map seen = {0};
 	json_array_foreach(entries, i, e) {
-		const char *name = json_string_value(json_object_get(e, "name"));
-		const char *kind = json_string_value(json_object_get(e, "kind"));
-		const char *mode = json_string_value(json_object_get(e, "mode"));
-		const char *target = json_string_value(json_object_get(e, "target"));
-		if (!name || !kind || !mode || strchr(name, '/') || !*name) {
+		struct rentry *re = &l->e[l->n];
+		const char *why = entry_parse(dir, e, re);
+		if (!why && zr_map_get(&seen, json_string_value(json_object_get(e, "name")))) {
+			why = "a name listed twice";
+		}
+		if (why) {
+			if (refused) {
+				json_t *name = json_object_get(e, "name");
+				refused(json_is_string(name) ? json_string_value(name) : "?", why, data);
+			}
 			continue;
 		}
-		struct rentry *re = &l->e[l->n];
-		mode_t perm = (mode_t)strtoul(mode, NULL, 8) & 07777;
-		re->mode = perm | (strcmp(kind, "dir") == 0 ? S_IFDIR : strcmp(kind, "symlink") == 0 ? S_IFLNK : S_IFREG);
-		re->size = (uint64_t)json_integer_value(json_object_get(e, "size"));
-		re->mtime_ns = parse_time(json_string_value(json_object_get(e, "mtime")));
-		if (!(re->name = strdup(name)) || (target && !(re->target = strdup(target)))) {
+		const char *name = json_string_value(json_object_get(e, "name"));
+		const char *target = json_string_value(json_object_get(e, "target"));
+		if (!(re->name = strdup(name)) ||
+		    (S_ISLNK(re->mode) && !(re->target = strdup(target))) ||
+		    zr_map_put(&seen, name, re) < 0) {
 			free(re->name);
+			free(re->target);
+			zr_map_done(&seen);
 			zr_listing_free(l);
 			json_decref(j);
 			return -ENOMEM;
 		}
 		l->n++;
 	}
+	zr_map_done(&seen);
 	json_decref(j);
 	*ret = l;
 	return 0;
+}
+
+/* A refused entry is logged once per remote and path, not at every listing: the remote keeps
+ * listing it. Remembered up to a bound, so a remote cannot grow our memory with names. */
+#define REFUSED_MAX 1024
+
+struct refused_ctx {
+	struct zr_remote *rm;
+	const char *dir;
+};
+
+static void on_refused(const char *name, const char *why, void *data)
+{
+	struct refused_ctx *c = data;
+	struct zr_remote *rm = c->rm;
+	_cleanup_free_ char *path = NULL;
+	if (rm->refused.len >= REFUSED_MAX ||
+	    asprintf(&path, "%s%s%.*s", c->dir, *c->dir ? "/" : "", ZR_UNTRUSTED_NAME_MAX, name) < 0 ||
+	    zr_map_get(&rm->refused, path) || zr_map_put(&rm->refused, path, rm) < 0) {
+		return;
+	}
+	/* The name as printable text: it is the remote's. */
+	for (char *p = path; *p; p++) {
+		*p = (unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p;
+	}
+	log_warn("Remote %s: entry /@remote/%s/%s left out of the listing: %s%s", rm->name, rm->name,
+		 path, why, rm->refused.len == REFUSED_MAX ? " (further ones are not logged)" : "");
 }
 
 /* ---- listings, fetched once for everyone who asks meanwhile ---- */
@@ -99,7 +201,8 @@ static void on_listing(int err, const struct zr_http_resp *r, void *data)
 	struct listing *l = NULL;
 	(void)zr_map_del(&rm->fetches, f->path);
 	if (err == 0) {
-		err = listing_parse(r, &l);
+		struct refused_ctx rc = {.rm = rm, .dir = f->path};
+		err = zr_listing_parse(f->path, r->body, r->len, on_refused, &rc, &l);
 	}
 	if (l) {
 		l->at = uv_now(rm->rs->loop);
@@ -142,7 +245,7 @@ void zr_remote__stale_fetches(struct zr_remote *rm, const char *svc)
 /* Starts the GET of the listing at path, with no waiter yet. -ENOMEM. */
 static int fetch_start(struct zr_remote *rm, const char *path, struct fetch **ret)
 {
-	struct rcall_opts o = {.method = "GET", .path = path};
+	struct rcall_opts o = {.method = "GET", .path = path, .max_body = ZR_LISTING_MAX_BYTES};
 	struct fetch *f = calloc(1, sizeof(*f));
 	if (!f || !(f->path = strdup(path)) || zr_map_put(&rm->fetches, path, f) < 0) {
 		goto fail;

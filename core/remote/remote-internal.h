@@ -13,7 +13,13 @@
 /* How long a listing may be trusted when no event said otherwise. */
 #define ZR_REMOTE_TTL_MS 1000
 
-/* One entry of a remote directory listing. */
+/* A remote's listing longer than this, or with more entries, is refused (EFBIG): what a
+ * remote answers is untrusted (README "Security"), and a robot's largest folders (a template
+ * with many thousand services) stay well below. */
+#define ZR_LISTING_MAX_BYTES (8u << 20)
+#define ZR_LISTING_MAX_ENTRIES 65536
+
+/* One entry of a remote directory listing, as checked by zr_listing_parse. */
 struct rentry {
 	char *name;
 	char *target; /* symlinks */
@@ -47,6 +53,7 @@ struct zr_remote {
 	struct rnode *root;
 	struct zr_map listings; /* path → struct listing, dropped at every change */
 	struct zr_map fetches;  /* path → struct fetch in flight */
+	struct zr_map refused;  /* paths of entries left out and logged (values unused) */
 	/* status */
 	bool up;
 	int fail_err;      /* the last transport error while down */
@@ -90,6 +97,7 @@ struct rcall_opts {
 	const char *body;
 	size_t len;
 	long wait_ms; /* added to the timeout for a long poll */
+	size_t max_body; /* a longer answer ends the request with -EFBIG; 0: the client's own cap */
 };
 struct rcall *zr_remote__call(struct zr_remote *rm, const struct rcall_opts *o, rcall_cb cb, void *data);
 void zr_remote__cancel(struct rcall *c);
@@ -122,6 +130,17 @@ int zr_links__load_unlink(const char *remote, const char *producer, const char *
 typedef void (*zr_listing_cb)(int err, const struct listing *l, void *data);
 void zr_listing_get(struct zr_remote *rm, const char *path, zr_listing_cb cb, void *data);
 const struct rentry *zr_listing_find(const struct listing *l, const char *name);
+/* Parses a remote's listing (the JSON body of GET /v1/DIR, len bytes) of folder dir ("" for
+ * the remote's root) into *ret (the caller frees it with zr_listing_free). Entries that are not
+ * safe to show are left out and passed to refused (NULL: not told) with their name and why
+ * (both borrowed during the call): bad names, names listed twice (the first one stays), kinds
+ * other than file, dir and symlink, modes that are not octal, symlinks leaving the remote
+ * (zr_untrusted_target_ok). Modes keep their 0777
+ * bits. -EIO for a body that is no listing, -EFBIG past ZR_LISTING_MAX_BYTES or
+ * ZR_LISTING_MAX_ENTRIES, -ENOMEM. Pure but for refused: the fuzzers call it. */
+typedef void (*zr_listing_refused_cb)(const char *name, const char *why, void *data);
+int zr_listing_parse(const char *dir, const char *body, size_t len, zr_listing_refused_cb refused,
+		     void *data, struct listing **ret);
 /* A copy the caller owns (zr_listing_free), or NULL when out of memory. */
 struct listing *zr_listing_copy(const struct listing *l);
 
@@ -136,7 +155,9 @@ struct rnode *zr_rnode_get(struct zr_remotes *rs, struct zr_remote *rm, const ch
 void zr_rnode_maybe_free(struct zr_remotes *rs, struct rnode *n);
 /* Frees every node (shutdown). */
 void zr_rnodes_free_all(struct zr_remotes *rs);
-/* One HTTP request passed on as it is (the HTTP API's /v1/@remote/NAME/...). */
+/* One HTTP request passed on as it is (the HTTP API's /v1/@remote/NAME/...). The answer's
+ * location is ours: "/v1/..." of that same remote (zr_untrusted_location), or NULL when the
+ * remote named anything else (logged). */
 struct zr_tree_fwd *zr_remote__forward(struct zr_remote *rm, const struct zr_tree_fwd_opts *o,
 				       zr_tree_fwd_cb cb, void *data, int *ret_err);
 void zr_remote__forward_cancel(struct zr_tree_fwd *f);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "store.h"
+#include "untrusted.h"
 #include "util/cleanup.h"
 #include "util/log.h"
 #include "util/name.h"
@@ -134,6 +135,7 @@ void zr_remote__unref(struct zr_remote *rm)
 	}
 	listings_clear(&rm->listings);
 	zr_map_done(&rm->fetches);
+	zr_map_done(&rm->refused);
 	if (rm->retry) {
 		uv_close((uv_handle_t *)rm->retry, on_retry_closed);
 	}
@@ -177,6 +179,7 @@ static void set_up(struct zr_remote *rm, bool up)
 struct rcall {
 	struct zr_remote *rm;
 	struct zr_client_req *q; /* NULL: refused at once, in rs->failing */
+	int err;                 /* why then, when not the remote's failure */
 	struct zr_list link;
 	bool waits;
 	rcall_cb cb;
@@ -195,7 +198,7 @@ static void on_fail_timer(uv_timer_t *t)
 		struct rcall *c = container_of(rs->failing.next, struct rcall, link);
 		struct zr_remote *rm = c->rm;
 		zr_list_remove(&c->link);
-		c->cb(rm->fail_err ? rm->fail_err : -ENOTCONN, NULL, c->data);
+		c->cb(c->err ? c->err : rm->fail_err ? rm->fail_err : -ENOTCONN, NULL, c->data);
 		zr_remote__unref(rm);
 		free(c);
 	}
@@ -233,23 +236,44 @@ static void on_call_done(int err, const struct zr_http_resp *r, const char *why,
 	free(c);
 }
 
-static char *call_url(struct zr_remote *rm, const char *path, const char *query)
+/* The URL of tree path on rm, each component percent-encoded (untrusted.h), so that what
+ * a name holds ("%2F", '?', '#') cannot change the request the remote sees: 0, -EINVAL for
+ * an empty, "." or ".." component, -ENOMEM. */
+static int call_url(struct zr_remote *rm, const char *path, const char *query, char **ret)
 {
-	char *url = NULL;
-	if (asprintf(&url, "%s/v1/%s%s%s", rm->url, path, query ? "?" : "", query ? query : "") < 0) {
-		return NULL;
+	struct zr_buf b = {0};
+	int err = zr_buf_printf(&b, "%s/v1/", rm->url) < 0 ? -ENOMEM
+		  : zr_untrusted_path_encode(&b, path);
+	if (!err && query && (zr_buf_append(&b, "?", 1) < 0 || zr_buf_puts(&b, query) < 0)) {
+		err = -ENOMEM;
 	}
-	return url;
+	if (err < 0) {
+		zr_buf_done(&b);
+		return err;
+	}
+	*ret = zr_buf_steal(&b);
+	return *ret ? 0 : -ENOMEM;
+}
+
+/* c answered on the next turn without a request: err, or the remote's last failure (0). */
+static struct rcall *call_refuse(struct zr_remote *rm, struct rcall *c, int err)
+{
+	struct zr_remotes *rs = rm->rs;
+	c->err = err;
+	zr_list_push_back(&rs->failing, &c->link);
+	(void)uv_timer_start(rs->fail_timer, on_fail_timer, 0, 0);
+	zr_remote__ref(rm);
+	return c;
 }
 
 struct rcall *zr_remote__call(struct zr_remote *rm, const struct rcall_opts *o, rcall_cb cb, void *data)
 {
 	struct zr_remotes *rs = rm->rs;
 	struct rcall *c = calloc(1, sizeof(*c));
-	char *url = call_url(rm, o->path, o->query);
-	if (!c || !url || rs->stopping) {
+	char *url = NULL;
+	int err = c && !rs->stopping ? call_url(rm, o->path, o->query, &url) : -ENOMEM;
+	if (err == -ENOMEM) {
 		free(c);
-		free(url);
 		return NULL;
 	}
 	struct zr_client_opts co = {
@@ -261,20 +285,21 @@ struct rcall *zr_remote__call(struct zr_remote *rm, const struct rcall_opts *o, 
 		.len = o->len,
 		.timeout_ms = rs->cfg.timeout_ms + o->wait_ms,
 		.connect_timeout_ms = rs->cfg.timeout_ms,
+		.max_body = o->max_body,
 	};
 	c->rm = rm;
 	c->cb = cb;
 	c->data = data;
 	c->waits = o->wait_ms > 0;
 	zr_list_init(&c->link);
+	if (err < 0) {
+		return call_refuse(rm, c, err);
+	}
 	if (!rm->up && rm->fail_err && uv_now(rs->loop) - rm->fail_at < FAIL_FAST_MS) {
 		free(url);
-		zr_list_push_back(&rs->failing, &c->link);
-		(void)uv_timer_start(rs->fail_timer, on_fail_timer, 0, 0);
-		zr_remote__ref(rm);
-		return c;
+		return call_refuse(rm, c, 0);
 	}
-	log_debug("Remote %s: %s /v1/%s%s%s", rm->name, o->method, o->path, o->query ? "?" : "", o->query ? o->query : "");
+	log_debug("Remote %s: %s %s", rm->name, o->method, url + strlen(rm->url));
 	c->q = zr_client_start(rs->client, &co, on_call_done, c);
 	free(url);
 	if (!c->q) {
@@ -301,7 +326,10 @@ void zr_remote__cancel(struct rcall *c)
 
 struct rfwd {
 	struct zr_tree_fwd base;
+	struct zr_remote *rm;
 	struct rcall *call;
+	char *path;
+	char method[8];
 	zr_tree_fwd_cb cb;
 	void *data;
 };
@@ -309,7 +337,30 @@ struct rfwd {
 static void on_forwarded(int err, const struct zr_http_resp *r, void *data)
 {
 	struct rfwd *f = data;
+	struct zr_remote *rm = f->rm;
+	struct zr_http_resp mine;
+	_cleanup_free_ char *loc = NULL;
+	if (r && r->location) {
+		/* The remote's Location is passed on only where it names a path of that same
+		 * remote, in our own spelling; a redirect elsewhere loses it (and the front end
+		 * answers 502). */
+		mine = *r;
+		int lerr = zr_untrusted_location(rm->url, f->path, r->location, &loc);
+		if (lerr < 0) {
+			_cleanup_free_ char *shown = strndup(r->location, 200);
+			for (char *p = shown; p && *p; p++) {
+				*p = (unsigned char)*p < 0x20 || *p == 0x7f ? '?' : *p;
+			}
+			log_warn("Remote %s: answer %ld to %s /v1/%s with Location '%s' outside it, "
+				 "not passed on", rm->name, r->status, f->method, f->path,
+				 shown ? shown : "?");
+		}
+		mine.location = loc;
+		r = &mine;
+	}
 	f->cb(r ? 0 : err, r, f->data);
+	zr_remote__unref(rm);
+	free(f->path);
 	free(f);
 }
 
@@ -318,18 +369,23 @@ struct zr_tree_fwd *zr_remote__forward(struct zr_remote *rm, const struct zr_tre
 {
 	struct rfwd *f = calloc(1, sizeof(*f));
 	*ret_err = -ENOMEM;
-	if (!f) {
+	if (!f || !(f->path = strdup(fo->path))) {
+		free(f);
 		return NULL;
 	}
+	f->rm = rm;
 	f->cb = cb;
 	f->data = data;
+	snprintf(f->method, sizeof(f->method), "%s", fo->method);
 	struct rcall_opts o = {.method = fo->method, .path = fo->path, .query = fo->query,
 			       .ctype = fo->ctype, .body = fo->body, .len = fo->len,
 			       .wait_ms = fo->wait_ms};
 	if (!(f->call = zr_remote__call(rm, &o, on_forwarded, f))) {
+		free(f->path);
 		free(f);
 		return NULL;
 	}
+	zr_remote__ref(rm);
 	if (strcmp(fo->method, "GET") != 0 && strcmp(fo->method, "HEAD") != 0) {
 		/* Read your own writes through the mount too. */
 		zr_remote__invalidate(rm, NULL);
@@ -341,6 +397,8 @@ void zr_remote__forward_cancel(struct zr_tree_fwd *zf)
 {
 	struct rfwd *f = container_of(zf, struct rfwd, base);
 	zr_remote__cancel(f->call);
+	zr_remote__unref(f->rm);
+	free(f->path);
 	free(f);
 }
 
@@ -419,7 +477,8 @@ static void on_sse_end(int err, const struct zr_http_resp *r, const char *why, v
 static void sse_start(struct zr_remote *rm)
 {
 	struct zr_remotes *rs = rm->rs;
-	char *url = call_url(rm, "@robot/events", "after=end");
+	char *url = NULL;
+	(void)call_url(rm, "@robot/events", "after=end", &url);
 	struct curl_slist *h = NULL, *n;
 	for (struct curl_slist *s = rm->headers; s; s = s->next) {
 		if ((n = curl_slist_append(h, s->data))) {

@@ -1,8 +1,8 @@
 /* Unit tests for core/remote/client.c against a real HTTP server on 127.0.0.1 (libmicrohttpd,
  * a thread per connection) with the client's loop in the test thread: answers of any status
  * with their body and headers, bodies sent unchanged, transport failures as -ENOTCONN and
- * -ETIMEDOUT, cancellation, streaming, many requests at once over reused connections, and a
- * destroy that answers every request in flight. */
+ * -ETIMEDOUT, redirects never followed, body caps, cancellation, streaming, many requests at
+ * once over reused connections, and a destroy that answers every request in flight. */
 #include "remote/client.h"
 
 #include <arpa/inet.h>
@@ -26,6 +26,7 @@
  *   /task           202 with Zr-Task and Zr-Task-State
  *   /task-lower     200 with the same headers spelled in other cases
  *   /stream?n=&ms=  200, n chunks "chunk <i>\n", ms milliseconds apart (a chunked body)
+ *   /redirect       307 to /hello; /redirect-far: 302 to http://evil.example/
  *   anything else   404 "no such thing: <url>" */
 
 static struct MHD_Daemon *httpd;
@@ -33,6 +34,7 @@ static uint16_t port;
 static atomic_int n_connections;   /* TCP connections the server accepted */
 static atomic_int streams_ended;   /* stream responses freed (completed or cut) */
 static atomic_int stream_chunks;   /* chunks the streams served, all together */
+static atomic_int hello_hits;      /* requests of /hello */
 
 struct upload {
 	struct zr_buf body;
@@ -107,6 +109,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_YES;
 	}
 	if (strcmp(url, "/hello") == 0) {
+		atomic_fetch_add(&hello_hits, 1);
 		return reply(conn, 200, "hello world", 11, "text/plain; charset=utf-8");
 	}
 	if (strcmp(url, "/echo") == 0) {
@@ -134,6 +137,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		(void)MHD_add_response_header(r, lower ? "ZR-TASK-STATE" : "Zr-Task-State",
 					      lower ? "done" : "running");
 		enum MHD_Result ret = MHD_queue_response(conn, lower ? 200 : 202, r);
+		MHD_destroy_response(r);
+		return ret;
+	}
+	if (strcmp(url, "/redirect") == 0 || strcmp(url, "/redirect-far") == 0) {
+		bool far = strcmp(url, "/redirect-far") == 0;
+		struct MHD_Response *r = MHD_create_response_from_buffer(5, (void *)"moved",
+									 MHD_RESPMEM_PERSISTENT);
+		if (!r) {
+			return MHD_NO;
+		}
+		(void)MHD_add_response_header(r, "Location", far ? "http://evil.example/" : "/hello");
+		enum MHD_Result ret = MHD_queue_response(conn, far ? 302 : 307, r);
 		MHD_destroy_response(r);
 		return ret;
 	}
@@ -300,7 +315,7 @@ struct answer {
 	bool has_resp;
 	long status;
 	struct zr_buf body;
-	char *ctype, *task_state, *why;
+	char *ctype, *task_state, *location, *why;
 	uint64_t task;
 	double secs;
 	uint64_t at; /* uv_hrtime() when the callback ran */
@@ -325,6 +340,8 @@ static void on_answer(int err, const struct zr_http_resp *r, const char *why, vo
 	ASSERT_OK(zr_buf_append(&a->body, r->body, r->len));
 	free(a->ctype);
 	free(a->task_state);
+	free(a->location);
+	a->location = r->location ? strdup(r->location) : NULL;
 	a->ctype = r->content_type ? strdup(r->content_type) : NULL;
 	a->task_state = r->task_state ? strdup(r->task_state) : NULL;
 	a->task = r->task;
@@ -336,6 +353,7 @@ static void answer_done(struct answer *a)
 	zr_buf_done(&a->body);
 	free(a->ctype);
 	free(a->task_state);
+	free(a->location);
 	free(a->why);
 	*a = (struct answer){0};
 }
@@ -457,6 +475,41 @@ TEST(status_404)
 	ASSERT_EQ_INT(a.status, 404);
 	ASSERT_BODY(&a, "no such thing: /nope/x");
 	ASSERT_EQ_STR(a.ctype, "text/plain");
+	answer_done(&a);
+	client_free(c);
+}
+
+/* A redirect is an answer like any other (a remote robot's is untrusted): never followed, its
+ * Location handed over; no protocol but http(s); a body past max_body is -EFBIG. */
+TEST(redirects_and_caps)
+{
+	struct zr_client *c = client_new();
+	struct answer a = {0};
+	int hits = atomic_load(&hello_hits);
+	fetch(c, &(struct zr_client_opts){.url = url("/redirect"), .timeout_ms = 5000}, &a);
+	ASSERT_EQ_INT(a.err, 0);
+	ASSERT_EQ_INT(a.status, 307);
+	ASSERT_BODY(&a, "moved");
+	ASSERT_EQ_STR(a.location, "/hello");
+	answer_done(&a);
+	fetch(c, &(struct zr_client_opts){.url = url("/redirect-far"), .timeout_ms = 5000}, &a);
+	ASSERT_EQ_INT(a.err, 0);
+	ASSERT_EQ_INT(a.status, 302);
+	ASSERT_EQ_STR(a.location, "http://evil.example/");
+	answer_done(&a);
+	ASSERT_EQ_INT(atomic_load(&hello_hits), hits);
+
+	fetch(c, &(struct zr_client_opts){.url = "file:///etc/hostname", .timeout_ms = 5000}, &a);
+	ASSERT_EQ_INT(a.err, -EIO);
+	ASSERT_FALSE(a.has_resp);
+	answer_done(&a);
+
+	fetch(c, &(struct zr_client_opts){.url = url("/hello"), .max_body = 5}, &a);
+	ASSERT_EQ_INT(a.err, -EFBIG);
+	answer_done(&a);
+	fetch(c, &(struct zr_client_opts){.url = url("/hello"), .max_body = 11}, &a);
+	ASSERT_EQ_INT(a.err, 0);
+	ASSERT_BODY(&a, "hello world");
 	answer_done(&a);
 	client_free(c);
 }
@@ -1018,6 +1071,7 @@ int main(void)
 	RUN(post_echo);
 	RUN(status_404);
 	RUN(task_headers);
+	RUN(redirects_and_caps);
 	RUN(connection_refused);
 	RUN(timeout);
 	RUN(cancel);
