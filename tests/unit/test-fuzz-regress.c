@@ -4,6 +4,7 @@
 
 #include "schema.h"
 
+#include "test-helpers.h"
 #include "test.h"
 
 static double now(void)
@@ -34,13 +35,7 @@ static void pattern_refused(const char *pattern)
  * while loading the template). */
 TEST(pattern_deep_groups)
 {
-	size_t n = 30000;
-	char *p = malloc(2 * n + 2);
-	ASSERT_NOT_NULL(p);
-	memset(p, '(', n);
-	p[n] = 'a';
-	memset(p + n + 1, ')', n);
-	p[2 * n + 1] = '\0';
+	char *p = nested_groups(30000);
 	pattern_refused(p);
 	free(p);
 }
