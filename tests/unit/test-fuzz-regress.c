@@ -1,8 +1,10 @@
 /* Inputs the fuzz harnesses (tests/fuzz/), or the review of what they found, showed to crash
- * or exhaust the robot, each checked to be refused at once now. */
+ * or exhaust the robot, or to be misread, each checked to be refused or read right now. */
 #include <time.h>
 
+#include "ctl-line.h"
 #include "schema.h"
+#include "util/lines.h"
 
 #include "test-helpers.h"
 #include "test.h"
@@ -95,11 +97,64 @@ TEST(pattern_accepted)
 	json_decref(fields);
 }
 
+struct lines_seen {
+	char text[256]; /* the lines, each followed by '|' */
+	size_t n;
+};
+
+static void on_line(const char *line, size_t len, void *data)
+{
+	struct lines_seen *ls = data;
+	ASSERT_LT_SIZE(strlen(ls->text) + len + 1, sizeof(ls->text));
+	strncat(ls->text, line, len);
+	strcat(ls->text, "|");
+	ls->n++;
+}
+
+/* fuzz-ctl: a line cut at the cap in one chunk of a pipe read had the rest of it, in the next
+ * chunk, taken for a line of its own (an fd 3 command, a log line). */
+TEST(lines_cut_across_chunks)
+{
+	struct lines_seen seen = {0};
+	struct zr_lines l;
+	zr_lines_init(&l, 8);
+	zr_lines_feed(&l, "0123456789", 10, on_line, &seen);
+	zr_lines_feed(&l, "progress 1 2\nok\n", 16, on_line, &seen);
+	zr_lines_flush(&l, on_line, &seen);
+	zr_lines_done(&l);
+	ASSERT_EQ_STR(seen.text, "01234567|ok|");
+	ASSERT_EQ_SIZE(seen.n, 2);
+}
+
+/* fuzz-ctl: sscanf's "%127s" read a 130-byte category as its first 127 bytes, and the rest as
+ * the tag, so "state CCC...C ok" set a state the action never named. */
+TEST(ctl_state_long_word)
+{
+	char line[256] = "state ";
+	memset(line + 6, 'c', 130);
+	strcpy(line + 136, " ok");
+	struct zr_ctl_line c = {0};
+	const char *why = NULL;
+	ASSERT_EQ_INT(zr_ctl_line_parse(line, &c, &why), -EINVAL);
+	ASSERT_EQ_STR(why, "want 'state CATEGORY TAG ok|error|warning|skipped'");
+	ASSERT_NULL(c.text);
+	/* At the limit, it is three words as written. */
+	line[6 + ZR_CTL_WORD_MAX] = ' ';
+	strcpy(line + 7 + ZR_CTL_WORD_MAX, "t ok");
+	ASSERT_OK(zr_ctl_line_parse(line, &c, &why));
+	ASSERT_EQ_SIZE(strlen(c.category), ZR_CTL_WORD_MAX);
+	ASSERT_EQ_STR(c.tag, "t");
+	ASSERT_EQ_STR(c.value, "ok");
+	zr_ctl_line_done(&c);
+}
+
 int main(void)
 {
 	RUN_TEST(pattern_deep_groups);
 	RUN_TEST(pattern_exponential);
 	RUN_TEST(pattern_empty_loops);
 	RUN_TEST(pattern_accepted);
+	RUN_TEST(lines_cut_across_chunks);
+	RUN_TEST(ctl_state_long_word);
 	return 0;
 }
