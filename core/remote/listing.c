@@ -4,6 +4,8 @@
 #include "remote-internal.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +21,12 @@ static long long parse_time(const char *s)
 	if (!rest) {
 		return 0;
 	}
-	long long ns = (long long)timegm(&tm) * 1000000000LL;
+	time_t secs = timegm(&tm);
+	/* A time whose nanoseconds do not fit (after 2262) overflowed: shown as none. */
+	if (secs < 0 || secs >= LLONG_MAX / 1000000000LL) {
+		return 0;
+	}
+	long long ns = (long long)secs * 1000000000LL;
 	if (*rest == '.') {
 		long long scale = 100000000LL;
 		for (rest++; *rest >= '0' && *rest <= '9' && scale > 0; rest++, scale /= 10) {
@@ -39,9 +46,56 @@ const struct rentry *zr_listing_find(const struct listing *l, const char *name)
 	return NULL;
 }
 
-static int listing_parse(const struct zr_http_resp *r, struct listing **ret)
+/* Whether a symlink listed in folder dir ("" for the remote's root) stays inside the remote
+ * however the kernel resolves it: relative, and its ".." all before any name (a ".." after a
+ * name climbs from wherever that name, maybe a symlink, led) and no more than dir's folders. */
+static bool target_inside(const char *dir, const char *target)
 {
-	json_t *j = json_loadb(r->body, r->len, 0, NULL);
+	size_t up = *dir ? 1 : 0;
+	for (const char *p = dir; *p; p++) {
+		up += *p == '/';
+	}
+	if (!*target || target[0] == '/') {
+		return false;
+	}
+	bool named = false;
+	for (const char *p = target; *p;) {
+		size_t n = strcspn(p, "/");
+		if (n == 2 && p[0] == '.' && p[1] == '.') {
+			if (named || up == 0) {
+				return false;
+			}
+			up--;
+		} else if (n > 0 && !(n == 1 && p[0] == '.')) {
+			named = true;
+		}
+		p += n;
+		p += *p ? 1 : 0;
+	}
+	return true;
+}
+
+/* Why entry e of a listing of folder dir is not safe to show (a static text), or NULL. */
+static const char *entry_refusal(const char *dir, const char *name, const char *kind,
+				 const char *mode, const char *target)
+{
+	if (!name || !*name || strchr(name, '/') || strcmp(name, ".") == 0 ||
+	    strcmp(name, "..") == 0 || strlen(name) > NAME_MAX) {
+		return "a bad name";
+	}
+	if (!kind || !mode) {
+		return "no kind or mode";
+	}
+	if (strcmp(kind, "symlink") == 0 && (!target || !target_inside(dir, target))) {
+		return "a symlink that leaves the remote robot";
+	}
+	return NULL;
+}
+
+int zr_listing_parse(const char *dir, const char *body, size_t len, zr_listing_refused_cb refused,
+		     void *data, struct listing **ret)
+{
+	json_t *j = json_loadb(body, len, 0, NULL);
 	json_t *entries = json_object_get(j, "entries"), *e;
 	size_t i;
 	struct listing *l = calloc(1, sizeof(*l));
@@ -55,14 +109,20 @@ static int listing_parse(const struct zr_http_resp *r, struct listing **ret)
 		const char *kind = json_string_value(json_object_get(e, "kind"));
 		const char *mode = json_string_value(json_object_get(e, "mode"));
 		const char *target = json_string_value(json_object_get(e, "target"));
-		if (!name || !kind || !mode || strchr(name, '/') || !*name) {
+		const char *why = entry_refusal(dir, name, kind, mode, target);
+		if (why) {
+			if (refused) {
+				refused(name ? name : "?", why, data);
+			}
 			continue;
 		}
 		struct rentry *re = &l->e[l->n];
-		mode_t perm = (mode_t)strtoul(mode, NULL, 8) & 07777;
+		/* No setuid, setgid or sticky bit from a remote. */
+		mode_t perm = (mode_t)strtoul(mode, NULL, 8) & 0777;
 		re->mode = perm | (strcmp(kind, "dir") == 0 ? S_IFDIR : strcmp(kind, "symlink") == 0 ? S_IFLNK : S_IFREG);
 		re->size = (uint64_t)json_integer_value(json_object_get(e, "size"));
 		re->mtime_ns = parse_time(json_string_value(json_object_get(e, "mtime")));
+		target = S_ISLNK(re->mode) ? target : NULL;
 		if (!(re->name = strdup(name)) || (target && !(re->target = strdup(target)))) {
 			free(re->name);
 			zr_listing_free(l);
@@ -99,7 +159,7 @@ static void on_listing(int err, const struct zr_http_resp *r, void *data)
 	struct listing *l = NULL;
 	(void)zr_map_del(&rm->fetches, f->path);
 	if (err == 0) {
-		err = listing_parse(r, &l);
+		err = zr_listing_parse(f->path, r->body, r->len, NULL, NULL, &l);
 	}
 	if (l) {
 		l->at = uv_now(rm->rs->loop);

@@ -122,6 +122,14 @@ int zr_links__load_unlink(const char *remote, const char *producer, const char *
 typedef void (*zr_listing_cb)(int err, const struct listing *l, void *data);
 void zr_listing_get(struct zr_remote *rm, const char *path, zr_listing_cb cb, void *data);
 const struct rentry *zr_listing_find(const struct listing *l, const char *name);
+/* Parses a remote's listing (the JSON body of GET /v1/DIR, len bytes) of folder dir ("" for
+ * the remote's root) into *ret (the caller frees it with zr_listing_free). Entries that are not
+ * safe to show are left out and passed to refused (NULL: not told) with their name and why
+ * (both borrowed during the call). -EIO for a body that is no listing, -ENOMEM. Pure but for
+ * refused: fuzz-listing calls it. */
+typedef void (*zr_listing_refused_cb)(const char *name, const char *why, void *data);
+int zr_listing_parse(const char *dir, const char *body, size_t len, zr_listing_refused_cb refused,
+		     void *data, struct listing **ret);
 /* A copy the caller owns (zr_listing_free), or NULL when out of memory. */
 struct listing *zr_listing_copy(const struct listing *l);
 

@@ -3,6 +3,7 @@
 #include <time.h>
 
 #include "ctl-line.h"
+#include "remote/remote-internal.h"
 #include "schema.h"
 #include "util/lines.h"
 
@@ -148,6 +149,65 @@ TEST(ctl_state_long_word)
 	zr_ctl_line_done(&c);
 }
 
+static void count_refused(const char *name, const char *why, void *data)
+{
+	ASSERT_NOT_NULL(name);
+	ASSERT_NOT_NULL(why);
+	(*(int *)data)++;
+}
+
+/* fuzz-listing's seeds of a hostile remote: entries the remote provider showed as they came,
+ * now left out (and told) or masked. */
+TEST(listing_hostile_entries)
+{
+	static const char body[] =
+		"{\"entries\": ["
+		"{\"name\": \"run\", \"kind\": \"file\", \"mode\": \"4755\"},"
+		"{\"name\": \"tmp\", \"kind\": \"dir\", \"mode\": \"1777\"},"
+		"{\"name\": \"..\", \"kind\": \"dir\", \"mode\": \"0755\"},"
+		"{\"name\": \".\", \"kind\": \"dir\", \"mode\": \"0755\"},"
+		"{\"name\": \"shadow\", \"kind\": \"symlink\", \"mode\": \"0777\","
+		" \"target\": \"/etc/shadow\"},"
+		"{\"name\": \"etc\", \"kind\": \"symlink\", \"mode\": \"0777\","
+		" \"target\": \"../../../../etc\"},"
+		"{\"name\": \"via\", \"kind\": \"symlink\", \"mode\": \"0777\","
+		" \"target\": \"a/../../../..\"},"
+		"{\"name\": \"none\", \"kind\": \"symlink\", \"mode\": \"0777\"},"
+		"{\"name\": \"db\", \"kind\": \"symlink\", \"mode\": \"0777\","
+		" \"target\": \"../../../node/db\"}]}";
+	struct listing *l = NULL;
+	int refused = 0;
+	ASSERT_OK(zr_listing_parse("node/web/producers", body, strlen(body), count_refused,
+				   &refused, &l));
+	ASSERT_EQ_INT(refused, 6);
+	ASSERT_EQ_SIZE(l->n, 3);
+	ASSERT_EQ_STR(l->e[0].name, "run");
+	ASSERT_EQ_INT(l->e[0].mode, S_IFREG | 0755);
+	ASSERT_EQ_STR(l->e[1].name, "tmp");
+	ASSERT_EQ_INT(l->e[1].mode, S_IFDIR | 0777);
+	ASSERT_EQ_STR(l->e[2].name, "db");
+	ASSERT_EQ_STR(l->e[2].target, "../../../node/db");
+	zr_listing_free(l);
+	/* The same link one folder higher would climb out. */
+	refused = 0;
+	ASSERT_OK(zr_listing_parse("node/web", body, strlen(body), count_refused, &refused, &l));
+	ASSERT_EQ_INT(refused, 7);
+	zr_listing_free(l);
+}
+
+/* fuzz-listing: a listed mtime after 2262 overflowed its nanoseconds (UBSan: signed overflow). */
+TEST(listing_mtime_far)
+{
+	static const char body[] =
+		"{\"entries\": [{\"name\": \"a\", \"kind\": \"file\", \"mode\": \"0644\","
+		" \"mtime\": \"9999-12-31T23:59:59.5Z\"}]}";
+	struct listing *l = NULL;
+	ASSERT_OK(zr_listing_parse("", body, strlen(body), NULL, NULL, &l));
+	ASSERT_EQ_SIZE(l->n, 1);
+	ASSERT_EQ_INT(l->e[0].mtime_ns, 0);
+	zr_listing_free(l);
+}
+
 int main(void)
 {
 	RUN_TEST(pattern_deep_groups);
@@ -156,5 +216,7 @@ int main(void)
 	RUN_TEST(pattern_accepted);
 	RUN_TEST(lines_cut_across_chunks);
 	RUN_TEST(ctl_state_long_word);
+	RUN_TEST(listing_hostile_entries);
+	RUN_TEST(listing_mtime_far);
 	return 0;
 }
