@@ -10,6 +10,12 @@
 #include "test-helpers.h"
 #include "test.h"
 
+/* 200 '|': a group of 201 empty alternatives once in parentheses. */
+#define EMPTY_ALTS                                                                       \
+	"||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||" \
+	"||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||" \
+	"||||||||||||||||||||||||||||||||"
+
 static double now(void)
 {
 	struct timespec ts;
@@ -77,6 +83,29 @@ TEST(pattern_empty_loops)
 	pattern_refused("(^)*(^)*(^)*(^)*(^)*(^)*(^)*(^)*(^)*(^)*(^)*(^)*(^)*(^)*(^)*(^)*");
 	/* Its second (a timeout too): the loops need only an anchor next to them. */
 	pattern_refused("^2***********++ect");
+}
+
+/* fuzz-schema's third finding (a timeout): loops over a group with many alternatives that
+ * match "", which glibc's epsilon closures go through once per alternative: with 60 of them
+ * nested three deep, 10 s in regcomp for a 71-byte pattern the estimate let through. */
+TEST(pattern_empty_alternatives)
+{
+	char p[4096];
+	pattern_refused("(((|||||||||)+)+)++)+");
+	snprintf(p, sizeof(p), "(((%.60s)+)+)+", EMPTY_ALTS);
+	pattern_refused(p);
+	snprintf(p, sizeof(p), "((%.200s)+)+", EMPTY_ALTS);
+	pattern_refused(p);
+	p[0] = '(';
+	memset(p + 1, '|', 1000);
+	strcpy(p + 1001, ")+");
+	pattern_refused(p);
+	strcpy(p, "(((a?");
+	for (int i = 0; i < 60; i++) {
+		strcat(p, "|a?");
+	}
+	strcat(p, ")+)+)+");
+	pattern_refused(p);
 }
 
 /* Patterns of real size still load and match. */
@@ -213,6 +242,7 @@ int main(void)
 	RUN_TEST(pattern_deep_groups);
 	RUN_TEST(pattern_exponential);
 	RUN_TEST(pattern_empty_loops);
+	RUN_TEST(pattern_empty_alternatives);
 	RUN_TEST(pattern_accepted);
 	RUN_TEST(lines_cut_across_chunks);
 	RUN_TEST(ctl_state_long_word);
