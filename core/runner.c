@@ -11,6 +11,7 @@
 
 #include "child.h"
 #include "util/buf.h"
+#include "util/lines.h"
 #include "util/list.h"
 
 enum { PIPE_OUT, PIPE_ERR, PIPE_CTL, N_PIPES };
@@ -22,7 +23,7 @@ struct runner_pipe {
 	uv_pipe_t handle;
 	struct zr_runner *r;
 	int kind;
-	struct zr_buf line; /* partial line (stderr, fd 3) */
+	struct zr_lines lines; /* stderr, fd 3 */
 	bool open;
 };
 
@@ -47,15 +48,17 @@ struct zr_runner {
 	void *data;
 };
 
-static void emit_line(struct zr_runner *r, int kind, const char *p, size_t n)
+/* A line of stderr or fd 3 (data: its struct runner_pipe). */
+static void on_line(const char *line, size_t n, void *data)
 {
-	if (n > 0 && p[n - 1] == '\r') {
+	struct runner_pipe *p = data;
+	if (n > 0 && line[n - 1] == '\r') {
 		n--;
 	}
-	if (kind == PIPE_ERR) {
-		r->ev.stderr_line(p, n, r->data);
+	if (p->kind == PIPE_ERR) {
+		p->r->ev.stderr_line(line, n, p->r->data);
 	} else {
-		r->ev.ctl_line(p, n, r->data);
+		p->r->ev.ctl_line(line, n, p->r->data);
 	}
 }
 
@@ -67,41 +70,13 @@ static void pipe_data(struct runner_pipe *p, const char *d, size_t n)
 		r->ev.stdout_data(d, n, r->data);
 		return;
 	}
-	while (n > 0) {
-		const char *nl = memchr(d, '\n', n);
-		size_t take = nl ? (size_t)(nl - d) : n;
-		if (p->line.len + take > LINE_MAX_BYTES) {
-			take = LINE_MAX_BYTES > p->line.len ? LINE_MAX_BYTES - p->line.len : 0;
-			(void)zr_buf_append(&p->line, d, take);
-			emit_line(r, p->kind, p->line.data, p->line.len);
-			zr_buf_reset(&p->line);
-			/* Skip the rest of the overlong line. */
-			size_t skip = nl ? (size_t)(nl - d) + 1 : n;
-			d += skip;
-			n -= skip;
-			continue;
-		}
-		if (!nl) {
-			(void)zr_buf_append(&p->line, d, n);
-			return;
-		}
-		if (p->line.len > 0) {
-			(void)zr_buf_append(&p->line, d, take);
-			emit_line(r, p->kind, p->line.data, p->line.len);
-			zr_buf_reset(&p->line);
-		} else {
-			emit_line(r, p->kind, d, take);
-		}
-		d += take + 1;
-		n -= take + 1;
-	}
+	zr_lines_feed(&p->lines, d, n, on_line, p);
 }
 
 static void pipe_flush_line(struct runner_pipe *p)
 {
-	if (p->kind != PIPE_OUT && p->line.len > 0) {
-		emit_line(p->r, p->kind, p->line.data, p->line.len);
-		zr_buf_reset(&p->line);
+	if (p->kind != PIPE_OUT) {
+		zr_lines_flush(&p->lines, on_line, p);
 	}
 }
 
@@ -119,7 +94,7 @@ static void on_close(uv_handle_t *h)
 		return;
 	}
 	for (int i = 0; i < N_PIPES; i++) {
-		zr_buf_done(&r->pipes[i].line);
+		zr_lines_done(&r->pipes[i].lines);
 	}
 	free(r->input);
 	free(r);
@@ -336,6 +311,7 @@ int zr_runner_start(uv_loop_t *loop, const struct zr_runner_config *cfg,
 	for (int i = 0; i < N_PIPES; i++) {
 		r->pipes[i].r = r;
 		r->pipes[i].kind = i;
+		zr_lines_init(&r->pipes[i].lines, LINE_MAX_BYTES);
 	}
 	r->input = strdup(cfg->input ? cfg->input : "");
 	if (!r->input) {

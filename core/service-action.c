@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ctl-line.h"
 #include "env.h"
 #include "robot.h"
 #include "runner.h"
@@ -118,46 +119,37 @@ static void on_ctl_line(const char *line, size_t n, void *data)
 	struct zr_task *t = a->t;
 	struct zr_service *s = t->svc;
 	_cleanup_free_ char *l = strndup(line, n);
-	_cleanup_free_ char *why = NULL;
+	struct zr_ctl_line c = {0};
+	const char *why = NULL;
 	if (!l) {
 		return;
 	}
-	char cat[128], tag[128], val[32];
-	long long done, total;
-	char extra;
-	if (strncmp(l, "state ", 6) == 0) {
-		if (sscanf(l + 6, "%127s %127s %31s %c", cat, tag, val, &extra) == 3 &&
-		    zr_service_set_state(s, cat, tag, val) == 0) {
-			return;
+	int r = zr_ctl_line_parse(l, &c, &why);
+	if (r == 0 && c.kind == ZR_CTL_STATE) {
+		if (zr_service_set_state(s, c.category, c.tag, c.value) < 0) {
+			r = -EINVAL;
+			why = "want 'state CATEGORY TAG ok|error|warning|skipped'";
 		}
-		why = strdup("want 'state CATEGORY TAG ok|error|warning|skipped'");
-	} else if (strncmp(l, "data ", 5) == 0) {
-		json_error_t jerr;
-		_cleanup_json_ json_t *patch = json_loads(l + 5, 0, &jerr);
+	} else if (r == 0 && c.kind == ZR_CTL_DATA) {
 		_cleanup_json_ json_t *merged = json_deep_copy(s->data);
 		struct ctl_data *cd = NULL;
-		if (!patch || !json_is_object(patch)) {
-			why = strdup("want 'data {JSON object}'");
-		} else if (merged && json_object_update(merged, patch) == 0 &&
-			   (cd = calloc(1, sizeof(*cd)))) {
+		if (merged && json_object_update(merged, c.data) == 0 &&
+		    (cd = calloc(1, sizeof(*cd)))) {
 			*cd = (struct ctl_data){.s = s, .task = t->id, .action = t->action->name,
 						.line = TAKE_PTR(l)};
 			zr_service_ref(s);
 			zr_service__request_data(s, NULL, merged, true, on_ctl_data, cd);
-			return;
+		} else {
+			r = -ENOMEM;
 		}
-	} else if (strncmp(l, "progress ", 9) == 0) {
-		if (sscanf(l + 9, "%lld %lld %c", &done, &total, &extra) == 2 && done >= 0 &&
-		    total >= 0) {
-			t->progress_done = done;
-			t->progress_total = total;
-			return;
-		}
-		why = strdup("want 'progress DONE TOTAL'");
-	} else {
-		why = strdup("unknown command");
+	} else if (r == 0) {
+		t->progress_done = c.done;
+		t->progress_total = c.total;
 	}
-	ctl_ignored(s, t->id, t->action->name, l, why);
+	zr_ctl_line_done(&c);
+	if (r < 0) {
+		ctl_ignored(s, t->id, t->action->name, l, r == -ENOMEM ? NULL : why);
+	}
 }
 
 static char *signal_text(int sig)

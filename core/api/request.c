@@ -2,6 +2,7 @@
  * (long polls with ?wait), POST and PUT write a file (an action file answers with the new
  * task), POST to a template directory creates a service, DELETE removes one. */
 #include "api-internal.h"
+#include "api/path.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,7 +25,6 @@
 #include "util/log.h"
 
 #define READ_CHUNK (64 * 1024)
-#define NAME_MAX_LEN 255
 
 static bool is(const char *a, const char *b)
 {
@@ -112,50 +112,23 @@ static bool parse_u64(const char *s, uint64_t *ret)
 /* Splits the path after /v1/ into names; refuses what is not a plain name ("..", "."). */
 static int split_path(struct zr_api_req *q, const char *p)
 {
-	struct zr_buf path = {0};
-	size_t cap = 0;
-	while (*p) {
-		size_t n = strcspn(p, "/");
-		const char *e = p + n;
-		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.') ||
-		    n > NAME_MAX_LEN) {
-			zr_buf_done(&path);
-			if (n > NAME_MAX_LEN) {
-				zr_api__fail(q, 400, ENAMETOOLONG, "a name in the path is longer than %d bytes", NAME_MAX_LEN);
-			} else {
-				zr_api__fail(q, 400, EINVAL, "'%.*s' is not allowed in a path", (int)n, p);
-			}
-			return -EINVAL;
-		}
-		for (const char *c = p; c < e; c++) {
-			if ((unsigned char)*c < 0x20 || *c == 0x7f) {
-				zr_buf_done(&path);
-				zr_api__fail(q, 400, EINVAL, "control characters are not allowed in a path");
-				return -EINVAL;
-			}
-		}
-		if (q->n_comps == cap) {
-			size_t nc = cap ? cap * 2 : 8;
-			char **c = realloc(q->comps, nc * sizeof(*c));
-			if (!c) {
-				zr_buf_done(&path);
-				return -ENOMEM;
-			}
-			q->comps = c;
-			cap = nc;
-		}
-		if (!(q->comps[q->n_comps] = strndup(p, n))) {
-			zr_buf_done(&path);
-			return -ENOMEM;
-		}
-		q->n_comps++;
-		if ((path.len > 0 && zr_buf_append(&path, "/", 1) < 0) || zr_buf_append(&path, p, n) < 0) {
-			zr_buf_done(&path);
-			return -ENOMEM;
-		}
-		p = *e ? e + 1 : e; /* one trailing '/' names the same directory */
+	struct zr_api_path path;
+	size_t bad = 0, bad_len = 0;
+	int err = zr_api_path_split(p, &path, &bad, &bad_len);
+	if (err == -ENAMETOOLONG) {
+		zr_api__fail(q, 400, ENAMETOOLONG, "a name in the path is longer than %d bytes",
+			     ZR_API_NAME_MAX);
+	} else if (err == -EILSEQ) {
+		zr_api__fail(q, 400, EINVAL, "control characters are not allowed in a path");
+	} else if (err == -EINVAL) {
+		zr_api__fail(q, 400, EINVAL, "'%.*s' is not allowed in a path", (int)bad_len, p + bad);
 	}
-	q->path = zr_buf_steal(&path);
+	if (err < 0) {
+		return err == -ENOMEM ? err : -EINVAL;
+	}
+	q->path = path.path;
+	q->comps = path.comps;
+	q->n_comps = path.n;
 	return 0;
 }
 

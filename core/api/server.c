@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/path.h"
 #include "robot.h"
 #include "util/cleanup.h"
 #include "util/log.h"
@@ -470,34 +471,11 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 	}
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9') {
-		return c - '0';
-	}
-	if (c >= 'a' && c <= 'f') {
-		return c - 'a' + 10;
-	}
-	return c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-/* %HH decoding of paths and query values, except %00: libmicrohttpd would cut the path there
- * and "/v1/t%00/x" would silently name /v1/t. Kept as text, it names nothing (404). */
+/* %HH decoding of paths and query values (api/path.h: all but %00). */
 static size_t on_unescape(void *cls, struct MHD_Connection *conn, char *s)
 {
-	char *w = s;
 	(void)cls, (void)conn;
-	for (const char *r = s; *r; r++) {
-		int hi, lo;
-		if (r[0] == '%' && (hi = hexval(r[1])) >= 0 && (lo = hexval(r[2])) >= 0 && (hi || lo)) {
-			*w++ = (char)(hi * 16 + lo);
-			r += 2;
-		} else {
-			*w++ = *r;
-		}
-	}
-	*w = '\0';
-	return (size_t)(w - s);
+	return zr_api_path_unescape(s);
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)

@@ -2,6 +2,7 @@
  * name, a JSON object or key=value lines, as tree.c's write_action parses it, and the check
  * write_data makes on a data body that may be the first of several writes. */
 #include <errno.h>
+#include <stdbool.h>
 #include <jansson.h>
 #include <string.h>
 
@@ -13,6 +14,49 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	/* A fixed hash seed: the same input takes the same path on every run. */
 	json_object_seed(1);
 	return 0;
+}
+
+/* The lines of buf with something else than white space in them. */
+static size_t lines_with_text(const char *buf, size_t len)
+{
+	size_t n = 0;
+	bool text = false;
+	for (size_t i = 0; i < len; i++) {
+		if (buf[i] == '\n') {
+			n += text;
+			text = false;
+		} else if (!strchr(" \t\r\v\f", buf[i])) {
+			text = true;
+		}
+	}
+	return n + text;
+}
+
+/* key=value lines parsed into args: each line with text is one argument, its key an
+ * identifier, and "key=value" is in the payload as it was written. */
+static void check_key_value(const char *buf, size_t len, const json_t *args)
+{
+	const char *key;
+	json_t *v;
+	FUZZ_CHECK(json_object_size(args) == lines_with_text(buf, len));
+	json_object_foreach((json_t *)args, key, v) {
+		FUZZ_CHECK(json_is_string(v));
+		FUZZ_CHECK(key[0] != '\0');
+		FUZZ_CHECK(!(key[0] >= '0' && key[0] <= '9'));
+		for (const char *k = key; *k; k++) {
+			FUZZ_CHECK((*k >= 'a' && *k <= 'z') || (*k >= 'A' && *k <= 'Z') ||
+				   (*k >= '0' && *k <= '9') || *k == '_');
+		}
+		size_t kl = strlen(key), vl = json_string_length(v);
+		char *pair = malloc(kl + 1 + vl);
+		FUZZ_CHECK(pair);
+		memcpy(pair, key, kl);
+		pair[kl] = '=';
+		memcpy(pair + kl + 1, json_string_value(v), vl);
+		FUZZ_CHECK(memmem(buf, len, pair, kl + 1 + vl) != NULL);
+		FUZZ_CHECK(!memchr(json_string_value(v), '\n', vl));
+		free(pair);
+	}
 }
 
 /* Checks the contract of zr_payload_parse for one action name (NULL allowed). */
@@ -29,14 +73,14 @@ static void parse(const char *buf, size_t len, const char *action)
 		while (i < len && strchr(" \t\n\r\v\f", buf[i])) {
 			i++;
 		}
+		size_t e = len;
+		while (e > i && strchr(" \t\n\r\v\f", buf[e - 1])) {
+			e--;
+		}
+		bool named = action && strlen(action) == e - i && memcmp(buf + i, action, e - i) == 0;
 		/* Outside a JSON object every value is text from a key=value line. */
-		if (i < len && buf[i] != '{') {
-			const char *key;
-			json_t *v;
-			json_object_foreach(args, key, v) {
-				FUZZ_CHECK(json_is_string(v));
-				FUZZ_CHECK(key[0] != '\0');
-			}
+		if (i < len && buf[i] != '{' && !named) {
+			check_key_value(buf, len, args);
 		}
 	} else {
 		FUZZ_CHECK(args == NULL);

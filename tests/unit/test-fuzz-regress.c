@@ -1,10 +1,20 @@
 /* Inputs the fuzz harnesses (tests/fuzz/), or the review of what they found, showed to crash
- * or exhaust the robot, each checked to be refused at once now. */
+ * or exhaust the robot, or to be misread, each checked to be refused or read right now. */
 #include <time.h>
 
+#include "ctl-line.h"
+#include "remote/remote-internal.h"
 #include "schema.h"
+#include "util/lines.h"
 
+#include "test-helpers.h"
 #include "test.h"
+
+/* 200 '|': a group of 201 empty alternatives once in parentheses. */
+#define EMPTY_ALTS                                                                       \
+	"||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||" \
+	"||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||||" \
+	"||||||||||||||||||||||||||||||||"
 
 static double now(void)
 {
@@ -34,13 +44,7 @@ static void pattern_refused(const char *pattern)
  * while loading the template). */
 TEST(pattern_deep_groups)
 {
-	size_t n = 30000;
-	char *p = malloc(2 * n + 2);
-	ASSERT_NOT_NULL(p);
-	memset(p, '(', n);
-	p[n] = 'a';
-	memset(p + n + 1, ')', n);
-	p[2 * n + 1] = '\0';
+	char *p = nested_groups(30000);
 	pattern_refused(p);
 	free(p);
 }
@@ -81,6 +85,29 @@ TEST(pattern_empty_loops)
 	pattern_refused("^2***********++ect");
 }
 
+/* fuzz-schema's third finding (a timeout): loops over a group with many alternatives that
+ * match "", which glibc's epsilon closures go through once per alternative: with 60 of them
+ * nested three deep, 10 s in regcomp for a 71-byte pattern the estimate let through. */
+TEST(pattern_empty_alternatives)
+{
+	char p[4096];
+	pattern_refused("(((|||||||||)+)+)++)+");
+	snprintf(p, sizeof(p), "(((%.60s)+)+)+", EMPTY_ALTS);
+	pattern_refused(p);
+	snprintf(p, sizeof(p), "((%.200s)+)+", EMPTY_ALTS);
+	pattern_refused(p);
+	p[0] = '(';
+	memset(p + 1, '|', 1000);
+	strcpy(p + 1001, ")+");
+	pattern_refused(p);
+	strcpy(p, "(((a?");
+	for (int i = 0; i < 60; i++) {
+		strcat(p, "|a?");
+	}
+	strcat(p, ")+)+)+");
+	pattern_refused(p);
+}
+
 /* Patterns of real size still load and match. */
 TEST(pattern_accepted)
 {
@@ -100,11 +127,126 @@ TEST(pattern_accepted)
 	json_decref(fields);
 }
 
+struct lines_seen {
+	char text[256]; /* the lines, each followed by '|' */
+	size_t n;
+};
+
+static void on_line(const char *line, size_t len, void *data)
+{
+	struct lines_seen *ls = data;
+	ASSERT_LT_SIZE(strlen(ls->text) + len + 1, sizeof(ls->text));
+	strncat(ls->text, line, len);
+	strcat(ls->text, "|");
+	ls->n++;
+}
+
+/* fuzz-ctl: a line cut at the cap in one chunk of a pipe read had the rest of it, in the next
+ * chunk, taken for a line of its own (an fd 3 command, a log line). */
+TEST(lines_cut_across_chunks)
+{
+	struct lines_seen seen = {0};
+	struct zr_lines l;
+	zr_lines_init(&l, 8);
+	zr_lines_feed(&l, "0123456789", 10, on_line, &seen);
+	zr_lines_feed(&l, "progress 1 2\nok\n", 16, on_line, &seen);
+	zr_lines_flush(&l, on_line, &seen);
+	zr_lines_done(&l);
+	ASSERT_EQ_STR(seen.text, "01234567|ok|");
+	ASSERT_EQ_SIZE(seen.n, 2);
+}
+
+/* fuzz-ctl: sscanf's "%127s" read a 130-byte category as its first 127 bytes, and the rest as
+ * the tag, so "state CCC...C ok" set a state the action never named. */
+TEST(ctl_state_long_word)
+{
+	char line[256] = "state ";
+	memset(line + 6, 'c', 130);
+	strcpy(line + 136, " ok");
+	struct zr_ctl_line c = {0};
+	const char *why = NULL;
+	ASSERT_EQ_INT(zr_ctl_line_parse(line, &c, &why), -EINVAL);
+	ASSERT_EQ_STR(why, "want 'state CATEGORY TAG ok|error|warning|skipped'");
+	ASSERT_NULL(c.text);
+	/* At the limit, it is three words as written. */
+	line[6 + ZR_CTL_WORD_MAX] = ' ';
+	strcpy(line + 7 + ZR_CTL_WORD_MAX, "t ok");
+	ASSERT_OK(zr_ctl_line_parse(line, &c, &why));
+	ASSERT_EQ_SIZE(strlen(c.category), ZR_CTL_WORD_MAX);
+	ASSERT_EQ_STR(c.tag, "t");
+	ASSERT_EQ_STR(c.value, "ok");
+	zr_ctl_line_done(&c);
+}
+
+static void count_refused(const char *name, const char *why, void *data)
+{
+	ASSERT_NOT_NULL(name);
+	ASSERT_NOT_NULL(why);
+	(*(int *)data)++;
+}
+
+/* fuzz-listing's seeds of a hostile remote: entries the remote provider showed as they came,
+ * now left out (and told) or masked. */
+TEST(listing_hostile_entries)
+{
+	static const char body[] =
+		"{\"entries\": ["
+		"{\"name\": \"run\", \"kind\": \"file\", \"mode\": \"4755\"},"
+		"{\"name\": \"tmp\", \"kind\": \"dir\", \"mode\": \"1777\"},"
+		"{\"name\": \"..\", \"kind\": \"dir\", \"mode\": \"0755\"},"
+		"{\"name\": \".\", \"kind\": \"dir\", \"mode\": \"0755\"},"
+		"{\"name\": \"shadow\", \"kind\": \"symlink\", \"mode\": \"0777\","
+		" \"target\": \"/etc/shadow\"},"
+		"{\"name\": \"etc\", \"kind\": \"symlink\", \"mode\": \"0777\","
+		" \"target\": \"../../../../etc\"},"
+		"{\"name\": \"via\", \"kind\": \"symlink\", \"mode\": \"0777\","
+		" \"target\": \"a/../../../..\"},"
+		"{\"name\": \"none\", \"kind\": \"symlink\", \"mode\": \"0777\"},"
+		"{\"name\": \"db\", \"kind\": \"symlink\", \"mode\": \"0777\","
+		" \"target\": \"../../../node/db\"}]}";
+	struct listing *l = NULL;
+	int refused = 0;
+	ASSERT_OK(zr_listing_parse("node/web/producers", body, strlen(body), count_refused,
+				   &refused, &l));
+	ASSERT_EQ_INT(refused, 6);
+	ASSERT_EQ_SIZE(l->n, 3);
+	ASSERT_EQ_STR(l->e[0].name, "run");
+	ASSERT_EQ_INT(l->e[0].mode, S_IFREG | 0755);
+	ASSERT_EQ_STR(l->e[1].name, "tmp");
+	ASSERT_EQ_INT(l->e[1].mode, S_IFDIR | 0777);
+	ASSERT_EQ_STR(l->e[2].name, "db");
+	ASSERT_EQ_STR(l->e[2].target, "../../../node/db");
+	zr_listing_free(l);
+	/* The same link one folder higher would climb out. */
+	refused = 0;
+	ASSERT_OK(zr_listing_parse("node/web", body, strlen(body), count_refused, &refused, &l));
+	ASSERT_EQ_INT(refused, 7);
+	zr_listing_free(l);
+}
+
+/* fuzz-listing: a listed mtime after 2262 overflowed its nanoseconds (UBSan: signed overflow). */
+TEST(listing_mtime_far)
+{
+	static const char body[] =
+		"{\"entries\": [{\"name\": \"a\", \"kind\": \"file\", \"mode\": \"0644\","
+		" \"mtime\": \"9999-12-31T23:59:59.5Z\"}]}";
+	struct listing *l = NULL;
+	ASSERT_OK(zr_listing_parse("", body, strlen(body), NULL, NULL, &l));
+	ASSERT_EQ_SIZE(l->n, 1);
+	ASSERT_EQ_INT(l->e[0].mtime_ns, 0);
+	zr_listing_free(l);
+}
+
 int main(void)
 {
 	RUN_TEST(pattern_deep_groups);
 	RUN_TEST(pattern_exponential);
 	RUN_TEST(pattern_empty_loops);
+	RUN_TEST(pattern_empty_alternatives);
 	RUN_TEST(pattern_accepted);
+	RUN_TEST(lines_cut_across_chunks);
+	RUN_TEST(ctl_state_long_word);
+	RUN_TEST(listing_hostile_entries);
+	RUN_TEST(listing_mtime_far);
 	return 0;
 }

@@ -4,6 +4,7 @@
 
 #include "util/pattern.h"
 
+#include "test-helpers.h"
 #include "test.h"
 
 /* "(((a)+)+)+" with n groups, or "a+++" with n pluses when groups is false. */
@@ -23,18 +24,6 @@ static char *nested_plus(size_t n, bool groups)
 		s[k++] = '+';
 	}
 	s[k] = '\0';
-	return s;
-}
-
-/* n '(' then "a" then n ')'. */
-static char *nested_groups(size_t n)
-{
-	char *s = malloc(2 * n + 2);
-	ASSERT_NOT_NULL(s);
-	memset(s, '(', n);
-	s[n] = 'a';
-	memset(s + n + 1, ')', n);
-	s[2 * n + 1] = '\0';
 	return s;
 }
 
