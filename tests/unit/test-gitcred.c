@@ -106,6 +106,9 @@ int main(void)
 	}
 	RUN_TEST(check);
 	RUN_TEST(find);
-	(void)system(test_strf("rm -rf '%s'", dir));
+	char *rm = test_strf("rm -rf '%s'", dir);
+	(void)system(rm);
+	free(rm);
+	free(dir);
 	return 0;
 }
