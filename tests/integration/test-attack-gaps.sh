@@ -136,3 +136,44 @@ expect_eq "$(ls "$S/tasks" | tr '\n' ' ')" "$tasks0" "a1's tasks after the overs
 json_post "$ADMIN" /v1/kv/a1/actions/noop '{}'
 expect_eq "$HS" 201 "a small action body after the refusals"
 ok "action bodies over --max-args-bytes: 413 from Content-Length before the body, lasterror set"
+
+# ---- 3. a robot that mounts this one may park many reads on it ----
+# 100 tasks on B that wait for $TMP/peer-b/release, 10 services of 10; A parks a read of each
+# result through @remote (one long poll on B each, one connection each: HTTP/1.1), and B has
+# the default --http-max-conns-per-ip. With 64 (the first pass's default) the 65th read failed
+# with ENOTCONN.
+N=100
+for s in $(seq 10); do
+	timeout 10 mkdir "$B_MNT/kv/h$s" || fail "mkdir kv/h$s on B"
+done
+ids=()
+for i in $(seq 0 $((N - 1))); do
+	s=$((i % 10 + 1))
+	ids+=("h$s/tasks/$(submit "$B_MNT/kv/h$s" hold '')/result")
+done
+for i in "${!ids[@]}"; do
+	timeout 120 cat "$R/kv/${ids[$i]}" >"$TMP/parked.$i" 2>"$TMP/parked.$i.err" &
+	echo $! >>"$TMP/parked.pids"
+done
+conns() { ss -Htn state established "( dport = :$B_PORT )" | wc -l; }
+wait_for "[ \$(conns) -ge $N ]" 30 || true
+sleep 1
+c=$(conns)
+echo "parked: $N reads through @remote, $c connections from A to B" >&2
+for i in "${!ids[@]}"; do
+	[ ! -s "$TMP/parked.$i.err" ] || fail "parked read $i failed: $(cat "$TMP/parked.$i.err")"
+done
+alive=0
+while read -r p; do ! kill -0 "$p" 2>/dev/null || alive=$((alive + 1)); done <"$TMP/parked.pids"
+expect_eq "$alive" "$N" "parked reads still waiting"
+# Short requests through A are not held up behind the long polls.
+t0=$(now)
+expect_eq "$(timeout 10 ls "$R/kv/h1/tasks" | grep -c '^[0-9]')" 10 "ls of a remote service's tasks"
+expect_eq "$(jsonstr "$(rcat "$R/kv/k1/data")" 'j["greeting"]')" "through a" "a remote data read"
+fgt 5 "$(since "$t0")" || fail "short requests took $(since "$t0") s beside $N parked reads"
+touch "$TMP/peer-b/release"
+while read -r p; do wait "$p" || fail "a parked read exited $?"; done <"$TMP/parked.pids"
+for i in "${!ids[@]}"; do
+	expect_eq "$(cat "$TMP/parked.$i")" released "parked read $i (${ids[$i]})"
+done
+ok "$N parked reads through @remote ($c connections to B), short requests beside them: all answered"
