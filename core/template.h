@@ -44,9 +44,13 @@ struct zr_template {
 
 /* Loads the template in folder dir. source is the uid prefix ("local").
  * Manifest keys: name (valid name, equal to the folder's name), version (semver), description,
- * users (boolean), data (schema fields), required, actions ({name: {timeout, retry: {tries,
- * delay, backoff}, every, args, required, description, admin (boolean)}}), process, consumes,
- * on_delete (array of action names), on (object of arrays of action names). Every regular file in actions/ is an action
+ * users (boolean: offered to HTTP user tokens), data (schema fields), required, actions
+ * ({name: {timeout, retry: {tries, delay, backoff}, every, args, required, description,
+ * admin (boolean: admin token or local root only), env}}), process, consumes, on_delete
+ * (array of action names), on (object of arrays of action names), env (an object of fixed
+ * variables for every action, checked with zr_env_check; an action's own env adds to it and
+ * wins; both are read again from manifest when an action starts, env.h). Every regular file
+ * in actions/ is an action
  * (its name must be valid and it must be executable); an action named in the manifest, in
  * on_delete or in on must have its file. Unknown keys are errors.
  * Returns 0, or a negative errno with *ret_err (malloc'd) naming the file and the field, e.g.

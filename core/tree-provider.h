@@ -87,9 +87,11 @@ void zr_tree__poll_destroy(struct zr_tree *t, void *ph);
 
 /* One write of a data body: adds it to wbuf at off. 1: apply the body now (a first write that
  * holds a whole JSON text, or one plainly wrong, answers for itself); 0: it waits for close
- * (an editor writing in pieces); -ENOMEM. The same for local and remote data files. */
+ * (an editor writing in pieces); -ENOMEM; -EFBIG when the body would pass max bytes
+ * (--http-max-body), checked before anything grows, and wbuf is then emptied. The same for
+ * local and remote data files. */
 struct zr_buf;
-int zr_tree__data_write(struct zr_buf *wbuf, const char *buf, size_t len, uint64_t off);
+int zr_tree__data_write(struct zr_buf *wbuf, const char *buf, size_t len, uint64_t off, size_t max);
 
 /* Who asks (actor.h) during a call of mkdir, rmdir or open made with zr_tree_*_as; NULL (the
  * robot itself) otherwise. Borrowed for that call only: copy what is kept. */

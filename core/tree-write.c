@@ -123,21 +123,17 @@ void zr_local__write_data(struct tree_op *op, const struct ctx *c, const char *b
 	struct handle *h = op->h;
 	size_t max = op->tree->robot->cfg.data_max ? op->tree->robot->cfg.data_max
 						     : ZR_DATA_MAX_DEFAULT;
-	/* Checked before the buffer grows: a write at offset 1 GiB must not allocate (and
-	 * zero-fill) 1 GiB. What the handle gathered so far is dropped, so that its close
-	 * applies nothing. */
-	if (off > max || len > max - off) {
+	int now = zr_tree__data_write(&h->wbuf, buf, len, off, max);
+	if (now == -EFBIG) {
 		_cleanup_free_ char *why = NULL;
 		if (asprintf(&why, "data larger than %zu bytes (--http-max-body): a write of %zu "
 			     "bytes at offset %llu", max, len, (unsigned long long)off) < 0) {
 			why = NULL;
 		}
-		zr_buf_done(&h->wbuf);
 		h->wpending = false;
 		zr_local__op_done(op, zr_local__refuse(op, c, -EFBIG, why), NULL);
 		return;
 	}
-	int now = zr_tree__data_write(&h->wbuf, buf, len, off);
 	if (now < 0) {
 		zr_local__op_done(op, now, NULL);
 		return;

@@ -383,8 +383,14 @@ void zr_tree_forward_cancel(struct zr_tree *t, struct zr_tree_fwd *f)
 	f->prov->forward_cancel(f);
 }
 
-int zr_tree__data_write(struct zr_buf *wbuf, const char *buf, size_t len, uint64_t off)
+int zr_tree__data_write(struct zr_buf *wbuf, const char *buf, size_t len, uint64_t off, size_t max)
 {
+	/* Checked before the buffer grows: a write at offset 1 GiB must not allocate (and
+	 * zero-fill) 1 GiB. What was gathered is dropped, so that the close applies nothing. */
+	if (off > max || len > max - off) {
+		zr_buf_done(wbuf);
+		return -EFBIG;
+	}
 	if (zr_buf_write_at(wbuf, off, buf, len) < 0) {
 		return -ENOMEM;
 	}

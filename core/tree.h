@@ -184,9 +184,12 @@ void zr_tree_release(struct zr_tree *t, struct zr_handle *h);
 unsigned zr_tree_poll(struct zr_tree *t, struct zr_handle *h, void *ph);
 
 /* One HTTP request passed on as it is to the robot that node ino (from zr_tree_walk's
- * -EREMOTE) stands for: path is the tree path below that node there. cb gets the answer as
- * it is (r set, whatever its status) or a transport errno with r NULL. NULL (with *ret_err)
- * when ino is not another robot's (-ENOENT) or out of memory. */
+ * -EREMOTE) stands for: path is the tree path below that node there. cb gets the answer (r
+ * set, whatever its status) or a transport errno with r NULL. The answer is the remote's
+ * except r->location: the remote's Location rewritten as "/v1/..." of that same remote in
+ * our spelling, or NULL when it named anything else (a remote is untrusted: README
+ * "Security"). NULL (with *ret_err) when ino is not another robot's (-ENOENT) or out of
+ * memory. */
 struct zr_tree_fwd_opts {
 	const char *method; /* GET, HEAD, POST, PUT, DELETE */
 	const char *path;

@@ -196,6 +196,7 @@ static int start_remotes(struct daemon *d)
 		.changed = on_remote_changed,
 		.data = d,
 		.self = zr_robot_name(d->robot),
+		.data_max = (size_t)arg_http_body_max,
 	};
 	int err = zr_remotes_create(&d->loop, &rcfg, &d->remotes);
 	zr_robot_set_links(d->robot, on_link, d);

@@ -41,7 +41,7 @@ double arg_remote_timeout = 10;
 /* Least privilege (issue 12): environment, HTTP exposure. */
 char **arg_pass_env;
 size_t arg_n_pass_env;
-int arg_http_conns_per_ip = 64;
+int arg_http_conns_per_ip = 1024;
 
 void zr_options_usage(FILE *f)
 {
@@ -88,7 +88,7 @@ void zr_options_usage(FILE *f)
 		"  --pass-env NAME[,NAME]...  give actions these variables of the robot's\n"
 		"                     environment (repeatable; they get PATH, HOME, LANG, TZ)\n"
 		"  --http-max-conns-per-ip N  open HTTP connections per client address\n"
-		"                     (default 64)\n\n"
+		"                     (default 1024)\n\n"
 		"zrobot mount shows one remote robot at DIR, without a robot of its own.\n");
 }
 

@@ -158,6 +158,14 @@ void zr_api__tokens_done(struct zr_api_tokens *t);
 /* Decides who asks (q->role) and whether they may do this; answers 401 or 403 when not. */
 void zr_api__authorize(struct zr_api_req *q);
 
+/* request.c: the most bytes of body q's target takes: --http-max-body, and for a write to an
+ * action file --max-args-bytes, which the model would check only once the body is whole. */
+size_t zr_api__body_cap(const struct zr_api_req *q);
+/* Answers q 413 for a body over that bound, len its Content-Length (0: unknown, chunked). For
+ * an action file the reason also goes to the service's lasterror, as a write's would, when
+ * the caller may run that action. */
+void zr_api__body_refuse(struct zr_api_req *q, uint64_t len);
+
 /* status.c */
 /* The HTTP status for a positive errno, and its name ("ENOENT"). */
 unsigned zr_api__status(int err);

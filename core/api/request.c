@@ -156,11 +156,59 @@ void zr_api__begin(struct zr_api_req *q)
 		return;
 	}
 	uint64_t len;
-	if (parse_u64(zr_api__header(q, MHD_HTTP_HEADER_CONTENT_LENGTH), &len) && len > q->api->cfg.body_max) {
-		zr_api__fail(q, 413, EFBIG, "the body is larger than %zu bytes", q->api->cfg.body_max);
+	if (parse_u64(zr_api__header(q, MHD_HTTP_HEADER_CONTENT_LENGTH), &len) &&
+	    len > zr_api__body_cap(q)) {
+		zr_api__body_refuse(q, len);
 		return;
 	}
 	q->step = dispatch;
+}
+
+/* ---- bodies over their target's bound (issue 12) ---- */
+
+static size_t args_cap(const struct zr_api_req *q)
+{
+	size_t max = q->api->robot->cfg.args_max;
+	return max ? max : ZR_ARGS_MAX_DEFAULT;
+}
+
+static bool writes_action(const struct zr_api_req *q)
+{
+	return is_action(q) && (q->method == ZR_API_POST || q->method == ZR_API_PUT);
+}
+
+size_t zr_api__body_cap(const struct zr_api_req *q)
+{
+	size_t cap = q->api->cfg.body_max;
+	if (writes_action(q) && args_cap(q) < cap) {
+		cap = args_cap(q);
+	}
+	return cap;
+}
+
+void zr_api__body_refuse(struct zr_api_req *q, uint64_t len)
+{
+	_cleanup_free_ char *why = NULL;
+	size_t cap = zr_api__body_cap(q);
+	if (!writes_action(q) || cap != args_cap(q)) {
+		zr_api__fail(q, 413, EFBIG, "the body is larger than %zu bytes", cap);
+		return;
+	}
+	if (len) {
+		(void)zr_fail(&why, -EFBIG, "arguments of %" PRIu64 " bytes, more than %zu "
+			      "(--max-args-bytes)", len, cap);
+	} else {
+		(void)zr_fail(&why, -EFBIG, "arguments of more than %zu bytes (--max-args-bytes)", cap);
+	}
+	/* The refusal goes where a write's would, for a caller who may run the action: anyone
+	 * else gets the 413 but must not write into another's lasterror. */
+	struct zr_service *s = req_service(q);
+	const struct zr_action_def *a = s ? zr_template_action(s->template, q->comps[3]) : NULL;
+	if (a && zr_service_may_act(s, &q->actor, NULL) == 0 &&
+	    (!a->admin || zr_actor_is_admin(&q->actor))) {
+		zr_service_refuse(s, q->path, EFBIG, why);
+	}
+	zr_api__fail(q, 413, EFBIG, "%s", why ? why : "arguments too large");
 }
 
 void zr_api__release(struct zr_api_req *q)

@@ -389,15 +389,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return q->ready ? respond(q) : MHD_YES;
 	}
 	if (*upload_size > 0) {
-		size_t n = *upload_size;
+		size_t n = *upload_size, cap = zr_api__body_cap(q);
 		*upload_size = 0;
-		if (!q->too_big && q->body.len + n <= api->cfg.body_max) {
+		if (!q->too_big && q->body.len + n <= cap) {
 			return zr_buf_append(&q->body, upload, n) < 0 ? MHD_NO : MHD_YES;
+		}
+		/* A body without a Content-Length, past its target's bound (an action's is
+		 * --max-args-bytes): kept no further, refused now (lasterror too), answered
+		 * once it ends, and the connection closed if it goes on for long. */
+		if (!q->too_big && !q->ready) {
+			zr_api__body_refuse(q, 0);
 		}
 		q->too_big = true;
 		q->discarded += n;
 		zr_buf_done(&q->body);
-		return q->discarded > DISCARD_FACTOR * api->cfg.body_max ? MHD_NO : MHD_YES;
+		return q->discarded > DISCARD_FACTOR * cap ? MHD_NO : MHD_YES;
 	}
 	if (q->c) {
 		q->c->busy = true;

@@ -62,7 +62,8 @@ ok "--pass-env ZR_ROOT: exit 2, nothing made"
 # A fresh data folder under umask 022.
 DATA=$TMP/fresh/data
 umask 022
-ZR_PASS_ENV=PASSED_BY_ADMIN zr_start_http
+# --http-max-conns-per-ip 64: the flood below checks that the limit holds (the default is 1024).
+ZR_PASS_ENV=PASSED_BY_ADMIN zr_start_http --http-max-conns-per-ip 64
 umask 077
 for t in bad1 bad2 bad3 bad4; do
 	[ ! -e "$MNT/$t" ] || fail "template $t was loaded"
