@@ -14,6 +14,7 @@
 
 #include "util/cleanup.h"
 #include "util/log.h"
+#include "util/url.h"
 
 #define FILE_MAX (1024 * 1024)
 
@@ -66,14 +67,6 @@ static bool parse(const char *s, size_t n, struct parsed *ret)
 	return true;
 }
 
-static int hex(char c)
-{
-	if (isdigit((unsigned char)c)) {
-		return c - '0';
-	}
-	return isxdigit((unsigned char)c) ? tolower((unsigned char)c) - 'a' + 10 : -1;
-}
-
 /* The percent-decoded part, malloc'd; NULL when out of memory. */
 static char *decode(struct part p)
 {
@@ -82,8 +75,8 @@ static char *decode(struct part p)
 		return NULL;
 	}
 	for (size_t i = 0; i < p.n; i++) {
-		if (p.s[i] == '%' && i + 2 < p.n && hex(p.s[i + 1]) >= 0 && hex(p.s[i + 2]) >= 0) {
-			*o++ = (char)(hex(p.s[i + 1]) * 16 + hex(p.s[i + 2]));
+		if (p.s[i] == '%' && i + 2 < p.n && zr_url_hexval(p.s[i + 1]) >= 0 && zr_url_hexval(p.s[i + 2]) >= 0) {
+			*o++ = (char)(zr_url_hexval(p.s[i + 1]) * 16 + zr_url_hexval(p.s[i + 2]));
 			i += 2;
 		} else {
 			*o++ = p.s[i];

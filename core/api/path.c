@@ -6,24 +6,14 @@
 #include <string.h>
 
 #include "util/buf.h"
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9') {
-		return c - '0';
-	}
-	if (c >= 'a' && c <= 'f') {
-		return c - 'a' + 10;
-	}
-	return c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
+#include "util/url.h"
 
 size_t zr_api_path_unescape(char *s)
 {
 	char *w = s;
 	for (const char *r = s; *r; r++) {
 		int hi, lo;
-		if (r[0] == '%' && (hi = hexval(r[1])) >= 0 && (lo = hexval(r[2])) >= 0 && (hi || lo)) {
+		if (r[0] == '%' && (hi = zr_url_hexval(r[1])) >= 0 && (lo = zr_url_hexval(r[2])) >= 0 && (hi || lo)) {
 			*w++ = (char)(hi * 16 + lo);
 			r += 2;
 		} else {

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "util/url.h"
+
 bool zr_untrusted_name_ok(const char *name, size_t len)
 {
 	if (len == 0 || len > ZR_UNTRUSTED_NAME_MAX || memchr(name, '\0', len) ||
@@ -93,17 +95,6 @@ int zr_untrusted_path_encode(struct zr_buf *b, const char *path)
 
 /* ---- Location ---- */
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9') {
-		return c - '0';
-	}
-	if (c >= 'a' && c <= 'f') {
-		return c - 'a' + 10;
-	}
-	return c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
 /* Appends segment s (n bytes, percent-encoded as a remote sent it) to b decoded, then encoded
  * again as ours; -EINVAL when it is not a plain name once decoded. */
 static int segment_recode(struct zr_buf *b, const char *s, size_t n)
@@ -114,8 +105,8 @@ static int segment_recode(struct zr_buf *b, const char *s, size_t n)
 		char c = s[i];
 		int hi, lo;
 		if (c == '%') {
-			if (i + 2 >= n || (hi = hexval(s[i + 1])) < 0 ||
-			    (lo = hexval(s[i + 2])) < 0) {
+			if (i + 2 >= n || (hi = zr_url_hexval(s[i + 1])) < 0 ||
+			    (lo = zr_url_hexval(s[i + 2])) < 0) {
 				err = -EINVAL;
 				break;
 			}
@@ -143,7 +134,7 @@ static bool query_ok(const char *q, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)q[i];
 		if (c == '%') {
-			if (i + 2 >= n || hexval(q[i + 1]) < 0 || hexval(q[i + 2]) < 0) {
+			if (i + 2 >= n || zr_url_hexval(q[i + 1]) < 0 || zr_url_hexval(q[i + 2]) < 0) {
 				return false;
 			}
 			i += 2;

@@ -24,3 +24,15 @@ bool zr_url_has_credentials(const char *text);
 /* True for an "http://" URL (any case) whose host is neither "localhost" nor a loopback
  * address (127.0.0.0/8, ::1): its traffic, tokens included, crosses a network in clear. */
 bool zr_url_plain_beyond_loopback(const char *url);
+
+/* The value of one hex digit of a %HH escape, or -1: every percent-decoder shares it. */
+static inline int zr_url_hexval(char c)
+{
+	if (c >= '0' && c <= '9') {
+		return c - '0';
+	}
+	if (c >= 'a' && c <= 'f') {
+		return c - 'a' + 10;
+	}
+	return c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
