@@ -1,0 +1,139 @@
+#!/bin/bash
+# Attacks over HTTP (issue 12, README "Security" and "HTTP API"): what a request without a
+# token, a user token, a service's secret and the admin token may reach, through another robot
+# (@remote/NAME/...), through links (producers/<role>, consumers/<t>.<s>), by the spelling of a
+# path and by the Authorization header. Each is refused with its code and changes nothing; the
+# remote here (odd-remote.py) also answers statuses HTTP does not define.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-http.sh"
+
+UA=attacker-a-token-0123456789
+UB=attacker-b-token-9876543210
+printf '%s\n%s\n' "$UA" "$UB" >"$TMP/tokens"
+
+mk_template "$TPL" u '{"name": "u", "version": "1.0.0", "users": true,
+  "data": {"note": {"type": "string", "default": "none"},
+           "pw": {"type": "string", "secret": true, "default": "x"}},
+  "actions": {"hello": {}}}'
+mk_action "$TPL/u" hello 'echo hi'
+mk_template "$TPL" uapp '{"name": "uapp", "version": "1.0.0", "users": true,
+  "consumes": {"host": {"template": "u"}}, "actions": {"noop": {}}}'
+mk_action "$TPL/uapp" noop 'true'
+
+# ---- another robot that answers odd statuses, and logs what reaches it ----
+OLOG=$TMP/odd.requests
+"$ZR_PY" "$ZR_SRC/tests/integration/odd-remote.py" "$TMP/odd.port" "$OLOG" >"$TMP/odd.log" 2>&1 &
+zr_track_pid $!
+wait_for "[ -s '$TMP/odd.port' ]" 10 || fail "the odd remote did not start: $(cat "$TMP/odd.log")"
+
+zr_start_http --token-file "$TMP/tokens" --remote "odd=http://127.0.0.1:$(cat "$TMP/odd.port")"
+body=(-H 'Content-Type: application/json' --data-binary)
+
+json_post "$UB" /v1/u '{"name": "b1", "data": {"note": "b-private-note", "pw": "b-private-pw"}}'
+expect_eq "$HS" 201 "user B creates u/b1"
+SB1=$(jbody 'j["secret"]')
+json_post "$UA" /v1/u '{"name": "a1", "data": {"note": "a-note"}}'
+expect_eq "$HS" 201 "user A creates u/a1"
+SA1=$(jbody 'j["secret"]')
+json_post "$UA" /v1/uapp '{"name": "aapp", "data": {"host": "u/a1"}}'
+expect_eq "$HS" 201 "user A creates uapp/aapp on u/a1"
+wait_for "grep -q 'Remote odd .* is up' '$TMP/robot.log'" 10 || fail "the odd remote is not up"
+
+# What must not change: services, their data, the tokens.
+snapshot() {
+	{
+		(cd "$MNT" && ls -d */*/ | grep -v '^@')
+		cat "$MNT/u/b1/data" "$MNT/u/a1/data" "$MNT/uapp/aapp/data"
+		sha256sum "$DATA/admin.token"
+	} 2>&1
+}
+before=$(snapshot)
+
+# ---- another robot's admin-only files, through this robot's token there ----
+# Our token there may be its admin: only our admin may send anything through it.
+: >"$OLOG"
+for tok in "$UA" "$SA1" "$SB1"; do
+	for p in @remote/odd/@robot/log @remote/odd/u/b1/data @remote/odd/@remote/c/@robot/log \
+		@remote/odd/@remote/c/u/b1/data @remote/odd/status/200 @remote/odd @remote/odd/; do
+		for m in GET HEAD; do
+			expect_http 403 "$tok" $m "/v1/$p"
+		done
+		expect_http 403 "$tok" POST "/v1/$p" "${body[@]}" '{}'
+		expect_http 403 "$tok" PUT "/v1/$p" "${body[@]}" '{}'
+		expect_http 403 "$tok" DELETE "/v1/$p"
+	done
+	http "$tok" GET /v1/@remote/odd/u/b1/events -H 'Accept: text/event-stream'
+	expect_eq "$HS" 403 "an event stream of the remote"
+done
+expect_http 401 - GET /v1/@remote/odd/status/200
+expect_eq "$(cat "$OLOG")" "" "requests that reached the remote for user tokens and secrets"
+expect_http 200 "$ADMIN" GET /v1/@remote/odd/status/200
+expect_eq "$(cat "$OLOG")" "GET /v1/status/200" "the admin's request, at the remote"
+ok "user tokens and secrets reach nothing of another robot (403, even its @robot/log at any depth); nothing is sent"
+
+# ---- statuses HTTP does not define, from another robot ----
+for c in 600 999; do
+	for m in GET POST; do
+		http "$ADMIN" "$m" "/v1/@remote/odd/status/$c" "${body[@]}" '{}'
+		expect_eq "$HS" 502 "$m of a remote answering $c"
+		expect_eq "$(jbody 'j["error"]')" EIO "the error of a remote answering $c"
+		expect_in "$(jbody 'j["detail"]')" "answered HTTP $c" "the detail of a remote answering $c"
+	done
+done
+expect_http 404 "$ADMIN" GET /v1/@remote/odd/status/404
+expect_http 409 "$ADMIN" GET /v1/@remote/odd/status/409
+pid_alive "$ZR_PID" || fail "the robot died of a remote's odd status"
+ok "a remote's status past 599 is 502 here, never passed on as ours; real ones still are"
+
+# ---- links: the redirect names the same names, whatever they hold ----
+http "$UB" GET /v1/uapp/aapp/producers/host/info
+expect_eq "$HS" 307 "GET through producers/host"
+expect_eq "$(hdr Location)" /v1/u/a1/info "Location through producers/host"
+http "$UB" GET '/v1/uapp/aapp/producers/host/x%3Fwait=5'
+expect_eq "$HS" 307 "GET through a link of a name with a ?"
+expect_eq "$(hdr Location)" '/v1/u/a1/x%3Fwait=5' "Location of a name with a ? (no query)"
+http "$UB" GET '/v1/uapp/aapp/producers/host/%252e%252e/%252e%252e/@robot/log'
+expect_eq "$HS" 307 "GET through a link of a name %2e%2e"
+loc=$(hdr Location)
+expect_eq "$loc" '/v1/u/a1/%252e%252e/%252e%252e/@robot/log' "Location of names %2e%2e"
+# Followed as a browser would (%2e%2e in a URL is a dot segment to WHATWG), it stays there.
+expect_http 404 "$UB" GET "$loc"
+http "$UB" GET '/v1/u/a1/consumers/uapp.aapp/a%23b%20c%C3%A9'
+expect_eq "$(hdr Location)" '/v1/uapp/aapp/a%23b%20c%C3%A9' "Location of a name with # space and UTF-8"
+ok "a redirect through a link re-encodes the names after it ('?', '#', '%', spaces): the same names, no query, no dot segment"
+
+# ---- a user token and another's data, spelled otherwise ----
+for p in u/b1/data u/b1/data/ u/b1/%64ata 'u/b1/data?after=0' 'u/b1/data?wait=1'; do
+	http "$UA" GET "/v1/$p"
+	expect_eq "$HS" 403 "user A GET /v1/$p"
+	expect_not_in "$HB" b-private "user A GET /v1/$p"
+done
+expect_http 403 "$UA" HEAD /v1/u/b1/data
+http "$UA" GET /v1/u/b1/data -H 'Accept: text/event-stream'
+expect_eq "$HS" 403 "user A's event stream of u/b1/data"
+for p in u/b1 u/b1/ u/b1/info u/b1/events u/b1/log u/b1/lasterror @robot/events; do
+	http "$UA" GET "/v1/$p"
+	expect_eq "$HS" 200 "user A GET /v1/$p"
+	expect_not_in "$HB" b-private "user A GET /v1/$p"
+done
+for p in u/b1/DATA u/B1/data 'u/b1/data%00' 'u/b1/data%20'; do
+	http "$UA" GET "/v1/$p"
+	case $HS in 400 | 403 | 404) ;; *) fail "user A GET /v1/$p: status $HS" ;; esac
+	expect_not_in "$HB" b-private "user A GET /v1/$p"
+done
+ok "another's data stays 403 whatever the spelling (trailing /, %64, query, ?wait, HEAD, event stream)"
+
+# ---- the Authorization header ----
+for h in "Bearer $ADMIN$ADMIN" "Bearer ${ADMIN:0:32}" "Bearer ${ADMIN:0:63}" "Bearer $ADMIN x" \
+	"Bearer x$ADMIN" "Bearer $(printf 'a%.0s' $(seq 8000))" "Basic $ADMIN" "$ADMIN" \
+	"Bearer ${SB1:0:8}" "Bearer $UA$UA" "Bearer ${UA%?}"; do
+	http - GET /v1/u/b1/data -H "Authorization: $h"
+	expect_eq "$HS" 401 "Authorization: ${h:0:20}... (${#h} bytes)"
+	expect_not_in "$HB" b-private "Authorization: ${h:0:20}..."
+done
+expect_http 200 - GET /v1/u/b1/data -H "Authorization: bearer   $SB1  "
+ok "a token is the whole token: longer, shorter, repeated, with more words or another scheme is 401"
+
+expect_eq "$(snapshot)" "$before" "services, data and tokens after the attacks"
+pid_alive "$ZR_PID" || fail "the robot died"
+zr_stop
