@@ -12,10 +12,12 @@ UB=attacker-b-token-9876543210
 printf '%s\n%s\n' "$UA" "$UB" >"$TMP/tokens"
 
 mk_template "$TPL" u '{"name": "u", "version": "1.0.0", "users": true,
+  "env": {"HTTP_PROXY": "http://proxyuser:proxy-pass-word@proxy.example:3128"},
   "data": {"note": {"type": "string", "default": "none"},
            "pw": {"type": "string", "secret": true, "default": "x"}},
-  "actions": {"hello": {}}}'
+  "actions": {"hello": {}, "proxy": {}}}'
 mk_action "$TPL/u" hello 'echo hi'
+mk_action "$TPL/u" proxy 'printf "%s" "$HTTP_PROXY" >"$MARKS/proxy"'
 mk_template "$TPL" uapp '{"name": "uapp", "version": "1.0.0", "users": true,
   "consumes": {"host": {"template": "u"}}, "actions": {"noop": {}}}'
 mk_action "$TPL/uapp" noop 'true'
@@ -122,6 +124,21 @@ for p in u/b1/DATA u/B1/data 'u/b1/data%00' 'u/b1/data%20'; do
 	expect_not_in "$HB" b-private "user A GET /v1/$p"
 done
 ok "another's data stays 403 whatever the spelling (trailing /, %64, query, ?wait, HEAD, event stream)"
+
+# ---- a password in a manifest's env (a proxy's URL) ----
+for tok in "$UA" "$ADMIN"; do
+	http "$tok" GET /v1/@robot/templates/u/manifest
+	expect_eq "$HS" 200 "GET the manifest of u"
+	expect_not_in "$HB" proxy-pass-word "the manifest of u over HTTP"
+	expect_eq "$(jbody 'j["env"]["HTTP_PROXY"]')" 'http://proxyuser:***@proxy.example:3128' \
+		"the proxy's URL in the manifest"
+done
+expect_not_in "$(cat "$MNT/@robot/templates/u/manifest")" proxy-pass-word "the manifest of u on the mount"
+expect_http 201 "$UA" POST /v1/u/a1/actions/proxy
+wait_for "[ -s '$MARKS/proxy' ]" 10 || fail "u's proxy action did not run"
+expect_eq "$(cat "$MARKS/proxy")" 'http://proxyuser:proxy-pass-word@proxy.example:3128' \
+	"HTTP_PROXY as the action gets it"
+ok "a manifest's env shows URLs with their password masked (HTTP and mount); actions get the real value"
 
 # ---- the Authorization header ----
 for h in "Bearer $ADMIN$ADMIN" "Bearer ${ADMIN:0:32}" "Bearer ${ADMIN:0:63}" "Bearer $ADMIN x" \
