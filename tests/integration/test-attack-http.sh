@@ -82,10 +82,16 @@ for c in 600 999; do
 		expect_in "$(jbody 'j["detail"]')" "answered HTTP $c" "the detail of a remote answering $c"
 	done
 done
+# A 401 there is its refusal of our robot's token, not of the client's.
+http "$ADMIN" GET /v1/@remote/odd/status/401
+expect_eq "$HS" 403 "a remote answering 401"
+expect_eq "$(jbody 'j["error"]')" EACCES "the error of a remote answering 401"
+expect_in "$(jbody 'j["detail"]')" "refused our token" "the detail of a remote answering 401"
+[ -z "$(hdr WWW-Authenticate)" ] || fail "WWW-Authenticate on a remote's 401"
 expect_http 404 "$ADMIN" GET /v1/@remote/odd/status/404
 expect_http 409 "$ADMIN" GET /v1/@remote/odd/status/409
 pid_alive "$ZR_PID" || fail "the robot died of a remote's odd status"
-ok "a remote's status past 599 is 502 here, never passed on as ours; real ones still are"
+ok "a remote's status past 599 is 502 here, its 401 (our token refused) 403: never passed on as ours; real ones still are"
 
 # ---- links: the redirect names the same names, whatever they hold ----
 http "$UB" GET /v1/uapp/aapp/producers/host/info
