@@ -848,6 +848,11 @@ static void dispatch(struct zr_api_req *q)
 		get_metrics(q);
 		return;
 	}
+	/* Decided at the headers, but the body may have taken long: decided again now, on the
+	 * services as they are (the walk and a local open follow at once). */
+	if (!zr_api__in_scope(q)) {
+		return;
+	}
 	int err = zr_tree_walk(api->tree, q->path, &q->attr, &q->fwd_at);
 	if (err == -EREMOTE) {
 		q->ino = q->attr.ino;

@@ -42,6 +42,7 @@ expect_eq "$HS" 201 "user A creates uapp/aapp on u/a1"
 wait_for "grep -q 'Remote odd .* is up' '$TMP/robot.log'" 10 || fail "the odd remote is not up"
 
 # What must not change: services, their data, the tokens.
+jq_note() { json "$MNT/$1/data" 'j["note"]'; }
 snapshot() {
 	{
 		(cd "$MNT" && ls -d */*/ | grep -v '^@')
@@ -130,6 +131,49 @@ for p in u/b1/DATA u/B1/data 'u/b1/data%00' 'u/b1/data%20'; do
 	expect_not_in "$HB" b-private "user A GET /v1/$p"
 done
 ok "another's data stays 403 whatever the spelling (trailing /, %64, query, ?wait, HEAD, event stream)"
+
+# ---- a slow request: rights are those of the service it reaches, when it reaches it ----
+# The headers name A's own service; before the body's last byte, A deletes it and B makes one
+# of that name. (GET takes a body like any request; the read happens once it arrived.)
+slow_get() { # TOKEN PATH TRIGGER-SCRIPT: the answer of a GET whose body waits for TRIGGER
+	"$ZR_PY" - "$URL" "$1" "$2" "$3" <<'PY'
+import socket, subprocess, sys, urllib.parse
+url, tok, path, trigger = sys.argv[1:]
+u = urllib.parse.urlsplit(url)
+c = socket.create_connection((u.hostname, u.port), timeout=20)
+c.sendall(("GET %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Length: 1\r\n"
+           "Connection: close\r\n\r\n" % (path, tok)).encode())
+subprocess.run(["bash", "-c", trigger], check=True)
+c.sendall(b"x")
+out = b""
+while True:
+    b = c.recv(65536)
+    if not b:
+        break
+    out += b
+print(out.decode("utf-8", "replace").split("\r\n")[0].split()[1])
+print(out.decode("utf-8", "replace").split("\r\n\r\n", 1)[-1])
+PY
+}
+export URL UA UB SA1 ADMIN
+recreate='set -e
+curl -sf -o /dev/null -X DELETE -H "Authorization: Bearer $1" "$URL/v1/u/$2"
+curl -sf -o /dev/null -H "Authorization: Bearer $UB" -H "Content-Type: application/json" \
+	-d "{\"name\": \"$2\", \"data\": {\"note\": \"b-victim-note\"}}" "$URL/v1/u"'
+json_post "$UA" /v1/u '{"name": "reused"}'
+expect_eq "$HS" 201 "user A creates u/reused"
+out=$(slow_get "$UA" /v1/u/reused/data "bash -c '$recreate' - '$UA' reused") || fail "the slow GET"
+expect_not_in "$out" b-victim-note "user A's slow GET of u/reused/data, now B's"
+expect_eq "$(head -n 1 <<<"$out")" 403 "user A's slow GET of u/reused/data, now B's"
+expect_eq "$(jq_note u/reused)" b-victim-note "B's u/reused"
+json_post "$UA" /v1/u '{"name": "reused2"}'
+expect_eq "$HS" 201 "user A creates u/reused2"
+SR2=$(jbody 'j["secret"]')
+out=$(slow_get "$SR2" /v1/u/reused2/data "bash -c '$recreate' - '$UA' reused2") || fail "the slow GET"
+expect_not_in "$out" b-victim-note "the old secret's slow GET of u/reused2/data, now B's"
+expect_eq "$(head -n 1 <<<"$out")" 403 "the old secret's slow GET of u/reused2/data, now B's"
+ok "a slow GET is decided on the service it reads when it reads it: A's token and an old secret get 403 on B's service of the same name"
+before=$(snapshot) # with B's two new services
 
 # ---- a password in a manifest's env (a proxy's URL) ----
 for tok in "$UA" "$ADMIN"; do
