@@ -776,7 +776,8 @@ static void location_add(struct zr_buf *loc, const char *name)
 	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
 		bool plain = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
 			     (*p >= '0' && *p <= '9') || strchr(keep, *p);
-		(void)(plain ? zr_buf_append(loc, (const char *)p, 1) : zr_buf_printf(loc, "%%%02X", *p));
+		(void)(plain ? zr_buf_append(loc, (const char *)p, 1)
+			     : zr_buf_printf(loc, "%%%02X", *p));
 	}
 }
 
