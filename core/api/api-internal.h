@@ -157,6 +157,10 @@ int zr_api__tokens_load(struct zr_api *api, char **ret_err);
 void zr_api__tokens_done(struct zr_api_tokens *t);
 /* Decides who asks (q->role) and whether they may do this; answers 401 or 403 when not. */
 void zr_api__authorize(struct zr_api_req *q);
+/* Whether q's role may still do q by its path; else answers 403 and returns false. Asked
+ * again when the request is served, since its body may arrive long after its headers: a
+ * service named then may have been deleted and made again by someone else meanwhile. */
+bool zr_api__in_scope(struct zr_api_req *q);
 
 /* request.c: the most bytes of body q's target takes: --http-max-body, and for a write to an
  * action file --max-args-bytes, which the model would check only once the body is whole. */

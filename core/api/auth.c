@@ -276,6 +276,30 @@ static bool user_may(const struct zr_api_req *q)
 	}
 }
 
+/* The service a secret's request names (T/S/...), when the secret is still that service's:
+ * NULL once it was deleted, even if another of that name was made since. */
+static const struct zr_service *secret_service(const struct zr_api_req *q)
+{
+	const struct zr_service *s = NULL;
+	if (!q->metrics && q->n_comps >= 2 && q->comps[0][0] != '@') {
+		s = zr_robot_service(q->api->robot, q->comps[0], q->comps[1]);
+	}
+	return s && !s->pending && zr_actor_may_act(&q->actor, s->creator, s->guid) ? s : NULL;
+}
+
+bool zr_api__in_scope(struct zr_api_req *q)
+{
+	if (q->role == ZR_API_USER && !q->metrics && !user_may(q)) {
+		zr_api__fail(q, 403, EPERM, "a user token may not %s /%s", q->method_name, q->path);
+		return false;
+	}
+	if (q->role == ZR_API_SECRET && !secret_service(q)) {
+		zr_api__fail(q, 403, EPERM, "a service's secret acts on that service only");
+		return false;
+	}
+	return true;
+}
+
 void zr_api__authorize(struct zr_api_req *q)
 {
 	struct zr_api *api = q->api;
@@ -308,10 +332,7 @@ void zr_api__authorize(struct zr_api_req *q)
 			zr_api__fail(q, 500, EIO, "cannot hash the token");
 			return;
 		}
-		if (q->metrics || user_may(q)) {
-			return;
-		}
-		zr_api__fail(q, 403, EPERM, "a user token may not %s /%s", q->method_name, q->path);
+		(void)zr_api__in_scope(q);
 		return;
 	}
 	if (!q->metrics && q->n_comps >= 2 && q->comps[0][0] != '@') {

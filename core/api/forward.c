@@ -71,6 +71,16 @@ static void on_proxied(int err, const struct zr_http_resp *r, void *data)
 	}
 	if (!r) {
 		zr_api__fail(q, zr_api__status(-err), -err, "/%.*s: %s", (int)q->fwd_at, q->path, strerror(-err));
+	} else if (r->status < 200 || r->status > 599) {
+		/* Not a final status HTTP defines (libcurl takes any three digits, and a 101 it was
+		 * not asked for): passed on, it would reach our client as ours. */
+		zr_api__fail(q, 502, EIO, "/%.*s: the remote robot answered HTTP %ld", (int)at,
+			     q->path, r->status);
+	} else if (r->status == 401) {
+		/* The remote refused our robot's token, not our client's: a 401 here says that the
+		 * client's own token is unknown (and would ask it for another). */
+		zr_api__fail(q, 403, EACCES, "/%.*s: the remote robot refused our token (HTTP 401)",
+			     (int)at, q->path);
 	} else if (r->status >= 300 && r->status < 400 && !loc) {
 		/* A remote robot is untrusted: its redirect is followed by our client only to a
 		 * path of that same remote, through us. */

@@ -813,6 +813,22 @@ static void delete_service(struct zr_api_req *q)
 
 /* ---- symbolic links ---- */
 
+/* Appends "/" and name to a Location, percent-encoding what would not stay one path segment
+ * of the same name when the client sends it back: '%' (a decoded %252e%252e would come back
+ * as "..", which clients resolve), '?' and '#' (a decoded %3F would start a query), spaces,
+ * controls and bytes past ASCII. Our own names (RFC 3986 pchar) stay as they are. */
+static void location_add(struct zr_buf *loc, const char *name)
+{
+	static const char keep[] = "-._~!$&'()*+,;=:@";
+	(void)zr_buf_puts(loc, "/");
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+		bool plain = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+			     (*p >= '0' && *p <= '9') || strchr(keep, *p);
+		(void)(plain ? zr_buf_append(loc, (const char *)p, 1)
+			     : zr_buf_printf(loc, "%%%02X", *p));
+	}
+}
+
 /* A path through a symbolic link (producers/<role>, consumers/<t>.<s>) is answered with a
  * redirect to where the link points, never followed here: the client asks again for the real
  * path, and its token is checked against that path. Returns true when it answered. */
@@ -852,10 +868,10 @@ static bool redirect_link(struct zr_api_req *q)
 		struct zr_buf loc = {0};
 		(void)zr_buf_puts(&loc, "/v1");
 		for (size_t k = 0; k < n; k++) {
-			(void)zr_buf_printf(&loc, "/%s", stack[k]);
+			location_add(&loc, stack[k]);
 		}
 		for (size_t k = i + 1; k < q->n_comps; k++) {
-			(void)zr_buf_printf(&loc, "/%s", q->comps[k]);
+			location_add(&loc, q->comps[k]);
 		}
 		free(stack);
 		if (bad || !loc.data) {
@@ -879,6 +895,11 @@ static void dispatch(struct zr_api_req *q)
 	struct zr_api *api = q->api;
 	if (q->metrics) {
 		get_metrics(q);
+		return;
+	}
+	/* Decided at the headers, but the body may have taken long: decided again now, on the
+	 * services as they are (the walk and a local open follow at once). */
+	if (!zr_api__in_scope(q)) {
 		return;
 	}
 	int err = zr_tree_walk(api->tree, q->path, &q->attr, &q->fwd_at);
