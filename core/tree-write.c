@@ -57,7 +57,9 @@ ssize_t zr_local__refuse(struct tree_op *op, const struct ctx *c, int err, const
 {
 	struct zr_buf path = {0};
 	zr_local__path(op->h->node, &path);
-	if (c->svc) {
+	/* Only someone who may act on the service writes its lasterror: a refusal of another
+	 * token's or user's request must not overwrite what its operators read there. */
+	if (c->svc && zr_service_may_act(c->svc, &op->h->who, NULL) == 0) {
 		zr_service_refuse(c->svc, path.data ? path.data : "", -err, why);
 	} else {
 		log_warn("Refused write to /%s: %s", path.data ? path.data : "", why ? why : strerror(-err));

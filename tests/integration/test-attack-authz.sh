@@ -58,8 +58,12 @@ expect_in "$(cat "$TMP/robot.log")" "template node is not offered to user tokens
 ok "a user token may not create node services (403, reason in body and log, nothing created)"
 
 t0=$(tasks_of node/adm)
+le0=$(cat "$MNT/node/adm/lasterror")
 json_post "$UA" /v1/node/adm/actions/exec '{"cmd": "touch /tmp/zr-pwned-by-user"}'
 expect_eq "$HS" 403 "user token POST node/adm/actions/exec"
+# Someone with no right on a service may not write its lasterror either (the robot log has it).
+expect_eq "$(cat "$MNT/node/adm/lasterror")" "$le0" "node/adm's lasterror after another's refusal"
+expect_in "$(cat "$TMP/robot.log")" "Refused write to /node/adm/actions/exec" "the refusal in the log"
 json_post "$SNODE" /v1/node/adm2/actions/exec '{"cmd": "touch /tmp/zr-pwned-by-secret"}'
 expect_eq "$HS" 403 "node service's secret POST its actions/exec"
 expect_in "$(jbody 'j["detail"]')" "admin-only" "the reason for the secret"
