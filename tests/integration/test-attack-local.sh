@@ -3,9 +3,12 @@
 # "Security"), and of an action's fd-3 lines: every node's mode against README's table, what a
 # local uid may not do (read the robot's log or data, mkdir, rmdir, ctl, upgrade, cancel,
 # truncate, chmod, rename, links), an action that fakes the robot's own "actions" state
-# lines, and log injection (newlines and terminal escapes) through fd 3 and refused input.
+# lines, log injection (newlines and terminal escapes) through fd 3 and refused input, and a
+# local user writing through @remote/ (the remote's group bits are not this robot's group's).
 # Each attack is refused with its code and leaves nothing changed.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-http.sh"
+. "$(dirname "$0")/lib-remote.sh"
 
 command -v setpriv >/dev/null 2>&1 || skip "setpriv is missing"
 [ "$(id -u)" -eq 0 ] || skip "needs root (setpriv to another uid)"
@@ -174,4 +177,27 @@ expect_in "$(cat "$S/lasterror")" "field 'x\\x0a$fake': unknown field" "lasterro
 expect_eq "$(wc -l <"$S/lasterror")" 1 "lines of lasterror"
 ok "control characters of input quoted in logs and lasterror are escaped (\\xHH): no forged lines"
 
+zr_stop
+
+# ---- @remote: requests go with this robot's token there, so only its admin sends them ----
+# B lets its own group run actions (0660): that is B's group, not a local user's of A.
+zr_peer_init b
+mk_template "$B_TPL" u "$(cat "$TPL/u/template.json")"
+mk_action "$B_TPL/u" hello 'echo hi'
+mk_action "$B_TPL/u" run 'echo ran'
+mk_action "$B_TPL/u" inject 'true'
+zr_peer_start b --group-actions
+timeout 10 mkdir "$B_MNT/u/b1" || fail "mkdir u/b1 on B"
+zr_start_http --allow-other --remote "b=$B_URL,token-file=$B_DATA/admin.token"
+R=$MNT/@remote/b
+expect_eq "$(timeout 10 stat -c %a "$R/u/b1/actions/run")" 660 "mode of B's action file on A"
+expect_eq "$(timeout 10 stat -c %a "$R/@robot/log")" 400 "mode of B's robot log on A"
+t0=$(task_ids "$B_MNT/u/b1" | tr '\n' ' ')
+expect_errno "$(as_nobody "echo > $R/u/b1/actions/run")" "Permission denied"
+expect_errno "$(as_nobody "echo > $R/u/b1/actions/hello")" "Permission denied"
+expect_errno "$(as_nobody "cat $R/@robot/log")" "Permission denied"
+expect_eq "$(task_ids "$B_MNT/u/b1" | tr '\n' ' ')" "$t0" "B's tasks after A's local user's writes"
+run_ok "echo > $R/u/b1/actions/hello" >/dev/null
+expect_eq "$(task_ids "$B_MNT/u/b1" | wc -l)" 1 "A's admin runs B's action"
+ok "a local user of A writes nothing through @remote/ (EACCES), whatever B's group bits say"
 zr_stop
