@@ -21,10 +21,15 @@ mk_template "$TPL" u '{"name": "u", "version": "1.0.0", "users": true,
 mk_action "$TPL/u" hello 'echo hi'
 mk_action "$TPL/u" run 'echo ran'
 mk_action "$TPL/u" inject 'printf "%s\n" "$ARG_LINE" >&3'
-# many: a state line per input, N distinct ones in one task.
+# many: a state line per input, N distinct ones in one task. proxy: prints the proxy URL the
+# manifest's env gives, with a password in it.
+PROXY_PW=Pr0xyPw-$RANDOM$RANDOM
 "$ZR_PY" -c 'import json, sys; m = json.load(open(sys.argv[1]))
 m["actions"]["many"] = {"args": {"n": {"type": "integer"}}}
-json.dump(m, open(sys.argv[1], "w"))' "$TPL/u/template.json"
+m["actions"]["proxy"] = {}
+m["env"] = {"HTTP_PROXY": "http://zr:" + sys.argv[2] + "@proxy.example:3128"}
+json.dump(m, open(sys.argv[1], "w"))' "$TPL/u/template.json" "$PROXY_PW"
+mk_action "$TPL/u" proxy 'printf "%s" "$HTTP_PROXY"'
 mk_action "$TPL/u" many 'i=0; while [ $i -lt "$ARG_N" ]; do echo "state c t$i ok"; i=$((i + 1)); done >&3'
 
 # as_nobody CMD: CMD run by uid 65534 in the robot's group (root's: --group-actions lets it
@@ -110,6 +115,15 @@ u/a1/tasks/$t/started 444
 u/a1/tasks/$t/state 444" "modes of the tree's nodes"
 ok "every node's mode is README's (the robot's log 0400: for the admin only)"
 
+# ---- a credential in a manifest's env is masked where the manifest is shown ----
+expect_not_in "$(cat "$MNT/@robot/templates/u/manifest")" "$PROXY_PW" "@robot/templates/u/manifest"
+expect_in "$(cat "$MNT/@robot/templates/u/manifest")" '"HTTP_PROXY": "http://zr:***@proxy.example:3128"' \
+	"the env value, masked"
+tp=$(submit "$S" proxy '')
+wait_state "$S" "$tp" ok 20
+expect_eq "$(cat "$S/tasks/$tp/result")" "http://zr:$PROXY_PW@proxy.example:3128" "the action's HTTP_PROXY"
+ok "a password in a manifest's env: masked in manifest, the action gets it"
+
 # ---- a local user: reads ----
 # The robot's log names every creator's services, errors and paths: a user token may not
 # read it over HTTP, a local user may not either.
@@ -124,6 +138,7 @@ ok "a local user reads neither @robot/log nor data (EACCES); info, state, events
 before=$(services)
 data0=$(cat "$S/data")
 state0=$(cat "$S/state")
+tasks0=$(task_ids "$S" | tr '\n' ' ')
 expect_errno "$(as_nobody "mkdir $MNT/u/mine")" "Permission denied"
 expect_errno "$(as_nobody "rmdir $S")" "Permission denied"
 expect_errno "$(as_nobody "echo force > $S/ctl")" "Permission denied"
@@ -142,7 +157,7 @@ expect_errno "$(as_nobody "echo > $S/actions/run")" "Permission denied"
 expect_eq "$(services)" "$before" "services after the local user's attempts"
 expect_eq "$(cat "$S/data")" "$data0" "data after the local user's attempts"
 expect_eq "$(cat "$S/state")" "$state0" "state after the local user's attempts"
-expect_eq "$(task_ids "$S" | tr '\n' ' ')" "$t " "tasks after the local user's attempts"
+expect_eq "$(task_ids "$S" | tr '\n' ' ')" "$tasks0" "tasks after the local user's attempts"
 ok "a local user may not mkdir, rmdir, ctl, upgrade, cancel, write data, chmod, rename or link"
 
 # ---- fd 3: an action may not fake the robot's own "actions" lines of state ----
@@ -203,10 +218,14 @@ mk_action "$B_TPL/u" hello 'echo hi'
 mk_action "$B_TPL/u" run 'echo ran'
 mk_action "$B_TPL/u" inject 'true'
 mk_action "$B_TPL/u" many 'true'
+mk_action "$B_TPL/u" proxy 'true'
 zr_peer_start b --group-actions
 timeout 10 mkdir "$B_MNT/u/b1" || fail "mkdir u/b1 on B"
 zr_start_http --allow-other --remote "b=$B_URL,token-file=$B_DATA/admin.token"
 R=$MNT/@remote/b
+expect_http 200 "$ADMIN" GET /v1/@robot/templates/u/manifest
+expect_not_in "$HB" "$PROXY_PW" "GET /v1/@robot/templates/u/manifest"
+expect_not_in "$(timeout 10 cat "$R/@robot/templates/u/manifest")" "$PROXY_PW" "B's manifest on A"
 expect_eq "$(timeout 10 stat -c %a "$R/u/b1/actions/run")" 660 "mode of B's action file on A"
 expect_eq "$(timeout 10 stat -c %a "$R/@robot/log")" 400 "mode of B's robot log on A"
 t0=$(task_ids "$B_MNT/u/b1" | tr '\n' ' ')
