@@ -22,6 +22,7 @@
 #include "template.h"
 #include "util/cleanup.h"
 #include "util/log.h"
+#include "util/url.h"
 
 #define DIR_RO (S_IFDIR | 0555)
 #define FILE_RO (S_IFREG | 0444)
@@ -153,7 +154,14 @@ static struct zr_journal *j_robot_events(struct zr_local *t, const struct ctx *c
 static void c_rt_manifest(struct zr_local *t, const struct node *n, const struct ctx *c, struct zr_buf *b)
 {
 	(void)t, (void)n;
-	put_json(b, c->rt->t->manifest, JSON_INDENT(2));
+	_cleanup_free_ char *s = json_dumps(c->rt->t->manifest, JSON_INDENT(2));
+	/* A URL in the manifest (an env value such as HTTP_PROXY) may hold a password: the file
+	 * is 0444 and user tokens read it, so credentials are masked as everywhere (util/url.h);
+	 * actions still get the real value. */
+	_cleanup_free_ char *shown = s && zr_url_has_credentials(s) ? zr_url_redact(s) : NULL;
+	if (s && (shown || !zr_url_has_credentials(s))) {
+		(void)zr_buf_printf(b, "%s\n", shown ? shown : s);
+	}
 }
 
 static void c_rt_uid(struct zr_local *t, const struct node *n, const struct ctx *c, struct zr_buf *b)
