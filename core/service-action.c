@@ -22,10 +22,6 @@
 
 /* Error texts quote this many of the last stderr lines. */
 #define ERROR_TAIL_LINES 5
-/* Lines of state a service keeps at most (README "The action protocol"). */
-#define STATE_MAX 1000
-#define STR_(x) #x
-#define STR(x) STR_(x)
 
 static void on_retry(uv_timer_t *timer);
 
@@ -122,19 +118,6 @@ static void on_ctl_data(int err, const char *why, void *data)
 	free(cd);
 }
 
-/* Whether a new state line would go over the bound: every line is rewritten at each change,
- * so a careless action writing a line per input it gets must not grow it for ever. The
- * robot's own lines (one per action) are never refused: they do not come through here. */
-static bool state_full(const struct zr_service *s, const char *category, const char *tag)
-{
-	char key[2 * ZR_CTL_WORD_MAX + 2];
-	if (json_object_size(s->state) < STATE_MAX) {
-		return false;
-	}
-	snprintf(key, sizeof(key), "%s %s", category, tag);
-	return !json_object_get(s->state, key);
-}
-
 /* A line on fd 3: "state CAT TAG VALUE", "data {json}" or "progress DONE TOTAL". */
 static void on_ctl_line(const char *line, size_t n, void *data)
 {
@@ -148,10 +131,7 @@ static void on_ctl_line(const char *line, size_t n, void *data)
 		return;
 	}
 	int r = zr_ctl_line_parse(l, &c, &why);
-	if (r == 0 && c.kind == ZR_CTL_STATE && state_full(s, c.category, c.tag)) {
-		r = -EDQUOT;
-		why = "the service has " STR(STATE_MAX) " lines of state already";
-	} else if (r == 0 && c.kind == ZR_CTL_STATE) {
+	if (r == 0 && c.kind == ZR_CTL_STATE) {
 		if (zr_service_set_state(s, c.category, c.tag, c.value) < 0) {
 			r = -EINVAL;
 			why = "want 'state CATEGORY TAG ok|error|warning|skipped'";

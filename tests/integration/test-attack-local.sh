@@ -21,16 +21,13 @@ mk_template "$TPL" u '{"name": "u", "version": "1.0.0", "users": true,
 mk_action "$TPL/u" hello 'echo hi'
 mk_action "$TPL/u" run 'echo ran'
 mk_action "$TPL/u" inject 'printf "%s\n" "$ARG_LINE" >&3'
-# many: a state line per input, N distinct ones in one task. proxy: prints the proxy URL the
-# manifest's env gives, with a password in it.
+# proxy: prints the proxy URL the manifest's env gives, with a password in it.
 PROXY_PW=Pr0xyPw-$RANDOM$RANDOM
 "$ZR_PY" -c 'import json, sys; m = json.load(open(sys.argv[1]))
-m["actions"]["many"] = {"args": {"n": {"type": "integer"}}}
 m["actions"]["proxy"] = {}
 m["env"] = {"HTTP_PROXY": "http://zr:" + sys.argv[2] + "@proxy.example:3128"}
 json.dump(m, open(sys.argv[1], "w"))' "$TPL/u/template.json" "$PROXY_PW"
 mk_action "$TPL/u" proxy 'printf "%s" "$HTTP_PROXY"'
-mk_action "$TPL/u" many 'i=0; while [ $i -lt "$ARG_N" ]; do echo "state c t$i ok"; i=$((i + 1)); done >&3'
 
 # as_nobody CMD: CMD run by uid 65534 in the robot's group (root's: --group-actions lets it
 # write action files) or, with NOGROUP=1, in group 65534 only.
@@ -197,17 +194,6 @@ expect_in "$(cat "$S/lasterror")" "field 'x\\x0a$fake': unknown field" "lasterro
 expect_eq "$(wc -l <"$S/lasterror")" 1 "lines of lasterror"
 ok "control characters of input quoted in logs and lasterror are escaped (\\xHH): no forged lines"
 
-# ---- fd 3: state lines are bounded (1000 a service); the robot's own still come ----
-n0=$(wc -l <"$S/state")
-t6=$(submit "$S" many '{"n": 1100}')
-wait_state "$S" "$t6" ok 60
-expect_eq "$(wc -l <"$S/state")" 1001 "lines of state after 1100 new ones ($n0 before)"
-expect_in "$(cat "$S/state")" "actions many ok" "the robot's line for many"
-expect_in "$(cat "$S/tasks/$t6/log")" "ignored fd 3 line 'state c t$((1000 - n0)) ok': the service has 1000 lines of state already" "the task's log"
-t7=$(submit "$S" inject '{"line": "state c t0 error"}')
-wait_state "$S" "$t7" ok 20
-expect_in "$(cat "$S/state")" "c t0 error" "a line that exists still changes"
-ok "fd 3: at most 1000 lines of state; the robot's own lines and changes of existing ones go on"
 zr_stop
 
 # ---- @remote: requests go with this robot's token there, so only its admin sends them ----
@@ -217,7 +203,6 @@ mk_template "$B_TPL" u "$(cat "$TPL/u/template.json")"
 mk_action "$B_TPL/u" hello 'echo hi'
 mk_action "$B_TPL/u" run 'echo ran'
 mk_action "$B_TPL/u" inject 'true'
-mk_action "$B_TPL/u" many 'true'
 mk_action "$B_TPL/u" proxy 'true'
 zr_peer_start b --group-actions
 timeout 10 mkdir "$B_MNT/u/b1" || fail "mkdir u/b1 on B"
