@@ -44,6 +44,13 @@ static int parse_state(const char *args, struct zr_ctl_line *ret, const char **r
 		*ret_why = "want 'state CATEGORY TAG ok|error|warning|skipped'";
 		return -EINVAL;
 	}
+	/* "actions NAME ok|error" is the robot's record of how each action's last task ended:
+	 * an action must not fake another's (or its own) outcome there. */
+	if (strcmp(w[0], ZR_CTL_ROBOT_CATEGORY) == 0) {
+		free(text);
+		*ret_why = "the category '" ZR_CTL_ROBOT_CATEGORY "' is the robot's";
+		return -EINVAL;
+	}
 	*ret = (struct zr_ctl_line){.kind = ZR_CTL_STATE, .category = w[0], .tag = w[1],
 				    .value = w[2], .text = text};
 	return 0;

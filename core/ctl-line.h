@@ -16,6 +16,10 @@ struct zr_ctl_line {
 	long long done, total; /* progress: both >= 0 */
 };
 
+/* The category of state lines the robot writes itself ("actions NAME ok|error" when a task
+ * ends): a state line naming it is refused. */
+#define ZR_CTL_ROBOT_CATEGORY "actions"
+
 /* Longest CATEGORY and TAG, and VALUE, a state line may name. */
 #define ZR_CTL_WORD_MAX 127
 #define ZR_CTL_VALUE_MAX 31

@@ -84,6 +84,12 @@ static void ctl_ignored(struct zr_service *s, uint64_t id, const char *action, c
 		}
 		line = data ? data : "data ...";
 	}
+	/* The task's log is read in terminals too: what the action wrote is quoted escaped, as
+	 * in the robot's log (util/log.h), and so is a reason that names a field of its data. */
+	_cleanup_free_ char *shown = zr_log_escape(line);
+	_cleanup_free_ char *shown_why = why ? zr_log_escape(why) : NULL;
+	line = shown ? shown : "...";
+	why = shown_why ? shown_why : why ? "..." : NULL;
 	log_warn("Task %llu (%s %s): ignoring fd 3 line '%s': %s", (unsigned long long)id, s->path,
 		 action, line, why ? why : "out of memory");
 	if (t) {

@@ -540,12 +540,14 @@ void zr_service_refuse(struct zr_service *s, const char *path, int err, const ch
 	char ts[40];
 	char *line = NULL;
 	const char *name = strerrorname_np(err);
-	if (asprintf(&line, "%s /%s %s %s", zr_time_format(zr_now_ns(), ts), path,
-		     name ? name : "EIO", reason ? reason : strerror(err)) < 0) {
+	/* lasterror is one line: a reason quoting input (a field name) is escaped (util/log.h). */
+	_cleanup_free_ char *why = zr_log_escape(reason ? reason : strerror(err));
+	if (!why || asprintf(&line, "%s /%s %s %s", zr_time_format(zr_now_ns(), ts), path,
+			     name ? name : "EIO", why) < 0) {
 		return;
 	}
 	free(s->lasterror);
 	s->lasterror = line;
 	s->lasterror_mtime_ns = zr_now_ns();
-	log_warn("Refused write to /%s: %s: %s", path, name ? name : "EIO", reason ? reason : strerror(err));
+	log_warn("Refused write to /%s: %s: %s", path, name ? name : "EIO", why);
 }

@@ -294,7 +294,9 @@ static const struct kind *const rremotes_entries[] = {&k_rremotes_add, &k_rremot
 
 static const struct kind k_robot_events = {"events", FILE_RO, .journal = j_robot_events};
 static const struct kind k_robot_info = {"info", FILE_RO, .content = c_robot_info, .time = TIME_NOW};
-static const struct kind k_robot_log = {"log", FILE_RO, .journal = j_robot_log};
+/* Owner-only: the robot's log names every creator's services, errors and paths (a user token
+ * may not read it over HTTP either, api/auth.c). */
+static const struct kind k_robot_log = {"log", S_IFREG | 0400, .journal = j_robot_log};
 static const struct kind k_robot_metrics = {"metrics", FILE_RO, .content = c_robot_metrics, .time = TIME_NOW};
 static const struct kind k_rremotes = {"remotes", DIR_RO, .fixed = rremotes_entries,
 				       .child = rremotes_child, .list = remotes_list};

@@ -32,6 +32,25 @@ void zr_log_set_sink(zr_log_sink_fn fn, void *data)
 	sink_data = fn ? data : NULL;
 }
 
+static bool is_control(unsigned char c)
+{
+	return (c < 0x20 && c != '\t') || c == 0x7f;
+}
+
+char *zr_log_escape(const char *s)
+{
+	struct zr_buf b = {0};
+	for (const char *p = s; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+		int r = is_control(c) ? zr_buf_printf(&b, "\\x%02x", c) : zr_buf_append(&b, p, 1);
+		if (r < 0) {
+			zr_buf_done(&b);
+			return NULL;
+		}
+	}
+	return zr_buf_steal(&b);
+}
+
 long long zr_now_ns(void)
 {
 	struct timespec ts;
@@ -105,6 +124,25 @@ void zr_log(int level, const char *fmt, ...)
 			return;
 		}
 		free(clean);
+	}
+
+	/* One entry, one line: a newline or escape sequence that a caller quoted (an error text
+	 * ending in '\n', a refused input) must not forge a line of its own. */
+	while (line.len > 0 && line.data[line.len - 1] == '\n') {
+		line.data[--line.len] = '\0';
+	}
+	for (size_t i = 0; i < line.len; i++) {
+		if (is_control((unsigned char)line.data[i])) {
+			char *clean = zr_log_escape(line.data);
+			zr_buf_reset(&line);
+			if (!clean || zr_buf_puts(&line, clean) < 0) {
+				free(clean);
+				zr_buf_done(&line);
+				return;
+			}
+			free(clean);
+			break;
+		}
 	}
 
 	/* One fwrite per line keeps lines whole when several processes share stderr. */

@@ -21,6 +21,12 @@ void zr_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 #define log_info(...) zr_log(ZR_LOG_INFO, __VA_ARGS__)
 #define log_debug(...) zr_log(ZR_LOG_DEBUG, __VA_ARGS__)
 
+/* A copy of s (malloc'd, NULL when out of memory) with each control character but tab (bytes
+ * below 0x20, and 0x7f) written as "\xHH": a text quoted into a log line or lasterror (a
+ * refused input, an action's fd-3 line) can then neither start a line of its own nor send
+ * escape sequences to the terminal of whoever reads the log. zr_log applies it to every line. */
+char *zr_log_escape(const char *s);
+
 /* Formats a UTC wall-clock time in ns since the epoch as "2026-11-22T10:00:00.123Z" into
  * dst (at least 32 bytes). Returns dst. */
 char *zr_time_format(long long ns, char *dst);
