@@ -45,15 +45,20 @@ static int parse_state(const char *args, struct zr_ctl_line *ret, const char **r
 		return -EINVAL;
 	}
 	/* "actions NAME ok|error" is the robot's record of how each action's last task ended:
-	 * an action must not fake another's (or its own) outcome there. */
-	if (strcmp(w[0], ZR_CTL_ROBOT_CATEGORY) == 0) {
+	 * an action must not fake another's (or its own) outcome there, nor the template's. */
+	if (zr_ctl_robot_category(w[0])) {
 		free(text);
-		*ret_why = "the category '" ZR_CTL_ROBOT_CATEGORY "' is the robot's";
+		*ret_why = "the categories 'actions' and 'template' are the robot's";
 		return -EINVAL;
 	}
 	*ret = (struct zr_ctl_line){.kind = ZR_CTL_STATE, .category = w[0], .tag = w[1],
 				    .value = w[2], .text = text};
 	return 0;
+}
+
+bool zr_ctl_robot_category(const char *category)
+{
+	return strcmp(category, "actions") == 0 || strcmp(category, "template") == 0;
 }
 
 int zr_ctl_line_parse(const char *line, struct zr_ctl_line *ret, const char **ret_why)

@@ -3,6 +3,7 @@
  * service-action.c. */
 #pragma once
 #include <jansson.h>
+#include <stdbool.h>
 
 enum zr_ctl_kind { ZR_CTL_STATE, ZR_CTL_DATA, ZR_CTL_PROGRESS };
 
@@ -16,9 +17,11 @@ struct zr_ctl_line {
 	long long done, total; /* progress: both >= 0 */
 };
 
-/* The category of state lines the robot writes itself ("actions NAME ok|error" when a task
- * ends): a state line naming it is refused. */
-#define ZR_CTL_ROBOT_CATEGORY "actions"
+/* True for a category of state lines the robot writes itself: "actions NAME ok|error" when a
+ * task ends, "template missing|version ...": a state line naming one is refused, so an action
+ * cannot fake what the robot observed. ("process" stays the templates' until the robot
+ * supervises servers itself: examples/webapp writes it.) */
+bool zr_ctl_robot_category(const char *category);
 
 /* Longest CATEGORY and TAG, and VALUE, a state line may name. */
 #define ZR_CTL_WORD_MAX 127

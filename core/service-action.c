@@ -132,7 +132,10 @@ static void on_ctl_line(const char *line, size_t n, void *data)
 	}
 	int r = zr_ctl_line_parse(l, &c, &why);
 	if (r == 0 && c.kind == ZR_CTL_STATE) {
-		if (zr_service_set_state(s, c.category, c.tag, c.value) < 0) {
+		r = zr_service_set_state(s, c.category, c.tag, c.value);
+		if (r == -EDQUOT) {
+			why = "the service holds 10,000 lines of state already";
+		} else if (r < 0) {
 			r = -EINVAL;
 			why = "want 'state CATEGORY TAG ok|error|warning|skipped'";
 		}

@@ -10,6 +10,7 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 
+#include "ctl-line.h"
 #include "robot.h"
 #include "service-internal.h"
 #include "store.h"
@@ -484,6 +485,10 @@ int zr_service_set_state(struct zr_service *s, const char *category, const char 
 	json_t *old = json_object_get(s->state, key);
 	if (old && strcmp(json_string_value(old), value) == 0) {
 		return 0;
+	}
+	if (!old && json_object_size(s->state) >= ZR_SERVICE_STATE_MAX &&
+	    !zr_ctl_robot_category(category)) {
+		return -EDQUOT;
 	}
 	if (state_own(s) < 0 || json_object_set_new(s->state, key, json_string(value)) < 0) {
 		return -ENOMEM;

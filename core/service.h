@@ -173,7 +173,13 @@ int zr_service_cancel(struct zr_service *s, struct zr_task *t);
 int zr_service_set_data(struct zr_service *s, const json_t *data, char **ret_err, zr_done_cb cb,
 			void *cbdata);
 
-/* Sets a state line; -EINVAL for a bad category, tag or value. */
+/* Lines of state a service holds at most: an action may write one per item it sees, and every
+ * change stores the whole state again. The robot's own categories (zr_ctl_robot_category)
+ * always have room. */
+#define ZR_SERVICE_STATE_MAX 10000
+
+/* Sets a state line; -EINVAL for a bad category, tag or value, -EDQUOT for a new line past
+ * ZR_SERVICE_STATE_MAX. */
 int zr_service_set_state(struct zr_service *s, const char *category, const char *tag,
 			 const char *value);
 

@@ -164,10 +164,14 @@ wait_state "$S" "$t2" ok 20
 expect_not_in "$(cat "$S/state")" "actions run" "state after an action faked 'actions run ok'"
 expect_in "$(cat "$S/state")" "actions inject ok" "the robot's own line for inject"
 expect_in "$(cat "$S/tasks/$t2/log")" "ignored fd 3 line 'state actions run ok'" "the task's log"
+tt=$(submit "$S" inject '{"line": "state template version error"}')
+wait_state "$S" "$tt" ok 20
+expect_not_in "$(cat "$S/state")" "template version error" "state after an action faked the template's line"
+expect_in "$(cat "$S/tasks/$tt/log")" "ignored fd 3 line 'state template version error'" "the task's log"
 t3=$(submit "$S" inject '{"line": "state deploy web ok"}')
 wait_state "$S" "$t3" ok 20
 expect_in "$(cat "$S/state")" "deploy web ok" "an action's own state line"
-ok "fd 3: 'state actions ...' is the robot's (ignored and logged); other categories are the action's"
+ok "fd 3: 'state actions|template ...' are the robot's (ignored and logged); other categories are the action's"
 
 # ---- log injection: control characters in refused input are escaped ----
 esc=$(printf '\033')

@@ -538,6 +538,39 @@ TEST(shared_restore)
 	zr_service__close(c);
 }
 
+/* A service holds at most ZR_SERVICE_STATE_MAX lines of state: an action writing one per item
+ * it sees cannot grow it (and each stored copy) forever; the robot's own lines have room. */
+TEST(state_cap)
+{
+	const struct zr_template *t = create_ok("node", "cap0", NULL)->template;
+	struct zr_buf text = {0};
+	ASSERT_OK(zr_buf_append(&text, "{", 1));
+	for (int i = 0; i < ZR_SERVICE_STATE_MAX; i++) {
+		ASSERT_OK(zr_buf_printf(&text, "%s\"item i%d\": \"ok\"", i ? ", " : "", i));
+	}
+	ASSERT_OK(zr_buf_append(&text, "}", 1));
+	struct zr_store_service row = {
+		.template = "node", .name = "cap1", .guid = "00000000-0000-4000-8000-0000000ca901",
+		.uid = t->uid, .data = "{}", .state = text.data, .secret = "00", .created_ns = 1,
+	};
+	struct zr_service *s;
+	char *why = NULL;
+	ASSERT_OK(zr_service_restore(robot, t, &row, &s, &why));
+	zr_service__load_done(robot);
+	ASSERT_EQ_SIZE(json_object_size(s->state), ZR_SERVICE_STATE_MAX);
+	s->pending = true; /* no store row behind it: what is kept in memory is the point here */
+	ASSERT_EQ_INT(zr_service_set_state(s, "item", "one-more", "ok"), -EDQUOT);
+	ASSERT_NULL(json_object_get(s->state, "item one-more"));
+	ASSERT_OK(zr_service_set_state(s, "item", "i7", "error"));
+	ASSERT_EQ_STR(json_string_value(json_object_get(s->state, "item i7")), "error");
+	ASSERT_OK(zr_service_set_state(s, "actions", "deploy", "ok"));
+	ASSERT_OK(zr_service_set_state(s, "template", "version", "ok"));
+	ASSERT_EQ_SIZE(json_object_size(s->state), ZR_SERVICE_STATE_MAX + 2);
+	s->pending = false;
+	zr_buf_done(&text);
+	zr_service__close(s);
+}
+
 /* An on_delete action's fd-3 data is taken while its service finishes its deletion, through
  * the same checks as any data. */
 TEST(on_delete_data)
@@ -609,6 +642,7 @@ int main(void)
 	RUN_TEST(job_slots);
 	RUN_TEST(on_delete_data);
 	RUN_TEST(shared_restore);
+	RUN_TEST(state_cap);
 
 	zr_robot_stop(robot, on_stopped);
 	run_until(&stopped);
