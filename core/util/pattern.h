@@ -16,8 +16,9 @@
  * epsilon closures glibc computes again and again, plus for each such loop the elements
  * inside it that can match "" (a?{1100}+ took 8 s). A loop over something with more than
  * ZR_PATTERN_EMPTY_WAYS_MAX ways to match "" is refused outright ((0*?){12}+ has 4096).
- * Measured: a 70-byte pattern of 22 nested "(...)+" takes 3.5 GB, (()*){2000} 16 s, (\b)*{14} over 10 s (exponential in such loops
- * when the pattern has an anchor), 30,000 nested parentheses overflow the stack.
+ * Measured: a 70-byte pattern of 22 nested "(...)+" takes 3.5 GB, (()*){2000} 16 s, (\b)*{14}
+ * over 10 s (exponential in such loops when the pattern has an anchor), 30,000 nested
+ * parentheses overflow the stack.
  * Returns the estimate (saturating), or SIZE_MAX past ZR_PATTERN_DEPTH_MAX,
  * ZR_PATTERN_ANCHOR_LOOPS_MAX or ZR_PATTERN_EMPTY_WAYS_MAX. An invalid pattern gets an
  * estimate too; regcomp rejects it. */
