@@ -95,6 +95,7 @@ struct level {
 	/* Ways to match "" (saturating): of the alternatives before this one, of the branch
 	 * before the last element, of the last element. */
 	size_t alt_ways, prefix_ways, last_ways;
+	size_t run_ways; /* of the elements before the last one, back to one that cannot */
 	/* Elements that can match "" (each copy counted), and what the closures of loops over
 	 * them cost: each loop, the number of such elements inside it. */
 	size_t nulls, last_nulls, closure, last_closure;
@@ -107,7 +108,7 @@ struct level {
 static void level_init(struct level *l)
 {
 	*l = (struct level){.prefix_empty = true, .last_empty = true, .prefix_ways = 1,
-			    .last_ways = 1};
+			    .last_ways = 1, .run_ways = 1};
 }
 
 /* b to the power e, saturating. */
@@ -130,6 +131,7 @@ static size_t ways_repeated(size_t w, size_t m, size_t n)
 static void push(struct level *l, const struct level *g, bool empty, bool anchor)
 {
 	l->prefix_ways = mul(l->prefix_ways, l->last_ways);
+	l->run_ways = l->last_ways ? mul(l->run_ways, l->last_ways) : 1;
 	l->last_ways = g ? add(g->alt_ways, mul(g->prefix_ways, g->last_ways)) : empty;
 	l->last_nulls = add(g ? g->nulls : 0, empty);
 	l->nulls = add(l->nulls, l->last_nulls);
@@ -147,11 +149,13 @@ static void push(struct level *l, const struct level *g, bool empty, bool anchor
 /* Repeats the last element of l: copies of it in all, and a loop back when unbounded; the
  * last copies (from min on) optional. False when glibc would follow too many ways to match ""
  * through the loop. */
-static bool repeat(struct level *l, size_t copies, size_t min, bool open)
+static bool repeat(struct level *l, size_t copies, size_t min, bool open, size_t before)
 {
-	/* glibc's epsilon closures follow every way through a loop to match "": (0*?){12}+ has
-	 * 4096, 3 s in regcomp; 0*? then 68 '?' then +++, minutes (fuzz-schema). */
-	if (open && l->last_ways > ZR_PATTERN_EMPTY_WAYS_MAX) {
+	/* glibc's epsilon closures follow every way through a loop to match "", and into it
+	 * from what comes before, the copies before the loop included: (0*?){12}+ has 4096, 3 s
+	 * in regcomp; 0*? then 68 '?' then +++, minutes; a?{19}b?{10}c?{100}(d?{29})+, 2 s
+	 * (fuzz-schema); 1??{22,}, 2 s. */
+	if (open && mul(before, power(l->last_ways, copies)) > ZR_PATTERN_EMPTY_WAYS_MAX) {
 		return false;
 	}
 	l->last_ways = ways_repeated(l->last_ways, open ? copies - 1 : min, copies);
@@ -178,6 +182,17 @@ static bool repeat(struct level *l, size_t copies, size_t min, bool open)
 	l->size = add(l->size, 1);
 	l->last_size = add(l->last_size, 1);
 	return true;
+}
+
+/* The ways to match "" that lead into the last element of level d: the runs of elements
+ * that can before it, at its level and the enclosing ones. */
+static size_t ways_before(const struct level *st, size_t d)
+{
+	size_t w = st[d].run_ways;
+	for (size_t k = 0; k < d; k++) {
+		w = mul(w, st[k].last_ways ? mul(st[k].run_ways, st[k].last_ways) : 1);
+	}
+	return w;
 }
 
 size_t zr_pattern_cost(const char *p)
@@ -208,7 +223,7 @@ size_t zr_pattern_cost(const char *p)
 			continue;
 		case '|':
 			l->alt_ways = add(l->alt_ways, mul(l->prefix_ways, l->last_ways));
-			l->prefix_ways = l->last_ways = 1;
+			l->prefix_ways = l->last_ways = l->run_ways = 1;
 			l->alt_empty = l->alt_empty || (l->prefix_empty && l->last_empty);
 			l->prefix_empty = l->last_empty = true;
 			l->last_size = l->last_loops = 0;
@@ -216,20 +231,20 @@ size_t zr_pattern_cost(const char *p)
 			s++;
 			continue;
 		case '*':
-			if (!repeat(l, 1, 0, true)) {
+			if (!repeat(l, 1, 0, true, ways_before(st, d))) {
 				return SIZE_MAX;
 			}
 			l->last_empty = true;
 			s++;
 			continue;
 		case '+':
-			if (!repeat(l, 2, 1, true)) { /* x+ is x x* */
+			if (!repeat(l, 2, 1, true, ways_before(st, d))) { /* x+ is x x* */
 				return SIZE_MAX;
 			}
 			s++;
 			continue;
 		case '?':
-			(void)repeat(l, 1, 0, false);
+			(void)repeat(l, 1, 0, false, ways_before(st, d));
 			l->last_empty = true;
 			s++;
 			continue;
@@ -237,7 +252,7 @@ size_t zr_pattern_cost(const char *p)
 			if (!parse_interval(&s, &copies, &min, &open)) {
 				break;
 			}
-			if (!repeat(l, copies, min, open)) {
+			if (!repeat(l, copies, min, open, ways_before(st, d))) {
 				return SIZE_MAX;
 			}
 			l->last_empty = l->last_empty || min == 0;
