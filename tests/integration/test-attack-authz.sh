@@ -233,6 +233,8 @@ read -r first second _ <<<"$(tasks_of u/b4)"
 expect_http 204 "$UB" POST "/v1/u/b4/tasks/$first/cancel"
 expect_http 429 "$UB" POST /v1/u/b4/actions/hello
 expect_http 204 "$UB" POST "/v1/u/b4/tasks/$second/cancel"
+# A running task's slot frees when it ends, which a cancel only asks for.
+wait_state "$MNT/u/b4" "$second" cancelled 10
 expect_http 201 "$UB" POST /v1/u/b4/actions/hello
 ok "tasks per token: the 4th queued is 429 EAGAIN with lasterror (FUSE EAGAIN), admin unlimited, ended tasks free slots"
 
