@@ -5,7 +5,7 @@ poll(), interrupting a blocked read, many concurrent readers, a body in several 
 Usage:
   zrtool.py write-read FILE PAYLOAD   one fd O_RDWR: one write, then read to EOF; print the data
   zrtool.py write FILE PAYLOAD        one fd O_WRONLY: one write, then close
-  zrtool.py poll FILE TIMEOUT         poll a fresh fd for POLLIN: "ready S" or "timeout S",
+  zrtool.py poll FILE TIMEOUT         poll a fresh fd for POLLIN: "ready S EPOCH" or "timeout S",
                                       then (when ready) read to EOF and print the data
   zrtool.py poll-tail FILE TIMEOUT    read to EOF first, then poll as above and print what is new
   zrtool.py interrupt FILE DELAY      blocking read; SIGUSR1 to this thread after DELAY s;
@@ -104,7 +104,9 @@ def do_poll(fd, timeout):
     if not ev:
         print(f"timeout {dt:.2f}", flush=True)
         return False
-    print(f"ready {dt:.2f}", flush=True)
+    # The wall clock too: a test compares it with its own (bash's $EPOCHREALTIME), since this
+    # program's start may come long after what it waits for began.
+    print(f"ready {dt:.2f} {time.time():.3f}", flush=True)
     return True
 
 
