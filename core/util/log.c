@@ -78,6 +78,20 @@ char *zr_time_format(long long ns, char *dst)
 	return dst;
 }
 
+/* Puts clean (malloc'd, taken; NULL when out of memory) in place of line's text. Out of memory
+ * frees the line and returns -ENOMEM: better no line than one with a secret or a forged one. */
+static int replace_line(struct zr_buf *line, char *clean)
+{
+	zr_buf_reset(line);
+	int err = clean ? zr_buf_puts(line, clean) : -ENOMEM;
+	free(clean);
+	if (err < 0) {
+		zr_buf_done(line);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 void zr_log(int level, const char *fmt, ...)
 {
 	if (level > zr_log_level) {
@@ -114,16 +128,9 @@ void zr_log(int level, const char *fmt, ...)
 
 	/* The last guard for credentials in URLs: error texts of libgit2 and libcurl, and
 	 * options echoed back, may quote a URL that a caller did not redact. */
-	if (strpbrk(line.data, "@?") && zr_url_has_credentials(line.data)) {
-		char *clean = zr_url_redact(line.data);
-		zr_buf_reset(&line);
-		if (!clean || zr_buf_puts(&line, clean) < 0) {
-			/* Out of memory: better no line than one with a secret. */
-			free(clean);
-			zr_buf_done(&line);
-			return;
-		}
-		free(clean);
+	if (strpbrk(line.data, "@?") && zr_url_has_credentials(line.data) &&
+	    replace_line(&line, zr_url_redact(line.data)) < 0) {
+		return;
 	}
 
 	/* One entry, one line: a newline or escape sequence that a caller quoted (an error text
@@ -133,14 +140,9 @@ void zr_log(int level, const char *fmt, ...)
 	}
 	for (size_t i = 0; i < line.len; i++) {
 		if (is_control((unsigned char)line.data[i])) {
-			char *clean = zr_log_escape(line.data);
-			zr_buf_reset(&line);
-			if (!clean || zr_buf_puts(&line, clean) < 0) {
-				free(clean);
-				zr_buf_done(&line);
+			if (replace_line(&line, zr_log_escape(line.data)) < 0) {
 				return;
 			}
-			free(clean);
 			break;
 		}
 	}
