@@ -21,9 +21,15 @@ struct zr_api_req;
 enum zr_api_role { ZR_API_NOBODY, ZR_API_ADMIN, ZR_API_USER, ZR_API_SECRET };
 enum zr_api_method { ZR_API_GET, ZR_API_HEAD, ZR_API_POST, ZR_API_PUT, ZR_API_DELETE, ZR_API_OTHER };
 
+/* A user token and the principal it stands for, worked out once when the file is loaded. */
+struct zr_api_user {
+	char *token;
+	struct zr_actor actor;
+};
+
 struct zr_api_tokens {
 	char *admin;  /* 64 hex digits */
-	char **users;
+	struct zr_api_user *users;
 	size_t n_users;
 };
 

@@ -159,13 +159,19 @@ static int load_users(struct zr_api *api, char **ret_err)
 			err = -EINVAL;
 			break;
 		}
-		char **p = realloc(api->tokens.users, (api->tokens.n_users + 1) * sizeof(*p));
+		struct zr_api_user *p = realloc(api->tokens.users, (api->tokens.n_users + 1) * sizeof(*p));
 		if (!p) {
 			err = -ENOMEM;
 			break;
 		}
 		api->tokens.users = p;
-		if (!(p[api->tokens.n_users] = strdup(t))) {
+		struct zr_api_user *u = &p[api->tokens.n_users];
+		*u = (struct zr_api_user){0};
+		if ((err = zr_actor_user(t, strlen(t), &u->actor)) < 0) {
+			(void)asprintf(ret_err, "%s:%u: cannot hash the token", path, lineno);
+			break;
+		}
+		if (!(u->token = strdup(t))) {
 			err = -ENOMEM;
 			break;
 		}
@@ -195,8 +201,8 @@ void zr_api__tokens_done(struct zr_api_tokens *t)
 	}
 	free(t->admin);
 	for (size_t i = 0; i < t->n_users; i++) {
-		explicit_bzero(t->users[i], strlen(t->users[i]));
-		free(t->users[i]);
+		explicit_bzero(t->users[i].token, strlen(t->users[i].token));
+		free(t->users[i].token);
 	}
 	free(t->users);
 	*t = (struct zr_api_tokens){0};
@@ -322,16 +328,16 @@ void zr_api__authorize(struct zr_api_req *q)
 		zr_actor_admin(&q->actor);
 		return;
 	}
+	/* Every token is compared, so the time does not tell which one matched. */
+	const struct zr_api_user *user = NULL;
 	for (size_t i = 0; i < api->tokens.n_users; i++) {
-		if (ct_equal(tok, len, api->tokens.users[i])) {
-			q->role = ZR_API_USER;
+		if (ct_equal(tok, len, api->tokens.users[i].token)) {
+			user = &api->tokens.users[i];
 		}
 	}
-	if (q->role == ZR_API_USER) {
-		if (zr_actor_user(tok, len, &q->actor) < 0) {
-			zr_api__fail(q, 500, EIO, "cannot hash the token");
-			return;
-		}
+	if (user) {
+		q->role = ZR_API_USER;
+		q->actor = user->actor;
 		(void)zr_api__in_scope(q);
 		return;
 	}
