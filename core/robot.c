@@ -75,6 +75,13 @@ int zr_robot_create(uv_loop_t *loop, const struct zr_robot_config *cfg, struct z
 	zr_metrics_init(&r->metrics);
 	r->quota.max_services = cfg->max_services_per_token ? cfg->max_services_per_token : ZR_QUOTA_SERVICES;
 	r->quota.max_tasks = cfg->max_tasks_per_token ? cfg->max_tasks_per_token : ZR_QUOTA_TASKS;
+	/* The defaults are taken here, once: readers use r->cfg as it is. */
+	if (!r->cfg.args_max) {
+		r->cfg.args_max = ZR_ARGS_MAX_DEFAULT;
+	}
+	if (!r->cfg.data_max) {
+		r->cfg.data_max = ZR_DATA_MAX_DEFAULT;
+	}
 	r->started_ns = r->mtime_ns = zr_now_ns();
 	uv_timer_init(loop, &r->stop_timer);
 	r->stop_timer.data = r;

@@ -37,9 +37,9 @@ struct zr_robot_config {
 	int history;          /* finished tasks kept per service */
 	size_t result_max;    /* stdout cap per task */
 	size_t args_max;      /* bytes of one task's arguments as written (--max-args-bytes);
-				 0 = ZR_ARGS_MAX_DEFAULT */
+				 0 given = ZR_ARGS_MAX_DEFAULT, set by zr_robot_create */
 	size_t data_max;      /* bytes of a data body written through the tree (--http-max-body);
-				 0 = ZR_DATA_MAX_DEFAULT */
+				 0 given = ZR_DATA_MAX_DEFAULT, set by zr_robot_create */
 	double kill_grace;    /* seconds between SIGTERM and SIGKILL */
 	/* Per creator id (quota.h); 0 = the defaults, ZR_QUOTA_SERVICES and ZR_QUOTA_TASKS. */
 	unsigned max_services_per_token, max_tasks_per_token;

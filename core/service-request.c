@@ -346,7 +346,7 @@ static void on_task_queued(int err, struct zr_task *t, void *data)
 /* One task's arguments are bounded before anything is parsed or copied (issue 12). */
 static int check_args_size(const struct zr_service *s, size_t len, char **ret_err)
 {
-	size_t max = s->robot->cfg.args_max ? s->robot->cfg.args_max : ZR_ARGS_MAX_DEFAULT;
+	size_t max = s->robot->cfg.args_max;
 	if (len > max) {
 		return zr_fail(ret_err, -EFBIG, "arguments of %zu bytes, more than %zu "
 			       "(--max-args-bytes)", len, max);

@@ -123,8 +123,7 @@ void zr_local__write_data(struct tree_op *op, const struct ctx *c, const char *b
 			  uint64_t off)
 {
 	struct handle *h = op->h;
-	size_t max = op->tree->robot->cfg.data_max ? op->tree->robot->cfg.data_max
-						     : ZR_DATA_MAX_DEFAULT;
+	size_t max = op->tree->robot->cfg.data_max;
 	int now = zr_tree__data_write(&h->wbuf, buf, len, off, max);
 	if (now == -EFBIG) {
 		_cleanup_free_ char *why = NULL;

@@ -168,8 +168,7 @@ void zr_api__begin(struct zr_api_req *q)
 
 static size_t args_cap(const struct zr_api_req *q)
 {
-	size_t max = q->api->robot->cfg.args_max;
-	return max ? max : ZR_ARGS_MAX_DEFAULT;
+	return q->api->robot->cfg.args_max;
 }
 
 static bool writes_action(const struct zr_api_req *q)

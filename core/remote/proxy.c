@@ -13,7 +13,6 @@
 #include <time.h>
 
 #include "payload.h"
-#include "robot.h" /* ZR_DATA_MAX_DEFAULT */
 #include "util/log.h"
 
 /* A long poll for a result is renewed this often. */
@@ -850,8 +849,7 @@ static void remote_write(struct zr_handle *zh, const char *buf, size_t len, uint
 	if (h->kind == F_DATA) {
 		/* As on a local robot: a body written at once is sent at once and answers for
 		 * itself; one written in pieces waits for close. */
-		size_t max = h->n->rm->rs->cfg.data_max ? h->n->rm->rs->cfg.data_max
-							 : ZR_DATA_MAX_DEFAULT;
+		size_t max = h->n->rm->rs->cfg.data_max;
 		int now = zr_tree__data_write(&h->wbuf, buf, len, off, max);
 		h->wpending = now == 0;
 		if (now > 0) {

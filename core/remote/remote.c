@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "robot.h" /* ZR_DATA_MAX_DEFAULT */
 #include "store.h"
 #include "untrusted.h"
 #include "util/cleanup.h"
@@ -842,6 +843,9 @@ int zr_remotes_create(uv_loop_t *loop, const struct zr_remotes_config *cfg, stru
 	rs->cfg = *cfg;
 	if (rs->cfg.timeout_ms <= 0) {
 		rs->cfg.timeout_ms = 10000;
+	}
+	if (!rs->cfg.data_max) {
+		rs->cfg.data_max = ZR_DATA_MAX_DEFAULT;
 	}
 	zr_list_init(&rs->handles);
 	zr_list_init(&rs->failing);

@@ -23,7 +23,7 @@ struct zr_remotes_config {
 	struct zr_store *store; /* where remotes added at run time are kept; NULL = nowhere */
 	const char *self;       /* this robot's name, as its consumers are registered elsewhere */
 	size_t data_max;        /* bytes of a data body written through @remote (--http-max-body);
-				   0 = ZR_DATA_MAX_DEFAULT */
+				   0 given = ZR_DATA_MAX_DEFAULT, set by zr_remotes_create */
 	/* Told when a remote appears or goes, so the front end can drop @remote/<name>. */
 	void (*changed)(const char *name, void *data);
 	void *data;
