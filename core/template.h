@@ -6,15 +6,28 @@
 #include <stddef.h>
 #include "schema.h"
 
+struct zr_process_def;
+
 struct zr_retry {
 	int tries;      /* total attempts, >= 1 (1 = no retry) */
 	double delay;   /* seconds before the 2nd attempt */
 	double backoff; /* factor applied to the delay for each further attempt, >= 1 */
 };
 
+/* The supervisor's own actions (DESIGN §6), offered when the template has a "process". */
+enum zr_builtin {
+	ZR_BUILTIN_NONE,    /* a script */
+	ZR_BUILTIN_START,   /* want up; ends when ready. A template's own start script runs first */
+	ZR_BUILTIN_STOP,    /* want down; ends when the tree is gone. Its own stop script first */
+	ZR_BUILTIN_RESTART, /* ends when the new process is ready */
+	ZR_BUILTIN_RELOAD,  /* reload_signal to the main process */
+	ZR_BUILTIN_STATUS,  /* prints process/status */
+};
+
 struct zr_action_def {
 	char *name;
-	char *path;       /* absolute path of the executable */
+	char *path;       /* absolute path of the executable; NULL for a built-in without a script */
+	enum zr_builtin builtin; /* what the supervisor does (after the script, if any) */
 	double timeout;   /* seconds; 0 = none */
 	struct zr_retry retry;
 	double every;     /* seconds between runs of a recurring action; 0 = not recurring */
@@ -37,6 +50,7 @@ struct zr_template {
 	size_t n_on_delete;
 	json_t *on;       /* "on" object or NULL; borrowed from manifest */
 	json_t *process;  /* "process" object or NULL; borrowed from manifest */
+	struct zr_process_def *proc; /* process parsed (process-def.h), or NULL; owned */
 	json_t *consumes; /* "consumes" object or NULL; borrowed from manifest */
 	bool missing;     /* a stand-in for a template that is gone: services keep their place */
 	bool users;       /* "users": true: offered to HTTP user tokens (they may create services) */

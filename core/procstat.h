@@ -1,0 +1,43 @@
+/* What a supervised server's whole process tree uses, read from /proc (DESIGN §6 `stats`), and
+ * the identity of a process across robot restarts (pid + start time). Synchronous and without
+ * the loop: the supervisor calls it off the loop or in small batches. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* The environment variable every server and its descendants carry, "ZR_PROCESS_ID=<id>": finds
+ * the tree where there is no cgroup (and a double-forked, setsid'd child with it). */
+#define ZR_PROCESS_MARKER "ZR_PROCESS_ID"
+
+/* Start time of pid: field 22 of /proc/PID/stat (clock ticks since boot). 0, or -ESRCH when
+ * there is no such process (or it is a zombie), -errno. */
+int zr_proc_start_time(pid_t pid, unsigned long long *ret);
+
+/* Every live process whose environment holds ZR_PROCESS_MARKER=id (a /proc sweep; processes we
+ * may not read are skipped). 0 and *ret (malloc'd, NULL when *n is 0), or -ENOMEM. */
+int zr_proc_marked(const char *id, pid_t **ret, size_t *n);
+
+struct zr_procstat {
+	unsigned long long rss;         /* bytes, summed over the tree */
+	unsigned long long vms;         /* bytes */
+	double cpu_seconds;             /* user + system time of the live processes, seconds */
+	unsigned nprocs, threads, fds;
+	unsigned connections;           /* TCP sockets of the tree that are not listening */
+	char **listening;               /* "127.0.0.1:6379", "[::1]:6379", "/path.sock" (unix),
+					   sorted, unique; NULL-terminated; owned */
+	size_t n_listening;
+};
+
+/* The sockets of the network namespace (/proc/net/tcp, tcp6, unix), read once and used for
+ * every server of a sampling round. */
+struct zr_sockets;
+int zr_sockets_read(struct zr_sockets **ret);
+void zr_sockets_free(struct zr_sockets *s);
+
+/* Samples pids (a tree: cgroup.procs or zr_proc_marked) into *ret (zeroed first). Processes
+ * that vanished meanwhile are skipped. socks may be NULL (connections and listening left 0).
+ * 0 or -ENOMEM. */
+int zr_procstat_sample(const pid_t *pids, size_t n, const struct zr_sockets *socks,
+		       struct zr_procstat *ret);
+void zr_procstat_done(struct zr_procstat *s);
