@@ -123,16 +123,30 @@ TEST(good)
 	free(missing);
 	json_decref(data);
 
-	ASSERT_EQ_SIZE(t->n_actions, 5);
-	const char *names[] = {"monitor", "ping", "restart", "start", "stop"};
-	for (size_t i = 0; i < 5; i++) {
-		ASSERT_EQ_STR(t->actions[i].name, names[i]);
-		char *path = test_strf("%s/actions/%s", dir, names[i]);
+	/* The files, and the process's built-in reload and status (restart is a file here, so
+	 * it replaces the built-in; start and stop are files run before the built-in step). */
+	ASSERT_EQ_SIZE(t->n_actions, 7);
+	static const struct {
+		const char *name;
+		bool file;
+		enum zr_builtin builtin;
+	} names[] = {
+		{"monitor", true, ZR_BUILTIN_NONE}, {"ping", true, ZR_BUILTIN_NONE},
+		{"reload", false, ZR_BUILTIN_RELOAD}, {"restart", true, ZR_BUILTIN_NONE},
+		{"start", true, ZR_BUILTIN_START}, {"status", false, ZR_BUILTIN_STATUS},
+		{"stop", true, ZR_BUILTIN_STOP},
+	};
+	for (size_t i = 0; i < 7; i++) {
+		TEST_CASE("action %s", names[i].name);
+		ASSERT_EQ_STR(t->actions[i].name, names[i].name);
+		char *path = names[i].file ? test_strf("%s/actions/%s", dir, names[i].name) : NULL;
 		ASSERT_EQ_STR(t->actions[i].path, path);
 		free(path);
+		ASSERT_EQ_INT(t->actions[i].builtin, names[i].builtin);
 		ASSERT_NOT_NULL(t->actions[i].args);
-		ASSERT_EQ_PTR(zr_template_action(t, names[i]), &t->actions[i]);
+		ASSERT_EQ_PTR(zr_template_action(t, names[i].name), &t->actions[i]);
 	}
+	TEST_CASE_END();
 	ASSERT_NULL(zr_template_action(t, "nope"));
 	ASSERT_NULL(zr_template_action(t, "lib"));
 
@@ -415,6 +429,9 @@ TEST(bad_version)
 	manifest_fails("vernone", "{\"name\": \"vernone\"}", "version", "required");
 }
 
+/* The smallest "process" member, followed by a comma, for manifests that need one. */
+#define PROC "\"process\": {\"command\": [\"sleep\", \"1\"]}, "
+
 TEST(unknown_actions_in_lists)
 {
 	manifest_fails("ondel",
@@ -422,13 +439,16 @@ TEST(unknown_actions_in_lists)
 		       "on_delete", "unknown action 'nope'");
 	manifest_fails("ondel2", "{\"name\": \"ondel2\", \"version\": \"1.0.0\", \"on_delete\": \"stop\"}",
 		       "on_delete", "must be an array of action names");
+	/* "on" lists the process's events, so these templates have one. */
 	manifest_fails("on1",
-		       "{\"name\": \"on1\", \"version\": \"1.0.0\", \"on\": {\"fail\": [\"nope\"]}}",
+		       "{\"name\": \"on1\", \"version\": \"1.0.0\", " PROC
+		       "\"on\": {\"fail\": [\"nope\"]}}",
 		       "on.fail", "unknown action 'nope'");
-	manifest_fails("on2", "{\"name\": \"on2\", \"version\": \"1.0.0\", \"on\": {\"fail\": 1}}",
+	manifest_fails("on2", "{\"name\": \"on2\", \"version\": \"1.0.0\", " PROC
+		       "\"on\": {\"fail\": 1}}",
 		       "on.fail", "must be an array of action names");
-	manifest_fails("on3", "{\"name\": \"on3\", \"version\": \"1.0.0\", \"on\": []}", "on",
-		       "must be an object");
+	manifest_fails("on3", "{\"name\": \"on3\", \"version\": \"1.0.0\", " PROC "\"on\": []}",
+		       "on", "must be an object");
 }
 
 TEST(unknown_keys)
