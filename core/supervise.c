@@ -562,9 +562,9 @@ static int make_argv(struct zr_sup *s, struct spawn_parts *p)
 		a[k++] = "--user";
 		a[k++] = s->def->user;
 	}
+	/* The launcher's execvp finds it again in the same PATH: the server keeps its argv[0]. */
 	a[k++] = "--";
-	a[k++] = p->path;
-	for (size_t i = 1; i < n; i++) {
+	for (size_t i = 0; i < n; i++) {
 		a[k++] = p->l.argv[i];
 	}
 	p->argv = a;
@@ -806,18 +806,35 @@ static void record_death(struct zr_sup *s, int64_t code, int sig, double uptime)
 	s->last_sig = sig;
 }
 
-/* The launcher writes "cannot run" to the log and exits 127 (missing) or 126 (not runnable)
- * when the exec itself fails, e.g. for a user who may not run what root may. */
-static int launcher_refused(struct zr_sup *s, int64_t code, int sig, uint64_t ran_ns)
+/* The launcher writes "zrobot-exec: cannot WHAT ARG: REASON" to the log and exits 127 (the
+ * command is missing) or 126 (not runnable, or the cgroup, the log, the user failed) when the
+ * server never ran: trying again cannot help. Returns 0, or the errno with *ret_msg the reason
+ * for the status ("ENOENT: cannot run X", else the launcher's line), malloc'd. */
+static int launcher_refused(struct zr_sup *s, int64_t code, int sig, uint64_t ran_ns,
+			    char **ret_msg)
 {
+	static const char prefix[] = "zrobot-exec: cannot ";
 	if (sig || (code != 127 && code != 126) || ran_ns >= CANNOT_RUN_NS || !s->outlog) {
 		return 0;
 	}
 	char *tail = NULL;
 	int found = 0;
-	if (zr_outlog_tail(s->outlog, TAIL_LINES, &tail) == 0 && tail &&
-	    strstr(tail, "cannot run")) {
+	const char *line = NULL;
+	if (zr_outlog_tail(s->outlog, TAIL_LINES, &tail) == 0 && tail) {
+		for (const char *l = tail; (l = strstr(l, prefix)); l++) {
+			line = l;
+		}
+	}
+	if (line && strncmp(line + strlen(prefix), "run ", 4) == 0) {
 		found = code == 127 ? -ENOENT : -EACCES;
+		if (asprintf(ret_msg, "%s: cannot run %s", errno_name(-found),
+			     s->argv0 ? s->argv0 : "the command") < 0) {
+			*ret_msg = NULL;
+		}
+	} else if (line) {
+		found = -EIO;
+		line += strlen("zrobot-exec: ");
+		*ret_msg = strndup(line, strcspn(line, "\n"));
 	}
 	free(tail);
 	return found;
@@ -861,13 +878,12 @@ static void on_exit_cb(int64_t code, int sig, void *data)
 		wait_tree(s, ZR_THEN_STOPPED);
 		return;
 	}
-	int refused = launcher_refused(s, code, sig, ran_ns);
+	char *msg = NULL;
+	int refused = launcher_refused(s, code, sig, ran_ns, &msg);
 	if (refused < 0) {
-		char msg[512];
-		(void)snprintf(msg, sizeof(msg), "%s: cannot run %s", errno_name(-refused),
-			       s->argv0 ? s->argv0 : "the command");
 		wait_tree(s, ZR_THEN_CLEANUP);
-		fail_final(s, refused, msg);
+		fail_final(s, refused, msg ? msg : "cannot run the command");
+		free(msg);
 		return;
 	}
 	bool failure = s->timed_out || sig || code != 0;
