@@ -331,6 +331,7 @@ void zr_outlog_poll(struct zr_outlog *o)
 		return;
 	}
 	(void)read_some(o, 0);
+	o->unfinished = false;
 	/* The writer is gone: a last line without '\n' will not be finished. */
 	if (o->part_len > 0 && !o->closing) {
 		size_t len = o->part_len;
