@@ -257,7 +257,9 @@ static bool alive(pid_t pid)
 	return zr_proc_start_time(pid, &st) == 0;
 }
 
-/* Waits until pid runs name (the launcher has exec'd it: it is in its cgroup by then). */
+/* Waits until pid runs name: the launcher has exec'd it, so it is in its cgroup and its
+ * environment (the marker) is readable. Right after the spawn the launcher may still be
+ * setting up (posix_spawn returns once the launcher's own exec released the parent). */
 static void wait_exec(pid_t pid, const char *name)
 {
 	char *path = test_strf("/proc/%d/comm", (int)pid);
@@ -269,7 +271,15 @@ static void wait_exec(pid_t pid, const char *name)
 		ASSERT_NOT_NULL(f);
 		(void)!fgets(buf, sizeof(buf), f);
 		fclose(f);
-		if (strcmp(buf, want) == 0) {
+		/* The new image's name comes before its environment: both must be there. */
+		char *env = test_strf("/proc/%d/environ", (int)pid);
+		FILE *e = fopen(env, "re");
+		int c = e ? fgetc(e) : EOF;
+		if (e) {
+			fclose(e);
+		}
+		free(env);
+		if (strcmp(buf, want) == 0 && c != EOF) {
 			break;
 		}
 		if (uv_hrtime() > deadline) {
@@ -371,6 +381,7 @@ TEST(kill9_restarts)
 		       zr_sup_state(v.sup) == ZR_SUP_READY && zr_sup_pid(v.sup) != pid,
 		       "never restarted");
 	ASSERT_FALSE(alive(pid));
+	wait_exec(zr_sup_pid(v.sup), "sleep");
 	ASSERT_EQ_INT(v.events_exited, 1);
 	ASSERT_EQ_INT(v.events_restarting, 1);
 	ASSERT_EQ_INT(v.on_exit, 1);
@@ -499,6 +510,7 @@ TEST(adopt_after_close)
 	ASSERT_EQ_INT(zr_sup_pid(v.sup), pid);
 	ASSERT_EQ_INT(v.events_started, 0);
 	ASSERT_EQ_STR(v.health, "ok");
+	wait_exec(pid, "sleep");
 	char *st = status(&v);
 	ASSERT_CONTAINS(st, "adopted yes\n");
 	ASSERT_CONTAINS(st, "since ");
@@ -536,6 +548,7 @@ TEST(reused_pid_not_adopted)
 	ASSERT_NE_INT(zr_sup_pid(v.sup), pid);
 	/* What was left under its cgroup or marker went first: one server, never two. */
 	ASSERT_FALSE(alive(pid));
+	wait_exec(zr_sup_pid(v.sup), "sleep");
 	ASSERT_EQ_SIZE(marked(v.id), 1);
 	char *st = status(&v);
 	ASSERT_CONTAINS(st, "adopted no\n");
@@ -698,6 +711,7 @@ TEST(restart_and_signal)
 	pid_t pid2 = zr_sup_pid(v.sup);
 	ASSERT_NE_INT(pid2, pid);
 	ASSERT_FALSE(alive(pid));
+	wait_exec(pid2, "sleep");
 	ASSERT_EQ_SIZE(marked(v.id), 1);
 	/* A signal reaches the main process: sleep dies of it and is restarted (on-failure). */
 	ASSERT_OK(zr_sup_signal(v.sup, SIGUSR1));
@@ -795,6 +809,13 @@ static void kill_leftovers(void)
 			}
 		}
 		free(pids);
+		if (cgroup_base) {
+			char *dir = test_strf("%s/%s", cgroup_base, ids[i]);
+			for (int t = 0; t < 100 && rmdir(dir) < 0 && errno == EBUSY; t++) {
+				usleep(10000);
+			}
+			free(dir);
+		}
 		free(ids[i]);
 	}
 	n_ids = 0;
@@ -815,6 +836,7 @@ int main(void)
 		mode = "cgroup";
 		fprintf(stderr, "# with cgroups under %s\n", cgroup_base);
 		run_all();
+		kill_leftovers();
 		free(cgroup_base);
 		cgroup_base = NULL;
 	} else {
