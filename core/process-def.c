@@ -14,6 +14,7 @@
 #include "util/cleanup.h"
 #include "util/log.h"
 #include "util/name.h"
+#include "util/pattern.h"
 
 /* A template is trusted-ish but comes from repositories and is fuzzed: bound what it grows. */
 #define ARGV_MAX 256
@@ -21,6 +22,8 @@
 /* Seconds, as template.c bounds them: keeps the timers' millisecond arithmetic finite. */
 #define SECONDS_MAX 1e9
 #define BURST_MAX 1000000
+/* As for the patterns of data fields (schema.c): regcomp then takes a few MB and ms. */
+#define PATTERN_COST_MAX 10000
 /* cpu_percent is of one core; a machine with more than 1024 cores is not our concern. */
 #define CPU_PERCENT_MAX 102400
 
@@ -225,12 +228,13 @@ static int parse_ready(struct zr_process_def *d, const json_t *v, char *const *a
 		json_object_foreach((json_t *)v, key, x) {
 			break;
 		}
-		while (k < 6 && strcmp(kinds[k], key) != 0) {
+		while (k < sizeof(kinds) / sizeof(kinds[0]) && strcmp(kinds[k], key) != 0) {
 			k++;
 		}
 	}
-	if (k >= 6 || !key) {
-		return fail(ret_err, "ready", "want exactly one of tcp, unix, exec, log, notify, delay");
+	if (!key || k == sizeof(kinds) / sizeof(kinds[0])) {
+		return fail(ret_err, "ready",
+			    "want exactly one of tcp, unix, exec, log, notify, delay");
 	}
 	_cleanup_free_ char *field = NULL;
 	if (asprintf(&field, "ready.%s", key) < 0) {
@@ -271,6 +275,10 @@ static int parse_ready(struct zr_process_def *d, const json_t *v, char *const *a
 		return fail(ret_err, field, "must be HOST:PORT");
 	}
 	if (values[k] == ZR_READY_LOG && !has_reference(s)) {
+		/* glibc's regcomp bounds neither its time nor its memory: estimate first. */
+		if (zr_pattern_cost(s) > PATTERN_COST_MAX) {
+			return fail(ret_err, field, "too complex (nests or repeats too much)");
+		}
 		regex_t re;
 		int rc = regcomp(&re, s, REG_EXTENDED | REG_NOSUB);
 		if (rc != 0) {
@@ -372,8 +380,8 @@ static int parse_limits(struct zr_process_def *d, const json_t *v, char **ret_er
 				n = 0;
 			}
 			if (n == 0) {
-				return fail(ret_err, "limits.memory",
-					    "must be a size like \"512M\" (K, M, G, T: powers of 1024)");
+				return fail(ret_err, "limits.memory", "must be a size like "
+					    "\"512M\" (K, M, G, T: powers of 1024)");
 			}
 			d->memory_max = n;
 		} else if (strcmp(key, "cpu_percent") == 0) {
@@ -394,7 +402,8 @@ static int parse_limits(struct zr_process_def *d, const json_t *v, char **ret_er
 			} else if (s && strcmp(s, "warn") == 0) {
 				d->limit_then = ZR_LIMIT_WARN;
 			} else {
-				return fail(ret_err, "limits.then", "must be restart, stop or warn");
+				return fail(ret_err, "limits.then",
+					    "must be restart, stop or warn");
 			}
 		} else {
 			return fail(ret_err, "limits", "unknown key '%s'", key);

@@ -569,8 +569,10 @@ static int add_builtins(struct zr_template *t, char **ret_err)
 	for (size_t i = 0; i < n; i++) {
 		/* The array is only sorted up to n_files while built-ins are appended. */
 		struct zr_action_def key = {.name = (char *)builtins[i].name};
-		struct zr_action_def *own = n_files == 0 ? NULL
-				: bsearch(&key, t->actions, n_files, sizeof(*t->actions), action_cmp);
+		struct zr_action_def *own =
+			n_files == 0 ? NULL
+				     : bsearch(&key, t->actions, n_files, sizeof(*t->actions),
+					       action_cmp);
 		if (own) {
 			if (builtins[i].builtin == ZR_BUILTIN_START ||
 			    builtins[i].builtin == ZR_BUILTIN_STOP) {
