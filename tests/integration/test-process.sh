@@ -13,6 +13,29 @@ mk_srv
 mk_t
 mk_template "$TPL" nocmd '{"name": "nocmd", "version": "1.0.0",
   "process": {"command": ["zr-no-such-command-'"$$"'"], "restart": "never"}}'
+# rx: ready when its own action "check" exits 0 (ready.exec); own: its own start script runs
+# before the server starts, and fails when the data says so.
+mk_template "$TPL" rx '{"name": "rx", "version": "1.0.0",
+  "data": {"marker": {"type": "string", "default": "none"}, "port": {"type": "integer", "default": 1},
+           "mode": {"type": "string", "default": "serve"}},
+  "actions": {"check": {}},
+  "process": {"command": ["python3", "'"$TPL"'/srv.py", "${marker}", "${port}", "${mode}"],
+              "ready": {"exec": "check"}, "ready_timeout": 10, "stop_timeout": 3}}'
+mk_action "$TPL/rx" check 'echo "$ZR_ACTION $DATA_PORT" >"$MARKS/check.${ZR_SERVICE#*/}"
+for i in $(seq 100); do
+	python3 -c "import socket; socket.create_connection((\"127.0.0.1\", $DATA_PORT), 1)" 2>/dev/null && exit 0
+	sleep 0.1
+done
+exit 1'
+mk_template "$TPL" own '{"name": "own", "version": "1.0.0",
+  "data": {"marker": {"type": "string", "default": "none"}, "port": {"type": "integer", "default": 1},
+           "mode": {"type": "string", "default": "serve"}, "startok": {"type": "boolean", "default": true}},
+  "actions": {"start": {}},
+  "process": {"command": ["python3", "'"$TPL"'/srv.py", "${marker}", "${port}", "${mode}"],
+              "ready": {"tcp": "127.0.0.1:${port}"}, "ready_timeout": 10, "stop_timeout": 3}}'
+mk_action "$TPL/own" start 'echo "start script ${ZR_SERVICE#*/}" >>"$MARKS/own-start"
+echo "config written"
+[ "$DATA_STARTOK" = true ] || { echo "no config for you" >&2; exit 4; }'
 zr_start_http --sample-interval 0.2
 
 # ---- the files, before any start ----
@@ -202,6 +225,39 @@ expect_errno "echo start > '$N/actions/start'; cat '$N/results/start'" "Input/ou
 expect_in "$(timeout 10 cat "$N/results/start" 2>/dev/null)" "ENOENT: cannot run zr-no-such-command-$$" "start error of a missing command"
 wait_proc "$N" state failed 10
 ok "a missing command: start fails 'ENOENT: cannot run X', status failed"
+
+# ---- ready.exec: the template's action decides ----
+X=$(svc rx x)
+printf '{"marker": "%s-x", "port": %s}' "$PROC_MARK" "$(free_port)" >"$X/data" || fail "data of x"
+run_ok "echo start > '$X/actions/start'" >/dev/null
+run_ok "cat '$X/results/start'" >/dev/null
+expect_eq "$(proc_status "$X" state)" ready "state after a ready.exec start"
+expect_eq "$(cat "$MARKS/check.x")" "check $(jsonstr "$(rcat "$X/data")" 'j["port"]')" "the check ran with its name and the data"
+expect_eq "$(task_ids "$X" | wc -l)" 1 "the check is not a task"
+timeout 20 rmdir "$X" || fail "rmdir $X"
+ok "ready.exec: ready once the template's check action exits 0; no task for it"
+
+# ---- a template's own start script runs first ----
+O=$(svc own o1)
+printf '{"marker": "%s-o1", "port": %s}' "$PROC_MARK" "$(free_port)" >"$O/data" || fail "data of o1"
+run_ok "echo start > '$O/actions/start'" >/dev/null
+expect_eq "$(run_ok "cat '$O/results/start'")" "config written" "the start script's output is the result"
+expect_eq "$(proc_status "$O" state)" ready "state after the own start script"
+expect_eq "$(srv_pids o1 | wc -l)" 1 "the server runs after the own start script"
+O2=$(svc own o2)
+printf '{"marker": "%s-o2", "port": %s, "startok": false}' "$PROC_MARK" "$(free_port)" >"$O2/data" ||
+	fail "data of o2"
+expect_errno "echo start > '$O2/actions/start'; cat '$O2/results/start'" "Input/output error"
+expect_in "$(timeout 10 cat "$O2/results/start" 2>/dev/null)" "exit status 4" "the failed script's error"
+sleep 0.5
+expect_eq "$(srv_pids o2)" "" "no server when the own start script failed"
+expect_eq "$(rcat "$O2/process/want")" down "want stays down when the own start script failed"
+expect_eq "$(cat "$MARKS/own-start")" "start script o1
+start script o2" "the own start script ran for each"
+timeout 20 rmdir "$O" || fail "rmdir $O"
+timeout 20 rmdir "$O2" || fail "rmdir $O2"
+wait_for "[ -z \"\$(srv_pids o1)\" ]" 10 || fail "rmdir left o1 running"
+ok "a template's own start script runs first; when it fails the server is not started"
 
 # ---- rmdir stops the server ----
 expect_eq "$(srv_pids a | wc -l)" 1 "a runs before rmdir"
