@@ -36,7 +36,11 @@ mk_template "$TPL" own '{"name": "own", "version": "1.0.0",
 mk_action "$TPL/own" start 'echo "start script ${ZR_SERVICE#*/}" >>"$MARKS/own-start"
 echo "config written"
 [ "$DATA_STARTOK" = true ] || { echo "no config for you" >&2; exit 4; }'
-zr_start_http --sample-interval 0.2
+# srv 1.1.0, the highest (new services get it): the same server with SRV_VERSION=2 in its env.
+mkdir -p "$TMP/t2" && cp -a "$TPL/srv" "$TMP/t2/srv"
+sed -i 's/"version": "1.0.0"/"version": "1.1.0"/; s/"stop_timeout": 3/"stop_timeout": 3, "env": {"SRV_VERSION": "2"}/' \
+	"$TMP/t2/srv/template.json"
+zr_start_http --sample-interval 0.2 --templates "$TMP/t2"
 
 # ---- the files, before any start ----
 A=$(mk_srv_svc a)
@@ -258,6 +262,22 @@ timeout 20 rmdir "$O" || fail "rmdir $O"
 timeout 20 rmdir "$O2" || fail "rmdir $O2"
 wait_for "[ -z \"\$(srv_pids o1)\" ]" 10 || fail "rmdir left o1 running"
 ok "a template's own start script runs first; when it fails the server is not started"
+
+# ---- an upgrade restarts the server on the new version ----
+U=$(mk_srv_svc u)
+run_ok "echo start > '$U/actions/start'" >/dev/null
+run_ok "cat '$U/results/start'" >/dev/null
+OLD=$(rcat "$U/process/pid")
+expect_eq "$(tr '\0' '\n' <"/proc/$OLD/environ" | grep -c '^SRV_VERSION=2$')" 1 "1.1.0's env"
+run_ok "echo 1.0.0 > '$U/upgrade'" >/dev/null
+wait_for "[ \"\$(rcat '$U/process/pid')\" != '$OLD' ] && [ \"\$(proc_status '$U' state)\" = ready ]" 15 ||
+	fail "not restarted on the new version: $(rcat "$U/process/status" | tr '\n' ' ')"
+NEW=$(rcat "$U/process/pid")
+expect_eq "$(tr '\0' '\n' <"/proc/$NEW/environ" | grep -c '^SRV_VERSION=')" 0 "1.0.0's env"
+expect_eq "$(srv_pids u)" "$NEW" "one server after the upgrade"
+expect_eq "$(rcat "$U/upgrade")" 1.0.0 "the version after the upgrade"
+timeout 20 rmdir "$U" || fail "rmdir $U"
+ok "an upgrade restarts the server on the new version's process"
 
 # ---- rmdir stops the server ----
 expect_eq "$(srv_pids a | wc -l)" 1 "a runs before rmdir"
