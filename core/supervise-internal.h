@@ -47,6 +47,9 @@ struct zr_sup {
 	bool fail_fired;      /* on.fail ran for this budget */
 	bool first_turn;      /* create's deferred work is done */
 	char *ready_arg;      /* the expanded ready argument of the running process */
+	bool early;           /* ready.log answered before the spawn did: early_err, early_why */
+	int early_err;
+	char *early_why;
 
 	/* The running process (pid 0: none). pgid stays until the tree is gone. */
 	pid_t pid, pgid;
@@ -185,6 +188,9 @@ void zr_sup__cancel_probe(struct zr_sup *s);
 /* Not ready (err, why): the start waiters answered, the tree killed, the exit a failure. */
 void zr_sup__not_ready(struct zr_sup *s, int err, const char *why);
 void zr_sup__free_exec_tokens(struct zr_sup *s);
+/* ready.log, started before the spawn (the server may write its line before the spawn's answer
+ * reaches the loop): 0, or -errno (a malformed regex). */
+int zr_sup__start_log_probe(struct zr_sup *s, const char *arg);
 
 /* supervise-life.c */
 /* Closes the handles once the server is down or let go (a spawn in flight is waited for). */

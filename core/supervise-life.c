@@ -72,6 +72,11 @@ static void first_turn(struct zr_sup *s)
 		log_info("Adopted the server of '%s' (pid %d)", s->name, (int)s->pid);
 		zr_sup__event(s, "process.adopted", json_pack("{s:i}", "pid", (int)s->pid));
 		zr_sup__persist(s);
+		if (s->want == ZR_WANT_DOWN) {
+			/* The last robot went away during a stop: finish it. */
+			zr_sup__stop_internal(s);
+			return;
+		}
 		const struct zr_process_def *d = s->def;
 		if (d->ready == ZR_READY_TCP || d->ready == ZR_READY_UNIX) {
 			struct zr_sup_launch l = {0};
@@ -130,6 +135,7 @@ static void on_handle_closed(uv_handle_t *h)
 	free(s->reason);
 	free(s->argv0);
 	free(s->ready_arg);
+	free(s->early_why);
 	free(s->cgroup);
 	free(s->name);
 	free(s->id);

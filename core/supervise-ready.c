@@ -27,6 +27,9 @@ void zr_sup__cancel_probe(struct zr_sup *s)
 		(void)close(s->notify_fd);
 		s->notify_fd = -1;
 	}
+	s->early = false;
+	free(s->early_why);
+	s->early_why = NULL;
 	if (s->state != ZR_SUP_STOPPING) {
 		(void)uv_timer_stop(&s->t_stop);
 	}
@@ -72,6 +75,14 @@ static void on_ready(int err, const char *why, void *data)
 {
 	struct zr_sup *s = data;
 	s->ready = NULL;
+	if (s->spawning) {
+		/* ready.log matched before the spawn's answer: kept for zr_sup__start_probe. */
+		s->early = true;
+		s->early_err = err;
+		free(s->early_why);
+		s->early_why = err < 0 && why ? strdup(why) : NULL;
+		return;
+	}
 	if (err < 0) {
 		zr_sup__not_ready(s, err, why ? why : strerror(-err));
 		return;
@@ -101,9 +112,37 @@ static void on_exec_done(int err, void *arg)
 	became_ready(s);
 }
 
+int zr_sup__start_log_probe(struct zr_sup *s, const char *arg)
+{
+	struct zr_ready_config cfg = {
+		.loop = s->loop,
+		.kind = ZR_READY_LOG,
+		.arg = arg ? arg : s->def->ready_arg,
+		.timeout = s->def->ready_timeout,
+		.notify_fd = -1,
+	};
+	return zr_ready_start(&cfg, on_ready, s, &s->ready);
+}
+
 void zr_sup__start_probe(struct zr_sup *s, const char *arg)
 {
 	const struct zr_process_def *d = s->def;
+	if (d->ready == ZR_READY_LOG && (s->ready || s->early)) {
+		if (!s->early) {
+			return; /* listening since the spawn */
+		}
+		int err = s->early_err;
+		char *why = s->early_why;
+		s->early = false;
+		s->early_why = NULL;
+		if (err < 0) {
+			zr_sup__not_ready(s, err, why ? why : strerror(-err));
+		} else {
+			became_ready(s);
+		}
+		free(why);
+		return;
+	}
 	if (d->ready == ZR_READY_NONE) {
 		became_ready(s);
 		return;

@@ -237,6 +237,18 @@ void zr_sup__spawn(struct zr_sup *s)
 		goto fail;
 	}
 	zr_sup__ensure_outlog(s);
+	if (d->ready == ZR_READY_LOG) {
+		/* The server may write its line before the spawn's answer reaches the loop: the
+		 * probe listens from now on, once what earlier runs wrote has been read. */
+		if (s->outlog) {
+			zr_outlog_poll(s->outlog);
+		}
+		err = zr_sup__start_log_probe(s, p.l.ready_arg);
+		if (err < 0) {
+			(void)snprintf(msg, sizeof(msg), "cannot probe readiness: %s", strerror(-err));
+			goto fail;
+		}
+	}
 	const int fds[3] = {-1, -1, -1};
 	struct zr_child_spawn_options o = {
 		.path = s->launcher,
@@ -261,10 +273,7 @@ void zr_sup__spawn(struct zr_sup *s)
 	return;
 fail:
 	spawn_parts_done(&p);
-	if (s->notify_fd >= 0) {
-		(void)close(s->notify_fd);
-		s->notify_fd = -1;
-	}
+	zr_sup__cancel_probe(s);
 	zr_sup__tree_done(s);
 	zr_sup__fail(s, err, msg);
 }
@@ -276,6 +285,7 @@ static void on_spawned(int err, pid_t pid, int pidfd, void *data)
 	if (err < 0) {
 		char msg[512];
 		(void)snprintf(msg, sizeof(msg), "cannot run %s: %s", s->launcher, strerror(-err));
+		zr_sup__cancel_probe(s);
 		zr_sup__tree_done(s);
 		if (s->state == ZR_SUP_STOPPING || s->closing) {
 			zr_sup__stopped(s);

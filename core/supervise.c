@@ -652,6 +652,7 @@ void zr_sup_set_def(struct zr_sup *s, const struct zr_process_def *def)
 void zr_sup__limit_restart(struct zr_sup *s)
 {
 	if (s->state == ZR_SUP_STARTING || s->state == ZR_SUP_READY) {
+		s->restarts++;
 		s->start_after_stop = true;
 		zr_sup__stop_internal(s);
 	}
