@@ -1,7 +1,8 @@
 /* What one sampling round of `stats` costs (issue 13: 1,000 servers sampled every 2 s should
  * cost < 2 % of a core): N `sleep infinity` processes, then ROUNDS rounds of one socket table
  * read and one zr_procstat_sample per process, timed in CPU and wall time; and one marked sweep
- * of /proc (the tree finder where there is no cgroup). Prints numbers, asserts nothing.
+ * of /proc for one id and one for all (zr_marks_read: the tree finder where there is no cgroup).
+ * Prints numbers, asserts nothing.
  *
  *     build/tests/bench/procstat-round [N=1000] [ROUNDS=5]
  */
@@ -122,6 +123,20 @@ int main(int argc, char **argv)
 	}
 	double sweep_ms = (cpu() - c0) * 1e3;
 	free(found);
+	/* The one sweep for all ids, and a lookup per process as a round would do. */
+	c0 = cpu();
+	struct zr_marks *marks;
+	if (zr_marks_read(&marks) < 0) {
+		return 1;
+	}
+	size_t nmarks = 0;
+	for (int i = 0; i < n; i++) {
+		size_t k;
+		(void)zr_marks_get(marks, marker + strlen(ZR_PROCESS_MARKER) + 1, &k);
+		nmarks = k;
+	}
+	zr_marks_free(marks);
+	double marks_ms = (cpu() - c0) * 1e3;
 	for (int i = 0; i < n; i++) {
 		(void)kill(pids[i], SIGKILL);
 	}
@@ -130,9 +145,9 @@ int main(int argc, char **argv)
 	}
 	printf("processes %d rounds %d us_per_process %.2f best_us_per_process %.2f "
 	       "socket_table_us %.0f core_percent_at_2s %.3f marked_sweep_ms %.2f "
-	       "marked_found %zu mean_rss_kib %llu stat_read_us %.2f sample_without_sockets_us %.2f\n",
+	       "marked_found %zu marks_read_and_n_lookups_ms %.2f marks_found %zu mean_rss_kib %llu stat_read_us %.2f sample_without_sockets_us %.2f\n",
 	       n, rounds, mean_us, best_us, sum_socks_us / rounds, mean_us * n / 2e6 * 100,
-	       sweep_ms, nfound, rss / (unsigned long long)rounds / (unsigned long long)n / 1024, stat_us, nosocks_us);
+	       sweep_ms, nfound, marks_ms, nmarks, rss / (unsigned long long)rounds / (unsigned long long)n / 1024, stat_us, nosocks_us);
 	free(pids);
 	return 0;
 }
