@@ -130,8 +130,6 @@ void zr_sup__kill_tree(struct zr_sup *s);
 void zr_sup__signal_group(struct zr_sup *s, int sig);
 /* True when nothing of the tree is left. */
 bool zr_sup__tree_gone(struct zr_sup *s);
-/* The tree's pids (cgroup.procs, else the marked processes): 0 and *ret, *n, or -errno. */
-int zr_sup__tree_pids(struct zr_sup *s, pid_t **ret, size_t *n);
 /* The wall time a process with that start time (clock ticks after boot) started, in ns; 0 when
  * unknown. */
 long long zr_sup__start_wall_ns(unsigned long long start_time);
