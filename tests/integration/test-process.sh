@@ -287,6 +287,19 @@ timeout 20 rmdir "$F" || fail "rmdir $F"
 wait_for "[ -z \"\$(srv_pids f)\" ]" 10 || fail "rmdir left the server running: $(srv_pids f)"
 ok "rmdir stops the server first"
 
+# ---- rmdir while a start waits for the server to be ready ----
+D=$(mk_srv_svc d slow)
+run_ok "echo start > '$D/actions/start'" >/dev/null
+timeout 20 cat "$D/results/start" >"$TMP/d.out" 2>"$TMP/d.err" &
+CATPID=$!
+wait_for "[ -n \"\$(srv_pids d)\" ]" 10 || fail "the slow server did not start"
+timeout 20 rmdir "$D" || fail "rmdir $D"
+wait "$CATPID" && fail "the start read succeeded although the service was deleted"
+expect_in "$(cat "$TMP/d.out")" "cancelled: service deleted" "the start's error"
+expect_in "$(cat "$TMP/d.err")" "Operation canceled" "the start reader's errno"
+wait_for "[ -z \"\$(srv_pids d)\" ]" 10 || fail "rmdir during a start left the server: $(srv_pids d)"
+ok "rmdir during a start: the start is cancelled, the server stopped"
+
 zr_stop 20
 expect_eq "$(pgrep -f -- "$PROC_MARK" | wc -l)" 0 "no server left (none was up at the stop)"
 ok "stopped"
