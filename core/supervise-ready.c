@@ -11,6 +11,9 @@
 #include "supervise-internal.h"
 #include "util/log.h"
 
+/* ready.exec runs again this long after a failed check. */
+#define EXEC_RETRY_MS 100
+
 struct exec_token {
 	struct zr_list link;
 	struct zr_sup *s;
@@ -90,6 +93,17 @@ static void on_ready(int err, const char *why, void *data)
 	became_ready(s);
 }
 
+static void run_exec(struct zr_sup *s);
+
+/* t_delay, free while starting (it holds the backoff delay only in backoff). */
+static void on_exec_retry(uv_timer_t *t)
+{
+	struct zr_sup *s = t->data;
+	if (!s->closing && s->state == ZR_SUP_STARTING && s->pid > 0) {
+		run_exec(s);
+	}
+}
+
 static void on_exec_done(int err, void *arg)
 {
 	struct exec_token *t = arg;
@@ -101,15 +115,29 @@ static void on_exec_done(int err, void *arg)
 	    s->pid <= 0) {
 		return;
 	}
-	(void)uv_timer_stop(&s->t_stop);
 	if (err < 0) {
-		char why[256];
-		(void)snprintf(why, sizeof(why), "ready check '%s' failed: %s", s->def->ready_arg,
-			       strerror(-err));
-		zr_sup__not_ready(s, err, why);
+		/* A server is seldom ready at its first check (a ping before it listens): the
+		 * check runs again until it passes or ready_timeout (t_stop) gives up. */
+		(void)uv_timer_start(&s->t_delay, on_exec_retry, EXEC_RETRY_MS, 0);
 		return;
 	}
+	(void)uv_timer_stop(&s->t_stop);
 	became_ready(s);
+}
+
+/* One run of the ready.exec action through the service layer. */
+static void run_exec(struct zr_sup *s)
+{
+	struct exec_token *t = calloc(1, sizeof(*t));
+	if (!t || !s->hooks->ready_exec) {
+		free(t);
+		zr_sup__not_ready(s, -ENOMEM, "cannot run the ready check");
+		return;
+	}
+	t->s = s;
+	t->generation = s->generation;
+	zr_list_push_back(&s->exec_tokens, &t->link);
+	s->hooks->ready_exec(s->data, s->def->ready_arg, on_exec_done, t);
 }
 
 int zr_sup__start_log_probe(struct zr_sup *s, const char *arg)
@@ -148,20 +176,11 @@ void zr_sup__start_probe(struct zr_sup *s, const char *arg)
 		return;
 	}
 	if (d->ready == ZR_READY_EXEC) {
-		struct exec_token *t = calloc(1, sizeof(*t));
-		if (!t || !s->hooks->ready_exec) {
-			free(t);
-			zr_sup__not_ready(s, -ENOMEM, "cannot run the ready check");
-			return;
-		}
-		t->s = s;
-		t->generation = s->generation;
-		zr_list_push_back(&s->exec_tokens, &t->link);
 		if (d->ready_timeout > 0) {
 			(void)uv_timer_start(&s->t_stop, zr_sup__on_t_stop,
 					     (uint64_t)(d->ready_timeout * 1000), 0);
 		}
-		s->hooks->ready_exec(s->data, d->ready_arg, on_exec_done, t);
+		run_exec(s);
 		return;
 	}
 	struct zr_ready_config cfg = {

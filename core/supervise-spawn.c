@@ -17,6 +17,8 @@
 #include "supervise-internal.h"
 #include "util/log.h"
 
+/* Counts the start about to happen in the budget: true (and not counted) when start_burst
+ * starts already fell within the last start_interval seconds. */
 static bool budget_spent(struct zr_sup *s)
 {
 	const struct zr_process_def *d = s->def;
@@ -63,7 +65,8 @@ const char *zr_sup__errno_name(int err)
 	}
 }
 
-/* A copy of env without NAME=..., with the marker (and NOTIFY_SOCKET) added. */
+/* The server's environment: env's strings (borrowed) but a ZR_PROCESS_ID or NOTIFY_SOCKET the
+ * data set, then the marker and NOTIFY_SOCKET (the last one or two, owned). NULL: no memory. */
 static char **server_env(struct zr_sup *s, char **env, bool notify)
 {
 	size_t n = 0;

@@ -937,13 +937,18 @@ TEST(ready_exec)
 	ASSERT_EQ_STR(v.exec_action, "check");
 	ASSERT_EQ_INT(zr_sup_state(v.sup), ZR_SUP_STARTING);
 	ASSERT_EQ_INT(v.done, before);
+	/* A failed check runs again (a server is seldom ready at the first one). */
+	v.exec_done(-EIO, v.exec_arg);
+	ASSERT_EQ_INT(zr_sup_state(v.sup), ZR_SUP_STARTING);
+	TEST_RUN_UNTIL(&loop, &tick, v.exec_calls == 2, "ready.exec never asked again");
+	ASSERT_EQ_INT(v.done, before);
 	v.exec_done(0, v.exec_arg);
 	ASSERT_EQ_INT(v.done, before + 1);
 	ASSERT_EQ_INT(v.err, 0);
 	ASSERT_EQ_INT(zr_sup_state(v.sup), ZR_SUP_READY);
 	/* A check that never answers: not ready after ready_timeout, the tree killed. */
 	ASSERT_EQ_INT(REQUEST(&v, zr_sup_restart), -ETIMEDOUT);
-	ASSERT_EQ_INT(v.exec_calls, 2);
+	ASSERT_EQ_INT(v.exec_calls, 3);
 	ASSERT_TRUE(strncmp(v.why, "not ready after 0.3 s\n", 22) == 0);
 	TEST_RUN_UNTIL(&loop, &tick, zr_sup_state(v.sup) == ZR_SUP_FAILED, "never failed");
 	ASSERT_EQ_SIZE(marked(v.id), 0);
