@@ -61,6 +61,11 @@ bool zr_ctl_robot_category(const char *category)
 	return strcmp(category, "actions") == 0 || strcmp(category, "template") == 0;
 }
 
+bool zr_ctl_process_category(const char *category)
+{
+	return strcmp(category, "process") == 0;
+}
+
 int zr_ctl_line_parse(const char *line, struct zr_ctl_line *ret, const char **ret_why)
 {
 	if (strncmp(line, "state ", 6) == 0) {

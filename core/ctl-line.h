@@ -19,9 +19,12 @@ struct zr_ctl_line {
 
 /* True for a category of state lines the robot writes itself: "actions NAME ok|error" when a
  * task ends, "template missing|version ...": a state line naming one is refused, so an action
- * cannot fake what the robot observed. ("process" stays the templates' until the robot
- * supervises servers itself: examples/webapp writes it.) */
+ * cannot fake what the robot observed. */
 bool zr_ctl_robot_category(const char *category);
+/* True for "process": the robot's own (the supervisor's health, "process NAME ok|warning|
+ * error") on a service whose template has a process, so the caller refuses it there; other
+ * services' actions keep writing it (examples/webapp runs its server itself). */
+bool zr_ctl_process_category(const char *category);
 
 /* Longest CATEGORY and TAG, and VALUE, a state line may name. */
 #define ZR_CTL_WORD_MAX 127

@@ -9,6 +9,7 @@
 
 #include "robot.h"
 #include "service.h"
+#include "supervise.h"
 #include "task.h"
 #include "template.h"
 #include "util/log.h"
@@ -104,6 +105,57 @@ static const char **sorted_keys(const struct zr_map *m)
 	return keys;
 }
 
+/* The supervised servers (DESIGN §6), one family at a time as the text format wants, each
+ * with its template and service labels. */
+enum process_metric { PM_UP, PM_RESTARTS, PM_RSS, PM_CPU, PM_FDS, N_PM };
+
+static int render_processes(const struct zr_robot *r, const char **tkeys, struct zr_buf *b)
+{
+	static const struct {
+		const char *name, *type, *help;
+	} fam[N_PM] = {
+		[PM_UP] = {"zrobot_process_up", "gauge", "1 while a service's server runs, else 0."},
+		[PM_RESTARTS] = {"zrobot_process_restarts_total", "counter",
+				 "Restarts of a service's server by its supervisor."},
+		[PM_RSS] = {"zrobot_process_resident_memory_bytes", "gauge",
+			    "Resident memory of a server's whole process tree, as last sampled."},
+		[PM_CPU] = {"zrobot_process_cpu_seconds_total", "counter",
+			    "CPU time of a server's live process tree, as last sampled."},
+		[PM_FDS] = {"zrobot_process_open_fds", "gauge",
+			    "Open files of a server's whole process tree, as last sampled."},
+	};
+	for (int f = 0; f < N_PM; f++) {
+		head(b, fam[f].name, fam[f].type, fam[f].help);
+		for (const char **tk = tkeys; *tk; tk++) {
+			const struct zr_robot_template *rt = zr_robot_template(r, *tk);
+			const char **skeys = sorted_keys(&rt->services);
+			if (!skeys) {
+				return -ENOMEM;
+			}
+			for (const char **sk = skeys; *sk; sk++) {
+				const struct zr_service *s = zr_map_get(&rt->services, *sk);
+				const struct zr_sup *sup = s->pending ? NULL : zr_service_sup(s);
+				struct zr_sup_metrics m;
+				if (!sup) {
+					continue;
+				}
+				zr_sup_metrics(sup, &m);
+				(void)zr_buf_printf(b, "%s{template=\"%s\",service=\"%s\"} ", fam[f].name,
+						    s->template->name, s->name);
+				if (f == PM_CPU) {
+					(void)zr_buf_printf(b, "%.3f\n", m.cpu_seconds);
+				} else {
+					unsigned long long v = f == PM_UP ? m.up : f == PM_RESTARTS ? m.restarts
+							       : f == PM_RSS ? m.rss : m.fds;
+					(void)zr_buf_printf(b, "%llu\n", v);
+				}
+			}
+			free(skeys);
+		}
+	}
+	return 0;
+}
+
 int zr_metrics_render(const struct zr_robot *r, size_t parked, struct zr_buf *b)
 {
 	const struct zr_metrics *m = &r->metrics;
@@ -181,6 +233,11 @@ int zr_metrics_render(const struct zr_robot *r, size_t parked, struct zr_buf *b)
 				    tl, *dk, slash + 1, h->sum);
 		(void)zr_buf_printf(b, "zr_action_duration_seconds_count{template=\"%.*s\",action=\"%s\"} %llu\n",
 				    tl, *dk, slash + 1, (unsigned long long)h->count);
+	}
+
+	err = render_processes(r, tkeys, b);
+	if (err < 0) {
+		goto out;
 	}
 
 	head(b, "zr_fuse_requests_total", "counter", "FUSE requests served.");

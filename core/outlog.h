@@ -20,8 +20,8 @@ typedef void (*zr_outlog_line_cb)(const char *line, size_t len, void *data);
  * lines kept in memory (whole lines dropped first). 0 and *ret, or -errno. */
 int zr_outlog_open(uv_loop_t *loop, const char *path, size_t journal_max, zr_outlog_line_cb cb,
 		   void *data, struct zr_outlog **ret);
-/* Reads whatever is new now (the supervisor calls it when the server exits, so the last lines
- * are in before its exit is reported). */
+/* Reads whatever is new now, a last line without '\n' included (the supervisor calls it when
+ * the server exits, so the last lines are in before its exit is reported). */
 void zr_outlog_poll(struct zr_outlog *o);
 /* The timestamped lines ("2026-12-07T12:00:00.123Z LINE"), never NULL. */
 struct zr_journal *zr_outlog_journal(struct zr_outlog *o);

@@ -4,15 +4,20 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cgroup.h"
+#include "config.h"
 #include "repos.h"
 #include "service.h"
 #include "store.h"
+#include "supervise.h"
 #include "util/map.h"
 #include "task.h"
 #include "template.h"
@@ -50,6 +55,29 @@ static char *default_name(const char *given)
 	return strdup(zr_name_valid(host) ? host : "robot");
 }
 
+/* zrobot-exec, the servers' launcher: beside the running binary (a build tree, or an install
+ * that keeps them together), else where meson installs it. */
+static char *find_launcher(void)
+{
+	char exe[PATH_MAX], *p = NULL;
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		if (asprintf(&p, "%s/zrobot-exec", dirname(exe)) < 0) {
+			return NULL;
+		}
+		if (access(p, X_OK) == 0) {
+			return p;
+		}
+	}
+#ifdef ZR_LIBEXECDIR
+	free(p);
+	return strdup(ZR_LIBEXECDIR "/zrobot-exec");
+#else
+	return p ? p : strdup("zrobot-exec");
+#endif
+}
+
 int zr_robot_create(uv_loop_t *loop, const struct zr_robot_config *cfg, struct zr_robot **ret)
 {
 	struct zr_robot *r = calloc(1, sizeof(*r));
@@ -61,10 +89,12 @@ int zr_robot_create(uv_loop_t *loop, const struct zr_robot_config *cfg, struct z
 	r->cfg.mount = strdup(cfg->mount);
 	r->cfg.data_dir = strdup(cfg->data_dir);
 	r->cfg.name = default_name(cfg->name);
-	if (!r->cfg.mount || !r->cfg.data_dir || !r->cfg.name) {
+	r->cfg.launcher = cfg->launcher ? strdup(cfg->launcher) : find_launcher();
+	if (!r->cfg.mount || !r->cfg.data_dir || !r->cfg.name || !r->cfg.launcher) {
 		free((char *)r->cfg.mount);
 		free((char *)r->cfg.data_dir);
 		free((char *)r->cfg.name);
+		free((char *)r->cfg.launcher);
 		free(r);
 		return -ENOMEM;
 	}
@@ -85,6 +115,8 @@ int zr_robot_create(uv_loop_t *loop, const struct zr_robot_config *cfg, struct z
 	r->started_ns = r->mtime_ns = zr_now_ns();
 	uv_timer_init(loop, &r->stop_timer);
 	r->stop_timer.data = r;
+	uv_timer_init(loop, &r->sample_timer);
+	r->sample_timer.data = r;
 	zr_log_set_sink(on_log_line, r);
 	if (zr_repos_create(r, &r->repos) < 0) {
 		zr_robot_destroy(r);
@@ -438,7 +470,22 @@ void zr_robot__service_idle(struct zr_robot *r, struct zr_service *s)
 	zr_service__close(s);
 }
 
-/* Detaches a service whose deletion is durable and starts its on_delete actions. */
+/* A deleted service's server is gone: its on_delete actions run, then it goes. */
+static void on_server_stopped(struct zr_service *s)
+{
+	/* A robot stopping meanwhile runs no on_delete action: the next start resumes the
+	 * deletion from the store. */
+	if (s->robot->stopping) {
+		return;
+	}
+	zr_service__begin_delete(s);
+	if (zr_service__idle(s)) {
+		zr_robot__service_idle(s->robot, s);
+	}
+}
+
+/* Detaches a service whose deletion is durable, stops its server and starts its on_delete
+ * actions. */
 static void service_detach(struct zr_robot *r, struct zr_service *s)
 {
 	struct zr_robot_template *rt = zr_robot_template(r, s->template->name);
@@ -447,10 +494,7 @@ static void service_detach(struct zr_robot *r, struct zr_service *s)
 		rt->mtime_ns = zr_now_ns();
 	}
 	zr_list_push_back(&r->deleting, &s->delete_link);
-	zr_service__begin_delete(s);
-	if (zr_service__idle(s)) {
-		zr_robot__service_idle(r, s);
-	}
+	zr_service__process_delete(s, on_server_stopped);
 }
 
 struct delete {
@@ -768,17 +812,29 @@ int zr_robot_load_store(struct zr_robot *r)
 	return 0;
 }
 
+/* A service restored while being deleted: its server (adopted to be stopped) is gone. */
+static void resume_delete(struct zr_service *s)
+{
+	struct zr_robot *r = s->robot;
+	if (r->stopping) {
+		return;
+	}
+	if (zr_service__idle(s)) {
+		zr_robot__service_idle(r, s);
+	} else if (zr_queue_peek(&s->queue)) {
+		/* Its on_delete actions still to run (one cut short runs again). */
+		zr_robot__want_slot(r, s);
+	}
+}
+
 static void start_service(struct zr_service *s)
 {
 	struct zr_robot *r = s->robot;
 	zr_service__trim(s);
 	if (s->deleting) {
-		if (zr_service__idle(s)) {
-			zr_robot__service_idle(r, s);
-		} else if (zr_queue_peek(&s->queue)) {
-			/* Its on_delete actions still to run (one cut short runs again). */
-			zr_robot__want_slot(r, s);
-		}
+		/* A server left running by the last robot is found, then stopped. */
+		zr_service__process_start(s);
+		zr_service__process_delete(s, resume_delete);
 		return;
 	}
 	if (s->upgrade_to) {
@@ -795,9 +851,51 @@ static void start_service(struct zr_service *s)
 
 static void for_each_service(struct zr_robot *r, void (*fn)(struct zr_service *s));
 
+/* Where servers' cgroups go, found once: every server of this run uses the same answer. */
+static void find_cgroup_base(struct zr_robot *r)
+{
+	_cleanup_free_ char *why = NULL;
+	if (r->cfg.no_cgroups) {
+		log_info("Supervised servers run in process groups (--no-cgroups)");
+		return;
+	}
+	int err = zr_cgroup_base(&r->cgroup_base, &why);
+	if (err < 0) {
+		r->cgroup_base = NULL;
+		log_warn("Supervised servers run in process groups, not cgroups: %s",
+			 why ? why : strerror(-err));
+	} else {
+		log_info("Supervised servers get cgroups under %s", r->cgroup_base);
+	}
+}
+
+static void on_sample(uv_timer_t *timer)
+{
+	struct zr_robot *r = timer->data;
+	size_t n = 0;
+	struct zr_sup **sups = r->sups ? malloc(r->sups * sizeof(*sups)) : NULL;
+	if (!sups) {
+		return;
+	}
+	struct zr_robot_iter it = {0};
+	for (struct zr_service *s; (s = zr_robot_next_service(r, &it)) && n < r->sups;) {
+		struct zr_sup *sup = zr_service_sup(s);
+		if (sup) {
+			sups[n++] = sup;
+		}
+	}
+	zr_sup_sample(sups, n);
+	free(sups);
+}
+
 void zr_robot_start(struct zr_robot *r)
 {
+	find_cgroup_base(r);
 	for_each_service(r, start_service);
+	if (r->cfg.sample_interval > 0) {
+		uint64_t ms = (uint64_t)(r->cfg.sample_interval * 1000);
+		(void)uv_timer_start(&r->sample_timer, on_sample, ms, ms);
+	}
 }
 
 const char *zr_robot__event(struct zr_robot *r, const char *type, json_t *ev)
@@ -871,7 +969,7 @@ static void on_stopped(uv_timer_t *t)
 
 void zr_robot__process_ended(struct zr_robot *r)
 {
-	if (r->stopping && r->running_processes == 0 && r->stopped_cb) {
+	if (r->stopping && r->running_processes == 0 && r->sups_closing == 0 && r->stopped_cb) {
 		/* From a timer, not from inside the runner's callback that got us here. */
 		(void)uv_timer_start(&r->stop_timer, on_stopped, 0, 0);
 	}
@@ -912,14 +1010,21 @@ void zr_robot_stop(struct zr_robot *r, void (*cb)(struct zr_robot *r))
 	}
 	r->stopping = true;
 	r->stopped_cb = cb;
-	log_info("Stopping: %d action processes to end", r->running_processes);
+	(void)uv_timer_stop(&r->sample_timer);
+	log_info("Stopping: %d action processes to end, %u supervised servers to %s",
+		 r->running_processes, r->sups, r->cfg.stop_on_exit ? "stop" : "leave running");
 	for_each_service(r, zr_service__kill);
+	for_each_service(r, zr_service__process_shutdown);
 	zr_robot__process_ended(r);
 }
 
+/* The robot is freed with the last of its two timers. */
 static void on_robot_closed(uv_handle_t *h)
 {
-	free(h->data);
+	struct zr_robot *r = h->data;
+	if (--r->timers_open == 0) {
+		free(r);
+	}
 }
 
 void zr_robot_destroy(struct zr_robot *r)
@@ -967,7 +1072,11 @@ void zr_robot_destroy(struct zr_robot *r)
 	free((char *)r->cfg.mount);
 	free((char *)r->cfg.data_dir);
 	free((char *)r->cfg.name);
+	free((char *)r->cfg.launcher);
+	free(r->cgroup_base);
+	r->timers_open = 2;
 	uv_close((uv_handle_t *)&r->stop_timer, on_robot_closed);
+	uv_close((uv_handle_t *)&r->sample_timer, on_robot_closed);
 }
 
 /* ---- Wiring (robot.h): setters and getters for the composition root ---- */

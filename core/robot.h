@@ -48,6 +48,12 @@ struct zr_robot_config {
 	 * zr_env_name_valid); borrowed: they outlive the robot. */
 	char *const *pass_env;
 	size_t n_pass_env;
+	/* Supervised servers (DESIGN §6). */
+	bool no_cgroups;        /* --no-cgroups: process groups even where cgroup v2 works */
+	bool stop_on_exit;      /* --stop-on-exit: zr_robot_stop stops the servers first */
+	double sample_interval; /* --sample-interval seconds; 0 = no sampling */
+	const char *launcher;   /* zrobot-exec; NULL = the one beside /proc/self/exe, else the
+				   installed one (libexecdir); copied */
 };
 
 /* One template name in the tree, with its versions and its services. */
@@ -103,6 +109,13 @@ struct zr_robot {
 		void (*fn)(const char *producer, const char *consumer, bool add, void *data);
 		void *data;
 	} links;
+	/* Supervised servers: where their cgroups go (NULL: process groups; zr_cgroup_base once at
+	 * create), the launcher, the --sample-interval timer, and how many supervisors are still
+	 * closing while the robot stops (its stop ends once none is). */
+	char *cgroup_base;
+	uv_timer_t sample_timer;
+	unsigned sups, sups_closing;
+	int timers_open; /* while destroyed: stop_timer and sample_timer not closed yet */
 };
 
 /* Creates a robot; cfg strings are copied. */
@@ -170,8 +183,9 @@ struct zr_service *zr_robot_next_service(const struct zr_robot *r, struct zr_rob
 void zr_robot_consumers(struct zr_robot *r, const struct zr_service *s,
 			void (*fn)(struct zr_service *consumer, const char *role, void *data), void *data);
 
-/* Stops: no new tasks, running ones get SIGTERM (SIGKILL after the grace); cb fires when no
- * process is left. */
+/* Stops: no new tasks, running ones get SIGTERM (SIGKILL after the grace), supervisors close
+ * (their servers are left running for the next robot, or stopped with --stop-on-exit); cb
+ * fires when no action process and no supervisor is left. */
 void zr_robot_stop(struct zr_robot *r, void (*cb)(struct zr_robot *r));
 
 /* Appends a robot event {"seq","time","event":type,...ev}; takes ownership of ev (may be
@@ -183,7 +197,7 @@ const char *zr_robot__event(struct zr_robot *r, const char *type, json_t *ev);
  * waits to retry, or when it had nothing to run. */
 void zr_robot__want_slot(struct zr_robot *r, struct zr_service *s);
 void zr_robot__release_slot(struct zr_robot *r, struct zr_service *s);
-/* An action process ended: finish a stop when it was the last. */
+/* An action process ended, or a supervisor closed: finish a stop when it was the last. */
 void zr_robot__process_ended(struct zr_robot *r);
 /* A detached service became idle: free it. */
 void zr_robot__service_idle(struct zr_robot *r, struct zr_service *s);

@@ -131,7 +131,11 @@ static void on_ctl_line(const char *line, size_t n, void *data)
 		return;
 	}
 	int r = zr_ctl_line_parse(l, &c, &why);
-	if (r == 0 && c.kind == ZR_CTL_STATE) {
+	if (r == 0 && c.kind == ZR_CTL_STATE && s->template->proc &&
+	    zr_ctl_process_category(c.category)) {
+		r = -EINVAL;
+		why = "the category 'process' is the robot's where the template has a process";
+	} else if (r == 0 && c.kind == ZR_CTL_STATE) {
 		r = zr_service_set_state(s, c.category, c.tag, c.value);
 		if (r == -EDQUOT) {
 			why = "the service holds 10,000 lines of state already";
@@ -211,6 +215,13 @@ static void on_exited(int64_t status, int sig, bool timed_out, void *data)
 		error = strdup("failed\n");
 	}
 
+	/* A template's own start or stop script went well: the supervisor's step follows, and
+	 * ends the task. */
+	if (state == ZR_TASK_OK && t->action->builtin != ZR_BUILTIN_NONE) {
+		zr_service__process_builtin(s, t);
+		zr_robot__process_ended(r);
+		return;
+	}
 	bool retryable = state == ZR_TASK_ERROR || state == ZR_TASK_TIMEOUT;
 	if (retryable && t->attempt < t->action->retry.tries && zr_service__retry_timer(s)) {
 		double delay = t->action->retry.delay * pow(t->action->retry.backoff, t->attempt - 1);
@@ -350,6 +361,10 @@ void zr_service__start_attempt(struct zr_service *s, struct zr_task *t)
 		.failed = on_start_failed,
 		.exited = on_exited,
 	};
+	if (t->action->builtin != ZR_BUILTIN_NONE && !t->action->path) {
+		zr_service__process_builtin(s, t);
+		return;
+	}
 	struct attempt *a = calloc(1, sizeof(*a));
 	_cleanup_json_ json_t *in = json_pack("{ss ss ss sI sO sO}", "service", s->path, "template",
 					      s->template->name, "action", t->action->name, "task",

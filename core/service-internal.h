@@ -37,6 +37,10 @@ struct zr_journal *zr_service__log_make(struct zr_service *s);
 /* The service's retry timer, made on first use (its data is s); NULL: out of memory. */
 uv_timer_t *zr_service__retry_timer(struct zr_service *s);
 
+/* One of the handles the service waits for at its close is closed: the service is freed
+ * with the last (and no open file). */
+void zr_service__handle_closed(struct zr_service *s);
+
 /* Makes the service's work folder unless this run made it already: 0, or -errno with why in
  * *ret_err (owned by the caller; may be NULL on -ENOMEM). */
 int zr_service__workdir_make(struct zr_service *s, char **ret_err);

@@ -64,6 +64,7 @@ void zr_service__activate(struct zr_service *s)
 	for (size_t i = 0; i < s->n_recur; i++) {
 		zr_service__recur_arm(&s->recur[i]);
 	}
+	zr_service__process_start(s);
 }
 
 /* Moves an idle service to s->upgrade_to. */
@@ -124,6 +125,7 @@ void zr_service__switch(struct zr_service *s)
 			log_error("Service %s: upgrade action not queued: %s", s->path, e ? e : "");
 		}
 	}
+	zr_service__process_switch(s);
 	if (!s->deleting && !s->pending) {
 		zr_service__activate(s);
 	}

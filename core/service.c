@@ -179,6 +179,10 @@ int zr_service_restore(struct zr_robot *r, const struct zr_template *t,
 		zr_service__close(s);
 		return -EIO;
 	}
+	if (zr_service__process_restore(s, row) < 0) {
+		zr_service__close(s);
+		return -ENOMEM;
+	}
 	/* One still being deleted freed its creator's slot already. */
 	if (!row->deleting) {
 		(void)zr_quota_services(&r->quota, s->creator, 1);
@@ -208,10 +212,11 @@ static void service_free(struct zr_service *s)
 		free(rr);
 	}
 	free(s->retry_timer);
+	zr_service__process_free(s);
 	free(s);
 }
 
-static void handle_closed(struct zr_service *s)
+void zr_service__handle_closed(struct zr_service *s)
 {
 	if (--s->closing_handles == 0 && s->refs == 0) {
 		service_free(s);
@@ -220,12 +225,12 @@ static void handle_closed(struct zr_service *s)
 
 static void on_retry_closed(uv_handle_t *h)
 {
-	handle_closed(h->data);
+	zr_service__handle_closed(h->data);
 }
 
 static void on_recur_closed(uv_handle_t *h)
 {
-	handle_closed(((struct zr_recur *)h->data)->svc);
+	zr_service__handle_closed(((struct zr_recur *)h->data)->svc);
 }
 
 void zr_service_ref(struct zr_service *s)
@@ -263,6 +268,9 @@ void zr_service__close(struct zr_service *s)
 			uv_close((uv_handle_t *)&rr->recur[i].timer, on_recur_closed);
 		}
 	}
+	/* Its server, if any, stays running for the next robot: only a deletion or
+	 * --stop-on-exit stops it, before this. */
+	zr_service__process_close(s);
 }
 
 void zr_service__event(struct zr_service *s, const char *type, json_t *ev)

@@ -16,6 +16,8 @@ struct zr_action_def;
 struct zr_task;
 struct zr_store_service;
 struct zr_store_task;
+struct zr_service_process;
+struct zr_sup;
 
 /* A recurring action's timer. */
 struct zr_recur {
@@ -72,6 +74,9 @@ struct zr_service {
 	json_t *rconsumers;
 	uint32_t rconsumers_adding; /* new ones waiting for their commit: counted in the cap */
 	struct zr_list delete_link; /* in robot->deleting */
+	/* Its supervised server (service-process.c), NULL while its template has no process;
+	 * owned. */
+	struct zr_service_process *process;
 };
 
 typedef void (*zr_done_cb)(int err, void *data);
@@ -246,3 +251,36 @@ void zr_service__event(struct zr_service *s, const char *type, json_t *ev);
 /* Tells the robot's link hook which producers on other robots s stopped naming (in old, not
  * in new) and started naming (in new, not in old); NULL is no data. */
 void zr_service__links(struct zr_service *s, const json_t *old, const json_t *new);
+
+/* ---- service-process.c: the supervised server (DESIGN §6) ----
+ * A service whose template has a process gets a supervisor (supervise.h) once it is active
+ * (zr_service__process_start), fed by the hooks of service-process.c. */
+
+/* The service's supervisor (borrowed), or NULL: no process in its template, not started yet,
+ * or closed (deleted, robot stopping). */
+struct zr_sup *zr_service_sup(const struct zr_service *s);
+/* Keeps what the store holds of the service's server (row->want NULL: nothing) until the
+ * supervisor is made. -ENOMEM. */
+int zr_service__process_restore(struct zr_service *s, const struct zr_store_service *row);
+/* Makes the supervisor when the template has a process and it has none: at a new service's
+ * commit, and at the robot's start for a restored one, which adopts its running server or
+ * starts it per its want. Logs what fails. */
+void zr_service__process_start(struct zr_service *s);
+/* The robot stops: closes the supervisor, leaving its server running for the next robot
+ * (stopped first with --stop-on-exit). The robot counts it in sups_closing until it is. */
+void zr_service__process_shutdown(struct zr_service *s);
+/* The service is deleted: stops its server and closes the supervisor, then done(s) (possibly
+ * before this returns; at once when it has none). */
+void zr_service__process_delete(struct zr_service *s, void (*done)(struct zr_service *s));
+/* The service moved to another version (service-upgrade.c): its server moves to the new
+ * process, starts with one the old version lacked, or stops with one the new version lacks. */
+void zr_service__process_switch(struct zr_service *s);
+/* Runs a built-in action (template.h enum zr_builtin) of the current task t on the
+ * supervisor; the task ends through zr_service__finish with the supervisor's reason. */
+void zr_service__process_builtin(struct zr_service *s, struct zr_task *t);
+/* Closes what the service's server part holds on the loop (zr_service__close): the
+ * supervisor (its server left running) and a ready.exec in flight; the service's
+ * closing_handles counts it until it is gone. */
+void zr_service__process_close(struct zr_service *s);
+/* Frees the server part once closed (service_free). */
+void zr_service__process_free(struct zr_service *s);

@@ -120,7 +120,7 @@ struct col {
 
 #define SERVICE_COL(name, type, field) {name, type, offsetof(struct zr_store_service, field), 0}
 static const struct col service_cols[] = {
-	SERVICE_COL("rowid", COL_I64, rowid),
+	SERVICE_COL("services.rowid", COL_I64, rowid),
 	SERVICE_COL("template", COL_TEXT, template),
 	SERVICE_COL("name", COL_TEXT, name),
 	SERVICE_COL("guid", COL_TEXT, guid),
@@ -132,6 +132,12 @@ static const struct col service_cols[] = {
 	SERVICE_COL("deleting", COL_BOOL, deleting),
 	SERVICE_COL("upgrade_to", COL_TEXT, upgrade_to),
 	SERVICE_COL("creator", COL_TEXT, creator),
+	/* processes, joined: NULL (want) when the service has no server row. */
+	SERVICE_COL("want", COL_TEXT, want),
+	SERVICE_COL("pid", COL_I64, pid),
+	SERVICE_COL("start_time", COL_I64, start_time),
+	SERVICE_COL("cgroup", COL_TEXT, cgroup),
+	SERVICE_COL("failed", COL_BOOL, failed),
 };
 
 #define TASK_COL(name, type, field) {name, type, offsetof(struct zr_store_task, field), 0}
@@ -220,7 +226,8 @@ int zr_store_load(struct zr_store *st, int (*service_fn)(const struct zr_store_s
 	struct walk ws = {.service_fn = service_fn, .data = data};
 	struct walk wt = {.task_fn = task_fn, .data = data};
 	_cleanup_free_ char *services = select_sql(service_cols, N_COLS(service_cols),
-						   "services ORDER BY rowid");
+						   "services LEFT JOIN processes ON processes.service = services.guid"
+						   " ORDER BY services.rowid");
 	_cleanup_free_ char *tasks = select_sql(task_cols, N_COLS(task_cols), "tasks ORDER BY id");
 	if (!services || !tasks) {
 		return -ENOMEM;

@@ -30,7 +30,10 @@ static const char *const schema_sql =
 	" PRIMARY KEY (producer, robot, consumer));"
 	"CREATE TABLE IF NOT EXISTS remote_unlinks ("
 	" remote TEXT NOT NULL, producer TEXT NOT NULL, consumer TEXT NOT NULL,"
-	" PRIMARY KEY (remote, producer, consumer));";
+	" PRIMARY KEY (remote, producer, consumer));"
+	"CREATE TABLE IF NOT EXISTS processes ("
+	" service TEXT PRIMARY KEY, want TEXT NOT NULL, cgroup TEXT, pid INTEGER NOT NULL,"
+	" start_time INTEGER NOT NULL, failed INTEGER NOT NULL DEFAULT 0);";
 
 int zr_store__exec(sqlite3 *db, const char *sql, char **ret_err)
 {
@@ -76,6 +79,10 @@ static const struct migration migrations[ZR_STORE_SCHEMA] = {
 	/* 3 → 4: who created a service (a creator id, never a token); services made before
 	 * the role model were made by the admin. */
 	[3] = {"services", "creator", "TEXT NOT NULL DEFAULT 'admin'"},
+	/* 4 → 5: the processes table (made by schema_sql): per supervised service its want,
+	 * the pid and start time of its running server, its cgroup and whether its start
+	 * budget ran out. A table of its own, not columns: most services have no server. */
+	[4] = {NULL, NULL, NULL},
 };
 
 static int run_migration(sqlite3 *db, const struct migration *m, char **ret_err)

@@ -48,6 +48,8 @@ enum op_kind {
 	OP_SERVICE_UPGRADE_TO,
 	OP_UNLINK_PUT,
 	OP_UNLINK_DELETE,
+	OP_PROCESS_PUT,
+	OP_PROCESS_DELETE_SERVICE,
 	N_OPS,
 };
 
@@ -153,6 +155,9 @@ static const struct op_desc op_descs[N_OPS] = {
 	[OP_RCONSUMER_DELETE] = {"DELETE FROM remote_consumers WHERE producer = ?1 AND robot = ?2"
 				 " AND consumer = ?3", 3},
 	[OP_RCONSUMERS_DELETE_SERVICE] = {"DELETE FROM remote_consumers WHERE producer = ?1", 1},
+	[OP_PROCESS_PUT] = {"INSERT OR REPLACE INTO processes (service, want, cgroup, pid, start_time,"
+			    " failed) VALUES (?1, ?2, ?3, ?4, ?5, ?6)", 3},
+	[OP_PROCESS_DELETE_SERVICE] = {"DELETE FROM processes WHERE service = ?1", 1},
 };
 
 int zr_store__errno(int rc)
@@ -598,14 +603,23 @@ int zr_store_service_deleting(struct zr_store *st, const char *guid)
 
 int zr_store_service_delete(struct zr_store *st, const char *guid)
 {
-	/* Its tasks and remote consumers go with it: they have no meaning without it. */
+	/* Its tasks, remote consumers and server's row go with it: they have no meaning
+	 * without it. */
 	const char *const text[OP_TEXTS] = {guid};
 	struct op *ops[] = {
 		op_new(OP_SERVICE_DELETE, true, text, 0, NULL),
 		op_new(OP_TASKS_DELETE_SERVICE, true, text, 0, NULL),
 		op_new(OP_RCONSUMERS_DELETE_SERVICE, true, text, 0, NULL),
+		op_new(OP_PROCESS_DELETE_SERVICE, true, text, 0, NULL),
 	};
-	return submit(st, ops, 3);
+	return submit(st, ops, 4);
+}
+
+int zr_store_process_put(struct zr_store *st, const struct zr_store_process *p, bool internal)
+{
+	return change(st, OP_PROCESS_PUT, internal,
+		      (const char *[OP_TEXTS]){p->guid, p->want, p->cgroup},
+		      (const int64_t[OP_INTS]){p->pid, p->start_time, p->failed});
 }
 
 int zr_store_task_put(struct zr_store *st, const struct zr_store_task *t, bool internal)

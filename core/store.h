@@ -10,7 +10,7 @@
 struct zr_store;
 
 /* The schema this build writes; a database with a newer one is refused. */
-#define ZR_STORE_SCHEMA 4
+#define ZR_STORE_SCHEMA 5
 
 /* Opens (creating or migrating) <data_dir>/zrobot.db. Runs on the caller's thread: call it
  * before the loop runs. Returns 0, or a negative errno with *ret_err (malloc'd). */
@@ -28,6 +28,18 @@ struct zr_store_service {
 	const char *upgrade_to; /* the uid it moves to once its running task ends, or NULL */
 	long long created_ns;
 	bool deleting;
+	/* Its supervised server (schema 5): want NULL when none is stored. */
+	const char *want;       /* "up", "down" or "once" */
+	int64_t pid, start_time;
+	const char *cgroup;     /* NULL: none (process groups) */
+	bool failed;
+};
+
+/* The durable part of a service's supervised server (supervise.h struct zr_sup_persist). */
+struct zr_store_process {
+	const char *guid, *want, *cgroup;
+	int64_t pid, start_time;
+	bool failed;
 };
 
 struct zr_store_task {
@@ -87,9 +99,11 @@ int zr_store_service_state(struct zr_store *st, const char *guid, const char *st
 int zr_store_service_deleting(struct zr_store *st, const char *guid);
 /* The version (uid) a service moves to once its running task ends; NULL once it has. */
 int zr_store_service_upgrade_to(struct zr_store *st, const char *guid, const char *uid, bool internal);
-/* Deletes the service, its tasks and its remote consumers (all three or none). */
+/* Deletes the service, its tasks, its remote consumers and its server's row (all or none). */
 int zr_store_service_delete(struct zr_store *st, const char *guid);
 int zr_store_task_put(struct zr_store *st, const struct zr_store_task *t, bool internal);
+/* Records the service's supervised server (one row per service, replaced). */
+int zr_store_process_put(struct zr_store *st, const struct zr_store_process *p, bool internal);
 int zr_store_task_delete(struct zr_store *st, int64_t id);
 /* Records a template repository at its commit (pos: its place in the list). */
 int zr_store_repo_put(struct zr_store *st, const char *id, const char *url, const char *ref,

@@ -12,6 +12,7 @@
 
 #include "template.h"
 #include "env.h"
+#include "process-def.h"
 #include "util/cleanup.h"
 #include "util/log.h"
 #include "util/name.h"
@@ -524,11 +525,99 @@ static int manifest_action(const struct loader *l, const char *path, const char 
 	return parse_action(l, path, v, a);
 }
 
-/* "on.<event>": the actions an event runs. */
+/* "on.<event>": the actions an event of the process runs (built-ins included). */
 static int manifest_on(const struct loader *l, const char *path, const char *key, json_t *v,
 		       void *data)
 {
+	static const char *const events[] = {"start", "ready", "exit", "fail"};
+	size_t i = 0;
+	while (i < sizeof(events) / sizeof(events[0]) && strcmp(events[i], key) != 0) {
+		i++;
+	}
+	if (i == sizeof(events) / sizeof(events[0])) {
+		return field_fail(l, path, "unknown event (want start, ready, exit or fail)");
+	}
 	return parse_action_list(l, data, path, v, NULL, NULL);
+}
+
+/* The supervisor's actions, offered when the template has a process (DESIGN §6). */
+static const struct {
+	const char *name;
+	enum zr_builtin builtin;
+	const char *description;
+} builtins[] = {
+	{"reload", ZR_BUILTIN_RELOAD, "Send the reload signal to the server"},
+	{"restart", ZR_BUILTIN_RESTART, "Restart the server and wait until the new one is ready"},
+	{"start", ZR_BUILTIN_START, "Start the server and wait until it is ready"},
+	{"status", ZR_BUILTIN_STATUS, "Show the server's process status"},
+	{"stop", ZR_BUILTIN_STOP, "Stop the server and wait until its whole process tree is gone"},
+};
+
+/* Adds the built-in actions the template does not have as files. A template's own start or
+ * stop script stays and runs before the supervisor's step (start: to write the server's
+ * configuration from data; stop: to save state); its own restart, reload or status replaces
+ * the built-in. */
+static int add_builtins(struct zr_template *t, char **ret_err)
+{
+	size_t n = sizeof(builtins) / sizeof(builtins[0]);
+	struct zr_action_def *all = reallocarray(t->actions, t->n_actions + n, sizeof(*all));
+	if (!all) {
+		return -ENOMEM;
+	}
+	t->actions = all;
+	size_t n_files = t->n_actions;
+	for (size_t i = 0; i < n; i++) {
+		/* The array is only sorted up to n_files while built-ins are appended. */
+		struct zr_action_def key = {.name = (char *)builtins[i].name};
+		struct zr_action_def *own =
+			n_files == 0 ? NULL
+				     : bsearch(&key, t->actions, n_files, sizeof(*t->actions),
+					       action_cmp);
+		if (own) {
+			if (builtins[i].builtin == ZR_BUILTIN_START ||
+			    builtins[i].builtin == ZR_BUILTIN_STOP) {
+				own->builtin = builtins[i].builtin;
+			}
+			continue;
+		}
+		struct zr_action_def *a = &t->actions[t->n_actions];
+		action_init(a);
+		t->n_actions++;
+		a->builtin = builtins[i].builtin;
+		a->name = strdup(builtins[i].name);
+		a->description = strdup(builtins[i].description);
+		if (!a->name || !a->description) {
+			return -ENOMEM;
+		}
+		int r = zr_schema_parse(NULL, NULL, &a->args, ret_err);
+		if (r < 0) {
+			return r;
+		}
+	}
+	qsort(t->actions, t->n_actions, sizeof(*t->actions), action_cmp);
+	return 0;
+}
+
+/* "process": parsed by process-def.c, whose error gets the file in front; then the built-in
+ * actions. ready.exec may only name an action file, not a built-in. */
+static int load_process(struct zr_template *t, const struct loader *l)
+{
+	_cleanup_free_ char **names = calloc(t->n_actions + 1, sizeof(*names));
+	if (!names) {
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < t->n_actions; i++) {
+		names[i] = t->actions[i].name;
+	}
+	_cleanup_free_ char *err = NULL;
+	int r = zr_process_def_parse(t->process, names, t->n_actions, &t->proc, &err);
+	if (r == -EINVAL) {
+		return zr_fail(l->ret_err, r, "%s: %s", l->file, err);
+	}
+	if (r < 0) {
+		return r;
+	}
+	return add_builtins(t, l->ret_err);
 }
 
 /* "consumes.<role>": only its shape; the producer links check its contents. */
@@ -627,6 +716,14 @@ static int load(struct zr_template *t, const struct loader *l, const char *sourc
 		}
 	}
 
+	t->process = json_object_get(m, "process");
+	if (t->process) {
+		r = load_process(t, l);
+		if (r < 0) {
+			return r;
+		}
+	}
+
 	v = json_object_get(m, "on_delete");
 	if (v) {
 		r = parse_action_list(l, t, "on_delete", v, &t->on_delete, &t->n_on_delete);
@@ -634,16 +731,16 @@ static int load(struct zr_template *t, const struct loader *l, const char *sourc
 			return r;
 		}
 	}
+	/* The events of "on" are the process's: without one, nothing would ever fire them. */
+	if (json_object_get(m, "on") && !t->process) {
+		return field_fail(l, "on", "needs 'process'");
+	}
 	r = parse_object(l, m, "on", manifest_on, t, &t->on);
 	if (r < 0) {
 		return r;
 	}
-	/* process and consumes belong to the supervisor and the producer links, which check
-	 * their contents; here only their shape. */
-	r = parse_object(l, m, "process", NULL, NULL, &t->process);
-	if (r < 0) {
-		return r;
-	}
+	/* consumes belongs to the producer links, which check its contents; here only its
+	 * shape. */
 	return parse_object(l, m, "consumes", manifest_role, NULL, &t->consumes);
 }
 
@@ -690,6 +787,7 @@ struct zr_template *zr_template_free(struct zr_template *t)
 		free(t->on_delete[i]);
 	}
 	free(t->on_delete);
+	zr_process_def_free(t->proc);
 	free(t);
 	return NULL;
 }

@@ -18,6 +18,7 @@
 #include "robot.h"
 #include "schema.h"
 #include "service.h"
+#include "supervise.h"
 #include "task.h"
 #include "template.h"
 #include "util/cleanup.h"
@@ -602,6 +603,14 @@ static void c_info(struct zr_local *t, const struct node *n, const struct ctx *c
 					     s->template->version, "guid", s->guid, "created",
 					     zr_time_format(s->created_ns, ts), "creator", s->creator,
 					     "producers", "process");
+	const struct zr_sup *sup = zr_service_sup(s);
+	if (o && sup) {
+		pid_t pid = zr_sup_pid(sup);
+		(void)json_object_set_new(o, "process",
+					  json_pack("{ss ss sI}", "want", zr_sup_want_name(zr_sup_want(sup)),
+						    "state", zr_sup_state_name(zr_sup_state(sup)), "pid",
+						    (json_int_t)pid));
+	}
 	json_object_foreach(s->template->consumes, role, spec) {
 		const char *p = zr_service_producer(s, role);
 		/* A producer is a data field like any other: a template may call it secret. */
@@ -644,6 +653,51 @@ static struct zr_journal *j_svc_events(struct zr_local *t, const struct ctx *c)
 	return zr_service_events(c->svc);
 }
 
+/* process/: the supervised server (DESIGN §6), resolved only while the service has a
+ * supervisor (service_child), so these never see it NULL. */
+static void c_process(struct zr_local *t, const struct node *n, const struct ctx *c, struct zr_buf *b)
+{
+	const struct zr_sup *sup = zr_service_sup(c->svc);
+	const char *f = n->kind->name;
+	(void)t;
+	if (strcmp(f, "want") == 0) {
+		(void)zr_buf_printf(b, "%s\n", zr_sup_want_name(zr_sup_want(sup)));
+	} else if (strcmp(f, "status") == 0) {
+		zr_sup_status(sup, b);
+	} else if (strcmp(f, "pid") == 0) {
+		pid_t pid = zr_sup_pid(sup);
+		if (pid > 0) {
+			(void)zr_buf_printf(b, "%d\n", (int)pid);
+		}
+	} else if (strcmp(f, "deaths") == 0) {
+		zr_sup_deaths(sup, b);
+	} else if (strcmp(f, "stats") == 0) {
+		zr_sup_stats(sup, b);
+	}
+}
+
+static struct zr_journal *j_process_log(struct zr_local *t, const struct ctx *c)
+{
+	(void)t;
+	return zr_sup_log(zr_service_sup(c->svc));
+}
+
+#define PROCESS_FILE(n) {n, FILE_RO, .content = c_process, .time = TIME_NOW}
+static const struct kind k_pr_deaths = PROCESS_FILE("deaths");
+static const struct kind k_pr_log = {"log", FILE_RO, .journal = j_process_log};
+static const struct kind k_pr_pid = PROCESS_FILE("pid");
+static const struct kind k_pr_signal = {"signal", FILE_WO, .time = TIME_CREATED,
+					.write = zr_local__write_signal};
+static const struct kind k_pr_stats = PROCESS_FILE("stats");
+static const struct kind k_pr_status = PROCESS_FILE("status");
+static const struct kind k_pr_want = {"want", S_IFREG | 0644, .content = c_process, .time = TIME_NOW,
+				      .write = zr_local__write_want};
+#undef PROCESS_FILE
+static const struct kind *const process_entries[] = {
+	&k_pr_deaths, &k_pr_log, &k_pr_pid, &k_pr_signal, &k_pr_stats, &k_pr_status, &k_pr_want, NULL,
+};
+static const struct kind k_process = {"process", DIR_RO, .fixed = process_entries, .time = TIME_CREATED};
+
 static const struct kind k_actions = {"actions", DIR_RO, .child = actions_child, .list = actions_list,
 				      .time = TIME_CREATED};
 static const struct kind k_consumers = {"consumers", DIR_RO, .child = consumers_child,
@@ -668,8 +722,24 @@ static const struct kind *const service_entries[] = {
 	&k_actions, &k_consumers, &k_ctl, &k_data, &k_events, &k_info, &k_lasterror,
 	&k_log, &k_producers, &k_results, &k_state, &k_tasks, &k_upgrade, NULL,
 };
+/* process/ is there while the service's server is supervised (its template has a process). */
+static int service_child(struct zr_local *t, struct ctx *c, const char *name, const struct kind **ret,
+			 uint64_t *ret_serial)
+{
+	(void)t, (void)ret_serial;
+	*ret = &k_process;
+	return strcmp(name, "process") == 0 && zr_service_sup(c->svc) ? 0 : -ENOENT;
+}
+
+static int service_list(struct zr_local *t, const struct ctx *c, struct zr_names *l)
+{
+	(void)t;
+	return zr_service_sup(c->svc) ? zr_local__add_name(l, "process") : 0;
+}
+
 /* 0755: mkdir and rmdir of services. */
-static const struct kind k_service = {NULL, S_IFDIR | 0755, .fixed = service_entries, .time = TIME_CREATED};
+static const struct kind k_service = {NULL, S_IFDIR | 0755, .fixed = service_entries,
+				      .child = service_child, .list = service_list, .time = TIME_CREATED};
 
 static int template_child(struct zr_local *t, struct ctx *c, const char *name, const struct kind **ret,
 			  uint64_t *ret_serial)

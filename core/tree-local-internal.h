@@ -205,7 +205,8 @@ void zr_local__write(struct handle *h, const char *buf, size_t len, uint64_t off
 void zr_local__flush(struct handle *h, zr_tree_done_cb cb, void *data);
 /* The writers of the writable kinds. */
 zr_kind_write_fn zr_local__write_action, zr_local__write_data, zr_local__write_repos,
-	zr_local__write_remotes, zr_local__write_ctl, zr_local__write_upgrade, zr_local__write_cancel;
+	zr_local__write_remotes, zr_local__write_ctl, zr_local__write_upgrade, zr_local__write_cancel,
+	zr_local__write_want, zr_local__write_signal;
 
 /* A read waiting for a task or a journal (tree-read.c). */
 struct parked {

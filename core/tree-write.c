@@ -4,6 +4,7 @@
 #include "tree-local-internal.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,9 @@
 #include "schema.h"
 #include "service-ctl.h"
 #include "service.h"
+#include "supervise.h"
+#include "process-def.h"
+#include "store.h"
 #include "task.h"
 #include "template.h"
 #include "util/cleanup.h"
@@ -286,6 +290,61 @@ void zr_local__write_upgrade(struct tree_op *op, const struct ctx *c, const char
 	if (err < 0) {
 		zr_local__op_done(op, zr_local__refuse(op, c, err, why), NULL);
 	}
+}
+
+/* ---- process/: the supervised server ---- */
+
+/* "up", "down" or "once": the desired state, answered once the store has it. */
+void zr_local__write_want(struct tree_op *op, const struct ctx *c, const char *buf, size_t len,
+			  uint64_t off)
+{
+	_cleanup_free_ char *why = NULL;
+	enum zr_sup_want want;
+	(void)off;
+	op->len = (ssize_t)len;
+	int err = zr_service_may_act(c->svc, &op->h->who, &why);
+	if (err == 0 && zr_sup_want_parse(buf, len, &want) < 0) {
+		err = zr_fail(&why, -EINVAL, "want: expected up, down or once");
+	}
+	struct zr_sup *sup = zr_service_sup(c->svc);
+	if (err == 0 && !sup) {
+		err = zr_fail(&why, -ENOENT, "the service's server is not supervised");
+	}
+	if (err < 0) {
+		zr_local__op_done(op, zr_local__refuse(op, c, err, why), NULL);
+		return;
+	}
+	/* The supervisor stores its new want (its persist hook) in this group. */
+	zr_sup_set_want(sup, want);
+	zr_store_sync(op->tree->robot->cfg.store, on_stored, op);
+}
+
+/* A signal name ("HUP", "SIGUSR1") for the main process. KILL and STOP are refused: the one
+ * would skip the server's own shutdown the supervisor gives it (stop_signal, then KILL to the
+ * whole tree after stop_timeout), the other would freeze a server the supervisor calls ready. */
+void zr_local__write_signal(struct tree_op *op, const struct ctx *c, const char *buf, size_t len,
+			    uint64_t off)
+{
+	_cleanup_free_ char *why = NULL;
+	_cleanup_free_ char *name = strndup(buf, len);
+	(void)off;
+	if (!name) {
+		zr_local__op_done(op, -ENOMEM, NULL);
+		return;
+	}
+	name[strcspn(name, "\r\n")] = '\0';
+	int err = zr_service_may_act(c->svc, &op->h->who, &why);
+	int sig = err == 0 ? zr_signal_parse(name) : 0;
+	struct zr_sup *sup = zr_service_sup(c->svc);
+	if (err == 0 && (sig < 0 || sig == SIGKILL || sig == SIGSTOP)) {
+		err = zr_fail(&why, -EINVAL, "signal: expected a signal name such as HUP, USR1 or "
+			      "TERM (not KILL or STOP)");
+	} else if (err == 0 && !sup) {
+		err = zr_fail(&why, -ESRCH, "the service's server is not supervised");
+	} else if (err == 0 && (err = zr_sup_signal(sup, sig)) == -ESRCH) {
+		why = strdup("signal: the server is not running");
+	}
+	zr_local__op_done(op, err < 0 ? zr_local__refuse(op, c, err, why) : (ssize_t)len, NULL);
 }
 
 /* ---- dispatch ---- */

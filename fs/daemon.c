@@ -239,6 +239,9 @@ static int start_model(struct daemon *d, const char *mount, const char *data, in
 		.kill_grace = 5,
 		.pass_env = arg_pass_env,
 		.n_pass_env = arg_n_pass_env,
+		.no_cgroups = arg_no_cgroups,
+		.stop_on_exit = arg_stop_on_exit,
+		.sample_interval = arg_sample_interval,
 	};
 	err = zr_robot_create(&d->loop, &cfg, &d->robot);
 	if (err < 0) {

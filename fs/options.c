@@ -42,6 +42,10 @@ double arg_remote_timeout = 10;
 char **arg_pass_env;
 size_t arg_n_pass_env;
 int arg_http_conns_per_ip = 1024;
+/* Supervised servers (issue 13). */
+double arg_sample_interval = 2;
+bool arg_stop_on_exit;
+bool arg_no_cgroups;
 
 void zr_options_usage(FILE *f)
 {
@@ -88,7 +92,13 @@ void zr_options_usage(FILE *f)
 		"  --pass-env NAME[,NAME]...  give actions these variables of the robot's\n"
 		"                     environment (repeatable; they get PATH, HOME, LANG, TZ)\n"
 		"  --http-max-conns-per-ip N  open HTTP connections per client address\n"
-		"                     (default 1024)\n\n"
+		"                     (default 1024)\n"
+		"  --sample-interval S  seconds between samples of the supervised servers'\n"
+		"                     memory, CPU, files and sockets (default 2; 0 = never)\n"
+		"  --stop-on-exit     stop the supervised servers when the robot stops (default:\n"
+		"                     leave them running, adopted again at the next start)\n"
+		"  --no-cgroups       keep servers in process groups, not in cgroups of their own\n"
+		"                     (for machines that forbid cgroups, and tests)\n\n"
 		"zrobot mount shows one remote robot at DIR, without a robot of its own.\n");
 }
 
@@ -133,7 +143,7 @@ enum {
 	O_MOUNT = 256, O_DATA, O_TEMPLATES, O_REPO, O_JOBS, O_QUEUE, O_HISTORY, O_LEVEL, O_ALLOW,
 	O_NOAUTO, O_LISTEN, O_TOKENS, O_CERT, O_KEY, O_HTIMEOUT, O_HBODY, O_HCONN, O_REMOTE,
 	O_RTIMEOUT, O_NAME, O_GROUP, O_MAXSVC, O_MAXTASK, O_ARGSMAX, O_GITCRED,
-	O_PASSENV, O_HPERIP,
+	O_PASSENV, O_HPERIP, O_SAMPLE, O_STOPEXIT, O_NOCGROUPS,
 };
 
 /* The options that take a positive number, by their getopt value; NULL for the others. */
@@ -237,6 +247,9 @@ int zr_options_parse(int argc, char **argv)
 		{"max-args-bytes", required_argument, NULL, O_ARGSMAX},
 		{"pass-env", required_argument, NULL, O_PASSENV},
 		{"http-max-conns-per-ip", required_argument, NULL, O_HPERIP},
+		{"sample-interval", required_argument, NULL, O_SAMPLE},
+		{"stop-on-exit", no_argument, NULL, O_STOPEXIT},
+		{"no-cgroups", no_argument, NULL, O_NOCGROUPS},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -320,6 +333,22 @@ int zr_options_parse(int argc, char **argv)
 			break;
 		case O_PASSENV:
 			err = add_pass_env(optarg);
+			break;
+		case O_SAMPLE:
+			/* 0 turns sampling off; below 0.1 s the sweeps of /proc would cost more than
+			 * they tell. */
+			if (strcmp(optarg, "0") == 0) {
+				arg_sample_interval = 0;
+			} else if ((err = zr_options_seconds(optarg, &arg_sample_interval)) < 0) {
+				fprintf(stderr, "zrobot: --sample-interval wants seconds (0, or 0.1 to "
+						"3600), got '%s'\n", optarg);
+			}
+			break;
+		case O_STOPEXIT:
+			arg_stop_on_exit = true;
+			break;
+		case O_NOCGROUPS:
+			arg_no_cgroups = true;
 			break;
 		case 'h':
 			zr_options_usage(stdout);

@@ -37,6 +37,10 @@ extern double arg_remote_timeout;
 extern char **arg_pass_env; /* --pass-env names, checked with zr_env_name_valid */
 extern size_t arg_n_pass_env;
 extern int arg_http_conns_per_ip;
+/* Supervised servers (issue 13). */
+extern double arg_sample_interval; /* --sample-interval seconds, 0 = no sampling */
+extern bool arg_stop_on_exit;      /* --stop-on-exit: stop the servers when the robot stops */
+extern bool arg_no_cgroups;        /* --no-cgroups: process groups even where cgroup v2 works */
 
 /* Prints the usage of every subcommand and of run's options to f. */
 void zr_options_usage(FILE *f);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "fuzz.h"
+#include "process-def.h"
 #include "template.h"
 #include "util/name.h"
 
@@ -105,6 +106,61 @@ static void write_file(const char *path, const char *buf, size_t len)
 	(void)close(fd);
 }
 
+/* Expands tmpl with data as the supervisor does at a start: the load checked every "${",
+ * so a refusal can only be about a field (missing, or an object or array). */
+static void expand(const char *tmpl, const json_t *data)
+{
+	char *out = NULL, *err = NULL;
+	int r = zr_process_expand(tmpl, data, &out, &err);
+	FUZZ_CHECK(r == 0 || r == -EINVAL || r == -ENOMEM);
+	FUZZ_CHECK((r == 0) == (out != NULL));
+	FUZZ_CHECK(r != -EINVAL || (err && strncmp(err, "field '", 7) == 0));
+	free(out);
+	free(err);
+}
+
+/* A loaded process: its bounds and defaults kept, its built-in actions offered, its strings
+ * expanded with no data and with some. */
+static void use_process(const struct zr_template *t)
+{
+	const struct zr_process_def *d = t->proc;
+	FUZZ_CHECK(d != NULL);
+	FUZZ_CHECK(d->n_command >= 1 && d->n_command <= 256 && d->command[d->n_command] == NULL);
+	FUZZ_CHECK(d->command[0][0] != '\0');
+	FUZZ_CHECK(d->n_env <= 64 && d->env[d->n_env] == NULL);
+	FUZZ_CHECK(d->ready_timeout > 0 && d->stop_timeout > 0 && d->start_interval > 0);
+	FUZZ_CHECK(d->restart_delay >= 0 && d->restart_delay <= d->restart_delay_max);
+	FUZZ_CHECK(d->start_burst >= 1);
+	FUZZ_CHECK(zr_signal_name(d->stop_signal) && zr_signal_name(d->reload_signal));
+	bool has_arg = d->ready == ZR_READY_TCP || d->ready == ZR_READY_UNIX ||
+		       d->ready == ZR_READY_EXEC || d->ready == ZR_READY_LOG;
+	FUZZ_CHECK(has_arg == (d->ready_arg != NULL));
+	FUZZ_CHECK(d->ready != ZR_READY_DELAY || d->ready_delay > 0);
+	if (d->ready == ZR_READY_EXEC) {
+		const struct zr_action_def *a = zr_template_action(t, d->ready_arg);
+		FUZZ_CHECK(a && a->path);
+	}
+	static const char *const builtins[] = {"start", "stop", "restart", "reload", "status"};
+	for (size_t i = 0; i < sizeof(builtins) / sizeof(builtins[0]); i++) {
+		FUZZ_CHECK(zr_template_action(t, builtins[i]) != NULL);
+	}
+	json_t *none = json_object();
+	json_t *some = json_pack("{si ss sb sf s{} s[] sn}", "port", 6379, "host", "h", "on", 1,
+				 "ratio", 0.5, "obj", "list", "null");
+	for (size_t i = 0; i < d->n_command; i++) {
+		expand(d->command[i], none);
+		expand(d->command[i], some);
+	}
+	for (size_t i = 0; i < d->n_env; i++) {
+		expand(d->env[i], some);
+	}
+	if (d->ready_arg) {
+		expand(d->ready_arg, some);
+	}
+	json_decref(some);
+	json_decref(none);
+}
+
 /* What the robot does with a loaded template: look its actions up, create a service without
  * data (mkdir), validate empty arguments, rank its version. */
 static void use(const struct zr_template *t, const char *name)
@@ -119,12 +175,31 @@ static void use(const struct zr_template *t, const char *name)
 		FUZZ_CHECK(a->args != NULL);
 		FUZZ_CHECK(a->retry.tries >= 1 && a->retry.backoff >= 1 && a->retry.delay >= 0);
 		FUZZ_CHECK(a->timeout >= 0 && a->every >= 0);
+		/* Only a process brings built-ins, and only a built-in has no script. */
+		FUZZ_CHECK(t->proc || a->builtin == ZR_BUILTIN_NONE);
+		FUZZ_CHECK(a->path || a->builtin != ZR_BUILTIN_NONE);
 		json_t *empty = json_object(), *out = NULL;
 		char *err = NULL;
 		(void)zr_schema_apply(a->args, empty, 0, &out, &err);
 		json_decref(out);
 		free(err);
 		json_decref(empty);
+	}
+	FUZZ_CHECK((t->process != NULL) == (t->proc != NULL));
+	FUZZ_CHECK(t->proc || !t->on);
+	if (t->proc) {
+		use_process(t);
+	}
+	const char *event;
+	json_t *list;
+	json_object_foreach(t->on, event, list) {
+		FUZZ_CHECK(strcmp(event, "start") == 0 || strcmp(event, "ready") == 0 ||
+			   strcmp(event, "exit") == 0 || strcmp(event, "fail") == 0);
+		size_t i;
+		json_t *x;
+		json_array_foreach(list, i, x) {
+			FUZZ_CHECK(zr_template_action(t, json_string_value(x)) != NULL);
+		}
 	}
 	for (size_t i = 0; i < t->n_on_delete; i++) {
 		FUZZ_CHECK(zr_template_action(t, t->on_delete[i]) != NULL);

@@ -135,6 +135,9 @@ struct svc_copy {
 	char *template, *name, *guid, *uid, *data, *state, *secret, *upgrade_to, *creator;
 	long long created_ns;
 	bool deleting;
+	char *want, *cgroup; /* its server's row */
+	int64_t pid, start_time;
+	bool failed;
 };
 
 struct task_copy {
@@ -173,7 +176,9 @@ static int load_svc(const struct zr_store_service *s, void *data)
 		.data = dup_or_null(s->data), .state = dup_or_null(s->state),
 		.secret = dup_or_null(s->secret), .created_ns = s->created_ns,
 		.deleting = s->deleting, .upgrade_to = dup_or_null(s->upgrade_to),
-		.creator = dup_or_null(s->creator),
+		.creator = dup_or_null(s->creator), .want = dup_or_null(s->want),
+		.cgroup = dup_or_null(s->cgroup), .pid = s->pid, .start_time = s->start_time,
+		.failed = s->failed,
 	};
 	return 0;
 }
@@ -208,7 +213,7 @@ static void loaded_free(struct loaded *l)
 		struct svc_copy *s = &l->svcs[i];
 		free(s->template), free(s->name), free(s->guid), free(s->uid);
 		free(s->data), free(s->state), free(s->secret), free(s->upgrade_to);
-		free(s->creator);
+		free(s->creator), free(s->want), free(s->cgroup);
 	}
 	for (size_t i = 0; i < l->n_tasks; i++) {
 		struct task_copy *t = &l->tasks[i];
@@ -506,6 +511,56 @@ static void on_turn(uv_idle_t *h)
 	if (++t->turn == t->turns) {
 		(void)uv_idle_stop(h);
 	}
+}
+
+/* Schema 5: a supervised service's server, one row per service, replaced at each change and
+ * gone with its service; a service without one loads with want NULL. */
+TEST(processes)
+{
+	const char *dir = scratch_dir();
+	struct zr_store *st = open_store(dir);
+	struct zr_store_service a = svc("alpha", "g-a", "{}", 1);
+	struct zr_store_service b = svc("beta", "g-b", "{}", 2);
+	struct zr_store_service c = svc("gamma", "g-c", "{}", 3);
+	zr_store_service_insert(st, &a);
+	zr_store_service_insert(st, &b);
+	zr_store_service_insert(st, &c);
+	struct zr_store_process pa = {.guid = "g-a", .want = "up", .cgroup = "/sys/fs/cgroup/x/g-a",
+				      .pid = 4242, .start_time = 987654321, .failed = false};
+	ASSERT_OK(zr_store_process_put(st, &pa, true));
+	struct zr_store_process pc = {.guid = "g-c", .want = "once", .pid = 7, .start_time = 8};
+	ASSERT_OK(zr_store_process_put(st, &pc, false));
+	ASSERT_OK(sync_wait(st));
+	/* Replaced: the server died, the budget ran out. */
+	pa = (struct zr_store_process){.guid = "g-a", .want = "up", .failed = true};
+	ASSERT_OK(zr_store_process_put(st, &pa, true));
+	zr_store_service_delete(st, "g-c");
+	ASSERT_OK(sync_wait(st));
+	st = reopen(st, dir);
+	struct loaded l;
+	load(st, &l);
+	ASSERT_EQ_SIZE(l.n_svcs, 2);
+	ASSERT_EQ_STR(l.svcs[0].guid, "g-a");
+	ASSERT_EQ_STR(l.svcs[0].want, "up");
+	ASSERT_NULL(l.svcs[0].cgroup);
+	ASSERT_EQ_INT(l.svcs[0].pid, 0);
+	ASSERT_EQ_INT(l.svcs[0].start_time, 0);
+	ASSERT_TRUE(l.svcs[0].failed);
+	ASSERT_EQ_STR(l.svcs[1].guid, "g-b");
+	ASSERT_NULL(l.svcs[1].want);
+	ASSERT_FALSE(l.svcs[1].failed);
+	loaded_free(&l);
+	/* The row of a deleted service went with it. */
+	struct zr_store_service d = svc("gamma", "g-c", "{}", 4);
+	zr_store_service_insert(st, &d);
+	ASSERT_OK(sync_wait(st));
+	st = reopen(st, dir);
+	load(st, &l);
+	ASSERT_EQ_SIZE(l.n_svcs, 3);
+	ASSERT_EQ_STR(l.svcs[2].guid, "g-c");
+	ASSERT_NULL(l.svcs[2].want);
+	loaded_free(&l);
+	zr_store_close(st);
 }
 
 TEST(group_commit)
@@ -875,7 +930,7 @@ TEST(migrate_2_to_3)
 	char *v = meta_schema(dir);
 	char want_v[16];
 	snprintf(want_v, sizeof(want_v), "%d", ZR_STORE_SCHEMA);
-	ASSERT_EQ_INT(ZR_STORE_SCHEMA, 4);
+	ASSERT_EQ_INT(ZR_STORE_SCHEMA, 5);
 	ASSERT_EQ_STR(v, want_v);
 	free(v);
 	ASSERT_TRUE(has_table(dir, "remotes"));
@@ -1096,6 +1151,7 @@ static int run_tests(void)
 {
 	ASSERT_OK(uv_loop_init(&loop));
 	RUN_TEST(roundtrip);
+	RUN_TEST(processes);
 	RUN_TEST(group_commit);
 	RUN_TEST(checkpoints);
 	RUN_TEST(newer_schema_refused);

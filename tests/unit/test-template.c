@@ -3,10 +3,12 @@
 #include "template.h"
 
 #include <ftw.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "process-def.h"
 #include "test.h"
 
 /* The temporary directory holding every template folder of this run. */
@@ -123,16 +125,30 @@ TEST(good)
 	free(missing);
 	json_decref(data);
 
-	ASSERT_EQ_SIZE(t->n_actions, 5);
-	const char *names[] = {"monitor", "ping", "restart", "start", "stop"};
-	for (size_t i = 0; i < 5; i++) {
-		ASSERT_EQ_STR(t->actions[i].name, names[i]);
-		char *path = test_strf("%s/actions/%s", dir, names[i]);
+	/* The files, and the process's built-in reload and status (restart is a file here, so
+	 * it replaces the built-in; start and stop are files run before the built-in step). */
+	ASSERT_EQ_SIZE(t->n_actions, 7);
+	static const struct {
+		const char *name;
+		bool file;
+		enum zr_builtin builtin;
+	} names[] = {
+		{"monitor", true, ZR_BUILTIN_NONE}, {"ping", true, ZR_BUILTIN_NONE},
+		{"reload", false, ZR_BUILTIN_RELOAD}, {"restart", true, ZR_BUILTIN_NONE},
+		{"start", true, ZR_BUILTIN_START}, {"status", false, ZR_BUILTIN_STATUS},
+		{"stop", true, ZR_BUILTIN_STOP},
+	};
+	for (size_t i = 0; i < 7; i++) {
+		TEST_CASE("action %s", names[i].name);
+		ASSERT_EQ_STR(t->actions[i].name, names[i].name);
+		char *path = names[i].file ? test_strf("%s/actions/%s", dir, names[i].name) : NULL;
 		ASSERT_EQ_STR(t->actions[i].path, path);
 		free(path);
+		ASSERT_EQ_INT(t->actions[i].builtin, names[i].builtin);
 		ASSERT_NOT_NULL(t->actions[i].args);
-		ASSERT_EQ_PTR(zr_template_action(t, names[i]), &t->actions[i]);
+		ASSERT_EQ_PTR(zr_template_action(t, names[i].name), &t->actions[i]);
 	}
+	TEST_CASE_END();
 	ASSERT_NULL(zr_template_action(t, "nope"));
 	ASSERT_NULL(zr_template_action(t, "lib"));
 
@@ -415,6 +431,9 @@ TEST(bad_version)
 	manifest_fails("vernone", "{\"name\": \"vernone\"}", "version", "required");
 }
 
+/* The smallest "process" member, followed by a comma, for manifests that need one. */
+#define PROC "\"process\": {\"command\": [\"sleep\", \"1\"]}, "
+
 TEST(unknown_actions_in_lists)
 {
 	manifest_fails("ondel",
@@ -422,13 +441,144 @@ TEST(unknown_actions_in_lists)
 		       "on_delete", "unknown action 'nope'");
 	manifest_fails("ondel2", "{\"name\": \"ondel2\", \"version\": \"1.0.0\", \"on_delete\": \"stop\"}",
 		       "on_delete", "must be an array of action names");
+	/* "on" lists the process's events, so these templates have one. */
 	manifest_fails("on1",
-		       "{\"name\": \"on1\", \"version\": \"1.0.0\", \"on\": {\"fail\": [\"nope\"]}}",
+		       "{\"name\": \"on1\", \"version\": \"1.0.0\", " PROC
+		       "\"on\": {\"fail\": [\"nope\"]}}",
 		       "on.fail", "unknown action 'nope'");
-	manifest_fails("on2", "{\"name\": \"on2\", \"version\": \"1.0.0\", \"on\": {\"fail\": 1}}",
+	manifest_fails("on2", "{\"name\": \"on2\", \"version\": \"1.0.0\", " PROC
+		       "\"on\": {\"fail\": 1}}",
 		       "on.fail", "must be an array of action names");
-	manifest_fails("on3", "{\"name\": \"on3\", \"version\": \"1.0.0\", \"on\": []}", "on",
-		       "must be an object");
+	manifest_fails("on3", "{\"name\": \"on3\", \"version\": \"1.0.0\", " PROC "\"on\": []}",
+		       "on", "must be an object");
+}
+
+TEST(process_builtins)
+{
+	/* No action files: every built-in is the supervisor's alone. */
+	char *dir = make_template("srv", "{\"name\": \"srv\", \"version\": \"1.0.0\", "
+					 "\"data\": {\"port\": {\"type\": \"integer\"}},"
+					 " \"process\": {\"command\": [\"sleep\", \"${port}\"],"
+					 " \"stop_signal\": \"INT\"},"
+					 " \"on\": {\"start\": [], \"ready\": [\"status\"],"
+					 " \"exit\": [\"restart\"], \"fail\": [\"stop\", \"reload\"]},"
+					 " \"on_delete\": [\"stop\"]}");
+	struct zr_template *t = load_ok(dir);
+	ASSERT_NOT_NULL(t->proc);
+	ASSERT_EQ_STR(t->proc->command[1], "${port}");
+	ASSERT_EQ_INT(t->proc->stop_signal, SIGINT);
+	ASSERT_EQ_PTR(t->on, json_object_get(t->manifest, "on"));
+	static const struct {
+		const char *name;
+		enum zr_builtin builtin;
+		const char *description;
+	} want[] = {
+		{"reload", ZR_BUILTIN_RELOAD, "Send the reload signal to the server"},
+		{"restart", ZR_BUILTIN_RESTART,
+		 "Restart the server and wait until the new one is ready"},
+		{"start", ZR_BUILTIN_START, "Start the server and wait until it is ready"},
+		{"status", ZR_BUILTIN_STATUS, "Show the server's process status"},
+		{"stop", ZR_BUILTIN_STOP,
+		 "Stop the server and wait until its whole process tree is gone"},
+	};
+	ASSERT_EQ_SIZE(t->n_actions, 5);
+	for (size_t i = 0; i < 5; i++) {
+		TEST_CASE("%s", want[i].name);
+		const struct zr_action_def *a = &t->actions[i];
+		ASSERT_EQ_STR(a->name, want[i].name);
+		ASSERT_EQ_PTR(zr_template_action(t, want[i].name), a);
+		ASSERT_NULL(a->path);
+		ASSERT_EQ_INT(a->builtin, want[i].builtin);
+		ASSERT_EQ_STR(a->description, want[i].description);
+		ASSERT_EQ_DOUBLE(a->timeout, 0);
+		ASSERT_EQ_DOUBLE(a->every, 0);
+		ASSERT_EQ_INT(a->retry.tries, 1);
+		ASSERT_FALSE(a->admin);
+		ASSERT_NOT_NULL(a->args);
+		ASSERT_EQ_SIZE(zr_schema_count(a->args), 0);
+	}
+	TEST_CASE_END();
+	zr_template_free(t);
+
+	/* Own files: start and stop run first and keep the built-in step; status replaces the
+	 * built-in; a file sorting between the built-ins keeps the order. */
+	make_action(dir, "start", 0755);
+	make_action(dir, "stop", 0755);
+	make_action(dir, "status", 0755);
+	make_action(dir, "ping", 0755);
+	t = load_ok(dir);
+	static const struct {
+		const char *name;
+		bool file;
+		enum zr_builtin builtin;
+	} mixed[] = {
+		{"ping", true, ZR_BUILTIN_NONE},     {"reload", false, ZR_BUILTIN_RELOAD},
+		{"restart", false, ZR_BUILTIN_RESTART}, {"start", true, ZR_BUILTIN_START},
+		{"status", true, ZR_BUILTIN_NONE},   {"stop", true, ZR_BUILTIN_STOP},
+	};
+	ASSERT_EQ_SIZE(t->n_actions, 6);
+	for (size_t i = 0; i < 6; i++) {
+		TEST_CASE("%s", mixed[i].name);
+		const struct zr_action_def *a = &t->actions[i];
+		ASSERT_EQ_STR(a->name, mixed[i].name);
+		ASSERT_EQ_PTR(zr_template_action(t, mixed[i].name), a);
+		char *path = mixed[i].file ? test_strf("%s/actions/%s", dir, mixed[i].name) : NULL;
+		ASSERT_EQ_STR(a->path, path);
+		free(path);
+		ASSERT_EQ_INT(a->builtin, mixed[i].builtin);
+	}
+	TEST_CASE_END();
+	/* A script keeps its own (absent) description: it is not the built-in. */
+	ASSERT_NULL(zr_template_action(t, "start")->description);
+	zr_template_free(t);
+	free(dir);
+
+	/* Without a process: no built-ins, no proc. */
+	dir = make_template("noproc", "{\"name\": \"noproc\", \"version\": \"1.0.0\"}");
+	make_action(dir, "stop", 0755);
+	t = load_ok(dir);
+	ASSERT_NULL(t->proc);
+	ASSERT_EQ_SIZE(t->n_actions, 1);
+	ASSERT_EQ_INT(t->actions[0].builtin, ZR_BUILTIN_NONE);
+	ASSERT_NULL(zr_template_action(t, "start"));
+	zr_template_free(t);
+	free(dir);
+}
+
+TEST(process_refusals)
+{
+	/* process-def.c's reason, behind the file like every other field. */
+	manifest_fails("p1", "{\"name\": \"p1\", \"version\": \"1.0.0\", \"process\": "
+			     "{\"command\": [\"x\"], \"ready\": {\"tcp\": 1, \"unix\": \"s\"}}}",
+		       "process.ready", "want exactly one of tcp, unix, exec, log, notify, delay");
+	manifest_fails("p2", "{\"name\": \"p2\", \"version\": \"1.0.0\", \"process\": []}",
+		       "process", "must be an object");
+	manifest_fails("p3", "{\"name\": \"p3\", \"version\": \"1.0.0\", \"process\": {}}",
+		       "process.command", "required");
+	/* ready.exec runs a script: a built-in (here status) is not one. */
+	manifest_fails("p4", "{\"name\": \"p4\", \"version\": \"1.0.0\", \"process\": "
+			     "{\"command\": [\"x\"], \"ready\": {\"exec\": \"status\"}}}",
+		       "process.ready.exec", "no action file 'status'");
+	char *dir = make_template("p5", "{\"name\": \"p5\", \"version\": \"1.0.0\", \"process\": "
+					"{\"command\": [\"x\"], \"ready\": {\"exec\": \"check\"}}}");
+	make_action(dir, "check", 0755);
+	struct zr_template *t = load_ok(dir);
+	ASSERT_EQ_INT(t->proc->ready, ZR_READY_EXEC);
+	ASSERT_EQ_STR(t->proc->ready_arg, "check");
+	zr_template_free(t);
+	free(dir);
+
+	manifest_fails("on4", "{\"name\": \"on4\", \"version\": \"1.0.0\", \"on\": {}}", "on",
+		       "needs 'process'");
+	manifest_fails("on5", "{\"name\": \"on5\", \"version\": \"1.0.0\", "
+			      "\"on\": {\"fail\": [\"stop\"]}}",
+		       "on", "needs 'process'");
+	manifest_fails("on6", "{\"name\": \"on6\", \"version\": \"1.0.0\", " PROC
+			      "\"on\": {\"stop\": [\"stop\"]}}",
+		       "on.stop", "unknown event (want start, ready, exit or fail)");
+	manifest_fails("on7", "{\"name\": \"on7\", \"version\": \"1.0.0\", " PROC
+			      "\"on\": {\"ready\": [\"status\", \"nope\"]}}",
+		       "on.ready", "unknown action 'nope'");
 }
 
 TEST(unknown_keys)
@@ -573,6 +723,8 @@ int main(void)
 	RUN_TEST(folder_name);
 	RUN_TEST(bad_version);
 	RUN_TEST(unknown_actions_in_lists);
+	RUN_TEST(process_builtins);
+	RUN_TEST(process_refusals);
 	RUN_TEST(unknown_keys);
 	RUN_TEST(action_settings);
 	RUN_TEST(semver_valid);
