@@ -34,17 +34,16 @@ port_listening() {
 		END { exit !found }' /proc/net/tcp /proc/net/tcp6 2>/dev/null
 }
 
-# tmpl_svc TEMPLATE NAME DATA-JSON: mkdir the service, write its data (one write), remember
-# its guid for the cleanup; prints its path.
+# tmpl_svc TEMPLATE NAME DATA-JSON: mkdir the service and write its data (one write); sets SVC
+# (its path) and GUID, and remembers the guid for the cleanup. Not in $(...): it sets variables.
 tmpl_svc() {
-	local s
-	s=$(svc "$1" "$2")
+	SVC=$(svc "$1" "$2")
 	if [ -n "$3" ]; then
-		timeout 10 bash -c 'printf "%s\n" "$2" >"$1"' _ "$s/data" "$3" ||
-			fail "writing data of $1/$2 failed: $(rcat "$s/lasterror" 2>/dev/null)"
+		timeout 10 bash -c 'printf "%s\n" "$2" >"$1"' _ "$SVC/data" "$3" ||
+			fail "writing data of $1/$2 failed: $(rcat "$SVC/lasterror" 2>/dev/null)"
 	fi
-	TMPL_GUIDS+=("$(jsonstr "$(rcat "$s/info")" 'j["guid"]')")
-	echo "$s"
+	GUID=$(jsonstr "$(rcat "$SVC/info")" 'j["guid"]')
+	TMPL_GUIDS+=("$GUID")
 }
 
 # act SVC ACTION [PAYLOAD] [TIMEOUT]: echo PAYLOAD (default: the action's name) into

@@ -36,7 +36,7 @@ PY
 zr_start
 t0=$(now)
 for i in $(seq "$N"); do
-	tmpl_svc process "s$i" '{"command": ["sleep", "infinity"]}' >/dev/null
+	tmpl_svc process "s$i" '{"command": ["sleep", "infinity"]}'
 done
 for i in $(seq "$N"); do
 	timeout 10 bash -c 'echo start >"$1"' _ "$MNT/process/s$i/actions/start" ||

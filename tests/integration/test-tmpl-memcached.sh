@@ -17,7 +17,8 @@ mc() {
 
 zr_start
 port=$(free_port)
-S=$(tmpl_svc memcached main "{\"port\": $port, \"memory\": 16}")
+tmpl_svc memcached main "{\"port\": $port, \"memory\": 16}"
+S=$SVC
 act "$S" start >/dev/null
 ok "mkdir memcached/main (port $port, 16 MB); echo start; results/start ok"
 

@@ -12,10 +12,11 @@ fi
 
 zr_start
 port=$(free_port)
-S=$(tmpl_svc mongodb main "{\"port\": $port}")
+tmpl_svc mongodb main "{\"port\": $port}"
+S=$SVC
 act "$S" start "" 120 >/dev/null
 ok "mkdir mongodb/main (port $port); echo start; results/start ok"
-[ -d "$DATA/work/${TMPL_GUIDS[0]}/db" ] || fail "no dbpath in the work folder"
+[ -d "$DATA/work/$GUID/db" ] || fail "no dbpath in the work folder"
 check_ready "$S"
 check_stats "$S" "$port"
 ok "process/status ready; process/stats: rss $(stat_of "$S" rss), listening 127.0.0.1:$port"

@@ -24,7 +24,8 @@ workers() {
 
 zr_start
 port=$(free_port)
-S=$(tmpl_svc nginx web "{\"port\": $port, \"root\": \"$TMP/site1\"}")
+tmpl_svc nginx web "{\"port\": $port, \"root\": \"$TMP/site1\"}"
+S=$SVC
 act "$S" start >/dev/null
 ok "mkdir nginx/web (port $port, root site1); echo start; results/start ok"
 

@@ -15,8 +15,9 @@ id postgres >/dev/null 2>&1 || skip "there is no user postgres"
 
 zr_start
 port=$(free_port)
-S=$(tmpl_svc postgresql main "{\"port\": $port}")
-W=$DATA/work/${TMPL_GUIDS[0]}
+tmpl_svc postgresql main "{\"port\": $port}"
+S=$SVC
+W=$DATA/work/$GUID
 out=$(act "$S" install)
 expect_eq "$out" "cluster made in $W/pg/data" "install's result"
 [ -f "$W/pg/data/PG_VERSION" ] || fail "no cluster in $W/pg/data"
@@ -47,10 +48,10 @@ ok "process/status ready, adopted no; the main process is the postmaster, as pos
 check_stats "$S" "$port"
 ok "process/stats: rss $(stat_of "$S" rss), listening 127.0.0.1:$port"
 
-act "$S" sql 'query="create table t (n int); insert into t values (42)"' >/dev/null
-expect_eq "$(act "$S" sql 'query="select n from t"')" 42 "sql select"
+act "$S" sql "query=create table t (n int); insert into t values (42)" >/dev/null
+expect_eq "$(act "$S" sql "query=select n from t")" 42 "sql select"
 rc=0
-timeout 30 bash -c 'echo "query=\"select nope\"" >"$1/actions/sql" && cat "$1/results/sql"' _ "$S" \
+timeout 30 bash -c 'echo "query=select nope" >"$1/actions/sql" && cat "$1/results/sql"' _ "$S" \
 	>"$TMP/sql.out" 2>&1 || rc=$?
 [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || fail "a bad query: rc $rc"
 expect_in "$(cat "$TMP/sql.out")" 'column "nope" does not exist' "error of a bad query"

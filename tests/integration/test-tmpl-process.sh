@@ -11,12 +11,13 @@ zr_start
 port=$(free_port)
 mkdir -p "$TMP/www"
 echo "served by the process template" >"$TMP/www/index.html"
-S=$(tmpl_svc process web "{\"command\": [\"$ZR_PY\", \"-m\", \"http.server\", \"--bind\", \"127.0.0.1\",
-	\"--directory\", \"$TMP/www\", \"$port\"], \"ready_tcp\": \"127.0.0.1:$port\"}")
+tmpl_svc process web "{\"command\": [\"$ZR_PY\", \"-m\", \"http.server\", \"--bind\", \"127.0.0.1\",
+	\"--directory\", \"$TMP/www\", \"$port\"], \"ready_tcp\": \"127.0.0.1:$port\"}"
+S=$SVC
 act "$S" start >/dev/null
 ok "mkdir process/web (python3 -m http.server $port); echo start; results/start ok"
 expect_eq "$(curl -sf "http://127.0.0.1:$port/")" "served by the process template" "curl"
-W=$DATA/work/${TMPL_GUIDS[0]}
+W=$DATA/work/$GUID
 expect_eq "$(tail -n 1 "$W/run")" \
 	"exec '$ZR_PY' '-m' 'http.server' '--bind' '127.0.0.1' '--directory' '$TMP/www' '$port'" \
 	"the argv in ./run"
@@ -36,7 +37,8 @@ ok "rmdir process/web: the server is gone and port $port is free"
 # sleep infinity behind a shell that forks it: no ready_tcp, so ready once started; stop
 # takes the whole tree (the shell and its sleep), with a word holding a quote and a space.
 marker="zr-tmpl-$$-it's here"
-S=$(tmpl_svc process sleeper "{\"command\": [\"sh\", \"-c\", \"sleep infinity & wait\", \"$marker\"]}")
+tmpl_svc process sleeper "{\"command\": [\"sh\", \"-c\", \"sleep infinity & wait\", \"$marker\"]}"
+S=$SVC
 act "$S" start >/dev/null
 check_ready "$S"
 pid=$(server_pid "$S")
@@ -50,13 +52,17 @@ expect_eq "$(status_of "$S" state)" down "state after stop"
 expect_eq "$(server_pid "$S")" "" "process/pid after stop"
 ok "sh -c 'sleep infinity & wait': ready without a check; stop ends the shell and its child"
 
-# Refused commands: a JSON object, an empty array, a program that does not exist.
-S=$(tmpl_svc process bad '{"command": {"a": 1}}')
+# Refused commands: an object (the data schema), an empty array (the start script), a program
+# that does not exist (the start script, in the robot's words).
+tmpl_svc process bad '{"command": []}'
+S=$SVC
+expect_errno "printf '%s\\n' '{\"command\": {\"a\": 1}}' >'$S/data'" "Invalid argument"
+expect_in "$(rcat "$S/lasterror")" "must be an array" "lasterror of an object as command"
 rc=0
 timeout 30 bash -c 'echo start >"$1/actions/start" && cat "$1/results/start"' _ "$S" \
 	>"$TMP/bad.out" 2>&1 || rc=$?
-[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || fail "start with an object as command: rc $rc"
-expect_in "$(cat "$TMP/bad.out")" "must be a JSON array of strings" "start with an object"
+[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || fail "start with an empty command: rc $rc"
+expect_in "$(cat "$TMP/bad.out")" "must hold at least the program" "start with an empty command"
 expect_eq "$(server_pid "$S")" "" "no server for a refused command"
 timeout 10 bash -c 'printf "%s\n" "$2" >"$1"' _ "$S/data" '{"command": ["zr-no-such-program-x"]}'
 rc=0
@@ -64,5 +70,5 @@ timeout 30 bash -c 'echo start >"$1/actions/start" && cat "$1/results/start"' _ 
 	>"$TMP/bad.out" 2>&1 || rc=$?
 [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || fail "start of a missing program: rc $rc"
 expect_in "$(cat "$TMP/bad.out")" "ENOENT: cannot run zr-no-such-program-x" "start of a missing program"
-ok "refused: command not an array (the start script says why), a missing program ($(head -n 1 "$TMP/bad.out"))"
+ok "refused: an object (EINVAL), an empty array and a missing program ($(grep -m1 ENOENT "$TMP/bad.out"))"
 zr_stop

@@ -10,7 +10,8 @@ need_prog redis-server redis-cli
 zr_start
 port=$(free_port)
 pw='s3cret pass"word'
-S=$(tmpl_svc redis main "{\"port\": $port, \"password\": \"s3cret pass\\\"word\"}")
+tmpl_svc redis main "{\"port\": $port, \"password\": \"s3cret pass\\\"word\"}"
+S=$SVC
 expect_eq "$(jsonstr "$(rcat "$S/data")" 'j["password"]')" "$pw" "data keeps the password"
 ok "mkdir redis/main, data with port $port and a password"
 
@@ -25,7 +26,7 @@ pid=$(server_pid "$S")
 expect_in "$(tr '\0' ' ' <"/proc/$pid/cmdline")" redis-server "process/pid is redis-server"
 expect_not_in "$(tr '\0' ' ' <"/proc/$pid/cmdline")" s3cret "the server's argv"
 expect_not_in "$(rcat "$S/tasks/$(last_task "$S")/args") $(rcat "$S/log")" s3cret "args and log"
-expect_eq "$(stat -c %a "$DATA/work/${TMPL_GUIDS[0]}/redis.conf")" 600 "mode of redis.conf"
+expect_eq "$(stat -c %a "$DATA/work/$GUID/redis.conf")" 600 "mode of redis.conf"
 ok "process/status ready, adopted no; the password is in no argv, log or args; redis.conf 0600"
 
 check_stats "$S" "$port"
@@ -35,7 +36,7 @@ expect_eq "$(act "$S" ping)" PONG "action ping"
 expect_match "$(act "$S" info 'section=server')" '^redis_version:[0-9]' "action info section=server"
 REDISCLI_AUTH=$pw redis-cli -p "$port" set k v >/dev/null
 dump=$(act "$S" save)
-expect_eq "$dump" "$DATA/work/${TMPL_GUIDS[0]}/dump.rdb" "action save prints the dump's path"
+expect_eq "$dump" "$DATA/work/$GUID/dump.rdb" "action save prints the dump's path"
 [ -s "$dump" ] || fail "no dump at $dump"
 ok "actions: ping → PONG, info section=server, save → $dump"
 
