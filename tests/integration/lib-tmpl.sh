@@ -1,8 +1,9 @@
 # Helpers for the tests of the built-in server templates (tests/integration/test-tmpl-*.sh),
 # sourced after lib.sh. Those tests start real servers (redis, postgres, nginx, memcached,
 # mongod) through the robot; servers outlive a robot stopped by SIGTERM (issue 13), so the
-# EXIT trap here also kills every process whose environment names this test's mount (the
-# servers get ZR_ROOT like actions) and removes the cgroups of the services the test made.
+# EXIT trap here also kills what is left in the cgroups of the services the test made, and every
+# process whose environment names this test's mount (servers get ZR_ROOT like actions) or one of
+# those services, and removes the cgroups.
 
 TMPL_GUIDS=()    # guids of the services this test made (their cgroups are removed at exit)
 TMPL_PORTS=()    # ports the test's servers used: each must be free at the end
@@ -145,8 +146,10 @@ tmpl_server_pids() {
 
 # tmpl_cleanup: the EXIT trap: stop this test's robots (SIGTERM leaves servers running, by
 # design), kill every server they left, remove the services' cgroups, then lib.sh's cleanup.
+# A server may overwrite its environment (redis sets its process title there), so its cgroup
+# (cgroup.kill) is the sure way; the environment sweep covers --no-cgroups.
 tmpl_cleanup() {
-	local rc=$? p g cg pids
+	local rc=$? p g cg pids guids
 	set +e
 	pids=("${ZR_PIDS[@]}")
 	for p in "${pids[@]}"; do
@@ -158,17 +161,30 @@ tmpl_cleanup() {
 			zr_reap "$p" 5
 		fi
 	done
+	# Work folders are named by the services' guids: also those a failed tmpl_svc did not record.
+	guids=("${TMPL_GUIDS[@]}")
+	for p in "$DATA"/work/*/; do
+		[ -d "$p" ] && guids+=("$(basename "$p")")
+	done
+	TMPL_GUIDS=("${guids[@]}")
+	cg=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
+	for g in "${guids[@]}"; do
+		if [ -n "$cg" ] && [ -f "$cg/zrobot.servers/$g/cgroup.kill" ]; then
+			echo 1 >"$cg/zrobot.servers/$g/cgroup.kill" 2>/dev/null
+		fi
+	done
 	for _ in 1 2 3 4 5 6 7 8 9 10; do
 		pids=($(tmpl_server_pids))
 		[ "${#pids[@]}" -eq 0 ] && break
 		kill -KILL "${pids[@]}" 2>/dev/null
 		sleep 0.2
 	done
-	cg=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
-	for g in "${TMPL_GUIDS[@]}"; do
-		if [ -n "$cg" ] && [ -d "$cg/zrobot.servers/$g" ]; then
-			rmdir "$cg/zrobot.servers/$g" 2>/dev/null
-		fi
+	for g in "${guids[@]}"; do
+		[ -n "$cg" ] && [ -d "$cg/zrobot.servers/$g" ] || continue
+		for _ in 1 2 3 4 5 6 7 8 9 10; do
+			rmdir "$cg/zrobot.servers/$g" 2>/dev/null && break
+			sleep 0.2
+		done
 	done
 	(exit "$rc")
 	zr_cleanup
