@@ -12,6 +12,9 @@
 #     the robot's RSS growth per server (started, and with the services themselves) against one
 #     s6-supervise's RSS; the robot's CPU while idle with sampling on (--sample-interval,
 #     default 2 s) over IDLE (10) seconds from /proc/PID/stat, as a percent of one core.
+#  3. where it goes: a robot started after kill -9 adopting the N servers (the time until all
+#     say adopted yes) with sampling off (its idle CPU: the difference is the sampling), and N
+#     servers of a template without scripts (no start script, no ready check) brought up.
 #
 #     ZROBOT=build/fs/zrobot bash tests/bench/bench-supervise.sh
 #
@@ -228,6 +231,8 @@ for ((r = 0; r < rounds; r++)); do
 done
 restart_robot=$(median <"$tmp/restart.robot")
 restart_s6=$(median <"$tmp/restart.s6")
+log "restart: robot $(tr '\n' ' ' <"$tmp/restart.robot")ms"
+log "restart: s6 $(tr '\n' ' ' <"$tmp/restart.s6")ms"
 s6_rss=$(sup rss "$s6one_pid")
 restarts=$(awk '$1 == "restarts" { print $2 }' "$mnt/bsleep/r/process/status")
 [[ $restarts == "$rounds" ]] || log "warning: process/status says restarts $restarts after $rounds kills"
@@ -270,9 +275,11 @@ up_robot=$(cat "$tmp/up.robot")
 sleep 3
 rss2=$(sup rss "$robot_pid")
 running=$(sup count "$data/work/")
+log "robot: all running after $up_robot s, start tasks ended after $ended_s s; RSS $rss0 -> $rss1 (services made) -> $rss2 KiB (servers up)"
 
 log "robot idle with $n servers, sampling every $sample s: CPU over $idle s"
 cpu_robot=$(sup cpu "$idle" "$robot_pid")
+log "robot idle: $cpu_robot % of a core"
 
 log "s6-svscan with $n services"
 mkdir -p "$scan"
@@ -281,13 +288,61 @@ for ((i = 0; i < n; i++)); do
 	cp "$tmp/run" "$scan/s$i/run"
 done
 t0=$EPOCHREALTIME
-s6-svscan "$scan" >/dev/null 2>&1 &
+# s6-svscan supervises at most 500 services unless -c says more.
+s6-svscan -c $((n + 100)) "$scan" >/dev/null 2>&1 &
 svscan_pid=$!
 up_s6=$(sup wait_n "$scan/" "$n" "$t0") || bench_die "s6-svscan did not bring up $n servers"
 sleep 3
 mapfile -t s6_pids < <(pgrep -P "$svscan_pid" -x s6-supervise)
 s6_total=$(sup rss "$svscan_pid" "${s6_pids[@]}")
 cpu_s6=$(sup cpu "$idle" "$svscan_pid" "${s6_pids[@]}")
+
+log "s6: all running after $up_s6 s; idle $cpu_s6 % of a core"
+# Its 2,000 processes would slow the robot's part below (a first start sweeps /proc).
+kill -TERM "$svscan_pid" 2>/dev/null || true
+wait "$svscan_pid" 2>/dev/null || true
+svscan_pid=
+sup kill_under "$scan/" || true
+
+# ---- 3. where the time and the CPU go ----
+# The same N servers adopted by a new robot after a kill -9, with sampling off: how long
+# adoption takes, and the idle CPU without sampling (the difference is the sampling's cost).
+log "kill -9 of the robot; a new one with sampling off adopts the $n servers"
+kill -KILL "$robot_pid"
+wait "$robot_pid" 2>/dev/null || true
+robot_pid=
+for _ in $(seq 100); do
+	mountpoint -q "$mnt" || break
+	sleep 0.05
+done
+unmount "$mnt"
+t0=$EPOCHREALTIME
+start_robot "$data" --templates "$tpl" --listen none --log-level warn --stop-on-exit \
+	--sample-interval 0
+for ((i = 0; i < n; i++)); do
+	until grep -qx 'adopted yes' "$mnt/process/s$i/process/status" 2>/dev/null; do
+		sleep 0.01
+	done
+done
+adopt_s=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }')
+sleep 3
+running_after=$(sup count "$data/work/")
+cpu_off=$(sup cpu "$idle" "$robot_pid")
+log "adopted all $n in $adopt_s s ($running_after running); idle without sampling: $cpu_off %"
+
+# N servers of a template without scripts (bsleep: no start script, no ready check): the
+# part of the time to all up that the template process's two scripts per start take.
+log "$n services of bsleep (no start script, no ready check)"
+for ((i = 0; i < n; i++)); do
+	mkdir "$mnt/bsleep/b$i"
+done
+t0=$EPOCHREALTIME
+for ((i = 0; i < n; i++)); do
+	echo start >"$mnt/bsleep/b$i/actions/start"
+done
+sup wait_n "$data/work/" $((2 * n)) "$t0" >"$tmp/up.bare" || bench_die "not all bsleep servers came up"
+up_bare=$(cat "$tmp/up.bare")
+log "bsleep: all running after $up_bare s"
 
 # ---- the table ----
 per_server=$(awk -v a="$rss1" -v b="$rss2" -v n="$n" 'BEGIN { printf "%.2f", (b - a) / n }')
@@ -309,4 +364,7 @@ printf 'robot: %s services made in %s s; %s start tasks ended in %s s (%s failed
 	echo "RSS per server: robot growth at start vs one s6-supervise (KiB)|$per_server|$s6_rss|$(ratio "$per_server" "$s6_rss")|< 8|$(met "$per_server" 8)"
 	echo "RSS per service with its server: robot growth from none (KiB)|$per_service|$s6_per|$(ratio "$per_service" "$s6_per")|-|-"
 	echo "CPU while idle, $n servers, sampling every $sample s (% of a core)|$cpu_robot|$cpu_s6|-|< 2|$(met "$cpu_robot" 2)"
+	echo "CPU while idle, $n servers, sampling off (% of a core)|$cpu_off|$cpu_s6|-|-|-"
+	echo "$n servers adopted by a robot started after kill -9 (s)|$adopt_s|-|-|-|-"
+	echo "$n servers without start script nor ready check: all running (s)|$up_bare|$up_s6|$(ratio "$up_bare" "$up_s6")|-|-"
 } | column -t -s '|' -o ' | '
