@@ -57,20 +57,53 @@ struct zr_outlog {
 	bool no_punch;  /* the file system cannot punch holes: truncated once all is read */
 	bool skip_nul;  /* at a fresh start: the zeroed part of the block a punch ended in */
 	bool skipping;  /* dropping the rest of a line cut at LINE_MAX_BYTES */
-	char *part;     /* the partial line, LINE_MAX_BYTES at most */
+	/* "STAMP LINE" for the journal; the partial line waits in place after the stamp. Grown on
+	 * demand (a thousand quiet servers must not cost 16 KiB each), to STAMP_LEN +
+	 * LINE_MAX_BYTES at most. */
+	char *buf;
+	size_t cap;
 	size_t part_len;
-	char *stamped;  /* "STAMP LINE" for the journal: STAMP_LEN + LINE_MAX_BYTES */
 };
 
-/* Gives one complete line to the journal and the callback. */
+/* Makes room for a line of len bytes after the stamp: 0 or -ENOMEM. */
+static int reserve(struct zr_outlog *o, size_t len)
+{
+	size_t need = STAMP_LEN + len;
+	if (need <= o->cap) {
+		return 0;
+	}
+	size_t cap = o->cap ? 2 * o->cap : 256;
+	cap = cap < need ? need : cap;
+	cap = cap > STAMP_LEN + LINE_MAX_BYTES ? STAMP_LEN + LINE_MAX_BYTES : cap;
+	char *b = realloc(o->buf, cap);
+	if (!b) {
+		return -ENOMEM;
+	}
+	o->buf = b;
+	o->cap = cap;
+	return 0;
+}
+
+static char *part(struct zr_outlog *o)
+{
+	return o->buf + STAMP_LEN;
+}
+
+/* Gives one complete line (the partial line's buffer, or bytes just read) to the journal and
+ * the callback. Out of memory, the journal misses it. */
 static void emit(struct zr_outlog *o, const char *line, size_t len)
 {
-	char ts[32];
-	(void)zr_time_format(zr_now_ns(), ts);
-	memcpy(o->stamped, ts, STAMP_LEN - 1);
-	o->stamped[STAMP_LEN - 1] = ' ';
-	memcpy(o->stamped + STAMP_LEN, line, len);
-	(void)zr_journal_append(&o->journal, o->stamped, STAMP_LEN + len);
+	bool in_place = o->buf && line == part(o);
+	if (in_place || reserve(o, len) == 0) {
+		char ts[32];
+		(void)zr_time_format(zr_now_ns(), ts);
+		memcpy(o->buf, ts, STAMP_LEN - 1);
+		o->buf[STAMP_LEN - 1] = ' ';
+		if (!in_place) {
+			memcpy(part(o), line, len);
+		}
+		(void)zr_journal_append(&o->journal, o->buf, STAMP_LEN + len);
+	}
 	if (o->cb) {
 		o->cb(line, len, o->data);
 	}
@@ -96,24 +129,37 @@ static void feed(struct zr_outlog *o, const char *p, size_t n, uint64_t at)
 			o->skipping = !nl;
 		} else if (o->part_len + seg > LINE_MAX_BYTES) {
 			size_t take = LINE_MAX_BYTES - o->part_len;
-			memcpy(o->part + o->part_len, p, take);
+			bool room = reserve(o, LINE_MAX_BYTES) == 0;
+			if (room) {
+				memcpy(part(o) + o->part_len, p, take);
+			}
 			p += take;
 			o->part_len = 0;
 			o->skipping = true;
-			emit(o, o->part, LINE_MAX_BYTES);
+			if (room) {
+				emit(o, part(o), LINE_MAX_BYTES);
+			}
 		} else if (nl) {
 			const char *line = p;
 			if (o->part_len > 0) {
-				memcpy(o->part + o->part_len, p, seg);
-				line = o->part;
-				seg += o->part_len;
+				if (reserve(o, o->part_len + seg) == 0) {
+					memcpy(part(o) + o->part_len, p, seg);
+					line = part(o);
+					seg += o->part_len;
+				}
 				o->part_len = 0;
 			}
 			p = nl + 1;
 			emit(o, line, seg);
 		} else {
-			memcpy(o->part + o->part_len, p, seg);
-			o->part_len += seg;
+			if (reserve(o, o->part_len + seg) == 0) {
+				memcpy(part(o) + o->part_len, p, seg);
+				o->part_len += seg;
+			} else {
+				/* Out of memory: this line is lost rather than half of it shown. */
+				o->part_len = 0;
+				o->skipping = true;
+			}
 			p += seg;
 			continue;
 		}
@@ -222,8 +268,9 @@ static void follow_replacement(struct zr_outlog *o)
 	}
 	(void)read_some(o, 0);
 	if (o->part_len > 0 && !o->closing) {
-		emit(o, o->part, o->part_len);
+		size_t len = o->part_len;
 		o->part_len = 0;
+		emit(o, part(o), len);
 	}
 	if (o->closing || attach(o) < 0) {
 		return;
@@ -281,8 +328,7 @@ static void outlog_free(struct zr_outlog *o)
 		(void)close(o->fd);
 	}
 	zr_journal_done(&o->journal);
-	free(o->part);
-	free(o->stamped);
+	free(o->buf);
 	free(o->path);
 	free(o);
 }
@@ -300,9 +346,7 @@ int zr_outlog_open(uv_loop_t *loop, const char *path, size_t journal_max, zr_out
 	o->data = data;
 	zr_journal_init(&o->journal, journal_max);
 	o->path = strdup(path);
-	o->part = malloc(LINE_MAX_BYTES);
-	o->stamped = malloc(STAMP_LEN + LINE_MAX_BYTES);
-	if (!o->path || !o->part || !o->stamped) {
+	if (!o->path) {
 		outlog_free(o);
 		return -ENOMEM;
 	}
@@ -337,7 +381,7 @@ void zr_outlog_poll(struct zr_outlog *o)
 		size_t len = o->part_len;
 		o->part_len = 0;
 		o->done = o->off;
-		emit(o, o->part, len);
+		emit(o, part(o), len);
 		release(o, true);
 	}
 	o->skipping = false;

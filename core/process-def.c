@@ -550,8 +550,18 @@ static int value_text(const json_t *v, const char *name, char **ret, char **ret_
 		if (asprintf(&s, "%lld", (long long)json_integer_value(v)) < 0) {
 			s = NULL;
 		}
-	} else if (json_is_real(v) || json_is_boolean(v)) {
-		s = json_dumps(v, JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
+	} else if (json_is_real(v)) {
+		/* The shortest JSON text that reads back as the same double: "0.1" on a
+		 * command line, not jansson's default "0.10000000000000001". */
+		for (int prec = 1; prec <= 17; prec++) {
+			free(s);
+			s = json_dumps(v, JSON_ENCODE_ANY | JSON_REAL_PRECISION(prec));
+			if (!s || strtod(s, NULL) == json_real_value(v)) {
+				break;
+			}
+		}
+	} else if (json_is_boolean(v)) {
+		s = strdup(json_is_true(v) ? "true" : "false");
 	} else if (!v || json_is_null(v)) {
 		return zr_fail(ret_err, -EINVAL, "field '%s' is not set", name);
 	} else {

@@ -136,19 +136,22 @@ static int read_all(int dirfd, const char *name, char **buf, size_t *cap, size_t
 	return err;
 }
 
-/* env holds entry ("NAME=VALUE") as one of its NUL-separated strings. */
-static bool env_has(const char *env, size_t len, const char *entry, size_t elen)
+/* The value of env's entry "ZR_PROCESS_ID=..." (one of its NUL-separated strings), or NULL. */
+static const char *env_marker(const char *env, size_t len, size_t *ret_len)
 {
+	static const char prefix[] = ZR_PROCESS_MARKER "=";
+	size_t plen = sizeof(prefix) - 1;
 	const char *p = env, *end = env + len;
 	while (p < end) {
 		const char *nul = memchr(p, '\0', (size_t)(end - p));
 		size_t n = (size_t)((nul ? nul : end) - p);
-		if (n == elen && memcmp(p, entry, elen) == 0) {
-			return true;
+		if (n >= plen && memcmp(p, prefix, plen) == 0) {
+			*ret_len = n - plen;
+			return p + plen;
 		}
 		p += n + 1;
 	}
-	return false;
+	return NULL;
 }
 
 static bool is_pid_name(const char *s)
@@ -164,62 +167,180 @@ static bool is_pid_name(const char *s)
 	return true;
 }
 
-int zr_proc_marked(const char *id, pid_t **ret, size_t *n)
+/* Calls fn for every live process whose environment carries the marker, with the marker's
+ * value (not NUL-terminated, borrowed for the call). Processes we may not read, kernel
+ * threads and zombies (an empty environ) are skipped. Stops at fn's first error. */
+typedef int (*marked_fn)(pid_t pid, const char *id, size_t len, void *data);
+
+static int sweep_marked(marked_fn fn, void *data)
 {
-	char *entry;
-	if (asprintf(&entry, "%s=%s", ZR_PROCESS_MARKER, id) < 0) {
-		return -ENOMEM;
-	}
-	size_t elen = strlen(entry);
 	DIR *proc = opendir("/proc");
 	if (!proc) {
-		int err = -errno;
-		free(entry);
-		return err;
+		return -errno;
 	}
-	pid_t *pids = NULL;
-	size_t npids = 0, pcap = 0, cap = 0;
 	char *buf = NULL;
+	size_t cap = 0;
 	int err = 0;
 	struct dirent *de;
-	while ((de = readdir(proc))) {
+	while (err == 0 && (de = readdir(proc))) {
 		if (!is_pid_name(de->d_name)) {
 			continue;
 		}
 		char name[300];
 		(void)snprintf(name, sizeof(name), "%s/environ", de->d_name);
-		size_t len = 0;
+		size_t len = 0, idlen;
 		int r = read_all(dirfd(proc), name, &buf, &cap, &len);
 		if (r == -ENOMEM) {
 			err = r;
 			break;
 		}
-		/* Gone, a kernel thread, or a process we may not read: none of ours. */
-		if (r < 0 || !env_has(buf, len, entry, elen)) {
-			continue;
+		const char *id = r < 0 ? NULL : env_marker(buf, len, &idlen);
+		if (id) {
+			err = fn((pid_t)atoi(de->d_name), id, idlen, data);
 		}
-		if (npids == pcap) {
-			size_t ncap = pcap ? pcap * 2 : 8;
-			pid_t *np = realloc(pids, ncap * sizeof(*np));
-			if (!np) {
-				err = -ENOMEM;
-				break;
-			}
-			pids = np;
-			pcap = ncap;
-		}
-		pids[npids++] = (pid_t)atoi(de->d_name);
 	}
 	(void)closedir(proc);
 	free(buf);
-	free(entry);
+	return err;
+}
+
+struct pid_list {
+	const char *id; /* zr_proc_marked: the one wanted */
+	pid_t *v;
+	size_t n, cap;
+};
+
+static int pid_list_add(struct pid_list *l, pid_t pid)
+{
+	if (l->n == l->cap) {
+		size_t ncap = l->cap ? l->cap * 2 : 8;
+		pid_t *nv = realloc(l->v, ncap * sizeof(*nv));
+		if (!nv) {
+			return -ENOMEM;
+		}
+		l->v = nv;
+		l->cap = ncap;
+	}
+	l->v[l->n++] = pid;
+	return 0;
+}
+
+static int marked_one(pid_t pid, const char *id, size_t len, void *data)
+{
+	struct pid_list *l = data;
+	if (len != strlen(l->id) || memcmp(id, l->id, len) != 0) {
+		return 0;
+	}
+	return pid_list_add(l, pid);
+}
+
+int zr_proc_marked(const char *id, pid_t **ret, size_t *n)
+{
+	struct pid_list l = {.id = id};
+	int err = sweep_marked(marked_one, &l);
 	if (err < 0) {
-		free(pids);
+		free(l.v);
 		return err;
 	}
-	*ret = pids;
-	*n = npids;
+	*ret = l.v;
+	*n = l.n;
 	return 0;
+}
+
+struct mark {
+	char *id; /* owned */
+	pid_t pid;
+};
+
+struct zr_marks {
+	struct mark *v; /* sorted by id, then pid */
+	size_t n, cap;
+	pid_t *pids;    /* v's pids in the same order, for zr_marks_get */
+};
+
+static int marks_one(pid_t pid, const char *id, size_t len, void *data)
+{
+	struct zr_marks *m = data;
+	if (m->n == m->cap) {
+		size_t ncap = m->cap ? m->cap * 2 : 64;
+		struct mark *nv = realloc(m->v, ncap * sizeof(*nv));
+		if (!nv) {
+			return -ENOMEM;
+		}
+		m->v = nv;
+		m->cap = ncap;
+	}
+	char *copy = strndup(id, len);
+	if (!copy) {
+		return -ENOMEM;
+	}
+	m->v[m->n++] = (struct mark){.id = copy, .pid = pid};
+	return 0;
+}
+
+static int mark_cmp(const void *a, const void *b)
+{
+	const struct mark *x = a, *y = b;
+	int c = strcmp(x->id, y->id);
+	return c ? c : (x->pid > y->pid) - (x->pid < y->pid);
+}
+
+void zr_marks_free(struct zr_marks *m)
+{
+	if (!m) {
+		return;
+	}
+	for (size_t i = 0; i < m->n; i++) {
+		free(m->v[i].id);
+	}
+	free(m->v);
+	free(m->pids);
+	free(m);
+}
+
+int zr_marks_read(struct zr_marks **ret)
+{
+	struct zr_marks *m = calloc(1, sizeof(*m));
+	if (!m) {
+		return -ENOMEM;
+	}
+	int err = sweep_marked(marks_one, m);
+	if (err == 0 && m->n > 0) {
+		qsort(m->v, m->n, sizeof(*m->v), mark_cmp);
+		m->pids = malloc(m->n * sizeof(*m->pids));
+		if (!m->pids) {
+			err = -ENOMEM;
+		}
+		for (size_t i = 0; err == 0 && i < m->n; i++) {
+			m->pids[i] = m->v[i].pid;
+		}
+	}
+	if (err < 0) {
+		zr_marks_free(m);
+		return err;
+	}
+	*ret = m;
+	return 0;
+}
+
+const pid_t *zr_marks_get(const struct zr_marks *m, const char *id, size_t *n)
+{
+	/* The first entry of id: a lower bound over the sorted ids. */
+	size_t lo = 0, hi = m->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(m->v[mid].id, id) < 0) {
+			lo = mid + 1;
+		} else {
+			hi = mid;
+		}
+	}
+	size_t end = lo;
+	while (end < m->n && strcmp(m->v[end].id, id) == 0) {
+		end++;
+	}
+	*n = end - lo;
+	return end > lo ? m->pids + lo : NULL;
 }
 
 void zr_sockets_free(struct zr_sockets *s)

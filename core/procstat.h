@@ -18,6 +18,15 @@ int zr_proc_start_time(pid_t pid, unsigned long long *ret);
  * may not read are skipped). 0 and *ret (malloc'd, NULL when *n is 0), or -ENOMEM. */
 int zr_proc_marked(const char *id, pid_t **ret, size_t *n);
 
+/* The same for every id at once, in one /proc sweep: what a sampling round over many servers
+ * without cgroups uses (zr_proc_marked per server would sweep /proc once each). */
+struct zr_marks;
+int zr_marks_read(struct zr_marks **ret);
+/* The pids marked id, sorted (borrowed from m until zr_marks_free); *n is 0 (and NULL
+ * returned) when none. */
+const pid_t *zr_marks_get(const struct zr_marks *m, const char *id, size_t *n);
+void zr_marks_free(struct zr_marks *m);
+
 struct zr_procstat {
 	unsigned long long rss;         /* bytes, summed over the tree */
 	unsigned long long vms;         /* bytes */

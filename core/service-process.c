@@ -609,6 +609,10 @@ static void on_builtin_done(int err, const char *why, void *data)
 	/* A task cancelled or interrupted meanwhile ended already: the supervisor's outcome
 	 * stays in process/status (a cancelled start keeps want up). */
 	if (t && q->s->current == t && !zr_task_ended(t) && !t->runner) {
+		/* The supervisor was closed under it: say why, as a queued task is told. */
+		if (err == -ECANCELED && q->s->delete_requested) {
+			why = "cancelled: service deleted";
+		}
 		builtin_end(q->s, t, err, why);
 	}
 	zr_service_unref(q->s);

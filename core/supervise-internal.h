@@ -14,6 +14,8 @@ struct zr_outlog;
 struct zr_ready;
 
 #define ZR_SUP_DEATHS 20
+/* Lines of output an error text ends with ("exited with code 1 before ready"). */
+#define ZR_SUP_TAIL_LINES 5
 
 struct zr_sup_death {
 	long long time_ns;  /* wall time of the exit */
@@ -44,9 +46,10 @@ struct zr_sup {
 	bool ready_reprobe;   /* an adopted process is being probed once */
 	bool fail_fired;      /* on.fail ran for this budget */
 	bool first_turn;      /* create's deferred work is done */
-	char *fatal;          /* set when the exit may not be retried (the command cannot run) */
-	int fatal_err;
 	char *ready_arg;      /* the expanded ready argument of the running process */
+	bool early;           /* ready.log answered before the spawn did: early_err, early_why */
+	int early_err;
+	char *early_why;
 
 	/* The running process (pid 0: none). pgid stays until the tree is gone. */
 	pid_t pid, pgid;
@@ -127,15 +130,66 @@ void zr_sup__kill_tree(struct zr_sup *s);
 void zr_sup__signal_group(struct zr_sup *s, int sig);
 /* True when nothing of the tree is left. */
 bool zr_sup__tree_gone(struct zr_sup *s);
-/* The tree's pids (cgroup.procs, else the marked processes): 0 and *ret, *n, or -errno. */
-int zr_sup__tree_pids(struct zr_sup *s, pid_t **ret, size_t *n);
 /* The wall time a process with that start time (clock ticks after boot) started, in ns; 0 when
  * unknown. */
 long long zr_sup__start_wall_ns(unsigned long long start_time);
 
-/* supervise.c, for supervise-sample.c */
-void zr_sup__event(struct zr_sup *s, const char *type, json_t *detail);
+/* supervise.c: hooks (none is called once closing, but persist), waiters, transitions. */
+void zr_sup__event(struct zr_sup *s, const char *type, json_t *detail); /* takes detail */
+void zr_sup__on(struct zr_sup *s, const char *which);
+/* hooks->health with the level the state says, when it changed. */
 void zr_sup__health(struct zr_sup *s);
+/* hooks->persist when want, pid or failed changed since the last call. */
+void zr_sup__persist(struct zr_sup *s);
+void zr_sup__set_state(struct zr_sup *s, enum zr_sup_state state);
+/* The status's reason: the first line of text. */
+void zr_sup__set_reason(struct zr_sup *s, const char *text);
+/* Answers the start (stop false) or stop waiters; why borrowed. */
+void zr_sup__finish(struct zr_sup *s, bool stop, int err, const char *why);
+/* Answers the start waiters with "FIRST\n" and the last lines of output. */
+void zr_sup__finish_start_tail(struct zr_sup *s, int err, const char *first);
+/* failed: budget spent or the server cannot run; on.fail once per budget. */
+void zr_sup__fail(struct zr_sup *s, int err, const char *reason);
+/* Kills what is left of the tree and, once it is gone, does then. */
+void zr_sup__wait_tree(struct zr_sup *s, enum zr_sup_then then);
+/* The tree is gone: its cgroup removed, the process group forgotten. */
+void zr_sup__tree_done(struct zr_sup *s);
+/* A start once the earlier tree is gone (state starting meanwhile). */
+void zr_sup__begin_start(struct zr_sup *s);
+/* stop_signal to the group, SIGKILL to the tree after stop_timeout. */
+void zr_sup__send_stop(struct zr_sup *s);
+/* Brings the server down without changing want; zr_sup__stopped ends it. */
+void zr_sup__stop_internal(struct zr_sup *s);
+void zr_sup__stopped(struct zr_sup *s);
+/* The watch's exit callback (data: the supervisor). */
+void zr_sup__on_exit(int64_t code, int sig, void *data);
+/* t_stop: stop_timeout (SIGKILL), or ready.exec's ready_timeout. */
+void zr_sup__on_t_stop(uv_timer_t *t);
 /* A limit's `then`: restart (keeps the budget), or stop (want down). */
 void zr_sup__limit_restart(struct zr_sup *s);
 void zr_sup__limit_stop(struct zr_sup *s);
+
+/* supervise-spawn.c */
+/* Spawns the server now (its tree is gone): the budget, the launch, the launcher. */
+void zr_sup__spawn(struct zr_sup *s);
+void zr_sup__reset_budget(struct zr_sup *s);
+/* "ENOENT", "EACCES", ... for the texts the issue fixes ("ENOENT: cannot run X"). */
+const char *zr_sup__errno_name(int err);
+/* Follows the output file (once per supervisor; a failure is logged and tried again). */
+void zr_sup__ensure_outlog(struct zr_sup *s);
+
+/* supervise-ready.c */
+/* Probes readiness per def->ready (arg: the expanded ready argument). */
+void zr_sup__start_probe(struct zr_sup *s, const char *arg);
+/* Stops the probe, closes NOTIFY_SOCKET, stops the ready.exec timer (not the stop's). */
+void zr_sup__cancel_probe(struct zr_sup *s);
+/* Not ready (err, why): the start waiters answered, the tree killed, the exit a failure. */
+void zr_sup__not_ready(struct zr_sup *s, int err, const char *why);
+void zr_sup__free_exec_tokens(struct zr_sup *s);
+/* ready.log, started before the spawn (the server may write its line before the spawn's answer
+ * reaches the loop): 0, or -errno (a malformed regex). */
+int zr_sup__start_log_probe(struct zr_sup *s, const char *arg);
+
+/* supervise-life.c */
+/* Closes the handles once the server is down or let go (a spawn in flight is waited for). */
+void zr_sup__close_continue(struct zr_sup *s);

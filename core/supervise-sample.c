@@ -1,9 +1,11 @@
 /* Sampling what the servers' trees use (process/stats, metrics) and acting on limits: one round
- * for every supervisor at once, so the sockets of /proc/net are read once per round. */
+ * for every supervisor at once, so the sockets of /proc/net (and, without cgroups, the marked
+ * processes of /proc) are read once per round. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cgroup.h"
 #include "supervise-internal.h"
 #include "util/log.h"
 
@@ -65,20 +67,54 @@ static void check_limits(struct zr_sup *s, uint64_t now)
 	}
 }
 
-static void sample_one(struct zr_sup *s, const struct zr_sockets *socks)
+/* What a round reads once for all the supervisors. */
+struct round {
+	struct zr_sockets *socks; /* NULL: could not be read (no connections, no listening) */
+	struct zr_marks *marks;   /* every marked process, read on first need */
+	bool marks_read;
+};
+
+/* The tree's pids: the cgroup's (*owned: the caller frees them), else the marked ones of the
+ * round's one /proc sweep (borrowed). */
+static int tree_pids(struct zr_sup *s, struct round *r, const pid_t **ret, size_t *n,
+		     pid_t **owned)
+{
+	*owned = NULL;
+	if (s->cgroup) {
+		int err = zr_cgroup_pids(s->cgroup, owned, n);
+		if (err != -ENOENT) {
+			*ret = *owned;
+			return err;
+		}
+	}
+	if (!r->marks_read) {
+		r->marks_read = true;
+		if (zr_marks_read(&r->marks) < 0) {
+			r->marks = NULL;
+		}
+	}
+	if (!r->marks) {
+		return -ENOMEM;
+	}
+	*ret = zr_marks_get(r->marks, s->id, n);
+	return 0;
+}
+
+static void sample_one(struct zr_sup *s, struct round *r)
 {
 	if (s->closing || s->pid <= 0 ||
 	    (s->state != ZR_SUP_READY && s->state != ZR_SUP_STARTING)) {
 		return;
 	}
-	pid_t *pids = NULL;
+	const pid_t *pids = NULL;
+	pid_t *owned = NULL;
 	size_t n = 0;
-	if (zr_sup__tree_pids(s, &pids, &n) < 0) {
+	if (tree_pids(s, r, &pids, &n, &owned) < 0) {
 		return;
 	}
 	struct zr_procstat st;
-	int err = zr_procstat_sample(pids, n, socks, &st);
-	free(pids);
+	int err = zr_procstat_sample(pids, n, r->socks, &st);
+	free(owned);
 	if (err < 0) {
 		return;
 	}
@@ -101,15 +137,16 @@ static void sample_one(struct zr_sup *s, const struct zr_sockets *socks)
 
 void zr_sup_sample(struct zr_sup *const *sups, size_t n)
 {
-	struct zr_sockets *socks = NULL;
+	struct round r = {0};
 	if (n == 0) {
 		return;
 	}
-	if (zr_sockets_read(&socks) < 0) {
-		socks = NULL;
+	if (zr_sockets_read(&r.socks) < 0) {
+		r.socks = NULL;
 	}
 	for (size_t i = 0; i < n; i++) {
-		sample_one(sups[i], socks);
+		sample_one(sups[i], &r);
 	}
-	zr_sockets_free(socks);
+	zr_sockets_free(r.socks);
+	zr_marks_free(r.marks);
 }

@@ -147,17 +147,6 @@ bool zr_sup__tree_gone(struct zr_sup *s)
 	return n == 0;
 }
 
-int zr_sup__tree_pids(struct zr_sup *s, pid_t **ret, size_t *n)
-{
-	if (s->cgroup) {
-		int err = zr_cgroup_pids(s->cgroup, ret, n);
-		if (err != -ENOENT) {
-			return err;
-		}
-	}
-	return zr_proc_marked(s->id, ret, n);
-}
-
 long long zr_sup__start_wall_ns(unsigned long long start_time)
 {
 	FILE *f = fopen("/proc/stat", "re");

@@ -65,8 +65,12 @@ struct zr_template {
  * variables for every action, checked with zr_env_check; an action's own env adds to it and
  * wins; both are read again from manifest when an action starts, env.h). Every regular file
  * in actions/ is an action
- * (its name must be valid and it must be executable); an action named in the manifest, in
- * on_delete or in on must have its file. Unknown keys are errors.
+ * (its name must be valid and it must be executable); an action named in the manifest must
+ * have its file, one in on_delete or on must exist. process is parsed into proc
+ * (process-def.h); a template with one also has the built-in actions start, stop, restart,
+ * reload and status (enum zr_builtin: path NULL, no arguments, no timeout) where it has no
+ * file of that name, and its own start or stop file gets builtin START or STOP. on needs
+ * process; its keys are start, ready, exit and fail. Unknown keys are errors.
  * Returns 0, or a negative errno with *ret_err (malloc'd) naming the file and the field, e.g.
  * "/t/redis/template.json: field 'actions.start.timeout': must be a positive number". */
 int zr_template_load(const char *dir, const char *source, struct zr_template **ret,

@@ -8,7 +8,7 @@ PROC_MARK="zrmark$$x"
 #   serve   listens on 127.0.0.1:PORT, prints "listening on PORT", "got HUP" on SIGHUP
 #   crash   prints "crashing" and exits 1 at once
 #   fork    serves, and leaves a double-forked setsid'd child ("MARKER-child") behind it
-#   slow    waits 1 s before it listens
+#   slow    waits 3 s before it listens
 srv_py() {
 	cat >"$TPL/srv.py" <<'PY'
 import os, signal, socket, sys, time
@@ -27,7 +27,7 @@ if mode == "fork":
         os._exit(0)
     os.wait()
 if mode == "slow":
-    time.sleep(1)
+    time.sleep(3)
 s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", port))

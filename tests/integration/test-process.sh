@@ -13,7 +13,34 @@ mk_srv
 mk_t
 mk_template "$TPL" nocmd '{"name": "nocmd", "version": "1.0.0",
   "process": {"command": ["zr-no-such-command-'"$$"'"], "restart": "never"}}'
-zr_start_http --sample-interval 0.2
+# rx: ready when its own action "check" exits 0 (ready.exec); own: its own start script runs
+# before the server starts, and fails when the data says so.
+mk_template "$TPL" rx '{"name": "rx", "version": "1.0.0",
+  "data": {"marker": {"type": "string", "default": "none"}, "port": {"type": "integer", "default": 1},
+           "mode": {"type": "string", "default": "serve"}},
+  "actions": {"check": {}},
+  "process": {"command": ["python3", "'"$TPL"'/srv.py", "${marker}", "${port}", "${mode}"],
+              "ready": {"exec": "check"}, "ready_timeout": 10, "stop_timeout": 3}}'
+mk_action "$TPL/rx" check 'echo "$ZR_ACTION $DATA_PORT" >"$MARKS/check.${ZR_SERVICE#*/}"
+for i in $(seq 100); do
+	python3 -c "import socket; socket.create_connection((\"127.0.0.1\", $DATA_PORT), 1)" 2>/dev/null && exit 0
+	sleep 0.1
+done
+exit 1'
+mk_template "$TPL" own '{"name": "own", "version": "1.0.0",
+  "data": {"marker": {"type": "string", "default": "none"}, "port": {"type": "integer", "default": 1},
+           "mode": {"type": "string", "default": "serve"}, "startok": {"type": "boolean", "default": true}},
+  "actions": {"start": {}},
+  "process": {"command": ["python3", "'"$TPL"'/srv.py", "${marker}", "${port}", "${mode}"],
+              "ready": {"tcp": "127.0.0.1:${port}"}, "ready_timeout": 10, "stop_timeout": 3}}'
+mk_action "$TPL/own" start 'echo "start script ${ZR_SERVICE#*/}" >>"$MARKS/own-start"
+echo "config written"
+[ "$DATA_STARTOK" = true ] || { echo "no config for you" >&2; exit 4; }'
+# srv 1.1.0, the highest (new services get it): the same server with SRV_VERSION=2 in its env.
+mkdir -p "$TMP/t2" && cp -a "$TPL/srv" "$TMP/t2/srv"
+sed -i 's/"version": "1.0.0"/"version": "1.1.0"/; s/"stop_timeout": 3/"stop_timeout": 3, "env": {"SRV_VERSION": "2"}/' \
+	"$TMP/t2/srv/template.json"
+zr_start_http --sample-interval 0.2 --templates "$TMP/t2"
 
 # ---- the files, before any start ----
 A=$(mk_srv_svc a)
@@ -203,6 +230,55 @@ expect_in "$(timeout 10 cat "$N/results/start" 2>/dev/null)" "ENOENT: cannot run
 wait_proc "$N" state failed 10
 ok "a missing command: start fails 'ENOENT: cannot run X', status failed"
 
+# ---- ready.exec: the template's action decides ----
+X=$(svc rx x)
+printf '{"marker": "%s-x", "port": %s}' "$PROC_MARK" "$(free_port)" >"$X/data" || fail "data of x"
+run_ok "echo start > '$X/actions/start'" >/dev/null
+run_ok "cat '$X/results/start'" >/dev/null
+expect_eq "$(proc_status "$X" state)" ready "state after a ready.exec start"
+expect_eq "$(cat "$MARKS/check.x")" "check $(jsonstr "$(rcat "$X/data")" 'j["port"]')" "the check ran with its name and the data"
+expect_eq "$(task_ids "$X" | wc -l)" 1 "the check is not a task"
+timeout 20 rmdir "$X" || fail "rmdir $X"
+ok "ready.exec: ready once the template's check action exits 0; no task for it"
+
+# ---- a template's own start script runs first ----
+O=$(svc own o1)
+printf '{"marker": "%s-o1", "port": %s}' "$PROC_MARK" "$(free_port)" >"$O/data" || fail "data of o1"
+run_ok "echo start > '$O/actions/start'" >/dev/null
+expect_eq "$(run_ok "cat '$O/results/start'")" "config written" "the start script's output is the result"
+expect_eq "$(proc_status "$O" state)" ready "state after the own start script"
+expect_eq "$(srv_pids o1 | wc -l)" 1 "the server runs after the own start script"
+O2=$(svc own o2)
+printf '{"marker": "%s-o2", "port": %s, "startok": false}' "$PROC_MARK" "$(free_port)" >"$O2/data" ||
+	fail "data of o2"
+expect_errno "echo start > '$O2/actions/start'; cat '$O2/results/start'" "Input/output error"
+expect_in "$(timeout 10 cat "$O2/results/start" 2>/dev/null)" "exit status 4" "the failed script's error"
+sleep 0.5
+expect_eq "$(srv_pids o2)" "" "no server when the own start script failed"
+expect_eq "$(rcat "$O2/process/want")" down "want stays down when the own start script failed"
+expect_eq "$(cat "$MARKS/own-start")" "start script o1
+start script o2" "the own start script ran for each"
+timeout 20 rmdir "$O" || fail "rmdir $O"
+timeout 20 rmdir "$O2" || fail "rmdir $O2"
+wait_for "[ -z \"\$(srv_pids o1)\" ]" 10 || fail "rmdir left o1 running"
+ok "a template's own start script runs first; when it fails the server is not started"
+
+# ---- an upgrade restarts the server on the new version ----
+U=$(mk_srv_svc u)
+run_ok "echo start > '$U/actions/start'" >/dev/null
+run_ok "cat '$U/results/start'" >/dev/null
+OLD=$(rcat "$U/process/pid")
+expect_eq "$(tr '\0' '\n' <"/proc/$OLD/environ" | grep -c '^SRV_VERSION=2$')" 1 "1.1.0's env"
+run_ok "echo 1.0.0 > '$U/upgrade'" >/dev/null
+wait_for "[ \"\$(rcat '$U/process/pid')\" != '$OLD' ] && [ \"\$(proc_status '$U' state)\" = ready ]" 15 ||
+	fail "not restarted on the new version: $(rcat "$U/process/status" | tr '\n' ' ')"
+NEW=$(rcat "$U/process/pid")
+expect_eq "$(tr '\0' '\n' <"/proc/$NEW/environ" | grep -c '^SRV_VERSION=')" 0 "1.0.0's env"
+expect_eq "$(srv_pids u)" "$NEW" "one server after the upgrade"
+expect_eq "$(rcat "$U/upgrade")" 1.0.0 "the version after the upgrade"
+timeout 20 rmdir "$U" || fail "rmdir $U"
+ok "an upgrade restarts the server on the new version's process"
+
 # ---- rmdir stops the server ----
 expect_eq "$(srv_pids a | wc -l)" 1 "a runs before rmdir"
 timeout 20 rmdir "$A" || fail "rmdir $A"
@@ -210,6 +286,19 @@ wait_for "[ -z \"\$(srv_pids a)\" ]" 10 || fail "rmdir left the server running: 
 timeout 20 rmdir "$F" || fail "rmdir $F"
 wait_for "[ -z \"\$(srv_pids f)\" ]" 10 || fail "rmdir left the server running: $(srv_pids f)"
 ok "rmdir stops the server first"
+
+# ---- rmdir while a start waits for the server to be ready ----
+D=$(mk_srv_svc d slow)
+run_ok "echo start > '$D/actions/start'" >/dev/null
+timeout 20 cat "$D/results/start" >"$TMP/d.out" 2>"$TMP/d.err" &
+CATPID=$!
+wait_for "[ -n \"\$(srv_pids d)\" ]" 10 || fail "the slow server did not start"
+timeout 20 rmdir "$D" || fail "rmdir $D"
+wait "$CATPID" && fail "the start read succeeded although the service was deleted"
+expect_in "$(cat "$TMP/d.out")" "cancelled: service deleted" "the start's error"
+expect_in "$(cat "$TMP/d.err")" "Operation canceled" "the start reader's errno"
+wait_for "[ -z \"\$(srv_pids d)\" ]" 10 || fail "rmdir during a start left the server: $(srv_pids d)"
+ok "rmdir during a start: the start is cancelled, the server stopped"
 
 zr_stop 20
 expect_eq "$(pgrep -f -- "$PROC_MARK" | wc -l)" 0 "no server left (none was up at the stop)"

@@ -123,6 +123,7 @@ TEST(make_join_kill_remove)
 	ASSERT_EQ_INT(waitpid(server, &status, 0), server);
 	ASSERT_TRUE(WIFSIGNALED(status));
 	ASSERT_EQ_INT(WTERMSIG(status), SIGKILL);
+	ASSERT_EQ_INT(zr_cgroup_of(server, &of), -ESRCH);
 	for (int i = 0; i < 2000 && zr_cgroup_populated(dir); i++) {
 		sleep_ms(5);
 	}

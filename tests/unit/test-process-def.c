@@ -363,6 +363,7 @@ TEST(expand)
 {
 	const char *data = "{\"port\": 6379, \"host\": \"db.local\", \"ratio\": 0.5, \"on\": true,"
 			   " \"off\": false, \"empty\": \"\", \"neg\": -3, \"password\": \"hunter2\","
+			   " \"tenth\": 0.1, \"two\": 2.0, \"third\": 0.333333333333333333, \"big\": 1e300,"
 			   " \"obj\": {\"a\": 1}, \"list\": [1], \"none\": null, \"nul\": \"a\\u0000b\"}";
 	expands("redis-server", data, "redis-server");
 	expands("", data, "");
@@ -371,6 +372,7 @@ TEST(expand)
 	expands("${host}:${port}", data, "db.local:6379");
 	expands("x${empty}y", data, "xy");
 	expands("${ratio} ${on} ${off} ${neg}", data, "0.5 true false -3");
+	expands("${tenth} ${two} ${third} ${big}", data, "0.1 2.0 0.3333333333333333 1e300");
 	expands("$${port}", data, "${port}");
 	expands("a$${port}b${port}", data, "a${port}b6379");
 	expands("$$ $x $ {port} $", data, "$$ $x $ {port} $");

@@ -322,12 +322,28 @@ TEST(marked)
 	ASSERT_NE_INT(getsid(pids[0]), getsid(0));
 	unsigned long long t;
 	ASSERT_OK(zr_proc_start_time(pids[0], &t));
+
+	/* One sweep for every id: the same pid under id, the other under its own id only. */
+	struct zr_marks *marks;
+	ASSERT_OK(zr_marks_read(&marks));
+	size_t nm;
+	const pid_t *m = zr_marks_get(marks, id, &nm);
+	ASSERT_EQ_SIZE(nm, 1);
+	ASSERT_EQ_INT(m[0], pids[0]);
+	char *id2 = test_strf("%sx", id);
+	m = zr_marks_get(marks, id2, &nm);
+	ASSERT_EQ_SIZE(nm, 1);
+	ASSERT_NE_INT(m[0], pids[0]);
+	ASSERT_NULL(zr_marks_get(marks, "no-such-id", &nm));
+	ASSERT_EQ_SIZE(nm, 0);
+	ASSERT_NULL(zr_marks_get(marks, "", &nm));
+	zr_marks_free(marks);
+
 	ASSERT_OK(kill(pids[0], SIGKILL));
 	free(pids);
 	free(comm);
 
 	/* The other id's sleep ("...x") is found by its own id only. */
-	char *id2 = test_strf("%sx", id);
 	ASSERT_OK(zr_proc_marked(id2, &pids, &n));
 	ASSERT_EQ_SIZE(n, 1);
 	ASSERT_OK(kill(pids[0], SIGKILL));

@@ -41,6 +41,11 @@ struct sv {
 	const char *health;
 	int health_calls;
 	bool closed;
+	/* ready.exec: the pending call's done and arg, answered by the test (or never). */
+	void (*exec_done)(int err, void *arg);
+	void *exec_arg;
+	int exec_calls;
+	char *exec_action;
 	/* The last request's answer. */
 	int done, err;
 	char *why;
@@ -126,7 +131,20 @@ static void hook_persist(void *data, const struct zr_sup_persist *p)
 	v->last.cgroup = v->last_cgroup;
 }
 
+static void hook_ready_exec(void *data, const char *action, void (*done)(int err, void *arg),
+			    void *arg)
+{
+	struct sv *v = data;
+	ASSERT_FALSE(v->closed);
+	v->exec_calls++;
+	free(v->exec_action);
+	v->exec_action = strdup(action);
+	v->exec_done = done;
+	v->exec_arg = arg;
+}
+
 static const struct zr_sup_hooks hooks = {
+	.ready_exec = hook_ready_exec,
 	.launch = hook_launch,
 	.event = hook_event,
 	.health = hook_health,
@@ -233,6 +251,7 @@ static void sv_done(struct sv *v)
 	}
 	free(v->why);
 	free(v->last_cgroup);
+	free(v->exec_action);
 	char *cmd = test_strf("rm -rf '%s'", v->dir);
 	ASSERT_EQ_INT(system(cmd), 0);
 	free(cmd);
@@ -762,6 +781,201 @@ TEST(close_stops_when_asked)
 	sv_done(&v);
 }
 
+TEST(cpu_limit)
+{
+	static const char *const cmd[] = {"sh", "-c", "while :; do :; done", NULL};
+	struct sv v;
+	sv_init(&v, cmd);
+	v.def.cpu_percent = 10;
+	v.def.limit_then = ZR_LIMIT_WARN;
+	sv_create(&v, NULL);
+	ASSERT_EQ_INT(REQUEST(&v, zr_sup_start), 0);
+	wait_exec(zr_sup_pid(v.sup), "sh");
+	struct zr_sup *sups[] = {v.sup};
+	/* Two samples 200 ms apart: a busy loop uses far more than 10 % of a core. */
+	zr_sup_sample(sups, 1);
+	uint64_t until = uv_hrtime() + 200 * 1000 * 1000ull;
+	TEST_RUN_UNTIL(&loop, &tick, uv_hrtime() > until, "timer");
+	zr_sup_sample(sups, 1);
+	ASSERT_EQ_INT(v.events_limit, 1);
+	ASSERT_EQ_STR(v.health, "warning");
+	ASSERT_EQ_INT(zr_sup_state(v.sup), ZR_SUP_READY);
+	struct zr_buf b = {0};
+	zr_sup_stats(v.sup, &b);
+	ASSERT_NOT_NULL(b.data);
+	double cpu = -1;
+	const char *line = strstr(b.data, "cpu_percent ");
+	ASSERT_NOT_NULL(line);
+	ASSERT_EQ_INT(sscanf(line, "cpu_percent %lf", &cpu), 1);
+	ASSERT_TRUE(cpu > 10);
+	zr_buf_done(&b);
+	/* A warning is given once while it stays over. */
+	until = uv_hrtime() + 100 * 1000 * 1000ull;
+	TEST_RUN_UNTIL(&loop, &tick, uv_hrtime() > until, "timer");
+	zr_sup_sample(sups, 1);
+	ASSERT_EQ_INT(v.events_limit, 1);
+	/* then restart: over the limit again, it is restarted. */
+	ASSERT_EQ_INT(REQUEST(&v, zr_sup_stop), 0);
+	v.def.limit_then = ZR_LIMIT_RESTART;
+	ASSERT_EQ_INT(REQUEST(&v, zr_sup_start), 0);
+	ASSERT_EQ_STR(v.health, "ok");
+	pid_t pid = zr_sup_pid(v.sup);
+	wait_exec(pid, "sh");
+	zr_sup_sample(sups, 1);
+	until = uv_hrtime() + 200 * 1000 * 1000ull;
+	TEST_RUN_UNTIL(&loop, &tick, uv_hrtime() > until, "timer");
+	zr_sup_sample(sups, 1);
+	TEST_RUN_UNTIL(&loop, &tick,
+		       zr_sup_state(v.sup) == ZR_SUP_READY && zr_sup_pid(v.sup) != pid,
+		       "never restarted for the limit");
+	ASSERT_FALSE(alive(pid));
+	ASSERT_EQ_INT(v.events_limit, 2);
+	char *st = status(&v);
+	ASSERT_CONTAINS(st, "restarts 1\n");
+	free(st);
+	sv_done(&v);
+}
+
+TEST(set_def_restarts)
+{
+	struct sv v;
+	sv_init(&v, sleep_cmd);
+	sv_create(&v, NULL);
+	ASSERT_EQ_INT(REQUEST(&v, zr_sup_start), 0);
+	pid_t pid = zr_sup_pid(v.sup);
+	struct zr_process_def def2 = v.def;
+	def2.stop_signal = SIGINT;
+	zr_sup_set_def(v.sup, &def2);
+	TEST_RUN_UNTIL(&loop, &tick,
+		       zr_sup_state(v.sup) == ZR_SUP_READY && zr_sup_pid(v.sup) != pid,
+		       "never restarted on the new version");
+	/* The new definition's stop_signal stops it now. */
+	ASSERT_EQ_INT(REQUEST(&v, zr_sup_stop), 0);
+	char *st = status(&v);
+	ASSERT_CONTAINS(st, "last_exit signal INT\n");
+	free(st);
+	sv_close(&v, true);
+	sv_done(&v);
+}
+
+TEST(stop_while_spawning)
+{
+	struct sv v;
+	sv_init(&v, sleep_cmd);
+	sv_create(&v, NULL);
+	/* The start is answered as cancelled at once, the stop once the tree is gone. */
+	struct sv starter = {0};
+	zr_sup_start(v.sup, on_done, &starter);
+	ASSERT_EQ_INT(zr_sup_state(v.sup), ZR_SUP_STARTING);
+	ASSERT_EQ_INT(REQUEST(&v, zr_sup_stop), 0);
+	ASSERT_EQ_INT(starter.done, 1);
+	ASSERT_EQ_INT(starter.err, -ECANCELED);
+	ASSERT_EQ_STR(starter.why, "stopped before ready\n");
+	free(starter.why);
+	ASSERT_EQ_INT(zr_sup_state(v.sup), ZR_SUP_DOWN);
+	ASSERT_EQ_SIZE(marked(v.id), 0);
+	ASSERT_EQ_INT(zr_sup_pid(v.sup), 0);
+	sv_done(&v);
+}
+
+TEST(launcher_refuses)
+{
+	/* The launcher cannot become that user: it says so in the log and exits 126 at once;
+	 * trying again cannot help, so the start fails without restarts. */
+	struct sv v;
+	sv_init(&v, sleep_cmd);
+	v.def.user = "zr-no-such-user";
+	sv_create(&v, NULL);
+	zr_sup_start(v.sup, NULL, NULL);
+	TEST_RUN_UNTIL(&loop, &tick, zr_sup_state(v.sup) == ZR_SUP_FAILED, "never failed");
+	ASSERT_EQ_INT(v.events_restarting, 0);
+	char *st = status(&v);
+	ASSERT_CONTAINS(st, "reason cannot become user zr-no-such-user: no such user\n");
+	free(st);
+	sv_done(&v);
+}
+
+TEST(ready_notify)
+{
+	if (system("python3 -c '' 2>/dev/null") != 0) {
+		fprintf(stderr, "ready_notify: no python3, skipped\n");
+		return;
+	}
+	static const char *const cmd[] = {
+		"python3", "-c",
+		"import os, socket, time\n"
+		"time.sleep(0.2)\n"
+		"s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n"
+		"s.sendto(b'STATUS=warming', os.environ['NOTIFY_SOCKET'])\n"
+		"s.sendto(b'MAINPID=1\\nREADY=1', os.environ['NOTIFY_SOCKET'])\n"
+		"time.sleep(1000)\n",
+		NULL};
+	struct sv v;
+	sv_init(&v, cmd);
+	v.def.ready = ZR_READY_NOTIFY;
+	v.def.ready_timeout = 15;
+	sv_create(&v, NULL);
+	uint64_t t0 = uv_hrtime();
+	ASSERT_EQ_INT(REQUEST(&v, zr_sup_start), 0);
+	ASSERT_GE_INT((long long)(uv_hrtime() - t0), 200 * 1000 * 1000LL);
+	ASSERT_EQ_INT(zr_sup_state(v.sup), ZR_SUP_READY);
+	sv_done(&v);
+}
+
+TEST(ready_exec)
+{
+	struct sv v;
+	sv_init(&v, sleep_cmd);
+	v.def.ready = ZR_READY_EXEC;
+	v.def.ready_arg = "check";
+	v.def.ready_timeout = 0.3;
+	v.def.restart = ZR_RESTART_NEVER;
+	sv_create(&v, NULL);
+	int before = v.done;
+	zr_sup_start(v.sup, on_done, &v);
+	TEST_RUN_UNTIL(&loop, &tick, v.exec_calls == 1, "ready.exec never asked");
+	ASSERT_EQ_STR(v.exec_action, "check");
+	ASSERT_EQ_INT(zr_sup_state(v.sup), ZR_SUP_STARTING);
+	ASSERT_EQ_INT(v.done, before);
+	v.exec_done(0, v.exec_arg);
+	ASSERT_EQ_INT(v.done, before + 1);
+	ASSERT_EQ_INT(v.err, 0);
+	ASSERT_EQ_INT(zr_sup_state(v.sup), ZR_SUP_READY);
+	/* A check that never answers: not ready after ready_timeout, the tree killed. */
+	ASSERT_EQ_INT(REQUEST(&v, zr_sup_restart), -ETIMEDOUT);
+	ASSERT_EQ_INT(v.exec_calls, 2);
+	ASSERT_TRUE(strncmp(v.why, "not ready after 0.3 s\n", 22) == 0);
+	TEST_RUN_UNTIL(&loop, &tick, zr_sup_state(v.sup) == ZR_SUP_FAILED, "never failed");
+	ASSERT_EQ_SIZE(marked(v.id), 0);
+	/* The late answer of the old check changes nothing. */
+	v.exec_done(0, v.exec_arg);
+	ASSERT_EQ_INT(zr_sup_state(v.sup), ZR_SUP_FAILED);
+	sv_done(&v);
+}
+
+TEST(adopted_with_want_down_stopped)
+{
+	/* The last robot died during a stop: want down was stored, the server still runs. */
+	struct sv v;
+	sv_init(&v, sleep_cmd);
+	sv_create(&v, NULL);
+	ASSERT_EQ_INT(REQUEST(&v, zr_sup_start), 0);
+	pid_t pid = zr_sup_pid(v.sup);
+	wait_exec(pid, "sleep");
+	sv_close(&v, false);
+	struct zr_sup_persist p = v.last;
+	p.want = ZR_WANT_DOWN;
+	p.cgroup = v.last_cgroup ? strdup(v.last_cgroup) : NULL;
+	sv_create(&v, &p);
+	TEST_RUN_UNTIL(&loop, &tick, v.events_adopted == 1 && zr_sup_state(v.sup) == ZR_SUP_DOWN,
+		       "never stopped");
+	ASSERT_FALSE(alive(pid));
+	ASSERT_EQ_SIZE(marked(v.id), 0);
+	ASSERT_EQ_INT(v.last.pid, 0);
+	free((char *)p.cgroup);
+	sv_done(&v);
+}
+
 TEST(want_parse)
 {
 	enum zr_sup_want w;
@@ -795,6 +1009,13 @@ static void run_all(void)
 	RUN_TEST(restart_and_signal);
 	RUN_TEST(want_once);
 	RUN_TEST(close_stops_when_asked);
+	RUN_TEST(cpu_limit);
+	RUN_TEST(set_def_restarts);
+	RUN_TEST(stop_while_spawning);
+	RUN_TEST(launcher_refuses);
+	RUN_TEST(ready_notify);
+	RUN_TEST(ready_exec);
+	RUN_TEST(adopted_with_want_down_stopped);
 }
 
 /* A failed assertion exits with servers still running: kill what carries a case's marker. */
