@@ -275,7 +275,8 @@ up_robot=$(cat "$tmp/up.robot")
 sleep 3
 rss2=$(sup rss "$robot_pid")
 running=$(sup count "$data/work/")
-log "robot: all running after $up_robot s, start tasks ended after $ended_s s; RSS $rss0 -> $rss1 (services made) -> $rss2 KiB (servers up)"
+log "robot: all running after $up_robot s, start tasks ended after $ended_s s;" \
+	"RSS $rss0 -> $rss1 (services made) -> $rss2 KiB (servers up)"
 
 log "robot idle with $n servers, sampling every $sample s: CPU over $idle s"
 cpu_robot=$(sup cpu "$idle" "$robot_pid")
@@ -355,16 +356,26 @@ met() {
 	awk -v v="$1" -v g="$2" 'BEGIN { print (v < g ? "yes" : "NO") }'
 }
 printf 'zrobot: %s; %s cores, %s\n' "$zrobot" "$(nproc)" "$(uptime | sed 's/.*load/load/')"
-printf 'robot: %s services made in %s s; %s start tasks ended in %s s (%s failed); %s servers running\n' \
-	"$n" "$made_s" "$n" "$ended_s" "$failed" "$running"
+printf 'robot: %s services made in %s s; %s start tasks ended in %s s (%s failed);' \
+	"$n" "$made_s" "$n" "$ended_s" "$failed"
+printf ' %s servers running\n' "$running"
 {
 	echo "metric|zrobot|s6|ratio|goal|met"
-	echo "restart after kill -9, median of $rounds (ms)|$restart_robot|$restart_s6|$(ratio "$restart_robot" "$restart_s6")|-|-"
-	echo "$n sleep servers: time to all running (s)|$up_robot|$up_s6|$(ratio "$up_robot" "$up_s6")|-|-"
-	echo "RSS per server: robot growth at start vs one s6-supervise (KiB)|$per_server|$s6_rss|$(ratio "$per_server" "$s6_rss")|< 8|$(met "$per_server" 8)"
-	echo "RSS per service with its server: robot growth from none (KiB)|$per_service|$s6_per|$(ratio "$per_service" "$s6_per")|-|-"
-	echo "CPU while idle, $n servers, sampling every $sample s (% of a core)|$cpu_robot|$cpu_s6|-|< 2|$(met "$cpu_robot" 2)"
-	echo "CPU while idle, $n servers, sampling off (% of a core)|$cpu_off|$cpu_s6|-|-|-"
-	echo "$n servers adopted by a robot started after kill -9 (s)|$adopt_s|-|-|-|-"
-	echo "$n servers without start script nor ready check: all running (s)|$up_bare|$up_s6|$(ratio "$up_bare" "$up_s6")|-|-"
+	row() {
+		printf '%s|%s|%s|%s|%s|%s\n' "$@"
+	}
+	row "restart after kill -9, median of $rounds (ms)" "$restart_robot" "$restart_s6" \
+		"$(ratio "$restart_robot" "$restart_s6")" - -
+	row "$n sleep servers: time to all running (s)" "$up_robot" "$up_s6" \
+		"$(ratio "$up_robot" "$up_s6")" - -
+	row "RSS per server: robot growth at start vs one s6-supervise (KiB)" "$per_server" \
+		"$s6_rss" "$(ratio "$per_server" "$s6_rss")" "< 8" "$(met "$per_server" 8)"
+	row "RSS per service with its server: robot growth from none (KiB)" "$per_service" \
+		"$s6_per" "$(ratio "$per_service" "$s6_per")" - -
+	row "CPU while idle, $n servers, sampling every $sample s (% of a core)" "$cpu_robot" \
+		"$cpu_s6" - "< 2" "$(met "$cpu_robot" 2)"
+	row "CPU while idle, $n servers, sampling off (% of a core)" "$cpu_off" "$cpu_s6" - - -
+	row "$n servers adopted by a robot started after kill -9 (s)" "$adopt_s" - - - -
+	row "$n servers without start script nor ready check: all running (s)" "$up_bare" \
+		"$up_s6" "$(ratio "$up_bare" "$up_s6")" - -
 } | column -t -s '|' -o ' | '

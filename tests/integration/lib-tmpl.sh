@@ -61,7 +61,8 @@ act() {
 
 # status_of SVC KEY: the value of line KEY of process/status ("state", "pid", "restarts"...).
 status_of() {
-	timeout 10 cat "$1/process/status" 2>/dev/null | awk -v k="$2" '$1 == k { $1 = ""; sub(/^ /, ""); print; exit }'
+	timeout 10 cat "$1/process/status" 2>/dev/null |
+		awk -v k="$2" '$1 == k { $1 = ""; sub(/^ /, ""); print; exit }'
 }
 
 # stat_of SVC KEY: the value of line KEY of process/stats (the first, for "listening").
