@@ -470,22 +470,25 @@ void zr_robot__service_idle(struct zr_robot *r, struct zr_service *s)
 	zr_service__close(s);
 }
 
-/* A deleted service's server is gone: its on_delete actions run, then it goes. */
+/* A deleted service's server is gone (or it had none): its on_delete actions run, then it
+ * goes. Also for one restored while being deleted. */
 static void on_server_stopped(struct zr_service *s)
 {
-	/* A robot stopping meanwhile runs no on_delete action: the next start resumes the
-	 * deletion from the store. */
-	if (s->robot->stopping) {
-		return;
+	struct zr_robot *r = s->robot;
+	if (r->stopping) {
+		return; /* its on_delete actions are stored: the next start runs them */
 	}
-	zr_service__begin_delete(s);
 	if (zr_service__idle(s)) {
-		zr_robot__service_idle(s->robot, s);
+		zr_robot__service_idle(r, s);
+	} else if (zr_queue_peek(&s->queue)) {
+		/* Its on_delete actions still to run (one cut short runs again). */
+		zr_robot__want_slot(r, s);
 	}
 }
 
-/* Detaches a service whose deletion is durable, stops its server and starts its on_delete
- * actions. */
+/* Detaches a service whose deletion is durable, queues its on_delete actions (durably, so a
+ * restart runs them) and stops its server; they run once it is gone (zr_service__run_next
+ * waits for it). */
 static void service_detach(struct zr_robot *r, struct zr_service *s)
 {
 	struct zr_robot_template *rt = zr_robot_template(r, s->template->name);
@@ -494,6 +497,7 @@ static void service_detach(struct zr_robot *r, struct zr_service *s)
 		rt->mtime_ns = zr_now_ns();
 	}
 	zr_list_push_back(&r->deleting, &s->delete_link);
+	zr_service__begin_delete(s);
 	zr_service__process_delete(s, on_server_stopped);
 }
 
@@ -812,21 +816,6 @@ int zr_robot_load_store(struct zr_robot *r)
 	return 0;
 }
 
-/* A service restored while being deleted: its server (adopted to be stopped) is gone. */
-static void resume_delete(struct zr_service *s)
-{
-	struct zr_robot *r = s->robot;
-	if (r->stopping) {
-		return;
-	}
-	if (zr_service__idle(s)) {
-		zr_robot__service_idle(r, s);
-	} else if (zr_queue_peek(&s->queue)) {
-		/* Its on_delete actions still to run (one cut short runs again). */
-		zr_robot__want_slot(r, s);
-	}
-}
-
 static void start_service(struct zr_service *s)
 {
 	struct zr_robot *r = s->robot;
@@ -834,7 +823,7 @@ static void start_service(struct zr_service *s)
 	if (s->deleting) {
 		/* A server left running by the last robot is found, then stopped. */
 		zr_service__process_start(s);
-		zr_service__process_delete(s, resume_delete);
+		zr_service__process_delete(s, on_server_stopped);
 		return;
 	}
 	if (s->upgrade_to) {

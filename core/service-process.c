@@ -62,6 +62,11 @@ struct zr_sup *zr_service_sup(const struct zr_service *s)
 	return s->process && !s->process->closing ? s->process->sup : NULL;
 }
 
+bool zr_service__process_stopping(const struct zr_service *s)
+{
+	return s->process && s->process->closing;
+}
+
 static struct zr_service_process *process_get(struct zr_service *s)
 {
 	if (!s->process && (s->process = calloc(1, sizeof(*s->process)))) {
@@ -495,6 +500,9 @@ static void on_sup_closed(void *data)
 	}
 	if (then) {
 		then(s);
+	} else if (!s->current && zr_queue_peek(&s->queue)) {
+		/* Tasks that waited for the stop (zr_service__run_next) go on. */
+		zr_robot__want_slot(r, s);
 	}
 	/* Last: the service may be freed here. */
 	if (p->svc_closing) {

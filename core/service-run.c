@@ -206,7 +206,10 @@ void zr_service__run_next(struct zr_service *s)
 		/* A task waiting for its commit is not runnable yet; its commit asks again. Tasks
 		 * of a missing template wait for an upgrade. */
 		struct zr_queue_item *it = zr_queue_peek(&s->queue);
-		if (!it || container_of(it, struct zr_task, qitem)->pending || s->template->missing) {
+		/* A deleted service's on_delete actions wait until its server is gone; the end of
+		 * the stop asks for a slot again (robot.c). */
+		if (!it || container_of(it, struct zr_task, qitem)->pending || s->template->missing ||
+		    zr_service__process_stopping(s)) {
 			zr_robot__release_slot(s->robot, s);
 			return;
 		}

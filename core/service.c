@@ -514,7 +514,7 @@ int zr_service_set_state(struct zr_service *s, const char *category, const char 
 
 bool zr_service__idle(const struct zr_service *s)
 {
-	return !s->current && !zr_queue_peek(&s->queue);
+	return !s->current && !zr_queue_peek(&s->queue) && !zr_service__process_stopping(s);
 }
 
 void zr_service__begin_delete(struct zr_service *s)

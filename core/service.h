@@ -239,7 +239,7 @@ void zr_service__run_next(struct zr_service *s);
 /* Begins deletion: cancel queued user tasks, stop timers, queue on_delete actions; the robot
  * frees the service when it is idle. */
 void zr_service__begin_delete(struct zr_service *s);
-/* True when nothing runs or waits. */
+/* True when nothing runs or waits (a deleted service's server being stopped included). */
 bool zr_service__idle(const struct zr_service *s);
 /* Closes the service's handles and frees it in the last close callback; tasks must have no
  * runner. */
@@ -275,6 +275,9 @@ void zr_service__process_delete(struct zr_service *s, void (*done)(struct zr_ser
 /* The service moved to another version (service-upgrade.c): its server moves to the new
  * process, starts with one the old version lacked, or stops with one the new version lacks. */
 void zr_service__process_switch(struct zr_service *s);
+/* True while the supervisor closes (a deleted service's server being stopped): its on_delete
+ * actions wait for it (zr_service__run_next, zr_service__idle). */
+bool zr_service__process_stopping(const struct zr_service *s);
 /* Runs a built-in action (template.h enum zr_builtin) of the current task t on the
  * supervisor; the task ends through zr_service__finish with the supervisor's reason. */
 void zr_service__process_builtin(struct zr_service *s, struct zr_task *t);

@@ -41,7 +41,8 @@ PY
 
 # mk_srv [PROCESS-EXTRA-JSON]: the template "srv" (data marker, port, mode) whose process is
 # srv.py, ready when its port answers, restarted at once on failure, 3 starts in 30 s at most;
-# on.fail runs the action onfail (a line per run in $MARKS/fail.<service>).
+# on.fail runs the action onfail (a line per run in $MARKS/fail.<service>); on_delete runs gone
+# (a line in $MARKS/ondelete.<service>: whether the server was still running then).
 mk_srv() {
 	srv_py
 	mk_template "$TPL" srv '{
@@ -51,7 +52,8 @@ mk_srv() {
     "port": {"type": "integer", "default": 1, "minimum": 1, "maximum": 65535},
     "mode": {"type": "string", "default": "serve"}
   },
-  "actions": {"onfail": {}, "fd3": {}},
+  "actions": {"onfail": {}, "fd3": {}, "gone": {}},
+  "on_delete": ["gone"],
   "process": {
     "command": ["python3", "'"$TPL"'/srv.py", "${marker}", "${port}", "${mode}"],
     "ready": {"tcp": "127.0.0.1:${port}"}, "ready_timeout": 10,
@@ -63,6 +65,9 @@ mk_srv() {
 }'
 	mk_action "$TPL/srv" onfail 'echo "$ZR_SERVICE" >>"$MARKS/fail.${ZR_SERVICE#*/}"'
 	mk_action "$TPL/srv" fd3 'echo "state process python3 ok" >&3; echo "state other x ok" >&3'
+	# on_delete: is the server still there when it runs? (It must not be.)
+	mk_action "$TPL/srv" gone 'if pgrep -f -- "$DATA_MARKER( |-child|\$)" >/dev/null; then s=running; else s=gone; fi
+echo "$s" >>"$MARKS/ondelete.${ZR_SERVICE#*/}"'
 }
 
 # free_port: a TCP port nobody listens on now.

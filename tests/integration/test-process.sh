@@ -283,9 +283,11 @@ ok "an upgrade restarts the server on the new version's process"
 expect_eq "$(srv_pids a | wc -l)" 1 "a runs before rmdir"
 timeout 20 rmdir "$A" || fail "rmdir $A"
 wait_for "[ -z \"\$(srv_pids a)\" ]" 10 || fail "rmdir left the server running: $(srv_pids a)"
+wait_for "[ -s '$MARKS/ondelete.a' ]" 10 || fail "on_delete of a did not run"
+expect_eq "$(cat "$MARKS/ondelete.a")" gone "the server was gone when on_delete ran"
 timeout 20 rmdir "$F" || fail "rmdir $F"
 wait_for "[ -z \"\$(srv_pids f)\" ]" 10 || fail "rmdir left the server running: $(srv_pids f)"
-ok "rmdir stops the server first"
+ok "rmdir stops the server first, then on_delete runs"
 
 # ---- rmdir while a start waits for the server to be ready ----
 D=$(mk_srv_svc d slow)
