@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages zrobot needs to build and test (curl and openssl for the HTTP
-# tests, wrk and nginx for tests/bench/bench-http.sh). A machine that already has
-# them is left alone (no apt-get update, no network), so tests/run.sh can call this every time.
+# tests, wrk and nginx for tests/bench/bench-http.sh; the real servers of the built-in templates,
+# tests/integration/test-tmpl-*.sh: redis, memcached, nginx, postgresql; s6 as the peer of
+# tests/bench/bench-supervise.sh). Debian ships no mongod: test-tmpl-mongodb.sh skips without
+# it. A machine that already has them is left alone (no apt-get update, no network), so
+# tests/run.sh can call this every time.
 set -euo pipefail
 
 packages=(
@@ -11,6 +14,7 @@ packages=(
 	python3 procps util-linux
 	curl openssl
 	wrk nginx-light
+	redis-server redis-tools memcached postgresql s6
 )
 
 missing=()

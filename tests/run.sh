@@ -20,6 +20,7 @@ fi
 passed=0
 failed=0
 skipped=0
+optional_skips=(integ-tmpl-mongodb)
 
 # Prints the one final line and exits; every path out of this script goes through here so
 # that a wrapper (CI, a human) can always read the last line.
@@ -113,6 +114,14 @@ pass() {
 		failed=$((failed + 1))
 		return 0
 	fi
+	# A test of a server Debian does not ship (mongod) skips where it is missing, in CI too:
+	# that skip is expected and not counted (its own line says why).
+	local t
+	for t in "${optional_skips[@]}"; do
+		if grep -Eq "^ *[0-9]+/[0-9]+ .*[ /]$t +SKIP " "$log"; then
+			skip=$((${skip:-0} - 1))
+		fi
+	done
 	passed=$((passed + ok + ${xfail:-0}))
 	failed=$((failed + fail + ${xpass:-0} + ${timeout:-0}))
 	skipped=$((skipped + ${skip:-0}))
