@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "env.h"
@@ -411,6 +412,29 @@ static char *state_tag(const struct zr_process_def *def)
 	return strdup(ok ? base : "server");
 }
 
+/* A server run as another user must reach its work folder by path (redis makes its config
+ * path absolute, postgres checks its data folder's): the data folder and <data>/work get the
+ * search bit for others (0711), never the read bit. They list nothing, and everything in them
+ * is 0600 or a 0700 folder of its own, so the path is all another user gains; cmd-run.c's
+ * mode check accepts it. */
+static void workdir_reachable(const struct zr_service *s, const char *dir)
+{
+	_cleanup_free_ char *path = strdup(dir);
+	for (int up = 0; path && up < 2; up++) {
+		char *slash = strrchr(path, '/');
+		struct stat st;
+		if (!slash || slash == path) {
+			return;
+		}
+		*slash = '\0';
+		if (stat(path, &st) == 0 && (st.st_mode & 0011) != 0011 &&
+		    chmod(path, (st.st_mode & 07777) | 0011) < 0) {
+			log_warn("Service %s: cannot let its server's user through %s: %s", s->path, path,
+				 strerror(errno));
+		}
+	}
+}
+
 /* The work folder belongs to the server's user: it writes its data there. */
 static void workdir_chown(struct zr_service *s, const char *dir, const char *user)
 {
@@ -420,6 +444,8 @@ static void workdir_chown(struct zr_service *s, const char *dir, const char *use
 	} else if (chown(dir, pw->pw_uid, pw->pw_gid) < 0) {
 		log_warn("Service %s: cannot give its work folder to %s: %s, ignoring", s->path, user,
 			 strerror(errno));
+	} else {
+		workdir_reachable(s, dir);
 	}
 }
 

@@ -62,7 +62,9 @@ static int lock_data_dir(const char *dir)
 static void check_mode(const char *path, const char *what)
 {
 	struct stat st;
-	if (stat(path, &st) < 0 || (st.st_mode & 077) == 0) {
+	/* A folder's search bit for others (0711) lets a server run as another user reach its
+	 * work folder by path (service-process.c): it lists nothing. */
+	if (stat(path, &st) < 0 || (st.st_mode & (S_ISDIR(st.st_mode) ? 066 : 077)) == 0) {
 		return;
 	}
 	log_warn("The %s %s has mode %04o: group or others may %s it (tokens and services' data); "
