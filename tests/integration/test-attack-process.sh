@@ -62,6 +62,9 @@ mk_template "$TPL" pq '{"name": "pq", "version": "1.0.0",
 mk_template "$TPL" padm '{"name": "padm", "version": "1.0.0",
   "process": {"command": ["sleep", "1000"]}}'
 
+# srv (lib-process.sh): crash mode exits 1 at once; on.fail leaves a line in $MARKS/fail.NAME.
+mk_srv
+
 # as_uid UID CMD: CMD run by that uid, in its own group only.
 as_uid() {
 	printf "setpriv --reuid=%s --regid=%s --clear-groups bash -c '%s'" "$1" "$1" "$2"
@@ -193,6 +196,21 @@ run_ok "$(as_uid "$(id -u nobody)" "python3 $TMP/send.py $sock")" >/dev/null
 wait_proc "$MNT/pq/q" state ready 10
 ok "another local user cannot fake a server's readiness through NOTIFY_SOCKET; its user can"
 
+# ---- the issue's decisions: on.fail once per failure; a failed server with want up gets one
+# fresh start when the robot starts ----
+C=$(mk_srv_svc c crash)
+echo start >"$C/actions/start"
+wait_proc "$C" state failed 30
+wait_for "[ \"\$(wc -l <'$MARKS/fail.c' 2>/dev/null)\" = 1 ]" 10 || fail "on.fail did not run once"
+echo up >"$C/process/want"
+wait_for "[ \"\$(wc -l <'$MARKS/fail.c')\" = 2 ]" 30 || fail "on.fail did not run after a fresh budget"
+wait_proc "$C" state failed 30
+ev=$(cat "$MNT/@robot/events")
+for e in started exited restarting failed; do
+	expect_in "$ev" "\"process.$e\"" "the process.$e event"
+done
+ok "on.fail runs once per failure and again after a start gives a fresh budget; events"
+
 # A symlink planted where a server's output file goes is not followed (the folder is the
 # robot's alone: this is for a robot whose data folder was opened by mistake).
 echo untouched >"$TMP/victim"
@@ -206,5 +224,13 @@ printf '{"marker": "%s"}' "$PROC_MARK-c" >"$MNT/pu/c/data"
 started pu/c "$ADMIN" >/dev/null
 expect_eq "$(cat "$TMP/victim")" untouched "the symlink's target after a start"
 ok "a symlink in place of the output file is not followed"
+
+wait_for "[ \"\$(wc -l <'$MARKS/fail.c')\" = 3 ]" 30 || fail "no fresh start of the failed server at the robot's start"
+wait_proc "$C" state failed 30
+sleep 1
+expect_eq "$(wc -l <"$MARKS/fail.c")" 3 "on.fail runs after the robot's start"
+expect_eq "$(proc_status "$MNT/pu/a" adopted)" yes "pu/a adopted"
+expect_in "$(cat "$MNT/@robot/events")" '"process.adopted"' "the process.adopted event"
+ok "a failed server whose want is up gets one fresh start (one more on.fail) when the robot starts"
 
 echo "$N_OK passed"
