@@ -141,7 +141,11 @@ expect_http 400 "$UA" PUT /v1/pu/a/process/signal -d KILL
 expect_http 400 "$UA" PUT /v1/pu/a/process/want -d sideways
 expect_in "$(cat "$MNT/pu/a/lasterror")" "want: expected up, down or once" "lasterror of the bad want"
 expect_eq "$(cat "$MNT/pu/a/process/pid")" "$pid" "pu/a's pid after its owner's signals"
-ok "the creator's token and the service's secret signal their own server; KILL, bad want: 400"
+# pu/b runs no server: ESRCH, a conflict with its state over HTTP (409), not a robot's fault.
+expect_http 409 "$UB" PUT /v1/pu/b/process/signal -d HUP
+expect_eq "$(jbody 'j["error"]')" ESRCH "the errno of a signal to no server"
+expect_errno "echo HUP >$MNT/pu/b/process/signal" "No such process"
+ok "the creator's token and the service's secret signal their own server; KILL, bad want: 400; none running: 409 ESRCH"
 
 # ---- process/log: server output is read like data ----
 expect_http 403 "$UB" GET /v1/pu/a/process/log
