@@ -195,8 +195,11 @@ void zr_sup__spawn(struct zr_sup *s)
 		zr_sup__fail(s, err, msg);
 		return;
 	}
+	/* Messages name the program as the template wrote it: expanded, a "${program}" would
+	 * quote the data (maybe a secret, maybe a newline that forges a status line). */
 	free(s->argv0);
-	s->argv0 = p.l.argv && p.l.argv[0] ? strdup(p.l.argv[0]) : NULL;
+	s->argv0 = p.l.argv && p.l.argv[0] && d->command && d->command[0] ? strdup(d->command[0])
+									   : NULL;
 	if (!s->argv0) {
 		err = -EINVAL;
 		(void)snprintf(msg, sizeof(msg), "no command");

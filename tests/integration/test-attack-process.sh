@@ -58,6 +58,10 @@ mk_template "$TPL" pq '{"name": "pq", "version": "1.0.0",
   "process": {"command": ["python3", "'"$TPL"'/s.py", "quiet", "${marker}"],
               "ready": {"notify": true}, "ready_timeout": 20, "user": "nobody",
               "stop_timeout": 3}}'
+# pp: the program itself comes from the data.
+mk_template "$TPL" pp '{"name": "pp", "version": "1.0.0",
+  "data": {"prog": {"type": "string", "default": "true"}},
+  "process": {"command": ["${prog}"]}}'
 # padm: a server template not offered to users.
 mk_template "$TPL" padm '{"name": "padm", "version": "1.0.0",
   "process": {"command": ["sleep", "1000"]}}'
@@ -199,6 +203,19 @@ expect_eq "$(proc_status "$MNT/pq/q" state)" starting "pq/q after another user's
 run_ok "$(as_uid "$(id -u nobody)" "python3 $TMP/send.py $sock")" >/dev/null
 wait_proc "$MNT/pq/q" state ready 10
 ok "another local user cannot fake a server's readiness through NOTIFY_SOCKET; its user can"
+
+# ---- a reason never quotes data: a program named by data that cannot run ----
+svc pp p >/dev/null
+"$ZR_PY" -c 'import json, sys; print(json.dumps({"prog": sys.argv[1]}))' \
+	"zr-nope-$$-Secr3t
+adopted yes" >"$MNT/pp/p/data"
+echo start >"$MNT/pp/p/actions/start"
+wait_proc "$MNT/pp/p" state failed 20
+st=$(cat "$MNT/pp/p/process/status")
+expect_eq "$(grep -c '^adopted' <<<"$st")" 1 "adopted lines in status ($st)"
+expect_eq "$(proc_status "$MNT/pp/p" reason)" 'ENOENT: cannot run ${prog}' "the reason"
+expect_not_in "$(cat "$TMP/robot.log" "$MNT/@robot/events")" "Secr3t" "the robot's log and events"
+ok "a program named by data that cannot run: the reason names the template's \${prog}, never the data"
 
 # ---- the issue's decisions: on.fail once per failure; a failed server with want up gets one
 # fresh start when the robot starts ----
