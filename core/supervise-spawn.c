@@ -196,10 +196,13 @@ void zr_sup__spawn(struct zr_sup *s)
 		return;
 	}
 	/* Messages name the program as the template wrote it: expanded, a "${program}" would
-	 * quote the data (maybe a secret, maybe a newline that forges a status line). */
+	 * quote the data (maybe a secret, maybe a newline that forges a status line). A def
+	 * without a command (its launch hook gives the argv) is named by that argv. */
 	free(s->argv0);
-	s->argv0 = p.l.argv && p.l.argv[0] && d->command && d->command[0] ? strdup(d->command[0])
-									   : NULL;
+	s->argv0 = NULL;
+	if (p.l.argv && p.l.argv[0]) {
+		s->argv0 = strdup(d->command && d->command[0] ? d->command[0] : p.l.argv[0]);
+	}
 	if (!s->argv0) {
 		err = -EINVAL;
 		(void)snprintf(msg, sizeof(msg), "no command");
