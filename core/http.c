@@ -25,6 +25,7 @@ static const struct {
 	{ENOTEMPTY, 409, true, false, 0},
 	{EBUSY, 409, true, false, 0},
 	{ECANCELED, 409, true, false, 0},   /* the task was cancelled */
+	{ESRCH, 409, true, false, 0},       /* a signal to a server that is not running */
 	{EACCES, 403, true, true, 0},       /* not writable, or refused */
 	{EACCES, 401, false, true, 0},      /* no or a bad token */
 	{EACCES, 405, false, true, 0},
@@ -47,7 +48,6 @@ static const struct {
 	{ENOSYS, 501, true, false, 0},
 	{EOPNOTSUPP, 501, true, false, 0},
 	{EIO, 500, true, false, 0},         /* the store failed, or a task failed */
-	{ESRCH, 500, true, false, 0},
 	{ECHILD, 500, true, false, 0},
 };
 

@@ -114,7 +114,7 @@ static int render_processes(const struct zr_robot *r, const char **tkeys, struct
 	static const struct {
 		const char *name, *type, *help;
 	} fam[N_PM] = {
-		[PM_UP] = {"zrobot_process_up", "gauge", "1 while a service's server runs, else 0."},
+		[PM_UP] = {"zrobot_process_up", "gauge", "1 while a service's server is ready, else 0."},
 		[PM_RESTARTS] = {"zrobot_process_restarts_total", "counter",
 				 "Restarts of a service's server by its supervisor."},
 		[PM_RSS] = {"zrobot_process_resident_memory_bytes", "gauge",

@@ -228,7 +228,9 @@ static bool read_some(struct zr_outlog *o, size_t budget)
  * restart). A file that is all holes was read to its end. */
 static int attach(struct zr_outlog *o)
 {
-	int fd = open(o->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+	/* O_NOFOLLOW: the file is punched and truncated; a symlink put in its place must not
+	 * carry that to another file. */
+	int fd = open(o->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, 0600);
 	if (fd < 0) {
 		return -errno;
 	}

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <regex.h>
+#include <stddef.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,7 @@ struct zr_ready {
 	char *arg;
 	double delay, timeout;
 	int notify_fd;
+	uid_t notify_uid;
 
 	/* The overall timeout; kind DELAY uses it for the delay instead. */
 	uv_timer_t timer;
@@ -320,6 +322,33 @@ static bool notify_ready(const char *msg, size_t len)
 	return false;
 }
 
+/* Whether a datagram comes from the server: root, the robot's uid or the server's
+ * (SCM_CREDENTIALS, which SO_PASSCRED has the kernel fill in whatever the sender sent). Any
+ * fd passed along is closed. An abstract socket's name is visible to every local user, so
+ * this is what keeps another user from faking the server's readiness. */
+static bool notify_from_server(const struct zr_ready *r, struct msghdr *m)
+{
+	bool ok = false;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
+		if (c->cmsg_level != SOL_SOCKET) {
+			continue;
+		}
+		if (c->cmsg_type == SCM_CREDENTIALS && c->cmsg_len >= CMSG_LEN(sizeof(struct ucred))) {
+			struct ucred cr;
+			memcpy(&cr, CMSG_DATA(c), sizeof(cr));
+			ok = cr.uid == 0 || cr.uid == geteuid() || cr.uid == r->notify_uid;
+		} else if (c->cmsg_type == SCM_RIGHTS) {
+			size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			for (size_t i = 0; i < n; i++) {
+				int fd;
+				memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+				(void)close(fd);
+			}
+		}
+	}
+	return ok;
+}
+
 static void on_notify(uv_poll_t *h, int status, int events)
 {
 	struct zr_ready *r = h->data;
@@ -339,8 +368,15 @@ static void on_notify(uv_poll_t *h, int status, int events)
 			(void)recv(r->notify_fd, &probe, 1, MSG_DONTWAIT);
 			continue;
 		}
-		ssize_t n = recv(r->notify_fd, buf, size > 0 ? (size_t)size : 1, MSG_DONTWAIT);
-		bool ready = n > 0 && notify_ready(buf, (size_t)n);
+		union {
+			struct cmsghdr align;
+			char buf[CMSG_SPACE(sizeof(struct ucred))];
+		} ctl;
+		struct iovec iov = {.iov_base = buf, .iov_len = size > 0 ? (size_t)size : 1};
+		struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+				   .msg_controllen = sizeof(ctl.buf)};
+		ssize_t n = recvmsg(r->notify_fd, &m, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		bool ready = n > 0 && notify_from_server(r, &m) && notify_ready(buf, (size_t)n);
 		free(buf);
 		if (ready) {
 			probe_finish(r, 0, NULL);
@@ -414,6 +450,7 @@ int zr_ready_start(const struct zr_ready_config *cfg, zr_ready_cb cb, void *data
 		.delay = cfg->delay,
 		.timeout = cfg->timeout,
 		.notify_fd = cfg->notify_fd,
+		.notify_uid = cfg->notify_uid,
 	};
 	if (needs_arg && !(r->arg = strdup(cfg->arg))) {
 		free(r);
@@ -471,20 +508,31 @@ int zr_ready_notify_open(const char *path, int *fd)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	size_t len = strlen(path);
+	bool abstract = path[0] == '@';
 	if (len == 0 || len >= sizeof(sa.sun_path)) {
 		return -EINVAL;
 	}
 	memcpy(sa.sun_path, path, len);
+	if (abstract) {
+		sa.sun_path[0] = '\0';
+	}
 	int s = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (s < 0) {
 		return -errno;
 	}
+	int on = 1;
+	if (setsockopt(s, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) < 0) {
+		int err = -errno;
+		(void)close(s);
+		return err;
+	}
 	/* A socket file left by an earlier robot (or server) would make bind fail. */
 	struct stat st;
-	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode)) {
+	if (!abstract && lstat(path, &st) == 0 && S_ISSOCK(st.st_mode)) {
 		(void)unlink(path);
 	}
-	if (bind(s, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, 0600) < 0) {
+	socklen_t sl = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + (abstract ? 0 : 1));
+	if (bind(s, (struct sockaddr *)&sa, sl) < 0 || (!abstract && chmod(path, 0600) < 0)) {
 		int err = -errno;
 		(void)close(s);
 		return err;

@@ -2,6 +2,7 @@
  * on the loop; exec (an action) is the supervisor's, since it queues a task. */
 #pragma once
 #include <stddef.h>
+#include <sys/types.h>
 #include <uv.h>
 #include "process-def.h"
 
@@ -19,6 +20,8 @@ struct zr_ready_config {
 	double delay;             /* kind DELAY */
 	double timeout;           /* seconds; 0 = none */
 	int notify_fd;            /* kind NOTIFY: from zr_ready_notify_open; borrowed */
+	uid_t notify_uid;         /* kind NOTIFY: the server's uid; datagrams from another uid
+				     than it, root and the robot's are dropped */
 };
 
 /* Starts probing (tcp and unix: a connect every 50 ms, non-blocking, on the loop). 0 and
@@ -31,9 +34,11 @@ void zr_ready_log_line(struct zr_ready *r, const char *line, size_t len);
 /* Stops without a callback (the server died, a stop was asked). */
 void zr_ready_cancel(struct zr_ready *r);
 
-/* The datagram socket a server's NOTIFY_SOCKET names (sd_notify): bound at path (an existing
- * socket file there is replaced), non-blocking, CLOEXEC, mode 0600 (chown'd by the caller when
- * the server runs as another user). 0 and *fd, or -errno. A probe of kind NOTIFY watches it
- * (uv_poll) and is ready at a datagram holding a "READY=1" line; other datagrams are read and
- * dropped. */
+/* The datagram socket a server's NOTIFY_SOCKET names (sd_notify): bound at path, or in the
+ * abstract namespace when path starts with '@' (as sd_notify reads NOTIFY_SOCKET); a path's
+ * existing socket file is replaced, and the new one is mode 0600 (chown'd by the caller when
+ * the server runs as another user). Non-blocking, CLOEXEC, SO_PASSCRED. 0 and *fd, or -errno
+ * (-EADDRINUSE: an abstract name taken). A probe of kind NOTIFY watches it (uv_poll) and is
+ * ready at a datagram from an allowed uid (notify_uid) holding a "READY=1" line; other
+ * datagrams are read and dropped, with the fds they pass. */
 int zr_ready_notify_open(const char *path, int *fd);

@@ -462,11 +462,12 @@ void zr_service__process_start(struct zr_service *s)
 	int err = !p || !cwd ? -ENOMEM : zr_service__workdir_make(s, &why);
 	if (err == 0 && (asprintf(&dir, "%s/process", r->cfg.data_dir) < 0 ||
 			 asprintf(&log_path, "%s/%s.log", dir, s->guid) < 0 ||
-			 asprintf(&notify_path, "%s/%s.notify", dir, s->guid) < 0)) {
+			 asprintf(&notify_path, "@zrobot/%s", s->guid) < 0)) {
 		err = -ENOMEM;
 	}
-	/* 0711: a server run as another user reaches its notify socket by its name. */
-	if (err == 0 && (err = zr_mkdir_p(dir, 0711)) < 0) {
+	/* NOTIFY_SOCKET is abstract: a server run as another user could not reach a path in the
+	 * data folder (0700), and who may send to it is checked by uid (ready.c). */
+	if (err == 0 && (err = zr_mkdir_p(dir, 0700)) < 0) {
 		(void)asprintf(&why, "cannot create %s: %s", dir, strerror(-err));
 	}
 	if (err == 0 && !p->tag && !(p->tag = state_tag(def))) {

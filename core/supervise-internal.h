@@ -63,6 +63,7 @@ struct zr_sup {
 	/* Readiness. */
 	struct zr_ready *ready;
 	int notify_fd;
+	uid_t notify_uid;     /* who may send READY=1: the server's user (root and the robot too) */
 	struct zr_list exec_tokens; /* outstanding hooks->ready_exec calls */
 	unsigned generation;  /* counts starts: a stale ready.exec answer is ignored */
 

@@ -190,6 +190,7 @@ void zr_sup__start_probe(struct zr_sup *s, const char *arg)
 		.delay = d->ready_delay,
 		.timeout = d->ready_timeout,
 		.notify_fd = s->notify_fd,
+		.notify_uid = s->notify_uid,
 	};
 	int err = zr_ready_start(&cfg, on_ready, s, &s->ready);
 	if (err < 0) {

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "cgroup.h"
@@ -66,8 +68,9 @@ const char *zr_sup__errno_name(int err)
 }
 
 /* The server's environment: env's strings (borrowed) but a ZR_PROCESS_ID or NOTIFY_SOCKET the
- * data set, then the marker and NOTIFY_SOCKET (the last one or two, owned). NULL: no memory. */
-static char **server_env(struct zr_sup *s, char **env, bool notify)
+ * data set, then the marker and NOTIFY_SOCKET=notify when not NULL (the last one or two,
+ * owned). NULL: no memory. */
+static char **server_env(struct zr_sup *s, char **env, const char *notify)
 {
 	size_t n = 0;
 	while (env && env[n]) {
@@ -92,7 +95,7 @@ static char **server_env(struct zr_sup *s, char **env, bool notify)
 	}
 	e[k++] = marker;
 	if (notify) {
-		if (asprintf(&sock, "NOTIFY_SOCKET=%s", s->notify_path) < 0) {
+		if (asprintf(&sock, "NOTIFY_SOCKET=%s", notify) < 0) {
 			free(marker);
 			free(e);
 			return NULL;
@@ -192,8 +195,14 @@ void zr_sup__spawn(struct zr_sup *s)
 		zr_sup__fail(s, err, msg);
 		return;
 	}
+	/* Messages name the program as the template wrote it: expanded, a "${program}" would
+	 * quote the data (maybe a secret, maybe a newline that forges a status line). A def
+	 * without a command (its launch hook gives the argv) is named by that argv. */
 	free(s->argv0);
-	s->argv0 = p.l.argv && p.l.argv[0] ? strdup(p.l.argv[0]) : NULL;
+	s->argv0 = NULL;
+	if (p.l.argv && p.l.argv[0]) {
+		s->argv0 = strdup(d->command && d->command[0] ? d->command[0] : p.l.argv[0]);
+	}
 	if (!s->argv0) {
 		err = -EINVAL;
 		(void)snprintf(msg, sizeof(msg), "no command");
@@ -219,20 +228,34 @@ void zr_sup__spawn(struct zr_sup *s)
 	if (s->cgroup && d->memory_max) {
 		s->memory_in_cgroup = zr_cgroup_set_memory_max(s->cgroup, d->memory_max) == 0;
 	}
+	char notify[sizeof(((struct sockaddr_un *)0)->sun_path)] = "";
 	if (d->ready == ZR_READY_NOTIFY) {
-		err = zr_ready_notify_open(s->notify_path, &s->notify_fd);
+		/* An abstract name gets a fresh random end at each start: names are listed in
+		 * /proc/net/unix, and another user who bound the last one must not block this
+		 * start. */
+		uint64_t rnd = 0;
+		if (s->notify_path[0] == '@' && getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd)) {
+			rnd = uv_hrtime() ^ (uint64_t)getpid();
+		}
+		if (s->notify_path[0] == '@') {
+			(void)snprintf(notify, sizeof(notify), "%s/%016llx", s->notify_path,
+				       (unsigned long long)rnd);
+		} else {
+			(void)snprintf(notify, sizeof(notify), "%s", s->notify_path);
+		}
+		err = zr_ready_notify_open(notify, &s->notify_fd);
 		if (err < 0) {
-			(void)snprintf(msg, sizeof(msg), "cannot open NOTIFY_SOCKET %s: %s",
-				       s->notify_path, strerror(-err));
+			(void)snprintf(msg, sizeof(msg), "cannot open NOTIFY_SOCKET %s: %s", notify,
+				       strerror(-err));
 			goto fail;
 		}
 		struct passwd *pw = d->user ? getpwnam(d->user) : NULL;
-		if (pw && chown(s->notify_path, pw->pw_uid, pw->pw_gid) < 0) {
-			log_warn("Failed to chown '%s': %s, ignoring", s->notify_path,
-				 strerror(errno));
+		s->notify_uid = pw ? pw->pw_uid : geteuid();
+		if (pw && notify[0] != '@' && chown(notify, pw->pw_uid, pw->pw_gid) < 0) {
+			log_warn("Failed to chown '%s': %s, ignoring", notify, strerror(errno));
 		}
 	}
-	p.env = server_env(s, p.l.env, d->ready == ZR_READY_NOTIFY);
+	p.env = server_env(s, p.l.env, d->ready == ZR_READY_NOTIFY ? notify : NULL);
 	p.n_own_env = d->ready == ZR_READY_NOTIFY ? 2 : 1;
 	if (!p.env || make_argv(s, &p) < 0) {
 		err = -ENOMEM;

@@ -73,7 +73,8 @@ struct zr_sup_config {
 	const char *id;          /* stable and unique (the service's guid): cgroup, marker; copied */
 	const char *cwd;         /* the work folder; copied */
 	const char *log_path;    /* the output file; copied */
-	const char *notify_path; /* the NOTIFY_SOCKET path (ready notify); copied */
+	const char *notify_path; /* the NOTIFY_SOCKET path (ready notify), or "@name": abstract,
+				    with a random end per start; copied */
 	const char *cgroup_base; /* zr_cgroup_base, NULL: no cgroups here; borrowed */
 	const char *launcher;    /* path of zrobot-exec; borrowed */
 	size_t log_max;          /* bytes of output kept in memory and on disk */

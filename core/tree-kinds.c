@@ -684,7 +684,8 @@ static struct zr_journal *j_process_log(struct zr_local *t, const struct ctx *c)
 
 #define PROCESS_FILE(n) {n, FILE_RO, .content = c_process, .time = TIME_NOW}
 static const struct kind k_pr_deaths = PROCESS_FILE("deaths");
-static const struct kind k_pr_log = {"log", FILE_RO, .journal = j_process_log};
+/* 0400, like data: a server may print its secrets (a generated password, a URL with one). */
+static const struct kind k_pr_log = {"log", S_IFREG | 0400, .journal = j_process_log};
 static const struct kind k_pr_pid = PROCESS_FILE("pid");
 static const struct kind k_pr_signal = {"signal", FILE_WO, .time = TIME_CREATED,
 					.write = zr_local__write_signal};

@@ -103,7 +103,8 @@ static int set_stdio(const char *log)
 	if (!log) {
 		return 0;
 	}
-	int fd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+	/* O_NOFOLLOW: a symlink in the log's place does not send the server's output elsewhere. */
+	int fd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, 0600);
 	if (fd < 0) {
 		return -errno;
 	}

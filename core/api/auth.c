@@ -231,18 +231,28 @@ static bool is(const char *a, const char *b)
 	return strcmp(a, b) == 0;
 }
 
-/* A service's data file, here (T/S/data) or on a robot reached through our own entries
- * (@x/NAME/T/S/data). */
-static bool is_data(char *const *c, size_t n)
+/* A service's private file, here (T/S/data, T/S/process/log) or on a robot reached through
+ * our own entries (@x/NAME/T/S/...): its data, and its server's output, which holds whatever
+ * the server prints of its secrets. *ret_k: how many components name the service. */
+static bool is_private(char *const *c, size_t n, size_t *ret_k)
 {
-	if (n < 3 || n % 2 == 0 || !is(c[n - 1], "data") || c[n - 3][0] == '@') {
+	size_t k;
+	if (n >= 3 && is(c[n - 1], "data")) {
+		k = n - 1;
+	} else if (n >= 4 && is(c[n - 1], "log") && is(c[n - 2], "process")) {
+		k = n - 2;
+	} else {
 		return false;
 	}
-	for (size_t i = 0; i + 3 < n; i += 2) {
+	if (k % 2 != 0 || c[k - 2][0] == '@') {
+		return false;
+	}
+	for (size_t i = 0; i + 2 < k; i += 2) {
 		if (c[i][0] != '@') {
 			return false;
 		}
 	}
+	*ret_k = k;
 	return true;
 }
 
@@ -252,8 +262,8 @@ static bool is_robot_log(char *const *c, size_t n)
 	return n == 2 && is(c[0], "@robot") && is(c[1], "log");
 }
 
-/* What a user token may do by the path: read all but services' data (its own services' data
- * excepted) and @robot/log; create services in a template's folder; write files under a
+/* What a user token may do by the path: read all but services' data and servers' output (its
+ * own services' excepted) and @robot/log; create services in a template's folder; write files under a
  * service and delete services, which the model allows on its own services only. Nothing under
  * @robot or another robot's entries. */
 static bool user_may(const struct zr_api_req *q)
@@ -261,14 +271,15 @@ static bool user_may(const struct zr_api_req *q)
 	char *const *c = q->comps;
 	size_t n = q->n_comps;
 	bool robot = n > 0 && c[0][0] == '@';
+	size_t k;
 	switch (q->method) {
 	case ZR_API_GET:
 	case ZR_API_HEAD:
 		if (is_robot_log(c, n)) {
 			return false;
 		}
-		if (is_data(c, n)) {
-			const struct zr_service *s = n == 3 ? zr_robot_service(q->api->robot, c[0], c[1]) : NULL;
+		if (is_private(c, n, &k)) {
+			const struct zr_service *s = k == 2 ? zr_robot_service(q->api->robot, c[0], c[1]) : NULL;
 			return s && zr_actor_may_act(&q->actor, s->creator, s->guid);
 		}
 		return true;
