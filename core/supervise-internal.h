@@ -53,6 +53,11 @@ struct zr_sup {
 
 	/* The running process (pid 0: none). pgid stays until the tree is gone. */
 	pid_t pid, pgid;
+	/* Processes carrying the marker may live outside cgroup and pgid: a server was launched
+	 * without a cgroup (or an earlier robot's was) since the tree was last proven gone. Only
+	 * then does telling the tree gone sweep /proc (a cost that grows with every process on
+	 * the machine). */
+	bool marks_possible;
 	unsigned long long start_time;
 	long long since_ns;   /* wall time the process started */
 	uint64_t started_hr;  /* uv_hrtime at its start */

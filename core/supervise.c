@@ -202,6 +202,7 @@ void zr_sup__tree_done(struct zr_sup *s)
 		s->cgroup = NULL;
 	}
 	s->pgid = 0;
+	s->marks_possible = false;
 }
 
 void zr_sup__stopped(struct zr_sup *s)
