@@ -24,7 +24,7 @@ struct zr_sup_death {
 	double uptime;      /* seconds the process ran */
 };
 
-/* What to do once the tree is gone (polled every 20 ms). */
+/* What to do once the tree is gone (cgroup.events watched, polled every 20 ms). */
 enum zr_sup_then { ZR_THEN_NONE, ZR_THEN_CLEANUP, ZR_THEN_START, ZR_THEN_STOPPED };
 
 struct zr_sup {
@@ -95,6 +95,8 @@ struct zr_sup {
 	uv_timer_t t_delay;   /* create's first turn, the backoff delay */
 	uv_timer_t t_stop;    /* stop_timeout, ready.exec's ready_timeout */
 	uv_timer_t t_tree;    /* polls for the tree to be gone */
+	uv_fs_event_t w_tree; /* cgroup.events changed: the tree may be gone (the poll is the
+				 fallback, for a change before the watch and without a cgroup) */
 
 	struct zr_outlog *outlog;
 	struct zr_journal *empty_log; /* process/log before the output file could be opened */

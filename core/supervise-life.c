@@ -184,7 +184,9 @@ int zr_sup_create(const struct zr_sup_config *cfg, const struct zr_sup_persist *
 		(void)uv_timer_init(s->loop, timers[i]);
 		timers[i]->data = s;
 	}
-	s->open_handles = 3;
+	(void)uv_fs_event_init(s->loop, &s->w_tree);
+	s->w_tree.data = s;
+	s->open_handles = 4;
 	s->delay = s->def->restart_delay;
 	/* Without cgroups, what an earlier robot launched for this service is found only by its
 	 * marker; with them, in the service's cgroup, unless the last robot ran its server
@@ -261,5 +263,6 @@ void zr_sup__close_continue(struct zr_sup *s)
 	uv_close((uv_handle_t *)&s->t_delay, on_handle_closed);
 	uv_close((uv_handle_t *)&s->t_stop, on_handle_closed);
 	uv_close((uv_handle_t *)&s->t_tree, on_handle_closed);
+	uv_close((uv_handle_t *)&s->w_tree, on_handle_closed);
 }
 

@@ -222,9 +222,8 @@ void zr_sup__stopped(struct zr_sup *s)
 	}
 }
 
-static void on_tree_poll(uv_timer_t *t)
+static void tree_check(struct zr_sup *s)
 {
-	struct zr_sup *s = t->data;
 	uint64_t now = uv_hrtime();
 	if (!zr_sup__tree_gone(s)) {
 		if (now - s->tree_killed >= TREE_REKILL_NS) {
@@ -240,7 +239,8 @@ static void on_tree_poll(uv_timer_t *t)
 		}
 		return;
 	}
-	(void)uv_timer_stop(t);
+	(void)uv_timer_stop(&s->t_tree);
+	(void)uv_fs_event_stop(&s->w_tree);
 	enum zr_sup_then then = s->then;
 	s->then = ZR_THEN_NONE;
 	zr_sup__tree_done(s);
@@ -256,6 +256,22 @@ static void on_tree_poll(uv_timer_t *t)
 	}
 }
 
+static void on_tree_poll(uv_timer_t *t)
+{
+	tree_check(t->data);
+}
+
+static void on_tree_events(uv_fs_event_t *w, const char *name, int events, int status)
+{
+	(void)name;
+	(void)events;
+	struct zr_sup *s = w->data;
+	/* Only while a wait is on: a last event may come after tree_check stopped the watch. */
+	if (status == 0 && s->then != ZR_THEN_NONE) {
+		tree_check(s);
+	}
+}
+
 /* Kills what is left of the tree and waits for it to go (then: what follows). */
 void zr_sup__wait_tree(struct zr_sup *s, enum zr_sup_then then)
 {
@@ -265,6 +281,15 @@ void zr_sup__wait_tree(struct zr_sup *s, enum zr_sup_then then)
 		s->tree_since = s->tree_killed = uv_hrtime();
 		(void)uv_timer_start(&s->t_tree, on_tree_poll, 0, TREE_POLL_MS);
 		return;
+	}
+	/* Watched before the kill, so that the change it causes is seen: `populated` turning 0
+	 * modifies cgroup.events at once, where the poll would wait up to TREE_POLL_MS. */
+	if (s->cgroup && !uv_is_active((uv_handle_t *)&s->w_tree)) {
+		char *events;
+		if (asprintf(&events, "%s/cgroup.events", s->cgroup) >= 0) {
+			(void)uv_fs_event_start(&s->w_tree, on_tree_events, events, 0);
+			free(events);
+		}
 	}
 	zr_sup__kill_tree(s);
 	s->tree_since = s->tree_killed = uv_hrtime();
