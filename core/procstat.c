@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Fields 4 .. 24 of /proc/PID/stat (ppid .. rss), after the state letter (field 3). */
@@ -513,6 +514,15 @@ static int fds_scan(pid_t pid, const struct zr_sockets *socks, struct zr_procsta
 {
 	char path[48];
 	(void)snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	if (!socks) {
+		/* Since Linux 6.2 the folder's size is its count of fds: one stat instead of a
+		 * listing. 0 (an older kernel, or really none) is told by the listing. */
+		struct stat sb;
+		if (stat(path, &sb) == 0 && sb.st_size > 0) {
+			st->fds += (unsigned)sb.st_size;
+			return 0;
+		}
+	}
 	DIR *d = opendir(path);
 	if (!d) {
 		return 0;

@@ -197,6 +197,11 @@ void zr_sup__free_exec_tokens(struct zr_sup *s);
  * reaches the loop): 0, or -errno (a malformed regex). */
 int zr_sup__start_log_probe(struct zr_sup *s, const char *arg);
 
+/* supervise-sample.c */
+/* A fresh sample of s's tree with its sockets (connections, listening), which the rounds leave
+ * out: what a read of process/stats shows. 0 and *ret (zr_procstat_done), or -errno. */
+int zr_sup__sample_sockets(const struct zr_sup *s, struct zr_procstat *ret);
+
 /* supervise-life.c */
 /* Closes the handles once the server is down or let go (a spawn in flight is waited for). */
 void zr_sup__close_continue(struct zr_sup *s);

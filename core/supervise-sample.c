@@ -1,6 +1,8 @@
 /* Sampling what the servers' trees use (process/stats, metrics) and acting on limits: one round
- * for every supervisor at once, so the sockets of /proc/net (and, without cgroups, the marked
- * processes of /proc) are read once per round. */
+ * for every supervisor at once, so that, without cgroups, the marked processes of /proc are read
+ * once per round. The sockets (connections, listening) are read only for a server whose stats
+ * are read: no limit nor metric needs them, and the /proc/net tables and a readlink per fd of
+ * every server each round were most of a round's cost. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,7 +71,6 @@ static void check_limits(struct zr_sup *s, uint64_t now)
 
 /* What a round reads once for all the supervisors. */
 struct round {
-	struct zr_sockets *socks; /* NULL: could not be read (no connections, no listening) */
 	struct zr_marks *marks;   /* every marked process, read on first need */
 	bool marks_read;
 };
@@ -113,7 +114,7 @@ static void sample_one(struct zr_sup *s, struct round *r)
 		return;
 	}
 	struct zr_procstat st;
-	int err = zr_procstat_sample(pids, n, r->socks, &st);
+	int err = zr_procstat_sample(pids, n, NULL, &st);
 	free(owned);
 	if (err < 0) {
 		return;
@@ -141,12 +142,33 @@ void zr_sup_sample(struct zr_sup *const *sups, size_t n)
 	if (n == 0) {
 		return;
 	}
-	if (zr_sockets_read(&r.socks) < 0) {
-		r.socks = NULL;
-	}
 	for (size_t i = 0; i < n; i++) {
 		sample_one(sups[i], &r);
 	}
-	zr_sockets_free(r.socks);
 	zr_marks_free(r.marks);
+}
+
+int zr_sup__sample_sockets(const struct zr_sup *s, struct zr_procstat *ret)
+{
+	*ret = (struct zr_procstat){0};
+	pid_t *pids = NULL;
+	size_t n = 0;
+	int err = -ENOENT;
+	if (s->cgroup) {
+		err = zr_cgroup_pids(s->cgroup, &pids, &n);
+	}
+	if (err == -ENOENT) {
+		err = zr_proc_marked(s->id, &pids, &n);
+	}
+	if (err < 0) {
+		return err;
+	}
+	struct zr_sockets *socks = NULL;
+	err = zr_sockets_read(&socks);
+	if (err == 0) {
+		err = zr_procstat_sample(pids, n, socks, ret);
+	}
+	zr_sockets_free(socks);
+	free(pids);
+	return err;
 }
