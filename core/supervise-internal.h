@@ -109,6 +109,10 @@ struct zr_sup {
 	uint64_t prev_hr;
 	pid_t prev_pid;
 	bool memory_in_cgroup; /* memory.max holds the limit: no sampled rule */
+	/* Kept open between rounds for held_pid (the running process): its /proc/PID/stat and
+	 * its cgroup's cgroup.procs, -1 when not open. */
+	pid_t held_pid;
+	int held_stat_fd, held_procs_fd;
 	uint64_t over_since;   /* hrtime a limit was first seen exceeded, 0: within */
 	bool over_limit;       /* the limit was exceeded `for` long (warn) */
 
@@ -201,6 +205,8 @@ int zr_sup__start_log_probe(struct zr_sup *s, const char *arg);
 /* A fresh sample of s's tree with its sockets (connections, listening), which the rounds leave
  * out: what a read of process/stats shows. 0 and *ret (zr_procstat_done), or -errno. */
 int zr_sup__sample_sockets(const struct zr_sup *s, struct zr_procstat *ret);
+/* Closes what the rounds kept open for the process (it is gone, or the supervisor closes). */
+void zr_sup__sample_drop(struct zr_sup *s);
 
 /* supervise-life.c */
 /* Closes the handles once the server is down or let go (a spawn in flight is waited for). */

@@ -130,6 +130,7 @@ static void on_handle_closed(uv_handle_t *h)
 	void (*done)(void *) = s->close_done;
 	void *data = s->close_data;
 	zr_procstat_done(&s->stats);
+	zr_sup__sample_drop(s);
 	zr_journal_free(&s->empty_log);
 	free(s->starts);
 	free(s->reason);
@@ -163,6 +164,7 @@ int zr_sup_create(const struct zr_sup_config *cfg, const struct zr_sup_persist *
 	s->hooks = cfg->hooks;
 	s->data = cfg->data;
 	s->notify_fd = -1;
+	s->held_stat_fd = s->held_procs_fd = -1;
 	zr_list_init(&s->waiters);
 	zr_list_init(&s->exec_tokens);
 	s->name = strdup(cfg->name);

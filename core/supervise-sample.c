@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cgroup.h"
 #include "supervise-internal.h"
@@ -82,7 +83,7 @@ static int tree_pids(struct zr_sup *s, struct round *r, const pid_t **ret, size_
 {
 	*owned = NULL;
 	if (s->cgroup) {
-		int err = zr_cgroup_pids(s->cgroup, owned, n);
+		int err = zr_cgroup_pids_held(s->cgroup, &s->held_procs_fd, owned, n);
 		if (err != -ENOENT) {
 			*ret = *owned;
 			return err;
@@ -101,11 +102,28 @@ static int tree_pids(struct zr_sup *s, struct round *r, const pid_t **ret, size_
 	return 0;
 }
 
+void zr_sup__sample_drop(struct zr_sup *s)
+{
+	int *fds[] = {&s->held_stat_fd, &s->held_procs_fd};
+	for (size_t i = 0; i < 2; i++) {
+		if (*fds[i] >= 0) {
+			(void)close(*fds[i]);
+			*fds[i] = -1;
+		}
+	}
+	s->held_pid = 0;
+}
+
 static void sample_one(struct zr_sup *s, struct round *r)
 {
 	if (s->closing || s->pid <= 0 ||
 	    (s->state != ZR_SUP_READY && s->state != ZR_SUP_STARTING)) {
 		return;
+	}
+	if (s->held_pid != s->pid) {
+		/* Another run: another process, and maybe another cgroup. */
+		zr_sup__sample_drop(s);
+		s->held_pid = s->pid;
 	}
 	const pid_t *pids = NULL;
 	pid_t *owned = NULL;
@@ -114,7 +132,7 @@ static void sample_one(struct zr_sup *s, struct round *r)
 		return;
 	}
 	struct zr_procstat st;
-	int err = zr_procstat_sample(pids, n, NULL, &st);
+	int err = zr_procstat_sample_held(pids, n, s->pid, &s->held_stat_fd, NULL, &st);
 	free(owned);
 	if (err < 0) {
 		return;

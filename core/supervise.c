@@ -203,6 +203,7 @@ void zr_sup__tree_done(struct zr_sup *s)
 	}
 	s->pgid = 0;
 	s->marks_possible = false;
+	zr_sup__sample_drop(s);
 }
 
 void zr_sup__stopped(struct zr_sup *s)
