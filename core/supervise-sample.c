@@ -154,6 +154,8 @@ static void sample_one(struct zr_sup *s, struct round *r)
 	check_limits(s, now);
 }
 
+static void reads_drop_stale(uint64_t now);
+
 void zr_sup_sample(struct zr_sup *const *sups, size_t n)
 {
 	struct round r = {0};
@@ -163,30 +165,82 @@ void zr_sup_sample(struct zr_sup *const *sups, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		sample_one(sups[i], &r);
 	}
+	reads_drop_stale(uv_hrtime());
 	zr_marks_free(r.marks);
+}
+
+/* What stats reads share: the socket tables (5-10 ms to read) and, without cgroups, the marked
+ * processes (a /proc sweep), kept READS_KEEP_NS, so that reading the stats of many servers in
+ * a row reads them once rather than per server. The loop's own, like the supervisors. */
+#define READS_KEEP_NS (200 * 1000 * 1000ull)
+static struct {
+	uint64_t socks_at, marks_at;
+	struct zr_sockets *socks;
+	struct zr_marks *marks;
+} reads;
+
+static const struct zr_sockets *reads_sockets(uint64_t now)
+{
+	if (!reads.socks || now - reads.socks_at > READS_KEEP_NS) {
+		zr_sockets_free(reads.socks);
+		if (zr_sockets_read(&reads.socks) < 0) {
+			reads.socks = NULL;
+		}
+		reads.socks_at = now;
+	}
+	return reads.socks;
+}
+
+static const struct zr_marks *reads_marks(uint64_t now)
+{
+	if (!reads.marks || now - reads.marks_at > READS_KEEP_NS) {
+		zr_marks_free(reads.marks);
+		if (zr_marks_read(&reads.marks) < 0) {
+			reads.marks = NULL;
+		}
+		reads.marks_at = now;
+	}
+	return reads.marks;
+}
+
+/* A round lets go of what no read used lately (it is big: every socket of the machine). */
+static void reads_drop_stale(uint64_t now)
+{
+	if (reads.socks && now - reads.socks_at > READS_KEEP_NS) {
+		zr_sockets_free(reads.socks);
+		reads.socks = NULL;
+	}
+	if (reads.marks && now - reads.marks_at > READS_KEEP_NS) {
+		zr_marks_free(reads.marks);
+		reads.marks = NULL;
+	}
 }
 
 int zr_sup__sample_sockets(const struct zr_sup *s, struct zr_procstat *ret)
 {
 	*ret = (struct zr_procstat){0};
-	pid_t *pids = NULL;
+	uint64_t now = uv_hrtime();
+	pid_t *owned = NULL;
+	const pid_t *pids = NULL;
 	size_t n = 0;
 	int err = -ENOENT;
 	if (s->cgroup) {
-		err = zr_cgroup_pids(s->cgroup, &pids, &n);
+		err = zr_cgroup_pids(s->cgroup, &owned, &n);
+		pids = owned;
 	}
 	if (err == -ENOENT) {
-		err = zr_proc_marked(s->id, &pids, &n);
+		const struct zr_marks *m = reads_marks(now);
+		if (!m) {
+			return -ENOMEM;
+		}
+		pids = zr_marks_get(m, s->id, &n);
+		err = 0;
 	}
 	if (err < 0) {
 		return err;
 	}
-	struct zr_sockets *socks = NULL;
-	err = zr_sockets_read(&socks);
-	if (err == 0) {
-		err = zr_procstat_sample(pids, n, socks, ret);
-	}
-	zr_sockets_free(socks);
-	free(pids);
+	const struct zr_sockets *socks = reads_sockets(now);
+	err = socks ? zr_procstat_sample(pids, n, socks, ret) : -EIO;
+	free(owned);
 	return err;
 }
