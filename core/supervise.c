@@ -318,8 +318,12 @@ void zr_sup__send_stop(struct zr_sup *s)
 	zr_sup__set_state(s, ZR_SUP_STOPPING);
 	zr_sup__cancel_probe(s);
 	zr_sup__signal_group(s, s->def->stop_signal);
+	/* SIGKILL no sooner than stop_timeout after the signal: the loop's time may be this
+	 * turn's start (older) and is whole milliseconds (rounded down), hence the update and
+	 * the one more millisecond. */
+	uv_update_time(s->loop);
 	(void)uv_timer_start(&s->t_stop, zr_sup__on_t_stop,
-			     (uint64_t)(s->def->stop_timeout * 1000), 0);
+			     (uint64_t)(s->def->stop_timeout * 1000) + 1, 0);
 }
 
 /* Exits and restarts. */
