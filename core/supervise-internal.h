@@ -58,6 +58,10 @@ struct zr_sup {
 	 * then does telling the tree gone sweep /proc (a cost that grows with every process on
 	 * the machine). */
 	bool marks_possible;
+	/* hrtime after which no process with the marker can have appeared unseen: the creation,
+	 * then each launch without a cgroup. A /proc sweep taken since then (another supervisor's)
+	 * that has none of ours proves them gone. */
+	uint64_t marks_since;
 	unsigned long long start_time;
 	long long since_ns;   /* wall time the process started */
 	uint64_t started_hr;  /* uv_hrtime at its start */
@@ -205,6 +209,9 @@ int zr_sup__start_log_probe(struct zr_sup *s, const char *arg);
 /* A fresh sample of s's tree with its sockets (connections, listening), which the rounds leave
  * out: what a read of process/stats shows. 0 and *ret (zr_procstat_done), or -errno. */
 int zr_sup__sample_sockets(const struct zr_sup *s, struct zr_procstat *ret);
+/* Every marked process, from a /proc sweep taken after since (the last one if it was, else a
+ * new one; kept a while for the next caller): borrowed until the next call, NULL on ENOMEM. */
+const struct zr_marks *zr_sup__marks_after(uint64_t since);
 /* Closes what the rounds kept open for the process (it is gone, or the supervisor closes). */
 void zr_sup__sample_drop(struct zr_sup *s);
 

@@ -193,6 +193,7 @@ int zr_sup_create(const struct zr_sup_config *cfg, const struct zr_sup_persist *
 	/* Without cgroups, what an earlier robot launched for this service is found only by its
 	 * marker; with them, in the service's cgroup, unless the last robot ran its server
 	 * without one. */
+	s->marks_since = uv_hrtime();
 	s->marks_possible = !s->cgroup_base ||
 			    (restored && restored->pid > 0 && !restored->cgroup);
 	s->state = ZR_SUP_DOWN;

@@ -191,16 +191,25 @@ static const struct zr_sockets *reads_sockets(uint64_t now)
 	return reads.socks;
 }
 
-static const struct zr_marks *reads_marks(uint64_t now)
+/* The marked processes from a sweep taken after since and at most keep ns ago: the last one,
+ * else a new one. */
+static const struct zr_marks *reads_marks(uint64_t since, uint64_t keep)
 {
-	if (!reads.marks || now - reads.marks_at > READS_KEEP_NS) {
-		zr_marks_free(reads.marks);
-		if (zr_marks_read(&reads.marks) < 0) {
-			reads.marks = NULL;
-		}
-		reads.marks_at = now;
+	uint64_t now = uv_hrtime();
+	if (reads.marks && reads.marks_at > since && now - reads.marks_at <= keep) {
+		return reads.marks;
 	}
+	zr_marks_free(reads.marks);
+	if (zr_marks_read(&reads.marks) < 0) {
+		reads.marks = NULL;
+	}
+	reads.marks_at = now;
 	return reads.marks;
+}
+
+const struct zr_marks *zr_sup__marks_after(uint64_t since)
+{
+	return reads_marks(since, UINT64_MAX);
 }
 
 /* A round lets go of what no read used lately (it is big: every socket of the machine). */
@@ -229,7 +238,8 @@ int zr_sup__sample_sockets(const struct zr_sup *s, struct zr_procstat *ret)
 		pids = owned;
 	}
 	if (err == -ENOENT) {
-		const struct zr_marks *m = reads_marks(now);
+		/* Taken since the server's launch: one from before would not have it. */
+		const struct zr_marks *m = reads_marks(s->marks_since, READS_KEEP_NS);
 		if (!m) {
 			return -ENOMEM;
 		}

@@ -166,12 +166,18 @@ bool zr_sup__tree_gone(struct zr_sup *s)
 	if (!s->marks_possible) {
 		return true;
 	}
-	pid_t *pids = NULL;
+	/* One sweep serves every supervisor that launched nothing since it was taken (the first
+	 * starts of many servers at once); one that finds ours is taken again, fresh. */
+	const struct zr_marks *m = zr_sup__marks_after(s->marks_since);
 	size_t n = 0;
-	if (zr_proc_marked(s->id, &pids, &n) < 0) {
+	if (m && !zr_marks_get(m, s->id, &n)) {
+		return true;
+	}
+	m = zr_sup__marks_after(uv_hrtime());
+	if (!m) {
 		return false;
 	}
-	free(pids);
+	(void)zr_marks_get(m, s->id, &n);
 	return n == 0;
 }
 
