@@ -165,13 +165,14 @@ int main(int argc, char **argv)
 	for (int i = 0; i < n; i++) {
 		(void)waitpid(pids[i], NULL, 0);
 	}
+	unsigned long long rss_kib = rss / (unsigned long long)rounds / (unsigned long long)n / 1024;
 	printf("processes %d rounds %d us_per_process %.2f best_us_per_process %.2f "
 	       "socket_table_us %.0f core_percent_at_2s %.3f marked_sweep_ms %.2f "
-	       "marked_found %zu marks_read_and_n_lookups_ms %.2f marks_found %zu mean_rss_kib %llu stat_read_us %.2f sample_without_sockets_us %.2f "
+	       "marked_found %zu marks_read_and_n_lookups_ms %.2f marks_found %zu "
+	       "mean_rss_kib %llu stat_read_us %.2f sample_without_sockets_us %.2f "
 	       "sample_held_us %.2f\n",
 	       n, rounds, mean_us, best_us, sum_socks_us / rounds, mean_us * n / 2e6 * 100,
-	       sweep_ms, nfound, marks_ms, nmarks, rss / (unsigned long long)rounds / (unsigned long long)n / 1024, stat_us, nosocks_us,
-	       held_us);
+	       sweep_ms, nfound, marks_ms, nmarks, rss_kib, stat_us, nosocks_us, held_us);
 	free(pids);
 	return 0;
 }
