@@ -153,16 +153,9 @@ static int cgroup_dir(const char *mnt, const char *root, const char *path, char 
 }
 
 /* Reads a small cgroup file whole (they are at most a few pages): 0 and *ret, or -errno. */
-static int read_file(const char *dir, const char *name, char **ret)
+/* The whole of fd from offset 0 (pread: a held fd is read afresh each time). */
+static int read_fd(int fd, char **ret)
 {
-	_cleanup_free_ char *path = NULL;
-	if (asprintf(&path, "%s/%s", dir, name) < 0) {
-		return -ENOMEM;
-	}
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		return -errno;
-	}
 	size_t cap = 4096, len = 0;
 	_cleanup_free_ char *buf = malloc(cap);
 	if (!buf) {
@@ -177,7 +170,7 @@ static int read_file(const char *dir, const char *name, char **ret)
 			buf = b;
 			cap *= 2;
 		}
-		ssize_t n = read(fd, buf + len, cap - len - 1);
+		ssize_t n = pread(fd, buf + len, cap - len - 1, (off_t)len);
 		if (n < 0) {
 			if (errno == EINTR) {
 				continue;
@@ -192,6 +185,19 @@ static int read_file(const char *dir, const char *name, char **ret)
 	buf[len] = '\0';
 	*ret = TAKE_PTR(buf);
 	return 0;
+}
+
+static int read_file(const char *dir, const char *name, char **ret)
+{
+	_cleanup_free_ char *path = NULL;
+	if (asprintf(&path, "%s/%s", dir, name) < 0) {
+		return -ENOMEM;
+	}
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		return -errno;
+	}
+	return read_fd(fd, ret);
 }
 
 static int write_file(const char *dir, const char *name, const char *text)
@@ -291,13 +297,8 @@ int zr_cgroup_make(const char *base, const char *id, char **ret_dir)
 	return 0;
 }
 
-int zr_cgroup_pids(const char *dir, pid_t **ret, size_t *n)
+static int pids_parse(char *text, pid_t **ret, size_t *n)
 {
-	_cleanup_free_ char *text = NULL;
-	int r = read_file(dir, "cgroup.procs", &text);
-	if (r < 0) {
-		return r;
-	}
 	size_t count = 0, cap = 0;
 	_cleanup_free_ pid_t *pids = NULL;
 	for (char *p = text; *p;) {
@@ -320,6 +321,38 @@ int zr_cgroup_pids(const char *dir, pid_t **ret, size_t *n)
 	*ret = count ? TAKE_PTR(pids) : NULL;
 	*n = count;
 	return 0;
+}
+
+int zr_cgroup_pids(const char *dir, pid_t **ret, size_t *n)
+{
+	_cleanup_free_ char *text = NULL;
+	int r = read_file(dir, "cgroup.procs", &text);
+	if (r < 0) {
+		return r;
+	}
+	return pids_parse(text, ret, n);
+}
+
+int zr_cgroup_pids_held(const char *dir, int *fd, pid_t **ret, size_t *n)
+{
+	if (*fd < 0) {
+		_cleanup_free_ char *path = NULL;
+		if (asprintf(&path, "%s/cgroup.procs", dir) < 0) {
+			return -ENOMEM;
+		}
+		*fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (*fd < 0) {
+			return -errno;
+		}
+	}
+	_cleanup_free_ char *text = NULL;
+	int r = read_fd(*fd, &text);
+	if (r < 0) {
+		(void)close(*fd);
+		*fd = -1;
+		return r == -ENODEV ? -ENOENT : r;
+	}
+	return pids_parse(text, ret, n);
 }
 
 /* Kernels before 5.14: freeze the cgroup so that nothing in it can fork while it is swept

@@ -22,6 +22,10 @@ bool zr_cgroup_populated(const char *dir);
 int zr_cgroup_remove(const char *dir);
 /* The pids in dir (cgroup.procs): 0 and *ret (malloc'd, may be NULL when *n is 0), -errno. */
 int zr_cgroup_pids(const char *dir, pid_t **ret, size_t *n);
+/* The same through *fd, dir's cgroup.procs opened on first use (*fd -1) and kept open for the
+ * next call, which reads it afresh (what a sampler saves the open of, every round); closed
+ * and -1 again on an error (-ENOENT: dir gone). The caller closes it when done. */
+int zr_cgroup_pids_held(const char *dir, int *fd, pid_t **ret, size_t *n);
 /* memory.max of dir: 0, or -ENOTSUP when the memory controller is not available there (the
  * caller then applies the limit from samples). */
 int zr_cgroup_set_memory_max(const char *dir, unsigned long long bytes);

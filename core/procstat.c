@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Fields 4 .. 24 of /proc/PID/stat (ppid .. rss), after the state letter (field 3). */
@@ -56,18 +57,11 @@ static int read_small(const char *path, char *buf, size_t size, size_t *ret_len)
 	return 0;
 }
 
-/* Reads pid's stat into f[i - STAT_FIRST] for fields STAT_FIRST .. STAT_LAST. The comm (field
- * 2) may hold spaces and parens, so the fields start after its last ')'. -ESRCH for a missing
- * process or a zombie. */
-static int stat_read(pid_t pid, unsigned long long f[STAT_LAST - STAT_FIRST + 1])
+/* Parses a stat line into f[i - STAT_FIRST] for fields STAT_FIRST .. STAT_LAST. The comm
+ * (field 2) may hold spaces and parens, so the fields start after its last ')'. -ESRCH for a
+ * zombie. */
+static int stat_parse(char *buf, unsigned long long f[STAT_LAST - STAT_FIRST + 1])
 {
-	char path[48], buf[STAT_BUF];
-	size_t len;
-	(void)snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	int err = read_small(path, buf, sizeof(buf), &len);
-	if (err < 0) {
-		return err == -ENOENT ? -ESRCH : err;
-	}
 	char *p = strrchr(buf, ')');
 	if (!p || p[1] != ' ') {
 		return -EIO;
@@ -87,6 +81,45 @@ static int stat_read(pid_t pid, unsigned long long f[STAT_LAST - STAT_FIRST + 1]
 		p = end;
 	}
 	return 0;
+}
+
+/* Reads pid's stat into f. -ESRCH for a missing process or a zombie. */
+static int stat_read(pid_t pid, unsigned long long f[STAT_LAST - STAT_FIRST + 1])
+{
+	char path[48], buf[STAT_BUF];
+	size_t len;
+	(void)snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	int err = read_small(path, buf, sizeof(buf), &len);
+	if (err < 0) {
+		return err == -ENOENT ? -ESRCH : err;
+	}
+	return stat_parse(buf, f);
+}
+
+/* stat_read through *fd, opened on first use and kept: the fd pins the process (never one that
+ * reused its pid), and a pread at 0 reads it afresh. Closed (-1) once the process is gone. */
+static int stat_read_held(pid_t pid, int *fd, unsigned long long f[STAT_LAST - STAT_FIRST + 1])
+{
+	if (*fd < 0) {
+		char path[48];
+		(void)snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+		*fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (*fd < 0) {
+			return errno == ENOENT ? -ESRCH : -errno;
+		}
+	}
+	char buf[STAT_BUF];
+	ssize_t n = pread(*fd, buf, sizeof(buf) - 1, 0);
+	int err = n < 0 ? -ESRCH : 0;
+	if (err == 0) {
+		buf[n] = '\0';
+		err = stat_parse(buf, f);
+	}
+	if (err < 0) {
+		(void)close(*fd);
+		*fd = -1;
+	}
+	return err;
 }
 
 int zr_proc_start_time(pid_t pid, unsigned long long *ret)
@@ -513,6 +546,15 @@ static int fds_scan(pid_t pid, const struct zr_sockets *socks, struct zr_procsta
 {
 	char path[48];
 	(void)snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	if (!socks) {
+		/* Since Linux 6.2 the folder's size is its count of fds: one stat instead of a
+		 * listing. 0 (an older kernel, or really none) is told by the listing. */
+		struct stat sb;
+		if (stat(path, &sb) == 0 && sb.st_size > 0) {
+			st->fds += (unsigned)sb.st_size;
+			return 0;
+		}
+	}
 	DIR *d = opendir(path);
 	if (!d) {
 		return 0;
@@ -594,6 +636,12 @@ static int listening_set(struct addrs *l, struct zr_procstat *st)
 int zr_procstat_sample(const pid_t *pids, size_t n, const struct zr_sockets *socks,
 		       struct zr_procstat *ret)
 {
+	return zr_procstat_sample_held(pids, n, 0, NULL, socks, ret);
+}
+
+int zr_procstat_sample_held(const pid_t *pids, size_t n, pid_t main, int *main_fd,
+			    const struct zr_sockets *socks, struct zr_procstat *ret)
+{
 	long page = sysconf(_SC_PAGESIZE), ticks = sysconf(_SC_CLK_TCK);
 	struct zr_procstat st = {0};
 	struct addrs listening = {0};
@@ -601,7 +649,9 @@ int zr_procstat_sample(const pid_t *pids, size_t n, const struct zr_sockets *soc
 	int err = 0;
 	for (size_t i = 0; i < n && err == 0; i++) {
 		unsigned long long f[STAT_LAST - STAT_FIRST + 1];
-		if (stat_read(pids[i], f) < 0) {
+		int r = main > 0 && pids[i] == main && main_fd ? stat_read_held(main, main_fd, f)
+							      : stat_read(pids[i], f);
+		if (r < 0) {
 			continue;
 		}
 		st.nprocs++;

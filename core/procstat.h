@@ -49,4 +49,10 @@ void zr_sockets_free(struct zr_sockets *s);
  * 0 or -ENOMEM. */
 int zr_procstat_sample(const pid_t *pids, size_t n, const struct zr_sockets *socks,
 		       struct zr_procstat *ret);
+/* The same, with main's /proc/PID/stat read through *main_fd: opened on first use (*main_fd
+ * -1) and kept for the next sample, which reads it afresh (a sampler of the same server every
+ * round saves that open); closed and -1 again once main is gone. The caller closes it when
+ * done (or main changes). */
+int zr_procstat_sample_held(const pid_t *pids, size_t n, pid_t main, int *main_fd,
+			    const struct zr_sockets *socks, struct zr_procstat *ret);
 void zr_procstat_done(struct zr_procstat *s);

@@ -24,7 +24,7 @@ struct zr_sup_death {
 	double uptime;      /* seconds the process ran */
 };
 
-/* What to do once the tree is gone (polled every 20 ms). */
+/* What to do once the tree is gone (cgroup.events watched, polled every 20 ms). */
 enum zr_sup_then { ZR_THEN_NONE, ZR_THEN_CLEANUP, ZR_THEN_START, ZR_THEN_STOPPED };
 
 struct zr_sup {
@@ -53,6 +53,15 @@ struct zr_sup {
 
 	/* The running process (pid 0: none). pgid stays until the tree is gone. */
 	pid_t pid, pgid;
+	/* Processes carrying the marker may live outside cgroup and pgid: a server was launched
+	 * without a cgroup (or an earlier robot's was) since the tree was last proven gone. Only
+	 * then does telling the tree gone sweep /proc (a cost that grows with every process on
+	 * the machine). */
+	bool marks_possible;
+	/* hrtime after which no process with the marker can have appeared unseen: the creation,
+	 * then each launch without a cgroup. A /proc sweep taken since then (another supervisor's)
+	 * that has none of ours proves them gone. */
+	uint64_t marks_since;
 	unsigned long long start_time;
 	long long since_ns;   /* wall time the process started */
 	uint64_t started_hr;  /* uv_hrtime at its start */
@@ -91,6 +100,8 @@ struct zr_sup {
 	uv_timer_t t_delay;   /* create's first turn, the backoff delay */
 	uv_timer_t t_stop;    /* stop_timeout, ready.exec's ready_timeout */
 	uv_timer_t t_tree;    /* polls for the tree to be gone */
+	uv_fs_event_t w_tree; /* cgroup.events changed: the tree may be gone (the poll is the
+				 fallback, for a change before the watch and without a cgroup) */
 
 	struct zr_outlog *outlog;
 	struct zr_journal *empty_log; /* process/log before the output file could be opened */
@@ -103,6 +114,10 @@ struct zr_sup {
 	uint64_t prev_hr;
 	pid_t prev_pid;
 	bool memory_in_cgroup; /* memory.max holds the limit: no sampled rule */
+	/* Kept open between rounds for held_pid (the running process): its /proc/PID/stat and
+	 * its cgroup's cgroup.procs, -1 when not open. */
+	pid_t held_pid;
+	int held_stat_fd, held_procs_fd;
 	uint64_t over_since;   /* hrtime a limit was first seen exceeded, 0: within */
 	bool over_limit;       /* the limit was exceeded `for` long (warn) */
 
@@ -190,6 +205,16 @@ void zr_sup__free_exec_tokens(struct zr_sup *s);
 /* ready.log, started before the spawn (the server may write its line before the spawn's answer
  * reaches the loop): 0, or -errno (a malformed regex). */
 int zr_sup__start_log_probe(struct zr_sup *s, const char *arg);
+
+/* supervise-sample.c */
+/* A fresh sample of s's tree with its sockets (connections, listening), which the rounds leave
+ * out: what a read of process/stats shows. 0 and *ret (zr_procstat_done), or -errno. */
+int zr_sup__sample_sockets(const struct zr_sup *s, struct zr_procstat *ret);
+/* Every marked process, from a /proc sweep taken after since (the last one if it was, else a
+ * new one; kept a while for the next caller): borrowed until the next call, NULL on ENOMEM. */
+const struct zr_marks *zr_sup__marks_after(uint64_t since);
+/* Closes what the rounds kept open for the process (it is gone, or the supervisor closes). */
+void zr_sup__sample_drop(struct zr_sup *s);
 
 /* supervise-life.c */
 /* Closes the handles once the server is down or let go (a spawn in flight is waited for). */

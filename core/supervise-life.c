@@ -130,6 +130,7 @@ static void on_handle_closed(uv_handle_t *h)
 	void (*done)(void *) = s->close_done;
 	void *data = s->close_data;
 	zr_procstat_done(&s->stats);
+	zr_sup__sample_drop(s);
 	zr_journal_free(&s->empty_log);
 	free(s->starts);
 	free(s->reason);
@@ -163,6 +164,7 @@ int zr_sup_create(const struct zr_sup_config *cfg, const struct zr_sup_persist *
 	s->hooks = cfg->hooks;
 	s->data = cfg->data;
 	s->notify_fd = -1;
+	s->held_stat_fd = s->held_procs_fd = -1;
 	zr_list_init(&s->waiters);
 	zr_list_init(&s->exec_tokens);
 	s->name = strdup(cfg->name);
@@ -184,8 +186,16 @@ int zr_sup_create(const struct zr_sup_config *cfg, const struct zr_sup_persist *
 		(void)uv_timer_init(s->loop, timers[i]);
 		timers[i]->data = s;
 	}
-	s->open_handles = 3;
+	(void)uv_fs_event_init(s->loop, &s->w_tree);
+	s->w_tree.data = s;
+	s->open_handles = 4;
 	s->delay = s->def->restart_delay;
+	/* Without cgroups, what an earlier robot launched for this service is found only by its
+	 * marker; with them, in the service's cgroup, unless the last robot ran its server
+	 * without one. */
+	s->marks_since = uv_hrtime();
+	s->marks_possible = !s->cgroup_base ||
+			    (restored && restored->pid > 0 && !restored->cgroup);
 	s->state = ZR_SUP_DOWN;
 	s->want = restored ? restored->want : ZR_WANT_DOWN;
 	s->failed = restored && restored->failed;
@@ -256,5 +266,6 @@ void zr_sup__close_continue(struct zr_sup *s)
 	uv_close((uv_handle_t *)&s->t_delay, on_handle_closed);
 	uv_close((uv_handle_t *)&s->t_stop, on_handle_closed);
 	uv_close((uv_handle_t *)&s->t_tree, on_handle_closed);
+	uv_close((uv_handle_t *)&s->w_tree, on_handle_closed);
 }
 

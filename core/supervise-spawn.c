@@ -224,6 +224,11 @@ void zr_sup__spawn(struct zr_sup *s)
 				 s->name, strerror(-err));
 		}
 	}
+	if (!s->cgroup) {
+		/* Only the marker finds a setsid'd descendant now, until the tree is gone. */
+		s->marks_possible = true;
+		s->marks_since = uv_hrtime();
+	}
 	s->memory_in_cgroup = false;
 	if (s->cgroup && d->memory_max) {
 		s->memory_in_cgroup = zr_cgroup_set_memory_max(s->cgroup, d->memory_max) == 0;

@@ -126,13 +126,20 @@ void zr_sup_stats(const struct zr_sup *s, struct zr_buf *b)
 		return;
 	}
 	const struct zr_procstat *p = &s->stats;
+	/* The sockets are read now, for this server only (the rounds leave them out); the rest
+	 * is the last round's, the same as metrics and limits see. */
+	struct zr_procstat now;
+	if (s->pid <= 0 || zr_sup__sample_sockets(s, &now) < 0) {
+		now = (struct zr_procstat){0};
+	}
 	(void)zr_buf_printf(b,
 			    "rss %llu\nvms %llu\ncpu_percent %.1f\nthreads %u\nfds %u\n"
 			    "connections %u\n",
-			    p->rss, p->vms, s->cpu_percent, p->threads, p->fds, p->connections);
-	for (size_t i = 0; i < p->n_listening; i++) {
-		(void)zr_buf_printf(b, "listening %s\n", p->listening[i]);
+			    p->rss, p->vms, s->cpu_percent, p->threads, p->fds, now.connections);
+	for (size_t i = 0; i < now.n_listening; i++) {
+		(void)zr_buf_printf(b, "listening %s\n", now.listening[i]);
 	}
+	zr_procstat_done(&now);
 }
 
 enum zr_sup_state zr_sup_state(const struct zr_sup *s)

@@ -95,13 +95,35 @@ static void kill_marked(struct zr_sup *s, int sig)
 	free(pids);
 }
 
+/* Without a cgroup of its own yet (a first start, after a robot restart), the service's
+ * cgroup base/id may still hold what an earlier robot launched there: it becomes the tree's,
+ * so that it is killed and removed like one this robot made. */
+static void find_cgroup(struct zr_sup *s)
+{
+	if (s->cgroup || !s->cgroup_base) {
+		return;
+	}
+	char *dir;
+	if (asprintf(&dir, "%s/%s", s->cgroup_base, s->id) < 0) {
+		return;
+	}
+	if (zr_cgroup_populated(dir)) {
+		s->cgroup = dir;
+		return;
+	}
+	free(dir);
+}
+
 void zr_sup__kill_tree(struct zr_sup *s)
 {
-	if (s->cgroup) {
+	find_cgroup(s);
+	if (s->cgroup && !s->marks_possible) {
 		int err = zr_cgroup_kill(s->cgroup);
 		if (err == 0 || err == -ENOENT) {
 			return;
 		}
+	} else if (s->cgroup) {
+		(void)zr_cgroup_kill(s->cgroup);
 	}
 	if (s->pgid > 0) {
 		(void)kill(-s->pgid, SIGKILL);
@@ -109,7 +131,9 @@ void zr_sup__kill_tree(struct zr_sup *s)
 	if (s->pid > 0) {
 		(void)kill(s->pid, SIGKILL);
 	}
-	kill_marked(s, SIGKILL);
+	if (s->marks_possible) {
+		kill_marked(s, SIGKILL);
+	}
 }
 
 void zr_sup__signal_group(struct zr_sup *s, int sig)
@@ -127,23 +151,33 @@ bool zr_sup__tree_gone(struct zr_sup *s)
 	if (s->pid > 0) {
 		return false;
 	}
+	find_cgroup(s);
 	if (s->cgroup && zr_cgroup_populated(s->cgroup)) {
 		return false;
 	}
 	/* A cgroup holds the whole tree; the group and the sweep are for when there is none
 	 * (or it could not be made). */
-	if (s->cgroup) {
+	if (s->cgroup && !s->marks_possible) {
 		return true;
 	}
 	if (s->pgid > 0 && kill(-s->pgid, 0) == 0) {
 		return false;
 	}
-	pid_t *pids = NULL;
+	if (!s->marks_possible) {
+		return true;
+	}
+	/* One sweep serves every supervisor that launched nothing since it was taken (the first
+	 * starts of many servers at once); one that finds ours is taken again, fresh. */
+	const struct zr_marks *m = zr_sup__marks_after(s->marks_since);
 	size_t n = 0;
-	if (zr_proc_marked(s->id, &pids, &n) < 0) {
+	if (m && !zr_marks_get(m, s->id, &n)) {
+		return true;
+	}
+	m = zr_sup__marks_after(uv_hrtime());
+	if (!m) {
 		return false;
 	}
-	free(pids);
+	(void)zr_marks_get(m, s->id, &n);
 	return n == 0;
 }
 

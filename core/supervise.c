@@ -202,6 +202,8 @@ void zr_sup__tree_done(struct zr_sup *s)
 		s->cgroup = NULL;
 	}
 	s->pgid = 0;
+	s->marks_possible = false;
+	zr_sup__sample_drop(s);
 }
 
 void zr_sup__stopped(struct zr_sup *s)
@@ -221,9 +223,8 @@ void zr_sup__stopped(struct zr_sup *s)
 	}
 }
 
-static void on_tree_poll(uv_timer_t *t)
+static void tree_check(struct zr_sup *s)
 {
-	struct zr_sup *s = t->data;
 	uint64_t now = uv_hrtime();
 	if (!zr_sup__tree_gone(s)) {
 		if (now - s->tree_killed >= TREE_REKILL_NS) {
@@ -239,7 +240,8 @@ static void on_tree_poll(uv_timer_t *t)
 		}
 		return;
 	}
-	(void)uv_timer_stop(t);
+	(void)uv_timer_stop(&s->t_tree);
+	(void)uv_fs_event_stop(&s->w_tree);
 	enum zr_sup_then then = s->then;
 	s->then = ZR_THEN_NONE;
 	zr_sup__tree_done(s);
@@ -255,6 +257,22 @@ static void on_tree_poll(uv_timer_t *t)
 	}
 }
 
+static void on_tree_poll(uv_timer_t *t)
+{
+	tree_check(t->data);
+}
+
+static void on_tree_events(uv_fs_event_t *w, const char *name, int events, int status)
+{
+	(void)name;
+	(void)events;
+	struct zr_sup *s = w->data;
+	/* Only while a wait is on: a last event may come after tree_check stopped the watch. */
+	if (status == 0 && s->then != ZR_THEN_NONE) {
+		tree_check(s);
+	}
+}
+
 /* Kills what is left of the tree and waits for it to go (then: what follows). */
 void zr_sup__wait_tree(struct zr_sup *s, enum zr_sup_then then)
 {
@@ -264,6 +282,15 @@ void zr_sup__wait_tree(struct zr_sup *s, enum zr_sup_then then)
 		s->tree_since = s->tree_killed = uv_hrtime();
 		(void)uv_timer_start(&s->t_tree, on_tree_poll, 0, TREE_POLL_MS);
 		return;
+	}
+	/* Watched before the kill, so that the change it causes is seen: `populated` turning 0
+	 * modifies cgroup.events at once, where the poll would wait up to TREE_POLL_MS. */
+	if (s->cgroup && !uv_is_active((uv_handle_t *)&s->w_tree)) {
+		char *events;
+		if (asprintf(&events, "%s/cgroup.events", s->cgroup) >= 0) {
+			(void)uv_fs_event_start(&s->w_tree, on_tree_events, events, 0);
+			free(events);
+		}
 	}
 	zr_sup__kill_tree(s);
 	s->tree_since = s->tree_killed = uv_hrtime();
@@ -291,8 +318,12 @@ void zr_sup__send_stop(struct zr_sup *s)
 	zr_sup__set_state(s, ZR_SUP_STOPPING);
 	zr_sup__cancel_probe(s);
 	zr_sup__signal_group(s, s->def->stop_signal);
+	/* SIGKILL no sooner than stop_timeout after the signal: the loop's time may be this
+	 * turn's start (older) and is whole milliseconds (rounded down), hence the update and
+	 * the one more millisecond. */
+	uv_update_time(s->loop);
 	(void)uv_timer_start(&s->t_stop, zr_sup__on_t_stop,
-			     (uint64_t)(s->def->stop_timeout * 1000), 0);
+			     (uint64_t)(s->def->stop_timeout * 1000) + 1, 0);
 }
 
 /* Exits and restarts. */

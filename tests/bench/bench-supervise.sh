@@ -299,7 +299,7 @@ s6_total=$(sup rss "$svscan_pid" "${s6_pids[@]}")
 cpu_s6=$(sup cpu "$idle" "$svscan_pid" "${s6_pids[@]}")
 
 log "s6: all running after $up_s6 s; idle $cpu_s6 % of a core"
-# Its 2,000 processes would slow the robot's part below (a first start sweeps /proc).
+# Its 2,000 processes would slow the robot's part below (without cgroups, starts sweep /proc).
 kill -TERM "$svscan_pid" 2>/dev/null || true
 wait "$svscan_pid" 2>/dev/null || true
 svscan_pid=

@@ -105,6 +105,15 @@ TEST(make_join_kill_remove)
 	ASSERT_TRUE(pid_in(pids, n, server));
 	ASSERT_NE_INT(session_of(orphan), session_of(server));
 	free(pids);
+	/* Through a held cgroup.procs: the same pids, read afresh from the same fd. */
+	int held = -1;
+	for (int i = 0; i < 2; i++) {
+		ASSERT_OK(zr_cgroup_pids_held(dir, &held, &pids, &n));
+		ASSERT_GE_INT(held, 0);
+		ASSERT_EQ_SIZE(n, 2);
+		ASSERT_TRUE(pid_in(pids, n, server) && pid_in(pids, n, orphan));
+		free(pids);
+	}
 	ASSERT_TRUE(zr_cgroup_populated(dir));
 	char *of = NULL;
 	ASSERT_OK(zr_cgroup_of(orphan, &of));
@@ -135,8 +144,13 @@ TEST(make_join_kill_remove)
 	ASSERT_EQ_INT(kill(orphan, 0), -1);
 	ASSERT_OK(zr_cgroup_pids(dir, &pids, &n));
 	ASSERT_EQ_SIZE(n, 0);
+	ASSERT_OK(zr_cgroup_pids_held(dir, &held, &pids, &n));
+	ASSERT_EQ_SIZE(n, 0);
 
 	ASSERT_OK(zr_cgroup_remove(dir));
+	/* Removed under the held fd: gone, and the fd closed. */
+	ASSERT_EQ_INT(zr_cgroup_pids_held(dir, &held, &pids, &n), -ENOENT);
+	ASSERT_EQ_INT(held, -1);
 	ASSERT_EQ_INT(access(dir, F_OK), -1);
 	ASSERT_OK(zr_cgroup_remove(dir));
 	ASSERT_EQ_INT(zr_cgroup_kill(dir), -ENOENT);

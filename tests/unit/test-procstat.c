@@ -210,10 +210,31 @@ TEST(sample_child)
 	ASSERT_EQ_INT(st.connections, 2);
 	ASSERT_EQ_SIZE(st.n_listening, 2); /* unique */
 	zr_procstat_done(&st);
+	unsigned fds = st0.fds + 103;
 	zr_procstat_done(&st0);
 
+	/* The main process's stat through a held fd: kept open, read afresh each time (the spin
+	 * above shows in the cpu time of both), closed once the process is gone. */
+	int held = -1;
+	ASSERT_OK(zr_procstat_sample_held(&k.pid, 1, k.pid, &held, NULL, &st));
+	ASSERT_GE_INT(held, 0);
+	ASSERT_EQ_INT(st.nprocs, 1);
+	ASSERT_EQ_INT(st.fds, fds);
+	double cpu = st.cpu_seconds;
+	zr_procstat_done(&st);
+	kid_do(&k, 's');
+	ASSERT_OK(zr_procstat_sample_held(&k.pid, 1, k.pid, &held, NULL, &st));
+	ASSERT_GE_INT(held, 0);
+	ASSERT_TRUE(st.cpu_seconds >= cpu + 0.25);
+	zr_procstat_done(&st);
+
 	(void)close(c);
+	pid_t gone = k.pid;
 	kid_stop(&k);
+	ASSERT_OK(zr_procstat_sample_held(&gone, 1, gone, &held, NULL, &st));
+	ASSERT_EQ_INT(st.nprocs, 0);
+	ASSERT_EQ_INT(held, -1);
+	zr_procstat_done(&st);
 	(void)unlink(path);
 	free(path);
 	free(want);

@@ -576,6 +576,26 @@ TEST(reused_pid_not_adopted)
 	sv_done(&v);
 }
 
+TEST(leftover_killed_before_first_start)
+{
+	/* The last robot died before it stored the pid: nothing to adopt, but its server still
+	 * runs, found without a sweep of /proc in the service's cgroup, else by the marker. */
+	struct sv v;
+	sv_init(&v, sleep_cmd);
+	sv_create(&v, NULL);
+	ASSERT_EQ_INT(REQUEST(&v, zr_sup_start), 0);
+	pid_t pid = zr_sup_pid(v.sup);
+	wait_exec(pid, "sleep");
+	sv_close(&v, false);
+	sv_create(&v, NULL);
+	ASSERT_EQ_INT(REQUEST(&v, zr_sup_start), 0);
+	ASSERT_NE_INT(zr_sup_pid(v.sup), pid);
+	ASSERT_FALSE(alive(pid));
+	wait_exec(zr_sup_pid(v.sup), "sleep");
+	ASSERT_EQ_SIZE(marked(v.id), 1);
+	sv_done(&v);
+}
+
 TEST(dead_server_restarted_when_wanted)
 {
 	struct sv v;
@@ -1006,6 +1026,7 @@ static void run_all(void)
 	RUN_TEST(stop_timeout_kills);
 	RUN_TEST(adopt_after_close);
 	RUN_TEST(reused_pid_not_adopted);
+	RUN_TEST(leftover_killed_before_first_start);
 	RUN_TEST(dead_server_restarted_when_wanted);
 	RUN_TEST(missing_command);
 	RUN_TEST(ready_timeout);
