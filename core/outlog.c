@@ -189,21 +189,25 @@ static void release(struct zr_outlog *o, bool at_end)
 	}
 }
 
-/* Reads up to budget bytes (0: all there is). Returns true when it stopped at the end. */
+/* Reads up to budget bytes, 0: what the file holds now, never more (a writer appending faster
+ * than lines are parsed would otherwise keep the loop here for good). Returns true when it
+ * stopped at the end. */
 static bool read_some(struct zr_outlog *o, size_t budget)
 {
 	struct stat st;
+	bool sized = fstat(o->fd, &st) == 0;
 	/* Someone truncated the file (logrotate's copytruncate, an admin): start over at 0. */
-	if (fstat(o->fd, &st) == 0 && (uint64_t)st.st_size < o->off) {
+	if (sized && (uint64_t)st.st_size < o->off) {
 		o->off = o->done = o->punched = 0;
 		o->part_len = 0;
 		o->skipping = false;
 	}
+	uint64_t until = budget ? o->off + budget : sized ? (uint64_t)st.st_size : UINT64_MAX;
 	char buf[CHUNK];
-	size_t total = 0;
 	bool at_end = false;
-	while (!o->closing && (budget == 0 || total < budget)) {
-		ssize_t n = pread(o->fd, buf, sizeof(buf), (off_t)o->off);
+	while (!o->closing && o->off < until) {
+		size_t want = until - o->off < sizeof(buf) ? (size_t)(until - o->off) : sizeof(buf);
+		ssize_t n = pread(o->fd, buf, want, (off_t)o->off);
 		if (n < 0 && errno == EINTR) {
 			continue;
 		}
@@ -213,8 +217,11 @@ static bool read_some(struct zr_outlog *o, size_t budget)
 		}
 		uint64_t at = o->off;
 		o->off += (uint64_t)n;
-		total += (size_t)n;
 		feed(o, buf, (size_t)n, at);
+	}
+	/* All the file held when asked: the end as far as this read goes. */
+	if (!budget && o->off >= until) {
+		at_end = true;
 	}
 	if (!o->closing) {
 		release(o, at_end);
