@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -24,6 +25,12 @@
 #define READ_BUDGET (1024 * 1024)
 #define CHUNK (64 * 1024)
 #define FALLBACK_MS 1000
+/* Unread output beyond this (a writer faster than lines are parsed, or a long time without a
+ * robot) is skipped rather than read: the file's disk space and the robot's time stay bounded. */
+#define BACKLOG_MAX (16 * 1024 * 1024)
+/* The next read while the writer is ahead of the reader: READ_BUDGET per AHEAD_MS at most, so
+ * that a server flooding its output costs the robot part of a core, not all of it. */
+#define AHEAD_MS 10
 
 /* ZR_OUTLOG_NO_PUNCH (the unit test's own build) acts as if the file system could not punch
  * holes, so that the truncating fallback is tested too. */
@@ -44,6 +51,7 @@ struct zr_outlog {
 	bool watching;    /* event started (inotify may be out of watches: the timer alone then) */
 	bool moved;       /* inotify saw the name go: look for a new file by that name */
 	bool unfinished;  /* the last read stopped at its budget, not at the end */
+	bool paused;      /* event stopped while the writer is ahead: the timer reads */
 	uv_timer_t timer;
 	int open_handles; /* closed when 0 (two-step destruction) */
 	bool closing;
@@ -189,6 +197,22 @@ static void release(struct zr_outlog *o, bool at_end)
 	}
 }
 
+/* Skips the unread output up to end, a line saying so in its place; the rest of the line
+ * found at end is dropped. What was skipped is punched out with what was read. */
+static void skip_to(struct zr_outlog *o, uint64_t end)
+{
+	char line[128];
+	int n = snprintf(line, sizeof(line),
+			 "zrobot: %llu bytes of output skipped (written faster than read)",
+			 (unsigned long long)(end - o->off));
+	o->part_len = 0;
+	o->skip_nul = false;
+	o->skipping = true;
+	o->off = o->done = end;
+	emit(o, line, (size_t)n);
+	release(o, false);
+}
+
 /* Reads up to budget bytes, 0: what the file holds now, never more (a writer appending faster
  * than lines are parsed would otherwise keep the loop here for good). Returns true when it
  * stopped at the end. */
@@ -206,6 +230,11 @@ static bool read_some(struct zr_outlog *o, size_t budget)
 	char buf[CHUNK];
 	bool at_end = false;
 	while (!o->closing && o->off < until) {
+		if (fstat(o->fd, &st) == 0 && (uint64_t)st.st_size > o->off + BACKLOG_MAX) {
+			skip_to(o, (uint64_t)st.st_size);
+			until = budget ? o->off + budget : until;
+			continue;
+		}
 		size_t want = until - o->off < sizeof(buf) ? (size_t)(until - o->off) : sizeof(buf);
 		ssize_t n = pread(o->fd, buf, want, (off_t)o->off);
 		if (n < 0 && errno == EINTR) {
@@ -219,8 +248,9 @@ static bool read_some(struct zr_outlog *o, size_t budget)
 		o->off += (uint64_t)n;
 		feed(o, buf, (size_t)n, at);
 	}
-	/* All the file held when asked: the end as far as this read goes. */
-	if (!budget && o->off >= until) {
+	/* All the file held when asked, or all it holds now: the end as far as this read goes. */
+	if (!at_end && ((!budget && o->off >= until) ||
+			(fstat(o->fd, &st) == 0 && (uint64_t)st.st_size == o->off))) {
 		at_end = true;
 	}
 	if (!o->closing) {
@@ -294,8 +324,26 @@ static void follow_replacement(struct zr_outlog *o)
 static void read_turn(struct zr_outlog *o)
 {
 	o->unfinished = !read_some(o, READ_BUDGET);
-	if (o->unfinished && !o->closing) {
-		(void)uv_timer_start(&o->timer, on_timer, 0, FALLBACK_MS);
+	if (o->closing) {
+		return;
+	}
+	if (o->unfinished) {
+		/* While the writer is ahead, inotify is off: libuv reads its events until there
+		 * are none, and a writer that never stops makes one per write, so the loop would
+		 * never get out of that read (nor answer anything else). The timer reads. */
+		if (o->watching) {
+			(void)uv_fs_event_stop(&o->event);
+			o->watching = false;
+			o->paused = true;
+		}
+		/* Not 0: libuv runs a timer started at 0 from a timer's callback again in the
+		 * same turn, and this one would never let the loop go on. */
+		(void)uv_timer_start(&o->timer, on_timer, AHEAD_MS, FALLBACK_MS);
+	} else if (o->paused) {
+		o->paused = false;
+		if (!o->watching) {
+			o->watching = uv_fs_event_start(&o->event, on_event, o->path, 0) == 0;
+		}
 	}
 }
 

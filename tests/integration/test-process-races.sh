@@ -8,7 +8,8 @@
 command -v pgrep >/dev/null 2>&1 || skip "pgrep is missing"
 mk_srv
 # One more mode: "noterm" ignores SIGTERM (a stop has to wait stop_timeout, then SIGKILL).
-sed -i 's/^if mode == "slow":/if mode == "noterm":\n    signal.signal(signal.SIGTERM, signal.SIG_IGN)\n&/' "$TPL/srv.py"
+# "flood" leaves a child (yes) that writes its output as fast as it can.
+sed -i 's/^if mode == "slow":/if mode == "noterm":\n    signal.signal(signal.SIGTERM, signal.SIG_IGN)\nif mode == "flood" and os.fork() == 0:\n    os.execvp("yes", ["yes", marker + "-child"])\n&/' "$TPL/srv.py"
 
 # count NAME: how many server processes of NAME run (children excluded).
 count() {
@@ -180,7 +181,45 @@ wait_proc "$q" state ready 20
 expect_eq "$(count q)" 1 "one server after the restart"
 ok "SIGTERM of the robot while a start waits for ready: no hang, the server adopted"
 
-for x in w s b r c t q; do
+# A server that floods its output (yes, hundreds of MB): the robot's memory, the disk and
+# the robot's answers stay bounded, process/log stays readable.
+f=$(mk_srv_svc f flood)
+rss() { awk '/^VmRSS/ { print $2 }' "/proc/$ZR_PID/status"; }
+cpu() { awk '{ print $14 + $15 }' "/proc/$ZR_PID/stat"; }
+rss0=$(rss)
+cpu0=$(cpu)
+run_ok "echo start > '$f/actions/start'" >/dev/null
+run_ok "cat '$f/results/start'" >/dev/null
+flog=$(ls -t "$DATA"/process/*.log | head -n 1)
+worst=0
+slowest=0
+for i in $(seq 1 16); do
+	sleep 0.5
+	used=$(( $(stat -c %b "$flog") * $(stat -c %B "$flog") / 1024 ))
+	[ "$used" -le "$worst" ] || worst=$used
+	t0=$(now)
+	timeout 10 cat "$MNT/@robot/info" >/dev/null || fail "@robot/info during the flood"
+	t=$(since "$t0")
+	fgt "$t" "$slowest" && slowest=$t
+done
+written=$(( $(stat -c %s "$flog") / 1048576 ))
+cpu1=$(cpu)
+rss1=$(rss)
+last=$(timeout 10 cat "$f/process/log" | tail -n 3)
+expect_in "$last" "$PROC_MARK-f-child" "process/log during the flood"
+echo "# flood: ${written} MB written in 8 s; disk at most ${worst} KiB; robot RSS ${rss0} -> ${rss1} KiB, CPU $(( (cpu1 - cpu0) ))/$(getconf CLK_TCK) s; @robot/info at most ${slowest} s"
+# Unread output beyond 16 MiB is skipped; what the writer adds between two reads comes on top
+# (at about 1 GB/s here, and a loaded machine can leave the robot off the CPU for a while).
+[ "$written" -ge 1024 ] || echo "# flood: only ${written} MB written (a slow machine)"
+[ "$worst" -le 524288 ] || fail "the output file took ${worst} KiB on disk"
+[ $((rss1 - rss0)) -le 32768 ] || fail "the robot's RSS grew by $((rss1 - rss0)) KiB"
+fgt 2 "$slowest" || fail "@robot/info took ${slowest} s during the flood"
+echo down >"$f/process/want" || fail "want down"
+wait_proc "$f" state down 20
+expect_eq "$(srv_pids f)" "" "the flood's tree is gone"
+ok "a flooding server: disk, the robot's memory and answers bounded, its log readable"
+
+for x in w s b r c t q f; do
 	[ -d "$MNT/srv/$x" ] || continue
 	timeout 20 rmdir "$MNT/srv/$x" || fail "rmdir $x"
 done

@@ -394,6 +394,42 @@ TEST(poll_bounded_under_flood)
 	free(path);
 }
 
+/* 40 MB left unread (written while no robot ran, or faster than lines parse): beyond 16 MiB
+ * unread, the output is skipped with a line saying so; the disk and the robot's time stay
+ * bounded, and what comes after is read as usual. */
+TEST(backlog_skipped)
+{
+	char *path = tmp_path("backlog");
+	size_t mb = 1 << 20;
+	char *chunk = malloc(mb);
+	ASSERT_NOT_NULL(chunk);
+	for (size_t i = 0; i < mb; i += 128) {
+		memset(chunk + i, 'a', 127);
+		chunk[i + 127] = '\n';
+	}
+	for (int i = 0; i < 40; i++) {
+		append(path, chunk, mb);
+	}
+	struct seen s = { .keep = true };
+	struct zr_outlog *o = open_log(path, &s);
+	zr_outlog_poll(o);
+	ASSERT_EQ_SIZE(s.n, 1);
+	ASSERT_EQ_STR(s.lines[0], "zrobot: 41943040 bytes of output skipped (written faster than read)");
+	struct stat st;
+	ASSERT_EQ_INT(stat(path, &st), 0);
+	ASSERT_LE_INT((long long)st.st_blocks * 512, 64 * 1024);
+	APPEND(path, "after\n");
+	TEST_RUN_UNTIL(&loop, &tick, s.n == 2, "the line after: %zu", s.n);
+	ASSERT_EQ_STR(s.lines[1], "after");
+	char *j = journal_text(o);
+	ASSERT_NOT_NULL(strstr(j, "bytes of output skipped"));
+	free(j);
+	free(chunk);
+	close_log(o);
+	seen_clear(&s);
+	free(path);
+}
+
 int main(void)
 {
 	ASSERT_OK(uv_loop_init(&loop));
@@ -405,6 +441,7 @@ int main(void)
 	RUN_TEST(reopen_continues);
 	RUN_TEST(replaced_file);
 	RUN_TEST(poll_bounded_under_flood);
+	RUN_TEST(backlog_skipped);
 	uv_close((uv_handle_t *)&tick, NULL);
 	ASSERT_EQ_INT(uv_run(&loop, UV_RUN_DEFAULT), 0);
 	ASSERT_OK(uv_loop_close(&loop));
