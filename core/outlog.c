@@ -28,8 +28,10 @@
 /* Unread output beyond this (a writer faster than lines are parsed, or a long time without a
  * robot) is skipped rather than read: the file's disk space and the robot's time stay bounded. */
 #define BACKLOG_MAX (16 * 1024 * 1024)
-/* The next read while the writer is ahead of the reader: READ_BUDGET per AHEAD_MS at most, so
- * that a server flooding its output costs the robot part of a core, not all of it. */
+/* A read turn (not a poll) also ends after TURN_NS of work, and while the writer is ahead of
+ * the reader the next one comes AHEAD_MS later: a server flooding its output (short lines
+ * cost about a microsecond each) takes part of a core from the robot, not all of it. */
+#define TURN_NS (5ull * 1000 * 1000)
 #define AHEAD_MS 10
 
 /* ZR_OUTLOG_NO_PUNCH (the unit test's own build) acts as if the file system could not punch
@@ -213,7 +215,7 @@ static void skip_to(struct zr_outlog *o, uint64_t end)
 	release(o, false);
 }
 
-/* Reads up to budget bytes, 0: what the file holds now, never more (a writer appending faster
+/* Reads up to budget bytes (for TURN_NS at most), 0: what the file holds now, never more (a writer appending faster
  * than lines are parsed would otherwise keep the loop here for good). Returns true when it
  * stopped at the end. */
 static bool read_some(struct zr_outlog *o, size_t budget)
@@ -229,7 +231,8 @@ static bool read_some(struct zr_outlog *o, size_t budget)
 	uint64_t until = budget ? o->off + budget : sized ? (uint64_t)st.st_size : UINT64_MAX;
 	char buf[CHUNK];
 	bool at_end = false;
-	while (!o->closing && o->off < until) {
+	uint64_t t0 = uv_hrtime();
+	while (!o->closing && o->off < until && (!budget || uv_hrtime() - t0 < TURN_NS)) {
 		if (fstat(o->fd, &st) == 0 && (uint64_t)st.st_size > o->off + BACKLOG_MAX) {
 			skip_to(o, (uint64_t)st.st_size);
 			until = budget ? o->off + budget : until;

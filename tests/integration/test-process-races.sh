@@ -35,6 +35,21 @@ with open(p, "w") as f:
 PY
 }
 
+# "loop": a command that exits 1 at once, restarted at once, with a budget it never spends
+# (10000 starts a second); on.fail would write a line per run.
+mk_template "$TPL" loop '{
+  "name": "loop", "version": "1.0.0",
+  "data": {"marker": {"type": "string", "default": "none"}},
+  "actions": {"onfail": {}},
+  "process": {
+    "command": ["sh", "-c", "echo crashing; exit 1", "${marker}"],
+    "restart": "always", "restart_delay": 0, "restart_delay_max": 0,
+    "start_limit": {"burst": 10000, "interval": 1}
+  },
+  "on": {"fail": ["onfail"]}
+}'
+mk_action "$TPL/loop" onfail 'echo "$ZR_SERVICE" >>"$MARKS/fail.${ZR_SERVICE#*/}"'
+
 zr_start
 
 # want up/down/once written 100 times as fast as possible: the end state is the last word and
@@ -213,12 +228,40 @@ echo "# flood: ${written} MB written in 8 s; disk at most ${worst} KiB; robot RS
 [ "$written" -ge 1024 ] || echo "# flood: only ${written} MB written (a slow machine)"
 [ "$worst" -le 524288 ] || fail "the output file took ${worst} KiB on disk"
 [ $((rss1 - rss0)) -le 32768 ] || fail "the robot's RSS grew by $((rss1 - rss0)) KiB"
+# A read turn works 5 ms at most and the next comes 10 ms later: well under a core.
+hz=$(getconf CLK_TCK)
+[ $((cpu1 - cpu0)) -le $((8 * hz * 6 / 10)) ] || fail "the robot used $((cpu1 - cpu0))/$hz s of CPU in 8 s of flood"
 fgt 2 "$slowest" || fail "@robot/info took ${slowest} s during the flood"
 echo down >"$f/process/want" || fail "want down"
 wait_proc "$f" state down 20
 expect_eq "$(srv_pids f)" "" "the flood's tree is gone"
 ok "a flooding server: disk, the robot's memory and answers bounded, its log readable"
 
+# A crash loop for 30 s: hundreds of deaths a second; the robot's memory and fds stay put,
+# deaths keeps the last 20, on.fail never runs (the budget is never spent), want down ends it.
+l=$(svc loop l)
+printf '{"marker": "%s-l"}' "$PROC_MARK" >"$l/data" || fail "data of l"
+rss0=$(rss)
+fds0=$(fds)
+echo up >"$l/process/want" || fail "want up"
+sleep 30
+restarts=$(proc_status "$l" restarts)
+rss1=$(rss)
+fds1=$(fds)
+echo "# crash loop: $restarts restarts in 30 s; robot RSS $rss0 -> $rss1 KiB, fds $fds0 -> $fds1"
+[ "$restarts" -ge 100 ] || fail "only $restarts restarts in 30 s"
+expect_eq "$(timeout 10 cat "$l/process/deaths" | wc -l)" 20 "deaths keeps the last 20"
+[ $((rss1 - rss0)) -le 8192 ] || fail "the robot's RSS grew by $((rss1 - rss0)) KiB in a crash loop"
+[ "$fds1" -le $((fds0 + 2)) ] || fail "the robot's fds grew from $fds0 to $fds1 in a crash loop"
+echo down >"$l/process/want" || fail "want down"
+wait_proc "$l" state down 20
+sleep 0.5
+expect_eq "$(pgrep -f -- "$PROC_MARK-l" | wc -l)" 0 "nothing of the loop left"
+[ ! -e "$MARKS/fail.l" ] || fail "on.fail ran in a crash loop within its budget"
+timeout 10 cat "$MNT/@robot/info" >/dev/null || fail "@robot/info after the crash loop"
+ok "a 30 s crash loop: memory, fds and deaths bounded; want down ends it"
+
+timeout 20 rmdir "$l" || fail "rmdir l"
 for x in w s b r c t q f; do
 	[ -d "$MNT/srv/$x" ] || continue
 	timeout 20 rmdir "$MNT/srv/$x" || fail "rmdir $x"
