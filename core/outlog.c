@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -24,6 +25,14 @@
 #define READ_BUDGET (1024 * 1024)
 #define CHUNK (64 * 1024)
 #define FALLBACK_MS 1000
+/* Unread output beyond this (a writer faster than lines are parsed, or a long time without a
+ * robot) is skipped rather than read: the file's disk space and the robot's time stay bounded. */
+#define BACKLOG_MAX (16 * 1024 * 1024)
+/* A read turn (not a poll) also ends after TURN_NS of work, and while the writer is ahead of
+ * the reader the next one comes AHEAD_MS later: a server flooding its output (short lines
+ * cost about a microsecond each) takes part of a core from the robot, not all of it. */
+#define TURN_NS (5ull * 1000 * 1000)
+#define AHEAD_MS 10
 
 /* ZR_OUTLOG_NO_PUNCH (the unit test's own build) acts as if the file system could not punch
  * holes, so that the truncating fallback is tested too. */
@@ -44,6 +53,7 @@ struct zr_outlog {
 	bool watching;    /* event started (inotify may be out of watches: the timer alone then) */
 	bool moved;       /* inotify saw the name go: look for a new file by that name */
 	bool unfinished;  /* the last read stopped at its budget, not at the end */
+	bool paused;      /* event stopped while the writer is ahead: the timer reads */
 	uv_timer_t timer;
 	int open_handles; /* closed when 0 (two-step destruction) */
 	bool closing;
@@ -189,21 +199,47 @@ static void release(struct zr_outlog *o, bool at_end)
 	}
 }
 
-/* Reads up to budget bytes (0: all there is). Returns true when it stopped at the end. */
+/* Skips the unread output up to end, a line saying so in its place; the rest of the line
+ * found at end is dropped. What was skipped is punched out with what was read. */
+static void skip_to(struct zr_outlog *o, uint64_t end)
+{
+	char line[128];
+	int n = snprintf(line, sizeof(line),
+			 "zrobot: %llu bytes of output skipped (written faster than read)",
+			 (unsigned long long)(end - o->off));
+	o->part_len = 0;
+	o->skip_nul = false;
+	o->skipping = true;
+	o->off = o->done = end;
+	emit(o, line, (size_t)n);
+	release(o, false);
+}
+
+/* Reads up to budget bytes (for TURN_NS at most), 0: what the file holds now, never more (a writer appending faster
+ * than lines are parsed would otherwise keep the loop here for good). Returns true when it
+ * stopped at the end. */
 static bool read_some(struct zr_outlog *o, size_t budget)
 {
 	struct stat st;
+	bool sized = fstat(o->fd, &st) == 0;
 	/* Someone truncated the file (logrotate's copytruncate, an admin): start over at 0. */
-	if (fstat(o->fd, &st) == 0 && (uint64_t)st.st_size < o->off) {
+	if (sized && (uint64_t)st.st_size < o->off) {
 		o->off = o->done = o->punched = 0;
 		o->part_len = 0;
 		o->skipping = false;
 	}
+	uint64_t until = budget ? o->off + budget : sized ? (uint64_t)st.st_size : UINT64_MAX;
 	char buf[CHUNK];
-	size_t total = 0;
 	bool at_end = false;
-	while (!o->closing && (budget == 0 || total < budget)) {
-		ssize_t n = pread(o->fd, buf, sizeof(buf), (off_t)o->off);
+	uint64_t t0 = uv_hrtime();
+	while (!o->closing && o->off < until && (!budget || uv_hrtime() - t0 < TURN_NS)) {
+		if (fstat(o->fd, &st) == 0 && (uint64_t)st.st_size > o->off + BACKLOG_MAX) {
+			skip_to(o, (uint64_t)st.st_size);
+			until = budget ? o->off + budget : until;
+			continue;
+		}
+		size_t want = until - o->off < sizeof(buf) ? (size_t)(until - o->off) : sizeof(buf);
+		ssize_t n = pread(o->fd, buf, want, (off_t)o->off);
 		if (n < 0 && errno == EINTR) {
 			continue;
 		}
@@ -213,8 +249,12 @@ static bool read_some(struct zr_outlog *o, size_t budget)
 		}
 		uint64_t at = o->off;
 		o->off += (uint64_t)n;
-		total += (size_t)n;
 		feed(o, buf, (size_t)n, at);
+	}
+	/* All the file held when asked, or all it holds now: the end as far as this read goes. */
+	if (!at_end && ((!budget && o->off >= until) ||
+			(fstat(o->fd, &st) == 0 && (uint64_t)st.st_size == o->off))) {
+		at_end = true;
 	}
 	if (!o->closing) {
 		release(o, at_end);
@@ -289,8 +329,26 @@ static void follow_replacement(struct zr_outlog *o)
 static void read_turn(struct zr_outlog *o)
 {
 	o->unfinished = !read_some(o, READ_BUDGET);
-	if (o->unfinished && !o->closing) {
-		(void)uv_timer_start(&o->timer, on_timer, 0, FALLBACK_MS);
+	if (o->closing) {
+		return;
+	}
+	if (o->unfinished) {
+		/* While the writer is ahead, inotify is off: libuv reads its events until there
+		 * are none, and a writer that never stops makes one per write, so the loop would
+		 * never get out of that read (nor answer anything else). The timer reads. */
+		if (o->watching) {
+			(void)uv_fs_event_stop(&o->event);
+			o->watching = false;
+			o->paused = true;
+		}
+		/* Not 0: libuv runs a timer started at 0 from a timer's callback again in the
+		 * same turn, and this one would never let the loop go on. */
+		(void)uv_timer_start(&o->timer, on_timer, AHEAD_MS, FALLBACK_MS);
+	} else if (o->paused) {
+		o->paused = false;
+		if (!o->watching) {
+			o->watching = uv_fs_event_start(&o->event, on_event, o->path, 0) == 0;
+		}
 	}
 }
 

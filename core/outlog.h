@@ -4,7 +4,9 @@
  * through uv_fs_event, with a slow timer as a fallback), turns what it reads into timestamped
  * lines in a journal (process/log: cat ends, tail -f follows), and keeps the file bounded on
  * disk by punching out the part it has read (FALLOC_FL_PUNCH_HOLE, lossless for a writer that
- * appends) or, where that is not supported, truncating it once read. */
+ * appends) or, where that is not supported, truncating it once read. A writer faster than the
+ * reader costs the robot a bounded share of its loop (5 ms reads, 10 ms apart), and unread
+ * output beyond 16 MiB is skipped with a line saying so. */
 #pragma once
 #include <stddef.h>
 #include <uv.h>
@@ -20,8 +22,9 @@ typedef void (*zr_outlog_line_cb)(const char *line, size_t len, void *data);
  * lines kept in memory (whole lines dropped first). 0 and *ret, or -errno. */
 int zr_outlog_open(uv_loop_t *loop, const char *path, size_t journal_max, zr_outlog_line_cb cb,
 		   void *data, struct zr_outlog **ret);
-/* Reads whatever is new now, a last line without '\n' included (the supervisor calls it when
- * the server exits, so the last lines are in before its exit is reported). */
+/* Reads what the file holds now (never chasing a writer), a last line without '\n' included
+ * (the supervisor calls it when the server exits, so the last lines are in before its exit is
+ * reported). */
 void zr_outlog_poll(struct zr_outlog *o);
 /* The timestamped lines ("2026-12-07T12:00:00.123Z LINE"), never NULL. */
 struct zr_journal *zr_outlog_journal(struct zr_outlog *o);

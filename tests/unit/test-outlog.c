@@ -3,6 +3,8 @@
  * disk usage bounded while 50 MB pass through, and a reopen that continues where the last run
  * stopped. Built twice: test-outlog-trunc acts as if holes could not be punched. */
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -352,6 +354,82 @@ TEST(replaced_file)
 	free(path);
 }
 
+/* A writer that appends short lines faster than they can be parsed and never stops (a
+ * double-forked child of a server that just exited): zr_outlog_poll reads what the file held
+ * when it was called and returns, rather than chasing the writer for good. */
+TEST(poll_bounded_under_flood)
+{
+	char *path = tmp_path("flood");
+	struct seen s = { .keep = false };
+	struct zr_outlog *o = open_log(path, &s);
+	pid_t pid = fork();
+	ASSERT_GE_INT(pid, 0);
+	if (pid == 0) {
+		/* The writer goes with the test, even one SIGALRM ended. */
+		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+		/* 64 KiB of "y\n" every 4 ms: 16 MB/s, 8 million lines a second. */
+		static char buf[64 * 1024];
+		for (size_t i = 0; i < sizeof(buf); i += 2) {
+			buf[i] = 'y';
+			buf[i + 1] = '\n';
+		}
+		int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+		for (;;) {
+			if (fd < 0 || write(fd, buf, sizeof(buf)) < 0) {
+				_exit(1);
+			}
+			(void)usleep(4000);
+		}
+	}
+	(void)usleep(100 * 1000);
+	/* A poll that chases the writer never returns: SIGALRM ends the test as a failure. */
+	(void)alarm(20);
+	zr_outlog_poll(o);
+	(void)alarm(0);
+	ASSERT_EQ_INT(kill(pid, SIGKILL), 0);
+	ASSERT_EQ_INT(waitpid(pid, NULL, 0), pid);
+	ASSERT_GT_SIZE(s.bytes, 0);
+	close_log(o);
+	seen_clear(&s);
+	free(path);
+}
+
+/* 40 MB left unread (written while no robot ran, or faster than lines parse): beyond 16 MiB
+ * unread, the output is skipped with a line saying so; the disk and the robot's time stay
+ * bounded, and what comes after is read as usual. */
+TEST(backlog_skipped)
+{
+	char *path = tmp_path("backlog");
+	size_t mb = 1 << 20;
+	char *chunk = malloc(mb);
+	ASSERT_NOT_NULL(chunk);
+	for (size_t i = 0; i < mb; i += 128) {
+		memset(chunk + i, 'a', 127);
+		chunk[i + 127] = '\n';
+	}
+	for (int i = 0; i < 40; i++) {
+		append(path, chunk, mb);
+	}
+	struct seen s = { .keep = true };
+	struct zr_outlog *o = open_log(path, &s);
+	zr_outlog_poll(o);
+	ASSERT_EQ_SIZE(s.n, 1);
+	ASSERT_EQ_STR(s.lines[0], "zrobot: 41943040 bytes of output skipped (written faster than read)");
+	struct stat st;
+	ASSERT_EQ_INT(stat(path, &st), 0);
+	ASSERT_LE_INT((long long)st.st_blocks * 512, 64 * 1024);
+	APPEND(path, "after\n");
+	TEST_RUN_UNTIL(&loop, &tick, s.n == 2, "the line after: %zu", s.n);
+	ASSERT_EQ_STR(s.lines[1], "after");
+	char *j = journal_text(o);
+	ASSERT_NOT_NULL(strstr(j, "bytes of output skipped"));
+	free(j);
+	free(chunk);
+	close_log(o);
+	seen_clear(&s);
+	free(path);
+}
+
 int main(void)
 {
 	ASSERT_OK(uv_loop_init(&loop));
@@ -362,6 +440,8 @@ int main(void)
 	RUN_TEST(disk_bounded);
 	RUN_TEST(reopen_continues);
 	RUN_TEST(replaced_file);
+	RUN_TEST(poll_bounded_under_flood);
+	RUN_TEST(backlog_skipped);
 	uv_close((uv_handle_t *)&tick, NULL);
 	ASSERT_EQ_INT(uv_run(&loop, UV_RUN_DEFAULT), 0);
 	ASSERT_OK(uv_loop_close(&loop));

@@ -4,6 +4,7 @@
  * command, restart, signal, want once. Every case runs twice: in a cgroup of its own (when
  * cgroup v2 is usable here) and with the process group and marker sweep instead. */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -942,6 +943,51 @@ TEST(ready_notify)
 	sv_done(&v);
 }
 
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	ASSERT_NOT_NULL(d);
+	int n = 0;
+	while (readdir(d)) {
+		n++;
+	}
+	(void)closedir(d);
+	return n;
+}
+
+/* 30 starts and stops of a server ready by notify: every pidfd, NOTIFY_SOCKET and probe of a
+ * run is closed by its end (the robot runs for months). */
+TEST(no_fd_leak)
+{
+	if (system("python3 -c '' 2>/dev/null") != 0) {
+		fprintf(stderr, "no_fd_leak: no python3, skipped\n");
+		return;
+	}
+	static const char *const cmd[] = {
+		"python3", "-c",
+		"import os, socket, time\n"
+		"s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)\n"
+		"s.sendto(b'READY=1', os.environ['NOTIFY_SOCKET'])\n"
+		"time.sleep(1000)\n",
+		NULL};
+	struct sv v;
+	sv_init(&v, cmd);
+	v.def.ready = ZR_READY_NOTIFY;
+	v.def.ready_timeout = 15;
+	sv_create(&v, NULL);
+	ASSERT_EQ_INT(REQUEST(&v, zr_sup_start), 0);
+	ASSERT_EQ_INT(REQUEST(&v, zr_sup_stop), 0);
+	int before = count_fds();
+	for (int i = 0; i < 30; i++) {
+		TEST_CASE("cycle %d", i);
+		ASSERT_EQ_INT(REQUEST(&v, zr_sup_start), 0);
+		ASSERT_EQ_INT(REQUEST(&v, zr_sup_stop), 0);
+	}
+	TEST_CASE_END();
+	ASSERT_EQ_INT(count_fds(), before);
+	sv_done(&v);
+}
+
 TEST(ready_exec)
 {
 	struct sv v;
@@ -1040,6 +1086,7 @@ static void run_all(void)
 	RUN_TEST(stop_while_spawning);
 	RUN_TEST(launcher_refuses);
 	RUN_TEST(ready_notify);
+	RUN_TEST(no_fd_leak);
 	RUN_TEST(ready_exec);
 	RUN_TEST(adopted_with_want_down_stopped);
 }
