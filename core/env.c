@@ -2,6 +2,7 @@
  * on, and the manifest's fixed values. */
 #include "env.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,4 +139,21 @@ char **zr_env_build(char *const *pass, size_t n_pass, const json_t *tenv, const 
 	}
 	*ret_n = n;
 	return env;
+}
+
+char *zr_env_var(const char *prefix, const char *key, const json_t *v)
+{
+	char *text = json_is_string(v) ? strdup(json_string_value(v))
+				       : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+	char *kv = NULL;
+	if (!text || asprintf(&kv, "%s%s=%s", prefix, key, text) < 0) {
+		free(text);
+		return NULL;
+	}
+	free(text);
+	char *end = kv + strlen(prefix) + strlen(key);
+	for (char *c = kv + strlen(prefix); c < end; c++) {
+		*c = isalnum((unsigned char)*c) ? (char)toupper((unsigned char)*c) : '_';
+	}
+	return kv;
 }

@@ -39,3 +39,8 @@ const json_t *zr_env_values(const json_t *m, const char *action);
  * memory. */
 char **zr_env_build(char *const *pass, size_t n_pass, const json_t *tenv, const json_t *aenv,
 		    size_t extra, size_t *ret_n);
+
+/* One variable of the action protocol from a JSON member (DESIGN §4): prefix ("DATA_", "ARG_")
+ * + key in upper case, other characters '_', "=" + the value (a string as it is, anything else
+ * as compact JSON). Returns the malloc'd "NAME=VALUE", or NULL when out of memory. */
+char *zr_env_var(const char *prefix, const char *key, const json_t *v);

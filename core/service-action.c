@@ -2,7 +2,6 @@
  * protocol on its pipes (stdout result, stderr log, fd-3 control lines), and its exit. */
 #include "service.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -250,28 +249,13 @@ static void on_retry(uv_timer_t *timer)
 	zr_robot__want_slot(s->robot, s);
 }
 
-static char *env_name(const char *prefix, const char *key)
-{
-	char *e = NULL;
-	if (asprintf(&e, "%s%s", prefix, key) < 0) {
-		return NULL;
-	}
-	for (char *c = e + strlen(prefix); *c; c++) {
-		*c = isalnum((unsigned char)*c) ? (char)toupper((unsigned char)*c) : '_';
-	}
-	return e;
-}
-
 static int env_add_json(char ***env, size_t *n, const char *prefix, const json_t *obj)
 {
 	const char *key;
 	json_t *v;
 	json_object_foreach((json_t *)obj, key, v) {
-		_cleanup_free_ char *name = env_name(prefix, key);
-		_cleanup_free_ char *text = json_is_string(v) ? strdup(json_string_value(v))
-							      : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-		char *kv = NULL;
-		if (!name || !text || asprintf(&kv, "%s=%s", name, text) < 0) {
+		char *kv = zr_env_var(prefix, key, v);
+		if (!kv) {
 			return -ENOMEM;
 		}
 		(*env)[(*n)++] = kv;

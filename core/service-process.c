@@ -104,19 +104,6 @@ int zr_service__process_restore(struct zr_service *s, const struct zr_store_serv
 
 /* ---- the environment of a server ---- */
 
-/* "DATA_" + key in upper case, other characters '_' (as actions get them, DESIGN §4). */
-static char *env_name(const char *prefix, const char *key)
-{
-	char *e = NULL;
-	if (asprintf(&e, "%s%s", prefix, key) < 0) {
-		return NULL;
-	}
-	for (char *c = e + strlen(prefix); *c; c++) {
-		*c = isalnum((unsigned char)*c) ? (char)toupper((unsigned char)*c) : '_';
-	}
-	return e;
-}
-
 /* Sets kv ("NAME=VALUE", taken) in env (room for it is there), replacing one of the same
  * name: a later source wins, and execve would otherwise pass both. */
 static void env_put(char **env, size_t *n, char *kv)
@@ -158,11 +145,8 @@ static int server_env(struct zr_service *s, const char *action, char ***ret, cha
 	json_t *v;
 	int err = 0;
 	json_object_foreach(s->data, key, v) {
-		_cleanup_free_ char *name = env_name("DATA_", key);
-		_cleanup_free_ char *text = json_is_string(v) ? strdup(json_string_value(v))
-							      : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-		char *kv = NULL;
-		if (!name || !text || asprintf(&kv, "%s=%s", name, text) < 0) {
+		char *kv = zr_env_var("DATA_", key, v);
+		if (!kv) {
 			err = -ENOMEM;
 			goto out;
 		}
