@@ -209,7 +209,10 @@ int zr_sup_create(const struct zr_sup_config *cfg, const struct zr_sup_persist *
 	zr_sup__ensure_outlog(s);
 	if (restored && restored->pid > 0 && !adopt(s, restored)) {
 		/* Gone, or the pid is someone else's now: only what is left in its cgroup, or
-		 * carries its marker, is ours to kill (never the pid or its group). */
+		 * carries its marker, is ours to kill (never the pid or its group). The marker
+		 * too, cgroup or not: a server moved out of its cgroup (which is why it was not
+		 * adopted) would otherwise hold its port against the new one. */
+		s->marks_possible = true;
 		if (restored->cgroup) {
 			s->cgroup = strdup(restored->cgroup);
 		}
