@@ -116,6 +116,8 @@ struct zr_robot {
 	uv_timer_t sample_timer;
 	unsigned sups, sups_closing;
 	int timers_open; /* while destroyed: stop_timer and sample_timer not closed yet */
+	/* Stored applies (apply.h): name → struct zr_apply_stored; apply.c's. */
+	struct zr_map blueprints;
 };
 
 /* Creates a robot; cfg strings are copied. */

@@ -77,6 +77,12 @@ struct zr_service {
 	/* Its supervised server (service-process.c), NULL while its template has no process;
 	 * owned. */
 	struct zr_service_process *process;
+	/* AYS parent (DESIGN §8): "T/S" of its parent, or NULL; owned. Children are found by a
+	 * walk (zr_robot_children). Set through zr_service_set_parent, stored (schema 6). */
+	char *parent;
+	/* The stored apply (apply.h) that last created or updated it, or NULL; owned, stored:
+	 * `zrobot apply --prune` deletes the services that carry its name and it no longer lists. */
+	char *blueprint;
 };
 
 typedef void (*zr_done_cb)(int err, void *data);
@@ -216,6 +222,40 @@ const char *zr_service_producer(const struct zr_service *s, const char *role);
  * -EINVAL with *ret_err. */
 int zr_service__check_producers(struct zr_robot *r, const struct zr_template *t, const char *self,
 				const json_t *data, char **ret_err);
+
+/* ---- parents and children (AYS; DESIGN §8) ---- */
+
+/* Sets (parent "T/S") or clears (NULL) the parent of s, as who (may_change on s): -EINVAL with
+ * why (no such service, itself, a cycle: "cycle: a/x -> b/y -> a/x"), -EACCES; else 0 and cb
+ * once durable (the parent symlink and the parent's children/ show it from then on). The
+ * `ctl` command "parent T/S" and "parent none" come here. A pending service (created in this
+ * loop turn, not committed yet) may be given a parent: the change joins its commit group. */
+int zr_service_set_parent(struct zr_service *s, const struct zr_actor *who, const char *parent,
+			  char **why, zr_done_cb cb, void *cbdata);
+/* Records the blueprint name s carries (NULL: none); stored with the next group. -ENOMEM. */
+int zr_service_set_blueprint(struct zr_service *s, const char *name);
+/* Calls fn for each child of s (services whose parent is s->path), in name order. */
+void zr_robot_children(struct zr_robot *r, const struct zr_service *s,
+		       void (*fn)(struct zr_service *child, void *data), void *data);
+
+/* ---- relations (DESIGN §8): consumes roles with min, max, auto ---- */
+
+/* The producers data names for role: a string (one) or a list of strings (zero or more); up to
+ * max paths into ret (borrowed from data). Returns how many there are (may exceed max), 0 for
+ * none or a role data does not hold. */
+size_t zr_role_producers(const json_t *data, const char *role, const char **ret, size_t max);
+/* Roles of t with "auto": true that data (an object, changed in place) leaves empty get the
+ * producer "<role's template>/<name>" (name: the consumer's). Returns in *ret (malloc'd array of
+ * malloc'd "T/S", *ret_n of them) those of these producers the robot does not have yet: the
+ * caller creates them, with their template's defaults, before the consumer (mkdir and apply
+ * alike). 0, or -ENOMEM. */
+int zr_relations_auto(struct zr_robot *r, const struct zr_template *t, const char *name,
+		      json_t *data, char ***ret, size_t *ret_n);
+/* Whether the roles of s are satisfied (each names between min and max producers, each local
+ * one present): 0, or -EINVAL with *why ("role 'db' needs at least 1 producer, has 0").
+ * Actions of the user lane are refused while it fails; the state line "relation <role>
+ * ok|error" says it. */
+int zr_relations_check(const struct zr_service *s, char **why);
 
 /* Records a refused write: sets lasterror and logs it. path is relative to the mount. */
 void zr_service_refuse(struct zr_service *s, const char *path, int err, const char *reason);

@@ -10,7 +10,7 @@
 struct zr_store;
 
 /* The schema this build writes; a database with a newer one is refused. */
-#define ZR_STORE_SCHEMA 5
+#define ZR_STORE_SCHEMA 6
 
 /* Opens (creating or migrating) <data_dir>/zrobot.db. Runs on the caller's thread: call it
  * before the loop runs. Returns 0, or a negative errno with *ret_err (malloc'd). */
@@ -33,6 +33,8 @@ struct zr_store_service {
 	int64_t pid, start_time;
 	const char *cgroup;     /* NULL: none (process groups) */
 	bool failed;
+	/* Schema 6 (blueprints): its parent "T/S" and the stored apply it carries, or NULL. */
+	const char *parent, *blueprint;
 };
 
 /* The durable part of a service's supervised server (supervise.h struct zr_sup_persist). */
@@ -79,6 +81,12 @@ int zr_store_unlinks(struct zr_store *st,
 		     int (*fn)(const char *remote, const char *producer, const char *consumer, void *data),
 		     void *data);
 
+/* Calls fn with each stored apply (apply.h; schema 6), in name order. */
+int zr_store_blueprints(struct zr_store *st,
+			int (*fn)(const char *name, const char *content, size_t len,
+				  const char *outcome, long long applied_ns, void *data),
+			void *data);
+
 /* The highest task id ever given (0 for none). */
 int64_t zr_store_last_task_id(struct zr_store *st);
 /* Calls fn with each (template, uid, action) that stored tasks use. */
@@ -97,6 +105,12 @@ int zr_store_service_data(struct zr_store *st, const char *guid, const char *dat
 int zr_store_service_uid(struct zr_store *st, const char *guid, const char *uid);
 int zr_store_service_state(struct zr_store *st, const char *guid, const char *state);
 int zr_store_service_deleting(struct zr_store *st, const char *guid);
+/* The service's parent "T/S" (NULL: none) and the stored apply it carries (NULL: none). */
+int zr_store_service_parent(struct zr_store *st, const char *guid, const char *parent);
+int zr_store_service_blueprint(struct zr_store *st, const char *guid, const char *name);
+/* Records a stored apply (replacing one of that name), or forgets it (content NULL). */
+int zr_store_blueprint_put(struct zr_store *st, const char *name, const char *content, size_t len,
+			   const char *outcome, long long applied_ns);
 /* The version (uid) a service moves to once its running task ends; NULL once it has. */
 int zr_store_service_upgrade_to(struct zr_store *st, const char *guid, const char *uid, bool internal);
 /* Deletes the service, its tasks, its remote consumers and its server's row (all or none). */

@@ -36,6 +36,16 @@ struct zr_action_def {
 	bool admin;       /* "admin": true: only the admin token or local root may run it */
 };
 
+/* A "consumes" role (DESIGN §8): {"template": T, "min": N, "max": N, "auto": bool}. Its data
+ * field holds a producer path ("T/S", "@remote/R/T/S") or, when max > 1, a list of them. */
+struct zr_role {
+	char *name;     /* the role, also its data field */
+	char *template; /* the producers' template, or NULL (any) */
+	unsigned min;   /* default 0 */
+	unsigned max;   /* default 1; >= min, >= 1 */
+	bool auto_create; /* "auto": true (needs template, min <= 1): create a missing producer */
+};
+
 struct zr_template {
 	char *name;
 	char *version;     /* semantic version, e.g. "1.2.0" */
@@ -52,6 +62,8 @@ struct zr_template {
 	json_t *process;  /* "process" object or NULL; borrowed from manifest */
 	struct zr_process_def *proc; /* process parsed (process-def.h), or NULL; owned */
 	json_t *consumes; /* "consumes" object or NULL; borrowed from manifest */
+	struct zr_role *roles; /* parsed from consumes, sorted by name; owned */
+	size_t n_roles;
 	bool missing;     /* a stand-in for a template that is gone: services keep their place */
 	bool users;       /* "users": true: offered to HTTP user tokens (they may create services) */
 };
