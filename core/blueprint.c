@@ -388,8 +388,9 @@ static int long_service(struct walk *w, uint32_t item)
 		val[i] = node(w, k)->next;
 	}
 	struct zr_bp_pos pos = node(w, item)->pos;
-	if (val[1] == ZR_YTREE_NONE) {
-		return zr_ytree__fail(w->ret_err, -EINVAL, pos, "a service without 'name'");
+	if (val[0] == ZR_YTREE_NONE || val[1] == ZR_YTREE_NONE) {
+		return zr_ytree__fail(w->ret_err, -EINVAL, pos, "a service without '%s'",
+				      val[0] == ZR_YTREE_NONE ? "template" : "name");
 	}
 	int r = 0;
 	const char *tmpl = text_of(w, val[0], "template", &r), *name, *version = NULL;
@@ -469,12 +470,12 @@ static int list_of(struct walk *w, uint32_t v, const char *what, size_t max, con
 	return 0;
 }
 
+/* services: a list, its length checked by walk_root */
 static int services(struct walk *w, uint32_t v)
 {
-	int r = list_of(w, v, "services", ZR_BP_MAX_SERVICES, "services");
-	if (r < 0) {
-		return r;
-	}
+	static const char *const long_keys[] = {"template", "name", "version", "data", "parent",
+						NULL};
+	int r = 0;
 	for (uint32_t item = node(w, v)->first; item != ZR_YTREE_NONE && r == 0;
 	     item = node(w, item)->next) {
 		const struct zr_ynode *n = node(w, item);
@@ -483,8 +484,9 @@ static int services(struct walk *w, uint32_t v)
 			for (uint32_t k = n->first; k != ZR_YTREE_NONE;
 			     k = node(w, node(w, k)->next)->next) {
 				const struct zr_ynode *kn = node(w, k);
-				long_form |= kn->kind == ZR_YNODE_SCALAR &&
-					     !strcmp(zr_ytree__text(w->t, kn), "template");
+				for (size_t i = 0; kn->kind == ZR_YNODE_SCALAR && long_keys[i]; i++) {
+					long_form |= !strcmp(zr_ytree__text(w->t, kn), long_keys[i]);
+				}
 			}
 		}
 		if (long_form) {
@@ -665,9 +667,10 @@ static int action_block(struct walk *w, uint32_t item)
 	return -ENOMEM;
 }
 
+/* actions: a list, its length checked by walk_root */
 static int actions(struct walk *w, uint32_t v)
 {
-	int r = list_of(w, v, "actions", ZR_BP_MAX_ACTIONS, "action blocks");
+	int r = 0;
 	for (uint32_t item = node(w, v)->first; item != ZR_YTREE_NONE && r == 0;
 	     item = node(w, item)->next) {
 		r = action_block(w, item);
@@ -676,8 +679,10 @@ static int actions(struct walk *w, uint32_t v)
 }
 
 /* "# zrobot: name=NAME dry-run prune" on a line of its own; the first such line counts. A
- * comment for YAML, and for JSON too: libyaml skips '#' comments in flow context. */
-static int directive(const char *text, size_t len, struct zr_bp *bp, char **ret_err)
+ * comment for YAML, and for JSON too: libyaml skips '#' comments in flow context. A line
+ * inside a multi-line scalar (a script in a block scalar) is text, not a directive. */
+static int directive(const char *text, size_t len, const struct zr_ytree *tree,
+		     struct zr_bp *bp, char **ret_err)
 {
 	static const char tag[] = "zrobot:";
 	unsigned line = 1;
@@ -696,7 +701,8 @@ static int directive(const char *text, size_t len, struct zr_bp *bp, char **ret_
 		while (i < end && (text[i] == ' ' || text[i] == '\t')) {
 			i++;
 		}
-		if (end - i < sizeof(tag) - 1 || memcmp(text + i, tag, sizeof(tag) - 1) != 0) {
+		if (end - i < sizeof(tag) - 1 || memcmp(text + i, tag, sizeof(tag) - 1) != 0 ||
+		    zr_ytree__in_scalar(tree, line)) {
 			at = next;
 			continue;
 		}
@@ -799,9 +805,9 @@ int zr_bp_parse(const char *text, size_t len, struct zr_bp **ret, char **ret_err
 	struct zr_ytree tree = {0};
 	struct walk w = {.t = &tree, .bp = bp, .ret_err = ret_err};
 	char *err = NULL;
-	int r = directive(text, len, bp, &err);
+	int r = zr_ytree__parse(&tree, text, len, &err);
 	if (r == 0) {
-		r = zr_ytree__parse(&tree, text, len, &err);
+		r = directive(text, len, &tree, bp, &err);
 	}
 	if (r == 0) {
 		w.ret_err = &err;

@@ -101,6 +101,43 @@ static int add_text(struct zr_ytree *t, const unsigned char *s, size_t n, uint32
 	return 0;
 }
 
+/* Records the lines after a scalar's first that it covers. A block scalar ends at column 0
+ * of the line after its text: that line is not covered. */
+static int add_span(struct zr_ytree *t, yaml_mark_t start, yaml_mark_t end)
+{
+	struct zr_yspan span = {.first = (unsigned)start.line + 2,
+				.last = (unsigned)end.line + (end.column > 0)};
+	if (span.first > span.last) {
+		return 0;
+	}
+	if (t->n_spans == t->spans_cap) {
+		size_t cap = t->spans_cap ? t->spans_cap * 2 : 16;
+		struct zr_yspan *p = realloc(t->spans, cap * sizeof(*p));
+		if (!p) {
+			return -ENOMEM;
+		}
+		t->spans = p;
+		t->spans_cap = cap;
+	}
+	t->spans[t->n_spans++] = span;
+	return 0;
+}
+
+bool zr_ytree__in_scalar(const struct zr_ytree *t, unsigned line)
+{
+	/* Scalars come in document order and do not overlap: a binary search. */
+	size_t lo = 0, hi = t->n_spans;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (t->spans[mid].last < line) {
+			lo = mid + 1;
+		} else {
+			hi = mid;
+		}
+	}
+	return lo < t->n_spans && t->spans[lo].first <= line;
+}
+
 /* The open containers while reading: each with its last child, to link the next one. */
 struct open {
 	uint32_t node, last;
@@ -182,6 +219,10 @@ static int on_event(struct zr_ytree *t, const yaml_event_t *e, struct open *stac
 		if (r < 0) {
 			return r;
 		}
+		r = add_span(t, e->start_mark, e->end_mark);
+		if (r < 0) {
+			return r;
+		}
 		break;
 	case YAML_MAPPING_START_EVENT:
 	case YAML_SEQUENCE_START_EVENT:
@@ -248,6 +289,7 @@ void zr_ytree__done(struct zr_ytree *t)
 {
 	free(t->nodes);
 	free(t->strs);
+	free(t->spans);
 	*t = (struct zr_ytree){0};
 }
 
@@ -394,16 +436,19 @@ static int map_json(const struct zr_ytree *t, uint32_t i, json_t **ret, char **r
 		if (!key) {
 			break;
 		}
-		if (json_object_get(o, key)) {
+		json_t *x = NULL;
+		r = zr_ytree__json(t, v, &x, ret_err);
+		if (r < 0) {
+			break;
+		}
+		/* A key given twice replaces the first: seen by the size, with one lookup. */
+		size_t before = json_object_size(o);
+		if (json_object_set_new(o, key, x) < 0) {
+			r = -ENOMEM;
+		} else if (json_object_size(o) == before) {
 			char buf[72];
 			r = zr_ytree__fail(ret_err, -EINVAL, t->nodes[k].pos, "key '%s' given twice",
 					   zr_ytree__show(key, strlen(key), buf, sizeof(buf)));
-			break;
-		}
-		json_t *x = NULL;
-		r = zr_ytree__json(t, v, &x, ret_err);
-		if (r == 0 && json_object_set_new(o, key, x) < 0) {
-			r = -ENOMEM;
 		}
 		k = t->nodes[v].next;
 	}

@@ -330,6 +330,20 @@ TEST(directive)
 	bp = parse_ok("services: [] # zrobot: prune\n# zrobots: prune\n# robot: x\n");
 	ASSERT_FALSE(bp->prune);
 	zr_bp_free(bp);
+	/* Text in a scalar of several lines is not a comment. */
+	bp = parse_ok("services:\n"
+		      "  - a/b:\n"
+		      "      script: |\n"
+		      "        # zrobot: prune\n"
+		      "        echo\n"
+		      "      quoted: \"x\n"
+		      "        # zrobot: prune\"\n"
+		      "# zrobot: dry-run\n");
+	ASSERT_FALSE(bp->prune);
+	ASSERT_TRUE(bp->dry_run);
+	assert_json(bp->services[0].data, "{\"script\": \"# zrobot: prune\\necho\\n\","
+					  " \"quoted\": \"x # zrobot: prune\"}");
+	zr_bp_free(bp);
 	parse_fails("services: []\n# zrobot: name=web dryrun\n", -EINVAL,
 		    "line 2, column 20: unknown directive 'dryrun' (want name=NAME, dry-run, "
 		    "prune)");
@@ -392,6 +406,10 @@ TEST(refusals)
 		    "parent)");
 	parse_fails("services:\n  - {template: redis}\n", -EINVAL,
 		    "line 2, column 5: a service without 'name'");
+	parse_fails("services:\n  - {name: c, data: {}}\n", -EINVAL,
+		    "line 2, column 5: a service without 'template'");
+	parse_fails("services:\n  - name: c\n", -EINVAL,
+		    "line 2, column 5: a service without 'template'");
 	parse_fails("services:\n  - template: redis\n    name: Cache\n", -EINVAL,
 		    "line 3, column 11: bad service name 'Cache' (must match "
 		    "[a-z0-9][a-z0-9_.-]{0,62})");
