@@ -173,9 +173,10 @@ static int check_props(const yaml_char_t *anchor, const yaml_char_t *tag, yaml_m
 {
 	char buf[72];
 	if (anchor) {
-		return zr_ytree__fail(ret_err, -EINVAL, mark_pos(m), "anchors (&%s) are not allowed",
-				      zr_ytree__show((const char *)anchor, strlen((const char *)anchor),
-						     buf, sizeof(buf)));
+		return zr_ytree__fail(
+			ret_err, -EINVAL, mark_pos(m), "anchors (&%s) are not allowed",
+			zr_ytree__show((const char *)anchor, strlen((const char *)anchor), buf,
+				       sizeof(buf)));
 	}
 	if (tag) {
 		return zr_ytree__fail(ret_err, -EINVAL, mark_pos(m), "tags (%s) are not allowed",
@@ -185,8 +186,8 @@ static int check_props(const yaml_char_t *anchor, const yaml_char_t *tag, yaml_m
 	return 0;
 }
 
-static int on_event(struct zr_ytree *t, const yaml_event_t *e, struct open *stack,
-		    size_t *depth, unsigned *docs, char **ret_err)
+static int on_event(struct zr_ytree *t, const yaml_event_t *e, struct open *stack, size_t *depth,
+		    unsigned *docs, char **ret_err)
 {
 	uint32_t node;
 	int r;
@@ -229,8 +230,8 @@ static int on_event(struct zr_ytree *t, const yaml_event_t *e, struct open *stac
 		r = e->type == YAML_MAPPING_START_EVENT
 			    ? check_props(e->data.mapping_start.anchor, e->data.mapping_start.tag,
 					  e->start_mark, ret_err)
-			    : check_props(e->data.sequence_start.anchor,
-					  e->data.sequence_start.tag, e->start_mark, ret_err);
+			    : check_props(e->data.sequence_start.anchor, e->data.sequence_start.tag,
+					  e->start_mark, ret_err);
 		if (r < 0) {
 			return r;
 		}
@@ -357,8 +358,8 @@ int zr_ytree__scalar(const struct zr_ytree *t, uint32_t i, json_t **ret, char **
 	} else if (is_one_of(s, falses)) {
 		v = json_false();
 	} else if (is_one_of(s + (*s == '-' || *s == '+'), infs)) {
-		return zr_ytree__fail(ret_err, -EINVAL, n->pos,
-				      "%s is not a number JSON can carry", s);
+		return zr_ytree__fail(ret_err, -EINVAL, n->pos, "%s is not a number JSON can carry",
+				      s);
 	} else {
 		const char *p = s + (*s == '-' || *s == '+'), *end;
 		if (is_digits(p, &end) && *end == '\0') {
@@ -447,7 +448,8 @@ static int map_json(const struct zr_ytree *t, uint32_t i, json_t **ret, char **r
 			r = -ENOMEM;
 		} else if (json_object_size(o) == before) {
 			char buf[72];
-			r = zr_ytree__fail(ret_err, -EINVAL, t->nodes[k].pos, "key '%s' given twice",
+			r = zr_ytree__fail(ret_err, -EINVAL, t->nodes[k].pos,
+					   "key '%s' given twice",
 					   zr_ytree__show(key, strlen(key), buf, sizeof(buf)));
 		}
 		k = t->nodes[v].next;

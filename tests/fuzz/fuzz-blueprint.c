@@ -120,7 +120,8 @@ static char *write_back(const struct zr_bp *bp)
 		json_t *list = json_object_get(children, bp->children[i].parent);
 		if (!list) {
 			list = json_array();
-			FUZZ_CHECK(json_object_set_new(children, bp->children[i].parent, list) == 0);
+			FUZZ_CHECK(json_object_set_new(children, bp->children[i].parent, list) ==
+				   0);
 		}
 		FUZZ_CHECK(json_array_append_new(list, json_string(bp->children[i].child)) == 0);
 	}
@@ -133,7 +134,8 @@ static char *write_back(const struct zr_bp *bp)
 		}
 		FUZZ_CHECK(json_object_set_new(o, "actions", names) == 0);
 		if (a->template) {
-			FUZZ_CHECK(json_object_set_new(o, "template", json_string(a->template)) == 0);
+			FUZZ_CHECK(json_object_set_new(o, "template", json_string(a->template)) ==
+				   0);
 		}
 		if (a->service) {
 			FUZZ_CHECK(json_object_set_new(o, "service", json_string(a->service)) == 0);
