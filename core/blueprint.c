@@ -262,9 +262,11 @@ static int directive(const char *text, size_t len, const struct zr_ytree *tree, 
 	static const char tag[] = "zrobot:";
 	unsigned line = 1;
 	for (size_t at = 0; at < len; line++) {
-		const char *nl = memchr(text + at, '\n', len - at);
-		size_t end = nl ? (size_t)(nl - text) : len, i = at;
-		size_t next = nl ? end + 1 : len;
+		size_t end = at, b = 0;
+		while (end < len && (b = zr_ytree__break(text, len, end)) == 0) {
+			end++;
+		}
+		size_t next = end + b, i = at;
 		while (i < end && (text[i] == ' ' || text[i] == '\t')) {
 			i++;
 		}
@@ -292,7 +294,10 @@ static int directive(const char *text, size_t len, const struct zr_ytree *tree, 
 			if (w == i) {
 				break;
 			}
-			struct zr_bp_pos pos = {.line = line, .column = (unsigned)(w - at) + 1};
+			struct zr_bp_pos pos = {.line = line, .column = 1};
+			for (size_t c = at; c < w; c++) {
+				pos.column += ((unsigned char)text[c] & 0xc0) != 0x80;
+			}
 			size_t n = i - w;
 			const char *word = text + w;
 			char show[72];

@@ -47,18 +47,40 @@ static struct zr_bp_pos mark_pos(yaml_mark_t m)
 	return (struct zr_bp_pos){.line = (unsigned)m.line + 1, .column = (unsigned)m.column + 1};
 }
 
+size_t zr_ytree__break(const char *text, size_t len, size_t i)
+{
+	const unsigned char *s = (const unsigned char *)text + i;
+	size_t left = len - i;
+	if (s[0] == '\r') {
+		return left >= 2 && s[1] == '\n' ? 2 : 1;
+	}
+	if (s[0] == '\n') {
+		return 1;
+	}
+	if (left >= 2 && s[0] == 0xc2 && s[1] == 0x85) {
+		return 2;
+	}
+	if (left >= 3 && s[0] == 0xe2 && s[1] == 0x80 && (s[2] == 0xa8 || s[2] == 0xa9)) {
+		return 3;
+	}
+	return 0;
+}
+
 /* The position of byte offset in text: libyaml gives only the offset for a reader error
- * (bad UTF-8, a control character). Columns count characters, as libyaml's marks do. */
+ * (bad UTF-8, a control character). Lines and columns are counted as libyaml's marks are. */
 static struct zr_bp_pos offset_pos(const char *text, size_t len, size_t offset)
 {
 	struct zr_bp_pos pos = {1, 1};
-	for (size_t i = 0; i < offset && i < len; i++) {
-		if (text[i] == '\n') {
+	for (size_t i = 0; i < offset && i < len;) {
+		size_t b = zr_ytree__break(text, len, i);
+		if (b > 0) {
 			pos.line++;
 			pos.column = 1;
-		} else if (((unsigned char)text[i] & 0xc0) != 0x80) {
-			pos.column++;
+			i += b;
+			continue;
 		}
+		pos.column += ((unsigned char)text[i] & 0xc0) != 0x80;
+		i++;
 	}
 	return pos;
 }

@@ -42,6 +42,10 @@ struct zr_ytree {
 	size_t n_spans, spans_cap;
 };
 
+/* The length of the line break at text[i] (i < len), or 0: libyaml counts "\r\n", "\r",
+ * "\n", NEL, LS and PS as one break each, and so must whatever gives positions beside it. */
+size_t zr_ytree__break(const char *text, size_t len, size_t i);
+
 /* True when line (1-based) is inside a multi-line scalar (not a comment, whatever its text). */
 bool zr_ytree__in_scalar(const struct zr_ytree *t, unsigned line);
 

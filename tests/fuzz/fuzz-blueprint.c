@@ -10,6 +10,7 @@
 #include "blueprint.h"
 #include "fuzz.h"
 #include "util/name.h"
+#include "yaml-tree.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -18,11 +19,14 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+/* Lines as libyaml counts them: "\r\n", "\r", "\n", NEL, LS, PS each end one. */
 static unsigned count_lines(const char *buf, size_t len)
 {
 	unsigned n = 1;
-	for (size_t i = 0; i < len; i++) {
-		n += buf[i] == '\n';
+	for (size_t i = 0; i < len;) {
+		size_t b = zr_ytree__break(buf, len, i);
+		n += b > 0;
+		i += b > 0 ? b : 1;
 	}
 	return n;
 }

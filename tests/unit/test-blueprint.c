@@ -356,6 +356,16 @@ TEST(directive)
 	parse_fails("# zrobot: name=Web\n", -EINVAL,
 		    "line 1, column 11: bad blueprint name 'Web' (must match "
 		    "[a-z0-9][a-z0-9_.-]{0,62})");
+	/* Lines end as libyaml ends them: at \r, \r\n, \n, NEL, LS, PS; columns count characters. */
+	parse_fails("services: []\r# x\r\n# y\xc2\x85# z\xe2\x80\xa8#\xe2\x80\xa9"
+		    "# zrobot: prune \xc3\xa9\n",
+		    -EINVAL,
+		    "line 6, column 17: unknown directive '\xc3\xa9' (want name=NAME, "
+		    "dry-run, prune)");
+	parse_fails("services:\r  - a/b: {}\r  - a/b: {}\n", -EINVAL,
+		    "line 3, column 5: a/b listed twice (first at line 2)");
+	parse_fails("services:\r\n  - \xc3\xa9\xc3\xa9\x01\n", -EINVAL,
+		    "line 2, column 7: control characters are not allowed");
 	parse_fails("# zrobot: name=\n", -EINVAL,
 		    "line 1, column 11: unknown directive 'name=' (want name=NAME, dry-run, "
 		    "prune)");
