@@ -167,6 +167,12 @@ int zr_service_restore(struct zr_robot *r, const struct zr_template *t,
 	 * already, and a mkdir per service would dominate the restart. */
 	const char *bad = NULL;
 	snprintf(s->creator, sizeof(s->creator), "%s", row->creator ? row->creator : "admin");
+	/* A parent that is gone (or not loaded yet) keeps its name: zr_robot_load_store tells. */
+	if ((row->parent && !(s->parent = strdup(row->parent))) ||
+	    (row->blueprint && !(s->blueprint = strdup(row->blueprint)))) {
+		zr_service__close(s);
+		return -ENOMEM;
+	}
 	if (service_identity(s, row->guid, row->secret) < 0) {
 		bad = "guid or secret";
 	} else if (!json_is_object(s->data) || !json_is_object(s->state)) {
@@ -203,6 +209,8 @@ static void service_free(struct zr_service *s)
 	json_decref(s->data);
 	json_decref(s->state);
 	json_decref(s->rconsumers);
+	free(s->parent);
+	free(s->blueprint);
 	free(s->lasterror);
 	free(s->recur);
 	while (s->retired) {

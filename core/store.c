@@ -611,6 +611,20 @@ int zr_store_service_deleting(struct zr_store *st, const char *guid)
 	return change(st, OP_SERVICE_DELETING, false, (const char *[OP_TEXTS]){guid}, NULL);
 }
 
+int zr_store_services_deleting(struct zr_store *st, const char *const *guids, size_t n)
+{
+	struct op **ops = calloc(n ? n : 1, sizeof(*ops));
+	if (!ops) {
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		ops[i] = op_new(OP_SERVICE_DELETING, false, (const char *[OP_TEXTS]){guids[i]}, 0, NULL);
+	}
+	int err = submit(st, ops, n);
+	free(ops);
+	return err;
+}
+
 int zr_store_service_delete(struct zr_store *st, const char *guid)
 {
 	/* Its tasks, remote consumers and server's row go with it: they have no meaning

@@ -562,6 +562,69 @@ static int consumers_list(struct zr_local *t, const struct ctx *c, struct zr_nam
 	return w.err;
 }
 
+/* parent (in the service's folder: "../../T/S") and children/<t>.<s> ("../../../T/S"): the
+ * AYS tree (DESIGN §8). A parent that is gone keeps its name: the link dangles. */
+static int l_parent(struct zr_local *t, const struct node *n, const struct ctx *c, char **ret)
+{
+	(void)t, (void)n;
+	if (!c->svc->parent) {
+		return -ENOENT;
+	}
+	return asprintf(ret, "../../%s", c->svc->parent) < 0 ? -ENOMEM : 0;
+}
+
+struct child_walk {
+	const char *want; /* "<template>.<service>" to find, or NULL to list */
+	struct zr_service *found;
+	struct zr_names *l;
+	int err;
+};
+
+static void on_child(struct zr_service *child, void *data)
+{
+	struct child_walk *w = data;
+	char name[256];
+	if (child->pending) {
+		return; /* not in the tree yet */
+	}
+	snprintf(name, sizeof(name), "%s.%s", child->template->name, child->name);
+	if (w->want && strcmp(w->want, name) == 0) {
+		w->found = child;
+	} else if (!w->want && w->err == 0) {
+		w->err = zr_local__add_name(w->l, name);
+	}
+}
+
+static int l_child(struct zr_local *t, const struct node *n, const struct ctx *c, char **ret)
+{
+	struct child_walk w = {.want = n->name};
+	zr_robot_children(t->robot, c->svc, on_child, &w);
+	if (!w.found) {
+		return -ENOENT;
+	}
+	return asprintf(ret, "../../../%s", w.found->path) < 0 ? -ENOMEM : 0;
+}
+
+static const struct kind k_parent = {"parent", S_IFLNK | 0777, .readlink = l_parent};
+static const struct kind k_child = {NULL, S_IFLNK | 0777, .readlink = l_child};
+
+static int children_child(struct zr_local *t, struct ctx *c, const char *name, const struct kind **ret,
+			  uint64_t *ret_serial)
+{
+	struct child_walk w = {.want = name};
+	(void)ret_serial;
+	zr_robot_children(t->robot, c->svc, on_child, &w);
+	*ret = &k_child;
+	return w.found ? 0 : -ENOENT;
+}
+
+static int children_list(struct zr_local *t, const struct ctx *c, struct zr_names *l)
+{
+	struct child_walk w = {.l = l};
+	zr_robot_children(t->robot, c->svc, on_child, &w);
+	return w.err;
+}
+
 /* The service's own files. */
 static void c_state(struct zr_local *t, const struct node *n, const struct ctx *c, struct zr_buf *b)
 {
@@ -598,11 +661,12 @@ static void c_info(struct zr_local *t, const struct node *n, const struct ctx *c
 	const char *role;
 	json_t *spec;
 	(void)t, (void)n;
-	_cleanup_json_ json_t *o = json_pack("{ss ss ss ss ss ss ss s{} sn}", "name", s->name, "template",
-					     s->template->name, "uid", s->template->uid, "version",
-					     s->template->version, "guid", s->guid, "created",
+	_cleanup_json_ json_t *o = json_pack("{ss ss ss ss ss ss ss s{} sn ss? ss?}", "name", s->name,
+					     "template", s->template->name, "uid", s->template->uid,
+					     "version", s->template->version, "guid", s->guid, "created",
 					     zr_time_format(s->created_ns, ts), "creator", s->creator,
-					     "producers", "process");
+					     "producers", "process", "parent", s->parent, "blueprint",
+					     s->blueprint);
 	const struct zr_sup *sup = zr_service_sup(s);
 	if (o && sup) {
 		pid_t pid = zr_sup_pid(sup);
@@ -701,6 +765,8 @@ static const struct kind k_process = {"process", DIR_RO, .fixed = process_entrie
 
 static const struct kind k_actions = {"actions", DIR_RO, .child = actions_child, .list = actions_list,
 				      .time = TIME_CREATED};
+static const struct kind k_children = {"children", DIR_RO, .child = children_child,
+				       .list = children_list};
 static const struct kind k_consumers = {"consumers", DIR_RO, .child = consumers_child,
 					.list = consumers_list};
 static const struct kind k_ctl = {"ctl", FILE_WO, .time = TIME_CREATED, .write = zr_local__write_ctl};
@@ -720,14 +786,19 @@ static const struct kind k_tasks = {"tasks", DIR_RO, .fixed = tasks_entries, .ch
 static const struct kind k_upgrade = {"upgrade", S_IFREG | 0600, .content = c_upgrade, .time = TIME_CREATED,
 				      .write = zr_local__write_upgrade};
 static const struct kind *const service_entries[] = {
-	&k_actions, &k_consumers, &k_ctl, &k_data, &k_events, &k_info, &k_lasterror,
+	&k_actions, &k_children, &k_consumers, &k_ctl, &k_data, &k_events, &k_info, &k_lasterror,
 	&k_log, &k_producers, &k_results, &k_state, &k_tasks, &k_upgrade, NULL,
 };
-/* process/ is there while the service's server is supervised (its template has a process). */
+/* process/ is there while the service's server is supervised (its template has a process);
+ * parent while it has one. */
 static int service_child(struct zr_local *t, struct ctx *c, const char *name, const struct kind **ret,
 			 uint64_t *ret_serial)
 {
 	(void)t, (void)ret_serial;
+	if (strcmp(name, "parent") == 0) {
+		*ret = &k_parent;
+		return c->svc->parent ? 0 : -ENOENT;
+	}
 	*ret = &k_process;
 	return strcmp(name, "process") == 0 && zr_service_sup(c->svc) ? 0 : -ENOENT;
 }
@@ -735,6 +806,9 @@ static int service_child(struct zr_local *t, struct ctx *c, const char *name, co
 static int service_list(struct zr_local *t, const struct ctx *c, struct zr_names *l)
 {
 	(void)t;
+	if (c->svc->parent && zr_local__add_name(l, "parent") < 0) {
+		return -ENOMEM;
+	}
 	return zr_service_sup(c->svc) ? zr_local__add_name(l, "process") : 0;
 }
 
