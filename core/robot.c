@@ -271,6 +271,8 @@ static void on_created(int err, void *data)
 		}
 		log_info("Created service %s (%s)", s->path, s->template->uid);
 		zr_service__event(s, "service.created", json_pack("{ss}", "uid", s->template->uid));
+		zr_relations__update(s);
+		zr_relations__producer_changed(r, s);
 		zr_service__activate(s);
 	}
 	c->cb(err, NULL, s, c->data);
@@ -553,6 +555,7 @@ static void on_deleted(int err, void *data)
 				r->hooks.service_removed(s, r->hooks.data);
 			}
 			service_detach(r, s);
+			zr_relations__producer_changed(r, s);
 		}
 	}
 	d->cb(err, d->data);
@@ -568,11 +571,9 @@ void zr_robot_consumers(struct zr_robot *r, const struct zr_service *s,
 {
 	struct zr_robot_iter it = {0};
 	for (struct zr_service *c; (c = zr_robot_next_service(r, &it));) {
-		const char *role;
-		json_t *spec;
-		json_object_foreach(c->template->consumes, role, spec) {
-			const char *p = zr_service_producer(c, role);
-			if (p && strcmp(p, s->path) == 0) {
+		for (size_t i = 0; i < c->template->n_roles; i++) {
+			const char *role = c->template->roles[i].name;
+			if (zr_role_names(c->data, role, s->path)) {
 				fn(c, role, data);
 			}
 		}
@@ -927,6 +928,8 @@ static void start_service(struct zr_service *s)
 		zr_service__upgrade_if_idle(s);
 		return;
 	}
+	/* A template's roles may have changed since the state lines were written. */
+	zr_relations__update(s);
 	zr_service__activate(s);
 	if (zr_queue_peek(&s->queue)) {
 		zr_robot__want_slot(r, s);
