@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "apply.h"
 #include "cgroup.h"
 #include "config.h"
 #include "repos.h"
@@ -896,6 +897,9 @@ int zr_robot_load_store(struct zr_robot *r)
 	if (err == 0) {
 		err = zr_store_rconsumers(r->cfg.store, load_rconsumer, &l);
 	}
+	if (err == 0) {
+		err = zr_apply_load(r);
+	}
 
 	zr_map_done(&l.by_hash);
 	zr_map_done(&l.by_guid);
@@ -1156,6 +1160,7 @@ void zr_robot_destroy(struct zr_robot *r)
 		free(rt);
 	}
 	zr_map_done(&r->templates);
+	zr_apply_free_all(r);
 	zr_quota_done(&r->quota);
 	zr_journal_done(&r->events);
 	zr_journal_done(&r->log);
