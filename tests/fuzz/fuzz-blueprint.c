@@ -10,6 +10,7 @@
 #include "blueprint.h"
 #include "fuzz.h"
 #include "util/name.h"
+#include "yaml-tree.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -18,11 +19,14 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+/* Lines as libyaml counts them: "\r\n", "\r", "\n", NEL, LS, PS each end one. */
 static unsigned count_lines(const char *buf, size_t len)
 {
 	unsigned n = 1;
-	for (size_t i = 0; i < len; i++) {
-		n += buf[i] == '\n';
+	for (size_t i = 0; i < len;) {
+		size_t b = zr_ytree__break(buf, len, i);
+		n += b > 0;
+		i += b > 0 ? b : 1;
 	}
 	return n;
 }
@@ -98,6 +102,31 @@ static void check_bp(const struct zr_bp *bp, unsigned lines)
 	}
 }
 
+/* jansson writes NEL, LS and PS as they are, which the parser refuses (line breaks for YAML):
+ * as \uXXXX escapes, as a writer of blueprints must. They are only ever inside strings here.
+ * Takes text, returns the escaped copy. */
+static char *escape_unicode_breaks(char *text)
+{
+	size_t len = strlen(text), o = 0;
+	char *out = malloc(len * 2 + 1);
+	FUZZ_CHECK(out);
+	for (size_t i = 0; i < len;) {
+		size_t b = zr_ytree__break(text, len, i);
+		if (b >= 2 && text[i] != '\r') {
+			o += (size_t)sprintf(out + o, "\\u%s",
+					     b == 2                  ? "0085"
+					     : text[i + 2] == '\xa8' ? "2028"
+								     : "2029");
+			i += b;
+		} else {
+			out[o++] = text[i++];
+		}
+	}
+	out[o] = '\0';
+	free(text);
+	return out;
+}
+
 /* bp as a JSON blueprint in the long form, with its directive: it must parse to the same. */
 static char *write_back(const struct zr_bp *bp)
 {
@@ -120,7 +149,8 @@ static char *write_back(const struct zr_bp *bp)
 		json_t *list = json_object_get(children, bp->children[i].parent);
 		if (!list) {
 			list = json_array();
-			FUZZ_CHECK(json_object_set_new(children, bp->children[i].parent, list) == 0);
+			FUZZ_CHECK(json_object_set_new(children, bp->children[i].parent, list) ==
+				   0);
 		}
 		FUZZ_CHECK(json_array_append_new(list, json_string(bp->children[i].child)) == 0);
 	}
@@ -133,7 +163,8 @@ static char *write_back(const struct zr_bp *bp)
 		}
 		FUZZ_CHECK(json_object_set_new(o, "actions", names) == 0);
 		if (a->template) {
-			FUZZ_CHECK(json_object_set_new(o, "template", json_string(a->template)) == 0);
+			FUZZ_CHECK(json_object_set_new(o, "template", json_string(a->template)) ==
+				   0);
 		}
 		if (a->service) {
 			FUZZ_CHECK(json_object_set_new(o, "service", json_string(a->service)) == 0);
@@ -155,7 +186,7 @@ static char *write_back(const struct zr_bp *bp)
 			    bp->name ? bp->name : "", bp->dry_run ? " dry-run" : "",
 			    bp->prune ? " prune" : "", body) >= 0);
 	free(body);
-	return text;
+	return escape_unicode_breaks(text);
 }
 
 static void check_same(const struct zr_bp *a, const struct zr_bp *b)
