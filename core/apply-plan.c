@@ -614,17 +614,51 @@ static void prune_dependent_child(struct zr_service *c, void *data)
 	prune_dependent(c, NULL, data);
 }
 
+/* The services the entries name as producers or parents: kept by prune even when not listed
+ * (an auto producer never is). */
+static int named_paths(const struct apply *a, struct zr_map *ret)
+{
+	for (size_t i = 0; i < a->n_entries; i++) {
+		const struct apply_entry *e = &a->entries[i];
+		const char *paths[ROLE_PATHS_MAX + 1];
+		size_t m = 0;
+		const char *role;
+		json_t *spec;
+		json_object_foreach(e->data ? e->t->consumes : NULL, role, spec) {
+			m += role_paths(e->data, role, paths + m, ROLE_PATHS_MAX - m);
+			if (m >= ROLE_PATHS_MAX) {
+				break;
+			}
+		}
+		if (e->parent) {
+			paths[m++] = e->parent;
+		}
+		for (size_t k = 0; k < m; k++) {
+			if (zr_map_put(ret, paths[k], (void *)1) == -ENOMEM) {
+				return -ENOMEM;
+			}
+		}
+	}
+	return 0;
+}
+
 static int plan_prune(struct apply *a)
 {
 	struct zr_robot_iter it = {0};
+	struct zr_map named = {0};
+	if (named_paths(a, &named) < 0) {
+		zr_map_done(&named);
+		return plan_oom(a);
+	}
 	for (struct zr_service *s; (s = zr_robot_next_service(a->r, &it));) {
 		if (!s->blueprint || strcmp(s->blueprint, a->name) != 0 || service_gone(s) ||
-		    lookup(a, s->path) != (size_t)-1) {
+		    lookup(a, s->path) != (size_t)-1 || zr_map_get(&named, s->path)) {
 			continue;
 		}
 		struct zr_bp_pos none = {0, 0};
 		struct apply_entry *e = entry_add(a, s->template->name, s->name, none);
 		if (!e) {
+			zr_map_done(&named);
 			return plan_oom(a);
 		}
 		e->kind = APPLY_DELETE;
@@ -633,6 +667,7 @@ static int plan_prune(struct apply *a)
 		e->t = s->template;
 		e->order = (size_t)-1 / 2; /* after the listed ones */
 	}
+	zr_map_done(&named);
 	int err = 0;
 	for (size_t i = 0; i < a->n_entries; i++) {
 		struct apply_entry *e = &a->entries[i];
