@@ -614,6 +614,50 @@ TEST(thousand)
 	zr_buf_done(&b);
 }
 
+/* The bounds: 10,000 services with 10,000 action blocks are planned (a dry run: nothing is
+ * made) in bounded time; one more task, or one more service, is refused (E2BIG). */
+TEST(bounds)
+{
+	struct zr_buf b = {0};
+	ASSERT_OK(zr_buf_puts(&b, "services:\n"));
+	for (int i = 0; i < 10000; i++) {
+		ASSERT_OK(zr_buf_printf(&b, "  - node/b%d: {}\n", i));
+	}
+	size_t services_len = b.len;
+	ASSERT_OK(zr_buf_puts(&b, "actions:\n"));
+	for (int i = 0; i < 10000; i++) {
+		ASSERT_OK(zr_buf_printf(&b, "  - {template: node, service: b%d, actions: start}\n", i));
+	}
+	struct zr_apply_opts dry = {.dry_run = true};
+	uint64_t t0 = uv_hrtime();
+	struct outcome o;
+	apply_as(NULL, b.data, &dry, &o);
+	fprintf(stderr, "dry run of 10000 services and 10000 blocks: %.1f ms\n",
+		(double)(uv_hrtime() - t0) / 1e6);
+	ASSERT_OK(o.err);
+	ASSERT_NOT_NULL(strstr(o.text, "\nqueue node/b9999 start\n"));
+	outcome_done(&o);
+	ASSERT_NULL(svc("node/b0"));
+
+	/* Two blocks without filter: 20,000 tasks. */
+	b.len = services_len;
+	ASSERT_OK(zr_buf_puts(&b, "actions:\n  - {actions: start}\n  - {actions: start}\n"));
+	apply_as(NULL, b.data, &dry, &o);
+	ASSERT_EQ_INT(o.err, -E2BIG);
+	ASSERT_NOT_NULL(strstr(o.text, "more than 10000 tasks"));
+	outcome_done(&o);
+	zr_buf_done(&b);
+
+	ASSERT_OK(zr_buf_puts(&b, "services:\n"));
+	for (int i = 0; i <= 10000; i++) {
+		ASSERT_OK(zr_buf_printf(&b, "  - node/b%d: {}\n", i));
+	}
+	apply_as(NULL, b.data, &dry, &o);
+	ASSERT_EQ_INT(o.err, -E2BIG);
+	outcome_done(&o);
+	zr_buf_done(&b);
+}
+
 static bool stopped;
 
 static void on_stopped(struct zr_robot *r)
@@ -686,6 +730,7 @@ int main(void)
 	RUN_TEST(rights);
 	RUN_TEST(rollback);
 	RUN_TEST(thousand);
+	RUN_TEST(bounds);
 
 	zr_robot_stop(robot, on_stopped);
 	TEST_RUN_UNTIL(&loop, &tick, stopped, "the robot did not stop within 20 s");
