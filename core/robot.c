@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "apply.h"
 #include "cgroup.h"
 #include "config.h"
 #include "repos.h"
@@ -271,6 +272,8 @@ static void on_created(int err, void *data)
 		}
 		log_info("Created service %s (%s)", s->path, s->template->uid);
 		zr_service__event(s, "service.created", json_pack("{ss}", "uid", s->template->uid));
+		zr_relations__update(s);
+		zr_relations__producer_changed(r, s);
 		zr_service__activate(s);
 	}
 	c->cb(err, NULL, s, c->data);
@@ -573,6 +576,7 @@ static void on_deleted(int err, void *data)
 				r->hooks.service_removed(s, r->hooks.data);
 			}
 			service_detach(r, s);
+			zr_relations__producer_changed(r, s);
 		}
 	}
 	d->cb(err, d->data);
@@ -588,11 +592,9 @@ void zr_robot_consumers(struct zr_robot *r, const struct zr_service *s,
 {
 	struct zr_robot_iter it = {0};
 	for (struct zr_service *c; (c = zr_robot_next_service(r, &it));) {
-		const char *role;
-		json_t *spec;
-		json_object_foreach(c->template->consumes, role, spec) {
-			const char *p = zr_service_producer(c, role);
-			if (p && strcmp(p, s->path) == 0) {
+		for (size_t i = 0; i < c->template->n_roles; i++) {
+			const char *role = c->template->roles[i].name;
+			if (zr_role_names(c->data, role, s->path)) {
 				fn(c, role, data);
 			}
 		}
@@ -915,6 +917,9 @@ int zr_robot_load_store(struct zr_robot *r)
 	if (err == 0) {
 		err = zr_store_rconsumers(r->cfg.store, load_rconsumer, &l);
 	}
+	if (err == 0) {
+		err = zr_apply_load(r);
+	}
 
 	zr_map_done(&l.by_hash);
 	zr_map_done(&l.by_guid);
@@ -947,6 +952,8 @@ static void start_service(struct zr_service *s)
 		zr_service__upgrade_if_idle(s);
 		return;
 	}
+	/* A template's roles may have changed since the state lines were written. */
+	zr_relations__update(s);
 	zr_service__activate(s);
 	if (zr_queue_peek(&s->queue)) {
 		zr_robot__want_slot(r, s);
@@ -1173,6 +1180,7 @@ void zr_robot_destroy(struct zr_robot *r)
 		free(rt);
 	}
 	zr_map_done(&r->templates);
+	zr_apply_free_all(r);
 	zr_quota_done(&r->quota);
 	zr_journal_done(&r->events);
 	zr_journal_done(&r->log);

@@ -74,6 +74,8 @@ struct zr_robot_hooks {
 	/* s->parent changed from old (NULL: none; borrowed for the call): its parent link and
 	 * the children/ entry in the old parent's folder may be cached. */
 	void (*parent_changed)(struct zr_service *s, const char *old, void *data);
+	/* The data of s, which has roles, changed: producers/<role> may be another kind now. */
+	void (*producers_changed)(struct zr_service *s, void *data);
 	void *data;
 };
 

@@ -546,7 +546,7 @@ void zr_service__begin_delete(struct zr_service *s)
 				       ECANCELED);
 		}
 	}
-	for (size_t i = 0; i < s->template->n_on_delete; i++) {
+	for (size_t i = 0; !s->quiet_delete && i < s->template->n_on_delete; i++) {
 		const struct zr_action_def *a = zr_template_action(s->template, s->template->on_delete[i]);
 		_cleanup_free_ char *why = NULL;
 		if (!a || zr_service_enqueue(s, a, NULL, ZR_LANE_SYSTEM, &why, NULL, NULL) < 0) {

@@ -330,6 +330,19 @@ static void on_service_removed(struct zr_service *s, void *data)
 	watched_inval(t, find_child(t, rtemplates_node(t), s->template->name));
 }
 
+/* A role's producers/<role> may have turned from a link into a folder or back: the kernel
+ * must ask again. */
+static void on_producers_changed(struct zr_service *s, void *data)
+{
+	struct zr_local *t = data;
+	struct node *n = find_child(t, service_node(t, s), "producers");
+	for (size_t i = 0; n && i < s->template->n_roles; i++) {
+		if (find_child(t, n, s->template->roles[i].name)) {
+			zr_tree__inval_entry(t->tree, n->base.ino, s->template->roles[i].name);
+		}
+	}
+}
+
 int zr_local_create(struct zr_tree *tree, struct zr_robot *r, struct zr_local **ret)
 {
 	struct zr_local *t = calloc(1, sizeof(*t));
@@ -351,6 +364,7 @@ int zr_local_create(struct zr_tree *tree, struct zr_robot *r, struct zr_local **
 		.task_removed = on_task_removed,
 		.service_removed = on_service_removed,
 		.parent_changed = on_parent_changed,
+		.producers_changed = on_producers_changed,
 		.data = t,
 	};
 	zr_waiter_init(&t->events_waiter, on_robot_event);
