@@ -38,7 +38,7 @@ struct zr_action_def {
 
 /* A "consumes" role (DESIGN §8): {"template": T, "min": N, "max": N, "auto": bool}. Its data
  * field holds a producer path ("T/S", "@remote/R/T/S") or, when max > 1, a list of them. */
-struct zr_role {
+struct zr_template_role {
 	char *name;     /* the role, also its data field */
 	char *template; /* the producers' template, or NULL (any) */
 	unsigned min;   /* default 0 */
@@ -62,7 +62,7 @@ struct zr_template {
 	json_t *process;  /* "process" object or NULL; borrowed from manifest */
 	struct zr_process_def *proc; /* process parsed (process-def.h), or NULL; owned */
 	json_t *consumes; /* "consumes" object or NULL; borrowed from manifest */
-	struct zr_role *roles; /* parsed from consumes, sorted by name; owned */
+	struct zr_template_role *roles; /* parsed from consumes, sorted by name; owned */
 	size_t n_roles;
 	bool missing;     /* a stand-in for a template that is gone: services keep their place */
 	bool users;       /* "users": true: offered to HTTP user tokens (they may create services) */
