@@ -69,6 +69,13 @@ void zr_service__check_remote(struct zr_robot *r, const struct zr_template *t, c
 void zr_service__request_data(struct zr_service *s, const struct zr_actor *who, const json_t *data,
 			      bool internal, zr_request_cb cb, void *cbdata);
 
+/* ---- service-relations.c ---- */
+
+/* The producers data names for role (zr_role_producers) as a malloc'd array of paths borrowed
+ * from data (*ret NULL when there are none). 0 or -ENOMEM. */
+int zr_service__role_paths(const json_t *data, const char *role, const char ***ret,
+			   size_t *ret_n);
+
 /* ---- service-upgrade.c ---- */
 
 /* The timers of t's recurring actions: recur_alloc makes room (*ret NULL when t has none;
