@@ -66,6 +66,10 @@ static void data_apply(struct zr_service *s, json_t *valid)
 	s->data = valid;
 	s->data_mtime_ns = zr_now_ns();
 	zr_service__event(s, "data.changed", NULL);
+	zr_relations__update(s);
+	if (s->template->n_roles > 0 && s->robot->hooks.producers_changed) {
+		s->robot->hooks.producers_changed(s, s->robot->hooks.data);
+	}
 }
 
 struct data_write {
@@ -241,7 +245,9 @@ static int check_producer(struct zr_robot *r, const char *role, const char *want
 		*name++ = '\0';
 	}
 	struct zr_service *p = name && !strchr(name, '/') ? zr_robot_service(r, tmpl, name) : NULL;
-	if (!p || p->pending || p->deleting) {
+	/* A pending producer is named by its consumer created in the same loop turn (auto,
+	 * apply): both are in one commit group, so both or neither stay. */
+	if (!p || p->deleting) {
 		return zr_fail(ret_err, -EINVAL, "producer of role '%s': no service '%s' (want TEMPLATE/NAME or @remote/ROBOT/TEMPLATE/NAME)",
 			       role, shown);
 	}

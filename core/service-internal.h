@@ -71,10 +71,17 @@ void zr_service__request_data(struct zr_service *s, const struct zr_actor *who, 
 
 /* ---- service-relations.c ---- */
 
-/* The producers data names for role (zr_role_producers) as a malloc'd array of paths borrowed
- * from data (*ret NULL when there are none). 0 or -ENOMEM. */
-int zr_service__role_paths(const json_t *data, const char *role, const char ***ret,
-			   size_t *ret_n);
+
+/* Calls fn for each producer path data (borrowed) names for a role of t that old (borrowed;
+ * NULL: none) does not name for it, in role order; stops at fn's first nonzero return, which
+ * it returns (-ENOMEM of its own), else 0. */
+int zr_service__each_new_producer(const struct zr_template *t, const json_t *data,
+				  const json_t *old,
+				  int (*fn)(const char *role, const char *path, void *ud), void *ud);
+
+/* Deletes s, which a request created for a consumer whose own creation then failed: without
+ * its on_delete actions (it never ran), whatever names it. Failures are logged. */
+void zr_service__discard(struct zr_service *s);
 
 /* ---- service-upgrade.c ---- */
 
