@@ -65,8 +65,10 @@ int zr_apply__fail(struct apply *a, struct apply_entry *e, struct zr_bp_pos pos,
 	if (n < 0) {
 		reason = NULL;
 	}
-	if (asprintf(&why, "line %u, column %u: %s", pos.line, pos.column,
-		     reason ? reason : strerror(-err)) < 0) {
+	/* A service prune would delete has no line: the blueprint no longer lists it. */
+	if ((pos.line ? asprintf(&why, "line %u, column %u: %s", pos.line, pos.column,
+				 reason ? reason : strerror(-err))
+		      : asprintf(&why, "(pruned): %s", reason ? reason : strerror(-err))) < 0) {
 		why = NULL;
 	}
 	if (e) {
@@ -586,9 +588,9 @@ static void prune_child(struct zr_service *c, void *data)
 {
 	struct prune_walk *w = data;
 	size_t j = lookup(w->a, c->path);
-	const struct apply_entry *ce = j != (size_t)-1 ? &w->a->entries[j] : NULL;
-	if (ce && (ce->kind == APPLY_DELETE ||
-		   (ce->parent_said && (!ce->parent || strcmp(ce->parent, w->e->path) != 0)))) {
+	/* Only a child pruned too: a parent deleted with force takes its children with it, even
+	 * one this blueprint moves elsewhere (its move is committed with the deletion). */
+	if (j != (size_t)-1 && w->a->entries[j].kind == APPLY_DELETE) {
 		return;
 	}
 	if (!w->other) {
@@ -827,6 +829,12 @@ static int cmp_order(const void *x, const void *y, void *data)
 	}
 	if (p->order != q->order) {
 		return p->order < q->order ? -1 : 1;
+	}
+	/* Pruned ones (found in the robot's hash order) and auto ones (their consumer's place)
+	 * go by name, so that an outcome reads the same each time. */
+	int c = strcmp(p->path, q->path);
+	if (c != 0) {
+		return c;
 	}
 	return *(const size_t *)x < *(const size_t *)y ? -1 : 1;
 }

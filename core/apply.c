@@ -325,6 +325,26 @@ static void on_rolled_back(int err, void *data)
 	}
 }
 
+static bool rolls_back(const struct apply_entry *e)
+{
+	return e->kind == APPLY_CREATE && e->created && e->s && !e->s->delete_requested &&
+	       !e->s->deleting;
+}
+
+/* Whether e's parent is deleted by this apply too (kind: APPLY_CREATE for a rollback,
+ * APPLY_DELETE for prune): a parent deleted with force takes its children first, deepest
+ * first, so they are not asked for on their own (that would be refused: being deleted). */
+static bool goes_with_parent(const struct apply *a, const struct apply_entry *e,
+			     enum apply_kind kind)
+{
+	if (!e->s->parent) {
+		return false;
+	}
+	size_t i = (size_t)(uintptr_t)zr_map_get(&a->by_path, e->s->parent);
+	const struct apply_entry *p = i ? &a->entries[i - 1] : NULL;
+	return p && p->kind == kind && (kind != APPLY_CREATE || rolls_back(p));
+}
+
 /* Removes what this apply created, consumers and children first, without their on_delete
  * actions: they never ran one. */
 static void rollback(struct apply *a)
@@ -332,15 +352,19 @@ static void rollback(struct apply *a)
 	free(a->step_why);
 	a->step_why = NULL;
 	a->waiting = 1;
+	for (size_t i = 0; i < a->n_entries; i++) {
+		struct apply_entry *e = &a->entries[i];
+		if (rolls_back(e)) {
+			e->s->quiet_delete = true;
+			/* Its consumers and children, if any, are this apply's and go with it. */
+			e->s->force_delete = true;
+		}
+	}
 	for (size_t k = a->n_entries; k-- > 0;) {
 		struct apply_entry *e = &a->entries[a->order[k]];
-		if (e->kind != APPLY_CREATE || !e->created || !e->s || e->s->delete_requested ||
-		    e->s->deleting) {
+		if (!rolls_back(e) || goes_with_parent(a, e, APPLY_CREATE)) {
 			continue;
 		}
-		e->s->quiet_delete = true;
-		/* Its consumers and children, if any, are this apply's and go in the same group. */
-		e->s->force_delete = true;
 		a->waiting++;
 		zr_robot_delete_service(a->r, e->s, on_rolled_back, e);
 	}
@@ -399,8 +423,10 @@ static void final_group(struct apply *a)
 		if (e->kind == APPLY_DELETE) {
 			/* Its consumers and children were checked to go too (plan_prune). */
 			e->s->force_delete = true;
-			a->waiting++;
-			zr_robot_delete_service(a->r, e->s, on_final_entry, e);
+			if (!goes_with_parent(a, e, APPLY_DELETE)) {
+				a->waiting++;
+				zr_robot_delete_service(a->r, e->s, on_final_entry, e);
+			}
 			continue;
 		}
 		if (e->kind == APPLY_UPDATE && e->data && !json_equal(e->data, e->s->data)) {

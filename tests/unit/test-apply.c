@@ -357,6 +357,43 @@ TEST(dry_run_prune_stored)
 	ASSERT_NOT_NULL(svc("node/n1"));
 }
 
+/* Prune takes a parent with its children (deepest first, each with its on_delete); a child
+ * that would stay refuses it. */
+TEST(prune_parents)
+{
+	struct zr_apply_opts opts = {.name = "fam"};
+	apply_expect("services:\n  - node/fa: {}\n  - {template: node, name: fb, parent: node/fa}\n"
+		     "  - {template: node, name: fc, parent: node/fb}\n  - node/fd: {}\n", &opts,
+		     "created node/fa\ncreated node/fd\ncreated node/fb\ncreated node/fc\n");
+	struct zr_apply_opts prune = {.name = "fam", .prune = true};
+	struct outcome o;
+	apply_as(NULL, "services:\n  - node/fb: {}\n", &prune, &o);
+	ASSERT_EQ_INT(o.err, -EBUSY);
+	ASSERT_NOT_NULL(strstr(o.text, "failed node/fa (pruned): its child node/fb stays"));
+	outcome_done(&o);
+	ASSERT_NOT_NULL(svc("node/fa"));
+	apply_expect("services:\n  - node/fd: {}\n", &prune,
+		     "unchanged node/fd\ndeleted node/fc\ndeleted node/fb\ndeleted node/fa\n");
+	settle();
+	ASSERT_NULL(svc("node/fa"));
+	ASSERT_NULL(svc("node/fb"));
+	ASSERT_NULL(svc("node/fc"));
+	ASSERT_NOT_NULL(svc("node/fd"));
+}
+
+/* An auto role left empty gets a producer of the role's template named like its consumer,
+ * created before it; one the blueprint lists is taken as it is. */
+TEST(auto_producers)
+{
+	apply_expect("services:\n  - web/w1: {}\n", NULL, "created node/w1\ncreated web/w1\n");
+	ASSERT_EQ_STR(json_string_value(json_object_get(svc("web/w1")->data, "cache")), "node/w1");
+	ASSERT_NULL(svc("node/w1")->parent);
+	apply_expect("services:\n  - web/w1: {}\n", NULL, "unchanged web/w1\n");
+	apply_expect("services:\n  - web/w2: {cache: node/w9}\n  - node/w9: {port: 9}\n", NULL,
+		     "created node/w9\ncreated web/w2\n");
+	ASSERT_NULL(svc("node/w2"));
+}
+
 /* Who may: a user token only with templates offered to users, not on another's service. */
 TEST(rights)
 {
@@ -386,38 +423,55 @@ TEST(rights)
 }
 
 /* A change that cannot be stored halfway through (here: the store's allocation fault hook,
- * at each point in turn) leaves nothing of the blueprint, and what it had created is removed
- * without its on_delete actions. */
+ * at each point in turn: a creation, a parent, a name, the update in the last group) leaves
+ * nothing of the blueprint, and what it had created is removed without its on_delete
+ * actions, a child with its parent. */
 TEST(rollback)
 {
 	const char *bp = "services:\n  - node/f1: {}\n  - app/f2: {db: node/f1}\n"
-			 "  - node/f3: {}\n";
+			 "  - {template: node, name: f3, parent: node/f1}\n"
+			 "  - node/n1: {port: 7000}\n";
 	char *marker = test_strf("%s/on_delete_ran", base);
-	bool failed = false, applied = false;
-	/* Prune ran node's on_delete before: only what happens here counts. */
-	(void)unlink(marker);
-	for (unsigned nth = 1; nth < 60 && !applied; nth++) {
+	struct zr_apply_opts opts = {.name = "rb"};
+	struct zr_apply_opts undo = {.name = "rb", .prune = true};
+	unsigned failed = 0, applied = 0;
+	bool last_group = false;
+	for (unsigned nth = 1; nth < 90; nth++) {
 		struct outcome o;
+		(void)unlink(marker);
 		zr_store__fail_alloc(nth);
-		apply_as(NULL, bp, NULL, &o);
+		apply_as(NULL, bp, &opts, &o);
 		zr_store__fail_alloc(0);
 		settle();
-		fprintf(stderr, "fault at change %u: %s", nth, o.text);
 		if (o.err) {
-			failed = true;
+			failed++;
+			/* The update is in the last group, after every creation committed. */
+			last_group = last_group || strstr(o.text, "failed node/n1 ") != NULL;
 			ASSERT_NOT_NULL(strstr(o.text, "error: "));
+			ASSERT_NULL(strstr(o.text, "created"));
 			ASSERT_NULL(svc("node/f1"));
 			ASSERT_NULL(svc("app/f2"));
 			ASSERT_NULL(svc("node/f3"));
+			ASSERT_EQ_INT(json_integer_value(json_object_get(svc("node/n1")->data, "port")),
+				      6380);
+			ASSERT_NE_INT(access(marker, F_OK), 0);
 		} else {
-			applied = true;
+			applied++;
 			ASSERT_NOT_NULL(svc("app/f2"));
+			ASSERT_EQ_STR(svc("node/f3")->parent, "node/f1");
+			ASSERT_EQ_INT(json_integer_value(json_object_get(svc("node/n1")->data, "port")),
+				      7000);
+			/* Back to where it started, for the next fault. */
+			apply_expect("services:\n  - node/n1: {port: 6380}\n", &undo,
+				     "updated node/n1\ndeleted app/f2\ndeleted node/f3\n"
+				     "deleted node/f1\n");
+			settle();
 		}
 		outcome_done(&o);
 	}
-	ASSERT_TRUE(failed);
-	ASSERT_TRUE(applied);
-	ASSERT_NE_INT(access(marker, F_OK), 0);
+	ASSERT_TRUE(failed > 10);
+	ASSERT_TRUE(applied > 0);
+	ASSERT_TRUE(last_group);
 	free(marker);
 }
 
@@ -495,6 +549,10 @@ int main(void)
 	make_template("ring",
 		      "{\"name\": \"ring\", \"version\": \"1.0.0\","
 		      " \"consumes\": {\"next\": {\"template\": \"ring\"}}, \"actions\": {}}", NULL);
+	make_template("web",
+		      "{\"name\": \"web\", \"version\": \"1.0.0\","
+		      " \"consumes\": {\"cache\": {\"template\": \"node\", \"auto\": true}},"
+		      " \"actions\": {}}", NULL);
 	make_template("pub",
 		      "{\"name\": \"pub\", \"version\": \"1.0.0\", \"users\": true,"
 		      " \"actions\": {\"start\": {}}}", "start", "exit 0", NULL);
@@ -511,7 +569,7 @@ int main(void)
 		.jobs = 4, .queue_max = 16, .history = 16, .result_max = 4096, .kill_grace = 1,
 	};
 	ASSERT_OK(zr_robot_create(&loop, &cfg, &robot));
-	ASSERT_EQ_INT(zr_robot_load_templates(robot, templates), 4);
+	ASSERT_EQ_INT(zr_robot_load_templates(robot, templates), 5);
 	ASSERT_OK(zr_robot_load_store(robot));
 	zr_robot_start(robot);
 
@@ -521,6 +579,8 @@ int main(void)
 	RUN_TEST(cycles);
 	RUN_TEST(parents);
 	RUN_TEST(dry_run_prune_stored);
+	RUN_TEST(prune_parents);
+	RUN_TEST(auto_producers);
 	RUN_TEST(rights);
 	RUN_TEST(rollback);
 	RUN_TEST(thousand);
@@ -536,7 +596,7 @@ int main(void)
 	cfg.store = store;
 	zr_robot_destroy(robot);
 	ASSERT_OK(zr_robot_create(&loop, &cfg, &again));
-	ASSERT_EQ_INT(zr_robot_load_templates(again, templates), 4);
+	ASSERT_EQ_INT(zr_robot_load_templates(again, templates), 5);
 	ASSERT_OK(zr_robot_load_store(again));
 	const struct zr_apply_stored *st = zr_apply_stored(again, "shop");
 	ASSERT_NOT_NULL(st);
