@@ -310,6 +310,9 @@ void zr_local__write_want(struct tree_op *op, const struct ctx *c, const char *b
 	if (err == 0 && !sup) {
 		err = zr_fail(&why, -ENOENT, "the service's server is not supervised");
 	}
+	if (err == 0 && want == ZR_WANT_DOWN) {
+		err = zr_relations__may_stop(c->svc, &why);
+	}
 	if (err < 0) {
 		zr_local__op_done(op, zr_local__refuse(op, c, err, why), NULL);
 		return;
