@@ -54,6 +54,15 @@ expect_in "$(cat "$TMP/apply.out")" "= unchanged t/b" "dry-run plan"
 expect_eq "$(json "$MNT/t/a/data" 'j["greeting"]')" hi "t/a after a dry run"
 ok "--dry-run: ~ update t/a shown, nothing changed"
 
+# On a terminal the plan is coloured: yellow for an update, dim for unchanged.
+if command -v script >/dev/null 2>&1; then
+	tty_out=$(timeout 30 script -qec "'$ZROBOT' apply '$TMP/shop2.yaml' --name shop --dry-run --mount '$MNT'" /dev/null) ||
+		fail "zrobot apply on a terminal (script) failed: $tty_out"
+	expect_in "$tty_out" $'\033[33m~ update t/a\033[0m' "plan on a terminal"
+	expect_in "$tty_out" $'\033[2m= unchanged t/b\033[0m' "plan on a terminal"
+	ok "on a terminal (script): ~ update in yellow, = unchanged dim"
+fi
+
 # --prune: t/c is no longer listed by 'shop'; t/x, made by another blueprint, stays.
 printf 'services:\n  - t/x: {}\n' | timeout 20 "$ZROBOT" apply - --name other --mount "$MNT" >/dev/null ||
 	fail "apply - (stdin) failed"
