@@ -207,7 +207,7 @@ static void on_stored(int err, void *data)
 		struct zr_buf b = {0};
 		zr_apply_outcome_text(&a->out, &b);
 		if (stored_put(a->r, a->name, a->text, a->len, b.data ? b.data : "",
-			       zr_now_ns()) < 0) {
+			       a->applied_ns) < 0) {
 			log_error("Failed to keep the apply '%s' in memory: out of memory, ignoring",
 				  a->name);
 		}
@@ -220,8 +220,9 @@ static void store_apply(struct apply *a)
 {
 	struct zr_buf b = {0};
 	zr_apply_outcome_text(&a->out, &b);
+	a->applied_ns = zr_now_ns();
 	int err = zr_store_blueprint_put(a->r->cfg.store, a->name, a->text, a->len,
-					 b.data ? b.data : "", zr_now_ns());
+					 b.data ? b.data : "", a->applied_ns);
 	zr_buf_done(&b);
 	if (err < 0) {
 		on_stored(err, a);
