@@ -372,6 +372,9 @@ void zr_local__flush(struct handle *h, zr_tree_done_cb cb, void *data)
 {
 	struct zr_local *t = h->tree;
 	struct ctx c;
+	if (zr_local__bp_flush(h, cb, data)) {
+		return; /* @robot/blueprint (tree-blueprint.c) */
+	}
 	if (!h->wpending) {
 		cb(0, NULL, data);
 		return;
