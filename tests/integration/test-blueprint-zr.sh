@@ -163,6 +163,25 @@ expect_match "$BP_OUT" '^failed zt/plain line 2, column 5: ' "the failed line"
 expect_eq "$(json "$MNT/zt/plain/data" 'j["size"]')" 9 "data of zt/plain after a refused update"
 ok "an update gets the new data and runs update_data; bad data refused by the model's check"
 
+# ---- @robot/graph: Graphviz dot that dot draws, nodes named t/s, the relation an edge ----
+graph=$(rcat "$MNT/@robot/graph")
+expect_match "$(printf '%s\n' "$graph" | grep -v '^ *//' | grep -m1 .)" '^(strict +)?digraph\b' \
+	"first line of @robot/graph"
+if command -v dot >/dev/null 2>&1; then
+	svg=$(printf '%s\n' "$graph" | timeout 30 dot -Tsvg 2>"$TMP/dot.err") ||
+		fail "dot -Tsvg refused @robot/graph: $(cat "$TMP/dot.err"); graph: $graph"
+	for s in zt/old zt/new zt/plain zt/j1 zt/j2 node/n1 app/a; do
+		expect_in "$svg" "<title>$s</title>" "node $s in the drawn graph"
+	done
+	printf '%s\n' "$svg" | grep -Eq '<title>(app/a&#45;&gt;node/n1|node/n1&#45;&gt;app/a)</title>' ||
+		fail "no edge between app/a and node/n1 in the drawn graph: $graph"
+	ok "@robot/graph draws with dot -Tsvg: every service a node t/s, the relation an edge"
+elif [ "${CI:-}" = true ]; then
+	fail "dot is missing (tests/deps.sh installs graphviz)"
+else
+	echo "# dot is missing: @robot/graph not drawn (tests/deps.sh installs graphviz)"
+fi
+
 # ---- the stored apply, and a restart ----
 NAMED="# zrobot: name=zr1
 $ZR_SVCS
