@@ -46,7 +46,7 @@ bp_ok() {
 bp_check_lines() {
 	local l
 	while IFS= read -r l; do
-		printf '%s\n' "$l" | grep -Eq '^((created|updated|unchanged|deleted) [a-z0-9][a-z0-9_.-]*/[a-z0-9][a-z0-9_.-]*|queued [a-z0-9][a-z0-9_.-]*/[a-z0-9][a-z0-9_.-]* [a-z0-9][a-z0-9_.-]* task [0-9]+|failed [^ ]+ line [0-9]+, column [0-9]+: .+|error: .+)$' ||
+		printf '%s\n' "$l" | grep -Eq '^((created|updated|unchanged|deleted) [a-z0-9][a-z0-9_.-]*/[a-z0-9][a-z0-9_.-]*|queued [a-z0-9][a-z0-9_.-]*/[a-z0-9][a-z0-9_.-]* [a-z0-9][a-z0-9_.-]* task [0-9]+|failed [^ ]+( [a-z0-9][a-z0-9_.-]*)? line [0-9]+, column [0-9]+: .+|error: .+)$' ||
 			fail "$1: outcome line '$l' is not one of the README's forms; outcome: $BP_OUT"
 	done <<<"$BP_OUT"
 }
