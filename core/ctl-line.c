@@ -48,7 +48,7 @@ static int parse_state(const char *args, struct zr_ctl_line *ret, const char **r
 	 * an action must not fake another's (or its own) outcome there, nor the template's. */
 	if (zr_ctl_robot_category(w[0])) {
 		free(text);
-		*ret_why = "the categories 'actions' and 'template' are the robot's";
+		*ret_why = "the categories 'actions', 'template' and 'relation' are the robot's";
 		return -EINVAL;
 	}
 	*ret = (struct zr_ctl_line){.kind = ZR_CTL_STATE, .category = w[0], .tag = w[1],
@@ -58,7 +58,8 @@ static int parse_state(const char *args, struct zr_ctl_line *ret, const char **r
 
 bool zr_ctl_robot_category(const char *category)
 {
-	return strcmp(category, "actions") == 0 || strcmp(category, "template") == 0;
+	return strcmp(category, "actions") == 0 || strcmp(category, "template") == 0 ||
+	       strcmp(category, "relation") == 0;
 }
 
 bool zr_ctl_process_category(const char *category)

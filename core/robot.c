@@ -12,10 +12,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "apply.h"
 #include "cgroup.h"
 #include "config.h"
 #include "repos.h"
 #include "service.h"
+#include "service-parent.h"
 #include "store.h"
 #include "supervise.h"
 #include "util/map.h"
@@ -270,6 +272,8 @@ static void on_created(int err, void *data)
 		}
 		log_info("Created service %s (%s)", s->path, s->template->uid);
 		zr_service__event(s, "service.created", json_pack("{ss}", "uid", s->template->uid));
+		zr_relations__update(s);
+		zr_relations__producer_changed(r, s);
 		zr_service__activate(s);
 	}
 	c->cb(err, NULL, s, c->data);
@@ -292,6 +296,8 @@ static int store_service_row(const struct zr_service *s)
 		.state = state,
 		.secret = s->secret,
 		.creator = s->creator,
+		.parent = s->parent,
+		.blueprint = s->blueprint,
 		.created_ns = s->created_ns,
 		.deleting = s->deleting,
 	};
@@ -449,9 +455,31 @@ static void rm_tree_done(uv_work_t *req, int status)
 	(void)status;
 }
 
+static void on_server_stopped(struct zr_service *s);
+
+/* A service deleted with its parent is gone: the parent, held until then (zr_service__cascade_
+ * held), stops its server and runs its on_delete actions once its last child is gone. */
+static void release_parent(struct zr_robot *r, const struct zr_service *s)
+{
+	struct zr_service *p;
+	if (!s->parent) {
+		return;
+	}
+	zr_list_for_each(p, &r->deleting, delete_link) {
+		if (strcmp(p->path, s->parent) == 0 && !zr_service__cascade_held(p)) {
+			zr_service__process_delete(p, on_server_stopped);
+			return;
+		}
+	}
+}
+
 void zr_robot__service_idle(struct zr_robot *r, struct zr_service *s)
 {
+	if (zr_service__cascade_held(s)) {
+		return; /* its children first: release_parent comes back */
+	}
 	zr_list_remove(&s->delete_link);
+	release_parent(r, s);
 	log_info("Deleted service %s", s->path);
 	if (zr_store_service_delete(r->cfg.store, s->guid) < 0) {
 		log_error("Service %s: its removal is not recorded in the store: out of memory, "
@@ -498,11 +526,16 @@ static void service_detach(struct zr_robot *r, struct zr_service *s)
 	}
 	zr_list_push_back(&r->deleting, &s->delete_link);
 	zr_service__begin_delete(s);
-	zr_service__process_delete(s, on_server_stopped);
+	if (!zr_service__cascade_held(s)) {
+		zr_service__process_delete(s, on_server_stopped);
+	}
 }
 
+/* A deletion: the services it deletes (a force-cascade's children first, deepest first, the
+ * service asked for last), all committed in one group. */
 struct delete {
-	struct zr_service *s;
+	struct zr_service **v; /* each referenced */
+	size_t n;
 	void (*cb)(int err, void *data);
 	void *data;
 };
@@ -510,21 +543,27 @@ struct delete {
 static void on_deleted(int err, void *data)
 {
 	struct delete *d = data;
-	struct zr_service *s = d->s;
-	struct zr_robot *r = s->robot;
-	if (err < 0) {
-		log_error("Failed to delete service %s: %s", s->path, strerror(-err));
-		s->delete_requested = false;
-	} else {
-		zr_service__event(s, "service.deleted", NULL);
-		zr_service__links(s, s->data, NULL);
-		if (r->hooks.service_removed) {
-			r->hooks.service_removed(s, r->hooks.data);
+	for (size_t i = 0; i < d->n; i++) {
+		struct zr_service *s = d->v[i];
+		struct zr_robot *r = s->robot;
+		if (err < 0) {
+			log_error("Failed to delete service %s: %s", s->path, strerror(-err));
+			s->delete_requested = false;
+		} else {
+			zr_service__event(s, "service.deleted", NULL);
+			zr_service__links(s, s->data, NULL);
+			if (r->hooks.service_removed) {
+				r->hooks.service_removed(s, r->hooks.data);
+			}
+			service_detach(r, s);
+			zr_relations__producer_changed(r, s);
 		}
-		service_detach(r, s);
 	}
 	d->cb(err, d->data);
-	zr_service_unref(s);
+	for (size_t i = 0; i < d->n; i++) {
+		zr_service_unref(d->v[i]);
+	}
+	free(d->v);
 	free(d);
 }
 
@@ -533,11 +572,9 @@ void zr_robot_consumers(struct zr_robot *r, const struct zr_service *s,
 {
 	struct zr_robot_iter it = {0};
 	for (struct zr_service *c; (c = zr_robot_next_service(r, &it));) {
-		const char *role;
-		json_t *spec;
-		json_object_foreach(c->template->consumes, role, spec) {
-			const char *p = zr_service_producer(c, role);
-			if (p && strcmp(p, s->path) == 0) {
+		for (size_t i = 0; i < c->template->n_roles; i++) {
+			const char *role = c->template->roles[i].name;
+			if (zr_role_names(c->data, role, s->path)) {
 				fn(c, role, data);
 			}
 		}
@@ -559,8 +596,11 @@ static void count_rconsumers(const struct zr_service *s, struct zr_buf *b)
 	}
 }
 
-void zr_robot_delete_service(struct zr_robot *r, struct zr_service *s, void (*cb)(int err, void *data),
-			     void *cbdata)
+/* The services a deletion of s takes, in order (its descendants deepest first when forced,
+ * then s), or a refusal: -EBUSY (consumers or children without force, a child still being
+ * created or deleted), -ENOENT (s already being deleted), -ENOMEM. */
+static int delete_set(struct zr_robot *r, struct zr_service *s, struct zr_service ***ret,
+		      size_t *ret_n)
 {
 	struct zr_buf consumers = {0};
 	zr_robot_consumers(r, s, count_consumer, &consumers);
@@ -569,28 +609,81 @@ void zr_robot_delete_service(struct zr_robot *r, struct zr_service *s, void (*cb
 		log_warn("Refused to delete %s: it has consumers: %s (write 'force' to its ctl to delete "
 			 "it anyway)", s->path, consumers.data);
 		zr_buf_done(&consumers);
-		cb(-EBUSY, cbdata);
-		return;
+		return -EBUSY;
 	}
 	zr_buf_done(&consumers);
-	struct delete *d = calloc(1, sizeof(*d));
 	if (s->delete_requested || s->pending) {
+		return s->pending ? -EBUSY : -ENOENT;
+	}
+	_cleanup_free_ char *kids = zr_service__children_text(r, s);
+	if (kids && !s->force_delete) {
+		_cleanup_free_ char *why = NULL;
+		if (asprintf(&why, "has children: %s; write force to ctl first", kids) >= 0) {
+			zr_service_refuse(s, s->path, EBUSY, why);
+		}
+		return -EBUSY;
+	}
+	struct zr_service **v = NULL;
+	size_t n = 0;
+	int err = kids ? zr_service__descendants(r, s, false, &v, &n) : 0;
+	if (err < 0) {
+		return err == -ELOOP ? -EBUSY : err;
+	}
+	struct zr_service **all = realloc(v, (n + 1) * sizeof(*all));
+	if (!all) {
+		free(v);
+		return -ENOMEM;
+	}
+	all[n++] = s;
+	for (size_t i = 0; i + 1 < n; i++) {
+		if (all[i]->pending || all[i]->delete_requested) {
+			log_warn("Refused to delete %s: its child %s is being %s", s->path, all[i]->path,
+				 all[i]->pending ? "created" : "deleted");
+			free(all);
+			return -EBUSY;
+		}
+	}
+	*ret = all;
+	*ret_n = n;
+	return 0;
+}
+
+void zr_robot_delete_service(struct zr_robot *r, struct zr_service *s, void (*cb)(int err, void *data),
+			     void *cbdata)
+{
+	struct zr_service **v = NULL;
+	size_t n = 0;
+	int err = delete_set(r, s, &v, &n);
+	struct delete *d = err == 0 ? calloc(1, sizeof(*d)) : NULL;
+	if (err == 0 && !d) {
+		err = -ENOMEM;
+	}
+	const char **guids = err == 0 ? calloc(n, sizeof(*guids)) : NULL;
+	if (err == 0 && !guids) {
+		err = -ENOMEM;
+	}
+	for (size_t i = 0; err == 0 && i < n; i++) {
+		guids[i] = v[i]->guid;
+	}
+	/* All together or none: the answer is for the whole set. */
+	if (err == 0) {
+		err = zr_store_services_deleting(r->cfg.store, guids, n);
+	}
+	free(guids);
+	if (err < 0) {
+		free(v);
 		free(d);
-		cb(s->pending ? -EBUSY : -ENOENT, cbdata);
+		cb(err, cbdata);
 		return;
 	}
-	if (!d) {
-		cb(-ENOMEM, cbdata);
-		return;
+	for (size_t i = 0; i < n; i++) {
+		v[i]->delete_requested = true;
+		zr_service_ref(v[i]);
+		if (i + 1 < n) {
+			log_info("Deleting %s with its parent %s", v[i]->path, s->path);
+		}
 	}
-	if (zr_store_service_deleting(r->cfg.store, s->guid) < 0) {
-		free(d);
-		cb(-ENOMEM, cbdata);
-		return;
-	}
-	s->delete_requested = true;
-	*d = (struct delete){.s = s, .cb = cb, .data = cbdata};
-	zr_service_ref(s);
+	*d = (struct delete){.v = v, .n = n, .cb = cb, .data = cbdata};
 	zr_store_sync(r->cfg.store, on_deleted, d);
 }
 
@@ -804,6 +897,9 @@ int zr_robot_load_store(struct zr_robot *r)
 	if (err == 0) {
 		err = zr_store_rconsumers(r->cfg.store, load_rconsumer, &l);
 	}
+	if (err == 0) {
+		err = zr_apply_load(r);
+	}
 
 	zr_map_done(&l.by_hash);
 	zr_map_done(&l.by_guid);
@@ -811,6 +907,7 @@ int zr_robot_load_store(struct zr_robot *r)
 	if (err < 0) {
 		return err;
 	}
+	zr_service__parents_check(r);
 	log_info("Loaded %zu services and %zu tasks from the store in %.1f ms%s", l.services, l.tasks,
 		 (double)(zr_now_ns() - t0) / 1e6, l.skipped ? " (some skipped, see above)" : "");
 	return 0;
@@ -821,9 +918,12 @@ static void start_service(struct zr_service *s)
 	struct zr_robot *r = s->robot;
 	zr_service__trim(s);
 	if (s->deleting) {
-		/* A server left running by the last robot is found, then stopped. */
+		/* A server left running by the last robot is found, then stopped (a parent's once
+		 * its children being deleted with it are gone: release_parent). */
 		zr_service__process_start(s);
-		zr_service__process_delete(s, on_server_stopped);
+		if (!zr_service__cascade_held(s)) {
+			zr_service__process_delete(s, on_server_stopped);
+		}
 		return;
 	}
 	if (s->upgrade_to) {
@@ -832,6 +932,8 @@ static void start_service(struct zr_service *s)
 		zr_service__upgrade_if_idle(s);
 		return;
 	}
+	/* A template's roles may have changed since the state lines were written. */
+	zr_relations__update(s);
 	zr_service__activate(s);
 	if (zr_queue_peek(&s->queue)) {
 		zr_robot__want_slot(r, s);
@@ -928,6 +1030,11 @@ static void kick(struct zr_robot *r)
 void zr_robot__want_slot(struct zr_robot *r, struct zr_service *s)
 {
 	if (s->has_slot || s->closing) {
+		return;
+	}
+	/* A parent deleted with its children runs its on_delete actions after theirs:
+	 * release_parent asks again. */
+	if (s->deleting && zr_service__cascade_held(s)) {
 		return;
 	}
 	if (zr_list_empty(&s->ready_link)) {
@@ -1053,6 +1160,7 @@ void zr_robot_destroy(struct zr_robot *r)
 		free(rt);
 	}
 	zr_map_done(&r->templates);
+	zr_apply_free_all(r);
 	zr_quota_done(&r->quota);
 	zr_journal_done(&r->events);
 	zr_journal_done(&r->log);

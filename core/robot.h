@@ -71,6 +71,11 @@ struct zr_robot_template {
 struct zr_robot_hooks {
 	void (*task_removed)(struct zr_task *t, void *data);
 	void (*service_removed)(struct zr_service *s, void *data);
+	/* s->parent changed from old (NULL: none; borrowed for the call): its parent link and
+	 * the children/ entry in the old parent's folder may be cached. */
+	void (*parent_changed)(struct zr_service *s, const char *old, void *data);
+	/* The data of s, which has roles, changed: producers/<role> may be another kind now. */
+	void (*producers_changed)(struct zr_service *s, void *data);
 	void *data;
 };
 

@@ -16,7 +16,15 @@
 /* Highest zr_pattern_cost of a pattern: regcomp then takes a few MB and milliseconds. */
 #define PATTERN_COST_MAX 10000
 
-enum type { TYPE_STRING, TYPE_INTEGER, TYPE_NUMBER, TYPE_BOOLEAN, TYPE_OBJECT, TYPE_ARRAY };
+enum type {
+	TYPE_STRING,
+	TYPE_INTEGER,
+	TYPE_NUMBER,
+	TYPE_BOOLEAN,
+	TYPE_OBJECT,
+	TYPE_ARRAY,
+	TYPE_PRODUCERS, /* a consumes role with max > 1: a tree path or a list of them */
+};
 
 #define JSON_TYPE(t) (1u << (t))
 
@@ -35,6 +43,8 @@ static const struct {
 			  JSON_TYPE(JSON_TRUE) | JSON_TYPE(JSON_FALSE)},
 	[TYPE_OBJECT] = {"object", "must be an object", JSON_TYPE(JSON_OBJECT)},
 	[TYPE_ARRAY] = {"array", "must be an array", JSON_TYPE(JSON_ARRAY)},
+	[TYPE_PRODUCERS] = {"producers", "must be a string or a list of strings",
+			    JSON_TYPE(JSON_STRING) | JSON_TYPE(JSON_ARRAY)},
 };
 
 struct field {
@@ -156,7 +166,9 @@ static int check_value(const struct field *f, const json_t *v, bool coerce, json
 		       char **ret_msg)
 {
 	_cleanup_json_ json_t *coerced = NULL;
-	if (coerce && f->type != TYPE_STRING && json_is_string(v)) {
+	/* A producers field keeps a string as the one path it is, unless it is a JSON list. */
+	if (coerce && f->type != TYPE_STRING && json_is_string(v) &&
+	    (f->type != TYPE_PRODUCERS || json_string_value(v)[0] == '[')) {
 		/* "6379" → 6379, "true" → true, "[1,2]" → [1,2]; anything unparsable stays a
 		 * string and fails the type check below. */
 		coerced = json_loadb(json_string_value(v), json_string_length(v),
@@ -170,6 +182,15 @@ static int check_value(const struct field *f, const json_t *v, bool coerce, json
 		_cleanup_free_ char *got = zr_json_describe(v);
 		return zr_fail(ret_msg, -EINVAL, "%s, got %s", types[f->type].error,
 			       got ? got : "something else");
+	}
+	if (f->type == TYPE_PRODUCERS && json_is_array(v)) {
+		size_t i;
+		json_t *a;
+		json_array_foreach(v, i, a) {
+			if (!json_is_string(a)) {
+				return zr_fail(ret_msg, -EINVAL, "item %zu must be a string", i);
+			}
+		}
 	}
 	if (f->minimum && num_cmp(v, f->minimum) < 0) {
 		_cleanup_free_ char *b = dump(f->minimum);

@@ -5,12 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "service-parent.h"
 #include "util/cleanup.h"
 #include "util/log.h"
 #include "util/words.h"
 
-int zr_service_ctl(struct zr_service *s, const char *buf, size_t len, char **why, zr_done_cb cb,
-		   void *data)
+int zr_service_ctl(struct zr_service *s, const struct zr_actor *who, const char *buf, size_t len,
+		   char **why, zr_done_cb cb, void *data)
 {
 	_cleanup_free_ char *text = strndup(buf, len);
 	char *w[5] = {0};
@@ -27,6 +28,13 @@ int zr_service_ctl(struct zr_service *s, const char *buf, size_t len, char **why
 	if (n == 4 && strcmp(w[0], "consumer") == 0 && (add || strcmp(w[1], "remove") == 0)) {
 		return zr_service_rconsumer(s, w[2], w[3], add, why, cb, data);
 	}
-	return zr_fail(why, -EINVAL,
-		       "unknown command: want 'force' or 'consumer add|remove ROBOT TEMPLATE/SERVICE'");
+	if (n == 2 && strcmp(w[0], "parent") == 0) {
+		return zr_service_set_parent(s, who, strcmp(w[1], "none") == 0 ? NULL : w[1], why, cb,
+					     data);
+	}
+	if (n == 2 && strcmp(w[0], "recurse") == 0) {
+		return zr_service__recurse(s, who, w[1], why, cb, data);
+	}
+	return zr_fail(why, -EINVAL, "unknown command: want 'force', 'parent TEMPLATE/SERVICE|none', "
+		       "'recurse ACTION' or 'consumer add|remove ROBOT TEMPLATE/SERVICE'");
 }

@@ -17,27 +17,44 @@
 #include "util/log.h"
 #include "util/name.h"
 
+static bool path_in(const char *path, const char *const *paths, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(paths[i], path) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
 /* Tells the robot's link hook which producers on other robots this service stopped (add
  * false) or started (true) naming, between data old and new (NULL: none). */
 void zr_service__links(struct zr_service *s, const json_t *old, const json_t *new)
 {
 	struct zr_robot *r = s->robot;
-	const char *role;
-	json_t *spec;
 	if (!r->links.fn) {
 		return;
 	}
-	json_object_foreach(s->template->consumes, role, spec) {
-		const char *a = old ? json_string_value(json_object_get(old, role)) : NULL;
-		const char *b = new ? json_string_value(json_object_get(new, role)) : NULL;
-		if (a && b && strcmp(a, b) == 0) {
-			continue;
+	for (size_t i = 0; i < s->template->n_roles; i++) {
+		const char *role = s->template->roles[i].name;
+		_cleanup_free_ const char **a = NULL, **b = NULL;
+		size_t na = 0, nb = 0;
+		if ((old && zr_service__role_paths(old, role, &a, &na) < 0) ||
+		    (new && zr_service__role_paths(new, role, &b, &nb) < 0)) {
+			log_error("Service %s: out of memory telling its remote producers, ignoring",
+				  s->path);
+			return;
 		}
-		if (a && strncmp(a, "@remote/", 8) == 0) {
-			r->links.fn(a, s->path, false, r->links.data);
+		/* Per path: one that stays named is not told again. */
+		for (size_t j = 0; j < na; j++) {
+			if (strncmp(a[j], "@remote/", 8) == 0 && !path_in(a[j], b, nb)) {
+				r->links.fn(a[j], s->path, false, r->links.data);
+			}
 		}
-		if (b && strncmp(b, "@remote/", 8) == 0) {
-			r->links.fn(b, s->path, true, r->links.data);
+		for (size_t j = 0; j < nb; j++) {
+			if (strncmp(b[j], "@remote/", 8) == 0 && !path_in(b[j], a, na)) {
+				r->links.fn(b[j], s->path, true, r->links.data);
+			}
 		}
 	}
 }
@@ -49,6 +66,10 @@ static void data_apply(struct zr_service *s, json_t *valid)
 	s->data = valid;
 	s->data_mtime_ns = zr_now_ns();
 	zr_service__event(s, "data.changed", NULL);
+	zr_relations__update(s);
+	if (s->template->n_roles > 0 && s->robot->hooks.producers_changed) {
+		s->robot->hooks.producers_changed(s, s->robot->hooks.data);
+	}
 }
 
 struct data_write {
@@ -207,47 +228,65 @@ static int check_remote_path(const char *role, const char *path, const char *sho
 		       role, shown);
 }
 
+/* One producer path of role (want: the role's template or NULL), as shown in errors. */
+static int check_producer(struct zr_robot *r, const char *role, const char *want,
+			  const char *self, const char *path, const char *shown, char **ret_err)
+{
+	if (strncmp(path, "@remote/", 8) == 0) {
+		/* Another robot's: its shape here, its existence by the tree (over HTTP). */
+		return check_remote_path(role, path, shown, want, ret_err);
+	}
+	_cleanup_free_ char *tmpl = strdup(path);
+	char *name = tmpl ? strchr(tmpl, '/') : NULL;
+	if (!tmpl) {
+		return -ENOMEM;
+	}
+	if (name) {
+		*name++ = '\0';
+	}
+	struct zr_service *p = name && !strchr(name, '/') ? zr_robot_service(r, tmpl, name) : NULL;
+	/* A pending producer is named by its consumer created in the same loop turn (auto,
+	 * apply): both are in one commit group, so both or neither stay. */
+	if (!p || p->deleting) {
+		return zr_fail(ret_err, -EINVAL, "producer of role '%s': no service '%s' (want TEMPLATE/NAME or @remote/ROBOT/TEMPLATE/NAME)",
+			       role, shown);
+	}
+	if (want && strcmp(want, p->template->name) != 0) {
+		return zr_fail(ret_err, -EINVAL, "producer of role '%s': %s is a '%s', not a '%s'", role, shown,
+			       p->template->name, want);
+	}
+	if (self && strcmp(self, p->path) == 0) {
+		return zr_fail(ret_err, -EINVAL, "producer of role '%s': a service cannot produce for itself", role);
+	}
+	return 0;
+}
+
 int zr_service__check_producers(struct zr_robot *r, const struct zr_template *t, const char *self,
 				const json_t *data, char **ret_err)
 {
-	const char *role;
-	json_t *spec;
-	json_object_foreach(t->consumes, role, spec) {
-		const char *path = json_string_value(json_object_get(data, role));
-		const char *want = json_string_value(json_object_get(spec, "template"));
-		if (!path || !*path) {
-			continue;
+	for (size_t i = 0; i < t->n_roles; i++) {
+		const struct zr_template_role *role = &t->roles[i];
+		_cleanup_free_ const char **paths = NULL;
+		size_t n;
+		if (zr_service__role_paths(data, role->name, &paths, &n) < 0) {
+			return -ENOMEM;
 		}
 		/* A role is a data field: a template may call it secret, and then errors name
 		 * the role only. */
-		const char *shown = zr_schema_secret(t->data, role) ? ZR_SCHEMA_REDACTED : path;
-		if (strncmp(path, "@remote/", 8) == 0) {
-			/* Another robot's: its shape here, its existence by the tree (over HTTP). */
-			int err = check_remote_path(role, path, shown, want, ret_err);
+		bool secret = zr_schema_secret(t->data, role->name);
+		for (size_t j = 0; j < n; j++) {
+			const char *shown = secret ? ZR_SCHEMA_REDACTED : paths[j];
+			int err = check_producer(r, role->name, role->template, self, paths[j], shown,
+						 ret_err);
 			if (err < 0) {
 				return err;
 			}
-			continue;
-		}
-		_cleanup_free_ char *tmpl = strdup(path);
-		char *name = tmpl ? strchr(tmpl, '/') : NULL;
-		if (!tmpl) {
-			return -ENOMEM;
-		}
-		if (name) {
-			*name++ = '\0';
-		}
-		struct zr_service *p = name && !strchr(name, '/') ? zr_robot_service(r, tmpl, name) : NULL;
-		if (!p || p->pending || p->deleting) {
-			return zr_fail(ret_err, -EINVAL, "producer of role '%s': no service '%s' (want TEMPLATE/NAME or @remote/ROBOT/TEMPLATE/NAME)",
-				       role, shown);
-		}
-		if (want && strcmp(want, p->template->name) != 0) {
-			return zr_fail(ret_err, -EINVAL, "producer of role '%s': %s is a '%s', not a '%s'", role, shown,
-				       p->template->name, want);
-		}
-		if (self && strcmp(self, p->path) == 0) {
-			return zr_fail(ret_err, -EINVAL, "producer of role '%s': a service cannot produce for itself", role);
+			for (size_t k = 0; k < j; k++) {
+				if (strcmp(paths[k], paths[j]) == 0) {
+					return zr_fail(ret_err, -EINVAL, "producer of role '%s': %s named twice",
+						       role->name, shown);
+				}
+			}
 		}
 	}
 	return 0;

@@ -69,6 +69,20 @@ void zr_service__check_remote(struct zr_robot *r, const struct zr_template *t, c
 void zr_service__request_data(struct zr_service *s, const struct zr_actor *who, const json_t *data,
 			      bool internal, zr_request_cb cb, void *cbdata);
 
+/* ---- service-relations.c ---- */
+
+
+/* Calls fn for each producer path data (borrowed) names for a role of t that old (borrowed;
+ * NULL: none) does not name for it, in role order; stops at fn's first nonzero return, which
+ * it returns (-ENOMEM of its own), else 0. */
+int zr_service__each_new_producer(const struct zr_template *t, const json_t *data,
+				  const json_t *old,
+				  int (*fn)(const char *role, const char *path, void *ud), void *ud);
+
+/* Deletes s, which a request created for a consumer whose own creation then failed: without
+ * its on_delete actions (it never ran), whatever names it. Failures are logged. */
+void zr_service__discard(struct zr_service *s);
+
 /* ---- service-upgrade.c ---- */
 
 /* The timers of t's recurring actions: recur_alloc makes room (*ret NULL when t has none;

@@ -16,12 +16,11 @@
 
 /* ---- producers on other robots ---- */
 
-/* A walk over the roles of t, looking up each new producer on another robot in turn. */
+/* A walk over the new producers on other robots, looking up each in turn. */
 struct remote_check {
 	struct zr_robot *r;
-	const struct zr_template *t; /* borrowed: templates stay while the robot runs */
-	json_t *data, *old;          /* references */
-	size_t next;                 /* the role to look at next, in the template's order */
+	json_t *paths; /* the paths to look up, a list of strings; reference */
+	size_t next;   /* the path to look at next */
 	zr_request_cb done;
 	void *ctx;
 };
@@ -31,8 +30,7 @@ static void remote_next(struct remote_check *rc);
 static void remote_end(struct remote_check *rc, int err, const char *why)
 {
 	rc->done(err, why, rc->ctx);
-	json_decref(rc->data);
-	json_decref(rc->old);
+	json_decref(rc->paths);
 	free(rc);
 }
 
@@ -48,37 +46,41 @@ static void on_remote_checked(int err, const char *why, void *data)
 
 static void remote_next(struct remote_check *rc)
 {
-	const char *role;
-	json_t *spec;
-	size_t i = 0;
-	json_object_foreach(rc->t->consumes, role, spec) {
-		const char *p = json_string_value(json_object_get(rc->data, role));
-		const char *now = json_string_value(json_object_get(rc->old, role));
-		/* A producer named already was looked up when it was set. */
-		if (i++ < rc->next || !p || strncmp(p, "@remote/", 8) != 0 || (now && strcmp(p, now) == 0)) {
-			continue;
-		}
-		rc->next = i;
-		rc->r->producer_check.fn(p, on_remote_checked, rc, rc->r->producer_check.data);
+	const char *p = json_string_value(json_array_get(rc->paths, rc->next));
+	if (!p) {
+		remote_end(rc, 0, NULL);
 		return;
 	}
-	remote_end(rc, 0, NULL);
+	rc->next++;
+	rc->r->producer_check.fn(p, on_remote_checked, rc, rc->r->producer_check.data);
+}
+
+/* A producer named already was looked up when it was set: only the new remote ones. */
+static int add_remote(const char *role, const char *path, void *ud)
+{
+	(void)role;
+	if (strncmp(path, "@remote/", 8) != 0) {
+		return 0;
+	}
+	return json_array_append_new(ud, json_string(path)) < 0 ? -ENOMEM : 0;
 }
 
 void zr_service__check_remote(struct zr_robot *r, const struct zr_template *t, const json_t *data,
 			      const json_t *old, zr_request_cb done, void *ctx)
 {
-	if (!r->producer_check.fn || json_object_size(t->consumes) == 0) {
+	if (!r->producer_check.fn || t->n_roles == 0) {
 		done(0, NULL, ctx);
 		return;
 	}
 	struct remote_check *rc = calloc(1, sizeof(*rc));
-	if (!rc) {
+	json_t *paths = json_array();
+	if (!rc || !paths || zr_service__each_new_producer(t, data, old, add_remote, paths) < 0) {
+		free(rc);
+		json_decref(paths);
 		done(-ENOMEM, NULL, ctx);
 		return;
 	}
-	*rc = (struct remote_check){.r = r, .t = t, .data = json_incref((json_t *)data),
-				    .old = json_incref((json_t *)old), .done = done, .ctx = ctx};
+	*rc = (struct remote_check){.r = r, .paths = paths, .done = done, .ctx = ctx};
 	remote_next(rc);
 }
 
@@ -109,40 +111,44 @@ int zr_service_may_delete(const struct zr_service *s, const struct zr_actor *who
  * tree with the robot's rights. Roles whose producer stays as it was (old) are not asked
  * again, so a creator may change other fields of data an admin filled in. Producers on other
  * robots are reached with this robot's own token there: only the admin names them. */
+struct rights_check {
+	struct zr_robot *r;
+	const struct zr_actor *who;
+	char **ret_err;
+};
+
+static int check_producer_right(const char *role, const char *p, void *ud)
+{
+	struct rights_check *rc = ud;
+	if (strncmp(p, "@remote/", 8) == 0) {
+		return zr_fail(rc->ret_err, -EACCES, "producer of role '%s': only the admin may name a "
+			       "producer on another robot", role);
+	}
+	_cleanup_free_ char *tmpl = strdup(p);
+	char *name = tmpl ? strchr(tmpl, '/') : NULL;
+	if (!tmpl) {
+		return -ENOMEM;
+	}
+	if (name) {
+		*name++ = '\0';
+	}
+	const struct zr_service *ps = name ? zr_robot_service(rc->r, tmpl, name) : NULL;
+	if (ps && !zr_actor_may_act(rc->who, ps->creator, ps->guid)) {
+		return zr_fail(rc->ret_err, -EACCES, "producer of role '%s': %s may not act on %s",
+			       role, zr_actor_name(rc->who), ps->path);
+	}
+	return 0;
+}
+
 static int check_producer_rights(struct zr_robot *r, const struct zr_template *t,
 				 const struct zr_actor *who, const json_t *data, const json_t *old,
 				 char **ret_err)
 {
-	const char *role;
-	json_t *spec;
 	if (zr_actor_is_admin(who)) {
 		return 0;
 	}
-	json_object_foreach(t->consumes, role, spec) {
-		const char *p = json_string_value(json_object_get(data, role));
-		const char *now = json_string_value(json_object_get(old, role));
-		if (!p || !*p || (now && strcmp(p, now) == 0)) {
-			continue;
-		}
-		if (strncmp(p, "@remote/", 8) == 0) {
-			return zr_fail(ret_err, -EACCES, "producer of role '%s': only the admin may name a "
-				       "producer on another robot", role);
-		}
-		_cleanup_free_ char *tmpl = strdup(p);
-		char *name = tmpl ? strchr(tmpl, '/') : NULL;
-		if (!tmpl) {
-			return -ENOMEM;
-		}
-		if (name) {
-			*name++ = '\0';
-		}
-		const struct zr_service *ps = name ? zr_robot_service(r, tmpl, name) : NULL;
-		if (ps && !zr_actor_may_act(who, ps->creator, ps->guid)) {
-			return zr_fail(ret_err, -EACCES, "producer of role '%s': %s may not act on %s",
-				       role, zr_actor_name(who), ps->path);
-		}
-	}
-	return 0;
+	struct rights_check rc = {.r = r, .who = who, .ret_err = ret_err};
+	return zr_service__each_new_producer(t, data, old, check_producer_right, &rc);
 }
 
 /* ---- creating a service ---- */
@@ -151,17 +157,32 @@ struct create_request {
 	struct zr_robot *r;
 	char *tmpl, *name;
 	char creator[ZR_ACTOR_ID_MAX];
-	json_t *data; /* as asked (NULL: the defaults) */
+	json_t *data;   /* as asked (NULL: the defaults), with auto producers named */
+	char **autos;   /* auto producers to create first, "T/S"; owned */
+	size_t n_autos;
+	unsigned waiting; /* creations whose commit is still to come, the consumer's included */
+	bool failed;      /* the consumer was refused after its producers were created */
 	zr_request_service_cb cb;
 	void *cbdata;
 };
 
 static void create_request_free(struct create_request *q)
 {
+	for (size_t i = 0; i < q->n_autos; i++) {
+		free(q->autos[i]);
+	}
+	free(q->autos);
 	free(q->tmpl);
 	free(q->name);
 	json_decref(q->data);
 	free(q);
+}
+
+static void create_request_unref(struct create_request *q)
+{
+	if (--q->waiting == 0) {
+		create_request_free(q);
+	}
 }
 
 static void on_create_committed(int err, const char *why, struct zr_service *s, void *data)
@@ -171,29 +192,157 @@ static void on_create_committed(int err, const char *why, struct zr_service *s, 
 		(void)zr_quota_services(&q->r->quota, q->creator, -1);
 	}
 	q->cb(err, why, s, q->cbdata);
-	create_request_free(q);
+	create_request_unref(q);
+}
+
+/* An auto producer's commit: the consumer's is in the same group, so both or neither
+ * succeed; only a consumer refused after this was created leaves it to remove. */
+static void on_auto_committed(int err, const char *why, struct zr_service *s, void *data)
+{
+	struct create_request *q = data;
+	if (err < 0) {
+		(void)zr_quota_services(&q->r->quota, q->creator, -1);
+	} else if (q->failed) {
+		zr_service__discard(s);
+	}
+	(void)why;
+	create_request_unref(q);
+}
+
+/* Splits "T/S" into a copy's two halves (*ret_tmpl owns both). */
+static int split_path(const char *path, char **ret_tmpl, const char **ret_name)
+{
+	char *t = strdup(path);
+	if (!t) {
+		return -ENOMEM;
+	}
+	char *slash = strchr(t, '/');
+	*slash = '\0';
+	*ret_tmpl = t;
+	*ret_name = slash + 1;
+	return 0;
+}
+
+/* Whether who may have the auto producer path (from zr_relations_auto) created, as if asked
+ * for it with the template's defaults: the same checks as a creation that needs no I/O. */
+static int check_auto(struct zr_robot *r, const struct zr_actor *who, const char *path,
+		      char **ret_err)
+{
+	_cleanup_free_ char *tmpl = NULL, *why = NULL;
+	const char *name;
+	_cleanup_json_ json_t *filled = NULL;
+	const struct zr_template *t;
+	if (split_path(path, &tmpl, &name) < 0) {
+		return -ENOMEM;
+	}
+	struct zr_robot_template *rt = zr_robot_template(r, tmpl);
+	int err = 0;
+	if (!rt) {
+		err = zr_fail(&why, -EINVAL, "no template '%s'", tmpl);
+	} else if (who && who->role == ZR_ROLE_USER && !rt->t->users) {
+		err = zr_fail(&why, -EACCES, "template %s is not offered to user tokens", tmpl);
+	} else {
+		err = zr_robot__create_check(r, tmpl, name, NULL, &t, &filled, &why);
+	}
+	if (err == -ENOMEM) {
+		return err;
+	}
+	if (err < 0) {
+		return zr_fail(ret_err, err, "its producer %s cannot be created: %s", path,
+			       why ? why : strerror(-err));
+	}
+	return 0;
+}
+
+/* Takes a creation slot of q's creator (refused past the quota). */
+static int take_slot(struct create_request *q, char **ret_err)
+{
+	int err = zr_quota_check_service(&q->r->quota, q->creator, ret_err);
+	return err == 0 ? zr_quota_services(&q->r->quota, q->creator, 1) : err;
 }
 
 static void on_create_checked(int err, const char *why, void *data)
 {
 	struct create_request *q = data;
 	_cleanup_free_ char *why2 = NULL;
-	if (err == 0) {
-		/* Anything may have changed while other robots were asked: checked again. The
-		 * slot is taken before the service exists, so creates in flight count. */
-		err = zr_quota_check_service(&q->r->quota, q->creator, &why2);
-		if (err == 0 && (err = zr_quota_services(&q->r->quota, q->creator, 1)) == 0) {
-			err = zr_robot__create(q->r, q->tmpl, q->name, q->data, q->creator, &why2,
-					       on_create_committed, q);
-			if (err == 0) {
-				return;
-			}
-			(void)zr_quota_services(&q->r->quota, q->creator, -1);
-		}
-		why = why2;
+	size_t slots = 0, made = 0;
+	/* Held by this call, and by each creation until its commit (which may come at once). */
+	q->waiting = 1;
+	if (err < 0) {
+		goto refused;
 	}
+	/* Anything may have changed while other robots were asked: checked again, before
+	 * anything is created. The slots are taken before the services exist, so creates in
+	 * flight count. */
+	for (size_t i = 0; err == 0 && i < q->n_autos; i++) {
+		err = check_auto(q->r, NULL, q->autos[i], &why2);
+	}
+	while (err == 0 && slots < q->n_autos + 1 && (err = take_slot(q, &why2)) == 0) {
+		slots++;
+	}
+	/* The producers first, in this loop turn: they and the consumer are committed in one
+	 * group, and the consumer may name them while they are pending. */
+	for (; err == 0 && made < q->n_autos; made++) {
+		_cleanup_free_ char *tmpl = NULL;
+		const char *name;
+		err = split_path(q->autos[made], &tmpl, &name);
+		q->waiting++;
+		if (err == 0) {
+			err = zr_robot__create(q->r, tmpl, name, NULL, q->creator, &why2,
+					       on_auto_committed, q);
+		}
+		if (err < 0) {
+			q->waiting--;
+			break;
+		}
+	}
+	if (err == 0) {
+		q->waiting++;
+		err = zr_robot__create(q->r, q->tmpl, q->name, q->data, q->creator, &why2,
+				       on_create_committed, q);
+		if (err == 0) {
+			create_request_unref(q);
+			return;
+		}
+		q->waiting--;
+	}
+	/* The slots of the services created are theirs: given back at their commit or
+	 * deletion. */
+	for (size_t i = made; i < slots; i++) {
+		(void)zr_quota_services(&q->r->quota, q->creator, -1);
+	}
+	why = why2;
+refused:
 	q->cb(err, why, NULL, q->cbdata);
-	create_request_free(q);
+	q->failed = true;
+	create_request_unref(q);
+}
+
+/* The auto producers of the roles data leaves empty (zr_relations_auto): *ret_data (new
+ * reference) is data naming them, or NULL when t has no such role (data stays as it is). */
+static int plan_autos(struct zr_robot *r, const struct zr_actor *who, const struct zr_template *t,
+		      const char *name, const json_t *data, struct create_request *q,
+		      char **ret_err)
+{
+	bool any = false;
+	for (size_t i = 0; i < t->n_roles; i++) {
+		any |= t->roles[i].auto_create;
+	}
+	/* Not an object: the creation check says why. */
+	if (!any || (data && !json_is_object(data))) {
+		q->data = json_incref((json_t *)data);
+		return 0;
+	}
+	json_t *named = data ? json_deep_copy(data) : json_object();
+	if (!named) {
+		return -ENOMEM;
+	}
+	q->data = named;
+	int err = zr_relations_auto(r, t, name, named, &q->autos, &q->n_autos);
+	for (size_t i = 0; err == 0 && i < q->n_autos; i++) {
+		err = check_auto(r, who, q->autos[i], ret_err);
+	}
+	return err;
 }
 
 void zr_service_request_create(struct zr_robot *r, const struct zr_actor *who, const char *tmpl,
@@ -216,15 +365,19 @@ void zr_service_request_create(struct zr_robot *r, const struct zr_actor *who, c
 	if (err == 0) {
 		err = zr_quota_check_service(&r->quota, creator, &why);
 	}
+	/* Checked with the data as asked: its auto producers do not exist yet. */
 	if (err == 0) {
 		err = zr_robot__create_check(r, tmpl, name, data, &t, &filled, &why);
-	}
-	if (err == 0) {
-		err = check_producer_rights(r, t, who, filled, NULL, &why);
 	}
 	struct create_request *q = err == 0 ? calloc(1, sizeof(*q)) : NULL;
 	if (err == 0 && (!q || !(q->tmpl = strdup(tmpl)) || !(q->name = strdup(name)))) {
 		err = -ENOMEM;
+	}
+	if (err == 0) {
+		err = plan_autos(r, who, t, name, data, q, &why);
+	}
+	if (err == 0) {
+		err = check_producer_rights(r, t, who, q->data ? q->data : filled, NULL, &why);
 	}
 	if (err < 0) {
 		if (q) {
@@ -235,7 +388,6 @@ void zr_service_request_create(struct zr_robot *r, const struct zr_actor *who, c
 	}
 	q->r = r;
 	snprintf(q->creator, sizeof(q->creator), "%s", creator);
-	q->data = json_incref((json_t *)data);
 	q->cb = cb;
 	q->cbdata = cbdata;
 	zr_service__check_remote(r, t, filled, NULL, on_create_checked, q);
@@ -372,6 +524,11 @@ void zr_service_request_task(struct zr_service *s, const struct zr_actor *who,
 	}
 	if (err == 0) {
 		err = check_args_size(s, len, &why);
+	}
+	/* Only a user's request waits for the producers: on_delete and the robot's own
+	 * tasks go on (a consumer must be deletable whatever its producers). */
+	if (err == 0) {
+		err = zr_relations_check(s, &why);
 	}
 	if (err == 0 && !(q = calloc(1, sizeof(*q)))) {
 		err = -ENOMEM;

@@ -167,6 +167,12 @@ int zr_service_restore(struct zr_robot *r, const struct zr_template *t,
 	 * already, and a mkdir per service would dominate the restart. */
 	const char *bad = NULL;
 	snprintf(s->creator, sizeof(s->creator), "%s", row->creator ? row->creator : "admin");
+	/* A parent that is gone (or not loaded yet) keeps its name: zr_robot_load_store tells. */
+	if ((row->parent && !(s->parent = strdup(row->parent))) ||
+	    (row->blueprint && !(s->blueprint = strdup(row->blueprint)))) {
+		zr_service__close(s);
+		return -ENOMEM;
+	}
 	if (service_identity(s, row->guid, row->secret) < 0) {
 		bad = "guid or secret";
 	} else if (!json_is_object(s->data) || !json_is_object(s->state)) {
@@ -203,6 +209,8 @@ static void service_free(struct zr_service *s)
 	json_decref(s->data);
 	json_decref(s->state);
 	json_decref(s->rconsumers);
+	free(s->parent);
+	free(s->blueprint);
 	free(s->lasterror);
 	free(s->recur);
 	while (s->retired) {
@@ -538,7 +546,7 @@ void zr_service__begin_delete(struct zr_service *s)
 				       ECANCELED);
 		}
 	}
-	for (size_t i = 0; i < s->template->n_on_delete; i++) {
+	for (size_t i = 0; !s->quiet_delete && i < s->template->n_on_delete; i++) {
 		const struct zr_action_def *a = zr_template_action(s->template, s->template->on_delete[i]);
 		_cleanup_free_ char *why = NULL;
 		if (!a || zr_service_enqueue(s, a, NULL, ZR_LANE_SYSTEM, &why, NULL, NULL) < 0) {

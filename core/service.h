@@ -48,6 +48,7 @@ struct zr_service {
 	bool pending;  /* created, its commit not done yet: not in the tree */
 	bool delete_requested;
 	bool force_delete; /* "force" was written to ctl: rmdir goes on despite consumers */
+	bool quiet_delete; /* deleted without on_delete: its creation was undone, it never ran */
 	bool deleting;
 	bool closing;
 	uint64_t serial;     /* unique in this robot run: tells a new service from an old namesake */
@@ -244,6 +245,12 @@ void zr_robot_children(struct zr_robot *r, const struct zr_service *s,
  * max paths into ret (borrowed from data). Returns how many there are (may exceed max), 0 for
  * none or a role data does not hold. */
 size_t zr_role_producers(const json_t *data, const char *role, const char **ret, size_t max);
+/* Whether data names path (a producer's "T/S" or "@remote/...") for role. */
+bool zr_role_names(const json_t *data, const char *role, const char *path);
+/* The producers data names for role (zr_role_producers) as a malloc'd array of paths borrowed
+ * from data (*ret NULL when there are none). 0 or -ENOMEM. */
+int zr_service__role_paths(const json_t *data, const char *role, const char ***ret,
+			   size_t *ret_n);
 /* Roles of t with "auto": true that data (an object, changed in place) leaves empty get the
  * producer "<role's template>/<name>" (name: the consumer's). Returns in *ret (malloc'd array of
  * malloc'd "T/S", *ret_n of them) those of these producers the robot does not have yet: the
@@ -256,6 +263,11 @@ int zr_relations_auto(struct zr_robot *r, const struct zr_template *t, const cha
  * Actions of the user lane are refused while it fails; the state line "relation <role>
  * ok|error" says it. */
 int zr_relations_check(const struct zr_service *s, char **why);
+/* Sets the state lines "relation <role> ok|error" of s (zr_relations_check per role): after its
+ * data changed, its creation, a robot start. */
+void zr_relations__update(struct zr_service *s);
+/* The same for each local consumer of p, which was created or deleted (robot.c). */
+void zr_relations__producer_changed(struct zr_robot *r, const struct zr_service *p);
 
 /* Records a refused write: sets lasterror and logs it. path is relative to the mount. */
 void zr_service_refuse(struct zr_service *s, const char *path, int err, const char *reason);

@@ -18,6 +18,8 @@ struct walk {
 	int (*action_fn)(const char *tmpl, const char *uid, const char *action, void *data);
 	/* rows of three texts: remotes, remote_consumers, remote_unlinks */
 	int (*text3_fn)(const char *a, const char *b, const char *c, void *data);
+	int (*blueprint_fn)(const char *name, const char *content, size_t len, const char *outcome,
+			    long long applied_ns, void *data);
 	void *data;
 };
 
@@ -77,6 +79,27 @@ int zr_store_unlinks(struct zr_store *st,
 			  fn, data);
 }
 
+static int blueprint_row(sqlite3_stmt *s, void *ctx)
+{
+	struct walk *w = ctx;
+	/* As text: SQLite ends it with a NUL (a blob's bytes come without one), so the caller may
+	 * read it as a string too. An empty one may come back as NULL: "" then. */
+	const char *content = col_text(s, 1);
+	size_t len = (size_t)sqlite3_column_bytes(s, 1);
+	return w->blueprint_fn(col_text(s, 0), content ? content : "", len, col_text(s, 2),
+			       sqlite3_column_int64(s, 3), w->data);
+}
+
+int zr_store_blueprints(struct zr_store *st,
+			int (*fn)(const char *name, const char *content, size_t len,
+				  const char *outcome, long long applied_ns, void *data),
+			void *data)
+{
+	struct walk w = {.blueprint_fn = fn, .data = data};
+	return zr_store__each_row(st, "SELECT name, content, outcome, applied_ns FROM blueprints"
+				  " ORDER BY name", blueprint_row, &w);
+}
+
 static int last_id_row(sqlite3_stmt *s, void *ctx)
 {
 	*(int64_t *)ctx = sqlite3_column_int64(s, 0);
@@ -132,6 +155,8 @@ static const struct col service_cols[] = {
 	SERVICE_COL("deleting", COL_BOOL, deleting),
 	SERVICE_COL("upgrade_to", COL_TEXT, upgrade_to),
 	SERVICE_COL("creator", COL_TEXT, creator),
+	SERVICE_COL("parent", COL_TEXT, parent),
+	SERVICE_COL("blueprint", COL_TEXT, blueprint),
 	/* processes, joined: NULL (want) when the service has no server row. */
 	SERVICE_COL("want", COL_TEXT, want),
 	SERVICE_COL("pid", COL_I64, pid),

@@ -33,7 +33,9 @@ static const char *const schema_sql =
 	" PRIMARY KEY (remote, producer, consumer));"
 	"CREATE TABLE IF NOT EXISTS processes ("
 	" service TEXT PRIMARY KEY, want TEXT NOT NULL, cgroup TEXT, pid INTEGER NOT NULL,"
-	" start_time INTEGER NOT NULL, failed INTEGER NOT NULL DEFAULT 0);";
+	" start_time INTEGER NOT NULL, failed INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE IF NOT EXISTS blueprints ("
+	" name TEXT PRIMARY KEY, content BLOB, outcome TEXT, applied_ns INTEGER);";
 
 int zr_store__exec(sqlite3 *db, const char *sql, char **ret_err)
 {
@@ -64,34 +66,38 @@ static int schema_version(sqlite3 *db)
 }
 
 /* Migrations from version i to i + 1, each run in the transaction that sets the new version.
- * Version 0 is an empty database. A migration adds columns (tables come from schema_sql);
- * a column already there is left alone, so a migration can run twice. */
+ * Version 0 is an empty database. A migration adds columns (up to MIGRATION_COLUMNS; tables
+ * come from schema_sql); a column already there is left alone, so a migration can run twice. */
+#define MIGRATION_COLUMNS 2
 struct migration {
-	const char *table, *column, *type;
+	struct column {
+		const char *table, *column, *type;
+	} add[MIGRATION_COLUMNS];
 };
 static const struct migration migrations[ZR_STORE_SCHEMA] = {
-	[0] = {NULL, NULL, NULL}, /* 0 → 1: the tables of schema_sql */
-	[1] = {NULL, NULL, NULL}, /* 1 → 2: the repos table, made by schema_sql */
+	[0] = {{{0}}}, /* 0 → 1: the tables of schema_sql */
+	[1] = {{{0}}}, /* 1 → 2: the repos table, made by schema_sql */
 	/* 2 → 3: the remotes, remote_consumers and remote_unlinks tables (made by schema_sql),
 	 * and the version a service moves to once its running task ends (not in schema_sql:
 	 * added here, also to a new database, which goes through every migration). */
-	[2] = {"services", "upgrade_to", "TEXT"},
+	[2] = {{{"services", "upgrade_to", "TEXT"}}},
 	/* 3 → 4: who created a service (a creator id, never a token); services made before
 	 * the role model were made by the admin. */
-	[3] = {"services", "creator", "TEXT NOT NULL DEFAULT 'admin'"},
+	[3] = {{{"services", "creator", "TEXT NOT NULL DEFAULT 'admin'"}}},
 	/* 4 → 5: the processes table (made by schema_sql): per supervised service its want,
 	 * the pid and start time of its running server, its cgroup and whether its start
 	 * budget ran out. A table of its own, not columns: most services have no server. */
-	[4] = {NULL, NULL, NULL},
+	[4] = {{{0}}},
+	/* 5 → 6: blueprints (DESIGN §8). A service's AYS parent ("T/S") and the stored apply it
+	 * carries (both NULL: none), and the blueprints table of stored applies (made by
+	 * schema_sql). */
+	[5] = {{{"services", "parent", "TEXT"}, {"services", "blueprint", "TEXT"}}},
 };
 
-static int run_migration(sqlite3 *db, const struct migration *m, char **ret_err)
+static int add_column(sqlite3 *db, const struct column *m, char **ret_err)
 {
 	sqlite3_stmt *st = NULL;
 	char *sql = NULL;
-	if (!m->table) {
-		return 0;
-	}
 	int rc = sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2", -1, &st, NULL);
 	if (rc == SQLITE_OK) {
 		(void)sqlite3_bind_text(st, 1, m->table, -1, SQLITE_STATIC);
@@ -113,6 +119,15 @@ static int run_migration(sqlite3 *db, const struct migration *m, char **ret_err)
 	}
 	int err = zr_store__exec(db, sql, ret_err);
 	free(sql);
+	return err;
+}
+
+static int run_migration(sqlite3 *db, const struct migration *m, char **ret_err)
+{
+	int err = 0;
+	for (int i = 0; err == 0 && i < MIGRATION_COLUMNS && m->add[i].table; i++) {
+		err = add_column(db, &m->add[i], ret_err);
+	}
 	return err;
 }
 

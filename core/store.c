@@ -50,10 +50,14 @@ enum op_kind {
 	OP_UNLINK_DELETE,
 	OP_PROCESS_PUT,
 	OP_PROCESS_DELETE_SERVICE,
+	OP_SERVICE_PARENT,
+	OP_SERVICE_BLUEPRINT,
+	OP_BLUEPRINT_PUT,
+	OP_BLUEPRINT_DELETE,
 	N_OPS,
 };
 
-#define OP_TEXTS 8
+#define OP_TEXTS 10
 #define OP_INTS 10
 
 struct op {
@@ -124,8 +128,8 @@ struct op_desc {
 
 static const struct op_desc op_descs[N_OPS] = {
 	[OP_SERVICE_INSERT] = {"INSERT OR REPLACE INTO services (template, name, guid, uid, data, state,"
-			       " secret, creator, created, deleting)"
-			       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)", 8},
+			       " secret, creator, parent, blueprint, created, deleting)"
+			       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)", 10},
 	[OP_SERVICE_DATA] = {"UPDATE services SET data = ?2 WHERE guid = ?1", 2},
 	[OP_SERVICE_STATE] = {"UPDATE services SET state = ?2 WHERE guid = ?1", 2},
 	[OP_SERVICE_UID] = {"UPDATE services SET uid = ?2 WHERE guid = ?1", 2},
@@ -158,6 +162,11 @@ static const struct op_desc op_descs[N_OPS] = {
 	[OP_PROCESS_PUT] = {"INSERT OR REPLACE INTO processes (service, want, cgroup, pid, start_time,"
 			    " failed) VALUES (?1, ?2, ?3, ?4, ?5, ?6)", 3},
 	[OP_PROCESS_DELETE_SERVICE] = {"DELETE FROM processes WHERE service = ?1", 1},
+	[OP_SERVICE_PARENT] = {"UPDATE services SET parent = ?2 WHERE guid = ?1", 2},
+	[OP_SERVICE_BLUEPRINT] = {"UPDATE services SET blueprint = ?2 WHERE guid = ?1", 2},
+	[OP_BLUEPRINT_PUT] = {"INSERT OR REPLACE INTO blueprints (name, content, outcome, applied_ns)"
+			      " VALUES (?1, ?2, ?3, ?4)", 3, .blob = 2},
+	[OP_BLUEPRINT_DELETE] = {"DELETE FROM blueprints WHERE name = ?1", 1},
 };
 
 int zr_store__errno(int rc)
@@ -572,7 +581,8 @@ int zr_store_service_insert(struct zr_store *st, const struct zr_store_service *
 {
 	return change(st, OP_SERVICE_INSERT, false,
 		      (const char *[OP_TEXTS]){s->template, s->name, s->guid, s->uid, s->data,
-					       s->state, s->secret, s->creator ? s->creator : "admin"},
+					       s->state, s->secret, s->creator ? s->creator : "admin",
+					       s->parent, s->blueprint},
 		      (const int64_t[OP_INTS]){s->created_ns, s->deleting});
 }
 
@@ -601,6 +611,20 @@ int zr_store_service_deleting(struct zr_store *st, const char *guid)
 	return change(st, OP_SERVICE_DELETING, false, (const char *[OP_TEXTS]){guid}, NULL);
 }
 
+int zr_store_services_deleting(struct zr_store *st, const char *const *guids, size_t n)
+{
+	struct op **ops = calloc(n ? n : 1, sizeof(*ops));
+	if (!ops) {
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		ops[i] = op_new(OP_SERVICE_DELETING, false, (const char *[OP_TEXTS]){guids[i]}, 0, NULL);
+	}
+	int err = submit(st, ops, n);
+	free(ops);
+	return err;
+}
+
 int zr_store_service_delete(struct zr_store *st, const char *guid)
 {
 	/* Its tasks, remote consumers and server's row go with it: they have no meaning
@@ -613,6 +637,27 @@ int zr_store_service_delete(struct zr_store *st, const char *guid)
 		op_new(OP_PROCESS_DELETE_SERVICE, true, text, 0, NULL),
 	};
 	return submit(st, ops, 4);
+}
+
+int zr_store_service_parent(struct zr_store *st, const char *guid, const char *parent)
+{
+	return change(st, OP_SERVICE_PARENT, false, (const char *[OP_TEXTS]){guid, parent}, NULL);
+}
+
+int zr_store_service_blueprint(struct zr_store *st, const char *guid, const char *name)
+{
+	return change(st, OP_SERVICE_BLUEPRINT, false, (const char *[OP_TEXTS]){guid, name}, NULL);
+}
+
+int zr_store_blueprint_put(struct zr_store *st, const char *name, const char *content, size_t len,
+			   const char *outcome, long long applied_ns)
+{
+	if (!content) {
+		return change(st, OP_BLUEPRINT_DELETE, false, (const char *[OP_TEXTS]){name}, NULL);
+	}
+	struct op *o = op_new(OP_BLUEPRINT_PUT, false, (const char *[OP_TEXTS]){name, content, outcome},
+			      len, (const int64_t[OP_INTS]){applied_ns});
+	return submit(st, &o, 1);
 }
 
 int zr_store_process_put(struct zr_store *st, const struct zr_store_process *p, bool internal)

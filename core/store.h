@@ -105,6 +105,8 @@ int zr_store_service_data(struct zr_store *st, const char *guid, const char *dat
 int zr_store_service_uid(struct zr_store *st, const char *guid, const char *uid);
 int zr_store_service_state(struct zr_store *st, const char *guid, const char *state);
 int zr_store_service_deleting(struct zr_store *st, const char *guid);
+/* zr_store_service_deleting for n services at once, all or none (a force-cascade). */
+int zr_store_services_deleting(struct zr_store *st, const char *const *guids, size_t n);
 /* The service's parent "T/S" (NULL: none) and the stored apply it carries (NULL: none). */
 int zr_store_service_parent(struct zr_store *st, const char *guid, const char *parent);
 int zr_store_service_blueprint(struct zr_store *st, const char *guid, const char *name);

@@ -74,22 +74,25 @@ static int parse_seconds(const struct loader *l, const char *path, const json_t 
 static int parse_schema(const struct loader *l, const json_t *fields, const char *fields_path,
 			const json_t *required, const char *required_path, struct zr_schema **ret);
 
-/* The data schema: the "data" fields plus one string field per role the template consumes,
- * holding the tree path of its producer ("node/local", "@remote/dc1/node/n1"). */
-static int parse_data_schema(const struct loader *l, const json_t *m, const json_t *data,
-			     struct zr_schema **ret)
+/* The data schema: the "data" fields plus one field per role the template consumes, holding
+ * the tree path of its producer ("node/local", "@remote/dc1/node/n1"), or with max > 1 a
+ * string or a list of them. */
+static int parse_data_schema(const struct loader *l, const struct zr_template *t,
+			     const json_t *m, const json_t *data, struct zr_schema **ret)
 {
 	_cleanup_json_ json_t *fields = data ? json_deep_copy(data) : json_object();
-	json_t *roles = json_object_get(m, "consumes");
-	const char *role;
-	json_t *rv;
 	if (!fields) {
 		return -ENOMEM;
 	}
-	json_object_foreach(roles, role, rv) {
-		if (!json_object_get(fields, role) &&
-		    json_object_set_new(fields, role, json_pack("{ss ss}", "type", "string", "description",
-								"producer: a tree path")) < 0) {
+	for (size_t i = 0; i < t->n_roles; i++) {
+		const struct zr_template_role *role = &t->roles[i];
+		bool list = role->max > 1;
+		if (!json_object_get(fields, role->name) &&
+		    json_object_set_new(fields, role->name,
+					json_pack("{ss ss}", "type", list ? "producers" : "string",
+						  "description",
+						  list ? "producers: tree paths"
+						       : "producer: a tree path")) < 0) {
 			return -ENOMEM;
 		}
 	}
@@ -620,14 +623,101 @@ static int load_process(struct zr_template *t, const struct loader *l)
 	return add_builtins(t, l->ret_err);
 }
 
-/* "consumes.<role>": only its shape; the producer links check its contents. */
+/* Producers a role may name at most: a list role's paths are checked one by one, and some of
+ * them by a request to another robot. */
+#define ROLE_MAX 1000
+
+static int role_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct zr_template_role *)a)->name, ((const struct zr_template_role *)b)->name);
+}
+
+/* "consumes.<role>.min|max": an integer in [lo, ROLE_MAX]. */
+static int parse_count(const struct loader *l, const char *path, const json_t *v, unsigned lo,
+		       unsigned *ret)
+{
+	if (!json_is_integer(v) || json_integer_value(v) < lo ||
+	    json_integer_value(v) > ROLE_MAX) {
+		return field_fail(l, path, "must be an integer from %u to %u", lo, ROLE_MAX);
+	}
+	*ret = (unsigned)json_integer_value(v);
+	return 0;
+}
+
+/* "consumes.<role>": {"template", "min", "max", "auto"} into t->roles (sorted afterwards by
+ * load); whether the producers exist is the data's business, checked at each change. */
 static int manifest_role(const struct loader *l, const char *path, const char *key, json_t *v,
 			 void *data)
 {
+	struct zr_template *t = data;
 	if (!zr_name_valid(key)) {
 		return field_fail(l, path, "bad role name (must match " NAME_RULE ")");
 	}
-	return json_is_object(v) ? 0 : field_fail(l, path, "must be an object");
+	if (!json_is_object(v)) {
+		return field_fail(l, path, "must be an object");
+	}
+	struct zr_template_role *all = reallocarray(t->roles, t->n_roles + 1, sizeof(*all));
+	if (!all) {
+		return -ENOMEM;
+	}
+	t->roles = all;
+	struct zr_template_role *role = &t->roles[t->n_roles];
+	*role = (struct zr_template_role){.min = 0, .max = 1};
+	if (!(role->name = strdup(key))) {
+		return -ENOMEM;
+	}
+	t->n_roles++;
+	const char *k;
+	json_t *x;
+	json_object_foreach(v, k, x) {
+		_cleanup_free_ char *sub = NULL;
+		if (asprintf(&sub, "%s.%s", path, k) < 0) {
+			return -ENOMEM;
+		}
+		int r = 0;
+		if (strcmp(k, "template") == 0) {
+			if (!json_is_string(x) || !zr_name_valid(json_string_value(x))) {
+				return field_fail(l, sub, "must be a template name matching " NAME_RULE);
+			}
+			r = dup_string(x, &role->template);
+		} else if (strcmp(k, "min") == 0) {
+			r = parse_count(l, sub, x, 0, &role->min);
+		} else if (strcmp(k, "max") == 0) {
+			r = parse_count(l, sub, x, 1, &role->max);
+		} else if (strcmp(k, "auto") == 0) {
+			if (!json_is_boolean(x)) {
+				return field_fail(l, sub, "must be true or false");
+			}
+			role->auto_create = json_is_true(x);
+		} else {
+			return field_fail(l, sub, "unknown key");
+		}
+		if (r < 0) {
+			return r;
+		}
+	}
+	if (role->min > role->max) {
+		return field_fail(l, path, "min %u is more than max %u", role->min, role->max);
+	}
+	/* auto makes one producer, with the template's defaults: it needs to know which
+	 * template, and cannot make up several. */
+	if (role->auto_create && !role->template) {
+		return field_fail(l, path, "auto needs template");
+	}
+	if (role->auto_create && role->min > 1) {
+		return field_fail(l, path, "auto cannot satisfy min %u (it creates one producer)",
+				  role->min);
+	}
+	return 0;
+}
+
+const struct zr_template_role *zr_template_role(const struct zr_template *t, const char *name)
+{
+	if (t->n_roles == 0) {
+		return NULL;
+	}
+	struct zr_template_role key = {.name = (char *)name};
+	return bsearch(&key, t->roles, t->n_roles, sizeof(*t->roles), role_cmp);
 }
 
 /* Fills t, whose dir is set, from l->file. On failure t holds what was parsed so far and the
@@ -689,10 +779,18 @@ static int load(struct zr_template *t, const struct loader *l, const char *sourc
 	}
 	t->users = json_is_true(users);
 
+	/* The roles first: a role that takes a list of producers is such a field of the data. */
+	r = parse_object(l, m, "consumes", manifest_role, t, &t->consumes);
+	if (r < 0) {
+		return r;
+	}
+	if (t->n_roles > 1) {
+		qsort(t->roles, t->n_roles, sizeof(*t->roles), role_cmp);
+	}
 	json_t *data = NULL;
 	r = parse_object(l, m, "data", NULL, NULL, &data);
 	if (r == 0) {
-		r = parse_data_schema(l, m, data, &t->data);
+		r = parse_data_schema(l, t, m, data, &t->data);
 	}
 	if (r < 0) {
 		return r;
@@ -735,13 +833,7 @@ static int load(struct zr_template *t, const struct loader *l, const char *sourc
 	if (json_object_get(m, "on") && !t->process) {
 		return field_fail(l, "on", "needs 'process'");
 	}
-	r = parse_object(l, m, "on", manifest_on, t, &t->on);
-	if (r < 0) {
-		return r;
-	}
-	/* consumes belongs to the producer links, which check its contents; here only its
-	 * shape. */
-	return parse_object(l, m, "consumes", manifest_role, NULL, &t->consumes);
+	return parse_object(l, m, "on", manifest_on, t, &t->on);
 }
 
 int zr_template_load(const char *dir, const char *source, struct zr_template **ret,
@@ -788,6 +880,11 @@ struct zr_template *zr_template_free(struct zr_template *t)
 	}
 	free(t->on_delete);
 	zr_process_def_free(t->proc);
+	for (size_t i = 0; i < t->n_roles; i++) {
+		free(t->roles[i].name);
+		free(t->roles[i].template);
+	}
+	free(t->roles);
 	free(t);
 	return NULL;
 }

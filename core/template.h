@@ -91,6 +91,8 @@ struct zr_template *zr_template_free(struct zr_template *t);
 
 /* The action named name, or NULL. */
 const struct zr_action_def *zr_template_action(const struct zr_template *t, const char *name);
+/* The role called name of t's consumes, or NULL (borrowed, valid as long as t). */
+const struct zr_template_role *zr_template_role(const struct zr_template *t, const char *name);
 
 /* True when s is a semantic version MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD]. */
 bool zr_semver_valid(const char *s);

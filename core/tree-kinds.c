@@ -487,24 +487,116 @@ static int l_consumer(struct zr_local *t, const struct node *n, const struct ctx
 	return asprintf(ret, "../../../%s", target) < 0 ? -ENOMEM : 0;
 }
 
+/* The name of a list role's producer in producers/<role>/: "<t>.<s>", and for one on other
+ * robots "<t>.<s>@<robot>" like consumers/ ("@" between each robot of a chain). NULL when
+ * out of memory or the path has no such shape. */
+static char *producer_link_name(const char *path)
+{
+	struct zr_buf robots = {0};
+	while (strncmp(path, "@remote/", 8) == 0) {
+		const char *end = strchr(path + 8, '/');
+		if (!end) {
+			zr_buf_done(&robots);
+			return NULL;
+		}
+		(void)zr_buf_printf(&robots, "@%.*s", (int)(end - path - 8), path + 8);
+		path = end + 1;
+	}
+	const char *slash = strchr(path, '/');
+	char *name = NULL;
+	if (slash && asprintf(&name, "%.*s.%s%s", (int)(slash - path), path, slash + 1,
+			      robots.data ? robots.data : "") < 0) {
+		name = NULL;
+	}
+	zr_buf_done(&robots);
+	return name;
+}
+
+/* The producer of c->role called name (producer_link_name), borrowed from the data; NULL. */
+static const char *role_producer(const struct ctx *c, const char *name)
+{
+	_cleanup_free_ const char **paths = NULL;
+	size_t n;
+	if (!c->role || zr_service__role_paths(c->svc->data, c->role, &paths, &n) < 0) {
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_free_ char *link = producer_link_name(paths[i]);
+		if (link && strcmp(link, name) == 0) {
+			return paths[i];
+		}
+	}
+	return NULL;
+}
+
+static int l_role_producer(struct zr_local *t, const struct node *n, const struct ctx *c,
+			   char **ret)
+{
+	const char *target = role_producer(c, n->name);
+	(void)t;
+	if (!target) {
+		return -ENOENT;
+	}
+	return asprintf(ret, "../../../../%s", target) < 0 ? -ENOMEM : 0;
+}
+
 static const struct kind k_producer = {NULL, S_IFLNK | 0777, .readlink = l_producer};
+static const struct kind k_role_producer = {NULL, S_IFLNK | 0777, .readlink = l_role_producer};
 static const struct kind k_consumer = {NULL, S_IFLNK | 0777, .readlink = l_consumer};
 
+static int role_child(struct zr_local *t, struct ctx *c, const char *name,
+		      const struct kind **ret, uint64_t *ret_serial)
+{
+	(void)t, (void)ret_serial;
+	*ret = &k_role_producer;
+	return role_producer(c, name) ? 0 : -ENOENT;
+}
+
+static int role_list(struct zr_local *t, const struct ctx *c, struct zr_names *l)
+{
+	_cleanup_free_ const char **paths = NULL;
+	size_t n;
+	(void)t;
+	if (zr_service__role_paths(c->svc->data, c->role, &paths, &n) < 0) {
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_free_ char *link = producer_link_name(paths[i]);
+		if (link && zr_local__add_name(l, link) < 0) {
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+/* producers/<role>/ of a role whose data is a list. */
+static const struct kind k_producers_role = {NULL, DIR_RO, .child = role_child, .list = role_list};
+
+/* producers/<role>: a link for a string, a folder of links for a list (max > 1). */
 static int producers_child(struct zr_local *t, struct ctx *c, const char *name, const struct kind **ret,
 			   uint64_t *ret_serial)
 {
+	const struct zr_template_role *role = zr_template_role(c->svc->template, name);
 	(void)t, (void)ret_serial;
+	if (!role) {
+		return -ENOENT;
+	}
+	if (json_is_array(json_object_get(c->svc->data, name))) {
+		c->role = role->name;
+		*ret = &k_producers_role;
+		return zr_role_producers(c->svc->data, name, NULL, 0) > 0 ? 0 : -ENOENT;
+	}
 	*ret = &k_producer;
 	return zr_service_producer(c->svc, name) ? 0 : -ENOENT;
 }
 
 static int producers_list(struct zr_local *t, const struct ctx *c, struct zr_names *l)
 {
-	const char *role;
-	json_t *spec;
 	(void)t;
-	json_object_foreach(c->svc->template->consumes, role, spec) {
-		if (zr_service_producer(c->svc, role) && zr_local__add_name(l, role) < 0) {
+	for (size_t i = 0; i < c->svc->template->n_roles; i++) {
+		const char *role = c->svc->template->roles[i].name;
+		if (zr_role_producers(c->svc->data, role, NULL, 0) > 0 &&
+		    zr_local__add_name(l, role) < 0) {
 			return -ENOMEM;
 		}
 	}
@@ -562,6 +654,69 @@ static int consumers_list(struct zr_local *t, const struct ctx *c, struct zr_nam
 	return w.err;
 }
 
+/* parent (in the service's folder: "../../T/S") and children/<t>.<s> ("../../../T/S"): the
+ * AYS tree (DESIGN §8). A parent that is gone keeps its name: the link dangles. */
+static int l_parent(struct zr_local *t, const struct node *n, const struct ctx *c, char **ret)
+{
+	(void)t, (void)n;
+	if (!c->svc->parent) {
+		return -ENOENT;
+	}
+	return asprintf(ret, "../../%s", c->svc->parent) < 0 ? -ENOMEM : 0;
+}
+
+struct child_walk {
+	const char *want; /* "<template>.<service>" to find, or NULL to list */
+	struct zr_service *found;
+	struct zr_names *l;
+	int err;
+};
+
+static void on_child(struct zr_service *child, void *data)
+{
+	struct child_walk *w = data;
+	char name[256];
+	if (child->pending) {
+		return; /* not in the tree yet */
+	}
+	snprintf(name, sizeof(name), "%s.%s", child->template->name, child->name);
+	if (w->want && strcmp(w->want, name) == 0) {
+		w->found = child;
+	} else if (!w->want && w->err == 0) {
+		w->err = zr_local__add_name(w->l, name);
+	}
+}
+
+static int l_child(struct zr_local *t, const struct node *n, const struct ctx *c, char **ret)
+{
+	struct child_walk w = {.want = n->name};
+	zr_robot_children(t->robot, c->svc, on_child, &w);
+	if (!w.found) {
+		return -ENOENT;
+	}
+	return asprintf(ret, "../../../%s", w.found->path) < 0 ? -ENOMEM : 0;
+}
+
+static const struct kind k_parent = {"parent", S_IFLNK | 0777, .readlink = l_parent};
+static const struct kind k_child = {NULL, S_IFLNK | 0777, .readlink = l_child};
+
+static int children_child(struct zr_local *t, struct ctx *c, const char *name, const struct kind **ret,
+			  uint64_t *ret_serial)
+{
+	struct child_walk w = {.want = name};
+	(void)ret_serial;
+	zr_robot_children(t->robot, c->svc, on_child, &w);
+	*ret = &k_child;
+	return w.found ? 0 : -ENOENT;
+}
+
+static int children_list(struct zr_local *t, const struct ctx *c, struct zr_names *l)
+{
+	struct child_walk w = {.l = l};
+	zr_robot_children(t->robot, c->svc, on_child, &w);
+	return w.err;
+}
+
 /* The service's own files. */
 static void c_state(struct zr_local *t, const struct node *n, const struct ctx *c, struct zr_buf *b)
 {
@@ -595,14 +750,13 @@ static void c_info(struct zr_local *t, const struct node *n, const struct ctx *c
 {
 	const struct zr_service *s = c->svc;
 	char ts[40];
-	const char *role;
-	json_t *spec;
 	(void)t, (void)n;
-	_cleanup_json_ json_t *o = json_pack("{ss ss ss ss ss ss ss s{} sn}", "name", s->name, "template",
-					     s->template->name, "uid", s->template->uid, "version",
-					     s->template->version, "guid", s->guid, "created",
+	_cleanup_json_ json_t *o = json_pack("{ss ss ss ss ss ss ss s{} sn ss? ss?}", "name", s->name,
+					     "template", s->template->name, "uid", s->template->uid,
+					     "version", s->template->version, "guid", s->guid, "created",
 					     zr_time_format(s->created_ns, ts), "creator", s->creator,
-					     "producers", "process");
+					     "producers", "process", "parent", s->parent, "blueprint",
+					     s->blueprint);
 	const struct zr_sup *sup = zr_service_sup(s);
 	if (o && sup) {
 		pid_t pid = zr_sup_pid(sup);
@@ -611,15 +765,18 @@ static void c_info(struct zr_local *t, const struct node *n, const struct ctx *c
 						    "state", zr_sup_state_name(zr_sup_state(sup)), "pid",
 						    (json_int_t)pid));
 	}
-	json_object_foreach(s->template->consumes, role, spec) {
-		const char *p = zr_service_producer(s, role);
-		/* A producer is a data field like any other: a template may call it secret. */
-		if (p && zr_schema_secret(s->template->data, role)) {
-			p = ZR_SCHEMA_REDACTED;
+	for (size_t i = 0; o && i < s->template->n_roles; i++) {
+		const char *role = s->template->roles[i].name;
+		const json_t *v = json_object_get(s->data, role);
+		if (zr_role_producers(s->data, role, NULL, 0) == 0) {
+			continue;
 		}
-		if (o && p) {
-			(void)json_object_set_new(json_object_get(o, "producers"), role, json_string(p));
-		}
+		/* A producer is a data field like any other: a template may call it secret. A
+		 * list role shows its list, as the data has it. */
+		json_t *shown = zr_schema_secret(s->template->data, role)
+					? json_string(ZR_SCHEMA_REDACTED)
+					: json_deep_copy(v);
+		(void)json_object_set_new(json_object_get(o, "producers"), role, shown);
 	}
 	put_json(b, o, JSON_INDENT(2));
 }
@@ -701,6 +858,8 @@ static const struct kind k_process = {"process", DIR_RO, .fixed = process_entrie
 
 static const struct kind k_actions = {"actions", DIR_RO, .child = actions_child, .list = actions_list,
 				      .time = TIME_CREATED};
+static const struct kind k_children = {"children", DIR_RO, .child = children_child,
+				       .list = children_list};
 static const struct kind k_consumers = {"consumers", DIR_RO, .child = consumers_child,
 					.list = consumers_list};
 static const struct kind k_ctl = {"ctl", FILE_WO, .time = TIME_CREATED, .write = zr_local__write_ctl};
@@ -720,14 +879,19 @@ static const struct kind k_tasks = {"tasks", DIR_RO, .fixed = tasks_entries, .ch
 static const struct kind k_upgrade = {"upgrade", S_IFREG | 0600, .content = c_upgrade, .time = TIME_CREATED,
 				      .write = zr_local__write_upgrade};
 static const struct kind *const service_entries[] = {
-	&k_actions, &k_consumers, &k_ctl, &k_data, &k_events, &k_info, &k_lasterror,
+	&k_actions, &k_children, &k_consumers, &k_ctl, &k_data, &k_events, &k_info, &k_lasterror,
 	&k_log, &k_producers, &k_results, &k_state, &k_tasks, &k_upgrade, NULL,
 };
-/* process/ is there while the service's server is supervised (its template has a process). */
+/* process/ is there while the service's server is supervised (its template has a process);
+ * parent while it has one. */
 static int service_child(struct zr_local *t, struct ctx *c, const char *name, const struct kind **ret,
 			 uint64_t *ret_serial)
 {
 	(void)t, (void)ret_serial;
+	if (strcmp(name, "parent") == 0) {
+		*ret = &k_parent;
+		return c->svc->parent ? 0 : -ENOENT;
+	}
 	*ret = &k_process;
 	return strcmp(name, "process") == 0 && zr_service_sup(c->svc) ? 0 : -ENOENT;
 }
@@ -735,6 +899,9 @@ static int service_child(struct zr_local *t, struct ctx *c, const char *name, co
 static int service_list(struct zr_local *t, const struct ctx *c, struct zr_names *l)
 {
 	(void)t;
+	if (c->svc->parent && zr_local__add_name(l, "parent") < 0) {
+		return -ENOMEM;
+	}
 	return zr_service_sup(c->svc) ? zr_local__add_name(l, "process") : 0;
 }
 

@@ -30,6 +30,7 @@ struct ctx {
 	struct zr_task *task;
 	const struct zr_action_def *action;
 	struct zr_repo *repo;
+	const char *role; /* under producers/<role>/ (a list role): its name */
 };
 
 enum {

@@ -17,6 +17,7 @@
 #include "remote/remote.h"
 #include "robot.h"
 #include "service.h"
+#include "service-parent.h"
 #include "task.h"
 #include "template.h"
 #include "util/cleanup.h"
@@ -288,16 +289,58 @@ static void on_task_removed(struct zr_task *task, void *data)
 	}
 }
 
+/* Drops children/<t>.<s> of s from the folder of its parent parent ("T/S"), if the kernel
+ * knows it: s left it (deleted, or given another parent). */
+static void child_gone(struct zr_local *t, const struct zr_service *s, const char *parent)
+{
+	char name[256];
+	const char *slash = parent ? strchr(parent, '/') : NULL;
+	if (!slash || (size_t)(slash - parent) >= sizeof(name)) {
+		return;
+	}
+	snprintf(name, sizeof(name), "%.*s", (int)(slash - parent), parent);
+	struct node *p = find_child(t, find_child(t, t->root, name), slash + 1);
+	snprintf(name, sizeof(name), "%s.%s", s->template->name, s->name);
+	struct node *n = find_child(t, find_child(t, p, "children"), name);
+	if (n) {
+		node_gone(t, n);
+	}
+}
+
+static void on_parent_changed(struct zr_service *s, const char *old, void *data)
+{
+	struct zr_local *t = data;
+	child_gone(t, s, old);
+	struct node *n = s->parent ? NULL : find_child(t, service_node(t, s), "parent");
+	if (n) {
+		node_gone(t, n);
+	}
+}
+
 static void on_service_removed(struct zr_service *s, void *data)
 {
 	struct zr_local *t = data;
 	struct node *n = service_node(t, s);
+	child_gone(t, s, s->parent);
 	if (n) {
 		node_gone(t, n);
 	}
 	/* The template's time moves right after this, before anyone is answered. */
 	watched_inval(t, find_child(t, t->root, s->template->name));
 	watched_inval(t, find_child(t, rtemplates_node(t), s->template->name));
+}
+
+/* A role's producers/<role> may have turned from a link into a folder or back: the kernel
+ * must ask again. */
+static void on_producers_changed(struct zr_service *s, void *data)
+{
+	struct zr_local *t = data;
+	struct node *n = find_child(t, service_node(t, s), "producers");
+	for (size_t i = 0; n && i < s->template->n_roles; i++) {
+		if (find_child(t, n, s->template->roles[i].name)) {
+			zr_tree__inval_entry(t->tree, n->base.ino, s->template->roles[i].name);
+		}
+	}
 }
 
 int zr_local_create(struct zr_tree *tree, struct zr_robot *r, struct zr_local **ret)
@@ -320,6 +363,8 @@ int zr_local_create(struct zr_tree *tree, struct zr_robot *r, struct zr_local **
 	r->hooks = (struct zr_robot_hooks){
 		.task_removed = on_task_removed,
 		.service_removed = on_service_removed,
+		.parent_changed = on_parent_changed,
+		.producers_changed = on_producers_changed,
 		.data = t,
 	};
 	zr_waiter_init(&t->events_waiter, on_robot_event);
@@ -753,7 +798,7 @@ static void local_rmdir(struct zr_tree_node *zp, const char *name, zr_tree_done_
 	if (err == 0 && (!s || s->pending)) {
 		err = -ENOENT;
 	}
-	if (err == 0 && (err = zr_service_may_delete(s, zr_tree__actor(t->tree), &why)) < 0) {
+	if (err == 0 && (err = zr_service__may_delete_tree(s, zr_tree__actor(t->tree), &why)) < 0) {
 		log_warn("Refused rmdir %s: %s", s->path, why ? why : strerror(-err));
 	}
 	struct tree_op *op = zr_local__op_start(t, NULL, err, cb, data);

@@ -229,7 +229,7 @@ void zr_local__write_ctl(struct tree_op *op, const struct ctx *c, const char *bu
 	op->len = (ssize_t)len;
 	int err = zr_service_may_change(c->svc, &op->h->who, &why);
 	if (err == 0) {
-		err = zr_service_ctl(c->svc, buf, len, &why, on_stored, op);
+		err = zr_service_ctl(c->svc, &op->h->who, buf, len, &why, on_stored, op);
 	}
 	if (err < 0) {
 		zr_local__op_done(op, zr_local__refuse(op, c, err, why), NULL);

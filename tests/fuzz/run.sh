@@ -3,7 +3,7 @@
 # ASan+UBSan in their own build folder (build-fuzz/), then runs each for SECONDS.
 #
 #   tests/fuzz/run.sh SECONDS [HARNESS...]   HARNESS: manifest, payload, schema, ctl, path,
-#                                            listing (default all)
+#                                            listing, blueprint (default all)
 #
 # Each harness starts from its seed corpus (tests/fuzz/corpus/<h>, never written) and the
 # inputs found by earlier runs (build-fuzz/fuzz/<h>/corpus). A crash, a sanitizer report, a
@@ -17,7 +17,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
 usage() {
-	echo "usage: $0 SECONDS [manifest|payload|schema|ctl|path|listing...]" >&2
+	echo "usage: $0 SECONDS [manifest|payload|schema|ctl|path|listing|blueprint...]" >&2
 	exit 2
 }
 
@@ -27,7 +27,7 @@ shift
 [[ $seconds =~ ^[1-9][0-9]*$ ]] || usage
 harnesses=("$@")
 if ((${#harnesses[@]} == 0)); then
-	harnesses=(manifest payload schema ctl path listing)
+	harnesses=(manifest payload schema ctl path listing blueprint)
 fi
 for h in "${harnesses[@]}"; do
 	[[ -f tests/fuzz/fuzz-$h.c ]] || usage

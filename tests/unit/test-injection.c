@@ -11,9 +11,11 @@ TEST(ctl_state_robot_category)
 	struct zr_ctl_line c = {0};
 	const char *why = NULL;
 	ASSERT_EQ_INT(zr_ctl_line_parse("state actions deploy ok", &c, &why), -EINVAL);
-	ASSERT_EQ_STR(why, "the categories 'actions' and 'template' are the robot's");
+	ASSERT_EQ_STR(why, "the categories 'actions', 'template' and 'relation' are the robot's");
 	ASSERT_NULL(c.text);
 	ASSERT_EQ_INT(zr_ctl_line_parse("state template version ok", &c, &why), -EINVAL);
+	ASSERT_NULL(c.text);
+	ASSERT_EQ_INT(zr_ctl_line_parse("state relation db ok", &c, &why), -EINVAL);
 	ASSERT_NULL(c.text);
 	/* Only the word itself: a category that merely starts with it is the action's. */
 	ASSERT_OK(zr_ctl_line_parse("state actions2 deploy ok", &c, &why));

@@ -55,8 +55,8 @@ static void cleanup_base(void)
 /* A new empty folder under the base. */
 static const char *scratch_dir(void)
 {
-	static char dirs[12][4096];
-	ASSERT_LT_INT(n_dirs, 12);
+	static char dirs[16][4096];
+	ASSERT_LT_INT(n_dirs, 16);
 	char *d = dirs[n_dirs];
 	snprintf(d, sizeof(dirs[0]), "%s/%u", base_dir, n_dirs);
 	n_dirs++;
@@ -133,6 +133,7 @@ static struct zr_store *reopen(struct zr_store *st, const char *dir)
 
 struct svc_copy {
 	char *template, *name, *guid, *uid, *data, *state, *secret, *upgrade_to, *creator;
+	char *parent, *blueprint;
 	long long created_ns;
 	bool deleting;
 	char *want, *cgroup; /* its server's row */
@@ -178,7 +179,8 @@ static int load_svc(const struct zr_store_service *s, void *data)
 		.deleting = s->deleting, .upgrade_to = dup_or_null(s->upgrade_to),
 		.creator = dup_or_null(s->creator), .want = dup_or_null(s->want),
 		.cgroup = dup_or_null(s->cgroup), .pid = s->pid, .start_time = s->start_time,
-		.failed = s->failed,
+		.failed = s->failed, .parent = dup_or_null(s->parent),
+		.blueprint = dup_or_null(s->blueprint),
 	};
 	return 0;
 }
@@ -214,6 +216,7 @@ static void loaded_free(struct loaded *l)
 		free(s->template), free(s->name), free(s->guid), free(s->uid);
 		free(s->data), free(s->state), free(s->secret), free(s->upgrade_to);
 		free(s->creator), free(s->want), free(s->cgroup);
+		free(s->parent), free(s->blueprint);
 	}
 	for (size_t i = 0; i < l->n_tasks; i++) {
 		struct task_copy *t = &l->tasks[i];
@@ -930,7 +933,7 @@ TEST(migrate_2_to_3)
 	char *v = meta_schema(dir);
 	char want_v[16];
 	snprintf(want_v, sizeof(want_v), "%d", ZR_STORE_SCHEMA);
-	ASSERT_EQ_INT(ZR_STORE_SCHEMA, 5);
+	ASSERT_EQ_INT(ZR_STORE_SCHEMA, 6);
 	ASSERT_EQ_STR(v, want_v);
 	free(v);
 	ASSERT_TRUE(has_table(dir, "remotes"));
@@ -944,6 +947,8 @@ TEST(migrate_2_to_3)
 	ASSERT_EQ_INT(l.svcs[0].created_ns, 77);
 	ASSERT_NULL(l.svcs[0].upgrade_to);
 	ASSERT_EQ_STR(l.svcs[0].creator, "admin");
+	ASSERT_NULL(l.svcs[0].parent);
+	ASSERT_NULL(l.svcs[0].blueprint);
 	ASSERT_EQ_SIZE(l.n_tasks, 1);
 	ASSERT_EQ_INT(l.tasks[0].id, 40);
 	loaded_free(&l);
@@ -978,6 +983,223 @@ TEST(migrate_2_to_3)
 	v = meta_schema(dir);
 	ASSERT_EQ_STR(v, want_v);
 	free(v);
+}
+
+/* ---- schema 6: parents, blueprint names, stored applies ---- */
+
+struct bp_row {
+	char *name, *content, *outcome;
+	size_t len;
+	long long applied_ns;
+};
+
+struct bp_rows {
+	struct bp_row v[8];
+	size_t n;
+};
+
+static int blueprint_fn(const char *name, const char *content, size_t len, const char *outcome,
+			long long applied_ns, void *data)
+{
+	struct bp_rows *r = data;
+	ASSERT_LT_SIZE(r->n, 8);
+	ASSERT_NOT_NULL(name);
+	ASSERT_NOT_NULL(content);
+	/* The content ends with a NUL past its length: callers may read it as a string. */
+	ASSERT_EQ_INT(content[len], '\0');
+	char *c = malloc(len + 1);
+	ASSERT_NOT_NULL(c);
+	memcpy(c, content, len + 1);
+	r->v[r->n++] = (struct bp_row){strdup(name), c, dup_or_null(outcome), len, applied_ns};
+	return 0;
+}
+
+static void blueprints(struct zr_store *st, struct bp_rows *r)
+{
+	*r = (struct bp_rows){0};
+	ASSERT_OK(zr_store_blueprints(st, blueprint_fn, r));
+}
+
+static void bp_rows_free(struct bp_rows *r)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		free(r->v[i].name), free(r->v[i].content), free(r->v[i].outcome);
+	}
+	*r = (struct bp_rows){0};
+}
+
+/* A service's parent and blueprint name go in with its row and change on their own (NULL
+ * clears); stored applies are kept by name, in name order, replaced and forgotten; a content
+ * is bytes (a NUL inside is kept). All of it survives a reopen. */
+TEST(parents_and_blueprints)
+{
+	const char *dir = scratch_dir();
+	struct zr_store *st = open_store(dir);
+	struct zr_store_service a = svc("alpha", "g-a", "{}", 1);
+	struct zr_store_service b = svc("beta", "g-b", "{}", 2);
+	b.parent = "t/alpha";
+	b.blueprint = "shop";
+	ASSERT_OK(zr_store_service_insert(st, &a));
+	ASSERT_OK(zr_store_service_insert(st, &b));
+	ASSERT_OK(zr_store_blueprint_put(st, "shop", "services: []\n", 13, "created t/beta\n", 42));
+	ASSERT_OK(zr_store_blueprint_put(st, "lab", "x\0y", 3, NULL, 7));
+	ASSERT_OK(zr_store_blueprint_put(st, "empty", "", 0, "", 8));
+	ASSERT_OK(sync_wait(st));
+
+	st = reopen(st, dir);
+	struct loaded l;
+	load(st, &l);
+	ASSERT_EQ_SIZE(l.n_svcs, 2);
+	ASSERT_NULL(l.svcs[0].parent);
+	ASSERT_NULL(l.svcs[0].blueprint);
+	ASSERT_EQ_STR(l.svcs[1].parent, "t/alpha");
+	ASSERT_EQ_STR(l.svcs[1].blueprint, "shop");
+	loaded_free(&l);
+	struct bp_rows r;
+	blueprints(st, &r);
+	ASSERT_EQ_SIZE(r.n, 3);
+	ASSERT_EQ_STR(r.v[0].name, "empty");
+	ASSERT_EQ_SIZE(r.v[0].len, 0);
+	ASSERT_EQ_STR(r.v[0].outcome, "");
+	ASSERT_EQ_STR(r.v[1].name, "lab");
+	ASSERT_EQ_SIZE(r.v[1].len, 3);
+	ASSERT_TRUE(memcmp(r.v[1].content, "x\0y", 3) == 0);
+	ASSERT_NULL(r.v[1].outcome);
+	ASSERT_EQ_INT(r.v[1].applied_ns, 7);
+	ASSERT_EQ_STR(r.v[2].name, "shop");
+	ASSERT_EQ_STR(r.v[2].content, "services: []\n");
+	ASSERT_EQ_STR(r.v[2].outcome, "created t/beta\n");
+	ASSERT_EQ_INT(r.v[2].applied_ns, 42);
+	bp_rows_free(&r);
+
+	/* Changed: a's parent set, b's cleared, b's blueprint moved, a's set; shop replaced, lab
+	 * forgotten (and forgetting one that is not there is no error). */
+	ASSERT_OK(zr_store_service_parent(st, "g-a", "t/gamma"));
+	ASSERT_OK(zr_store_service_parent(st, "g-b", NULL));
+	ASSERT_OK(zr_store_service_blueprint(st, "g-b", "other"));
+	ASSERT_OK(zr_store_service_blueprint(st, "g-a", "shop"));
+	ASSERT_OK(zr_store_blueprint_put(st, "shop", "services: [a]\n", 14, "unchanged t/beta\n", 43));
+	ASSERT_OK(zr_store_blueprint_put(st, "lab", NULL, 0, NULL, 0));
+	ASSERT_OK(zr_store_blueprint_put(st, "never", NULL, 0, NULL, 0));
+	ASSERT_OK(sync_wait(st));
+	st = reopen(st, dir);
+	load(st, &l);
+	ASSERT_EQ_SIZE(l.n_svcs, 2);
+	ASSERT_EQ_STR(l.svcs[0].parent, "t/gamma");
+	ASSERT_EQ_STR(l.svcs[0].blueprint, "shop");
+	ASSERT_NULL(l.svcs[1].parent);
+	ASSERT_EQ_STR(l.svcs[1].blueprint, "other");
+	loaded_free(&l);
+	blueprints(st, &r);
+	ASSERT_EQ_SIZE(r.n, 2);
+	ASSERT_EQ_STR(r.v[0].name, "empty");
+	ASSERT_EQ_STR(r.v[1].name, "shop");
+	ASSERT_EQ_STR(r.v[1].content, "services: [a]\n");
+	ASSERT_EQ_STR(r.v[1].outcome, "unchanged t/beta\n");
+	ASSERT_EQ_INT(r.v[1].applied_ns, 43);
+	bp_rows_free(&r);
+
+	/* Out of memory: nothing of the change is committed. The content is the stored apply's
+	 * third allocation (the change, its name, then the content). */
+	zr_store__fail_alloc(3);
+	ASSERT_EQ_INT(zr_store_blueprint_put(st, "shop", "lost", 4, "x", 1), -ENOMEM);
+	zr_store__fail_alloc(2);
+	ASSERT_EQ_INT(zr_store_service_parent(st, "g-a", "t/lost"), -ENOMEM);
+	zr_store__fail_alloc(0);
+	ASSERT_OK(sync_wait(st));
+	st = reopen(st, dir);
+	blueprints(st, &r);
+	ASSERT_EQ_STR(r.v[1].content, "services: [a]\n");
+	bp_rows_free(&r);
+	load(st, &l);
+	ASSERT_EQ_STR(l.svcs[0].parent, "t/gamma");
+	loaded_free(&l);
+	close_store(st);
+}
+
+/* A database written by schema 5 (before blueprints) is migrated on open: its services and
+ * their servers are kept, with no parent and no blueprint; the blueprints table is made and
+ * meta says 6. The new columns and table take writes. */
+TEST(migrate_5_to_6)
+{
+	const char *dir = scratch_dir();
+	char *path = NULL;
+	sqlite3 *db = NULL;
+	ASSERT_TRUE(asprintf(&path, "%s/zrobot.db", dir) > 0);
+	ASSERT_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
+	/* Schema 5's tables as zrobot wrote them (core/store-schema.c at commit 3c2ca6b: the
+	 * tables of schema_sql, then upgrade_to and creator added by migrations 2 and 3). */
+	ASSERT_EQ_INT(sqlite3_exec(db,
+		"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+		"CREATE TABLE services ("
+		" guid TEXT PRIMARY KEY, template TEXT NOT NULL, name TEXT NOT NULL, uid TEXT NOT NULL,"
+		" data TEXT NOT NULL, state TEXT NOT NULL, secret TEXT NOT NULL, created INTEGER NOT NULL,"
+		" deleting INTEGER NOT NULL DEFAULT 0);"
+		"CREATE TABLE tasks ("
+		" id INTEGER PRIMARY KEY, service TEXT NOT NULL, action TEXT NOT NULL, args TEXT NOT NULL,"
+		" lane INTEGER NOT NULL, state TEXT NOT NULL, created INTEGER NOT NULL, started INTEGER,"
+		" finished INTEGER, result BLOB, error TEXT, err INTEGER, attempt INTEGER,"
+		" progress_done INTEGER, progress_total INTEGER);"
+		"CREATE INDEX tasks_service ON tasks (service, id);"
+		"CREATE TABLE repos ("
+		" id TEXT PRIMARY KEY, url TEXT NOT NULL, ref TEXT, commit_id TEXT NOT NULL, pos INTEGER NOT NULL);"
+		"CREATE TABLE remotes ("
+		" name TEXT PRIMARY KEY, url TEXT NOT NULL, token_file TEXT, pos INTEGER NOT NULL);"
+		"CREATE TABLE remote_consumers ("
+		" producer TEXT NOT NULL, robot TEXT NOT NULL, consumer TEXT NOT NULL,"
+		" PRIMARY KEY (producer, robot, consumer));"
+		"CREATE TABLE remote_unlinks ("
+		" remote TEXT NOT NULL, producer TEXT NOT NULL, consumer TEXT NOT NULL,"
+		" PRIMARY KEY (remote, producer, consumer));"
+		"CREATE TABLE processes ("
+		" service TEXT PRIMARY KEY, want TEXT NOT NULL, cgroup TEXT, pid INTEGER NOT NULL,"
+		" start_time INTEGER NOT NULL, failed INTEGER NOT NULL DEFAULT 0);"
+		"ALTER TABLE services ADD COLUMN upgrade_to TEXT;"
+		"ALTER TABLE services ADD COLUMN creator TEXT NOT NULL DEFAULT 'admin';"
+		"INSERT INTO meta VALUES ('schema', '5');"
+		"INSERT INTO services (guid, template, name, uid, data, state, secret, created, deleting,"
+		" creator) VALUES ('g-5', 't', 'five', 'local/t/1.0.0', '{\"v\":5}', '{}', 's', 55, 0,"
+		" 'user:0123456789abcdef');"
+		"INSERT INTO processes VALUES ('g-5', 'up', NULL, 123, 456, 0);",
+		NULL, NULL, NULL), SQLITE_OK);
+	ASSERT_EQ_INT(sqlite3_close(db), SQLITE_OK);
+	free(path);
+	ASSERT_FALSE(has_table(dir, "blueprints"));
+
+	struct zr_store *st = open_store(dir);
+	char *v = meta_schema(dir);
+	ASSERT_EQ_STR(v, "6");
+	free(v);
+	ASSERT_TRUE(has_table(dir, "blueprints"));
+	struct loaded l;
+	load(st, &l);
+	ASSERT_EQ_SIZE(l.n_svcs, 1);
+	ASSERT_EQ_STR(l.svcs[0].guid, "g-5");
+	ASSERT_EQ_STR(l.svcs[0].data, "{\"v\":5}");
+	ASSERT_EQ_STR(l.svcs[0].creator, "user:0123456789abcdef");
+	ASSERT_EQ_STR(l.svcs[0].want, "up");
+	ASSERT_EQ_INT(l.svcs[0].pid, 123);
+	ASSERT_NULL(l.svcs[0].parent);
+	ASSERT_NULL(l.svcs[0].blueprint);
+	loaded_free(&l);
+	struct bp_rows r;
+	blueprints(st, &r);
+	ASSERT_EQ_SIZE(r.n, 0);
+
+	ASSERT_OK(zr_store_service_parent(st, "g-5", "t/six"));
+	ASSERT_OK(zr_store_service_blueprint(st, "g-5", "bp"));
+	ASSERT_OK(zr_store_blueprint_put(st, "bp", "{}", 2, "unchanged t/five\n", 9));
+	ASSERT_OK(sync_wait(st));
+	st = reopen(st, dir);
+	load(st, &l);
+	ASSERT_EQ_STR(l.svcs[0].parent, "t/six");
+	ASSERT_EQ_STR(l.svcs[0].blueprint, "bp");
+	loaded_free(&l);
+	blueprints(st, &r);
+	ASSERT_EQ_SIZE(r.n, 1);
+	ASSERT_EQ_STR(r.v[0].content, "{}");
+	bp_rows_free(&r);
+	close_store(st);
 }
 
 /* A change that cannot be allocated is refused with -ENOMEM and leaves no trace: the sync that
@@ -1157,6 +1379,8 @@ static int run_tests(void)
 	RUN_TEST(newer_schema_refused);
 	RUN_TEST(remotes_roundtrip);
 	RUN_TEST(migrate_2_to_3);
+	RUN_TEST(migrate_5_to_6);
+	RUN_TEST(parents_and_blueprints);
 	RUN_TEST(commit_failure_file_size_limit);
 	RUN_TEST(commit_failure_full_tmpfs);
 	RUN_TEST(submit_out_of_memory);

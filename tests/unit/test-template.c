@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "process-def.h"
+#include "schema.h"
+#include "service.h"
 #include "test.h"
 
 /* The temporary directory holding every template folder of this run. */
@@ -644,6 +646,98 @@ TEST(action_settings)
 		       "consumes.host", "must be an object");
 }
 
+TEST(roles)
+{
+	/* Sorted by name, defaults filled in; a list role's field takes a string or a list. */
+	char *dir = make_template("shop",
+		"{\"name\": \"shop\", \"version\": \"1.0.0\", \"consumes\": {"
+		" \"db\": {\"template\": \"redis\", \"min\": 1, \"auto\": true},"
+		" \"caches\": {\"template\": \"redis\", \"max\": 3},"
+		" \"any\": {}}}");
+	struct zr_template *t = load_ok(dir);
+	ASSERT_EQ_SIZE(t->n_roles, 3);
+	ASSERT_EQ_STR(t->roles[0].name, "any");
+	ASSERT_NULL(t->roles[0].template);
+	ASSERT_EQ_INT(t->roles[0].min, 0);
+	ASSERT_EQ_INT(t->roles[0].max, 1);
+	ASSERT_FALSE(t->roles[0].auto_create);
+	ASSERT_EQ_STR(t->roles[1].name, "caches");
+	ASSERT_EQ_INT(t->roles[1].max, 3);
+	ASSERT_EQ_STR(t->roles[2].name, "db");
+	ASSERT_EQ_STR(t->roles[2].template, "redis");
+	ASSERT_EQ_INT(t->roles[2].min, 1);
+	ASSERT_TRUE(t->roles[2].auto_create);
+	ASSERT_EQ_PTR(zr_template_role(t, "db"), &t->roles[2]);
+	ASSERT_NULL(zr_template_role(t, "nope"));
+
+	json_t *out = NULL;
+	char *err = NULL;
+	json_t *in = json_pack("{s:[s,s], s:s}", "caches", "redis/a", "redis/b", "db", "redis/c");
+	ASSERT_OK(zr_schema_apply(t->data, in, 0, &out, &err));
+	const char *paths[4];
+	ASSERT_EQ_SIZE(zr_role_producers(out, "caches", paths, 4), 2);
+	ASSERT_EQ_STR(paths[0], "redis/a");
+	ASSERT_EQ_STR(paths[1], "redis/b");
+	ASSERT_EQ_SIZE(zr_role_producers(out, "caches", paths, 1), 2); /* counts past max */
+	ASSERT_EQ_SIZE(zr_role_producers(out, "db", paths, 4), 1);
+	ASSERT_EQ_STR(paths[0], "redis/c");
+	ASSERT_EQ_SIZE(zr_role_producers(out, "any", paths, 4), 0);
+	json_decref(out);
+	json_decref(in);
+	/* A role of max 1 is one string; a list role's items are strings. */
+	in = json_pack("{s:[s]}", "db", "redis/a");
+	ASSERT_EQ_INT(zr_schema_apply(t->data, in, 0, &out, &err), -EINVAL);
+	ASSERT_EQ_STR(err, "field 'db': must be a string, got an array of 1 item");
+	free(err);
+	err = NULL;
+	json_decref(in);
+	in = json_pack("{s:[s,i]}", "caches", "redis/a", 1);
+	ASSERT_EQ_INT(zr_schema_apply(t->data, in, 0, &out, &err), -EINVAL);
+	ASSERT_EQ_STR(err, "field 'caches': item 1 must be a string");
+	free(err);
+	err = NULL;
+	json_decref(in);
+	/* From a key=value line: a path stays a string, a JSON list becomes a list. */
+	in = json_pack("{s:s}", "caches", "redis/a");
+	ASSERT_OK(zr_schema_apply(t->data, in, ZR_SCHEMA_COERCE, &out, &err));
+	ASSERT_TRUE(json_is_string(json_object_get(out, "caches")));
+	json_decref(out);
+	json_decref(in);
+	in = json_pack("{s:s}", "caches", "[\"redis/a\", \"redis/b\"]");
+	ASSERT_OK(zr_schema_apply(t->data, in, ZR_SCHEMA_COERCE, &out, &err));
+	ASSERT_EQ_SIZE(json_array_size(json_object_get(out, "caches")), 2);
+	json_decref(out);
+	json_decref(in);
+	zr_template_free(t);
+	free(dir);
+
+	struct {
+		const char *def, *field, *reason;
+	} cases[] = {
+		{"{\"mx\": 1}", "consumes.db.mx", "unknown key"},
+		{"{\"template\": 1}", "consumes.db.template",
+		 "must be a template name matching [a-z0-9][a-z0-9_.-]{0,62}"},
+		{"{\"min\": -1}", "consumes.db.min", "must be an integer from 0 to 1000"},
+		{"{\"min\": 1.5}", "consumes.db.min", "must be an integer from 0 to 1000"},
+		{"{\"max\": 0}", "consumes.db.max", "must be an integer from 1 to 1000"},
+		{"{\"max\": \"2\"}", "consumes.db.max", "must be an integer from 1 to 1000"},
+		{"{\"min\": 3, \"max\": 2}", "consumes.db", "min 3 is more than max 2"},
+		{"{\"min\": 2}", "consumes.db", "min 2 is more than max 1"},
+		{"{\"auto\": 1}", "consumes.db.auto", "must be true or false"},
+		{"{\"auto\": true}", "consumes.db", "auto needs template"},
+		{"{\"template\": \"r\", \"auto\": true, \"min\": 2, \"max\": 2}", "consumes.db",
+		 "auto cannot satisfy min 2 (it creates one producer)"},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *name = test_strf("role%zu", i);
+		char *manifest = test_strf("{\"name\": \"%s\", \"version\": \"1.0.0\", "
+					   "\"consumes\": {\"db\": %s}}", name, cases[i].def);
+		manifest_fails(name, manifest, cases[i].field, cases[i].reason);
+		free(manifest);
+		free(name);
+	}
+}
+
 TEST(semver_valid)
 {
 	const char *good[] = {"0.0.0", "1.2.3", "10.20.30", "1.0.0-alpha", "1.0.0-alpha.1",
@@ -727,6 +821,7 @@ int main(void)
 	RUN_TEST(process_refusals);
 	RUN_TEST(unknown_keys);
 	RUN_TEST(action_settings);
+	RUN_TEST(roles);
 	RUN_TEST(semver_valid);
 	RUN_TEST(semver_compare);
 	ASSERT_EQ_INT(nftw(root, remove_entry, 16, FTW_DEPTH | FTW_PHYS), 0);

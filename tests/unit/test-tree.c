@@ -322,8 +322,8 @@ TEST(service)
 	wait_for(&r);
 	ASSERT_EQ_INT(r.err, -EPERM);
 	char *names = list(svc);
-	ASSERT_EQ_STR(names, "actions consumers ctl data events info lasterror log producers results "
-			     "state tasks upgrade ");
+	ASSERT_EQ_STR(names, "actions children consumers ctl data events info lasterror log producers "
+			     "results state tasks upgrade ");
 	free(names);
 
 	/* data: one write of a whole JSON object is validated and applied; a refusal is EINVAL
