@@ -20,6 +20,7 @@
 #include "procstat.h"
 #include "robot.h"
 #include "runner.h"
+#include "schema.h"
 #include "service-internal.h"
 #include "store.h"
 #include "supervise.h"
@@ -220,10 +221,74 @@ static int on_launch(void *data, struct zr_sup_launch *l, char **why)
 	return 0;
 }
 
+/* ---- waiting for the producers' servers (After= + Requires=, start side) ---- */
+
+/* Whether the local producer path (not ready: *ret) has a server that is not ready. One whose
+ * template runs none counts as ready; one whose supervisor is not made yet (a robot start,
+ * before its turn) as not. */
+static bool producer_waits(struct zr_robot *r, const char *path)
+{
+	if (strncmp(path, "@remote/", 8) == 0) {
+		return false; /* another robot's: not waited for */
+	}
+	_cleanup_free_ char *tmpl = strdup(path);
+	char *name = tmpl ? strchr(tmpl, '/') : NULL;
+	if (!name) {
+		return false;
+	}
+	*name++ = '\0';
+	const struct zr_service *p = zr_robot_service(r, tmpl, name);
+	if (!p || p->deleting || !p->template->proc || p->template->missing) {
+		return false;
+	}
+	const struct zr_sup *sup = zr_service_sup(p);
+	return !sup || zr_sup_state(sup) != ZR_SUP_READY;
+}
+
+static bool on_hold(void *data)
+{
+	struct zr_service_process *p = data;
+	struct zr_service *s = p->s;
+	for (size_t i = 0; i < s->template->n_roles; i++) {
+		_cleanup_free_ const char **paths = NULL;
+		size_t n = 0;
+		if (zr_service__role_paths(s->data, s->template->roles[i].name, &paths, &n) < 0) {
+			return false; /* out of memory: it starts rather than waiting for nothing */
+		}
+		for (size_t j = 0; j < n; j++) {
+			if (producer_waits(s->robot, paths[j])) {
+				/* A role may be a secret field: then its name only. */
+				const char *role = s->template->roles[i].name;
+				bool secret = zr_schema_secret(s->template->data, role);
+				log_info("Service %s: its server is waiting for producer %s", s->path,
+					 secret ? role : paths[j]);
+				(void)zr_journal_appendf(zr_service__log_make(s),
+							 "waiting for producer %s",
+							 secret ? role : paths[j]);
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
+static void kick_consumer(struct zr_service *c, const char *role, void *data)
+{
+	struct zr_sup *sup = zr_service_sup(c);
+	(void)role, (void)data;
+	if (sup) {
+		zr_sup_kick(sup);
+	}
+}
+
 static void on_event(void *data, const char *type, json_t *detail)
 {
 	struct zr_service_process *p = data;
 	zr_service__event(p->s, type, detail);
+	/* Consumers held for this server go on (or wait for their next producer). */
+	if (strcmp(type, "process.ready") == 0 || strcmp(type, "process.adopted") == 0) {
+		zr_robot_consumers(p->s->robot, p->s, kick_consumer, NULL);
+	}
 }
 
 /* Drops the "process TAG" line and stores the state (the robot's own change). */
@@ -379,6 +444,7 @@ static const struct zr_sup_hooks hooks = {
 	.on = on_on,
 	.persist = on_persist,
 	.ready_exec = on_ready_exec,
+	.hold = on_hold,
 };
 
 /* ---- making and closing the supervisor ---- */

@@ -9,7 +9,9 @@
 
 #include "robot.h"
 #include "service-internal.h"
+#include "supervise.h"
 #include "template.h"
+#include "util/buf.h"
 #include "util/cleanup.h"
 #include "util/log.h"
 
@@ -248,4 +250,43 @@ static void update_consumer(struct zr_service *c, const char *role, void *data)
 void zr_relations__producer_changed(struct zr_robot *r, const struct zr_service *p)
 {
 	zr_robot_consumers(r, p, update_consumer, NULL);
+}
+
+/* Adds c to the list when its server runs (a held start runs nothing). */
+static void add_running(struct zr_service *c, const char *role, void *data)
+{
+	struct zr_buf *b = data;
+	const struct zr_sup *sup = zr_service_sup(c);
+	(void)role;
+	if (!sup || zr_sup_pid(sup) <= 0 || zr_sup_state(sup) == ZR_SUP_STOPPING ||
+	    zr_sup_state(sup) == ZR_SUP_DOWN) {
+		return;
+	}
+	/* Walks give a consumer once per role that names s: listed once. */
+	size_t n = strlen(c->path);
+	if (b->len >= n && strcmp(b->data + b->len - n, c->path) == 0 &&
+	    (b->len == n || b->data[b->len - n - 1] == ' ')) {
+		return;
+	}
+	(void)zr_buf_printf(b, "%s%s", b->len ? ", " : "", c->path);
+}
+
+int zr_relations__may_stop(struct zr_service *s, char **why)
+{
+	struct zr_buf running = {0};
+	zr_robot_consumers(s->robot, s, add_running, &running);
+	if (running.len == 0) {
+		zr_buf_done(&running);
+		return 0;
+	}
+	/* force is used once: the next stop asks again. */
+	if (s->force_delete) {
+		s->force_delete = false;
+		zr_buf_done(&running);
+		return 0;
+	}
+	int err = zr_fail(why, -EBUSY, "consumers running: %s; write force to ctl first",
+			  running.data ? running.data : "?");
+	zr_buf_done(&running);
+	return err;
 }

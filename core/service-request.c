@@ -530,6 +530,11 @@ void zr_service_request_task(struct zr_service *s, const struct zr_actor *who,
 	if (err == 0) {
 		err = zr_relations_check(s, &why);
 	}
+	/* Last, as it uses up a force: stopping a producer its consumers' servers need. */
+	if (err == 0 && (action->builtin == ZR_BUILTIN_STOP ||
+			 action->builtin == ZR_BUILTIN_RESTART)) {
+		err = zr_relations__may_stop(s, &why);
+	}
 	if (err == 0 && !(q = calloc(1, sizeof(*q)))) {
 		err = -ENOMEM;
 	}

@@ -268,6 +268,10 @@ int zr_relations_check(const struct zr_service *s, char **why);
 void zr_relations__update(struct zr_service *s);
 /* The same for each local consumer of p, which was created or deleted (robot.c). */
 void zr_relations__producer_changed(struct zr_robot *r, const struct zr_service *p);
+/* Whether s's server may be stopped (process/want down, the stop and restart built-ins): 0,
+ * or -EBUSY with *why ("consumers running: shop/s1; write force to ctl first") while local
+ * consumers' servers run, unless force was written to s's ctl (then used up). */
+int zr_relations__may_stop(struct zr_service *s, char **why);
 
 /* Records a refused write: sets lasterror and logs it. path is relative to the mount. */
 void zr_service_refuse(struct zr_service *s, const char *path, int err, const char *reason);

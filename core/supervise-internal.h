@@ -41,6 +41,7 @@ struct zr_sup {
 	bool failed;          /* the start budget ran out, or a start could not run */
 	bool adopted;         /* the running process was found after a robot restart */
 	bool spawning;        /* a zr_child_spawn is in flight (its callback will come) */
+	bool held;            /* starting, its spawn held by the hold hook until zr_sup_kick */
 	bool timed_out;       /* the running process was killed for not getting ready */
 	bool start_after_stop; /* a start (restart) waits for the running stop */
 	bool ready_reprobe;   /* an adopted process is being probed once */

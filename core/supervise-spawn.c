@@ -182,6 +182,11 @@ void zr_sup__spawn(struct zr_sup *s)
 	char msg[512];
 	int err;
 
+	/* Before the budget: a start that waits has not started. */
+	s->held = s->hooks->hold && s->hooks->hold(s->data);
+	if (s->held) {
+		return;
+	}
 	if (budget_spent(s)) {
 		(void)snprintf(msg, sizeof(msg), "start limit: more than %d starts in %g s",
 			       d->start_burst, d->start_interval);

@@ -628,6 +628,14 @@ void zr_sup_restart(struct zr_sup *s, zr_sup_done_cb cb, void *data)
 	}
 }
 
+void zr_sup_kick(struct zr_sup *s)
+{
+	/* A stop since the hold moved the state on: the next start asks again. */
+	if (s->held && !s->closing && s->state == ZR_SUP_STARTING && s->then == ZR_THEN_NONE) {
+		zr_sup__spawn(s);
+	}
+}
+
 void zr_sup_set_want(struct zr_sup *s, enum zr_sup_want want)
 {
 	if (s->closing) {

@@ -62,6 +62,9 @@ struct zr_sup_hooks {
 	 * done may not be called after zr_sup_close: the service layer cancels it there. */
 	void (*ready_exec)(void *data, const char *action, void (*done)(int err, void *arg),
 			   void *arg);
+	/* Whether a start must wait (its producers' servers are not ready): true holds it in
+	 * starting, with no process, until zr_sup_kick. Optional. */
+	bool (*hold)(void *data);
 	/* A line of the server's output (after the journal has it). Optional. */
 	void (*output)(void *data, const char *line, size_t len);
 };
@@ -109,6 +112,8 @@ void zr_sup_set_want(struct zr_sup *s, enum zr_sup_want want);
 /* Sends sig to the main process (process/signal; reload sends def->reload_signal):
  * 0, -ESRCH (not running). */
 int zr_sup_signal(struct zr_sup *s, int sig);
+/* A start held by the hold hook asks it again, and goes on when it no longer holds. */
+void zr_sup_kick(struct zr_sup *s);
 /* Moves to another version's process (an upgrade): the server, if up, is restarted on it. */
 void zr_sup_set_def(struct zr_sup *s, const struct zr_process_def *def);
 

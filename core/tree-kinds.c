@@ -10,7 +10,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "apply.h"
 #include "config.h"
+#include "graph.h"
 #include "metrics.h"
 #include "remote/remote.h"
 #include "repo.h"
@@ -293,6 +295,84 @@ static const struct kind k_rremotes_add = {"add", FILE_WO, .write = zr_local__wr
 static const struct kind k_rremotes_ctl = {"ctl", FILE_WO, .write = zr_local__write_remotes};
 static const struct kind *const rremotes_entries[] = {&k_rremotes_add, &k_rremotes_ctl, NULL};
 
+/* @robot/blueprint, @robot/blueprints/<name>/ (stored applies) and @robot/graph (DESIGN §8). */
+static void c_robot_graph(struct zr_local *t, const struct node *n, const struct ctx *c, struct zr_buf *b)
+{
+	(void)n, (void)c;
+	if (zr_graph_dot(t->robot, b) < 0) {
+		zr_buf_reset(b); /* out of memory: no half graph */
+	}
+}
+
+/* The stored apply a node under blueprints/<name>/ stands for (resolve() checked it is
+ * there). */
+static const struct zr_apply_stored *stored_of(struct zr_local *t, const struct node *n)
+{
+	return zr_apply_stored(t->robot, n->parent->name);
+}
+
+static void c_stored(struct zr_local *t, const struct node *n, const struct ctx *c, struct zr_buf *b)
+{
+	const struct zr_apply_stored *st = stored_of(t, n);
+	const char *f = n->kind->name;
+	(void)c;
+	if (!st) {
+		return;
+	}
+	if (strcmp(f, "content") == 0) {
+		(void)zr_buf_append(b, st->content, st->len);
+	} else if (strcmp(f, "outcome") == 0) {
+		(void)zr_buf_puts(b, st->outcome ? st->outcome : "");
+	} else if (strcmp(f, "applied") == 0) {
+		put_time(b, st->applied_ns);
+	}
+}
+
+/* content is the text as written: its data may hold secret values (0400, like data). */
+static const struct kind k_bp_applied = {"applied", FILE_RO, .content = c_stored, .time = TIME_APPLIED};
+static const struct kind k_bp_content = {"content", S_IFREG | 0400, .content = c_stored,
+					 .time = TIME_APPLIED};
+static const struct kind k_bp_outcome = {"outcome", FILE_RO, .content = c_stored, .time = TIME_APPLIED};
+static const struct kind *const stored_entries[] = {&k_bp_applied, &k_bp_content, &k_bp_outcome, NULL};
+static const struct kind k_stored = {NULL, DIR_RO, .fixed = stored_entries, .time = TIME_APPLIED};
+
+static int blueprints_child(struct zr_local *t, struct ctx *c, const char *name, const struct kind **ret,
+			    uint64_t *ret_serial)
+{
+	(void)c, (void)ret_serial;
+	*ret = &k_stored;
+	return zr_apply_stored(t->robot, name) ? 0 : -ENOENT;
+}
+
+struct stored_walk {
+	struct zr_names *l;
+	int err;
+};
+
+static void on_stored_name(const char *name, void *data)
+{
+	struct stored_walk *w = data;
+	if (w->err == 0) {
+		w->err = zr_local__add_name(w->l, name);
+	}
+}
+
+static int blueprints_list(struct zr_local *t, const struct ctx *c, struct zr_names *l)
+{
+	struct stored_walk w = {.l = l};
+	(void)c;
+	zr_apply_stored_each(t->robot, on_stored_name, &w); /* sorted */
+	return w.err;
+}
+
+/* 0600: a blueprint creates and changes services as its writer, whose rights the model checks
+ * service by service; over the mount that is the robot's user. */
+static const struct kind k_robot_blueprint = {"blueprint", S_IFREG | 0600, KIND_BLOCKING | KIND_BLUEPRINT,
+					      .time = TIME_NOW, .write = zr_local__write_blueprint};
+static const struct kind k_robot_blueprints = {"blueprints", DIR_RO, .child = blueprints_child,
+					       .list = blueprints_list, .time = TIME_NOW};
+static const struct kind k_robot_graph = {"graph", FILE_RO, .content = c_robot_graph, .time = TIME_NOW};
+
 static const struct kind k_robot_events = {"events", FILE_RO, .journal = j_robot_events};
 static const struct kind k_robot_info = {"info", FILE_RO, .content = c_robot_info, .time = TIME_NOW};
 /* Owner-only: the robot's log names every creator's services, errors and paths (a user token
@@ -305,8 +385,9 @@ static const struct kind k_repos = {"repos", DIR_RO, .fixed = repos_entries, .ch
 				    .list = repos_list};
 static const struct kind k_rtemplates = {"templates", DIR_RO, .child = rtemplates_child,
 					 .list = templates_list, .time = TIME_ROBOT};
-static const struct kind *const robot_entries[] = {&k_robot_events, &k_robot_info, &k_robot_log,
-						    &k_robot_metrics, &k_rremotes, &k_repos,
+static const struct kind *const robot_entries[] = {&k_robot_blueprint, &k_robot_blueprints,
+						    &k_robot_events, &k_robot_graph, &k_robot_info,
+						    &k_robot_log, &k_robot_metrics, &k_rremotes, &k_repos,
 						    &k_rtemplates, NULL};
 static const struct kind k_robot = {"@robot", DIR_RO, .fixed = robot_entries, .time = TIME_NOW};
 
@@ -1026,6 +1107,12 @@ long long zr_kind__mtime(struct zr_local *t, const struct node *n, const struct 
 	case TIME_RESULT:
 		tk = newest(c);
 		return !tk ? c->svc->created_ns : tk->finished_ns ? tk->finished_ns : tk->created_ns;
+	case TIME_APPLIED: {
+		/* blueprints/<name>/ or a file in it */
+		const struct zr_apply_stored *st =
+			zr_apply_stored(t->robot, n->kind == &k_stored ? n->name : n->parent->name);
+		return st ? st->applied_ns : t->robot->started_ns;
+	}
 	}
 	return t->robot->started_ns;
 }

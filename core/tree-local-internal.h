@@ -22,6 +22,7 @@ struct node;
 struct zr_names;
 struct handle;
 struct tree_op;
+struct zr_local_bp;
 
 /* What a node resolves to; each field is borrowed from the model for one operation. */
 struct ctx {
@@ -38,6 +39,7 @@ enum {
 	KIND_RESULT = 1 << 1,   /* reads deliver the result of the handle's task (h->task_id) */
 	KIND_IN_TASK = 1 << 2,  /* under tasks/<id>/: resolved through the task */
 	KIND_ACTION = 1 << 3,   /* named after one of the service's actions */
+	KIND_BLUEPRINT = 1 << 4, /* @robot/blueprint: reads deliver the outcome (tree-blueprint.c) */
 };
 
 /* Where a node's mtime comes from (zr_kind__mtime). */
@@ -54,6 +56,7 @@ enum kind_time {
 	TIME_TASK,      /* tasks/<id>/: the task's last change */
 	TIME_ACTION,    /* the newest task of the action: made */
 	TIME_RESULT,    /* the newest task of the action: ended */
+	TIME_APPLIED,   /* @robot/blueprints/<name>/: when that blueprint was applied */
 };
 
 /* One write(2) to a writable file, answered through zr_local__op_done. */
@@ -135,6 +138,7 @@ struct handle {
 	struct zr_waiter poll_waiter;
 	unsigned inflight; /* requests waiting for a commit */
 	bool released;
+	struct zr_local_bp *bp; /* @robot/blueprint: the text written and its outcome, or NULL */
 };
 
 struct zr_local {
@@ -208,6 +212,20 @@ void zr_local__flush(struct handle *h, zr_tree_done_cb cb, void *data);
 zr_kind_write_fn zr_local__write_action, zr_local__write_data, zr_local__write_repos,
 	zr_local__write_remotes, zr_local__write_ctl, zr_local__write_upgrade, zr_local__write_cancel,
 	zr_local__write_want, zr_local__write_signal;
+
+/* tree-blueprint.c: @robot/blueprint. Writes gather the text (E2BIG past ZR_BP_MAX_BYTES,
+ * EBUSY while it is applied). A read applies it (once) and answers the outcome's text from
+ * where reading began: 0 with *ret_buf and *ret_len, 0 with *ret_wait (park there until it is
+ * applied; nothing written: 0 bytes), or the refusal's errno once the text was read. A flush
+ * applies text no read applied: false when h has no blueprint (not answered), else true and cb
+ * answered once applied, with the refusal's errno. Detach: the handle is being freed. */
+zr_kind_write_fn zr_local__write_blueprint;
+int zr_local__bp_read(struct handle *h, uint64_t off, size_t size, const char **ret_buf,
+		      size_t *ret_len, struct zr_waitq **ret_wait);
+bool zr_local__bp_flush(struct handle *h, zr_tree_done_cb cb, void *data);
+/* Where a poll of h waits: the outcome being made, or NULL (readable now). */
+struct zr_waitq *zr_local__bp_waiting(const struct handle *h);
+void zr_local__bp_detach(struct handle *h);
 
 /* A read waiting for a task or a journal (tree-read.c). */
 struct parked {

@@ -600,6 +600,7 @@ static struct handle *handle_new(struct zr_local *t, struct node *n)
 
 void zr_local__handle_free(struct zr_local *t, struct handle *h)
 {
+	zr_local__bp_detach(h);
 	if (h->svc) {
 		zr_service_unref(h->svc);
 	}

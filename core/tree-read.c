@@ -101,6 +101,8 @@ static void try_read(struct zr_local *t, struct handle *h, uint64_t off, size_t 
 		o->err = err;
 	} else if (j) {
 		read_journal(t, h, j, &c, off, size, o);
+	} else if (k->flags & KIND_BLUEPRINT) {
+		o->err = zr_local__bp_read(h, off, size, &o->buf, &o->len, &o->wait);
 	} else if (k->flags & KIND_RESULT) {
 		if ((k->flags & KIND_ACTION) && !h->task_id) {
 			return; /* nothing ran: EOF */
@@ -212,6 +214,9 @@ unsigned zr_local__poll(struct zr_handle *zh, void *ph)
 		}
 		if (task && !task->settled) {
 			wait = &task->done;
+		}
+		if (k->flags & KIND_BLUEPRINT) {
+			wait = zr_local__bp_waiting(h);
 		}
 		if (k->write) {
 			ev |= POLLOUT;

@@ -310,6 +310,9 @@ void zr_local__write_want(struct tree_op *op, const struct ctx *c, const char *b
 	if (err == 0 && !sup) {
 		err = zr_fail(&why, -ENOENT, "the service's server is not supervised");
 	}
+	if (err == 0 && want == ZR_WANT_DOWN) {
+		err = zr_relations__may_stop(c->svc, &why);
+	}
 	if (err < 0) {
 		zr_local__op_done(op, zr_local__refuse(op, c, err, why), NULL);
 		return;
@@ -369,6 +372,9 @@ void zr_local__flush(struct handle *h, zr_tree_done_cb cb, void *data)
 {
 	struct zr_local *t = h->tree;
 	struct ctx c;
+	if (zr_local__bp_flush(h, cb, data)) {
+		return; /* @robot/blueprint (tree-blueprint.c) */
+	}
 	if (!h->wpending) {
 		cb(0, NULL, data);
 		return;

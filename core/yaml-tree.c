@@ -47,18 +47,40 @@ static struct zr_bp_pos mark_pos(yaml_mark_t m)
 	return (struct zr_bp_pos){.line = (unsigned)m.line + 1, .column = (unsigned)m.column + 1};
 }
 
+size_t zr_ytree__break(const char *text, size_t len, size_t i)
+{
+	const unsigned char *s = (const unsigned char *)text + i;
+	size_t left = len - i;
+	if (s[0] == '\r') {
+		return left >= 2 && s[1] == '\n' ? 2 : 1;
+	}
+	if (s[0] == '\n') {
+		return 1;
+	}
+	if (left >= 2 && s[0] == 0xc2 && s[1] == 0x85) {
+		return 2;
+	}
+	if (left >= 3 && s[0] == 0xe2 && s[1] == 0x80 && (s[2] == 0xa8 || s[2] == 0xa9)) {
+		return 3;
+	}
+	return 0;
+}
+
 /* The position of byte offset in text: libyaml gives only the offset for a reader error
- * (bad UTF-8, a control character). Columns count characters, as libyaml's marks do. */
+ * (bad UTF-8, a control character). Lines and columns are counted as libyaml's marks are. */
 static struct zr_bp_pos offset_pos(const char *text, size_t len, size_t offset)
 {
 	struct zr_bp_pos pos = {1, 1};
-	for (size_t i = 0; i < offset && i < len; i++) {
-		if (text[i] == '\n') {
+	for (size_t i = 0; i < offset && i < len;) {
+		size_t b = zr_ytree__break(text, len, i);
+		if (b > 0) {
 			pos.line++;
 			pos.column = 1;
-		} else if (((unsigned char)text[i] & 0xc0) != 0x80) {
-			pos.column++;
+			i += b;
+			continue;
 		}
+		pos.column += ((unsigned char)text[i] & 0xc0) != 0x80;
+		i++;
 	}
 	return pos;
 }
@@ -101,6 +123,43 @@ static int add_text(struct zr_ytree *t, const unsigned char *s, size_t n, uint32
 	return 0;
 }
 
+/* Records the lines after a scalar's first that it covers. A block scalar ends at column 0
+ * of the line after its text: that line is not covered. */
+static int add_span(struct zr_ytree *t, yaml_mark_t start, yaml_mark_t end)
+{
+	struct zr_yspan span = {.first = (unsigned)start.line + 2,
+				.last = (unsigned)end.line + (end.column > 0)};
+	if (span.first > span.last) {
+		return 0;
+	}
+	if (t->n_spans == t->spans_cap) {
+		size_t cap = t->spans_cap ? t->spans_cap * 2 : 16;
+		struct zr_yspan *p = realloc(t->spans, cap * sizeof(*p));
+		if (!p) {
+			return -ENOMEM;
+		}
+		t->spans = p;
+		t->spans_cap = cap;
+	}
+	t->spans[t->n_spans++] = span;
+	return 0;
+}
+
+bool zr_ytree__in_scalar(const struct zr_ytree *t, unsigned line)
+{
+	/* Scalars come in document order and do not overlap: a binary search. */
+	size_t lo = 0, hi = t->n_spans;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (t->spans[mid].last < line) {
+			lo = mid + 1;
+		} else {
+			hi = mid;
+		}
+	}
+	return lo < t->n_spans && t->spans[lo].first <= line;
+}
+
 /* The open containers while reading: each with its last child, to link the next one. */
 struct open {
 	uint32_t node, last;
@@ -136,9 +195,10 @@ static int check_props(const yaml_char_t *anchor, const yaml_char_t *tag, yaml_m
 {
 	char buf[72];
 	if (anchor) {
-		return zr_ytree__fail(ret_err, -EINVAL, mark_pos(m), "anchors (&%s) are not allowed",
-				      zr_ytree__show((const char *)anchor, strlen((const char *)anchor),
-						     buf, sizeof(buf)));
+		return zr_ytree__fail(
+			ret_err, -EINVAL, mark_pos(m), "anchors (&%s) are not allowed",
+			zr_ytree__show((const char *)anchor, strlen((const char *)anchor), buf,
+				       sizeof(buf)));
 	}
 	if (tag) {
 		return zr_ytree__fail(ret_err, -EINVAL, mark_pos(m), "tags (%s) are not allowed",
@@ -148,8 +208,8 @@ static int check_props(const yaml_char_t *anchor, const yaml_char_t *tag, yaml_m
 	return 0;
 }
 
-static int on_event(struct zr_ytree *t, const yaml_event_t *e, struct open *stack,
-		    size_t *depth, unsigned *docs, char **ret_err)
+static int on_event(struct zr_ytree *t, const yaml_event_t *e, struct open *stack, size_t *depth,
+		    unsigned *docs, char **ret_err)
 {
 	uint32_t node;
 	int r;
@@ -182,14 +242,18 @@ static int on_event(struct zr_ytree *t, const yaml_event_t *e, struct open *stac
 		if (r < 0) {
 			return r;
 		}
+		r = add_span(t, e->start_mark, e->end_mark);
+		if (r < 0) {
+			return r;
+		}
 		break;
 	case YAML_MAPPING_START_EVENT:
 	case YAML_SEQUENCE_START_EVENT:
 		r = e->type == YAML_MAPPING_START_EVENT
 			    ? check_props(e->data.mapping_start.anchor, e->data.mapping_start.tag,
 					  e->start_mark, ret_err)
-			    : check_props(e->data.sequence_start.anchor,
-					  e->data.sequence_start.tag, e->start_mark, ret_err);
+			    : check_props(e->data.sequence_start.anchor, e->data.sequence_start.tag,
+					  e->start_mark, ret_err);
 		if (r < 0) {
 			return r;
 		}
@@ -248,6 +312,7 @@ void zr_ytree__done(struct zr_ytree *t)
 {
 	free(t->nodes);
 	free(t->strs);
+	free(t->spans);
 	*t = (struct zr_ytree){0};
 }
 
@@ -315,8 +380,8 @@ int zr_ytree__scalar(const struct zr_ytree *t, uint32_t i, json_t **ret, char **
 	} else if (is_one_of(s, falses)) {
 		v = json_false();
 	} else if (is_one_of(s + (*s == '-' || *s == '+'), infs)) {
-		return zr_ytree__fail(ret_err, -EINVAL, n->pos,
-				      "%s is not a number JSON can carry", s);
+		return zr_ytree__fail(ret_err, -EINVAL, n->pos, "%s is not a number JSON can carry",
+				      s);
 	} else {
 		const char *p = s + (*s == '-' || *s == '+'), *end;
 		if (is_digits(p, &end) && *end == '\0') {
@@ -394,16 +459,20 @@ static int map_json(const struct zr_ytree *t, uint32_t i, json_t **ret, char **r
 		if (!key) {
 			break;
 		}
-		if (json_object_get(o, key)) {
-			char buf[72];
-			r = zr_ytree__fail(ret_err, -EINVAL, t->nodes[k].pos, "key '%s' given twice",
-					   zr_ytree__show(key, strlen(key), buf, sizeof(buf)));
-			break;
-		}
 		json_t *x = NULL;
 		r = zr_ytree__json(t, v, &x, ret_err);
-		if (r == 0 && json_object_set_new(o, key, x) < 0) {
+		if (r < 0) {
+			break;
+		}
+		/* A key given twice replaces the first: seen by the size, with one lookup. */
+		size_t before = json_object_size(o);
+		if (json_object_set_new(o, key, x) < 0) {
 			r = -ENOMEM;
+		} else if (json_object_size(o) == before) {
+			char buf[72];
+			r = zr_ytree__fail(ret_err, -EINVAL, t->nodes[k].pos,
+					   "key '%s' given twice",
+					   zr_ytree__show(key, strlen(key), buf, sizeof(buf)));
 		}
 		k = t->nodes[v].next;
 	}

@@ -26,13 +26,28 @@ struct zr_ynode {
 	uint32_t n;           /* children */
 };
 
+/* Lines (1-based, first..last) that are inside a scalar spanning several lines: a block
+ * scalar's "# ..." line is text, not a comment. */
+struct zr_yspan {
+	unsigned first, last;
+};
+
 /* Nodes in document order: nodes[0] is the root (none for an empty stream). */
 struct zr_ytree {
 	struct zr_ynode *nodes;
 	size_t n_nodes, cap;
 	char *strs;
 	size_t strs_len, strs_cap;
+	struct zr_yspan *spans; /* in line order */
+	size_t n_spans, spans_cap;
 };
+
+/* The length of the line break at text[i] (i < len), or 0: libyaml counts "\r\n", "\r",
+ * "\n", NEL, LS and PS as one break each, and so must whatever gives positions beside it. */
+size_t zr_ytree__break(const char *text, size_t len, size_t i);
+
+/* True when line (1-based) is inside a multi-line scalar (not a comment, whatever its text). */
+bool zr_ytree__in_scalar(const struct zr_ytree *t, unsigned line);
 
 /* Reads text (len bytes) into *tree (zeroed by the caller; zr_ytree__done frees it, also after a
  * failure). Returns 0, -EINVAL or -E2BIG with *ret_err ("line L, column C: reason", malloc'd),

@@ -10,3 +10,11 @@ int zr_cmd_mount(int argc, char **argv);
 int zr_cmd_repo_add(int argc, char **argv);
 /* zrobot template new NAME [DIR]: writes a template to start from (argv[0] is NAME). */
 int zr_cmd_template_new(int argc, char **argv);
+/* zrobot apply FILE|- [--dry-run] [--prune] [--name NAME] [--mount DIR | --url URL
+ * --token-file F]: sends a blueprint, prints the plan or outcome; 1 when it is refused. */
+int zr_cmd_apply(int argc, char **argv);
+/* zrobot export [T/S...] [--output FILE] [--mount DIR]: the robot (or those services) as a
+ * blueprint that applies back to the same state. */
+int zr_cmd_export(int argc, char **argv);
+/* zrobot graph [--mount DIR]: @robot/graph, Graphviz dot. */
+int zr_cmd_graph(int argc, char **argv);

@@ -33,6 +33,15 @@ int main(int argc, char **argv)
 	if (argc >= 3 && strcmp(argv[1], "template") == 0 && strcmp(argv[2], "new") == 0) {
 		return zr_cmd_template_new(argc - 3, argv + 3);
 	}
+	if (argc >= 2 && strcmp(argv[1], "apply") == 0) {
+		return zr_cmd_apply(argc - 2, argv + 2);
+	}
+	if (argc >= 2 && strcmp(argv[1], "export") == 0) {
+		return zr_cmd_export(argc - 2, argv + 2);
+	}
+	if (argc >= 2 && strcmp(argv[1], "graph") == 0) {
+		return zr_cmd_graph(argc - 2, argv + 2);
+	}
 	zr_options_usage(stderr);
 	return 2;
 }

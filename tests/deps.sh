@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages zrobot needs to build and test (curl and openssl for the HTTP
-# tests, wrk and nginx for tests/bench/bench-http.sh; the real servers of the built-in templates,
+# tests, graphviz's dot for @robot/graph in test-blueprint-fs.sh, wrk and nginx for
+# tests/bench/bench-http.sh; the real servers of the built-in templates,
 # tests/integration/test-tmpl-*.sh: redis, memcached, nginx, postgresql; s6 as the peer of
 # tests/bench/bench-supervise.sh). Debian ships no mongod: test-tmpl-mongodb.sh skips without
 # it. A machine that already has them is left alone (no apt-get update, no network), so
@@ -12,7 +13,7 @@ packages=(
 	libfuse3-dev fuse3 libuv1-dev libjansson-dev
 	libgit2-dev git libcurl4-openssl-dev libmicrohttpd-dev libsqlite3-dev libyaml-dev
 	python3 procps util-linux
-	curl openssl
+	curl openssl graphviz
 	wrk nginx-light
 	redis-server redis-tools memcached postgresql s6
 )

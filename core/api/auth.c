@@ -256,16 +256,25 @@ static bool is_private(char *const *c, size_t n, size_t *ret_k)
 	return true;
 }
 
-/* @robot/log: the robot's own log names services, errors and paths of every creator. */
+/* @robot/log: the robot's own log names services, errors and paths of every creator. And
+ * @robot/blueprints/<name>/content, a blueprint as written: its data may hold secrets. */
 static bool is_robot_log(char *const *c, size_t n)
 {
-	return n == 2 && is(c[0], "@robot") && is(c[1], "log");
+	return (n == 2 && is(c[0], "@robot") && is(c[1], "log")) ||
+	       (n == 4 && is(c[0], "@robot") && is(c[1], "blueprints") && is(c[3], "content"));
+}
+
+/* @robot/blueprint: the model checks each service the blueprint touches (DESIGN §9). */
+static bool is_robot_blueprint(char *const *c, size_t n)
+{
+	return n == 2 && is(c[0], "@robot") && is(c[1], "blueprint");
 }
 
 /* What a user token may do by the path: read all but services' data and servers' output (its
  * own services' excepted) and @robot/log; create services in a template's folder; write files under a
- * service and delete services, which the model allows on its own services only. Nothing under
- * @robot or another robot's entries. */
+ * service and delete services, which the model allows on its own services only; apply a
+ * blueprint, which the model checks service by service. Nothing else under @robot, nor another
+ * robot's entries. */
 static bool user_may(const struct zr_api_req *q)
 {
 	char *const *c = q->comps;
@@ -285,7 +294,7 @@ static bool user_may(const struct zr_api_req *q)
 		return true;
 	case ZR_API_POST:
 	case ZR_API_PUT:
-		return !robot && (n == 1 || n >= 3);
+		return (!robot && (n == 1 || n >= 3)) || is_robot_blueprint(c, n);
 	case ZR_API_DELETE:
 		return !robot;
 	default:

@@ -14,6 +14,8 @@
 #include <strings.h>
 #include <sys/stat.h>
 
+#include "apply.h"
+#include "blueprint.h"
 #include "metrics.h"
 #include "payload.h"
 #include "robot.h"
@@ -176,11 +178,23 @@ static bool writes_action(const struct zr_api_req *q)
 	return is_action(q) && (q->method == ZR_API_POST || q->method == ZR_API_PUT);
 }
 
+/* POST or PUT /v1/@robot/blueprint: a whole deployment, applied (DESIGN §8). */
+static bool writes_blueprint(const struct zr_api_req *q)
+{
+	return q->n_comps == 2 && is(q->comps[0], "@robot") && is(q->comps[1], "blueprint") &&
+	       (q->method == ZR_API_POST || q->method == ZR_API_PUT);
+}
+
 size_t zr_api__body_cap(const struct zr_api_req *q)
 {
 	size_t cap = q->api->cfg.body_max;
 	if (writes_action(q) && args_cap(q) < cap) {
 		cap = args_cap(q);
+	}
+	/* A blueprint is bounded by its own limit, whatever --http-max-body says: a deployment
+	 * of thousands of services is far larger than one service's data. */
+	if (writes_blueprint(q)) {
+		cap = ZR_BP_MAX_BYTES;
 	}
 	return cap;
 }
@@ -189,6 +203,10 @@ void zr_api__body_refuse(struct zr_api_req *q, uint64_t len)
 {
 	_cleanup_free_ char *why = NULL;
 	size_t cap = zr_api__body_cap(q);
+	if (writes_blueprint(q)) {
+		zr_api__fail(q, 413, EFBIG, "a blueprint is at most %zu bytes", cap);
+		return;
+	}
 	if (!writes_action(q) || cap != args_cap(q)) {
 		zr_api__fail(q, 413, EFBIG, "the body is larger than %zu bytes", cap);
 		return;
@@ -770,6 +788,62 @@ static void create_service(struct zr_api_req *q)
 				  json_is_object(data) ? data : NULL, on_created, q);
 }
 
+/* ---- POST /v1/@robot/blueprint ---- */
+
+/* A boolean query parameter: absent, "0"/"false" or "1"/"true". false when it is neither. */
+static bool query_flag(const struct zr_api_req *q, const char *name, bool *ret)
+{
+	const char *v = zr_api__arg(q, name);
+	if (!v || is(v, "0") || is(v, "false")) {
+		*ret = false;
+	} else if (is(v, "1") || is(v, "true") || !*v) {
+		*ret = true;
+	} else {
+		return false;
+	}
+	return true;
+}
+
+static void on_applied(const struct zr_apply_outcome *o, void *data)
+{
+	struct zr_api_req *q = data;
+	if (!zr_api__op_done(q)) {
+		return;
+	}
+	_cleanup_json_ json_t *j = zr_apply_outcome_json(o);
+	/* A blueprint refused for what it says is 422 (the request was well formed, its content
+	 * is not), or 403 for a service the caller may not touch; the store's errors keep their
+	 * status (507, 500). The body is the outcome either way. */
+	unsigned status = o->err == 0                                  ? 200
+			  : o->err == -EINVAL || o->err == -E2BIG ? 422
+								  : zr_api__status(-o->err);
+	if (!j) {
+		zr_api__fail(q, 503, ENOMEM, "out of memory");
+	} else {
+		answer_json(q, status, j);
+	}
+	zr_api__wake(q);
+}
+
+/* The body is the blueprint's text (YAML or JSON); ?name=, ?dry_run=1 and ?prune=1 win over
+ * its "# zrobot:" directive. The model checks the caller's rights service by service. */
+static void apply_blueprint(struct zr_api_req *q)
+{
+	struct zr_apply_opts opts = {.name = zr_api__arg(q, "name")};
+	if (!query_flag(q, "dry_run", &opts.dry_run) || !query_flag(q, "prune", &opts.prune)) {
+		zr_api__fail(q, 400, EINVAL, "dry_run and prune take 1 or 0");
+		return;
+	}
+	if (opts.name && !*opts.name) {
+		opts.name = NULL;
+	}
+	q->ops++;
+	q->pending = true;
+	q->step = refuse_step;
+	zr_apply(q->api->robot, &q->actor, q->body.data ? q->body.data : "", q->body.len, &opts,
+		 on_applied, q);
+}
+
 /* ---- DELETE ---- */
 
 static void on_deleted(ssize_t result, const struct zr_tree_attr *a, void *data)
@@ -924,6 +998,10 @@ static void dispatch(struct zr_api_req *q)
 	bool writable = !dir && (q->attr.mode & 0222);
 	bool tmpl = dir && q->n_comps == 1 && q->comps[0][0] != '@';
 	bool service = dir && q->n_comps == 2 && q->comps[0][0] != '@';
+	if (writes_blueprint(q)) {
+		apply_blueprint(q);
+		return;
+	}
 	switch (q->method) {
 	case ZR_API_GET:
 	case ZR_API_HEAD:

@@ -10,6 +10,7 @@
 #include "blueprint.h"
 #include "fuzz.h"
 #include "util/name.h"
+#include "yaml-tree.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -18,11 +19,14 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+/* Lines as libyaml counts them: "\r\n", "\r", "\n", NEL, LS, PS each end one. */
 static unsigned count_lines(const char *buf, size_t len)
 {
 	unsigned n = 1;
-	for (size_t i = 0; i < len; i++) {
-		n += buf[i] == '\n';
+	for (size_t i = 0; i < len;) {
+		size_t b = zr_ytree__break(buf, len, i);
+		n += b > 0;
+		i += b > 0 ? b : 1;
 	}
 	return n;
 }
@@ -120,7 +124,8 @@ static char *write_back(const struct zr_bp *bp)
 		json_t *list = json_object_get(children, bp->children[i].parent);
 		if (!list) {
 			list = json_array();
-			FUZZ_CHECK(json_object_set_new(children, bp->children[i].parent, list) == 0);
+			FUZZ_CHECK(json_object_set_new(children, bp->children[i].parent, list) ==
+				   0);
 		}
 		FUZZ_CHECK(json_array_append_new(list, json_string(bp->children[i].child)) == 0);
 	}
@@ -133,7 +138,8 @@ static char *write_back(const struct zr_bp *bp)
 		}
 		FUZZ_CHECK(json_object_set_new(o, "actions", names) == 0);
 		if (a->template) {
-			FUZZ_CHECK(json_object_set_new(o, "template", json_string(a->template)) == 0);
+			FUZZ_CHECK(json_object_set_new(o, "template", json_string(a->template)) ==
+				   0);
 		}
 		if (a->service) {
 			FUZZ_CHECK(json_object_set_new(o, "service", json_string(a->service)) == 0);

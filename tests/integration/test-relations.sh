@@ -15,6 +15,14 @@ mk_template "$TPL" shop '{"name": "shop", "version": "1.0.0",
                "caches": {"template": "db", "min": 1, "max": 3}},
   "actions": {"hello": {}}}'
 mk_action "$TPL/shop" hello 'echo hello'
+# srv: a server ready 2 s after it starts; web: a server that consumes one, and notes when it
+# starts.
+mk_template "$TPL" srv '{"name": "srv", "version": "1.0.0",
+  "process": {"command": ["sleep", "1000"], "ready": {"delay": 2}, "stop_timeout": 3}}'
+mk_template "$TPL" web '{"name": "web", "version": "1.0.0",
+  "consumes": {"back": {"template": "srv", "min": 1}},
+  "process": {"command": ["sh", "-c", "date +%s.%N >>\"$MARKS/web.start\"; exec sleep 1000"],
+              "stop_timeout": 3}}'
 mk_template "$TPL" bad '{"name": "bad", "version": "1.0.0",
   "consumes": {"db": {"template": "db", "mx": 2}}}'
 zr_start
@@ -94,6 +102,49 @@ S2=$(svc shop x)
 expect_eq "$(json "$S2/data" 'j["db"]')" "db/x" "an existing producer of the auto name is used"
 expect_eq "$(json "$MNT/db/x/data" 'j["port"]')" "6" "and left as it was"
 ok "auto names an existing producer of that name without touching it"
+
+# pstate SVC-DIR: the state of its server, as info has it.
+pstate() { json "$1/info" 'j["process"]["state"]'; }
+
+# A consumer's server waits for its producer's to be ready.
+P=$(svc srv p1)
+W=$(svc web w1)
+echo '{"back": "srv/p1"}' >"$W/data" || fail "web names srv/p1"
+echo up >"$W/process/want" || fail "want up on the consumer"
+wait_for "grep -q 'waiting for producer srv/p1' '$W/log'" 5 ||
+	fail "no 'waiting for producer srv/p1' line in the consumer's log"
+sleep 1
+expect_eq "$(pstate "$W")" "starting" "a held consumer is starting"
+[ ! -e "$MARKS/web.start" ] || fail "the consumer started before its producer"
+t0=$(now)
+echo up >"$P/process/want" || fail "want up on the producer"
+wait_for "[ -e '$MARKS/web.start' ]" 10 || fail "the consumer did not start after its producer"
+started=$(head -n 1 "$MARKS/web.start")
+fge "$(fsub "$started" "$t0")" 1.9 ||
+	fail "the consumer started $(fsub "$started" "$t0") s after the producer's start, before ready (2 s)"
+wait_for "[ \"\$(pstate '$W')\" = ready ]" 5 ||
+	fail "the consumer is not ready"
+ok "a consumer's server starts only once its producer's is ready"
+
+# Stopping the producer while the consumer runs: EBUSY until force, used once.
+expect_errno "echo down > '$P/process/want'" "Device or resource busy"
+expect_in "$(rcat "$P/lasterror")" "consumers running: web/w1; write force to ctl first" \
+	"lasterror of a refused stop"
+expect_errno "echo > '$P/actions/stop'" "Device or resource busy"
+expect_errno "echo > '$P/actions/restart'" "Device or resource busy"
+expect_eq "$(pstate "$P")" "ready" "the producer still runs"
+echo force >"$P/ctl" || fail "force"
+echo down >"$P/process/want" || fail "want down after force"
+wait_for "[ \"\$(pstate '$P')\" = down ]" 10 ||
+	fail "the producer did not stop"
+expect_eq "$(pstate "$W")" "ready" "the consumer keeps running"
+echo up >"$P/process/want" || fail "want up again"
+wait_for "[ \"\$(pstate '$P')\" = ready ]" 10 ||
+	fail "the producer did not start again"
+expect_errno "echo down > '$P/process/want'" "Device or resource busy"
+ok "stopping a producer with running consumers: EBUSY, then once after force"
+echo down >"$W/process/want" || fail "stop the consumer"
+echo down >"$P/process/want" || fail "stop the producer once its consumer is down"
 zr_stop
 
 # Across a restart the lines stay, and the auto producer is there.

@@ -141,15 +141,16 @@ TEST(our_form)
 
 TEST(long_form)
 {
-	struct zr_bp *bp = parse_ok("services:\n"
-				    "  - template: redis\n"
-				    "    name: c\n"
-				    "    version: 1.0.0\n"
-				    "    data: {port: 1}\n"
-				    "    parent: webapp/shop\n"
-				    "  - {template: node, name: n, version: 1.0}\n"
-				    "  - {template: github.com/zero-os/0-templates/node/0.0.1, name: x,"
-				    " data: null, parent: null}\n");
+	struct zr_bp *bp =
+		parse_ok("services:\n"
+			 "  - template: redis\n"
+			 "    name: c\n"
+			 "    version: 1.0.0\n"
+			 "    data: {port: 1}\n"
+			 "    parent: webapp/shop\n"
+			 "  - {template: node, name: n, version: 1.0}\n"
+			 "  - {template: github.com/zero-os/0-templates/node/0.0.1, name: x,"
+			 " data: null, parent: null}\n");
 	ASSERT_EQ_SIZE(bp->n_services, 3);
 	ASSERT_EQ_STR(bp->services[0].template, "redis");
 	ASSERT_EQ_STR(bp->services[0].name, "c");
@@ -167,24 +168,23 @@ TEST(long_form)
 	zr_bp_free(bp);
 }
 
-static const char zerorobot_yaml[] =
-	"# zrobot: name=zos dry-run\n"
-	"services:\n"
-	"  - github.com/zero-os/0-templates/node/0.0.1__n1:\n"
-	"      hostname: n1\n"
-	"      ports: [80, 443]\n"
-	"      ratio: 0.5\n"
-	"      up: true\n"
-	"      note: ~\n"
-	"  - node__local: {}\n"
-	"  - zerotier_client__zt:\n"
-	"      token: 'abc'\n"
-	"actions:\n"
-	"  - template: github.com/zero-os/0-templates/node/0.0.1\n"
-	"    service: n1\n"
-	"    actions: install\n"
-	"  - actions: ['start', 'monitor']\n"
-	"    args: {timeout: 30}\n";
+static const char zerorobot_yaml[] = "# zrobot: name=zos dry-run\n"
+				     "services:\n"
+				     "  - github.com/zero-os/0-templates/node/0.0.1__n1:\n"
+				     "      hostname: n1\n"
+				     "      ports: [80, 443]\n"
+				     "      ratio: 0.5\n"
+				     "      up: true\n"
+				     "      note: ~\n"
+				     "  - node__local: {}\n"
+				     "  - zerotier_client__zt:\n"
+				     "      token: 'abc'\n"
+				     "actions:\n"
+				     "  - template: github.com/zero-os/0-templates/node/0.0.1\n"
+				     "    service: n1\n"
+				     "    actions: install\n"
+				     "  - actions: ['start', 'monitor']\n"
+				     "    args: {timeout: 30}\n";
 
 /* The same, as a ZeroRobot user sends it over HTTP. */
 static const char zerorobot_json[] =
@@ -283,8 +283,14 @@ TEST(scalars)
 
 TEST(empty)
 {
-	const char *texts[] = {"", "# nothing\n", "~\n", "{}", "services:\n", "services: []\n"
-		"children: {}\nactions: []\n", "---\nservices:\n...\n"};
+	const char *texts[] = {"",
+			       "# nothing\n",
+			       "~\n",
+			       "{}",
+			       "services:\n",
+			       "services: []\n"
+			       "children: {}\nactions: []\n",
+			       "---\nservices:\n...\n"};
 	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
 		TEST_CASE("%s", texts[i]);
 		struct zr_bp *bp = parse_ok(texts[i]);
@@ -330,12 +336,36 @@ TEST(directive)
 	bp = parse_ok("services: [] # zrobot: prune\n# zrobots: prune\n# robot: x\n");
 	ASSERT_FALSE(bp->prune);
 	zr_bp_free(bp);
+	/* Text in a scalar of several lines is not a comment. */
+	bp = parse_ok("services:\n"
+		      "  - a/b:\n"
+		      "      script: |\n"
+		      "        # zrobot: prune\n"
+		      "        echo\n"
+		      "      quoted: \"x\n"
+		      "        # zrobot: prune\"\n"
+		      "# zrobot: dry-run\n");
+	ASSERT_FALSE(bp->prune);
+	ASSERT_TRUE(bp->dry_run);
+	assert_json(bp->services[0].data, "{\"script\": \"# zrobot: prune\\necho\\n\","
+					  " \"quoted\": \"x # zrobot: prune\"}");
+	zr_bp_free(bp);
 	parse_fails("services: []\n# zrobot: name=web dryrun\n", -EINVAL,
 		    "line 2, column 20: unknown directive 'dryrun' (want name=NAME, dry-run, "
 		    "prune)");
 	parse_fails("# zrobot: name=Web\n", -EINVAL,
 		    "line 1, column 11: bad blueprint name 'Web' (must match "
 		    "[a-z0-9][a-z0-9_.-]{0,62})");
+	/* Lines end as libyaml ends them: at \r, \r\n, \n, NEL, LS, PS; columns count characters. */
+	parse_fails("services: []\r# x\r\n# y\xc2\x85# z\xe2\x80\xa8#\xe2\x80\xa9"
+		    "# zrobot: prune \xc3\xa9\n",
+		    -EINVAL,
+		    "line 6, column 17: unknown directive '\xc3\xa9' (want name=NAME, "
+		    "dry-run, prune)");
+	parse_fails("services:\r  - a/b: {}\r  - a/b: {}\n", -EINVAL,
+		    "line 3, column 5: a/b listed twice (first at line 2)");
+	parse_fails("services:\r\n  - \xc3\xa9\xc3\xa9\x01\n", -EINVAL,
+		    "line 2, column 7: control characters are not allowed");
 	parse_fails("# zrobot: name=\n", -EINVAL,
 		    "line 1, column 11: unknown directive 'name=' (want name=NAME, dry-run, "
 		    "prune)");
@@ -392,6 +422,10 @@ TEST(refusals)
 		    "parent)");
 	parse_fails("services:\n  - {template: redis}\n", -EINVAL,
 		    "line 2, column 5: a service without 'name'");
+	parse_fails("services:\n  - {name: c, data: {}}\n", -EINVAL,
+		    "line 2, column 5: a service without 'template'");
+	parse_fails("services:\n  - name: c\n", -EINVAL,
+		    "line 2, column 5: a service without 'template'");
 	parse_fails("services:\n  - template: redis\n    name: Cache\n", -EINVAL,
 		    "line 3, column 11: bad service name 'Cache' (must match "
 		    "[a-z0-9][a-z0-9_.-]{0,62})");
@@ -473,7 +507,8 @@ TEST(yaml_refusals)
 	parse_fails("services:\n  - a/b: {x: 1e999}\n", -EINVAL,
 		    "line 2, column 14: number 1e999 out of range");
 	/* Quoted, they are strings. */
-	struct zr_bp *bp = parse_ok("services:\n  - a/b: {x: '.inf', \"1\": \"9223372036854775808\"}\n");
+	struct zr_bp *bp =
+		parse_ok("services:\n  - a/b: {x: '.inf', \"1\": \"9223372036854775808\"}\n");
 	assert_json(bp->services[0].data, "{\"x\": \".inf\", \"1\": \"9223372036854775808\"}");
 	zr_bp_free(bp);
 }
@@ -577,15 +612,16 @@ TEST(bounds)
 /* The billion laughs: a few hundred bytes that would expand to gigabytes. */
 TEST(alias_bomb)
 {
-	const char *bomb = "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n"
-			   "b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
-			   "c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
-			   "d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"
-			   "e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n"
-			   "f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n"
-			   "g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]\n"
-			   "h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]\n"
-			   "i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]\n";
+	const char *bomb =
+		"a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n"
+		"b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\n"
+		"c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\n"
+		"d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n"
+		"e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\n"
+		"f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\n"
+		"g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]\n"
+		"h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]\n"
+		"i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]\n";
 	double t0 = now();
 	parse_fails(bomb, -EINVAL, "line 1, column 4: anchors (&a) are not allowed");
 	ASSERT_TRUE(now() - t0 < 5);
@@ -605,9 +641,18 @@ TEST(template_split)
 	ASSERT_TRUE(zr_bp_template_split("x/node/1", buf, sizeof(buf), &name, &version));
 	ASSERT_EQ_STR(name, "node");
 	ASSERT_EQ_STR(version, "1");
-	const char *bad[] = {"", "Node", "node/1.0", "/node/1.0", "x//node/1.0", "x/node/",
-			     "x/Node/1.0", "x/node/1 0", "./node/1.0", "a/../node/1.0",
-			     "x y/node/1.0", "x/node/1.0/"};
+	const char *bad[] = {"",
+			     "Node",
+			     "node/1.0",
+			     "/node/1.0",
+			     "x//node/1.0",
+			     "x/node/",
+			     "x/Node/1.0",
+			     "x/node/1 0",
+			     "./node/1.0",
+			     "a/../node/1.0",
+			     "x y/node/1.0",
+			     "x/node/1.0/"};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		TEST_CASE("%s", bad[i]);
 		ASSERT_FALSE(zr_bp_template_split(bad[i], buf, sizeof(buf), &name, &version));

@@ -336,6 +336,99 @@ TEST(roles)
 /* A producer on another robot is looked up before data naming it is taken, for a new
  * service (also through the older zr_robot_create_service that HTTP POST used) and for its
  * data; one named already is not looked up again. */
+/* Relations: auto producers made with their consumer (or not at all), min/max and the state
+ * lines, user actions refused while a role fails, list roles and their consumers. */
+static void count_consumer(struct zr_service *c, const char *role, void *data)
+{
+	(void)c, (void)role;
+	(*(int *)data)++;
+}
+
+TEST(relations)
+{
+	struct answer a = {0};
+	/* auto: node/r1 is made in the same request, before shop/r1, with the same creator. */
+	struct zr_service *s = create_ok("shop", "r1", NULL);
+	struct zr_service *p = zr_robot_service(robot, "node", "r1");
+	ASSERT_NOT_NULL(p);
+	ASSERT_FALSE(p->pending);
+	ASSERT_EQ_STR(p->creator, s->creator);
+	ASSERT_EQ_STR(json_string_value(json_object_get(s->data, "db")), "node/r1");
+	ASSERT_TRUE(zr_role_names(s->data, "db", "node/r1"));
+	ASSERT_FALSE(zr_role_names(s->data, "db", "node/n1"));
+
+	/* caches: min 1, none named. */
+	char *why = NULL;
+	ASSERT_EQ_INT(zr_relations_check(s, &why), -EINVAL);
+	ASSERT_EQ_STR(why, "role 'caches' needs at least 1 producer, has 0");
+	free(why);
+	why = NULL;
+	ASSERT_EQ_STR(json_string_value(json_object_get(s->state, "relation caches")), "error");
+	ASSERT_EQ_STR(json_string_value(json_object_get(s->state, "relation db")), "ok");
+	const struct zr_action_def *go = zr_template_action(s->template, "go");
+	zr_service_request_task(s, NULL, go, "", 0, on_task, &a);
+	ASSERT_EQ_INT(a.err, -EINVAL);
+	ASSERT_EQ_STR(a.why, "role 'caches' needs at least 1 producer, has 0");
+	ASSERT_NULL(a.t);
+	answer_done(&a);
+
+	/* A list: each producer lists the consumer once. */
+	json_t *d = json_pack("{ss s[ss]}", "db", "node/r1", "caches", "node/n1", "node/r1");
+	zr_service_request_data(s, NULL, d, on_done, &a);
+	run_until(&a.fired);
+	ASSERT_OK(a.err);
+	answer_done(&a);
+	json_decref(d);
+	ASSERT_OK(zr_relations_check(s, NULL));
+	ASSERT_EQ_STR(json_string_value(json_object_get(s->state, "relation caches")), "ok");
+	const char *paths[3];
+	ASSERT_EQ_SIZE(zr_role_producers(s->data, "caches", paths, 3), 2);
+	ASSERT_EQ_STR(paths[1], "node/r1");
+	int n = 0;
+	zr_robot_consumers(robot, p, count_consumer, &n);
+	ASSERT_EQ_INT(n, 2); /* one per role that names it */
+	n = 0;
+	zr_robot_consumers(robot, zr_robot_service(robot, "node", "n1"), count_consumer, &n);
+	ASSERT_EQ_INT(n, 1);
+	zr_service_request_task(s, NULL, go, "", 0, on_task, &a);
+	run_until(&a.fired);
+	ASSERT_OK(a.err);
+	answer_done(&a);
+
+	/* Named twice, or past max. */
+	d = json_pack("{ss s[ss]}", "db", "node/r1", "caches", "node/n1", "node/n1");
+	zr_service_request_data(s, NULL, d, on_done, &a);
+	ASSERT_EQ_INT(a.err, -EINVAL);
+	ASSERT_EQ_STR(a.why, "producer of role 'caches': node/n1 named twice");
+	answer_done(&a);
+	json_decref(d);
+
+	/* zr_relations_auto: only the missing producers are returned; data names them all. */
+	json_t *data = json_object();
+	char **made = NULL;
+	size_t n_made = 0;
+	ASSERT_OK(zr_relations_auto(robot, s->template, "r1", data, &made, &n_made));
+	ASSERT_EQ_SIZE(n_made, 0);
+	ASSERT_EQ_STR(json_string_value(json_object_get(data, "db")), "node/r1");
+	ASSERT_OK(zr_relations_auto(robot, s->template, "r9", data, &made, &n_made));
+	ASSERT_EQ_SIZE(n_made, 0); /* db is named already */
+	json_object_clear(data);
+	ASSERT_OK(zr_relations_auto(robot, s->template, "r9", data, &made, &n_made));
+	ASSERT_EQ_SIZE(n_made, 1);
+	ASSERT_EQ_STR(made[0], "node/r9");
+	free(made[0]);
+	free(made);
+	json_decref(data);
+
+	/* A producer that cannot be made (no such template) refuses its consumer. */
+	zr_service_request_create(robot, NULL, "needy", "x", NULL, on_service, &a);
+	run_until(&a.fired);
+	ASSERT_EQ_INT(a.err, -EINVAL);
+	ASSERT_EQ_STR(a.why, "its producer ghost/x cannot be created: no template 'ghost'");
+	ASSERT_NULL(zr_robot_service(robot, "needy", "x"));
+	answer_done(&a);
+}
+
 TEST(remote_producers)
 {
 	struct answer a = {0};
@@ -618,6 +711,16 @@ int main(void)
 		      "level", "echo 'data {\"level\": 7}' >&3",
 		      "bye", "echo 'data {\"level\": 9}' >&3", NULL);
 
+	make_template("shop",
+		      "{\"name\": \"shop\", \"version\": \"1.0.0\","
+		      " \"consumes\": {\"db\": {\"template\": \"node\", \"auto\": true},"
+		      " \"caches\": {\"template\": \"node\", \"min\": 1, \"max\": 3}},"
+		      " \"actions\": {\"go\": {}}}",
+		      "go", "exit 0", NULL);
+	make_template("needy",
+		      "{\"name\": \"needy\", \"version\": \"1.0.0\","
+		      " \"consumes\": {\"s\": {\"template\": \"ghost\", \"auto\": true}}}",
+		      NULL);
 	ASSERT_OK(uv_loop_init(&loop));
 	ASSERT_OK(uv_timer_init(&loop, &tick));
 	char *why = NULL;
@@ -630,13 +733,14 @@ int main(void)
 		.jobs = 1, .queue_max = 16, .history = 16, .result_max = 4096, .kill_grace = 1,
 	};
 	ASSERT_OK(zr_robot_create(&loop, &cfg, &robot));
-	ASSERT_EQ_INT(zr_robot_load_templates(robot, templates), 2);
+	ASSERT_EQ_INT(zr_robot_load_templates(robot, templates), 4);
 	ASSERT_OK(zr_robot_load_store(robot));
 	zr_robot_start(robot);
 
 	RUN_TEST(create_and_run);
 	RUN_TEST(refusals);
 	RUN_TEST(roles);
+	RUN_TEST(relations);
 	RUN_TEST(remote_producers);
 	RUN_TEST(create_compat);
 	RUN_TEST(job_slots);
