@@ -66,7 +66,8 @@ ok "bad data in the 3rd entry: 422, the failed item with its line, nothing appli
 
 json_post "$ADMIN" "$P" '{"services": [{"u/c": {}}, '
 expect_eq "$HS" 422 "a blueprint that is not JSON: status ($HB)"
-expect_match "$(jbody 'j["error"]')" 'line 1, column [0-9]+' "error of a syntax error"
+# libyaml puts the end of the text on the next line.
+expect_match "$(jbody 'j["error"]')" 'line 2, column 1\b' "error of a syntax error"
 json_post "$ADMIN" "$P" '{"services": [{"u/c": {}}], "extra": 1}'
 expect_eq "$HS" 422 "an unknown key: status ($HB)"
 [ ! -e "$MNT/u/c" ] || fail "u/c exists after a refused blueprint"
