@@ -132,7 +132,7 @@ med() {
 }
 
 # row METRIC ZROBOT PEER RATIO GOAL-OP GOAL: one line of the table; met when RATIO GOAL-OP
-# GOAL holds (ops: <=, >=, <).
+# GOAL holds (ops: <=, >=, <; "-": no goal).
 row() {
 	local met
 	met=$(awk -v r="$4" -v op="$5" -v g="$6" 'BEGIN {
@@ -140,7 +140,9 @@ row() {
 		if (r == "" || r == "nan" || r == "-") { print "?"; exit }
 		ok = op == "<=" ? r <= g : op == ">=" ? r >= g : r < g
 		print ok ? "yes" : "NO" }')
-	printf '%s|%s|%s|%s|%s %s|%s\n' "$1" "$2" "$3" "$4" "$5" "$6" "$met" >>"$rows"
+	local goal="$5 $6"
+	[[ $5 != - ]] || goal=-
+	printf '%s|%s|%s|%s|%s|%s\n' "$1" "$2" "$3" "$4" "$goal" "$met" >>"$rows"
 }
 
 ratio() {
