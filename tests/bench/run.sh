@@ -15,7 +15,8 @@
 #   the S3 store; RT [100] round trips; STATS [20000] stats; READS [5000] reads; DIRS [20]
 #   readdirs; LS [5] ls runs; PARK [10000] parked readers; WRITERS [32] writers of WRITES
 #   [200] enqueues each; HTTP_D [3] seconds per wrk run; REMOTE_N [200] remote cats;
-#   ONLY (a space-separated list of parts: tree park durable many most http remote);
+#   BP_N [1000] services in the blueprint;
+#   ONLY (a space-separated list of parts: tree park durable many most http remote blueprint);
 #   PERF_DIR: profile the robot (perf record -g) during each compared metric, top entries in
 #   PERF_DIR/<metric>.txt.
 set -euo pipefail
@@ -41,7 +42,7 @@ ls_runs=${LS:-5}
 park=${PARK:-10000}
 writers=${WRITERS:-32}
 writes=${WRITES:-200}
-only=" ${ONLY:-tree park durable many most http remote} "
+only=" ${ONLY:-tree park durable many most http remote blueprint} "
 bare=$tmp/bare
 barefs_pid=
 rows=$tmp/rows
@@ -131,14 +132,17 @@ med() {
 }
 
 # row METRIC ZROBOT PEER RATIO GOAL-OP GOAL: one line of the table; met when RATIO GOAL-OP
-# GOAL holds (ops: <=, >=, <).
+# GOAL holds (ops: <=, >=, <; "-": no goal).
 row() {
 	local met
 	met=$(awk -v r="$4" -v op="$5" -v g="$6" 'BEGIN {
+		if (op == "-") { print "-"; exit }
 		if (r == "" || r == "nan" || r == "-") { print "?"; exit }
 		ok = op == "<=" ? r <= g : op == ">=" ? r >= g : r < g
 		print ok ? "yes" : "NO" }')
-	printf '%s|%s|%s|%s|%s %s|%s\n' "$1" "$2" "$3" "$4" "$5" "$6" "$met" >>"$rows"
+	local goal="$5 $6"
+	[[ $5 != - ]] || goal=-
+	printf '%s|%s|%s|%s|%s|%s\n' "$1" "$2" "$3" "$4" "$goal" "$met" >>"$rows"
 }
 
 ratio() {
@@ -361,6 +365,24 @@ if part remote; then
 	# cat pays its own fork+exec, curl's time_total does not: the same read without it.
 	row "remote open+read+close, no fork (ms)" "$read_ms" "$req_ms curl" \
 		"$(ratio "$read_ms" "$req_ms")" "<=" 1.5
+fi
+
+if part blueprint; then
+	bp_n=${BP_N:-1000}
+	log "blueprint of $bp_n services against mkdir + data writes"
+	ROUNDS=$rounds N=$bp_n bash "$here/bench-blueprint.sh" >"$tmp/blueprint.out" 2>&1 ||
+		bench_die "bench-blueprint.sh failed: $(cat "$tmp/blueprint.out")"
+	read -r _ c_s r_s b_s c_f _ b_f < <(grep '^medians ' "$tmp/blueprint.out")
+	row "blueprint of $bp_n services: create (s)" "$(num "$c_s")" "$(num "$b_s") mkdir+data" \
+		"$(ratio "$c_s" "$b_s")" - -
+	row "blueprint of $bp_n services: re-apply unchanged (s)" "$(num "$r_s")" \
+		"$(num "$b_s") mkdir+data" "$(ratio "$r_s" "$b_s")" - -
+	# The issue's goal: group commit, far fewer fsyncs than one per service.
+	if [[ $c_f != - ]]; then
+		per() { awk -v a="$1" -v n="$bp_n" 'BEGIN { printf "%.3f\n", a / n }'; }
+		row "blueprint create: fsyncs per service" "$(per "$c_f")" "$(per "$b_f") mkdir+data" \
+			"$(per "$c_f")" "<" 1
+	fi
 fi
 
 printf 'zrobot: %s; %s round(s), medians; %s\n' "$zrobot" "$rounds" "$(nproc) cores, $(uptime | sed 's/.*load/load/')"
