@@ -93,11 +93,12 @@ static int parse_json(const char *p, size_t n, json_t **ret, char **ret_err)
 	return 0;
 }
 
-/* The offset of the first byte of key k[0..n) that makes it no identifier. */
+/* The offset of the first byte of key k[0..n) that makes it no identifier (n if none). Byte
+ * by byte: zr_ident_valid on each prefix would be quadratic in a long key. */
 static size_t bad_key_char(const char *k, size_t n)
 {
 	size_t i = 0;
-	while (i < n && zr_ident_valid(k, i + 1)) {
+	while (i < n && (zr_ident_valid(k + i, 1) || (i > 0 && k[i] >= '0' && k[i] <= '9'))) {
 		i++;
 	}
 	return i;
@@ -207,12 +208,7 @@ static const char *read_word(const char *s, const char *end, struct word *w, cha
 {
 	size_t o = 0;
 	*w = (struct word){.start = s};
-	/* Byte by byte: zr_ident_valid on each prefix would be quadratic in a long word. */
-	size_t k = 0;
-	while (s + k < end &&
-	       (zr_ident_valid(s + k, 1) || (k > 0 && s[k] >= '0' && s[k] <= '9'))) {
-		k++;
-	}
+	size_t k = bad_key_char(s, (size_t)(end - s));
 	if (k > 0 && s + k < end && s[k] == '=') {
 		w->klen = k;
 	}
