@@ -254,14 +254,14 @@ static const char *read_word(const char *s, const char *end, struct word *w, cha
 
 /* Whether the one line p[0..n) is the one-line form (key=value words, shell-like quoting)
  * rather than one key=value whose value is the rest of the line, as every line was before
- * the one-line form: two or more words that start with key=, or a first value that starts
- * with a quote. So "cmd=uname -a" and "query=select * from t" keep their meaning, while
- * "msg=yo n=2" and msg="two words" are read the shell way. */
+ * the one-line form: when its first value starts with a quote, or when it has two words or
+ * more and each starts with key=. So "cmd=uname -a" and "cmd=echo hello from key=value" keep
+ * their meaning, while msg=yo n=2 and msg="two words" are read the shell way. */
 static bool one_line_form(const char *p, size_t n)
 {
 	const char *end = p + n;
-	unsigned pairs = 0;
-	bool first = true;
+	unsigned words = 0;
+	bool all_pairs = true;
 	while (p < end) {
 		if (is_blank(*p)) {
 			p++;
@@ -271,14 +271,15 @@ static bool one_line_form(const char *p, size_t n)
 		p = read_word(p, end, &w, NULL, NULL);
 		if (w.klen > 0) {
 			const char *v = w.start + w.klen + 1;
-			if (first && v < w.end && (*v == '"' || *v == '\'')) {
+			if (words == 0 && v < w.end && (*v == '"' || *v == '\'')) {
 				return true;
 			}
-			pairs++;
+		} else {
+			all_pairs = false;
 		}
-		first = false;
+		words++;
 	}
-	return pairs >= 2;
+	return words >= 2 && all_pairs;
 }
 
 /* The words of the one line p[0..n) of the write buf (line number line) as key=value pairs.

@@ -2,10 +2,11 @@
 # One-line key=value arguments (issue 15 item 1, DESIGN.md §2 "One write(2), one request"), as
 # a shell user writes them: bash's builtin echo and printf, /bin/echo and a here-string each
 # queue one task whose args (tasks/<id>/args) are the words of the line, quoted as in sh and
-# converted to the fields' types. A single key keeps the rest of the line as its value, as
-# before; several lines in one write are one task; bash's printf of several lines is several
-# writes, so several tasks. Refusals (unterminated quote, a word without '=', a wrong key, a
-# value that does not convert) are EINVAL with the reason in lasterror and create no task.
+# converted to the fields' types. A line whose words are not all key= keeps the rest of the
+# line as the first key's value, as before; several lines in one write are one task; bash's
+# printf of several lines is several writes, so several tasks. Refusals (unterminated quote, a
+# word without '=', a wrong key, a value that does not convert) are EINVAL with the reason in
+# lasterror and create no task.
 . "$(dirname "$0")/lib.sh"
 
 mk_template "$TPL" o '{"name": "o", "version": "1.0.0",
@@ -63,7 +64,9 @@ expect_eq "$(one_task "cat <<<'msg=\$HOME\" \\\"q\\\"\" n=5' >\"\$1\"")" \
 ok "a here-string: one task, nothing expanded, \\\" inside double quotes"
 expect_eq "$(one_task 'echo "msg=hello big world" >"$1"')" \
 	'{"flag": false, "msg": "hello big world", "n": 0}' "a single key with blanks"
-ok "one key whose value has blanks: the value is the rest of the line, as before"
+expect_eq "$(one_task 'echo "msg=hello from key=value n=2" >"$1"')" \
+	'{"flag": false, "msg": "hello from key=value n=2", "n": 0}' "words that are not all key="
+ok "a value with blanks, words not all key=: the value is the rest of the line, as before"
 
 # Several lines: one task when they come in one write, one task per line from bash's printf.
 expect_eq "$(one_task "/usr/bin/printf 'msg=two words\\nn=6\\n' >\"\$1\"")" \
@@ -92,7 +95,7 @@ ok "the action gets the one-line arguments on stdin"
 
 # Refusals.
 refused "echo 'msg=\"two words n=2' >\"\$1\"" "unterminated quote" "an unterminated quote"
-refused "echo 'msg=yo hunter2 n=2' >\"\$1\"" "word 2" "a word without '='"
+refused "echo 'msg=\"yo\" hunter2 n=2' >\"\$1\"" "word 2" "a word without '='"
 expect_not_in "$(rcat "$S/lasterror")" "hunter2" "lasterror after a word without '='"
 ok "a word without '=' is named by its place, not quoted"
 refused "echo 'msg=yo bogus=1' >\"\$1\"" "bogus" "a wrong key"

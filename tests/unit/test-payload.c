@@ -233,9 +233,9 @@ TEST(one_line)
 	parses("a=\"\xc3\xa9 \xe2\x82\xac\" b=1", "{\"a\": \"\\u00e9 \\u20ac\", \"b\": \"1\"}");
 }
 
-/* A single key with a value that has blanks and starts with no quote is read as before the
- * one-line form: the value is the rest of the line, quotes and all. Templates and scripts
- * send commands and queries that way. */
+/* A line that is not all key= words, and whose first value starts with no quote, is read as
+ * before the one-line form: the value is the rest of the line, quotes and all. Templates and
+ * scripts send commands and queries that way. */
 TEST(one_line_rest_of_line)
 {
 	parses("cmd=uname -a", "{\"cmd\": \"uname -a\"}");
@@ -247,6 +247,12 @@ TEST(one_line_rest_of_line)
 	parses("cmd=echo it's", "{\"cmd\": \"echo it's\"}");
 	parses("cmd=echo 'n=2", "{\"cmd\": \"echo 'n=2\"}");
 	parses("path=C:\\dir\\x", "{\"path\": \"C:\\\\dir\\\\x\"}");
+	/* A word that is not key=value among key= words: the line is one value, as before. */
+	parses("cmd=echo hello from key=value", "{\"cmd\": \"echo hello from key=value\"}");
+	parses("query=update t set a=1", "{\"query\": \"update t set a=1\"}");
+	parses("msg=yo there n=2", "{\"msg\": \"yo there n=2\"}");
+	parses("a=1 b-c=2 d=3", "{\"a\": \"1 b-c=2 d=3\"}");
+	parses("cmd=ls \"a b\" x=1", "{\"cmd\": \"ls \\\"a b\\\" x=1\"}");
 	parses("msg=a=b", "{\"msg\": \"a=b\"}");
 	/* Several lines: each line is one key=value, read literally, as before. */
 	parses("msg=\"two words\"\nn=2", "{\"msg\": \"\\\"two words\\\"\", \"n\": \"2\"}");
@@ -262,18 +268,18 @@ TEST(one_line_errors)
 	parses("  a=1 b='x\\' c=2", "{\"a\": \"1\", \"b\": \"x\\\\\", \"c\": \"2\"}");
 	fails("\na=1 b=\"x", "line 2, column 7: unterminated quote");
 	/* A word without '=' is named by its place, never quoted: it may be a secret. */
-	fails("msg=yo there n=2", "line 1, word 2 (column 8): expected key=value, got 5 bytes "
-			      "without '='");
+	fails("msg=\"yo\" there n=2", "line 1, word 2 (column 10): expected key=value, got 5 "
+				   "bytes without '='");
 	fails("pw=\"hunter2\" hunter3", "line 1, word 2 (column 14): expected key=value, got 7 "
 				       "bytes without '='");
-	fails("n=1 msg=hi '' ", "line 1, word 3 (column 12): expected key=value, got 2 bytes "
-			       "without '='");
-	fails("msg=yo n=2 =3", "line 1, word 3: empty key before '='");
-	fails("a=1 b-c=2 d=4", "line 1, column 6: bad character in a key (keys match "
+	fails("n='1' msg=hi '' ", "line 1, word 3 (column 14): expected key=value, got 2 bytes "
+				 "without '='");
+	fails("msg='yo' n=2 =3", "line 1, word 3: empty key before '='");
+	fails("a='1' b-c=2", "line 1, column 8: bad character in a key (keys match "
 			   "[A-Za-z_][A-Za-z0-9_]*)");
-	fails("a=1 9b=2 d=4", "line 1, column 5: bad character in a key (keys match "
+	fails("a='1' 9b=2", "line 1, column 7: bad character in a key (keys match "
 			  "[A-Za-z_][A-Za-z0-9_]*)");
-	fails("a=1 \"b\"=2 d=4", "line 1, column 5: bad character in a key (keys match "
+	fails("a='1' \"b\"=2", "line 1, column 7: bad character in a key (keys match "
 			     "[A-Za-z_][A-Za-z0-9_]*)");
 	fails("a=1 b=2 a=3", "line 1: duplicate key 'a'");
 	fails("a=1 b=\"\xff\"", "line 1: value of 'b' is not valid UTF-8");
@@ -281,10 +287,8 @@ TEST(one_line_errors)
 	/* Lines that are not the one-line form keep the messages of key=value lines. */
 	fails("yo msg=1", "line 1, column 3: bad character in a key (keys match "
 			  "[A-Za-z_][A-Za-z0-9_]*)");
-	fails("yo msg=1 n=2", "line 1, word 1 (column 1): expected key=value, got 2 bytes without "
-			      "'='");
-	/* With one key= word only, the rest of the line is its value, as before. */
-	parses("a=1 b-c=2", "{\"a\": \"1 b-c=2\"}");
+	fails("yo msg=1 n=2", "line 1, column 3: bad character in a key (keys match "
+			      "[A-Za-z_][A-Za-z0-9_]*)");
 	fails_n("a=1 b=\"x\0\" c=2", 14, "payload contains a NUL byte");
 }
 
