@@ -1,5 +1,5 @@
-/* Parsing of one write to an action file: empty, the action's name, a JSON object or
- * key=value lines. */
+/* Parsing of one write to an action file: empty, the action's name, a JSON object,
+ * key=value words on one line (quoted as in sh) or key=value lines. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -93,11 +93,12 @@ static int parse_json(const char *p, size_t n, json_t **ret, char **ret_err)
 	return 0;
 }
 
-/* The offset of the first byte of key k[0..n) that makes it no identifier. */
+/* The offset of the first byte of key k[0..n) that makes it no identifier (n if none). Byte
+ * by byte: zr_ident_valid on each prefix would be quadratic in a long key. */
 static size_t bad_key_char(const char *k, size_t n)
 {
 	size_t i = 0;
-	while (i < n && zr_ident_valid(k, i + 1)) {
+	while (i < n && (zr_ident_valid(k + i, 1) || (i > 0 && k[i] >= '0' && k[i] <= '9'))) {
 		i++;
 	}
 	return i;
@@ -184,6 +185,165 @@ static int parse_lines(const char *buf, const char *p, size_t n, unsigned line0,
 	return 0;
 }
 
+/* Shell blanks: what separates the words of the one-line form. */
+static bool is_blank(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* One word of a one-line payload, as sh splits it. */
+struct word {
+	const char *start, *end; /* the raw text, quotes included */
+	size_t klen;             /* > 0: the raw text starts with a key and '=' (a pair) */
+	const char *open;        /* the quote that is never closed, or NULL */
+};
+
+/* Reads the word at s (not a blank) up to the first unquoted blank or end, the way sh does:
+ * '...' is literal; in "..." a backslash escapes only " \ $ and `; elsewhere a backslash
+ * escapes the next byte (a last one is kept). Nothing is expanded. When out is not NULL (room
+ * for end - s bytes) it gets the text without quotes, *ret_outlen its length. An unclosed
+ * quote takes the rest of the line and is noted in w->open. Returns where the word ends. */
+static const char *read_word(const char *s, const char *end, struct word *w, char *out,
+			     size_t *ret_outlen)
+{
+	size_t o = 0;
+	*w = (struct word){.start = s};
+	size_t k = bad_key_char(s, (size_t)(end - s));
+	if (k > 0 && s + k < end && s[k] == '=') {
+		w->klen = k;
+	}
+	while (s < end && !is_blank(*s)) {
+		if (*s == '\\') {
+			if (s + 1 < end) {
+				s++;
+			}
+			if (out) {
+				out[o++] = *s;
+			}
+			s++;
+		} else if (*s == '\'' || *s == '"') {
+			const char *q = s + 1;
+			for (; q < end && *q != *s; q++) {
+				if (*s == '"' && *q == '\\' && q + 1 < end &&
+				    memchr("\"\\$`", q[1], 4)) {
+					q++;
+				}
+				if (out) {
+					out[o++] = *q;
+				}
+			}
+			if (q == end) {
+				w->open = s;
+				s = end;
+				break;
+			}
+			s = q + 1;
+		} else {
+			if (out) {
+				out[o++] = *s;
+			}
+			s++;
+		}
+	}
+	w->end = s;
+	if (ret_outlen) {
+		*ret_outlen = o;
+	}
+	return s;
+}
+
+/* Whether the one line p[0..n) is the one-line form (key=value words, shell-like quoting)
+ * rather than one key=value whose value is the rest of the line, as every line was before
+ * the one-line form: when its first value starts with a quote, or when it has two words or
+ * more and each starts with key=. So "cmd=uname -a" and "cmd=echo hello from key=value" keep
+ * their meaning, while msg=yo n=2 and msg="two words" are read the shell way. */
+static bool one_line_form(const char *p, size_t n)
+{
+	const char *end = p + n;
+	unsigned words = 0;
+	bool all_pairs = true;
+	while (p < end) {
+		if (is_blank(*p)) {
+			p++;
+			continue;
+		}
+		struct word w;
+		p = read_word(p, end, &w, NULL, NULL);
+		if (w.klen > 0) {
+			const char *v = w.start + w.klen + 1;
+			if (words == 0 && v < w.end && (*v == '"' || *v == '\'')) {
+				return true;
+			}
+		} else {
+			all_pairs = false;
+		}
+		words++;
+	}
+	return words >= 2 && all_pairs;
+}
+
+/* The words of the one line p[0..n) of the write buf (line number line) as key=value pairs.
+ * Errors say where, never what: a value typed without its key must not be echoed. */
+static int parse_words(const char *buf, const char *p, size_t n, unsigned line, json_t **ret,
+		       char **ret_err)
+{
+	_cleanup_json_ json_t *args = json_object();
+	_cleanup_free_ char *text = malloc(n + 1);
+	if (!args || !text) {
+		return -ENOMEM;
+	}
+	const char *end = p + n;
+	unsigned nword = 0;
+	while (p < end) {
+		if (is_blank(*p)) {
+			p++;
+			continue;
+		}
+		struct word w;
+		size_t tlen;
+		p = read_word(p, end, &w, text, &tlen);
+		nword++;
+		if (w.open) {
+			return zr_fail(ret_err, -EINVAL, "line %u, column %zu: unterminated quote",
+				       line, column(buf, w.open));
+		}
+		size_t rlen = (size_t)(w.end - w.start);
+		const char *eq = memchr(w.start, '=', rlen);
+		if (!eq) {
+			return zr_fail(ret_err, -EINVAL,
+				       "line %u, word %u (column %zu): expected key=value, got %zu "
+				       "bytes without '='", line, nword, column(buf, w.start), rlen);
+		}
+		if (eq == w.start) {
+			return zr_fail(ret_err, -EINVAL, "line %u, word %u: empty key before '='",
+				       line, nword);
+		}
+		if (w.klen == 0) {
+			size_t bad = bad_key_char(w.start, (size_t)(eq - w.start));
+			return zr_fail(ret_err, -EINVAL,
+				       "line %u, column %zu: bad character in a key (keys match "
+				       "[A-Za-z_][A-Za-z0-9_]*)", line, column(buf, w.start + bad));
+		}
+		/* The key and '=' are unquoted: the text starts with them too. */
+		text[w.klen] = '\0';
+		const char *key = text, *val = text + w.klen + 1;
+		size_t vlen = tlen - w.klen - 1;
+		if (json_object_get(args, key)) {
+			return zr_fail(ret_err, -EINVAL, "line %u: duplicate key '%s'", line, key);
+		}
+		if (!utf8_valid((const unsigned char *)val, vlen)) {
+			return zr_fail(ret_err, -EINVAL,
+				       "line %u: value of '%s' is not valid UTF-8", line, key);
+		}
+		json_t *v = json_stringn(val, vlen);
+		if (!v || json_object_set_new(args, key, v) < 0) {
+			return -ENOMEM;
+		}
+	}
+	*ret = TAKE_PTR(args);
+	return 0;
+}
+
 int zr_payload_parse(const char *buf, size_t len, const char *action, json_t **ret,
 		     char **ret_err)
 {
@@ -225,6 +385,9 @@ int zr_payload_parse(const char *buf, size_t len, const char *action, json_t **r
 	unsigned line0 = 1;
 	for (size_t i = 0; i < b; i++) {
 		line0 += buf[i] == '\n';
+	}
+	if (!memchr(p, '\n', n) && one_line_form(p, n)) {
+		return parse_words(buf, p, n, line0, ret, ret_err);
 	}
 	return parse_lines(buf, p, n, line0, ret, ret_err);
 }

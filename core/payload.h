@@ -7,10 +7,19 @@
 /* Accepted forms (leading/trailing whitespace ignored):
  *  - empty, or exactly the action's name            → {}
  *  - a JSON object                                   → that object
+ *  - one line of key=value words split and quoted as in sh, without expansions ('...' literal;
+ *    in "..." a backslash escapes " \ $ `; elsewhere it escapes the next byte): msg=yo n=2,
+ *    msg="two words" → {"msg": "two words"}. A line is read so when its first value starts
+ *    with a quote, or when it has two words or more and each starts with key=; then every
+ *    word must be key=value and every quote closed.
  *  - "key=value" lines (blank lines ignored; key matches [A-Za-z_][A-Za-z0-9_]*; the value is
- *    the rest of the line, kept as a string; a repeated key is an error) → {"key": "value"}
- * Anything else (other JSON, bare words, a line without '=', NUL bytes) is -EINVAL with
- * *ret_err (malloc'd) saying why. Returns 0 with *ret a new reference, -EINVAL or -ENOMEM. */
+ *    the rest of the line, kept as a string, quotes and all; a repeated key is an error) →
+ *    {"key": "value"}. This is how every line of several is read, and a single line that is
+ *    not the form above ("cmd=echo hi x=1" → {"cmd": "echo hi x=1"}), as before the one-line
+ *    form: only a line of key= words alone or with a quoted first value changed meaning.
+ * Values are strings either way. Anything else (other JSON, bare words, a line without '=',
+ * NUL bytes) is -EINVAL with *ret_err (malloc'd) saying why and where, never quoting a value.
+ * Returns 0 with *ret a new reference, -EINVAL or -ENOMEM. */
 int zr_payload_parse(const char *buf, size_t len, const char *action, json_t **ret,
 		     char **ret_err);
 

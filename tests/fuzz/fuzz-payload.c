@@ -1,6 +1,7 @@
 /* Fuzzes the payload of a write to an action file (core/payload.c): empty, the action's
- * name, a JSON object or key=value lines, as tree.c's write_action parses it, and the check
- * write_data makes on a data body that may be the first of several writes. */
+ * name, a JSON object, key=value words on one line or key=value lines, as tree.c's
+ * write_action parses it, and the check write_data makes on a data body that may be the first
+ * of several writes. */
 #include <errno.h>
 #include <stdbool.h>
 #include <jansson.h>
@@ -32,13 +33,22 @@ static size_t lines_with_text(const char *buf, size_t len)
 	return n + text;
 }
 
-/* key=value lines parsed into args: each line with text is one argument, its key an
- * identifier, and "key=value" is in the payload as it was written. */
+/* key=value text parsed into args. Several lines: each line with text is one argument, and
+ * "key=value" is in the payload as it was written. One line: one argument or more (the
+ * one-line form, quoted as in sh), "key=" is in the payload, and so is "key=value" when no
+ * quote or backslash could have changed the value. Every key is an identifier. */
 static void check_key_value(const char *buf, size_t len, const json_t *args)
 {
 	const char *key;
 	json_t *v;
-	FUZZ_CHECK(json_object_size(args) == lines_with_text(buf, len));
+	size_t lines = lines_with_text(buf, len);
+	bool literal = lines > 1 || (!memchr(buf, '"', len) && !memchr(buf, '\'', len) &&
+				     !memchr(buf, '\\', len));
+	if (lines > 1) {
+		FUZZ_CHECK(json_object_size(args) == lines);
+	} else {
+		FUZZ_CHECK(lines == 1 && json_object_size(args) >= 1);
+	}
 	json_object_foreach((json_t *)args, key, v) {
 		FUZZ_CHECK(json_is_string(v));
 		FUZZ_CHECK(key[0] != '\0');
@@ -53,7 +63,7 @@ static void check_key_value(const char *buf, size_t len, const json_t *args)
 		memcpy(pair, key, kl);
 		pair[kl] = '=';
 		memcpy(pair + kl + 1, json_string_value(v), vl);
-		FUZZ_CHECK(memmem(buf, len, pair, kl + 1 + vl) != NULL);
+		FUZZ_CHECK(memmem(buf, len, pair, literal ? kl + 1 + vl : kl + 1) != NULL);
 		FUZZ_CHECK(!memchr(json_string_value(v), '\n', vl));
 		free(pair);
 	}

@@ -32,7 +32,12 @@ static void fails_n(const char *buf, size_t n, const char *want)
 {
 	json_t *args = NULL;
 	char *err = NULL;
-	ASSERT_EQ_INT(zr_payload_parse(buf, n, "start", &args, &err), -EINVAL);
+	int r = zr_payload_parse(buf, n, "start", &args, &err);
+	if (r != -EINVAL) {
+		char *got = args ? json_dumps(args, JSON_COMPACT) : NULL;
+		FAIL("zr_payload_parse(\"%.*s\") = %d %s, want -EINVAL", (int)n, buf, r,
+		     got ? got : "");
+	}
 	ASSERT_NULL(args);
 	ASSERT_EQ_STR(err, want);
 	free(err);
@@ -190,6 +195,103 @@ TEST(key_value_errors)
 	fails("a=\xe2\x82", "line 1: value of 'a' is not valid UTF-8");     /* truncated */
 }
 
+/* One line of key=value words, split and quoted as in sh (DESIGN.md §2): bash's echo and
+ * printf write a line per write(2), so this is the form a shell user gets one task from. */
+TEST(one_line)
+{
+	parses("msg=yo n=2", "{\"msg\": \"yo\", \"n\": \"2\"}");
+	parses("msg=yo n=2\n", "{\"msg\": \"yo\", \"n\": \"2\"}");
+	parses("  msg=yo \t n=2 \r\n", "{\"msg\": \"yo\", \"n\": \"2\"}");
+	parses("\n\nmsg=yo n=2\n\n", "{\"msg\": \"yo\", \"n\": \"2\"}");
+	parses("msg=\"two words\" n=2", "{\"msg\": \"two words\", \"n\": \"2\"}");
+	parses("msg='two  words' n=2", "{\"msg\": \"two  words\", \"n\": \"2\"}");
+	parses("a=1 b=2 c=3 _d9=4", "{\"a\": \"1\", \"b\": \"2\", \"c\": \"3\", \"_d9\": \"4\"}");
+	/* A first value that starts with a quote is enough: one word. */
+	parses("msg=\"two words\"", "{\"msg\": \"two words\"}");
+	parses("msg='two words'\n", "{\"msg\": \"two words\"}");
+	/* Adjacent pieces join, as in sh: 'it''s' is "its", "it's" keeps the apostrophe. */
+	parses("msg='it''s' n=1", "{\"msg\": \"its\", \"n\": \"1\"}");
+	parses("msg=\"it's\" n=1", "{\"msg\": \"it's\", \"n\": \"1\"}");
+	parses("msg=a\"b c\"'d e'f n=1", "{\"msg\": \"ab cd ef\", \"n\": \"1\"}");
+	/* Empty values. */
+	parses("a= b=2", "{\"a\": \"\", \"b\": \"2\"}");
+	parses("a=\"\" b=''", "{\"a\": \"\", \"b\": \"\"}");
+	/* '=' in a value, quoted or not. */
+	parses("url=\"http://x/?a=b&c=d\" n=1", "{\"url\": \"http://x/?a=b&c=d\", \"n\": \"1\"}");
+	parses("f=a=b g=c", "{\"f\": \"a=b\", \"g\": \"c\"}");
+	/* In double quotes a backslash escapes only " \ $ and `; elsewhere it stays. */
+	parses("a=\"say \\\"hi\\\" \\\\ \\$HOME \\` \\n\" b=1",
+	       "{\"a\": \"say \\\"hi\\\" \\\\ $HOME ` \\\\n\", \"b\": \"1\"}");
+	/* In single quotes everything is literal, backslashes and double quotes too. */
+	parses("a='\\\"$x\\\\' b=1", "{\"a\": \"\\\\\\\"$x\\\\\\\\\", \"b\": \"1\"}");
+	/* Outside quotes a backslash escapes the next byte (a blank, a quote); a last one stays. */
+	parses("a=two\\ words b=\\'x\\\" c=\\\\ d=\\", "{\"a\": \"two words\", \"b\": \"'x\\\"\", "
+						    "\"c\": \"\\\\\", \"d\": \"\\\\\"}");
+	/* Nothing is expanded. */
+	parses("a=$HOME b=`id` c=$(id) d=~ e=*",
+	       "{\"a\": \"$HOME\", \"b\": \"`id`\", \"c\": \"$(id)\", \"d\": \"~\", \"e\": \"*\"}");
+	parses("a=\"\xc3\xa9 \xe2\x82\xac\" b=1", "{\"a\": \"\\u00e9 \\u20ac\", \"b\": \"1\"}");
+}
+
+/* A line that is not all key= words, and whose first value starts with no quote, is read as
+ * before the one-line form: the value is the rest of the line, quotes and all. Templates and
+ * scripts send commands and queries that way. */
+TEST(one_line_rest_of_line)
+{
+	parses("cmd=uname -a", "{\"cmd\": \"uname -a\"}");
+	parses("cmd=echo from $(hostname)\n", "{\"cmd\": \"echo from $(hostname)\"}");
+	parses("query=create table t (n int); insert into t values (42)",
+	       "{\"query\": \"create table t (n int); insert into t values (42)\"}");
+	parses("cmd=echo \"a b\" 'c'", "{\"cmd\": \"echo \\\"a b\\\" 'c'\"}");
+	parses("cmd=echo \"x=1\"", "{\"cmd\": \"echo \\\"x=1\\\"\"}");
+	parses("cmd=echo it's", "{\"cmd\": \"echo it's\"}");
+	parses("cmd=echo 'n=2", "{\"cmd\": \"echo 'n=2\"}");
+	parses("path=C:\\dir\\x", "{\"path\": \"C:\\\\dir\\\\x\"}");
+	/* A word that is not key=value among key= words: the line is one value, as before. */
+	parses("cmd=echo hello from key=value", "{\"cmd\": \"echo hello from key=value\"}");
+	parses("query=update t set a=1", "{\"query\": \"update t set a=1\"}");
+	parses("msg=yo there n=2", "{\"msg\": \"yo there n=2\"}");
+	parses("a=1 b-c=2 d=3", "{\"a\": \"1 b-c=2 d=3\"}");
+	parses("cmd=ls \"a b\" x=1", "{\"cmd\": \"ls \\\"a b\\\" x=1\"}");
+	parses("msg=a=b", "{\"msg\": \"a=b\"}");
+	/* Several lines: each line is one key=value, read literally, as before. */
+	parses("msg=\"two words\"\nn=2", "{\"msg\": \"\\\"two words\\\"\", \"n\": \"2\"}");
+	parses("a=1 b=2\nc=3", "{\"a\": \"1 b=2\", \"c\": \"3\"}");
+}
+
+TEST(one_line_errors)
+{
+	fails("msg=\"two words n=2", "line 1, column 5: unterminated quote");
+	fails("msg='two words n=2\n", "line 1, column 5: unterminated quote");
+	fails("msg=yo n=\"2", "line 1, column 10: unterminated quote");
+	fails("  a=1 b=\"x\\\" c=2", "line 1, column 9: unterminated quote");
+	parses("  a=1 b='x\\' c=2", "{\"a\": \"1\", \"b\": \"x\\\\\", \"c\": \"2\"}");
+	fails("\na=1 b=\"x", "line 2, column 7: unterminated quote");
+	/* A word without '=' is named by its place, never quoted: it may be a secret. */
+	fails("msg=\"yo\" there n=2", "line 1, word 2 (column 10): expected key=value, got 5 "
+				   "bytes without '='");
+	fails("pw=\"hunter2\" hunter3", "line 1, word 2 (column 14): expected key=value, got 7 "
+				       "bytes without '='");
+	fails("n='1' msg=hi '' ", "line 1, word 3 (column 14): expected key=value, got 2 bytes "
+				 "without '='");
+	fails("msg='yo' n=2 =3", "line 1, word 3: empty key before '='");
+	fails("a='1' b-c=2", "line 1, column 8: bad character in a key (keys match "
+			   "[A-Za-z_][A-Za-z0-9_]*)");
+	fails("a='1' 9b=2", "line 1, column 7: bad character in a key (keys match "
+			  "[A-Za-z_][A-Za-z0-9_]*)");
+	fails("a='1' \"b\"=2", "line 1, column 7: bad character in a key (keys match "
+			     "[A-Za-z_][A-Za-z0-9_]*)");
+	fails("a=1 b=2 a=3", "line 1: duplicate key 'a'");
+	fails("a=1 b=\"\xff\"", "line 1: value of 'b' is not valid UTF-8");
+	fails("a=1 b=\xc3", "line 1: value of 'b' is not valid UTF-8");
+	/* Lines that are not the one-line form keep the messages of key=value lines. */
+	fails("yo msg=1", "line 1, column 3: bad character in a key (keys match "
+			  "[A-Za-z_][A-Za-z0-9_]*)");
+	fails("yo msg=1 n=2", "line 1, column 3: bad character in a key (keys match "
+			      "[A-Za-z_][A-Za-z0-9_]*)");
+	fails_n("a=1 b=\"x\0\" c=2", 14, "payload contains a NUL byte");
+}
+
 TEST(nul_bytes)
 {
 	fails_n("a=1\0b=2", 7, "payload contains a NUL byte");
@@ -207,6 +309,9 @@ int main(void)
 	RUN_TEST(other_json);
 	RUN_TEST(key_value);
 	RUN_TEST(key_value_errors);
+	RUN_TEST(one_line);
+	RUN_TEST(one_line_rest_of_line);
+	RUN_TEST(one_line_errors);
 	RUN_TEST(nul_bytes);
 	return 0;
 }
