@@ -42,11 +42,13 @@ expect_in " $(echo $commands) " " run " "commands of zrobot --help"
 # meson install --destdir: the layout.
 
 D=$TMP/destdir
-timeout 120 meson install -C "$BUILD" --no-rebuild --quiet --destdir "$D" >"$TMP/install.log" 2>&1 ||
+timeout 120 meson install -C "$BUILD" --no-rebuild --quiet --destdir "$D" \
+	>"$TMP/install.log" 2>&1 ||
 	fail "meson install failed: $(tail -n 5 "$TMP/install.log")"
 opt() {
 	meson introspect "$BUILD" --buildoptions |
-		"$ZR_PY" -c 'import json, sys; print([o["value"] for o in json.load(sys.stdin) if o["name"] == sys.argv[1]][0])' "$1"
+		"$ZR_PY" -c 'import json, sys
+print([o["value"] for o in json.load(sys.stdin) if o["name"] == sys.argv[1]][0])' "$1"
 }
 prefix=$(opt prefix) bindir=$(opt bindir) libexecdir=$(opt libexecdir) datadir=$(opt datadir)
 mandir=$(opt mandir)
@@ -84,7 +86,8 @@ for kv in Type=notify NotifyAccess=main KillMode=process Delegate=yes Restart=on
 	printf '%s\n' "$unit" | grep -qxF -- "$kv" || fail "zrobot.service lacks $kv"
 done
 stop_s=$(printf '%s\n' "$unit" | sed -n 's/^TimeoutStopSec=\([0-9]*\)$/\1/p')
-[ -n "$stop_s" ] && [ "$stop_s" -gt 5 ] || fail "TimeoutStopSec '$stop_s' must exceed the 5 s kill grace"
+[ -n "$stop_s" ] && [ "$stop_s" -gt 5 ] ||
+	fail "TimeoutStopSec '$stop_s' must exceed the 5 s kill grace"
 mkdir -p "$TMP/verify"
 sed "s|^ExecStart=$prefix/$bindir/zrobot |ExecStart=$BIN |" "$units" >"$TMP/verify/zrobot.service"
 verify() {
@@ -112,6 +115,12 @@ for f in "$ZR_SRC/man/zrobot.1" "$ZR_SRC/man/zrobot-template.5"; do
 		fail "mandoc is missing (tests/deps.sh installs it)"
 	fi
 done
+# The version they name is this zrobot's.
+version=$("$ZROBOT" --version | sed 's/^zrobot //')
+for f in "$ZR_SRC/man/zrobot.1" "$ZR_SRC/man/zrobot-template.5"; do
+	grep -qF " \"zrobot $version\" " "$f" ||
+		fail "$(basename "$f"): its .TH does not name zrobot $version"
+done
 # The roff source without escapes: \- is -, \(dq is ", font changes go.
 plain() { sed -e 's/\\-/-/g' -e 's/\\f[BIRP]//g' -e 's/\\(dq/"/g' "$1"; }
 page1=$(plain "$ZR_SRC/man/zrobot.1")
@@ -137,7 +146,8 @@ page5=$(plain "$ZR_SRC/man/zrobot-template.5")
 for k in $keys; do
 	printf '%s\n' "$page5" | grep -qw -- "$k" || fail "zrobot-template(5) lacks the key '$k'"
 done
-ok "man pages: no warnings; $(echo $commands | wc -w) commands, $(echo $options | wc -w) options, $(echo $keys | wc -w) manifest keys listed"
+ok "man pages: no warnings; $(echo $commands | wc -w) commands, $(echo $options | wc -w)" \
+	"options, $(echo $keys | wc -w) manifest keys listed"
 
 # ---------------------------------------------------------------------------------------------
 # Bash completion, through the bash-completion framework and the installed file.
@@ -165,7 +175,8 @@ got=$(complete_line "zrobot run --")
 for o in $("$ZROBOT" run --help | grep -o -- '--[a-z][a-z0-9-]*' | sort -u); do
 	printf '%s\n' "$got" | grep -qxF -- "$o" || fail "zrobot run --<TAB> lacks $o: $(echo $got)"
 done
-expect_eq "$(complete_line "zrobot run --log-level " | sort | tr '\n' ' ')" "debug error info warn " \
+expect_eq "$(complete_line "zrobot run --log-level " | sort | tr '\n' ' ')" \
+	"debug error info warn " \
 	"zrobot run --log-level <TAB>"
 expect_eq "$(complete_line "zrobot repo " | tr '\n' ' ')" "add --help " "zrobot repo <TAB>"
 ok "completion: zrobot <TAB>, zrobot run --<TAB> (every option of run --help), values"
@@ -206,7 +217,8 @@ stopped() {
 
 listen "$TMP/notify.sock" "$TMP/notify.out"
 # --pass-env NOTIFY_SOCKET: the robot must drop it all the same.
-NOTIFY_SOCKET=$TMP/notify.sock ZR_PASS_ENV=TMP,MNT,DATA,TPL,MARKS,NOTIFY_SOCKET zr_start --listen none
+NOTIFY_SOCKET=$TMP/notify.sock ZR_PASS_ENV=TMP,MNT,DATA,TPL,MARKS,NOTIFY_SOCKET \
+	zr_start --listen none
 notified "$TMP/notify.out"
 ok "READY=1 (with STATUS) sent once $MNT/@robot answers"
 
