@@ -16,27 +16,29 @@ BASH_COMPLETION=/usr/share/bash-completion/bash_completion
 [ -r "$BASH_COMPLETION" ] || skip "bash-completion is missing ($BASH_COMPLETION)"
 
 # ---------------------------------------------------------------------------------------------
-# zrobot COMMAND --help: that command's usage, on stdout, exit 0.
+# zrobot COMMAND --help, for every command `zrobot --help` names: that command's usage, on
+# stdout, exit 0.
 
-for c in run mount repo "repo add" template "template new"; do
+commands=$("$ZROBOT" --help | sed -n 's/^\(Usage:\)\{0,1\} *zrobot \([a-z][a-z-]*\).*/\2/p' |
+	sort -u)
+expect_in " $(echo $commands) " " run " "commands of zrobot --help"
+for c in $commands "repo add" "template new"; do
 	rc=0
 	out=$(timeout 10 "$ZROBOT" $c --help 2>"$TMP/help.err") || rc=$?
 	expect_eq "$rc" 0 "zrobot $c --help exit status"
 	[ ! -s "$TMP/help.err" ] || fail "zrobot $c --help wrote to stderr: $(cat "$TMP/help.err")"
 	expect_in "$out" "Usage: zrobot ${c%% *}" "zrobot $c --help"
-	[ "${c%% *}" = run ] || expect_not_in "$out" "Usage: zrobot run" "zrobot $c --help (its own usage)"
+	[ "${c%% *}" = run ] ||
+		expect_not_in "$out" "Usage: zrobot run" "zrobot $c --help (its own usage)"
 done
-ok "zrobot run|mount|repo|template --help print their usage on stdout and exit 0"
+ok "zrobot $(echo $commands | sed 's/ /|/g') --help print their usage on stdout and exit 0"
 
-# The commands and options `zrobot --help` and each command's --help print.
-commands=$("$ZROBOT" --help | sed -n 's/^\(Usage:\)\{0,1\} *zrobot \([a-z][a-z-]*\).*/\2/p' |
-	sort -u)
+# The options `zrobot --help` and each command's --help print.
 options=$( (
 	"$ZROBOT" --help
 	for c in $commands; do "$ZROBOT" "$c" --help; done
 ) 2>/dev/null | grep -o -- '--[a-z][a-z0-9-]*' | sort -u)
-[ -n "$commands" ] && [ -n "$options" ] || fail "no commands or options in zrobot --help"
-expect_in " $(echo $commands) " " run " "commands of zrobot --help"
+[ -n "$options" ] || fail "no options in zrobot --help"
 
 # ---------------------------------------------------------------------------------------------
 # meson install --destdir: the layout.
