@@ -18,7 +18,15 @@
 #include "tree.h"
 #include "util/log.h"
 
-#define MOUNT_USAGE "Usage: zrobot mount URL DIR [--token-file FILE] [--remote-timeout S]\n"
+void zr_cmd_mount_usage(FILE *f)
+{
+	fputs("Usage: zrobot mount URL DIR [--token-file FILE] [--remote-timeout S] [--allow-other]\n\n"
+	      "Shows the robot serving HTTP at URL at the mount point DIR, without a robot of its\n"
+	      "own; runs in the foreground and unmounts on SIGINT or SIGTERM.\n\n"
+	      "  --token-file FILE  the token to send (one line)\n"
+	      "  --remote-timeout S seconds the robot may take to answer (default 10)\n"
+	      "  --allow-other      let other users use the mount\n", f);
+}
 
 struct mounter {
 	uv_loop_t loop;
@@ -85,12 +93,12 @@ static int parse_mount_options(int argc, char **argv, struct mount_options *o)
 			o->allow_other = true;
 			break;
 		default:
-			fputs(MOUNT_USAGE, stderr);
+			zr_cmd_mount_usage(stderr);
 			return -EINVAL;
 		}
 	}
 	if (argc - optind != 2) {
-		fputs(MOUNT_USAGE, stderr);
+		zr_cmd_mount_usage(stderr);
 		return -EINVAL;
 	}
 	return 0;

@@ -93,10 +93,19 @@ static int follow_status(const char *mount, const char *id)
 	return strncmp(st, "state ready", 11) == 0 ? 0 : 1;
 }
 
+void zr_cmd_repo_usage(FILE *f)
+{
+	fputs("Usage: zrobot repo add URL[#REF] [--mount DIR]\n\n"
+	      "Asks the robot mounted at DIR (default /zr as root, else $HOME/zr) to clone a git\n"
+	      "repository of templates (REF: a branch, tag or commit; default HEAD), shows its\n"
+	      "progress and exits 0 once its templates are loaded.\n\n"
+	      "  --mount DIR        the running robot's mount point\n", f);
+}
+
 int zr_cmd_repo_add(int argc, char **argv)
 {
 	if (argc < 1 || argv[0][0] == '-') {
-		fprintf(stderr, "Usage: zrobot repo add URL[#REF] [--mount DIR]\n");
+		zr_cmd_repo_usage(stderr);
 		return 2;
 	}
 	_cleanup_free_ char *mount = cli_mount(argc, argv);

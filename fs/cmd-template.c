@@ -6,10 +6,18 @@
 #include "cmd.h"
 #include "scaffold.h"
 
+void zr_cmd_template_usage(FILE *f)
+{
+	fputs("Usage: zrobot template new NAME [DIR]\n\n"
+	      "Writes a template to start from in DIR/NAME (DIR: default the current folder): a\n"
+	      "template.json and an action; load it with zrobot run --templates DIR.\n"
+	      "See zrobot-template(5).\n", f);
+}
+
 int zr_cmd_template_new(int argc, char **argv)
 {
 	if (argc < 1 || argc > 2) {
-		fprintf(stderr, "Usage: zrobot template new NAME [DIR]\n");
+		zr_cmd_template_usage(stderr);
 		return 2;
 	}
 	char *why = NULL;

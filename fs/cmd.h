@@ -1,6 +1,7 @@
 /* zrobot's subcommands. Each takes its own arguments (argv[0] is the subcommand's last word),
  * prints what goes wrong, and returns the process's exit status: 0, 1 (failed) or 2 (usage). */
 #pragma once
+#include <stdio.h>
 
 /* zrobot run [OPTIONS]: the robot in the foreground (options.h). */
 int zr_cmd_run(int argc, char **argv);
@@ -18,3 +19,9 @@ int zr_cmd_apply(int argc, char **argv);
 int zr_cmd_export(int argc, char **argv);
 /* zrobot graph [--mount DIR]: @robot/graph, Graphviz dot. */
 int zr_cmd_graph(int argc, char **argv);
+
+/* Each subcommand's usage, to f: stdout for `zrobot COMMAND --help`, stderr on a usage error.
+ * (run's is zr_options_usage, options.h.) */
+void zr_cmd_mount_usage(FILE *f);
+void zr_cmd_repo_usage(FILE *f);
+void zr_cmd_template_usage(FILE *f);

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -10,10 +11,12 @@
 #include "api/api.h"
 #include "config.h"
 #include "daemon.h"
+#include "datadir.h"
 #include "fs.h"
 #include "options.h"
 #include "process.h"
 #include "remote/remote.h"
+#include "sdnotify.h"
 #include "repos.h"
 #include "robot.h"
 #include "store.h"
@@ -75,6 +78,15 @@ static void finish(struct daemon *d)
 	log_info("Stopped");
 }
 
+/* Tells systemd (Type=notify) a state; a failure is logged and changes nothing else. */
+static void notify(const char *state)
+{
+	int err = zr_sdnotify_send(state);
+	if (err < 0) {
+		log_warn("Failed to notify the service manager: %s, ignoring", strerror(-err));
+	}
+}
+
 static void on_robot_stopped(struct zr_robot *r)
 {
 	struct daemon *d = zr_robot_loop(r)->data;
@@ -85,6 +97,8 @@ static void on_robot_stopped(struct zr_robot *r)
 static void on_stop(void *data)
 {
 	struct daemon *d = data;
+	/* systemd then waits for the exit (TimeoutStopSec) instead of calling us hung. */
+	notify("STOPPING=1");
 	zr_robot_stop(d->robot, on_robot_stopped);
 }
 
@@ -249,7 +263,12 @@ static int start_model(struct daemon *d, const char *mount, const char *data, in
 		return err;
 	}
 	*ret_jobs = cfg.jobs;
-	(void)zr_robot_load_templates(d->robot, ZR_BUILTIN_TEMPLATES);
+	_cleanup_free_ char *builtin = zr_datadir_templates();
+	if (!builtin) {
+		log_error("Out of memory");
+		return -ENOMEM;
+	}
+	(void)zr_robot_load_templates(d->robot, builtin);
 	for (size_t i = 0; i < arg_n_templates; i++) {
 		char dir[PATH_MAX];
 		if (!realpath(arg_templates[i], dir)) {
@@ -298,6 +317,7 @@ int zr_daemon_run(const char *mount, const char *data)
 	struct daemon d = {0};
 	int jobs = 0;
 
+	zr_sdnotify_init();
 	zr_process_prepare();
 	uv_loop_init(&d.loop);
 	d.loop.data = &d;
@@ -326,6 +346,11 @@ int zr_daemon_run(const char *mount, const char *data)
 	} else {
 		log_info("zrobot %s mounted at %s (data %s, %d jobs)", ZR_VERSION, mount, data, jobs);
 		start_work(&d);
+		/* Mounted and started: a unit ordered after zrobot.service finds the tree (the
+		 * kernel holds its first requests until the loop below answers them). */
+		char state[PATH_MAX + 64];
+		snprintf(state, sizeof(state), "READY=1\nSTATUS=Mounted at %s", mount);
+		notify(state);
 	}
 	uv_run(&d.loop, UV_RUN_DEFAULT);
 	err = uv_loop_close(&d.loop);

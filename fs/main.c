@@ -7,8 +7,37 @@
 #include "git.h"
 #include "options.h"
 
+/* `zrobot COMMAND --help`, the option anywhere after COMMAND: that command's usage alone, on
+ * stdout, exit 0 (run's own parser does the same for run). */
+static int command_help(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		void (*usage)(FILE *f);
+	} commands[] = {
+		{"mount", zr_cmd_mount_usage},
+		{"repo", zr_cmd_repo_usage},
+		{"template", zr_cmd_template_usage},
+	};
+	for (size_t c = 0; argc >= 3 && c < sizeof(commands) / sizeof(commands[0]); c++) {
+		if (strcmp(argv[1], commands[c].name) != 0) {
+			continue;
+		}
+		for (int i = 2; i < argc; i++) {
+			if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+				commands[c].usage(stdout);
+				return 1;
+			}
+		}
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (command_help(argc, argv)) {
+		return 0;
+	}
 	if (argc >= 2 && strcmp(argv[1], "--version") == 0) {
 		printf("zrobot %s\n", ZR_VERSION);
 		return 0;

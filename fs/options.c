@@ -52,6 +52,7 @@ void zr_options_usage(FILE *f)
 	fprintf(f,
 		"Usage: zrobot run [OPTIONS]\n"
 		"       zrobot mount URL DIR [--token-file FILE] [--remote-timeout S]\n"
+		"                    [--allow-other]\n"
 		"       zrobot repo add URL[#REF] [--mount DIR]\n"
 		"       zrobot template new NAME [DIR]\n"
 		"       zrobot apply FILE|- [--dry-run] [--prune] [--name NAME]\n"
@@ -103,7 +104,8 @@ void zr_options_usage(FILE *f)
 		"                     leave them running, adopted again at the next start)\n"
 		"  --no-cgroups       keep servers in process groups, not in cgroups of their own\n"
 		"                     (for machines that forbid cgroups, and tests)\n\n"
-		"zrobot mount shows one remote robot at DIR, without a robot of its own.\n");
+		"zrobot mount shows one remote robot at DIR, without a robot of its own.\n"
+		"zrobot COMMAND --help prints that command's usage alone.\n");
 }
 
 int zr_options_log_level(const char *name)

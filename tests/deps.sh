@@ -3,7 +3,8 @@
 # tests, graphviz's dot for @robot/graph in test-blueprint-fs.sh, wrk and nginx for
 # tests/bench/bench-http.sh; the real servers of the built-in templates,
 # tests/integration/test-tmpl-*.sh: redis, memcached, nginx, postgresql; s6 as the peer of
-# tests/bench/bench-supervise.sh). Debian ships no mongod: test-tmpl-mongodb.sh skips without
+# tests/bench/bench-supervise.sh; bash-completion, mandoc, man-db and systemd for
+# tests/integration/test-install.sh). Debian ships no mongod: test-tmpl-mongodb.sh skips without
 # it. A machine that already has them is left alone (no apt-get update, no network), so
 # tests/run.sh can call this every time.
 set -euo pipefail
@@ -14,6 +15,7 @@ packages=(
 	libgit2-dev git libcurl4-openssl-dev libmicrohttpd-dev libsqlite3-dev libyaml-dev
 	python3 procps util-linux
 	curl openssl graphviz
+	bash-completion mandoc man-db systemd
 	wrk nginx-light
 	redis-server redis-tools memcached postgresql s6
 )
