@@ -6,7 +6,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-enum zr_actor_role {
+enum zr_role {
 	ZR_ROLE_ADMIN,  /* the admin token, local root or the robot's own uid */
 	ZR_ROLE_USER,   /* an HTTP user token (--token-file) */
 	ZR_ROLE_SECRET, /* a service's secret: that service only */
@@ -17,7 +17,7 @@ enum zr_actor_role {
 #define ZR_ACTOR_ID_MAX 40
 
 struct zr_actor {
-	enum zr_actor_role role;
+	enum zr_role role;
 	/* Admin, user and local: the creator id a service it makes keeps ("admin",
 	 * "user:<first 16 hex digits of SHA-256(token)>", "uid:N"); never the token itself.
 	 * Secret: the guid of its service. */
