@@ -67,6 +67,8 @@ struct apply {
 	size_t len;
 	struct zr_bp *bp;
 	struct zr_apply_opts opts; /* resolved: name (owned copy), dry_run, prune */
+	struct zr_apply_opts given; /* as the caller gave them (name: given_name) */
+	char *given_name;
 	char *name;
 	struct apply_entry *entries;
 	size_t n_entries, cap_entries;

@@ -17,6 +17,7 @@
 #include "store.h"
 #include "template.h"
 #include "util/cleanup.h"
+#include "util/list.h"
 #include "util/log.h"
 #include "util/name.h"
 
@@ -33,6 +34,7 @@ static void apply_free(struct apply *a)
 	free(a->out.name);
 	free(a->out.error);
 	free(a->name);
+	free(a->given_name);
 	free(a->text);
 	free(a->step_why);
 	free(a);
@@ -637,6 +639,78 @@ static void remote_step(struct apply *a)
 	run(a);
 }
 
+/* The blueprint is parsed: its name and options, then the plan. */
+static void parsed(struct apply *a, int err, char *why_taken)
+{
+	_cleanup_free_ char *why = why_taken;
+	struct zr_robot *r = a->r;
+	if (err == 0 && r->stopping) {
+		err = zr_fail(&why, -EAGAIN, "the robot is stopping");
+	}
+	if (err == 0) {
+		const struct zr_apply_opts *opts = &a->given;
+		const char *name = opts->name ? opts->name : a->bp->name ? a->bp->name : "default";
+		a->opts.dry_run = opts->dry_run || a->bp->dry_run;
+		a->opts.prune = opts->prune || a->bp->prune;
+		a->out.dry_run = a->opts.dry_run;
+		if (!(a->name = strdup(name)) || !(a->out.name = strdup(name))) {
+			err = -ENOMEM;
+		} else if (!zr_name_valid(name)) {
+			err = zr_fail(&why, -EINVAL, "invalid apply name '%s': want "
+				      "[a-z0-9][a-z0-9_.-]{0,62}", name);
+		} else if (!a->opts.dry_run && !zr_map_get(&r->blueprints, name) &&
+			   r->blueprints.len >= ZR_APPLY_STORED_MAX) {
+			err = zr_fail(&why, -EDQUOT, "%u stored applies already: a new name is refused",
+				      ZR_APPLY_STORED_MAX);
+		}
+	}
+	if (err < 0) {
+		a->out.err = err;
+		if (err == -E2BIG && !why) {
+			(void)zr_fail(&why, err, "a blueprint of %zu bytes: at most %u", a->len,
+				      ZR_BP_MAX_BYTES);
+		}
+		a->out.error = TAKE_PTR(why);
+		finish(a);
+		return;
+	}
+	if (zr_apply__plan(a) < 0) {
+		finish(a);
+		return;
+	}
+	remote_step(a);
+}
+
+/* A large blueprint is parsed on the loop's thread pool: the worst 10 MiB text takes libyaml
+ * seconds (5 million list items), which the loop must not wait for. The robot counts it, so
+ * its stop waits for the answer. */
+#define PARSE_ON_LOOP_MAX (64 * 1024)
+
+struct parse_work {
+	uv_work_t req;
+	struct apply *a;
+	int err;
+	char *why;
+};
+
+static void parse_work(uv_work_t *req)
+{
+	struct parse_work *w = container_of(req, struct parse_work, req);
+	w->err = zr_bp_parse(w->a->text, w->a->len, &w->a->bp, &w->why);
+}
+
+static void parse_done(uv_work_t *req, int status)
+{
+	struct parse_work *w = container_of(req, struct parse_work, req);
+	struct apply *a = w->a;
+	int err = status < 0 ? -ECANCELED : w->err;
+	char *why = w->why;
+	free(w);
+	a->r->parsing--;
+	parsed(a, err, why);
+	zr_robot__process_ended(a->r);
+}
+
 void zr_apply(struct zr_robot *r, const struct zr_actor *who, const char *text, size_t len,
 	      const struct zr_apply_opts *opts,
 	      void (*cb)(const struct zr_apply_outcome *o, void *data), void *data)
@@ -658,6 +732,12 @@ void zr_apply(struct zr_robot *r, const struct zr_actor *who, const char *text, 
 	}
 	_cleanup_free_ char *why = NULL;
 	int err = len > ZR_BP_MAX_BYTES ? -E2BIG : 0;
+	if (err == 0 && opts) {
+		a->given = *opts;
+		if (opts->name && !(a->given.name = a->given_name = strdup(opts->name))) {
+			err = -ENOMEM;
+		}
+	}
 	if (err == 0 && !(a->text = malloc(len + 1))) {
 		err = -ENOMEM;
 	}
@@ -667,41 +747,22 @@ void zr_apply(struct zr_robot *r, const struct zr_actor *who, const char *text, 
 		a->len = len;
 		err = r->stopping ? zr_fail(&why, -EAGAIN, "the robot is stopping") : 0;
 	}
-	if (err == 0) {
-		err = zr_bp_parse(text, len, &a->bp, &why);
-	}
-	if (err == 0) {
-		const char *name = opts && opts->name ? opts->name : a->bp->name ? a->bp->name
-										 : "default";
-		a->opts.dry_run = (opts && opts->dry_run) || a->bp->dry_run;
-		a->opts.prune = (opts && opts->prune) || a->bp->prune;
-		a->out.dry_run = a->opts.dry_run;
-		if (!(a->name = strdup(name)) || !(a->out.name = strdup(name))) {
-			err = -ENOMEM;
-		} else if (!zr_name_valid(name)) {
-			err = zr_fail(&why, -EINVAL, "invalid apply name '%s': want "
-				      "[a-z0-9][a-z0-9_.-]{0,62}", name);
-		} else if (!a->opts.dry_run && !zr_map_get(&r->blueprints, name) &&
-			   r->blueprints.len >= ZR_APPLY_STORED_MAX) {
-			err = zr_fail(&why, -EDQUOT, "%u stored applies already: a new name is refused",
-				      ZR_APPLY_STORED_MAX);
+	if (err == 0 && len > PARSE_ON_LOOP_MAX) {
+		struct parse_work *w = calloc(1, sizeof(*w));
+		if (w) {
+			w->a = a;
+			if (uv_queue_work(r->loop, &w->req, parse_work, parse_done) == 0) {
+				r->parsing++;
+				return;
+			}
+			free(w);
 		}
+		err = -ENOMEM;
 	}
-	if (err < 0) {
-		a->out.err = err;
-		if (err == -E2BIG && !why) {
-			(void)zr_fail(&why, err, "a blueprint of %zu bytes: at most %u", len,
-				      ZR_BP_MAX_BYTES);
-		}
-		a->out.error = TAKE_PTR(why);
-		finish(a);
-		return;
+	if (err == 0) {
+		err = zr_bp_parse(a->text, len, &a->bp, &why);
 	}
-	if (zr_apply__plan(a) < 0) {
-		finish(a);
-		return;
-	}
-	remote_step(a);
+	parsed(a, err, TAKE_PTR(why));
 }
 
 /* ---- the outcome ---- */

@@ -1085,7 +1085,8 @@ static void on_stopped(uv_timer_t *t)
 
 void zr_robot__process_ended(struct zr_robot *r)
 {
-	if (r->stopping && r->running_processes == 0 && r->sups_closing == 0 && r->stopped_cb) {
+	if (r->stopping && r->running_processes == 0 && r->sups_closing == 0 && r->parsing == 0 &&
+	    r->stopped_cb) {
 		/* From a timer, not from inside the runner's callback that got us here. */
 		(void)uv_timer_start(&r->stop_timer, on_stopped, 0, 0);
 	}

@@ -120,6 +120,7 @@ struct zr_robot {
 	char *cgroup_base;
 	uv_timer_t sample_timer;
 	unsigned sups, sups_closing;
+	unsigned parsing; /* blueprints parsed on the thread pool (apply.c): a stop waits for them */
 	int timers_open; /* while destroyed: stop_timer and sample_timer not closed yet */
 	/* Stored applies (apply.h): name → struct zr_apply_stored; apply.c's. */
 	struct zr_map blueprints;
