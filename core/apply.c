@@ -275,15 +275,17 @@ static void queue_tasks(struct apply *a)
 		}
 		if (t->lane == ZR_LANE_SYSTEM) {
 			char *why = NULL;
-			int err = zr_service_enqueue(s, t->def, NULL, ZR_LANE_SYSTEM, &why, on_system_task,
-						     t);
+			int err = zr_service_enqueue(s, t->def, NULL, ZR_LANE_SYSTEM, &why,
+						     on_system_task, t);
 			if (err < 0) {
 				task_end(t, err, why, NULL);
 			}
 			free(why);
 			continue;
 		}
-		_cleanup_free_ char *payload = t->args ? json_dumps(t->args, JSON_COMPACT) : strdup("");
+		/* The block's args as a JSON object: the same parse and checks as a write. */
+		_cleanup_free_ char *payload = t->args ? json_dumps(t->args, JSON_COMPACT)
+						       : strdup("");
 		if (!payload) {
 			task_end(t, -ENOMEM, NULL, NULL);
 			continue;
@@ -683,8 +685,8 @@ void zr_apply(struct zr_robot *r, const struct zr_actor *who, const char *text, 
 				      "[a-z0-9][a-z0-9_.-]{0,62}", name);
 		} else if (!a->opts.dry_run && !zr_map_get(&r->blueprints, name) &&
 			   r->blueprints.len >= ZR_APPLY_STORED_MAX) {
-			err = zr_fail(&why, -EDQUOT, "%u stored applies already: a new name is refused",
-				      ZR_APPLY_STORED_MAX);
+			err = zr_fail(&why, -EDQUOT, "%u stored applies already: a new name is "
+				      "refused", ZR_APPLY_STORED_MAX);
 		}
 	}
 	if (err < 0) {
