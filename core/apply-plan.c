@@ -285,7 +285,8 @@ static int plan_child(struct apply *a, const struct zr_bp_child *c)
 		struct zr_service *s = robot_service(a, c->child);
 		if (service_gone(s)) {
 			return zr_apply__fail(a, NULL, c->pos, c->child, -EINVAL,
-					      "no service %s (neither listed nor on the robot)", c->child);
+					      "no service %s (neither listed nor on the robot)",
+					      c->child);
 		}
 		if (!(e = entry_add(a, s->template->name, s->name, c->pos))) {
 			return plan_oom(a);
@@ -336,7 +337,8 @@ static int plan_auto(struct apply *a, size_t i)
 					       ? zr_robot_template(a->r, tname) : NULL;
 		if (!rt || rt->t->missing) {
 			err = zr_apply__fail(a, &a->entries[i], pos, consumer ? consumer : made[k],
-					     -EINVAL, "its producer %s (auto) has no template", made[k]);
+					     -EINVAL, "its producer %s (auto) has no template",
+					     made[k]);
 			break;
 		}
 		/* e may move: entry_add grows the array. */
@@ -443,11 +445,58 @@ static void strip_planned(const struct apply *a, json_t *data, const char *role)
 	}
 }
 
-static int plan_producers(struct apply *a, size_t i)
+/* One producer p that entry i names for role (of template want, or any). */
+static int check_producer(struct apply *a, size_t i, const char *role, const char *want,
+			  const char *p)
 {
 	struct apply_entry *e = &a->entries[i];
 	const bool admin = zr_actor_is_admin(&a->who);
-	const json_t *old = e->s ? e->s->data : NULL;
+	const bool named = e->s && role_names(e->s->data, role, p);
+	if (strncmp(p, "@remote/", 8) == 0) {
+		if (!admin && !named) {
+			return zr_apply__fail(a, e, e->pos, e->path, -EACCES,
+					      "producer of role '%s': only the admin may name a "
+					      "producer on another robot", role);
+		}
+		return 0;
+	}
+	size_t j = lookup(a, p);
+	const struct zr_service *ps = NULL;
+	if (j != (size_t)-1) {
+		const struct apply_entry *pe = &a->entries[j];
+		if (pe->kind == APPLY_DELETE) {
+			return zr_apply__fail(a, e, e->pos, e->path, -EINVAL,
+					      "producer of role '%s': %s is pruned", role, p);
+		}
+		if (want && strcmp(want, pe->tname) != 0) {
+			return zr_apply__fail(a, e, e->pos, e->path, -EINVAL,
+					      "producer of role '%s': %s is a '%s', not a '%s'", role,
+					      p, pe->tname, want);
+		}
+		if (j == i) {
+			return zr_apply__fail(a, e, e->pos, e->path, -EINVAL,
+					      "producer of role '%s': a service cannot produce for "
+					      "itself", role);
+		}
+		if (dep_add(a, e, j) < 0) {
+			return -ENOMEM;
+		}
+		ps = pe->kind == APPLY_CREATE ? NULL : pe->s;
+	} else {
+		ps = robot_service(a, p);
+	}
+	/* Naming a producer needs the right to act on it (as a data write). */
+	if (ps && !admin && !named && !zr_actor_may_act(&a->who, ps->creator, ps->guid)) {
+		return zr_apply__fail(a, e, e->pos, e->path, -EACCES,
+				      "producer of role '%s': %s may not act on %s", role,
+				      zr_actor_name(&a->who), ps->path);
+	}
+	return 0;
+}
+
+static int plan_producers(struct apply *a, size_t i)
+{
+	struct apply_entry *e = &a->entries[i];
 	const char *role;
 	json_t *spec;
 	if (e->failed || !e->data || e->kind == APPLY_DELETE) {
@@ -457,47 +506,10 @@ static int plan_producers(struct apply *a, size_t i)
 		const char *want = json_string_value(json_object_get(spec, "template"));
 		const char *paths[ROLE_PATHS_MAX];
 		size_t n = role_paths(e->data, role, paths, ROLE_PATHS_MAX);
-		for (size_t k = 0; k < n && k < ROLE_PATHS_MAX; k++) {
-			const char *p = paths[k];
-			bool named = old && role_names(old, role, p);
-			if (strncmp(p, "@remote/", 8) == 0) {
-				if (!admin && !named) {
-					return zr_apply__fail(a, e, e->pos, e->path, -EACCES,
-							      "producer of role '%s': only the admin may "
-							      "name a producer on another robot", role);
-				}
-				continue;
-			}
-			size_t j = lookup(a, p);
-			const struct zr_service *ps = NULL;
-			if (j != (size_t)-1) {
-				const struct apply_entry *pe = &a->entries[j];
-				if (pe->kind == APPLY_DELETE) {
-					return zr_apply__fail(a, e, e->pos, e->path, -EINVAL,
-							      "producer of role '%s': %s is pruned", role, p);
-				}
-				if (want && strcmp(want, pe->tname) != 0) {
-					return zr_apply__fail(a, e, e->pos, e->path, -EINVAL,
-							      "producer of role '%s': %s is a '%s', not a "
-							      "'%s'", role, p, pe->tname, want);
-				}
-				if (j == i) {
-					return zr_apply__fail(a, e, e->pos, e->path, -EINVAL,
-							      "producer of role '%s': a service cannot "
-							      "produce for itself", role);
-				}
-				if (dep_add(a, e, j) < 0) {
-					return -ENOMEM;
-				}
-				ps = pe->kind == APPLY_CREATE ? NULL : pe->s;
-			} else {
-				ps = robot_service(a, p);
-			}
-			/* Naming a producer needs the right to act on it (as a data write). */
-			if (ps && !admin && !named && !zr_actor_may_act(&a->who, ps->creator, ps->guid)) {
-				return zr_apply__fail(a, e, e->pos, e->path, -EACCES,
-						      "producer of role '%s': %s may not act on %s", role,
-						      zr_actor_name(&a->who), ps->path);
+		for (size_t k = 0; k < n; k++) {
+			int err = check_producer(a, i, role, want, paths[k]);
+			if (err < 0) {
+				return err;
 			}
 		}
 	}
@@ -824,7 +836,8 @@ static int plan_cycles(struct apply *a)
 					while (w > 0 && lookup(a, stack[w - 1].path) == (size_t)-1) {
 						w--;
 					}
-					struct apply_entry *e = &a->entries[lookup(a, stack[w - 1].path)];
+					size_t at = lookup(a, stack[w - 1].path);
+					struct apply_entry *e = &a->entries[at];
 					err = zr_apply__fail(a, e, e->pos, e->path, -EINVAL, "%s",
 							     b.data ? b.data : "cycle");
 					zr_buf_done(&b);
@@ -915,8 +928,8 @@ static int plan_rights(struct apply *a)
 					     "has no \"users\": true)", e->tname);
 			continue;
 		}
-		if (zr_quota_counted(creator) &&
-		    zr_quota_get(&a->r->quota, creator).services + creates > a->r->quota.max_services) {
+		unsigned have = zr_quota_get(&a->r->quota, creator).services;
+		if (zr_quota_counted(creator) && have + creates > a->r->quota.max_services) {
 			return zr_apply__fail(a, e, e->pos, e->path, -EDQUOT,
 					      "%s would have more than %u services "
 					      "(--max-services-per-token)", zr_actor_name(&a->who),

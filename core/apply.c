@@ -277,15 +277,17 @@ static void queue_tasks(struct apply *a)
 		}
 		if (t->lane == ZR_LANE_SYSTEM) {
 			char *why = NULL;
-			int err = zr_service_enqueue(s, t->def, NULL, ZR_LANE_SYSTEM, &why, on_system_task,
-						     t);
+			int err = zr_service_enqueue(s, t->def, NULL, ZR_LANE_SYSTEM, &why,
+						     on_system_task, t);
 			if (err < 0) {
 				task_end(t, err, why, NULL);
 			}
 			free(why);
 			continue;
 		}
-		_cleanup_free_ char *payload = t->args ? json_dumps(t->args, JSON_COMPACT) : strdup("");
+		/* The block's args as a JSON object: the same parse and checks as a write. */
+		_cleanup_free_ char *payload = t->args ? json_dumps(t->args, JSON_COMPACT)
+						       : strdup("");
 		if (!payload) {
 			task_end(t, -ENOMEM, NULL, NULL);
 			continue;
