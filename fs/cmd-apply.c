@@ -95,10 +95,25 @@ struct apply_args {
 	char *name_mem;
 };
 
+void zr_cmd_apply_usage(FILE *f)
+{
+	fprintf(f, "Usage: zrobot apply FILE|- [--dry-run] [--prune] [--name NAME]\n"
+		   "                    [--mount DIR | --url URL --token-file FILE]\n");
+}
+
+void zr_cmd_export_usage(FILE *f)
+{
+	fprintf(f, "Usage: zrobot export [TEMPLATE/SERVICE...] [--output FILE] [--mount DIR]\n");
+}
+
+void zr_cmd_graph_usage(FILE *f)
+{
+	fprintf(f, "Usage: zrobot graph [--mount DIR]\n");
+}
+
 static int apply_usage(void)
 {
-	fprintf(stderr, "Usage: zrobot apply FILE|- [--dry-run] [--prune] [--name NAME]\n"
-			"                    [--mount DIR | --url URL --token-file FILE]\n");
+	zr_cmd_apply_usage(stderr);
 	return 2;
 }
 
@@ -587,8 +602,7 @@ int zr_cmd_export(int argc, char **argv)
 		} else if (argv[i][0] != '-' && strchr(argv[i], '/')) {
 			x.only[x.n_only++] = argv[i];
 		} else {
-			fprintf(stderr, "Usage: zrobot export [TEMPLATE/SERVICE...] [--output FILE] "
-					"[--mount DIR]\n");
+			zr_cmd_export_usage(stderr);
 			free(x.only);
 			return 2;
 		}
@@ -659,7 +673,7 @@ int zr_cmd_graph(int argc, char **argv)
 	} else if (argc == 0) {
 		mount = default_mount();
 	} else {
-		fprintf(stderr, "Usage: zrobot graph [--mount DIR]\n");
+		zr_cmd_graph_usage(stderr);
 		return 2;
 	}
 	char path[PATH_MAX];

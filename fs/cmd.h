@@ -25,3 +25,6 @@ int zr_cmd_graph(int argc, char **argv);
 void zr_cmd_mount_usage(FILE *f);
 void zr_cmd_repo_usage(FILE *f);
 void zr_cmd_template_usage(FILE *f);
+void zr_cmd_apply_usage(FILE *f);
+void zr_cmd_export_usage(FILE *f);
+void zr_cmd_graph_usage(FILE *f);

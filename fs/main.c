@@ -18,6 +18,9 @@ static int command_help(int argc, char **argv)
 		{"mount", zr_cmd_mount_usage},
 		{"repo", zr_cmd_repo_usage},
 		{"template", zr_cmd_template_usage},
+		{"apply", zr_cmd_apply_usage},
+		{"export", zr_cmd_export_usage},
+		{"graph", zr_cmd_graph_usage},
 	};
 	for (size_t c = 0; argc >= 3 && c < sizeof(commands) / sizeof(commands[0]); c++) {
 		if (strcmp(argv[1], commands[c].name) != 0) {
