@@ -811,12 +811,13 @@ static void on_applied(const struct zr_apply_outcome *o, void *data)
 		return;
 	}
 	_cleanup_json_ json_t *j = zr_apply_outcome_json(o);
-	/* A blueprint refused for what it says is 422 (the request was well formed, its content
-	 * is not), or 403 for a service the caller may not touch; the store's errors keep their
-	 * status (507, 500). The body is the outcome either way. */
-	unsigned status = o->err == 0                                  ? 200
-			  : o->err == -EINVAL || o->err == -E2BIG ? 422
-								  : zr_api__status(-o->err);
+	/* A blueprint refused for what it says is 422 (issue 14's Decision: the request was well
+	 * formed, its content is not: bad input, a bound, a service the caller may not touch, one
+	 * in use, a quota); the store's errors and a stopping robot keep their status (507, 500,
+	 * 503). The body is the outcome either way. */
+	int e = -o->err;
+	bool content = e == EINVAL || e == E2BIG || e == EACCES || e == EBUSY || e == EDQUOT;
+	unsigned status = o->err == 0 ? 200 : content ? 422 : zr_api__status(-o->err);
 	if (!j) {
 		zr_api__fail(q, 503, ENOMEM, "out of memory");
 	} else {

@@ -2,7 +2,7 @@
 # zrobot apply, export and graph (DESIGN §8), and POST /v1/@robot/blueprint: the plan lines,
 # --dry-run changes nothing, a second apply is all unchanged, --prune deletes what the named
 # blueprint no longer lists, exit codes; export applied onto a second, empty robot gives every
-# service's data, parent and template version back; HTTP 200, 422, 403 and 413.
+# service's data, parent and template version back; HTTP 200, 422, 403 (content) and 413.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-http.sh"
 
@@ -161,13 +161,13 @@ expect_eq "$(jbody '[i["verb"] for i in j["items"]]')" '["failed"]' "items of a 
 expect_http 400 "$ADMIN" POST '/v1/@robot/blueprint?dry_run=maybe' --data-binary 'services: []'
 ok "POST /v1/@robot/blueprint: 200 with the outcome, dry_run=1, 422 with the outcome when refused, 400"
 
-expect_http 403 "$USER1" POST '/v1/@robot/blueprint' --data-binary 'services: [{t/u1: {}}]'
+expect_http 422 "$USER1" POST '/v1/@robot/blueprint' --data-binary 'services: [{t/u1: {}}]'
 [ ! -e "$MNT/t/u1" ] || fail "a user token created t/u1 of a template not offered to users"
 expect_http 403 "$USER1" GET '/v1/@robot/blueprints/shop/content'
 expect_http 200 "$USER1" GET '/v1/@robot/blueprints/shop/outcome'
 expect_http 200 "$USER1" GET '/v1/@robot/graph'
 expect_in "$HB" '"t/h1";' "GET /v1/@robot/graph"
-ok "a user token: POST reaches the model (403 for a template not offered), content 403, graph 200"
+ok "a user token: POST reaches the model (422 for a template not offered: a refused blueprint), content 403, graph 200"
 
 head -c $((10 * 1024 * 1024 + 1)) /dev/zero | tr '\0' ' ' >"$TMP/huge.yaml"
 expect_http 413 "$ADMIN" POST '/v1/@robot/blueprint' --data-binary "@$TMP/huge.yaml"
