@@ -208,12 +208,8 @@ static int resolve(struct apply *a, struct apply_entry *e, const struct zr_bp_se
 					      "template %s %s not loaded (have %s)", e->tname,
 					      version ? version : "", have && *have ? have : "none");
 		}
-		if (t != rt->t) {
-			/* A new service gets the newest version, as mkdir does. */
-			return zr_apply__fail(a, e, e->pos, e->path, -EINVAL,
-					      "template %s %s is loaded, but a new service gets the "
-					      "newest (%s)", e->tname, version, rt->t->version);
-		}
+		/* A new service gets the version named (a ZeroRobot uid carries one), else the
+		 * newest, as mkdir does; so an export applies back to the same versions. */
 		e->t = t;
 		e->kind = APPLY_CREATE;
 	}

@@ -519,8 +519,8 @@ static void wave_run(struct apply *a, unsigned level)
 		}
 		int err = zr_quota_services(&a->r->quota, creator, 1);
 		if (err == 0) {
-			err = zr_robot__create(a->r, e->tname, e->name, e->data, creator, &why,
-					       on_created, e);
+			err = zr_robot__create(a->r, e->tname, e->t->version, e->name, e->data,
+					       creator, &why, on_created, e);
 			if (err < 0) {
 				(void)zr_quota_services(&a->r->quota, creator, -1);
 			}
@@ -705,12 +705,13 @@ static void parse_done(uv_work_t *req, int status)
 {
 	struct parse_work *w = container_of(req, struct parse_work, req);
 	struct apply *a = w->a;
+	struct zr_robot *r = a->r; /* a is gone once parsed */
 	int err = status < 0 ? -ECANCELED : w->err;
 	char *why = w->why;
 	free(w);
-	a->r->parsing--;
+	r->parsing--;
 	parsed(a, err, why);
-	zr_robot__process_ended(a->r);
+	zr_robot__process_ended(r);
 }
 
 void zr_apply(struct zr_robot *r, const struct zr_actor *who, const char *text, size_t len,

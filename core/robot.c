@@ -304,16 +304,20 @@ static int store_service_row(const struct zr_service *s)
 	return zr_store_service_insert(s->robot->cfg.store, &row);
 }
 
-int zr_robot__create_check(struct zr_robot *r, const char *tmpl, const char *name,
-			   const json_t *data, const struct zr_template **ret_t, json_t **ret_data,
-			   char **ret_err)
+int zr_robot__create_check(struct zr_robot *r, const char *tmpl, const char *version,
+			   const char *name, const json_t *data, const struct zr_template **ret_t,
+			   json_t **ret_data, char **ret_err)
 {
 	struct zr_robot_template *rt = zr_robot_template(r, tmpl);
 	if (!rt) {
 		return -ENOENT;
 	}
-	if (rt->t->missing) {
-		return zr_fail(ret_err, -EINVAL, "template %s is missing", rt->t->uid);
+	const struct zr_template *t = version ? zr_robot_template_find(rt, version) : rt->t;
+	if (!t) {
+		return zr_fail(ret_err, -EINVAL, "template %s %s not loaded", tmpl, version);
+	}
+	if (t->missing) {
+		return zr_fail(ret_err, -EINVAL, "template %s is missing", t->uid);
 	}
 	if (!zr_name_valid(name)) {
 		return zr_fail(ret_err, -EINVAL, "invalid service name '%s': want [a-z0-9][a-z0-9_.-]{0,62}",
@@ -330,26 +334,27 @@ int zr_robot__create_check(struct zr_robot *r, const char *tmpl, const char *nam
 	if (!data && !empty) {
 		return -ENOMEM;
 	}
-	int err = zr_schema_apply(rt->t->data, data ? data : empty, ZR_SCHEMA_PARTIAL, &filled, ret_err);
+	int err = zr_schema_apply(t->data, data ? data : empty, ZR_SCHEMA_PARTIAL, &filled, ret_err);
 	if (err == 0) {
-		err = zr_service__check_producers(r, rt->t, NULL, filled, ret_err);
+		err = zr_service__check_producers(r, t, NULL, filled, ret_err);
 	}
 	if (err < 0) {
 		json_decref(filled);
 		return err;
 	}
-	*ret_t = rt->t;
+	*ret_t = t;
 	*ret_data = filled;
 	return 0;
 }
 
-int zr_robot__create(struct zr_robot *r, const char *tmpl, const char *name, const json_t *data,
-		     const char *creator, char **ret_err, zr_request_service_cb cb, void *cbdata)
+int zr_robot__create(struct zr_robot *r, const char *tmpl, const char *version, const char *name,
+		     const json_t *data, const char *creator, char **ret_err,
+		     zr_request_service_cb cb, void *cbdata)
 {
 	const struct zr_template *t = NULL;
 	json_t *filled = NULL;
 	struct zr_service *s = NULL;
-	int err = zr_robot__create_check(r, tmpl, name, data, &t, &filled, ret_err);
+	int err = zr_robot__create_check(r, tmpl, version, name, data, &t, &filled, ret_err);
 	if (err < 0) {
 		return err;
 	}

@@ -162,14 +162,16 @@ int zr_robot_create_service(struct zr_robot *r, const char *tmpl, const char *na
  * (service.h requests); fn NULL: they are taken on their shape alone. */
 void zr_robot_set_producer_check(struct zr_robot *r, zr_producer_check_fn fn, void *data);
 /* The checks of a service's creation that need no I/O (template, name, stopping, data, local
- * producers): 0 with the template and the data with its defaults (new reference). */
-int zr_robot__create_check(struct zr_robot *r, const char *tmpl, const char *name,
-			   const json_t *data, const struct zr_template **ret_t, json_t **ret_data,
-			   char **ret_err);
+ * producers): 0 with the template and the data with its defaults (new reference). version:
+ * one of the template's loaded versions (a blueprint naming one), NULL = the newest (mkdir). */
+int zr_robot__create_check(struct zr_robot *r, const char *tmpl, const char *version,
+			   const char *name, const json_t *data, const struct zr_template **ret_t,
+			   json_t **ret_data, char **ret_err);
 /* Creates it once the checks pass again, with its creator id (copied; actor.h): returns their
  * refusal, or 0 and cb (why NULL) at its commit. */
-int zr_robot__create(struct zr_robot *r, const char *tmpl, const char *name, const json_t *data,
-		     const char *creator, char **ret_err, zr_request_service_cb cb, void *cbdata);
+int zr_robot__create(struct zr_robot *r, const char *tmpl, const char *version, const char *name,
+		     const json_t *data, const char *creator, char **ret_err,
+		     zr_request_service_cb cb, void *cbdata);
 /* Deletes a service (rmdir; HTTP DELETE): once the deletion is durable it leaves the tree and
  * cb gets 0; it then finishes its task and on_delete actions detached and is freed. On a
  * commit failure cb gets -ENOSPC / -EIO and the service stays. -EBUSY while it has consumers

@@ -242,7 +242,7 @@ static int check_auto(struct zr_robot *r, const struct zr_actor *who, const char
 	} else if (who && who->role == ZR_ROLE_USER && !rt->t->users) {
 		err = zr_fail(&why, -EACCES, "template %s is not offered to user tokens", tmpl);
 	} else {
-		err = zr_robot__create_check(r, tmpl, name, NULL, &t, &filled, &why);
+		err = zr_robot__create_check(r, tmpl, NULL, name, NULL, &t, &filled, &why);
 	}
 	if (err == -ENOMEM) {
 		return err;
@@ -288,7 +288,7 @@ static void on_create_checked(int err, const char *why, void *data)
 		err = split_path(q->autos[made], &tmpl, &name);
 		q->waiting++;
 		if (err == 0) {
-			err = zr_robot__create(q->r, tmpl, name, NULL, q->creator, &why2,
+			err = zr_robot__create(q->r, tmpl, NULL, name, NULL, q->creator, &why2,
 					       on_auto_committed, q);
 		}
 		if (err < 0) {
@@ -298,7 +298,7 @@ static void on_create_checked(int err, const char *why, void *data)
 	}
 	if (err == 0) {
 		q->waiting++;
-		err = zr_robot__create(q->r, q->tmpl, q->name, q->data, q->creator, &why2,
+		err = zr_robot__create(q->r, q->tmpl, NULL, q->name, q->data, q->creator, &why2,
 				       on_create_committed, q);
 		if (err == 0) {
 			create_request_unref(q);
@@ -367,7 +367,7 @@ void zr_service_request_create(struct zr_robot *r, const struct zr_actor *who, c
 	}
 	/* Checked with the data as asked: its auto producers do not exist yet. */
 	if (err == 0) {
-		err = zr_robot__create_check(r, tmpl, name, data, &t, &filled, &why);
+		err = zr_robot__create_check(r, tmpl, NULL, name, data, &t, &filled, &why);
 	}
 	struct create_request *q = err == 0 ? calloc(1, sizeof(*q)) : NULL;
 	if (err == 0 && (!q || !(q->tmpl = strdup(tmpl)) || !(q->name = strdup(name)))) {
