@@ -116,6 +116,21 @@ static size_t column(const char *buf, const char *at)
 
 /* key=value lines of p[0..n), a part of the write buf whose first line is line number line0
  * of the write. */
+/* Adds key = the string val (vlen bytes) of line to args: a key once, values UTF-8. */
+static int put_arg(json_t *args, const char *key, const char *val, size_t vlen, unsigned line,
+		   char **ret_err)
+{
+	if (json_object_get(args, key)) {
+		return zr_fail(ret_err, -EINVAL, "line %u: duplicate key '%s'", line, key);
+	}
+	if (!utf8_valid((const unsigned char *)val, vlen)) {
+		return zr_fail(ret_err, -EINVAL, "line %u: value of '%s' is not valid UTF-8", line,
+			       key);
+	}
+	json_t *v = json_stringn(val, vlen);
+	return v && json_object_set_new(args, key, v) == 0 ? 0 : -ENOMEM;
+}
+
 static int parse_lines(const char *buf, const char *p, size_t n, unsigned line0, json_t **ret,
 		       char **ret_err)
 {
@@ -166,18 +181,10 @@ static int parse_lines(const char *buf, const char *p, size_t n, unsigned line0,
 		if (!key) {
 			return -ENOMEM;
 		}
-		if (json_object_get(args, key)) {
-			return zr_fail(ret_err, -EINVAL, "line %u: duplicate key '%s'", line, key);
-		}
 		const char *val = eq + 1;
-		size_t vlen = (size_t)(eol - val);
-		if (!utf8_valid((const unsigned char *)val, vlen)) {
-			return zr_fail(ret_err, -EINVAL,
-				       "line %u: value of '%s' is not valid UTF-8", line, key);
-		}
-		json_t *v = json_stringn(val, vlen);
-		if (!v || json_object_set_new(args, key, v) < 0) {
-			return -ENOMEM;
+		int err = put_arg(args, key, val, (size_t)(eol - val), line, ret_err);
+		if (err < 0) {
+			return err;
 		}
 		p = next;
 	}
@@ -327,17 +334,9 @@ static int parse_words(const char *buf, const char *p, size_t n, unsigned line, 
 		/* The key and '=' are unquoted: the text starts with them too. */
 		text[w.klen] = '\0';
 		const char *key = text, *val = text + w.klen + 1;
-		size_t vlen = tlen - w.klen - 1;
-		if (json_object_get(args, key)) {
-			return zr_fail(ret_err, -EINVAL, "line %u: duplicate key '%s'", line, key);
-		}
-		if (!utf8_valid((const unsigned char *)val, vlen)) {
-			return zr_fail(ret_err, -EINVAL,
-				       "line %u: value of '%s' is not valid UTF-8", line, key);
-		}
-		json_t *v = json_stringn(val, vlen);
-		if (!v || json_object_set_new(args, key, v) < 0) {
-			return -ENOMEM;
+		int err = put_arg(args, key, val, tlen - w.klen - 1, line, ret_err);
+		if (err < 0) {
+			return err;
 		}
 	}
 	*ret = TAKE_PTR(args);

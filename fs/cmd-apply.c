@@ -20,6 +20,7 @@
 #include "options.h"
 #include "util/buf.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
 #include "util/name.h"
 #include "util/url.h"
 
@@ -65,22 +66,6 @@ static int read_path(const char *path, struct zr_buf *b, size_t max)
 		close(fd);
 	}
 	return err;
-}
-
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR) {
-			continue;
-		}
-		if (n < 0) {
-			return -errno;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
 }
 
 /* ---- zrobot apply ---- */
@@ -225,7 +210,7 @@ static int apply_mount(const struct apply_args *a, const struct zr_buf *text, bo
 		return 1;
 	}
 	int fd = open(path, O_RDWR | O_CLOEXEC);
-	int err = fd < 0 ? -errno : write_all(fd, body.data, body.len);
+	int err = fd < 0 ? -errno : zr_write_all(fd, body.data, body.len);
 	if (err < 0) {
 		fprintf(stderr, "zrobot: cannot send the blueprint to %s: %s\n", path, strerror(-err));
 		goto out;

@@ -87,7 +87,7 @@ int zr_fsync_parent(const char *path)
 	return 0;
 }
 
-static int write_all(int fd, const char *p, size_t len)
+int zr_write_all(int fd, const char *p, size_t len)
 {
 	while (len > 0) {
 		ssize_t n = write(fd, p, len);
@@ -113,7 +113,7 @@ int zr_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 	if (fd < 0) {
 		return -errno;
 	}
-	int r = write_all(fd, data, len);
+	int r = zr_write_all(fd, data, len);
 	if (r == 0 && fsync(fd) < 0) {
 		r = -errno;
 	}

@@ -14,5 +14,8 @@ int zr_rm_rf(const char *path);
  * "<path>.tmp", fsyncs it, renames it over path and fsyncs the folder. 0 or -errno. */
 int zr_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
 
+/* Writes all len bytes of p to fd, again after EINTR and short writes. 0 or -errno. */
+int zr_write_all(int fd, const char *p, size_t len);
+
 /* fsyncs the folder that holds path, so that a rename or creation in it is durable. */
 int zr_fsync_parent(const char *path);
