@@ -283,8 +283,32 @@ static int on_event(struct zr_ytree *t, const yaml_event_t *e, struct open *stac
 	return 0;
 }
 
+/* libyaml (YAML 1.1) takes NEL, LS and PS for line breaks, also inside a quoted string, where
+ * it folds them to a space: the JSON string "a<LS>b" would silently become "a b". Refused
+ * instead, with the escape that keeps them. */
+static int check_unicode_breaks(const char *text, size_t len, char **ret_err)
+{
+	for (size_t i = 0; i + 1 < len; i++) {
+		size_t b = (unsigned char)text[i] >= 0xc2 ? zr_ytree__break(text, len, i) : 0;
+		if (b > 0) {
+			const char *esc = b == 2                  ? "\\u0085"
+					  : text[i + 2] == '\xa8' ? "\\u2028"
+								  : "\\u2029";
+			return zr_ytree__fail(ret_err, -EINVAL, offset_pos(text, len, i),
+					      "U+%s, a line break for YAML, is not allowed (in a "
+					      "double-quoted string, write %s)",
+					      esc + 2, esc);
+		}
+	}
+	return 0;
+}
+
 int zr_ytree__parse(struct zr_ytree *t, const char *text, size_t len, char **ret_err)
 {
+	int r = check_unicode_breaks(text, len, ret_err);
+	if (r < 0) {
+		return r;
+	}
 	yaml_parser_t p;
 	if (!yaml_parser_initialize(&p)) {
 		return -ENOMEM;
@@ -293,7 +317,6 @@ int zr_ytree__parse(struct zr_ytree *t, const char *text, size_t len, char **ret
 	struct open stack[ZR_BP_MAX_DEPTH];
 	size_t depth = 0;
 	unsigned docs = 0;
-	int r = 0;
 	for (bool end = false; !end && r == 0;) {
 		yaml_event_t e;
 		if (!yaml_parser_parse(&p, &e)) {

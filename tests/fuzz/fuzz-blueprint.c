@@ -102,6 +102,31 @@ static void check_bp(const struct zr_bp *bp, unsigned lines)
 	}
 }
 
+/* jansson writes NEL, LS and PS as they are, which the parser refuses (line breaks for YAML):
+ * as \uXXXX escapes, as a writer of blueprints must. They are only ever inside strings here.
+ * Takes text, returns the escaped copy. */
+static char *escape_unicode_breaks(char *text)
+{
+	size_t len = strlen(text), o = 0;
+	char *out = malloc(len * 2 + 1);
+	FUZZ_CHECK(out);
+	for (size_t i = 0; i < len;) {
+		size_t b = zr_ytree__break(text, len, i);
+		if (b >= 2 && text[i] != '\r') {
+			o += (size_t)sprintf(out + o, "\\u%s",
+					     b == 2                  ? "0085"
+					     : text[i + 2] == '\xa8' ? "2028"
+								     : "2029");
+			i += b;
+		} else {
+			out[o++] = text[i++];
+		}
+	}
+	out[o] = '\0';
+	free(text);
+	return out;
+}
+
 /* bp as a JSON blueprint in the long form, with its directive: it must parse to the same. */
 static char *write_back(const struct zr_bp *bp)
 {
@@ -161,7 +186,7 @@ static char *write_back(const struct zr_bp *bp)
 			    bp->name ? bp->name : "", bp->dry_run ? " dry-run" : "",
 			    bp->prune ? " prune" : "", body) >= 0);
 	free(body);
-	return text;
+	return escape_unicode_breaks(text);
 }
 
 static void check_same(const struct zr_bp *a, const struct zr_bp *b)
