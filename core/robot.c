@@ -457,20 +457,38 @@ static void rm_tree_done(uv_work_t *req, int status)
 
 static void on_server_stopped(struct zr_service *s);
 
-/* A service deleted with its parent is gone: the parent, held until then (zr_service__cascade_
- * held), stops its server and runs its on_delete actions once its last child is gone. */
+/* A service deleted with its parent is gone: the parent, held until then
+ * (zr_service__cascade_held), stops its server and runs its on_delete actions once its last
+ * child is gone. */
 static void release_parent(struct zr_robot *r, const struct zr_service *s)
 {
-	struct zr_service *p;
+	struct zr_service *p, **v = NULL;
+	size_t n = 0;
 	if (!s->parent) {
 		return;
 	}
+	/* Every one of that name (a namesake made and deleted meanwhile waited too), gathered
+	 * first: a release may end deletions, which changes the list. */
 	zr_list_for_each(p, &r->deleting, delete_link) {
-		if (strcmp(p->path, s->parent) == 0 && !zr_service__cascade_held(p)) {
-			zr_service__process_delete(p, on_server_stopped);
-			return;
+		if (strcmp(p->path, s->parent) == 0) {
+			struct zr_service **nv = realloc(v, (n + 1) * sizeof(*v));
+			if (!nv) {
+				log_error("Service %s: out of memory while releasing its parent, ignoring",
+					  s->path);
+				break;
+			}
+			v = nv;
+			v[n++] = p;
+			zr_service_ref(p);
 		}
 	}
+	for (size_t i = 0; i < n; i++) {
+		if (!v[i]->closing && !zr_service__cascade_held(v[i])) {
+			zr_service__process_delete(v[i], on_server_stopped);
+		}
+		zr_service_unref(v[i]);
+	}
+	free(v);
 }
 
 void zr_robot__service_idle(struct zr_robot *r, struct zr_service *s)
@@ -479,7 +497,6 @@ void zr_robot__service_idle(struct zr_robot *r, struct zr_service *s)
 		return; /* its children first: release_parent comes back */
 	}
 	zr_list_remove(&s->delete_link);
-	release_parent(r, s);
 	log_info("Deleted service %s", s->path);
 	if (zr_store_service_delete(r->cfg.store, s->guid) < 0) {
 		log_error("Service %s: its removal is not recorded in the store: out of memory, "
@@ -496,6 +513,9 @@ void zr_robot__service_idle(struct zr_robot *r, struct zr_service *s)
 	}
 	free(w);
 	zr_service__close(s);
+	/* After: its deletion is logged and stored before its parent's (s stays allocated until
+	 * its handles close, after this turn). */
+	release_parent(r, s);
 }
 
 /* A deleted service's server is gone (or it had none): its on_delete actions run, then it

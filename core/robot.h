@@ -171,7 +171,10 @@ int zr_robot__create(struct zr_robot *r, const char *tmpl, const char *name, con
 		     const char *creator, char **ret_err, zr_request_service_cb cb, void *cbdata);
 /* Deletes a service (rmdir; HTTP DELETE): once the deletion is durable it leaves the tree and
  * cb gets 0; it then finishes its task and on_delete actions detached and is freed. On a
- * commit failure cb gets -ENOSPC / -EIO and the service stays. */
+ * commit failure cb gets -ENOSPC / -EIO and the service stays. -EBUSY while it has consumers
+ * (the log names them) or children (lasterror names them) and "force" was not written to its
+ * ctl; with force, its descendants are deleted with it in the same commit, deepest first, and
+ * its server and on_delete actions wait until they are gone. */
 void zr_robot_delete_service(struct zr_robot *r, struct zr_service *s, void (*cb)(int err, void *data),
 			     void *cbdata);
 
