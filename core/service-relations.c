@@ -9,6 +9,7 @@
 
 #include "robot.h"
 #include "service-internal.h"
+#include "store.h"
 #include "supervise.h"
 #include "template.h"
 #include "util/buf.h"
@@ -223,11 +224,41 @@ int zr_relations_check(const struct zr_service *s, char **why)
 	return 0;
 }
 
+/* Drops the lines of roles the template no longer has (an upgrade), storing the state. */
+static void drop_stale(struct zr_service *s)
+{
+	const char *key;
+	json_t *v;
+	/* Collected first: a deletion may replace a shared state by its own copy. */
+	_cleanup_json_ json_t *stale = json_array();
+	json_object_foreach(s->state, key, v) {
+		if (strncmp(key, "relation ", 9) == 0 && !zr_template_role(s->template, key + 9)) {
+			(void)json_array_append_new(stale, json_string(key));
+		}
+	}
+	if (json_array_size(stale) == 0) {
+		return;
+	}
+	size_t i;
+	json_array_foreach(stale, i, v) {
+		zr_service__state_del(s, json_string_value(v));
+	}
+	s->state_mtime_ns = zr_now_ns();
+	if (!s->pending) {
+		_cleanup_free_ char *text = json_dumps(s->state, JSON_COMPACT);
+		zr_service__store_failed(s, "its state",
+					 text ? zr_store_service_state(s->robot->cfg.store, s->guid,
+								       text)
+					      : -ENOMEM);
+	}
+}
+
 void zr_relations__update(struct zr_service *s)
 {
 	if (s->deleting || s->closing) {
 		return;
 	}
+	drop_stale(s);
 	for (size_t i = 0; i < s->template->n_roles; i++) {
 		const struct zr_template_role *role = &s->template->roles[i];
 		int err = check_role(s, role, NULL);

@@ -376,8 +376,12 @@ void zr_service_request_create(struct zr_robot *r, const struct zr_actor *who, c
 	if (err == 0) {
 		err = plan_autos(r, who, t, name, data, q, &why);
 	}
+	/* The data with its defaults (a role may have one), then the auto producers named. */
 	if (err == 0) {
-		err = check_producer_rights(r, t, who, q->data ? q->data : filled, NULL, &why);
+		err = check_producer_rights(r, t, who, filled, NULL, &why);
+	}
+	if (err == 0 && q->data && q->data != data) {
+		err = check_producer_rights(r, t, who, q->data, filled, &why);
 	}
 	if (err < 0) {
 		if (q) {

@@ -153,3 +153,12 @@ expect_in "$(rcat "$S/state")" "relation caches ok" "state line after a restart"
 [ -d "$MNT/db/s1" ] || fail "db/s1 after a restart"
 ok "relations survive a restart"
 zr_stop
+
+# A template that no longer has a role: its line goes at the next start.
+mk_template "$TPL" shop '{"name": "shop", "version": "1.0.0",
+  "consumes": {"db": {"template": "db", "min": 1, "auto": true}}, "actions": {"hello": {}}}'
+zr_start
+expect_not_in "$(rcat "$S/state")" "relation caches" "the line of a role the template dropped"
+expect_in "$(rcat "$S/state")" "relation db ok" "the line of a role it keeps"
+ok "the line of a role the template no longer has is dropped"
+zr_stop
