@@ -86,6 +86,7 @@ struct apply {
 	bool remote_sync, remote_done; /* an answer came before the check returned */
 	void (*cb)(const struct zr_apply_outcome *o, void *data);
 	void *cbdata;
+	long long applied_ns; /* the stored apply's time: the same in memory as in the store */
 };
 
 /* Adds an item to the outcome (path and action copied; why taken). Returns its index, or

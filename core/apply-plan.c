@@ -285,7 +285,8 @@ static int plan_child(struct apply *a, const struct zr_bp_child *c)
 		struct zr_service *s = robot_service(a, c->child);
 		if (service_gone(s)) {
 			return zr_apply__fail(a, NULL, c->pos, c->child, -EINVAL,
-					      "no service %s (neither listed nor on the robot)", c->child);
+					      "no service %s (neither listed nor on the robot)",
+					      c->child);
 		}
 		if (!(e = entry_add(a, s->template->name, s->name, c->pos))) {
 			return plan_oom(a);
@@ -336,7 +337,8 @@ static int plan_auto(struct apply *a, size_t i)
 					       ? zr_robot_template(a->r, tname) : NULL;
 		if (!rt || rt->t->missing) {
 			err = zr_apply__fail(a, &a->entries[i], pos, consumer ? consumer : made[k],
-					     -EINVAL, "its producer %s (auto) has no template", made[k]);
+					     -EINVAL, "its producer %s (auto) has no template",
+					     made[k]);
 			break;
 		}
 		/* e may move: entry_add grows the array. */
@@ -443,11 +445,58 @@ static void strip_planned(const struct apply *a, json_t *data, const char *role)
 	}
 }
 
-static int plan_producers(struct apply *a, size_t i)
+/* One producer p that entry i names for role (of template want, or any). */
+static int check_producer(struct apply *a, size_t i, const char *role, const char *want,
+			  const char *p)
 {
 	struct apply_entry *e = &a->entries[i];
 	const bool admin = zr_actor_is_admin(&a->who);
-	const json_t *old = e->s ? e->s->data : NULL;
+	const bool named = e->s && role_names(e->s->data, role, p);
+	if (strncmp(p, "@remote/", 8) == 0) {
+		if (!admin && !named) {
+			return zr_apply__fail(a, e, e->pos, e->path, -EACCES,
+					      "producer of role '%s': only the admin may name a "
+					      "producer on another robot", role);
+		}
+		return 0;
+	}
+	size_t j = lookup(a, p);
+	const struct zr_service *ps = NULL;
+	if (j != (size_t)-1) {
+		const struct apply_entry *pe = &a->entries[j];
+		if (pe->kind == APPLY_DELETE) {
+			return zr_apply__fail(a, e, e->pos, e->path, -EINVAL,
+					      "producer of role '%s': %s is pruned", role, p);
+		}
+		if (want && strcmp(want, pe->tname) != 0) {
+			return zr_apply__fail(a, e, e->pos, e->path, -EINVAL,
+					      "producer of role '%s': %s is a '%s', not a '%s'", role,
+					      p, pe->tname, want);
+		}
+		if (j == i) {
+			return zr_apply__fail(a, e, e->pos, e->path, -EINVAL,
+					      "producer of role '%s': a service cannot produce for "
+					      "itself", role);
+		}
+		if (dep_add(a, e, j) < 0) {
+			return -ENOMEM;
+		}
+		ps = pe->kind == APPLY_CREATE ? NULL : pe->s;
+	} else {
+		ps = robot_service(a, p);
+	}
+	/* Naming a producer needs the right to act on it (as a data write). */
+	if (ps && !admin && !named && !zr_actor_may_act(&a->who, ps->creator, ps->guid)) {
+		return zr_apply__fail(a, e, e->pos, e->path, -EACCES,
+				      "producer of role '%s': %s may not act on %s", role,
+				      zr_actor_name(&a->who), ps->path);
+	}
+	return 0;
+}
+
+static int plan_producers(struct apply *a, size_t i)
+{
+	struct apply_entry *e = &a->entries[i];
 	const char *role;
 	json_t *spec;
 	if (e->failed || !e->data || e->kind == APPLY_DELETE) {
@@ -457,47 +506,10 @@ static int plan_producers(struct apply *a, size_t i)
 		const char *want = json_string_value(json_object_get(spec, "template"));
 		const char *paths[ROLE_PATHS_MAX];
 		size_t n = role_paths(e->data, role, paths, ROLE_PATHS_MAX);
-		for (size_t k = 0; k < n && k < ROLE_PATHS_MAX; k++) {
-			const char *p = paths[k];
-			bool named = old && role_names(old, role, p);
-			if (strncmp(p, "@remote/", 8) == 0) {
-				if (!admin && !named) {
-					return zr_apply__fail(a, e, e->pos, e->path, -EACCES,
-							      "producer of role '%s': only the admin may "
-							      "name a producer on another robot", role);
-				}
-				continue;
-			}
-			size_t j = lookup(a, p);
-			const struct zr_service *ps = NULL;
-			if (j != (size_t)-1) {
-				const struct apply_entry *pe = &a->entries[j];
-				if (pe->kind == APPLY_DELETE) {
-					return zr_apply__fail(a, e, e->pos, e->path, -EINVAL,
-							      "producer of role '%s': %s is pruned", role, p);
-				}
-				if (want && strcmp(want, pe->tname) != 0) {
-					return zr_apply__fail(a, e, e->pos, e->path, -EINVAL,
-							      "producer of role '%s': %s is a '%s', not a "
-							      "'%s'", role, p, pe->tname, want);
-				}
-				if (j == i) {
-					return zr_apply__fail(a, e, e->pos, e->path, -EINVAL,
-							      "producer of role '%s': a service cannot "
-							      "produce for itself", role);
-				}
-				if (dep_add(a, e, j) < 0) {
-					return -ENOMEM;
-				}
-				ps = pe->kind == APPLY_CREATE ? NULL : pe->s;
-			} else {
-				ps = robot_service(a, p);
-			}
-			/* Naming a producer needs the right to act on it (as a data write). */
-			if (ps && !admin && !named && !zr_actor_may_act(&a->who, ps->creator, ps->guid)) {
-				return zr_apply__fail(a, e, e->pos, e->path, -EACCES,
-						      "producer of role '%s': %s may not act on %s", role,
-						      zr_actor_name(&a->who), ps->path);
+		for (size_t k = 0; k < n; k++) {
+			int err = check_producer(a, i, role, want, paths[k]);
+			if (err < 0) {
+				return err;
 			}
 		}
 	}
@@ -614,17 +626,51 @@ static void prune_dependent_child(struct zr_service *c, void *data)
 	prune_dependent(c, NULL, data);
 }
 
+/* The services the entries name as producers or parents: kept by prune even when not listed
+ * (an auto producer never is). */
+static int named_paths(const struct apply *a, struct zr_map *ret)
+{
+	for (size_t i = 0; i < a->n_entries; i++) {
+		const struct apply_entry *e = &a->entries[i];
+		const char *paths[ROLE_PATHS_MAX + 1];
+		size_t m = 0;
+		const char *role;
+		json_t *spec;
+		json_object_foreach(e->data ? e->t->consumes : NULL, role, spec) {
+			m += role_paths(e->data, role, paths + m, ROLE_PATHS_MAX - m);
+			if (m >= ROLE_PATHS_MAX) {
+				break;
+			}
+		}
+		if (e->parent) {
+			paths[m++] = e->parent;
+		}
+		for (size_t k = 0; k < m; k++) {
+			if (zr_map_put(ret, paths[k], (void *)1) == -ENOMEM) {
+				return -ENOMEM;
+			}
+		}
+	}
+	return 0;
+}
+
 static int plan_prune(struct apply *a)
 {
 	struct zr_robot_iter it = {0};
+	struct zr_map named = {0};
+	if (named_paths(a, &named) < 0) {
+		zr_map_done(&named);
+		return plan_oom(a);
+	}
 	for (struct zr_service *s; (s = zr_robot_next_service(a->r, &it));) {
 		if (!s->blueprint || strcmp(s->blueprint, a->name) != 0 || service_gone(s) ||
-		    lookup(a, s->path) != (size_t)-1) {
+		    lookup(a, s->path) != (size_t)-1 || zr_map_get(&named, s->path)) {
 			continue;
 		}
 		struct zr_bp_pos none = {0, 0};
 		struct apply_entry *e = entry_add(a, s->template->name, s->name, none);
 		if (!e) {
+			zr_map_done(&named);
 			return plan_oom(a);
 		}
 		e->kind = APPLY_DELETE;
@@ -633,6 +679,7 @@ static int plan_prune(struct apply *a)
 		e->t = s->template;
 		e->order = (size_t)-1 / 2; /* after the listed ones */
 	}
+	zr_map_done(&named);
 	int err = 0;
 	for (size_t i = 0; i < a->n_entries; i++) {
 		struct apply_entry *e = &a->entries[i];
@@ -789,7 +836,8 @@ static int plan_cycles(struct apply *a)
 					while (w > 0 && lookup(a, stack[w - 1].path) == (size_t)-1) {
 						w--;
 					}
-					struct apply_entry *e = &a->entries[lookup(a, stack[w - 1].path)];
+					size_t at = lookup(a, stack[w - 1].path);
+					struct apply_entry *e = &a->entries[at];
 					err = zr_apply__fail(a, e, e->pos, e->path, -EINVAL, "%s",
 							     b.data ? b.data : "cycle");
 					zr_buf_done(&b);
@@ -880,8 +928,8 @@ static int plan_rights(struct apply *a)
 					     "has no \"users\": true)", e->tname);
 			continue;
 		}
-		if (zr_quota_counted(creator) &&
-		    zr_quota_get(&a->r->quota, creator).services + creates > a->r->quota.max_services) {
+		unsigned have = zr_quota_get(&a->r->quota, creator).services;
+		if (zr_quota_counted(creator) && have + creates > a->r->quota.max_services) {
 			return zr_apply__fail(a, e, e->pos, e->path, -EDQUOT,
 					      "%s would have more than %u services "
 					      "(--max-services-per-token)", zr_actor_name(&a->who),
@@ -909,69 +957,102 @@ static int task_add(struct apply *a, size_t entry, const struct zr_action_def *d
 	return 0;
 }
 
-static bool block_matches(const struct zr_bp_action *b, const struct apply_entry *e)
+/* A block's filter, its template split once (a uid names a version too). */
+struct filter {
+	const char *service, *tname, *version;
+	char *buf;
+	bool bad;
+};
+
+static bool block_matches(const struct filter *f, const struct apply_entry *e)
 {
-	if (b->service && strcmp(b->service, e->name) != 0) {
-		return false;
+	return !f->bad && (!f->service || strcmp(f->service, e->name) == 0) &&
+	       (!f->tname || strcmp(f->tname, e->tname) == 0) &&
+	       (!f->version || strcmp(f->version, e->t->version) == 0);
+}
+
+/* The tasks of block b on entry i, each action checked as a write to its file would be. */
+static int plan_target(struct apply *a, const struct zr_bp_action *b, size_t i, bool admin)
+{
+	struct apply_entry *e = &a->entries[i];
+	for (size_t n = 0; n < b->n_actions; n++) {
+		const struct zr_action_def *def = zr_template_action(e->t, b->actions[n]);
+		_cleanup_free_ char *why = NULL;
+		_cleanup_json_ json_t *valid = NULL;
+		_cleanup_json_ json_t *empty = b->args ? NULL : json_object();
+		if (!def) {
+			return zr_apply__fail(a, e, b->pos, e->path, -EINVAL,
+					      "no action %s in template %s", b->actions[n], e->t->uid);
+		}
+		if (def->admin && !admin) {
+			return zr_apply__fail(a, e, b->pos, e->path, -EACCES,
+					      "action %s is admin-only: %s may not run it", def->name,
+					      zr_actor_name(&a->who));
+		}
+		if (e->kind != APPLY_CREATE && zr_service_may_act(e->s, &a->who, &why) < 0) {
+			return zr_apply__fail(a, e, b->pos, e->path, -EACCES, "%s", why ? why : "");
+		}
+		if (!b->args && !empty) {
+			return plan_oom(a);
+		}
+		int err = zr_schema_apply(def->args, b->args ? b->args : empty, 0, &valid, &why);
+		if (err < 0) {
+			valid = NULL;
+			return zr_apply__fail(a, e, b->pos, e->path, err, "action %s: %s", def->name,
+					      why ? why : strerror(-err));
+		}
+		if (a->n_tasks >= APPLY_TASKS_MAX) {
+			return zr_apply__fail(a, e, b->pos, e->path, -E2BIG, "more than %u tasks",
+					      APPLY_TASKS_MAX);
+		}
+		if (task_add(a, i, def, b->args, ZR_LANE_USER, b->pos) < 0) {
+			return -ENOMEM;
+		}
 	}
-	if (!b->template) {
-		return true;
-	}
-	size_t size = strlen(b->template) + 1;
-	_cleanup_free_ char *buf = malloc(size);
-	const char *tname, *version;
-	if (!buf || !zr_bp_template_split(b->template, buf, size, &tname, &version)) {
-		return false;
-	}
-	return strcmp(tname, e->tname) == 0 && (!version || strcmp(version, e->t->version) == 0);
+	return 0;
 }
 
 static int plan_block(struct apply *a, const struct zr_bp_action *b)
 {
 	const bool admin = zr_actor_is_admin(&a->who);
 	size_t targets = 0;
-	for (size_t k = 0; k < a->n_entries; k++) {
+	struct filter f = {.service = b->service};
+	if (b->template) {
+		size_t size = strlen(b->template) + 1;
+		if (!(f.buf = malloc(size))) {
+			return plan_oom(a);
+		}
+		f.bad = !zr_bp_template_split(b->template, f.buf, size, &f.tname, &f.version);
+	}
+	/* Both filters name one service: no walk (10,000 blocks over 10,000 services). */
+	size_t only = (size_t)-1;
+	if (f.tname && f.service) {
+		_cleanup_free_ char *path = NULL;
+		if (asprintf(&path, "%s/%s", f.tname, f.service) < 0) {
+			free(f.buf);
+			return plan_oom(a);
+		}
+		only = lookup(a, path);
+	}
+	int err = 0;
+	for (size_t k = 0; k < a->n_entries && err == 0; k++) {
 		size_t i = a->order[k];
+		if (f.tname && f.service) {
+			if (k > 0 || only == (size_t)-1) {
+				break;
+			}
+			i = only;
+		}
 		struct apply_entry *e = &a->entries[i];
-		if (!e->listed || e->failed || !block_matches(b, e)) {
+		if (!e->listed || e->failed || !block_matches(&f, e)) {
 			continue;
 		}
+		err = plan_target(a, b, i, admin);
 		targets++;
-		for (size_t n = 0; n < b->n_actions; n++) {
-			const struct zr_action_def *def = zr_template_action(e->t, b->actions[n]);
-			_cleanup_free_ char *why = NULL;
-			_cleanup_json_ json_t *valid = NULL;
-			_cleanup_json_ json_t *empty = b->args ? NULL : json_object();
-			if (!def) {
-				return zr_apply__fail(a, e, b->pos, e->path, -EINVAL,
-						      "no action %s in template %s", b->actions[n],
-						      e->t->uid);
-			}
-			if (def->admin && !admin) {
-				return zr_apply__fail(a, e, b->pos, e->path, -EACCES,
-						      "action %s is admin-only: %s may not run it",
-						      def->name, zr_actor_name(&a->who));
-			}
-			if (e->kind != APPLY_CREATE && zr_service_may_act(e->s, &a->who, &why) < 0) {
-				return zr_apply__fail(a, e, b->pos, e->path, -EACCES, "%s", why ? why : "");
-			}
-			if (!b->args && !empty) {
-				return plan_oom(a);
-			}
-			int err = zr_schema_apply(def->args, b->args ? b->args : empty, 0, &valid, &why);
-			if (err < 0) {
-				valid = NULL;
-				return zr_apply__fail(a, e, b->pos, e->path, err, "action %s: %s",
-						      def->name, why ? why : strerror(-err));
-			}
-			if (a->n_tasks >= APPLY_TASKS_MAX) {
-				return zr_apply__fail(a, e, b->pos, e->path, -E2BIG,
-						      "more than %u tasks", APPLY_TASKS_MAX);
-			}
-			if (task_add(a, i, def, b->args, ZR_LANE_USER, b->pos) < 0) {
-				return -ENOMEM;
-			}
-		}
+	}
+	free(f.buf);
+	if (err < 0) {
+		return err;
 	}
 	if (targets == 0) {
 		_cleanup_free_ char *path = NULL;

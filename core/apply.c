@@ -207,7 +207,7 @@ static void on_stored(int err, void *data)
 		struct zr_buf b = {0};
 		zr_apply_outcome_text(&a->out, &b);
 		if (stored_put(a->r, a->name, a->text, a->len, b.data ? b.data : "",
-			       zr_now_ns()) < 0) {
+			       a->applied_ns) < 0) {
 			log_error("Failed to keep the apply '%s' in memory: out of memory, ignoring",
 				  a->name);
 		}
@@ -220,8 +220,9 @@ static void store_apply(struct apply *a)
 {
 	struct zr_buf b = {0};
 	zr_apply_outcome_text(&a->out, &b);
+	a->applied_ns = zr_now_ns();
 	int err = zr_store_blueprint_put(a->r->cfg.store, a->name, a->text, a->len,
-					 b.data ? b.data : "", zr_now_ns());
+					 b.data ? b.data : "", a->applied_ns);
 	zr_buf_done(&b);
 	if (err < 0) {
 		on_stored(err, a);
@@ -274,15 +275,17 @@ static void queue_tasks(struct apply *a)
 		}
 		if (t->lane == ZR_LANE_SYSTEM) {
 			char *why = NULL;
-			int err = zr_service_enqueue(s, t->def, NULL, ZR_LANE_SYSTEM, &why, on_system_task,
-						     t);
+			int err = zr_service_enqueue(s, t->def, NULL, ZR_LANE_SYSTEM, &why,
+						     on_system_task, t);
 			if (err < 0) {
 				task_end(t, err, why, NULL);
 			}
 			free(why);
 			continue;
 		}
-		_cleanup_free_ char *payload = t->args ? json_dumps(t->args, JSON_COMPACT) : strdup("");
+		/* The block's args as a JSON object: the same parse and checks as a write. */
+		_cleanup_free_ char *payload = t->args ? json_dumps(t->args, JSON_COMPACT)
+						       : strdup("");
 		if (!payload) {
 			task_end(t, -ENOMEM, NULL, NULL);
 			continue;
@@ -682,8 +685,8 @@ void zr_apply(struct zr_robot *r, const struct zr_actor *who, const char *text, 
 				      "[a-z0-9][a-z0-9_.-]{0,62}", name);
 		} else if (!a->opts.dry_run && !zr_map_get(&r->blueprints, name) &&
 			   r->blueprints.len >= ZR_APPLY_STORED_MAX) {
-			err = zr_fail(&why, -EDQUOT, "%u stored applies already: a new name is refused",
-				      ZR_APPLY_STORED_MAX);
+			err = zr_fail(&why, -EDQUOT, "%u stored applies already: a new name is "
+				      "refused", ZR_APPLY_STORED_MAX);
 		}
 	}
 	if (err < 0) {

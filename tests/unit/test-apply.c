@@ -385,13 +385,113 @@ TEST(prune_parents)
  * created before it; one the blueprint lists is taken as it is. */
 TEST(auto_producers)
 {
-	apply_expect("services:\n  - web/w1: {}\n", NULL, "created node/w1\ncreated web/w1\n");
+	struct zr_apply_opts opts = {.name = "auto"};
+	apply_expect("services:\n  - web/w1: {}\n", &opts, "created node/w1\ncreated web/w1\n");
 	ASSERT_EQ_STR(json_string_value(json_object_get(svc("web/w1")->data, "cache")), "node/w1");
 	ASSERT_NULL(svc("node/w1")->parent);
-	apply_expect("services:\n  - web/w1: {}\n", NULL, "unchanged web/w1\n");
+	/* Applied again with prune: the auto producer, never listed, stays. */
+	struct zr_apply_opts prune = {.name = "auto", .prune = true};
+	apply_expect("services:\n  - web/w1: {}\n", &prune, "unchanged web/w1\n");
+	ASSERT_NOT_NULL(svc("node/w1"));
 	apply_expect("services:\n  - web/w2: {cache: node/w9}\n  - node/w9: {port: 9}\n", NULL,
 		     "created node/w9\ncreated web/w2\n");
 	ASSERT_NULL(svc("node/w2"));
+}
+
+/* ---- a fake check of producers on other robots: only "@remote/far/node/there" exists ---- */
+
+static int checks;
+static bool checks_later; /* answer from a timer, as a remote robot does */
+
+struct later {
+	uv_timer_t timer;
+	int err;
+	void (*cb)(int err, const char *why, void *cbdata);
+	void *cbdata;
+};
+
+static void on_later_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void on_later(uv_timer_t *timer)
+{
+	struct later *l = timer->data;
+	l->cb(l->err, l->err ? "no such service on far" : NULL, l->cbdata);
+	uv_close((uv_handle_t *)timer, on_later_closed);
+}
+
+static void check_producer(const char *producer, void (*cb)(int err, const char *why, void *cbdata),
+			   void *cbdata, void *data)
+{
+	(void)data;
+	checks++;
+	int err = strcmp(producer, "@remote/far/node/there") == 0 ? 0 : -EINVAL;
+	if (checks_later) {
+		struct later *l = calloc(1, sizeof(*l));
+		ASSERT_NOT_NULL(l);
+		*l = (struct later){.err = err, .cb = cb, .cbdata = cbdata};
+		ASSERT_OK(uv_timer_init(&loop, &l->timer));
+		l->timer.data = l;
+		ASSERT_OK(uv_timer_start(&l->timer, on_later, 1, 0));
+		return;
+	}
+	cb(err, err ? "no such service on far" : NULL, cbdata);
+}
+
+/* Producers on other robots are looked up before anything changes, one entry at a time,
+ * whether the answer comes at once or later; one that is not there refuses the blueprint. */
+TEST(remote_producers)
+{
+	zr_robot_set_producer_check(robot, check_producer, NULL);
+	for (int later = 0; later < 2; later++) {
+		checks_later = later;
+		checks = 0;
+		struct outcome o;
+		char *bp = test_strf("services:\n  - app/x%d: {db: \"@remote/far/node/there\"}\n"
+				     "  - app/y%d: {db: \"@remote/far/node/gone\"}\n"
+				     "  - node/rz%d: {}\n", later, later, later);
+		apply_as(NULL, bp, NULL, &o);
+		ASSERT_EQ_INT(o.err, -EINVAL);
+		ASSERT_NOT_NULL(strstr(o.text, "failed app/y"));
+		ASSERT_NOT_NULL(strstr(o.text, "no such service on far"));
+		ASSERT_EQ_INT(checks, 2);
+		outcome_done(&o);
+		char *path = test_strf("node/rz%d", later);
+		ASSERT_NULL(svc(path));
+		free(path);
+		free(bp);
+
+		bp = test_strf("services:\n  - app/x%d: {db: \"@remote/far/node/there\"}\n", later);
+		char *want = test_strf("created app/x%d\n", later);
+		apply_expect(bp, NULL, want);
+		free(bp);
+		free(want);
+	}
+	checks_later = false;
+	zr_robot_set_producer_check(robot, NULL, NULL);
+}
+
+/* A task the queue refuses once the services are applied gets its failed line; the services
+ * stay. */
+TEST(queue_full)
+{
+	struct zr_buf b = {0};
+	ASSERT_OK(zr_buf_puts(&b, "services:\n  - node/q1: {}\nactions:\n  - actions: ["));
+	for (int i = 0; i < 20; i++) {
+		ASSERT_OK(zr_buf_printf(&b, "%secho", i ? ", " : ""));
+	}
+	ASSERT_OK(zr_buf_puts(&b, "]\n"));
+	struct outcome o;
+	apply_as(NULL, b.data, NULL, &o);
+	ASSERT_OK(o.err);
+	ASSERT_NOT_NULL(strstr(o.text, "created node/q1\nqueued node/q1 echo task "));
+	ASSERT_NOT_NULL(strstr(o.text, "\nfailed node/q1 echo line 4, column 5: queue full"));
+	ASSERT_NULL(strstr(o.text, "error:"));
+	ASSERT_NOT_NULL(svc("node/q1"));
+	outcome_done(&o);
+	zr_buf_done(&b);
 }
 
 /* Who may: a user token only with templates offered to users, not on another's service. */
@@ -514,6 +614,50 @@ TEST(thousand)
 	zr_buf_done(&b);
 }
 
+/* The bounds: 10,000 services with 10,000 action blocks are planned (a dry run: nothing is
+ * made) in bounded time; one more task, or one more service, is refused (E2BIG). */
+TEST(bounds)
+{
+	struct zr_buf b = {0};
+	ASSERT_OK(zr_buf_puts(&b, "services:\n"));
+	for (int i = 0; i < 10000; i++) {
+		ASSERT_OK(zr_buf_printf(&b, "  - node/b%d: {}\n", i));
+	}
+	size_t services_len = b.len;
+	ASSERT_OK(zr_buf_puts(&b, "actions:\n"));
+	for (int i = 0; i < 10000; i++) {
+		ASSERT_OK(zr_buf_printf(&b, "  - {template: node, service: b%d, actions: start}\n", i));
+	}
+	struct zr_apply_opts dry = {.dry_run = true};
+	uint64_t t0 = uv_hrtime();
+	struct outcome o;
+	apply_as(NULL, b.data, &dry, &o);
+	fprintf(stderr, "dry run of 10000 services and 10000 blocks: %.1f ms\n",
+		(double)(uv_hrtime() - t0) / 1e6);
+	ASSERT_OK(o.err);
+	ASSERT_NOT_NULL(strstr(o.text, "\nqueue node/b9999 start\n"));
+	outcome_done(&o);
+	ASSERT_NULL(svc("node/b0"));
+
+	/* Two blocks without filter: 20,000 tasks. */
+	b.len = services_len;
+	ASSERT_OK(zr_buf_puts(&b, "actions:\n  - {actions: start}\n  - {actions: start}\n"));
+	apply_as(NULL, b.data, &dry, &o);
+	ASSERT_EQ_INT(o.err, -E2BIG);
+	ASSERT_NOT_NULL(strstr(o.text, "more than 10000 tasks"));
+	outcome_done(&o);
+	zr_buf_done(&b);
+
+	ASSERT_OK(zr_buf_puts(&b, "services:\n"));
+	for (int i = 0; i <= 10000; i++) {
+		ASSERT_OK(zr_buf_printf(&b, "  - node/b%d: {}\n", i));
+	}
+	apply_as(NULL, b.data, &dry, &o);
+	ASSERT_EQ_INT(o.err, -E2BIG);
+	outcome_done(&o);
+	zr_buf_done(&b);
+}
+
 static bool stopped;
 
 static void on_stopped(struct zr_robot *r)
@@ -581,9 +725,12 @@ int main(void)
 	RUN_TEST(dry_run_prune_stored);
 	RUN_TEST(prune_parents);
 	RUN_TEST(auto_producers);
+	RUN_TEST(remote_producers);
+	RUN_TEST(queue_full);
 	RUN_TEST(rights);
 	RUN_TEST(rollback);
 	RUN_TEST(thousand);
+	RUN_TEST(bounds);
 
 	zr_robot_stop(robot, on_stopped);
 	TEST_RUN_UNTIL(&loop, &tick, stopped, "the robot did not stop within 20 s");
