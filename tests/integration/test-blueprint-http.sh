@@ -89,6 +89,19 @@ expect_eq "$(items updated)" u/mine "updated by the user token"
 expect_eq "$(json "$MNT/u/mine/data" 'j["size"]')" 6 "data of u/mine after the user's update"
 ok "a user token creates and updates its own services of a template offered to users"
 
+# ---- who may POST at all ----
+for tok in - "not-a-token-at-all-0000"; do
+	json_post "$tok" "$P" '{"services": [{"u/anon": {}}]}'
+	expect_eq "$HS" 401 "POST without a valid token"
+done
+json_post "$ADMIN" /v1/u '{"name": "s1"}'
+SECRET=$(jbody 'j["secret"]')
+json_post "$SECRET" "$P" '{"services": [{"u/s1": {"size": 3}}]}'
+expect_eq "$HS" 403 "POST by a service's secret"
+expect_eq "$(json "$MNT/u/s1/data" 'j["size"]')" 1 "u/s1 after its secret's blueprint"
+[ ! -e "$MNT/u/anon" ] || fail "u/anon exists"
+ok "no token or a bad one: 401; a service's secret: 403; nothing applied"
+
 # What it may not touch: a template not offered to users, the admin's service, another user's.
 json_post "$USER2" "$P" '{"services": [{"u/other": {}}]}'
 expect_eq "$HS" 200 "the second user's blueprint: status ($HB)"
@@ -107,18 +120,5 @@ for bp in '{"services": [{"u/new1": {}}, {"t/new2": {}}]}' \
 	expect_eq "$(task_ids "$MNT/u/a" | wc -l)" "$tasks_a" "tasks of u/a after $bp"
 done
 ok "a user token naming a template not offered, the admin's or another user's service: 422, nothing applied"
-
-# ---- who may POST at all ----
-for tok in - "not-a-token-at-all-0000"; do
-	json_post "$tok" "$P" '{"services": [{"u/anon": {}}]}'
-	expect_eq "$HS" 401 "POST without a valid token"
-done
-json_post "$ADMIN" /v1/u '{"name": "s1"}'
-SECRET=$(jbody 'j["secret"]')
-json_post "$SECRET" "$P" '{"services": [{"u/s1": {"size": 3}}]}'
-expect_eq "$HS" 403 "POST by a service's secret"
-expect_eq "$(json "$MNT/u/s1/data" 'j["size"]')" 1 "u/s1 after its secret's blueprint"
-[ ! -e "$MNT/u/anon" ] || fail "u/anon exists"
-ok "no token or a bad one: 401; a service's secret: 403; nothing applied"
 
 zr_stop
