@@ -49,6 +49,22 @@ expect_eq "$(items unchanged | tr '\n' ' ')" "u/a t/b " "unchanged items"
 expect_eq "$(jbody 'len(j["items"])')" 2 "items of an unchanged apply"
 ok "the same services again: 200, every item unchanged"
 
+# ?dry_run=1 changes nothing and stores nothing; ?name= names the stored apply.
+json_post "$ADMIN" "$P?dry_run=1&name=dry" '{"services": [{"u/dry": {}}, {"u/a": {"size": 7}}]}'
+expect_eq "$HS" 200 "a dry run: status ($HB)"
+expect_eq "$(jbody 'j["dry_run"]')" true "dry_run of a dry run"
+expect_eq "$(jbody '[i["verb"] + " " + i["path"] for i in j["items"]]')" '["create u/dry", "update u/a"]' \
+	"items of a dry run"
+[ ! -e "$MNT/u/dry" ] || fail "a dry run created u/dry"
+[ ! -e "$MNT/@robot/blueprints/dry" ] || fail "a dry run was stored"
+expect_eq "$(json "$MNT/u/a/data" 'j["size"]')" 2 "u/a after a dry run"
+json_post "$ADMIN" "$P?name=web" '{"services": [{"u/a": {"size": 2}}]}'
+expect_eq "$HS" 200 "a named apply: status ($HB)"
+expect_eq "$(jbody 'j["name"]')" web "name of the apply"
+expect_eq "$(jsonstr "$(rcat "$MNT/@robot/blueprints/web/content")" 'j["services"][0]["u/a"]["size"]')" 2 \
+	"content of the stored apply web"
+ok "?dry_run=1: the plan (create, update), nothing changed or stored; ?name= names the stored apply"
+
 # ---- refused: 422 with the outcome, nothing applied ----
 json_post "$ADMIN" "$P" '{"services": [
   {"u/c": {}},
