@@ -65,6 +65,16 @@ expect_eq "$(jsonstr "$(rcat "$MNT/@robot/blueprints/web/content")" 'j["services
 	"content of the stored apply web"
 ok "?dry_run=1: the plan (create, update), nothing changed or stored; ?name= names the stored apply"
 
+# A YAML body, as a file of the CLI's would be sent.
+http "$ADMIN" POST "$P" -H 'Content-Type: application/yaml' \
+	--data-binary $'services:\n  - u/y: {size: 4}\nactions:\n  - {service: y, actions: [hi], args: {who: yaml}}\n'
+expect_eq "$HS" 200 "a YAML blueprint: status ($HB)"
+expect_eq "$(items created)" u/y "created by the YAML blueprint"
+task=$(jbody '[i["task"] for i in j["items"] if i["verb"] == "queued"][0]')
+out=$(timeout 30 cat "$MNT/u/y/tasks/$task/result") || fail "result of task $task"
+expect_eq "$out" "hi yaml size=4" "the YAML blueprint's task"
+ok "a YAML body: 200, created and queued"
+
 # ---- refused: 422 with the outcome, nothing applied ----
 json_post "$ADMIN" "$P" '{"services": [
   {"u/c": {}},
