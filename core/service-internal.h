@@ -71,7 +71,6 @@ void zr_service__request_data(struct zr_service *s, const struct zr_actor *who, 
 
 /* ---- service-relations.c ---- */
 
-
 /* Calls fn for each producer path data (borrowed) names for a role of t that old (borrowed;
  * NULL: none) does not name for it, in role order; stops at fn's first nonzero return, which
  * it returns (-ENOMEM of its own), else 0. */

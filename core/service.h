@@ -263,8 +263,9 @@ int zr_relations_auto(struct zr_robot *r, const struct zr_template *t, const cha
  * Actions of the user lane are refused while it fails; the state line "relation <role>
  * ok|error" says it. */
 int zr_relations_check(const struct zr_service *s, char **why);
-/* Sets the state lines "relation <role> ok|error" of s (zr_relations_check per role): after its
- * data changed, its creation, a robot start. */
+/* Sets the state lines "relation <role> ok|error" of s (zr_relations_check per role), and drops
+ * those of roles its template no longer has: after its data changed, its creation, a robot
+ * start. */
 void zr_relations__update(struct zr_service *s);
 /* The same for each local consumer of p, which was created or deleted (robot.c). */
 void zr_relations__producer_changed(struct zr_robot *r, const struct zr_service *p);

@@ -177,29 +177,6 @@ rss1=$(awk '/^VmRSS:/ { print $2 }' "/proc/$ZR_PID/status")
 no_service o bomb
 ok "an alias bomb is refused in $BP_S s, RSS +$((rss1 - rss0)) KiB, nothing created"
 
-# ---- HTTP: a user token naming services it may not touch: nothing applied ----
-json_post "$USER1" /v1/@robot/blueprint '{"services": [{"u/mine": {}}]}'
-expect_eq "$HS" 200 "a user token's blueprint of a template offered to users: status ($HB)"
-expect_eq "$(json "$MNT/u/mine/info" 'j["creator"]')" "user:$(printf '%s' "$USER1" | sha256sum | cut -c1-16)" \
-	"creator of u/mine"
-echo '{"size": 4}' >"$MNT/u/mine/data" || fail "admin writes u/mine's data"
-json_post "$ADMIN" /v1/@robot/blueprint '{"services": [{"u/admins": {"size": 2}}]}'
-expect_eq "$HS" 200 "the admin's blueprint ($HB)"
-for bp in '{"services": [{"u/x1": {}}, {"t/x2": {}}]}' \
-	'{"services": [{"u/x1": {}}, {"u/admins": {"size": 3}}]}' \
-	'{"services": [{"u/x1": {}}, {"u/mine": {"size": 5}}, {"node/x3": {}}]}' \
-	'{"services": [{"u/x1": {}}], "children": {"u/x1": ["u/admins"]}}'; do
-	json_post "$USER1" /v1/@robot/blueprint "$bp"
-	expect_eq "$HS" 422 "a user token's blueprint naming what it may not touch: status ($HB)"
-	expect_match "$(jbody 'j["error"]')" '.+' "the error of the refused blueprint"
-	no_service u x1
-	no_service t x2
-	no_service node x3
-	expect_eq "$(json "$MNT/u/admins/data" 'j["size"]')" 2 "u/admins' size after $bp"
-	expect_eq "$(json "$MNT/u/mine/data" 'j["size"]')" 4 "u/mine's size after $bp"
-done
-ok "a user token's blueprint that names a template not offered, another's service or node: 422, nothing applied"
-
 # ---- bounds: 10 MiB and 10,001 services refused fast; 10,000 services bounded ----
 # 10 MiB + 1 byte: a valid blueprint padded with comments, so a robot that did not bound the
 # size would create t/big.
@@ -253,5 +230,28 @@ else
 fi
 rcat "$MNT/@robot/info" >/dev/null
 ok "a blueprint of 10,000 services is bounded: $how in $BP_S s; the robot answers"
+
+# ---- HTTP: a user token naming services it may not touch: nothing applied ----
+json_post "$USER1" /v1/@robot/blueprint '{"services": [{"u/mine": {}}]}'
+expect_eq "$HS" 200 "a user token's blueprint of a template offered to users: status ($HB)"
+expect_eq "$(json "$MNT/u/mine/info" 'j["creator"]')" "user:$(printf '%s' "$USER1" | sha256sum | cut -c1-16)" \
+	"creator of u/mine"
+echo '{"size": 4}' >"$MNT/u/mine/data" || fail "admin writes u/mine's data"
+json_post "$ADMIN" /v1/@robot/blueprint '{"services": [{"u/admins": {"size": 2}}]}'
+expect_eq "$HS" 200 "the admin's blueprint ($HB)"
+for bp in '{"services": [{"u/x1": {}}, {"t/x2": {}}]}' \
+	'{"services": [{"u/x1": {}}, {"u/admins": {"size": 3}}]}' \
+	'{"services": [{"u/x1": {}}, {"u/mine": {"size": 5}}, {"node/x3": {}}]}' \
+	'{"services": [{"u/x1": {}}], "children": {"u/x1": ["u/admins"]}}'; do
+	json_post "$USER1" /v1/@robot/blueprint "$bp"
+	expect_eq "$HS" 422 "a user token's blueprint naming what it may not touch: status ($HB)"
+	expect_match "$(jbody 'j["error"]')" '.+' "the error of the refused blueprint"
+	no_service u x1
+	no_service t x2
+	no_service node x3
+	expect_eq "$(json "$MNT/u/admins/data" 'j["size"]')" 2 "u/admins' size after $bp"
+	expect_eq "$(json "$MNT/u/mine/data" 'j["size"]')" 4 "u/mine's size after $bp"
+done
+ok "a user token's blueprint that names a template not offered, another's service or node: 422, nothing applied"
 
 zr_stop

@@ -49,6 +49,32 @@ expect_eq "$(items unchanged | tr '\n' ' ')" "u/a t/b " "unchanged items"
 expect_eq "$(jbody 'len(j["items"])')" 2 "items of an unchanged apply"
 ok "the same services again: 200, every item unchanged"
 
+# ?dry_run=1 changes nothing and stores nothing; ?name= names the stored apply.
+json_post "$ADMIN" "$P?dry_run=1&name=dry" '{"services": [{"u/dry": {}}, {"u/a": {"size": 7}}]}'
+expect_eq "$HS" 200 "a dry run: status ($HB)"
+expect_eq "$(jbody 'j["dry_run"]')" true "dry_run of a dry run"
+expect_eq "$(jbody '[i["verb"] + " " + i["path"] for i in j["items"]]')" '["create u/dry", "update u/a"]' \
+	"items of a dry run"
+[ ! -e "$MNT/u/dry" ] || fail "a dry run created u/dry"
+[ ! -e "$MNT/@robot/blueprints/dry" ] || fail "a dry run was stored"
+expect_eq "$(json "$MNT/u/a/data" 'j["size"]')" 2 "u/a after a dry run"
+json_post "$ADMIN" "$P?name=web" '{"services": [{"u/a": {"size": 2}}]}'
+expect_eq "$HS" 200 "a named apply: status ($HB)"
+expect_eq "$(jbody 'j["name"]')" web "name of the apply"
+expect_eq "$(jsonstr "$(rcat "$MNT/@robot/blueprints/web/content")" 'j["services"][0]["u/a"]["size"]')" 2 \
+	"content of the stored apply web"
+ok "?dry_run=1: the plan (create, update), nothing changed or stored; ?name= names the stored apply"
+
+# A YAML body, as a file of the CLI's would be sent.
+http "$ADMIN" POST "$P" -H 'Content-Type: application/yaml' \
+	--data-binary $'services:\n  - u/y: {size: 4}\nactions:\n  - {service: y, actions: [hi], args: {who: yaml}}\n'
+expect_eq "$HS" 200 "a YAML blueprint: status ($HB)"
+expect_eq "$(items created)" u/y "created by the YAML blueprint"
+task=$(jbody '[i["task"] for i in j["items"] if i["verb"] == "queued"][0]')
+out=$(timeout 30 cat "$MNT/u/y/tasks/$task/result") || fail "result of task $task"
+expect_eq "$out" "hi yaml size=4" "the YAML blueprint's task"
+ok "a YAML body: 200, created and queued"
+
 # ---- refused: 422 with the outcome, nothing applied ----
 json_post "$ADMIN" "$P" '{"services": [
   {"u/c": {}},
@@ -89,6 +115,19 @@ expect_eq "$(items updated)" u/mine "updated by the user token"
 expect_eq "$(json "$MNT/u/mine/data" 'j["size"]')" 6 "data of u/mine after the user's update"
 ok "a user token creates and updates its own services of a template offered to users"
 
+# ---- who may POST at all ----
+for tok in - "not-a-token-at-all-0000"; do
+	json_post "$tok" "$P" '{"services": [{"u/anon": {}}]}'
+	expect_eq "$HS" 401 "POST without a valid token"
+done
+json_post "$ADMIN" /v1/u '{"name": "s1"}'
+SECRET=$(jbody 'j["secret"]')
+json_post "$SECRET" "$P" '{"services": [{"u/s1": {"size": 3}}]}'
+expect_eq "$HS" 403 "POST by a service's secret"
+expect_eq "$(json "$MNT/u/s1/data" 'j["size"]')" 1 "u/s1 after its secret's blueprint"
+[ ! -e "$MNT/u/anon" ] || fail "u/anon exists"
+ok "no token or a bad one: 401; a service's secret: 403; nothing applied"
+
 # What it may not touch: a template not offered to users, the admin's service, another user's.
 json_post "$USER2" "$P" '{"services": [{"u/other": {}}]}'
 expect_eq "$HS" 200 "the second user's blueprint: status ($HB)"
@@ -107,18 +146,5 @@ for bp in '{"services": [{"u/new1": {}}, {"t/new2": {}}]}' \
 	expect_eq "$(task_ids "$MNT/u/a" | wc -l)" "$tasks_a" "tasks of u/a after $bp"
 done
 ok "a user token naming a template not offered, the admin's or another user's service: 422, nothing applied"
-
-# ---- who may POST at all ----
-for tok in - "not-a-token-at-all-0000"; do
-	json_post "$tok" "$P" '{"services": [{"u/anon": {}}]}'
-	expect_eq "$HS" 401 "POST without a valid token"
-done
-json_post "$ADMIN" /v1/u '{"name": "s1"}'
-SECRET=$(jbody 'j["secret"]')
-json_post "$SECRET" "$P" '{"services": [{"u/s1": {"size": 3}}]}'
-expect_eq "$HS" 403 "POST by a service's secret"
-expect_eq "$(json "$MNT/u/s1/data" 'j["size"]')" 1 "u/s1 after its secret's blueprint"
-[ ! -e "$MNT/u/anon" ] || fail "u/anon exists"
-ok "no token or a bad one: 401; a service's secret: 403; nothing applied"
 
 zr_stop

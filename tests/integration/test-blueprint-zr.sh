@@ -35,7 +35,7 @@ result_of() {
 
 # ---- YAML, ZeroRobot's format as its users write it ----
 ZR_YAML='services:
-    - github.com/zero-os/0-templates/zt/1.0.0__old:
+    - github.com/zero-os/0-templates/zt/1.1.0__old:
         size: 2
     - github.com/zero-os/0-templates/zt/1.1.0__new: {size: 3}
     - zt__plain: {}
@@ -68,13 +68,13 @@ a_line=$(printf '%s\n' "$BP_OUT" | grep -nxF 'created app/a' | cut -d: -f1)
 expect_eq "$(readlink -f "$MNT/app/a/producers/host")" "$(readlink -f "$MNT/node/n1")" "producers/host of app/a"
 ok "the producer listed after its consumer is created first"
 
-expect_eq "$(json "$MNT/zt/old/info" 'j["uid"]')" local/zt/1.0.0 "uid of zt/old (uid .../zt/1.0.0)"
+expect_eq "$(json "$MNT/zt/old/info" 'j["uid"]')" local/zt/1.1.0 "uid of zt/old (uid .../zt/1.1.0)"
 expect_eq "$(json "$MNT/zt/new/info" 'j["uid"]')" local/zt/1.1.0 "uid of zt/new (uid .../zt/1.1.0)"
 expect_eq "$(json "$MNT/zt/plain/info" 'j["uid"]')" local/zt/1.1.0 "uid of zt/plain (a bare name: the highest)"
 expect_eq "$(json "$MNT/zt/old/data" 'j["size"]')" 2 "data of zt/old"
 expect_eq "$(json "$MNT/zt/new/data" 'j["size"]')" 3 "data of zt/new"
 expect_eq "$(json "$MNT/zt/plain/data" 'j["size"]')" 1 "data of zt/plain (defaults)"
-ok "template uids resolve by name and version to the loaded versions; data as written"
+ok "template uids resolve by name and version; data as written"
 
 # Actions: the block with a uid, one action as a string, args; the block with a list on every
 # zt service; the block with a string on one service.
@@ -117,7 +117,7 @@ done
 # ---- JSON, the same format ----
 ZR_JSON='{"services": [
   {"zt__j1": {"size": 5}},
-  {"github.com/zero-os/0-templates/zt/1.0.0__j2": null}
+  {"github.com/zero-os/0-templates/zt/1.1.0__j2": null}
  ],
  "actions": [{"template": "zt", "service": "j1", "actions": ["echo"], "args": {"n": 7}}]}
 '
@@ -126,7 +126,7 @@ bp_line created zt/j1
 bp_line created zt/j2
 expect_eq "$(json "$MNT/zt/j1/data" 'j["size"]')" 5 "data of zt/j1"
 expect_eq "$(json "$MNT/zt/j2/data" 'j')" '{"size": 1}' "data of zt/j2 (null: the defaults)"
-expect_eq "$(json "$MNT/zt/j2/info" 'j["version"]')" 1.0.0 "version of zt/j2"
+expect_eq "$(json "$MNT/zt/j2/info" 'j["version"]')" 1.1.0 "version of zt/j2"
 expect_eq "$(result_of zt/j1 "$(bp_task zt/j1 echo)")" "n=7 msg=" "echo of zt/j1"
 expect_eq "$(bp_count queued)" 1 "queued lines of the JSON blueprint"
 ok "ZeroRobot's JSON: services, null data, a uid, an actions block with a list and args"
@@ -149,7 +149,7 @@ ok "applying the same blueprint twice: every line unchanged, a task only where o
 
 # ---- an update: new data, update_data run with it ----
 rm -f "$MARKS/update_data"
-bp_ok $'services:\n  - zt__plain: {size: 9}\n  - github.com/zero-os/0-templates/zt/1.0.0__old: {size: 2}\n' \
+bp_ok $'services:\n  - zt__plain: {size: 9}\n  - github.com/zero-os/0-templates/zt/1.1.0__old: {size: 2}\n' \
 	"an update"
 bp_line updated zt/plain
 bp_line unchanged zt/old
@@ -203,10 +203,32 @@ zr_start --templates "$T1" --templates "$T2"
 expect_eq "$(rcat "$B/content")" "$(printf '%s' "$NAMED")" "content after a restart"
 expect_eq "$(rcat "$B/outcome")" "$OUT1" "outcome after a restart"
 expect_eq "$(rcat "$B/applied")" "$applied" "applied after a restart"
-expect_eq "$(json "$MNT/zt/old/info" 'j["version"]')" 1.0.0 "version of zt/old after a restart"
+expect_eq "$(json "$MNT/zt/old/info" 'j["version"]')" 1.1.0 "version of zt/old after a restart"
 bp_ok "$NAMED" "the named blueprint after a restart"
 expect_eq "$(bp_count unchanged)" 6 "unchanged lines after a restart"
 expect_eq "$(printf '%s\n' "$BP_OUT" | grep -c .)" 6 "lines after a restart"
 ok "the stored apply and the services survive a restart; applying again changes nothing"
+
+# ---- a uid or a version naming the older of the loaded versions: that version ----
+# The issue: "template uids ... resolve by name and version to what is loaded"; mkdir takes
+# the newest, a blueprint that names a loaded version gets that one (the README's upgrade moves
+# a service to any loaded version; a blueprint names it at once). An unloaded one is refused.
+bp_refused $'services:\n  - zt__v0: {}\n  - github.com/zero-os/0-templates/zt/9.9.9__v9: {}\n' \
+	"a uid naming a version that is not loaded"
+expect_match "$BP_OUT" '^failed zt/v9 line 3, column [0-9]+: ' "the failed line of zt/v9"
+[ ! -e "$MNT/zt/v0" ] || fail "zt/v0 exists after a refused blueprint"
+bp_ok 'services:
+  - github.com/zero-os/0-templates/zt/1.0.0__v1: {size: 2}
+  - {template: zt, name: v2, version: 1.0.0}
+  - {template: github.com/zero-os/0-templates/zt/1.0.0, name: v3}
+actions:
+  - {template: github.com/zero-os/0-templates/zt/1.0.0, service: v1, actions: hello}
+' "uids and a version naming zt 1.0.0"
+for s in v1 v2 v3; do
+	bp_line created "zt/$s"
+	expect_eq "$(json "$MNT/zt/$s/info" 'j["uid"]')" local/zt/1.0.0 "uid of zt/$s"
+done
+expect_eq "$(result_of zt/v1 "$(bp_task zt/v1 hello)")" "1.0.0 size=2" "hello of zt/v1 runs 1.0.0"
+ok "a uid and a long-form version naming the older loaded version create the service at it"
 
 zr_stop
