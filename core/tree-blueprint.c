@@ -5,7 +5,8 @@
  * read or flush applies it once, reads park until the outcome, and then deliver its text from
  * where reading began (like an action file's result: after `printf ... >&3` the position is
  * past the text). A refused blueprint's text ends with "error: ..." and the read after it
- * fails with the refusal's errno. A write after an outcome starts a new blueprint. */
+ * fails with EINVAL (the store's own failures: their errno). A write after an outcome starts
+ * a new blueprint. */
 #include "tree-local-internal.h"
 
 #include <errno.h>
@@ -74,7 +75,13 @@ static void on_applied(const struct zr_apply_outcome *o, void *data)
 	}
 	zr_buf_reset(&bp->out);
 	zr_apply_outcome_text(o, &bp->out);
-	bp->err = o->err;
+	/* Issue 14's Decision: a blueprint refused for what it says (bad input, a bound, a
+	 * service its writer may not touch, one in use, a quota) fails the read and the close
+	 * with EINVAL, its outcome saying why; the store's and the robot's own failures keep
+	 * their errno. */
+	int e = -o->err;
+	bool content = e == EINVAL || e == E2BIG || e == EACCES || e == EBUSY || e == EDQUOT;
+	bp->err = content ? -EINVAL : o->err;
 	/* The text is kept no longer than needed: up to 10 MiB per handle. */
 	zr_buf_done(&bp->text);
 	struct tree_op *op = bp->flush_op;
@@ -82,7 +89,7 @@ static void on_applied(const struct zr_apply_outcome *o, void *data)
 	zr_waitq_wake_all(&bp->done);
 	/* Last: answering the close may free a released handle, and bp with it. */
 	if (op) {
-		zr_local__op_done(op, o->err < 0 ? o->err : 0, NULL);
+		zr_local__op_done(op, bp->err, NULL);
 	}
 }
 
