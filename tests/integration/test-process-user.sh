@@ -23,6 +23,8 @@ run_ok "cat '$D/results/start'" >/dev/null
 W=$(ls -d "$DATA"/work/*/)
 wait_for "[ -s '$W/who' ]" 10 || fail "the server could not write in its work folder by its path"
 expect_eq "$(cat "$W/who")" nobody "the server's user"
+# `who` is written before `ls` runs: under load the list may come a moment later.
+wait_for "[ -s '$W/list' ]" 10 || fail "the server did not list <data>/work"
 expect_in "$(cat "$W/list")" "Permission denied" "the server lists <data>/work"
 expect_eq "$(stat -c %a "$DATA")" 711 "the data folder's mode"
 expect_eq "$(stat -c %a "$DATA/work")" 711 "the work folder's parent's mode"
