@@ -19,7 +19,8 @@
 # blueprint in alternating order; the medians are printed, then a line
 #     medians CREATE_S REAPPLY_S BASE_S CREATE_FSYNCS REAPPLY_FSYNCS BASE_FSYNCS
 # for run.sh. BP_PERF=create (or reapply, base) records that step with `perf record -g` on the
-# robot into BP_PERF_OUT (./bench-blueprint.perf) instead of counting its fsyncs.
+# robot into BP_PERF_OUT (./bench-blueprint.perf) instead of counting its fsyncs. BP_WALK=1 also
+# times `find` and `ls -R` over the mount after the re-apply (logged, not in the medians).
 set -euo pipefail
 
 # BP_N (N's alias): 10000 measures the scale of issue 14's bench (test-blueprint-bad).
@@ -149,6 +150,13 @@ print("%.3f" % (time.perf_counter() - t0))
 PY
 }
 
+# walk_s CMD...: runs CMD (its output counted, not kept); prints its seconds.
+walk_s() {
+	local t0=$EPOCHREALTIME lines
+	lines=$("$@" 2>/dev/null | wc -l)
+	awk -v a="$t0" -v b="$EPOCHREALTIME" -v l="$lines" 'BEGIN { printf "%.3f (%d lines)", b - a, l }'
+}
+
 log() {
 	printf '%s  %s\n' "$(date +%T)" "$*" >&2
 }
@@ -195,6 +203,10 @@ for ((r = 0; r < rounds; r++)); do
 		measure base baseline
 	fi
 	measure reapply apply_bp unchanged
+	if [[ -n ${BP_WALK:-} ]]; then
+		# The tree of N services: children/ and consumers/ listings in each service's folder.
+		log "find over the mount: $(walk_s find "$mnt") s; ls -R: $(walk_s ls -R "$mnt") s"
+	fi
 	stop_robot
 done
 
