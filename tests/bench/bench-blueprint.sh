@@ -15,13 +15,16 @@
 #
 #     ZROBOT=build/fs/zrobot bash tests/bench/bench-blueprint.sh
 #
-# Environment: N (1000) services; COUNTER (perf or strace: how fsyncs are counted); ROUNDS (3): each round a fresh robot, the baseline and the
+# Environment: N or BP_N (1000) services; COUNTER (perf or strace: how fsyncs are counted); ROUNDS (3): each round a fresh robot, the baseline and the
 # blueprint in alternating order; the medians are printed, then a line
 #     medians CREATE_S REAPPLY_S BASE_S CREATE_FSYNCS REAPPLY_FSYNCS BASE_FSYNCS
-# for run.sh.
+# for run.sh. BP_PERF=create (or reapply, base) records that step with `perf record -g` on the
+# robot into BP_PERF_OUT (./bench-blueprint.perf) instead of counting its fsyncs. BP_WALK=1 also
+# times `find` and `ls -R` over the mount after the re-apply (logged, not in the medians).
 set -euo pipefail
 
-n=${N:-1000}
+# BP_N (N's alias): 10000 measures the scale of issue 14's bench (test-blueprint-bad).
+n=${BP_N:-${N:-1000}}
 rounds=${ROUNDS:-3}
 
 # shellcheck source=lib.sh
@@ -147,6 +150,13 @@ print("%.3f" % (time.perf_counter() - t0))
 PY
 }
 
+# walk_s CMD...: runs CMD (its output counted, not kept); prints its seconds.
+walk_s() {
+	local t0=$EPOCHREALTIME lines
+	lines=$("$@" 2>/dev/null | wc -l)
+	awk -v a="$t0" -v b="$EPOCHREALTIME" -v l="$lines" 'BEGIN { printf "%.3f (%d lines)", b - a, l }'
+}
+
 log() {
 	printf '%s  %s\n' "$(date +%T)" "$*" >&2
 }
@@ -154,11 +164,25 @@ log() {
 # measure NAME CMD...: runs CMD while counting fsyncs; appends its seconds to $tmp/NAME.s and
 # the count to $tmp/NAME.f.
 measure() {
-	local name=$1 s
+	local name=$1 s rec=
 	shift
-	count_start
+	if [[ ${BP_PERF:-} == "$name" ]]; then
+		# A profile of this step instead of the fsync count (the two perf sessions would share).
+		perf record -g -p "$robot_pid" -o "${BP_PERF_OUT:-$PWD/bench-blueprint.perf}" \
+			>/dev/null 2>&1 &
+		rec=$!
+		sleep 1
+	else
+		count_start
+	fi
 	s=$("$@") || bench_die "$name failed: $s"
-	count_stop
+	if [[ -n $rec ]]; then
+		kill -INT "$rec" 2>/dev/null || true
+		wait "$rec" 2>/dev/null || true
+		count=
+	else
+		count_stop
+	fi
 	echo "$s" >>"$tmp/$name.s"
 	echo "$count" >>"$tmp/$name.f"
 	log "$name: $s s, ${count:-?} fsyncs"
@@ -179,6 +203,10 @@ for ((r = 0; r < rounds; r++)); do
 		measure base baseline
 	fi
 	measure reapply apply_bp unchanged
+	if [[ -n ${BP_WALK:-} ]]; then
+		# The tree of N services: children/ and consumers/ listings in each service's folder.
+		log "find over the mount: $(walk_s find "$mnt") s; ls -R: $(walk_s ls -R "$mnt") s"
+	fi
 	stop_robot
 done
 
