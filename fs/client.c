@@ -20,7 +20,7 @@
 
 #define READ_MAX (16u << 20)
 
-static int read_fd(int fd, struct zr_buf *b, size_t max)
+int zr_client_read_fd(int fd, struct zr_buf *b, size_t max)
 {
 	char chunk[65536];
 	for (;;) {
@@ -40,12 +40,13 @@ static int read_fd(int fd, struct zr_buf *b, size_t max)
 	}
 }
 
-static char *read_token(const char *file)
+char *zr_client_read_token(const char *file)
 {
 	struct zr_buf b = {0};
-	int fd = open(file, O_RDONLY | O_CLOEXEC);
-	int err = fd < 0 ? -errno : read_fd(fd, &b, 4096);
-	if (fd >= 0) {
+	bool in = strcmp(file, "-") == 0; /* "-": stdin, as zrobot apply always took it */
+	int fd = in ? STDIN_FILENO : open(file, O_RDONLY | O_CLOEXEC);
+	int err = fd < 0 ? -errno : zr_client_read_fd(fd, &b, 4096);
+	if (fd >= 0 && !in) {
 		close(fd);
 	}
 	if (err < 0 || !b.data) {
@@ -86,7 +87,7 @@ int zr_client_open(struct zr_client *c, int *argc, char **argv)
 			n--;
 		}
 		c->url = strndup(url, n);
-		c->token = read_token(token_file);
+		c->token = zr_client_read_token(token_file);
 		c->shown = zr_url_redact(url);
 		if (!c->token) {
 			fprintf(stderr, "zrobot: cannot read a token from %s\n", token_file);
@@ -217,7 +218,7 @@ int zr_client_read(struct zr_client *c, const char *path, struct zr_buf *out)
 	if (fd < 0) {
 		return -errno;
 	}
-	int err = read_fd(fd, out, READ_MAX);
+	int err = zr_client_read_fd(fd, out, READ_MAX);
 	close(fd);
 	return err;
 }
@@ -390,7 +391,7 @@ int zr_client_act(struct zr_client *c, const char *path, const char *payload,
 	if (on_queued) {
 		on_queued(0, data);
 	}
-	err = read_fd(fd, out, READ_MAX);
+	err = zr_client_read_fd(fd, out, READ_MAX);
 	close(fd);
 	*state = strdup(err < 0 ? errno_state(err) : "ok");
 	return *state ? 0 : -ENOMEM;

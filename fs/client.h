@@ -21,6 +21,11 @@ struct zr_client {
 int zr_client_open(struct zr_client *c, int *argc, char **argv);
 void zr_client_close(struct zr_client *c);
 
+/* All of fd into b, at most max bytes (-E2BIG past it); EINTR retried. */
+int zr_client_read_fd(int fd, struct zr_buf *b, size_t max);
+/* The token in file ("-": stdin): its first line (owned), or NULL when it cannot be read. */
+char *zr_client_read_token(const char *file);
+
 /* The whole file at path into out; at most 16 MiB. Over HTTP, a 4xx/5xx answer's errno. */
 int zr_client_read(struct zr_client *c, const char *path, struct zr_buf *out);
 /* The names in the directory at path, sorted, without "." and "..": a NULL-terminated array
