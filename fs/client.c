@@ -415,7 +415,8 @@ int zr_client_follow(struct zr_client *c, const char *path,
 				snprintf(query, sizeof(query), "?after=%ld&wait=30", after);
 			}
 			int err = request(c, path, query, NULL, &a);
-			bool go = err == 0 && (a.body.len == 0 || on_text(a.body.data, a.body.len, data));
+			bool go = err == 0 &&
+				  (a.body.len == 0 || on_text(a.body.data, a.body.len, data));
 			if (a.lines >= 0) {
 				after = a.lines;
 			} else if (err == 0) {

@@ -343,8 +343,8 @@ static json_t *task_json(const struct task *t)
 			      t->finished && *t->finished ? t->finished : NULL);
 	if (o) {
 		/* Rounded to milliseconds, as @robot/info's times are. */
-		(void)json_object_set_new(o, "duration",
-					  d < 0 ? json_null() : json_real((double)(long)(d * 1000) / 1000));
+		json_t *ms = d < 0 ? json_null() : json_real((double)(long)(d * 1000) / 1000);
+		(void)json_object_set_new(o, "duration", ms);
 	}
 	return o;
 }
@@ -546,7 +546,8 @@ static int status_one(struct cli *x, const char *svc)
 			}
 		}
 		if (o) {
-			(void)json_object_set_new(o, "state", state ? lines_json(state) : json_null());
+			(void)json_object_set_new(o, "state",
+						  state ? lines_json(state) : json_null());
 			(void)json_object_set_new(o, "process_status",
 						  proc ? lines_json(proc) : json_null());
 			(void)json_object_set_new(o, "lasterror", lasterror && *lasterror
@@ -698,6 +699,7 @@ struct progress {
 	_Atomic long id;    /* the task's, once known */
 	_Atomic bool done;
 	bool drawn;
+	char last[64];      /* the progress drawn last: redrawn only when it changes */
 	pthread_t thread;
 };
 
@@ -741,7 +743,9 @@ static void *progress_main(void *data)
 		snprintf(dir, sizeof(dir), "%s/tasks/%ld", p->svc, (long)p->id);
 		_cleanup_free_ char *text = p->id ? read_text(p->x, "%s/%s", dir, "progress") : NULL;
 		double done, total;
-		if (!p->done && text && sscanf(text, "%lf %lf", &done, &total) == 2 && total > 0) {
+		if (!p->done && text && strcmp(text, p->last) != 0 &&
+		    sscanf(text, "%lf %lf", &done, &total) == 2 && total > 0) {
+			snprintf(p->last, sizeof(p->last), "%s", text);
 			int width = 30, fill = (int)(done / total * width);
 			fill = fill < 0 ? 0 : fill > width ? width : fill;
 			fprintf(stderr, "\r[%.*s%*s] %3.0f%%", fill, "##############################",
@@ -761,7 +765,8 @@ static int payload_line(char **words, int n, struct zr_buf *out)
 			fprintf(stderr, "zrobot: '%s' is not KEY=VALUE\n", words[i]);
 			return -EINVAL;
 		}
-		if (zr_buf_printf(out, "%s%.*s'", i ? " " : "", (int)(eq - words[i] + 1), words[i]) < 0) {
+		int key_len = (int)(eq - words[i] + 1); /* with its '=' */
+		if (zr_buf_printf(out, "%s%.*s'", i ? " " : "", key_len, words[i]) < 0) {
 			return -ENOMEM;
 		}
 		for (const char *v = eq + 1; *v; v++) {
@@ -822,7 +827,8 @@ int zr_cmd_do(int argc, char **argv)
 	if (err < 0) {
 		fprintf(stderr, "zrobot: cannot queue %s on %s: %s\n", action, svc, strerror(-err));
 		/* The robot's reason, when the mount gave only an errno. */
-		_cleanup_free_ char *why = x.c.mount ? read_text(&x, "%s/%s", svc, "lasterror") : NULL;
+		_cleanup_free_ char *why =
+			x.c.mount ? read_text(&x, "%s/%s", svc, "lasterror") : NULL;
 		if (why && *why && err != -ENOENT) {
 			fprintf(stderr, "zrobot: %s\n", why);
 		}
@@ -841,7 +847,8 @@ int zr_cmd_do(int argc, char **argv)
 		status = 0;
 	} else {
 		const char *col = isatty(STDERR_FILENO) == 1 ? "\033[31m" : "";
-		fprintf(stderr, "zrobot: %s on %s: %s%s%s\n", action, svc, col, state, color_end(col));
+		fprintf(stderr, "zrobot: %s on %s: %s%s%s\n", action, svc, col, state,
+			color_end(col));
 		if (result.len > 0) {
 			(void)fwrite(result.data, 1, result.len, stderr);
 		}

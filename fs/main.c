@@ -89,8 +89,9 @@ int main(int argc, char **argv)
 	/* Their options may come before the command too (zrobot --mount DIR ls): the command
 	 * word is taken out and the rest passed on. */
 	int at = 1;
-	while (at + 1 < argc && (strcmp(argv[at], "--mount") == 0 || strcmp(argv[at], "--url") == 0 ||
-				 strcmp(argv[at], "--token-file") == 0)) {
+	while (at + 1 < argc &&
+	       (strcmp(argv[at], "--mount") == 0 || strcmp(argv[at], "--url") == 0 ||
+		strcmp(argv[at], "--token-file") == 0)) {
 		at += 2;
 	}
 	for (size_t c = 0; at < argc && c < sizeof(clients) / sizeof(clients[0]); c++) {

@@ -7,7 +7,7 @@
 
 mk_t
 mk_template "$TPL" p '{"name": "p", "version": "2.1.0", "actions": {"work": {}}}'
-mk_action "$TPL/p" work 'echo "progress 1 2" >&2; sleep 0.5; echo done'
+mk_action "$TPL/p" work 'echo "progress 1 2" >&3; sleep 1; echo "progress 2 2" >&3; echo done'
 zr_start_http
 printf '%s\n' "$ADMIN" >"$TMP/admin.token"
 HTTPARGS=(--url "$URL" --token-file "$TMP/admin.token")
@@ -57,6 +57,19 @@ expect_in "$(cat "$TMP/zr.err")" "boom: failed on purpose" "do --url fail: the e
 zr do p/x work --mount "$MNT"
 expect_eq "$(cat "$TMP/zr.out")" "done" "do of an action without args"
 ok "zrobot do: result on stdout, exit 0/1 by the task, errors on stderr, --json, --url"
+
+# On a terminal (script(1) gives one), a progress bar on stderr from tasks/<id>/progress; the
+# task reports 1 of 2 and then waits a second, five times the bar's polling interval.
+if command -v script >/dev/null 2>&1; then
+	for how in mount url; do
+		if [ $how = mount ]; then args="--mount $MNT"; else args="--url $URL --token-file $TMP/admin.token"; fi
+		timeout -k 2 60 script -qec "$ZROBOT do p/x work $args" "$TMP/tty.$how" >/dev/null ||
+			fail "do on a terminal ($how): $(cat -v "$TMP/tty.$how")"
+		expect_in "$(cat -v "$TMP/tty.$how")" "]  50%" "do on a terminal ($how): the progress bar"
+		expect_in "$(cat "$TMP/tty.$how")" "done" "do on a terminal ($how): the result"
+	done
+	ok "zrobot do on a terminal: a progress bar (mount and --url)"
+fi
 
 zr tasks t/a --mount "$MNT"
 expect_eq "$ZS" 0 "tasks ($(cat "$TMP/zr.err"))"
