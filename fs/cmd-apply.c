@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "blueprint.h"
+#include "client.h"
 #include "cmd.h"
 #include "options.h"
 #include "util/buf.h"
@@ -31,37 +32,13 @@ static char *default_mount(void)
 	return zr_options_default_path("/zr", "zr");
 }
 
-/* Reads all of fd into b, at most max bytes: -E2BIG past it. */
-static int read_fd(int fd, struct zr_buf *b, size_t max)
-{
-	char chunk[65536];
-	for (;;) {
-		ssize_t n = read(fd, chunk, sizeof(chunk));
-		if (n < 0 && errno == EINTR) {
-			continue;
-		}
-		if (n < 0) {
-			return -errno;
-		}
-		if (n == 0) {
-			return 0;
-		}
-		if (b->len + (size_t)n > max) {
-			return -E2BIG;
-		}
-		if (zr_buf_append(b, chunk, (size_t)n) < 0) {
-			return -ENOMEM;
-		}
-	}
-}
-
 static int read_path(const char *path, struct zr_buf *b, size_t max)
 {
 	int fd = strcmp(path, "-") == 0 ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		return -errno;
 	}
-	int err = read_fd(fd, b, max);
+	int err = zr_client_read_fd(fd, b, max);
 	if (fd != STDIN_FILENO) {
 		close(fd);
 	}
@@ -215,7 +192,7 @@ static int apply_mount(const struct apply_args *a, const struct zr_buf *text, bo
 		fprintf(stderr, "zrobot: cannot send the blueprint to %s: %s\n", path, strerror(-err));
 		goto out;
 	}
-	err = read_fd(fd, &out, SIZE_MAX);
+	err = zr_client_read_fd(fd, &out, SIZE_MAX);
 	print_outcome(out.data ? out.data : "", out.len, tty);
 	if (err < 0 && out.len == 0) {
 		fprintf(stderr, "zrobot: cannot apply the blueprint through %s: %s\n", path,
@@ -234,19 +211,6 @@ out:
 static size_t on_body(char *p, size_t size, size_t n, void *data)
 {
 	return zr_buf_append(data, p, size * n) < 0 ? 0 : size * n;
-}
-
-/* The token in file (its first line). */
-static char *read_token(const char *file)
-{
-	struct zr_buf b = {0};
-	if (read_path(file, &b, 4096) < 0 || !b.data) {
-		zr_buf_done(&b);
-		return NULL;
-	}
-	char *tok = zr_buf_steal(&b);
-	tok[strcspn(tok, "\r\n")] = '\0';
-	return tok;
 }
 
 /* The outcome JSON as the mount's lines: "verb path", "queued path action task N", "failed
@@ -284,7 +248,7 @@ static void print_json_outcome(const json_t *o, bool tty)
 /* Over HTTP: POST /v1/@robot/blueprint, the options as query parameters. */
 static int apply_http(const struct apply_args *a, const struct zr_buf *text, bool tty)
 {
-	_cleanup_free_ char *token = read_token(a->token_file);
+	_cleanup_free_ char *token = zr_client_read_token(a->token_file);
 	_cleanup_free_ char *url = NULL, *auth = NULL;
 	const char *base = a->url;
 	size_t blen = strlen(base);

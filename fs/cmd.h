@@ -19,6 +19,15 @@ int zr_cmd_apply(int argc, char **argv);
 int zr_cmd_export(int argc, char **argv);
 /* zrobot graph [--mount DIR]: @robot/graph, Graphviz dot. */
 int zr_cmd_graph(int argc, char **argv);
+/* The operator's commands (cmd-status.c), each with --json and [--mount DIR | --url URL
+ * --token-file F] anywhere: zrobot ls (one T/S a line), status [T/S] (a table, or one service
+ * in full), logs [-f] T/S, do T/S ACTION [KEY=VALUE...] (the result on stdout; 0 when the task
+ * is ok, 1 otherwise) and tasks T/S. */
+int zr_cmd_ls(int argc, char **argv);
+int zr_cmd_status(int argc, char **argv);
+int zr_cmd_logs(int argc, char **argv);
+int zr_cmd_do(int argc, char **argv);
+int zr_cmd_tasks(int argc, char **argv);
 
 /* Each subcommand's usage, to f: stdout for `zrobot COMMAND --help`, stderr on a usage error.
  * (run's is zr_options_usage, options.h.) */
@@ -28,3 +37,8 @@ void zr_cmd_template_usage(FILE *f);
 void zr_cmd_apply_usage(FILE *f);
 void zr_cmd_export_usage(FILE *f);
 void zr_cmd_graph_usage(FILE *f);
+void zr_cmd_ls_usage(FILE *f);
+void zr_cmd_status_usage(FILE *f);
+void zr_cmd_logs_usage(FILE *f);
+void zr_cmd_do_usage(FILE *f);
+void zr_cmd_tasks_usage(FILE *f);

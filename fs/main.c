@@ -21,6 +21,11 @@ static int command_help(int argc, char **argv)
 		{"apply", zr_cmd_apply_usage},
 		{"export", zr_cmd_export_usage},
 		{"graph", zr_cmd_graph_usage},
+		{"ls", zr_cmd_ls_usage},
+		{"status", zr_cmd_status_usage},
+		{"logs", zr_cmd_logs_usage},
+		{"do", zr_cmd_do_usage},
+		{"tasks", zr_cmd_tasks_usage},
 	};
 	for (size_t c = 0; argc >= 3 && c < sizeof(commands) / sizeof(commands[0]); c++) {
 		if (strcmp(argv[1], commands[c].name) != 0) {
@@ -73,6 +78,27 @@ int main(int argc, char **argv)
 	}
 	if (argc >= 2 && strcmp(argv[1], "graph") == 0) {
 		return zr_cmd_graph(argc - 2, argv + 2);
+	}
+	static const struct {
+		const char *name;
+		int (*run)(int argc, char **argv);
+	} clients[] = {
+		{"ls", zr_cmd_ls},     {"status", zr_cmd_status}, {"logs", zr_cmd_logs},
+		{"do", zr_cmd_do},     {"tasks", zr_cmd_tasks},
+	};
+	/* Their options may come before the command too (zrobot --mount DIR ls): the command
+	 * word is taken out and the rest passed on. */
+	int at = 1;
+	while (at + 1 < argc &&
+	       (strcmp(argv[at], "--mount") == 0 || strcmp(argv[at], "--url") == 0 ||
+		strcmp(argv[at], "--token-file") == 0)) {
+		at += 2;
+	}
+	for (size_t c = 0; at < argc && c < sizeof(clients) / sizeof(clients[0]); c++) {
+		if (strcmp(argv[at], clients[c].name) == 0) {
+			memmove(argv + at, argv + at + 1, (size_t)(argc - at) * sizeof(*argv));
+			return clients[c].run(argc - 2, argv + 1);
+		}
 	}
 	zr_options_usage(stderr);
 	return 2;
