@@ -1,7 +1,8 @@
 #!/bin/bash
 # Editors that save by rename (issue 15 item 6): a temporary file created in a service folder
-# and renamed over data is applied as one data write (sed -i, vim with backupcopy=no, python's
-# NamedTemporaryFile + os.replace); an invalid one fails the rename with EINVAL, data unchanged,
+# and renamed over data is applied as one data write (sed -i, python's NamedTemporaryFile +
+# os.replace, mv; vim with backupcopy=no is checked too, though this vim writes data in place);
+# an invalid one fails the rename with EINVAL, data unchanged,
 # the temporary gone and the reason in lasterror; renames onto anything else, of data itself,
 # and temporaries elsewhere are refused; temporaries are never listed and go after a close.
 . "$(dirname "$0")/lib.sh"
@@ -34,6 +35,13 @@ with tempfile.NamedTemporaryFile("w", dir=d, delete=False) as f:
 PY
 expect_eq "$(json "$S/data" 'j')" '{"count": 3, "greeting": "atomic"}' "data after os.replace"
 ok "NamedTemporaryFile(dir=...) + os.replace applies the new data"
+
+# mv of a file made in the folder (coreutils tries RENAME_NOREPLACE first: EEXIST, then renames).
+echo '{"greeting": "moved", "count": 4}' >"$S/new.json" || fail "echo > a new file in the folder"
+timeout 20 mv "$S/new.json" "$S/data" || fail "mv new.json data"
+expect_eq "$(json "$S/data" 'j')" '{"count": 4, "greeting": "moved"}' "data after mv"
+[ ! -e "$S/new.json" ] || fail "new.json still there after mv"
+ok "mv of a new file over data applies it"
 
 # Refused: invalid JSON and invalid data fail the rename with EINVAL; the temporary goes.
 before=$(rcat "$S/data")
