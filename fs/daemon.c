@@ -328,6 +328,7 @@ int zr_daemon_run(const char *mount, const char *data)
 		.mount = mount,
 		.allow_other = arg_allow_other,
 		.auto_unmount = arg_auto_unmount,
+		.data_max = (size_t)arg_http_body_max,
 		.requests = zr_robot_fuse_requests(d.robot),
 	};
 	if (zr_fs_create(&d.loop, &fcfg, &d.fs) < 0 ||

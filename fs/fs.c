@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "notify.h"
+#include "temp.h"
 #include "tree.h"
 #include "util/list.h"
 #include "util/log.h"
@@ -25,6 +26,9 @@
 #define ATTR_TIMEOUT 1.0
 /* The number libfuse gives an entry it has no inode for (d_ino of a plain readdir). */
 #define UNKNOWN_INO 0xffffffffu
+/* The largest temporary when the robot gives no data limit (zrobot mount): --http-max-body's
+ * default. */
+#define TEMP_MAX_DEFAULT (1024 * 1024)
 
 struct zr_fs {
 	uv_loop_t *loop;
@@ -33,6 +37,7 @@ struct zr_fs {
 	struct fuse_session *se;
 	struct zr_tree *tree;
 	struct zr_notifier *notifier;
+	struct zr_temps *temps; /* editors' temporaries (temp.h) */
 	uv_poll_t poll;
 	bool polling;
 	bool mounted;
@@ -69,6 +74,12 @@ static void req_actor(fuse_req_t req, struct zr_actor *ret)
 	zr_actor_local(ctx ? ctx->uid : 0, req_fs(req)->uid, ret);
 }
 
+static uid_t req_uid(fuse_req_t req)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	return ctx ? ctx->uid : 0;
+}
+
 static void to_stat(const struct zr_fs *fs, const struct zr_tree_attr *a, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
@@ -96,7 +107,9 @@ static void to_entry(const struct zr_fs *fs, const struct zr_tree_attr *a, struc
 	e->ino = a->ino;
 	e->generation = 1;
 	to_stat(fs, a, &e->attr);
-	e->entry_timeout = ENTRY_TIMEOUT;
+	/* A temporary's name is private to its creator (temp.h): the kernel shares names between
+	 * users, so it must ask again each time. */
+	e->entry_timeout = zr_temp_is_ino(a->ino) ? 0 : ENTRY_TIMEOUT;
 	e->attr_timeout = attr_timeout(a);
 }
 
@@ -149,14 +162,307 @@ static void on_attr(int err, const struct zr_tree_attr *a, void *data)
 	fuse_reply_attr(data, &st, attr_timeout(a));
 }
 
+/* ---- editors' temporaries (temp.h) ----
+ *
+ * sed -i, vim (backupcopy=no) and python's atomic-write idiom write a new file next to data and
+ * rename it over data. A temporary lives here in the front end, not in the tree: only FUSE
+ * has editors, and the rename hands its bytes to the tree as what it already knows, one data
+ * write by the renaming user (open, write, close), so validation, the role model, lasterror
+ * and durability are exactly a data write's. */
+
+static void reply_temp_entry(fuse_req_t req, struct zr_temp *t)
+{
+	struct zr_tree_attr a;
+	zr_temp_attr(t, &a);
+	reply_entry(req, &a);
+}
+
+static void reply_temp_attr(fuse_req_t req, const struct zr_temp *t)
+{
+	struct zr_tree_attr a;
+	struct stat st;
+	zr_temp_attr(t, &a);
+	to_stat(req_fs(req), &a, &st);
+	fuse_reply_attr(req, &st, 0);
+}
+
+/* create(2) in a folder: a temporary when the folder is a service's (it has a data file) and
+ * the name is free; files are made by the robot only anywhere else (EPERM, as before). */
+struct create_ctx {
+	fuse_req_t req;
+	struct fuse_file_info fi;
+	uint64_t parent;
+	char *name;
+};
+
+static void create_ctx_free(struct create_ctx *c)
+{
+	free(c->name);
+	free(c);
+}
+
+static void on_create_data(int err, const struct zr_tree_attr *a, void *data)
+{
+	struct create_ctx *c = data;
+	struct zr_fs *fs = req_fs(c->req);
+	struct zr_temp *t;
+	bool service = err == 0 && S_ISREG(a->mode);
+	if (err == 0) {
+		zr_tree_forget(fs->tree, a->ino, 1);
+	}
+	if (!service) {
+		fuse_reply_err(c->req, err == -ENOENT || err == 0 ? EPERM : -err);
+	} else if ((err = zr_temps_add(fs->temps, c->parent, c->name, req_uid(c->req), &t)) < 0) {
+		fuse_reply_err(c->req, -err);
+	} else {
+		struct fuse_entry_param e;
+		struct zr_tree_attr ta;
+		zr_temp_attr(t, &ta);
+		to_entry(fs, &ta, &e);
+		c->fi.fh = (uint64_t)(uintptr_t)t;
+		c->fi.direct_io = 1;
+		if (fuse_reply_create(c->req, &e, &c->fi) == -ENOENT) {
+			/* Interrupted: nobody holds it, nobody will rename it. */
+			zr_temp_drop(t);
+			zr_temp_unref(t);
+		}
+	}
+	create_ctx_free(c);
+}
+
+static void on_create_name(int err, const struct zr_tree_attr *a, void *data)
+{
+	struct create_ctx *c = data;
+	struct zr_fs *fs = req_fs(c->req);
+	if (err == 0) {
+		zr_tree_forget(fs->tree, a->ino, 1);
+		err = -EEXIST;
+	}
+	if (err != -ENOENT) {
+		fuse_reply_err(c->req, -err);
+		create_ctx_free(c);
+		return;
+	}
+	zr_tree_lookup(fs->tree, c->parent, "data", on_create_data, c);
+}
+
+static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		      struct fuse_file_info *fi)
+{
+	struct create_ctx *c = calloc(1, sizeof(*c));
+	(void)mode; /* always 0600: the bytes are meant for data, which is 0600 */
+	if (!c || !(c->name = strdup(name))) {
+		free(c);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	c->req = req;
+	c->fi = *fi;
+	c->parent = parent;
+	/* The tree's own names first: a temporary never hides one. */
+	zr_tree_lookup(req_fs(req)->tree, parent, name, on_create_name, c);
+}
+
+/* rename(2) of a temporary over its folder's data: one data write, then the temporary goes,
+ * applied or refused (the refusal's reason is in lasterror, as for any data write). */
+struct apply_ctx {
+	fuse_req_t req;
+	struct zr_fs *fs;
+	struct zr_temp *temp;
+	struct zr_actor who;
+	uint64_t ino; /* data's, counted */
+	struct zr_handle *h;
+	int err;
+};
+
+static void apply_finish(struct apply_ctx *c)
+{
+	if (c->h) {
+		zr_tree_release(c->fs->tree, c->h);
+	}
+	if (c->ino) {
+		zr_tree_forget(c->fs->tree, c->ino, 1);
+	}
+	zr_temp_unref(c->temp);
+	fuse_reply_err(c->req, -c->err);
+	free(c);
+}
+
+static void on_apply_flushed(ssize_t result, const struct zr_tree_attr *a, void *data)
+{
+	struct apply_ctx *c = data;
+	(void)a;
+	c->err = result < 0 ? (int)result : 0;
+	apply_finish(c);
+}
+
+static void on_apply_written(ssize_t result, const struct zr_tree_attr *a, void *data)
+{
+	struct apply_ctx *c = data;
+	(void)a;
+	if (result < 0) {
+		c->err = (int)result;
+		apply_finish(c);
+		return;
+	}
+	/* A body the write did not apply at once (not whole JSON) is applied, or refused, here. */
+	zr_tree_flush(c->fs->tree, c->h, on_apply_flushed, c);
+}
+
+static void on_apply_open(int err, struct zr_handle *h, const struct zr_tree_attr *a, void *data)
+{
+	struct apply_ctx *c = data;
+	size_t len;
+	const char *buf;
+	(void)a;
+	if (err < 0) {
+		c->err = err;
+		apply_finish(c);
+		return;
+	}
+	c->h = h;
+	buf = zr_temp_data(c->temp, &len);
+	zr_tree_write(c->fs->tree, h, buf, len, 0, on_apply_written, c);
+}
+
+static void on_apply_data(int err, const struct zr_tree_attr *a, void *data)
+{
+	struct apply_ctx *c = data;
+	if (err == 0) {
+		c->ino = a->ino;
+		err = S_ISREG(a->mode) ? 0 : -EPERM;
+	}
+	if (err < 0) {
+		c->err = err;
+		apply_finish(c);
+		return;
+	}
+	zr_tree_open_as(c->fs->tree, c->ino, O_WRONLY, &c->who, on_apply_open, c);
+}
+
+/* Handles rename(2) when its source is the caller's temporary; false when it is not one. */
+static bool temp_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+			const char *newname, unsigned int flags)
+{
+	struct zr_fs *fs = req_fs(req);
+	struct zr_temp *t = zr_temps_find(fs->temps, parent, name, req_uid(req));
+	struct apply_ctx *c;
+	if (!t) {
+		return false;
+	}
+	/* Only over its own folder's data; the temporary stays, for a rename that makes sense. */
+	if (newparent != parent || strcmp(newname, "data") != 0) {
+		fuse_reply_err(req, EPERM);
+		return true;
+	}
+	if (flags & RENAME_EXCHANGE) {
+		fuse_reply_err(req, EINVAL);
+		return true;
+	}
+	if (flags & RENAME_NOREPLACE) {
+		fuse_reply_err(req, EEXIST); /* data is always there (mv then renames plainly) */
+		return true;
+	}
+	if (!(c = calloc(1, sizeof(*c)))) {
+		fuse_reply_err(req, ENOMEM);
+		return true;
+	}
+	c->req = req;
+	c->fs = fs;
+	c->temp = t;
+	req_actor(req, &c->who);
+	/* Out of the names now: a second rename of it finds nothing; its bytes stay while held. */
+	zr_temp_ref(t);
+	zr_temp_drop(t);
+	zr_tree_lookup(fs->tree, parent, "data", on_apply_data, c);
+	return true;
+}
+
+static void temp_setattr(fuse_req_t req, struct zr_temp *t, const struct stat *attr, int to_set)
+{
+	int err;
+	/* sed -i copies data's owner and mode onto its temporary, vim may set times: harmless,
+	 * and ignored (the bytes go to data, whose mode and owner are the robot's). */
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		err = zr_temp_truncate(t, (uint64_t)attr->st_size);
+		if (err < 0) {
+			fuse_reply_err(req, -err);
+			return;
+		}
+	}
+	reply_temp_attr(req, t);
+}
+
+static void temp_open(fuse_req_t req, struct zr_temp *t, struct fuse_file_info *fi)
+{
+	if (zr_temp_uid(t) != req_uid(req)) {
+		fuse_reply_err(req, EACCES);
+		return;
+	}
+	if (fi->flags & O_TRUNC) {
+		(void)zr_temp_truncate(t, 0);
+	}
+	zr_temp_ref(t);
+	fi->fh = (uint64_t)(uintptr_t)t;
+	fi->direct_io = 1;
+	if (fuse_reply_open(req, fi) == -ENOENT) {
+		zr_temp_unref(t);
+	}
+}
+
+static void temp_read(fuse_req_t req, struct zr_temp *t, size_t size, off_t off)
+{
+	size_t len;
+	const char *buf = zr_temp_data(t, &len);
+	if ((uint64_t)off >= len) {
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	fuse_reply_buf(req, buf + off, size < len - (size_t)off ? size : len - (size_t)off);
+}
+
+static void temp_write(fuse_req_t req, struct zr_temp *t, const char *buf, size_t size, off_t off)
+{
+	ssize_t n = zr_temp_write(t, buf, size, (uint64_t)off);
+	if (n < 0) {
+		fuse_reply_err(req, (int)-n);
+	} else {
+		fuse_reply_write(req, (size_t)n);
+	}
+}
+
+static struct zr_temp *fi_temp(const struct fuse_file_info *fi)
+{
+	return (struct zr_temp *)(uintptr_t)fi->fh;
+}
+
+static void temp_getattr(fuse_req_t req, fuse_ino_t ino)
+{
+	struct zr_temp *t = zr_temps_get(req_fs(req)->temps, ino);
+	if (!t) {
+		fuse_reply_err(req, ENOENT);
+	} else {
+		reply_temp_attr(req, t);
+	}
+}
+
+/* ---- requests ---- */
+
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
+	struct zr_temp *t = zr_temps_find(req_fs(req)->temps, parent, name, req_uid(req));
+	if (t) {
+		reply_temp_entry(req, t);
+		return;
+	}
 	/* Answered at once for local nodes, when the listing is here for remote ones. */
 	zr_tree_lookup(req_fs(req)->tree, parent, name, on_entry, req);
 }
 
 static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
+	/* A temporary's references are not counted (it goes with its handles); the tree ignores
+	 * numbers it does not know. */
 	zr_tree_forget(req_fs(req)->tree, ino, nlookup);
 	fuse_reply_none(req);
 }
@@ -172,6 +478,10 @@ static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)fi;
+	if (zr_temp_is_ino(ino)) {
+		temp_getattr(req, ino);
+		return;
+	}
 	zr_tree_getattr(req_fs(req)->tree, ino, on_attr, req);
 }
 
@@ -193,6 +503,15 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		       struct fuse_file_info *fi)
 {
 	(void)fi;
+	if (zr_temp_is_ino(ino)) {
+		struct zr_temp *t = zr_temps_get(req_fs(req)->temps, ino);
+		if (!t) {
+			fuse_reply_err(req, ENOENT);
+		} else {
+			temp_setattr(req, t, attr, to_set);
+		}
+		return;
+	}
 	/* Only truncation (echo's O_TRUNC, truncate -s 0) is meaningful here; the times that
 	 * come with it are the robot's to keep. */
 	if (!(to_set & FUSE_SET_ATTR_SIZE) ||
@@ -244,15 +563,21 @@ static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 
 static void op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	(void)parent, (void)name;
+	struct zr_temp *t = zr_temps_find(req_fs(req)->temps, parent, name, req_uid(req));
+	if (t) {
+		zr_temp_drop(t); /* an editor's own temporary, given up */
+		fuse_reply_err(req, 0);
+		return;
+	}
 	fuse_reply_err(req, EPERM);
 }
 
 static void op_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
 		      const char *newname, unsigned int flags)
 {
-	(void)parent, (void)name, (void)newparent, (void)newname, (void)flags;
-	fuse_reply_err(req, EPERM);
+	if (!temp_rename(req, parent, name, newparent, newname, flags)) {
+		fuse_reply_err(req, EPERM);
+	}
 }
 
 static struct open_ctx *open_ctx_new(fuse_req_t req, const struct fuse_file_info *fi)
@@ -285,8 +610,18 @@ static void on_open(int err, struct zr_handle *h, const struct zr_tree_attr *a, 
 
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct open_ctx *c = open_ctx_new(req, fi);
+	struct open_ctx *c;
 	struct zr_actor who;
+	if (zr_temp_is_ino(ino)) {
+		struct zr_temp *t = zr_temps_get(req_fs(req)->temps, ino);
+		if (!t) {
+			fuse_reply_err(req, ENOENT);
+		} else {
+			temp_open(req, t, fi);
+		}
+		return;
+	}
+	c = open_ctx_new(req, fi);
 	req_actor(req, &who);
 	if (c) {
 		zr_tree_open_as(req_fs(req)->tree, ino, fi->flags, &who, on_open, c);
@@ -331,7 +666,11 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 	struct zr_fs *fs = req_fs(req);
 	struct read_ctx *rc = calloc(1, sizeof(*rc));
 	struct zr_tree_req *treq;
-	(void)ino;
+	if (zr_temp_is_ino(ino)) {
+		free(rc);
+		temp_read(req, fi_temp(fi), size, off);
+		return;
+	}
 	if (!rc) {
 		fuse_reply_err(req, ENOMEM);
 		return;
@@ -362,7 +701,10 @@ static void on_write_done(ssize_t result, const struct zr_tree_attr *a, void *da
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
-	(void)ino;
+	if (zr_temp_is_ino(ino)) {
+		temp_write(req, fi_temp(fi), buf, size, off);
+		return;
+	}
 	/* Answered once the task (or data) is durable: within a group commit, milliseconds. */
 	zr_tree_write(req_fs(req)->tree, (struct zr_handle *)(uintptr_t)fi->fh, buf, size, (uint64_t)off,
 		      on_write_done, req);
@@ -370,13 +712,20 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	(void)ino;
+	if (zr_temp_is_ino(ino)) {
+		fuse_reply_err(req, 0); /* its bytes are applied by the rename */
+		return;
+	}
 	zr_tree_flush(req_fs(req)->tree, (struct zr_handle *)(uintptr_t)fi->fh, on_status_done, req);
 }
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	(void)ino;
+	if (zr_temp_is_ino(ino)) {
+		zr_temp_unref(fi_temp(fi));
+		fuse_reply_err(req, 0);
+		return;
+	}
 	zr_tree_release(req_fs(req)->tree, (struct zr_handle *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
 }
@@ -520,6 +869,7 @@ static const struct fuse_lowlevel_ops ops = {
 	.setattr = op_setattr,
 	.readlink = op_readlink,
 	.mknod = op_mknod,
+	.create = op_create,
 	.mkdir = op_mkdir,
 	.unlink = op_unlink,
 	.rmdir = op_rmdir,
@@ -639,6 +989,11 @@ int zr_fs_create(uv_loop_t *loop, const struct zr_fs_config *cfg, struct zr_fs *
 	fs->uid = getuid();
 	fs->gid = getgid();
 	fs->cfg.mount = fs->mount;
+	if (zr_temps_create(loop, cfg->data_max ? cfg->data_max : TEMP_MAX_DEFAULT, &fs->temps) < 0) {
+		free(fs->mount);
+		free(fs);
+		return -ENOMEM;
+	}
 	zr_list_init(&fs->interrupted);
 	*ret = fs;
 	return 0;
@@ -707,6 +1062,7 @@ void zr_fs_destroy(struct zr_fs *fs)
 	}
 	free(fs->buf.mem);
 	free(fs->mount);
+	zr_temps_destroy(fs->temps);
 	if (fs->polling) {
 		fs->poll.data = fs;
 		uv_close((uv_handle_t *)&fs->poll, on_poll_closed);

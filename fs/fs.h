@@ -1,6 +1,7 @@
 /* The FUSE front end: serves a zr_tree at a mount point from the libuv loop. */
 #pragma once
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -12,6 +13,7 @@ struct zr_fs_config {
 	const char *mount;
 	bool allow_other;
 	bool auto_unmount;
+	size_t data_max;    /* the largest editor's temporary (temp.h); 0: --http-max-body's default */
 	uint64_t *requests; /* bumped once per FUSE request (metrics); may be NULL */
 };
 
