@@ -1,0 +1,136 @@
+#!/bin/bash
+# Attacks on blueprints (issue 14, README "Blueprints" and "Security"): a user token applying a
+# blueprint that updates, acts on, prunes, reparents or names as producer another token's
+# service is refused (422) and changes nothing; another token's stored blueprint text (it may
+# hold secrets) is not readable by a user token; a refused entry's error never quotes a secret
+# value; hostile texts (deep nesting, NUL bytes, invalid UTF-8, odd names) are refused without
+# a crash.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-http.sh"
+
+UA=bp-attacker-a-token-0123456789
+UB=bp-attacker-b-token-9876543210
+printf '%s\n%s\n' "$UA" "$UB" >"$TMP/tokens"
+PW=BpSeCrEt-pw-4711-xyzzy
+mk_template "$TPL" u '{"name": "u", "version": "1.0.0", "users": true,
+  "data": {"note": {"type": "string", "default": "none"},
+           "password": {"type": "string", "secret": true, "default": ""},
+           "pin": {"type": "integer", "secret": true, "default": 0}},
+  "actions": {"hello": {}}}'
+mk_action "$TPL/u" hello 'echo hi'
+mk_template "$TPL" uapp '{"name": "uapp", "version": "1.0.0", "users": true,
+  "consumes": {"host": {"template": "u"}}, "actions": {"hello": {}}}'
+mk_action "$TPL/uapp" hello 'echo hi'
+zr_start_http --token-file "$TMP/tokens" --allow-other
+P=/v1/@robot/blueprint
+
+# state: what must not change when a blueprint is refused.
+state() {
+	(cd "$MNT" && ls -d */*/ 2>/dev/null | grep -v '^@') | sort
+	for s in u/a1 u/b1; do
+		cat "$MNT/$s/data" "$MNT/$s/info" 2>/dev/null | grep -v '"last' ; echo
+		ls "$MNT/$s/tasks" "$MNT/$s/children" 2>/dev/null
+	done
+}
+
+# ---- A's services, applied as a stored blueprint named "shared" ----
+json_post "$UA" "$P?name=shared" "{\"services\": [{\"u/a1\": {\"password\": \"$PW\"}}]}"
+expect_eq "$HS" 200 "A applies its blueprint ($HB)"
+json_post "$UB" "$P?name=bee" '{"services": [{"u/b1": {}}]}'
+expect_eq "$HS" 200 "B applies its blueprint ($HB)"
+before=$(state)
+
+refused() { # refused MSG BLUEPRINT [QUERY]: B's blueprint is 422 and nothing changed.
+	json_post "$UB" "$P${3:-}" "$2"
+	expect_eq "$HS" 422 "$1: status ($HB)"
+	expect_eq "$(state)" "$before" "$1: the tree after the refusal"
+	expect_not_in "$HB" "$PW" "$1: the answer"
+}
+refused "B updates A's service" '{"services": [{"u/a1": {"note": "pwned"}}]}'
+refused "B queues an action on A's service" \
+	'{"actions": [{"template": "u", "service": "a1", "actions": ["hello"]}]}'
+refused "B lists its own service and A's in one action block" \
+	'{"services": [{"u/b1": {}}, {"u/a1": {"password": "'"$PW"'"}}], "actions": [{"actions": ["hello"]}]}'
+refused "B makes A's service its own's parent" \
+	'{"services": [{"template": "u", "name": "b1", "parent": "u/a1", "data": {}}]}'
+refused "B makes A's service a child of its own" '{"services": [{"u/b1": {}}], "children": {"u/b1": ["u/a1"]}}'
+refused "B makes its service a child of A's" '{"services": [{"u/b1": {}}], "children": {"u/a1": ["u/b1"]}}'
+refused "B names A's service as a producer" '{"services": [{"uapp/b2": {"host": "u/a1"}}]}'
+refused "B names A's service as the parent of a new one" \
+	'{"services": [{"template": "u", "name": "b3", "parent": "u/a1", "data": {}}]}'
+ok "a user token's blueprint may not update, act on, reparent or consume another's service (422)"
+
+# Prune under A's blueprint name: only B's own services could go; A's stays.
+json_post "$UB" "$P?name=shared&prune=1" '{"services": [{"u/b1": {}}]}'
+[ -d "$MNT/u/a1" ] || fail "B's prune under A's blueprint name deleted u/a1 ($HB)"
+[ "$HS" = 422 ] || [ "$HS" = 200 ] || fail "prune under another's name: status $HS ($HB)"
+expect_eq "$(json "$MNT/u/a1/data" 'j["note"]')" none "u/a1 after B's prune"
+ok "a prune under another token's blueprint name leaves that token's services ($HS)"
+
+# ---- stored blueprint texts hold data: a user token reads only its own ----
+http "$UB" GET /v1/@robot/blueprints/shared/content
+[ "$HS" = 403 ] || [ "$HS" = 404 ] || fail "B reads A's stored blueprint: status $HS"
+expect_not_in "$HB" "$PW" "A's stored blueprint read by B"
+http "$ADMIN" GET /v1/@robot/blueprints/shared/content
+expect_eq "$HS" 200 "the admin reads the stored blueprint"
+expect_in "$HB" "$PW" "the admin reads the stored text as it was"
+st=$(stat -c %a "$MNT/@robot/blueprints/shared/content")
+expect_eq "$st" 400 "mode of a stored blueprint's content"
+ok "another token's stored blueprint is not readable by a user token; 0400 on the mount"
+
+# ---- errors never quote a secret value ----
+json_post "$ADMIN" "$P" "{\"services\": [{\"u/x\": {\"pin\": \"$PW\"}}]}"
+expect_eq "$HS" 422 "a secret field of the wrong type"
+expect_not_in "$HB" "$PW" "the schema error of a secret field"
+printf 'services:\n  - u/y: {password: "%s", pin: [%s\n' "$PW" "$PW" >"$TMP/bad.yaml"
+http "$ADMIN" POST "$P" -H 'Content-Type: application/yaml' --data-binary @"$TMP/bad.yaml"
+expect_eq "$HS" 422 "a YAML syntax error beside a secret ($HB)"
+expect_not_in "$HB" "$PW" "the YAML syntax error beside a secret"
+expect_not_in "$(cat "$TMP/robot.log")" "$PW" "the robot's log"
+ok "schema and syntax errors of a blueprint never quote a secret value (answer, log)"
+
+# ---- hostile texts: refused, no crash, nothing applied ----
+before=$(state)
+deep=$(printf '%.0s[' $(seq 1 100000))
+printf 'services: %s\n' "$deep" >"$TMP/deep.yaml"
+http "$ADMIN" POST "$P" -H 'Content-Type: application/yaml' --data-binary @"$TMP/deep.yaml"
+expect_eq "$HS" 422 "100,000 nested lists"
+printf '{"services": [{"u/n\0ul": {}}]}' >"$TMP/nul.json"
+http "$ADMIN" POST "$P" -H 'Content-Type: application/json' --data-binary @"$TMP/nul.json"
+expect_eq "$HS" 422 "a NUL byte in a name"
+printf '{"services": [{"u/\xff\xfe": {"note": "\xc3\x28"}}]}' >"$TMP/utf.json"
+http "$ADMIN" POST "$P" -H 'Content-Type: application/json' --data-binary @"$TMP/utf.json"
+expect_eq "$HS" 422 "invalid UTF-8"
+# ZeroRobot keys split oddly: refused, or the one service their split names (dry run).
+for n in '__' 'u__' '__a' 'u____a' '..__a' 'u__..' 'u__a/b' 'x/y__a'; do
+	json_post "$ADMIN" "$P?dry_run=1" "{\"services\": [{\"$n\": {}}]}"
+	case $HS in
+	422) ;;
+	200) expect_match "$(jbody '[i["path"] for i in j["items"]]')" '^\["[a-z0-9][a-z0-9_.-]*/[a-z0-9][a-z0-9_.-]*"\]$' "key '$n'" ;;
+	*) fail "entry key '$n': status $HS ($HB)" ;;
+	esac
+done
+for n in '../a' 'u/../../x' '@robot/x' 'u/@x' 'u/a/b' '__a' '/u/a' 'u/.' '.' '..' '@x'; do
+	json_post "$ADMIN" "$P" "{\"services\": [{\"$n\": {}}]}"
+	expect_eq "$HS" 422 "entry key '$n' ($HB)"
+	json_post "$ADMIN" "$P" "{\"services\": [{\"template\": \"u\", \"name\": \"$n\", \"data\": {}}]}"
+	expect_eq "$HS" 422 "name '$n' ($HB)"
+	json_post "$ADMIN" "$P" "{\"services\": [{\"template\": \"$n\", \"name\": \"ok\", \"data\": {}}]}"
+	expect_eq "$HS" 422 "template '$n' ($HB)"
+	json_post "$ADMIN" "$P" "{\"services\": [{\"template\": \"u\", \"name\": \"ok\", \"parent\": \"$n\"}]}"
+	expect_eq "$HS" 422 "parent '$n' ($HB)"
+	json_post "$ADMIN" "$P" "{\"services\": [{\"u/ok\": {}}], \"children\": {\"u/ok\": [\"$n\"]}}"
+	expect_eq "$HS" 422 "child '$n' ($HB)"
+	json_post "$ADMIN" "$P" "{\"actions\": [{\"template\": \"$n\", \"actions\": [\"hello\"]}]}"
+	[ "$HS" = 422 ] || [ "$HS" = 200 ] || fail "action filter '$n': $HS"
+done
+json_post "$ADMIN" "$P" '{"services": [{"uapp/r": {"host": "@remote/x/u/a"}}]}'
+expect_eq "$HS" 422 "a producer on an unknown remote ($HB)"
+json_post "$ADMIN" "$P" '{"services": [{"template": "u", "name": "r", "parent": "@remote/x/u/a"}]}'
+expect_eq "$HS" 422 "a parent on a remote ($HB)"
+printf '# zrobot: name=../../etc prune dry-run\nservices: [{u/ok: {}}]\n' >"$TMP/dir.yaml"
+bp_out=$(printf '%s' "$(cat "$TMP/dir.yaml")" | "$ZR_PY" "$ZRTOOL" write-read "$MNT/@robot/blueprint" - 2>&1) || true
+expect_in "$bp_out" "error:" "a directive naming ../../etc ($bp_out)"
+expect_eq "$(state)" "$before" "the tree after hostile texts"
+pid_alive "$ZR_PID" || fail "the robot died"
+ok "hostile texts and odd names are refused (422), nothing applied, the robot lives"
