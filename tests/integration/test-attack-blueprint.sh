@@ -134,3 +134,38 @@ expect_in "$bp_out" "error:" "a directive naming ../../etc ($bp_out)"
 expect_eq "$(state)" "$before" "the tree after hostile texts"
 pid_alive "$ZR_PID" || fail "the robot died"
 ok "hostile texts and odd names are refused (422), nothing applied, the robot lives"
+
+# ---- ctl parent and recurse across owners ----
+json_post "$UB" /v1/u '{"name": "b4"}'
+expect_eq "$HS" 201 "B creates u/b4"
+SB4=$(jbody 'j["secret"]')
+before=$(state)
+http "$SB4" PUT /v1/u/b4/ctl --data-binary 'parent u/a1'
+expect_eq "$HS" 403 "b4's secret sets A's service as b4's parent ($HB)"
+http "$SB4" PUT /v1/u/b4/ctl --data-binary 'parent u/b1'
+expect_eq "$HS" 403 "b4's secret sets another service of B as b4's parent ($HB)"
+expect_eq "$(json "$MNT/u/b4/info" 'j["parent"]')" null "b4's parent after the refusals"
+http "$UB" PUT /v1/u/a1/ctl --data-binary 'parent u/b1'
+expect_eq "$HS" 403 "B sets a parent on A's service ($HB)"
+expect_eq "$(state)" "$before" "the tree after refused parents"
+# The admin hangs A's service under B's; B's recurse may not queue on A's.
+run_ok "echo 'parent u/b1' >'$MNT/u/a1/ctl'" >/dev/null
+t0=$(ls "$MNT/u/a1/tasks" | tr '\n' ' ')
+http "$UB" PUT /v1/u/b1/ctl --data-binary 'recurse hello'
+expect_eq "$HS" 403 "B's recurse over A's child ($HB)"
+expect_eq "$(ls "$MNT/u/a1/tasks" | tr '\n' ' ')" "$t0" "A's tasks after B's recurse"
+ok "ctl parent and recurse need the right on each side (secret, user token: 403)"
+
+# ---- what a non-admin sees: graph, export, the mount's modes ----
+http "$UB" GET /v1/@robot/graph
+expect_eq "$HS" 200 "B reads the graph"
+expect_not_in "$HB" "$PW" "the graph read by B"
+expect_eq "$(stat -c %a "$MNT/@robot/blueprint")" 600 "mode of @robot/blueprint"
+chmod 711 "$TMP"   # another uid reaches the mount point, nothing else of $TMP
+NB="setpriv --reuid=65534 --regid=65534 --clear-groups"
+# Whether it may export at all (data is 0600 on the mount), no secret value comes out.
+out=$($NB "$ZROBOT" export --mount "$MNT" 2>&1) || true
+expect_not_in "$out" "$PW" "export as another local user"
+expect_errno "$NB cat '$MNT/@robot/blueprints/shared/content'" "Permission denied"
+expect_errno "$NB bash -c 'echo services: [{u/a1: {note: x}}] >$MNT/@robot/blueprint'" "Permission denied"
+ok "a non-admin's graph and export hold no secret; stored texts 0400, @robot/blueprint 0600"
