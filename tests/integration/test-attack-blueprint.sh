@@ -21,6 +21,10 @@ mk_action "$TPL/u" hello 'echo hi'
 mk_template "$TPL" uapp '{"name": "uapp", "version": "1.0.0", "users": true,
   "consumes": {"host": {"template": "u"}}, "actions": {"hello": {}}}'
 mk_action "$TPL/uapp" hello 'echo hi'
+# sapp: its producer role is a secret field (which service it uses is the secret).
+mk_template "$TPL" sapp '{"name": "sapp", "version": "1.0.0", "users": true,
+  "data": {"vault": {"type": "string", "secret": true, "default": ""}},
+  "consumes": {"vault": {"template": "u"}}}'
 zr_start_http --token-file "$TMP/tokens" --allow-other
 P=/v1/@robot/blueprint
 
@@ -157,7 +161,10 @@ expect_eq "$(ls "$MNT/u/a1/tasks" | tr '\n' ' ')" "$t0" "A's tasks after B's rec
 ok "ctl parent and recurse need the right on each side (secret, user token: 403)"
 
 # ---- what a non-admin sees: graph, export, the mount's modes ----
+json_post "$ADMIN" "$P?name=hid" '{"services": [{"u/hidden-vault": {}}, {"sapp/s1": {"vault": "u/hidden-vault"}}]}'
+expect_eq "$HS" 200 "the admin applies a consumer with a secret role ($HB)"
 http "$UB" GET /v1/@robot/graph
+expect_not_in "$HB" '"sapp/s1" ->' "the graph's edges of a secret role, read by B"
 expect_eq "$HS" 200 "B reads the graph"
 expect_not_in "$HB" "$PW" "the graph read by B"
 expect_eq "$(stat -c %a "$MNT/@robot/blueprint")" 600 "mode of @robot/blueprint"
