@@ -176,3 +176,62 @@ expect_not_in "$out" "$PW" "export as another local user"
 expect_errno "$NB cat '$MNT/@robot/blueprints/shared/content'" "Permission denied"
 expect_errno "$NB bash -c 'echo services: [{u/a1: {note: x}}] >$MNT/@robot/blueprint'" "Permission denied"
 ok "a non-admin's graph and export hold no secret; stored texts 0400, @robot/blueprint 0600"
+
+# ---- 10,000 services x 10,000 action blocks: the task cap, the loop stays responsive ----
+python3 - "$TMP/big.json" <<'PY'
+import json, sys
+svcs = [{"u/big%05d" % i: {}} for i in range(10000)]
+acts = [{"actions": ["hello"]} for _ in range(10000)]
+json.dump({"services": svcs, "actions": acts}, open(sys.argv[1], "w"))
+PY
+before=$(state)
+t0=$(now)
+curl -sS -m 120 -o "$TMP/big.out" -w '%{http_code}' -H "Authorization: Bearer $ADMIN" \
+	-H 'Content-Type: application/json' --data-binary @"$TMP/big.json" "$URL$P" >"$TMP/big.code" &
+cpid=$!
+sleep 0.3
+worst=0
+while kill -0 "$cpid" 2>/dev/null; do
+	t1=$(now)
+	timeout 30 cat "$MNT/@robot/info" >/dev/null || fail "@robot/info during a big apply"
+	d=$(since "$t1")
+	fgt "$d" "$worst" && worst=$d
+	sleep 0.2
+done
+wait "$cpid" || fail "curl of the big blueprint"
+s=$(since "$t0")
+echo "big blueprint: answered $(cat "$TMP/big.code") in $s s; worst @robot/info ${worst} s" >&2
+expect_eq "$(cat "$TMP/big.code")" 422 "10,000 services x 10,000 action blocks ($(head -c 300 "$TMP/big.out"))"
+expect_in "$(cat "$TMP/big.out")" "tasks" "the reason names the task cap"
+expect_eq "$(state)" "$before" "the tree after the refused big blueprint"
+[ ! -e "$MNT/u/big00000" ] || fail "the refused big blueprint created services"
+fgt 2 "$worst" || fail "@robot/info took $worst s while a big blueprint was checked"
+ok "10,000 x 10,000 tasks: refused (422, E2BIG) in $s s, nothing applied; @robot/info ≤ $worst s meanwhile"
+
+# A dry run of 10,000 new services with one task each plans everything: the loop still answers.
+python3 - "$TMP/big.json" <<'PY'
+import json, sys
+svcs = [{"u/big%05d" % i: {"note": "x" * 100}} for i in range(10000)]
+json.dump({"services": svcs, "actions": [{"actions": ["hello"]}]}, open(sys.argv[1], "w"))
+PY
+t0=$(now)
+curl -sS -m 170 -o "$TMP/big.out" -w '%{http_code}' -H "Authorization: Bearer $ADMIN" \
+	-H 'Content-Type: application/json' --data-binary @"$TMP/big.json" "$URL$P?dry_run=1" \
+	>"$TMP/big.code" &
+cpid=$!
+worst=0
+while kill -0 "$cpid" 2>/dev/null; do
+	t1=$(now)
+	timeout 30 cat "$MNT/@robot/info" >/dev/null || fail "@robot/info during a big dry run"
+	d=$(since "$t1")
+	fgt "$d" "$worst" && worst=$d
+	sleep 0.1
+done
+wait "$cpid" || fail "curl of the big dry run"
+s=$(since "$t0")
+echo "big dry run: answered $(cat "$TMP/big.code") in $s s; worst @robot/info ${worst} s" >&2
+expect_eq "$(cat "$TMP/big.code")" 200 "a dry run of 10,000 services ($(head -c 300 "$TMP/big.out"))"
+expect_eq "$(jsonstr "$(cat "$TMP/big.out")" 'len(j["items"])')" 20000 "items of the big dry run"
+[ ! -e "$MNT/u/big00000" ] || fail "a dry run created services"
+fgt 2 "$worst" || fail "@robot/info took $worst s while a big dry run was planned"
+ok "a dry run of 10,000 services and tasks: 200 in $s s; @robot/info ≤ $worst s meanwhile"
