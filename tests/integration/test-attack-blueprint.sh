@@ -86,6 +86,19 @@ ok "another token's stored blueprint is not readable by a user token; 0400 on th
 json_post "$ADMIN" "$P" "{\"services\": [{\"u/x\": {\"pin\": \"$PW\"}}]}"
 expect_eq "$HS" 422 "a secret field of the wrong type"
 expect_not_in "$HB" "$PW" "the schema error of a secret field"
+for bad in "{\"u/x\": {\"note\": {\"k\": \"$PW\"}}}" "{\"u/x\": \"$PW\"}" \
+	"{\"u/x\": {\"note\": [\"$PW\"]}}" "{\"u/x\": {\"password\": [\"$PW\"]}}" \
+	"{\"u/x\": {\"pin\": 1.5$PW}}" "{\"u/x\": {\"pin\": \"$PW\"}, \"u/x\": {}}" \
+	"{\"template\": \"u\", \"name\": \"x\", \"data\": \"$PW\"}" \
+	"{\"template\": \"u\", \"name\": \"x\", \"data\": {\"password\": \"$PW\"}, \"nope\": \"$PW\"}"; do
+	json_post "$ADMIN" "$P" "{\"services\": [$bad]}"
+	expect_eq "$HS" 422 "entry $bad"
+	expect_not_in "$HB" "$PW" "the error of entry $bad"
+	printf 'services:\n  - %s\n' "$bad" >"$TMP/bad.yaml"
+	bp_out=$("$ZR_PY" "$ZRTOOL" write-read "$MNT/@robot/blueprint" - <"$TMP/bad.yaml" 2>&1) || true
+	expect_in "$bp_out" "error: " "the mount's outcome of entry $bad"
+	expect_not_in "$bp_out" "$PW" "the mount's outcome of entry $bad"
+done
 printf 'services:\n  - u/y: {password: "%s", pin: [%s\n' "$PW" "$PW" >"$TMP/bad.yaml"
 http "$ADMIN" POST "$P" -H 'Content-Type: application/yaml' --data-binary @"$TMP/bad.yaml"
 expect_eq "$HS" 422 "a YAML syntax error beside a secret ($HB)"
