@@ -248,3 +248,44 @@ expect_eq "$(jsonstr "$(cat "$TMP/big.out")" 'len(j["items"])')" 20000 "items of
 [ ! -e "$MNT/u/big00000" ] || fail "a dry run created services"
 fgt 2 "$worst" || fail "@robot/info took $worst s while a big dry run was planned"
 ok "a dry run of 10,000 services and tasks: 200 in $s s; @robot/info ≤ $worst s meanwhile"
+
+# ---- hostile texts through the mount: refused with an error line, nothing stored ----
+before=$(state)
+stored=$(ls "$MNT/@robot/blueprints" | tr '\n' ' ')
+mount_refused() { # mount_refused FILE MSG
+	local o
+	o=$(timeout 60 "$ZR_PY" "$ZRTOOL" write-read "$MNT/@robot/blueprint" - <"$1" 2>&1) || true
+	case $o in
+	error:* | *$'\n'error:*) ;;
+	*) fail "$2: not refused: $(printf '%s' "$o" | head -c 300)" ;;
+	esac
+}
+printf 'services: %s\n' "$(printf '%.0s{a: ' $(seq 1 5000))" >"$TMP/m1"
+mount_refused "$TMP/m1" "5,000 nested mappings"
+printf 'services:\n  - u/n\0ul: {}\n' >"$TMP/m2"
+mount_refused "$TMP/m2" "a NUL byte"
+printf 'services:\n  - u/ok: {note: "\xc3\x28\xff"}\n' >"$TMP/m3"
+mount_refused "$TMP/m3" "invalid UTF-8 in a value"
+python3 -c 'import sys; sys.stdout.write("services:\n  - u/ok: {%s: 1}\n" % ("k" * 9000000))' >"$TMP/m4"
+mount_refused "$TMP/m4" "a 9 MB key"
+for d in 'name=../../etc' 'name=a/b' 'name=@robot' 'name=' "name=$(printf 'n%.0s' $(seq 1 300))" \
+	'name=.' 'name=..' 'nope=1' 'dry-run=please' 'prune prune name=a name=b'; do
+	printf '# zrobot: %s\nservices: [{u/ok: {}}, {u/: {}}]\n' "$d" >"$TMP/m5"
+	mount_refused "$TMP/m5" "directive '$d'"
+done
+expect_eq "$(state)" "$before" "the tree after hostile texts on the mount"
+expect_eq "$(ls "$MNT/@robot/blueprints" | tr '\n' ' ')" "$stored" "stored applies after them"
+ok "hostile texts on the mount (nesting, NUL, invalid UTF-8, a 9 MB key, odd directives): refused"
+
+# A directive's odd name in an otherwise good blueprint never names a path outside the store.
+for d in '../../etc' 'a/b' '@robot' '.' '..'; do
+	printf '# zrobot: name=%s\nservices: [{u/dirn: {}}]\n' "$d" >"$TMP/m6"
+	o=$(timeout 60 "$ZR_PY" "$ZRTOOL" write-read "$MNT/@robot/blueprint" - <"$TMP/m6" 2>&1) || true
+	case $o in
+	*error:*) ;;
+	*) fail "directive name '$d' was accepted: $o" ;;
+	esac
+done
+[ ! -e "$DATA/etc" ] && [ ! -e "$(dirname "$DATA")/etc" ] || fail "a blueprint name escaped the store"
+[ ! -e "$MNT/u/dirn" ] || fail "a blueprint with a bad name was applied"
+ok "a directive naming '..', '/', '@' is refused, nothing applied or stored outside"
