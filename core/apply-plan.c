@@ -650,6 +650,26 @@ static int named_paths(const struct apply *a, struct zr_map *ret)
 	return 0;
 }
 
+/* An apply name is its services' label (prune deletes by it) and its stored apply's key: who
+ * may not change a service that carries it may not apply under it, or it could take over
+ * another's stored apply and make that one's prune refuse. */
+static int plan_name(struct apply *a)
+{
+	struct zr_robot_iter it = {0};
+	for (struct zr_service *s; (s = zr_robot_next_service(a->r, &it));) {
+		_cleanup_free_ char *why = NULL;
+		if (s->blueprint && strcmp(s->blueprint, a->name) == 0 && !service_gone(s) &&
+		    zr_service_may_change(s, &a->who, &why) < 0) {
+			a->out.err = -EACCES;
+			return zr_fail(&a->out.error, -EACCES,
+				       "apply name '%s' is carried by %s, which %s may not change: "
+				       "choose another name", a->name, s->path,
+				       zr_actor_name(&a->who));
+		}
+	}
+	return 0;
+}
+
 static int plan_prune(struct apply *a)
 {
 	struct zr_robot_iter it = {0};
@@ -1128,6 +1148,9 @@ int zr_apply__plan(struct apply *a)
 		err = plan_auto(a, i);
 	}
 	if (a->out.err) {
+		return a->out.err;
+	}
+	if (plan_name(a) < 0) {
 		return a->out.err;
 	}
 	if (a->opts.prune && plan_prune(a) < 0) {

@@ -651,7 +651,18 @@ static void parsed(struct apply *a, int err, char *why_taken)
 	}
 	if (err == 0) {
 		const struct zr_apply_opts *opts = &a->given;
-		const char *name = opts->name ? opts->name : a->bp->name ? a->bp->name : "default";
+		/* Unnamed: "default" for the admin, "user-<16 hex>" / "uid-N" for the others (their
+		 * creator id), so that one principal's unnamed apply never replaces another's. */
+		char own[ZR_ACTOR_ID_MAX] = "default";
+		const char *creator = zr_actor_creator(&a->who);
+		if (!a->who_is_robot && a->who.role != ZR_ROLE_ADMIN && creator) {
+			snprintf(own, sizeof(own), "%s", creator);
+			char *colon = strchr(own, ':');
+			if (colon) {
+				*colon = '-';
+			}
+		}
+		const char *name = opts->name ? opts->name : a->bp->name ? a->bp->name : own;
 		a->opts.dry_run = opts->dry_run || a->bp->dry_run;
 		a->opts.prune = opts->prune || a->bp->prune;
 		a->out.dry_run = a->opts.dry_run;

@@ -64,12 +64,24 @@ refused "B names A's service as the parent of a new one" \
 	'{"services": [{"template": "u", "name": "b3", "parent": "u/a1", "data": {}}]}'
 ok "a user token's blueprint may not update, act on, reparent or consume another's service (422)"
 
-# Prune under A's blueprint name: only B's own services could go; A's stays.
-json_post "$UB" "$P?name=shared&prune=1" '{"services": [{"u/b1": {}}]}'
-[ -d "$MNT/u/a1" ] || fail "B's prune under A's blueprint name deleted u/a1 ($HB)"
-[ "$HS" = 422 ] || [ "$HS" = 200 ] || fail "prune under another's name: status $HS ($HB)"
-expect_eq "$(json "$MNT/u/a1/data" 'j["note"]')" none "u/a1 after B's prune"
-ok "a prune under another token's blueprint name leaves that token's services ($HS)"
+# A's blueprint name: B may neither take over its stored apply nor mark its own services with
+# it (A's next prune would then be refused), with or without prune.
+content_a=$(cat "$MNT/@robot/blueprints/shared/content")
+refused "B applies under A's blueprint name" '{"services": [{"u/b1": {}}]}' '?name=shared'
+refused "B prunes under A's blueprint name" '{"services": [{"u/b1": {}}]}' '?name=shared&prune=1'
+expect_in "$HB" "apply name 'shared' is carried by u/a1" "the reason"
+expect_eq "$(cat "$MNT/@robot/blueprints/shared/content")" "$content_a" "A's stored apply after B's"
+expect_eq "$(json "$MNT/u/b1/info" 'j["blueprint"]')" bee "the name u/b1 carries"
+# Unnamed applies are each principal's own: the admin's "default", a user's "user-<id>".
+json_post "$ADMIN" "$P" '{"services": [{"u/adm1": {}}]}'
+expect_eq "$HS" 200 "the admin's unnamed apply ($HB)"
+json_post "$UB" "$P" '{"services": [{"u/b1": {}}]}'
+expect_eq "$HS" 200 "B's unnamed apply after the admin's ($HB)"
+expect_eq "$(json "$MNT/u/b1/info" 'j["blueprint"]')" "user-$(printf '%s' "$UB" | sha256sum | cut -c1-16)" \
+	"the name of B's unnamed apply"
+expect_eq "$(json "$MNT/u/adm1/info" 'j["blueprint"]')" default "the name of the admin's unnamed apply"
+before=$(state)
+ok "another token's blueprint name is refused (422, its stored apply kept); unnamed applies are each principal's"
 
 # ---- stored blueprint texts hold data: a user token reads only its own ----
 http "$UB" GET /v1/@robot/blueprints/shared/content
