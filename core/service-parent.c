@@ -217,17 +217,38 @@ int zr_service_set_blueprint(struct zr_service *s, const char *name)
 	return 0;
 }
 
+/* The generations below s (0: no children) into *max, or -ELOOP past PARENT_DEPTH_MAX. */
+static int subtree_height(struct zr_robot *r, const struct zr_service *s, unsigned depth,
+			  unsigned *max)
+{
+	if (depth > PARENT_DEPTH_MAX) {
+		return -ELOOP;
+	}
+	*max = depth > *max ? depth : *max;
+	struct zr_service **kids = NULL;
+	size_t n = 0;
+	int err = children_of(r, s, &kids, &n);
+	for (size_t i = 0; err == 0 && i < n; i++) {
+		err = subtree_height(r, kids[i], depth + 1, max);
+	}
+	free(kids);
+	return err;
+}
+
 /* Refuses parent p for s when p's chain of parents leads back to s: "cycle: a/x -> b/y ->
- * a/x" (s first and last). */
+ * a/x" (s first and last), or when s's deepest descendant would then be more than
+ * PARENT_DEPTH_MAX below its root: walk_children refuses such a tree (ELOOP), so a forced
+ * rmdir of the root, or the rollback of an apply that built it, could never delete it. */
 static int check_cycle(const struct zr_service *s, const struct zr_service *p, char **why)
 {
 	struct zr_buf chain = {0};
 	int err = 0;
 	(void)zr_buf_printf(&chain, "%s -> %s", s->path, p->path);
-	for (unsigned depth = 0; err == 0 && p; depth++) {
+	unsigned depth = 0;
+	for (; err == 0 && p; depth++) {
 		if (p == s) {
 			err = zr_fail(why, -EINVAL, "cycle: %s", chain.data ? chain.data : "");
-		} else if (depth > PARENT_DEPTH_MAX) {
+		} else if (depth >= PARENT_DEPTH_MAX) {
 			err = zr_fail(why, -EINVAL, "parent chain of %s is deeper than %d", s->path,
 				      PARENT_DEPTH_MAX);
 		} else if (p->parent) {
@@ -238,6 +259,18 @@ static int check_cycle(const struct zr_service *s, const struct zr_service *p, c
 		}
 	}
 	zr_buf_done(&chain);
+	/* s is at generation depth under its root; a service being created has no children. */
+	unsigned below = 0;
+	if (err == 0 && !s->pending) {
+		err = subtree_height(s->robot, s, 0, &below);
+		if (err == -ENOMEM) {
+			return err;
+		}
+	}
+	if (err == -ELOOP || (err == 0 && depth + below > PARENT_DEPTH_MAX)) {
+		err = zr_fail(why, -EINVAL, "parent chain of %s is deeper than %d", s->path,
+			      PARENT_DEPTH_MAX);
+	}
 	return err;
 }
 
