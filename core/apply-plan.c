@@ -918,7 +918,9 @@ static void plan_levels(struct apply *a)
 			a->waves = e->level + 1;
 		}
 	}
-	qsort_r(a->order, a->n_entries, sizeof(*a->order), cmp_order, a);
+	if (a->n_entries > 1) { /* the base may be NULL for none, which qsort may not get */
+		qsort_r(a->order, a->n_entries, sizeof(*a->order), cmp_order, a);
+	}
 }
 
 /* ---- who may, across entries ---- */

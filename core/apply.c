@@ -172,7 +172,9 @@ void zr_apply_stored_each(const struct zr_robot *r, void (*fn)(const char *name,
 	while (k < n && zr_map_next(&r->blueprints, &i, &key, NULL, NULL)) {
 		names[k++] = key;
 	}
-	qsort(names, k, sizeof(*names), cmp_str);
+	if (k > 1) { /* qsort's base may not be NULL, even for no element */
+		qsort(names, k, sizeof(*names), cmp_str);
+	}
 	for (size_t j = 0; j < k; j++) {
 		fn(names[j], data);
 	}

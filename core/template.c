@@ -717,7 +717,9 @@ const struct zr_template_role *zr_template_role(const struct zr_template *t, con
 		return NULL;
 	}
 	struct zr_template_role key = {.name = (char *)name};
-	return bsearch(&key, t->roles, t->n_roles, sizeof(*t->roles), role_cmp);
+	/* bsearch may not be given a NULL base, even for no element. */
+	return t->n_roles ? bsearch(&key, t->roles, t->n_roles, sizeof(*t->roles), role_cmp)
+			  : NULL;
 }
 
 /* Fills t, whose dir is set, from l->file. On failure t holds what was parsed so far and the

@@ -297,7 +297,9 @@ int zr_client_list(struct zr_client *c, const char *path, char ***names)
 		*names = NULL;
 		return err;
 	}
-	qsort(*names, n, sizeof(**names), cmp_str);
+	if (n > 1) { /* *names may be NULL for none, which qsort may not get */
+		qsort(*names, n, sizeof(**names), cmp_str);
+	}
 	return 0;
 }
 
