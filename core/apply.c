@@ -586,21 +586,22 @@ static void run(struct apply *a)
 	wave_next(a);
 }
 
+static int is_remote(const char *role, const char *path, void *ud)
+{
+	(void)role, (void)ud;
+	return strncmp(path, "@remote/", 8) == 0;
+}
+
+/* Whether e names a producer on another robot that it did not name before: the same walk as
+ * zr_service__check_remote's, so a role holding a list is looked at whole. Out of memory
+ * counts as yes: the check then says so. */
 static bool needs_remote(const struct apply_entry *e)
 {
-	const char *role;
-	json_t *spec;
 	if (!e->data || e->failed || (e->kind != APPLY_CREATE && e->kind != APPLY_UPDATE)) {
 		return false;
 	}
-	json_object_foreach(e->t->consumes, role, spec) {
-		const char *p = json_string_value(json_object_get(e->data, role));
-		const char *now = e->s ? json_string_value(json_object_get(e->s->data, role)) : NULL;
-		if (p && strncmp(p, "@remote/", 8) == 0 && (!now || strcmp(p, now) != 0)) {
-			return true;
-		}
-	}
-	return false;
+	return zr_service__each_new_producer(e->t, e->data, e->s ? e->s->data : NULL, is_remote,
+					     NULL) != 0;
 }
 
 static void remote_step(struct apply *a);
