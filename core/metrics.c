@@ -169,7 +169,7 @@ int zr_metrics_render(const struct zr_robot *r, size_t parked, struct zr_buf *b)
 		goto out;
 	}
 
-	head(b, "zr_queue_length", "gauge", "Tasks waiting in a service's queue.");
+	head(b, "zrobot_queue_length", "gauge", "Tasks waiting in a service's queue.");
 	for (const char **tk = tkeys; *tk; tk++) {
 		const struct zr_robot_template *rt = zr_robot_template(r, *tk);
 		const char **skeys = sorted_keys(&rt->services);
@@ -189,30 +189,30 @@ int zr_metrics_render(const struct zr_robot *r, size_t parked, struct zr_buf *b)
 					by_state[t->state]++;
 				}
 			}
-			(void)zr_buf_printf(b, "zr_queue_length{service=\"%s\"} %zu\n", s->path,
+			(void)zr_buf_printf(b, "zrobot_queue_length{service=\"%s\"} %zu\n", s->path,
 					    zr_queue_len(&s->queue));
 		}
 		free(skeys);
 	}
 
-	head(b, "zr_tasks", "gauge", "Tasks the robot keeps (queued, running and the history), by state.");
+	head(b, "zrobot_tasks", "gauge", "Tasks the robot keeps (queued, running and the history), by state.");
 	for (int s = 0; s < ZR_METRICS_STATES; s++) {
-		(void)zr_buf_printf(b, "zr_tasks{state=\"%s\"} %llu\n", zr_task_state_name(s),
+		(void)zr_buf_printf(b, "zrobot_tasks{state=\"%s\"} %llu\n", zr_task_state_name(s),
 				    (unsigned long long)by_state[s]);
 	}
-	head(b, "zr_tasks_ended_total", "counter", "Tasks that ended since the robot started, by state.");
+	head(b, "zrobot_tasks_ended_total", "counter", "Tasks that ended since the robot started, by state.");
 	for (int s = ZR_TASK_OK; s < ZR_METRICS_STATES; s++) {
-		(void)zr_buf_printf(b, "zr_tasks_ended_total{state=\"%s\"} %llu\n", zr_task_state_name(s),
+		(void)zr_buf_printf(b, "zrobot_tasks_ended_total{state=\"%s\"} %llu\n", zr_task_state_name(s),
 				    (unsigned long long)m->tasks_ended[s]);
 	}
-	head(b, "zr_tasks_running", "gauge", "Action processes running now.");
-	(void)zr_buf_printf(b, "zr_tasks_running %d\n", r->running_processes);
-	head(b, "zr_services", "gauge", "Services in the tree.");
-	(void)zr_buf_printf(b, "zr_services %zu\n", n_services);
-	head(b, "zr_templates", "gauge", "Templates loaded.");
-	(void)zr_buf_printf(b, "zr_templates %zu\n", r->templates.len);
+	head(b, "zrobot_tasks_running", "gauge", "Action processes running now.");
+	(void)zr_buf_printf(b, "zrobot_tasks_running %d\n", r->running_processes);
+	head(b, "zrobot_services", "gauge", "Services in the tree.");
+	(void)zr_buf_printf(b, "zrobot_services %zu\n", n_services);
+	head(b, "zrobot_templates", "gauge", "Templates loaded.");
+	(void)zr_buf_printf(b, "zrobot_templates %zu\n", r->templates.len);
 
-	head(b, "zr_action_duration_seconds", "histogram", "How long actions ran, per template and action.");
+	head(b, "zrobot_action_duration_seconds", "histogram", "How long actions ran, per template and action.");
 	for (const char **dk = dkeys; *dk; dk++) {
 		const struct zr_metrics_hist *h = zr_map_get(&m->durations, *dk);
 		const char *slash = strchr(*dk, '/');
@@ -226,12 +226,12 @@ int zr_metrics_render(const struct zr_robot *r, size_t parked, struct zr_buf *b)
 			} else {
 				strcpy(le, "+Inf");
 			}
-			(void)zr_buf_printf(b, "zr_action_duration_seconds_bucket{template=\"%.*s\",action=\"%s\",le=\"%s\"} %llu\n",
+			(void)zr_buf_printf(b, "zrobot_action_duration_seconds_bucket{template=\"%.*s\",action=\"%s\",le=\"%s\"} %llu\n",
 					    tl, *dk, slash + 1, le, (unsigned long long)cum);
 		}
-		(void)zr_buf_printf(b, "zr_action_duration_seconds_sum{template=\"%.*s\",action=\"%s\"} %.6f\n",
+		(void)zr_buf_printf(b, "zrobot_action_duration_seconds_sum{template=\"%.*s\",action=\"%s\"} %.6f\n",
 				    tl, *dk, slash + 1, h->sum);
-		(void)zr_buf_printf(b, "zr_action_duration_seconds_count{template=\"%.*s\",action=\"%s\"} %llu\n",
+		(void)zr_buf_printf(b, "zrobot_action_duration_seconds_count{template=\"%.*s\",action=\"%s\"} %llu\n",
 				    tl, *dk, slash + 1, (unsigned long long)h->count);
 	}
 
@@ -240,21 +240,21 @@ int zr_metrics_render(const struct zr_robot *r, size_t parked, struct zr_buf *b)
 		goto out;
 	}
 
-	head(b, "zr_fuse_requests_total", "counter", "FUSE requests served.");
-	(void)zr_buf_printf(b, "zr_fuse_requests_total %llu\n", (unsigned long long)m->fuse_requests);
-	head(b, "zr_http_requests_total", "counter", "HTTP requests answered, by status code.");
+	head(b, "zrobot_fuse_requests_total", "counter", "FUSE requests served.");
+	(void)zr_buf_printf(b, "zrobot_fuse_requests_total %llu\n", (unsigned long long)m->fuse_requests);
+	head(b, "zrobot_http_requests_total", "counter", "HTTP requests answered, by status code.");
 	for (int code = 100; code < 600; code++) {
 		if (m->http_requests[code]) {
-			(void)zr_buf_printf(b, "zr_http_requests_total{code=\"%d\"} %llu\n", code,
+			(void)zr_buf_printf(b, "zrobot_http_requests_total{code=\"%d\"} %llu\n", code,
 					    (unsigned long long)m->http_requests[code]);
 		}
 	}
-	head(b, "zr_http_connections", "gauge", "HTTP connections open now.");
-	(void)zr_buf_printf(b, "zr_http_connections %llu\n", (unsigned long long)m->http_connections);
-	head(b, "zr_http_waiting", "gauge", "HTTP long polls and event streams waiting now.");
-	(void)zr_buf_printf(b, "zr_http_waiting %llu\n", (unsigned long long)m->http_waiting);
-	head(b, "zr_parked_reads", "gauge", "Reads waiting for a task (FUSE and HTTP).");
-	(void)zr_buf_printf(b, "zr_parked_reads %zu\n", parked);
+	head(b, "zrobot_http_connections", "gauge", "HTTP connections open now.");
+	(void)zr_buf_printf(b, "zrobot_http_connections %llu\n", (unsigned long long)m->http_connections);
+	head(b, "zrobot_http_waiting", "gauge", "HTTP long polls and event streams waiting now.");
+	(void)zr_buf_printf(b, "zrobot_http_waiting %llu\n", (unsigned long long)m->http_waiting);
+	head(b, "zrobot_parked_reads", "gauge", "Reads waiting for a task (FUSE and HTTP).");
+	(void)zr_buf_printf(b, "zrobot_parked_reads %zu\n", parked);
 	head(b, "process_resident_memory_bytes", "gauge", "Resident memory of the robot.");
 	(void)zr_buf_printf(b, "process_resident_memory_bytes %ld\n", rss_bytes());
 	head(b, "process_start_time_seconds", "gauge", "When the robot started, in seconds since the epoch.");

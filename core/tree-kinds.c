@@ -4,6 +4,7 @@
 #include "tree-local-internal.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,11 +129,13 @@ static void c_robot_info(struct zr_local *t, const struct node *n, const struct 
 	}
 	_cleanup_json_ json_t *o = json_pack(
 		"{ss ss sI sf ss ss sI sI s{sI sI} sI ss?}", "name", r->cfg.name, "version", ZR_VERSION, "pid",
-		(json_int_t)getpid(), "uptime", (double)(zr_now_ns() - r->started_ns) / 1e9, "mount",
+		(json_int_t)getpid(), "uptime", round((double)(zr_now_ns() - r->started_ns) / 1e6) / 1e3, "mount",
 		r->cfg.mount, "data_dir", r->cfg.data_dir, "templates", (json_int_t)r->templates.len,
 		"services", (json_int_t)n_svc, "tasks", "queued", (json_int_t)queued, "running",
 		(json_int_t)r->running_processes, "jobs", (json_int_t)r->cfg.jobs, "listen", r->http_url);
-	put_json(b, o, JSON_INDENT(2));
+	/* Times in milliseconds (issue 15): the uptime is rounded to them, and 15 significant
+	 * digits print that double as 2.087, where jansson's 17 would show 2.0870000000000002. */
+	put_json(b, o, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
 }
 
 static void c_robot_metrics(struct zr_local *t, const struct node *n, const struct ctx *c, struct zr_buf *b)

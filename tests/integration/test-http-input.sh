@@ -109,16 +109,16 @@ for f in slow-h slow-b; do
 done
 wait "$idle"
 expect_eq "$(cat "$TMP/idle")" "open 50" "idle connections"
-wait_for "[ \"\$(metric zr_http_connections)\" -le 2 ]" 5 || fail "idle connections not closed: $(metric zr_http_connections)"
+wait_for "[ \"\$(metric zrobot_http_connections)\" -le 2 ]" 5 || fail "idle connections not closed: $(metric zrobot_http_connections)"
 ok "slow-loris clients (headers $(awk '{print $2}' "$TMP/slow-h") s, body $(awk '{print $2}' "$TMP/slow-b") s) dropped; 50 idle ones closed; others served meanwhile"
 
 # More connections than --http-max-connections: the excess is refused, then all is well.
 httptool idle "$URL" 250 3 >"$TMP/idle" 2>&1 &
 idle=$!
-wait_for "[ \"\$(metric zr_http_connections)\" -ge 190 ]" 5 || true
+wait_for "[ \"\$(metric zrobot_http_connections)\" -ge 190 ]" 5 || true
 HS=$(curl -sS -m 5 -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $ADMIN" "$URL/v1/" 2>/dev/null) || true
 wait "$idle"
-wait_for "[ \"\$(metric zr_http_connections)\" -le 2 ]" 6 || fail "connections not closed: $(metric zr_http_connections)"
+wait_for "[ \"\$(metric zrobot_http_connections)\" -le 2 ]" 6 || fail "connections not closed: $(metric zrobot_http_connections)"
 served "after the connection limit"
 ok "at the connection limit (request then: ${HS:-refused}), served again once it frees"
 
@@ -129,12 +129,12 @@ for i in 1 2 3; do
 	curl -sS -m 60 -H "Authorization: Bearer $ADMIN" "$URL/v1/t/a/tasks/$sid/result?wait=60" >/dev/null 2>&1 &
 	eval "lp$i=\$!"
 done
-wait_for "[ \"\$(metric zr_parked_reads)\" = 3 ]" 5 || fail "long polls not parked: $(metric zr_parked_reads)"
-expect_eq "$(metric zr_http_waiting)" 3 "waiting requests"
+wait_for "[ \"\$(metric zrobot_parked_reads)\" = 3 ]" 5 || fail "long polls not parked: $(metric zrobot_parked_reads)"
+expect_eq "$(metric zrobot_http_waiting)" 3 "waiting requests"
 kill "$lp1" "$lp2" "$lp3" 2>/dev/null
 wait "$lp1" "$lp2" "$lp3" 2>/dev/null
-wait_for "[ \"\$(metric zr_parked_reads)\" = 0 ]" 5 || fail "reads of gone clients still parked: $(metric zr_parked_reads)"
-expect_eq "$(metric zr_http_waiting)" 0 "waiting requests after the clients left"
+wait_for "[ \"\$(metric zrobot_parked_reads)\" = 0 ]" 5 || fail "reads of gone clients still parked: $(metric zrobot_parked_reads)"
+expect_eq "$(metric zrobot_http_waiting)" 0 "waiting requests after the clients left"
 expect_eq "$(task_state "$MNT/t/a" "$sid")" running "the task goes on"
 served "after clients left"
 ok "clients that leave a long poll free their parked reads; the task goes on"

@@ -35,9 +35,9 @@ ok "$N tasks queued over HTTP in $N_SVC services"
 
 HTTPTOOL_TIMEOUT=200 httptool longpoll "$URL" "$ADMIN" "$TMP/paths" 180 >"$TMP/answers" &
 lp=$!
-wait_for "[ \"\$(metric zr_http_waiting)\" -ge $N ]" 60 ||
-	fail "only $(metric zr_http_waiting) long polls waiting"
-expect_eq "$(metric zr_parked_reads)" "$N" "parked reads"
+wait_for "[ \"\$(metric zrobot_http_waiting)\" -ge $N ]" 60 ||
+	fail "only $(metric zrobot_http_waiting) long polls waiting"
+expect_eq "$(metric zrobot_parked_reads)" "$N" "parked reads"
 threads=$(awk '/^Threads:/ {print $2}' "/proc/$ZR_PID/status")
 sleep 1
 expect_eq "$(wc -l <"$TMP/answers")" 0 "answers before the gate opened"
@@ -64,6 +64,6 @@ for line in open(answers):
 assert len(seen) == n, f"{len(seen)} distinct answers of {n}"
 EOF
 ok "all $N long polls answered with their own task's result, $dt s after the gate opened"
-expect_eq "$(metric zr_parked_reads)" 0 "parked reads at the end"
-expect_eq "$(metric zr_http_waiting)" 0 "waiting requests at the end"
+expect_eq "$(metric zrobot_parked_reads)" 0 "parked reads at the end"
+expect_eq "$(metric zrobot_http_waiting)" 0 "waiting requests at the end"
 zr_stop

@@ -304,23 +304,36 @@ ok "SSE: 30 events in order (id = seq, queued before finished), Last-Event-ID re
 # ---- metrics ----
 expect_http 200 "$ADMIN" GET /metrics
 expect_eq "$(hdr Content-Type)" "text/plain; version=0.0.4; charset=utf-8" "metrics content type"
-for m in 'zr_tasks{state="ok"}' 'zr_tasks_ended_total{state="cancelled"}' 'zr_queue_length{service="t/a"}' \
-	'zr_action_duration_seconds_count{template="t",action="echo"}' 'zr_fuse_requests_total' \
-	'zr_http_requests_total{code="201"}' 'zr_parked_reads' 'process_resident_memory_bytes' \
-	'zr_http_connections' 'zr_http_waiting'; do
+for m in 'zrobot_tasks{state="ok"}' 'zrobot_tasks_ended_total{state="cancelled"}' 'zrobot_queue_length{service="t/a"}' \
+	'zrobot_action_duration_seconds_count{template="t",action="echo"}' 'zrobot_fuse_requests_total' \
+	'zrobot_http_requests_total{code="201"}' 'zrobot_parked_reads' 'process_resident_memory_bytes' \
+	'zrobot_http_connections' 'zrobot_http_waiting'; do
 	expect_in "$HB" "$m " "metric $m"
 done
-v=$(printf '%s\n' "$HB" | grep -F 'zr_action_duration_seconds_count{template="t",action="echo"} ' | awk '{print $2}')
+v=$(printf '%s\n' "$HB" | grep -F 'zrobot_action_duration_seconds_count{template="t",action="echo"} ' | awk '{print $2}')
 [ "$v" -ge 15 ] || fail "echo durations counted $v times"
-v=$(printf '%s\n' "$HB" | grep '^zr_fuse_requests_total ' | awk '{print $2}')
+v=$(printf '%s\n' "$HB" | grep '^zrobot_fuse_requests_total ' | awk '{print $2}')
 [ "$v" -gt 10 ] || fail "FUSE requests counted: $v"
 fs_metrics=$(rcat "$MNT/@robot/metrics")
-expect_in "$fs_metrics" 'zr_http_requests_total{code="201"}' "HTTP counts in @robot/metrics"
-expect_in "$fs_metrics" '# TYPE zr_action_duration_seconds histogram' "histogram in @robot/metrics"
+expect_in "$fs_metrics" 'zrobot_http_requests_total{code="201"}' "HTTP counts in @robot/metrics"
+expect_in "$fs_metrics" '# TYPE zrobot_action_duration_seconds histogram' "histogram in @robot/metrics"
 expect_http 200 "$ADMIN" GET /v1/@robot/metrics
 expect_eq "$(hdr Content-Type)" "text/plain; version=0.0.4; charset=utf-8" "@robot/metrics content type"
 expect_http 405 "$ADMIN" POST /metrics -d x
-ok "metrics: GET /metrics and @robot/metrics"
+# Prometheus' naming conventions, family by family: our prefix (or the standard process_ ones),
+# _total on counters and only there, base units, and every sample under a declared family.
+bad=$(printf '%s\n' "$fs_metrics" | awk '
+	/^# TYPE / { name = $3; type = $4; fam[name] = type
+		if (name !~ /^(zrobot|process)_[a-z0-9_]+$/) print "prefix: " name
+		if (type == "counter" && name !~ /_total$/) print "counter without _total: " name
+		if (type != "counter" && name ~ /_total$/) print type " with _total: " name
+		if (name ~ /_(ms|milliseconds|us|kb|mb|kib|mib|percent|minutes|hours)(_|$)/) print "unit: " name
+		next }
+	/^#/ || NF == 0 { next }
+	{ s = $1; sub(/\{.*/, "", s); b = s; sub(/_(bucket|sum|count)$/, "", b)
+	  if (!(s in fam) && !(b in fam && fam[b] == "histogram")) print "undeclared: " s }')
+[ -z "$bad" ] || fail "metric names: $bad"
+ok "metrics: GET /metrics and @robot/metrics; every family named the Prometheus way"
 
 # Stopping with requests waiting: each gets an answer (or its connection closes) at once.
 json_post "$ADMIN" /v1/t/a/actions/slow '{"secs": 30}'
@@ -333,7 +346,7 @@ curl -sS -m 20 -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $ADMIN" 
 w2=$!
 httptool sse "$URL/v1/@robot/events?after=end" "$ADMIN" 1000 20 >/dev/null 2>&1 &
 w3=$!
-wait_for "[ \"\$(metric zr_http_waiting)\" = 3 ]" 5 || fail "requests not waiting: $(metric zr_http_waiting)"
+wait_for "[ \"\$(metric zrobot_http_waiting)\" = 3 ]" 5 || fail "requests not waiting: $(metric zrobot_http_waiting)"
 t0=$(now)
 zr_stop
 wait "$w1" "$w2" "$w3" 2>/dev/null

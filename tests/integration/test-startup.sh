@@ -94,6 +94,8 @@ u1=$(jsonstr "$(rcat "$MNT/@robot/info")" 'j["uptime"]')
 sleep 1.1
 u2=$(jsonstr "$(rcat "$MNT/@robot/info")" 'j["uptime"]')
 fgt "$u2" "$u1" || fail "uptime did not grow: $u1 -> $u2"
+# Rounded to milliseconds as printed: at most 3 decimals in the text itself.
+expect_match "$(grep '"uptime"' <<<"$(rcat "$MNT/@robot/info")")" '"uptime": [0-9]+(\.[0-9]{1,3})?,$' "uptime in ms"
 ok "info.uptime grows ($u1 -> $u2)"
 grep -q "info: .*mounted" "$TMP/robot.log" || fail "robot.log has no 'mounted' line"
 expect_match "$(grep -m1 'mounted' "$TMP/robot.log")" \
