@@ -178,8 +178,8 @@ for _ in $(seq 1200); do
 done
 t_open=$EPOCHREALTIME
 sleep 1
-b_parked=$(awk '$1 == "zr_parked_reads" {print $2}' "$b_mnt/@robot/metrics" || true)
-b_waiting=$(awk '$1 == "zr_http_waiting" {print $2}' "$b_mnt/@robot/metrics" || true)
+b_parked=$(awk '$1 == "zrobot_parked_reads" {print $2}' "$b_mnt/@robot/metrics" || true)
+b_waiting=$(awk '$1 == "zrobot_http_waiting" {print $2}' "$b_mnt/@robot/metrics" || true)
 a_threads=$(awk '/^Threads:/ {print $2}' "/proc/$a_pid/status")
 a_fds=$({ find "/proc/$a_pid/fd" -mindepth 1 2>/dev/null || true; } | wc -l)
 touch "$tmp/gate"

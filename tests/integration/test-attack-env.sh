@@ -152,8 +152,8 @@ pid_alive "$ZR_PID" || fail "the robot died under the flood"
 other=(curl -sS -m 10 --interface 127.0.0.2 -H "Authorization: Bearer $ADMIN")
 hs=$("${other[@]}" -o "$TMP/other.body" -w '%{http_code}' "$URL/v1/@robot/info") || fail "127.0.0.2 not served during the flood"
 expect_eq "$hs" 200 "a request from 127.0.0.2 during the flood"
-conns=$("${other[@]}" "$URL/metrics" | awk '$1 == "zr_http_connections" {print $2}')
-[ "$conns" -le 65 ] || fail "zr_http_connections $conns during the flood"
+conns=$("${other[@]}" "$URL/metrics" | awk '$1 == "zrobot_http_connections" {print $2}')
+[ "$conns" -le 65 ] || fail "zrobot_http_connections $conns during the flood"
 rc=0
 curl -sS -m 10 -o /dev/null -H "Authorization: Bearer $ADMIN" "$URL/v1/@robot/info" 2>/dev/null || rc=$?
 [ "$rc" -ne 0 ] || fail "a 65th connection from 127.0.0.1 was served during the flood"
@@ -164,7 +164,7 @@ wait_for "[ \"\$(curl -sS -m 5 -o /dev/null -w '%{http_code}' -H 'Authorization:
 expect_eq "$(md5sum <"$DATA/admin.token")" "$token_before" "admin.token after the flood"
 expect_eq "$(ls "$MNT/e")" "$services_before" "services after the flood"
 expect_eq "$(rcat "$S/data")" "$before" "data after the flood"
-ok "4,097 connections from 127.0.0.1 ($(cat "$TMP/flood.ready")): 127.0.0.2 served meanwhile (zr_http_connections $conns), 127.0.0.1 again after; nothing changed"
+ok "4,097 connections from 127.0.0.1 ($(cat "$TMP/flood.ready")): 127.0.0.2 served meanwhile (zrobot_http_connections $conns), 127.0.0.1 again after; nothing changed"
 expect_not_in "$(cat "$TMP/robot.log")" "without TLS" "warnings of a loopback listener"
 zr_stop
 

@@ -197,8 +197,8 @@ rcat "$MNT/@robot/info" >/dev/null
 expect_eq "$(rcat "$R/node/local/state")" "$(rcat "$B_MNT/node/local/state")" "@remote/b after the interrupt"
 fgt 2 "$(since "$t0")" || fail "A was slow right after an interrupted remote read: $(since "$t0") s"
 # Nothing is left waiting on B for the reader that went away (A may finish its current poll).
-wait_for "[ \"\$(metric_of '$B_MNT' zr_parked_reads)\" = 0 ]" 12 ||
-	fail "B still holds $(metric_of "$B_MNT" zr_parked_reads) parked reads 12 s after the interrupt"
+wait_for "[ \"\$(metric_of '$B_MNT' zrobot_parked_reads)\" = 0 ]" 12 ||
+	fail "B still holds $(metric_of "$B_MNT" zrobot_parked_reads) parked reads 12 s after the interrupt"
 expect_eq "$(task_state "$B_MNT/node/sl" "$id")" running "the task on B"
 echo cancel >"$B_MNT/node/sl/tasks/$id/cancel" || fail "cancel the sleep"
 wait_state "$B_MNT/node/sl" "$id" cancelled 10
@@ -257,10 +257,10 @@ http - GET /v1/@remote/b/node
 expect_eq "$HS" 401 "no token"
 # A client that goes away while its long poll is passed on: the poll there goes too.
 echo '{"cmd":"sleep 30"}' >"$R/node/sl/actions/exec" || fail "queue sleep 30"
-w0=$(metric_of "$B_MNT" zr_http_waiting)
+w0=$(metric_of "$B_MNT" zrobot_http_waiting)
 timeout 1 curl -s -H "Authorization: Bearer $ADMIN" "$URL/v1/@remote/b/node/sl/results/exec?wait=30" >/dev/null
-wait_for "[ \"\$(metric_of '$B_MNT' zr_http_waiting)\" -le '$w0' ]" 5 ||
-	fail "B still holds the long poll of a client that left A ($(metric_of "$B_MNT" zr_http_waiting) waiting, $w0 before)"
+wait_for "[ \"\$(metric_of '$B_MNT' zrobot_http_waiting)\" -le '$w0' ]" 5 ||
+	fail "B still holds the long poll of a client that left A ($(metric_of "$B_MNT" zrobot_http_waiting) waiting, $w0 before)"
 ok "A's HTTP API passes /v1/@remote/b/... on to B (admin only, no event streams); a client leaving ends the poll on B"
 
 zr_stop
