@@ -34,6 +34,10 @@ struct zr_local_bp {
 	int err;           /* the outcome's: 0 or a negative errno */
 	struct zr_waitq done; /* reads parked until the outcome */
 	struct tree_op *flush_op; /* the close that applied it, answered with the outcome */
+	/* A write went past ZR_BP_MAX_BYTES: every later write on this handle fails E2BIG and
+	 * the close fails, so that a writer that goes on after the error never gets the tail
+	 * of its text applied as a blueprint of its own. */
+	bool too_big;
 };
 
 static void bp_free(struct zr_local_bp *bp)
@@ -117,6 +121,10 @@ void zr_local__write_blueprint(struct tree_op *op, const struct ctx *c, const ch
 		zr_waitq_init(&bp->done);
 		h->bp = bp;
 	}
+	if (bp->too_big) {
+		zr_local__op_done(op, -E2BIG, NULL);
+		return;
+	}
 	if (bp->state == BP_APPLYING) {
 		zr_local__op_done(op, zr_local__refuse(op, c, -EBUSY, "the blueprint written before "
 						       "is being applied: read its outcome first"), NULL);
@@ -130,8 +138,14 @@ void zr_local__write_blueprint(struct tree_op *op, const struct ctx *c, const ch
 	if (len > ZR_BP_MAX_BYTES - bp->text.len) {
 		_cleanup_free_ char *why = NULL;
 		(void)zr_fail(&why, -E2BIG, "a blueprint is at most %u bytes", ZR_BP_MAX_BYTES);
-		/* Dropped whole, so that the close applies nothing. */
+		/* Dropped whole, so that the close applies nothing; a read gives the reason. */
 		zr_buf_done(&bp->text);
+		zr_buf_reset(&bp->out);
+		(void)zr_buf_printf(&bp->out, "error: %s\n", why ? why : "too big");
+		bp->err = -EINVAL;
+		bp->state = BP_DONE;
+		bp->too_big = true;
+		h->result_base_set = false;
 		zr_local__op_done(op, zr_local__refuse(op, c, -E2BIG, why), NULL);
 		return;
 	}
@@ -183,6 +197,10 @@ bool zr_local__bp_flush(struct handle *h, zr_tree_done_cb cb, void *data)
 	struct zr_local_bp *bp = h->bp;
 	if (!bp) {
 		return false;
+	}
+	if (bp->too_big) {
+		cb(-EINVAL, NULL, data); /* refused, as a blueprint too big to apply */
+		return true;
 	}
 	if (bp->state != BP_GATHERING || bp->text.len == 0 || bp->flush_op) {
 		/* Applied already (by a read, which reports), or nothing to apply. */

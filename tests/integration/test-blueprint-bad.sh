@@ -201,6 +201,32 @@ fgt "$BP_S" 10 && fail "refusing 10 MiB + 1 took $BP_S s"
 no_service t big
 ok "a blueprint of 10 MiB + 1 byte is refused in $BP_S s ($(echo "$BP_ERR" | head -n 1))"
 
+# A writer that goes on after the E2BIG: the tail it writes is never applied on its own.
+"$ZR_PY" - "$MNT/@robot/blueprint" <<'PY' || fail "a write after E2BIG"
+import errno, os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY)
+chunk = b"#" + b"x" * (128 * 1024 - 2) + b"\n"
+try:
+    for _ in range(81):
+        os.write(fd, chunk)
+    sys.exit("10 MiB + 128 KiB written without E2BIG")
+except OSError as e:
+    assert e.errno == errno.E2BIG, e
+for text in (b"services:\n  - t/tail: {}\n", b"x"):
+    try:
+        os.write(fd, text)
+        sys.exit("a write after E2BIG was taken")
+    except OSError as e:
+        assert e.errno == errno.E2BIG, e
+try:
+    os.close(fd)
+    sys.exit("the close after E2BIG succeeded")
+except OSError as e:
+    assert e.errno == errno.EINVAL, e
+PY
+no_service t tail
+ok "writes after an E2BIG keep failing E2BIG, the close fails EINVAL, nothing applied"
+
 gen_services() { # gen_services N FILE: N services of t, s00001...
 	awk -v n="$1" 'BEGIN { print "services:"; for (i = 1; i <= n; i++) printf "  - t/s%05d: {}\n", i }' >"$2"
 }
