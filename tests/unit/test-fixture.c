@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "journal.h"
 #include "test.h"
 
 uv_loop_t loop;
@@ -90,6 +91,23 @@ void fixture_stop(void)
 	robot->cfg.store = NULL;
 	zr_robot_destroy(robot);
 	robot = NULL;
+}
+
+char *fixture_events(void)
+{
+	struct zr_journal_cursor c = {0};
+	char buf[4096];
+	size_t n, len = 0;
+	char *all = calloc(1, 1);
+	ASSERT_NOT_NULL(all);
+	while ((n = zr_journal_read(&robot->events, &c, len, buf, sizeof(buf))) > 0) {
+		all = realloc(all, len + n + 1);
+		ASSERT_NOT_NULL(all);
+		memcpy(all + len, buf, n);
+		len += n;
+		all[len] = '\0';
+	}
+	return all;
 }
 
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)

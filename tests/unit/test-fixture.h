@@ -34,6 +34,9 @@ void fixture_robot(const char *robot_name, int jobs, int n_templates);
  * fixture_robot may follow on the same folder. */
 void fixture_stop(void);
 
+/* The robot's event journal, whole (the caller frees it; "" when empty). */
+char *fixture_events(void);
+
 /* Closes the loop (asserting no handle is left) and removes the scratch folder. */
 void fixture_finish(void);
 

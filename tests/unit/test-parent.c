@@ -102,21 +102,7 @@ static const char *children(const struct zr_service *s, struct names *n)
  * text2) starts (-1: none). */
 static long event_line(const char *text, const char *text2)
 {
-	struct zr_journal_cursor c = {0};
-	char buf[4096];
-	size_t n, off = 0, len = 0;
-	char *all = NULL;
-	while ((n = zr_journal_read(&robot->events, &c, off, buf, sizeof(buf))) > 0) {
-		all = realloc(all, len + n + 1);
-		ASSERT_NOT_NULL(all);
-		memcpy(all + len, buf, n);
-		len += n;
-		off += n;
-	}
-	if (!all) {
-		return -1;
-	}
-	all[len] = '\0';
+	char *all = fixture_events();
 	long pos = -1;
 	for (char *line = all, *end; pos < 0 && *line; line = end + (*end != '\0')) {
 		end = strchrnul(line, '\n');

@@ -7,7 +7,6 @@
 
 #include <unistd.h>
 
-#include "journal.h"
 #include "service.h"
 #include "store.h"
 #include "task.h"
@@ -482,19 +481,8 @@ static void on_deleted(int err, void *data)
 /* Whether the robot's event journal holds text. */
 static bool event_seen(const char *text)
 {
-	struct zr_journal_cursor c = {0};
-	char buf[4096];
-	size_t n, off = 0;
-	char *all = NULL;
-	size_t len = 0;
-	while ((n = zr_journal_read(&robot->events, &c, off, buf, sizeof(buf))) > 0) {
-		all = realloc(all, len + n + 1);
-		ASSERT_NOT_NULL(all);
-		memcpy(all + len, buf, n);
-		len += n;
-		off += n;
-	}
-	bool seen = all && (all[len] = '\0', strstr(all, text) != NULL);
+	char *all = fixture_events();
+	bool seen = strstr(all, text) != NULL;
 	free(all);
 	return seen;
 }
