@@ -282,6 +282,22 @@ int zr_client_read(struct zr_client *c, const char *path, struct zr_buf *out)
 	return err;
 }
 
+int zr_client_read_json(struct zr_client *c, const char *path, json_t **ret)
+{
+	struct zr_buf b = {0};
+	int err = zr_client_read(c, path, &b);
+	json_t *j = err < 0 ? NULL : json_loadb(b.data ? b.data : "", b.len, 0, NULL);
+	zr_buf_done(&b);
+	if (err < 0) {
+		return err;
+	}
+	if (!j) {
+		return -EINVAL;
+	}
+	*ret = j;
+	return 0;
+}
+
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);

@@ -3,6 +3,7 @@
  * tree's root ("t/s/info"). Every function returns 0 or a negative errno; buffers and arrays
  * they fill belong to the caller. */
 #pragma once
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -33,6 +34,9 @@ char *zr_client_read_token(const char *file);
 
 /* The whole file at path into out; at most 16 MiB. Over HTTP, a 4xx/5xx answer's errno. */
 int zr_client_read(struct zr_client *c, const char *path, struct zr_buf *out);
+/* The JSON document in the file at path, a new reference in *ret; -EINVAL when the file is not
+ * JSON, else as zr_client_read. */
+int zr_client_read_json(struct zr_client *c, const char *path, json_t **ret);
 /* The names in the directory at path, sorted, without "." and "..": a NULL-terminated array
  * of owned strings in *names (free with zr_client_free_names). */
 int zr_client_list(struct zr_client *c, const char *path, char ***names);

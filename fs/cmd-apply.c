@@ -333,19 +333,6 @@ struct export {
 	int status;
 };
 
-/* The JSON file at path in the mount; NULL with errno set. */
-static json_t *read_json(struct export *x, const char *path)
-{
-	struct zr_buf b = {0};
-	int err = zr_client_read(x->c, path, &b);
-	json_t *j = err < 0 ? NULL : json_loadb(b.data ? b.data : "", b.len, 0, NULL);
-	zr_buf_done(&b);
-	if (!j) {
-		errno = err < 0 ? -err : EINVAL;
-	}
-	return j;
-}
-
 /* A YAML double-quoted scalar: JSON's string syntax is a subset of it. */
 static void put_scalar(FILE *f, const char *s)
 {
@@ -359,8 +346,10 @@ static void put_scalar(FILE *f, const char *s)
 static void redact(struct export *x, const char *tmpl, json_t *data)
 {
 	char path[PATH_MAX];
+	_cleanup_json_ json_t *m = NULL;
 	snprintf(path, sizeof(path), "@robot/templates/%s/manifest", tmpl);
-	_cleanup_json_ json_t *m = read_json(x, path);
+	/* Without a manifest nothing is known to be secret. */
+	(void)zr_client_read_json(x->c, path, &m);
 	const char *field;
 	json_t *spec;
 	json_object_foreach(json_object_get(m, "data"), field, spec) {
@@ -389,12 +378,16 @@ static bool wanted(const struct export *x, const char *path)
 static void export_service(struct export *x, const char *tmpl, const char *name)
 {
 	char path[PATH_MAX];
+	_cleanup_json_ json_t *info = NULL, *data = NULL;
 	snprintf(path, sizeof(path), "%s/%s/info", tmpl, name);
-	_cleanup_json_ json_t *info = read_json(x, path);
+	int err = zr_client_read_json(x->c, path, &info);
+	/* The message names data even when info failed, as it always did. */
 	snprintf(path, sizeof(path), "%s/%s/data", tmpl, name);
-	_cleanup_json_ json_t *data = info ? read_json(x, path) : NULL;
-	if (!info || !data) {
-		fprintf(stderr, "zrobot: cannot read %s/%s: %s\n", x->c->shown, path, strerror(errno));
+	if (err == 0) {
+		err = zr_client_read_json(x->c, path, &data);
+	}
+	if (err < 0) {
+		fprintf(stderr, "zrobot: cannot read %s/%s: %s\n", x->c->shown, path, strerror(-err));
 		x->status = 1;
 		return;
 	}
