@@ -1,7 +1,7 @@
-/* Reading a running robot for the operator's commands (zrobot ls, status, logs, do, tasks):
- * through its mount, or over its HTTP API (/v1/<path>) with a token. Paths are relative to the
- * tree's root ("t/s/info"). Every function returns 0 or a negative errno; buffers and arrays
- * they fill belong to the caller. */
+/* Reading a running robot for the operator's commands (zrobot ls, status, logs, do, tasks,
+ * apply, export, graph): through its mount, or over its HTTP API (/v1/<path>) with a token.
+ * Paths are relative to the tree's root ("t/s/info"). Every function returns 0 or a negative
+ * errno; buffers and arrays they fill belong to the caller. */
 #pragma once
 #include <jansson.h>
 #include <stdbool.h>

@@ -18,7 +18,6 @@
 #include "cmd.h"
 #include "util/buf.h"
 #include "util/cleanup.h"
-#include "util/fs.h"
 #include "util/name.h"
 
 /* ---- small helpers ---- */
