@@ -1,4 +1,5 @@
 /* The operator's commands read a robot through its mount or over HTTP (client.h). */
+#include <assert.h>
 #include <curl/curl.h>
 #include <dirent.h>
 #include <errno.h>
@@ -81,6 +82,12 @@ int zr_client_open(struct zr_client *c, int *argc, char **argv)
 		fprintf(stderr, "zrobot: give --mount DIR, or --url URL with --token-file FILE\n");
 		return -EINVAL;
 	}
+	return zr_client_init(c, mount, url, token_file);
+}
+
+int zr_client_init(struct zr_client *c, const char *mount, const char *url, const char *token_file)
+{
+	*c = (struct zr_client){0};
 	if (url) {
 		size_t n = strlen(url);
 		while (n > 0 && url[n - 1] == '/') {
@@ -112,6 +119,19 @@ void zr_client_close(struct zr_client *c)
 	free(c->token);
 	free(c->shown);
 	*c = (struct zr_client){0};
+}
+
+/* ---- through the mount ---- */
+
+/* The file at path below the mount, opened with flags: a descriptor, or a negative errno. */
+static int open_mount(const struct zr_client *c, const char *path, int flags)
+{
+	char full[PATH_MAX];
+	if (snprintf(full, sizeof(full), "%s/%s", c->mount, path) >= (int)sizeof(full)) {
+		return -ENAMETOOLONG;
+	}
+	int fd = open(full, flags | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
 }
 
 /* ---- HTTP ---- */
@@ -159,9 +179,17 @@ static int status_errno(long code)
 	}
 }
 
-/* One request to /v1/<path><query>; the body posted when post is set. */
-static int request(struct zr_client *c, const char *path, const char *query, const char *post,
-		   struct answer *a)
+/* What a request posts: len bytes of data, sent as type. */
+struct post {
+	const char *data;
+	size_t len;
+	const char *type;
+};
+
+/* One request to /v1/<path><query>, a POST when post is set: 0 once the robot answered,
+ * whatever the status (in a->code); -EHOSTUNREACH (said) when it cannot be reached. */
+static int exchange(struct zr_client *c, const char *path, const char *query,
+		    const struct post *post, struct answer *a)
 {
 	_cleanup_free_ char *url = NULL, *auth = NULL;
 	a->lines = -1;
@@ -169,9 +197,17 @@ static int request(struct zr_client *c, const char *path, const char *query, con
 	    asprintf(&auth, "Authorization: Bearer %s", c->token) < 0) {
 		return -ENOMEM;
 	}
+	_cleanup_free_ char *type = NULL;
+	if (post && asprintf(&type, "Content-Type: %s", post->type) < 0) {
+		return -ENOMEM;
+	}
 	struct curl_slist *hdrs = curl_slist_append(NULL, auth);
 	if (hdrs && post) {
-		hdrs = curl_slist_append(hdrs, "Content-Type: text/plain");
+		struct curl_slist *more = curl_slist_append(hdrs, type);
+		if (!more) {
+			curl_slist_free_all(hdrs);
+		}
+		hdrs = more;
 	}
 	CURL *h = curl_easy_init();
 	CURLcode rc = CURLE_OUT_OF_MEMORY;
@@ -184,7 +220,8 @@ static int request(struct zr_client *c, const char *path, const char *query, con
 		(void)curl_easy_setopt(h, CURLOPT_HEADERDATA, a);
 		(void)curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 		if (post) {
-			(void)curl_easy_setopt(h, CURLOPT_POSTFIELDS, post);
+			(void)curl_easy_setopt(h, CURLOPT_POSTFIELDS, post->data);
+			(void)curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)post->len);
 		}
 		rc = curl_easy_perform(h);
 		(void)curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &a->code);
@@ -195,7 +232,31 @@ static int request(struct zr_client *c, const char *path, const char *query, con
 		fprintf(stderr, "zrobot: cannot reach %s: %s\n", c->shown, curl_easy_strerror(rc));
 		return -EHOSTUNREACH;
 	}
-	return a->code >= 400 ? status_errno(a->code) : 0;
+	return 0;
+}
+
+/* exchange(), with a 4xx/5xx answer as its errno (a->body still holds the answer). */
+static int request(struct zr_client *c, const char *path, const char *query,
+		   const struct post *post, struct answer *a)
+{
+	int err = exchange(c, path, query, post, a);
+	return err < 0 ? err : a->code >= 400 ? status_errno(a->code) : 0;
+}
+
+int zr_client_post(struct zr_client *c, const char *path, const char *query, const char *type,
+		   const char *body, size_t len, struct zr_buf *out, long *ret_code)
+{
+	assert(c->url);
+	struct answer a = {0};
+	struct post post = {.data = body, .len = len, .type = type};
+	int err = exchange(c, path, query, &post, &a);
+	if (err < 0) {
+		zr_buf_done(&a.body);
+		return err;
+	}
+	*out = a.body;
+	*ret_code = a.code;
+	return 0;
 }
 
 /* ---- reading ---- */
@@ -212,15 +273,29 @@ int zr_client_read(struct zr_client *c, const char *path, struct zr_buf *out)
 		}
 		return err;
 	}
-	char full[PATH_MAX];
-	snprintf(full, sizeof(full), "%s/%s", c->mount, path);
-	int fd = open(full, O_RDONLY | O_CLOEXEC);
+	int fd = open_mount(c, path, O_RDONLY);
 	if (fd < 0) {
-		return -errno;
+		return fd;
 	}
 	int err = zr_client_read_fd(fd, out, READ_MAX);
 	close(fd);
 	return err;
+}
+
+int zr_client_read_json(struct zr_client *c, const char *path, json_t **ret)
+{
+	struct zr_buf b = {0};
+	int err = zr_client_read(c, path, &b);
+	json_t *j = err < 0 ? NULL : json_loadb(b.data ? b.data : "", b.len, 0, NULL);
+	zr_buf_done(&b);
+	if (err < 0) {
+		return err;
+	}
+	if (!j) {
+		return -EINVAL;
+	}
+	*ret = j;
+	return 0;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -277,11 +352,13 @@ int zr_client_list(struct zr_client *c, const char *path, char ***names)
 		json_decref(o);
 		zr_buf_done(&a.body);
 	} else {
-		char full[PATH_MAX];
-		snprintf(full, sizeof(full), "%s/%s", c->mount, path);
-		DIR *d = opendir(full);
+		int fd = open_mount(c, path, O_RDONLY | O_DIRECTORY);
+		DIR *d = fd < 0 ? NULL : fdopendir(fd);
 		if (!d) {
-			err = -errno;
+			err = fd < 0 ? fd : -errno;
+			if (fd >= 0) {
+				close(fd);
+			}
 		}
 		for (struct dirent *e; d && err == 0 && (e = readdir(d));) {
 			if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
@@ -301,6 +378,21 @@ int zr_client_list(struct zr_client *c, const char *path, char ***names)
 		qsort(*names, n, sizeof(**names), cmp_str);
 	}
 	return 0;
+}
+
+int zr_client_write_read(struct zr_client *c, const char *path, const char *body, size_t len,
+			 size_t max, struct zr_buf *out, int *ret_read)
+{
+	assert(c->mount);
+	int fd = open_mount(c, path, O_RDWR);
+	int err = fd < 0 ? fd : zr_write_all(fd, body, len);
+	if (err == 0) {
+		*ret_read = zr_client_read_fd(fd, out, max);
+	}
+	if (fd >= 0) {
+		close(fd);
+	}
+	return err;
 }
 
 /* ---- acting ---- */
@@ -324,7 +416,9 @@ int zr_client_act(struct zr_client *c, const char *path, const char *payload,
 	if (c->url) {
 		struct answer a = {0};
 		/* An empty body queues with the defaults, like an empty write. */
-		int err = request(c, path, NULL, payload ? payload : "", &a);
+		const char *body = payload ? payload : "";
+		struct post post = {.data = body, .len = strlen(body), .type = "text/plain"};
+		int err = request(c, path, NULL, &post, &a);
 		json_t *task = err < 0 ? NULL : json_loadb(a.body.data ? a.body.data : "",
 							   a.body.len, 0, NULL);
 		json_int_t id = json_integer_value(json_object_get(task, "id"));
@@ -371,9 +465,6 @@ int zr_client_act(struct zr_client *c, const char *path, const char *payload,
 		*state = strdup(a.state[0] ? a.state : "ok");
 		return *state ? 0 : -ENOMEM;
 	}
-	char full[PATH_MAX];
-	snprintf(full, sizeof(full), "%s/%s", c->mount, path);
-	int fd = open(full, O_RDWR | O_CLOEXEC);
 	/* An empty write would not reach the robot: the action's name alone queues it with
 	 * its defaults (README "Writing and reading"). */
 	const char *slash = strrchr(path, '/');
@@ -383,7 +474,8 @@ int zr_client_act(struct zr_client *c, const char *path, const char *payload,
 		return -ENOMEM;
 	}
 	p = p ? p : name_line;
-	int err = fd < 0 ? -errno : zr_write_all(fd, p, strlen(p));
+	int fd = open_mount(c, path, O_RDWR);
+	int err = fd < 0 ? fd : zr_write_all(fd, p, strlen(p));
 	if (err < 0) {
 		if (fd >= 0) {
 			close(fd);
@@ -430,11 +522,9 @@ int zr_client_follow(struct zr_client *c, const char *path,
 			}
 		}
 	}
-	char full[PATH_MAX];
-	snprintf(full, sizeof(full), "%s/%s", c->mount, path);
-	int fd = open(full, O_RDONLY | O_CLOEXEC);
+	int fd = open_mount(c, path, O_RDONLY);
 	if (fd < 0) {
-		return -errno;
+		return fd;
 	}
 	char chunk[65536];
 	int err = 0;

@@ -1,8 +1,6 @@
 /* zrobot apply, export and graph (DESIGN §8): a blueprint sent to the running robot, through its
  * mount (@robot/blueprint, written and read on one descriptor) or over HTTP (POST
  * /v1/@robot/blueprint); the robot read back from its mount as a blueprint; @robot/graph. */
-#include <curl/curl.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -18,19 +16,11 @@
 #include "blueprint.h"
 #include "client.h"
 #include "cmd.h"
-#include "options.h"
 #include "util/buf.h"
 #include "util/cleanup.h"
-#include "util/fs.h"
 #include "util/name.h"
-#include "util/url.h"
 
 /* ---- small helpers ---- */
-
-static char *default_mount(void)
-{
-	return zr_options_default_path("/zr", "zr");
-}
 
 static int read_path(const char *path, struct zr_buf *b, size_t max)
 {
@@ -175,42 +165,30 @@ static int with_directive(const struct zr_buf *text, const struct apply_args *a,
 
 /* Through the mount: one descriptor, written then read; the read after the outcome fails with
  * the refusal's errno when the blueprint was refused. */
-static int apply_mount(const struct apply_args *a, const struct zr_buf *text, bool tty)
+static int apply_mount(struct zr_client *c, const struct apply_args *a, const struct zr_buf *text,
+		       bool tty)
 {
-	char path[PATH_MAX];
 	struct zr_buf body = {0}, out = {0};
-	_cleanup_free_ char *mount = a->mount ? strdup(a->mount) : default_mount();
-	int status = 1;
-	snprintf(path, sizeof(path), "%s/@robot/blueprint", mount ? mount : "");
 	if (with_directive(text, a, &body) < 0) {
 		fprintf(stderr, "zrobot: out of memory\n");
 		return 1;
 	}
-	int fd = open(path, O_RDWR | O_CLOEXEC);
-	int err = fd < 0 ? -errno : zr_write_all(fd, body.data, body.len);
+	int read_err = 0;
+	int err = zr_client_write_read(c, "@robot/blueprint", body.data, body.len, SIZE_MAX, &out,
+				       &read_err);
 	if (err < 0) {
-		fprintf(stderr, "zrobot: cannot send the blueprint to %s: %s\n", path, strerror(-err));
-		goto out;
-	}
-	err = zr_client_read_fd(fd, &out, SIZE_MAX);
-	print_outcome(out.data ? out.data : "", out.len, tty);
-	if (err < 0 && out.len == 0) {
-		fprintf(stderr, "zrobot: cannot apply the blueprint through %s: %s\n", path,
-			strerror(-err));
-	}
-	status = err < 0 ? 1 : 0;
-out:
-	if (fd >= 0) {
-		close(fd);
+		fprintf(stderr, "zrobot: cannot send the blueprint to %s/@robot/blueprint: %s\n",
+			c->shown, strerror(-err));
+	} else {
+		print_outcome(out.data ? out.data : "", out.len, tty);
+		if (read_err < 0 && out.len == 0) {
+			fprintf(stderr, "zrobot: cannot apply the blueprint through "
+					"%s/@robot/blueprint: %s\n", c->shown, strerror(-read_err));
+		}
 	}
 	zr_buf_done(&body);
 	zr_buf_done(&out);
-	return status;
-}
-
-static size_t on_body(char *p, size_t size, size_t n, void *data)
-{
-	return zr_buf_append(data, p, size * n) < 0 ? 0 : size * n;
+	return err < 0 || read_err < 0 ? 1 : 0;
 }
 
 /* The outcome JSON as the mount's lines: "verb path", "queued path action task N", "failed
@@ -246,52 +224,26 @@ static void print_json_outcome(const json_t *o, bool tty)
 }
 
 /* Over HTTP: POST /v1/@robot/blueprint, the options as query parameters. */
-static int apply_http(const struct apply_args *a, const struct zr_buf *text, bool tty)
+static int apply_http(struct zr_client *c, const struct apply_args *a, const struct zr_buf *text,
+		      bool tty)
 {
-	_cleanup_free_ char *token = zr_client_read_token(a->token_file);
-	_cleanup_free_ char *url = NULL, *auth = NULL;
-	const char *base = a->url;
-	size_t blen = strlen(base);
-	while (blen > 0 && base[blen - 1] == '/') {
-		blen--;
-	}
-	if (!token) {
-		fprintf(stderr, "zrobot: cannot read a token from %s\n", a->token_file);
-		return 1;
-	}
-	if (asprintf(&url, "%.*s/v1/@robot/blueprint?dry_run=%d&prune=%d%s%s", (int)blen, base,
-		     a->dry_run, a->prune, a->name ? "&name=" : "", a->name ? a->name : "") < 0 ||
-	    asprintf(&auth, "Authorization: Bearer %s", token) < 0) {
+	_cleanup_free_ char *query = NULL;
+	if (asprintf(&query, "?dry_run=%d&prune=%d%s%s", a->dry_run, a->prune,
+		     a->name ? "&name=" : "", a->name ? a->name : "") < 0) {
 		fprintf(stderr, "zrobot: out of memory\n");
 		return 1;
 	}
 	struct zr_buf resp = {0};
-	struct curl_slist *hdrs = curl_slist_append(NULL, auth);
-	hdrs = curl_slist_append(hdrs, "Content-Type: application/yaml");
-	CURL *c = curl_easy_init();
 	long code = 0;
-	CURLcode rc = CURLE_OUT_OF_MEMORY;
-	if (c && hdrs) {
-		(void)curl_easy_setopt(c, CURLOPT_URL, url);
-		(void)curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-		(void)curl_easy_setopt(c, CURLOPT_POSTFIELDS, text->data ? text->data : "");
-		(void)curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)text->len);
-		(void)curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-		(void)curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp);
-		(void)curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-		rc = curl_easy_perform(c);
-		(void)curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	int err = zr_client_post(c, "@robot/blueprint", query, "application/yaml",
+				 text->data ? text->data : "", text->len, &resp, &code);
+	if (err == -ENOMEM) {
+		fprintf(stderr, "zrobot: out of memory\n");
 	}
-	curl_easy_cleanup(c);
-	curl_slist_free_all(hdrs);
-	int status = 1;
-	_cleanup_free_ char *shown = zr_url_redact(a->url);
-	if (rc != CURLE_OK) {
-		fprintf(stderr, "zrobot: cannot reach %s: %s\n", shown ? shown : "the robot",
-			curl_easy_strerror(rc));
-		zr_buf_done(&resp);
+	if (err < 0) {
 		return 1;
 	}
+	int status = 1;
 	json_error_t e;
 	json_t *o = json_loadb(resp.data ? resp.data : "", resp.len, 0, &e);
 	if (o && json_object_get(o, "items")) {
@@ -300,7 +252,7 @@ static int apply_http(const struct apply_args *a, const struct zr_buf *text, boo
 	} else {
 		/* Not an outcome: an error answer {"error","errno","detail"} (401, 413...). */
 		const char *detail = json_string_value(json_object_get(o, "detail"));
-		fprintf(stderr, "zrobot: %s answered %ld: %s\n", shown ? shown : "the robot", code,
+		fprintf(stderr, "zrobot: %s answered %ld: %s\n", c->shown, code,
 			detail ? detail : resp.data ? resp.data : "");
 	}
 	json_decref(o);
@@ -353,8 +305,15 @@ int zr_cmd_apply(int argc, char **argv)
 	} else if (err < 0) {
 		fprintf(stderr, "zrobot: cannot read %s: %s\n", a.file, strerror(-err));
 	} else {
+		struct zr_client c;
 		bool tty = isatty(STDOUT_FILENO);
-		status = a.url ? apply_http(&a, &text, tty) : apply_mount(&a, &text, tty);
+		err = zr_client_init(&c, a.mount, a.url, a.token_file);
+		if (err == -ENOMEM) {
+			fprintf(stderr, "zrobot: out of memory\n");
+		} else if (err == 0) {
+			status = a.url ? apply_http(&c, &a, &text, tty) : apply_mount(&c, &a, &text, tty);
+			zr_client_close(&c);
+		}
 	}
 	zr_buf_done(&text);
 	free(a.name_mem);
@@ -364,7 +323,7 @@ int zr_cmd_apply(int argc, char **argv)
 /* ---- zrobot export ---- */
 
 struct export {
-	const char *mount;
+	struct zr_client *c; /* through the mount */
 	bool admin;      /* local root or the robot's user: secret values as they are */
 	bool redacted;   /* a secret value was written as "***" */
 	char **only;     /* T/S to export, or none: all */
@@ -372,32 +331,6 @@ struct export {
 	FILE *out;
 	int status;
 };
-
-/* A small file of the mount, whole; NULL with errno set. */
-static char *read_small(const char *path)
-{
-	struct zr_buf b = {0};
-	int err = read_path(path, &b, 16u << 20);
-	if (err < 0) {
-		zr_buf_done(&b);
-		errno = -err;
-		return NULL;
-	}
-	return b.data ? zr_buf_steal(&b) : strdup("");
-}
-
-static json_t *read_json(const char *path)
-{
-	_cleanup_free_ char *s = read_small(path);
-	if (!s) {
-		return NULL;
-	}
-	json_t *j = json_loads(s, 0, NULL);
-	if (!j) {
-		errno = EINVAL;
-	}
-	return j;
-}
 
 /* A YAML double-quoted scalar: JSON's string syntax is a subset of it. */
 static void put_scalar(FILE *f, const char *s)
@@ -412,8 +345,10 @@ static void put_scalar(FILE *f, const char *s)
 static void redact(struct export *x, const char *tmpl, json_t *data)
 {
 	char path[PATH_MAX];
-	snprintf(path, sizeof(path), "%s/@robot/templates/%s/manifest", x->mount, tmpl);
-	_cleanup_json_ json_t *m = read_json(path);
+	_cleanup_json_ json_t *m = NULL;
+	snprintf(path, sizeof(path), "@robot/templates/%s/manifest", tmpl);
+	/* Without a manifest nothing is known to be secret. */
+	(void)zr_client_read_json(x->c, path, &m);
 	const char *field;
 	json_t *spec;
 	json_object_foreach(json_object_get(m, "data"), field, spec) {
@@ -441,30 +376,25 @@ static bool wanted(const struct export *x, const char *path)
  * (valid YAML, so that every value comes back with its type). */
 static void export_service(struct export *x, const char *tmpl, const char *name)
 {
-	char path[PATH_MAX], target[PATH_MAX];
-	snprintf(path, sizeof(path), "%s/%s/%s/info", x->mount, tmpl, name);
-	_cleanup_json_ json_t *info = read_json(path);
-	snprintf(path, sizeof(path), "%s/%s/%s/data", x->mount, tmpl, name);
-	_cleanup_json_ json_t *data = info ? read_json(path) : NULL;
-	if (!info || !data) {
-		fprintf(stderr, "zrobot: cannot read %s: %s\n", path, strerror(errno));
+	char path[PATH_MAX];
+	_cleanup_json_ json_t *info = NULL, *data = NULL;
+	snprintf(path, sizeof(path), "%s/%s/info", tmpl, name);
+	int err = zr_client_read_json(x->c, path, &info);
+	/* The message names data even when info failed, as it always did. */
+	snprintf(path, sizeof(path), "%s/%s/data", tmpl, name);
+	if (err == 0) {
+		err = zr_client_read_json(x->c, path, &data);
+	}
+	if (err < 0) {
+		fprintf(stderr, "zrobot: cannot read %s/%s: %s\n", x->c->shown, path, strerror(-err));
 		x->status = 1;
 		return;
 	}
 	if (!x->admin) {
 		redact(x, tmpl, data);
 	}
-	snprintf(path, sizeof(path), "%s/%s/%s/parent", x->mount, tmpl, name);
-	ssize_t n = readlink(path, target, sizeof(target) - 1);
-	const char *parent = NULL;
-	if (n > 0) {
-		/* "../../T/S", relative to the child's folder. */
-		target[n] = '\0';
-		parent = target;
-		while (strncmp(parent, "../", 3) == 0) {
-			parent += 3;
-		}
-	}
+	/* "T/S", as the parent symlink names it (README "Parents and children"). */
+	const char *parent = json_string_value(json_object_get(info, "parent"));
 	const char *version = json_string_value(json_object_get(info, "version"));
 	_cleanup_free_ char *d = json_dumps(data, JSON_PRESERVE_ORDER);
 	fputs("  - template: ", x->out);
@@ -482,52 +412,37 @@ static void export_service(struct export *x, const char *tmpl, const char *name)
 	fprintf(x->out, "\n    data: %s\n", d ? d : "{}");
 }
 
-static int cmp_name(const struct dirent **a, const struct dirent **b)
-{
-	return strcmp((*a)->d_name, (*b)->d_name);
-}
-
-static int no_dots(const struct dirent *d)
-{
-	return d->d_name[0] != '.';
-}
-
-static int no_special(const struct dirent *d)
-{
-	return d->d_name[0] != '.' && d->d_name[0] != '@';
-}
-
 static void export_all(struct export *x)
 {
-	struct dirent **tmpls = NULL;
-	int nt = scandir(x->mount, &tmpls, no_special, cmp_name);
+	char **tmpls = NULL;
+	int err = zr_client_list(x->c, "", &tmpls);
 	bool any = false;
-	if (nt < 0) {
-		fprintf(stderr, "zrobot: cannot list %s: %s\n", x->mount, strerror(errno));
+	if (err < 0) {
+		fprintf(stderr, "zrobot: cannot list %s: %s\n", x->c->shown, strerror(-err));
 		x->status = 1;
 		return;
 	}
-	for (int i = 0; i < nt; i++) {
-		char dir[PATH_MAX];
-		struct dirent **svcs = NULL;
-		snprintf(dir, sizeof(dir), "%s/%s", x->mount, tmpls[i]->d_name);
-		int ns = scandir(dir, &svcs, no_dots, cmp_name);
-		for (int k = 0; k < ns; k++) {
+	for (size_t i = 0; tmpls[i]; i++) {
+		char **svcs = NULL;
+		/* Neither hidden names nor @robot and @remote. */
+		if (tmpls[i][0] == '.' || tmpls[i][0] == '@' ||
+		    zr_client_list(x->c, tmpls[i], &svcs) < 0) {
+			continue;
+		}
+		for (size_t k = 0; svcs[k]; k++) {
 			char p[PATH_MAX];
-			snprintf(p, sizeof(p), "%s/%s", tmpls[i]->d_name, svcs[k]->d_name);
-			if (wanted(x, p)) {
+			snprintf(p, sizeof(p), "%s/%s", tmpls[i], svcs[k]);
+			if (svcs[k][0] != '.' && wanted(x, p)) {
 				if (!any) {
 					fputs("services:\n", x->out);
 					any = true;
 				}
-				export_service(x, tmpls[i]->d_name, svcs[k]->d_name);
+				export_service(x, tmpls[i], svcs[k]);
 			}
-			free(svcs[k]);
 		}
-		free(svcs);
-		free(tmpls[i]);
+		zr_client_free_names(svcs);
 	}
-	free(tmpls);
+	zr_client_free_names(tmpls);
 	if (!any) {
 		fputs("services: []\n", x->out);
 	}
@@ -536,8 +451,8 @@ static void export_all(struct export *x)
 int zr_cmd_export(int argc, char **argv)
 {
 	struct export x = {0};
-	const char *output = NULL;
-	_cleanup_free_ char *mount = NULL;
+	const char *output = NULL, *mount = NULL;
+	struct zr_client c;
 	x.only = calloc((size_t)argc + 1, sizeof(*x.only));
 	if (!x.only) {
 		return 1;
@@ -546,8 +461,7 @@ int zr_cmd_export(int argc, char **argv)
 		if (strcmp(argv[i], "--output") == 0 && i + 1 < argc) {
 			output = argv[++i];
 		} else if (strcmp(argv[i], "--mount") == 0 && i + 1 < argc) {
-			free(mount);
-			mount = strdup(argv[++i]);
+			mount = argv[++i];
 		} else if (argv[i][0] != '-' && strchr(argv[i], '/')) {
 			x.only[x.n_only++] = argv[i];
 		} else {
@@ -556,17 +470,20 @@ int zr_cmd_export(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!mount) {
-		mount = default_mount();
-	}
-	struct stat st;
-	if (!mount || stat(mount, &st) < 0) {
-		fprintf(stderr, "zrobot: cannot reach the robot at %s: %s\n", mount ? mount : "?",
-			strerror(errno));
+	if (zr_client_init(&c, mount, NULL, NULL) < 0) {
+		fprintf(stderr, "zrobot: out of memory\n");
 		free(x.only);
 		return 1;
 	}
-	x.mount = mount;
+	struct stat st;
+	if (stat(c.mount, &st) < 0) {
+		fprintf(stderr, "zrobot: cannot reach the robot at %s: %s\n", c.mount,
+			strerror(errno));
+		zr_client_close(&c);
+		free(x.only);
+		return 1;
+	}
+	x.c = &c;
 	/* The robot's own user and root read every secret value; anyone else gets "***". */
 	x.admin = geteuid() == 0 || geteuid() == st.st_uid;
 	x.out = stdout;
@@ -583,6 +500,7 @@ int zr_cmd_export(int argc, char **argv)
 			if (fd >= 0) {
 				close(fd);
 			}
+			zr_client_close(&c);
 			free(x.only);
 			return 1;
 		}
@@ -592,7 +510,7 @@ int zr_cmd_export(int argc, char **argv)
 		/* A service asked for and not found: said, not skipped quietly. */
 		for (size_t i = 0; i < x.n_only; i++) {
 			char p[PATH_MAX];
-			snprintf(p, sizeof(p), "%s/%s", mount, x.only[i]);
+			snprintf(p, sizeof(p), "%s/%s", c.mount, x.only[i]);
 			if (access(p, F_OK) < 0) {
 				fprintf(stderr, "zrobot: no service %s\n", x.only[i]);
 				x.status = 1;
@@ -608,6 +526,7 @@ int zr_cmd_export(int argc, char **argv)
 			strerror(errno));
 		x.status = 1;
 	}
+	zr_client_close(&c);
 	free(x.only);
 	return x.status;
 }
@@ -616,24 +535,23 @@ int zr_cmd_export(int argc, char **argv)
 
 int zr_cmd_graph(int argc, char **argv)
 {
-	_cleanup_free_ char *mount = NULL;
-	if (argc == 2 && strcmp(argv[0], "--mount") == 0) {
-		mount = strdup(argv[1]);
-	} else if (argc == 0) {
-		mount = default_mount();
-	} else {
+	struct zr_client c;
+	if (!(argc == 2 && strcmp(argv[0], "--mount") == 0) && argc != 0) {
 		zr_cmd_graph_usage(stderr);
 		return 2;
 	}
-	char path[PATH_MAX];
-	snprintf(path, sizeof(path), "%s/@robot/graph", mount ? mount : "");
+	if (zr_client_init(&c, argc == 2 ? argv[1] : NULL, NULL, NULL) < 0) {
+		fprintf(stderr, "zrobot: out of memory\n");
+		return 1;
+	}
 	struct zr_buf b = {0};
-	int err = read_path(path, &b, SIZE_MAX);
+	int err = zr_client_read(&c, "@robot/graph", &b);
 	if (err < 0) {
-		fprintf(stderr, "zrobot: cannot read %s: %s\n", path, strerror(-err));
+		fprintf(stderr, "zrobot: cannot read %s/@robot/graph: %s\n", c.shown, strerror(-err));
 	} else if (b.len > 0 && fwrite(b.data, 1, b.len, stdout) != b.len) {
 		err = -EIO;
 	}
 	zr_buf_done(&b);
+	zr_client_close(&c);
 	return err < 0 ? 1 : 0;
 }

@@ -115,10 +115,17 @@ static char *read_text(struct cli *x, const char *fmt, const char *a, const char
 	return s;
 }
 
+/* NULL (errno set) when it cannot be read or is not JSON. */
 static json_t *read_json(struct cli *x, const char *fmt, const char *a, const char *b)
 {
-	_cleanup_free_ char *s = read_text(x, fmt, a, b);
-	return s ? json_loads(s, 0, NULL) : NULL;
+	char path[PATH_MAX];
+	json_t *j = NULL;
+	snprintf(path, sizeof(path), fmt, a, b);
+	int err = zr_client_read_json(&x->c, path, &j);
+	if (err < 0) {
+		errno = -err;
+	}
+	return j;
 }
 
 static void print_json(json_t *j)

@@ -5,9 +5,6 @@
  * the store commits it costs. */
 #include "apply.h"
 
-#include <ftw.h>
-#include <signal.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -17,46 +14,9 @@
 #include "store.h"
 #include "task.h"
 #include "template.h"
+#include "test-fixture.h"
 #include "test.h"
 #include "util/buf.h"
-
-static uv_loop_t loop;
-static char *base;
-static struct zr_store *store;
-static struct zr_robot *robot;
-static uv_timer_t tick;
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)ftw;
-	return flag == FTW_DP ? rmdir(path) : unlink(path);
-}
-
-/* <base>/templates/<name>/ with manifest, and each action a /bin/sh script (name, body, ...,
- * NULL). */
-static void make_template(const char *name, const char *manifest, ...)
-{
-	char *dir = test_strf("%s/templates/%s", base, name);
-	char *actions = test_strf("%s/actions", dir);
-	char *file = test_strf("%s/template.json", dir);
-	ASSERT_OK(mkdir(dir, 0755));
-	ASSERT_OK(mkdir(actions, 0755));
-	test_write_file(file, manifest, 0644);
-	va_list ap;
-	va_start(ap, manifest);
-	for (const char *a; (a = va_arg(ap, const char *));) {
-		char *path = test_strf("%s/%s", actions, a);
-		char *body = test_strf("#!/bin/sh\n%s\n", va_arg(ap, const char *));
-		test_write_file(path, body, 0755);
-		free(path);
-		free(body);
-	}
-	va_end(ap);
-	free(dir);
-	free(actions);
-	free(file);
-}
 
 /* ---- applying ---- */
 
@@ -398,48 +358,6 @@ TEST(auto_producers)
 	ASSERT_NULL(svc("node/w2"));
 }
 
-/* ---- a fake check of producers on other robots: only "@remote/far/node/there" exists ---- */
-
-static int checks;
-static bool checks_later; /* answer from a timer, as a remote robot does */
-
-struct later {
-	uv_timer_t timer;
-	int err;
-	void (*cb)(int err, const char *why, void *cbdata);
-	void *cbdata;
-};
-
-static void on_later_closed(uv_handle_t *h)
-{
-	free(h->data);
-}
-
-static void on_later(uv_timer_t *timer)
-{
-	struct later *l = timer->data;
-	l->cb(l->err, l->err ? "no such service on far" : NULL, l->cbdata);
-	uv_close((uv_handle_t *)timer, on_later_closed);
-}
-
-static void check_producer(const char *producer, void (*cb)(int err, const char *why, void *cbdata),
-			   void *cbdata, void *data)
-{
-	(void)data;
-	checks++;
-	int err = strcmp(producer, "@remote/far/node/there") == 0 ? 0 : -EINVAL;
-	if (checks_later) {
-		struct later *l = calloc(1, sizeof(*l));
-		ASSERT_NOT_NULL(l);
-		*l = (struct later){.err = err, .cb = cb, .cbdata = cbdata};
-		ASSERT_OK(uv_timer_init(&loop, &l->timer));
-		l->timer.data = l;
-		ASSERT_OK(uv_timer_start(&l->timer, on_later, 1, 0));
-		return;
-	}
-	cb(err, err ? "no such service on far" : NULL, cbdata);
-}
-
 /* Producers on other robots are looked up before anything changes, one entry at a time,
  * whether the answer comes at once or later; one that is not there refuses the blueprint. */
 TEST(remote_producers)
@@ -658,24 +576,10 @@ TEST(bounds)
 	zr_buf_done(&b);
 }
 
-static bool stopped;
-
-static void on_stopped(struct zr_robot *r)
-{
-	(void)r;
-	stopped = true;
-}
-
 int main(void)
 {
-	(void)signal(SIGPIPE, SIG_IGN);
-	ASSERT_TRUE(asprintf(&base, "%s/zr-apply.XXXXXX", test_tmp_dir()) > 0);
-	ASSERT_NOT_NULL(mkdtemp(base));
-	char *data = test_strf("%s/data", base);
-	char *templates = test_strf("%s/templates", base);
+	fixture_init("apply");
 	char *marker = test_strf("touch %s/on_delete_ran", base);
-	ASSERT_OK(mkdir(data, 0700));
-	ASSERT_OK(mkdir(templates, 0755));
 	make_template("node",
 		      "{\"name\": \"node\", \"version\": \"1.0.0\","
 		      " \"data\": {\"port\": {\"type\": \"integer\", \"default\": 0}},"
@@ -701,20 +605,7 @@ int main(void)
 		      "{\"name\": \"pub\", \"version\": \"1.0.0\", \"users\": true,"
 		      " \"actions\": {\"start\": {}}}", "start", "exit 0", NULL);
 
-	ASSERT_OK(uv_loop_init(&loop));
-	ASSERT_OK(uv_timer_init(&loop, &tick));
-	char *why = NULL;
-	int err = zr_store_open(&loop, data, &store, &why);
-	if (err < 0) {
-		FAIL("zr_store_open: %s", why ? why : strerror(-err));
-	}
-	struct zr_robot_config cfg = {
-		.store = store, .mount = "/nonexistent", .data_dir = data, .name = "test",
-		.jobs = 4, .queue_max = 16, .history = 16, .result_max = 4096, .kill_grace = 1,
-	};
-	ASSERT_OK(zr_robot_create(&loop, &cfg, &robot));
-	ASSERT_EQ_INT(zr_robot_load_templates(robot, templates), 5);
-	ASSERT_OK(zr_robot_load_store(robot));
+	fixture_robot("test", 4, 5);
 	zr_robot_start(robot);
 
 	RUN_TEST(create_update_unchanged);
@@ -732,37 +623,16 @@ int main(void)
 	RUN_TEST(thousand);
 	RUN_TEST(bounds);
 
-	zr_robot_stop(robot, on_stopped);
-	TEST_RUN_UNTIL(&loop, &tick, stopped, "the robot did not stop within 20 s");
-	zr_store_close(store);
-	robot->cfg.store = NULL;
+	fixture_stop();
 
 	/* The stored applies come back with the store. */
-	ASSERT_OK(zr_store_open(&loop, data, &store, &why));
-	struct zr_robot *again = NULL;
-	cfg.store = store;
-	zr_robot_destroy(robot);
-	ASSERT_OK(zr_robot_create(&loop, &cfg, &again));
-	ASSERT_EQ_INT(zr_robot_load_templates(again, templates), 5);
-	ASSERT_OK(zr_robot_load_store(again));
-	const struct zr_apply_stored *st = zr_apply_stored(again, "shop");
+	fixture_robot("test", 4, 5);
+	const struct zr_apply_stored *st = zr_apply_stored(robot, "shop");
 	ASSERT_NOT_NULL(st);
 	ASSERT_NOT_NULL(strstr(st->outcome, "deleted app/s2"));
-	ASSERT_NOT_NULL(zr_apply_stored(again, "big"));
-	stopped = false;
-	robot = again;
-	zr_robot_stop(robot, on_stopped);
-	TEST_RUN_UNTIL(&loop, &tick, stopped, "the robot did not stop within 20 s");
-	zr_store_close(store);
-	robot->cfg.store = NULL;
-	zr_robot_destroy(robot);
-	uv_close((uv_handle_t *)&tick, NULL);
-	(void)uv_run(&loop, UV_RUN_DEFAULT);
-	ASSERT_OK(uv_loop_close(&loop));
-	(void)nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	free(base);
-	free(data);
-	free(templates);
+	ASSERT_NOT_NULL(zr_apply_stored(robot, "big"));
+	fixture_stop();
+	fixture_finish();
 	free(marker);
 	return 0;
 }

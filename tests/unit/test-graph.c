@@ -3,36 +3,11 @@
  * clusters and quoting. */
 #include "graph.h"
 
-#include <ftw.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include "robot.h"
 #include "service.h"
 #include "store.h"
+#include "test-fixture.h"
 #include "test.h"
-
-static uv_loop_t loop;
-static uv_timer_t tick;
-static char *base;
-static struct zr_store *store;
-static struct zr_robot *robot;
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb, (void)ftw;
-	return flag == FTW_DP ? rmdir(path) : unlink(path);
-}
-
-static void make_template(const char *name, const char *manifest)
-{
-	char *dir = test_strf("%s/templates/%s", base, name);
-	char *file = test_strf("%s/template.json", dir);
-	ASSERT_OK(mkdir(dir, 0755));
-	test_write_file(file, manifest, 0644);
-	free(dir);
-	free(file);
-}
 
 struct answer {
 	bool fired;
@@ -119,57 +94,21 @@ TEST(services_and_relations)
 	child->parent = NULL;
 }
 
-static bool stopped;
-
-static void on_stopped(struct zr_robot *r)
-{
-	(void)r;
-	stopped = true;
-}
-
 int main(void)
 {
-	ASSERT_TRUE(asprintf(&base, "%s/zr-graph.XXXXXX", test_tmp_dir()) > 0);
-	ASSERT_NOT_NULL(mkdtemp(base));
-	char *data = test_strf("%s/data", base);
-	char *templates = test_strf("%s/templates", base);
-	ASSERT_OK(mkdir(data, 0700));
-	ASSERT_OK(mkdir(templates, 0755));
-	make_template("db", "{\"name\": \"db\", \"version\": \"1.0.0\"}");
+	fixture_init("graph");
+	make_template("db", "{\"name\": \"db\", \"version\": \"1.0.0\"}", NULL);
 	make_template("web", "{\"name\": \"web\", \"version\": \"1.0.0\","
-			     " \"consumes\": {\"db\": {\"template\": \"db\"}}}");
+			     " \"consumes\": {\"db\": {\"template\": \"db\"}}}", NULL);
 
-	ASSERT_OK(uv_loop_init(&loop));
-	ASSERT_OK(uv_timer_init(&loop, &tick));
-	char *why = NULL;
-	int err = zr_store_open(&loop, data, &store, &why);
-	if (err < 0) {
-		FAIL("zr_store_open: %s", why ? why : strerror(-err));
-	}
 	/* A name dot must see quoted: '"' and '\' escaped. */
-	struct zr_robot_config cfg = {
-		.store = store, .mount = "/nonexistent", .data_dir = data, .name = "unit \"x\\",
-		.jobs = 1, .queue_max = 16, .history = 16, .result_max = 4096, .kill_grace = 1,
-	};
-	ASSERT_OK(zr_robot_create(&loop, &cfg, &robot));
-	ASSERT_EQ_INT(zr_robot_load_templates(robot, templates), 2);
-	ASSERT_OK(zr_robot_load_store(robot));
+	fixture_robot("unit \"x\\", 1, 2);
 	zr_robot_start(robot);
 
 	RUN_TEST(empty);
 	RUN_TEST(services_and_relations);
 
-	zr_robot_stop(robot, on_stopped);
-	TEST_RUN_UNTIL(&loop, &tick, stopped, "the robot did not stop within 20 s");
-	zr_store_close(store);
-	robot->cfg.store = NULL;
-	zr_robot_destroy(robot);
-	uv_close((uv_handle_t *)&tick, NULL);
-	(void)uv_run(&loop, UV_RUN_DEFAULT);
-	ASSERT_OK(uv_loop_close(&loop));
-	(void)nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	free(data);
-	free(templates);
-	free(base);
+	fixture_stop();
+	fixture_finish();
 	return 0;
 }

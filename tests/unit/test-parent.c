@@ -5,8 +5,6 @@
  * EBUSY with lasterror, then with force the children deleted first, in one commit. */
 #include "robot.h"
 
-#include <ftw.h>
-#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,44 +15,8 @@
 #include "store.h"
 #include "task.h"
 #include "template.h"
+#include "test-fixture.h"
 #include "test.h"
-
-static uv_loop_t loop;
-static uv_timer_t tick;
-static char *base;
-static struct zr_store *store;
-static struct zr_robot *robot;
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)ftw;
-	return flag == FTW_DP ? rmdir(path) : unlink(path);
-}
-
-/* <base>/templates/<name>/ with manifest and the /bin/sh actions given (name, body, ..., NULL). */
-static void make_template(const char *name, const char *manifest, ...)
-{
-	char *dir = test_strf("%s/templates/%s", base, name);
-	char *actions = test_strf("%s/actions", dir);
-	char *file = test_strf("%s/template.json", dir);
-	ASSERT_OK(mkdir(dir, 0755));
-	ASSERT_OK(mkdir(actions, 0755));
-	test_write_file(file, manifest, 0644);
-	va_list ap;
-	va_start(ap, manifest);
-	for (const char *a; (a = va_arg(ap, const char *));) {
-		char *path = test_strf("%s/%s", actions, a);
-		char *body = test_strf("#!/bin/sh\n%s\n", va_arg(ap, const char *));
-		test_write_file(path, body, 0755);
-		free(path);
-		free(body);
-	}
-	va_end(ap);
-	free(dir);
-	free(actions);
-	free(file);
-}
 
 struct answer {
 	bool fired;
@@ -140,21 +102,7 @@ static const char *children(const struct zr_service *s, struct names *n)
  * text2) starts (-1: none). */
 static long event_line(const char *text, const char *text2)
 {
-	struct zr_journal_cursor c = {0};
-	char buf[4096];
-	size_t n, off = 0, len = 0;
-	char *all = NULL;
-	while ((n = zr_journal_read(&robot->events, &c, off, buf, sizeof(buf))) > 0) {
-		all = realloc(all, len + n + 1);
-		ASSERT_NOT_NULL(all);
-		memcpy(all + len, buf, n);
-		len += n;
-		off += n;
-	}
-	if (!all) {
-		return -1;
-	}
-	all[len] = '\0';
+	char *all = fixture_events();
 	long pos = -1;
 	for (char *line = all, *end; pos < 0 && *line; line = end + (*end != '\0')) {
 		end = strchrnul(line, '\n');
@@ -342,23 +290,9 @@ TEST(delete_cascade)
 	ASSERT_TRUE(end_g >= 0 && end_g < start_e && end_e < start_d);
 }
 
-static bool stopped;
-
-static void on_stopped(struct zr_robot *r)
-{
-	(void)r;
-	stopped = true;
-}
-
 int main(void)
 {
-	(void)signal(SIGPIPE, SIG_IGN);
-	ASSERT_TRUE(asprintf(&base, "%s/zr-parent.XXXXXX", test_tmp_dir()) > 0);
-	ASSERT_NOT_NULL(mkdtemp(base));
-	char *data = test_strf("%s/data", base);
-	char *templates = test_strf("%s/templates", base);
-	ASSERT_OK(mkdir(data, 0700));
-	ASSERT_OK(mkdir(templates, 0755));
+	fixture_init("parent");
 	make_template("node",
 		      "{\"name\": \"node\", \"version\": \"1.0.0\","
 		      " \"actions\": {\"echo\": {}, \"gone\": {}}, \"on_delete\": [\"gone\"]}",
@@ -366,20 +300,7 @@ int main(void)
 	make_template("other", "{\"name\": \"other\", \"version\": \"1.0.0\", \"actions\": {\"x\": {}}}",
 		      "x", "true", NULL);
 
-	ASSERT_OK(uv_loop_init(&loop));
-	ASSERT_OK(uv_timer_init(&loop, &tick));
-	char *why = NULL;
-	int err = zr_store_open(&loop, data, &store, &why);
-	if (err < 0) {
-		FAIL("zr_store_open: %s", why ? why : strerror(-err));
-	}
-	struct zr_robot_config cfg = {
-		.store = store, .mount = "/nonexistent", .data_dir = data, .name = "test",
-		.jobs = 2, .queue_max = 16, .history = 16, .result_max = 4096, .kill_grace = 1,
-	};
-	ASSERT_OK(zr_robot_create(&loop, &cfg, &robot));
-	ASSERT_EQ_INT(zr_robot_load_templates(robot, templates), 2);
-	ASSERT_OK(zr_robot_load_store(robot));
+	fixture_robot("test", 2, 2);
 	zr_robot_start(robot);
 
 	RUN_TEST(set_and_children);
@@ -388,17 +309,7 @@ int main(void)
 	RUN_TEST(recurse);
 	RUN_TEST(delete_cascade);
 
-	zr_robot_stop(robot, on_stopped);
-	TEST_RUN_UNTIL(&loop, &tick, stopped, "the robot did not stop");
-	zr_store_close(store);
-	robot->cfg.store = NULL;
-	zr_robot_destroy(robot);
-	uv_close((uv_handle_t *)&tick, NULL);
-	(void)uv_run(&loop, UV_RUN_DEFAULT);
-	ASSERT_OK(uv_loop_close(&loop));
-	(void)nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	free(data);
-	free(templates);
-	free(base);
+	fixture_stop();
+	fixture_finish();
 	return 0;
 }

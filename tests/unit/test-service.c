@@ -5,60 +5,16 @@
  * out in order. */
 #include "robot.h"
 
-#include <ftw.h>
-#include <signal.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include "journal.h"
 #include "service.h"
 #include "store.h"
 #include "task.h"
 #include "template.h"
+#include "test-fixture.h"
 #include "test.h"
 
-static uv_loop_t loop;
-static char *base;
-static struct zr_store *store;
-static struct zr_robot *robot;
-
-/* ---- scratch folders and templates ---- */
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)ftw;
-	return flag == FTW_DP ? rmdir(path) : unlink(path);
-}
-
-/* <base>/templates/<name>/ with manifest, and each action a /bin/sh script (name, body, ...,
- * NULL). */
-static void make_template(const char *name, const char *manifest, ...)
-{
-	char *dir = test_strf("%s/templates/%s", base, name);
-	char *actions = test_strf("%s/actions", dir);
-	char *file = test_strf("%s/template.json", dir);
-	ASSERT_OK(mkdir(dir, 0755));
-	ASSERT_OK(mkdir(actions, 0755));
-	test_write_file(file, manifest, 0644);
-	va_list ap;
-	va_start(ap, manifest);
-	for (const char *a; (a = va_arg(ap, const char *));) {
-		char *path = test_strf("%s/%s", actions, a);
-		char *body = test_strf("#!/bin/sh\n%s\n", va_arg(ap, const char *));
-		test_write_file(path, body, 0755);
-		free(path);
-		free(body);
-	}
-	va_end(ap);
-	free(dir);
-	free(actions);
-	free(file);
-}
-
 /* ---- running the loop ---- */
-
-static uv_timer_t tick;
 
 /* Runs the loop until *flag is set. */
 static void run_until(const bool *flag)
@@ -170,49 +126,6 @@ static void expect_result(const struct zr_task *t, const char *want)
 	size_t n;
 	const char *out = zr_task_output(t, &n);
 	ASSERT_EQ_MEM(out, n, want, strlen(want));
-}
-
-/* ---- a fake check of producers on other robots ---- */
-
-static int checks;
-static bool checks_later; /* answer from a timer, as a remote robot does, not at once */
-
-struct later {
-	uv_timer_t timer;
-	int err;
-	void (*cb)(int err, const char *why, void *cbdata);
-	void *cbdata;
-};
-
-static void on_later_closed(uv_handle_t *h)
-{
-	free(h->data);
-}
-
-static void on_later(uv_timer_t *timer)
-{
-	struct later *l = timer->data;
-	l->cb(l->err, l->err ? "no such service on far" : NULL, l->cbdata);
-	uv_close((uv_handle_t *)timer, on_later_closed);
-}
-
-/* Only "@remote/far/node/there" exists. */
-static void check_producer(const char *producer, void (*cb)(int err, const char *why, void *cbdata),
-			   void *cbdata, void *data)
-{
-	(void)data;
-	checks++;
-	int err = strcmp(producer, "@remote/far/node/there") == 0 ? 0 : -EINVAL;
-	if (checks_later) {
-		struct later *l = calloc(1, sizeof(*l));
-		ASSERT_NOT_NULL(l);
-		*l = (struct later){.err = err, .cb = cb, .cbdata = cbdata};
-		ASSERT_OK(uv_timer_init(&loop, &l->timer));
-		l->timer.data = l;
-		ASSERT_OK(uv_timer_start(&l->timer, on_later, 1, 0));
-		return;
-	}
-	cb(err, err ? "no such service on far" : NULL, cbdata);
 }
 
 /* ---- tests ---- */
@@ -568,19 +481,8 @@ static void on_deleted(int err, void *data)
 /* Whether the robot's event journal holds text. */
 static bool event_seen(const char *text)
 {
-	struct zr_journal_cursor c = {0};
-	char buf[4096];
-	size_t n, off = 0;
-	char *all = NULL;
-	size_t len = 0;
-	while ((n = zr_journal_read(&robot->events, &c, off, buf, sizeof(buf))) > 0) {
-		all = realloc(all, len + n + 1);
-		ASSERT_NOT_NULL(all);
-		memcpy(all + len, buf, n);
-		len += n;
-		off += n;
-	}
-	bool seen = all && (all[len] = '\0', strstr(all, text) != NULL);
+	char *all = fixture_events();
+	bool seen = strstr(all, text) != NULL;
 	free(all);
 	return seen;
 }
@@ -677,24 +579,9 @@ TEST(on_delete_data)
 	ASSERT_TRUE(event_seen("\"event\":\"service.deleted\",\"service\":\"app/d1\""));
 }
 
-static bool stopped;
-
-static void on_stopped(struct zr_robot *r)
-{
-	(void)r;
-	stopped = true;
-}
-
 int main(void)
 {
-	/* As the daemon does: an action that never reads its stdin must not kill us. */
-	(void)signal(SIGPIPE, SIG_IGN);
-	ASSERT_TRUE(asprintf(&base, "%s/zr-service.XXXXXX", test_tmp_dir()) > 0);
-	ASSERT_NOT_NULL(mkdtemp(base));
-	char *data = test_strf("%s/data", base);
-	char *templates = test_strf("%s/templates", base);
-	ASSERT_OK(mkdir(data, 0700));
-	ASSERT_OK(mkdir(templates, 0755));
+	fixture_init("service");
 	make_template("node",
 		      "{\"name\": \"node\", \"version\": \"1.0.0\","
 		      " \"data\": {\"count\": {\"type\": \"integer\", \"default\": 1}},"
@@ -721,20 +608,7 @@ int main(void)
 		      "{\"name\": \"needy\", \"version\": \"1.0.0\","
 		      " \"consumes\": {\"s\": {\"template\": \"ghost\", \"auto\": true}}}",
 		      NULL);
-	ASSERT_OK(uv_loop_init(&loop));
-	ASSERT_OK(uv_timer_init(&loop, &tick));
-	char *why = NULL;
-	int err = zr_store_open(&loop, data, &store, &why);
-	if (err < 0) {
-		FAIL("zr_store_open: %s", why ? why : strerror(-err));
-	}
-	struct zr_robot_config cfg = {
-		.store = store, .mount = "/nonexistent", .data_dir = data, .name = "test",
-		.jobs = 1, .queue_max = 16, .history = 16, .result_max = 4096, .kill_grace = 1,
-	};
-	ASSERT_OK(zr_robot_create(&loop, &cfg, &robot));
-	ASSERT_EQ_INT(zr_robot_load_templates(robot, templates), 4);
-	ASSERT_OK(zr_robot_load_store(robot));
+	fixture_robot("test", 1, 4);
 	zr_robot_start(robot);
 
 	RUN_TEST(create_and_run);
@@ -748,17 +622,7 @@ int main(void)
 	RUN_TEST(shared_restore);
 	RUN_TEST(state_cap);
 
-	zr_robot_stop(robot, on_stopped);
-	run_until(&stopped);
-	zr_store_close(store);
-	robot->cfg.store = NULL;
-	zr_robot_destroy(robot);
-	uv_close((uv_handle_t *)&tick, NULL);
-	(void)uv_run(&loop, UV_RUN_DEFAULT);
-	ASSERT_OK(uv_loop_close(&loop));
-	(void)nftw(base, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	free(data);
-	free(templates);
-	free(base);
+	fixture_stop();
+	fixture_finish();
 	return 0;
 }
