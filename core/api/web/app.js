@@ -295,12 +295,16 @@ function renderServices() {
 
 /* Refreshes one service after an event: its overview row, and its page when it is open. */
 function touch(key, ev) {
-	if (S.pending.has(key)) {
+	const kinds = S.pending.get(key);
+	if (kinds) {
+		kinds.add(ev.event || '');
 		return;
 	}
 	/* A task makes several events in a few ms (queued, started, state, finished): one
-	 * refresh for the lot. */
-	S.pending.set(key, setTimeout(() => {
+	 * refresh for the lot, of what any of them touched. */
+	S.pending.set(key, new Set([ev.event || '']));
+	setTimeout(() => {
+		const touched = S.pending.get(key);
 		S.pending.delete(key);
 		const [t, s] = key.split('/');
 		if (S.route.view === 'overview') {
@@ -313,9 +317,9 @@ function touch(key, ev) {
 			});
 		}
 		if (S.svc && S.svc.t === t && S.svc.s === s) {
-			refreshService(ev);
+			refreshService(touched);
 		}
-	}, 150));
+	}, 150);
 }
 
 function openCreate(t, m) {
@@ -543,22 +547,21 @@ async function openService(t, s) {
 	refreshData(svc);
 }
 
-/* Reads again what an event touched (everything when ev is null). */
-async function refreshService(ev) {
+/* Reads again what events touched: kinds is a Set of event names, or null for everything. */
+async function refreshService(kinds) {
 	const svc = S.svc;
-	const kind = ev ? ev.event || '' : '';
-	const all = !ev;
+	const any = (f) => !kinds || [...kinds].some(f);
 	const jobs = [];
-	if (all || kind.startsWith('process.') || kind === 'service.upgraded') {
+	if (any((k) => k.startsWith('process.') || k.startsWith('service.'))) {
 		jobs.push(refreshInfo(svc));
 	}
-	if (all || kind === 'state.changed') {
+	if (any((k) => k === 'state.changed')) {
 		jobs.push(refreshState(svc));
 	}
-	if (all || kind.startsWith('task.')) {
+	if (any((k) => k.startsWith('task.'))) {
 		jobs.push(refreshTasks(svc));
 	}
-	if (kind.startsWith('data.')) {
+	if (kinds && any((k) => k.startsWith('data.'))) {
 		jobs.push(refreshData(svc));
 	}
 	try {
@@ -868,7 +871,9 @@ async function submitAction(ev) {
 	}
 	$('action-form').hidden = true;
 	$('result-title').textContent = 'Task #' + task.id + ' (' + a + '): ' + task.state;
+	$('result-title').className = '';
 	$('result-text').textContent = '';
+	delete $('action-result').dataset.state;
 	show('action-result', true);
 	selectTask(svc, task.id);
 	waitResult(svc, task.id, a);
