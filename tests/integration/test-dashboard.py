@@ -107,7 +107,12 @@ def run(drv):
     visible = lambda i: wait.until(lambda d: d.find_element(By.ID, i).is_displayed() and d.find_element(By.ID, i))
 
     def shot(name):
+        # The whole page, not only the window: a window as tall as the page for a moment.
+        w, h = drv.get_window_size()["width"], drv.get_window_size()["height"]
+        full = drv.execute_script("return document.documentElement.scrollHeight")
+        drv.set_window_size(w, max(h, full + 140))
         drv.save_screenshot(os.path.join(SHOTS, name + ".png"))
+        drv.set_window_size(w, h)
 
     def login(token):
         by_id("token").clear()
@@ -168,7 +173,6 @@ def run(drv):
     # Back to the overview through the link (a hash change, not a load): both rows there.
     drv.find_element(By.CSS_SELECTOR, "nav a[href='#/']").click()
     wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#services tbody tr")) == 2)
-    shot("overview")
     drv.find_element(By.LINK_TEXT, "app/web1").click()
     wait.until(lambda d: d.find_element(By.ID, "svc-title").text == "app/web1")
 
@@ -221,6 +225,13 @@ def run(drv):
     assert drv.find_elements(By.CSS_SELECTOR, "#chart-rss polyline")
     shot("service")
     ok("the memory and CPU chart has samples")
+
+    # The overview follows: the server ready, greet the last task (read after the events).
+    drv.find_element(By.CSS_SELECTOR, "nav a[href='#/']").click()
+    row = lambda: drv.find_element(By.CSS_SELECTOR, "#services tr[data-service='app/web1']").text
+    wait.until(lambda d: "ready" in row() and "greet #2 ok" in row())
+    shot("overview")
+    ok("the overview: template, state, process and last task per service")
 
     # The graph: the producer edge app/web1 -> kv/main, and links to the services' pages.
     drv.find_element(By.CSS_SELECTOR, "nav a[href='#/graph']").click()

@@ -697,9 +697,15 @@ async function selectTask(svc, id) {
 	const base = [svc.t, svc.s, 'tasks', String(id)];
 	let after = 0;
 	try {
+		/* A task that already ended has its whole log now: no need to wait for more. */
+		let ended = ENDED.has((await getText(v1(...base, 'state'))).trim());
 		for (;;) {
-			const r = await api(v1(...base, 'log') + '?after=' + after + '&wait=25',
-				{signal: ctl.signal});
+			const r = await api(v1(...base, 'log') + '?after=' + after +
+				(ended ? '' : '&wait=25'), {signal: ctl.signal});
+			if (ended) {
+				pre.textContent = (pre.textContent + await r.text()).slice(-LOG_MAX);
+				return;
+			}
 			if (r.status === 200) {
 				const text = await r.text();
 				after = Number(r.headers.get('Zr-Lines')) || after;
@@ -707,10 +713,8 @@ async function selectTask(svc, id) {
 				pre.scrollTop = pre.scrollHeight;
 				continue;
 			}
-			const st = (await getText(v1(...base, 'state'))).trim();
-			if (ENDED.has(st)) {
-				return;
-			}
+			/* Nothing new for a while: read the rest once the task ended. */
+			ended = ENDED.has((await getText(v1(...base, 'state'))).trim());
 		}
 	} catch (e) {
 		if (!ctl.signal.aborted && S.svc === svc) {
@@ -967,7 +971,7 @@ function drawChart(svg, samples, key, unit) {
 	bottom.textContent = '0';
 	const span = svgEl('text', {x: W - R - 60, y: H - 2});
 	span.textContent = Math.round((t1 - t0) / 1000) + ' s';
-	const last = svgEl('text', {x: L + 4, y: T + 8});
+	const last = svgEl('text', {x: W - R, y: T + 8, 'text-anchor': 'end'});
 	last.textContent = 'now ' + vals[vals.length - 1].toFixed(1) + ' ' + unit;
 	const pts = samples.map((s) => x(s.t).toFixed(1) + ',' + y(s[key]).toFixed(1)).join(' ');
 	svg.append(top, bottom, span, last, svgEl('polyline', {class: 'line', points: pts}));
