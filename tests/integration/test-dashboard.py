@@ -31,8 +31,8 @@ def ok(msg):
     print("ok - " + msg, flush=True)
 
 
-def http(path, token=None, method="GET", body=None, ctype=None):
-    req = urllib.request.Request(URL + path, method=method, data=body)
+def http(path, token=None, method="GET", body=None, ctype=None, headers=None):
+    req = urllib.request.Request(URL + path, method=method, data=body, headers=headers or {})
     if token:
         req.add_header("Authorization", "Bearer " + token)
     if ctype:
@@ -58,6 +58,12 @@ def check_plain_http():
         assert len(body) > 100, path
         st, h2, body = http(path, method="HEAD")
         assert st == 200 and body == b"" and h2["ETag"] == h["ETag"], "HEAD %s: %d" % (path, st)
+    etag = http("/assets/app.js")[1]["ETag"]
+    for inm in (etag, 'W/' + etag, '"x", ' + etag):
+        st, h, body = http("/assets/app.js", headers={"If-None-Match": inm})
+        assert st == 304 and body == b"" and h["ETag"] == etag, "If-None-Match %s: %d" % (inm, st)
+    st, _, _ = http("/assets/app.js", headers={"If-None-Match": '"x"'})
+    assert st == 200, "another ETag: %d" % st
     st, _, _ = http("/assets/nope.js")
     assert st == 404, "an unknown asset: %d" % st
     st, h, _ = http("/", method="POST", body=b"x")
@@ -70,7 +76,7 @@ def check_plain_http():
     assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", page), "an inline script in the page"
     assert not re.search(r"\sstyle=|<style", page), "an inline style in the page"
     assert not re.search(r"\son[a-z]+=", page), "an inline event handler in the page"
-    ok("page and assets without a token, with CSP, nosniff, no-referrer, ETag; the API wants one")
+    ok("page and assets without a token, with CSP, nosniff, no-referrer, ETag (304); the API wants one")
 
 
 def main():
@@ -106,6 +112,10 @@ def run(drv):
     by_id = lambda i: drv.find_element(By.ID, i)
     visible = lambda i: wait.until(lambda d: d.find_element(By.ID, i).is_displayed() and d.find_element(By.ID, i))
 
+    def click(by, sel):
+        # Found and clicked in one try, again if the element was re-rendered in between.
+        wait.until(lambda d: d.find_element(by, sel).click() or True)
+
     def shot(name):
         # The whole page, not only the window: a window as tall as the page for a moment.
         w, h = drv.get_window_size()["width"], drv.get_window_size()["height"]
@@ -117,7 +127,7 @@ def run(drv):
     def login(token):
         by_id("token").clear()
         by_id("token").send_keys(token)
-        drv.find_element(By.CSS_SELECTOR, "#login-form button[type=submit]").click()
+        click(By.CSS_SELECTOR, "#login-form button[type=submit]")
 
     drv.get(URL + "/")
     visible("view-login")
@@ -150,9 +160,7 @@ def run(drv):
     def create(template, name, data=None):
         drv.get(URL + "/#/")
         visible("view-overview")
-        btn = wait.until(lambda d: d.find_element(
-            By.CSS_SELECTOR, "#templates button[data-template='%s']" % template))
-        btn.click()
+        click(By.CSS_SELECTOR, "#templates button[data-template='%s']" % template)
         visible("create-form")
         by_id("create-name").send_keys(name)
         prefilled = json.loads(by_id("create-data").get_attribute("value"))
@@ -160,7 +168,7 @@ def run(drv):
             prefilled.update(data)
             by_id("create-data").clear()
             by_id("create-data").send_keys(json.dumps(prefilled))
-        drv.find_element(By.CSS_SELECTOR, "#create-form button[type=submit]").click()
+        click(By.CSS_SELECTOR, "#create-form button[type=submit]")
         wait.until(lambda d: d.current_url.endswith("#/svc/%s/%s" % (template, name)))
         wait.until(lambda d: d.find_element(By.ID, "svc-title").text == template + "/" + name)
         return prefilled
@@ -171,9 +179,9 @@ def run(drv):
     ok("services created from the templates' forms (data prefilled with the defaults)")
 
     # Back to the overview through the link (a hash change, not a load): both rows there.
-    drv.find_element(By.CSS_SELECTOR, "nav a[href='#/']").click()
+    click(By.CSS_SELECTOR, "nav a[href='#/']")
     wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#services tbody tr")) == 2)
-    drv.find_element(By.LINK_TEXT, "app/web1").click()
+    click(By.LINK_TEXT, "app/web1")
     wait.until(lambda d: d.find_element(By.ID, "svc-title").text == "app/web1")
 
     # Data: the secret never shows, even to the admin whose API answer holds it.
@@ -186,15 +194,15 @@ def run(drv):
     ok("the service page: data with the secret field as ***")
 
     # start (built in): the server runs; the process state changes without a reload.
-    drv.find_element(By.CSS_SELECTOR, "#svc-actions button[data-action=start]").click()
+    click(By.CSS_SELECTOR, "#svc-actions button[data-action=start]")
     visible("action-form")
-    drv.find_element(By.CSS_SELECTOR, "#action-form button[type=submit]").click()
+    click(By.CSS_SELECTOR, "#action-form button[type=submit]")
     wait.until(lambda d: d.find_element(By.ID, "action-result").get_attribute("data-state") == "ok")
     wait.until(lambda d: "process ready" in d.find_element(By.ID, "svc-summary").text)
     ok("start from its button: the result and the process state shown")
 
     # greet: a form from the args schema; its log line shows while it runs, then the result.
-    drv.find_element(By.CSS_SELECTOR, "#svc-actions button[data-action=greet]").click()
+    click(By.CSS_SELECTOR, "#svc-actions button[data-action=greet]")
     visible("action-form")
     who = by_id("arg-who")
     assert who.get_attribute("required") == "true", "who is required"
@@ -204,7 +212,7 @@ def run(drv):
     who.send_keys("selenium")
     by_id("arg-times").clear()
     by_id("arg-times").send_keys("2")
-    drv.find_element(By.CSS_SELECTOR, "#action-form button[type=submit]").click()
+    click(By.CSS_SELECTOR, "#action-form button[type=submit]")
     wait.until(lambda d: "greeting selenium" in d.find_element(By.ID, "task-log").text)
     state = by_id("action-result").get_attribute("data-state")
     assert state in (None, ""), "the log line came only after the task ended (%r)" % state
@@ -227,14 +235,14 @@ def run(drv):
     ok("the memory and CPU chart has samples")
 
     # The overview follows: the server ready, greet the last task (read after the events).
-    drv.find_element(By.CSS_SELECTOR, "nav a[href='#/']").click()
+    click(By.CSS_SELECTOR, "nav a[href='#/']")
     row = lambda: drv.find_element(By.CSS_SELECTOR, "#services tr[data-service='app/web1']").text
     wait.until(lambda d: "ready" in row() and "greet #2 ok" in row())
     shot("overview")
     ok("the overview: template, state, process and last task per service")
 
     # The graph: the producer edge app/web1 -> kv/main, and links to the services' pages.
-    drv.find_element(By.CSS_SELECTOR, "nav a[href='#/graph']").click()
+    click(By.CSS_SELECTOR, "nav a[href='#/graph']")
     visible("view-graph")
     edge = wait.until(lambda d: d.find_elements(
         By.CSS_SELECTOR, "#graph g.edge[data-from='app/web1'][data-to='kv/main']"))
@@ -243,14 +251,14 @@ def run(drv):
     nodes = drv.find_elements(By.CSS_SELECTOR, "#graph .node")
     assert sorted(n.get_attribute("data-node") for n in nodes) == ["app/web1", "kv/main"]
     shot("graph")
-    drv.find_element(By.CSS_SELECTOR, "#graph a.node[data-node='kv/main']").click()
+    click(By.CSS_SELECTOR, "#graph a.node[data-node='kv/main']")
     wait.until(lambda d: d.find_element(By.ID, "svc-title").text == "kv/main")
     ok("the graph shows the producer edge with its role; a node links to its page")
 
     # Deleting asks first; app/web1 goes, its row leaves the overview.
     drv.get(URL + "/#/svc/app/web1")
     wait.until(lambda d: d.find_element(By.ID, "svc-title").text == "app/web1")
-    by_id("svc-delete").click()
+    click(By.ID, "svc-delete")
     wait.until(EC.alert_is_present()).accept()
     wait.until(lambda d: d.current_url.endswith("#/"))
     wait.until(lambda d: [r.get_attribute("data-service") for r in
@@ -259,7 +267,7 @@ def run(drv):
     assert st == 404, "app/web1 after the delete: %d" % st
     ok("delete with a confirm")
 
-    by_id("logout").click()
+    click(By.ID, "logout")
     visible("view-login")
     assert drv.execute_script("return sessionStorage.getItem('zrobot.token')") is None
     assert not by_id("nav").is_displayed()

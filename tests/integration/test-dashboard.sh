@@ -46,7 +46,7 @@ ZR_URL=$URL ZR_ADMIN=$ADMIN ZR_SHOTS=$SHOTS ZR_CHROME_DIR=$TMP/chrome \
 # A browser left behind by a killed driver runs with our profile folder on its command line:
 # those processes (and only those) are ours to end.
 for p in /proc/[0-9]*; do
-	if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- "$TMP/chrome"; then
+	if { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -qF -- "$TMP/chrome"; then
 		kill -9 "${p#/proc/}" 2>/dev/null
 	fi
 done

@@ -336,6 +336,7 @@ function openCreate(t, m) {
 	$('create-data').value = JSON.stringify(data, null, 2);
 	setError('create-error', '');
 	f.hidden = false;
+	f.scrollIntoView({block: 'nearest'});
 	$('create-name').focus();
 }
 
@@ -458,8 +459,13 @@ function onEvent(type, data, id) {
 		S.lastSeq = Math.max(S.lastSeq, Number(id));
 	}
 	if (type === 'lost') {
-		/* Events were dropped before we read them: read everything again. */
-		route();
+		/* Events were dropped before we read them: read everything shown again. */
+		if (S.svc) {
+			refreshService(null);
+			refreshData(S.svc);
+		} else {
+			route();
+		}
 		return;
 	}
 	let ev;
