@@ -4,8 +4,9 @@
 # tests/bench/bench-http.sh; the real servers of the built-in templates,
 # tests/integration/test-tmpl-*.sh: redis, memcached, nginx, postgresql; s6 as the peer of
 # tests/bench/bench-supervise.sh; bash-completion, mandoc, man-db and systemd for
-# tests/integration/test-install.sh). Debian ships no mongod: test-tmpl-mongodb.sh skips without
-# it. A machine that already has them is left alone (no apt-get update, no network), so
+# tests/integration/test-install.sh; chromium, chromium-driver and python3-selenium for the
+# dashboard's browser test, tests/integration/test-dashboard.sh). Debian ships no mongod:
+# test-tmpl-mongodb.sh skips without it. A machine that already has them is left alone (no apt-get update, no network), so
 # tests/run.sh can call this every time.
 set -euo pipefail
 
@@ -18,6 +19,7 @@ packages=(
 	bash-completion mandoc man-db systemd
 	wrk nginx-light
 	redis-server redis-tools memcached postgresql s6
+	chromium chromium-driver python3-selenium
 )
 
 missing=()

@@ -67,7 +67,8 @@ struct zr_api {
 
 typedef void (*zr_api_step_fn)(struct zr_api_req *q);
 
-#define ZR_API_MAX_HEADERS 4
+/* The dashboard's files carry the most: Cache-Control, ETag and three security headers. */
+#define ZR_API_MAX_HEADERS 6
 
 /* One HTTP request, from its headers to the end of its answer. It moves by steps: each step
  * either prepares the answer (ready), or starts an operation that answers through a callback

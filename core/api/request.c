@@ -3,6 +3,7 @@
  * task), POST to a template directory creates a service, DELETE removes one. */
 #include "api-internal.h"
 #include "api/path.h"
+#include "api/static.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -150,7 +151,11 @@ void zr_api__begin(struct zr_api_req *q)
 			return;
 		}
 	} else {
-		zr_api__fail(q, 404, ENOENT, "no such endpoint: the tree is under /v1/, metrics at /metrics");
+		/* The dashboard's page and files need no token: answered here, before authorize. */
+		if (!zr_api__static(q)) {
+			zr_api__fail(q, 404, ENOENT,
+				     "no such endpoint: the tree is under /v1/, metrics at /metrics");
+		}
 		return;
 	}
 	zr_api__authorize(q);

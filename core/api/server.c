@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -354,9 +355,13 @@ static enum MHD_Result respond(struct zr_api_req *q)
 	if (q->content_type) {
 		(void)MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, q->content_type);
 	}
-	(void)MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	bool cache_control = false;
 	for (int i = 0; i < q->n_hdrs; i++) {
 		(void)MHD_add_response_header(r, q->hdr_names[i], q->hdr_values[i]);
+		cache_control |= strcasecmp(q->hdr_names[i], MHD_HTTP_HEADER_CACHE_CONTROL) == 0;
+	}
+	if (!cache_control) {
+		(void)MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	}
 	enum MHD_Result ret = MHD_queue_response(q->conn, q->status, r);
 	MHD_destroy_response(r);

@@ -29,7 +29,9 @@ expect_http 404 "$ADMIN" GET /v1/nope
 expect_eq "$(jbody 'sorted(j)')" '["detail", "errno", "error"]' "error body keys"
 expect_eq "$(jbody 'j["error"]')" ENOENT "404 error name"
 expect_http 404 "$ADMIN" GET /nope
-expect_http 404 "$ADMIN" GET /
+# / is the web dashboard (issue 15): its page, without a token (test-dashboard.sh tests it).
+expect_http 200 - GET /
+expect_eq "$(hdr Content-Type)" "text/html; charset=utf-8" "the dashboard at /"
 expect_http 405 "$ADMIN" PATCH /v1/
 expect_eq "$(hdr Allow)" "GET, HEAD" "Allow of the root"
 expect_http 405 "$ADMIN" POST /v1/@robot/info -d x
