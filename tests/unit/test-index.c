@@ -1,9 +1,10 @@
 /* Unit tests for the robot's index of parents and producers (core/service-index.c) without
  * FUSE: a robot on a loop with a store in a scratch data folder. After each kind of change
  * (create, parent set and none, a data write that changes producers, an upgrade whose roles
- * differ, delete, a forced cascade, a restart's load) the index agrees
+ * differ, delete, a forced cascade, a restart's load, an apply and its prune) the index agrees
  * exactly with a walk of every service (zr_robot__index_verify), and children and consumers
- * come in path order. */
+ * come in path order. Also the apply plan's refusal of a parent chain deeper than 64
+ * generations, before anything changes, through entries alone and through services. */
 #include "robot.h"
 
 #include <ftw.h>
@@ -11,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "apply.h"
 #include "service.h"
 #include "service-ctl.h"
 #include "service-index.h"
@@ -233,6 +235,96 @@ TEST(changes)
 	ASSERT_OK(zr_robot__index_verify(robot));
 }
 
+struct outcome {
+	bool fired;
+	int err;
+	char *text;
+};
+
+static void on_outcome(const struct zr_apply_outcome *o, void *data)
+{
+	struct outcome *out = data;
+	struct zr_buf b = {0};
+	zr_apply_outcome_text(o, &b);
+	out->fired = true;
+	out->err = o->err;
+	out->text = zr_buf_steal(&b);
+}
+
+static void apply(const char *text, struct outcome *o)
+{
+	*o = (struct outcome){0};
+	zr_apply(robot, NULL, text, strlen(text), NULL, on_outcome, o);
+	TEST_RUN_UNTIL(&loop, &tick, o->fired, "no outcome within 20 s");
+	ASSERT_OK(zr_robot__index_verify(robot));
+}
+
+/* "services:" with node/<prefix>0 .. <prefix><n-1>, each the child of the one before (the
+ * first of parent, when given). */
+static char *chain_blueprint(const char *prefix, unsigned n, const char *parent)
+{
+	struct zr_buf b = {0};
+	ASSERT_OK(zr_buf_puts(&b, "services:\n"));
+	for (unsigned i = 0; i < n; i++) {
+		if (i == 0 && !parent) {
+			ASSERT_OK(zr_buf_printf(&b, "  - node/%s0: {}\n", prefix));
+		} else if (i == 0) {
+			ASSERT_OK(zr_buf_printf(&b, "  - {template: node, name: %s0, parent: %s}\n",
+						prefix, parent));
+		} else {
+			ASSERT_OK(zr_buf_printf(&b, "  - {template: node, name: %s%u, parent: node/%s%u}"
+						"\n", prefix, i, prefix, i - 1));
+		}
+	}
+	return zr_buf_steal(&b);
+}
+
+/* An apply files what it creates and prunes; a chain of 65 services (64 generations below its
+ * root) is fine, 66 are refused by the plan, naming the entry, with nothing created. */
+TEST(apply_depth)
+{
+	struct outcome o;
+	char *bp = chain_blueprint("c", 65, NULL);
+	apply(bp, &o);
+	ASSERT_OK(o.err);
+	free(o.text);
+	free(bp);
+	ASSERT_NOT_NULL(svc("node", "c64"));
+	children_are("node", "c63", "node/c64");
+
+	bp = chain_blueprint("d", 66, NULL);
+	apply(bp, &o);
+	ASSERT_EQ_INT(o.err, -EINVAL);
+	/* The 66th entry, on line 67. */
+	ASSERT_NOT_NULL(strstr(o.text, "node/d65 line 67, column 5: parent chain deeper than 64"));
+	free(o.text);
+	free(bp);
+	ASSERT_NULL(svc("node", "d0"));
+
+	/* Through services: two more below c64, or c0 moved under a new one. */
+	bp = chain_blueprint("e", 2, "node/c64");
+	apply(bp, &o);
+	ASSERT_EQ_INT(o.err, -EINVAL);
+	ASSERT_NOT_NULL(strstr(o.text, "node/e0 line 2, column 5: parent chain deeper than 64"));
+	free(o.text);
+	free(bp);
+	ASSERT_NULL(svc("node", "e0"));
+	apply("services:\n  - node/top: {}\n  - {template: node, name: c0, parent: node/top}\n", &o);
+	ASSERT_EQ_INT(o.err, -EINVAL);
+	ASSERT_NOT_NULL(strstr(o.text, "node/c0 line 3, column 5: parent chain deeper than 64"));
+	free(o.text);
+	ASSERT_NULL(svc("node", "top"));
+	ASSERT_NULL(svc("node", "c0")->parent);
+
+	/* One generation freed below: c0 may move then. */
+	ASSERT_OK(delete(svc("node", "c64"), false));
+	apply("services:\n  - node/top: {}\n  - {template: node, name: c0, parent: node/top}\n", &o);
+	ASSERT_OK(o.err);
+	free(o.text);
+	ASSERT_EQ_STR(svc("node", "c0")->parent, "node/top");
+	settle();
+}
+
 static void on_stopped(struct zr_robot *r)
 {
 	(void)r;
@@ -313,6 +405,7 @@ int main(void)
 	robot_up();
 
 	RUN_TEST(changes);
+	RUN_TEST(apply_depth);
 	RUN_TEST(load);
 
 	robot_down();
