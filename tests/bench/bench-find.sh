@@ -15,7 +15,8 @@
 #
 #     ZROBOT=build/fs/zrobot N=20000 K=10000 C=10000 bash tests/bench/bench-find.sh
 #
-# PARTS (default "find ls create") runs only the parts it names.
+# PARTS (default "find ls create") runs only the parts it names. The last line, for run.sh:
+#     medians FIND-S TMPFS-S LS-CHILDREN-S LS-CONSUMERS-S CREATE-S
 #
 # Figures (2 cores shared with other builds, so noisy; N=20000, K=C=10000), before the index
 # (every children/ and consumers/ lookup walked every service) → after it:
@@ -30,6 +31,8 @@ k=${K:-$((n / 2))}
 c=${C:-$((n / 2))}
 rounds=${ROUNDS:-3}
 parts=" ${PARTS:-find ls create} "
+# What the last line prints for run.sh: "-" for a part not run.
+find_s=- peer_s=- lsc_s=- lsp_s=- mk_s=-
 
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -137,7 +140,9 @@ if part ls; then
 		secs "ls $p/consumers" >>"$tmp/lsp"
 	done
 	stop_robot
-	echo "ls children/: $(median <"$tmp/lsc") s, ls consumers/: $(median <"$tmp/lsp") s ($k entries)"
+	lsc_s=$(median <"$tmp/lsc")
+	lsp_s=$(median <"$tmp/lsp")
+	echo "ls children/: $lsc_s s, ls consumers/: $lsp_s s ($k entries)"
 fi
 
 # ---- 3. create C services of a template with a role ----
@@ -152,5 +157,7 @@ if part create; then
 		secs 'mkdir "${names[@]}"' >>"$tmp/mk"
 		stop_robot
 	done
-	echo "create: $(median <"$tmp/mk") s ($c services with a role)"
+	mk_s=$(median <"$tmp/mk")
+	echo "create: $mk_s s ($c services with a role)"
 fi
+echo "medians $find_s $peer_s $lsc_s $lsp_s $mk_s"
