@@ -3,6 +3,7 @@
 #include "service-index.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -220,6 +221,48 @@ const struct zr_index_entry *zr_robot__index_consumers(const struct zr_robot *r,
 						       size_t *ret_n)
 {
 	return bucket_at(&r->index.consumers, path, ret_n);
+}
+
+/* The entry of b whose service is "<template>.<service>" name, or NULL. Each '.' may be the
+ * one between the two (both may hold dots): each split is looked up. */
+static struct zr_service *bucket_named(const struct zr_index_bucket *b, const char *name)
+{
+	char path[256];
+	if (!b || snprintf(path, sizeof(path), "%s", name) >= (int)sizeof(path)) {
+		return NULL;
+	}
+	for (char *dot = strchr(path, '.'); dot; dot = strchr(dot + 1, '.')) {
+		*dot = '/';
+		size_t lo = 0, hi = b->n;
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (strcmp(b->v[mid].s->path, path) < 0) {
+				lo = mid + 1;
+			} else {
+				hi = mid;
+			}
+		}
+		struct zr_service *s = lo < b->n ? b->v[lo].s : NULL;
+		/* The path alone could be another split of the same text ("a.b/c" vs "a/b.c"). */
+		if (s && strcmp(s->path, path) == 0 &&
+		    strlen(s->template->name) == (size_t)(dot - path)) {
+			return s;
+		}
+		*dot = '.';
+	}
+	return NULL;
+}
+
+struct zr_service *zr_robot__index_child(const struct zr_robot *r, const char *path,
+					 const char *name)
+{
+	return path ? bucket_named(zr_map_get(&r->index.children, path), name) : NULL;
+}
+
+struct zr_service *zr_robot__index_consumer(const struct zr_robot *r, const char *path,
+					    const char *name)
+{
+	return path ? bucket_named(zr_map_get(&r->index.consumers, path), name) : NULL;
 }
 
 static bool filed_under(const struct zr_map *m, const char *path, const struct zr_service *s,

@@ -70,6 +70,13 @@ const struct zr_index_entry *zr_robot__index_children(const struct zr_robot *r, 
 const struct zr_index_entry *zr_robot__index_consumers(const struct zr_robot *r, const char *path,
 						       size_t *ret_n);
 
+/* The service filed under path whose name in a children/ or consumers/ folder is name
+ * ("<template>.<service>"), or NULL: O(log entries) per '.' in name. */
+struct zr_service *zr_robot__index_child(const struct zr_robot *r, const char *path,
+					 const char *name);
+struct zr_service *zr_robot__index_consumer(const struct zr_robot *r, const char *path,
+					    const char *name);
+
 /* Checks the index against a walk of every service: 0 when they agree exactly, else -EBADMSG
  * (the first difference logged as an error), -ENOMEM. For the tests. */
 int zr_robot__index_verify(struct zr_robot *r);

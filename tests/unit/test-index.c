@@ -206,6 +206,19 @@ TEST(changes)
 	set_parent_ok(svc("app", "a"), NULL);
 	children_are("node", "n2", "");
 
+	/* One entry by its folder name, "<template>.<service>": a dot may be in the name. */
+	create_ok("node", "d.1", NULL);
+	set_parent_ok(svc("node", "d.1"), "node/n1");
+	ASSERT_EQ_PTR(zr_robot__index_child(robot, "node/n1", "node.d.1"), svc("node", "d.1"));
+	ASSERT_EQ_PTR(zr_robot__index_child(robot, "node/n1", "app.b"), svc("app", "b"));
+	ASSERT_NULL(zr_robot__index_child(robot, "node/n1", "node.d"));
+	ASSERT_NULL(zr_robot__index_child(robot, "node/n1", "node/d.1"));
+	ASSERT_NULL(zr_robot__index_child(robot, "node/n2", "app.b"));
+	ASSERT_EQ_PTR(zr_robot__index_consumer(robot, "node/n1", "app.a"), svc("app", "a"));
+	ASSERT_NULL(zr_robot__index_consumer(robot, "node/n1", "node.n2"));
+	ASSERT_OK(delete(svc("node", "d.1"), false));
+	ASSERT_NULL(zr_robot__index_child(robot, "node/n1", "node.d.1"));
+
 	/* A data write that drops one producer and adds another. */
 	set_data_ok(svc("app", "a"), "{\"db\": [\"node/n2\"], \"cache\": \"node/n2\"}");
 	consumers_are("node", "n1", "app/b:cache app/b:db");
