@@ -883,6 +883,77 @@ static int plan_cycles(struct apply *a)
 	return err;
 }
 
+/* ---- parent depth ---- */
+
+/* Whether path is a service once the apply is done: an entry not pruned, or a service of the
+ * robot's that stays. */
+static bool planned_exists(const struct apply *a, const char *path)
+{
+	size_t j = lookup(a, path);
+	if (j != (size_t)-1) {
+		return a->entries[j].kind != APPLY_DELETE;
+	}
+	const struct zr_service *s = robot_service(a, path);
+	return s && !service_gone(s);
+}
+
+/* The parent path has once the apply is done: an entry's as planned, else the service's. */
+static const char *planned_parent(const struct apply *a, const char *path)
+{
+	size_t j = lookup(a, path);
+	if (j != (size_t)-1) {
+		const struct apply_entry *e = &a->entries[j];
+		return e->parent_said ? e->parent : e->s ? e->s->parent : NULL;
+	}
+	const struct zr_service *s = robot_service(a, path);
+	return s ? s->parent : NULL;
+}
+
+/* The generations below path among the robot's services that are not entries (an entry is
+ * checked on its own, with the parent it gets), up to limit + 1. */
+static unsigned kept_height(const struct apply *a, const char *path, unsigned limit)
+{
+	size_t n;
+	const struct zr_index_entry *kids = zr_robot__index_children(a->r, path, &n);
+	unsigned h = 0;
+	for (size_t i = 0; i < n && h <= limit; i++) {
+		const struct zr_service *c = kids[i].s;
+		if (lookup(a, c->path) != (size_t)-1 || service_gone(c)) {
+			continue;
+		}
+		unsigned below = limit > 0 ? 1 + kept_height(a, c->path, limit - 1) : 1;
+		h = below > h ? below : h;
+	}
+	return h;
+}
+
+/* Refuses an entry that would end up more than ZR_PARENT_DEPTH_MAX generations below its root,
+ * or would put a service it keeps as a child that deep: the run's zr_service_set_parent would
+ * refuse it after the entries before it changed. The chains are the planned ones (an entry's
+ * parent as the blueprint says, else as it is), through entries and services alike; cycles
+ * were refused already, one among services the apply does not touch ends at the bound. */
+static int plan_depth(struct apply *a, struct apply_entry *e)
+{
+	if (e->failed || e->kind == APPLY_DELETE) {
+		return 0;
+	}
+	unsigned depth = 0;
+	for (const char *p = planned_parent(a, e->path);
+	     p && planned_exists(a, p) && depth <= ZR_PARENT_DEPTH_MAX; p = planned_parent(a, p)) {
+		depth++;
+	}
+	/* A service being created has no children yet: one naming a parent that is gone waits
+	 * for it under its name, as zr_service_set_parent counts it. */
+	if (depth <= ZR_PARENT_DEPTH_MAX && e->s) {
+		depth += kept_height(a, e->path, ZR_PARENT_DEPTH_MAX - depth);
+	}
+	if (depth > ZR_PARENT_DEPTH_MAX) {
+		return zr_apply__fail(a, e, e->pos, e->path, -EINVAL, "parent chain deeper than %d",
+				      ZR_PARENT_DEPTH_MAX);
+	}
+	return 0;
+}
+
 static int cmp_order(const void *x, const void *y, void *data)
 {
 	const struct apply *a = data;
@@ -1174,6 +1245,12 @@ int zr_apply__plan(struct apply *a)
 		return plan_oom(a);
 	}
 	if (plan_cycles(a) < 0) {
+		return a->out.err;
+	}
+	for (size_t i = 0; i < a->n_entries && err != -ENOMEM; i++) {
+		err = plan_depth(a, &a->entries[i]);
+	}
+	if (a->out.err) {
 		return a->out.err;
 	}
 	plan_levels(a);

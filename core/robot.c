@@ -263,7 +263,7 @@ static void on_created(int err, void *data)
 		if (rt) {
 			(void)zr_map_del(&rt->services, s->name);
 		}
-		zr_service__close(s);
+		zr_service__close(s); /* which takes it out of the index */
 		s = NULL;
 	} else {
 		s->pending = false;
@@ -372,6 +372,8 @@ int zr_robot__create(struct zr_robot *r, const char *tmpl, const char *version, 
 		err = -ENOMEM;
 	} else if (err == 0 && (err = store_service_row(s)) < 0) {
 		(void)zr_map_del(&rt->services, name);
+	} else if (err == 0) {
+		zr_service__index(s);
 	}
 	if (err < 0) {
 		if (s) {
@@ -549,6 +551,7 @@ static void service_detach(struct zr_robot *r, struct zr_service *s)
 		(void)zr_map_del(&rt->services, s->name);
 		rt->mtime_ns = zr_now_ns();
 	}
+	zr_service__unindex(s);
 	zr_list_push_back(&r->deleting, &s->delete_link);
 	zr_service__begin_delete(s);
 	if (!zr_service__cascade_held(s)) {
@@ -592,39 +595,29 @@ static void on_deleted(int err, void *data)
 	free(d);
 }
 
-/* Whether a version of rt declares roles: only then may its services be consumers. */
-static bool template_has_roles(const struct zr_robot_template *rt)
-{
-	for (size_t i = 0; i < rt->n_versions; i++) {
-		if (rt->versions[i]->n_roles > 0) {
-			return true;
-		}
-	}
-	return rt->t && rt->t->n_roles > 0;
-}
-
 void zr_robot_consumers(struct zr_robot *r, const struct zr_service *s,
 			void (*fn)(struct zr_service *consumer, const char *role, void *data), void *data)
 {
-	/* Called for every service created or deleted: walking only the templates with roles
-	 * keeps an apply of n services without relations O(n), not O(n²) (issue 14's bench). */
-	size_t ti = 0;
-	void *v;
-	while (zr_map_next(&r->templates, &ti, NULL, NULL, &v)) {
-		const struct zr_robot_template *rt = v;
-		if (!template_has_roles(rt)) {
-			continue;
+	size_t n;
+	const struct zr_index_entry *filed = zr_robot__index_consumers(r, s->path, &n);
+	if (n == 0) {
+		return;
+	}
+	/* A copy: fn may change what a service names, which changes the index. */
+	struct zr_index_entry few[16], *v = n <= 16 ? few : reallocarray(NULL, n, sizeof(*v));
+	if (!v) {
+		log_error("Service %s: out of memory while listing its consumers, ignoring", s->path);
+		return;
+	}
+	memcpy(v, filed, n * sizeof(*v));
+	for (size_t i = 0; i < n; i++) {
+		struct zr_service *c = v[i].s;
+		if (v[i].role < c->template->n_roles) {
+			fn(c, c->template->roles[v[i].role].name, data);
 		}
-		size_t si = 0;
-		while (zr_map_next(&rt->services, &si, NULL, NULL, &v)) {
-			struct zr_service *c = v;
-			for (size_t i = 0; i < c->template->n_roles; i++) {
-				const char *role = c->template->roles[i].name;
-				if (zr_role_names(c->data, role, s->path)) {
-					fn(c, role, data);
-				}
-			}
-		}
+	}
+	if (v != few) {
+		free(v);
 	}
 }
 
@@ -889,6 +882,8 @@ static int load_service(const struct zr_store_service *row, void *data)
 		load_del(l, s);
 		zr_service__close(s);
 		return 0;
+	} else {
+		zr_service__index(s);
 	}
 	l->services++;
 	/* The producers on other robots hear from us again: they may have missed a change. */
@@ -1195,6 +1190,7 @@ void zr_robot_destroy(struct zr_robot *r)
 		zr_list_remove(&s->delete_link);
 		zr_service__close(s);
 	}
+	zr_robot__index_done(r); /* empty by now: each close took its service out */
 	zr_service__load_done(r);
 	/* Templates outlive the services' close callbacks only by what those callbacks touch:
 	 * tasks and journals, never the template. */

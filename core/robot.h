@@ -122,6 +122,9 @@ struct zr_robot {
 	unsigned sups, sups_closing;
 	unsigned parsing; /* blueprints parsed on the thread pool (apply.c): a stop waits for them */
 	int timers_open; /* while destroyed: stop_timer and sample_timer not closed yet */
+	/* Parent → children and producer → consumers of the services in the tree
+	 * (service-index.h). */
+	struct zr_robot_index index;
 	/* Stored applies (apply.h): name → struct zr_apply_stored; apply.c's. */
 	struct zr_map blueprints;
 };
@@ -192,7 +195,9 @@ struct zr_robot_iter {
 };
 struct zr_service *zr_robot_next_service(const struct zr_robot *r, struct zr_robot_iter *it);
 
-/* Calls fn for each service whose data names s as a producer (local paths). */
+/* Calls fn for each service whose data names s as a producer (local paths), once per role
+ * that names it, in path order then role order: from the robot's index (service-index.h), so
+ * O(consumers). fn may change what services name (it walks a copy). */
 void zr_robot_consumers(struct zr_robot *r, const struct zr_service *s,
 			void (*fn)(struct zr_service *consumer, const char *role, void *data), void *data);
 

@@ -64,6 +64,7 @@ static void data_apply(struct zr_service *s, json_t *valid)
 	zr_service__links(s, s->data, valid);
 	json_decref(s->data);
 	s->data = valid;
+	zr_service__refile(s); /* the producers it names */
 	s->data_mtime_ns = zr_now_ns();
 	zr_service__event(s, "data.changed", NULL);
 	zr_relations__update(s);

@@ -15,9 +15,6 @@
 #include "util/cleanup.h"
 #include "util/log.h"
 
-/* A parent chain longer than this is refused: the tree is for people to read. */
-#define PARENT_DEPTH_MAX 64
-
 /* The local service at path "T/S" (in the tree or pending), or NULL. */
 static struct zr_service *service_at(const struct zr_robot *r, const char *path)
 {
@@ -31,35 +28,19 @@ static struct zr_service *service_at(const struct zr_robot *r, const char *path)
 
 /* ---- children ---- */
 
-static int cmp_path(const void *a, const void *b)
-{
-	return strcmp((*(struct zr_service *const *)a)->path, (*(struct zr_service *const *)b)->path);
-}
-
-/* The children of s, sorted by path, into *ret (malloc'd; NULL and 0 for none). */
+/* The children of s, sorted by path, into *ret (malloc'd; NULL and 0 for none): a copy of the
+ * index's, which the caller's walk may change. */
 static int children_of(struct zr_robot *r, const struct zr_service *s, struct zr_service ***ret,
 		       size_t *ret_n)
 {
+	size_t n;
+	const struct zr_index_entry *filed = zr_robot__index_children(r, s->path, &n);
 	struct zr_service **v = NULL;
-	size_t n = 0, cap = 0;
-	struct zr_robot_iter it = {0};
-	for (struct zr_service *c; (c = zr_robot_next_service(r, &it));) {
-		if (!c->parent || strcmp(c->parent, s->path) != 0) {
-			continue;
-		}
-		if (n == cap) {
-			cap = cap ? 2 * cap : 4;
-			struct zr_service **nv = realloc(v, cap * sizeof(*v));
-			if (!nv) {
-				free(v);
-				return -ENOMEM;
-			}
-			v = nv;
-		}
-		v[n++] = c;
+	if (n > 0 && !(v = reallocarray(NULL, n, sizeof(*v)))) {
+		return -ENOMEM;
 	}
-	if (n > 1) {
-		qsort(v, n, sizeof(*v), cmp_path);
+	for (size_t i = 0; i < n; i++) {
+		v[i] = filed[i].s;
 	}
 	*ret = v;
 	*ret_n = n;
@@ -127,7 +108,7 @@ static int walk_children(struct walk *w, const struct zr_service *s, unsigned de
 	struct zr_service **kids = NULL;
 	size_t n = 0;
 	/* set_parent refuses cycles; a store edited by hand may still hold one. */
-	if (depth > PARENT_DEPTH_MAX) {
+	if (depth > ZR_PARENT_DEPTH_MAX) {
 		return -ELOOP;
 	}
 	int err = children_of(w->r, s, &kids, &n);
@@ -217,11 +198,11 @@ int zr_service_set_blueprint(struct zr_service *s, const char *name)
 	return 0;
 }
 
-/* The generations below s (0: no children) into *max, or -ELOOP past PARENT_DEPTH_MAX. */
+/* The generations below s (0: no children) into *max, or -ELOOP past ZR_PARENT_DEPTH_MAX. */
 static int subtree_height(struct zr_robot *r, const struct zr_service *s, unsigned depth,
 			  unsigned *max)
 {
-	if (depth > PARENT_DEPTH_MAX) {
+	if (depth > ZR_PARENT_DEPTH_MAX) {
 		return -ELOOP;
 	}
 	*max = depth > *max ? depth : *max;
@@ -237,7 +218,7 @@ static int subtree_height(struct zr_robot *r, const struct zr_service *s, unsign
 
 /* Refuses parent p for s when p's chain of parents leads back to s: "cycle: a/x -> b/y ->
  * a/x" (s first and last), or when s's deepest descendant would then be more than
- * PARENT_DEPTH_MAX below its root: walk_children refuses such a tree (ELOOP), so a forced
+ * ZR_PARENT_DEPTH_MAX below its root: walk_children refuses such a tree (ELOOP), so a forced
  * rmdir of the root, or the rollback of an apply that built it, could never delete it. */
 static int check_cycle(const struct zr_service *s, const struct zr_service *p, char **why)
 {
@@ -248,9 +229,9 @@ static int check_cycle(const struct zr_service *s, const struct zr_service *p, c
 	for (; err == 0 && p; depth++) {
 		if (p == s) {
 			err = zr_fail(why, -EINVAL, "cycle: %s", chain.data ? chain.data : "");
-		} else if (depth >= PARENT_DEPTH_MAX) {
+		} else if (depth >= ZR_PARENT_DEPTH_MAX) {
 			err = zr_fail(why, -EINVAL, "parent chain of %s is deeper than %d", s->path,
-				      PARENT_DEPTH_MAX);
+				      ZR_PARENT_DEPTH_MAX);
 		} else if (p->parent) {
 			(void)zr_buf_printf(&chain, " -> %s", p->parent);
 			p = service_at(s->robot, p->parent);
@@ -267,9 +248,9 @@ static int check_cycle(const struct zr_service *s, const struct zr_service *p, c
 			return err;
 		}
 	}
-	if (err == -ELOOP || (err == 0 && depth + below > PARENT_DEPTH_MAX)) {
+	if (err == -ELOOP || (err == 0 && depth + below > ZR_PARENT_DEPTH_MAX)) {
 		err = zr_fail(why, -EINVAL, "parent chain of %s is deeper than %d", s->path,
-			      PARENT_DEPTH_MAX);
+			      ZR_PARENT_DEPTH_MAX);
 	}
 	return err;
 }
@@ -285,6 +266,7 @@ struct set_parent {
 static void parent_changed(struct zr_service *s, const char *old)
 {
 	struct zr_robot *r = s->robot;
+	zr_service__refile(s);
 	if (r->hooks.parent_changed) {
 		r->hooks.parent_changed(s, old, r->hooks.data);
 	}

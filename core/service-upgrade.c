@@ -87,6 +87,7 @@ void zr_service__switch(struct zr_service *s)
 	*rr = (struct zr_retired_recur){.recur = s->recur, .n = s->n_recur, .next = s->retired};
 	s->retired = rr;
 	s->template = t;
+	zr_service__refile(s); /* its roles are the new version's */
 	zr_service__recur_init(s, t, recur);
 	/* Queued tasks run the new version's action of the same name. */
 	struct zr_queue_item *it = zr_queue_next(&s->queue, NULL);

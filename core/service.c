@@ -260,6 +260,8 @@ void zr_service__close(struct zr_service *s)
 	}
 	s->closing = true;
 	zr_list_remove(&s->ready_link);
+	/* The index borrows it: no listing may find it once it is going. */
+	zr_service__unindex(s);
 	/* The service is freed from a close callback, never inside this call: it needs one handle
 	 * to close, and most services have made none. Out of memory, it stays (a leak, not a
 	 * service freed under its caller). */

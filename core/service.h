@@ -7,6 +7,7 @@
 #include "actor.h"
 #include "journal.h"
 #include "queue.h"
+#include "service-index.h"
 #include "util/list.h"
 #include "util/map.h"
 
@@ -78,9 +79,12 @@ struct zr_service {
 	/* Its supervised server (service-process.c), NULL while its template has no process;
 	 * owned. */
 	struct zr_service_process *process;
-	/* AYS parent (DESIGN §8): "T/S" of its parent, or NULL; owned. Children are found by a
-	 * walk (zr_robot_children). Set through zr_service_set_parent, stored (schema 6). */
+	/* AYS parent (DESIGN §8): "T/S" of its parent, or NULL; owned. Children are found in
+	 * the robot's index (zr_robot_children). Set through zr_service_set_parent, stored
+	 * (schema 6). */
 	char *parent;
+	/* Where the robot's index files it under its parent and producers (service-index.h). */
+	struct zr_service_index index;
 	/* The stored apply (apply.h) that last created or updated it, or NULL; owned, stored:
 	 * `zrobot apply --prune` deletes the services that carry its name and it no longer lists. */
 	char *blueprint;
@@ -225,6 +229,10 @@ int zr_service__check_producers(struct zr_robot *r, const struct zr_template *t,
 				const json_t *data, char **ret_err);
 
 /* ---- parents and children (AYS; DESIGN §8) ---- */
+
+/* A service may have at most this many generations above it: the tree is for people to read.
+ * zr_service_set_parent and an apply's plan refuse a deeper chain. */
+#define ZR_PARENT_DEPTH_MAX 64
 
 /* Sets (parent "T/S") or clears (NULL) the parent of s, as who (may_change on s): -EINVAL with
  * why (no such service, itself, a cycle: "cycle: a/x -> b/y -> a/x"), -EACCES; else 0 and cb

@@ -688,8 +688,6 @@ static int producers_list(struct zr_local *t, const struct ctx *c, struct zr_nam
 }
 
 struct consumer_walk {
-	const char *want; /* "<template>.<service>" to find, or NULL to list */
-	struct zr_service *found;
 	struct zr_names *l;
 	int err;
 };
@@ -700,10 +698,7 @@ static void on_consumer(struct zr_service *c, const char *role, void *data)
 	char name[256];
 	(void)role;
 	snprintf(name, sizeof(name), "%s.%s", c->template->name, c->name);
-	if (w->want && strcmp(w->want, name) == 0) {
-		w->found = c;
-	} else if (!w->want && w->err == 0 &&
-		   !(w->l->n > 0 && strcmp(w->l->v[w->l->n - 1], name) == 0)) {
+	if (w->err == 0 && !(w->l->n > 0 && strcmp(w->l->v[w->l->n - 1], name) == 0)) {
 		/* A consumer through two roles is listed once. */
 		w->err = zr_local__add_name(w->l, name);
 	}
@@ -711,9 +706,7 @@ static void on_consumer(struct zr_service *c, const char *role, void *data)
 
 struct zr_service *zr_kind__consumer(struct zr_local *t, const struct zr_service *p, const char *name)
 {
-	struct consumer_walk w = {.want = name};
-	zr_robot_consumers(t->robot, p, on_consumer, &w);
-	return w.found;
+	return zr_robot__index_consumer(t->robot, p->path, name);
 }
 
 static int consumers_child(struct zr_local *t, struct ctx *c, const char *name, const struct kind **ret,
@@ -750,8 +743,6 @@ static int l_parent(struct zr_local *t, const struct node *n, const struct ctx *
 }
 
 struct child_walk {
-	const char *want; /* "<template>.<service>" to find, or NULL to list */
-	struct zr_service *found;
 	struct zr_names *l;
 	int err;
 };
@@ -764,21 +755,26 @@ static void on_child(struct zr_service *child, void *data)
 		return; /* not in the tree yet */
 	}
 	snprintf(name, sizeof(name), "%s.%s", child->template->name, child->name);
-	if (w->want && strcmp(w->want, name) == 0) {
-		w->found = child;
-	} else if (!w->want && w->err == 0) {
+	if (w->err == 0) {
 		w->err = zr_local__add_name(w->l, name);
 	}
 }
 
+/* The child of c's service named name, not pending (not in the tree yet), or NULL. */
+static const struct zr_service *child_named(struct zr_local *t, const struct ctx *c,
+					    const char *name)
+{
+	const struct zr_service *k = zr_robot__index_child(t->robot, c->svc->path, name);
+	return k && !k->pending ? k : NULL;
+}
+
 static int l_child(struct zr_local *t, const struct node *n, const struct ctx *c, char **ret)
 {
-	struct child_walk w = {.want = n->name};
-	zr_robot_children(t->robot, c->svc, on_child, &w);
-	if (!w.found) {
+	const struct zr_service *k = child_named(t, c, n->name);
+	if (!k) {
 		return -ENOENT;
 	}
-	return asprintf(ret, "../../../%s", w.found->path) < 0 ? -ENOMEM : 0;
+	return asprintf(ret, "../../../%s", k->path) < 0 ? -ENOMEM : 0;
 }
 
 static const struct kind k_parent = {"parent", S_IFLNK | 0777, .readlink = l_parent};
@@ -787,11 +783,9 @@ static const struct kind k_child = {NULL, S_IFLNK | 0777, .readlink = l_child};
 static int children_child(struct zr_local *t, struct ctx *c, const char *name, const struct kind **ret,
 			  uint64_t *ret_serial)
 {
-	struct child_walk w = {.want = name};
 	(void)ret_serial;
-	zr_robot_children(t->robot, c->svc, on_child, &w);
 	*ret = &k_child;
-	return w.found ? 0 : -ENOENT;
+	return child_named(t, c, name) ? 0 : -ENOENT;
 }
 
 static int children_list(struct zr_local *t, const struct ctx *c, struct zr_names *l)

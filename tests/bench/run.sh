@@ -15,8 +15,9 @@
 #   the S3 store; RT [100] round trips; STATS [20000] stats; READS [5000] reads; DIRS [20]
 #   readdirs; LS [5] ls runs; PARK [10000] parked readers; WRITERS [32] writers of WRITES
 #   [200] enqueues each; HTTP_D [3] seconds per wrk run; REMOTE_N [200] remote cats;
-#   BP_N [1000] services in the blueprint;
-#   ONLY (a space-separated list of parts: tree park durable many most http remote blueprint);
+#   BP_N [1000] services in the blueprint; FIND_N [2000] services for find (bench-find.sh);
+#   ONLY (a space-separated list of parts: tree park durable many most http remote blueprint
+#   find);
 #   PERF_DIR: profile the robot (perf record -g) during each compared metric, top entries in
 #   PERF_DIR/<metric>.txt.
 set -euo pipefail
@@ -42,7 +43,7 @@ ls_runs=${LS:-5}
 park=${PARK:-10000}
 writers=${WRITERS:-32}
 writes=${WRITES:-200}
-only=" ${ONLY:-tree park durable many most http remote blueprint} "
+only=" ${ONLY:-tree park durable many most http remote blueprint find} "
 bare=$tmp/bare
 barefs_pid=
 rows=$tmp/rows
@@ -383,6 +384,16 @@ if part blueprint; then
 		row "blueprint create: fsyncs per service" "$(per "$c_f")" "$(per "$b_f") mkdir+data" \
 			"$(per "$c_f")" "<" 1
 	fi
+fi
+
+if part find; then
+	find_n=${FIND_N:-2000}
+	log "find over $find_n services with parents and producers against tmpfs"
+	ROUNDS=$rounds N=$find_n PARTS=find bash "$here/bench-find.sh" >"$tmp/find.out" 2>&1 ||
+		bench_die "bench-find.sh failed: $(cat "$tmp/find.out")"
+	read -r _ find_s peer_s _ < <(grep '^medians ' "$tmp/find.out")
+	row "find over $find_n services with parents and producers (s)" "$(num "$find_s")" \
+		"$(num "$peer_s") tmpfs" "$(ratio "$find_s" "$peer_s")" - -
 fi
 
 printf 'zrobot: %s; %s round(s), medians; %s\n' "$zrobot" "$rounds" "$(nproc) cores, $(uptime | sed 's/.*load/load/')"
