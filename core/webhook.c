@@ -659,7 +659,9 @@ static int add(struct zr_webhooks *wh, const char *line, zr_webhooks_done_cb cb,
 	wh->hooks[wh->n++] = h;
 	_cleanup_free_ char *shown = zr_url_redact(h->url);
 	log_info("Webhook %" PRIu64 " added: %s", h->id, shown ? shown : "?");
-	(void)zr_robot__event(wh->robot, "webhook.added", json_pack("{sI}", "id", (json_int_t)h->id));
+	if (wh->robot) {
+		(void)zr_robot__event(wh->robot, "webhook.added", json_pack("{sI}", "id", (json_int_t)h->id));
+	}
 	persist(wh, 0, cb, data);
 	return 0;
 }
@@ -681,7 +683,9 @@ int zr_webhooks_remove(struct zr_webhooks *wh, uint64_t id, zr_webhooks_done_cb 
 	hook_free(h);
 	arm_timer(wh);
 	log_info("Webhook %" PRIu64 " removed", id);
-	(void)zr_robot__event(wh->robot, "webhook.removed", json_pack("{sI}", "id", (json_int_t)id));
+	if (wh->robot) {
+		(void)zr_robot__event(wh->robot, "webhook.removed", json_pack("{sI}", "id", (json_int_t)id));
+	}
 	persist(wh, 0, cb, data);
 	return 0;
 }

@@ -26,8 +26,9 @@ struct zr_webhooks;
 /* Answers a change (add, remove) once it is durable (0) or could not be (a negative errno). */
 typedef void (*zr_webhooks_done_cb)(int err, void *data);
 
-/* Creates the webhooks of robot r (borrowed; it outlives them) kept in store (borrowed; NULL:
- * nothing is kept). The robot hears nothing of them until zr_robot_set_webhooks. */
+/* Creates the webhooks of robot r (borrowed; it outlives them; NULL: no webhook.added and
+ * webhook.removed events, for tests) kept in store (borrowed; NULL: nothing is kept). The
+ * robot hands them nothing until zr_robot_set_webhooks. */
 int zr_webhooks_create(uv_loop_t *loop, struct zr_robot *r, struct zr_store *store,
 		       struct zr_webhooks **ret);
 /* Loads the stored hooks and their pending deliveries: call between zr_store_open and the
