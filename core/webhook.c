@@ -92,9 +92,11 @@ uint64_t zr_webhook_backoff_ms(unsigned fails)
 	if (fails == 0) {
 		return 0;
 	}
-	return fails > 7 ? BACKOFF_MAX_MS : (uint64_t)1000 << (fails - 1) > BACKOFF_MAX_MS
-							  ? BACKOFF_MAX_MS
-							  : (uint64_t)1000 << (fails - 1);
+	if (fails > 7) {
+		return BACKOFF_MAX_MS; /* and no shift past the width */
+	}
+	uint64_t ms = (uint64_t)1000 << (fails - 1);
+	return ms < BACKOFF_MAX_MS ? ms : BACKOFF_MAX_MS;
 }
 
 int zr_webhook_sign(const char *key, const void *body, size_t len, char *ret)
@@ -349,26 +351,16 @@ static void try_next(struct hook *h)
 	}
 	struct delivery *d = container_of(h->queue.next, struct delivery, link);
 	char sig[ZR_WEBHOOK_SIG_LEN + 1];
-	char line[ZR_WEBHOOK_TYPE_MAX + 256];
-	struct curl_slist *hd = NULL;
+	char event[32 + ZR_WEBHOOK_TYPE_MAX], delivery[64], signature[32 + ZR_WEBHOOK_SIG_LEN];
 	bool ok = zr_webhook_sign(h->secret, d->body, strlen(d->body), sig) == 0;
-	const char *const fixed[] = {"User-Agent: zrobot/" ZR_VERSION, "Expect:", NULL};
-	for (size_t i = 0; ok && fixed[i]; i++) {
-		struct curl_slist *n = curl_slist_append(hd, fixed[i]);
-		ok = n != NULL;
-		hd = n ? n : hd;
-	}
-	const char *fmt[] = {"X-Zrobot-Event: %s", "X-Zrobot-Delivery: %" PRIu64 ".%" PRIu64,
-			     "X-Zrobot-Signature: %s"};
-	for (int i = 0; ok && i < 3; i++) {
-		if (i == 0) {
-			snprintf(line, sizeof(line), fmt[0], d->type);
-		} else if (i == 1) {
-			snprintf(line, sizeof(line), fmt[1], h->id, d->seq);
-		} else {
-			snprintf(line, sizeof(line), fmt[2], sig);
-		}
-		struct curl_slist *n = curl_slist_append(hd, line);
+	/* Types are checked at add and come from the robot's own events: never longer. */
+	snprintf(event, sizeof(event), "X-Zrobot-Event: %s", d->type);
+	snprintf(delivery, sizeof(delivery), "X-Zrobot-Delivery: %" PRIu64 ".%" PRIu64, h->id, d->seq);
+	snprintf(signature, sizeof(signature), "X-Zrobot-Signature: %s", sig);
+	const char *const lines[] = {"User-Agent: zrobot/" ZR_VERSION, event, delivery, signature};
+	struct curl_slist *hd = NULL;
+	for (size_t i = 0; ok && i < sizeof(lines) / sizeof(lines[0]); i++) {
+		struct curl_slist *n = curl_slist_append(hd, lines[i]);
 		ok = n != NULL;
 		hd = n ? n : hd;
 	}

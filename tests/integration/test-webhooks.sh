@@ -153,13 +153,20 @@ expect_http 200 "$USER1" GET /v1/@robot/webhooks/1/status
 expect_http 200 "$USER1" GET /v1/@robot/webhooks/1/url
 expect_http 200 "$ADMIN" GET /v1/@robot/webhooks/1/secret
 expect_eq "$HB" "$(cat "$WH/1/secret")" "the secret over HTTP (admin)"
+expect_http 204 "$ADMIN" POST /v1/@robot/webhooks/add -H 'Content-Type: text/plain' \
+	--data-binary "http://127.0.0.1:1/over-http x.y"
+expect_eq "$(newest)" 4 "the hook added over HTTP"
+expect_eq "$(cat "$WH/4/events")" "x.y" "its events"
+expect_http 400 "$ADMIN" POST /v1/@robot/webhooks/add -H 'Content-Type: text/plain' --data-binary "gopher://x"
+expect_http 404 "$ADMIN" POST /v1/@robot/webhooks/ctl -H 'Content-Type: text/plain' --data-binary "remove 99"
+expect_http 204 "$ADMIN" POST /v1/@robot/webhooks/ctl -H 'Content-Type: text/plain' --data-binary "remove 4"
 nobody() { printf "setpriv --reuid=65534 --regid=65534 --clear-groups bash -c '%s'" "$1"; }
 expect_errno "$(nobody "echo http://127.0.0.1:1/x > $WH/add")" "Permission denied"
 expect_errno "$(nobody "echo remove > $WH/1/ctl")" "Permission denied"
 expect_errno "$(nobody "cat $WH/1/secret")" "Permission denied"
 run_ok "$(nobody "cat $WH/1/status $WH/1/url")" >/dev/null
 expect_eq "$(ls "$WH" | tr '\n' ' ')" "1 2 3 add ctl " "hooks after the refused attempts"
-ok "a user token and a local user may not add, remove or read a secret; status and url they may"
+ok "the admin token adds and removes over HTTP; a user token and a local user may not, nor read a secret; status and url they may"
 
 # ---- bad lines, the limit ----
 for bad in "ftp://h/x" "h/x" "http://127.0.0.1:1/x Task.Finished" "http://127.0.0.1:1/x a/b" \
@@ -174,8 +181,9 @@ expect_eq "$(ls "$WH" | tr '\n' ' ')" "1 2 3 add ctl " "hooks after bad lines"
 for i in $(seq 4 64); do
 	echo "http://127.0.0.1:1/n$i nothing.matches" >"$WH/add" || fail "add hook $i"
 done
+expect_eq "$(newest)" 65 "ids go on after a removed one (4)"
 expect_errno "echo http://127.0.0.1:1/x >'$WH/add'" "Disk quota exceeded"
-for i in $(seq 4 64); do
+for i in $(seq 5 65); do
 	echo "remove $i" >"$WH/ctl" || fail "remove hook $i"
 done
 expect_eq "$(ls "$WH" | tr '\n' ' ')" "1 2 3 add ctl " "hooks after the limit"
@@ -199,7 +207,7 @@ H5=$(newest)
 	>"$TMP/closed.port"
 echo "http://127.0.0.1:$(cat "$TMP/closed.port")/x" >"$WH/add" || fail "add the closed-port hook"
 H6=$(newest)
-expect_eq "$H6" 66 "ids go on after removed ones (64 were given)"
+expect_eq "$H6" 67 "ids go on after removed ones (65 were given)"
 for i in 1 2 3; do
 	id=$(submit "$S" echo "n=$i")
 	wait_state "$S" "$id" ok 20
