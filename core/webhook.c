@@ -517,7 +517,12 @@ static int load_hook(int64_t id, const char *url, const char *types, const char 
 		return -ENOMEM;
 	}
 	int err = zr_webhook_parse(line, &u, &t, &n, &why);
-	if (err < 0 || wh->n >= ZR_WEBHOOK_MAX || id <= 0) {
+	if (err == 0 && (wh->n >= ZR_WEBHOOK_MAX || id <= 0)) {
+		free(u);
+		types_free(t);
+		err = -EINVAL;
+	}
+	if (err < 0) {
 		/* Only this zrobot wrote it: a row that does not parse is skipped, not fatal. */
 		log_error("Webhook %" PRId64 " not loaded: %s", id, why ? why : "bad row");
 		free(why);
