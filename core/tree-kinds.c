@@ -4,7 +4,6 @@
 #include "tree-local-internal.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -333,7 +332,7 @@ static int webhooks_list(struct zr_local *t, const struct ctx *c, struct zr_name
 	uint64_t id;
 	(void)c;
 	for (size_t i = 0; (id = zr_webhooks_id(t->robot->webhooks, i)); i++) {
-		snprintf(name, sizeof(name), "%" PRIu64, id);
+		snprintf(name, sizeof(name), "%llu", (unsigned long long)id);
 		if (zr_local__add_name(l, name) < 0) {
 			return -ENOMEM;
 		}
