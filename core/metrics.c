@@ -13,6 +13,7 @@
 #include "task.h"
 #include "template.h"
 #include "util/log.h"
+#include "webhook.h"
 
 /* Upper bounds in seconds: actions range from a quick check to a long install. */
 static const double buckets[] = {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800};
@@ -236,6 +237,10 @@ int zr_metrics_render(const struct zr_robot *r, size_t parked, struct zr_buf *b)
 	}
 
 	err = render_processes(r, tkeys, b);
+	if (err < 0) {
+		goto out;
+	}
+	err = zr_webhooks_metrics(r->webhooks, b);
 	if (err < 0) {
 		goto out;
 	}

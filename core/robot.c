@@ -28,6 +28,7 @@
 #include "util/fs.h"
 #include "util/log.h"
 #include "util/name.h"
+#include "webhook.h"
 
 #define ROBOT_EVENTS_MAX (1024 * 1024)
 #define ROBOT_LOG_MAX (1024 * 1024)
@@ -1045,6 +1046,7 @@ const char *zr_robot__event(struct zr_robot *r, const char *type, json_t *ev)
 	json_decref(o);
 	if (r->last_event) {
 		(void)zr_journal_append(&r->events, r->last_event, strlen(r->last_event));
+		zr_webhooks_event(r->webhooks, type, r->last_event);
 	}
 	return r->last_event;
 }
@@ -1236,6 +1238,11 @@ void zr_robot_set_links(struct zr_robot *r, zr_robot_link_cb fn, void *data)
 void zr_robot_set_hooks(struct zr_robot *r, const struct zr_robot_hooks *hooks)
 {
 	r->hooks = *hooks;
+}
+
+void zr_robot_set_webhooks(struct zr_robot *r, struct zr_webhooks *wh)
+{
+	r->webhooks = wh;
 }
 
 void zr_robot_set_http_url(struct zr_robot *r, const char *url)

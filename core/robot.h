@@ -127,6 +127,7 @@ struct zr_robot {
 	struct zr_robot_index index;
 	/* Stored applies (apply.h): name → struct zr_apply_stored; apply.c's. */
 	struct zr_map blueprints;
+	struct zr_webhooks *webhooks; /* every event goes there (webhook.h); borrowed, or NULL */
 };
 
 /* Creates a robot; cfg strings are copied. */
@@ -235,6 +236,8 @@ void zr_robot_set_store(struct zr_robot *r, struct zr_store *store);
 void zr_robot_set_links(struct zr_robot *r, zr_robot_link_cb fn, void *data);
 /* Sets what the tree hears about entries that go without a kernel request (copied). */
 void zr_robot_set_hooks(struct zr_robot *r, const struct zr_robot_hooks *hooks);
+/* Sets the webhooks every event is handed to (borrowed; NULL before they are destroyed). */
+void zr_robot_set_webhooks(struct zr_robot *r, struct zr_webhooks *wh);
 /* Sets the HTTP API's address while it serves (borrowed; NULL when it stops). */
 void zr_robot_set_http_url(struct zr_robot *r, const char *url);
 

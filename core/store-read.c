@@ -100,6 +100,46 @@ int zr_store_blueprints(struct zr_store *st,
 				  " ORDER BY name", blueprint_row, &w);
 }
 
+struct webhook_walk {
+	int (*hook_fn)(int64_t id, const char *url, const char *types, const char *secret,
+		       int64_t last_seq, void *data);
+	int (*delivery_fn)(int64_t hook, int64_t seq, const char *type, const char *body, void *data);
+	void *data;
+};
+
+static int webhook_row(sqlite3_stmt *s, void *ctx)
+{
+	struct webhook_walk *w = ctx;
+	return w->hook_fn(sqlite3_column_int64(s, 0), col_text(s, 1), col_text(s, 2), col_text(s, 3),
+			  sqlite3_column_int64(s, 4), w->data);
+}
+
+int zr_store_webhooks(struct zr_store *st,
+		      int (*fn)(int64_t id, const char *url, const char *types, const char *secret,
+				int64_t last_seq, void *data),
+		      void *data)
+{
+	struct webhook_walk w = {.hook_fn = fn, .data = data};
+	return zr_store__each_row(st, "SELECT id, url, types, secret, last_seq FROM webhooks ORDER BY id",
+				  webhook_row, &w);
+}
+
+static int delivery_row(sqlite3_stmt *s, void *ctx)
+{
+	struct webhook_walk *w = ctx;
+	return w->delivery_fn(sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1), col_text(s, 2),
+			      col_text(s, 3), w->data);
+}
+
+int zr_store_deliveries(struct zr_store *st,
+			int (*fn)(int64_t hook, int64_t seq, const char *type, const char *body, void *data),
+			void *data)
+{
+	struct webhook_walk w = {.delivery_fn = fn, .data = data};
+	return zr_store__each_row(st, "SELECT hook, seq, type, body FROM webhook_deliveries"
+				  " ORDER BY hook, seq", delivery_row, &w);
+}
+
 static int last_id_row(sqlite3_stmt *s, void *ctx)
 {
 	*(int64_t *)ctx = sqlite3_column_int64(s, 0);
@@ -111,6 +151,14 @@ int64_t zr_store_last_task_id(struct zr_store *st)
 	int64_t id = 0;
 	(void)zr_store__each_row(st, "SELECT MAX((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'task_id'),"
 				 " (SELECT MAX(id) FROM tasks))", last_id_row, &id);
+	return id;
+}
+
+int64_t zr_store_last_webhook_id(struct zr_store *st)
+{
+	int64_t id = 0;
+	(void)zr_store__each_row(st, "SELECT MAX((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'webhook_id'),"
+				 " (SELECT MAX(id) FROM webhooks))", last_id_row, &id);
 	return id;
 }
 

@@ -35,7 +35,13 @@ static const char *const schema_sql =
 	" service TEXT PRIMARY KEY, want TEXT NOT NULL, cgroup TEXT, pid INTEGER NOT NULL,"
 	" start_time INTEGER NOT NULL, failed INTEGER NOT NULL DEFAULT 0);"
 	"CREATE TABLE IF NOT EXISTS blueprints ("
-	" name TEXT PRIMARY KEY, content BLOB, outcome TEXT, applied_ns INTEGER);";
+	" name TEXT PRIMARY KEY, content BLOB, outcome TEXT, applied_ns INTEGER);"
+	"CREATE TABLE IF NOT EXISTS webhooks ("
+	" id INTEGER PRIMARY KEY, url TEXT NOT NULL, types TEXT NOT NULL, secret TEXT NOT NULL,"
+	" last_seq INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE IF NOT EXISTS webhook_deliveries ("
+	" hook INTEGER NOT NULL, seq INTEGER NOT NULL, type TEXT NOT NULL, body TEXT NOT NULL,"
+	" PRIMARY KEY (hook, seq));";
 
 int zr_store__exec(sqlite3 *db, const char *sql, char **ret_err)
 {
@@ -92,6 +98,9 @@ static const struct migration migrations[ZR_STORE_SCHEMA] = {
 	 * carries (both NULL: none), and the blueprints table of stored applies (made by
 	 * schema_sql). */
 	[5] = {{{"services", "parent", "TEXT"}, {"services", "blueprint", "TEXT"}}},
+	/* 6 → 7: webhooks (README "Webhooks"): the webhooks and webhook_deliveries tables (made
+	 * by schema_sql), the deliveries a hook still owes, kept until a receiver took them. */
+	[6] = {{{0}}},
 };
 
 static int add_column(sqlite3 *db, const struct column *m, char **ret_err)

@@ -54,6 +54,13 @@ enum op_kind {
 	OP_SERVICE_BLUEPRINT,
 	OP_BLUEPRINT_PUT,
 	OP_BLUEPRINT_DELETE,
+	OP_WEBHOOK_PUT,
+	OP_WEBHOOK_ID,
+	OP_WEBHOOK_DELETE,
+	OP_DELIVERIES_DELETE_HOOK,
+	OP_DELIVERY_PUT,
+	OP_WEBHOOK_SEQ,
+	OP_DELIVERY_DELETE,
 	N_OPS,
 };
 
@@ -167,6 +174,17 @@ static const struct op_desc op_descs[N_OPS] = {
 	[OP_BLUEPRINT_PUT] = {"INSERT OR REPLACE INTO blueprints (name, content, outcome, applied_ns)"
 			      " VALUES (?1, ?2, ?3, ?4)", 3, .blob = 2},
 	[OP_BLUEPRINT_DELETE] = {"DELETE FROM blueprints WHERE name = ?1", 1},
+	[OP_WEBHOOK_PUT] = {"INSERT OR REPLACE INTO webhooks (url, types, secret, id) VALUES (?1, ?2, ?3, ?4)", 3},
+	/* Webhook ids are never reused, even once their hooks are gone. */
+	[OP_WEBHOOK_ID] = {"INSERT INTO meta VALUES ('webhook_id', ?1) ON CONFLICT (key) DO UPDATE"
+			   " SET value = MAX(CAST(value AS INTEGER), ?1)", 0},
+	[OP_WEBHOOK_DELETE] = {"DELETE FROM webhooks WHERE id = ?1", 0},
+	[OP_DELIVERIES_DELETE_HOOK] = {"DELETE FROM webhook_deliveries WHERE hook = ?1", 0},
+	[OP_DELIVERY_PUT] = {"INSERT OR REPLACE INTO webhook_deliveries (type, body, hook, seq)"
+			     " VALUES (?1, ?2, ?3, ?4)", 2},
+	/* A hook's delivery numbers outlive its deliveries (X-Zrobot-Delivery stays unique). */
+	[OP_WEBHOOK_SEQ] = {"UPDATE webhooks SET last_seq = MAX(last_seq, ?2) WHERE id = ?1", 0},
+	[OP_DELIVERY_DELETE] = {"DELETE FROM webhook_deliveries WHERE hook = ?1 AND seq = ?2", 0},
 };
 
 int zr_store__errno(int rc)
@@ -718,6 +736,44 @@ int zr_store_unlink(struct zr_store *st, const char *remote, const char *produce
 {
 	return change(st, pending ? OP_UNLINK_PUT : OP_UNLINK_DELETE, true,
 		      (const char *[OP_TEXTS]){remote, producer, consumer}, NULL);
+}
+
+int zr_store_webhook_put(struct zr_store *st, int64_t id, const char *url, const char *types,
+			 const char *secret)
+{
+	const int64_t num[OP_INTS] = {id};
+	struct op *ops[] = {
+		op_new(OP_WEBHOOK_PUT, false, (const char *[OP_TEXTS]){url, types, secret}, 0, num),
+		op_new(OP_WEBHOOK_ID, false, (const char *[OP_TEXTS]){NULL}, 0, num),
+	};
+	return submit(st, ops, 2);
+}
+
+int zr_store_webhook_delete(struct zr_store *st, int64_t id)
+{
+	const int64_t num[OP_INTS] = {id};
+	struct op *ops[] = {
+		op_new(OP_WEBHOOK_DELETE, false, (const char *[OP_TEXTS]){NULL}, 0, num),
+		op_new(OP_DELIVERIES_DELETE_HOOK, false, (const char *[OP_TEXTS]){NULL}, 0, num),
+	};
+	return submit(st, ops, 2);
+}
+
+int zr_store_delivery_put(struct zr_store *st, int64_t hook, int64_t seq, const char *type,
+			  const char *body)
+{
+	const int64_t num[OP_INTS] = {hook, seq};
+	struct op *ops[] = {
+		op_new(OP_DELIVERY_PUT, true, (const char *[OP_TEXTS]){type, body}, 0, num),
+		op_new(OP_WEBHOOK_SEQ, true, (const char *[OP_TEXTS]){NULL}, 0, num),
+	};
+	return submit(st, ops, 2);
+}
+
+int zr_store_delivery_delete(struct zr_store *st, int64_t hook, int64_t seq)
+{
+	return change(st, OP_DELIVERY_DELETE, true, (const char *[OP_TEXTS]){NULL},
+		      (const int64_t[OP_INTS]){hook, seq});
 }
 
 void zr_store_sync(struct zr_store *st, void (*cb)(int err, void *data), void *data)

@@ -10,7 +10,7 @@
 struct zr_store;
 
 /* The schema this build writes; a database with a newer one is refused. */
-#define ZR_STORE_SCHEMA 6
+#define ZR_STORE_SCHEMA 7
 
 /* Opens (creating or migrating) <data_dir>/zrobot.db. Runs on the caller's thread: call it
  * before the loop runs. Returns 0, or a negative errno with *ret_err (malloc'd). */
@@ -87,6 +87,19 @@ int zr_store_blueprints(struct zr_store *st,
 				  const char *outcome, long long applied_ns, void *data),
 			void *data);
 
+/* Calls fn with each webhook (schema 7; webhook.h) in id order: its event types as given,
+ * separated by spaces ("" for every event), its secret, and the last delivery number it gave. */
+int zr_store_webhooks(struct zr_store *st,
+		      int (*fn)(int64_t id, const char *url, const char *types, const char *secret,
+				int64_t last_seq, void *data),
+		      void *data);
+/* Calls fn with each webhook delivery not done yet, by hook, then by number. */
+int zr_store_deliveries(struct zr_store *st,
+			int (*fn)(int64_t hook, int64_t seq, const char *type, const char *body, void *data),
+			void *data);
+/* The highest webhook id ever given (0 for none): ids are never reused. */
+int64_t zr_store_last_webhook_id(struct zr_store *st);
+
 /* The highest task id ever given (0 for none). */
 int64_t zr_store_last_task_id(struct zr_store *st);
 /* Calls fn with each (template, uid, action) that stored tasks use. */
@@ -136,6 +149,17 @@ int zr_store_rconsumer(struct zr_store *st, const char *producer, const char *ro
  * change: retried until it lands). */
 int zr_store_unlink(struct zr_store *st, const char *remote, const char *producer,
 		    const char *consumer, bool pending);
+/* Records a webhook, and that ids up to its own are taken (a request's change). */
+int zr_store_webhook_put(struct zr_store *st, int64_t id, const char *url, const char *types,
+			 const char *secret);
+/* Forgets a webhook and its pending deliveries (a request's change). */
+int zr_store_webhook_delete(struct zr_store *st, int64_t id);
+/* Records a delivery hook owes (number seq, its event's type and JSON line), and that the
+ * hook's numbers up to seq are taken; or forgets one (delivered, or dropped). The robot's own
+ * changes: retried until they land. */
+int zr_store_delivery_put(struct zr_store *st, int64_t hook, int64_t seq, const char *type,
+			  const char *body);
+int zr_store_delivery_delete(struct zr_store *st, int64_t hook, int64_t seq);
 /* Records that ids up to id are taken (with the request that took it). */
 int zr_store_task_id(struct zr_store *st, int64_t id);
 

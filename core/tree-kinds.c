@@ -27,6 +27,7 @@
 #include "util/cleanup.h"
 #include "util/log.h"
 #include "util/url.h"
+#include "webhook.h"
 
 #define DIR_RO (S_IFDIR | 0555)
 #define FILE_RO (S_IFREG | 0444)
@@ -298,6 +299,54 @@ static const struct kind k_rremotes_add = {"add", FILE_WO, .write = zr_local__wr
 static const struct kind k_rremotes_ctl = {"ctl", FILE_WO, .write = zr_local__write_remotes};
 static const struct kind *const rremotes_entries[] = {&k_rremotes_add, &k_rremotes_ctl, NULL};
 
+/* @robot/webhooks/ (README "Webhooks"): a folder per hook, named by its id. */
+static void c_webhook(struct zr_local *t, const struct node *n, const struct ctx *c, struct zr_buf *b)
+{
+	uint64_t id;
+	(void)c;
+	if (parse_id(n->parent->name, &id) && zr_webhooks_file(t->robot->webhooks, id, n->kind->name, b) < 0) {
+		zr_buf_reset(b); /* out of memory, or gone: no half file */
+	}
+}
+
+static const struct kind k_wh_ctl = {"ctl", FILE_WO, .write = zr_local__write_webhooks};
+static const struct kind k_wh_events = {"events", FILE_RO, .content = c_webhook};
+/* The key receivers check signatures with: the robot's user alone (api/auth.c: admin only). */
+static const struct kind k_wh_secret = {"secret", S_IFREG | 0400, .content = c_webhook};
+static const struct kind k_wh_status = {"status", FILE_RO, .content = c_webhook};
+static const struct kind k_wh_url = {"url", FILE_RO, .content = c_webhook};
+static const struct kind *const webhook_entries[] = {&k_wh_ctl, &k_wh_events, &k_wh_secret,
+						     &k_wh_status, &k_wh_url, NULL};
+static const struct kind k_webhook = {NULL, DIR_RO, .fixed = webhook_entries};
+
+static int webhooks_child(struct zr_local *t, struct ctx *c, const char *name, const struct kind **ret,
+			  uint64_t *ret_serial)
+{
+	uint64_t id;
+	(void)c;
+	*ret = &k_webhook;
+	*ret_serial = 0;
+	return parse_id(name, &id) && zr_webhooks_has(t->robot->webhooks, id) ? 0 : -ENOENT;
+}
+
+static int webhooks_list(struct zr_local *t, const struct ctx *c, struct zr_names *l)
+{
+	char name[24];
+	uint64_t id;
+	(void)c;
+	for (size_t i = 0; (id = zr_webhooks_id(t->robot->webhooks, i)); i++) {
+		snprintf(name, sizeof(name), "%llu", (unsigned long long)id);
+		if (zr_local__add_name(l, name) < 0) {
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+static const struct kind k_webhooks_add = {"add", FILE_WO, .write = zr_local__write_webhooks};
+static const struct kind k_webhooks_ctl = {"ctl", FILE_WO, .write = zr_local__write_webhooks};
+static const struct kind *const webhooks_entries[] = {&k_webhooks_add, &k_webhooks_ctl, NULL};
+
 /* @robot/blueprint, @robot/blueprints/<name>/ (stored applies) and @robot/graph (DESIGN §8). */
 static void c_robot_graph(struct zr_local *t, const struct node *n, const struct ctx *c, struct zr_buf *b)
 {
@@ -388,10 +437,13 @@ static const struct kind k_repos = {"repos", DIR_RO, .fixed = repos_entries, .ch
 				    .list = repos_list};
 static const struct kind k_rtemplates = {"templates", DIR_RO, .child = rtemplates_child,
 					 .list = templates_list, .time = TIME_ROBOT};
+/* TIME_NOW: its entries come and go without an event the tree watches, so no cached times. */
+static const struct kind k_webhooks = {"webhooks", DIR_RO, .fixed = webhooks_entries,
+				       .child = webhooks_child, .list = webhooks_list, .time = TIME_NOW};
 static const struct kind *const robot_entries[] = {&k_robot_blueprint, &k_robot_blueprints,
 						    &k_robot_events, &k_robot_graph, &k_robot_info,
 						    &k_robot_log, &k_robot_metrics, &k_rremotes, &k_repos,
-						    &k_rtemplates, NULL};
+						    &k_rtemplates, &k_webhooks, NULL};
 static const struct kind k_robot = {"@robot", DIR_RO, .fixed = robot_entries, .time = TIME_NOW};
 
 /* Remote robots' roots are the remote provider's nodes (tree-local.c looks them up there). */

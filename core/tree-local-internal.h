@@ -211,7 +211,7 @@ void zr_local__flush(struct handle *h, zr_tree_done_cb cb, void *data);
 /* The writers of the writable kinds. */
 zr_kind_write_fn zr_local__write_action, zr_local__write_data, zr_local__write_repos,
 	zr_local__write_remotes, zr_local__write_ctl, zr_local__write_upgrade, zr_local__write_cancel,
-	zr_local__write_want, zr_local__write_signal;
+	zr_local__write_want, zr_local__write_signal, zr_local__write_webhooks;
 
 /* tree-blueprint.c: @robot/blueprint. Writes gather the text (E2BIG past ZR_BP_MAX_BYTES,
  * EBUSY while it is applied). A read applies it (once) and answers the outcome's text from

@@ -23,6 +23,8 @@
 #include "template.h"
 #include "util/cleanup.h"
 #include "util/log.h"
+#include "util/words.h"
+#include "webhook.h"
 
 struct tree_op *zr_local__op_new(struct zr_local *t, struct handle *h, zr_tree_done_cb cb, void *data)
 {
@@ -215,6 +217,36 @@ void zr_local__write_remotes(struct tree_op *op, const struct ctx *c, const char
 	bool add = strcmp(op->h->node->name, "add") == 0;
 	int err = rs ? zr_remotes_command(rs, add, buf, len, on_stored, op, &why)
 		     : zr_fail(&why, -EINVAL, "this robot has no remote support");
+	if (err < 0) {
+		zr_local__op_done(op, zr_local__refuse(op, c, err, why), NULL);
+	}
+}
+
+/* @robot/webhooks/add, @robot/webhooks/ctl and @robot/webhooks/<id>/ctl: their commands are
+ * the webhooks' (webhook.c); the write returns once the store has the change. */
+void zr_local__write_webhooks(struct tree_op *op, const struct ctx *c, const char *buf, size_t len,
+			      uint64_t off)
+{
+	struct zr_webhooks *wh = op->tree->robot->webhooks;
+	struct node *n = op->h->node;
+	_cleanup_free_ char *why = NULL;
+	(void)off;
+	op->len = (ssize_t)len;
+	int err;
+	if (!wh) {
+		err = zr_fail(&why, -EINVAL, "this robot has no webhooks");
+	} else if (strcmp(n->parent->name, "webhooks") == 0) {
+		err = zr_webhooks_command(wh, strcmp(n->name, "add") == 0, buf, len, on_stored, op, &why);
+	} else {
+		/* A hook's own ctl takes "remove" alone. */
+		_cleanup_free_ char *text = strndup(buf, len);
+		char *w[2];
+		uint64_t id = strtoull(n->parent->name, NULL, 10);
+		err = !text ? -ENOMEM
+		      : zr_words(text, w, 2) != 1 || strcmp(w[0], "remove") != 0
+			      ? zr_fail(&why, -EINVAL, "want 'remove'")
+			      : zr_webhooks_remove(wh, id, on_stored, op, &why);
+	}
 	if (err < 0) {
 		zr_local__op_done(op, zr_local__refuse(op, c, err, why), NULL);
 	}

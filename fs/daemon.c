@@ -23,6 +23,7 @@
 #include "tree.h"
 #include "util/cleanup.h"
 #include "util/log.h"
+#include "webhook.h"
 
 struct daemon {
 	uv_loop_t loop;
@@ -33,6 +34,7 @@ struct daemon {
 	struct zr_fs *fs;
 	struct zr_api *api;
 	struct zr_remotes *remotes;
+	struct zr_webhooks *webhooks;
 	int status;
 };
 
@@ -41,6 +43,12 @@ struct daemon {
  * will not run now, get -err, and requests to remote robots end with it. */
 static void teardown(struct daemon *d, int err)
 {
+	/* Webhooks first: their deliveries in flight stop, and stay stored for the next run. */
+	if (d->robot) {
+		zr_robot_set_webhooks(d->robot, NULL);
+	}
+	zr_webhooks_destroy(d->webhooks);
+	d->webhooks = NULL;
 	zr_store_close(d->store);
 	d->store = NULL;
 	if (d->robot) {
@@ -289,6 +297,16 @@ static int start_model(struct daemon *d, const char *mount, const char *data, in
 	if (err < 0) {
 		return err;
 	}
+	/* Before the robot's store: loading it makes changes, and webhooks read the store first. */
+	err = zr_webhooks_create(&d->loop, d->robot, d->store, &d->webhooks);
+	if (err == 0) {
+		err = zr_webhooks_load(d->webhooks);
+	}
+	if (err < 0) {
+		log_error("Failed to load the webhooks: %s", strerror(-err));
+		return err;
+	}
+	zr_robot_set_webhooks(d->robot, d->webhooks);
 	err = zr_robot_load_store(d->robot);
 	if (err < 0) {
 		log_error("Failed to load the store: %s", strerror(-err));
@@ -301,6 +319,7 @@ static void start_work(struct daemon *d)
 {
 	zr_process_cloexec_all();
 	zr_robot_start(d->robot);
+	zr_webhooks_start(d->webhooks);
 	for (size_t i = 0; i < arg_n_repos; i++) {
 		char *why = NULL;
 		int e = zr_repos_add(zr_robot_repos(d->robot), arg_repos[i], &why);

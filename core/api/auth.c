@@ -257,11 +257,13 @@ static bool is_private(char *const *c, size_t n, size_t *ret_k)
 }
 
 /* @robot/log: the robot's own log names services, errors and paths of every creator. And
- * @robot/blueprints/<name>/content, a blueprint as written: its data may hold secrets. */
+ * @robot/blueprints/<name>/content, a blueprint as written: its data may hold secrets; and
+ * @robot/webhooks/<id>/secret, the key a hook's receiver checks signatures with. */
 static bool is_robot_log(char *const *c, size_t n)
 {
 	return (n == 2 && is(c[0], "@robot") && is(c[1], "log")) ||
-	       (n == 4 && is(c[0], "@robot") && is(c[1], "blueprints") && is(c[3], "content"));
+	       (n == 4 && is(c[0], "@robot") && is(c[1], "blueprints") && is(c[3], "content")) ||
+	       (n == 4 && is(c[0], "@robot") && is(c[1], "webhooks") && is(c[3], "secret"));
 }
 
 /* @robot/blueprint: the model checks each service the blueprint touches (DESIGN §9). */

@@ -202,7 +202,7 @@ import json, sys
 json.dump([{"id": sys.argv[2], "url": sys.argv[3], "ref": "v1.1.0", "commit": sys.argv[4]}], open(sys.argv[1], "w"))
 PY
 DATA=$D1 zr_start
-grep -q "Migrated .* from schema 1 to 6" "$TMP/robot.log" || fail "no migration log line"
+grep -q "Migrated .* from schema 1 to 7" "$TMP/robot.log" || fail "no migration log line"
 grep -q "Moving 1 repositories from repos.json into the store" "$TMP/robot.log" || fail "repos.json not moved"
 expect_in "$(rcat "$MNT/@robot/repos/$ID/status")" "state ready" "a repository of repos.json after the migration"
 ok "a schema 1 store is migrated; repos.json moves into the store"

@@ -933,7 +933,7 @@ TEST(migrate_2_to_3)
 	char *v = meta_schema(dir);
 	char want_v[16];
 	snprintf(want_v, sizeof(want_v), "%d", ZR_STORE_SCHEMA);
-	ASSERT_EQ_INT(ZR_STORE_SCHEMA, 6);
+	ASSERT_EQ_INT(ZR_STORE_SCHEMA, 7);
 	ASSERT_EQ_STR(v, want_v);
 	free(v);
 	ASSERT_TRUE(has_table(dir, "remotes"));
@@ -1168,7 +1168,7 @@ TEST(migrate_5_to_6)
 
 	struct zr_store *st = open_store(dir);
 	char *v = meta_schema(dir);
-	ASSERT_EQ_STR(v, "6");
+	ASSERT_EQ_STR(v, "7");
 	free(v);
 	ASSERT_TRUE(has_table(dir, "blueprints"));
 	struct loaded l;

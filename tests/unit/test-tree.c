@@ -281,7 +281,7 @@ TEST(readdir)
 	ASSERT_EQ_STR(names, "@remote @robot echo ");
 	free(names);
 	names = list(lookup(ZR_TREE_ROOT_INO, "@robot", 0).ino);
-	ASSERT_EQ_STR(names, "blueprint blueprints events graph info log metrics remotes repos templates ");
+	ASSERT_EQ_STR(names, "blueprint blueprints events graph info log metrics remotes repos templates webhooks ");
 	free(names);
 }
 
