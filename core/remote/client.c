@@ -50,6 +50,7 @@ struct zr_client_req {
 	uint64_t started;
 	bool cancelled;
 	bool finishing; /* its callback runs: a cancel from there only marks it */
+	bool status_only, answered; /* answered: ended at its body's first byte (status_only) */
 	char err[CURL_ERROR_SIZE];
 };
 
@@ -106,7 +107,7 @@ static void finish(struct zr_client_req *q)
 	int err = 0;
 	if (q->stop_err) {
 		err = q->stop_err;
-	} else if (q->result != CURLE_OK) {
+	} else if (q->result != CURLE_OK && !q->answered) {
 		err = curl_errno(q->result);
 	}
 	(void)curl_easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &status);
@@ -252,6 +253,11 @@ static size_t on_write(char *ptr, size_t size, size_t n, void *data)
 	if (q->cancelled) {
 		return 0;
 	}
+	if (q->status_only) {
+		/* The status is in: stop here (curl ends with a write error, which is ours). */
+		q->answered = true;
+		return 0;
+	}
 	(void)curl_easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &status);
 	if (q->on_chunk && status == 200) {
 		int err = q->on_chunk(ptr, len, q->data);
@@ -335,6 +341,7 @@ struct zr_client_req *zr_client_start(struct zr_client *c, const struct zr_clien
 	q->data = data;
 	q->lines = -1;
 	q->on_chunk = o->on_chunk;
+	q->status_only = o->status_only;
 	q->max_body = o->max_body && o->max_body < MAX_BODY ? o->max_body : MAX_BODY;
 	zr_list_init(&q->link);
 	CURL *e = q->easy;
