@@ -52,4 +52,55 @@ echo "remove $H" >"$WH/ctl" || fail "remove the 1 GiB hook"
 recv_stop big
 ok "a 200 with a 1 GiB body delivers the event once; peak RSS $rss0 -> $rss1 KiB"
 
-zr_stop
+# ---- a redirect is not followed; a reset and a self-signed certificate fail, retried ----
+recv_start target
+recv_start moved --status 301 --location "http://127.0.0.1:$RPORT/stolen"
+add "http://127.0.0.1:$(cat "$TMP/moved.port")/x webhook.added"
+HM=$H
+wait_for "[ \"\$(status_of $HM failures)\" -ge 2 ]" 15 || fail "a 301 is no failure: $(cat "$WH/$HM/status")"
+expect_eq "$(status_of "$HM" last_status)" 301 "last_status of the redirected hook"
+expect_eq "$(status_of "$HM" delivered)" 0 "delivered by a 301"
+expect_eq "$(got target)" 0 "requests the redirect's target got"
+echo "remove $HM" >"$WH/ctl" || fail "remove the redirected hook"
+recv_start reset --reset
+add "http://127.0.0.1:$RPORT/x webhook.added"
+HR=$H
+wait_for "[ \"\$(status_of $HR failures)\" -ge 2 ]" 15 || fail "a reset is no failure: $(cat "$WH/$HR/status")"
+expect_eq "$(status_of "$HR" last_status)" none "last_status after a reset"
+expect_eq "$(status_of "$HR" state)" retrying "state after resets"
+echo "remove $HR" >"$WH/ctl" || fail "remove the reset hook"
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \
+	-addext subjectAltName=IP:127.0.0.1 -keyout "$TMP/tls.key" -out "$TMP/tls.crt" \
+	>/dev/null 2>&1 || fail "openssl could not make a certificate"
+recv_start tls --tls "$TMP/tls.crt" "$TMP/tls.key"
+add "https://127.0.0.1:$RPORT/x webhook.added"
+HT=$H
+wait_for "[ \"\$(status_of $HT failures)\" -ge 2 ]" 15 || fail "a self-signed certificate is accepted: $(cat "$WH/$HT/status")"
+expect_eq "$(got tls)" 0 "requests the self-signed receiver got"
+expect_match "$(status_of "$HT" last_error)" "[Cc]ertificate|SSL|TLS" "last_error with a self-signed certificate"
+echo "remove $HT" >"$WH/ctl" || fail "remove the TLS hook"
+recv_stop moved; recv_stop target; recv_stop reset; recv_stop tls
+ok "a 301 is a failure, not followed; a reset and a self-signed certificate fail and are retried"
+
+# ---- a receiver that trickles its answer: cut at 10 s ----
+recv_start trickle --trickle
+add "http://127.0.0.1:$RPORT/x webhook.added"
+HK=$H
+t0=$(now)
+wait_for "[ \"\$(status_of $HK failures)\" -ge 1 ]" 20 || fail "a trickling answer is never cut: $(cat "$WH/$HK/status")"
+took=$(since "$t0")
+fgt "$took" 14 && fail "a trickling answer was cut after $took s, want 10"
+expect_eq "$(status_of "$HK" delivered)" 0 "delivered by a trickle"
+echo "remove $HK" >"$WH/ctl" || fail "remove the trickling hook"
+recv_stop trickle
+ok "a receiver trickling its answer: cut after $took s"
+
+# ---- SIGTERM while a request is in flight: the robot exits at once ----
+recv_start hang --hang
+add "http://127.0.0.1:$RPORT/x"
+sleep 1
+t0=$(now)
+zr_stop 5
+took=$(since "$t0")
+recv_stop hang
+ok "SIGTERM with a request in flight: exited in $took s"
