@@ -121,7 +121,10 @@ static bool type_valid(const char *t)
 			return false;
 		}
 	}
-	return true;
+	/* A '*' is "*" alone or ends a prefix "P.*": "task*" or "a*b" would match nothing, silently. */
+	const char *star = strchr(t, '*');
+	return !star || strcmp(t, "*") == 0 ||
+	       (star == t + n - 1 && n >= 3 && star[-1] == '.');
 }
 
 static char **types_free(char **types)
@@ -160,8 +163,9 @@ int zr_webhook_parse(const char *line, char **ret_url, char ***ret_types, size_t
 	}
 	for (size_t i = 1; i < n; i++) {
 		if (!type_valid(w[i])) {
-			return zr_fail(why, -EINVAL, "bad event type (want [a-z0-9_.*-], at most %d bytes)",
-				       ZR_WEBHOOK_TYPE_MAX);
+			return zr_fail(why, -EINVAL,
+				       "bad event type (want a type, 'PREFIX.*' or '*' of [a-z0-9_.*-], "
+				       "at most %d bytes)", ZR_WEBHOOK_TYPE_MAX);
 		}
 	}
 	char *url = strdup(w[0]);

@@ -95,6 +95,56 @@ echo "remove $HK" >"$WH/ctl" || fail "remove the trickling hook"
 recv_stop trickle
 ok "a receiver trickling its answer: cut after $took s"
 
+# ---- add lines: credentials masked everywhere; bad patterns, lines, sizes ----
+PW=pa55w0rd-never-shown
+recv_start cred
+add "http://alice:$PW@127.0.0.1:$RPORT/c?x=1 webhook.*"
+HC=$H
+expect_eq "$(cat "$WH/$HC/url")" "http://alice:***@127.0.0.1:$RPORT/c?x=1" "url with credentials"
+echo "http://bob:$PW@127.0.0.1:1/c Bad.Type" >"$WH/add" 2>/dev/null && fail "a bad type accepted"
+echo "http://bob:$PW@127.0.0.1:1/c" >"$WH/add" || fail "add a dead hook with credentials"
+HD=$(newest)
+wait_for "[ \"\$(status_of $HD failures)\" -ge 1 ]" 10 || fail "the dead hook never failed"
+wait_for "[ \"\$(got cred)\" -ge 1 ]" 10 || fail "the hook with credentials delivered nothing"
+expect_in "$(head -n 1 "$TMP/cred.jsonl")" '"authorization": "Basic ' "the receiver gets the credentials"
+for f in "$WH/$HC/url" "$WH/$HC/status" "$WH/$HD/url" "$WH/$HD/status" "$MNT/@robot/events" \
+	"$MNT/@robot/metrics" "$MNT/@robot/log" "$TMP/robot.log"; do
+	grep -qF "$PW" "$f" && fail "the password in $f"
+done
+echo "remove $HC" >"$WH/ctl" && echo "remove $HD" >"$WH/ctl" || fail "remove the hooks with credentials"
+recv_stop cred
+ok "credentials: masked in url, status, events, metrics and logs; sent to the receiver"
+
+for bad in "" " " "http://127.0.0.1:1/x task*" "http://127.0.0.1:1/x *.finished" \
+	"http://127.0.0.1:1/x a*b" "http://127.0.0.1:1/x **" "file:///etc/passwd" "gopher://127.0.0.1/x" \
+	"http://127.0.0.1:1/x $(printf 'a%.0s' $(seq 65))" \
+	"http://127.0.0.1:1/x $(seq -s ' ' -f 't%g' 33)" "http://127.0.0.1:1/$(printf 'a%.0s' $(seq 2030))"; do
+	expect_errno "printf '%s\n' '$bad' >'$WH/add'" "Invalid argument"
+done
+# A header forged through the URL: one line per write, no control byte (one write(2) each:
+# bash's printf writes line by line).
+cat >"$TMP/write1.py" <<'PY'
+import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY)
+os.write(fd, sys.argv[2].encode().decode("unicode_escape").encode("latin-1"))
+PY
+for bad in 'http://127.0.0.1:1/x\r\nX-Evil: 1\n' 'http://127.0.0.1:1/x\n\nhttp://127.0.0.1:2/y\n' \
+	'http://127.0.0.1:1/x\x00y\n' 'http://127.0.0.1:1/x\x00\n' '\n'; do
+	expect_errno "$ZR_PY $TMP/write1.py '$WH/add' '$bad'" "Invalid argument"
+done
+expect_eq "$(ls "$WH" | tr '\n' ' ')" "add ctl " "hooks after bad lines"
+# The limits themselves are fine: 2048 bytes, 32 types of 64 bytes, trailing blanks.
+u="http://127.0.0.1:1/$(printf 'a%.0s' $(seq 2029))"
+expect_eq "${#u}" 2048 "the longest URL's length"
+# One write (bash's echo splits its output at 4096 bytes: this line has 4 KiB more).
+"$ZR_PY" "$TMP/write1.py" "$WH/add" "$u $(seq -s ' ' -f "%g$(printf 'b%.0s' $(seq 62))" 10 41)   \n" ||
+	fail "add the longest line"
+H=$(newest)
+expect_eq "$(cat "$WH/$H/url")" "$u" "the longest URL"
+expect_eq "$(wc -l <"$WH/$H/events")" 32 "32 types"
+echo "remove $H" >"$WH/ctl" || fail "remove the longest hook"
+ok "bad add lines: EINVAL (patterns other than * and P.*, schemes, control bytes, sizes, two lines)"
+
 # ---- SIGTERM while a request is in flight: the robot exits at once ----
 recv_start hang --hang
 add "http://127.0.0.1:$RPORT/x"

@@ -59,6 +59,8 @@ TEST(parse)
 		"http://h/ task finished;", "http://h/ task/x",
 		"http://h/ aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", /* 65 */
 		long_url, many.data, "http://h/\x01x",
+		/* Stars other than "*" and "P.*" would match nothing. */
+		"http://h/ task*", "http://h/ a*b", "http://h/ **", "http://h/ *.finished", "http://h/ .*",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		TEST_CASE("bad line %zu", i);
