@@ -7,7 +7,16 @@
 
 RECV="$ZR_SRC/tests/integration/webhook-receiver.py"
 WH=$MNT/@robot/webhooks
-zr_start_http
+# A template with secret fields: their values never reach a receiver.
+mk_template "$TPL" vault '{
+  "name": "vault", "version": "1.0.0",
+  "data": {"password": {"type": "string", "secret": true, "default": ""}},
+  "actions": {"login": {"args": {"token": {"type": "string", "secret": true, "default": ""}}}}
+}'
+mk_action "$TPL/vault" login 'echo ok'
+USER1=user-token-attack-hook-0123456789
+printf '%s\n' "$USER1" >"$TMP/tokens"
+zr_start_http --token-file "$TMP/tokens"
 
 declare -A RPID
 # recv_start NAME [ARGS...]: a receiver writing $TMP/NAME.jsonl, its port in RPORT.
@@ -144,6 +153,39 @@ expect_eq "$(cat "$WH/$H/url")" "$u" "the longest URL"
 expect_eq "$(wc -l <"$WH/$H/events")" 32 "32 types"
 echo "remove $H" >"$WH/ctl" || fail "remove the longest hook"
 ok "bad add lines: EINVAL (patterns other than * and P.*, schemes, control bytes, sizes, two lines)"
+
+# ---- the secret: a user token reaches it by no spelling of its path ----
+add "http://127.0.0.1:1/x nothing.matches"
+for p in "/v1/@robot/webhooks/$H/secret" "/v1/@robot/webhooks/$H/secret/" "/v1/@robot/webhooks/$H//secret" \
+	"/v1/@robot/webhooks/$H/./secret" "/v1/@robot/webhooks/./$H/secret" "/v1/@robot//webhooks/$H/secret" \
+	"/v1/%40robot/webhooks/$H/secret" "/v1/@robot/webhooks/$H/%73ecret" "/v1/@robot/webhooks/0$H/secret" \
+	"/v1/@robot/webhooks/$H/x/../secret" "/v1//@robot/webhooks/$H/secret" "/v1/@robot/webhooks/$H/secret?lines=1" \
+	"/v1/@robot/webhooks/$H/secret?follow=1" "/v1/./@robot/webhooks/$H/secret"; do
+	http "$USER1" GET "$p"
+	case $HS in 200|206) fail "a user token read the secret at $p: $HS $HB" ;; esac
+	grep -qF "$(cat "$WH/$H/secret")" "$TMP/http.body" && fail "the secret in the answer to $p ($HS)"
+done
+http "$USER1" GET "/v1/@robot/webhooks/$H"
+grep -qF "$(cat "$WH/$H/secret")" "$TMP/http.body" && fail "the secret in the listing"
+echo "remove $H" >"$WH/ctl" || fail "remove the secret's hook"
+ok "the secret: no spelling of its path gives it to a user token"
+
+# ---- secret fields: masked in what a receiver gets ----
+PW=hunter2-data-secret TK=hunter2-arg-secret
+recv_start sec
+add "http://127.0.0.1:$RPORT/s data.* task.* service.*"
+HS_=$H
+V=$(svc vault a)
+echo "{\"password\": \"$PW\"}" >"$V/data" || fail "write the vault's data"
+id=$(submit "$V" login "token=$TK")
+wait_state "$V" "$id" ok 20
+wait_for "[ \"\$(status_of $HS_ pending)\" = 0 ] && grep -q task.finished '$TMP/sec.jsonl'" 15 ||
+	fail "the vault's events not delivered: $(cat "$WH/$HS_/status")"
+expect_in "$(cat "$TMP/sec.jsonl")" '"x-zrobot-event": "data.changed"' "the vault's data.changed delivered"
+grep -qF -e "$PW" -e "$TK" "$TMP/sec.jsonl" && fail "a secret field's value POSTed to a receiver"
+echo "remove $HS_" >"$WH/ctl" || fail "remove the vault's hook"
+recv_stop sec
+ok "the values of secret fields and arguments are in no body POSTed"
 
 # ---- SIGTERM while a request is in flight: the robot exits at once ----
 recv_start hang --hang
