@@ -187,6 +187,58 @@ echo "remove $HS_" >"$WH/ctl" || fail "remove the vault's hook"
 recv_stop sec
 ok "the values of secret fields and arguments are in no body POSTed"
 
+# ---- 64 dead hooks, 1,000 events each: writes barely slower, memory and store bounded ----
+cat >"$TMP/writes.py" <<'PY'
+import os, sys, time
+path, n, tag = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+t0 = time.monotonic()
+for i in range(n):
+    fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
+    os.write(fd, ('{"password": "%s-%d"}\n' % (tag, i)).encode())
+    os.close(fd)
+print("%.6f" % ((time.monotonic() - t0) / n))
+PY
+base=$("$ZR_PY" "$TMP/writes.py" "$V/data" 200 base) || fail "200 data writes"
+recv_start hang64 --hang
+closed=$("$ZR_PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+first=
+for i in $(seq 64); do
+	if [ $((i % 2)) = 0 ]; then add "http://127.0.0.1:$RPORT/h$i data.changed"
+	else add "http://127.0.0.1:$closed/c$i data.changed"; fi
+	first=${first:-$H}
+done
+expect_errno "echo http://127.0.0.1:1/x >'$WH/add'" "Disk quota exceeded"
+rss0=$(rss_kib)
+dead=$("$ZR_PY" "$TMP/writes.py" "$V/data" 1000 dead) || fail "1000 data writes with 64 dead hooks"
+expect_eq "$(status_of "$first" pending)" 1000 "pending of a dead hook after 1,000 events"
+rss1=$(rss_kib)
+fgt "$dead" "$(awk -v b="$base" 'BEGIN { print b * 5 + 0.002 }')" &&
+	fail "a data write took $dead s with 64 dead hooks, $base s before"
+[ "$((rss1 - rss0))" -lt $((256 * 1024)) ] || fail "64,000 pending events took $((rss1 - rss0)) KiB"
+rows=$(sqlite3 "$DATA/zrobot.db" 'SELECT COUNT(*) FROM webhook_deliveries' 2>/dev/null)
+[ -z "$rows" ] || [ "$rows" -le 64000 ] || fail "$rows delivery rows for 64,000 pending"
+for i in $(seq "$first" "$H"); do echo "remove $i" >"$WH/ctl" || fail "remove dead hook $i"; done
+rows2=$(sqlite3 "$DATA/zrobot.db" 'SELECT COUNT(*) FROM webhook_deliveries' 2>/dev/null)
+[ -z "$rows2" ] || expect_eq "$rows2" 0 "delivery rows once the hooks are removed"
+recv_stop hang64
+ok "64 dead hooks, 1,000 events each: a data write ${dead}s (before ${base}s), RSS +$((rss1 - rss0)) KiB, rows ${rows:-?}"
+
+# ---- removed while a request is in flight, or while its answer comes (run under ASan too) ----
+recv_start hang1 --hang
+recv_start slow --trickle
+for i in 1 2 3; do
+	add "http://127.0.0.1:$(cat "$TMP/hang1.port")/x"
+	echo remove >"$WH/$H/ctl" || fail "remove hook $H at once"
+	add "http://127.0.0.1:$(cat "$TMP/slow.port")/x"
+	sleep 0.$((i * 3))
+	echo "remove $H" >"$WH/ctl" || fail "remove hook $H while its answer trickles"
+done
+recv_stop slow
+recv_stop hang1
+pid_alive "$ZR_PID" || fail "the robot died"
+expect_eq "$(ls "$WH" | tr '\n' ' ')" "add ctl " "hooks after removals in flight"
+ok "hooks removed while their requests are in flight"
+
 # ---- SIGTERM while a request is in flight: the robot exits at once ----
 recv_start hang --hang
 add "http://127.0.0.1:$RPORT/x"
