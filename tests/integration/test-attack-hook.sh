@@ -226,6 +226,37 @@ rows2=$(sqlite3 "$DATA/zrobot.db" 'SELECT COUNT(*) FROM webhook_deliveries' 2>/d
 recv_stop hang64
 ok "64 dead hooks, 1,000 events each: a data write ${dead}s (before ${base}s), RSS +$((rss1 - rss0)) KiB, rows ${rows:-?}"
 
+# ---- a burst of 10,010 events with the receiver down: 10,000 kept, in order, then delivered ----
+port=$("$ZR_PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+add "http://127.0.0.1:$port/burst data.changed"
+HB_=$H
+rss0=$(rss_kib)
+"$ZR_PY" "$TMP/writes.py" "$V/data" 10010 burst >/dev/null || fail "10,010 data writes"
+expect_eq "$(status_of "$HB_" pending)" 10000 "pending after 10,010 events"
+expect_eq "$(status_of "$HB_" dropped)" 10 "dropped after 10,010 events"
+expect_eq "$(grep -c "Webhook $HB_: 10000 deliveries pending, dropping" "$TMP/robot.log")" 1 \
+	"the drop logged once for the burst"
+rows=$(sqlite3 "$DATA/zrobot.db" "SELECT COUNT(*) FROM webhook_deliveries WHERE hook = $HB_" 2>/dev/null)
+[ -z "$rows" ] || expect_eq "$rows" 10000 "rows of the burst's hook"
+recv_start burst --port "$port"
+wait_for "[ \"\$(status_of $HB_ pending)\" = 0 ]" 150 || fail "the burst not delivered: $(cat "$WH/$HB_/status")"
+"$ZR_PY" -c 'import json, sys
+seqs, ids = [], []
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    seqs.append(json.loads(r["body"])["seq"])
+    ids.append(int(r["headers"]["x-zrobot-delivery"].split(".")[1]))
+assert len(seqs) == 10000, len(seqs)
+assert seqs == sorted(seqs) and len(set(seqs)) == 10000, "events out of order or twice"
+assert ids == list(range(11, 10011)), (ids[:3], ids[-3:])' "$TMP/burst.jsonl" ||
+	fail "the burst's deliveries: not the 10,000 newest in order"
+rows=$(sqlite3 "$DATA/zrobot.db" "SELECT COUNT(*) FROM webhook_deliveries WHERE hook = $HB_" 2>/dev/null)
+[ -z "$rows" ] || expect_eq "$rows" 0 "rows of the burst's hook once delivered"
+rss1=$(rss_kib)
+echo "remove $HB_" >"$WH/ctl" || fail "remove the burst's hook"
+recv_stop burst
+ok "10,010 events with the receiver down: the newest 10,000 kept (10 dropped, logged once), then delivered in order; RSS +$((rss1 - rss0)) KiB"
+
 # ---- removed while a request is in flight, or while its answer comes (run under ASan too) ----
 recv_start hang1 --hang
 recv_start slow --trickle
