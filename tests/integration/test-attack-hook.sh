@@ -273,6 +273,47 @@ pid_alive "$ZR_PID" || fail "the robot died"
 expect_eq "$(ls "$WH" | tr '\n' ' ')" "add ctl " "hooks after removals in flight"
 ok "hooks removed while their requests are in flight"
 
+# ---- kill -9 while delivering, a restart: every event once (the one in flight at most twice,
+# with its delivery id), in order; ids of removed hooks not given again ----
+recv_start slow9 --delay 0.05
+add "http://127.0.0.1:$RPORT/k data.changed"
+HK9=$H
+"$ZR_PY" "$TMP/writes.py" "$V/data" 200 k9 >/dev/null || fail "200 data writes"
+wait_for "[ \"\$(got slow9)\" -ge 20 ]" 20 || fail "the slow receiver got nothing"
+kill -KILL "$ZR_PID"
+zr_reap "$ZR_PID"
+wait_for "! mounted" 10 || fusermount3 -u "$MNT" 2>/dev/null
+mounted && fusermount3 -u "$MNT"
+n_at_kill=$(got slow9)
+zr_start_http --token-file "$TMP/tokens"
+wait_for "[ \"\$(status_of $HK9 pending)\" = 0 ]" 60 || fail "not delivered after kill -9: $(cat "$WH/$HK9/status")"
+"$ZR_PY" -c 'import json, sys
+ids, seen = [], {}
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    d = r["headers"]["x-zrobot-delivery"]
+    if d in seen:
+        assert seen[d] == r["body"], ("a delivery id with another body", d)
+    seen[d] = r["body"]
+    ids.append(int(d.split(".")[1]))
+firsts = sorted(set(ids))
+assert firsts == list(range(1, 201)), (firsts[:3], firsts[-3:], len(firsts))
+again = len(ids) - len(firsts)
+assert again <= 1, ("sent again", again)
+assert [i for k, i in enumerate(ids) if i not in ids[:k]] == firsts, "out of order"' "$TMP/slow9.jsonl" ||
+	fail "after kill -9 at $n_at_kill deliveries: not every event once, in order"
+echo "remove $HK9" >"$WH/ctl" || fail "remove the killed hook"
+recv_stop slow9
+zr_stop
+zr_start_http --token-file "$TMP/tokens"
+expect_eq "$(ls "$WH" | tr '\n' ' ')" "add ctl " "hooks after remove and restart"
+rows=$(sqlite3 "$DATA/zrobot.db" "SELECT COUNT(*) FROM webhook_deliveries" 2>/dev/null)
+[ -z "$rows" ] || expect_eq "$rows" 0 "delivery rows after remove and restart"
+add "http://127.0.0.1:1/next"
+expect_eq "$H" "$((HK9 + 1))" "the id after a restart (the highest was removed)"
+echo "remove $H" >"$WH/ctl" || fail "remove the last hook"
+ok "kill -9 at $n_at_kill of 200 deliveries, a restart: each once, in order; ids not given again"
+
 # ---- SIGTERM while a request is in flight: the robot exits at once ----
 recv_start hang --hang
 add "http://127.0.0.1:$RPORT/x"

@@ -10,7 +10,8 @@ usage: webhook-receiver.py OUT PORTFILE [--port N] [--status CODE] [--hang] [--b
   --location URL sends that Location header (with --status 301: a redirect);
   --reset reads the request, then resets the connection (RST) without an answer;
   --trickle sends the status line and then one byte a second, for ever;
-  --tls serves HTTPS with that certificate and key."""
+  --tls serves HTTPS with that certificate and key;
+  --delay S waits S seconds before each answer."""
 import argparse
 import http.server
 import json
@@ -33,6 +34,7 @@ def main():
     ap.add_argument("--reset", action="store_true")
     ap.add_argument("--trickle", action="store_true")
     ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
+    ap.add_argument("--delay", type=float, default=0)
     a = ap.parse_args()
 
     if a.hang:
@@ -63,6 +65,7 @@ def main():
             with lock:
                 with open(a.out, "a") as f:
                     f.write(json.dumps(rec) + "\n")
+            time.sleep(a.delay)
             if a.reset:
                 # SO_LINGER 0: close() sends a RST instead of a FIN.
                 self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
