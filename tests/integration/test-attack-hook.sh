@@ -314,6 +314,19 @@ expect_eq "$H" "$((HK9 + 1))" "the id after a restart (the highest was removed)"
 echo "remove $H" >"$WH/ctl" || fail "remove the last hook"
 ok "kill -9 at $n_at_kill of 200 deliveries, a restart: each once, in order; ids not given again"
 
+# ---- the same MAX for task ids: none given again once every task is gone, after a restart ----
+id=$(submit "$V" login "token=x")
+wait_state "$V" "$id" ok 20
+last=$(ls "$V/tasks" | grep -E '^[0-9]+$' | sort -n | tail -n 1)
+rmdir "$V" || fail "delete the vault"
+zr_stop
+zr_start_http --token-file "$TMP/tokens"
+V=$(svc vault b)
+id=$(submit "$V" login "token=y")
+[ "$id" -gt "$last" ] || fail "task id $id after a restart with no task left; the last was $last"
+wait_state "$V" "$id" ok 20
+ok "task ids after a restart with no task left: $id (the last was $last)"
+
 # ---- SIGTERM while a request is in flight: the robot exits at once ----
 recv_start hang --hang
 add "http://127.0.0.1:$RPORT/x"
