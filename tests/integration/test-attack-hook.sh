@@ -211,6 +211,8 @@ for i in $(seq 64); do
 	first=${first:-$H}
 done
 expect_errno "echo http://127.0.0.1:1/x >'$WH/add'" "Disk quota exceeded"
+expect_http 429 "$ADMIN" POST /v1/@robot/webhooks/add -H 'Content-Type: text/plain' \
+	--data-binary "http://127.0.0.1:1/x"
 rss0=$(rss_kib)
 dead=$("$ZR_PY" "$TMP/writes.py" "$V/data" 1000 dead) || fail "1000 data writes with 64 dead hooks"
 expect_eq "$(status_of "$first" pending)" 1000 "pending of a dead hook after 1,000 events"
