@@ -17,6 +17,8 @@
 
 /* A remote file bigger than this is refused (results are capped at 1 MiB by the robot). */
 #define MAX_BODY (16u << 20)
+/* status_only: the body read and dropped, past which the request ends (as answered). */
+#define STATUS_ONLY_SKIP (64u << 10)
 
 struct zr_client {
 	uv_loop_t *loop;
@@ -50,7 +52,8 @@ struct zr_client_req {
 	uint64_t started;
 	bool cancelled;
 	bool finishing; /* its callback runs: a cancel from there only marks it */
-	bool status_only, answered; /* answered: ended at its body's first byte (status_only) */
+	bool status_only, answered; /* answered: ended past STATUS_ONLY_SKIP bytes of body */
+	size_t skipped; /* status_only: the body's bytes thrown away */
 	char err[CURL_ERROR_SIZE];
 };
 
@@ -254,9 +257,11 @@ static size_t on_write(char *ptr, size_t size, size_t n, void *data)
 		return 0;
 	}
 	if (q->status_only) {
-		/* The status is in: stop here (curl ends with a write error, which is ours). */
-		q->answered = true;
-		return 0;
+		/* A short body is read and dropped, so the connection serves the next request; past
+		 * that, stop (curl ends with a write error, which is ours: the status is in). */
+		q->skipped += len;
+		q->answered = q->skipped > STATUS_ONLY_SKIP;
+		return q->answered ? 0 : len;
 	}
 	(void)curl_easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &status);
 	if (q->on_chunk && status == 200) {

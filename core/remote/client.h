@@ -31,8 +31,9 @@ struct zr_client_opts {
 	long connect_timeout_ms;
 	zr_client_chunk_cb on_chunk; /* stream the body instead of collecting it */
 	size_t max_body;     /* a longer body ends the request with -EFBIG; 0: 16 MiB */
-	bool status_only;    /* the answer's status is all the caller wants: the request ends,
-			      * as answered, at the first byte of a body, which is never read */
+	bool status_only;    /* the answer's status is all the caller wants: its body is dropped
+			      * (r->len 0), a long one not read to its end (the request ends then,
+			      * as answered) */
 };
 
 int zr_client_create(uv_loop_t *loop, struct zr_client **ret);

@@ -61,7 +61,8 @@ def main():
             body = self.rfile.read(n).decode("utf-8", "replace")
             rec = {"method": "POST", "path": self.path,
                    "headers": {k.lower(): v for k, v in self.headers.items()},
-                   "body": body, "time": time.time()}
+                   "body": body, "time": time.time(),
+                   "peer": self.client_address[1]}
             with lock:
                 with open(a.out, "a") as f:
                     f.write(json.dumps(rec) + "\n")
