@@ -149,16 +149,20 @@ static int last_id_row(sqlite3_stmt *s, void *ctx)
 int64_t zr_store_last_task_id(struct zr_store *st)
 {
 	int64_t id = 0;
-	(void)zr_store__each_row(st, "SELECT MAX((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'task_id'),"
-				 " (SELECT MAX(id) FROM tasks))", last_id_row, &id);
+	/* COALESCE: SQL's two-argument MAX is NULL when either is, and MAX(id) of no task is. */
+	(void)zr_store__each_row(st, "SELECT MAX(COALESCE((SELECT CAST(value AS INTEGER) FROM meta"
+				 " WHERE key = 'task_id'), 0), COALESCE((SELECT MAX(id) FROM tasks), 0))",
+				 last_id_row, &id);
 	return id;
 }
 
 int64_t zr_store_last_webhook_id(struct zr_store *st)
 {
 	int64_t id = 0;
-	(void)zr_store__each_row(st, "SELECT MAX((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'webhook_id'),"
-				 " (SELECT MAX(id) FROM webhooks))", last_id_row, &id);
+	/* COALESCE: SQL's two-argument MAX is NULL when either is, and MAX(id) of no hook is. */
+	(void)zr_store__each_row(st, "SELECT MAX(COALESCE((SELECT CAST(value AS INTEGER) FROM meta"
+				 " WHERE key = 'webhook_id'), 0), COALESCE((SELECT MAX(id) FROM webhooks), 0))",
+				 last_id_row, &id);
 	return id;
 }
 

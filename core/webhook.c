@@ -23,8 +23,6 @@
 #include "util/words.h"
 
 #define BACKOFF_MAX_MS 60000
-/* A receiver's answer is read and thrown away: a longer one fails the attempt. */
-#define ANSWER_MAX (1024 * 1024)
 
 struct delivery {
 	struct zr_list link;
@@ -123,7 +121,10 @@ static bool type_valid(const char *t)
 			return false;
 		}
 	}
-	return true;
+	/* A '*' is "*" alone or ends a prefix "P.*": "task*" or "a*b" would match nothing, silently. */
+	const char *star = strchr(t, '*');
+	return !star || strcmp(t, "*") == 0 ||
+	       (star == t + n - 1 && n >= 3 && star[-1] == '.');
 }
 
 static char **types_free(char **types)
@@ -162,8 +163,9 @@ int zr_webhook_parse(const char *line, char **ret_url, char ***ret_types, size_t
 	}
 	for (size_t i = 1; i < n; i++) {
 		if (!type_valid(w[i])) {
-			return zr_fail(why, -EINVAL, "bad event type (want [a-z0-9_.*-], at most %d bytes)",
-				       ZR_WEBHOOK_TYPE_MAX);
+			return zr_fail(why, -EINVAL,
+				       "bad event type (want a type, 'PREFIX.*' or '*' of [a-z0-9_.*-], "
+				       "at most %d bytes)", ZR_WEBHOOK_TYPE_MAX);
 		}
 	}
 	char *url = strdup(w[0]);
@@ -373,7 +375,8 @@ static void try_next(struct hook *h)
 		.len = strlen(d->body),
 		.timeout_ms = ZR_WEBHOOK_TIMEOUT_MS,
 		.connect_timeout_ms = ZR_WEBHOOK_CONNECT_TIMEOUT_MS,
-		.max_body = ANSWER_MAX,
+		/* Any 2xx delivers (README): a receiver's body, however long, is never read. */
+		.status_only = true,
 	};
 	h->headers = hd;
 	h->req = ok ? zr_client_start(wh->client, &o, on_answer, h) : NULL;

@@ -17,6 +17,8 @@
 
 /* A remote file bigger than this is refused (results are capped at 1 MiB by the robot). */
 #define MAX_BODY (16u << 20)
+/* status_only: the body read and dropped, past which the request ends (as answered). */
+#define STATUS_ONLY_SKIP (64u << 10)
 
 struct zr_client {
 	uv_loop_t *loop;
@@ -50,6 +52,8 @@ struct zr_client_req {
 	uint64_t started;
 	bool cancelled;
 	bool finishing; /* its callback runs: a cancel from there only marks it */
+	bool status_only, answered; /* answered: ended past STATUS_ONLY_SKIP bytes of body */
+	size_t skipped; /* status_only: the body's bytes thrown away */
 	char err[CURL_ERROR_SIZE];
 };
 
@@ -106,7 +110,7 @@ static void finish(struct zr_client_req *q)
 	int err = 0;
 	if (q->stop_err) {
 		err = q->stop_err;
-	} else if (q->result != CURLE_OK) {
+	} else if (q->result != CURLE_OK && !q->answered) {
 		err = curl_errno(q->result);
 	}
 	(void)curl_easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &status);
@@ -252,6 +256,13 @@ static size_t on_write(char *ptr, size_t size, size_t n, void *data)
 	if (q->cancelled) {
 		return 0;
 	}
+	if (q->status_only) {
+		/* A short body is read and dropped, so the connection serves the next request; past
+		 * that, stop (curl ends with a write error, which is ours: the status is in). */
+		q->skipped += len;
+		q->answered = q->skipped > STATUS_ONLY_SKIP;
+		return q->answered ? 0 : len;
+	}
 	(void)curl_easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &status);
 	if (q->on_chunk && status == 200) {
 		int err = q->on_chunk(ptr, len, q->data);
@@ -335,6 +346,7 @@ struct zr_client_req *zr_client_start(struct zr_client *c, const struct zr_clien
 	q->data = data;
 	q->lines = -1;
 	q->on_chunk = o->on_chunk;
+	q->status_only = o->status_only;
 	q->max_body = o->max_body && o->max_body < MAX_BODY ? o->max_body : MAX_BODY;
 	zr_list_init(&q->link);
 	CURL *e = q->easy;

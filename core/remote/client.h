@@ -1,6 +1,7 @@
 /* HTTP requests with libcurl's multi interface on the libuv loop: curl's sockets are uv_poll
  * handles and its timer a uv_timer, so a thousand requests in flight cost no thread. */
 #pragma once
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
@@ -30,6 +31,9 @@ struct zr_client_opts {
 	long connect_timeout_ms;
 	zr_client_chunk_cb on_chunk; /* stream the body instead of collecting it */
 	size_t max_body;     /* a longer body ends the request with -EFBIG; 0: 16 MiB */
+	bool status_only;    /* the answer's status is all the caller wants: its body is dropped
+			      * (r->len 0), a long one not read to its end (the request ends then,
+			      * as answered) */
 };
 
 int zr_client_create(uv_loop_t *loop, struct zr_client **ret);

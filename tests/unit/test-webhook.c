@@ -59,6 +59,8 @@ TEST(parse)
 		"http://h/ task finished;", "http://h/ task/x",
 		"http://h/ aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", /* 65 */
 		long_url, many.data, "http://h/\x01x",
+		/* Stars other than "*" and "P.*" would match nothing. */
+		"http://h/ task*", "http://h/ a*b", "http://h/ **", "http://h/ *.finished", "http://h/ .*",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		TEST_CASE("bad line %zu", i);
@@ -575,6 +577,21 @@ TEST(durable)
 	snprintf(line, sizeof(line), "http://127.0.0.1:%u/d", dead);
 	add(wh, line);
 	ASSERT_EQ_U64(zr_webhooks_id(wh, 2), 4);
+	/* Every hook removed: the next run still goes on from 4 (no row gives the last id). */
+	const char *const rm[] = {"remove 1", "remove 3", "remove 4"};
+	for (size_t i = 0; i < 3; i++) {
+		done = 0;
+		ASSERT_OK(zr_webhooks_command(wh, false, rm[i], strlen(rm[i]), on_done, &done, &why));
+		run_until(flag_set, &done);
+	}
+	sync_store(st);
+	destroy(wh, st);
+	ASSERT_OK(zr_store_open(&loop, dir, &st, &why));
+	ASSERT_OK(zr_webhooks_create(&loop, NULL, st, &wh));
+	ASSERT_OK(zr_webhooks_load(wh));
+	ASSERT_EQ_U64(zr_webhooks_id(wh, 0), 0);
+	add(wh, line);
+	ASSERT_EQ_U64(zr_webhooks_id(wh, 0), 5);
 	sync_store(st);
 	destroy(wh, st);
 	free(secret1);
