@@ -17,6 +17,7 @@ const S = {
 	stream: null,           /* AbortController of the event stream */
 	pending: new Map(),     /* "t/s" -> timer of a debounced refresh */
 	svc: null,              /* the open service page: {t, s, manifest, samples, ...} */
+	templatesTimer: null,   /* a debounced re-read of the templates after template.* events */
 };
 
 const $ = (id) => document.getElementById(id);
@@ -217,12 +218,18 @@ async function fetchService(t, s) {
 	return {t, s, info, state, last};
 }
 
+/* Reads the templates and their manifests into the overview's table; returns their names. */
+async function loadTemplates() {
+	const templates = await listNames(v1('@robot', 'templates'));
+	const mans = await Promise.all(templates.map((t) => manifest(t).catch(() => null)));
+	renderTemplates(templates, mans);
+	return templates;
+}
+
 async function loadOverview() {
 	setError('overview-error', '');
 	try {
-		const templates = await listNames(v1('@robot', 'templates'));
-		const mans = await Promise.all(templates.map((t) => manifest(t).catch(() => null)));
-		renderTemplates(templates, mans);
+		const templates = await loadTemplates();
 		const lists = await Promise.all(templates.map((t) =>
 			listNames(v1(t)).catch(() => [])));
 		const wanted = new Set();
@@ -475,21 +482,33 @@ function onEvent(type, data, id) {
 		return;
 	}
 	document.body.dataset.lastEvent = String(ev.seq || '');
-	if (ev.event === 'service.created' || ev.event === 'service.deleted' ||
-	    (ev.event || '').startsWith('template.')) {
-		if (ev.event.startsWith('template.') && ev.template) {
+	if ((ev.event || '').startsWith('template.')) {
+		if (ev.template) {
 			S.manifests.delete(ev.template);
 		}
-		if (S.route.view === 'overview') {
-			loadOverview();
-		} else if (S.route.view === 'graph') {
-			loadGraph();
-		}
-		if (ev.event === 'service.deleted' && S.svc && ev.service === S.svc.t + '/' + S.svc.s) {
-			setError('svc-error', 'This service was deleted.');
+		/* A repository brings its templates as a burst of events: one read for the lot. */
+		if (S.route.view === 'overview' && !S.templatesTimer) {
+			S.templatesTimer = setTimeout(() => {
+				S.templatesTimer = null;
+				loadTemplates().catch((e) => setError('overview-error',
+					'Could not read the templates: ' + e.message));
+			}, 150);
 		}
 		return;
 	}
+	if (ev.event === 'service.created' || ev.event === 'service.deleted') {
+		if (S.route.view === 'graph') {
+			loadGraph();
+		}
+		if (ev.event === 'service.deleted' && S.svc && ev.service === S.svc.t + '/' + S.svc.s) {
+			/* Nothing left to read: the page says so and stops sampling. */
+			clearInterval(S.svc.sampler);
+			setError('svc-error', 'This service was deleted.');
+			return;
+		}
+	}
+	/* Only the service the event names is read again (its overview row: a created one is
+	 * added, a deleted one, which reads as 404, removed), never every service. */
 	if (ev.service && !ev.service.startsWith('@')) {
 		touch(ev.service, ev);
 	}

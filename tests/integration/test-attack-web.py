@@ -1,0 +1,152 @@
+#!/usr/bin/python3
+"""Red team of the web dashboard in headless chromium (run by test-attack-web.sh, which starts
+the robot and restarts it when asked).
+
+Environment: ZR_URL, ZR_ADMIN, ZR_CHROME_DIR as for test-dashboard.py, and ZR_HANDSHAKE (a
+folder: this script creates restart-request there and waits for restart-done). Prints
+"ok - ..." per check; any failure raises, prints the page's state and exits 1.
+"""
+import json
+import os
+import re
+import sys
+import time
+import urllib.error
+import urllib.request
+
+from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+URL = os.environ["ZR_URL"]
+ADMIN = os.environ["ZR_ADMIN"]
+HANDSHAKE = os.environ["ZR_HANDSHAKE"]
+
+
+def ok(msg):
+    print("ok - " + msg, flush=True)
+
+
+def http(path, token=ADMIN, method="GET", body=None):
+    req = urllib.request.Request(URL + path, method=method, data=body)
+    if token:
+        req.add_header("Authorization", "Bearer " + token)
+    if body is not None:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=20) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def create(t, name, data=None):
+    st, body = http("/v1/" + t, method="POST",
+                    body=json.dumps({"name": name, "data": data or {}}).encode())
+    assert st == 201, "create %s/%s: %d %s" % (t, name, st, body)
+
+
+def requests_total():
+    """The robot's count of HTTP requests answered, all codes together."""
+    st, body = http("/metrics")
+    assert st == 200, "/metrics: %d" % st
+    return sum(int(float(m)) for m in re.findall(
+        r'^zrobot_http_requests_total\{[^}]*\} (\S+)$', body.decode(), re.M))
+
+
+def main():
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = "/usr/bin/chromium"
+    for a in ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+              "--window-size=1280,800", "--user-data-dir=" + os.environ["ZR_CHROME_DIR"],
+              "--no-first-run", "--disable-extensions", "--disable-background-networking"]:
+        opts.add_argument(a)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    drv = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
+    try:
+        run(drv)
+    except BaseException:
+        try:
+            print("---- page at failure: %s ----" % drv.current_url, file=sys.stderr)
+            print(drv.find_element(By.TAG_NAME, "body").text[:3000], file=sys.stderr)
+            for e in drv.get_log("browser"):
+                print("browser: %s" % e, file=sys.stderr)
+        except Exception as e:  # the browser itself may be the failure
+            print("(no page state: %s)" % e, file=sys.stderr)
+        raise
+    finally:
+        drv.quit()
+
+
+def run(drv):
+    wait = WebDriverWait(drv, 20, poll_frequency=0.1,
+                         ignored_exceptions=[StaleElementReferenceException])
+    by_id = lambda i: drv.find_element(By.ID, i)
+    rows = lambda: [r.get_attribute("data-service")
+                    for r in drv.find_elements(By.CSS_SELECTOR, "#services tbody tr")]
+
+    drv.get(URL + "/")
+    wait.until(lambda d: by_id("view-login").is_displayed())
+    by_id("token").send_keys(ADMIN)
+    by_id("login-form").submit()
+    wait.until(lambda d: by_id("view-overview").is_displayed())
+    wait.until(lambda d: by_id("live").text == "live")
+
+    check_overview_cost(drv, wait, rows)
+
+
+def check_overview_cost(drv, wait, rows):
+    """A service created while the overview is open costs a few requests, not a re-read of
+    every service (the page must stay cheap with hundreds of services)."""
+    n = 60
+    for i in range(n):
+        create("kv", "s%03d" % i)
+    drv.refresh()
+    wait.until(lambda d: d.find_element(By.ID, "live").text == "live")
+    wait.until(lambda d: len(rows()) == n)
+    time.sleep(1)
+    before = requests_total()
+    create("kv", "zz-new")
+    wait.until(lambda d: "kv/zz-new" in rows())
+    time.sleep(2)  # whatever the page does for this event, it has done by now
+    # The create, the two metric reads, and the page's reads of one service (info, state,
+    # tasks): a full re-read would be more than n.
+    spent = requests_total() - before
+    assert spent <= 12, "one service created cost %d requests with %d services shown" % (
+        spent, n + 1)
+    ok("a service created with %d services shown costs %d requests" % (n, spent))
+    st, _ = http("/v1/kv/zz-new", method="DELETE")
+    assert st in (200, 204), "delete kv/zz-new: %d" % st
+    wait.until(lambda d: "kv/zz-new" not in rows())
+    time.sleep(2)
+    assert len(rows()) == n, "rows after the delete: %d" % len(rows())
+    ok("a deleted service leaves the overview")
+
+
+def check_restart(drv, wait, rows):
+    """The robot restarts (its event numbers start again from 1) while the page is open: the
+    page reconnects and shows what changed, here a service created before it reconnected."""
+    assert "kv/after-restart" not in rows()
+    open(os.path.join(HANDSHAKE, "restart-request"), "w").close()
+    done = os.path.join(HANDSHAKE, "restart-done")
+    for _ in range(300):
+        if os.path.exists(done):
+            break
+        time.sleep(0.1)
+    assert os.path.exists(done), "the robot was not restarted"
+    WebDriverWait(drv, 30, poll_frequency=0.2,
+                  ignored_exceptions=[StaleElementReferenceException]).until(
+        lambda d: "kv/after-restart" in rows() and d.find_element(By.ID, "live").text == "live")
+    ok("after a robot restart the page shows the service created before it reconnected")
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except (AssertionError, TimeoutException) as e:
+        print("FAIL: test-attack-web.py: %s: %s" % (type(e).__name__, e), file=sys.stderr)
+        import traceback
+        traceback.print_exc()
+        sys.exit(1)

@@ -1,0 +1,55 @@
+#!/bin/bash
+# Red team of the web dashboard (issue 15 item 3) in headless chromium, driven by
+# test-attack-web.py: what a dashboard left open costs the robot, and whether it stays true
+# across a robot restart. The robot listens on a fixed free port so that the page, which
+# stays open, finds the restarted robot at the same origin; the page asks for a restart by
+# creating $TMP/restart-request and this script answers with $TMP/restart-done.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib-http.sh"
+
+PY=/usr/bin/python3
+[ -x /usr/bin/chromium ] || skip "chromium is missing (apt-get install chromium)"
+[ -x /usr/bin/chromedriver ] || skip "chromedriver is missing (apt-get install chromium-driver)"
+"$PY" -c 'import selenium' 2>/dev/null || skip "python3-selenium is missing"
+
+mk_template "$TPL" kv '{"name": "kv", "version": "1.0.0", "description": "a producer",
+  "data": {"size": {"type": "integer", "default": 64}}, "actions": {"ping": {}}}'
+mk_action "$TPL/kv" ping 'echo pong'
+
+# A free port for the whole test: the kernel's pick, released for the robot to bind.
+PORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+zr_start_http --listen "127.0.0.1:$PORT"
+# zr_start_http's own --listen 127.0.0.1:0 comes first: the robot takes the last one.
+expect_eq "$URL" "http://127.0.0.1:$PORT" "the robot's address"
+
+mkdir -p "$TMP/chrome"
+ZR_URL=$URL ZR_ADMIN=$ADMIN ZR_CHROME_DIR=$TMP/chrome ZR_HANDSHAKE=$TMP \
+	timeout -k 5 150 "$PY" "$ZR_SRC/tests/integration/test-attack-web.py" &
+py=$!
+# The restart the page asks for: down long enough for the page's reconnect delay to grow past
+# the new robot's first events (a service created at once), so only a page that notices the
+# restart shows it.
+for _ in $(seq 1400); do
+	pid_alive "$py" || break
+	if [ -e "$TMP/restart-request" ]; then
+		rm -f "$TMP/restart-request"
+		zr_stop
+		sleep 4
+		zr_start --listen "127.0.0.1:$PORT"
+		http "$ADMIN" POST /v1/kv -H 'Content-Type: application/json' \
+			-d '{"name": "after-restart", "data": {}}'
+		expect_eq "$HS" 201 "kv/after-restart created right after the restart"
+		touch "$TMP/restart-done"
+	fi
+	sleep 0.1
+done
+rc=0
+wait "$py" || rc=$?
+for p in /proc/[0-9]*; do
+	if { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -qF -- "$TMP/chrome"; then
+		kill -9 "${p#/proc/}" 2>/dev/null
+	fi
+done
+[ "$rc" -eq 0 ] || fail "the browser test failed (exit $rc)"
+ok "the dashboard under attack in chromium"
+zr_stop
