@@ -95,6 +95,7 @@ def run(drv):
     wait.until(lambda d: by_id("live").text == "live")
 
     check_overview_cost(drv, wait, rows)
+    check_restart(drv, wait, rows)
 
 
 def check_overview_cost(drv, wait, rows):

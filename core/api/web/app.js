@@ -14,6 +14,7 @@ const S = {
 	services: new Map(),    /* "t/s" -> {info, state, last} */
 	route: null,            /* {view, t, s} */
 	lastSeq: 0,             /* the last event seen, for Last-Event-ID */
+	robot: null,            /* the robot those events are from: {pid, started} */
 	stream: null,           /* AbortController of the event stream */
 	pending: new Map(),     /* "t/s" -> timer of a debounced refresh */
 	svc: null,              /* the open service page: {t, s, manifest, samples, ...} */
@@ -104,6 +105,7 @@ async function login(token) {
 		const r = await api(v1('@robot', 'info'), {login: true});
 		const info = await r.json();
 		sessionStorage.setItem(TOKEN_KEY, token);
+		S.robot = robotOf(info);
 		$('robot-name').textContent = info.name || '';
 		return true;
 	} catch (e) {
@@ -123,6 +125,10 @@ function logout(msg) {
 		S.stream.abort();
 		S.stream = null;
 	}
+	/* The next log in may reach another robot (restarted with a new token): start its
+	 * events from their end again. */
+	S.lastSeq = 0;
+	S.robot = null;
 	closeService();
 	S.services.clear();
 	S.manifests.clear();
@@ -386,19 +392,56 @@ function startStream() {
 	runStream(S.stream.signal);
 }
 
+/* The robot that answers: its pid and when it started (to the second). Event numbers
+ * (Last-Event-ID) start again from 1 when the robot restarts: resuming from the old number
+ * would skip the new robot's first events, or replay ones that never came. */
+function robotOf(info) {
+	return {pid: info.pid, started: Date.now() / 1000 - (Number(info.uptime) || 0)};
+}
+
+function sameRobot(a, b) {
+	return !!a && !!b && a.pid === b.pid && Math.abs(a.started - b.started) < 5;
+}
+
+/* The number of the last event so far: a stream resumed from it sends only what comes next. */
+async function eventsEnd(signal) {
+	const r = await api(v1('@robot', 'events') + '?after=end', {method: 'HEAD', signal});
+	return Number(r.headers.get('Zr-Lines')) || 0;
+}
+
+/* Reads again everything the open view shows (events were missed). */
+function rereadView() {
+	if (S.svc) {
+		refreshService(null);
+		refreshData(S.svc);
+	} else {
+		route();
+	}
+}
+
 async function runStream(signal) {
-	let delay = 500;
+	let delay = 500, retry = false;
 	if (!S.lastSeq) {
 		/* Start at the end: the page reads the present state itself. */
 		try {
-			const r = await api(v1('@robot', 'events') + '?after=end', {method: 'HEAD', signal});
-			S.lastSeq = Number(r.headers.get('Zr-Lines')) || 0;
+			S.lastSeq = await eventsEnd(signal);
 		} catch (e) {
 			/* the stream below reports it */
 		}
 	}
 	while (!signal.aborted) {
 		try {
+			/* After a cut, the robot may be a new one (restarted): its events start from 1,
+			 * and what changed while the page was away is read again. */
+			let restarted = false;
+			if (retry) {
+				const now = robotOf(await getJSON(v1('@robot', 'info')));
+				if (!sameRobot(now, S.robot)) {
+					S.robot = now;
+					S.lastSeq = await eventsEnd(signal);
+					restarted = true;
+				}
+			}
 			const r = await api(v1('@robot', 'events'), {
 				signal,
 				headers: {'Accept': 'text/event-stream',
@@ -406,12 +449,17 @@ async function runStream(signal) {
 			});
 			setLive(true, 'live');
 			delay = 500;
+			if (restarted) {
+				rereadView();
+			}
+			retry = true;
 			await readSSE(r.body.getReader(), onEvent);
 		} catch (e) {
 			if (signal.aborted) {
 				return;
 			}
 		}
+		retry = true;
 		setLive(false, 'reconnecting');
 		await new Promise((ok) => setTimeout(ok, delay));
 		delay = Math.min(delay * 2, 10000);
@@ -467,12 +515,7 @@ function onEvent(type, data, id) {
 	}
 	if (type === 'lost') {
 		/* Events were dropped before we read them: read everything shown again. */
-		if (S.svc) {
-			refreshService(null);
-			refreshData(S.svc);
-		} else {
-			route();
-		}
+		rereadView();
 		return;
 	}
 	let ev;
