@@ -22,6 +22,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 URL = os.environ["ZR_URL"]
 ADMIN = os.environ["ZR_ADMIN"]
+USER = os.environ["ZR_USER"]
 HANDSHAKE = os.environ["ZR_HANDSHAKE"]
 
 
@@ -95,7 +96,84 @@ def run(drv):
     wait.until(lambda d: by_id("live").text == "live")
 
     check_overview_cost(drv, wait, rows)
+    check_user(drv, wait, rows)
+    check_bad_route(drv, wait)
     check_restart(drv, wait, rows)
+
+
+def idle_cost(seconds=10):
+    """The requests the robot answers while the page sits open for seconds."""
+    before = requests_total()
+    time.sleep(seconds)
+    return requests_total() - before - 1  # the second metrics read counts itself
+
+
+def check_user(drv, wait, rows):
+    """A user token sees what Roles allow and is told the rest; a page left open stays cheap:
+    no retry loop on a refusal."""
+    by_id = lambda i: drv.find_element(By.ID, i)
+    create("app", "adm", {"password": "hunter2"})
+    st, body = http("/v1/app/adm/actions/start", method="POST", body=b"{}")
+    assert st in (200, 201, 202), "start app/adm: %d %s" % (st, body)
+    task = json.loads(body)["id"]
+    st, _ = http("/v1/app/adm/tasks/%d/result?wait=20" % task)
+    assert st == 200, "app/adm's start: %d" % st
+    by_id("logout").click()
+    wait.until(lambda d: by_id("view-login").is_displayed())
+    by_id("token").send_keys(USER)
+    by_id("login-form").submit()
+    wait.until(lambda d: by_id("view-overview").is_displayed())
+    wait.until(lambda d: "app/adm" in rows() and by_id("live").text == "live")
+    time.sleep(1)
+    spent = idle_cost()
+    assert spent <= 2, "the overview, idle for 10 s with a user token, cost %d requests" % spent
+    ok("the overview with a user token: idle for 10 s, %d requests" % spent)
+
+    drv.execute_script("location.hash = '#/svc/app/adm'")
+    wait.until(lambda d: by_id("svc-title").text == "app/adm")
+    note = wait.until(lambda d: by_id("svc-data-note").is_displayed() and by_id("svc-data-note"))
+    assert "may not read" in note.text, "the data note: %r" % note.text
+    assert "hunter2" not in drv.page_source
+    wait.until(lambda d: int(by_id("chart-rss").get_attribute("data-samples")) >= 1)
+    spent = idle_cost()
+    # The chart's sample every 2 s, and nothing else.
+    assert spent <= 7, "another's service page, idle for 10 s with a user token, cost %d " \
+        "requests" % spent
+    ok("another's server's page with a user token: data refused and said so; idle 10 s, "
+       "%d requests" % spent)
+    drv.find_element(By.CSS_SELECTOR, "#svc-actions button[data-action=hi]").click()
+    wait.until(lambda d: by_id("action-form").is_displayed())
+    drv.find_element(By.CSS_SELECTOR, "#action-form button[type=submit]").click()
+    err = wait.until(lambda d: by_id("action-error").is_displayed() and by_id("action-error"))
+    assert "403" in err.text, "the refused action's message: %r" % err.text
+    ok("an action on another's service: the 403 shows on its form")
+
+    st, _ = http("/v1/app/adm", method="DELETE")
+    assert st in (200, 204), "delete app/adm: %d" % st
+    wait.until(lambda d: "deleted" in by_id("svc-error").text)
+    time.sleep(1)
+    spent = idle_cost()
+    assert spent <= 1, "a deleted service's page, idle for 10 s, cost %d requests" % spent
+    ok("the page of a service deleted meanwhile says so and stops reading it (%d requests)"
+       % spent)
+
+    drv.execute_script("location.hash = '#/graph'")
+    wait.until(lambda d: by_id("view-graph").is_displayed())
+    time.sleep(1)
+    spent = idle_cost()
+    assert spent <= 1, "the graph, idle for 10 s, cost %d requests" % spent
+    ok("the graph idle for 10 s: %d requests" % spent)
+
+
+def check_bad_route(drv, wait):
+    """A malformed address (a lone % in the hash) is not a page stuck on the login form."""
+    by_id = lambda i: drv.find_element(By.ID, i)
+    drv.execute_script("location.hash = '#/svc/%E0%A4%A/x'")
+    wait.until(lambda d: by_id("view-overview").is_displayed())
+    drv.refresh()
+    wait.until(lambda d: by_id("view-overview").is_displayed() and by_id("nav").is_displayed())
+    assert not by_id("view-login").is_displayed()
+    ok("a malformed hash shows the overview, before and after a reload")
 
 
 def check_overview_cost(drv, wait, rows):

@@ -15,15 +15,23 @@ PY=/usr/bin/python3
 mk_template "$TPL" kv '{"name": "kv", "version": "1.0.0", "description": "a producer",
   "data": {"size": {"type": "integer", "default": 64}}, "actions": {"ping": {}}}'
 mk_action "$TPL/kv" ping 'echo pong'
+# A server (sampled by its page every 2 s) that user tokens may create too.
+mk_template "$TPL" app '{"name": "app", "version": "2.1.0", "description": "a server",
+  "users": true, "data": {"port": {"type": "integer", "default": 8080},
+           "password": {"type": "string", "secret": true, "default": ""}},
+  "actions": {"hi": {}}, "process": {"command": ["sleep", "1000"], "stop_timeout": 3}}'
+mk_action "$TPL/app" hi 'echo hi'
+USER_TOKEN=user-token-$RANDOM$RANDOM$RANDOM
+echo "$USER_TOKEN" >"$TMP/tokens"
 
 # A free port for the whole test: the kernel's pick, released for the robot to bind.
 PORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-zr_start_http --listen "127.0.0.1:$PORT"
+zr_start_http --token-file "$TMP/tokens" --listen "127.0.0.1:$PORT"
 # zr_start_http's own --listen 127.0.0.1:0 comes first: the robot takes the last one.
 expect_eq "$URL" "http://127.0.0.1:$PORT" "the robot's address"
 
 mkdir -p "$TMP/chrome"
-ZR_URL=$URL ZR_ADMIN=$ADMIN ZR_CHROME_DIR=$TMP/chrome ZR_HANDSHAKE=$TMP \
+ZR_URL=$URL ZR_ADMIN=$ADMIN ZR_USER=$USER_TOKEN ZR_CHROME_DIR=$TMP/chrome ZR_HANDSHAKE=$TMP \
 	timeout -k 5 150 "$PY" "$ZR_SRC/tests/integration/test-attack-web.py" &
 py=$!
 # The restart the page asks for: down long enough for the page's reconnect delay to grow past
@@ -35,7 +43,7 @@ for _ in $(seq 1400); do
 		rm -f "$TMP/restart-request"
 		zr_stop
 		sleep 4
-		zr_start --listen "127.0.0.1:$PORT"
+		zr_start --listen "127.0.0.1:$PORT" --token-file "$TMP/tokens"
 		http "$ADMIN" POST /v1/kv -H 'Content-Type: application/json' \
 			-d '{"name": "after-restart", "data": {}}'
 		expect_eq "$HS" 201 "kv/after-restart created right after the restart"

@@ -141,7 +141,14 @@ function logout(msg) {
 
 function parseRoute() {
 	const h = location.hash.replace(/^#\/?/, '');
-	const parts = h.split('/').map(decodeURIComponent);
+	let parts;
+	try {
+		parts = h.split('/').map(decodeURIComponent);
+	} catch (e) {
+		/* A malformed escape (a lone %, half a UTF-8 character): the overview, not an
+		 * exception that leaves whatever view was shown, or the login form, on screen. */
+		return {view: 'overview'};
+	}
 	if (parts[0] === 'svc' && parts.length === 3) {
 		return {view: 'service', t: parts[1], s: parts[2]};
 	}
