@@ -96,6 +96,7 @@ def run(drv):
     wait.until(lambda d: by_id("live").text == "live")
 
     check_overview_cost(drv, wait, rows)
+    check_graph_live(drv, wait)
     check_user(drv, wait, rows)
     check_bad_route(drv, wait)
     check_restart(drv, wait, rows)
@@ -106,6 +107,20 @@ def idle_cost(seconds=10):
     before = requests_total()
     time.sleep(seconds)
     return requests_total() - before - 1  # the second metrics read counts itself
+
+
+def check_graph_live(drv, wait):
+    """The graph follows a relation changed by a data write, without a reload."""
+    drv.execute_script("location.hash = '#/graph'")
+    edge = lambda d, to: d.find_elements(
+        By.CSS_SELECTOR, "#graph g.edge[data-from='web/w1'][data-to='%s']" % to)
+    create("web", "w1", {"db": "kv/s000"})
+    wait.until(lambda d: edge(d, "kv/s000"))
+    st, body = http("/v1/web/w1/data", method="PUT", body=b'{"db": "kv/s001"}')
+    assert st == 204, "web/w1's data: %d %s" % (st, body)
+    wait.until(lambda d: edge(d, "kv/s001") and not edge(d, "kv/s000"))
+    ok("the graph follows a relation changed by a data write")
+    drv.execute_script("location.hash = '#/'")
 
 
 def check_user(drv, wait, rows):

@@ -21,6 +21,9 @@ mk_template "$TPL" app '{"name": "app", "version": "2.1.0", "description": "a se
            "password": {"type": "string", "secret": true, "default": ""}},
   "actions": {"hi": {}}, "process": {"command": ["sleep", "1000"], "stop_timeout": 3}}'
 mk_action "$TPL/app" hi 'echo hi'
+# A consumer of kv: its producer is a data field, so a data write changes the graph's edge.
+mk_template "$TPL" web '{"name": "web", "version": "1.0.0",
+  "data": {"db": {"type": "string", "default": ""}}, "consumes": {"db": {"template": "kv"}}}'
 USER_TOKEN=user-token-$RANDOM$RANDOM$RANDOM
 echo "$USER_TOKEN" >"$TMP/tokens"
 

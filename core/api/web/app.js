@@ -19,6 +19,7 @@ const S = {
 	pending: new Map(),     /* "t/s" -> timer of a debounced refresh */
 	svc: null,              /* the open service page: {t, s, manifest, samples, ...} */
 	templatesTimer: null,   /* a debounced re-read of the templates after template.* events */
+	graphTimer: null,       /* a debounced re-read of the graph after service and data events */
 };
 
 const $ = (id) => document.getElementById(id);
@@ -546,10 +547,18 @@ function onEvent(type, data, id) {
 		}
 		return;
 	}
+	/* The graph's edges come from services and their data (a consumer's producer is a data
+	 * field): one read of @robot/graph per burst of such events. */
+	if (S.route.view === 'graph' && !S.graphTimer &&
+	    ((ev.event || '').startsWith('service.') || ev.event === 'data.changed')) {
+		S.graphTimer = setTimeout(() => {
+			S.graphTimer = null;
+			if (S.route.view === 'graph') {
+				loadGraph();
+			}
+		}, 150);
+	}
 	if (ev.event === 'service.created' || ev.event === 'service.deleted') {
-		if (S.route.view === 'graph') {
-			loadGraph();
-		}
 		if (ev.event === 'service.deleted' && S.svc && ev.service === S.svc.t + '/' + S.svc.s) {
 			/* Nothing left to read: the page says so and stops sampling. */
 			clearInterval(S.svc.sampler);
