@@ -100,6 +100,38 @@ def run(drv):
     check_user(drv, wait, rows)
     check_bad_route(drv, wait)
     check_restart(drv, wait, rows)
+    check_revoked(drv)
+
+
+def restart_robot(revoke=False):
+    """Asks test-attack-web.sh for a restart of the robot and waits for it."""
+    done = os.path.join(HANDSHAKE, "restart-done")
+    if os.path.exists(done):
+        os.unlink(done)
+    if revoke:
+        open(os.path.join(HANDSHAKE, "revoke"), "w").close()
+    open(os.path.join(HANDSHAKE, "restart-request"), "w").close()
+    for _ in range(300):
+        if os.path.exists(done):
+            return
+        time.sleep(0.1)
+    raise AssertionError("the robot was not restarted")
+
+
+def check_revoked(drv):
+    """The robot restarts without the page's (user) token: the login form comes back and
+    says why, and the page stops asking."""
+    by_id = lambda i: drv.find_element(By.ID, i)
+    assert drv.execute_script("return sessionStorage.getItem('zrobot.token')") == USER
+    restart_robot(revoke=True)
+    WebDriverWait(drv, 30, poll_frequency=0.2).until(
+        lambda d: by_id("view-login").is_displayed() and "401" in by_id("login-error").text)
+    assert drv.execute_script("return sessionStorage.getItem('zrobot.token')") is None
+    assert not by_id("nav").is_displayed()
+    time.sleep(1)
+    spent = idle_cost(5)
+    assert spent <= 0, "the login form after a revoked token, idle 5 s: %d requests" % spent
+    ok("a token revoked by a restart brings the login form back with the 401; nothing more")
 
 
 def idle_cost(seconds=10):
@@ -223,13 +255,7 @@ def check_restart(drv, wait, rows):
     """The robot restarts (its event numbers start again from 1) while the page is open: the
     page reconnects and shows what changed, here a service created before it reconnected."""
     assert "kv/after-restart" not in rows()
-    open(os.path.join(HANDSHAKE, "restart-request"), "w").close()
-    done = os.path.join(HANDSHAKE, "restart-done")
-    for _ in range(300):
-        if os.path.exists(done):
-            break
-        time.sleep(0.1)
-    assert os.path.exists(done), "the robot was not restarted"
+    restart_robot()
     WebDriverWait(drv, 30, poll_frequency=0.2,
                   ignored_exceptions=[StaleElementReferenceException]).until(
         lambda d: "kv/after-restart" in rows() and d.find_element(By.ID, "live").text == "live")

@@ -3,7 +3,8 @@
 # test-attack-web.py: what a dashboard left open costs the robot, and whether it stays true
 # across a robot restart. The robot listens on a fixed free port so that the page, which
 # stays open, finds the restarted robot at the same origin; the page asks for a restart by
-# creating $TMP/restart-request and this script answers with $TMP/restart-done.
+# creating $TMP/restart-request (and $TMP/revoke first for one without the user token) and
+# this script answers with $TMP/restart-done.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-http.sh"
 
@@ -45,11 +46,16 @@ for _ in $(seq 1400); do
 	if [ -e "$TMP/restart-request" ]; then
 		rm -f "$TMP/restart-request"
 		zr_stop
+		if [ -e "$TMP/revoke" ]; then
+			: >"$TMP/tokens"  # the user token is no longer one
+		fi
 		sleep 4
 		zr_start --listen "127.0.0.1:$PORT" --token-file "$TMP/tokens"
-		http "$ADMIN" POST /v1/kv -H 'Content-Type: application/json' \
-			-d '{"name": "after-restart", "data": {}}'
-		expect_eq "$HS" 201 "kv/after-restart created right after the restart"
+		if [ ! -e "$TMP/revoke" ]; then
+			http "$ADMIN" POST /v1/kv -H 'Content-Type: application/json' \
+				-d '{"name": "after-restart", "data": {}}'
+			expect_eq "$HS" 201 "kv/after-restart created right after the restart"
+		fi
 		touch "$TMP/restart-done"
 	fi
 	sleep 0.1
