@@ -95,6 +95,7 @@ def run(drv):
     wait.until(lambda d: by_id("view-overview").is_displayed())
     wait.until(lambda d: by_id("live").text == "live")
 
+    check_markup(drv, wait)
     check_overview_cost(drv, wait, rows)
     check_graph_live(drv, wait)
     check_user(drv, wait, rows)
@@ -139,6 +140,43 @@ def idle_cost(seconds=10):
     before = requests_total()
     time.sleep(seconds)
     return requests_total() - before - 1  # the second metrics read counts itself
+
+
+def check_markup(drv, wait):
+    """Markup in what the robot sends shows as text; nothing runs; no request leaves the
+    robot's origin."""
+    by_id = lambda i: drv.find_element(By.ID, i)
+    create("evil", "e1", {"url": "javascript:window.zrPwned=9 <img src=x onerror=window.zrPwned=10>"})
+    drv.execute_script("location.hash = '#/svc/evil/e1'")
+    wait.until(lambda d: by_id("svc-title").text == "evil/e1")
+    drv.find_element(By.CSS_SELECTOR, "#svc-actions button[data-action=boom]").click()
+    wait.until(lambda d: by_id("action-form").is_displayed())
+    assert "<script>window.zrPwned=3</script>" in by_id("action-title").text
+    opts = [o.text for o in drv.find_elements(By.CSS_SELECTOR, "#arg-what option")]
+    assert "<svg onload=window.zrPwned=4>" in opts, opts
+    drv.find_element(By.CSS_SELECTOR, "#action-form button[type=submit]").click()
+    wait.until(lambda d: by_id("action-result").get_attribute("data-state") == "ok")
+    assert by_id("result-text").text == "<script>window.zrPwned=7</script>"
+    wait.until(lambda d: "<img src=x onerror=window.zrPwned=6>" in by_id("task-log").text)
+    st, state = http("/v1/evil/e1/state")
+    if b"zrPwned=8" in state:
+        wait.until(lambda d: "zrPwned=8" in by_id("svc-state").text)
+    assert "zrPwned=10" in by_id("svc-data").text
+    drv.execute_script("location.hash = '#/'")
+    wait.until(lambda d: "\u202eevil" in by_id("templates").text)
+    assert "<img src=x onerror=window.zrPwned=1>" in by_id("templates").text
+    assert drv.execute_script("return window.zrPwned") is None, "a payload ran"
+    made = drv.execute_script(
+        "return document.querySelectorAll('main img, main script, main iframe, main b, "
+        "main svg:not(.chart):not(#graph), [onerror], [onload]').length")
+    assert made == 0, "%d elements made from the robot's text" % made
+    names = drv.execute_script(
+        "return performance.getEntriesByType('resource').map((e) => e.name)")
+    away = [n for n in names if not n.startswith(URL + "/")]
+    assert not away, "requests away from the robot: %r" % away
+    ok("markup in descriptions, enums, logs, results, state and data shows as text; "
+       "%d requests, all to the robot" % len(names))
+    http("/v1/evil/e1", method="DELETE")
 
 
 def check_graph_live(drv, wait):

@@ -25,6 +25,17 @@ mk_action "$TPL/app" hi 'echo hi'
 # A consumer of kv: its producer is a data field, so a data write changes the graph's edge.
 mk_template "$TPL" web '{"name": "web", "version": "1.0.0",
   "data": {"db": {"type": "string", "default": ""}}, "consumes": {"db": {"template": "kv"}}}'
+# Markup where the robot's text goes: a template's description, an action's and an argument's
+# description, an enum, a task's log, result and state line. The page must show it as text.
+mk_template "$TPL" evil '{"name": "evil", "version": "1.0.0",
+  "description": "<img src=x onerror=window.zrPwned=1> \u202eevil",
+  "data": {"url": {"type": "string", "default": "javascript:window.zrPwned=2"}},
+  "actions": {"boom": {"description": "\"><script>window.zrPwned=3</script>",
+    "args": {"what": {"type": "string", "enum": ["<b>x</b>", "<svg onload=window.zrPwned=4>"],
+                      "description": "<iframe src=javascript:window.zrPwned=5>"}}}}}'
+mk_action "$TPL/evil" boom 'echo "<img src=x onerror=window.zrPwned=6>" >&2
+echo "<script>window.zrPwned=7</script>"
+echo "state web <img/src=x/onerror=window.zrPwned=8> ok" >&3'
 USER_TOKEN=user-token-$RANDOM$RANDOM$RANDOM
 echo "$USER_TOKEN" >"$TMP/tokens"
 
