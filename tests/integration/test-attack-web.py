@@ -97,6 +97,7 @@ def run(drv):
 
     check_markup(drv, wait)
     check_overview_cost(drv, wait, rows)
+    check_task_cost(drv, wait)
     check_graph_live(drv, wait)
     check_user(drv, wait, rows)
     check_bad_route(drv, wait)
@@ -177,6 +178,40 @@ def check_markup(drv, wait):
     ok("markup in descriptions, enums, logs, results, state and data shows as text; "
        "%d requests, all to the robot" % len(names))
     http("/v1/evil/e1", method="DELETE")
+
+
+def run_task(path, action):
+    st, body = http("/v1/%s/actions/%s" % (path, action), method="POST", body=b"{}")
+    assert st in (200, 201, 202), "%s %s: %d %s" % (path, action, st, body)
+    task = json.loads(body)["id"]
+    st, _ = http("/v1/%s/tasks/%d/result?wait=20" % (path, task))
+    assert st == 200, "%s's task %d: %d" % (path, task, st)
+    return task
+
+
+def check_task_cost(drv, wait):
+    """A task run while a service's page is open costs a few requests, not a re-read of the
+    20 tasks listed."""
+    by_id = lambda i: drv.find_element(By.ID, i)
+    for _ in range(20):
+        run_task("kv/s000", "ping")
+    drv.execute_script("location.hash = '#/svc/kv/s000'")
+    wait.until(lambda d: by_id("svc-title").text == "kv/s000")
+    task_rows = lambda: drv.find_elements(By.CSS_SELECTOR, "#svc-tasks tbody tr")
+    wait.until(lambda d: len(task_rows()) == 20)
+    time.sleep(1)
+    before = requests_total()
+    task = run_task("kv/s000", "ping")
+    wait.until(lambda d: any(r.get_attribute("data-task") == str(task) and "ok" in r.text
+                             for r in task_rows()))
+    time.sleep(2)
+    spent = requests_total() - before
+    assert len(task_rows()) == 20, "%d tasks listed" % len(task_rows())
+    # The POST, the result's wait, the metrics read; the page: the task list and the new task
+    # (its action, state, created) per burst of events, the state lines.
+    assert spent <= 16, "one task run with its service's page open cost %d requests" % spent
+    ok("one task run with its service's page open (20 tasks listed) costs %d requests" % spent)
+    drv.execute_script("location.hash = '#/'")
 
 
 def check_graph_live(drv, wait):

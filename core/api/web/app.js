@@ -316,6 +316,9 @@ function renderServices() {
 
 /* Refreshes one service after an event: its overview row, and its page when it is open. */
 function touch(key, ev) {
+	if (ev.task !== undefined && S.svc && key === S.svc.t + '/' + S.svc.s) {
+		S.svc.dirtyTasks.add(Number(ev.task));
+	}
 	const kinds = S.pending.get(key);
 	if (kinds) {
 		kinds.add(ev.event || '');
@@ -594,7 +597,9 @@ async function openService(t, s) {
 		return;
 	}
 	closeService();
-	S.svc = {t, s, samples: [], task: null, logCtl: null, resultCtl: null, sampler: null};
+	/* dirtyTasks: the tasks events named since the task list was last read. */
+	S.svc = {t, s, samples: [], task: null, logCtl: null, resultCtl: null, sampler: null,
+		dirtyTasks: new Set(), tasksRead: Promise.resolve()};
 	const svc = S.svc;
 	$('svc-title').textContent = t + '/' + s;
 	for (const id of ['svc-summary', 'svc-actions', 'svc-process-status', 'task-log']) {
@@ -643,7 +648,7 @@ async function refreshService(kinds) {
 		jobs.push(refreshState(svc));
 	}
 	if (any((k) => k.startsWith('task.'))) {
-		jobs.push(refreshTasks(svc));
+		jobs.push(refreshTasks(svc, kinds ? svc.dirtyTasks : null));
 	}
 	if (kinds && any((k) => k.startsWith('data.'))) {
 		jobs.push(refreshData(svc));
@@ -727,12 +732,37 @@ async function refreshData(svc) {
 	}
 }
 
-async function refreshTasks(svc) {
+/* Reads the last 20 tasks. dirty (a Set of task ids, emptied here) limits the reads to the
+ * tasks events named, and the new ones: a task listed before and named by no event since is
+ * unchanged. null reads them all. One read at a time, each from the last one's rows: reads
+ * that overlap could end in the wrong order and leave a stale state that no event re-reads. */
+function refreshTasks(svc, dirty) {
+	const run = svc.tasksRead.then(() => readTasks(svc, dirty));
+	svc.tasksRead = run.catch(() => {});
+	return run;
+}
+
+async function readTasks(svc, dirty) {
+	const touched = dirty ? new Set(dirty) : null;
+	if (dirty) {
+		dirty.clear();
+	}
 	const names = await listNames(v1(svc.t, svc.s, 'tasks'));
 	const ids = names.filter((n) => /^[0-9]+$/.test(n)).map(Number).sort((a, b) => b - a);
 	const shown = ids.slice(0, 20);
+	const known = svc.tasks || new Map();
 	const rows = await Promise.all(shown.map(async (id) => {
 		const base = [svc.t, svc.s, 'tasks', String(id)];
+		const had = known.get(id);
+		if (had && touched) {
+			/* Its action and creation time never change; its state may. */
+			if (!touched.has(id)) {
+				return had;
+			}
+			const state = await getText(v1(...base, 'state')).then((x) => x.trim(),
+				() => had.state);
+			return Object.assign({}, had, {state});
+		}
 		const [action, state, created] = await Promise.all(['action', 'state', 'created'].map(
 			(f) => getText(v1(...base, f)).then((x) => x.trim(), () => '')));
 		return {id, action, state, created};
