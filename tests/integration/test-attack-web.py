@@ -238,6 +238,17 @@ def check_user(drv, wait, rows):
     task = json.loads(body)["id"]
     st, _ = http("/v1/app/adm/tasks/%d/result?wait=20" % task)
     assert st == 200, "app/adm's start: %d" % st
+    # The admin's API answer holds the secret's value; the page never shows it, not even in
+    # its source.
+    drv.execute_script("location.hash = '#/svc/app/adm'")
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#svc-data tr[data-field=password]"))
+    drv.find_element(By.CSS_SELECTOR, "#svc-actions button[data-action=hi]").click()
+    assert "hunter2" not in drv.page_source, "the secret is in the admin's page"
+    assert drv.execute_script(
+        "return [...document.querySelectorAll('input, textarea')].some((e) => "
+        "e.value.includes('hunter2'))") is False, "the secret is in a form"
+    ok("the admin's service page: the secret in no text, attribute nor form")
+    drv.execute_script("location.hash = '#/'")
     by_id("logout").click()
     wait.until(lambda d: by_id("view-login").is_displayed())
     by_id("token").send_keys(USER)
