@@ -211,6 +211,14 @@ def check_task_cost(drv, wait):
     # (its action, state, created) per burst of events, the state lines.
     assert spent <= 16, "one task run with its service's page open cost %d requests" % spent
     ok("one task run with its service's page open (20 tasks listed) costs %d requests" % spent)
+
+    # A page for a server that does not exist (an old bookmark) says so and stops asking.
+    drv.execute_script("location.hash = '#/svc/app/nope'")
+    wait.until(lambda d: "404" in by_id("svc-error").text)
+    time.sleep(1)
+    spent = idle_cost()
+    assert spent <= 1, "the page of no service, idle for 10 s, cost %d requests" % spent
+    ok("the page of a server that does not exist: the 404 shown, %d requests idle" % spent)
     drv.execute_script("location.hash = '#/'")
 
 

@@ -1056,7 +1056,12 @@ async function sample(svc) {
 	try {
 		st = parseStats(await getText(v1(svc.t, svc.s, 'process', 'stats')));
 	} catch (e) {
-		return; /* no server running: nothing to draw */
+		/* A server that is not running answers 200 with no numbers; 404 means no such
+		 * service (deleted, or an old link): nothing will ever come, stop asking. */
+		if (e.status === 404) {
+			clearInterval(svc.sampler);
+		}
+		return;
 	}
 	if (S.svc !== svc || !('rss' in st)) {
 		return;
