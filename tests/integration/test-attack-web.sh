@@ -47,12 +47,12 @@ expect_eq "$URL" "http://127.0.0.1:$PORT" "the robot's address"
 
 mkdir -p "$TMP/chrome"
 ZR_URL=$URL ZR_ADMIN=$ADMIN ZR_USER=$USER_TOKEN ZR_CHROME_DIR=$TMP/chrome ZR_HANDSHAKE=$TMP \
-	timeout -k 5 150 "$PY" "$ZR_SRC/tests/integration/test-attack-web.py" &
+	timeout -k 5 260 "$PY" "$ZR_SRC/tests/integration/test-attack-web.py" &
 py=$!
 # The restart the page asks for: down long enough for the page's reconnect delay to grow past
 # the new robot's first events (a service created at once), so only a page that notices the
 # restart shows it.
-for _ in $(seq 1400); do
+for _ in $(seq 2700); do
 	pid_alive "$py" || break
 	if [ -e "$TMP/restart-request" ]; then
 		rm -f "$TMP/restart-request"
