@@ -102,6 +102,7 @@ def run(drv):
     check_user(drv, wait, rows)
     check_bad_route(drv, wait)
     check_restart(drv, wait, rows)
+    check_restart_task(drv, wait)
     check_revoked(drv)
 
 
@@ -118,6 +119,29 @@ def restart_robot(revoke=False):
             return
         time.sleep(0.1)
     raise AssertionError("the robot was not restarted")
+
+
+def check_restart_task(drv, wait):
+    """A task run from the page when the robot restarts: its result (interrupted) shows once
+    the robot is back, not a network error left for good."""
+    by_id = lambda i: drv.find_element(By.ID, i)
+    # The page has the user token now: a service of its own.
+    st, body = http("/v1/kv", USER, "POST", json.dumps({"name": "mine", "data": {}}).encode())
+    assert st == 201, "kv/mine: %d %s" % (st, body)
+    drv.execute_script("location.hash = '#/svc/kv/mine'")
+    wait.until(lambda d: by_id("svc-title").text == "kv/mine")
+    drv.find_element(By.CSS_SELECTOR, "#svc-actions button[data-action=slow]").click()
+    wait.until(lambda d: by_id("action-form").is_displayed())
+    drv.find_element(By.CSS_SELECTOR, "#action-form button[type=submit]").click()
+    wait.until(lambda d: "started" in by_id("task-log").text)
+    restart_robot()
+    WebDriverWait(drv, 40, poll_frequency=0.2).until(
+        lambda d: by_id("action-result").get_attribute("data-state") not in (None, ""))
+    state = by_id("action-result").get_attribute("data-state")
+    assert state == "interrupted", "the task's state after the restart: %r" % state
+    assert "[log:" not in by_id("task-log").text, by_id("task-log").text
+    ok("a task running across a restart: the page shows it %s" % state)
+    drv.execute_script("location.hash = '#/'")
 
 
 def check_revoked(drv):

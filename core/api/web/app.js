@@ -655,6 +655,9 @@ async function refreshService(kinds) {
 	}
 	try {
 		await Promise.all(jobs);
+		if (!kinds && S.svc === svc) {
+			setError('svc-error', '');  /* everything read again: an old error is over */
+		}
 	} catch (e) {
 		if (S.svc === svc) {
 			setError('svc-error', 'Could not read ' + svc.t + '/' + svc.s + ': ' + e.message);
@@ -790,6 +793,22 @@ async function readTasks(svc, dirty) {
 	}
 }
 
+/* fn's answer; a failure to reach the robot (a network blip, or a restart: 503 while it stops,
+ * then no answer) is tried again every 2 s until it answers or ctl is aborted. Other HTTP
+ * errors are thrown as they come. */
+async function untilAnswer(ctl, fn) {
+	for (;;) {
+		try {
+			return await fn();
+		} catch (e) {
+			if ((e instanceof ApiError && e.status !== 503) || ctl.signal.aborted) {
+				throw e;
+			}
+		}
+		await new Promise((ok) => setTimeout(ok, 2000));
+	}
+}
+
 const ENDED = new Set(['ok', 'error', 'timeout', 'cancelled', 'interrupted', 'failed']);
 
 /* Tails a task's log: long polls on ?after=N&wait=25 until the task ended and nothing is
@@ -812,23 +831,26 @@ async function selectTask(svc, id) {
 	let after = 0;
 	try {
 		/* A task that already ended has its whole log now: no need to wait for more. */
-		let ended = ENDED.has((await getText(v1(...base, 'state'))).trim());
+		const readState = () => untilAnswer(ctl, () => getText(v1(...base, 'state')));
+		let ended = ENDED.has((await readState()).trim());
 		for (;;) {
-			const r = await api(v1(...base, 'log') + '?after=' + after +
-				(ended ? '' : '&wait=25'), {signal: ctl.signal});
+			const [r, text] = await untilAnswer(ctl, async () => {
+				const r = await api(v1(...base, 'log') + '?after=' + after +
+					(ended ? '' : '&wait=25'), {signal: ctl.signal});
+				return [r, await r.text()];
+			});
 			if (ended) {
-				pre.textContent = (pre.textContent + await r.text()).slice(-LOG_MAX);
+				pre.textContent = (pre.textContent + text).slice(-LOG_MAX);
 				return;
 			}
 			if (r.status === 200) {
-				const text = await r.text();
 				after = Number(r.headers.get('Zr-Lines')) || after;
 				pre.textContent = (pre.textContent + text).slice(-LOG_MAX);
 				pre.scrollTop = pre.scrollHeight;
 				continue;
 			}
 			/* Nothing new for a while: read the rest once the task ended. */
-			ended = ENDED.has((await getText(v1(...base, 'state'))).trim());
+			ended = ENDED.has((await readState()).trim());
 		}
 	} catch (e) {
 		if (!ctl.signal.aborted && S.svc === svc) {
@@ -1006,10 +1028,12 @@ async function waitResult(svc, id, a) {
 	svc.resultCtl = ctl;
 	try {
 		for (;;) {
-			const r = await api(v1(svc.t, svc.s, 'tasks', String(id), 'result') + '?wait=30',
-				{signal: ctl.signal});
+			const [r, text] = await untilAnswer(ctl, async () => {
+				const r = await api(v1(svc.t, svc.s, 'tasks', String(id), 'result') +
+					'?wait=30', {signal: ctl.signal});
+				return [r, await r.text()];
+			});
 			if (r.status === 200) {
-				const text = await r.text();
 				const st = r.headers.get('Zr-Task-State') || 'ok';
 				$('result-title').textContent = 'Task #' + id + ' (' + a + '): ' + st;
 				$('result-title').className = 'st-' + st;
