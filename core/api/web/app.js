@@ -14,9 +14,12 @@ const S = {
 	services: new Map(),    /* "t/s" -> {info, state, last} */
 	route: null,            /* {view, t, s} */
 	lastSeq: 0,             /* the last event seen, for Last-Event-ID */
+	robot: null,            /* the robot those events are from: {pid, started} */
 	stream: null,           /* AbortController of the event stream */
 	pending: new Map(),     /* "t/s" -> timer of a debounced refresh */
 	svc: null,              /* the open service page: {t, s, manifest, samples, ...} */
+	templatesTimer: null,   /* a debounced re-read of the templates after template.* events */
+	graphTimer: null,       /* a debounced re-read of the graph after service and data events */
 };
 
 const $ = (id) => document.getElementById(id);
@@ -103,6 +106,7 @@ async function login(token) {
 		const r = await api(v1('@robot', 'info'), {login: true});
 		const info = await r.json();
 		sessionStorage.setItem(TOKEN_KEY, token);
+		S.robot = robotOf(info);
 		$('robot-name').textContent = info.name || '';
 		return true;
 	} catch (e) {
@@ -122,6 +126,10 @@ function logout(msg) {
 		S.stream.abort();
 		S.stream = null;
 	}
+	/* The next log in may reach another robot (restarted with a new token): start its
+	 * events from their end again. */
+	S.lastSeq = 0;
+	S.robot = null;
 	closeService();
 	S.services.clear();
 	S.manifests.clear();
@@ -134,7 +142,14 @@ function logout(msg) {
 
 function parseRoute() {
 	const h = location.hash.replace(/^#\/?/, '');
-	const parts = h.split('/').map(decodeURIComponent);
+	let parts;
+	try {
+		parts = h.split('/').map(decodeURIComponent);
+	} catch (e) {
+		/* A malformed escape (a lone %, half a UTF-8 character): the overview, not an
+		 * exception that leaves whatever view was shown, or the login form, on screen. */
+		return {view: 'overview'};
+	}
 	if (parts[0] === 'svc' && parts.length === 3) {
 		return {view: 'service', t: parts[1], s: parts[2]};
 	}
@@ -217,12 +232,18 @@ async function fetchService(t, s) {
 	return {t, s, info, state, last};
 }
 
+/* Reads the templates and their manifests into the overview's table; returns their names. */
+async function loadTemplates() {
+	const templates = await listNames(v1('@robot', 'templates'));
+	const mans = await Promise.all(templates.map((t) => manifest(t).catch(() => null)));
+	renderTemplates(templates, mans);
+	return templates;
+}
+
 async function loadOverview() {
 	setError('overview-error', '');
 	try {
-		const templates = await listNames(v1('@robot', 'templates'));
-		const mans = await Promise.all(templates.map((t) => manifest(t).catch(() => null)));
-		renderTemplates(templates, mans);
+		const templates = await loadTemplates();
 		const lists = await Promise.all(templates.map((t) =>
 			listNames(v1(t)).catch(() => [])));
 		const wanted = new Set();
@@ -295,6 +316,9 @@ function renderServices() {
 
 /* Refreshes one service after an event: its overview row, and its page when it is open. */
 function touch(key, ev) {
+	if (ev.task !== undefined && S.svc && key === S.svc.t + '/' + S.svc.s) {
+		S.svc.dirtyTasks.add(Number(ev.task));
+	}
 	const kinds = S.pending.get(key);
 	if (kinds) {
 		kinds.add(ev.event || '');
@@ -379,19 +403,56 @@ function startStream() {
 	runStream(S.stream.signal);
 }
 
+/* The robot that answers: its pid and when it started (to the second). Event numbers
+ * (Last-Event-ID) start again from 1 when the robot restarts: resuming from the old number
+ * would skip the new robot's first events, or replay ones that never came. */
+function robotOf(info) {
+	return {pid: info.pid, started: Date.now() / 1000 - (Number(info.uptime) || 0)};
+}
+
+function sameRobot(a, b) {
+	return !!a && !!b && a.pid === b.pid && Math.abs(a.started - b.started) < 5;
+}
+
+/* The number of the last event so far: a stream resumed from it sends only what comes next. */
+async function eventsEnd(signal) {
+	const r = await api(v1('@robot', 'events') + '?after=end', {method: 'HEAD', signal});
+	return Number(r.headers.get('Zr-Lines')) || 0;
+}
+
+/* Reads again everything the open view shows (events were missed). */
+function rereadView() {
+	if (S.svc) {
+		refreshService(null);
+		refreshData(S.svc);
+	} else {
+		route();
+	}
+}
+
 async function runStream(signal) {
-	let delay = 500;
+	let delay = 500, retry = false;
 	if (!S.lastSeq) {
 		/* Start at the end: the page reads the present state itself. */
 		try {
-			const r = await api(v1('@robot', 'events') + '?after=end', {method: 'HEAD', signal});
-			S.lastSeq = Number(r.headers.get('Zr-Lines')) || 0;
+			S.lastSeq = await eventsEnd(signal);
 		} catch (e) {
 			/* the stream below reports it */
 		}
 	}
 	while (!signal.aborted) {
 		try {
+			/* After a cut, the robot may be a new one (restarted): its events start from 1,
+			 * and what changed while the page was away is read again. */
+			let restarted = false;
+			if (retry) {
+				const now = robotOf(await getJSON(v1('@robot', 'info')));
+				if (!sameRobot(now, S.robot)) {
+					S.robot = now;
+					S.lastSeq = await eventsEnd(signal);
+					restarted = true;
+				}
+			}
 			const r = await api(v1('@robot', 'events'), {
 				signal,
 				headers: {'Accept': 'text/event-stream',
@@ -399,12 +460,17 @@ async function runStream(signal) {
 			});
 			setLive(true, 'live');
 			delay = 500;
+			if (restarted) {
+				rereadView();
+			}
+			retry = true;
 			await readSSE(r.body.getReader(), onEvent);
 		} catch (e) {
 			if (signal.aborted) {
 				return;
 			}
 		}
+		retry = true;
 		setLive(false, 'reconnecting');
 		await new Promise((ok) => setTimeout(ok, delay));
 		delay = Math.min(delay * 2, 10000);
@@ -460,12 +526,7 @@ function onEvent(type, data, id) {
 	}
 	if (type === 'lost') {
 		/* Events were dropped before we read them: read everything shown again. */
-		if (S.svc) {
-			refreshService(null);
-			refreshData(S.svc);
-		} else {
-			route();
-		}
+		rereadView();
 		return;
 	}
 	let ev;
@@ -475,21 +536,41 @@ function onEvent(type, data, id) {
 		return;
 	}
 	document.body.dataset.lastEvent = String(ev.seq || '');
-	if (ev.event === 'service.created' || ev.event === 'service.deleted' ||
-	    (ev.event || '').startsWith('template.')) {
-		if (ev.event.startsWith('template.') && ev.template) {
+	if ((ev.event || '').startsWith('template.')) {
+		if (ev.template) {
 			S.manifests.delete(ev.template);
 		}
-		if (S.route.view === 'overview') {
-			loadOverview();
-		} else if (S.route.view === 'graph') {
-			loadGraph();
-		}
-		if (ev.event === 'service.deleted' && S.svc && ev.service === S.svc.t + '/' + S.svc.s) {
-			setError('svc-error', 'This service was deleted.');
+		/* A repository brings its templates as a burst of events: one read for the lot. */
+		if (S.route.view === 'overview' && !S.templatesTimer) {
+			S.templatesTimer = setTimeout(() => {
+				S.templatesTimer = null;
+				loadTemplates().catch((e) => setError('overview-error',
+					'Could not read the templates: ' + e.message));
+			}, 150);
 		}
 		return;
 	}
+	/* The graph's edges come from services and their data (a consumer's producer is a data
+	 * field): one read of @robot/graph per burst of such events. */
+	if (S.route.view === 'graph' && !S.graphTimer &&
+	    ((ev.event || '').startsWith('service.') || ev.event === 'data.changed')) {
+		S.graphTimer = setTimeout(() => {
+			S.graphTimer = null;
+			if (S.route.view === 'graph') {
+				loadGraph();
+			}
+		}, 150);
+	}
+	if (ev.event === 'service.created' || ev.event === 'service.deleted') {
+		if (ev.event === 'service.deleted' && S.svc && ev.service === S.svc.t + '/' + S.svc.s) {
+			/* Nothing left to read: the page says so and stops sampling. */
+			clearInterval(S.svc.sampler);
+			setError('svc-error', 'This service was deleted.');
+			return;
+		}
+	}
+	/* Only the service the event names is read again (its overview row: a created one is
+	 * added, a deleted one, which reads as 404, removed), never every service. */
 	if (ev.service && !ev.service.startsWith('@')) {
 		touch(ev.service, ev);
 	}
@@ -516,7 +597,9 @@ async function openService(t, s) {
 		return;
 	}
 	closeService();
-	S.svc = {t, s, samples: [], task: null, logCtl: null, resultCtl: null, sampler: null};
+	/* dirtyTasks: the tasks events named since the task list was last read. */
+	S.svc = {t, s, samples: [], task: null, logCtl: null, resultCtl: null, sampler: null,
+		dirtyTasks: new Set(), tasksRead: Promise.resolve()};
 	const svc = S.svc;
 	$('svc-title').textContent = t + '/' + s;
 	for (const id of ['svc-summary', 'svc-actions', 'svc-process-status', 'task-log']) {
@@ -565,13 +648,16 @@ async function refreshService(kinds) {
 		jobs.push(refreshState(svc));
 	}
 	if (any((k) => k.startsWith('task.'))) {
-		jobs.push(refreshTasks(svc));
+		jobs.push(refreshTasks(svc, kinds ? svc.dirtyTasks : null));
 	}
 	if (kinds && any((k) => k.startsWith('data.'))) {
 		jobs.push(refreshData(svc));
 	}
 	try {
 		await Promise.all(jobs);
+		if (!kinds && S.svc === svc) {
+			setError('svc-error', '');  /* everything read again: an old error is over */
+		}
 	} catch (e) {
 		if (S.svc === svc) {
 			setError('svc-error', 'Could not read ' + svc.t + '/' + svc.s + ': ' + e.message);
@@ -649,12 +735,37 @@ async function refreshData(svc) {
 	}
 }
 
-async function refreshTasks(svc) {
+/* Reads the last 20 tasks. dirty (a Set of task ids, emptied here) limits the reads to the
+ * tasks events named, and the new ones: a task listed before and named by no event since is
+ * unchanged. null reads them all. One read at a time, each from the last one's rows: reads
+ * that overlap could end in the wrong order and leave a stale state that no event re-reads. */
+function refreshTasks(svc, dirty) {
+	const run = svc.tasksRead.then(() => readTasks(svc, dirty));
+	svc.tasksRead = run.catch(() => {});
+	return run;
+}
+
+async function readTasks(svc, dirty) {
+	const touched = dirty ? new Set(dirty) : null;
+	if (dirty) {
+		dirty.clear();
+	}
 	const names = await listNames(v1(svc.t, svc.s, 'tasks'));
 	const ids = names.filter((n) => /^[0-9]+$/.test(n)).map(Number).sort((a, b) => b - a);
 	const shown = ids.slice(0, 20);
+	const known = svc.tasks || new Map();
 	const rows = await Promise.all(shown.map(async (id) => {
 		const base = [svc.t, svc.s, 'tasks', String(id)];
+		const had = known.get(id);
+		if (had && touched) {
+			/* Its action and creation time never change; its state may. */
+			if (!touched.has(id)) {
+				return had;
+			}
+			const state = await getText(v1(...base, 'state')).then((x) => x.trim(),
+				() => had.state);
+			return Object.assign({}, had, {state});
+		}
 		const [action, state, created] = await Promise.all(['action', 'state', 'created'].map(
 			(f) => getText(v1(...base, f)).then((x) => x.trim(), () => '')));
 		return {id, action, state, created};
@@ -682,6 +793,22 @@ async function refreshTasks(svc) {
 	}
 }
 
+/* fn's answer; a failure to reach the robot (a network blip, or a restart: 503 while it stops,
+ * then no answer) is tried again every 2 s until it answers or ctl is aborted. Other HTTP
+ * errors are thrown as they come. */
+async function untilAnswer(ctl, fn) {
+	for (;;) {
+		try {
+			return await fn();
+		} catch (e) {
+			if ((e instanceof ApiError && e.status !== 503) || ctl.signal.aborted) {
+				throw e;
+			}
+		}
+		await new Promise((ok) => setTimeout(ok, 2000));
+	}
+}
+
 const ENDED = new Set(['ok', 'error', 'timeout', 'cancelled', 'interrupted', 'failed']);
 
 /* Tails a task's log: long polls on ?after=N&wait=25 until the task ended and nothing is
@@ -704,23 +831,26 @@ async function selectTask(svc, id) {
 	let after = 0;
 	try {
 		/* A task that already ended has its whole log now: no need to wait for more. */
-		let ended = ENDED.has((await getText(v1(...base, 'state'))).trim());
+		const readState = () => untilAnswer(ctl, () => getText(v1(...base, 'state')));
+		let ended = ENDED.has((await readState()).trim());
 		for (;;) {
-			const r = await api(v1(...base, 'log') + '?after=' + after +
-				(ended ? '' : '&wait=25'), {signal: ctl.signal});
+			const [r, text] = await untilAnswer(ctl, async () => {
+				const r = await api(v1(...base, 'log') + '?after=' + after +
+					(ended ? '' : '&wait=25'), {signal: ctl.signal});
+				return [r, await r.text()];
+			});
 			if (ended) {
-				pre.textContent = (pre.textContent + await r.text()).slice(-LOG_MAX);
+				pre.textContent = (pre.textContent + text).slice(-LOG_MAX);
 				return;
 			}
 			if (r.status === 200) {
-				const text = await r.text();
 				after = Number(r.headers.get('Zr-Lines')) || after;
 				pre.textContent = (pre.textContent + text).slice(-LOG_MAX);
 				pre.scrollTop = pre.scrollHeight;
 				continue;
 			}
 			/* Nothing new for a while: read the rest once the task ended. */
-			ended = ENDED.has((await getText(v1(...base, 'state'))).trim());
+			ended = ENDED.has((await readState()).trim());
 		}
 	} catch (e) {
 		if (!ctl.signal.aborted && S.svc === svc) {
@@ -898,10 +1028,12 @@ async function waitResult(svc, id, a) {
 	svc.resultCtl = ctl;
 	try {
 		for (;;) {
-			const r = await api(v1(svc.t, svc.s, 'tasks', String(id), 'result') + '?wait=30',
-				{signal: ctl.signal});
+			const [r, text] = await untilAnswer(ctl, async () => {
+				const r = await api(v1(svc.t, svc.s, 'tasks', String(id), 'result') +
+					'?wait=30', {signal: ctl.signal});
+				return [r, await r.text()];
+			});
 			if (r.status === 200) {
-				const text = await r.text();
 				const st = r.headers.get('Zr-Task-State') || 'ok';
 				$('result-title').textContent = 'Task #' + id + ' (' + a + '): ' + st;
 				$('result-title').className = 'st-' + st;
@@ -948,7 +1080,12 @@ async function sample(svc) {
 	try {
 		st = parseStats(await getText(v1(svc.t, svc.s, 'process', 'stats')));
 	} catch (e) {
-		return; /* no server running: nothing to draw */
+		/* A server that is not running answers 200 with no numbers; 404 means no such
+		 * service (deleted, or an old link): nothing will ever come, stop asking. */
+		if (e.status === 404) {
+			clearInterval(svc.sampler);
+		}
+		return;
 	}
 	if (S.svc !== svc || !('rss' in st)) {
 		return;
