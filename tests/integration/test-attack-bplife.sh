@@ -159,9 +159,14 @@ expect_eq "$vs" 5 "v of every service after the interrupted read"
 ok "SIGINT to cat <&3 parked on an apply: the apply still finishes, whole"
 
 # ---- SIGTERM to the robot while a read is parked on an apply ----
+# A longer chain for the two stops mid-apply: since creations with roles cost O(1) (the
+# consumer index), 300 waves took ~0.1 s here, less than wait_for's poll, and the stop came
+# after the apply's end. NL waves keep it running a second or more.
+NL=${BPLIFE_LONG:-3000}
+N=$NL chain "$TMP/long.yaml" chain 1
 # Fresh names so that every one is a creation, one wave each.
 sed 's/name: k/name: t/; s/up: c\/k/up: c\/t/; s/name=chain/name=term/' \
-	"$TMP/chain.yaml" >"$TMP/term.yaml"
+	"$TMP/long.yaml" >"$TMP/term.yaml"
 timeout 90 "$ZR_PY" "$ZRTOOL" write-read "$BP" - <"$TMP/term.yaml" >"$TMP/h6.out" \
 	2>"$TMP/h6.err" &
 p6=$!
@@ -181,7 +186,7 @@ ok "SIGTERM during a parked read: robot exit 0, unmounted, the reader told; noth
 
 # ---- kill -9 in the middle of a long apply ----
 sed 's/name: k/name: x/; s/up: c\/k/up: c\/x/; s/name=chain/name=crash/' \
-	"$TMP/chain.yaml" >"$TMP/crash.yaml"
+	"$TMP/long.yaml" >"$TMP/crash.yaml"
 timeout 90 "$ZR_PY" "$ZRTOOL" write-read "$BP" - <"$TMP/crash.yaml" >/dev/null 2>&1 &
 p7=$!
 wait_for '[ -d "$MNT/c/x10" ]' 30 || fail "the apply to kill did not start"
@@ -191,12 +196,12 @@ wait "$p7"
 fusermount3 -uz "$MNT" 2>/dev/null
 zr_start
 nx=$(ls "$MNT/c" | grep -c '^x[0-9]*$')
-echo "after kill -9 mid-apply: $nx of $N services"
-[ "$nx" -ge 1 ] && [ "$nx" -le "$N" ] || fail "after kill -9: $nx services"
+echo "after kill -9 mid-apply: $nx of $NL services"
+[ "$nx" -ge 1 ] && [ "$nx" -le "$NL" ] || fail "after kill -9: $nx services"
 for ((i = 0; i < nx; i++)); do
 	[ -d "$MNT/c/x$i" ] || fail "after kill -9: c/x$i missing while $nx services stayed"
 done
-[ "$nx" -lt "$N" ] || fail "kill -9 came after the apply ended: make N larger"
+[ "$nx" -lt "$NL" ] || fail "kill -9 came after the apply ended: make BPLIFE_LONG larger"
 expect_eq "$(json "$MNT/c/x$((nx - 1))/info" 'j["blueprint"]')" crash \
 	"blueprint name of the last service that stayed"
 [ ! -e "$MNT/@robot/blueprints/crash" ] || fail "the killed apply is stored"
@@ -204,6 +209,6 @@ expect_eq "$(json "$MNT/c/x$((nx - 1))/info" 'j["blueprint"]')" crash \
 bp_apply_file "$TMP/crash.yaml"
 [ "$BP_RC" = 0 ] || fail "the killed apply again: $BP_ERR $(tail -n 2 <<<"$BP_OUT")"
 expect_eq "$(grep -c '^unchanged c/x' <<<"$BP_OUT")" "$nx" "unchanged lines of the apply again"
-expect_eq "$(grep -c '^created c/x' <<<"$BP_OUT")" $((N - nx)) "created lines of the apply again"
-expect_eq "$(cat "$MNT/@robot/blueprints/crash/outcome" | wc -l)" "$N" "stored outcome lines"
-ok "kill -9 mid-apply: $nx of $N stayed (whole waves, named, not stored); applied again: whole"
+expect_eq "$(grep -c '^created c/x' <<<"$BP_OUT")" $((NL - nx)) "created lines of the apply again"
+expect_eq "$(cat "$MNT/@robot/blueprints/crash/outcome" | wc -l)" "$NL" "stored outcome lines"
+ok "kill -9 mid-apply: $nx of $NL stayed (whole waves, named, not stored); applied again: whole"
